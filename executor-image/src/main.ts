@@ -1,0 +1,139 @@
+// The executor's entrypoint: the container command on AWS Batch, and a plain child process
+// of the local engine. It reads the job (--job-file FILE, --job JSON, or $STEPFORM_JOB),
+// validates it before anything is created, runs it, and writes result.json beside the log.
+//
+// Exit codes: 0 succeeded, 1 the job failed (result.json says why), 2 bad input (nothing
+// was created or run).
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  InvalidInput,
+  StepformError,
+  ToolchainMissing,
+  describeError,
+} from '../../lambdas/core/errors.ts';
+import { parseInput } from '../../lambdas/core/validation.ts';
+import { resolveEngine } from '../../toolchain/engine.ts';
+import { pluginCacheDir, providerMirrorDir } from '../../toolchain/paths.ts';
+import { readMirror } from '../../toolchain/provider-mirror.ts';
+import { resolveCommand } from './commands.ts';
+import { JOB, type Job } from './job.ts';
+import { JobLog } from './job-log.ts';
+import { SecretMasker } from './masking.ts';
+import { type JobResult, LOG_FILE, RESULT_FILE, newResult, runJob } from './run-job.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Environment variables whose values are secrets wherever they might be echoed. */
+const SECRET_ENV = [
+  'GITHUB_TOKEN',
+  'GH_TOKEN',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'SLACK_WEBHOOK_URL',
+  'STEPFORM_APPROVAL_SIGNING_KEY',
+];
+
+const USAGE =
+  'usage: executor (--job-file FILE | --job JSON)   or set STEPFORM_JOB to the job JSON';
+
+async function readJob(argv: readonly string[], env: Env): Promise<unknown> {
+  let values: { 'job-file'?: string | undefined; job?: string | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { 'job-file': { type: 'string' }, job: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new InvalidInput('arguments', `${(error as Error).message}; ${USAGE}`);
+  }
+  let text = values.job ?? env.STEPFORM_JOB;
+  if (values['job-file'] !== undefined) {
+    text = await readFile(values['job-file'], 'utf8').catch(() => {
+      throw new InvalidInput('--job-file', `cannot read ${values['job-file'] ?? ''}`);
+    });
+  }
+  if (text === undefined) throw new InvalidInput('job', `no job given; ${USAGE}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidInput('job', 'is not valid JSON');
+  }
+}
+
+/** Parses and checks everything about the job that can be checked without side effects. */
+export async function validateJob(argv: readonly string[], env: Env): Promise<Job> {
+  const job = parseInput(JOB, await readJob(argv, env), 'job');
+  if (job.verb === 'command') resolveCommand(job.args);
+  return job;
+}
+
+async function writeResult(result: JobResult, masker: SecretMasker): Promise<void> {
+  await writeFile(
+    join(result.artifacts.dir, RESULT_FILE),
+    masker.mask(`${JSON.stringify(result, null, 2)}\n`),
+    { mode: 0o600 },
+  );
+}
+
+export async function main(argv: readonly string[], env: Env): Promise<number> {
+  let job: Job;
+  try {
+    job = await validateJob(argv, env);
+  } catch (error) {
+    const { name, message } = describeError(error);
+    process.stderr.write(`stepform executor: ${name}: ${message}\n`);
+    return error instanceof StepformError && error.kind === 'usage' ? 2 : 1;
+  }
+
+  await mkdir(job.artifactsDir, { recursive: true });
+  const masker = new SecretMasker();
+  for (const name of SECRET_ENV) masker.add(env[name]);
+  const log = new JobLog(join(job.artifactsDir, LOG_FILE), masker);
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    log.info(`received ${signal}: stopping Terraform gracefully`);
+    controller.abort();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    const resolution = await resolveEngine(env);
+    let result: JobResult;
+    if (!resolution.found) {
+      const error = new ToolchainMissing(
+        `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}. Run \`npm run setup\` to build the pinned OpenTofu`,
+      );
+      result = { ...newResult(job, new Date()), error: describeError(error) };
+      log.info(`failed: ${error.name}: ${error.message}`);
+    } else {
+      const mirrorDir = providerMirrorDir(env);
+      const pluginCache = pluginCacheDir(env);
+      await mkdir(pluginCache, { recursive: true });
+      result = await runJob(job, {
+        engine: resolution.engine,
+        mirrorDir,
+        mirrored: await readMirror(mirrorDir),
+        pluginCacheDir: pluginCache,
+        workRoot: env.STEPFORM_WORK_ROOT ?? join(tmpdir(), 'stepform-work'),
+        baseEnv: env,
+        log,
+        masker,
+        signal: controller.signal,
+      });
+    }
+    await writeResult(result, masker);
+    return result.status === 'succeeded' ? 0 : 1;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    log.close();
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+}

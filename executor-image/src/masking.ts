@@ -1,0 +1,44 @@
+// Secrets never reach a log line, a result or stdout. Terraform already hides sensitive values
+// in its human output; this catches the rest (error messages, JSON) by masking every known
+// sensitive value wherever it appears.
+
+export const MASK = '(sensitive value)';
+
+/** Values shorter than this are not masked: "true" or "1" would blank out whole logs. */
+const MIN_SECRET_LENGTH = 4;
+
+export class SecretMasker {
+  #secrets: string[] = [];
+
+  add(value: unknown): void {
+    for (const leaf of leaves(value)) {
+      if (leaf.length < MIN_SECRET_LENGTH) continue;
+      // The JSON-escaped form too, for secrets holding quotes or newlines inside JSON text.
+      for (const form of [leaf, JSON.stringify(leaf).slice(1, -1)]) {
+        if (!this.#secrets.includes(form)) this.#secrets.push(form);
+      }
+    }
+    // Longest first, so a secret that contains another is masked whole.
+    this.#secrets.sort((a, b) => b.length - a.length);
+  }
+
+  mask(text: string): string {
+    let masked = text;
+    for (const secret of this.#secrets) masked = masked.split(secret).join(MASK);
+    return masked;
+  }
+
+  get size(): number {
+    return this.#secrets.length;
+  }
+}
+
+/** Every string, number and boolean inside a value, as strings. */
+export function leaves(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  if (typeof value === 'string') return [value];
+  if (typeof value === 'number' || typeof value === 'boolean') return [String(value)];
+  if (Array.isArray(value)) return value.flatMap(leaves);
+  if (typeof value === 'object') return Object.values(value).flatMap(leaves);
+  return [];
+}

@@ -1,0 +1,329 @@
+// One Terraform job, from checkout to result. Each verb is a short runner over the same
+// steps; the entrypoint (main.ts) parses input, reads the environment and writes the result.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TerraformFailed, describeError } from '../../lambdas/core/errors.ts';
+import type { Engine } from '../../toolchain/engine.ts';
+import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
+import { resolveCommand } from './commands.ts';
+import type { Job } from './job.ts';
+import type { JobLog } from './job-log.ts';
+import type { SecretMasker } from './masking.ts';
+import {
+  PLAN_JSON,
+  type PlanSummary,
+  sensitiveValuesInPlan,
+  summarizePlan,
+} from './plan-summary.ts';
+import {
+  type PlanMetadata,
+  assertStateUnchanged,
+  storePlan,
+  takeApprovedPlan,
+} from './plan-store.ts';
+import { type MaskedOutput, type StateIdentity, parseOutputs, parseStatePull } from './state.ts';
+import {
+  BACKEND_OVERRIDE_FILE,
+  Terraform,
+  backendConfigArgs,
+  backendOverride,
+  renderCliConfig,
+  terraformEnvironment,
+} from './terraform.ts';
+import { checkoutCommit, resolveProjectDir } from './workspace.ts';
+
+export const RESULT_FILE = 'result.json';
+export const LOG_FILE = 'executor.log';
+export const PLAN_TEXT_FILE = 'plan.txt';
+
+export interface JobResult {
+  schemaVersion: 1;
+  runId: string;
+  verb: Job['verb'];
+  status: 'succeeded' | 'failed';
+  repository: string;
+  commit: string;
+  environment: string;
+  projectDir: string;
+  /** Absent only when no engine could be found. */
+  engine?: { name: string; version: string };
+  /** Whether the plan had changes (plan, plan-apply, destroy). */
+  hasChanges?: boolean;
+  /** Whether a plan was applied by this job. */
+  applied?: boolean;
+  summary?: PlanSummary;
+  /** After an apply, the root module's outputs; sensitive values masked. */
+  outputs?: Record<string, MaskedOutput>;
+  plan?: { path: string; metadataPath: string; sha256: string };
+  stateBefore?: StateIdentity | null;
+  stateAfter?: StateIdentity | null;
+  command?: { name: string; args: readonly string[]; output: string };
+  artifacts: { dir: string; log: string; result: string; planText?: string };
+  /** Milliseconds spent in each step, for benchmarks and for the run's timeline. */
+  timings: Record<string, number>;
+  error?: { name: string; message: string };
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface ExecutorContext {
+  readonly engine: Engine;
+  readonly mirrorDir: string;
+  readonly mirrored: readonly MirroredProvider[];
+  readonly pluginCacheDir?: string;
+  /** Where fresh work folders are made; each is removed when the job ends. */
+  readonly workRoot: string;
+  /** The environment Terraform and git start from (TF_* settings are dropped). */
+  readonly baseEnv: Readonly<Record<string, string | undefined>>;
+  readonly log: JobLog;
+  readonly masker: SecretMasker;
+  readonly signal: AbortSignal;
+  readonly now?: () => Date;
+}
+
+interface Workspace {
+  readonly dir: string;
+  readonly tf: Terraform;
+}
+
+/** A result that says `failed` until a runner says otherwise. */
+export function newResult(job: Job, startedAt: Date): JobResult {
+  return {
+    schemaVersion: 1,
+    runId: job.runId,
+    verb: job.verb,
+    status: 'failed',
+    repository: job.repository,
+    commit: job.commit,
+    environment: job.environment,
+    projectDir: job.projectDir,
+    artifacts: {
+      dir: job.artifactsDir,
+      log: join(job.artifactsDir, LOG_FILE),
+      result: join(job.artifactsDir, RESULT_FILE),
+    },
+    timings: {},
+    startedAt: startedAt.toISOString(),
+    finishedAt: startedAt.toISOString(),
+  };
+}
+
+class JobRun {
+  readonly job: Job;
+  readonly ctx: ExecutorContext;
+  readonly result: JobResult;
+  readonly workDir: string;
+
+  constructor(job: Job, ctx: ExecutorContext, workDir: string, startedAt: Date) {
+    this.job = job;
+    this.ctx = ctx;
+    this.workDir = workDir;
+    this.result = {
+      ...newResult(job, startedAt),
+      engine: { name: ctx.engine.name, version: ctx.engine.version },
+    };
+  }
+
+  async timed<T>(step: string, action: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await action();
+    } finally {
+      this.result.timings[step] = Math.round(performance.now() - started);
+    }
+  }
+
+  /** Checkout, backend, CLI configuration and `init`. */
+  async prepare(): Promise<Workspace> {
+    const { job, ctx } = this;
+    const checkout = join(this.workDir, 'checkout');
+    ctx.log.info(`checking out ${job.commit} of ${job.repository}`);
+    await this.timed('checkout', () =>
+      checkoutCommit(job.repository, job.commit, checkout, ctx.baseEnv),
+    );
+    const dir = await resolveProjectDir(checkout, job.projectDir);
+    await writeFile(
+      join(dir, BACKEND_OVERRIDE_FILE),
+      JSON.stringify(backendOverride(job.backend), null, 2),
+    );
+    const cliConfig = join(this.workDir, 'terraform.tfrc');
+    await writeFile(cliConfig, renderCliConfig(ctx.mirrorDir, ctx.mirrored, ctx.pluginCacheDir));
+    if (job.backend.type === 'local') {
+      await mkdir(join(job.backend.stateDir, job.environment), { recursive: true });
+    }
+    const tf = new Terraform(
+      ctx.engine,
+      dir,
+      terraformEnvironment(ctx.baseEnv, cliConfig),
+      ctx.log,
+      ctx.signal,
+    );
+    await this.timed('init', () =>
+      tf.run([
+        'init',
+        '-input=false',
+        '-no-color',
+        '-reconfigure',
+        ...backendConfigArgs(job.backend, job.environment, job.projectDir),
+      ]),
+    );
+    return { dir, tf };
+  }
+
+  /** The state's identity now; its sensitive outputs are masked from here on. */
+  async pullState(ws: Workspace): Promise<StateIdentity | null> {
+    const pulled = await this.timed('statePull', () =>
+      ws.tf.run(['state', 'pull'], { quiet: true }),
+    );
+    const state = parseStatePull(pulled.stdout);
+    this.ctx.masker.add(state.sensitiveValues);
+    return state.identity;
+  }
+
+  async plan(ws: Workspace, destroy: boolean): Promise<{ path: string; hasChanges: boolean }> {
+    const { job, ctx } = this;
+    const stateAtPlan = await this.pullState(ws);
+    this.result.stateBefore = stateAtPlan;
+    const path = join(this.workDir, 'plan.tfplan');
+    const planText: string[] = [];
+    const planned = await this.timed('plan', () =>
+      ws.tf.run(
+        [
+          'plan',
+          '-input=false',
+          '-no-color',
+          '-detailed-exitcode',
+          `-out=${path}`,
+          ...(destroy ? ['-destroy'] : []),
+        ],
+        { okExitCodes: [0, 2] },
+      ),
+    );
+    planText.push(planned.stdout);
+    const shown = await this.timed('show', () =>
+      ws.tf.run(['show', '-json', path], { quiet: true }),
+    );
+    const planJson = PLAN_JSON.parse(JSON.parse(shown.stdout));
+    ctx.masker.add(sensitiveValuesInPlan(planJson));
+    const summary = summarizePlan(planJson);
+    const hasChanges = planned.exitCode === 2;
+    const stored = await storePlan(path, job.artifactsDir, {
+      runId: job.runId,
+      repository: job.repository,
+      commit: job.commit,
+      environment: job.environment,
+      projectDir: job.projectDir,
+      destroy,
+      stateAtPlan,
+      engine: { name: ctx.engine.name, version: ctx.engine.version },
+      createdAt: (ctx.now?.() ?? new Date()).toISOString(),
+    });
+    const planTextPath = join(job.artifactsDir, PLAN_TEXT_FILE);
+    await writeFile(planTextPath, ctx.masker.mask(planText.join('')), { mode: 0o600 });
+    Object.assign(this.result, { summary, hasChanges, plan: stored });
+    this.result.artifacts.planText = planTextPath;
+    ctx.log.info(
+      `plan: ${summary.add} to add, ${summary.change} to change, ${summary.destroy} to destroy` +
+        ` (${summary.replace} replaced, ${summary.import} imported); sha256 ${stored.sha256}`,
+    );
+    return { path, hasChanges };
+  }
+
+  async apply(ws: Workspace, planPath: string): Promise<void> {
+    await this.timed('apply', () => ws.tf.run(['apply', '-input=false', '-no-color', planPath]));
+    this.result.applied = true;
+    const outputs = await this.timed('output', () =>
+      ws.tf.run(['output', '-json'], { quiet: true }),
+    );
+    const parsed = parseOutputs(outputs.stdout);
+    this.ctx.masker.add(parsed.sensitiveValues);
+    this.result.outputs = parsed.outputs;
+    this.result.stateAfter = await this.pullState(ws);
+  }
+}
+
+type VerbRunner = (run: JobRun) => Promise<void>;
+
+const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
+  plan: async (run) => {
+    await run.plan(await run.prepare(), false);
+  },
+
+  apply: async (run) => {
+    const job = run.job as Extract<Job, { verb: 'apply' }>;
+    // Digest, commit and target are checked on a private copy before anything is checked out.
+    const approved = join(run.workDir, 'approved.tfplan');
+    const metadata: PlanMetadata = await takeApprovedPlan(job.plan, job, approved);
+    run.ctx.log.info(
+      `plan ${job.plan.sha256} matches the approved digest and commit ${job.commit}`,
+    );
+    const ws = await run.prepare();
+    const current = await run.pullState(ws);
+    run.result.stateBefore = current;
+    assertStateUnchanged(metadata, current);
+    await run.apply(ws, approved);
+  },
+
+  'plan-apply': async (run) => {
+    const ws = await run.prepare();
+    const planned = await run.plan(ws, false);
+    if (planned.hasChanges) await run.apply(ws, planned.path);
+    else run.ctx.log.info('no changes: nothing to apply');
+  },
+
+  destroy: async (run) => {
+    const ws = await run.prepare();
+    const planned = await run.plan(ws, true);
+    if (planned.hasChanges) await run.apply(ws, planned.path);
+    else run.ctx.log.info('nothing to destroy');
+  },
+
+  command: async (run) => {
+    const job = run.job as Extract<Job, { verb: 'command' }>;
+    const command = resolveCommand(job.args);
+    const ws = await run.prepare();
+    // Learn the state's sensitive values first: `state show` prints some of them unmarked.
+    await run.pullState(ws);
+    const ran = await run.timed('command', () =>
+      ws.tf.run(command.terraformArgs, { quiet: command.name === 'output' }),
+    );
+    let output = ran.stdout;
+    if (command.name === 'output') {
+      const { outputs, sensitiveValues } = parseOutputs(ran.stdout);
+      run.ctx.masker.add(sensitiveValues);
+      const shown = command.outputName === undefined ? outputs : outputs[command.outputName];
+      if (shown === undefined)
+        throw new TerraformFailed('output', 1, `no output named ${command.outputName ?? ''}`);
+      output = `${JSON.stringify(shown, null, 2)}\n`;
+      for (const line of output.trimEnd().split('\n')) run.ctx.log.write(line);
+    }
+    run.result.command = {
+      name: command.name,
+      args: command.userArgs,
+      output: run.ctx.masker.mask(output),
+    };
+  },
+};
+
+/** Runs one validated job. Never throws: a failure is a result with status `failed`. */
+export async function runJob(job: Job, ctx: ExecutorContext): Promise<JobResult> {
+  const now = ctx.now ?? (() => new Date());
+  await mkdir(ctx.workRoot, { recursive: true });
+  const workDir = await mkdtemp(join(ctx.workRoot, 'stepform-job-'));
+  const run = new JobRun(job, ctx, workDir, now());
+  ctx.log.info(
+    `${job.verb} ${job.projectDir} in ${job.environment} at ${job.commit} (run ${job.runId})`,
+  );
+  try {
+    await RUNNERS[job.verb](run);
+    run.result.status = 'succeeded';
+  } catch (error) {
+    run.result.error = describeError(error);
+    ctx.log.info(`failed: ${run.result.error.name}: ${run.result.error.message}`);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+  run.result.finishedAt = now().toISOString();
+  ctx.log.info(`${job.verb} ${run.result.status}`);
+  return run.result;
+}

@@ -1,0 +1,110 @@
+// What the executor reads from Terraform state and outputs: the identity of a state
+// (lineage and serial), which tells whether a saved plan is still current, and outputs with
+// sensitive values masked.
+import { z } from 'zod';
+import { MASK, leaves } from './masking.ts';
+
+export interface StateIdentity {
+  readonly lineage: string;
+  readonly serial: number;
+}
+
+export const STATE_IDENTITY = z.strictObject({ lineage: z.string(), serial: z.number().int() });
+
+const OUTPUT_VALUE = z.looseObject({
+  value: z.unknown().optional(),
+  sensitive: z.boolean().optional(),
+});
+
+/** A step of a path into a resource's attributes, as state files record sensitive ones. */
+const PATH_STEP = z.looseObject({ type: z.string(), value: z.unknown() });
+
+const STATE_JSON = z.looseObject({
+  lineage: z.string(),
+  serial: z.number().int(),
+  outputs: z.record(z.string(), OUTPUT_VALUE).optional(),
+  resources: z
+    .array(
+      z.looseObject({
+        instances: z
+          .array(
+            z.looseObject({
+              attributes: z.unknown().optional(),
+              sensitive_attributes: z.array(z.unknown()).optional(),
+            }),
+          )
+          .optional(),
+      }),
+    )
+    .optional(),
+});
+
+/** The value at a recorded attribute path, or undefined when the path does not resolve. */
+function valueAtPath(root: unknown, path: unknown): unknown {
+  const steps = z.array(PATH_STEP).safeParse(path);
+  if (!steps.success) return undefined;
+  let value = root;
+  for (const step of steps.data) {
+    if (value === null || typeof value !== 'object') return undefined;
+    const key = typeof step.value === 'number' ? step.value : String(step.value);
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
+}
+
+export interface PulledState {
+  /** null when there is no state yet: an empty state has no lineage to compare. */
+  readonly identity: StateIdentity | null;
+  readonly sensitiveValues: string[];
+}
+
+/** Reads the output of `terraform state pull` (empty when no state exists). */
+export function parseStatePull(stdout: string): PulledState {
+  if (stdout.trim() === '') return { identity: null, sensitiveValues: [] };
+  const state = STATE_JSON.parse(JSON.parse(stdout));
+  const sensitiveValues = Object.values(state.outputs ?? {})
+    .filter((output) => output.sensitive)
+    .flatMap((output) => leaves(output.value));
+  // Attributes the state marks sensitive. Some derived attributes (terraform_data's `output`)
+  // hold the same value unmarked, and masking the value catches those too.
+  for (const resource of state.resources ?? []) {
+    for (const instance of resource.instances ?? []) {
+      for (const path of instance.sensitive_attributes ?? []) {
+        sensitiveValues.push(...leaves(valueAtPath(instance.attributes, path)));
+      }
+    }
+  }
+  return { identity: { lineage: state.lineage, serial: state.serial }, sensitiveValues };
+}
+
+export function describeState(identity: StateIdentity | null): string {
+  return identity ? `lineage ${identity.lineage} serial ${identity.serial}` : 'no state (empty)';
+}
+
+export function sameState(a: StateIdentity | null, b: StateIdentity | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.lineage === b.lineage && a.serial === b.serial;
+}
+
+export interface MaskedOutput {
+  readonly sensitive: boolean;
+  readonly value: unknown;
+}
+
+const OUTPUTS_JSON = z.record(z.string(), OUTPUT_VALUE);
+
+/** Reads `terraform output -json`: sensitive values are replaced by MASK and returned apart. */
+export function parseOutputs(stdout: string): {
+  outputs: Record<string, MaskedOutput>;
+  sensitiveValues: string[];
+} {
+  const raw = OUTPUTS_JSON.parse(JSON.parse(stdout.trim() === '' ? '{}' : stdout));
+  const outputs: Record<string, MaskedOutput> = {};
+  const sensitiveValues: string[] = [];
+  for (const [name, output] of Object.entries(raw)) {
+    const sensitive = output.sensitive === true;
+    if (sensitive) sensitiveValues.push(...leaves(output.value));
+    outputs[name] = { sensitive, value: sensitive ? MASK : output.value };
+  }
+  return { outputs, sensitiveValues };
+}

@@ -1,0 +1,169 @@
+// Running Terraform/OpenTofu for one job: a clean environment, a generated CLI configuration
+// that points at the provider mirror, the backend chosen by the job, and every call started
+// with an argument array and streamed, masked, into the job log.
+import type { Engine } from '../../toolchain/engine.ts';
+import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
+import { type RunResult, run } from '../../toolchain/process.ts';
+import { InvalidInput, JobInterrupted, TerraformFailed } from '../../lambdas/core/errors.ts';
+import type { Backend } from './job.ts';
+import type { JobLog } from './job-log.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Name of the override file the executor writes next to the root module. */
+export const BACKEND_OVERRIDE_FILE = 'stepform_backend_override.tf.json';
+
+/** One state per environment and project. The project becomes one reversible path segment. */
+export function stateKey(environment: string, projectDir: string): string {
+  const project = projectDir === '.' ? '%2E' : encodeURIComponent(projectDir);
+  return `${environment}/${project}/terraform.tfstate`;
+}
+
+/**
+ * The root module may declare any backend or none; this override file makes it the job's.
+ * JSON syntax, so no value is ever interpolated into HCL.
+ */
+export function backendOverride(backend: Backend): object {
+  return { terraform: { backend: { [backend.type]: {} } } };
+}
+
+export function backendConfigArgs(
+  backend: Backend,
+  environment: string,
+  projectDir: string,
+): string[] {
+  const key = stateKey(environment, projectDir);
+  switch (backend.type) {
+    case 'local':
+      return [`-backend-config=path=${backend.stateDir}/${key}`];
+    case 's3':
+      return [
+        `-backend-config=bucket=${backend.bucket}`,
+        `-backend-config=key=${backend.keyPrefix}/${key}`,
+        `-backend-config=region=${backend.region}`,
+        '-backend-config=encrypt=true',
+        '-backend-config=use_lockfile=true',
+        ...(backend.kmsKeyId ? [`-backend-config=kms_key_id=${backend.kmsKeyId}`] : []),
+      ];
+  }
+}
+
+function hclString(field: string, value: string): string {
+  if (/[\0\n\r]|\$\{|%\{/.test(value))
+    throw new InvalidInput(field, 'may not contain control characters, "${" or "%{"');
+  return JSON.stringify(value);
+}
+
+/**
+ * The CLI configuration: providers present in the mirror come only from it (no registry is
+ * asked for them); everything else may still come from its registry.
+ */
+export function renderCliConfig(
+  mirrorDir: string,
+  mirrored: readonly MirroredProvider[],
+  pluginCacheDir?: string,
+): string {
+  const addresses = [
+    ...new Set(mirrored.map((p) => `${p.hostname}/${p.namespace}/${p.type}`)),
+  ].sort();
+  const list = addresses.map((a) => JSON.stringify(a)).join(', ');
+  const lines = ['provider_installation {'];
+  if (addresses.length > 0) {
+    lines.push(
+      '  filesystem_mirror {',
+      `    path    = ${hclString('mirror', mirrorDir)}`,
+      `    include = [${list}]`,
+      '  }',
+    );
+    lines.push('  direct {', `    exclude = [${list}]`, '  }');
+  } else {
+    lines.push('  direct {}');
+  }
+  lines.push('}');
+  if (pluginCacheDir)
+    lines.push(`plugin_cache_dir = ${hclString('pluginCacheDir', pluginCacheDir)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The environment Terraform runs with: the caller's, less every TF_* variable that could
+ * change what runs (TF_CLI_ARGS*, TF_WORKSPACE, TF_DATA_DIR...) and Stepform's own settings;
+ * TF_VAR_* inputs pass through.
+ */
+export function terraformEnvironment(base: Env, cliConfigFile: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(base)) {
+    if (value === undefined) continue;
+    if (key.startsWith('TF_') && !key.startsWith('TF_VAR_')) continue;
+    if (key.startsWith('STEPFORM_')) continue;
+    env[key] = value;
+  }
+  return {
+    ...env,
+    TF_CLI_CONFIG_FILE: cliConfigFile,
+    TF_IN_AUTOMATION: '1',
+    TF_INPUT: '0',
+    CHECKPOINT_DISABLE: '1',
+  };
+}
+
+export interface TerraformRunOptions {
+  /** Keep stdout out of the log (JSON that the executor reads and masks itself). */
+  readonly quiet?: boolean;
+  /** Exit codes that are not failures (`plan -detailed-exitcode` exits 2 on changes). */
+  readonly okExitCodes?: readonly number[];
+}
+
+export class Terraform {
+  readonly engine: Engine;
+  readonly #cwd: string;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #log: JobLog;
+  readonly #signal: AbortSignal;
+
+  constructor(
+    engine: Engine,
+    cwd: string,
+    env: NodeJS.ProcessEnv,
+    log: JobLog,
+    signal: AbortSignal,
+  ) {
+    this.engine = engine;
+    this.#cwd = cwd;
+    this.#env = env;
+    this.#log = log;
+    this.#signal = signal;
+  }
+
+  async run(args: readonly string[], options: TerraformRunOptions = {}): Promise<RunResult> {
+    const binary = this.engine.name === 'opentofu' ? 'tofu' : 'terraform';
+    this.#log.info(
+      `$ ${binary} ${args.join(' ')}${options.quiet ? '   (output read, not logged)' : ''}`,
+    );
+    const stopped = (): boolean => this.#signal.aborted;
+    if (stopped()) throw new JobInterrupted('the job was stopped before it finished');
+    const result = await run(this.engine.path, args, {
+      cwd: this.#cwd,
+      env: this.#env,
+      signal: this.#signal,
+      // SIGINT is Terraform's graceful stop: it finishes the current operation and unlocks state.
+      killSignal: 'SIGINT',
+      onLine: (line, stream) => {
+        if (stream === 'stderr' || !options.quiet) this.#log.write(line);
+      },
+    });
+    if (stopped()) throw new JobInterrupted(`the job was stopped during ${binary} ${args[0]}`);
+    const ok = options.okExitCodes ?? [0];
+    if (result.exitCode === null || !ok.includes(result.exitCode)) {
+      const detail = result.stderr
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .slice(-5)
+        .join(' ')
+        .slice(0, 1000);
+      throw new TerraformFailed(args[0] ?? '', result.exitCode, detail);
+    }
+    return result;
+  }
+}

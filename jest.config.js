@@ -1,0 +1,13 @@
+// Jest runs the TypeScript sources as ES modules (ts-jest, transpile only: `tsc` type-checks
+// separately in `npm run check`). Tests that drive real OpenTofu take seconds each, hence the
+// timeout; they run in parallel workers, one per core.
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
+  },
+  testMatch: ['<rootDir>/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/'],
+  testTimeout: 180_000,
+};

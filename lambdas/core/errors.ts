@@ -1,0 +1,117 @@
+// The project's error classes. Each sets a stable `name`: the state machines match these
+// names in Retry/Catch, the executor writes them into its result, and the CLI maps them to
+// exit codes. Rename one only together with every ASL file and consumer that uses it.
+
+export type ErrorKind = 'usage' | 'failure';
+
+export abstract class StepformError extends Error {
+  /** `usage` errors are the caller's fault (exit code 2, HTTP 4xx); `failure`s are not. */
+  abstract readonly kind: ErrorKind;
+
+  toJSON(): { name: string; message: string } {
+    return { name: this.name, message: this.message };
+  }
+}
+
+/** A field of some input failed validation. `field` names it, as a dotted path. */
+export class InvalidInput extends StepformError {
+  override readonly name = 'InvalidInput';
+  readonly kind = 'usage';
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+/** A pass-through Terraform command that is not on the allowlist, or has unsafe arguments. */
+export class CommandNotAllowed extends StepformError {
+  override readonly name = 'CommandNotAllowed';
+  readonly kind = 'usage';
+}
+
+/** No usable Terraform or OpenTofu binary, provider mirror, or build toolchain. */
+export class ToolchainMissing extends StepformError {
+  override readonly name = 'ToolchainMissing';
+  readonly kind = 'failure';
+}
+
+/** The repository could not be cloned or does not contain the requested commit. */
+export class CheckoutFailed extends StepformError {
+  override readonly name = 'CheckoutFailed';
+  readonly kind = 'failure';
+}
+
+/** The project directory is missing at that commit, or resolves outside the repository. */
+export class ProjectDirInvalid extends StepformError {
+  override readonly name = 'ProjectDirInvalid';
+  readonly kind = 'failure';
+}
+
+/** A Terraform subcommand exited non-zero. */
+export class TerraformFailed extends StepformError {
+  override readonly name = 'TerraformFailed';
+  readonly kind = 'failure';
+  readonly subcommand: string;
+  readonly exitCode: number | null;
+
+  constructor(subcommand: string, exitCode: number | null, detail?: string) {
+    super(
+      `terraform ${subcommand} failed (exit ${exitCode ?? 'signal'})${detail ? `: ${detail}` : ''}`,
+    );
+    this.subcommand = subcommand;
+    this.exitCode = exitCode;
+  }
+}
+
+/** The saved plan to apply is missing or its metadata is unreadable. */
+export class PlanNotFound extends StepformError {
+  override readonly name = 'PlanNotFound';
+  readonly kind = 'failure';
+}
+
+/** The plan file's SHA-256 is not the approved digest: it was changed after review. */
+export class PlanDigestMismatch extends StepformError {
+  override readonly name = 'PlanDigestMismatch';
+  readonly kind = 'failure';
+}
+
+/** The plan was made from another commit, environment, project or repository. */
+export class ForeignPlan extends StepformError {
+  override readonly name = 'ForeignPlan';
+  readonly kind = 'failure';
+}
+
+/** The state changed (serial or lineage) since the plan was made. */
+export class StalePlan extends StepformError {
+  override readonly name = 'StalePlan';
+  readonly kind = 'failure';
+}
+
+/** The job was stopped by a signal (Batch termination, Ctrl-C) before it finished. */
+export class JobInterrupted extends StepformError {
+  override readonly name = 'JobInterrupted';
+  readonly kind = 'failure';
+}
+
+/** Every error class by name, for checks that ASL error names exist. */
+export const ERROR_CLASSES = {
+  InvalidInput,
+  CommandNotAllowed,
+  ToolchainMissing,
+  CheckoutFailed,
+  ProjectDirInvalid,
+  TerraformFailed,
+  PlanNotFound,
+  PlanDigestMismatch,
+  ForeignPlan,
+  StalePlan,
+  JobInterrupted,
+} as const;
+
+/** Turns anything thrown into `{ name, message }` without leaking a stack. */
+export function describeError(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}

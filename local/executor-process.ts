@@ -1,0 +1,45 @@
+// The local "run a Terraform job" port: the executor entrypoint as a child process, exactly
+// what the container runs on Batch. The job's result is read back from result.json.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JobInput } from '../executor-image/src/job.ts';
+import { RESULT_FILE, type JobResult } from '../executor-image/src/run-job.ts';
+import { REPO_ROOT } from '../toolchain/paths.ts';
+import { run } from '../toolchain/process.ts';
+
+export const EXECUTOR_MAIN = join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
+
+export interface ExecutorRun {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** result.json, when the executor wrote one (not on bad input). */
+  readonly result?: JobResult;
+}
+
+export async function readResult(artifactsDir: string): Promise<JobResult | undefined> {
+  const text = await readFile(join(artifactsDir, RESULT_FILE), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as JobResult);
+}
+
+/**
+ * Runs one job in a child process on this Node. `job` is passed as given: the executor, not
+ * the caller, validates it.
+ */
+export async function runExecutorProcess(
+  job: JobInput | Record<string, unknown>,
+  options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Promise<ExecutorRun> {
+  const ran = await run(process.execPath, [EXECUTOR_MAIN, '--job', JSON.stringify(job)], {
+    env: { ...process.env, ...options.env },
+    ...(options.onLine ? { onLine: (line: string) => options.onLine?.(line) } : {}),
+  });
+  const artifactsDir = job.artifactsDir;
+  const result = typeof artifactsDir === 'string' ? await readResult(artifactsDir) : undefined;
+  return {
+    exitCode: ran.exitCode,
+    stdout: ran.stdout,
+    stderr: ran.stderr,
+    ...(result ? { result } : {}),
+  };
+}
