@@ -16,7 +16,11 @@ export const LOCKED_PLATFORMS = [
 ] as const;
 
 /** The modules whose .terraform.lock.hcl this script maintains, relative to the repository. */
-export const LOCKED_MODULES = ['terraform/examples/hello', 'test/fixtures/failing-apply'];
+export const LOCKED_MODULES = [
+  'terraform/examples/hello',
+  'test/fixtures/failing-apply',
+  'test/fixtures/slow-apply',
+];
 
 export function renderLockFile(
   entries: readonly { pin: ProviderPin; hashes: readonly string[] }[],

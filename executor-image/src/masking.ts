@@ -33,11 +33,14 @@ export class SecretMasker {
   }
 }
 
-/** Every string, number and boolean inside a value, as strings. */
+/**
+ * Every string and number inside a value, as strings. Booleans are left out: a secret
+ * cannot hide in two possible values, and masking "true" would blank out whole logs.
+ */
 export function leaves(value: unknown): string[] {
   if (value === null || value === undefined) return [];
   if (typeof value === 'string') return [value];
-  if (typeof value === 'number' || typeof value === 'boolean') return [String(value)];
+  if (typeof value === 'number') return [String(value)];
   if (Array.isArray(value)) return value.flatMap(leaves);
   if (typeof value === 'object') return Object.values(value).flatMap(leaves);
   return [];

@@ -46,8 +46,13 @@ function valueAtPath(root: unknown, path: unknown): unknown {
   let value = root;
   for (const step of steps.data) {
     if (value === null || typeof value !== 'object') return undefined;
-    const key = typeof step.value === 'number' ? step.value : String(step.value);
-    value = (value as Record<string | number, unknown>)[key];
+    // Index steps hold a typed value ({ value: 0, type: "number" }); attribute steps a name.
+    const raw: unknown =
+      step.value !== null && typeof step.value === 'object' && 'value' in step.value
+        ? step.value.value
+        : step.value;
+    if (typeof raw !== 'string' && typeof raw !== 'number') return undefined;
+    value = (value as Record<string | number, unknown>)[raw];
   }
   return value;
 }

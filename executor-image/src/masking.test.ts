@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { MASK, SecretMasker, leaves } from './masking.ts';
+
+describe('SecretMasker', () => {
+  it('masks every occurrence of every secret, the longest first', () => {
+    const masker = new SecretMasker();
+    masker.add(['hunter22', 'hunter22-extended']);
+    expect(masker.mask('a hunter22-extended b hunter22 c')).toBe(`a ${MASK} b ${MASK} c`);
+  });
+
+  it('masks the JSON-escaped form of a secret holding quotes or newlines', () => {
+    const masker = new SecretMasker();
+    masker.add('line1\n"line2"');
+    expect(masker.mask(JSON.stringify({ value: 'line1\n"line2"' }))).toBe(`{"value":"${MASK}"}`);
+  });
+
+  it('collects the leaves of structured values and ignores values too short to mask', () => {
+    const masker = new SecretMasker();
+    masker.add({
+      user: 'admin-user',
+      nested: [{ password: 's3cr3t-value' }],
+      port: 5432,
+      flag: true,
+    });
+    expect(masker.mask('admin-user:s3cr3t-value@db:5432 true')).toBe(
+      `${MASK}:${MASK}@db:${MASK} true`,
+    );
+    expect(leaves({ a: [1, 'x', null, { b: false }] })).toEqual(['1', 'x']);
+  });
+
+  it('leaves text alone when it knows no secret', () => {
+    expect(new SecretMasker().mask('nothing to hide')).toBe('nothing to hide');
+  });
+});

@@ -1,0 +1,16 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { providerPackageHash } from './provider-hash.ts';
+
+describe('providerPackageHash', () => {
+  it("computes Go's dirhash Hash1 over the files in path order", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stepform-h1-'));
+    await writeFile(join(dir, 'terraform-provider-x_v1.0.0'), 'abc');
+    await mkdir(join(dir, 'sub'));
+    await writeFile(join(dir, 'sub', 'README'), 'def');
+    // Computed independently: base64(sha256("<sha256 hex>  <path>\n" for each file, sorted)).
+    expect(await providerPackageHash(dir)).toBe('h1:uaGX35l4bd55KHVrbH/V5EtQuLkwG3BVvHE7682CRVo=');
+  });
+});
