@@ -95,6 +95,78 @@ export class JobInterrupted extends StepformError {
   readonly kind = 'failure';
 }
 
+/** Another run holds the environment's lock. Workflows retry it with backoff, then fail. */
+export class LockHeld extends StepformError {
+  override readonly name = 'LockHeld';
+  readonly kind = 'failure';
+}
+
+/** A run tried to release or extend a lock it does not own. */
+export class LockNotOwned extends StepformError {
+  override readonly name = 'LockNotOwned';
+  readonly kind = 'failure';
+}
+
+/** A Terraform job ended `failed`; its result says why. */
+export class JobFailed extends StepformError {
+  override readonly name = 'JobFailed';
+  readonly kind = 'failure';
+}
+
+/** A Terraform job ended without writing a result (killed, out of memory, lost container). */
+export class JobLost extends StepformError {
+  override readonly name = 'JobLost';
+  readonly kind = 'failure';
+}
+
+/** The approver said no. */
+export class ApprovalRejected extends StepformError {
+  override readonly name = 'ApprovalRejected';
+  readonly kind = 'failure';
+}
+
+/** The approval link or request is past its expiry. */
+export class ApprovalExpired extends StepformError {
+  override readonly name = 'ApprovalExpired';
+  readonly kind = 'usage';
+}
+
+/** The approval was already decided: a decision is single-use. */
+export class ApprovalAlreadyDecided extends StepformError {
+  override readonly name = 'ApprovalAlreadyDecided';
+  readonly kind = 'usage';
+}
+
+/** The approval link's signature does not match: it was tampered with or forged. */
+export class ApprovalSignatureInvalid extends StepformError {
+  override readonly name = 'ApprovalSignatureInvalid';
+  readonly kind = 'usage';
+}
+
+/** The person deciding is not on the approver allowlist. */
+export class NotAnApprover extends StepformError {
+  override readonly name = 'NotAnApprover';
+  readonly kind = 'usage';
+}
+
+/** No approval, run, environment or schedule with that id. */
+export class NotFound extends StepformError {
+  override readonly name = 'NotFound';
+  readonly kind = 'usage';
+}
+
+/** A failed apply cannot be rolled back: no last good commit, or it is the failed one. */
+export class NoRollbackTarget extends StepformError {
+  override readonly name = 'NoRollbackTarget';
+  readonly kind = 'failure';
+}
+
+/** Slack, GitHub or the status queue could not be reached after retries (best effort). */
+export class NotificationFailed extends StepformError {
+  override readonly name = 'NotificationFailed';
+  readonly kind = 'failure';
+}
+
 /** Every error class by name, for checks that ASL error names exist. */
 export const ERROR_CLASSES = {
   InvalidInput,
@@ -108,6 +180,18 @@ export const ERROR_CLASSES = {
   ForeignPlan,
   StalePlan,
   JobInterrupted,
+  LockHeld,
+  LockNotOwned,
+  JobFailed,
+  JobLost,
+  ApprovalRejected,
+  ApprovalExpired,
+  ApprovalAlreadyDecided,
+  ApprovalSignatureInvalid,
+  NotAnApprover,
+  NotFound,
+  NoRollbackTarget,
+  NotificationFailed,
 } as const;
 
 /** Turns anything thrown into `{ name, message }` without leaking a stack. */
