@@ -5,6 +5,7 @@ import { resolveEngine } from './engine.ts';
 import { buildOpenTofu } from './opentofu-build.ts';
 import { providerMirrorDir } from './paths.ts';
 import { ensureProviderMirror } from './provider-mirror.ts';
+import { ensurePythonTools, pythonToolPath } from './python-tools.ts';
 
 const log = (line: string) => process.stdout.write(`[setup] ${line}\n`);
 
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
     ...new Set(providers.map(({ provider: p }) => `${p.namespace}/${p.type} ${p.version}`)),
   ];
   log(`provider mirror: ${mirror} (${names.join(', ')})`);
+  const venv = await ensurePythonTools(process.env, log);
+  log(`python tools: ${venv} (hadolint: ${pythonToolPath(process.env, 'hadolint')})`);
   log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 

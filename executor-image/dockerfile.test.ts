@@ -1,0 +1,184 @@
+// The executor image's Dockerfile, without a Docker engine: hadolint finds nothing in it, and
+// it builds the versions toolchain/pins.ts names, as a non-root user, from paths that exist.
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { LOCKED_MODULES } from '../toolchain/lock-providers.ts';
+import { REPO_ROOT } from '../toolchain/paths.ts';
+import {
+  MIRROR_HOSTNAMES,
+  OPENTOFU_PACKAGE,
+  OPENTOFU_VERSION,
+  PROVIDER_GO_TOOLCHAIN,
+  PROVIDERS,
+} from '../toolchain/pins.ts';
+import { run } from '../toolchain/process.ts';
+import { ensurePythonTools, pythonToolPath } from '../toolchain/python-tools.ts';
+
+const DOCKERFILE = join(REPO_ROOT, 'executor-image', 'Dockerfile');
+
+interface Instruction {
+  readonly keyword: string;
+  readonly args: string;
+}
+
+/** The instructions of a Dockerfile, continuation lines joined and comments left out. */
+function parseDockerfile(text: string): Instruction[] {
+  const instructions: Instruction[] = [];
+  let pending: string | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#') || (pending === undefined && line === '')) continue;
+    const continued = line.endsWith('\\');
+    const part = continued ? line.slice(0, -1).trim() : line;
+    pending = pending === undefined ? part : `${pending} ${part}`;
+    if (continued) continue;
+    const [keyword = '', ...rest] = pending.split(/\s+/);
+    instructions.push({ keyword: keyword.toUpperCase(), args: rest.join(' ') });
+    pending = undefined;
+  }
+  return instructions;
+}
+
+/** Options (`--from=x`) and operands of an instruction's arguments. */
+function splitArgs(args: string): { flags: string[]; operands: string[] } {
+  const words = args.split(' ');
+  return {
+    flags: words.filter((word) => word.startsWith('--')),
+    operands: words.filter((word) => !word.startsWith('--')),
+  };
+}
+
+/** Whether a COPY source (a path or a `dir/*.ext` glob) names something in the repository. */
+async function sourceExists(source: string): Promise<boolean> {
+  if (!source.includes('*')) return existsSync(join(REPO_ROOT, source));
+  const pattern = new RegExp(
+    `^${source
+      .split('/')
+      .at(-1)!
+      .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')}$`,
+  );
+  const names = await readdir(join(REPO_ROOT, dirname(source))).catch(() => []);
+  return names.some((name) => pattern.test(name));
+}
+
+describe('executor-image/Dockerfile', () => {
+  let text: string;
+  let instructions: Instruction[];
+  beforeAll(async () => {
+    text = await readFile(DOCKERFILE, 'utf8');
+    instructions = parseDockerfile(text);
+  });
+  const all = (keyword: string) => instructions.filter((i) => i.keyword === keyword);
+
+  describe('hadolint', () => {
+    beforeAll(async () => {
+      await ensurePythonTools(process.env, (line) => process.stdout.write(`${line}\n`));
+    }, 600_000);
+
+    it('finds nothing to report', async () => {
+      // No configuration from the user's home or HADOLINT_* variables: only the repository's.
+      const home = await mkdtemp(join(tmpdir(), 'stepform-hadolint-'));
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => !name.startsWith('HADOLINT_')),
+      );
+      const result = await run(
+        pythonToolPath(process.env, 'hadolint'),
+        ['--no-color', 'executor-image/Dockerfile'],
+        { cwd: REPO_ROOT, env: { ...env, HOME: home, XDG_CONFIG_HOME: home } },
+      );
+      expect({ exitCode: result.exitCode, output: result.stdout + result.stderr }).toEqual({
+        exitCode: 0,
+        output: '',
+      });
+    });
+  });
+
+  it('builds the OpenTofu version and the providers that pins.ts names', () => {
+    // The global arguments, declared before the first FROM with their values.
+    const globals = instructions.slice(
+      0,
+      instructions.findIndex((i) => i.keyword === 'FROM'),
+    );
+    const defaults = new Map(
+      globals
+        .filter((i) => i.keyword === 'ARG')
+        .map(({ args }) => {
+          const [name = '', value] = args.split('=');
+          return [name, value];
+        }),
+    );
+    expect(defaults.get('OPENTOFU_VERSION')).toBe(OPENTOFU_VERSION);
+    expect(text).toContain(` ${OPENTOFU_PACKAGE}`);
+    for (const pin of PROVIDERS) {
+      const version = `PROVIDER_${pin.type.toUpperCase()}_VERSION`;
+      expect(defaults.get(version)).toBe(pin.version);
+      expect(text).toContain(` ${pin.goPackage}`);
+      expect(text).toContain(`/${pin.namespace}/${pin.type}/\${${version}}/`);
+    }
+  });
+
+  it('builds the providers with the pinned Go toolchain, as toolchain/go-build.ts does', () => {
+    const goImage = `golang:${PROVIDER_GO_TOOLCHAIN.replace(/^go/, '')}-bookworm`;
+    const froms = all('FROM').map(({ args }) => splitArgs(args).operands[0]);
+    expect(froms).toContain(goImage);
+    expect(text).toContain(`GOTOOLCHAIN=${PROVIDER_GO_TOOLCHAIN} `);
+    for (const setting of ['CGO_ENABLED=0', 'GOFLAGS=-mod=readonly', 'GOAMD64=v1', '-trimpath']) {
+      expect(text).toContain(setting);
+    }
+  });
+
+  it('runs on the Node version that package.json pins', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const nodeImages = all('FROM')
+      .map(({ args }) => splitArgs(args).operands[0] ?? '')
+      .filter((image) => image.startsWith('node:'));
+    expect(nodeImages.length).toBeGreaterThan(0);
+    for (const image of nodeImages) {
+      expect(image).toBe(`node:${pkg.devDependencies.node ?? '?'}-bookworm-slim`);
+    }
+  });
+
+  it('mirrors every provider under both registry hostnames, checked against a lock file', () => {
+    const build = all('RUN').find(({ args }) => args.includes('/opt/stepform/providers/'));
+    for (const hostname of MIRROR_HOSTNAMES) expect(build?.args).toContain(hostname);
+    const verify = all('RUN').find(({ args }) => args.includes('toolchain/verify-mirror.ts'));
+    expect(LOCKED_MODULES.some((module) => verify?.args.includes(module))).toBe(true);
+    expect(text).toMatch(
+      /^COPY --from=mirror .*\/opt\/stepform\/providers \/opt\/stepform\/providers$/m,
+    );
+    expect(text).toContain('STEPFORM_PROVIDER_MIRROR=/opt/stepform/providers');
+    expect(text).toMatch(/^COPY --from=tofu .* \/usr\/local\/bin\/tofu$/m);
+    expect(text).toContain('STEPFORM_TERRAFORM_BIN=/usr/local/bin/tofu');
+  });
+
+  it('runs as a non-root user that it creates', () => {
+    const user = all('USER').at(-1)?.args;
+    expect(user).toBe('10001');
+    expect(text).toMatch(/useradd .*--uid 10001 /);
+  });
+
+  it('starts the executor with an exec-form ENTRYPOINT', () => {
+    const entrypoints = all('ENTRYPOINT');
+    expect(entrypoints).toHaveLength(1);
+    const command = JSON.parse(entrypoints[0]!.args) as unknown;
+    expect(command).toEqual(['node', 'executor-image/src/main.ts']);
+    expect(existsSync(join(REPO_ROOT, 'executor-image', 'src', 'main.ts'))).toBe(true);
+  });
+
+  it('copies from the build context only paths that exist', async () => {
+    const sources = all('COPY')
+      .map(({ args }) => splitArgs(args))
+      .filter(({ flags }) => !flags.some((flag) => flag.startsWith('--from=')))
+      .flatMap(({ operands }) => operands.slice(0, -1));
+    expect(sources.length).toBeGreaterThan(0);
+    for (const source of sources) {
+      expect([source, await sourceExists(source)]).toEqual([source, true]);
+    }
+  });
+});

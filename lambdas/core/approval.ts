@@ -1,0 +1,276 @@
+// Approval links and decisions. A link carries only the approval id, the action, the expiry
+// and an HMAC over the three: the Step Functions task token stays in the store. A GET shows
+// a confirmation page (chat clients prefetch links); the POST from that page decides. Pure,
+// apart from node:crypto.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import {
+  ApprovalAlreadyDecided,
+  ApprovalExpired,
+  ApprovalSignatureInvalid,
+  InvalidInput,
+  NotAnApprover,
+} from './errors.ts';
+import { parseInput } from './validation.ts';
+
+export const APPROVAL_ACTIONS = ['approve', 'reject'] as const;
+export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
+
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly runId: string;
+  readonly environment: string;
+  readonly projectDir: string;
+  readonly commit: string;
+  readonly planSha256: string;
+  /** ISO-8601. */
+  readonly requestedAt: string;
+  /** ISO-8601. */
+  readonly expiresAt: string;
+  readonly status: ApprovalStatus;
+  readonly decidedBy?: string;
+  /** ISO-8601. */
+  readonly decidedAt?: string;
+}
+
+export interface ApprovalLinkParams {
+  readonly id: string;
+  readonly action: ApprovalAction;
+  readonly expiresAt: Date;
+}
+
+/** The four fields of a link, as they travel in its query string and in the POST form. */
+export interface ApprovalLinkFields {
+  readonly id: string;
+  readonly action: ApprovalAction;
+  readonly expires: string;
+  readonly sig: string;
+}
+
+/** base64url, as newApprovalId makes them; never a "." (the signed text's separator). */
+const APPROVAL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export const APPROVAL_LINK_QUERY = z.object({
+  id: z.string().regex(APPROVAL_ID_PATTERN, 'must be an approval id'),
+  action: z.enum(APPROVAL_ACTIONS),
+  expires: z.string().regex(/^\d{1,12}$/, 'must be an expiry in epoch seconds'),
+  sig: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a base64url signature'),
+});
+
+/** A new approval id: 128 random bits, base64url (22 characters). */
+export function newApprovalId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function epochSeconds(date: Date, field: string): number {
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new InvalidInput(field, 'is not a valid date');
+  return Math.floor(ms / 1000);
+}
+
+function signEpoch(id: string, action: ApprovalAction, expires: number, key: string | Buffer) {
+  if (key.length === 0) throw new InvalidInput('key', 'the approval signing key is empty');
+  return createHmac('sha256', key).update(`${id}.${action}.${expires}`).digest('base64url');
+}
+
+/** base64url HMAC-SHA256 over `${id}.${action}.${expiry in epoch seconds}`. */
+export function signApproval(params: ApprovalLinkParams, key: string | Buffer): string {
+  if (!APPROVAL_ID_PATTERN.test(params.id)) {
+    throw new InvalidInput('id', 'must be an approval id');
+  }
+  return signEpoch(params.id, params.action, epochSeconds(params.expiresAt, 'expiresAt'), key);
+}
+
+/** `${baseUrl}/approvals/${id}?action=…&expires=…&sig=…`; the task token is never in it. */
+export function approvalLink(
+  baseUrl: string,
+  params: ApprovalLinkParams,
+  key: string | Buffer,
+): string {
+  const sig = signApproval(params, key);
+  let base: URL;
+  try {
+    base = new URL(baseUrl);
+  } catch {
+    throw new InvalidInput('baseUrl', 'must be an absolute http(s) URL');
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+    throw new InvalidInput('baseUrl', 'must be an absolute http(s) URL');
+  }
+  const path = base.pathname.replace(/\/+$/, '');
+  const url = new URL(`${base.origin}${path}/approvals/${params.id}`);
+  url.search = new URLSearchParams({
+    action: params.action,
+    expires: String(epochSeconds(params.expiresAt, 'expiresAt')),
+    sig,
+  }).toString();
+  return url.toString();
+}
+
+/**
+ * Checks a link's fields (from a query string or a form body): the signature first, in
+ * constant time, then the expiry, so a forged link learns nothing about expiry.
+ */
+export function verifyApprovalLink(
+  query: unknown,
+  key: string | Buffer,
+  now: Date,
+): ApprovalLinkParams {
+  const fields = parseInput(APPROVAL_LINK_QUERY, query, 'query');
+  const expires = Number(fields.expires);
+  const expected = Buffer.from(signEpoch(fields.id, fields.action, expires, key), 'utf8');
+  const given = Buffer.from(fields.sig, 'utf8');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new ApprovalSignatureInvalid(
+      'the approval link is not valid: its signature does not match',
+    );
+  }
+  const expiresAt = new Date(expires * 1000);
+  if (now.getTime() > expiresAt.getTime()) {
+    throw new ApprovalExpired(`the approval link expired at ${expiresAt.toISOString()}`);
+  }
+  return { id: fields.id, action: fields.action, expiresAt };
+}
+
+export interface ApprovalDecision {
+  readonly action: ApprovalAction;
+  /** Who decides (a user name or e-mail); compared with the allowlist case-insensitively. */
+  readonly by: string;
+  readonly now: Date;
+  /** When given, only these may decide; an empty list lets nobody decide. */
+  readonly approvers?: readonly string[];
+}
+
+/**
+ * The decided record, to be written with a condition that it is still pending. Checks, in
+ * this order: the approver allowlist (NotAnApprover), that it is undecided
+ * (ApprovalAlreadyDecided), and the expiry (ApprovalExpired).
+ */
+export function decideApproval(record: ApprovalRecord, decision: ApprovalDecision): ApprovalRecord {
+  const by = decision.by.trim();
+  if (by === '') throw new InvalidInput('by', 'must name who decides');
+  if (decision.approvers !== undefined) {
+    const wanted = by.toLowerCase();
+    const allowed = decision.approvers.some((name) => name.trim().toLowerCase() === wanted);
+    if (!allowed) throw new NotAnApprover(`${by} is not on the approver list`);
+  }
+  if (record.status !== 'pending') {
+    throw new ApprovalAlreadyDecided(`approval ${record.id} is already ${record.status}`);
+  }
+  const expiresAt = Date.parse(record.expiresAt);
+  if (Number.isNaN(expiresAt)) throw new InvalidInput('record.expiresAt', 'is not an ISO date');
+  if (decision.now.getTime() > expiresAt) {
+    throw new ApprovalExpired(`approval ${record.id} expired at ${record.expiresAt}`);
+  }
+  return {
+    ...record,
+    status: decision.action === 'approve' ? 'approved' : 'rejected',
+    decidedBy: by,
+    decidedAt: decision.now.toISOString(),
+  };
+}
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+}
+
+const PAGE_STYLE = [
+  'body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1f2328}',
+  'dt{font-weight:600;margin-top:.5rem}dd{margin:0;font-family:ui-monospace,monospace;overflow-wrap:anywhere}',
+  'button{font-size:1rem;padding:.5rem 1.5rem;margin-top:1.5rem;cursor:pointer}',
+  '.ok{color:#1a7f37}.fail{color:#cf222e}',
+].join('');
+
+function page(title: string, body: string): string {
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    '<meta name="robots" content="noindex, nofollow">',
+    `<title>${escapeHtml(title)}</title>`,
+    `<style>${PAGE_STYLE}</style>`,
+    '</head>',
+    '<body>',
+    body,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+export interface ConfirmationPageInput {
+  readonly record: ApprovalRecord;
+  readonly action: ApprovalAction;
+  readonly link: ApprovalLinkFields;
+  /** Where the form posts to (the same approval endpoint). */
+  readonly postUrl: string;
+}
+
+/**
+ * The page a GET of an approval link shows: what is being decided, and a form that POSTs the
+ * link's four fields. It decides nothing itself. An already decided approval shows no form.
+ */
+export function renderConfirmationPage(input: ConfirmationPageInput): string {
+  const { record, action, link, postUrl } = input;
+  const verb = action === 'approve' ? 'Approve' : 'Reject';
+  const rows: [string, string][] = [
+    ['Run', record.runId],
+    ['Environment', record.environment],
+    ['Project', record.projectDir],
+    ['Commit', record.commit],
+    ['Plan SHA-256', record.planSha256],
+    ['Requested', record.requestedAt],
+    ['Expires', record.expiresAt],
+  ];
+  const details = rows
+    .map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`)
+    .join('\n');
+  const form =
+    record.status === 'pending'
+      ? [
+          `<form method="post" action="${escapeHtml(postUrl)}">`,
+          ...(['id', 'action', 'expires', 'sig'] as const).map(
+            (name) => `<input type="hidden" name="${name}" value="${escapeHtml(link[name])}">`,
+          ),
+          `<button type="submit">${verb}</button>`,
+          '</form>',
+        ].join('\n')
+      : `<p class="fail">This approval is already ${escapeHtml(record.status)}; nothing more to decide.</p>`;
+  const title = `${verb} the plan for ${record.environment}?`;
+  return page(
+    title,
+    [
+      `<h1>${escapeHtml(title)}</h1>`,
+      `<p>${verb === 'Approve' ? 'Approving applies exactly this saved plan.' : 'Rejecting ends the run without applying the plan.'}</p>`,
+      `<dl>\n${details}\n</dl>`,
+      form,
+    ].join('\n'),
+  );
+}
+
+/** The page after the POST: the decision taken, or why it was refused. */
+export function renderDecisionPage(message: string, ok: boolean): string {
+  const title = ok ? 'Decision recorded' : 'Decision refused';
+  return page(
+    title,
+    [
+      `<h1 class="${ok ? 'ok' : 'fail'}">${escapeHtml(title)}</h1>`,
+      `<p>${escapeHtml(message)}</p>`,
+      '<p>You can close this page.</p>',
+    ].join('\n'),
+  );
+}

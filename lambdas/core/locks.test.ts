@@ -1,0 +1,158 @@
+import { describe, expect, it } from '@jest/globals';
+import { InvalidInput, LockHeld, LockNotOwned } from './errors.ts';
+import {
+  DEFAULT_LOCK_TTL_MS,
+  type LockRecord,
+  assertCanRelease,
+  decideLock,
+  isLockExpired,
+} from './locks.ts';
+
+const NOW = new Date('2030-01-01T12:00:00.000Z');
+const HOUR = 3_600_000;
+
+function caught(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+const HELD: LockRecord = {
+  environment: 'dev',
+  owner: 'run-1',
+  acquiredAt: '2030-01-01T11:00:00.000Z',
+  expiresAt: '2030-01-01T13:00:00.000Z',
+};
+
+describe('DEFAULT_LOCK_TTL_MS', () => {
+  it('is two hours', () => {
+    expect(DEFAULT_LOCK_TTL_MS).toBe(7_200_000);
+  });
+});
+
+describe('decideLock', () => {
+  it('takes a free environment', () => {
+    // Act
+    const lock = decideLock(undefined, {
+      environment: 'dev',
+      owner: 'run-2',
+      now: NOW,
+      ttlMs: HOUR,
+    });
+
+    // Assess
+    expect(lock).toEqual({
+      environment: 'dev',
+      owner: 'run-2',
+      acquiredAt: '2030-01-01T12:00:00.000Z',
+      expiresAt: '2030-01-01T13:00:00.000Z',
+    });
+  });
+
+  it('takes over an expired lock of another run', () => {
+    // Prepare
+    const later = new Date('2030-01-01T13:00:00.000Z');
+
+    // Act
+    const lock = decideLock(HELD, { environment: 'dev', owner: 'run-2', now: later, ttlMs: HOUR });
+
+    // Assess
+    expect(lock).toEqual({
+      environment: 'dev',
+      owner: 'run-2',
+      acquiredAt: '2030-01-01T13:00:00.000Z',
+      expiresAt: '2030-01-01T14:00:00.000Z',
+    });
+  });
+
+  it('renews the lock for its owner, keeping when it was acquired', () => {
+    // Act
+    const lock = decideLock(HELD, {
+      environment: 'dev',
+      owner: 'run-1',
+      now: NOW,
+      ttlMs: DEFAULT_LOCK_TTL_MS,
+    });
+
+    // Assess
+    expect(lock).toEqual({
+      environment: 'dev',
+      owner: 'run-1',
+      acquiredAt: '2030-01-01T11:00:00.000Z',
+      expiresAt: '2030-01-01T14:00:00.000Z',
+    });
+  });
+
+  it('refuses while another run holds the lock, naming it and the expiry', () => {
+    // Act
+    const error = caught(() =>
+      decideLock(HELD, { environment: 'dev', owner: 'run-2', now: NOW, ttlMs: HOUR }),
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(LockHeld);
+    expect((error as Error).message).toBe(
+      'environment dev is locked by run run-1 until 2030-01-01T13:00:00.000Z',
+    );
+  });
+
+  it.each([
+    [{ ttlMs: 0 }, 'ttlMs'],
+    [{ ttlMs: -5 }, 'ttlMs'],
+    [{ ttlMs: 1.5 }, 'ttlMs'],
+    [{ owner: '' }, 'owner'],
+    [{ environment: 'prod' }, 'environment'],
+    [{ now: new Date(Number.NaN) }, 'now'],
+  ])('refuses a bad request %j', (change, field) => {
+    // Prepare
+    const request = { environment: 'dev', owner: 'run-2', now: NOW, ttlMs: HOUR, ...change };
+
+    // Act
+    const error = caught(() => decideLock(HELD, request));
+
+    // Assess
+    expect(error).toBeInstanceOf(InvalidInput);
+    expect((error as InvalidInput).field).toBe(field);
+  });
+
+  it('refuses a lock record with an unreadable expiry', () => {
+    const error = caught(() =>
+      decideLock(
+        { ...HELD, expiresAt: 'soon' },
+        { environment: 'dev', owner: 'run-2', now: NOW, ttlMs: HOUR },
+      ),
+    );
+    expect((error as InvalidInput).field).toBe('lock.expiresAt');
+  });
+});
+
+describe('isLockExpired', () => {
+  it('is expired from the expiry on', () => {
+    expect(isLockExpired(HELD, new Date('2030-01-01T12:59:59.999Z'))).toBe(false);
+    expect(isLockExpired(HELD, new Date('2030-01-01T13:00:00.000Z'))).toBe(true);
+  });
+});
+
+describe('assertCanRelease', () => {
+  it('lets the owner release its lock', () => {
+    expect(() => assertCanRelease(HELD, 'run-1')).not.toThrow();
+  });
+
+  it('is idempotent: releasing an absent lock is fine', () => {
+    expect(() => assertCanRelease(undefined, 'run-1')).not.toThrow();
+  });
+
+  it('refuses to release the lock of another run', () => {
+    // Act
+    const error = caught(() => assertCanRelease(HELD, 'run-2'));
+
+    // Assess
+    expect(error).toBeInstanceOf(LockNotOwned);
+    expect((error as Error).message).toBe(
+      'run run-2 cannot release the lock on dev: run run-1 holds it',
+    );
+  });
+});

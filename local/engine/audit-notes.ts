@@ -1,0 +1,48 @@
+// The audit trail in git: each run appends a note to its commit under refs/notes/stepform,
+// so `git log --notes=stepform` shows what Stepform did with every commit.
+import { isAbsolute } from 'node:path';
+import { AUDIT_NOTES_REF } from '../../lambdas/core/audit.ts';
+import { run } from '../../toolchain/process.ts';
+
+const GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: 'Stepform',
+  GIT_AUTHOR_EMAIL: 'stepform@localhost.invalid',
+  GIT_COMMITTER_NAME: 'Stepform',
+  GIT_COMMITTER_EMAIL: 'stepform@localhost.invalid',
+};
+
+/** Appends `text` to the commit's note; retried, since concurrent runs race for the notes ref. */
+export async function appendAuditNote(
+  repository: string,
+  commit: string,
+  text: string,
+): Promise<void> {
+  if (!isAbsolute(repository)) return; // a remote repository: the GitHub deployment is the record
+  let lastError = '';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const result = await run(
+      'git',
+      ['-C', repository, 'notes', `--ref=${AUDIT_NOTES_REF}`, 'append', '-m', text, commit],
+      { env: { ...process.env, ...GIT_IDENTITY } },
+    );
+    if (result.exitCode === 0) return;
+    lastError = result.stderr.trim();
+    await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+  }
+  throw new Error(`could not write the audit note on ${commit}: ${lastError}`);
+}
+
+export async function readAuditNote(
+  repository: string,
+  commit: string,
+): Promise<string | undefined> {
+  const result = await run('git', [
+    '-C',
+    repository,
+    'notes',
+    `--ref=${AUDIT_NOTES_REF}`,
+    'show',
+    commit,
+  ]);
+  return result.exitCode === 0 ? result.stdout : undefined;
+}

@@ -1,0 +1,77 @@
+// Wires the engine to one Stepform home: the store, the notifier, the signing key, and the
+// settings every executor job gets (local backend per environment, artifacts folder).
+import { randomBytes } from 'node:crypto';
+import type { RunContext } from '../../lambdas/core/run.ts';
+import { type EngineOptions, type RunOutcome, runWorkflow } from './engine.ts';
+import { type StepformHome, approvalSigningKey, stepformHome } from './home.ts';
+import { LocalNotifier } from './notifier.ts';
+import { Store } from './store.ts';
+
+export const DEFAULT_APPROVAL_PORT = 8787;
+
+export interface LocalEngineOptions {
+  /** The .stepform folder. */
+  readonly home: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly print?: (line: string) => void;
+  readonly approvalBaseUrl?: string;
+}
+
+export class LocalEngine {
+  readonly home: StepformHome;
+  readonly store: Store;
+  readonly signingKey: Buffer;
+  readonly notifier: LocalNotifier;
+  readonly approvalBaseUrl: string;
+  readonly #env: Readonly<Record<string, string | undefined>>;
+
+  constructor(options: LocalEngineOptions) {
+    const env = options.env ?? process.env;
+    this.#env = env;
+    this.home = stepformHome(options.home);
+    this.store = new Store(this.home.database);
+    this.signingKey = approvalSigningKey(this.home, env);
+    this.notifier = new LocalNotifier(
+      this.home,
+      this.store,
+      env.SLACK_WEBHOOK_URL,
+      options.print ?? (() => {}),
+    );
+    this.approvalBaseUrl =
+      options.approvalBaseUrl ??
+      env.STEPFORM_APPROVAL_URL ??
+      `http://127.0.0.1:${DEFAULT_APPROVAL_PORT}`;
+  }
+
+  /** A run id that sorts by time and never repeats. */
+  static newRunId(now: Date = new Date()): string {
+    const stamp = now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    return `${stamp}-${randomBytes(3).toString('hex')}`;
+  }
+
+  async run(
+    run: RunContext,
+    extra: Partial<Omit<EngineOptions, 'store' | 'settings' | 'notifier' | 'signingKey'>> = {},
+  ): Promise<RunOutcome> {
+    return runWorkflow(run, {
+      store: this.store,
+      settings: {
+        backend: { type: 'local', stateDir: this.home.state },
+        artifactsRoot: this.home.artifacts,
+      },
+      notifier: this.notifier,
+      signingKey: this.signingKey,
+      approvalBaseUrl: this.approvalBaseUrl,
+      executorEnv: { ...this.#env },
+      now: () => new Date(),
+      ...extra,
+    });
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
