@@ -1,81 +1,110 @@
-// `npm run demo`: Stepform's main job, for real, in a throwaway repository and state folder.
-// Until the local engine lands, it drives the executor directly: plan the example, apply
-// exactly that saved plan, and plan again to show nothing is left to do.
-import { join } from 'node:path';
-import type { JobInput } from '../executor-image/src/job.ts';
-import type { JobResult } from '../executor-image/src/run-job.ts';
-import { type ExecutorRun, runExecutorProcess } from './executor-process.ts';
+// `npm run demo`: Stepform's main job, for real, on the embedded engine, in a throwaway
+// repository and state folder: a plan-apply of terraform/examples/hello (auto-approved), then
+// an ephemeral environment with a short TTL, which the scheduler is seen destroying.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunContext } from '../lambdas/core/run.ts';
+import { progressLine } from './cli/run-verbs.ts';
+import type { RunOutcome } from './engine/engine.ts';
+import { LocalEngine } from './engine/local-engine.ts';
+import { fireDueSchedules } from './engine/scheduler.ts';
 import { HELLO_EXAMPLE, makeRepo, tempDir } from './scratch-repo.ts';
 
 const PROJECT = 'terraform/examples/hello';
+/** Far below the CLI's 1-minute minimum, so that the demo fits in a minute. */
+const DEMO_TTL_SECONDS = 8;
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
-function describeSummary(result: JobResult): string[] {
-  const s = result.summary;
-  if (!s) return [];
-  const lines = [
-    `  plan: +${s.add} ~${s.change} -${s.destroy}${s.replace ? ` (${s.replace} replaced)` : ''}`,
-  ];
-  for (const r of s.resources) lines.push(`    ${r.action.padEnd(8)} ${r.address}`);
-  return lines;
-}
-
-async function step(title: string, job: JobInput): Promise<JobResult> {
-  say(`\n== ${title}`);
-  const started = performance.now();
-  const ran: ExecutorRun = await runExecutorProcess(job);
-  const result = ran.result;
-  if (ran.exitCode !== 0 || !result) {
-    say(ran.stdout);
-    process.stderr.write(ran.stderr);
-    throw new Error(`${job.verb} failed: ${result?.error?.message ?? `exit ${ran.exitCode}`}`);
-  }
-  for (const line of describeSummary(result)) say(line);
-  if (result.plan) say(`  saved plan sha256 ${result.plan.sha256}`);
-  for (const [name, output] of Object.entries(result.outputs ?? {})) {
-    say(`  output ${name} = ${JSON.stringify(output.value)}`);
-  }
-  say(
-    `  ${result.status} in ${((performance.now() - started) / 1000).toFixed(1)} s; log: ${result.artifacts.log}`,
-  );
-  return result;
+function describe(outcome: RunOutcome): string {
+  const { run } = outcome;
+  const summary = run.details.summary as
+    { add: number; change: number; destroy: number } | undefined;
+  const counts = summary ? ` +${summary.add} ~${summary.change} -${summary.destroy}` : '';
+  return `${run.workflow} ${run.status} (${run.phase ?? '-'})${counts}`;
 }
 
 async function main(): Promise<void> {
-  const root = await tempDir('demo');
+  const started = performance.now();
+  const home = await tempDir('demo');
   const repo = await makeRepo();
   const commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'add the hello example');
-  say(`Stepform demo: ${PROJECT} at commit ${commit.slice(0, 12)} of a throwaway repository`);
-  say(`  repository ${repo.dir}`);
-  say(`  state and artifacts under ${root}`);
-  const job = (runId: string, verb: 'plan' | 'destroy') => ({
-    runId,
-    verb,
+  const engine = new LocalEngine({ home, print: (line) => say(`    ${line}`) });
+  const onProgress = (progress: Parameters<typeof progressLine>[0]) => {
+    const line = progressLine(progress);
+    if (line) say(line);
+  };
+  const context = (
+    workflow: RunContext['workflow'],
+    environment: string,
+    extra: Partial<RunContext> = {},
+  ): RunContext => ({
+    runId: LocalEngine.newRunId(),
+    workflow,
     repository: repo.dir,
     commit,
     projectDir: PROJECT,
-    environment: 'demo',
-    backend: { type: 'local' as const, stateDir: join(root, 'state') },
-    artifactsDir: join(root, 'artifacts', runId),
+    environment,
+    autoApprove: true,
+    approvalTimeoutSeconds: 600,
+    ...extra,
   });
+  try {
+    say(
+      `Stepform demo: ${PROJECT} at ${commit.slice(0, 12)} of a throwaway repository (${repo.dir})`,
+    );
+    say(`state, artifacts and run history in ${home}\n`);
 
-  const plan = await step('plan (empty state)', job('demo-1-plan', 'plan'));
-  const sha256 = plan.plan?.sha256 ?? '';
-  await step('apply the saved plan, after checking its digest, commit and state', {
-    ...job('demo-2-apply', 'plan'),
-    verb: 'apply',
-    plan: { dir: join(root, 'artifacts', 'demo-1-plan'), sha256 },
-  });
-  const again = await step('plan again', job('demo-3-plan', 'plan'));
-  say(
-    again.hasChanges
-      ? '  unexpected: changes left after apply'
-      : '  no changes: the apply did exactly what was planned',
-  );
-  say(
-    '\nThe sensitive output `secret` stays masked everywhere: result, log, plan text and stdout.',
-  );
-  say(`Clean up with: rm -rf ${root} ${repo.dir}`);
+    say(
+      '1. plan-apply to "dev", auto-approved: plan, apply exactly the saved plan, record the last good commit',
+    );
+    const applied = await engine.run(context('plan-apply', 'dev'), { onProgress });
+    say(`   => ${describe(applied)}\n`);
+
+    say(`2. an ephemeral environment "preview" with a TTL of ${DEMO_TTL_SECONDS} s`);
+    const ephemeral = await engine.run(
+      context('ephemeral', 'preview', { ttlSeconds: DEMO_TTL_SECONDS }),
+      { onProgress },
+    );
+    say(`   => ${describe(ephemeral)}`);
+    const outputs = ephemeral.run.details.outputs as Record<string, { value: unknown }> | undefined;
+    for (const [name, output] of Object.entries(outputs ?? {}))
+      say(`      output ${name} = ${JSON.stringify(output.value)}`);
+    const schedule = engine.store.listSchedules('preview')[0];
+    say(`      destroy scheduled at ${schedule?.fireAt ?? '?'}\n`);
+
+    say(
+      '3. the scheduler (what `stepform serve` runs) waits for the TTL and starts the destroy workflow',
+    );
+    let destroyed: RunOutcome | undefined;
+    while (!destroyed) {
+      const fired = fireDueSchedules(engine, new Date(), { onProgress });
+      if (fired[0]) destroyed = await fired[0].outcome;
+      else await sleep(500);
+    }
+    const environment = engine.store.getEnvironment('preview', PROJECT);
+    say(`   => ${describe(destroyed)}; environment "preview" is ${environment?.status ?? '?'}\n`);
+
+    say(
+      `Done in ${((performance.now() - started) / 1000).toFixed(1)} s. Every run is in the history:`,
+    );
+    for (const run of engine.store.listRuns()) {
+      say(
+        `  ${run.runId}  ${run.workflow.padEnd(10)} ${run.environment.padEnd(8)} ${run.status.padEnd(9)} ${run.phase ?? ''}`,
+      );
+    }
+    say(
+      `\nSee one run's states: STEPFORM_HOME=${home} npx stepform logs ${applied.run.runId} --repo ${repo.dir}`,
+    );
+    say(`Audit notes: git -C ${repo.dir} log --notes=stepform -1`);
+    if (
+      applied.status !== 'succeeded' ||
+      ephemeral.status !== 'succeeded' ||
+      destroyed.status !== 'succeeded'
+    ) {
+      process.exitCode = 1;
+    }
+  } finally {
+    engine.close();
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,44 +1,128 @@
-// The `stepform` CLI. Verbs arrive with the local engine; `doctor` is the first.
-// Exit codes: 0 success, 1 failure, 2 usage or input error.
+// The `stepform` CLI (see DESIGN.md, "Local mode and the CLI"). Every verb accepts --json and
+// then prints one JSON object. Exit codes: 0 success, 1 the workflow failed, 2 usage or input
+// error (nothing recorded).
 import { parseArgs } from 'node:util';
+import { InvalidInput, StepformError, describeError } from '../../lambdas/core/errors.ts';
+import { approveVerb } from './approve.ts';
 import { doctor, renderChecks } from './doctor.ts';
+import { logsVerb, runsVerb } from './history.ts';
+import { type Io, processIo } from './io.ts';
+import { runVerb } from './run-verbs.ts';
+import { serveVerb } from './serve.ts';
+import { ttlVerb } from './ttl.ts';
 
-const USAGE = `usage: stepform <verb> [--json]
+export const USAGE = `usage: stepform <verb> [options] [--json]
 
-verbs:
-  doctor    check that Node, OpenTofu/Terraform, the provider mirror and git are ready
+  plan       --dir DIR [--env ENV] [--repo PATH] [--commit SHA]
+  apply      --dir DIR [--env ENV] [--auto-approve] [--approval-timeout 10m]
+  ephemeral  --dir DIR --env ENV --ttl 2h
+  destroy    --dir DIR --env ENV
+  ttl        ENV DURATION [--dir DIR]       set a new TTL, counted from now
+  approve    RUN_ID [--by NAME]
+  reject     RUN_ID [--by NAME]
+  runs                                      history, newest first
+  logs       RUN_ID                         every state of a run, with timings
+  serve      [--port 8787]                  approval links and TTL schedules
+  doctor                                    is this machine ready?
+
+--repo defaults to the git repository around the current directory, --commit to its HEAD,
+--env to dev. State lives in .stepform/ at the repository root ($STEPFORM_HOME to move it).
 `;
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
-    process.stdout.write(USAGE);
-    return verb === undefined ? 2 : 0;
-  }
-  let json = false;
+const OPTIONS = {
+  json: { type: 'boolean' },
+  dir: { type: 'string' },
+  env: { type: 'string' },
+  repo: { type: 'string' },
+  commit: { type: 'string' },
+  ttl: { type: 'string' },
+  'auto-approve': { type: 'boolean' },
+  'approval-timeout': { type: 'string' },
+  by: { type: 'string' },
+  port: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export type CliValues = ReturnType<
+  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
+>['values'];
+
+/** Which options each verb takes; anything else is a usage error. */
+const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
+  plan: ['dir', 'env', 'repo', 'commit'],
+  apply: ['dir', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
+  ephemeral: ['dir', 'env', 'repo', 'commit', 'ttl'],
+  destroy: ['dir', 'env', 'repo', 'commit'],
+  ttl: ['dir', 'repo'],
+  approve: ['by', 'repo'],
+  reject: ['by', 'repo'],
+  runs: ['repo'],
+  logs: ['repo'],
+  serve: ['port', 'repo'],
+  doctor: [],
+};
+
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  let parsed: { values: CliValues; positionals: string[] };
   try {
-    ({
-      values: { json = false },
-    } = parseArgs({
-      args: rest,
-      options: { json: { type: 'boolean' } },
-      strict: true,
-    }));
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    process.stderr.write(`stepform ${verb}: ${(error as Error).message}\n${USAGE}`);
+    io.err(`stepform: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  switch (verb) {
-    case 'doctor': {
-      const checks = await doctor(process.env);
-      const ready = checks.every((c) => c.ok);
-      process.stdout.write(
-        json ? `${JSON.stringify({ ready, checks }, null, 2)}\n` : renderChecks(checks),
-      );
-      return ready ? 0 : 1;
+  const [verb, ...positionals] = parsed.positionals;
+  const { values } = parsed;
+  if (verb === undefined || values.help === true) {
+    io.out(USAGE);
+    return verb === undefined && values.help !== true ? 2 : 0;
+  }
+  const allowed = VERB_OPTIONS[verb];
+  if (!allowed) {
+    io.err(`stepform: unknown verb "${verb}"\n\n${USAGE}`);
+    return 2;
+  }
+  const extra = Object.keys(values).filter(
+    (k) => k !== 'json' && !allowed.includes(k as keyof typeof OPTIONS),
+  );
+  if (extra.length > 0) {
+    io.err(`stepform ${verb}: --${extra.join(', --')} is not an option of ${verb}\n\n${USAGE}`);
+    return 2;
+  }
+  const json = values.json === true;
+  try {
+    switch (verb) {
+      case 'plan':
+        return await runVerb('plan', values, io);
+      case 'apply':
+        return await runVerb('plan-apply', values, io);
+      case 'ephemeral':
+        return await runVerb('ephemeral', values, io);
+      case 'destroy':
+        return await runVerb('destroy', values, io);
+      case 'ttl':
+        return await ttlVerb(positionals, values, io);
+      case 'approve':
+      case 'reject':
+        return await approveVerb(verb, positionals, values, io);
+      case 'runs':
+        return await runsVerb(values, io);
+      case 'logs':
+        return await logsVerb(positionals, values, io);
+      case 'serve':
+        return await serveVerb(values, io);
+      default: {
+        const checks = await doctor(io.env);
+        const ready = checks.every((c) => c.ok);
+        io.out(json ? `${JSON.stringify({ ready, checks }, null, 2)}\n` : renderChecks(checks));
+        return ready ? 0 : 1;
+      }
     }
-    default:
-      process.stderr.write(`stepform: unknown verb "${verb}"\n${USAGE}`);
+  } catch (error) {
+    const { name, message } = describeError(error);
+    if (json) io.out(`${JSON.stringify({ error: { name, message } })}\n`);
+    io.err(`stepform ${verb}: ${name}: ${message}\n`);
+    if (error instanceof InvalidInput || (error instanceof StepformError && error.kind === 'usage'))
       return 2;
+    return 1;
   }
 }

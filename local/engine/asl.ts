@@ -52,9 +52,31 @@ export async function readDefinitionText(workflow: Workflow): Promise<string> {
 }
 
 export async function loadLocalDefinition(workflow: Workflow): Promise<AslDefinition> {
-  return JSON.parse(
-    substitute(await readDefinitionText(workflow), localSubstitution),
-  ) as AslDefinition;
+  const text = substitute(await readDefinitionText(workflow), localSubstitution);
+  return adaptForLocalEngine(JSON.parse(text) as AslDefinition);
+}
+
+/**
+ * The one difference between Step Functions and aws-local-stepfunctions 3.0.0 that the files
+ * cannot express for both: Step Functions reads a Task's TimeoutSecondsPath from the state's
+ * input, the local library from its input after Parameters. For the lambda:invoke form that
+ * input sits under Payload, so the path is re-rooted there. Nothing else is changed.
+ */
+export function adaptForLocalEngine(definition: AslDefinition): AslDefinition {
+  const states = Object.fromEntries(
+    Object.entries(definition.States).map(([name, state]) => {
+      const path = state.TimeoutSecondsPath;
+      if (
+        state.Type !== 'Task' ||
+        typeof path !== 'string' ||
+        state.Parameters?.Payload === undefined
+      ) {
+        return [name, state];
+      }
+      return [name, { ...state, TimeoutSecondsPath: path.replace(/^\$\./, '$.Payload.') }];
+    }),
+  );
+  return { ...definition, States: states };
 }
 
 /** The local function name a Lambda ARN stands for (`Lock` for ...:function:stepform-local-Lock). */

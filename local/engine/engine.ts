@@ -94,6 +94,33 @@ export function taskOverrides(
 }
 
 /**
+ * A safety net under the state machine: Catch paths release the lock, but an error that no
+ * Catch can match (States.Runtime, a bad path) ends the execution at once. Whatever the run
+ * still holds is released here and recorded, so a lock never outlives its run locally. (On
+ * AWS the same job falls to the lock's expiry, and to an execution-failed rule.)
+ */
+function releaseLeftovers(run: RunContext, options: EngineOptions): void {
+  const { store } = options;
+  const now = options.now();
+  if (store.getLock(run.environment)?.owner === run.runId) {
+    store.releaseLock(run.environment, run.runId, now);
+    const detail = 'lock released by the engine: the execution ended without releasing it';
+    store.addRunEvent({
+      runId: run.runId,
+      at: now.toISOString(),
+      type: 'failed',
+      state: 'Engine',
+      durationMs: null,
+      detail,
+    });
+    options.onProgress?.({ runId: run.runId, type: 'failed', state: 'Engine', error: detail });
+  }
+  const approval = store.approvalForRun(run.runId);
+  if (approval?.status === 'pending')
+    store.decideApproval(approval.id, 'expired', null, now.toISOString());
+}
+
+/**
  * Runs one workflow to its end. The input must already be valid (the CLI checks it first, so
  * that bad input records no run); PrepareRun validates it again, as on AWS.
  */
@@ -203,6 +230,7 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
     controller.abort();
   }
   await recording;
+  releaseLeftovers(run, options);
   const finishedAt = options.now().toISOString();
   store.finishRun(
     run.runId,

@@ -191,6 +191,8 @@ async function requestApproval(ctx: HandlerContext, input: unknown): Promise<unk
     expiresAt: expiresAt.toISOString(),
   });
   for (;;) {
+    // The execution is over (timed out or stopped): leave without touching the store.
+    if (ctx.signal.aborted) throw new ApprovalExpired('the run stopped waiting for a decision');
     const approval = ctx.store.getApproval(id);
     if (approval?.status === 'approved')
       return { approvedBy: approval.decidedBy, decidedAt: approval.decidedAt };
@@ -199,11 +201,13 @@ async function requestApproval(ctx: HandlerContext, input: unknown): Promise<unk
         `rejected by ${approval.decidedBy ?? 'someone'} at ${approval.decidedAt ?? '?'}`,
       );
     }
-    if (ctx.now() > expiresAt || ctx.signal.aborted) {
+    if (ctx.now() > expiresAt) {
       ctx.store.decideApproval(id, 'expired', null, ctx.now().toISOString());
       throw new ApprovalExpired(`no decision before ${expiresAt.toISOString()}`);
     }
-    await sleep(ctx.approvalPollMs ?? 250);
+    await sleep(ctx.approvalPollMs ?? 250, undefined, { signal: ctx.signal }).catch(
+      () => undefined,
+    );
   }
 }
 

@@ -105,6 +105,15 @@ export class LocalNotifier {
     };
     const line = statusLine(run, phase, detail);
     this.#store.setRunPhase(run.runId, phase);
+    if (result) {
+      this.#store.addRunDetails(run.runId, {
+        ...(summary
+          ? { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }
+          : {}),
+        ...(result.outputs ? { outputs: result.outputs } : {}),
+        ...(result.plan ? { planSha256: result.plan.sha256 } : {}),
+      });
+    }
 
     // The status event: always recorded, in order, for `stepform logs` and any consumer.
     const event = statusEvent(

@@ -4,6 +4,7 @@
 // Writes that must be exclusive (locks, decisions) are single conditional statements, so
 // two processes sharing the file can never both win.
 import { DatabaseSync } from 'node:sqlite';
+import type { ApprovalRecord } from '../../lambdas/core/approval.ts';
 import { LockHeld, LockNotOwned } from '../../lambdas/core/errors.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
@@ -518,6 +519,23 @@ function toRun(row: Row): RunRow {
     finishedAt: optStr(row, 'finished_at'),
     error: optStr(row, 'error'),
     details: JSON.parse(str(row, 'details')) as Record<string, unknown>,
+  };
+}
+
+/** The core's view of an approval: no task token, absent rather than null fields. */
+export function approvalRecord(row: ApprovalRow): ApprovalRecord {
+  return {
+    id: row.id,
+    runId: row.runId,
+    environment: row.environment,
+    projectDir: row.projectDir,
+    commit: row.commit,
+    planSha256: row.planSha256,
+    requestedAt: row.requestedAt,
+    expiresAt: row.expiresAt,
+    status: row.status,
+    ...(row.decidedBy === null ? {} : { decidedBy: row.decidedBy }),
+    ...(row.decidedAt === null ? {} : { decidedAt: row.decidedAt }),
   };
 }
 

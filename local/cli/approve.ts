@@ -1,0 +1,44 @@
+// approve / reject RUN_ID: decides the run's pending approval. The waiting run, in another
+// process, sees the decision in the store and goes on.
+import { userInfo } from 'node:os';
+import { decideApproval } from '../../lambdas/core/approval.ts';
+import { ApprovalAlreadyDecided, InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
+import { RUN_ID } from '../../executor-image/src/job.ts';
+import { parseInput } from '../../lambdas/core/validation.ts';
+import { Store, approvalRecord } from '../engine/store.ts';
+import { stepformHome } from '../engine/home.ts';
+import { homeFor, resolveRepository } from './context.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+
+export async function approveVerb(
+  verb: 'approve' | 'reject',
+  positionals: readonly string[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  if (positionals.length !== 1)
+    throw new InvalidInput('RUN_ID', `${verb} takes exactly one run id`);
+  const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
+  const by = values.by ?? `${io.env.USER ?? userInfo().username}@cli`;
+  const repository = await resolveRepository(values.repo, io.cwd);
+  const store = new Store(stepformHome(homeFor(repository, io.env)).database);
+  try {
+    const approval = store.approvalForRun(runId);
+    if (!approval) throw new NotFound(`run ${runId} has no approval request`);
+    const now = new Date();
+    const decided = decideApproval(approvalRecord(approval), { action: verb, by, now });
+    const status = decided.status === 'approved' ? 'approved' : 'rejected';
+    // The conditional write is what makes a decision single-use across processes.
+    if (!store.decideApproval(approval.id, status, by, now.toISOString())) {
+      throw new ApprovalAlreadyDecided(`approval for run ${runId} was decided meanwhile`);
+    }
+    const result = { runId, approvalId: approval.id, status, by, at: now.toISOString() };
+    io.out(
+      values.json === true ? `${JSON.stringify(result)}\n` : `run ${runId}: ${status} by ${by}\n`,
+    );
+    return 0;
+  } finally {
+    store.close();
+  }
+}

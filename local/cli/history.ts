@@ -1,0 +1,78 @@
+// runs and logs: what happened, from the store.
+import { InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
+import { RUN_ID } from '../../executor-image/src/job.ts';
+import { parseInput } from '../../lambdas/core/validation.ts';
+import { stepformHome } from '../engine/home.ts';
+import { Store } from '../engine/store.ts';
+import { homeFor, resolveRepository } from './context.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+import { runJson } from './run-verbs.ts';
+
+async function openStore(values: CliValues, io: Io): Promise<Store> {
+  const repository = await resolveRepository(values.repo, io.cwd);
+  return new Store(stepformHome(homeFor(repository, io.env)).database);
+}
+
+export async function runsVerb(values: CliValues, io: Io): Promise<number> {
+  const store = await openStore(values, io);
+  try {
+    const runs = store.listRuns(200);
+    if (values.json === true) {
+      io.out(`${JSON.stringify({ runs: runs.map((r) => runJson(r)) }, null, 2)}\n`);
+      return 0;
+    }
+    if (runs.length === 0) io.out('no runs yet\n');
+    for (const r of runs) {
+      io.out(
+        `${r.runId}  ${r.workflow.padEnd(10)} ${r.environment.padEnd(12)} ${r.commit.slice(0, 12)}  ` +
+          `${r.status.padEnd(9)} ${(r.phase ?? '').padEnd(16)} ${r.projectDir}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function logsVerb(
+  positionals: readonly string[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  if (positionals.length !== 1) throw new InvalidInput('RUN_ID', 'logs takes exactly one run id');
+  const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
+  const store = await openStore(values, io);
+  try {
+    const run = store.getRun(runId);
+    if (!run) throw new NotFound(`no run ${runId}`);
+    const events = store.listRunEvents(runId);
+    const outbox = store.listOutbox(runId);
+    if (values.json === true) {
+      io.out(
+        `${JSON.stringify({ ...runJson(run), events, outbox: outbox.map((o) => o.body) }, null, 2)}\n`,
+      );
+      return 0;
+    }
+    io.out(
+      `run ${run.runId}: ${run.workflow} ${run.projectDir} in ${run.environment} at ${run.commit}\n`,
+    );
+    io.out(
+      `status ${run.status} (${run.phase ?? 'no phase'}), started ${run.startedAt}, finished ${run.finishedAt ?? '-'}\n`,
+    );
+    if (run.error) io.out(`error: ${run.error}\n`);
+    io.out('\nstates:\n');
+    for (const e of events) {
+      if (e.type === 'entered') continue;
+      const duration = e.durationMs === null ? '' : ` ${e.durationMs} ms`;
+      io.out(
+        `  ${e.at}  ${e.type.padEnd(7)} ${e.state ?? ''}${duration}${e.detail ? `  ${e.detail}` : ''}\n`,
+      );
+    }
+    io.out('\nstatus events:\n');
+    for (const o of outbox) io.out(`  ${o.at}  ${o.phase}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,161 @@
+// plan, apply, ephemeral, destroy: one workflow run each, on the embedded engine, with a
+// progress line per state as it happens.
+import { InvalidInput } from '../../lambdas/core/errors.ts';
+import { parseDuration, parseTtl } from '../../lambdas/core/duration.ts';
+import { RUN_INPUT, type RunContext, type Workflow } from '../../lambdas/core/run.ts';
+import { parseInput } from '../../lambdas/core/validation.ts';
+import type { RunOutcome, StateProgress } from '../engine/engine.ts';
+import type { ApprovalRequest } from '../engine/handlers.ts';
+import { LocalEngine } from '../engine/local-engine.ts';
+import type { RunRow } from '../engine/store.ts';
+import {
+  flagFor,
+  hasUncommittedChanges,
+  homeFor,
+  resolveCommit,
+  resolveProjectDir,
+  resolveRepository,
+} from './context.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+
+const DEFAULT_APPROVAL_TIMEOUT = '1h';
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '' : ` (${ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`})`;
+}
+
+/** Long states say when they start; every state says how it ended. */
+const LONG_STATES = /^(Run.*Job|RequestApproval)$/;
+
+export function progressLine(progress: StateProgress): string | undefined {
+  switch (progress.type) {
+    case 'entered':
+      return LONG_STATES.test(progress.state) ? `  … ${progress.state}` : undefined;
+    case 'exited':
+      return `  ✓ ${progress.state}${seconds(progress.durationMs)}`;
+    case 'failed':
+      return `  ✗ ${progress.state}${seconds(progress.durationMs)}: ${progress.error ?? ''}`;
+    case 'retried':
+      return `  ↻ ${progress.state}: retrying`;
+    case 'caught':
+      return `  ↪ ${progress.state}: error caught`;
+  }
+}
+
+/** The one JSON object a run verb prints with --json. */
+export function runJson(row: RunRow, outcome?: RunOutcome): Record<string, unknown> {
+  return {
+    runId: row.runId,
+    workflow: row.workflow,
+    status: row.status,
+    environment: row.environment,
+    projectDir: row.projectDir,
+    commit: row.commit,
+    phase: row.phase,
+    summary: row.details.summary ?? null,
+    ...(row.details.outputs ? { outputs: row.details.outputs } : {}),
+    ...(row.details.rollback ? { rollback: row.details.rollback } : {}),
+    ...(outcome?.error ? { error: outcome.error } : row.error ? { error: row.error } : {}),
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+/** Builds and checks the run input; a bad value names the flag that set it. */
+export async function runInputFromFlags(
+  workflow: Workflow,
+  values: CliValues,
+  io: Io,
+): Promise<RunContext> {
+  const repository = await resolveRepository(values.repo, io.cwd);
+  const commit = await resolveCommit(repository, values.commit);
+  const projectDir = await resolveProjectDir(repository, values.dir, io.cwd);
+  if (workflow === 'ephemeral' && values.ttl === undefined)
+    throw new InvalidInput('--ttl', 'is required for an ephemeral environment');
+  if (workflow === 'ephemeral' && values.env === undefined)
+    throw new InvalidInput('--env', 'is required for an ephemeral environment');
+  const ttlMs = values.ttl === undefined ? undefined : parseTtl(values.ttl);
+  const approvalMs = parseDuration(
+    values['approval-timeout'] ?? DEFAULT_APPROVAL_TIMEOUT,
+    '--approval-timeout',
+  );
+  try {
+    return parseInput(
+      RUN_INPUT,
+      {
+        runId: LocalEngine.newRunId(),
+        workflow,
+        repository,
+        commit,
+        projectDir,
+        environment: values.env ?? 'dev',
+        autoApprove: values['auto-approve'] === true,
+        approvalTimeoutSeconds: Math.max(1, Math.round(approvalMs / 1000)),
+        ...(ttlMs === undefined ? {} : { ttlSeconds: Math.round(ttlMs / 1000) }),
+      },
+      'input',
+    );
+  } catch (error) {
+    if (error instanceof InvalidInput) {
+      throw new InvalidInput(flagFor(error.field), error.message.slice(error.field.length + 2));
+    }
+    throw error;
+  }
+}
+
+export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Promise<number> {
+  const json = values.json === true;
+  const run = await runInputFromFlags(workflow, values, io);
+  // Progress goes to stdout, except with --json, where stdout holds only the result.
+  const say = json ? io.err : io.out;
+  if (await hasUncommittedChanges(run.repository, run.projectDir)) {
+    io.err(
+      `warning: ${run.projectDir} has uncommitted changes; Stepform runs commit ${run.commit.slice(0, 12)} as committed\n`,
+    );
+  }
+  const engine = new LocalEngine({
+    home: homeFor(run.repository, io.env),
+    env: io.env,
+    print: (line) => say(`${line}\n`),
+  });
+  try {
+    say(
+      `${workflow} ${run.projectDir} in ${run.environment} at ${run.commit.slice(0, 12)} (run ${run.runId})\n`,
+    );
+    const outcome = await engine.run(run, {
+      onProgress: (progress) => {
+        const line = progressLine(progress);
+        if (line) say(`${line}\n`);
+      },
+      onApprovalRequested: (request: ApprovalRequest) => {
+        say(
+          [
+            `  approval needed (expires ${request.expiresAt}):`,
+            `    approve: npx stepform approve ${request.runId}`,
+            `    reject:  npx stepform reject ${request.runId}`,
+            `    or open ${request.approveUrl}`,
+            '    (links are answered by `npx stepform serve`)',
+            '',
+          ].join('\n'),
+        );
+      },
+    });
+    const row = outcome.run;
+    if (json) {
+      io.out(`${JSON.stringify(runJson(row, outcome), null, 2)}\n`);
+    } else {
+      const summary = row.details.summary as
+        { add: number; change: number; destroy: number } | undefined;
+      const counts = summary ? ` +${summary.add} ~${summary.change} -${summary.destroy}` : '';
+      const rollback = row.details.rollback as { message?: string } | undefined;
+      io.out(`run ${row.runId}: ${row.status} (${row.phase ?? 'no phase'})${counts}\n`);
+      if (rollback?.message) io.out(`  ${rollback.message}\n`);
+      else if (outcome.error) io.out(`  ${outcome.error.name}: ${outcome.error.message}\n`);
+      io.out(`  logs: npx stepform logs ${row.runId}\n`);
+    }
+    return outcome.status === 'succeeded' ? 0 : 1;
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,63 @@
+// serve: the approval endpoint on loopback and the TTL scheduler, until Ctrl-C.
+import { once } from 'node:events';
+import { InvalidInput } from '../../lambdas/core/errors.ts';
+import { createApprovalServer } from '../engine/approval-server.ts';
+import { DEFAULT_APPROVAL_PORT, LocalEngine } from '../engine/local-engine.ts';
+import { startScheduler } from '../engine/scheduler.ts';
+import { homeFor, resolveRepository } from './context.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+import { progressLine } from './run-verbs.ts';
+
+export async function serveVerb(values: CliValues, io: Io): Promise<number> {
+  const port = values.port === undefined ? DEFAULT_APPROVAL_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidInput('--port', 'must be a port number');
+  const repository = await resolveRepository(values.repo, io.cwd);
+  const engine = new LocalEngine({
+    home: homeFor(repository, io.env),
+    env: io.env,
+    print: (line) => io.out(`${line}\n`),
+  });
+  const approvers = io.env.STEPFORM_APPROVERS?.split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  const server = createApprovalServer(engine, approvers ? { approvers } : {});
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  io.out(
+    `stepform serve: approvals on http://127.0.0.1:${bound}, TTL schedules checked every 5 s (Ctrl-C stops)\n`,
+  );
+  const controller = new AbortController();
+  startScheduler(engine, {
+    intervalMs: 5000,
+    signal: controller.signal,
+    onFired: (fired) => {
+      io.out(
+        `TTL of ${fired.schedule.environment} (${fired.schedule.projectDir}) ran out: destroy run ${fired.run.runId}\n`,
+      );
+      fired.outcome.then(
+        (outcome) => io.out(`destroy run ${fired.run.runId}: ${outcome.status}\n`),
+        (error: unknown) =>
+          io.err(`destroy run ${fired.run.runId} failed to start: ${String(error)}\n`),
+      );
+    },
+    runOptions: {
+      onProgress: (progress) => {
+        const line = progressLine(progress);
+        if (line) io.out(`[${progress.runId}] ${line.trim()}\n`);
+      },
+    },
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  controller.abort();
+  server.close();
+  engine.close();
+  return 0;
+}
