@@ -21,7 +21,7 @@ export async function buildOpenTofu(env: Env, log: (line: string) => void): Prom
       os,
       arch,
       ldflags: '-s -w -X github.com/opentofu/opentofu/version.dev=no',
-      onLine: (line) => log(`  go: ${line}`),
+      onLine: (line) => log(`  ${line}`),
     },
     { ...process.env, ...env },
   );

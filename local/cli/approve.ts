@@ -1,11 +1,12 @@
 // approve / reject RUN_ID: decides the run's pending approval. The waiting run, in another
 // process, sees the decision in the store and goes on.
 import { userInfo } from 'node:os';
-import { decideApproval } from '../../lambdas/core/approval.ts';
-import { ApprovalAlreadyDecided, InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
+import { InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
+import { decideStep } from '../../lambdas/core/steps.ts';
 import { RUN_ID } from '../../executor-image/src/job.ts';
 import { parseInput } from '../../lambdas/core/validation.ts';
-import { Store, approvalRecord } from '../engine/store.ts';
+import { localPorts } from '../engine/local-ports.ts';
+import { Store } from '../engine/store.ts';
 import { stepformHome } from '../engine/home.ts';
 import { homeFor, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
@@ -27,12 +28,11 @@ export async function approveVerb(
     const approval = store.approvalForRun(runId);
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
     const now = new Date();
-    const decided = decideApproval(approvalRecord(approval), { action: verb, by, now });
-    const status = decided.status === 'approved' ? 'approved' : 'rejected';
-    // The conditional write is what makes a decision single-use across processes.
-    if (!store.decideApproval(approval.id, status, by, now.toISOString())) {
-      throw new ApprovalAlreadyDecided(`approval for run ${runId} was decided meanwhile`);
-    }
+    const decided = await decideStep(
+      { approvalId: approval.id, action: verb, by, now },
+      localPorts(store),
+    );
+    const status = decided.status;
     const result = { runId, approvalId: approval.id, status, by, at: now.toISOString() };
     io.out(
       values.json === true ? `${JSON.stringify(result)}\n` : `run ${runId}: ${status} by ${by}\n`,

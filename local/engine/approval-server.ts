@@ -2,20 +2,15 @@
 // a confirmation page (chat clients prefetch links); only the POST from that page decides.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import {
-  decideApproval,
   escapeHtml,
   renderConfirmationPage,
   renderDecisionPage,
   verifyApprovalLink,
 } from '../../lambdas/core/approval.ts';
-import {
-  ApprovalAlreadyDecided,
-  InvalidInput,
-  NotFound,
-  StepformError,
-  describeError,
-} from '../../lambdas/core/errors.ts';
+import { InvalidInput, NotFound, StepformError, describeError } from '../../lambdas/core/errors.ts';
 import type { LocalEngine } from './local-engine.ts';
+import { decideFromLink } from '../../lambdas/core/steps.ts';
+import { localPorts } from './local-ports.ts';
 import { approvalRecord } from './store.ts';
 
 const MAX_BODY_BYTES = 8 * 1024;
@@ -63,6 +58,7 @@ export function createApprovalServer(
 ): Server {
   const now = options.now ?? (() => new Date());
   const { store, signingKey } = engine;
+  const ports = localPorts(store);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -121,25 +117,18 @@ export function createApprovalServer(
     }
     if (req.method === 'POST') {
       const form = await readForm(req);
-      const link = verifyApprovalLink(
+      const decided = await decideFromLink(
         { id, action: form.action, expires: form.expires, sig: form.sig },
-        signingKey,
-        now(),
+        ports,
+        {
+          signingKey,
+          now: now(),
+          // A link carries no identity: who decided is "whoever held the link".
+          by: 'approval link',
+          ...(options.approvers ? { approvers: options.approvers } : {}),
+        },
       );
-      const row = store.getApproval(link.id);
-      if (!row) throw new NotFound('no such approval');
-      const by = 'approval link';
-      const decided = decideApproval(approvalRecord(row), {
-        action: link.action,
-        by,
-        now: now(),
-        ...(options.approvers ? { approvers: options.approvers } : {}),
-      });
-      const status = decided.status === 'approved' ? 'approved' : 'rejected';
-      if (!store.decideApproval(row.id, status, by, now().toISOString())) {
-        throw new ApprovalAlreadyDecided('this approval was already decided');
-      }
-      send(res, 200, renderDecisionPage(`Run ${row.runId} ${status}.`, true));
+      send(res, 200, renderDecisionPage(`Run ${decided.runId} ${decided.status}.`, true));
       return;
     }
     res.writeHead(405, { allow: 'GET, POST' }).end();

@@ -3,22 +3,23 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { approvalLink, newApprovalId } from '../../lambdas/core/approval.ts';
 import { ApprovalExpired, ApprovalRejected, InvalidInput } from '../../lambdas/core/errors.ts';
-import { DEFAULT_LOCK_TTL_MS } from '../../lambdas/core/locks.ts';
+import type { JobSettings } from '../../lambdas/core/run.ts';
 import {
-  type JobSettings,
-  OUTCOMES,
-  RUN_INPUT,
-  collectJobResult,
-  environmentStatusAfter,
-  planRollback,
-  prepareRun,
-  setsLastGood,
-} from '../../lambdas/core/run.ts';
+  collectStep,
+  lockStep,
+  newTaskToken,
+  prepareStep,
+  recordStep,
+  requestApprovalStep,
+  rollbackStep,
+  scheduleStep,
+  unlockStep,
+} from '../../lambdas/core/steps.ts';
 import { parseInput } from '../../lambdas/core/validation.ts';
-import { JOB, type JobInput } from '../../executor-image/src/job.ts';
-import { readResult, runExecutorProcess } from '../executor-process.ts';
+import type { JobInput } from '../../executor-image/src/job.ts';
+import { runExecutorProcess } from '../executor-process.ts';
+import { type LocalPorts, localPorts } from './local-ports.ts';
 import type { LocalNotifier } from './notifier.ts';
 import type { Store } from './store.ts';
 
@@ -48,16 +49,6 @@ export interface HandlerContext {
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 
-const LOCK_INPUT = z.strictObject({ runId: z.string(), environment: z.string() });
-const COLLECT_INPUT = z.strictObject({ job: JOB });
-const RECORD_INPUT = z.looseObject({ run: RUN_INPUT, outcome: z.enum(OUTCOMES) });
-const ROLLBACK_INPUT = z.looseObject({ run: RUN_INPUT, job: JOB });
-const SCHEDULE_INPUT = z.strictObject({ action: z.enum(['upsert', 'delete']), run: RUN_INPUT });
-const APPROVAL_INPUT = z.looseObject({
-  taskToken: z.string(),
-  run: RUN_INPUT,
-  plan: z.looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) }),
-});
 const BATCH_INPUT = z.looseObject({
   JobName: z.string(),
   ContainerOverrides: z.looseObject({
@@ -70,140 +61,65 @@ class BatchJobFailed extends Error {
   override readonly name = 'States.TaskFailed';
 }
 
-/** The Lambda functions, by the name their placeholder gives them (LockFunctionArn → Lock). */
+/**
+ * The Lambda functions, by the name their placeholder gives them (LockFunctionArn → Lock):
+ * the same core steps the Lambdas run, over the local ports.
+ */
 export function localFunctions(ctx: HandlerContext): Record<string, TaskHandler> {
-  const { store } = ctx;
+  const ports = localPorts(ctx.store);
   return {
-    PrepareRun: async (input) => {
-      const { input: runInput } = z.looseObject({ input: z.unknown() }).parse(input);
-      return Promise.resolve(prepareRun(runInput, ctx.settings));
-    },
-
-    Lock: async (input) => {
-      const { runId, environment } = parseInput(LOCK_INPUT, input, 'lock');
-      const lock = store.acquireLock(environment, runId, ctx.now(), DEFAULT_LOCK_TTL_MS);
-      return Promise.resolve({ owner: lock.owner, expiresAt: lock.expiresAt });
-    },
-
-    Unlock: async (input) => {
-      const { runId, environment } = parseInput(LOCK_INPUT, input, 'unlock');
-      store.releaseLock(environment, runId, ctx.now());
-      return Promise.resolve({ released: true });
-    },
-
-    CollectJobResult: async (input) => {
-      const { job } = parseInput(COLLECT_INPUT, input, 'collect');
-      return collectJobResult(job, await readResult(job.artifactsDir));
-    },
-
+    PrepareRun: async (input) => Promise.resolve(prepareStep(input, ctx.settings)),
+    Lock: async (input) => lockStep(input, ports.locks, ctx.now()),
+    Unlock: async (input) => unlockStep(input, ports.locks, ctx.now()),
+    CollectJobResult: async (input) => collectStep(input, ports.artifacts),
     Notify: async (input) => ctx.notifier.notify(input, ctx.now()),
-
-    Record: async (input) => {
-      const record = parseInput(RECORD_INPUT, input, 'record');
-      const { run, outcome } = record;
-      const at = ctx.now().toISOString();
-      if (setsLastGood(outcome))
-        store.setLastGood(run.environment, run.projectDir, run.commit, run.runId, at);
-      const status = environmentStatusAfter(outcome);
-      const schedule = z.looseObject({ fireAt: z.string() }).optional().parse(record.schedule);
-      if (status) {
-        store.setEnvironment({
-          environment: run.environment,
-          projectDir: run.projectDir,
-          status,
-          ttlExpiresAt: schedule?.fireAt ?? null,
-          lastRunId: run.runId,
-          updatedAt: at,
-        });
-      }
-      store.addRunDetails(run.runId, {
-        outcome,
-        ...(record.rollback ? { rollback: record.rollback } : {}),
-        ...(record.error ? { error: record.error } : {}),
-      });
-      return Promise.resolve({ recorded: outcome });
-    },
-
-    Rollback: async (input) => {
-      const { run, job } = parseInput(ROLLBACK_INPUT, input, 'rollback');
-      const lastGood = store.getLastGood(run.environment, run.projectDir);
-      return Promise.resolve(planRollback(run, job, lastGood?.commit));
-    },
-
-    Schedule: async (input) => {
-      const { action, run } = parseInput(SCHEDULE_INPUT, input, 'schedule');
-      if (action === 'delete') {
-        store.setScheduleStatus(run.environment, run.projectDir, 'deleted');
-        return { deleted: true };
-      }
-      if (run.ttlSeconds === undefined)
-        throw new InvalidInput('run.ttlSeconds', 'is required to schedule');
-      const fireAt = new Date(ctx.now().getTime() + run.ttlSeconds * 1000).toISOString();
-      store.upsertSchedule({
-        environment: run.environment,
-        projectDir: run.projectDir,
-        repository: run.repository,
-        commit: run.commit,
-        fireAt,
-        status: 'pending',
-        createdBy: run.runId,
-      });
-      return Promise.resolve({ fireAt });
-    },
-
-    RequestApproval: (input) => requestApproval(ctx, input),
+    Record: async (input) => recordStep(input, ports.records, ctx.now()),
+    Rollback: async (input) => rollbackStep(input, ports.records),
+    Schedule: async (input) => scheduleStep(input, ports.schedules, ctx.now()),
+    RequestApproval: async (input) => requestApproval(ctx, ports, input),
   };
 }
 
 /**
- * The waitForTaskToken step: records the approval with a token of its own (the local engine
- * gives one token per run, so each waiting task mints its own), sends the signed links, and
- * waits until the approval is decided in the store, or expires.
+ * The waitForTaskToken step. The local engine gives one token per run, so each waiting task
+ * mints its own; then it waits until the approval is decided in the store, or expires.
  */
-async function requestApproval(ctx: HandlerContext, input: unknown): Promise<unknown> {
-  const { run, plan } = parseInput(APPROVAL_INPUT, input, 'approval');
+async function requestApproval(
+  ctx: HandlerContext,
+  ports: LocalPorts,
+  input: unknown,
+): Promise<unknown> {
   const now = ctx.now();
-  const id = newApprovalId();
-  const expiresAt = new Date(now.getTime() + run.approvalTimeoutSeconds * 1000);
-  ctx.store.createApproval({
-    id,
-    runId: run.runId,
-    taskToken: randomUUID(),
-    environment: run.environment,
-    projectDir: run.projectDir,
-    commit: run.commit,
-    planSha256: plan.plan.sha256,
-    status: 'pending',
-    requestedAt: now.toISOString(),
-    expiresAt: expiresAt.toISOString(),
-    decidedBy: null,
-    decidedAt: null,
+  const { run, approval, links } = await requestApprovalStep(input, ports.approvals, {
+    now,
+    signingKey: ctx.signingKey,
+    baseUrl: ctx.approvalBaseUrl,
+    taskToken: newTaskToken(),
   });
-  const link = (action: 'approve' | 'reject') =>
-    approvalLink(ctx.approvalBaseUrl, { id, action, expiresAt }, ctx.signingKey);
-  const links = { approve: link('approve'), reject: link('reject') };
+  const { plan } = z.looseObject({ plan: z.unknown() }).parse(input);
   await ctx.notifier.notify({ run, phase: 'awaiting_approval', result: plan, links }, now);
   ctx.onApprovalRequested?.({
     runId: run.runId,
-    approvalId: id,
+    approvalId: approval.id,
     approveUrl: links.approve,
     rejectUrl: links.reject,
-    expiresAt: expiresAt.toISOString(),
+    expiresAt: approval.expiresAt,
   });
+  const expiresAt = new Date(approval.expiresAt);
   for (;;) {
     // The execution is over (timed out or stopped): leave without touching the store.
     if (ctx.signal.aborted) throw new ApprovalExpired('the run stopped waiting for a decision');
-    const approval = ctx.store.getApproval(id);
-    if (approval?.status === 'approved')
-      return { approvedBy: approval.decidedBy, decidedAt: approval.decidedAt };
-    if (approval?.status === 'rejected') {
+    const current = ctx.store.getApproval(approval.id);
+    if (current?.status === 'approved')
+      return { approvedBy: current.decidedBy, decidedAt: current.decidedAt };
+    if (current?.status === 'rejected') {
       throw new ApprovalRejected(
-        `rejected by ${approval.decidedBy ?? 'someone'} at ${approval.decidedAt ?? '?'}`,
+        `rejected by ${current.decidedBy ?? 'someone'} at ${current.decidedAt ?? '?'}`,
       );
     }
     if (ctx.now() > expiresAt) {
-      ctx.store.decideApproval(id, 'expired', null, ctx.now().toISOString());
-      throw new ApprovalExpired(`no decision before ${expiresAt.toISOString()}`);
+      ctx.store.decideApproval(approval.id, 'expired', null, ctx.now().toISOString());
+      throw new ApprovalExpired(`no decision before ${approval.expiresAt}`);
     }
     await sleep(ctx.approvalPollMs ?? 250, undefined, { signal: ctx.signal }).catch(
       () => undefined,

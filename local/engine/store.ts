@@ -5,7 +5,7 @@
 // two processes sharing the file can never both win.
 import { DatabaseSync } from 'node:sqlite';
 import type { ApprovalRecord } from '../../lambdas/core/approval.ts';
-import { LockHeld, LockNotOwned } from '../../lambdas/core/errors.ts';
+import { type LockRecord, assertCanRelease, decideLock } from '../../lambdas/core/locks.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
@@ -35,12 +35,8 @@ export interface RunEventRow {
   detail: string | null;
 }
 
-export interface LockRow {
-  environment: string;
-  owner: string;
-  acquiredAt: string;
-  expiresAt: string;
-}
+/** A lock as the core decides it (lambdas/core/locks.ts). */
+export type LockRow = LockRecord;
 
 export interface ApprovalRow {
   id: string;
@@ -230,50 +226,54 @@ export class Store {
   // ---- locks ----
 
   /**
-   * Takes the environment's lock for `owner` in one statement: it is written only when the
-   * environment is free, the old lock has expired, or the owner already holds it.
+   * Runs `work` as one write transaction. BEGIN IMMEDIATE takes SQLite's write lock first, so
+   * a read-decide-write inside it is atomic across every process sharing the file.
+   */
+  #exclusive<T>(work: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /**
+   * Takes the environment's lock for `owner`: the core decides (free, expired, or renewed by
+   * its owner; LockHeld otherwise) on the row read inside the same write transaction.
    */
   acquireLock(environment: string, owner: string, now: Date, ttlMs: number): LockRow {
-    const at = now.toISOString();
-    const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
-    const changed = this.#db
-      .prepare(
-        `INSERT INTO locks (environment, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (environment) DO UPDATE SET
-           owner = excluded.owner,
-           acquired_at = CASE WHEN locks.owner = excluded.owner THEN locks.acquired_at ELSE excluded.acquired_at END,
-           expires_at = excluded.expires_at
-         WHERE locks.owner = excluded.owner OR locks.expires_at <= ?`,
-      )
-      .run(environment, owner, at, expiresAt, at).changes;
-    const lock = this.getLock(environment);
-    if (Number(changed) === 0 || !lock || lock.owner !== owner) {
-      throw new LockHeld(
-        `environment ${environment} is locked by run ${lock?.owner ?? '?'} until ${lock?.expiresAt ?? '?'}`,
-      );
-    }
-    return lock;
+    return this.#exclusive(() => {
+      const lock = decideLock(this.getLock(environment), { environment, owner, now, ttlMs });
+      this.#db
+        .prepare(
+          `INSERT INTO locks (environment, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (environment) DO UPDATE SET owner = excluded.owner,
+             acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+        )
+        .run(lock.environment, lock.owner, lock.acquiredAt, lock.expiresAt);
+      return lock;
+    });
   }
 
   /** Releases the lock if `owner` holds it; releasing a lock nobody holds is a no-op. */
   releaseLock(environment: string, owner: string, now: Date): void {
-    const lock = this.getLock(environment);
-    if (!lock) return;
-    if (lock.owner !== owner) {
-      throw new LockNotOwned(
-        `environment ${environment} is locked by run ${lock.owner}, not ${owner}`,
-      );
-    }
-    const deleted = this.#db
-      .prepare('DELETE FROM locks WHERE environment = ? AND owner = ?')
-      .run(environment, owner);
-    if (Number(deleted.changes) > 0) {
+    this.#exclusive(() => {
+      const lock = this.getLock(environment);
+      assertCanRelease(lock, owner);
+      if (!lock) return;
+      this.#db
+        .prepare('DELETE FROM locks WHERE environment = ? AND owner = ?')
+        .run(environment, owner);
       this.#db
         .prepare(
           'INSERT INTO lock_history (environment, owner, acquired_at, released_at) VALUES (?, ?, ?, ?)',
         )
         .run(environment, owner, lock.acquiredAt, now.toISOString());
-    }
+    });
   }
 
   getLock(environment: string): LockRow | undefined {

@@ -1,0 +1,545 @@
+// Static checks of the four workflow definitions, the single source CDK deploys and the local
+// engine runs: valid ASL, error names that exist, placeholders CDK can fill, and the safety
+// properties the design promises (a lock taken is always released, notifications never fail a
+// run, every task has a timeout and a retry). Fast: no Terraform, no engine run.
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { ERROR_CLASSES } from '../lambdas/core/errors.ts';
+import { WORKFLOWS, type Workflow } from '../lambdas/core/run.ts';
+import {
+  type AslDefinition,
+  type AslState,
+  STATE_MACHINES_DIR,
+  adaptForLocalEngine,
+  localFunctionName,
+  localSubstitution,
+  placeholders,
+  substitute,
+} from '../local/engine/asl.ts';
+import { taskOverrides } from '../local/engine/engine.ts';
+import { type HandlerContext, localFunctions } from '../local/engine/handlers.ts';
+
+// asl-validator 4 is CommonJS without type declarations: `module.exports = function validator`.
+interface AslValidation {
+  readonly isValid: boolean;
+  readonly errors: readonly unknown[];
+  errorsText(separator?: string): string;
+}
+type AslValidator = (
+  definition: unknown,
+  options?: { checkPaths: boolean; checkArn: boolean },
+) => AslValidation;
+const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
+
+/** What CDK passes as `definitionSubstitutions`: exactly these, in every deployment. */
+const DOCUMENTED_PLACEHOLDERS = [
+  'PrepareRunFunctionArn',
+  'LockFunctionArn',
+  'UnlockFunctionArn',
+  'CollectJobResultFunctionArn',
+  'NotifyFunctionArn',
+  'RequestApprovalFunctionArn',
+  'RecordFunctionArn',
+  'RollbackFunctionArn',
+  'ScheduleFunctionArn',
+  'JobQueueArn',
+  'PlanJobDefinitionArn',
+  'ApplyJobDefinitionArn',
+];
+
+/** Errors that Step Functions and its service integrations raise, as the files use them. */
+const PLATFORM_ERRORS = new Set([
+  'States.ALL',
+  'States.Timeout',
+  'States.TaskFailed',
+  'States.Runtime',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Batch.AWSBatchException',
+  'Batch.ServerException',
+]);
+const LAMBDA_TRANSIENT = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** A failed or timed-out Terraform job, or a lost approval, is never silently re-run. */
+const NEVER_RETRIED = ['States.ALL', 'States.TaskFailed', 'States.Timeout'];
+
+const BATCH_SYNC = 'arn:aws:states:::batch:submitJob.sync';
+const LAMBDA_WAIT = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+const LOCK = '${LockFunctionArn}';
+const UNLOCK = '${UnlockFunctionArn}';
+const NOTIFY = '${NotifyFunctionArn}';
+const LOCKING_WORKFLOWS: readonly Workflow[] = ['plan-apply', 'ephemeral', 'destroy'];
+
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+  ResultPath?: string | null;
+}
+interface Retrier {
+  ErrorEquals: string[];
+  MaxAttempts?: number;
+}
+
+const texts = new Map<Workflow, string>(
+  WORKFLOWS.map((w) => [w, readFileSync(join(STATE_MACHINES_DIR, `${w}.asl.json`), 'utf8')]),
+);
+function text(workflow: Workflow): string {
+  const found = texts.get(workflow);
+  if (found === undefined) throw new Error(`no definition for ${workflow}`);
+  return found;
+}
+/** A fresh parse each time: checks and mutations never leak into another test. */
+function raw(workflow: Workflow): AslDefinition {
+  return JSON.parse(text(workflow)) as AslDefinition;
+}
+function substituted(workflow: Workflow): AslDefinition {
+  return JSON.parse(substitute(text(workflow), localSubstitution)) as AslDefinition;
+}
+/** Exactly what the local engine runs (loadLocalDefinition, synchronously). */
+function local(workflow: Workflow): AslDefinition {
+  return adaptForLocalEngine(substituted(workflow));
+}
+
+// ---- the checks, as functions, so that each can also be shown to catch a broken file ----
+
+function catchers(state: AslState): Catcher[] {
+  return state.Catch ?? [];
+}
+function retriers(state: AslState): Retrier[] {
+  return state.Retry ?? [];
+}
+function stateOf(definition: AslDefinition, name: string): AslState {
+  const state = definition.States[name];
+  if (!state) throw new Error(`no state ${name}`);
+  return state;
+}
+
+/** Every transition out of a state: Next, a Choice's branches and Default, and every Catch. */
+function successors(state: AslState): string[] {
+  const out: string[] = [];
+  if (typeof state.Next === 'string') out.push(state.Next);
+  if (typeof state.Default === 'string') out.push(state.Default);
+  if (Array.isArray(state.Choices)) {
+    for (const choice of state.Choices as { Next?: unknown }[]) {
+      if (typeof choice.Next === 'string') out.push(choice.Next);
+    }
+  }
+  for (const c of catchers(state)) out.push(c.Next);
+  return out;
+}
+
+function isTerminal(state: AslState): boolean {
+  return state.Type === 'Succeed' || state.Type === 'Fail' || state.End === true;
+}
+
+/** States reachable from `from` (included), never walking into or through `blocked` ones. */
+function reachable(
+  definition: AslDefinition,
+  from: readonly string[],
+  blocked: (name: string) => boolean = () => false,
+): Map<string, string[]> {
+  const paths = new Map<string, string[]>();
+  const queue: string[][] = from.filter((n) => !blocked(n)).map((n) => [n]);
+  while (queue.length > 0) {
+    const path = queue.shift() ?? [];
+    const name = path[path.length - 1] ?? '';
+    if (paths.has(name)) continue;
+    paths.set(name, path);
+    const state = definition.States[name];
+    if (!state) continue;
+    for (const next of successors(state)) {
+      if (!blocked(next) && !paths.has(next)) queue.push([...path, next]);
+    }
+  }
+  return paths;
+}
+
+function unknownErrorNames(definition: AslDefinition): string[] {
+  const known = (name: string) => PLATFORM_ERRORS.has(name) || Object.hasOwn(ERROR_CLASSES, name);
+  const unknown: string[] = [];
+  for (const [name, state] of Object.entries(definition.States)) {
+    for (const r of retriers(state)) {
+      for (const e of r.ErrorEquals) if (!known(e)) unknown.push(`${name}.Retry: ${e}`);
+    }
+    for (const c of catchers(state)) {
+      for (const e of c.ErrorEquals) if (!known(e)) unknown.push(`${name}.Catch: ${e}`);
+    }
+    if (state.Type === 'Fail' && typeof state.Error === 'string' && !known(state.Error)) {
+      unknown.push(`${name}.Error: ${state.Error}`);
+    }
+  }
+  return unknown;
+}
+
+function missingTargets(definition: AslDefinition): string[] {
+  const missing: string[] = [];
+  if (!(definition.StartAt in definition.States)) missing.push(`StartAt -> ${definition.StartAt}`);
+  for (const [name, state] of Object.entries(definition.States)) {
+    for (const next of successors(state)) {
+      if (!(next in definition.States)) missing.push(`${name} -> ${next}`);
+    }
+  }
+  return missing;
+}
+
+function lockStates(definition: AslDefinition): string[] {
+  return Object.keys(definition.States).filter((n) => stateOf(definition, n).Resource === LOCK);
+}
+function isUnlock(definition: AslDefinition, name: string): boolean {
+  return definition.States[name]?.Resource === UNLOCK;
+}
+
+/**
+ * "Locks never leak": every path from the lock's success to an end passes through an Unlock
+ * state. Walks Next, Choice and Catch edges with the Unlock states removed; any end still
+ * reachable is a leak, returned with the path that gets there.
+ */
+function lockLeaks(definition: AslDefinition): string[] {
+  const leaks: string[] = [];
+  for (const lock of lockStates(definition)) {
+    const next = stateOf(definition, lock).Next;
+    if (next === undefined) {
+      leaks.push(`${lock} has no Next`);
+      continue;
+    }
+    const walk = reachable(definition, [next], (n) => isUnlock(definition, n));
+    for (const [name, path] of walk) {
+      const state = definition.States[name];
+      if (state && isTerminal(state)) leaks.push([lock, ...path].join(' -> '));
+    }
+  }
+  return leaks;
+}
+
+/** After the lock is taken, a Fail or Succeed state is entered only from an Unlock state. */
+function endsEnteredWithoutUnlock(definition: AslDefinition): string[] {
+  const wrong: string[] = [];
+  for (const lock of lockStates(definition)) {
+    const next = stateOf(definition, lock).Next;
+    if (next === undefined) continue;
+    const afterLock = reachable(definition, [next]);
+    for (const name of afterLock.keys()) {
+      const state = stateOf(definition, name);
+      for (const target of successors(state)) {
+        const end = definition.States[target];
+        if (end && isTerminal(end) && !isUnlock(definition, name))
+          wrong.push(`${name} -> ${target}`);
+      }
+    }
+  }
+  return wrong;
+}
+
+/** Every JSONPath into the state data that some state reads. */
+function readPaths(definition: AslDefinition): Set<string> {
+  const found = new Set<string>();
+  const visit = (value: unknown, key?: string) => {
+    if (typeof value === 'string') {
+      if (key === undefined || key.endsWith('.$') || key.endsWith('Path') || key === 'Variable') {
+        for (const m of value.matchAll(/(?<!\$)\$(\.[A-Za-z0-9_]+)+/g)) found.add(m[0]);
+      }
+    } else if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (k === 'ResultPath' || k === 'Comment') continue;
+        visit(v, k);
+      }
+    }
+  };
+  for (const state of Object.values(definition.States)) {
+    const { Parameters, Choices, CausePath, ErrorPath, TimeoutSecondsPath, InputPath, OutputPath } =
+      state;
+    visit({ Parameters, Choices, CausePath, ErrorPath, TimeoutSecondsPath, InputPath, OutputPath });
+  }
+  return found;
+}
+
+/** A best-effort Catch must write its error where nothing else reads, or it corrupts the run. */
+function clobbers(resultPath: string | null | undefined, read: Set<string>): string[] {
+  if (resultPath === null) return [];
+  if (resultPath === undefined || resultPath === '$') return ['$ (the whole state)'];
+  return [...read].filter(
+    (p) => p === resultPath || p.startsWith(`${resultPath}.`) || resultPath.startsWith(`${p}.`),
+  );
+}
+
+/** Notify tasks: retried, then a Catch on States.ALL that goes on exactly as success would. */
+function notifyProblems(definition: AslDefinition): string[] {
+  const problems: string[] = [];
+  const read = readPaths(definition);
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (state.Resource !== NOTIFY) continue;
+    const all = catchers(state).find((c) => c.ErrorEquals.includes('States.ALL'));
+    if (!all) problems.push(`${name}: no Catch on States.ALL`);
+    else {
+      if (all.Next !== state.Next)
+        problems.push(`${name}: Catch goes to ${all.Next}, not to ${String(state.Next)}`);
+      for (const p of clobbers(all.ResultPath, read))
+        problems.push(`${name}: Catch ResultPath overwrites ${p}`);
+    }
+    if (state.ResultPath !== null) problems.push(`${name}: its output replaces state data`);
+    if (!retriers(state).some((r) => r.ErrorEquals.includes('NotificationFailed')))
+      problems.push(`${name}: NotificationFailed is not retried`);
+  }
+  return problems;
+}
+
+// ---- the checks, on each file ----
+
+describe('the state-machines folder', () => {
+  it('holds exactly one definition per workflow', () => {
+    const files = readdirSync(STATE_MACHINES_DIR).filter((f) => f.endsWith('.json'));
+    expect(files.sort()).toEqual(WORKFLOWS.map((w) => `${w}.asl.json`).sort());
+  });
+
+  it('uses exactly the documented placeholders across the four files, so CDK can fill them', () => {
+    const used = new Set(WORKFLOWS.flatMap((w) => placeholders(text(w))));
+    expect([...used].sort()).toEqual([...DOCUMENTED_PLACEHOLDERS].sort());
+  });
+});
+
+describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
+  it('passes asl-validator, as CDK gets it (raw), substituted, and as the local engine runs it', () => {
+    for (const definition of [raw(workflow), substituted(workflow), local(workflow)]) {
+      const result = aslValidator(definition);
+      expect(result.errorsText()).toBe('');
+      expect(result.isValid).toBe(true);
+    }
+  });
+
+  it('is JSONPath with no nested states, so the checks below see every state', () => {
+    const definition = raw(workflow);
+    expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    for (const state of Object.values(definition.States)) {
+      expect(['Map', 'Parallel']).not.toContain(state.Type);
+      expect(state.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    }
+  });
+
+  it('names only errors of the errors module or of the platform in Retry, Catch and Fail', () => {
+    expect(unknownErrorNames(raw(workflow))).toEqual([]);
+  });
+
+  it('resolves every placeholder, leaving no ${...} behind', () => {
+    const names = placeholders(text(workflow));
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) {
+      expect(DOCUMENTED_PLACEHOLDERS).toContain(name);
+      expect(() => localSubstitution(name)).not.toThrow();
+    }
+    const resolved = substitute(text(workflow), localSubstitution);
+    expect(resolved).not.toContain('${');
+    expect(() => JSON.parse(resolved) as unknown).not.toThrow();
+  });
+
+  it('gives every Task a local handler, so the local engine can run the whole file', () => {
+    const definition = local(workflow);
+    const batch = () => Promise.resolve({});
+    const overrides = taskOverrides(definition, localFunctions({} as HandlerContext), batch);
+    const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+    expect(Object.keys(overrides).sort()).toEqual(tasks.map(([n]) => n).sort());
+    for (const [, state] of tasks) {
+      const resource = state.Resource ?? '';
+      if (resource === BATCH_SYNC || resource === LAMBDA_WAIT) continue;
+      expect(localFunctionName(resource)).toBeDefined();
+    }
+  });
+
+  it('gives every Task an explicit timeout (the local engine would default to 60 s)', () => {
+    for (const [name, state] of Object.entries(raw(workflow).States)) {
+      if (state.Type !== 'Task') continue;
+      const hasTimeout =
+        typeof state.TimeoutSeconds === 'number' || typeof state.TimeoutSecondsPath === 'string';
+      expect({ name, hasTimeout }).toEqual({ name, hasTimeout: true });
+    }
+  });
+
+  it('retries every Lambda and Batch Task on transient service errors only', () => {
+    for (const [name, state] of Object.entries(raw(workflow).States)) {
+      if (state.Type !== 'Task') continue;
+      const retried = retriers(state).flatMap((r) => r.ErrorEquals);
+      expect({ name, retried: retried.length > 0 }).toEqual({ name, retried: true });
+      const blind = retried.filter((e) => NEVER_RETRIED.includes(e));
+      expect({ name, blind }).toEqual({ name, blind: [] });
+      if (state.Resource === BATCH_SYNC) {
+        expect({ name, batch: retried.every((e) => e.startsWith('Batch.')) }).toEqual({
+          name,
+          batch: true,
+        });
+        expect(retried).toContain('Batch.AWSBatchException');
+      } else {
+        expect({ name, retried }).toEqual({
+          name,
+          retried: expect.arrayContaining(LAMBDA_TRANSIENT),
+        });
+      }
+    }
+  });
+
+  it('reaches every state from StartAt, every transition exists, and every state can end', () => {
+    const definition = raw(workflow);
+    expect(missingTargets(definition)).toEqual([]);
+    const fromStart = reachable(definition, [definition.StartAt]);
+    expect([...fromStart.keys()].sort()).toEqual(Object.keys(definition.States).sort());
+    for (const name of Object.keys(definition.States)) {
+      const ends = [...reachable(definition, [name]).keys()].filter((n) =>
+        isTerminal(stateOf(definition, n)),
+      );
+      expect({ name, canEnd: ends.length > 0 }).toEqual({ name, canEnd: true });
+    }
+  });
+
+  it('notifies best effort: retried, then caught on States.ALL, going on to the same Next', () => {
+    const definition = raw(workflow);
+    expect(Object.values(definition.States).some((s) => s.Resource === NOTIFY)).toBe(true);
+    expect(notifyProblems(definition)).toEqual([]);
+  });
+
+  it('waits for approvals only through a task token, with a timeout that ends the run cleanly', () => {
+    const definition = raw(workflow);
+    for (const [name, state] of Object.entries(definition.States)) {
+      if (state.Resource !== LAMBDA_WAIT) continue;
+      expect(name).toBe('RequestApproval');
+    }
+    const approval = definition.States.RequestApproval;
+    if (workflow !== 'plan-apply') {
+      expect(approval).toBeUndefined();
+      return;
+    }
+    expect(approval?.Resource).toBe(LAMBDA_WAIT);
+    const parameters = approval?.Parameters as { FunctionName: string; Payload: object };
+    expect(parameters.FunctionName).toBe('${RequestApprovalFunctionArn}');
+    expect(parameters.Payload).toMatchObject({ 'taskToken.$': '$$.Task.Token' });
+    expect(approval?.TimeoutSecondsPath ?? approval?.TimeoutSeconds).toBeDefined();
+    const onTimeout = catchers(stateOf(definition, 'RequestApproval')).find((c) =>
+      c.ErrorEquals.includes('States.Timeout'),
+    );
+    expect(onTimeout?.Next).toBe('NotifyExpired');
+    expect(stateOf(definition, 'Expired')).toMatchObject({
+      Type: 'Fail',
+      Error: 'ApprovalExpired',
+    });
+  });
+
+  if (LOCKING_WORKFLOWS.includes(workflow)) {
+    it('takes the environment lock once, right after PrepareRun, and names Unlock states so', () => {
+      const definition = raw(workflow);
+      expect(lockStates(definition)).toEqual(['LockEnvironment']);
+      expect(stateOf(definition, 'PrepareRun').Next).toBe('LockEnvironment');
+      const unlocks = Object.keys(definition.States).filter((n) => isUnlock(definition, n));
+      expect(unlocks.length).toBeGreaterThan(0);
+      for (const name of unlocks) expect(name).toMatch(/^Unlock/);
+      for (const name of Object.keys(definition.States)) {
+        if (name.startsWith('Unlock')) expect(isUnlock(definition, name)).toBe(true);
+      }
+    });
+
+    it('never leaks the lock: every path from LockEnvironment to an end passes an Unlock state', () => {
+      expect(lockLeaks(raw(workflow))).toEqual([]);
+    });
+
+    it('enters its Fail and Succeed states, once locked, only from an Unlock state', () => {
+      expect(endsEnteredWithoutUnlock(raw(workflow))).toEqual([]);
+    });
+
+    it('never releases a lock it did not take: no Unlock after LockEnvironment fails', () => {
+      const definition = raw(workflow);
+      const onFailure = catchers(stateOf(definition, 'LockEnvironment')).map((c) => c.Next);
+      expect(onFailure.length).toBeGreaterThan(0);
+      const walk = reachable(definition, onFailure);
+      expect([...walk.keys()].filter((n) => isUnlock(definition, n))).toEqual([]);
+      expect(stateOf(definition, 'LockFailed')).toMatchObject({ Type: 'Fail', Error: 'LockHeld' });
+      const lockHeld = retriers(stateOf(definition, 'LockEnvironment')).find((r) =>
+        r.ErrorEquals.includes('LockHeld'),
+      );
+      expect(lockHeld?.MaxAttempts).toBeGreaterThan(0);
+    });
+
+    it('releases the same lock it took, and a failed release never changes the outcome', () => {
+      const definition = raw(workflow);
+      const read = readPaths(definition);
+      const lockParameters = stateOf(definition, 'LockEnvironment').Parameters;
+      for (const [name, state] of Object.entries(definition.States)) {
+        if (!isUnlock(definition, name)) continue;
+        expect({ name, parameters: state.Parameters }).toEqual({
+          name,
+          parameters: lockParameters,
+        });
+        const all = catchers(state).find((c) => c.ErrorEquals.includes('States.ALL'));
+        expect({ name, next: all?.Next }).toEqual({ name, next: state.Next });
+        expect({ name, clobbers: clobbers(all?.ResultPath, read) }).toEqual({ name, clobbers: [] });
+      }
+    });
+  } else {
+    it('takes no lock (a plan changes nothing)', () => {
+      const definition = raw(workflow);
+      expect(lockStates(definition)).toEqual([]);
+      expect(Object.keys(definition.States).filter((n) => isUnlock(definition, n))).toEqual([]);
+    });
+  }
+});
+
+// ---- and the checks catch what they are meant to catch ----
+
+describe('the checks themselves', () => {
+  it('fail on a misspelt error name', () => {
+    const definition = raw('plan-apply');
+    const lock = stateOf(definition, 'LockEnvironment');
+    const retry = retriers(lock)[1];
+    if (!retry) throw new Error('LockEnvironment has no second retrier');
+    retry.ErrorEquals = ['LockHeId'];
+    expect(unknownErrorNames(definition)).toEqual(['LockEnvironment.Retry: LockHeId']);
+    const fail = stateOf(definition, 'Failed');
+    fail.Error = 'JobFailure';
+    expect(unknownErrorNames(definition)).toContain('Failed.Error: JobFailure');
+  });
+
+  it('find a path that skips the unlock, and an end entered from elsewhere', () => {
+    const definition = raw('plan-apply');
+    stateOf(definition, 'RecordFailed').Next = 'Failed';
+    expect(lockLeaks(definition)).toContainEqual(expect.stringMatching(/RecordFailed -> Failed$/));
+    expect(endsEnteredWithoutUnlock(definition)).toContain('RecordFailed -> Failed');
+  });
+
+  it('find a leak through a Catch edge', () => {
+    const definition = raw('destroy');
+    const notify = stateOf(definition, 'NotifyDestroyed');
+    const all = catchers(notify)[0];
+    if (!all) throw new Error('NotifyDestroyed has no Catch');
+    all.Next = 'Destroyed';
+    expect(lockLeaks(definition)).toContainEqual(
+      expect.stringMatching(/NotifyDestroyed -> Destroyed$/),
+    );
+  });
+
+  it('find a notification that can fail the run or overwrite the run data', () => {
+    const definition = raw('ephemeral');
+    const notify = stateOf(definition, 'NotifyApplied');
+    const overwriting: Catcher[] = [
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.run', Next: 'UnlockAfterApply' },
+    ];
+    notify.Catch = overwriting;
+    expect(notifyProblems(definition)).toContain(
+      'NotifyApplied: Catch ResultPath overwrites $.run',
+    );
+    notify.Catch = [{ ErrorEquals: ['NotificationFailed'], Next: 'UnlockAfterApply' }];
+    expect(notifyProblems(definition)).toEqual(['NotifyApplied: no Catch on States.ALL']);
+  });
+
+  it('and asl-validator rejects a missing transition target', () => {
+    const definition = raw('plan');
+    stateOf(definition, 'PrepareRun').Next = 'Nowhere';
+    expect(aslValidator(definition).isValid).toBe(false);
+    expect(missingTargets(definition)).toEqual(['PrepareRun -> Nowhere']);
+  });
+});

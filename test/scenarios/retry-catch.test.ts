@@ -1,0 +1,721 @@
+// Every Retry and Catch path of the workflows, driven through the embedded engine with real
+// OpenTofu/Terraform jobs and injected failures: a fault makes a state's adapter throw an
+// Error with that name N times, then work, exactly as a flaky Lambda or Batch call would.
+// Each scenario asserts the outcome, the retried/caught events, the lock, the status events
+// and what the environment holds afterwards.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stateKey } from '../../executor-image/src/terraform.ts';
+import { DEFAULT_LOCK_TTL_MS } from '../../lambdas/core/locks.ts';
+import type { RunContext, Workflow } from '../../lambdas/core/run.ts';
+import { type AslDefinition, readDefinitionText } from '../../local/engine/asl.ts';
+import type { FaultInjection, RunOutcome, StateProgress } from '../../local/engine/engine.ts';
+import { LocalEngine } from '../../local/engine/local-engine.ts';
+import type { LockRow } from '../../local/engine/store.ts';
+import { runExecutorProcess } from '../../local/executor-process.ts';
+import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo, tempDir } from '../support/repo.ts';
+
+const PROJECT = 'stack';
+
+let repo: TestRepo;
+/** The hello example. */
+let commitA: string;
+/** The same with another greeting: one update and one replace on top of A. */
+let commitB: string;
+/** A module whose plan succeeds and whose apply really fails (test/fixtures/failing-apply). */
+let commitFailing: string;
+
+const engines: LocalEngine[] = [];
+
+beforeAll(async () => {
+  repo = await makeRepo();
+  commitA = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'add hello');
+  const main = readFileSync(join(HELLO_EXAMPLE, 'main.tf'), 'utf8');
+  commitB = await repo.commitFiles(
+    { [`${PROJECT}/main.tf`]: main.replace('default     = "hello"', 'default     = "bonjour"') },
+    'say bonjour',
+  );
+  commitFailing = await repo.commitDir(
+    join(REPO_ROOT, 'test', 'fixtures', 'failing-apply'),
+    PROJECT,
+    'an apply that fails',
+  );
+});
+
+afterAll(async () => {
+  for (const engine of engines) {
+    engine.close();
+    await rm(engine.home.root, { recursive: true, force: true });
+  }
+  await rm(repo.dir, { recursive: true, force: true });
+});
+
+/** An engine over a fresh home; Slack stays printed (and silenced), never posted. */
+async function newEngine(): Promise<LocalEngine> {
+  const engine = new LocalEngine({
+    home: await tempDir('scenario'),
+    env: { ...process.env, SLACK_WEBHOOK_URL: undefined, STEPFORM_APPROVAL_URL: undefined },
+    print: () => undefined,
+  });
+  engines.push(engine);
+  return engine;
+}
+
+interface Scenario {
+  readonly workflow: Workflow;
+  readonly commit: string;
+  readonly environment: string;
+  readonly faults?: Record<string, FaultInjection>;
+  /** States whose retries wait 0 ms although no fault is injected on them. */
+  readonly fastRetries?: readonly string[];
+  readonly ttlSeconds?: number;
+  readonly projectDir?: string;
+  readonly now?: () => Date;
+  readonly onProgress?: (progress: StateProgress) => void;
+}
+
+interface Ran {
+  readonly runId: string;
+  readonly outcome: RunOutcome;
+  readonly progress: StateProgress[];
+  /** Status event phases, in order. */
+  readonly phases: string[];
+  /** States entered, in order. */
+  readonly entered: string[];
+  count(type: StateProgress['type'], state: string): number;
+  /** `failed` events of a state: "ErrorName: cause". */
+  failures(state: string): string[];
+}
+
+async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
+  const runId = LocalEngine.newRunId();
+  const faults = scenario.faults ?? {};
+  const retryIntervalOverrides = Object.fromEntries(
+    [...Object.keys(faults), ...(scenario.fastRetries ?? [])].map((state) => [state, 0]),
+  );
+  const context: RunContext = {
+    runId,
+    workflow: scenario.workflow,
+    repository: repo.dir,
+    commit: scenario.commit,
+    projectDir: scenario.projectDir ?? PROJECT,
+    environment: scenario.environment,
+    autoApprove: true,
+    approvalTimeoutSeconds: 60,
+    ...(scenario.ttlSeconds === undefined ? {} : { ttlSeconds: scenario.ttlSeconds }),
+  };
+  const progress: StateProgress[] = [];
+  const outcome = await engine.run(context, {
+    faults,
+    retryIntervalOverrides,
+    onProgress: (p) => {
+      progress.push(p);
+      scenario.onProgress?.(p);
+    },
+    ...(scenario.now ? { now: scenario.now } : {}),
+  });
+  const events = engine.store.listRunEvents(runId);
+  return {
+    runId,
+    outcome,
+    progress,
+    phases: engine.store.listOutbox(runId).map((o) => o.phase),
+    entered: events.filter((e) => e.type === 'entered').map((e) => e.state ?? ''),
+    count: (type, state) => events.filter((e) => e.type === type && e.state === state).length,
+    failures: (state) =>
+      events.filter((e) => e.type === 'failed' && e.state === state).map((e) => e.detail ?? ''),
+  };
+}
+
+const definitions = new Map<Workflow, AslDefinition>();
+/** MaxAttempts of the retrier of `state` that matches `error`, read from the ASL file. */
+async function maxAttempts(workflow: Workflow, state: string, error: string): Promise<number> {
+  let definition = definitions.get(workflow);
+  if (!definition) {
+    definition = JSON.parse(await readDefinitionText(workflow)) as AslDefinition;
+    definitions.set(workflow, definition);
+  }
+  const retrier = (definition.States[state]?.Retry ?? []).find((r) =>
+    r.ErrorEquals.includes(error),
+  ) as { MaxAttempts?: number } | undefined;
+  if (!retrier) throw new Error(`${workflow}: ${state} does not retry ${error}`);
+  return retrier.MaxAttempts ?? 3;
+}
+
+interface TfState {
+  resources: { mode: string; type: string; name: string }[];
+  outputs: Record<string, { value: unknown }>;
+}
+/** The environment's Terraform state, read from the local backend (undefined: never applied). */
+async function tfState(engine: LocalEngine, environment: string): Promise<TfState | undefined> {
+  const path = join(engine.home.state, stateKey(environment, PROJECT));
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(await readFile(path, 'utf8')) as TfState;
+}
+async function resources(engine: LocalEngine, environment: string): Promise<string[]> {
+  const state = await tfState(engine, environment);
+  return (state?.resources ?? [])
+    .filter((r) => r.mode === 'managed')
+    .map((r) => `${r.type}.${r.name}`)
+    .sort();
+}
+const HELLO_RESOURCES = [
+  'terraform_data.greeting',
+  'terraform_data.secret_holder',
+  'time_static.greeted_at',
+];
+
+describe('transient service errors are retried and the run succeeds', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  it('retries Lambda errors on PrepareRun, LockEnvironment, CollectPlan and RecordApplied', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'transient',
+      faults: {
+        PrepareRun: { times: 1, error: 'Lambda.AWSLambdaException' },
+        LockEnvironment: { times: 2, error: 'Lambda.ServiceException' },
+        CollectPlan: { times: 2, error: 'Lambda.ServiceException' },
+        RecordApplied: { times: 2, error: 'Lambda.TooManyRequestsException' },
+      },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'PrepareRun')).toBe(1);
+    expect(ran.count('retried', 'LockEnvironment')).toBe(2);
+    expect(ran.count('retried', 'CollectPlan')).toBe(2);
+    expect(ran.count('retried', 'RecordApplied')).toBe(2);
+    expect(ran.failures('LockEnvironment')).toEqual([
+      expect.stringMatching(/^Lambda\.ServiceException: injected failure 1 of 2/),
+      expect.stringMatching(/^Lambda\.ServiceException: injected failure 2 of 2/),
+    ]);
+    expect(ran.progress.filter((p) => p.type === 'caught')).toEqual([]);
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
+    expect(engine.store.getLock('transient')).toBeUndefined();
+    expect(engine.store.getLastGood('transient', PROJECT)?.commit).toBe(commitA);
+    expect(await resources(engine, 'transient')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('retries Batch errors on RunPlanJob and RunApplyJob, running each job once', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitB,
+      environment: 'transient',
+      faults: {
+        RunPlanJob: { times: 1, error: 'Batch.AWSBatchException' },
+        RunApplyJob: { times: 2, error: 'Batch.ServerException' },
+      },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'RunPlanJob')).toBe(1);
+    expect(ran.count('retried', 'RunApplyJob')).toBe(2);
+    expect(ran.count('exited', 'RunPlanJob')).toBe(1);
+    expect(ran.count('exited', 'RunApplyJob')).toBe(1);
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
+    expect(engine.store.getLock('transient')).toBeUndefined();
+    expect(engine.store.getLastGood('transient', PROJECT)?.commit).toBe(commitB);
+    expect((await tfState(engine, 'transient'))?.outputs.greeting?.value).toBe('bonjour, world');
+  });
+});
+
+describe('a held environment lock', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  it('is waited for: LockHeld three times, then the lock is free and the run succeeds', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'contended',
+      faults: { LockEnvironment: { times: 3, error: 'LockHeld' } },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'LockEnvironment')).toBe(3);
+    expect(ran.count('caught', 'LockEnvironment')).toBe(0);
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
+    expect(engine.store.getLock('contended')).toBeUndefined();
+  });
+
+  it('fails the run with LockHeld once the retries are spent, taking and leaving no lock', async () => {
+    const attempts = await maxAttempts('plan-apply', 'LockEnvironment', 'LockHeld');
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'contended',
+      faults: { LockEnvironment: { times: attempts + 1, error: 'LockHeld' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('LockHeld');
+    expect(ran.count('retried', 'LockEnvironment')).toBe(attempts);
+    expect(ran.count('caught', 'LockEnvironment')).toBe(1);
+    expect(ran.entered).not.toContain('RunPlanJob');
+    expect(ran.entered.filter((s) => s.startsWith('Unlock'))).toEqual([]);
+    expect(ran.phases).toEqual(['failed']);
+    expect(engine.store.getLock('contended')).toBeUndefined();
+  });
+
+  it('held for real by another run: fails with LockHeld and leaves the other run its lock', async () => {
+    const other = engine.store.acquireLock('contended', 'other-run', new Date(), 600_000);
+    try {
+      const ran = await run(engine, {
+        workflow: 'destroy',
+        commit: commitA,
+        environment: 'contended',
+        fastRetries: ['LockEnvironment'],
+      });
+      expect(ran.outcome.status).toBe('failed');
+      expect(ran.outcome.error?.name).toBe('LockHeld');
+      expect(ran.outcome.error?.message).toContain('locked by run other-run');
+      expect(ran.entered).not.toContain('RunDestroyJob');
+      expect(ran.phases).toEqual(['failed']);
+      expect(engine.store.getLock('contended')).toEqual(other);
+      expect(await resources(engine, 'contended')).toEqual(HELLO_RESOURCES);
+    } finally {
+      engine.store.releaseLock('contended', 'other-run', new Date());
+    }
+  });
+});
+
+describe('notifications never fail a run', () => {
+  it('goes on when NotifyStarted and NotifyApplied fail after all their retries', async () => {
+    const engine = await newEngine();
+    const notificationRetries = await maxAttempts(
+      'plan-apply',
+      'NotifyStarted',
+      'NotificationFailed',
+    );
+    const lambdaRetries = await maxAttempts(
+      'plan-apply',
+      'NotifyApplied',
+      'Lambda.ServiceException',
+    );
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'quiet',
+      faults: {
+        NotifyStarted: { times: notificationRetries + 1, error: 'NotificationFailed' },
+        NotifyApplied: { times: lambdaRetries + 1, error: 'Lambda.ServiceException' },
+      },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'NotifyStarted')).toBe(notificationRetries);
+    expect(ran.count('caught', 'NotifyStarted')).toBe(1);
+    expect(ran.count('retried', 'NotifyApplied')).toBe(lambdaRetries);
+    expect(ran.count('caught', 'NotifyApplied')).toBe(1);
+    // The lost notifications are missing, everything else happened.
+    expect(ran.phases).toEqual(['planned', 'applying']);
+    expect(ran.entered).toContain('RunApplyJob');
+    expect(ran.entered[ran.entered.length - 1]).toBe('Applied');
+    expect(engine.store.getLastGood('quiet', PROJECT)?.commit).toBe(commitA);
+    expect(engine.store.getLock('quiet')).toBeUndefined();
+    expect(await resources(engine, 'quiet')).toEqual(HELLO_RESOURCES);
+  });
+});
+
+describe('bad input', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  it('ends on the InvalidInput path when PrepareRun fails with a non-retryable error', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'invalid',
+      faults: { PrepareRun: { times: 1, error: 'InvalidInput', message: 'input.commit: bad' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error).toEqual({ name: 'InvalidInput', message: 'input.commit: bad' });
+    expect(ran.count('retried', 'PrepareRun')).toBe(0);
+    expect(ran.count('caught', 'PrepareRun')).toBe(1);
+    expect(ran.entered).toEqual(['PrepareRun', 'InvalidInput']);
+    expect(ran.phases).toEqual([]);
+    expect(engine.store.getLock('invalid')).toBeUndefined();
+  });
+
+  it('ends on the InvalidInput path for a real invalid input: an ephemeral run without a TTL', async () => {
+    const ran = await run(engine, {
+      workflow: 'ephemeral',
+      commit: commitA,
+      environment: 'invalid',
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('InvalidInput');
+    expect(ran.outcome.error?.message).toContain('ttlSeconds');
+    expect(ran.entered).toEqual(['PrepareRun', 'InvalidInput']);
+    expect(ran.phases).toEqual([]);
+  });
+});
+
+describe('a plan that fails', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  it('RunPlanJob fails permanently (States.TaskFailed): not retried, JobLost, lock released', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'planfail',
+      faults: { RunPlanJob: { times: 1, error: 'States.TaskFailed' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toContain('ended without a result');
+    expect(ran.count('retried', 'RunPlanJob')).toBe(0);
+    expect(ran.count('caught', 'RunPlanJob')).toBe(1);
+    expect(ran.failures('CollectPlan')).toEqual([expect.stringMatching(/^JobLost: /)]);
+    expect(ran.entered).toContain('UnlockAfterFailure');
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(engine.store.getLock('planfail')).toBeUndefined();
+    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+  });
+
+  it('RunPlanJob fails for real (a project folder missing at that commit): JobFailed', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'planfail',
+      projectDir: 'no/such/project',
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toContain('ProjectDirInvalid');
+    expect(ran.failures('RunPlanJob')).toEqual([expect.stringMatching(/^States\.TaskFailed: /)]);
+    expect(ran.count('retried', 'RunPlanJob')).toBe(0);
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(engine.store.getLock('planfail')).toBeUndefined();
+  });
+
+  it('CollectPlan fails with JobFailed: not retried, the run fails, lock released', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'planfail',
+      faults: { CollectPlan: { times: 1, error: 'JobFailed', message: 'plan failed: boom' } },
+    });
+    expect(ran.outcome).toMatchObject({
+      status: 'failed',
+      error: { name: 'JobFailed', message: 'plan failed: boom' },
+    });
+    expect(ran.count('retried', 'CollectPlan')).toBe(0);
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(ran.entered).not.toContain('RunApplyJob');
+    expect(engine.store.getLock('planfail')).toBeUndefined();
+    expect(engine.store.getLastGood('planfail', PROJECT)).toBeUndefined();
+    expect(await resources(engine, 'planfail')).toEqual([]);
+  });
+
+  it('CollectPlan outlasts its Lambda retries and NotifyFailed fails too: still JobFailed, unlocked', async () => {
+    const retries = await maxAttempts('plan-apply', 'CollectPlan', 'Lambda.ServiceException');
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'planfail',
+      faults: {
+        CollectPlan: { times: retries + 1, error: 'Lambda.ServiceException' },
+        NotifyFailed: { times: 10, error: 'NotificationFailed' },
+      },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.count('retried', 'CollectPlan')).toBe(retries);
+    expect(ran.count('caught', 'CollectPlan')).toBe(1);
+    expect(ran.count('caught', 'NotifyFailed')).toBe(1);
+    expect(ran.phases).toEqual(['started']);
+    expect(ran.entered.slice(-2)).toEqual(['UnlockAfterFailure', 'Failed']);
+    expect(engine.store.getLock('planfail')).toBeUndefined();
+  });
+});
+
+describe('a failed apply is rolled back to the last good commit', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  it('applies A first, the last good commit', async () => {
+    const ran = await run(engine, { workflow: 'plan-apply', commit: commitA, environment: 'prod' });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(engine.store.getLastGood('prod', PROJECT)?.commit).toBe(commitA);
+  });
+
+  it('B fails after its apply (CollectApply: JobFailed): re-applies A and fails the run', async () => {
+    const lastGoodBefore = engine.store.getLastGood('prod', PROJECT);
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitB,
+      environment: 'prod',
+      faults: { CollectApply: { times: 1, error: 'JobFailed', message: 'apply failed: boom' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toContain(`rolled back to the last good commit ${commitA}`);
+    expect(ran.count('caught', 'CollectApply')).toBe(1);
+    expect(ran.entered).toEqual(
+      expect.arrayContaining(['DecideRollback', 'RunRollbackJob', 'CollectRollback']),
+    );
+    const details = engine.store.getRun(ran.runId)?.details;
+    expect(details).toMatchObject({
+      outcome: 'rolled_back',
+      rollback: { commit: commitA, failedCommit: commitB },
+    });
+    expect(engine.store.getLastGood('prod', PROJECT)).toEqual(lastGoodBefore);
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
+    expect(engine.store.getLock('prod')).toBeUndefined();
+    expect(engine.store.getEnvironment('prod', PROJECT)?.status).toBe('rolled_back');
+    // B's apply had gone through; the rollback put A's greeting back.
+    expect((await tfState(engine, 'prod'))?.outputs.greeting?.value).toBe('hello, world');
+  });
+
+  it('a real Terraform apply failure takes the same path, and the state is A again', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitFailing,
+      environment: 'prod',
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.message).toContain(`rolled back to the last good commit ${commitA}`);
+    expect(ran.failures('RunApplyJob')).toEqual([expect.stringMatching(/^States\.TaskFailed: /)]);
+    expect(ran.count('retried', 'RunApplyJob')).toBe(0);
+    expect(ran.failures('CollectApply')).toEqual([
+      expect.stringMatching(/^JobFailed: .*Deliberate apply failure/),
+    ]);
+    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({
+      rollback: { commit: commitA, failedCommit: commitFailing },
+    });
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
+    expect(engine.store.getLastGood('prod', PROJECT)?.commit).toBe(commitA);
+    expect(engine.store.getLock('prod')).toBeUndefined();
+    expect(await resources(engine, 'prod')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('with no last good commit: NoRollbackTarget, the run fails cleanly and unlocks', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitB,
+      environment: 'fresh',
+      faults: { CollectApply: { times: 1, error: 'JobFailed', message: 'apply failed: boom' } },
+    });
+    expect(ran.outcome).toMatchObject({
+      status: 'failed',
+      error: { name: 'JobFailed', message: 'apply failed: boom' },
+    });
+    expect(ran.failures('DecideRollback')).toEqual([expect.stringMatching(/^NoRollbackTarget: /)]);
+    expect(ran.count('caught', 'DecideRollback')).toBe(1);
+    expect(ran.entered).not.toContain('RunRollbackJob');
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'failed']);
+    expect(engine.store.getLastGood('fresh', PROJECT)).toBeUndefined();
+    expect(engine.store.getLock('fresh')).toBeUndefined();
+  });
+});
+
+describe('an unlock that fails for good', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  /** The lock as it is when `state`'s Catch is taken: the execution's own last word on it. */
+  function lockWhenCaught(environment: string, state: string) {
+    const seen: { lock?: LockRow | undefined } = {};
+    return {
+      seen,
+      onProgress: (p: StateProgress) => {
+        if (p.type === 'caught' && p.state === state) seen.lock = engine.store.getLock(environment);
+      },
+    };
+  }
+
+  // By design the Unlock states' Catch goes on to the run's own end: a release that fails
+  // never changes the outcome. The lock row keeps its expiry (DEFAULT_LOCK_TTL_MS), the
+  // backstop on AWS; locally the engine also releases what the execution left, and says so.
+  it('leaves a succeeded run succeeded; the execution ends with the lock held until its expiry', async () => {
+    const retries = await maxAttempts('plan-apply', 'UnlockAfterApply', 'Lambda.ServiceException');
+    const watch = lockWhenCaught('stuck', 'UnlockAfterApply');
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'stuck',
+      faults: { UnlockAfterApply: { times: retries + 1, error: 'Lambda.ServiceException' } },
+      onProgress: watch.onProgress,
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'UnlockAfterApply')).toBe(retries);
+    expect(ran.count('caught', 'UnlockAfterApply')).toBe(1);
+    expect(ran.entered[ran.entered.length - 1]).toBe('Applied');
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
+    const held = watch.seen.lock;
+    expect(held?.owner).toBe(ran.runId);
+    expect(Date.parse(held?.expiresAt ?? '')).toBe(
+      Date.parse(held?.acquiredAt ?? '') + DEFAULT_LOCK_TTL_MS,
+    );
+    expect(Date.parse(held?.expiresAt ?? '')).toBeGreaterThan(Date.now());
+    // The local engine's safety net, after the execution: released, and recorded.
+    expect(ran.failures('Engine')).toEqual([
+      expect.stringContaining('lock released by the engine'),
+    ]);
+    expect(engine.store.getLock('stuck')).toBeUndefined();
+    expect(engine.store.lockHistory('stuck').map((h) => h.owner)).toContain(ran.runId);
+  });
+
+  it('leaves a failed run failed with its own error', async () => {
+    const retries = await maxAttempts(
+      'plan-apply',
+      'UnlockAfterFailure',
+      'Lambda.ServiceException',
+    );
+    const watch = lockWhenCaught('stuck', 'UnlockAfterFailure');
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'stuck',
+      faults: {
+        CollectPlan: { times: 1, error: 'JobFailed', message: 'plan failed: boom' },
+        UnlockAfterFailure: { times: retries + 1, error: 'Lambda.ServiceException' },
+      },
+      onProgress: watch.onProgress,
+    });
+    expect(ran.outcome).toMatchObject({
+      status: 'failed',
+      error: { name: 'JobFailed', message: 'plan failed: boom' },
+    });
+    expect(ran.count('caught', 'UnlockAfterFailure')).toBe(1);
+    expect(ran.entered[ran.entered.length - 1]).toBe('Failed');
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(watch.seen.lock?.owner).toBe(ran.runId);
+    expect(Date.parse(watch.seen.lock?.expiresAt ?? '')).toBeGreaterThan(Date.now());
+    expect(ran.failures('Engine')).toHaveLength(1);
+    expect(engine.store.getLock('stuck')).toBeUndefined();
+  });
+
+  it('the expiry is the backstop: a lock left behind holds off runs until then, then is taken over', async () => {
+    // As on AWS, where nothing releases the lock of a run whose unlock failed.
+    const left = engine.store.acquireLock(
+      'stuck',
+      'run-whose-unlock-failed',
+      new Date(),
+      DEFAULT_LOCK_TTL_MS,
+    );
+    const blocked = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'stuck',
+      fastRetries: ['LockEnvironment'],
+    });
+    expect(blocked.outcome.error?.name).toBe('LockHeld');
+    expect(blocked.entered).not.toContain('RunPlanJob');
+    expect(engine.store.getLock('stuck')).toEqual(left);
+
+    const afterExpiry = new Date(Date.parse(left.expiresAt) + 1000);
+    const later = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'stuck',
+      now: () => afterExpiry,
+    });
+    expect(later.outcome.status).toBe('succeeded');
+    expect(later.count('retried', 'LockEnvironment')).toBe(0);
+    expect(later.phases).toEqual(['started', 'no_changes']);
+    expect(later.failures('Engine')).toEqual([]);
+    expect(engine.store.getLock('stuck')).toBeUndefined();
+  });
+});
+
+describe('an ephemeral environment whose destroy cannot be scheduled', () => {
+  it('destroys what it created, and fails', async () => {
+    const engine = await newEngine();
+    const retries = await maxAttempts('ephemeral', 'ScheduleDestroy', 'Lambda.ServiceException');
+    const ran = await run(engine, {
+      workflow: 'ephemeral',
+      commit: commitA,
+      environment: 'preview',
+      ttlSeconds: 3600,
+      faults: { ScheduleDestroy: { times: retries + 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.count('retried', 'ScheduleDestroy')).toBe(retries);
+    expect(ran.count('caught', 'ScheduleDestroy')).toBe(1);
+    expect(ran.count('exited', 'CollectEphemeral')).toBe(1);
+    expect(ran.count('exited', 'CollectCleanup')).toBe(1);
+    expect(ran.phases).toEqual(['started', 'destroying', 'failed']);
+    expect(engine.store.getLock('preview')).toBeUndefined();
+    expect(engine.store.listSchedules('preview')).toEqual([]);
+
+    // Ask Terraform itself, through the executor's command verb, what the state still holds.
+    const list = await runExecutorProcess({
+      runId: `${ran.runId}-check`,
+      verb: 'command',
+      args: ['state', 'list'],
+      repository: repo.dir,
+      commit: commitA,
+      projectDir: PROJECT,
+      environment: 'preview',
+      backend: { type: 'local', stateDir: engine.home.state },
+      artifactsDir: join(engine.home.root, 'check-artifacts'),
+    });
+    expect(list.exitCode).toBe(0);
+    expect(list.result?.command?.output.trim()).toBe('');
+  });
+});
+
+describe('a destroy that fails', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+    const created = await run(engine, {
+      workflow: 'ephemeral',
+      commit: commitA,
+      environment: 'doomed',
+      ttlSeconds: 3600,
+    });
+    expect(created.outcome.status).toBe('succeeded');
+  });
+
+  it('marks the environment failed-destroy, keeps the schedule, and unlocks', async () => {
+    const ran = await run(engine, {
+      workflow: 'destroy',
+      commit: commitA,
+      environment: 'doomed',
+      faults: { RunDestroyJob: { times: 1, error: 'States.TaskFailed' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.count('retried', 'RunDestroyJob')).toBe(0);
+    expect(ran.count('caught', 'RunDestroyJob')).toBe(1);
+    expect(ran.phases).toEqual(['destroying', 'failed']);
+    expect(engine.store.getEnvironment('doomed', PROJECT)?.status).toBe('failed-destroy');
+    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'destroy_failed' });
+    expect(engine.store.getLock('doomed')).toBeUndefined();
+    // The TTL schedule stays, so the scheduled destroy still tries again.
+    expect(engine.store.listSchedules('doomed').map((s) => s.status)).toEqual(['pending']);
+    expect(await resources(engine, 'doomed')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('a later destroy with a transient Batch error is retried and succeeds', async () => {
+    const ran = await run(engine, {
+      workflow: 'destroy',
+      commit: commitA,
+      environment: 'doomed',
+      faults: { RunDestroyJob: { times: 1, error: 'Batch.AWSBatchException' } },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'RunDestroyJob')).toBe(1);
+    expect(ran.phases).toEqual(['destroying', 'destroyed']);
+    expect(engine.store.getEnvironment('doomed', PROJECT)?.status).toBe('destroyed');
+    expect(engine.store.listSchedules('doomed').map((s) => s.status)).toEqual(['deleted']);
+    expect(engine.store.getLock('doomed')).toBeUndefined();
+    expect(await resources(engine, 'doomed')).toEqual([]);
+  });
+});
