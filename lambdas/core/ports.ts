@@ -79,3 +79,39 @@ export interface SchedulePort {
 export interface StatusPort {
   publish(event: StatusEvent): Promise<void>;
 }
+
+/** A chat message: plain text for every client, Block Kit blocks for Slack. */
+export interface ChatMessage {
+  readonly text: string;
+  readonly blocks?: readonly unknown[];
+}
+
+/** Slack (incoming webhook on AWS and locally when configured; printed otherwise). */
+export interface ChatPort {
+  post(message: ChatMessage): Promise<void>;
+}
+
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
+
+/** GitHub (Octokit) on AWS and locally with a token; files in the run's folder otherwise. */
+export interface CodeHostPort {
+  /** One sticky comment per marker (environment and project), updated in place. */
+  upsertPullRequestComment(pullRequest: number, marker: string, body: string): Promise<void>;
+  setCommitStatus(
+    commit: string,
+    status: { state: CommitState; context: string; description: string; targetUrl?: string },
+  ): Promise<void>;
+  /** A deployment per apply or destroy, and its status: the audit trail on GitHub. */
+  recordDeployment(
+    commit: string,
+    deployment: { environment: string; state: DeploymentState; description: string; runId: string },
+  ): Promise<void>;
+  /** Whether the commit is reachable from the default branch (no apply of unmerged code). */
+  isOnDefaultBranch(commit: string): Promise<boolean>;
+}
+
+/** Secrets (Secrets Manager, cached, on AWS; environment variables or a 0600 file locally). */
+export interface SecretPort {
+  get(name: string): Promise<string>;
+}
