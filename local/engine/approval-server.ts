@@ -89,7 +89,12 @@ export function createApprovalServer(
       send(res, 404, renderDecisionPage('Not found.', false));
       return;
     }
-    const id = decodeURIComponent(match[1] ?? '');
+    let id: string;
+    try {
+      id = decodeURIComponent(match[1] ?? '');
+    } catch {
+      throw new InvalidInput('id', 'is not a valid approval id');
+    }
     if (req.method === 'GET') {
       const link = verifyApprovalLink(
         { ...Object.fromEntries(url.searchParams), id },
@@ -131,7 +136,8 @@ export function createApprovalServer(
       send(res, 200, renderDecisionPage(`Run ${decided.runId} ${decided.status}.`, true));
       return;
     }
-    res.writeHead(405, { allow: 'GET, POST' }).end();
+    res.setHeader('allow', 'GET, POST');
+    send(res, 405, renderDecisionPage('Method not allowed.', false));
   };
 
   return createServer((req, res) => {

@@ -118,8 +118,11 @@ async function requestApproval(
       );
     }
     if (ctx.now() > expiresAt) {
-      ctx.store.decideApproval(approval.id, 'expired', null, ctx.now().toISOString());
-      throw new ApprovalExpired(`no decision before ${approval.expiresAt}`);
+      // Marking it expired can lose to a decision made at the last moment: then read that.
+      if (ctx.store.decideApproval(approval.id, 'expired', null, ctx.now().toISOString())) {
+        throw new ApprovalExpired(`no decision before ${approval.expiresAt}`);
+      }
+      continue;
     }
     await sleep(ctx.approvalPollMs ?? 250, undefined, { signal: ctx.signal }).catch(
       () => undefined,

@@ -1,7 +1,7 @@
 // Stepform's local folder: `.stepform/` at the root of the repository it runs for (or
 // $STEPFORM_HOME). Everything the local engine keeps lives here.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface StepformHome {
@@ -41,16 +41,21 @@ export function approvalSigningKey(
   const fromEnv = env.STEPFORM_APPROVAL_SIGNING_KEY;
   if (fromEnv) return Buffer.from(fromEnv, 'utf8');
   const path = join(home.secrets, 'approval-signing-key');
-  try {
-    return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
-  } catch {
-    const key = randomBytes(32);
+  if (!existsSync(path)) {
+    // Written whole to a private file, then linked into place: a process that reads the key
+    // never sees a half-written file, and of two processes making it at once, one key wins.
+    const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(temp, randomBytes(32).toString('base64'), { mode: 0o600 });
     try {
-      writeFileSync(path, key.toString('base64'), { mode: 0o600, flag: 'wx' });
-      return key;
-    } catch {
-      // Another process made it first: use theirs.
-      return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+      linkSync(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(temp);
     }
   }
+  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+  if (key.length < 32)
+    throw new Error(`the approval signing key in ${path} is shorter than 32 bytes`);
+  return key;
 }

@@ -50,6 +50,7 @@ export function startScheduler(
     runOptions?: Parameters<LocalEngine['run']>[1];
   },
 ): void {
+  if (options.signal.aborted) return;
   const tick = () => {
     if (options.signal.aborted) return;
     for (const fired of fireDueSchedules(engine, new Date(), options.runOptions))

@@ -88,6 +88,12 @@ CREATE TABLE IF NOT EXISTS locks (
 CREATE TABLE IF NOT EXISTS lock_history (
   environment TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL,
   released_at TEXT NOT NULL);
+-- A lock taken over after its expiry ends the old hold: record it like a release.
+CREATE TRIGGER IF NOT EXISTS locks_hold_ended AFTER UPDATE ON locks
+WHEN old.owner <> new.owner OR old.acquired_at <> new.acquired_at BEGIN
+  INSERT INTO lock_history (environment, owner, acquired_at, released_at)
+  VALUES (old.environment, old.owner, old.acquired_at, old.expires_at);
+END;
 CREATE TABLE IF NOT EXISTS last_good (
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, commit_sha TEXT NOT NULL,
   run_id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (environment, project_dir));
@@ -410,9 +416,11 @@ export class Store {
   ): boolean {
     const result = this.#db
       .prepare(
-        `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending'`,
+        // An approval past its expiry can only be marked expired, never approved or rejected.
+        `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?
+         WHERE id = ? AND status = 'pending' AND (? = 'expired' OR ? <= expires_at)`,
       )
-      .run(status, by, at, id);
+      .run(status, by, at, id, status, at);
     return Number(result.changes) === 1;
   }
 

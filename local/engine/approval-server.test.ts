@@ -1,0 +1,445 @@
+// The local approval endpoint, over real HTTP on loopback, against a real engine home: a GET
+// of a signed link only shows the confirmation page; the POST from that page decides, once.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ApprovalAction, approvalLink, newApprovalId } from '../../lambdas/core/approval.ts';
+import { type ApprovalServerOptions, createApprovalServer } from './approval-server.ts';
+import { LocalEngine } from './local-engine.ts';
+import type { ApprovalRow } from './store.ts';
+
+/** What the Step Functions task token stands for locally: it must never leave the store. */
+const TASK_TOKEN = `local-task-token-${randomBytes(16).toString('hex')}`;
+const PLAN_SHA256 = createHash('sha256').update('the saved plan').digest('hex');
+const HOUR = 3600_000;
+
+interface Started {
+  engine: LocalEngine;
+  server: Server;
+  base: string;
+  address: AddressInfo;
+}
+
+const running: Started[] = [];
+/** Every response body seen by a test, to check that the task token is never in one. */
+const bodies: string[] = [];
+
+afterEach(async () => {
+  for (const { server, engine } of running.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    engine.close();
+  }
+  for (const body of bodies.splice(0)) expect(body).not.toContain(TASK_TOKEN);
+});
+
+async function start(options?: ApprovalServerOptions): Promise<Started> {
+  const home = await mkdtemp(join(tmpdir(), 'stepform-approval-server-'));
+  const engine = new LocalEngine({ home, env: {} });
+  const server = createApprovalServer(engine, options);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const started = { engine, server, base: `http://127.0.0.1:${address.port}`, address };
+  running.push(started);
+  return started;
+}
+
+/** Whole seconds, as links carry them, so the link and the record expire together. */
+function inSeconds(ms: number): Date {
+  return new Date(Math.floor((Date.now() + ms) / 1000) * 1000);
+}
+
+function addApproval(engine: LocalEngine, overrides: Partial<ApprovalRow> = {}): ApprovalRow {
+  const row: ApprovalRow = {
+    id: newApprovalId(),
+    runId: `20300101T000000Z-${randomBytes(3).toString('hex')}`,
+    taskToken: TASK_TOKEN,
+    environment: 'prod',
+    projectDir: 'terraform/examples/hello',
+    commit: 'c0ffee'.padEnd(40, '0'),
+    planSha256: PLAN_SHA256,
+    status: 'pending',
+    requestedAt: new Date().toISOString(),
+    expiresAt: inSeconds(HOUR).toISOString(),
+    decidedBy: null,
+    decidedAt: null,
+    ...overrides,
+  };
+  engine.store.createApproval(row);
+  return row;
+}
+
+function link(s: Started, row: ApprovalRow, action: ApprovalAction, expiresAt?: Date): string {
+  return approvalLink(
+    s.base,
+    { id: row.id, action, expiresAt: expiresAt ?? new Date(row.expiresAt) },
+    s.engine.signingKey,
+  );
+}
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+async function request(url: string, init?: RequestInit): Promise<Reply> {
+  const response = await fetch(url, init);
+  const body = await response.text();
+  bodies.push(body);
+  return { status: response.status, headers: response.headers, body };
+}
+
+async function post(url: string, fields: Record<string, string> | string): Promise<Reply> {
+  return request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: typeof fields === 'string' ? fields : new URLSearchParams(fields).toString(),
+  });
+}
+
+/** The confirmation page's form: where it posts and its hidden fields. */
+function formOf(html: string): { action: string; fields: Record<string, string> } {
+  const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
+  if (action === undefined) throw new Error(`no form in:\n${html}`);
+  const fields = Object.fromEntries(
+    [...html.matchAll(/<input type="hidden" name="([a-z]+)" value="([^"]*)">/g)].map((m) => [
+      m[1] ?? '',
+      m[2] ?? '',
+    ]),
+  );
+  return { action, fields };
+}
+
+/** The four fields of a link, as its confirmation page would post them. */
+function linkFields(url: string): Record<string, string> {
+  const parsed = new URL(url);
+  return {
+    id: parsed.pathname.split('/').at(-1) ?? '',
+    ...Object.fromEntries(parsed.searchParams),
+  };
+}
+
+function withQuery(url: string, changes: Record<string, string | null>): string {
+  const parsed = new URL(url);
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) parsed.searchParams.delete(name);
+    else parsed.searchParams.set(name, value);
+  }
+  return parsed.toString();
+}
+
+function flipLast(text: string): string {
+  return `${text.slice(0, -1)}${text.endsWith('A') ? 'B' : 'A'}`;
+}
+
+/** GET the link, then POST the form it shows, as a browser would. */
+async function confirm(s: Started, url: string): Promise<{ page: Reply; decision: Reply }> {
+  const page = await request(url);
+  const form = formOf(page.body);
+  const decision = await post(`${s.base}${form.action}`, form.fields);
+  return { page, decision };
+}
+
+describe('the approval server', () => {
+  it('listens on loopback only', async () => {
+    const s = await start();
+
+    expect(s.address.address).toBe('127.0.0.1');
+    expect((await request(`${s.base}/healthz`)).status).toBe(200);
+  });
+
+  it('shows a confirmation page on GET and decides nothing', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+
+    const page = await request(link(s, row, 'approve'));
+    // Chat clients prefetch links, sometimes more than once.
+    await request(link(s, row, 'approve'));
+
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('<form method="post"');
+    expect(page.body).toContain(row.runId);
+    expect(page.body).toContain(row.planSha256);
+    expect(page.body).toContain(row.commit);
+    expect(formOf(page.body)).toEqual({
+      action: `/approvals/${row.id}`,
+      fields: linkFields(link(s, row, 'approve')),
+    });
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+  });
+
+  it('approves on the POST from the confirmation page', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+
+    const { decision } = await confirm(s, link(s, row, 'approve'));
+
+    expect(decision.status).toBe(200);
+    expect(decision.body).toContain('Decision recorded');
+    expect(decision.body).toContain(`Run ${row.runId} approved.`);
+    const stored = s.engine.store.getApproval(row.id);
+    expect(stored).toMatchObject({ status: 'approved', decidedBy: 'approval link' });
+    expect(Date.parse(stored?.decidedAt ?? '')).not.toBeNaN();
+  });
+
+  it('rejects on the POST from a reject link', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+
+    const { page, decision } = await confirm(s, link(s, row, 'reject'));
+
+    expect(page.body).toContain('Reject the plan for prod?');
+    expect(decision.status).toBe(200);
+    expect(decision.body).toContain(`Run ${row.runId} rejected.`);
+    expect(s.engine.store.getApproval(row.id)?.status).toBe('rejected');
+  });
+
+  it('refuses a replayed POST with 409 and leaves the decision as it was', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+    const approve = linkFields(link(s, row, 'approve'));
+    const url = `${s.base}/approvals/${row.id}`;
+    expect((await post(url, approve)).status).toBe(200);
+    const decided = s.engine.store.getApproval(row.id);
+
+    const replay = await post(url, approve);
+    const reject = await post(url, linkFields(link(s, row, 'reject')));
+
+    expect(replay.status).toBe(409);
+    expect(replay.body).toContain('Decision refused');
+    expect(reject.status).toBe(409);
+    expect(s.engine.store.getApproval(row.id)).toEqual(decided);
+  });
+
+  it('shows a decided approval without a form', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+    await confirm(s, link(s, row, 'approve'));
+
+    const page = await request(link(s, row, 'reject'));
+
+    expect(page.status).toBe(200);
+    expect(page.body).not.toContain('<form');
+    expect(page.body).toContain('already approved');
+  });
+
+  it('refuses tampered links with 403 and changes nothing', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+    const other = addApproval(s.engine);
+    const approveUrl = link(s, row, 'approve');
+    const rejectUrl = link(s, row, 'reject');
+    const rejectSig = new URL(rejectUrl).searchParams.get('sig') ?? '';
+    const approveSig = new URL(approveUrl).searchParams.get('sig') ?? '';
+    const tampered = {
+      signature: withQuery(approveUrl, { sig: flipLast(approveSig) }),
+      // The reject link's signature with the action switched to approve.
+      action: withQuery(rejectUrl, { action: 'approve' }),
+      // A valid link for one approval pointed at another.
+      id: approveUrl.replace(`/approvals/${row.id}`, `/approvals/${other.id}`),
+      expiry: withQuery(approveUrl, {
+        expires: String(Number(new URL(approveUrl).searchParams.get('expires')) + 86400),
+      }),
+    };
+    expect(rejectSig).not.toBe(approveSig);
+
+    for (const url of Object.values(tampered)) {
+      const page = await request(url);
+      const fields = linkFields(url);
+      const decision = await post(`${s.base}/approvals/${fields.id ?? ''}`, fields);
+
+      expect([url, page.status]).toEqual([url, 403]);
+      expect([url, decision.status]).toEqual([url, 403]);
+      expect(decision.body).toContain('signature does not match');
+    }
+    // The POST ignores the form's id: the path names the approval being decided.
+    const crossed = await post(`${s.base}/approvals/${other.id}`, linkFields(approveUrl));
+    expect(crossed.status).toBe(403);
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(s.engine.store.getApproval(other.id)).toEqual(other);
+  });
+
+  it('refuses an expired link with 410', async () => {
+    const s = await start();
+    const row = addApproval(s.engine, { expiresAt: inSeconds(-60_000).toISOString() });
+    const url = link(s, row, 'approve');
+
+    const page = await request(url);
+    const decision = await post(`${s.base}/approvals/${row.id}`, linkFields(url));
+
+    expect(page.status).toBe(410);
+    expect(page.body).toContain('expired');
+    expect(decision.status).toBe(410);
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+  });
+
+  it('refuses with 410 a live link to an approval that has itself expired', async () => {
+    const s = await start();
+    const row = addApproval(s.engine, { expiresAt: inSeconds(-60_000).toISOString() });
+    const url = link(s, row, 'approve', inSeconds(HOUR));
+
+    const decision = await post(`${s.base}/approvals/${row.id}`, linkFields(url));
+
+    expect(decision.status).toBe(410);
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+  });
+
+  it('answers 404 for an unknown approval behind a valid signature', async () => {
+    const s = await start();
+    const ghost = { ...addApproval(s.engine), id: newApprovalId() };
+    const url = link(s, ghost, 'approve');
+
+    expect((await request(url)).status).toBe(404);
+    expect((await post(`${s.base}/approvals/${ghost.id}`, linkFields(url))).status).toBe(404);
+    expect((await request(`${s.base}/nowhere`)).status).toBe(404);
+  });
+
+  it('answers 400 for a malformed query or form, naming the field', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+    const url = link(s, row, 'approve');
+
+    const malformed = [
+      withQuery(url, { sig: null }),
+      withQuery(url, { action: 'maybe' }),
+      withQuery(url, { expires: 'tomorrow' }),
+      withQuery(url, { sig: 'not base64url!' }),
+      url.replace(`/approvals/${row.id}`, '/approvals/not.an.id'),
+    ];
+    for (const bad of malformed) {
+      const page = await request(bad);
+      expect([bad, page.status]).toEqual([bad, 400]);
+      expect(page.body).toContain('query.');
+    }
+    const empty = await post(`${s.base}/approvals/${row.id}`, '');
+    expect(empty.status).toBe(400);
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+  });
+
+  // A malformed escape in the path is bad input (400 naming the field), not a server error.
+  it('answers 400 for a malformed escape in the approval path', async () => {
+    const s = await start();
+
+    const page = await request(`${s.base}/approvals/%E0%A4%A?action=approve&expires=1&sig=abc`);
+
+    expect(page.status).toBe(400);
+  });
+
+  it('refuses a body over 8 KB with 400 and changes nothing', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+    const fields = { ...linkFields(link(s, row, 'approve')), padding: 'x'.repeat(8 * 1024) };
+
+    const decision = await post(`${s.base}/approvals/${row.id}`, fields);
+
+    expect(decision.status).toBe(400);
+    expect(decision.body).toContain('body: is too large');
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+  });
+
+  it('refuses link decisions with 403 when an approver allowlist is set', async () => {
+    // A link carries no identity: whoever holds it decides as "approval link". With an
+    // allowlist, no name from the list can be proven over a link, so the server refuses every
+    // link-based decision; named approvers decide with `stepform approve RUN_ID --by NAME`.
+    const s = await start({ approvers: ['alice'] });
+    const row = addApproval(s.engine);
+
+    const { page, decision } = await confirm(s, link(s, row, 'approve'));
+
+    expect(page.status).toBe(200);
+    expect(decision.status).toBe(403);
+    expect(decision.body).toContain('not on the approver list');
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+  });
+
+  it('sends a CSP, no-store and anti-framing headers on pages and refusals alike', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+    const url = link(s, row, 'approve');
+
+    const replies = [
+      await request(url),
+      await request(withQuery(url, { sig: flipLast(new URL(url).searchParams.get('sig') ?? '') })),
+      await request(withQuery(url, { action: 'maybe' })),
+      await post(`${s.base}/approvals/${row.id}`, linkFields(url)),
+      await request(`${s.base}/`),
+    ];
+
+    for (const reply of replies) {
+      const csp = reply.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("form-action 'self'");
+      expect(reply.headers.get('cache-control')).toBe('no-store');
+      expect(reply.headers.get('x-frame-options')).toBe('DENY');
+      expect(reply.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+  });
+
+  it('never sends the task token, whatever the request', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+    s.engine.store.createRun({
+      runId: row.runId,
+      workflow: 'plan-apply',
+      environment: row.environment,
+      projectDir: row.projectDir,
+      repository: '/repo',
+      commit: row.commit,
+      startedAt: row.requestedAt,
+    });
+    const url = link(s, row, 'approve');
+
+    const replies = [
+      await request(url),
+      await request(link(s, row, 'reject')),
+      await request(withQuery(url, { sig: flipLast(new URL(url).searchParams.get('sig') ?? '') })),
+      await post(`${s.base}/approvals/${row.id}`, linkFields(url)),
+      await post(`${s.base}/approvals/${row.id}`, linkFields(url)),
+      await request(url),
+      await request(`${s.base}/`),
+    ];
+
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 403, 200, 409, 200, 200]);
+    for (const reply of replies) expect(reply.body).not.toContain(TASK_TOKEN);
+  });
+
+  it('lists runs on its index page, escaped', async () => {
+    const s = await start();
+    s.engine.store.createRun({
+      runId: 'run-1',
+      workflow: 'plan',
+      environment: 'dev',
+      projectDir: '<script>alert(1)</script>',
+      repository: '/repo',
+      commit: 'e'.repeat(40),
+      startedAt: new Date().toISOString(),
+    });
+
+    const index = await request(`${s.base}/`);
+
+    expect(index.status).toBe(200);
+    expect(index.body).toContain('run-1');
+    expect(index.body).not.toContain('<script>');
+    expect(index.body).toContain('&lt;script&gt;');
+  });
+
+  it('answers 405 to other methods', async () => {
+    const s = await start();
+    const row = addApproval(s.engine);
+
+    const reply = await request(`${s.base}/approvals/${row.id}`, { method: 'PUT' });
+
+    expect(reply.status).toBe(405);
+    expect(reply.headers.get('allow')).toBe('GET, POST');
+    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+  });
+});
