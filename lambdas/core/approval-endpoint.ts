@@ -1,0 +1,135 @@
+// The approval endpoint, once for both homes: the Lambda Function URL on AWS and
+// `stepform serve` locally. A GET with a signed link only shows a confirmation page (chat
+// clients prefetch links); only the POST from that page decides. Pure over its ports.
+import { renderConfirmationPage, renderDecisionPage, verifyApprovalLink } from './approval.ts';
+import { InvalidInput, NotFound, StepformError, describeError } from './errors.ts';
+import type { ApprovalPort, TaskCallbackPort } from './ports.ts';
+import { decideFromLink } from './steps.ts';
+
+export interface EndpointRequest {
+  readonly method: string;
+  /** The path, e.g. /approvals/abc (percent-encoded as received). */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  /** The raw body (a form, for the POST). */
+  readonly body: string;
+}
+
+export interface EndpointResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface EndpointOptions {
+  readonly signingKey: string | Buffer;
+  readonly now: Date;
+  /** When set, only these names may decide; a link carries no identity, so links are refused. */
+  readonly approvers?: readonly string[];
+}
+
+/** A form larger than this is refused before it is parsed. */
+export const MAX_FORM_BYTES = 8 * 1024;
+
+export const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+const STATUS_BY_ERROR: Readonly<Record<string, number>> = {
+  InvalidInput: 400,
+  ApprovalSignatureInvalid: 403,
+  NotAnApprover: 403,
+  NotFound: 404,
+  ApprovalAlreadyDecided: 409,
+  ApprovalExpired: 410,
+};
+
+export function page(
+  status: number,
+  body: string,
+  extra: Record<string, string> = {},
+): EndpointResponse {
+  return { status, headers: { ...PAGE_HEADERS, ...extra }, body };
+}
+
+/** The page for an error: its message for the caller's mistakes, nothing for ours. */
+export function errorPage(error: unknown): EndpointResponse {
+  const { name, message } = describeError(error);
+  const status =
+    STATUS_BY_ERROR[name] ?? (error instanceof StepformError && error.kind === 'usage' ? 400 : 500);
+  return page(
+    status,
+    renderDecisionPage(status === 500 ? 'Something went wrong.' : message, false),
+  );
+}
+
+async function route(
+  request: EndpointRequest,
+  ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
+  options: EndpointOptions,
+): Promise<EndpointResponse> {
+  const match = /^\/approvals\/([^/]+)$/.exec(request.path);
+  if (!match) return page(404, renderDecisionPage('Not found.', false));
+  let id: string;
+  try {
+    id = decodeURIComponent(match[1] ?? '');
+  } catch {
+    throw new InvalidInput('id', 'is not a valid approval id');
+  }
+  if (request.method === 'GET') {
+    const link = verifyApprovalLink({ ...request.query, id }, options.signingKey, options.now);
+    const approval = await ports.approvals.get(link.id);
+    if (!approval) throw new NotFound('no such approval');
+    // The page gets the record without its task token.
+    const record = { ...approval, taskToken: undefined };
+    return page(
+      200,
+      renderConfirmationPage({
+        record,
+        action: link.action,
+        link: {
+          id: link.id,
+          action: link.action,
+          expires: request.query.expires ?? '',
+          sig: request.query.sig ?? '',
+        },
+        postUrl: `/approvals/${encodeURIComponent(link.id)}`,
+      }),
+    );
+  }
+  if (request.method === 'POST') {
+    if (Buffer.byteLength(request.body, 'utf8') > MAX_FORM_BYTES)
+      throw new InvalidInput('body', 'is too large');
+    const form = Object.fromEntries(new URLSearchParams(request.body));
+    const decided = await decideFromLink(
+      { id, action: form.action, expires: form.expires, sig: form.sig },
+      ports,
+      {
+        signingKey: options.signingKey,
+        now: options.now,
+        // A link carries no identity: who decided is "whoever held the link".
+        by: 'approval link',
+        ...(options.approvers ? { approvers: options.approvers } : {}),
+      },
+    );
+    return page(200, renderDecisionPage(`Run ${decided.runId} ${decided.status}.`, true));
+  }
+  return page(405, renderDecisionPage('Method not allowed.', false), { allow: 'GET, POST' });
+}
+
+/** Answers one request; never throws: every error becomes its page. */
+export async function handleApprovalRequest(
+  request: EndpointRequest,
+  ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
+  options: EndpointOptions,
+): Promise<EndpointResponse> {
+  try {
+    return await route(request, ports, options);
+  } catch (error) {
+    return errorPage(error);
+  }
+}
