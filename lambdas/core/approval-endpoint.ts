@@ -46,6 +46,8 @@ const STATUS_BY_ERROR: Readonly<Record<string, number>> = {
   NotFound: 404,
   ApprovalAlreadyDecided: 409,
   ApprovalExpired: 410,
+  // The workflow stopped waiting (timed out or ended) before the decision reached it.
+  TaskNoLongerWaiting: 410,
 };
 
 export function page(

@@ -167,6 +167,18 @@ export class NotificationFailed extends StepformError {
   readonly kind = 'failure';
 }
 
+/** Whether the commit is on the default branch could not be checked: no apply (fail closed). */
+export class DefaultBranchCheckFailed extends StepformError {
+  override readonly name = 'DefaultBranchCheckFailed';
+  readonly kind = 'failure';
+}
+
+/** A plan-apply of a commit that is not on the default branch: unmerged code is never applied. */
+export class UnmergedCommit extends StepformError {
+  override readonly name = 'UnmergedCommit';
+  readonly kind = 'usage';
+}
+
 /** Every error class by name, for checks that ASL error names exist. */
 export const ERROR_CLASSES = {
   InvalidInput,
@@ -192,6 +204,8 @@ export const ERROR_CLASSES = {
   NotFound,
   NoRollbackTarget,
   NotificationFailed,
+  DefaultBranchCheckFailed,
+  UnmergedCommit,
 } as const;
 
 /** Turns anything thrown into `{ name, message }` without leaking a stack. */

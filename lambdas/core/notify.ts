@@ -28,6 +28,8 @@ export const NOTIFY_INPUT = z.looseObject({
   schedule: z.looseObject({ fireAt: z.string() }).optional(),
   approval: z.unknown().optional(),
   links: z.strictObject({ approve: z.string(), reject: z.string() }).optional(),
+  /** With the links: lets Slack's interactive buttons name the approval they decide. */
+  approvalId: z.string().optional(),
 });
 export type NotifyInput = z.input<typeof NOTIFY_INPUT>;
 
@@ -37,6 +39,7 @@ export interface NotifyDetail {
   readonly rollback?: { message: string };
   readonly schedule?: { fireAt: string };
   readonly links?: { approve: string; reject: string };
+  readonly approvalId?: string;
 }
 
 export interface NotifyPorts {
@@ -110,6 +113,7 @@ export async function notifyStep(
     ...(notice.rollback ? { rollback: notice.rollback } : {}),
     ...(notice.schedule ? { schedule: notice.schedule } : {}),
     ...(notice.links ? { links: notice.links } : {}),
+    ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
   };
   const line = statusLine(run, phase, detail);
   if (result) {

@@ -46,7 +46,12 @@ export interface ApprovalPort {
   create(approval: StoredApproval): Promise<void>;
   get(id: string): Promise<StoredApproval | undefined>;
   /** Single use: writes the decision only while the approval is pending; false otherwise. */
-  decide(id: string, status: 'approved' | 'rejected' | 'expired', by: string | null, at: string): Promise<boolean>;
+  decide(
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    by: string | null,
+    at: string,
+  ): Promise<boolean>;
 }
 
 /** Resumes a workflow waiting on a task token (SendTaskSuccess / SendTaskFailure). */

@@ -11,11 +11,19 @@ import {
   newApprovalId,
   verifyApprovalLink,
 } from './approval.ts';
-import { ApprovalAlreadyDecided, InvalidInput, NotFound } from './errors.ts';
+import {
+  ApprovalAlreadyDecided,
+  DefaultBranchCheckFailed,
+  InvalidInput,
+  NotFound,
+  UnmergedCommit,
+  describeError,
+} from './errors.ts';
 import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
 import type {
   ApprovalPort,
   ArtifactPort,
+  CodeHostPort,
   LockPort,
   RecordPort,
   SchedulePort,
@@ -61,32 +69,77 @@ export function prepareStep(input: unknown, settings: JobSettings): PreparedRun 
   return prepareRun(runInput, settings);
 }
 
+/**
+ * A plan-apply runs only code that is on the default branch, so that a pull-request workflow
+ * can never start an apply of unmerged code. Fails closed: a check that cannot be made stops
+ * the run (DefaultBranchCheckFailed), as does an unmerged commit (UnmergedCommit).
+ */
+export async function assertOnDefaultBranch(
+  run: RunContext,
+  codeHost: Pick<CodeHostPort, 'isOnDefaultBranch'>,
+): Promise<void> {
+  if (run.workflow !== 'plan-apply') return;
+  let merged: boolean;
+  try {
+    merged = await codeHost.isOnDefaultBranch(run.commit);
+  } catch (error) {
+    throw new DefaultBranchCheckFailed(
+      `cannot check that ${run.commit} is on the default branch: ${describeError(error).message}`,
+      { cause: error },
+    );
+  }
+  if (!merged) {
+    throw new UnmergedCommit(
+      `commit ${run.commit} is not on the default branch: plan-apply runs only merged code`,
+    );
+  }
+}
+
 /** LockEnvironment: LockHeld when another run holds it (the workflow retries with backoff). */
-export async function lockStep(input: unknown, locks: LockPort, now: Date): Promise<{ owner: string; expiresAt: string }> {
+export async function lockStep(
+  input: unknown,
+  locks: LockPort,
+  now: Date,
+): Promise<{ owner: string; expiresAt: string }> {
   const { runId, environment } = parseInput(LOCK_INPUT, input, 'lock');
   const lock = await locks.acquire(environment, runId, now, DEFAULT_LOCK_TTL_MS);
   return { owner: lock.owner, expiresAt: lock.expiresAt };
 }
 
 /** Unlock*. */
-export async function unlockStep(input: unknown, locks: LockPort, now: Date): Promise<{ released: true }> {
+export async function unlockStep(
+  input: unknown,
+  locks: LockPort,
+  now: Date,
+): Promise<{ released: true }> {
   const { runId, environment } = parseInput(LOCK_INPUT, input, 'unlock');
   await locks.release(environment, runId, now);
   return { released: true };
 }
 
 /** Collect*: the executor's result.json as the step's output, or JobFailed / JobLost. */
-export async function collectStep(input: unknown, artifacts: ArtifactPort): Promise<CollectedResult> {
+export async function collectStep(
+  input: unknown,
+  artifacts: ArtifactPort,
+): Promise<CollectedResult> {
   const { job } = parseInput(COLLECT_INPUT, input, 'collect');
   return collectJobResult(job, await artifacts.readResult(job.artifactsDir));
 }
 
 /** Record*: last good commit, environment status and the run's details, by outcome. */
-export async function recordStep(input: unknown, records: RecordPort, now: Date): Promise<{ recorded: string }> {
+export async function recordStep(
+  input: unknown,
+  records: RecordPort,
+  now: Date,
+): Promise<{ recorded: string }> {
   const { run, outcome, schedule, rollback, error } = parseInput(RECORD_INPUT, input, 'record');
   const at = now.toISOString();
   if (setsLastGood(outcome)) {
-    await records.setLastGood(run.environment, run.projectDir, { commit: run.commit, runId: run.runId, at });
+    await records.setLastGood(run.environment, run.projectDir, {
+      commit: run.commit,
+      runId: run.runId,
+      at,
+    });
   }
   const status = environmentStatusAfter(outcome);
   if (status) {
@@ -125,7 +178,8 @@ export async function scheduleStep(
     await schedules.remove(run.environment, run.projectDir);
     return { deleted: true };
   }
-  if (run.ttlSeconds === undefined) throw new InvalidInput('schedule.run.ttlSeconds', 'is required to schedule');
+  if (run.ttlSeconds === undefined)
+    throw new InvalidInput('schedule.run.ttlSeconds', 'is required to schedule');
   const fireAt = new Date(now.getTime() + run.ttlSeconds * 1000).toISOString();
   await schedules.upsert({
     environment: run.environment,
@@ -169,7 +223,8 @@ export async function requestApprovalStep(
     expiresAt: expiresAt.toISOString(),
   };
   await approvals.create(approval);
-  const link = (action: ApprovalAction) => approvalLink(options.baseUrl, { id, action, expiresAt }, options.signingKey);
+  const link = (action: ApprovalAction) =>
+    approvalLink(options.baseUrl, { id, action, expiresAt }, options.signingKey);
   return { run, approval, links: { approve: link('approve'), reject: link('reject') } };
 }
 
@@ -183,7 +238,13 @@ export function newTaskToken(): string {
  * checks, writes it once (conditional), then resumes or fails the waiting workflow.
  */
 export async function decideStep(
-  decision: { approvalId: string; action: ApprovalAction; by: string; now: Date; approvers?: readonly string[] },
+  decision: {
+    approvalId: string;
+    action: ApprovalAction;
+    by: string;
+    now: Date;
+    approvers?: readonly string[];
+  },
   ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
 ): Promise<StoredApproval> {
   const stored = await ports.approvals.get(decision.approvalId);
@@ -194,7 +255,10 @@ export async function decideStep(
     throw new ApprovalAlreadyDecided(`approval ${stored.id} was decided meanwhile`);
   }
   if (status === 'approved') {
-    await ports.callbacks.succeed(stored.taskToken, { approvedBy: decision.by, decidedAt: decision.now.toISOString() });
+    await ports.callbacks.succeed(stored.taskToken, {
+      approvedBy: decision.by,
+      decidedAt: decision.now.toISOString(),
+    });
   } else {
     await ports.callbacks.fail(stored.taskToken, 'ApprovalRejected', `rejected by ${decision.by}`);
   }

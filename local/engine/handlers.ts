@@ -97,7 +97,10 @@ async function requestApproval(
     taskToken: newTaskToken(),
   });
   const { plan } = z.looseObject({ plan: z.unknown() }).parse(input);
-  await ctx.notifier.notify({ run, phase: 'awaiting_approval', result: plan, links }, now);
+  await ctx.notifier.notify(
+    { run, phase: 'awaiting_approval', result: plan, links, approvalId: approval.id },
+    now,
+  );
   ctx.onApprovalRequested?.({
     runId: run.runId,
     approvalId: approval.id,

@@ -1,35 +1,15 @@
 // The local adapters behind the Notify step (lambdas/core/notify.ts): status events into the
-// outbox and events.jsonl, Slack through its webhook when SLACK_WEBHOOK_URL is set (printed
-// otherwise), and the PR comment written as markdown into the run's folder.
+// outbox and events.jsonl, Slack (Block Kit) through its webhook when SLACK_WEBHOOK_URL is set
+// (its text printed otherwise), and the PR comment written as markdown into the run's folder.
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type NotifyReport, notifyStep } from '../../lambdas/core/notify.ts';
 import type { ChatPort, StatusPort } from '../../lambdas/core/ports.ts';
+import { slackMessage } from '../../lambdas/core/slack-message.ts';
+import { SlackWebhookChatPort } from '../../lambdas/adapters/slack-webhook.ts';
 import type { StepformHome } from './home.ts';
 import { localPorts } from './local-ports.ts';
 import type { Store } from './store.ts';
-
-async function postWithRetries(url: string, body: unknown, attempts = 3): Promise<void> {
-  let last = '';
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (response.ok) return;
-      last = `HTTP ${response.status}`;
-      if (response.status !== 429 && response.status < 500) break;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(8000, 500 * 2 ** attempt)));
-  }
-  // The webhook URL is a secret: it is never part of the message.
-  throw new Error(`Slack webhook failed after retries: ${last}`);
-}
 
 export class LocalNotifier {
   readonly #home: StepformHome;
@@ -52,8 +32,12 @@ export class LocalNotifier {
         await appendFile(home.events, `${JSON.stringify(event)}\n`);
       },
     };
+    // The webhook URL is a secret: it goes through a SecretPort, as Secrets Manager does on AWS.
     this.#chat = slackWebhook
-      ? { post: async (message) => postWithRetries(slackWebhook, message) }
+      ? new SlackWebhookChatPort({
+          secrets: { get: async () => Promise.resolve(slackWebhook) },
+          secretName: 'SLACK_WEBHOOK_URL',
+        })
       : {
           post: async (message) => {
             print(`[slack] ${message.text}`);
@@ -71,6 +55,7 @@ export class LocalNotifier {
         artifacts: ports.artifacts,
         records: ports.records,
         chat: this.#chat,
+        chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
         commentSink: async (runId, markdown) => {
           const dir = join(this.#home.runs, runId);
           await mkdir(dir, { recursive: true });

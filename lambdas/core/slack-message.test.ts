@@ -1,0 +1,274 @@
+import { describe, expect, it } from '@jest/globals';
+import { InvalidInput } from './errors.ts';
+import {
+  escapeMrkdwn,
+  SLACK_TEXT_LIMIT,
+  slackMessage,
+  type SlackMessageInput,
+} from './slack-message.ts';
+
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const RUN = {
+  runId: 'run-42',
+  workflow: 'plan-apply',
+  environment: 'prod',
+  projectDir: 'terraform/examples/hello',
+  commit: COMMIT,
+};
+const APPROVE =
+  'https://approve.example.com/approvals/AAECAwQFBgcICQoLDA0ODw?action=approve&expires=1893456000&sig=abc';
+const REJECT =
+  'https://approve.example.com/approvals/AAECAwQFBgcICQoLDA0ODw?action=reject&expires=1893456000&sig=def';
+
+function caught(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+/** Every string anywhere in a value, with the key it is under. */
+function strings(value: unknown, key = ''): [string, string][] {
+  if (typeof value === 'string') return [[key, value]];
+  if (Array.isArray(value)) return value.flatMap((item) => strings(item, key));
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([name, item]) => strings(item, name));
+  }
+  return [];
+}
+
+/** Every key anywhere in a value. */
+function keys(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(keys);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([name, item]) => [name, ...keys(item)]);
+  }
+  return [];
+}
+
+describe('slackMessage', () => {
+  it('builds the approval request: header, fields, counts and two link buttons', () => {
+    // Act
+    const message = slackMessage({
+      run: RUN,
+      phase: 'awaiting_approval',
+      summary: { add: 2, change: 0, destroy: 1 },
+      links: { approve: APPROVE, reject: REJECT },
+    });
+
+    // Assess
+    expect(message).toEqual({
+      text: 'plan-apply terraform/examples/hello in prod @ 0123456: awaiting approval — +2 ~0 -1 — approve or reject from the message buttons',
+      blocks: [
+        {
+          type: 'header',
+          text: { type: 'plain_text', text: '⏳ Stepform: awaiting approval', emoji: true },
+        },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Workflow*\n`plan-apply`' },
+            { type: 'mrkdwn', text: '*Environment*\n`prod`' },
+            { type: 'mrkdwn', text: '*Project*\n`terraform/examples/hello`' },
+            { type: 'mrkdwn', text: '*Commit*\n`0123456`' },
+          ],
+        },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: '*Plan:* `+2` to add · `~0` to change · `-1` to destroy',
+          },
+        },
+        {
+          type: 'actions',
+          block_id: 'stepform_approval',
+          elements: [
+            {
+              type: 'button',
+              action_id: 'stepform_approve',
+              text: { type: 'plain_text', text: 'Approve' },
+              style: 'primary',
+              url: APPROVE,
+            },
+            {
+              type: 'button',
+              action_id: 'stepform_reject',
+              text: { type: 'plain_text', text: 'Reject' },
+              style: 'danger',
+              url: REJECT,
+            },
+          ],
+        },
+        {
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: 'Stepform · run `run-42`' }],
+        },
+      ],
+    });
+  });
+
+  it('makes URL buttons, never interactive payloads, unless an approval id is given', () => {
+    // Act
+    const plain = slackMessage({
+      run: RUN,
+      phase: 'awaiting_approval',
+      links: { approve: APPROVE, reject: REJECT },
+    });
+    const interactive = slackMessage({
+      run: RUN,
+      phase: 'awaiting_approval',
+      links: { approve: APPROVE, reject: REJECT },
+      approvalId: 'AAECAwQFBgcICQoLDA0ODw',
+    });
+
+    // Assess
+    expect(keys(plain.blocks)).not.toContain('value');
+    const actions = interactive.blocks?.find(
+      (block) => (block as { type: string }).type === 'actions',
+    ) as { elements: { url: string; value: string }[] };
+    expect(actions.elements.map((element) => [element.url, element.value])).toEqual([
+      [APPROVE, 'AAECAwQFBgcICQoLDA0ODw.approve'],
+      [REJECT, 'AAECAwQFBgcICQoLDA0ODw.reject'],
+    ]);
+  });
+
+  it('has no task token field anywhere, even when the input carries one', () => {
+    // Prepare: a notify input as a state machine might pass it, token included
+    const taskToken = 'AQCEAAAAKgAAAAMAAAAAAAAAAT+secret/task+token==';
+    const input = {
+      run: { ...RUN, taskToken },
+      phase: 'awaiting_approval',
+      links: { approve: APPROVE, reject: REJECT },
+      approval: { taskToken },
+      taskToken,
+    } as unknown as SlackMessageInput;
+
+    // Act
+    const message = slackMessage(input);
+
+    // Assess
+    const json = JSON.stringify(message);
+    expect(json).not.toContain(taskToken);
+    expect(json).not.toMatch(/token/i);
+    expect(keys(message).filter((key) => /token/i.test(key))).toEqual([]);
+  });
+
+  it('escapes &, < and > in every interpolated value', () => {
+    // Prepare: values that would mention everyone or make links if not escaped
+    const evil = '<!channel> & <https://evil.example|click>';
+
+    // Act
+    const message = slackMessage({
+      run: {
+        runId: `r${evil}`,
+        workflow: `w${evil}`,
+        environment: `e${evil}`,
+        projectDir: `p${evil}`,
+        commit: '<!here>0123456789',
+      },
+      phase: 'failed',
+      error: { Error: `E${evil}`, Cause: `C${evil}` },
+      schedule: { fireAt: `t${evil}` },
+    });
+
+    // Assess: no raw control character in any text, and the escapes are there
+    for (const [, text] of strings(message)) {
+      expect(text).not.toMatch(/[<>]/);
+      expect(text).not.toMatch(/&(?!amp;|lt;|gt;)/);
+    }
+    const all = JSON.stringify(message);
+    expect(all).toContain('&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;');
+    expect(all).toContain('*Commit*\\n`&lt;!here&gt;`');
+    expect(message.text).toContain('E&lt;!channel&gt;');
+  });
+
+  it('escapes with escapeMrkdwn exactly the three control characters', () => {
+    expect(escapeMrkdwn('a & b < c > d "e" \'f\' *g* _h_')).toBe(
+      'a &amp; b &lt; c &gt; d "e" \'f\' *g* _h_',
+    );
+  });
+
+  it('shows the error in a code block cut to Slack’s 3000 characters, keeping its end', () => {
+    // Prepare: a long error whose escaped form is longer still, with a backtick fence inside
+    const error = `${'x&'.repeat(3_000)}\n\`\`\`\nError: the real cause at the end`;
+
+    // Act
+    const message = slackMessage({
+      run: RUN,
+      phase: 'failed',
+      error: { Error: 'JobFailed', Cause: error },
+    });
+
+    // Assess
+    const section = message.blocks?.find((block) => JSON.stringify(block).includes('*Error*')) as {
+      text: { text: string };
+    };
+    const text = section.text.text;
+    expect(text.length).toBeLessThanOrEqual(SLACK_TEXT_LIMIT);
+    expect(text.length).toBeGreaterThan(SLACK_TEXT_LIMIT - 10);
+    expect(text.startsWith('*Error*\n```\n…')).toBe(true);
+    expect(text.endsWith('Error: the real cause at the end\n```')).toBe(true);
+    // the fence inside cannot close the block, and no escape is cut in half
+    expect(text.match(/```/g)).toHaveLength(2);
+    expect(text.slice('*Error*\n```\n…'.length)).toMatch(/^(&amp;|x)/);
+    expect(text).not.toMatch(/&(?!amp;|lt;|gt;)/);
+  });
+
+  it('shows a rollback rather than the error, keeping its beginning', () => {
+    // Act
+    const message = slackMessage({
+      run: RUN,
+      phase: 'rolled_back',
+      error: { Error: 'JobFailed', Cause: 'apply failed' },
+      rollback: { message: `rolled back to ${'a'.repeat(40)} ${'y'.repeat(5_000)}` },
+    });
+
+    // Assess
+    const texts = strings(message.blocks).map(([, text]) => text);
+    const rollback = texts.find((text) => text.startsWith('*Rollback*')) ?? '';
+    expect(rollback.length).toBeLessThanOrEqual(SLACK_TEXT_LIMIT);
+    expect(rollback.startsWith(`*Rollback*\n\`\`\`\nrolled back to ${'a'.repeat(40)} y`)).toBe(
+      true,
+    );
+    expect(rollback.endsWith('…\n```')).toBe(true);
+    expect(texts.some((text) => text.startsWith('*Error*'))).toBe(false);
+  });
+
+  it('always sets the plain text fallback, also without blocks of note', () => {
+    // Act
+    const message = slackMessage({ run: RUN, phase: 'started' });
+
+    // Assess
+    expect(message.text).toBe('plan-apply terraform/examples/hello in prod @ 0123456: started');
+    expect(message.blocks).toHaveLength(3);
+  });
+
+  it('refuses button links that are not http(s), and a malformed approval id', () => {
+    expect(
+      (
+        caught(() =>
+          slackMessage({
+            run: RUN,
+            phase: 'awaiting_approval',
+            links: { approve: 'javascript:alert(1)', reject: REJECT },
+          }),
+        ) as InvalidInput
+      ).field,
+    ).toBe('links.approve');
+    expect(
+      (
+        caught(() =>
+          slackMessage({
+            run: RUN,
+            phase: 'awaiting_approval',
+            links: { approve: APPROVE, reject: REJECT },
+            approvalId: 'a.b',
+          }),
+        ) as InvalidInput
+      ).field,
+    ).toBe('approvalId');
+  });
+});

@@ -1,0 +1,261 @@
+// The Lambda handlers as Step Functions and the Function URL call them, with the AWS SDK
+// mocked (aws-sdk-client-mock): each is a thin wrapper over a core step, and errors reach the
+// state machine by name.
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { approvalLink } from '../core/approval.ts';
+import { readConfig } from './config.ts';
+
+const ENV = {
+  AWS_REGION: 'eu-west-1',
+  TABLE_NAME: 'stepform',
+  ARTIFACTS_BUCKET: 'stepform-artifacts',
+  STATE_BUCKET: 'stepform-state',
+  STATUS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/stepform-status.fifo',
+  APPROVAL_URL: 'https://abc.lambda-url.eu-west-1.on.aws',
+  SIGNING_KEY_SECRET_ID: 'stepform/approval-signing-key',
+  SCHEDULE_GROUP: 'stepform',
+  DESTROY_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:stepform-destroy',
+  SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/stepform-scheduler',
+  // Quiet Powertools in tests: no log lines, no metric blobs on stdout.
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+};
+const KEY = 'k'.repeat(44);
+const CONTEXT = { functionName: 'stepform-test', awsRequestId: 'req-1' } as Context;
+const RUN = {
+  runId: 'run-1',
+  workflow: 'plan-apply',
+  repository: 'https://github.com/acme/infra',
+  commit: 'c'.repeat(40),
+  projectDir: 'stack',
+  environment: 'dev',
+};
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+const sfn = mockClient(SFNClient);
+const secrets = mockClient(SecretsManagerClient);
+const sqs = mockClient(SQSClient);
+
+beforeAll(() => {
+  Object.assign(process.env, ENV);
+});
+
+beforeEach(() => {
+  dynamo.reset();
+  sfn.reset();
+  secrets.reset();
+  sqs.reset();
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: KEY });
+});
+
+afterEach(() => {
+  dynamo.reset();
+});
+
+describe('config', () => {
+  it('names a missing or malformed variable', () => {
+    expect(() => readConfig({ ...ENV, TABLE_NAME: undefined })).toThrow(
+      expect.objectContaining({
+        name: 'InvalidInput',
+        field: 'env.TABLE_NAME',
+      }),
+    );
+    expect(() => readConfig({ ...ENV, STATUS_QUEUE_URL: 'https://sqs.example/q' })).toThrow(
+      expect.objectContaining({ field: 'env.STATUS_QUEUE_URL' }),
+    );
+  });
+});
+
+describe('lock handler', () => {
+  it('writes the lock with its condition and returns the owner', async () => {
+    const { handler } = await import('./lock.ts');
+    dynamo.on(GetCommand).resolves({});
+    dynamo.on(PutCommand).resolves({});
+    const result = await handler({ runId: 'run-1', environment: 'dev' }, CONTEXT);
+    expect(result).toMatchObject({ owner: 'run-1' });
+    const put = dynamo.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(put).toMatchObject({
+      TableName: 'stepform',
+      Item: { pk: 'LOCK#dev', sk: 'LOCK', owner: 'run-1' },
+      ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAt <= :now',
+    });
+  });
+
+  it('fails with LockHeld, by name, when another run won the write', async () => {
+    const { handler } = await import('./lock.ts');
+    dynamo
+      .on(GetCommand)
+      .resolvesOnce({})
+      .resolves({
+        Item: {
+          pk: 'LOCK#dev',
+          sk: 'LOCK',
+          type: 'lock',
+          environment: 'dev',
+          owner: 'run-0',
+          acquiredAt: '2026-11-23T00:00:00.000Z',
+          expiresAt: '2099-01-01T00:00:00.000Z',
+          expiresAtEpoch: 4070908800,
+        },
+      });
+    dynamo
+      .on(PutCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    await expect(handler({ runId: 'run-1', environment: 'dev' }, CONTEXT)).rejects.toMatchObject({
+      name: 'LockHeld',
+      message: expect.stringContaining('run-0'),
+    });
+  });
+
+  it('refuses a malformed event with InvalidInput naming the field, before any call', async () => {
+    const { handler } = await import('./lock.ts');
+    await expect(handler({ runId: 'run-1' }, CONTEXT)).rejects.toMatchObject({
+      name: 'InvalidInput',
+      field: 'lock.environment',
+    });
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+});
+
+describe('notify handler', () => {
+  it('sends the status event to the FIFO queue, grouped by environment, deduplicated by run and phase', async () => {
+    const { handler } = await import('./notify.ts');
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    dynamo.on(UpdateCommand).resolves({});
+    await handler({ run: RUN, phase: 'started' }, CONTEXT);
+    const sent = sqs.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    expect(sent).toMatchObject({
+      QueueUrl: ENV.STATUS_QUEUE_URL,
+      MessageGroupId: 'dev',
+      MessageDeduplicationId: 'run-1:started',
+    });
+    expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
+      runId: 'run-1',
+      phase: 'started',
+      environment: 'dev',
+    });
+  });
+});
+
+describe('approval callback', () => {
+  const approvalItem = (status: string) => ({
+    pk: 'APPROVAL#appr-1',
+    sk: 'APPROVAL',
+    type: 'approval',
+    id: 'appr-1',
+    runId: 'run-1',
+    taskToken: 'TOKEN-SECRET-123',
+    environment: 'dev',
+    projectDir: 'stack',
+    commit: 'c'.repeat(40),
+    planSha256: 'd'.repeat(64),
+    status,
+    requestedAt: '2026-11-23T00:00:00.000Z',
+    expiresAt: '2099-01-01T00:00:00.000Z',
+    expiresAtEpoch: 4070908800,
+  });
+  const link = (action: 'approve' | 'reject') =>
+    new URL(
+      approvalLink(
+        ENV.APPROVAL_URL,
+        { id: 'appr-1', action, expiresAt: new Date('2099-01-01T00:00:00Z') },
+        KEY,
+      ),
+    );
+  const event = (method: string, url: URL, body?: string): APIGatewayProxyEventV2 =>
+    ({
+      rawPath: url.pathname,
+      queryStringParameters: method === 'GET' ? Object.fromEntries(url.searchParams) : undefined,
+      headers: {},
+      body,
+      isBase64Encoded: false,
+      requestContext: { http: { method } },
+    }) as unknown as APIGatewayProxyEventV2;
+
+  it('shows a confirmation page on GET and decides nothing', async () => {
+    const { handler } = await import('./approval-callback.ts');
+    dynamo.on(GetCommand).resolves({ Item: approvalItem('pending') });
+    const response = await handler(event('GET', link('approve')), CONTEXT);
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('<form method="post"');
+    expect(response.body).not.toContain('TOKEN-SECRET-123');
+    expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('decides on POST and resumes the workflow with the stored task token', async () => {
+    const { handler } = await import('./approval-callback.ts');
+    dynamo.on(GetCommand).resolves({ Item: approvalItem('pending') });
+    dynamo.on(UpdateCommand).resolves({});
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const url = link('approve');
+    const form = new URLSearchParams({
+      action: 'approve',
+      expires: url.searchParams.get('expires') ?? '',
+      sig: url.searchParams.get('sig') ?? '',
+    });
+    const response = await handler(event('POST', url, form.toString()), CONTEXT);
+    expect(response.statusCode).toBe(200);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.taskToken).toBe(
+      'TOKEN-SECRET-123',
+    );
+  });
+
+  it('rejects with SendTaskFailure(ApprovalRejected)', async () => {
+    const { handler } = await import('./approval-callback.ts');
+    dynamo.on(GetCommand).resolves({ Item: approvalItem('pending') });
+    dynamo.on(UpdateCommand).resolves({});
+    sfn.on(SendTaskFailureCommand).resolves({});
+    const url = link('reject');
+    const form = new URLSearchParams({
+      action: 'reject',
+      expires: url.searchParams.get('expires') ?? '',
+      sig: url.searchParams.get('sig') ?? '',
+    });
+    await handler(event('POST', url, form.toString()), CONTEXT);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({
+      taskToken: 'TOKEN-SECRET-123',
+      error: 'ApprovalRejected',
+    });
+  });
+
+  it('refuses a tampered signature with 403 and touches nothing', async () => {
+    const { handler } = await import('./approval-callback.ts');
+    const url = link('approve');
+    const form = new URLSearchParams({
+      action: 'approve',
+      expires: url.searchParams.get('expires') ?? '',
+      sig: 'A'.repeat(43),
+    });
+    const response = await handler(event('POST', url, form.toString()), CONTEXT);
+    expect(response.statusCode).toBe(403);
+    expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('refuses a replayed decision with 409', async () => {
+    const { handler } = await import('./approval-callback.ts');
+    dynamo.on(GetCommand).resolves({ Item: approvalItem('approved') });
+    const url = link('approve');
+    const form = new URLSearchParams({
+      action: 'approve',
+      expires: url.searchParams.get('expires') ?? '',
+      sig: url.searchParams.get('sig') ?? '',
+    });
+    const response = await handler(event('POST', url, form.toString()), CONTEXT);
+    expect(response.statusCode).toBe(409);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,8 @@
+// The Record Task state on AWS: the core step over the AWS adapters.
+import { recordStep } from '../core/steps.ts';
+import { awsRuntime, instrument } from './runtime.ts';
+
+export const handler = instrument('Record', async (event: unknown) => {
+  const runtime = awsRuntime();
+  return recordStep(event, runtime.records, new Date());
+});
