@@ -18,6 +18,7 @@ import { parseInput } from '../../lambdas/core/validation.ts';
 import { resolveEngine } from '../../toolchain/engine.ts';
 import { pluginCacheDir, providerMirrorDir } from '../../toolchain/paths.ts';
 import { readMirror } from '../../toolchain/provider-mirror.ts';
+import { type ArtifactStore, pullPlan, pushArtifacts } from './artifact-sync.ts';
 import { resolveCommand } from './commands.ts';
 import { JOB, type Job } from './job.ts';
 import { JobLog } from './job-log.ts';
@@ -71,6 +72,29 @@ export async function validateJob(argv: readonly string[], env: Env): Promise<Jo
   return job;
 }
 
+/**
+ * On AWS Batch ($STEPFORM_ARTIFACTS_BUCKET set) artifacts live in S3; the SDK is loaded only
+ * then, so a local job does not pay for it.
+ */
+async function artifactStore(env: Env): Promise<ArtifactStore | undefined> {
+  const bucket = env.STEPFORM_ARTIFACTS_BUCKET;
+  if (!bucket) return undefined;
+  const [{ S3Client }, { S3ArtifactPort }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('../../lambdas/adapters/aws/s3.ts'),
+  ]);
+  const client = new S3Client({
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    // For S3-compatible stores (MinIO, moto) that do not serve bucket subdomains.
+    ...(env.STEPFORM_S3_FORCE_PATH_STYLE === 'true' ? { forcePathStyle: true } : {}),
+  });
+  return new S3ArtifactPort(client, {
+    bucket,
+    keyPrefix: env.STEPFORM_ARTIFACTS_PREFIX ?? 'artifacts',
+    ...(env.STEPFORM_ARTIFACTS_KMS_KEY_ID ? { kmsKeyId: env.STEPFORM_ARTIFACTS_KMS_KEY_ID } : {}),
+  });
+}
+
 async function writeResult(result: JobResult, masker: SecretMasker): Promise<void> {
   await writeFile(
     join(result.artifacts.dir, RESULT_FILE),
@@ -93,6 +117,7 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
   const masker = new SecretMasker();
   for (const name of SECRET_ENV) masker.add(env[name]);
   const log = new JobLog(join(job.artifactsDir, LOG_FILE), masker);
+  let closed = false;
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
     log.info(`received ${signal}: stopping Terraform gracefully`);
@@ -101,9 +126,20 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
+    const store = await artifactStore(env);
     const resolution = await resolveEngine(env);
     let result: JobResult;
-    if (!resolution.found) {
+    const pulled =
+      store && job.verb === 'apply'
+        ? await pullPlan(store, job.plan.dir).then(
+            () => undefined,
+            (error: unknown) => error,
+          )
+        : undefined;
+    if (pulled !== undefined) {
+      result = { ...newResult(job, new Date()), error: describeError(pulled) };
+      log.info(`failed: ${describeError(pulled).name}: ${describeError(pulled).message}`);
+    } else if (!resolution.found) {
       const error = new ToolchainMissing(
         `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}. Run \`npm run setup\` to build the pinned OpenTofu`,
       );
@@ -126,11 +162,25 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
       });
     }
     await writeResult(result, masker);
+    if (store) {
+      log.info(`uploading the artifacts of ${job.artifactsDir}`);
+      log.close();
+      closed = true;
+      try {
+        await pushArtifacts(store, job.artifactsDir);
+      } catch (error) {
+        // Without its result in S3 the workflow reads this job as lost (JobLost).
+        process.stderr.write(
+          `stepform executor: artifacts upload failed: ${describeError(error).message}\n`,
+        );
+        return 1;
+      }
+    }
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
-    log.close();
+    if (!closed) log.close();
   }
 }
 

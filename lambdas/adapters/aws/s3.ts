@@ -124,6 +124,19 @@ export class S3ArtifactPort implements ArtifactPort {
     return parsed.data as unknown as JobResult;
   }
 
+  /** Downloads `<location>/<name>`; undefined when it does not exist. */
+  async getArtifact(location: string, name: string): Promise<Uint8Array | undefined> {
+    const { bucket, prefix } = this.parseLocation(location);
+    const key = prefix === '' ? checkedKey(name, 'name') : `${prefix}/${checkedKey(name, 'name')}`;
+    try {
+      const object = await this.#s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return object.Body === undefined ? undefined : await object.Body.transformToByteArray();
+    } catch (error) {
+      if (isAwsError(error, 'NoSuchKey', 'NotFound')) return undefined;
+      throw error;
+    }
+  }
+
   /**
    * Uploads one artifact as `<location>/<name>` (name may have "/"-separated parts), encrypted,
    * and returns its s3:// URI.

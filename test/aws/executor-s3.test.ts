@@ -1,0 +1,93 @@
+// The executor as it runs on AWS Batch, against S3 served by moto on loopback: a plan's
+// artifacts are uploaded, and an apply in a fresh container (an empty folder) downloads the
+// approved plan, checks it and applies it; its result lands in S3 for CollectJobResult.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { S3ArtifactPort } from '../../lambdas/adapters/aws/s3.ts';
+import { jobFactory, runExecutor } from '../support/executor.ts';
+import { HELLO_EXAMPLE, makeRepo } from '../support/repo.ts';
+import { type MotoServer, startMotoServer } from './moto-server.ts';
+
+const BUCKET = 'stepform-artifacts-test';
+let moto: MotoServer;
+let env: NodeJS.ProcessEnv;
+let port: S3ArtifactPort;
+
+beforeAll(async () => {
+  moto = await startMotoServer();
+  const s3 = new S3Client({ ...moto.clientConfig, forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  port = new S3ArtifactPort(s3, { bucket: BUCKET, keyPrefix: 'artifacts' });
+  env = {
+    STEPFORM_ARTIFACTS_BUCKET: BUCKET,
+    STEPFORM_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: moto.clientConfig.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
+  };
+}, 120_000);
+
+afterAll(async () => {
+  await moto.stop();
+});
+
+describe('the executor with S3 artifacts', () => {
+  it('uploads a plan, and a later apply in an empty container pulls, checks and applies it', async () => {
+    const repo = await makeRepo();
+    const commit = await repo.commitDir(HELLO_EXAMPLE, 'stack');
+    const jobs = await jobFactory(repo.dir, 'stack');
+    const planJob = jobs.job('plan', commit);
+    const plan = await runExecutor(planJob, env);
+    expect(plan.exitCode).toBe(0);
+    const uploaded = await port.readResult(planJob.artifactsDir);
+    expect(uploaded).toMatchObject({ status: 'succeeded', verb: 'plan' });
+
+    // A new container: nothing of the plan run is on disk.
+    await rm(join(jobs.root, 'artifacts'), { recursive: true, force: true });
+    const applyJob = jobs.job('apply', commit, {
+      plan: { dir: planJob.artifactsDir, sha256: plan.result!.plan!.sha256 },
+    });
+    const apply = await runExecutor(applyJob, env);
+    expect(apply.exitCode).toBe(0);
+    expect(await port.readResult(applyJob.artifactsDir)).toMatchObject({
+      status: 'succeeded',
+      applied: true,
+    });
+  });
+
+  it('refuses a plan whose upload was tampered with', async () => {
+    const repo = await makeRepo();
+    const commit = await repo.commitDir(HELLO_EXAMPLE, 'stack');
+    const jobs = await jobFactory(repo.dir, 'stack');
+    const planJob = jobs.job('plan', commit);
+    const plan = await runExecutor(planJob, env);
+    await port.putArtifact(planJob.artifactsDir, 'plan.tfplan', 'not the reviewed plan');
+    await rm(join(jobs.root, 'artifacts'), { recursive: true, force: true });
+    const applyJob = jobs.job('apply', commit, {
+      plan: { dir: planJob.artifactsDir, sha256: plan.result!.plan!.sha256 },
+    });
+    const apply = await runExecutor(applyJob, env);
+    expect(apply.exitCode).toBe(1);
+    expect(await port.readResult(applyJob.artifactsDir)).toMatchObject({
+      status: 'failed',
+      error: { name: 'PlanDigestMismatch' },
+    });
+  });
+
+  it('fails with PlanNotFound when the plan was never uploaded', async () => {
+    const repo = await makeRepo();
+    const commit = await repo.commitDir(HELLO_EXAMPLE, 'stack');
+    const jobs = await jobFactory(repo.dir, 'stack');
+    const applyJob = jobs.job('apply', commit, {
+      plan: { dir: '/nowhere/run-0/plan', sha256: 'a'.repeat(64) },
+    });
+    const apply = await runExecutor(applyJob, env);
+    expect(apply.exitCode).toBe(1);
+    expect(await port.readResult(applyJob.artifactsDir)).toMatchObject({
+      error: { name: 'PlanNotFound' },
+    });
+  });
+});
