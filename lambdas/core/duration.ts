@@ -47,11 +47,15 @@ export function parseDuration(text: string, field = 'ttl'): number {
 }
 
 /** Parses a TTL and checks it against the bounds (by default 1m to 30d). */
-export function parseTtl(text: string, bounds: TtlBounds = DEFAULT_TTL_BOUNDS): number {
-  const ms = parseDuration(text, 'ttl');
+export function parseTtl(
+  text: string,
+  bounds: TtlBounds = DEFAULT_TTL_BOUNDS,
+  field = 'ttl',
+): number {
+  const ms = parseDuration(text, field);
   if (ms < bounds.minMs || ms > bounds.maxMs) {
     throw new InvalidInput(
-      'ttl',
+      field,
       `must be between ${formatDuration(bounds.minMs)} and ${formatDuration(bounds.maxMs)}`,
     );
   }

@@ -52,6 +52,8 @@ const RECORD_INPUT = z.looseObject({
   run: RUN_INPUT,
   outcome: z.enum(OUTCOMES),
   schedule: z.looseObject({ fireAt: z.string() }).optional(),
+  /** The applied result: its outputs (sensitive ones already masked) are kept with the run. */
+  apply: z.looseObject({ outputs: z.record(z.string(), z.unknown()) }).optional(),
   rollback: z.unknown().optional(),
   error: z.unknown().optional(),
 });
@@ -132,7 +134,11 @@ export async function recordStep(
   records: RecordPort,
   now: Date,
 ): Promise<{ recorded: string }> {
-  const { run, outcome, schedule, rollback, error } = parseInput(RECORD_INPUT, input, 'record');
+  const { run, outcome, schedule, apply, rollback, error } = parseInput(
+    RECORD_INPUT,
+    input,
+    'record',
+  );
   const at = now.toISOString();
   if (setsLastGood(outcome)) {
     await records.setLastGood(run.environment, run.projectDir, {
@@ -154,6 +160,7 @@ export async function recordStep(
   }
   await records.addRunDetails(run.runId, {
     outcome,
+    ...(apply === undefined ? {} : { outputs: apply.outputs }),
     ...(rollback === undefined ? {} : { rollback }),
     ...(error === undefined ? {} : { error }),
   });

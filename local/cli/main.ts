@@ -62,13 +62,20 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   doctor: [],
 };
 
+/** A usage error: on stderr, and with --json also as one JSON object on stdout. */
+function usageError(argv: readonly string[], io: Io, message: string): number {
+  if (argv.includes('--json'))
+    io.out(`${JSON.stringify({ error: { name: 'InvalidInput', message } })}\n`);
+  io.err(`stepform: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   let parsed: { values: CliValues; positionals: string[] };
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    io.err(`stepform: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageError(argv, io, (error as Error).message);
   }
   const [verb, ...positionals] = parsed.positionals;
   const { values } = parsed;
@@ -77,17 +84,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     return verb === undefined && values.help !== true ? 2 : 0;
   }
   const allowed = VERB_OPTIONS[verb];
-  if (!allowed) {
-    io.err(`stepform: unknown verb "${verb}"\n\n${USAGE}`);
-    return 2;
-  }
+  if (!allowed) return usageError(argv, io, `unknown verb "${verb}"`);
   const extra = Object.keys(values).filter(
     (k) => k !== 'json' && !allowed.includes(k as keyof typeof OPTIONS),
   );
-  if (extra.length > 0) {
-    io.err(`stepform ${verb}: --${extra.join(', --')} is not an option of ${verb}\n\n${USAGE}`);
-    return 2;
-  }
+  if (extra.length > 0)
+    return usageError(argv, io, `--${extra.join(', --')} is not an option of ${verb}`);
   const json = values.json === true;
   try {
     switch (verb) {

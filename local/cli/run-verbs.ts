@@ -1,7 +1,7 @@
 // plan, apply, ephemeral, destroy: one workflow run each, on the embedded engine, with a
 // progress line per state as it happens.
 import { InvalidInput } from '../../lambdas/core/errors.ts';
-import { parseDuration, parseTtl } from '../../lambdas/core/duration.ts';
+import { DEFAULT_TTL_BOUNDS, parseDuration, parseTtl } from '../../lambdas/core/duration.ts';
 import { RUN_INPUT, type RunContext, type Workflow } from '../../lambdas/core/run.ts';
 import { parseInput } from '../../lambdas/core/validation.ts';
 import type { RunOutcome, StateProgress } from '../engine/engine.ts';
@@ -75,7 +75,8 @@ export async function runInputFromFlags(
     throw new InvalidInput('--ttl', 'is required for an ephemeral environment');
   if (workflow === 'ephemeral' && values.env === undefined)
     throw new InvalidInput('--env', 'is required for an ephemeral environment');
-  const ttlMs = values.ttl === undefined ? undefined : parseTtl(values.ttl);
+  const ttlMs =
+    values.ttl === undefined ? undefined : parseTtl(values.ttl, DEFAULT_TTL_BOUNDS, '--ttl');
   const approvalMs = parseDuration(
     values['approval-timeout'] ?? DEFAULT_APPROVAL_TIMEOUT,
     '--approval-timeout',

@@ -1,5 +1,5 @@
 // ttl ENV DURATION: moves an ephemeral environment's scheduled destroy to now + DURATION.
-import { parseTtl } from '../../lambdas/core/duration.ts';
+import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../lambdas/core/duration.ts';
 import { InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
 import { ENVIRONMENT_NAME } from '../../executor-image/src/job.ts';
 import { parseInput } from '../../lambdas/core/validation.ts';
@@ -15,7 +15,7 @@ export async function ttlVerb(
 ): Promise<number> {
   if (positionals.length !== 2) throw new InvalidInput('arguments', 'ttl takes ENV and DURATION');
   const environment = parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV');
-  const ttlMs = parseTtl(positionals[1] ?? '');
+  const ttlMs = parseTtl(positionals[1] ?? '', DEFAULT_TTL_BOUNDS, 'DURATION');
   const repository = await resolveRepository(values.repo, io.cwd);
   const projectDir =
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);

@@ -26,6 +26,12 @@ export function stepformHome(root: string): StepformHome {
   };
   for (const dir of [home.root, home.artifacts, home.state, home.runs])
     mkdirSync(dir, { recursive: true });
+  // State files and the database hold secrets: keep them out of the repository around them.
+  try {
+    writeFileSync(join(root, '.gitignore'), '*\n', { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
   mkdirSync(home.secrets, { recursive: true, mode: 0o700 });
   return home;
 }

@@ -128,12 +128,21 @@ export class Store {
 
   constructor(path: string) {
     this.path = path;
-    this.#db = new DatabaseSync(path);
-    // WAL lets a CLI process read while another writes; the busy timeout makes writers queue.
-    this.#db.exec(
-      'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;',
-    );
-    this.#db.exec(SCHEMA);
+    // The busy timeout comes first, so every statement below waits for other processes.
+    this.#db = new DatabaseSync(path, { timeout: 10_000 });
+    // Switching to WAL needs a moment alone with the file, and SQLite does not wait for that
+    // (SQLITE_BUSY at once): retry briefly when processes open the store together.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.#db.exec('PRAGMA journal_mode = WAL');
+        break;
+      } catch (error) {
+        if (attempt >= 100 || (error as { errcode?: unknown }).errcode !== 5) throw error;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
+      }
+    }
+    this.#db.exec('PRAGMA foreign_keys = ON;');
+    this.#db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
   }
 
   close(): void {

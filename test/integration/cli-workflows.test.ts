@@ -1,0 +1,415 @@
+// Every workflow through the real `stepform` CLI, as a user runs it in a repository of their
+// own: plan, apply (and apply with nothing to change), an ephemeral environment whose TTL is
+// moved, destroy; then the history (runs, logs), the audit notes in git, and bad input.
+// The tests share one repository and its default home (<repo>/.stepform) and run in order;
+// the ephemeral environment `preview` is created while the `dev` tests run (it shares nothing
+// with dev but the home), to keep the suite short.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { STATUS_EVENT } from '../../lambdas/core/status-event.ts';
+import type { RunEventRow } from '../../local/engine/store.ts';
+import {
+  type CliResult,
+  HELLO_RESOURCES,
+  PROJECT,
+  type RunJson,
+  type RunningCli,
+  type Workspace,
+  helloWorkspace,
+  parseJson,
+} from '../support/cli.ts';
+
+const HOUR_MS = 3_600_000;
+/** Both processes read one clock; this only absorbs millisecond rounding. */
+const CLOCK_SLACK_MS = 1_000;
+
+let ws: Workspace;
+/** Every run the tests made, by role. */
+const runs: Record<string, RunJson> = {};
+let ephemeral: RunningCli;
+let ephemeralStartedAt: number;
+
+beforeAll(async () => {
+  ws = await helloWorkspace({ home: 'default' });
+  // The first command makes the home; then this process holds the store open, so that the
+  // two CLI processes below never both create it (see the store race in concurrency.test.ts).
+  const empty = await ws.cli(['runs', '--json']);
+  expect(empty.exitCode).toBe(0);
+  expect(parseJson(empty)).toEqual({ runs: [] });
+  ws.store();
+  ephemeralStartedAt = Date.now();
+  ephemeral = ws.start([
+    'ephemeral',
+    '--dir',
+    PROJECT,
+    '--env',
+    'preview',
+    '--ttl',
+    '1h',
+    '--json',
+  ]);
+});
+
+afterAll(() => {
+  ws.close();
+});
+
+function expectOk(result: CliResult): void {
+  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}:\n${result.stderr}`);
+}
+
+describe('the workflows, through the CLI', () => {
+  it('plan: exit 0, plans the three adds, changes nothing', async () => {
+    const result = await ws.cli(['plan', '--dir', PROJECT, '--json']);
+    expectOk(result);
+    const run = parseJson(result) as RunJson;
+    runs.plan = run;
+    expect(run).toMatchObject({
+      workflow: 'plan',
+      status: 'succeeded',
+      environment: 'dev',
+      projectDir: PROJECT,
+      commit: ws.commit,
+      phase: 'planned',
+      summary: { add: 3, change: 0, destroy: 0 },
+    });
+    expect(run.error).toBeUndefined();
+    // Progress went to stderr, naming the run.
+    expect(result.stderr).toContain(`(run ${run.runId})`);
+    expect(ws.state('dev')).toBeUndefined();
+    const store = ws.store();
+    expect(store.getLock('dev')).toBeUndefined();
+    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual(['started', 'planned']);
+  });
+
+  it('apply --auto-approve: exit 0, applied, last good commit recorded, lock released', async () => {
+    const result = await ws.cli(['apply', '--dir', PROJECT, '--auto-approve', '--json']);
+    expectOk(result);
+    const run = parseJson(result) as RunJson;
+    runs.apply = run;
+    expect(run).toMatchObject({
+      workflow: 'plan-apply',
+      status: 'succeeded',
+      environment: 'dev',
+      commit: ws.commit,
+      phase: 'applied',
+      summary: { add: 3, change: 0, destroy: 0 },
+    });
+    expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
+    const store = ws.store();
+    expect(store.approvalForRun(run.runId)).toBeUndefined();
+    expect(store.getLastGood('dev', PROJECT)).toMatchObject({
+      commit: ws.commit,
+      runId: run.runId,
+    });
+    expect(store.getEnvironment('dev', PROJECT)).toMatchObject({
+      status: 'active',
+      lastRunId: run.runId,
+    });
+    expect(store.getLock('dev')).toBeUndefined();
+    expect(store.lockHistory('dev').map((l) => l.owner)).toEqual([run.runId]);
+    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual([
+      'started',
+      'planned',
+      'applying',
+      'applied',
+    ]);
+  });
+
+  // Outputs come from the apply's result, kept with the run by RecordApplied.
+  it('apply --auto-approve prints the outputs, the secret masked', () => {
+    expect(runs.apply!.outputs).toMatchObject({
+      greeting: { sensitive: false, value: 'hello, world' },
+      secret: { sensitive: true, value: '(sensitive value)' },
+    });
+  });
+
+  it('apply with nothing to change asks for no approval and exits 0 without --auto-approve', async () => {
+    const result = await ws.cli(['apply', '--dir', PROJECT, '--json']);
+    expectOk(result);
+    const run = parseJson(result) as RunJson;
+    runs.noChanges = run;
+    expect(run).toMatchObject({
+      workflow: 'plan-apply',
+      status: 'succeeded',
+      phase: 'no_changes',
+      summary: { add: 0, change: 0, destroy: 0 },
+    });
+    const store = ws.store();
+    expect(store.approvalForRun(run.runId)).toBeUndefined();
+    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual(['started', 'no_changes']);
+    expect(result.stderr).not.toContain('approval needed');
+    expect(store.getLastGood('dev', PROJECT)).toMatchObject({ commit: ws.commit });
+    expect(store.getLock('dev')).toBeUndefined();
+    expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('ephemeral --env preview --ttl 1h: applied, outputs masked, destroy scheduled at now + 1h', async () => {
+    const before = ephemeralStartedAt;
+    const result = await ephemeral.done;
+    const after = Date.now();
+    expectOk(result);
+    const run = parseJson(result) as RunJson;
+    runs.ephemeral = run;
+    expect(run).toMatchObject({
+      workflow: 'ephemeral',
+      status: 'succeeded',
+      environment: 'preview',
+      phase: 'applied',
+      summary: { add: 3, change: 0, destroy: 0 },
+    });
+    expect(run.outputs).toMatchObject({
+      greeting: { sensitive: false, value: 'hello, world' },
+      secret: { sensitive: true, value: '(sensitive value)' },
+    });
+    expect(result.stdout).not.toContain('example-secret-value');
+    expect(result.stderr).not.toContain('example-secret-value');
+
+    const schedules = ws.store().listSchedules('preview');
+    expect(schedules).toHaveLength(1);
+    const [schedule] = schedules;
+    expect(schedule).toMatchObject({
+      environment: 'preview',
+      projectDir: PROJECT,
+      commit: ws.commit,
+      status: 'pending',
+      createdBy: run.runId,
+    });
+    const fireAt = Date.parse(schedule!.fireAt);
+    expect(fireAt).toBeGreaterThanOrEqual(before + HOUR_MS - CLOCK_SLACK_MS);
+    expect(fireAt).toBeLessThanOrEqual(after + HOUR_MS + CLOCK_SLACK_MS);
+    expect(ws.store().getEnvironment('preview', PROJECT)).toMatchObject({
+      status: 'active',
+      ttlExpiresAt: schedule!.fireAt,
+    });
+    expect(ws.resources('preview')).toEqual(HELLO_RESOURCES);
+    expect(ws.store().getLock('preview')).toBeUndefined();
+  });
+
+  it('ttl preview 2h moves the scheduled destroy and says so in the outbox', async () => {
+    const store = ws.store();
+    const previous = store.listSchedules('preview')[0]!;
+    const ephemeralRunId = runs.ephemeral!.runId;
+    const outboxBefore = store.listOutbox(ephemeralRunId).length;
+    const before = Date.now();
+    const result = await ws.cli(['ttl', 'preview', '2h', '--json']);
+    const after = Date.now();
+    expectOk(result);
+    const moved = parseJson(result) as {
+      environment: string;
+      projectDir: string;
+      fireAt: string;
+      previousFireAt: string;
+    };
+    expect(moved).toMatchObject({
+      environment: 'preview',
+      projectDir: PROJECT,
+      previousFireAt: previous.fireAt,
+    });
+    const fireAt = Date.parse(moved.fireAt);
+    expect(fireAt).toBeGreaterThanOrEqual(before + 2 * HOUR_MS - CLOCK_SLACK_MS);
+    expect(fireAt).toBeLessThanOrEqual(after + 2 * HOUR_MS + CLOCK_SLACK_MS);
+
+    const schedule = store.listSchedules('preview')[0]!;
+    expect(schedule).toMatchObject({ status: 'pending', fireAt: moved.fireAt });
+    expect(schedule.fireAt).not.toBe(previous.fireAt);
+    expect(store.getEnvironment('preview', PROJECT)?.ttlExpiresAt).toBe(moved.fireAt);
+    const outbox = store.listOutbox(ephemeralRunId);
+    expect(outbox).toHaveLength(outboxBefore + 1);
+    expect(outbox.at(-1)?.phase).toBe('ttl_changed');
+    expect(STATUS_EVENT.parse(outbox.at(-1)?.body)).toMatchObject({
+      phase: 'ttl_changed',
+      environment: 'preview',
+      workflow: 'ephemeral',
+    });
+  });
+
+  it('ttl for an environment with no scheduled destroy exits 2 and changes nothing', async () => {
+    const schedulesBefore = ws.store().listSchedules();
+    const result = await ws.cli(['ttl', 'dev', '2h']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('NotFound: no scheduled destroy for dev');
+    expect(ws.store().listSchedules()).toEqual(schedulesBefore);
+  });
+
+  it('destroy --env preview: destroyed, schedule deleted, lock released', async () => {
+    const result = await ws.cli(['destroy', '--dir', PROJECT, '--env', 'preview', '--json']);
+    expectOk(result);
+    const run = parseJson(result) as RunJson;
+    runs.destroy = run;
+    expect(run).toMatchObject({
+      workflow: 'destroy',
+      status: 'succeeded',
+      environment: 'preview',
+      phase: 'destroyed',
+      summary: { add: 0, change: 0, destroy: 3 },
+    });
+    const store = ws.store();
+    expect(store.getEnvironment('preview', PROJECT)).toMatchObject({
+      status: 'destroyed',
+      lastRunId: run.runId,
+    });
+    expect(store.listSchedules('preview')).toMatchObject([{ status: 'deleted' }]);
+    expect(store.getLock('preview')).toBeUndefined();
+    expect(ws.resources('preview')).toEqual([]);
+    // dev is untouched.
+    expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
+    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual(['destroying', 'destroyed']);
+
+    // The TTL of a destroyed environment can no longer be moved.
+    const ttl = await ws.cli(['ttl', 'preview', '2h']);
+    expect(ttl.exitCode).toBe(2);
+    expect(ttl.stderr).toContain('no scheduled destroy for preview');
+  });
+});
+
+describe('history and audit', () => {
+  it('runs --json lists every run, newest first', async () => {
+    const result = await ws.cli(['runs', '--json']);
+    expectOk(result);
+    const listed = (parseJson(result) as { runs: RunJson[] }).runs;
+    expect(listed.map((r) => r.runId).sort()).toEqual(
+      Object.values(runs)
+        .map((r) => r.runId)
+        .sort(),
+    );
+    for (const [index, run] of listed.entries()) {
+      expect(run.status).toBe('succeeded');
+      expect(run.finishedAt).not.toBeNull();
+      const next = listed[index + 1];
+      if (next) expect(run.startedAt >= next.startedAt).toBe(true);
+    }
+    // The runs made one after another come in the reverse order.
+    const sequential = [runs.destroy, runs.noChanges, runs.apply, runs.plan].map((r) => r!.runId);
+    expect(listed.map((r) => r.runId).filter((id) => sequential.includes(id))).toEqual(sequential);
+    expect(listed[0]?.runId).toBe(runs.destroy!.runId);
+  });
+
+  it('logs RUN_ID --json has every state with its duration, and the status events', async () => {
+    const applyRunId = runs.apply!.runId;
+    const result = await ws.cli(['logs', applyRunId, '--json']);
+    expectOk(result);
+    const logs = parseJson(result) as RunJson & { events: RunEventRow[]; outbox: unknown[] };
+    expect(logs).toMatchObject({ runId: applyRunId, workflow: 'plan-apply', phase: 'applied' });
+    const exited = logs.events.filter((e) => e.type === 'exited');
+    expect(exited.map((e) => e.state)).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'NotifyStarted',
+      'RunPlanJob',
+      'CollectPlan',
+      'HasChanges',
+      'NotifyPlanned',
+      'NeedsApproval',
+      'NotifyApplying',
+      'RunApplyJob',
+      'CollectApply',
+      'RecordApplied',
+      'NotifyApplied',
+      'UnlockAfterApply',
+      'Applied',
+    ]);
+    for (const event of exited) {
+      expect(typeof event.durationMs).toBe('number');
+      expect(event.durationMs).toBeGreaterThanOrEqual(0);
+      expect(Number.isNaN(Date.parse(event.at))).toBe(false);
+    }
+    // The Terraform jobs are the long states.
+    const planJob = exited.find((e) => e.state === 'RunPlanJob')!;
+    const applyJob = exited.find((e) => e.state === 'RunApplyJob')!;
+    expect(planJob.durationMs).toBeGreaterThan(100);
+    expect(applyJob.durationMs).toBeGreaterThan(100);
+    expect(logs.events.filter((e) => e.type === 'failed')).toEqual([]);
+    // Entered before exited, in sequence.
+    expect(logs.events.map((e) => e.seq)).toEqual(logs.events.map((_e, i) => i + 1));
+    expect(logs.outbox.map((body) => STATUS_EVENT.parse(body).phase)).toEqual([
+      'started',
+      'planned',
+      'applying',
+      'applied',
+    ]);
+
+    // The text form shows the same states with their timings.
+    const text = await ws.cli(['logs', applyRunId]);
+    expectOk(text);
+    expect(text.stdout).toMatch(/exited +RunPlanJob \d+ ms/);
+    expect(text.stdout).toMatch(/status succeeded \(applied\)/);
+  });
+
+  it('every run left a git note on its commit naming its run id', async () => {
+    const note = await ws.git(['notes', '--ref=refs/notes/stepform', 'show', ws.commit]);
+    const runIds = Object.values(runs).map((r) => r.runId);
+    for (const runId of runIds) expect(note).toContain(`stepform-run: ${runId}`);
+    expect(note.match(/^stepform-run: /gm)).toHaveLength(runIds.length);
+    // The Stepform home stays out of the user's history.
+    expect(await ws.git(['status', '--porcelain'])).toBe('');
+  });
+});
+
+describe('bad input exits 2, names the flag and records no run', () => {
+  const CASES: [name: string, args: string[], named: string][] = [
+    ['--env with shell metacharacters', ['plan', '--dir', PROJECT, '--env', 'dev;rm'], '--env'],
+    ['--commit that is no commit', ['plan', '--dir', PROJECT, '--commit', 'deadbeef'], '--commit'],
+    ['--dir outside the repository', ['plan', '--dir', '../outside'], '--dir'],
+    ['an unknown verb', ['frobnicate', '--dir', PROJECT], 'unknown verb "frobnicate"'],
+    ['an unknown flag', ['apply', '--dir', PROJECT, '--force'], "Unknown option '--force'"],
+    [
+      'a flag of another verb',
+      ['plan', '--dir', PROJECT, '--auto-approve'],
+      '--auto-approve is not an option of plan',
+    ],
+    ['ephemeral without --ttl', ['ephemeral', '--dir', PROJECT, '--env', 'pr-9'], '--ttl'],
+    [
+      'a TTL below the minimum',
+      ['ephemeral', '--dir', PROJECT, '--env', 'pr-9', '--ttl', '5s'],
+      'ttl: must be between 1m and 30d',
+    ],
+    [
+      'a malformed --approval-timeout',
+      ['apply', '--dir', PROJECT, '--approval-timeout', 'soon'],
+      '--approval-timeout',
+    ],
+    [
+      'approve of an unknown run id',
+      ['approve', '20200101T000000Z-abcdef'],
+      'run 20200101T000000Z-abcdef has no approval request',
+    ],
+    ['approve of a malformed run id', ['approve', '../../etc'], 'RUN_ID'],
+  ];
+  const results = new Map<string, CliResult>();
+  let runsBefore: string[];
+  let outboxBefore: number;
+
+  beforeAll(async () => {
+    const store = ws.store();
+    runsBefore = store.listRuns(1000).map((r) => r.runId);
+    outboxBefore = store.listOutbox().length;
+    // Independent commands: all at once, to keep the suite short.
+    await Promise.all(
+      CASES.map(async ([name, args]) => {
+        results.set(name, await ws.cli([...args, '--json']));
+      }),
+    );
+  });
+
+  it.each(CASES)('%s', (name, _args, named) => {
+    const result = results.get(name)!;
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(named);
+    // With --json, stdout is empty (argument errors) or exactly one JSON error object.
+    if (result.stdout.trim() !== '') {
+      expect((parseJson(result) as { error: { name: string } }).error.name).toMatch(
+        /^(InvalidInput|NotFound)$/,
+      );
+    }
+  });
+
+  it('recorded no run, no status event and no lock', async () => {
+    const runs = await ws.cli(['runs', '--json']);
+    expectOk(runs);
+    expect((parseJson(runs) as { runs: RunJson[] }).runs.map((r) => r.runId)).toEqual(runsBefore);
+    const store = ws.store();
+    expect(store.listOutbox()).toHaveLength(outboxBefore);
+    expect(store.getLock('dev')).toBeUndefined();
+    expect(store.listSchedules('pr-9')).toEqual([]);
+  });
+});
