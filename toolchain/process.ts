@@ -8,6 +8,11 @@ export interface RunOptions {
   /** Aborting sends `killSignal` to the child; SIGINT lets Terraform release its state lock. */
   readonly signal?: AbortSignal;
   readonly killSignal?: NodeJS.Signals;
+  /**
+   * After an abort, send `killSignal` once more if the process still runs this long later
+   * (Terraform stops at once on a second interrupt, where the first waits for operations).
+   */
+  readonly repeatKillAfterMs?: number;
 }
 
 export interface RunResult {
@@ -47,6 +52,14 @@ export function run(
       pending[stream] = lines.pop() ?? '';
       for (const line of lines) options.onLine(line, stream);
     };
+    let repeat: NodeJS.Timeout | undefined;
+    const repeatAfter = options.repeatKillAfterMs;
+    const onAbort = () => {
+      if (repeatAfter !== undefined) {
+        repeat = setTimeout(() => child.kill(options.killSignal ?? 'SIGTERM'), repeatAfter);
+      }
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', collect('stdout', out));
     child.stderr.on('data', collect('stderr', err));
     child.on('error', (error) => {
@@ -54,6 +67,8 @@ export function run(
       if (error.name !== 'AbortError') reject(error);
     });
     child.on('close', (exitCode, signal) => {
+      clearTimeout(repeat);
+      options.signal?.removeEventListener('abort', onAbort);
       for (const stream of ['stdout', 'stderr'] as const) {
         if (pending[stream] !== '') options.onLine?.(pending[stream], stream);
       }

@@ -148,6 +148,9 @@ export class Terraform {
       signal: this.#signal,
       // SIGINT is Terraform's graceful stop: it finishes the current operation and unlocks state.
       killSignal: 'SIGINT',
+      // A second interrupt stops Terraform at once: before Batch's SIGKILL (30 s after SIGTERM)
+      // it still exits and releases the state lock.
+      repeatKillAfterMs: 15_000,
       onLine: (line, stream) => {
         if (stream === 'stderr' || !options.quiet) this.#log.write(line);
       },
