@@ -128,23 +128,27 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
   try {
     const store = await artifactStore(env);
     const resolution = await resolveEngine(env);
-    let result: JobResult;
-    const pulled =
+    const failedBeforeStart = (error: unknown): JobResult => {
+      const described = describeError(error);
+      log.info(`failed: ${described.name}: ${described.message}`);
+      return { ...newResult(job, new Date()), error: described };
+    };
+    const pullError =
       store && job.verb === 'apply'
         ? await pullPlan(store, job.plan.dir).then(
             () => undefined,
             (error: unknown) => error,
           )
         : undefined;
-    if (pulled !== undefined) {
-      result = { ...newResult(job, new Date()), error: describeError(pulled) };
-      log.info(`failed: ${describeError(pulled).name}: ${describeError(pulled).message}`);
+    let result: JobResult;
+    if (pullError !== undefined) {
+      result = failedBeforeStart(pullError);
     } else if (!resolution.found) {
-      const error = new ToolchainMissing(
-        `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}. Run \`npm run setup\` to build the pinned OpenTofu`,
+      result = failedBeforeStart(
+        new ToolchainMissing(
+          `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}. Run \`npm run setup\` to build the pinned OpenTofu`,
+        ),
       );
-      result = { ...newResult(job, new Date()), error: describeError(error) };
-      log.info(`failed: ${error.name}: ${error.message}`);
     } else {
       const mirrorDir = providerMirrorDir(env);
       const pluginCache = pluginCacheDir(env);
