@@ -9,5 +9,7 @@ export default {
   },
   testMatch: ['<rootDir>/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/'],
+  // cdk.out holds staged copies of the sources (and a package.json) for the image asset.
+  modulePathIgnorePatterns: ['<rootDir>/infra/cdk.out/'],
   testTimeout: 180_000,
 };

@@ -13,7 +13,8 @@ export const LAMBDA_CONFIG = z.looseObject({
   STATE_BUCKET: z.string().min(3),
   STATE_KEY_PREFIX: z.string().default('stepform/state'),
   STATUS_QUEUE_URL: z.url().endsWith('.fifo'),
-  APPROVAL_URL: z.url(),
+  /** The approval endpoint's URL; RequestApproval needs it to make links. */
+  APPROVAL_URL: z.url().optional(),
   SIGNING_KEY_SECRET_ID: z.string().min(1),
   SLACK_WEBHOOK_SECRET_ID: z.string().min(1).optional(),
   SLACK_SIGNING_SECRET_ID: z.string().min(1).optional(),
@@ -28,6 +29,8 @@ export const LAMBDA_CONFIG = z.looseObject({
   SCHEDULER_ROLE_ARN: ARN,
   /** Comma-separated approver names; unset lets anyone holding a link decide. */
   APPROVERS: z.string().optional(),
+  /** "true" lets a run skip approval (autoApprove); off by default, so nobody can. */
+  ALLOW_AUTO_APPROVE: z.enum(['true', 'false']).default('false'),
 });
 export type LambdaConfig = z.output<typeof LAMBDA_CONFIG>;
 

@@ -129,6 +129,28 @@ describe('lock handler', () => {
   });
 });
 
+describe('prepare-run handler', () => {
+  const input = { ...RUN, autoApprove: true };
+
+  it('refuses a plan-apply that would skip approval unless the deployment allows it', async () => {
+    const { handler } = await import('./prepare-run.ts');
+    await expect(handler({ input }, CONTEXT)).rejects.toMatchObject({
+      name: 'InvalidInput',
+      field: 'input.autoApprove',
+    });
+  });
+
+  it('lets a destroy (which has no approval step) through, and builds its jobs', async () => {
+    const { handler } = await import('./prepare-run.ts');
+    const prepared = await handler({ input: { ...input, workflow: 'destroy' } }, CONTEXT);
+    expect(prepared.jobs.destroy).toMatchObject({
+      verb: 'destroy',
+      backend: { type: 's3', bucket: 'stepform-state', region: 'eu-west-1' },
+      artifactsDir: '/artifacts/run-1/destroy',
+    });
+  });
+});
+
 describe('notify handler', () => {
   it('sends the status event to the FIFO queue, grouped by environment, deduplicated by run and phase', async () => {
     const { handler } = await import('./notify.ts');

@@ -1,8 +1,15 @@
 // RequestApproval on AWS (lambda:invoke.waitForTaskToken): stores the approval with the task
 // token and sends the signed links; the workflow waits until the callback decides.
+import { InvalidInput } from '../core/errors.ts';
 import { notifyStep } from '../core/notify.ts';
 import { requestApprovalStep } from '../core/steps.ts';
 import { awsRuntime, instrument, logger } from './runtime.ts';
+
+function requireApprovalUrl(url: string | undefined): string {
+  if (url === undefined)
+    throw new InvalidInput('env.APPROVAL_URL', 'is required to send approval links');
+  return url;
+}
 
 export const handler = instrument('RequestApproval', async (event: unknown) => {
   const runtime = awsRuntime();
@@ -10,7 +17,7 @@ export const handler = instrument('RequestApproval', async (event: unknown) => {
   const { run, approval, links } = await requestApprovalStep(event, runtime.approvals, {
     now,
     signingKey: await runtime.signingKey(),
-    baseUrl: runtime.config.APPROVAL_URL,
+    baseUrl: requireApprovalUrl(runtime.config.APPROVAL_URL),
   });
   const plan = (event as { plan?: unknown }).plan;
   const report = await notifyStep(

@@ -1,0 +1,87 @@
+// The Stepform CDK app: one stack with the StepformPipeline construct. Synthesizes offline
+// (`npm run synth` writes infra/cdk.out); deploy with the aws-cdk CLI (docs/deploy.md):
+//   npx aws-cdk@2 deploy --app infra/cdk.out
+// Settings come from context (-c key=value, or cdk.json) or the environment:
+//   account / region      CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (unset: an environment-agnostic stack)
+//   stackName             STEPFORM_STACK_NAME, default "Stepform"
+//   githubRepository      STEPFORM_GITHUB_REPOSITORY (owner/name; unset: no GitHub roles)
+//   githubDefaultBranch   STEPFORM_GITHUB_DEFAULT_BRANCH, default "main"
+//   githubOidcProviderArn STEPFORM_GITHUB_OIDC_PROVIDER_ARN (an existing provider)
+//   spotForPlans          STEPFORM_SPOT_FOR_PLANS=true
+//   approvers             STEPFORM_APPROVERS (comma-separated)
+import { rmSync } from 'node:fs';
+import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';
+import nag from 'cdk-nag';
+import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
+
+export const DEFAULT_OUTDIR = new URL('../cdk.out', import.meta.url).pathname;
+
+function setting(app: App, key: string, envName: string): string | undefined {
+  const fromContext: unknown = app.node.tryGetContext(key);
+  if (typeof fromContext === 'string' && fromContext !== '') return fromContext;
+  if (typeof fromContext === 'boolean') return String(fromContext);
+  const fromEnv = process.env[envName];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+/** The app with its stack; `nag` adds cdk-nag's AwsSolutions checks as a validation plugin. */
+export function buildApp(options: { outdir?: string; nag?: boolean } = {}): {
+  app: App;
+  stack: Stack;
+  pipeline: StepformPipeline;
+} {
+  const app = new App({ outdir: options.outdir ?? DEFAULT_OUTDIR });
+  const account = setting(app, 'account', 'CDK_DEFAULT_ACCOUNT');
+  const region = setting(app, 'region', 'CDK_DEFAULT_REGION');
+  const stack = new Stack(app, setting(app, 'stackName', 'STEPFORM_STACK_NAME') ?? 'Stepform', {
+    description: 'Stepform: GitOps pipeline for Terraform/OpenTofu on Step Functions and Batch',
+    ...(account || region ? { env: { account, region } } : {}),
+  });
+  const repository = setting(app, 'githubRepository', 'STEPFORM_GITHUB_REPOSITORY');
+  const defaultBranch = setting(app, 'githubDefaultBranch', 'STEPFORM_GITHUB_DEFAULT_BRANCH');
+  const providerArn = setting(app, 'githubOidcProviderArn', 'STEPFORM_GITHUB_OIDC_PROVIDER_ARN');
+  const approvers = setting(app, 'approvers', 'STEPFORM_APPROVERS');
+  const props: StepformPipelineProps = {
+    spotForPlans: setting(app, 'spotForPlans', 'STEPFORM_SPOT_FOR_PLANS') === 'true',
+    ...(repository
+      ? {
+          github: {
+            repository,
+            ...(defaultBranch ? { defaultBranch } : {}),
+            ...(providerArn ? { existingProviderArn: providerArn } : {}),
+          },
+        }
+      : {}),
+    ...(approvers ? { approvers: approvers.split(',').map((name) => name.trim()) } : {}),
+  };
+  const pipeline = new StepformPipeline(stack, 'Pipeline', props);
+  // What docs/deploy.md asks for after the first deploy.
+  const output = (id: string, value: string, description: string) =>
+    new CfnOutput(stack, id, { value, description });
+  output('ApprovalUrl', pipeline.approvalUrl.url, 'The approval endpoint (signed links)');
+  output('GitHubTokenSecretArn', pipeline.githubTokenSecret.secretArn, 'Set: GitHub token');
+  output('SlackWebhookSecretArn', pipeline.slackWebhookSecret.secretArn, 'Set: Slack webhook URL');
+  output('StatusQueueUrl', pipeline.statusQueue.queueUrl, 'Status events (FIFO)');
+  for (const [workflow, machine] of Object.entries(pipeline.stateMachines)) {
+    const id = workflow.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
+    output(`${id}StateMachineArn`, machine.stateMachineArn, `The ${workflow} workflow`);
+  }
+  for (const [name, role] of Object.entries(pipeline.githubRoles)) {
+    const id = name.charAt(0).toUpperCase() + name.slice(1);
+    output(`GitHub${id}RoleArn`, role.roleArn, `Role for GitHub Actions (${name})`);
+  }
+  if (options.nag ?? true) Validations.of(app).addPlugins(new nag.AwsSolutionsChecks(app));
+  return { app, stack, pipeline };
+}
+
+if (import.meta.url === new URL(process.argv[1] ?? '', 'file:').href) {
+  const started = Date.now();
+  // A fresh assembly: stale assets of earlier synths would be uploaded by a deploy too.
+  rmSync(DEFAULT_OUTDIR, { recursive: true, force: true });
+  const { app } = buildApp();
+  const assembly = app.synth();
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(
+    `synthesized ${assembly.stacks.map((s) => s.stackName).join(', ')} into ${assembly.directory} in ${seconds}s`,
+  );
+}
