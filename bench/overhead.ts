@@ -1,0 +1,293 @@
+// 1. Overhead over the bare engine: `stepform plan` and `stepform apply --auto-approve` (the
+// real CLI, a child process per run) against `init` + `plan -out` (+ `apply`) of the same
+// config in a fresh folder with the executor's CLI configuration. Runs are interleaved, and
+// each round commits a new variable value first, so that every plan has changes.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Store } from '../local/engine/store.ts';
+import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
+import {
+  type BareEngine,
+  bareEngine,
+  bareJob,
+  benchTemp,
+  cliEnv,
+  cpuSeconds,
+  generatedConfig,
+  runStepform,
+} from './lib/fixtures.ts';
+import { type Benchmark, type Cell, type Target, table } from './lib/report.ts';
+import { PART_LABELS, attributeRun, jobResults, workflowKinds } from './lib/runs.ts';
+import { medianByKey, ratio, seconds, spread, summarize, times } from './lib/stats.ts';
+
+const RESOURCES = 200;
+const ENVIRONMENT = 'bench';
+const MAX_RATIO = 1.15;
+const MAX_ADDED_MS = 1500;
+
+interface Config {
+  readonly id: string;
+  readonly label: string;
+  /** Folder in the benchmark repository. */
+  readonly project: string;
+  /** The variable each round changes, through an auto.tfvars file. */
+  readonly variable: string;
+  /** Target ratio applies to this config. */
+  readonly ratioTarget: boolean;
+}
+
+const CONFIGS: readonly Config[] = [
+  {
+    id: 'generated',
+    label: `${RESOURCES} × terraform_data`,
+    project: 'generated',
+    variable: 'revision',
+    ratioTarget: true,
+  },
+  {
+    id: 'hello',
+    label: 'terraform/examples/hello',
+    project: 'hello',
+    variable: 'greeting',
+    ratioTarget: false,
+  },
+];
+
+type Verb = 'plan' | 'apply';
+const VERBS: readonly Verb[] = ['plan', 'apply'];
+
+interface Sample {
+  readonly config: string;
+  readonly verb: Verb;
+  readonly round: number;
+  readonly bareMs: number;
+  readonly bareSteps: Record<string, number>;
+  /** CPU seconds of every process the job ran. */
+  readonly bareCpu: number;
+  readonly stepformMs: number;
+  readonly stepformCpu: number;
+  readonly runId: string;
+  readonly parts: Record<string, number>;
+  readonly summary: unknown;
+}
+
+export const overhead: Benchmark = {
+  id: 'overhead',
+  title: 'Overhead over the bare engine',
+  async run(ctx) {
+    const rounds = ctx.reps(6, 1);
+    const repo = await makeRepo();
+    ctx.temp(repo.dir);
+    const home = ctx.temp(await benchTemp('overhead-home'));
+    const bareDir = ctx.temp(await benchTemp('overhead-bare'));
+    const bare: BareEngine = await bareEngine(bareDir);
+    await mkdir(join(bareDir, 'state'), { recursive: true });
+    const env = cliEnv(home);
+    await repo.commitFiles({ [`generated/main.tf`]: generatedConfig(RESOURCES) }, 'generated');
+    await repo.commitDir(HELLO_EXAMPLE, 'hello', 'hello');
+    const commitRound = (round: number) =>
+      repo.commitFiles(
+        Object.fromEntries(
+          CONFIGS.map((c) => [
+            `${c.project}/round.auto.tfvars`,
+            `${c.variable} = "round-${round}"\n`,
+          ]),
+        ),
+        `round ${round}`,
+      );
+    const kinds = {
+      plan: await workflowKinds('plan'),
+      apply: await workflowKinds('plan-apply'),
+    };
+
+    const stepform = async (config: Config, verb: Verb) => {
+      const args = [verb, '--dir', config.project, '--env', ENVIRONMENT, '--json'];
+      if (verb === 'apply') args.push('--auto-approve');
+      const cpuBefore = await cpuSeconds();
+      const timed = await runStepform(args, { cwd: repo.dir, env });
+      const cpu = (await cpuSeconds()) - cpuBefore;
+      if (timed.exitCode !== 0) {
+        throw new Error(`stepform ${args.join(' ')} exited ${timed.exitCode}:\n${timed.stderr}`);
+      }
+      const { runId } = JSON.parse(timed.stdout) as { runId: string };
+      const store = new Store(join(home, 'stepform.db'));
+      try {
+        const row = store.getRun(runId);
+        if (row?.status !== 'succeeded') throw new Error(`run ${runId} did not succeed`);
+        const results = await jobResults(join(home, 'artifacts'), runId);
+        const parts = attributeRun(timed, row, store.listRunEvents(runId), kinds[verb], results);
+        const summary = row.details.summary as { add: number; change: number; destroy: number };
+        return { ms: timed.ms, cpu, runId, parts, summary };
+      } finally {
+        store.close();
+      }
+    };
+    const bareRun = async (config: Config, verb: Verb) => {
+      const cpuBefore = await cpuSeconds();
+      const job = await bareJob(
+        bare,
+        join(repo.dir, config.project),
+        join(bareDir, 'state', `${config.project}.tfstate`),
+        verb,
+      );
+      return { ...job, cpu: (await cpuSeconds()) - cpuBefore };
+    };
+
+    // Round 0 creates every resource on both sides; it is not measured.
+    await commitRound(0);
+    for (const config of CONFIGS) {
+      ctx.log(`  warm-up: ${config.label}`);
+      await stepform(config, 'apply');
+      await bareRun(config, 'apply');
+    }
+
+    const samples: Sample[] = [];
+    for (let round = 1; round <= rounds; round += 1) {
+      await commitRound(round);
+      for (const config of CONFIGS) {
+        for (const verb of VERBS) {
+          // Alternate who goes first, so that drift in the machine's load hits both sides.
+          let s: Awaited<ReturnType<typeof stepform>>;
+          let b: Awaited<ReturnType<typeof bareRun>>;
+          if (round % 2 === 1) {
+            s = await stepform(config, verb);
+            b = await bareRun(config, verb);
+          } else {
+            b = await bareRun(config, verb);
+            s = await stepform(config, verb);
+          }
+          // Both sides must have had changes to plan (and apply).
+          const changes = s.summary.add + s.summary.change + s.summary.destroy;
+          if (!b.hasChanges || changes === 0) {
+            throw new Error(`round ${round} ${config.id} ${verb}: a plan without changes`);
+          }
+          samples.push({
+            config: config.id,
+            verb,
+            round,
+            bareMs: b.ms,
+            bareSteps: b.steps,
+            bareCpu: b.cpu,
+            stepformMs: s.ms,
+            stepformCpu: s.cpu,
+            runId: s.runId,
+            parts: s.parts,
+            summary: s.summary,
+          });
+          ctx.log(
+            `  round ${round}/${rounds} ${config.id} ${verb}: stepform ${seconds(s.ms)}, bare ${seconds(b.ms)}`,
+          );
+        }
+      }
+    }
+
+    const rows: Cell[][] = [];
+    const targets: Target[] = [];
+    const groups: { config: Config; verb: Verb; picked: Sample[] }[] = [];
+    const figures: Record<string, unknown>[] = [];
+    for (const config of CONFIGS) {
+      for (const verb of VERBS) {
+        const picked = samples.filter((s) => s.config === config.id && s.verb === verb);
+        groups.push({ config, verb, picked });
+        const b = summarize(picked.map((s) => s.bareMs));
+        const s = summarize(picked.map((p) => p.stepformMs));
+        const r = ratio(s.median, b.median);
+        const added = s.median - b.median;
+        const jobs = verb === 'apply' ? 2 : 1;
+        const cpu = {
+          bare: summarize(picked.map((p) => p.bareCpu)).median,
+          stepform: summarize(picked.map((p) => p.stepformCpu)).median,
+        };
+        rows.push([
+          config.label,
+          `stepform ${verb === 'apply' ? 'apply --auto-approve' : 'plan'}`,
+          picked.length,
+          spread(b),
+          spread(s),
+          times(r),
+          seconds(added),
+          seconds(added / jobs),
+          `${cpu.bare.toFixed(2)} s → ${cpu.stepform.toFixed(2)} s`,
+        ]);
+        figures.push({
+          config: config.id,
+          verb,
+          bare: b,
+          stepform: s,
+          ratio: r,
+          addedMs: added,
+          cpuSeconds: cpu,
+        });
+        if (config.ratioTarget) {
+          targets.push({
+            name: `ratio ≤ ${MAX_RATIO} (${config.label}, ${verb})`,
+            met: r <= MAX_RATIO,
+            detail: times(r),
+          });
+        }
+        targets.push({
+          name: `added < ${MAX_ADDED_MS / 1000} s per job (${config.label}, ${verb})`,
+          met: added < MAX_ADDED_MS,
+          detail: `${seconds(added)} per run${jobs > 1 ? `, ${seconds(added / jobs)} per executor job` : ''}`,
+        });
+      }
+    }
+
+    const timingTable = table(
+      [
+        'config',
+        'command',
+        'runs',
+        'bare: init + plan -out (+ apply), median (min–max)',
+        'Stepform, median (min–max)',
+        'ratio',
+        'added',
+        'added per executor job',
+        'CPU time, bare → Stepform (median)',
+      ],
+      rows,
+      [2, 3, 4, 5, 6, 7, 8],
+    );
+
+    const partMedians = groups.map((g) => medianByKey(g.picked.map((s) => s.parts)));
+    const bareMedians = groups.map((g) => medianByKey(g.picked.map((s) => s.bareSteps)));
+    const partRows: Cell[][] = Object.entries(PART_LABELS).map(([key, label]) => [
+      label,
+      ...partMedians.map((m) => Math.round(m[key] ?? 0)),
+    ]);
+    partRows.push([
+      '**Stepform, median wall time**',
+      ...groups.map(
+        (g) => `**${Math.round(summarize(g.picked.map((s) => s.stepformMs)).median)}**`,
+      ),
+    ]);
+    for (const step of ['init', 'plan', 'apply']) {
+      partRows.push([
+        `bare: ${step}`,
+        ...bareMedians.map((m) => (m[step] === undefined ? '–' : Math.round(m[step]))),
+      ]);
+    }
+    partRows.push([
+      '**bare, median wall time**',
+      ...groups.map((g) => `**${Math.round(summarize(g.picked.map((s) => s.bareMs)).median)}**`),
+    ]);
+    const breakdownTable = table(
+      ['where the time goes (median ms)', ...groups.map((g) => `${g.config.id} ${g.verb}`)],
+      partRows,
+      groups.map((_, index) => index + 1),
+    );
+
+    return {
+      tables: [timingTable, breakdownTable],
+      notes: [
+        `${rounds} measured rounds after one warm-up round that creates everything; each round commits a new value of one variable, so every plan has changes (all ${RESOURCES} generated resources updated in place; in hello one updated and one replaced), and each apply applies them. Within a round Stepform and the bare engine alternate who runs first.`,
+        'Stepform: `node bin/stepform.js plan|apply --auto-approve --json` as a child process in the repository, with STEPFORM_HOME in a temporary folder; timed from spawn to exit. `apply` is the plan-apply workflow: a plan job and an apply job, each a fresh git checkout and `init`.',
+        'Bare: the same files copied (untimed) into a fresh folder, then `init -input=false`, `plan -input=false -out=…` and, for apply, `apply` of that plan, with the executor’s CLI configuration (filesystem mirror and plugin cache, from renderCliConfig) and a local state file outside the folder.',
+        'CPU time: user + system seconds of every process the job started (the CLI, its executor processes, git and the engine, or the bare engine), from /proc/self/stat of this process around each job.',
+        'Breakdown: the parts add up to the wall time. CLI start/end and the engine come from the run’s row and state events in the store, the Lambda-side states from their event durations, the executor steps from each job’s result.json `timings`, summed over the run’s jobs. An apply job pulls the state twice and `timings` keeps the last pull: the other falls in "rest".',
+      ],
+      targets,
+      data: { rounds, figures, samples },
+    };
+  },
+};
