@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'infra/cdk.out/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', 'infra/cdk.out/**', 'github-action/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

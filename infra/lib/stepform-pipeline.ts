@@ -911,7 +911,12 @@ export class StepformPipeline extends Construct {
       r.addToPolicy(
         new iam.PolicyStatement({
           sid: 'WatchExecutions',
-          actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+          // StopExecution: the action stops the execution it started when its job is cancelled.
+          actions: [
+            'states:DescribeExecution',
+            'states:GetExecutionHistory',
+            'states:StopExecution',
+          ],
           resources: workflows.map(executionArns),
         }),
       );

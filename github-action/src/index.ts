@@ -1,0 +1,200 @@
+// The action's entrypoint, both steps of it (action.yml runs this file as `main` and as
+// `post`). Main: read the inputs and the event, start (or follow) the execution, and with
+// `wait` follow it to the end. Post: stop the execution when the job was cancelled while the
+// main step followed it. Everything outside goes through the injected Deps; one catch.
+import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import * as actionsCore from '@actions/core';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { InvalidInput } from '../../lambdas/core/errors.ts';
+import type { Deps } from './deps.ts';
+import { readGitHubRun } from './event.ts';
+import {
+  ExecutionNotSucceeded,
+  decideStop,
+  executionName,
+  followExecution,
+  runInput,
+  startOrFollow,
+  stopIfRunning,
+} from './execution.ts';
+import { readInputs, regionOf } from './inputs.ts';
+import { executionUrl, jobSummaryMarkdown, runSummary } from './summary.ts';
+
+/** Names of the step state (core.saveState) the main step leaves for the post step. */
+export const STATE = {
+  isPost: 'isPost',
+  executionArn: 'executionArn',
+  follow: 'follow',
+  outcome: 'outcome',
+  cancelled: 'cancelled',
+} as const;
+
+export function defaultDeps(): Deps {
+  return {
+    core: actionsCore,
+    // Credentials and AWS_ENDPOINT_URL(_SFN) come from the environment, as the SDK reads them.
+    sfn: (region) => new SFNClient({ region }),
+    env: process.env,
+    readFile: async (path) => readFile(path, 'utf8'),
+    sleep: async (ms) =>
+      new Promise<void>((resolve) => {
+        setTimeout(resolve, ms);
+      }),
+    now: () => Date.now(),
+    onCancel: (handler) => {
+      // The runner cancels a step with SIGINT, then SIGTERM 7.5 s later.
+      const once = () => {
+        handler();
+        process.exit(1);
+      };
+      process.once('SIGINT', once);
+      process.once('SIGTERM', once);
+    },
+  };
+}
+
+async function main(deps: Deps): Promise<void> {
+  const { core } = deps;
+  core.saveState(STATE.isPost, 'true');
+  const inputs = readInputs(core);
+  const github = await readGitHubRun(deps.env, deps.readFile);
+  const name = executionName({
+    runId: github.runId,
+    runAttempt: github.runAttempt,
+    workflow: inputs.workflow,
+    environment: inputs.environment,
+    projectDir: inputs.projectDir,
+  });
+  const input = runInput(name, inputs, github);
+  const sfn = deps.sfn(regionOf(inputs.stateMachineArn));
+
+  const { executionArn } = await startOrFollow(sfn, inputs.stateMachineArn, input, (line) => {
+    core.info(line);
+  });
+  core.saveState(STATE.executionArn, executionArn);
+  core.setOutput('execution-arn', executionArn);
+  core.info(`execution: ${executionUrl(executionArn)}`);
+
+  const pullRequestUrl =
+    github.pullRequest === undefined
+      ? undefined
+      : `${github.serverUrl}/${github.repositoryName}/pull/${github.pullRequest}`;
+  const facts = {
+    workflow: inputs.workflow,
+    environment: inputs.environment,
+    projectDir: inputs.projectDir,
+    commit: github.commit,
+    ...(github.pullRequest === undefined ? {} : { pullRequest: github.pullRequest }),
+    executionArn,
+  };
+
+  if (!inputs.wait) {
+    const summary = runSummary({ ...facts, status: 'RUNNING' });
+    core.setOutput('status', summary.status);
+    core.setOutput('summary', JSON.stringify(summary));
+    await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl)).write();
+    return;
+  }
+
+  core.saveState(STATE.follow, 'true');
+  deps.onCancel(() => {
+    core.saveState(STATE.cancelled, 'true');
+    core.info('the job was cancelled: the post step stops the execution');
+  });
+  core.startGroup(`${inputs.workflow} in ${inputs.environment}`);
+  let followed;
+  try {
+    followed = await followExecution(sfn, executionArn, {
+      timeoutMs: inputs.timeoutMs,
+      sleep: deps.sleep,
+      now: deps.now,
+      log: (line) => {
+        core.info(line);
+      },
+      warn: (line) => {
+        core.warning(line);
+      },
+    });
+  } finally {
+    core.endGroup();
+  }
+  const { execution, timedOut } = followed;
+  const status = execution.status ?? 'UNKNOWN';
+  core.saveState(STATE.outcome, timedOut ? 'WAIT_TIMED_OUT' : status);
+  const summary = runSummary({
+    ...facts,
+    status,
+    ...(execution.output === undefined ? {} : { output: execution.output }),
+    ...(execution.error === undefined ? {} : { error: execution.error }),
+    ...(execution.cause === undefined ? {} : { cause: execution.cause }),
+  });
+  core.setOutput('status', status);
+  core.setOutput('summary', JSON.stringify(summary));
+  await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl)).write();
+
+  if (timedOut) {
+    throw new ExecutionNotSucceeded(
+      `the execution is still ${status} after the timeout; it goes on: ${executionUrl(executionArn)}`,
+    );
+  }
+  if (status !== 'SUCCEEDED') {
+    const reason = [execution.error, execution.cause].filter(Boolean).join(': ');
+    throw new ExecutionNotSucceeded(
+      `the ${inputs.workflow} execution ended ${status}${reason === '' ? '' : ` (${reason})`}`,
+    );
+  }
+  core.info(`the ${inputs.workflow} execution succeeded`);
+}
+
+async function post(deps: Deps): Promise<void> {
+  const { core } = deps;
+  const decision = decideStop({
+    executionArn: core.getState(STATE.executionArn),
+    follow: core.getState(STATE.follow),
+    outcome: core.getState(STATE.outcome),
+    cancelled: core.getState(STATE.cancelled),
+  });
+  if (!decision.stop) {
+    core.debug(`nothing to stop: ${decision.reason}`);
+    return;
+  }
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = deps.env;
+  const cause =
+    GITHUB_REPOSITORY !== undefined && GITHUB_RUN_ID !== undefined
+      ? `the GitHub job that started it was cancelled: ${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`
+      : 'the GitHub job that started it was cancelled';
+  const sfn = deps.sfn(regionOf(decision.executionArn));
+  const { stopped, status } = await stopIfRunning(sfn, decision.executionArn, cause);
+  core.info(
+    stopped
+      ? `stopped the execution ${decision.executionArn}`
+      : `the execution had already ended (${status ?? 'unknown'}): nothing to stop`,
+  );
+}
+
+/** Runs the main or the post step, whichever this is; every failure ends in setFailed. */
+export async function run(overrides: Partial<Deps> = {}): Promise<void> {
+  const deps: Deps = { ...defaultDeps(), ...overrides };
+  const { core } = deps;
+  try {
+    if (core.getState(STATE.isPost) === 'true') await post(deps);
+    else await main(deps);
+  } catch (error) {
+    if (error instanceof InvalidInput) core.setFailed(`invalid input ${error.message}`);
+    else core.setFailed(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function isEntrypoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntrypoint()) await run();

@@ -1,0 +1,231 @@
+// The action's inputs: read once through @actions/core into one object, validated with zod.
+// Raw strings never travel past readInputs; a bad input is an InvalidInput naming the input.
+import { z } from 'zod';
+import { ENVIRONMENT_NAME, PROJECT_DIR } from '../../executor-image/src/job.ts';
+import { parseDuration, parseTtl } from '../../lambdas/core/duration.ts';
+import { InvalidInput } from '../../lambdas/core/errors.ts';
+import { WORKFLOWS, type Workflow } from '../../lambdas/core/status-event.ts';
+import type { Core } from './deps.ts';
+
+/** The inputs of action.yml, by the names a workflow gives them under `with:`. */
+export const INPUT_NAMES = [
+  'workflow',
+  'environment',
+  'project',
+  'ttl',
+  'state-machine-arn',
+  'stack-outputs',
+  'wait',
+  'timeout',
+  'approval-timeout',
+] as const;
+export type InputName = (typeof INPUT_NAMES)[number];
+
+/**
+ * The stack output that holds each workflow's state machine ARN, for `stack-outputs`:
+ * `<Workflow in PascalCase>StateMachineArn`.
+ */
+export const STACK_OUTPUT_NAMES: Readonly<Record<Workflow, string>> = {
+  plan: 'PlanStateMachineArn',
+  'plan-apply': 'PlanApplyStateMachineArn',
+  ephemeral: 'EphemeralStateMachineArn',
+  destroy: 'DestroyStateMachineArn',
+};
+
+/** A Standard state machine's ARN: arn:<partition>:states:<region>:<account>:stateMachine:<name>. */
+export const STATE_MACHINE_ARN =
+  /^arn:aws[a-z-]*:states:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
+
+export interface Inputs {
+  readonly workflow: Workflow;
+  readonly environment: string;
+  /** The root module's folder, relative to the repository root ("." is the root). */
+  readonly projectDir: string;
+  /** Ephemeral only: how long the environment lives. */
+  readonly ttlSeconds?: number;
+  readonly stateMachineArn: string;
+  readonly wait: boolean;
+  /** How long to follow the execution before failing the step (the execution goes on). */
+  readonly timeoutMs: number;
+  /** Plan-apply only: how long the approval request stays open. */
+  readonly approvalTimeoutSeconds?: number;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** What core.getBooleanInput accepts (the YAML 1.2 core schema booleans). */
+const BOOLEAN = z
+  .enum(['true', 'True', 'TRUE', 'false', 'False', 'FALSE'], {
+    error: 'must be true or false',
+  })
+  .transform((value) => value.toLowerCase() === 'true');
+
+/** The reason alone of an InvalidInput ("must be …", without its field). */
+function reason(error: unknown): string {
+  return error instanceof InvalidInput ? error.message.slice(error.field.length + 2) : 'is invalid';
+}
+
+/** A duration such as 30m or 1h30m, between `minMs` and `maxMs`, in milliseconds. */
+function duration(minMs: number, maxMs: number, range: string) {
+  return z.string().transform((text, ctx) => {
+    try {
+      const ms = parseDuration(text);
+      if (ms >= minMs && ms <= maxMs) return ms;
+      ctx.addIssue({ code: 'custom', message: `must be between ${range}` });
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: reason(error) });
+    }
+    return z.NEVER;
+  });
+}
+
+const TTL = z.string().transform((text, ctx) => {
+  try {
+    return parseTtl(text) / 1000;
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: reason(error) });
+    return z.NEVER;
+  }
+});
+
+/** An input that may be left out: "" (what core.getInput gives then) becomes undefined. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+/** One stack output as `aws cloudformation describe-stacks` lists it. */
+const CFN_OUTPUT = z.object({ OutputKey: z.string(), OutputValue: z.string() });
+
+/**
+ * The outputs of the Stepform stack, in any of the forms the tools write them: a flat object
+ * (`{"PlanStateMachineArn": "arn:…"}`), `cdk deploy --outputs-file` (`{"Stepform": {…}}`,
+ * keyed by stack name), or `describe-stacks --query 'Stacks[0].Outputs'` (a list of
+ * `{OutputKey, OutputValue}`). Returns every (key, value) pair found.
+ */
+function outputPairs(value: unknown): [string, unknown][] {
+  if (Array.isArray(value)) {
+    return value.flatMap((item) => {
+      const parsed = CFN_OUTPUT.safeParse(item);
+      return parsed.success ? [[parsed.data.OutputKey, parsed.data.OutputValue]] : [];
+    });
+  }
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, inner]): [string, unknown][] =>
+    typeof inner === 'object' && inner !== null ? outputPairs(inner) : [[key, inner]],
+  );
+}
+
+/**
+ * The ARN of `workflow`'s state machine among the stack outputs: the output named exactly
+ * STACK_OUTPUT_NAMES[workflow], or else the one output whose name ends in it (CDK gives an
+ * output declared inside a construct a prefixed logical id with an 8-character hash suffix).
+ */
+export function stateMachineArnFromOutputs(json: string, workflow: Workflow): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new InvalidInput('stack-outputs', 'must be JSON (the outputs of the Stepform stack)');
+  }
+  const wanted = STACK_OUTPUT_NAMES[workflow];
+  const pairs = outputPairs(value);
+  const exact = pairs.filter(([key]) => key === wanted);
+  const suffixed = new RegExp(`^[A-Za-z0-9]*${wanted}(?:[0-9A-F]{8})?$`);
+  const found = exact.length > 0 ? exact : pairs.filter(([key]) => suffixed.test(key));
+  const arns = [...new Set(found.map(([, arn]) => arn))];
+  if (arns.length === 0) {
+    throw new InvalidInput('stack-outputs', `has no ${wanted} output (the ${workflow} workflow)`);
+  }
+  if (arns.length > 1) {
+    throw new InvalidInput('stack-outputs', `has more than one ${wanted} output`);
+  }
+  const arn = arns[0];
+  if (typeof arn !== 'string' || !STATE_MACHINE_ARN.test(arn)) {
+    throw new InvalidInput('stack-outputs', `${wanted} is not a state machine ARN`);
+  }
+  return arn;
+}
+
+const RAW_INPUTS = z
+  .object({
+    workflow: z.enum(WORKFLOWS, { error: `must be one of ${WORKFLOWS.join(', ')}` }),
+    environment: z.string().min(1, 'is required').pipe(ENVIRONMENT_NAME),
+    project: z
+      .string()
+      .transform((value) => (value === '' ? '.' : value))
+      .pipe(PROJECT_DIR),
+    ttl: optional(TTL),
+    'state-machine-arn': optional(
+      z.string().regex(STATE_MACHINE_ARN, 'must be a Step Functions state machine ARN'),
+    ),
+    'stack-outputs': z.string(),
+    wait: z
+      .string()
+      .transform((value) => (value === '' ? 'true' : value))
+      .pipe(BOOLEAN),
+    timeout: z
+      .string()
+      .transform((value) => (value === '' ? '60m' : value))
+      .pipe(duration(MINUTE, 72 * HOUR, '1m and 72h')),
+    'approval-timeout': optional(duration(1_000, 7 * DAY, '1s and 7d')),
+  })
+  .superRefine((raw, ctx) => {
+    if (raw.workflow === 'ephemeral' && raw.ttl === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'is required by ephemeral' });
+    }
+    if (raw.workflow !== 'ephemeral' && raw.ttl !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'is only for ephemeral' });
+    }
+    if (raw.workflow !== 'plan-apply' && raw['approval-timeout'] !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval-timeout'],
+        message: 'is only for plan-apply (the one workflow with an approval)',
+      });
+    }
+    const given = [raw['state-machine-arn'] !== undefined, raw['stack-outputs'] !== ''];
+    if (given.every(Boolean) || !given.some(Boolean)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['state-machine-arn'],
+        message: 'give exactly one of state-machine-arn and stack-outputs',
+      });
+    }
+  });
+
+/** Reads every input once (core.getInput, trimmed) and validates them together. */
+export function readInputs(core: Pick<Core, 'getInput'>): Inputs {
+  const raw = Object.fromEntries(INPUT_NAMES.map((name) => [name, core.getInput(name)]));
+  const result = RAW_INPUTS.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = String(issue?.path[0] ?? 'inputs');
+    throw new InvalidInput(name, issue?.message ?? 'is invalid');
+  }
+  const valid = result.data;
+  const stateMachineArn =
+    valid['state-machine-arn'] ??
+    stateMachineArnFromOutputs(valid['stack-outputs'], valid.workflow);
+  return {
+    workflow: valid.workflow,
+    environment: valid.environment,
+    projectDir: valid.project,
+    ...(valid.ttl === undefined ? {} : { ttlSeconds: valid.ttl }),
+    stateMachineArn,
+    wait: valid.wait,
+    timeoutMs: valid.timeout,
+    ...(valid['approval-timeout'] === undefined
+      ? {}
+      : { approvalTimeoutSeconds: valid['approval-timeout'] / 1000 }),
+  };
+}
+
+/** The region in a state machine or execution ARN. */
+export function regionOf(arn: string): string {
+  const region = arn.split(':')[3];
+  if (region === undefined || region === '') {
+    throw new InvalidInput('state-machine-arn', 'has no region');
+  }
+  return region;
+}

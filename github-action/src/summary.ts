@@ -1,0 +1,160 @@
+// What the action reports: the `summary` output (JSON) and the job summary (Markdown), built
+// from the execution's status and output. Pure.
+import { z } from 'zod';
+import type { Workflow } from '../../lambdas/core/status-event.ts';
+
+const COUNT = z.number().int().nonnegative();
+
+/** A job step's result in the execution output (CollectedResult, read loosely). */
+const STEP_RESULT = z.object({
+  hasChanges: z.boolean().optional(),
+  applied: z.boolean().optional(),
+  summary: z
+    .object({
+      add: COUNT,
+      change: COUNT,
+      destroy: COUNT,
+      replace: COUNT.default(0),
+      import: COUNT.default(0),
+    })
+    .optional(),
+});
+
+/** Where each workflow keeps its job results in the execution's output ($.plan, $.apply…). */
+const EXECUTION_OUTPUT = z.object({
+  plan: STEP_RESULT.optional(),
+  apply: STEP_RESULT.optional(),
+  destroy: STEP_RESULT.optional(),
+});
+
+export interface Changes {
+  readonly add: number;
+  readonly change: number;
+  readonly destroy: number;
+  readonly replace: number;
+  readonly import: number;
+}
+
+/** The `summary` output of the action, as JSON. */
+export interface RunSummary {
+  readonly status: string;
+  readonly workflow: Workflow;
+  readonly environment: string;
+  readonly project: string;
+  readonly commit: string;
+  readonly pullRequest: number | null;
+  readonly executionArn: string;
+  readonly executionUrl: string;
+  /** Whether the plan had changes (drift, for a scheduled plan); null when not known. */
+  readonly hasChanges: boolean | null;
+  readonly changes: Changes | null;
+  readonly applied: boolean | null;
+  readonly error: string | null;
+  readonly cause: string | null;
+}
+
+export interface SummaryFacts {
+  readonly status: string;
+  readonly workflow: Workflow;
+  readonly environment: string;
+  readonly projectDir: string;
+  readonly commit: string;
+  readonly pullRequest?: number;
+  readonly executionArn: string;
+  /** The execution's output (JSON), when it succeeded. */
+  readonly output?: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/** The AWS console page of an execution. */
+export function executionUrl(executionArn: string): string {
+  const [, partition = 'aws', , region = 'us-east-1'] = executionArn.split(':');
+  const host =
+    partition === 'aws-cn'
+      ? `${region}.console.amazonaws.cn`
+      : partition === 'aws-us-gov'
+        ? `${region}.console.amazonaws-us-gov.com`
+        : `${region}.console.aws.amazon.com`;
+  return `https://${host}/states/home?region=${region}#/v2/executions/details/${encodeURIComponent(executionArn)}`;
+}
+
+function parseOutput(output: string | undefined): z.output<typeof EXECUTION_OUTPUT> {
+  if (output === undefined) return {};
+  try {
+    const parsed = EXECUTION_OUTPUT.safeParse(JSON.parse(output));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}
+
+export function runSummary(facts: SummaryFacts): RunSummary {
+  const output = parseOutput(facts.output);
+  // The plan tells what changes; ephemeral keeps its plan-and-apply under $.apply and destroy
+  // its job under $.destroy.
+  const result = output.plan ?? output.apply ?? output.destroy;
+  return {
+    status: facts.status,
+    workflow: facts.workflow,
+    environment: facts.environment,
+    project: facts.projectDir,
+    commit: facts.commit,
+    pullRequest: facts.pullRequest ?? null,
+    executionArn: facts.executionArn,
+    executionUrl: executionUrl(facts.executionArn),
+    hasChanges: result?.hasChanges ?? null,
+    changes: result?.summary ?? null,
+    applied: (output.apply ?? output.destroy)?.applied ?? null,
+    error: facts.error ?? null,
+    cause: facts.cause ?? null,
+  };
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const ICONS: Readonly<Record<string, string>> = {
+  SUCCEEDED: '✅',
+  RUNNING: '⏳',
+  FAILED: '❌',
+  TIMED_OUT: '⌛',
+  ABORTED: '⛔',
+};
+
+/** The job summary: status, the plan's counts, and links to the execution and the PR. */
+export function jobSummaryMarkdown(summary: RunSummary, pullRequestUrl?: string): string {
+  const lines = [
+    `### ${ICONS[summary.status] ?? '•'} Stepform ${summary.workflow}: ${summary.status}`,
+    '',
+    `Environment \`${summary.environment}\`, project \`${summary.project}\`, ` +
+      `commit \`${summary.commit.slice(0, 12)}\``,
+    '',
+  ];
+  if (summary.changes !== null) {
+    const c = summary.changes;
+    lines.push(
+      '| add | change | destroy | replace | import |',
+      '| ---: | ---: | ---: | ---: | ---: |',
+      `| ${c.add} | ${c.change} | ${c.destroy} | ${c.replace} | ${c.import} |`,
+      '',
+    );
+  } else if (summary.hasChanges === false) {
+    lines.push('No changes.', '');
+  }
+  if (summary.error !== null) {
+    lines.push(
+      `**${escapeHtml(summary.error)}**`,
+      '',
+      ...(summary.cause === null
+        ? []
+        : [`<pre>${escapeHtml(summary.cause.slice(0, 4_000))}</pre>`, '']),
+    );
+  }
+  const links = [`[Execution in the AWS console](${summary.executionUrl})`];
+  if (summary.pullRequest !== null && pullRequestUrl !== undefined) {
+    links.push(`[Pull request #${summary.pullRequest}](${pullRequestUrl}) (the plan comment)`);
+  }
+  lines.push(links.join(' · '));
+  return `${lines.join('\n')}\n`;
+}
