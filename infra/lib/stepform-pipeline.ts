@@ -24,6 +24,8 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -59,7 +61,11 @@ export const HANDLERS = {
   Rollback: 'rollback.ts',
   Schedule: 'schedule.ts',
   ApprovalCallback: 'approval-callback.ts',
+  ExecutionEnded: 'execution-ended.ts',
 } as const;
+
+/** Handlers no workflow calls: the approval endpoint, and the rule on ended executions. */
+const NOT_IN_WORKFLOWS: readonly HandlerName[] = ['ApprovalCallback', 'ExecutionEnded'];
 export type HandlerName = keyof typeof HANDLERS;
 
 /** Where executor artifacts live in the artifacts bucket (lambdas/handlers/runtime.ts uses the same). */
@@ -623,7 +629,15 @@ export class StepformPipeline extends Construct {
 
     // Grants, each handler what its step does.
     const f = this.functions;
-    for (const fn of [f.Lock, f.Unlock, f.Record, f.Rollback, f.Notify, f.RequestApproval]) {
+    for (const fn of [
+      f.Lock,
+      f.Unlock,
+      f.ExecutionEnded,
+      f.Record,
+      f.Rollback,
+      f.Notify,
+      f.RequestApproval,
+    ]) {
       this.table.grantReadWriteData(fn);
     }
     this.table.grantReadWriteData(f.ApprovalCallback);
@@ -690,7 +704,7 @@ export class StepformPipeline extends Construct {
     // ---- State machines ---------------------------------------------------------------
     const functionArns = Object.fromEntries(
       (Object.keys(HANDLERS) as HandlerName[])
-        .filter((name) => name !== 'ApprovalCallback')
+        .filter((name) => !NOT_IN_WORKFLOWS.includes(name))
         .map((name) => [`${name}FunctionArn`, this.functions[name].functionArn]),
     );
     const stateMachines: Partial<Record<Workflow, sfn.StateMachine>> = {};
@@ -736,6 +750,25 @@ export class StepformPipeline extends Construct {
       );
     }
     this.stateMachines = stateMachines as Record<Workflow, sfn.StateMachine>;
+
+    // An execution that ends without reaching its Unlock state (aborted, timed out, or an
+    // error no Catch matches) has its lock released at once instead of at its expiry.
+    new events.Rule(this, 'ReleaseLocksOfEndedExecutions', {
+      description: 'Stepform: release the lock of a workflow execution that ended early',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: (['plan-apply', 'ephemeral', 'destroy'] as const).map(
+            (w) => this.stateMachines[w].stateMachineArn,
+          ),
+        },
+      },
+      targets: [
+        new eventsTargets.LambdaFunction(this.functions.ExecutionEnded, { retryAttempts: 8 }),
+      ],
+    });
     this.alarms.push(
       new cloudwatch.Alarm(this, 'StatusDeadLetterAlarm', {
         alarmDescription: 'Stepform: status events reached the dead-letter queue',

@@ -15,6 +15,7 @@ import {
   ApprovalAlreadyDecided,
   DefaultBranchCheckFailed,
   InvalidInput,
+  LockNotOwned,
   NotFound,
   UnmergedCommit,
   describeError,
@@ -106,6 +107,45 @@ export async function lockStep(
   const { runId, environment } = parseInput(LOCK_INPUT, input, 'lock');
   const lock = await locks.acquire(environment, runId, now, DEFAULT_LOCK_TTL_MS);
   return { owner: lock.owner, expiresAt: lock.expiresAt };
+}
+
+const EXECUTION_ENDED = z.looseObject({
+  detail: z.looseObject({
+    status: z.string(),
+    input: z.string(),
+  }),
+});
+
+/**
+ * After an execution ended without reaching its Unlock state (aborted, timed out, or failed
+ * on an error no Catch matches), release the lock the run still holds. Run by an EventBridge
+ * rule on the execution's status change; a lock another run holds by now is left alone.
+ */
+export async function releaseAfterExecution(
+  event: unknown,
+  locks: LockPort,
+  now: Date,
+): Promise<{ released: boolean; runId?: string }> {
+  const { detail } = parseInput(EXECUTION_ENDED, event, 'event');
+  if (!['FAILED', 'TIMED_OUT', 'ABORTED'].includes(detail.status)) return { released: false };
+  let input: unknown;
+  try {
+    input = JSON.parse(detail.input);
+  } catch {
+    throw new InvalidInput('event.detail.input', 'is not JSON');
+  }
+  const run = parseInput(
+    z.looseObject({ runId: z.string().min(1), environment: z.string().min(1) }),
+    input,
+    'event.detail.input',
+  );
+  try {
+    await locks.release(run.environment, run.runId, now);
+    return { released: true, runId: run.runId };
+  } catch (error) {
+    if (error instanceof LockNotOwned) return { released: false, runId: run.runId };
+    throw error;
+  }
 }
 
 /** Unlock*. */

@@ -151,6 +151,64 @@ describe('prepare-run handler', () => {
   });
 });
 
+describe('execution-ended handler', () => {
+  const ended = (status: string) => ({
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    detail: { status, input: JSON.stringify({ ...RUN, autoApprove: false }) },
+  });
+
+  it('releases the lock an aborted run still holds', async () => {
+    const { DeleteCommand, PutCommand: Put } = await import('@aws-sdk/lib-dynamodb');
+    const { handler } = await import('./execution-ended.ts');
+    dynamo.on(DeleteCommand).resolves({
+      Attributes: {
+        pk: 'LOCK#dev',
+        sk: 'LOCK',
+        type: 'lock',
+        environment: 'dev',
+        owner: 'run-1',
+        acquiredAt: '2026-11-23T00:00:00.000Z',
+        expiresAt: '2099-01-01T00:00:00.000Z',
+        expiresAtEpoch: 4070908800,
+      },
+    });
+    dynamo.on(Put).resolves({});
+    expect(await handler(ended('ABORTED'), CONTEXT)).toEqual({ released: true, runId: 'run-1' });
+    expect(dynamo.commandCalls(DeleteCommand)[0]?.args[0].input.Key).toEqual({
+      pk: 'LOCK#dev',
+      sk: 'LOCK',
+    });
+  });
+
+  it('leaves a lock that another run holds by now', async () => {
+    const { DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { handler } = await import('./execution-ended.ts');
+    dynamo
+      .on(DeleteCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    dynamo.on(GetCommand).resolves({
+      Item: {
+        pk: 'LOCK#dev',
+        sk: 'LOCK',
+        type: 'lock',
+        environment: 'dev',
+        owner: 'run-9',
+        acquiredAt: '2026-11-23T00:00:00.000Z',
+        expiresAt: '2099-01-01T00:00:00.000Z',
+        expiresAtEpoch: 4070908800,
+      },
+    });
+    expect(await handler(ended('TIMED_OUT'), CONTEXT)).toEqual({ released: false, runId: 'run-1' });
+  });
+
+  it('does nothing for an execution that succeeded', async () => {
+    const { handler } = await import('./execution-ended.ts');
+    expect(await handler(ended('SUCCEEDED'), CONTEXT)).toEqual({ released: false });
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+});
+
 describe('notify handler', () => {
   it('sends the status event to the FIFO queue, grouped by environment, deduplicated by run and phase', async () => {
     const { handler } = await import('./notify.ts');
