@@ -15,6 +15,7 @@ import {
 
 export { DefaultBranchCheckFailed };
 import type { CodeHostPort, CommitState, DeploymentState } from '../core/ports.ts';
+import { httpUrl } from '../core/urls.ts';
 import {
   DEFAULT_RETRY,
   isRetryableError,
@@ -109,19 +110,6 @@ function description(text: string): string {
   if (line.length <= GITHUB_DESCRIPTION_LIMIT) return line;
   const kept = line.slice(0, GITHUB_DESCRIPTION_LIMIT - 1);
   return `${/[\uD800-\uDBFF]$/.test(kept) ? kept.slice(0, -1) : kept}…`;
-}
-
-function httpUrl(url: string, field: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new InvalidInput(field, 'must be an absolute http(s) URL');
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new InvalidInput(field, 'must be an absolute http(s) URL');
-  }
-  return parsed.href;
 }
 
 function property(value: unknown, name: string): unknown {

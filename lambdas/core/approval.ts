@@ -11,6 +11,7 @@ import {
   InvalidInput,
   NotAnApprover,
 } from './errors.ts';
+import { httpUrl } from './urls.ts';
 import { parseInput } from './validation.ts';
 
 export const APPROVAL_ACTIONS = ['approve', 'reject'] as const;
@@ -90,15 +91,7 @@ export function approvalLink(
   key: string | Buffer,
 ): string {
   const sig = signApproval(params, key);
-  let base: URL;
-  try {
-    base = new URL(baseUrl);
-  } catch {
-    throw new InvalidInput('baseUrl', 'must be an absolute http(s) URL');
-  }
-  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-    throw new InvalidInput('baseUrl', 'must be an absolute http(s) URL');
-  }
+  const base = new URL(httpUrl(baseUrl, 'baseUrl'));
   const path = base.pathname.replace(/\/+$/, '');
   const url = new URL(`${base.origin}${path}/approvals/${params.id}`);
   url.search = new URLSearchParams({

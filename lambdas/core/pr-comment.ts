@@ -3,6 +3,7 @@
 // destroys kept visible when a long plan has to be cut. Pure.
 import { stripVTControlCharacters } from 'node:util';
 import { MASK } from '../../executor-image/src/masking.ts';
+import { PHASE_ICONS } from './status-event.ts';
 import type {
   OutputChange,
   PlanSummary,
@@ -97,24 +98,8 @@ function fencedBlock(text: string): string {
   return `${fence}text\n${text}\n${fence}`;
 }
 
-const STATUS_ICONS: Readonly<Record<string, string>> = {
-  planned: '📋',
-  no_changes: '✅',
-  awaiting_approval: '⏳',
-  approved: '👍',
-  rejected: '⛔',
-  expired: '⌛',
-  applying: '⏳',
-  applied: '✅',
-  failed: '❌',
-  rolling_back: '↩️',
-  rolled_back: '↩️',
-  destroying: '⏳',
-  destroyed: '🗑️',
-};
-
 function header(input: PrCommentInput): string {
-  const icon = STATUS_ICONS[input.status] ?? 'ℹ️';
+  const icon = (PHASE_ICONS as Readonly<Record<string, string>>)[input.status] ?? 'ℹ️';
   return [
     `### ${icon} Stepform: ${markdownText(input.status)}`,
     `environment ${codeSpan(input.environment)}`,

@@ -6,7 +6,8 @@
 import { stripVTControlCharacters } from 'node:util';
 import { InvalidInput } from './errors.ts';
 import type { ChatMessage } from './ports.ts';
-import type { Phase } from './status-event.ts';
+import { PHASE_ICONS, type Phase } from './status-event.ts';
+import { httpUrl } from './urls.ts';
 
 /** Slack refuses a section's text over this many characters. */
 export const SLACK_TEXT_LIMIT = 3_000;
@@ -102,43 +103,16 @@ function codeBlock(title: string, text: string, keep: 'head' | 'tail'): string {
   return `*${title}*\n\`\`\`\n${escapedWithin(body === '' ? '(empty)' : body, SLACK_TEXT_LIMIT - wrapper.length, keep)}\n\`\`\``;
 }
 
-const PHASE_ICONS: Readonly<Record<Phase, string>> = {
-  started: '🚀',
-  planned: '📋',
-  no_changes: '✅',
-  awaiting_approval: '⏳',
-  approved: '👍',
-  rejected: '⛔',
-  expired: '⌛',
-  applying: '⏳',
-  applied: '✅',
-  failed: '❌',
-  rolling_back: '↩️',
-  rolled_back: '↩️',
-  destroying: '⏳',
-  destroyed: '🗑️',
-  ttl_changed: '⏱️',
-};
-
 function phaseLabel(phase: string): string {
   return phase.replaceAll('_', ' ');
 }
 
 /** A button URL: an absolute http(s) URL, as the approval endpoint makes them. */
 function buttonUrl(url: string, field: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new InvalidInput(field, 'must be an absolute http(s) URL');
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new InvalidInput(field, 'must be an absolute http(s) URL');
-  }
-  if (parsed.href.length > URL_LIMIT) {
+  const href = httpUrl(url, field);
+  if (href.length > URL_LIMIT)
     throw new InvalidInput(field, `must be at most ${URL_LIMIT} characters`);
-  }
-  return parsed.href;
+  return href;
 }
 
 const APPROVAL_ID = /^[A-Za-z0-9_-]{1,128}$/;

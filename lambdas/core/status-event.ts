@@ -24,6 +24,25 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** One icon per phase, for Slack and the PR comment alike. */
+export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
+  started: '🚀',
+  planned: '📋',
+  no_changes: '✅',
+  awaiting_approval: '⏳',
+  approved: '👍',
+  rejected: '⛔',
+  expired: '⌛',
+  applying: '⏳',
+  applied: '✅',
+  failed: '❌',
+  rolling_back: '↩️',
+  rolled_back: '↩️',
+  destroying: '⏳',
+  destroyed: '🗑️',
+  ttl_changed: '⏱️',
+};
+
 export const WORKFLOWS = ['plan', 'plan-apply', 'ephemeral', 'destroy'] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
 
