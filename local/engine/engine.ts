@@ -97,7 +97,7 @@ export function taskOverrides(
  * A safety net under the state machine: Catch paths release the lock, but an error that no
  * Catch can match (States.Runtime, a bad path) ends the execution at once. Whatever the run
  * still holds is released here and recorded, so a lock never outlives its run locally. (On
- * AWS the same job falls to the lock's expiry, and to an execution-failed rule.)
+ * AWS an EventBridge rule on ended executions runs the ExecutionEnded Lambda for the same.)
  */
 function releaseLeftovers(run: RunContext, options: EngineOptions): void {
   const { store } = options;
