@@ -129,7 +129,9 @@ class JobRun {
     try {
       return await action();
     } finally {
-      this.result.timings[step] = Math.round(performance.now() - started);
+      // A step that runs twice in one job (an apply pulls the state before and after) adds up.
+      this.result.timings[step] =
+        (this.result.timings[step] ?? 0) + Math.round(performance.now() - started);
     }
   }
 

@@ -243,6 +243,8 @@ export interface ApprovalRequestResult {
   readonly run: RunContext;
   readonly approval: StoredApproval;
   readonly links: { approve: string; reject: string };
+  /** The collected plan the approval is for (its result location, for the notification). */
+  readonly plan: z.output<typeof APPROVAL_REQUEST_INPUT>['plan'];
 }
 
 /**
@@ -272,7 +274,7 @@ export async function requestApprovalStep(
   await approvals.create(approval);
   const link = (action: ApprovalAction) =>
     approvalLink(options.baseUrl, { id, action, expiresAt }, options.signingKey);
-  return { run, approval, links: { approve: link('approve'), reject: link('reject') } };
+  return { run, approval, plan, links: { approve: link('approve'), reject: link('reject') } };
 }
 
 /** A per-task token for engines that give one token per execution (the local engine). */

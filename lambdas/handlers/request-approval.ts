@@ -14,12 +14,11 @@ function requireApprovalUrl(url: string | undefined): string {
 export const handler = instrument('RequestApproval', async (event: unknown) => {
   const runtime = awsRuntime();
   const now = new Date();
-  const { run, approval, links } = await requestApprovalStep(event, runtime.approvals, {
+  const { run, approval, links, plan } = await requestApprovalStep(event, runtime.approvals, {
     now,
     signingKey: await runtime.signingKey(),
     baseUrl: requireApprovalUrl(runtime.config.APPROVAL_URL),
   });
-  const plan = (event as { plan?: unknown }).plan;
   const report = await notifyStep(
     { run, phase: 'awaiting_approval', result: plan, links, approvalId: approval.id },
     await runtime.notifyPorts(),

@@ -90,13 +90,12 @@ async function requestApproval(
   input: unknown,
 ): Promise<unknown> {
   const now = ctx.now();
-  const { run, approval, links } = await requestApprovalStep(input, ports.approvals, {
+  const { run, approval, links, plan } = await requestApprovalStep(input, ports.approvals, {
     now,
     signingKey: ctx.signingKey,
     baseUrl: ctx.approvalBaseUrl,
     taskToken: newTaskToken(),
   });
-  const { plan } = z.looseObject({ plan: z.unknown() }).parse(input);
   await ctx.notifier.notify(
     { run, phase: 'awaiting_approval', result: plan, links, approvalId: approval.id },
     now,
