@@ -5,15 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../toolchain/paths.ts';
 import { run } from '../toolchain/process.ts';
+import { GIT_IDENTITY } from './engine/audit-notes.ts';
 
 export const HELLO_EXAMPLE = join(REPO_ROOT, 'terraform', 'examples', 'hello');
-
-const GIT_IDENTITY = {
-  GIT_AUTHOR_NAME: 'Stepform',
-  GIT_AUTHOR_EMAIL: 'stepform@localhost.invalid',
-  GIT_COMMITTER_NAME: 'Stepform',
-  GIT_COMMITTER_EMAIL: 'stepform@localhost.invalid',
-};
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `stepform-${prefix}-`));

@@ -4,7 +4,8 @@ import { isAbsolute } from 'node:path';
 import { AUDIT_NOTES_REF } from '../../lambdas/core/audit.ts';
 import { run } from '../../toolchain/process.ts';
 
-const GIT_IDENTITY = {
+/** Who Stepform's own commits and notes are by. */
+export const GIT_IDENTITY = {
   GIT_AUTHOR_NAME: 'Stepform',
   GIT_AUTHOR_EMAIL: 'stepform@localhost.invalid',
   GIT_COMMITTER_NAME: 'Stepform',
