@@ -1,6 +1,8 @@
 // Flat config: typescript-eslint's strict type-aware rules over all TypeScript sources.
+import { fileURLToPath } from 'node:url';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import stepform from './eslint/boundaries.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'coverage/**', 'infra/cdk.out/**', 'github-action/dist/**'] },
@@ -8,12 +10,21 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: fileURLToPath(new URL('.', import.meta.url)),
+      },
     },
     rules: {
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
     },
+  },
+  {
+    // Folder boundaries (DESIGN "Parts, and where each lives"): see eslint/boundaries.js.
+    files: ['core/**/*.ts', 'adapters/**/*.ts', 'lambdas/**/*.ts', 'executor-image/**/*.ts'],
+    plugins: { stepform },
+    rules: { 'stepform/boundaries': 'error' },
   },
   {
     // Tests read results they have just asserted on.
@@ -29,7 +40,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { process: 'readonly', console: 'readonly' },
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
     },
   },
 );

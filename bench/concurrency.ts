@@ -3,7 +3,7 @@
 // against the same eight one after another; then the store's lock history, which must show
 // that no two runs ever held one environment's lock at the same time.
 import { availableParallelism } from 'node:os';
-import type { RunContext } from '../lambdas/core/run.ts';
+import type { RunContext } from '../core/contracts/workflow-input.ts';
 import type { RunOutcome } from '../local/engine/engine.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';

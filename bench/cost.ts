@@ -3,7 +3,7 @@
 // invocations (Task states that are not Batch jobs) and their durations, executor seconds
 // (Batch states). Priced with the published rates in lib/cost-model.ts, against an always-on
 // Atlantis server on the smallest Fargate task that runs it.
-import type { RunContext, Workflow } from '../lambdas/core/run.ts';
+import type { RunContext, Workflow } from '../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
 import {

@@ -4,7 +4,7 @@
 //
 //   node bench/engine-child.ts '{"home":…,"run":{…RunContext}}'   or   … baseline
 import { LocalEngine } from '../local/engine/local-engine.ts';
-import type { RunContext } from '../lambdas/core/run.ts';
+import type { RunContext } from '../core/contracts/workflow-input.ts';
 
 interface ChildInput {
   readonly home: string;

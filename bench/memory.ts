@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunContext } from '../lambdas/core/run.ts';
+import type { RunContext } from '../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
 import { Store } from '../local/engine/store.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';

@@ -1,8 +1,8 @@
 // 4. PR comment: renderPrComment for a plan of 5,000 resources with mixed actions. Its time
 // (median of many renders), its length against GitHub's limit, and whether every destroy and
 // replace is still listed once the comment has to be cut.
-import type { PlanSummary, ResourceChange } from '../executor-image/src/plan-summary.ts';
-import { GITHUB_COMMENT_LIMIT, renderPrComment } from '../lambdas/core/pr-comment.ts';
+import type { PlanSummary, ResourceChange } from '../core/plan-summary.ts';
+import { GITHUB_COMMENT_LIMIT, renderPrComment } from '../core/pr-comment.ts';
 import { type Benchmark, table } from './lib/report.ts';
 import { millis, percentile, summarize } from './lib/stats.ts';
 

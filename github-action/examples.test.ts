@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { WORKFLOWS } from '../lambdas/core/status-event.ts';
+import { WORKFLOWS } from '../core/contracts/workflow-input.ts';
 
 const here = (path: string) => new URL(path, import.meta.url);
 

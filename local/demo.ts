@@ -2,7 +2,7 @@
 // repository and state folder: a plan-apply of terraform/examples/hello (auto-approved), then
 // an ephemeral environment with a short TTL, which the scheduler is seen destroying.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunContext } from '../lambdas/core/run.ts';
+import type { RunContext } from '../core/contracts/workflow-input.ts';
 import { progressLine } from './cli/run-verbs.ts';
 import type { RunOutcome } from './engine/engine.ts';
 import { LocalEngine } from './engine/local-engine.ts';

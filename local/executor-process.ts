@@ -2,8 +2,8 @@
 // what the container runs on Batch. The job's result is read back from result.json.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JobInput } from '../executor-image/src/job.ts';
-import { RESULT_FILE, type JobResult } from '../executor-image/src/run-job.ts';
+import type { JobInput } from '../core/contracts/job-input.ts';
+import { type JobResult, RESULT_FILE, parseJobResult } from '../core/contracts/job-result.ts';
 import { REPO_ROOT } from '../toolchain/paths.ts';
 import { run } from '../toolchain/process.ts';
 
@@ -18,8 +18,9 @@ export interface ExecutorRun {
 }
 
 export async function readResult(artifactsDir: string): Promise<JobResult | undefined> {
-  const text = await readFile(join(artifactsDir, RESULT_FILE), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as JobResult);
+  const path = join(artifactsDir, RESULT_FILE);
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseJobResult(text, path);
 }
 
 /**

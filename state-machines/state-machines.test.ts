@@ -6,8 +6,8 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ERROR_CLASSES } from '../lambdas/core/errors.ts';
-import { WORKFLOWS, type Workflow } from '../lambdas/core/run.ts';
+import { ERROR_CLASSES } from '../core/errors.ts';
+import { WORKFLOWS, type Workflow } from '../core/contracts/workflow-input.ts';
 import {
   type AslDefinition,
   type AslState,

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ToolchainMissing } from '../lambdas/core/errors.ts';
+import { ToolchainMissing } from '../core/errors.ts';
 import { whichOnPath } from './engine.ts';
 import { REPO_ROOT } from './paths.ts';
 import { run } from './process.ts';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ToolchainMissing } from '../lambdas/core/errors.ts';
+import { ToolchainMissing } from '../core/errors.ts';
 import {
   PYTHON_REQUIREMENTS,
   ensurePythonTools,

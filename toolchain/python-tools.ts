@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ToolchainMissing } from '../lambdas/core/errors.ts';
+import { ToolchainMissing } from '../core/errors.ts';
 import { whichOnPath } from './engine.ts';
 import { REPO_ROOT, cacheRoot } from './paths.ts';
 import { run } from './process.ts';

@@ -1,8 +1,8 @@
 // Reading a finished run back: its row and events from the store, its jobs' result.json
 // files, and where its wall-clock time went.
 import { join } from 'node:path';
-import type { JobResult } from '../../executor-image/src/run-job.ts';
-import type { Workflow } from '../../lambdas/core/run.ts';
+import type { JobResult } from '../../core/contracts/job-result.ts';
+import type { Workflow } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, readDefinitionText } from '../../local/engine/asl.ts';
 import type { RunEventRow, RunRow } from '../../local/engine/store.ts';
 import { readResult } from '../../local/executor-process.ts';

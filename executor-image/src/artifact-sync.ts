@@ -3,9 +3,9 @@
 // downloads the plan it was given. Locally the folders are shared, so nothing moves.
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PlanNotFound } from '../../lambdas/core/errors.ts';
+import { PlanNotFound } from '../../core/errors.ts';
 import { PLAN_FILE, PLAN_METADATA_FILE } from './plan-store.ts';
-import { RESULT_FILE } from './run-job.ts';
+import { RESULT_FILE } from '../../core/contracts/job-result.ts';
 
 /** What the sync needs of the artifact store (S3ArtifactPort has it). */
 export interface ArtifactStore {

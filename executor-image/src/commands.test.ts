@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CommandNotAllowed } from '../../lambdas/core/errors.ts';
+import { CommandNotAllowed } from '../../core/errors.ts';
 import { resolveCommand } from './commands.ts';
 
 describe('resolveCommand', () => {

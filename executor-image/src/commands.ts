@@ -1,7 +1,7 @@
 // The `command` verb: a short allowlist of Terraform subcommands that are safe to pass
 // through the pipeline. Anything else, and any argument that could be read as an option or
 // shell syntax, is refused before anything runs.
-import { CommandNotAllowed } from '../../lambdas/core/errors.ts';
+import { CommandNotAllowed } from '../../core/errors.ts';
 
 interface AllowedCommand {
   /** What the user types after `command`. */

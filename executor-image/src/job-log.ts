@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { SecretMasker } from './masking.ts';
+import type { SecretMasker } from '../../core/masking.ts';
 
 /**
  * The job's log: every line goes to a file in the artifacts folder and to stdout (which

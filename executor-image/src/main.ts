@@ -8,22 +8,18 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  InvalidInput,
-  StepformError,
-  ToolchainMissing,
-  describeError,
-} from '../../lambdas/core/errors.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
+import { InvalidInput, StepformError, ToolchainMissing, describeError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validation.ts';
 import { resolveEngine } from '../../toolchain/engine.ts';
 import { pluginCacheDir, providerMirrorDir } from '../../toolchain/paths.ts';
 import { readMirror } from '../../toolchain/provider-mirror.ts';
 import { type ArtifactStore, pullPlan, pushArtifacts } from './artifact-sync.ts';
 import { resolveCommand } from './commands.ts';
-import { JOB, type Job } from './job.ts';
+import { JOB, type Job } from '../../core/contracts/job-input.ts';
 import { JobLog } from './job-log.ts';
-import { SecretMasker } from './masking.ts';
-import { type JobResult, LOG_FILE, RESULT_FILE, newResult, runJob } from './run-job.ts';
+import { SecretMasker } from '../../core/masking.ts';
+import { type JobResult, LOG_FILE, RESULT_FILE } from '../../core/contracts/job-result.ts';
+import { newResult, runJob } from './run-job.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -81,7 +77,7 @@ async function artifactStore(env: Env): Promise<ArtifactStore | undefined> {
   if (!bucket) return undefined;
   const [{ S3Client }, { S3ArtifactPort }] = await Promise.all([
     import('@aws-sdk/client-s3'),
-    import('../../lambdas/adapters/aws/s3.ts'),
+    import('../../adapters/aws/s3.ts'),
   ]);
   const client = new S3Client({
     ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),

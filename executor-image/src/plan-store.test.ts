@@ -2,8 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseInput } from '../../lambdas/core/validation.ts';
-import { JOB } from './job.ts';
+import { parseInput } from '../../core/validation.ts';
+import { JOB } from '../../core/contracts/job-input.ts';
 import {
   PLAN_FILE,
   assertStateUnchanged,

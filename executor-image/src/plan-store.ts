@@ -6,14 +6,17 @@ import { createHash } from 'node:crypto';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ForeignPlan, PlanDigestMismatch, PlanNotFound, StalePlan } from '../../core/errors.ts';
 import {
-  ForeignPlan,
-  PlanDigestMismatch,
-  PlanNotFound,
-  StalePlan,
-} from '../../lambdas/core/errors.ts';
-import { COMMIT_SHA, ENVIRONMENT_NAME, type Job, type PlanRef, RUN_ID, SHA256_HEX } from './job.ts';
-import { STATE_IDENTITY, type StateIdentity, describeState, sameState } from './state.ts';
+  COMMIT_SHA,
+  ENVIRONMENT_NAME,
+  type Job,
+  type PlanRef,
+  RUN_ID,
+  SHA256_HEX,
+} from '../../core/contracts/job-input.ts';
+import { STATE_IDENTITY, type StateIdentity } from '../../core/contracts/job-result.ts';
+import { describeState, sameState } from './state.ts';
 
 export const PLAN_FILE = 'plan.tfplan';
 export const PLAN_METADATA_FILE = 'plan.meta.json';

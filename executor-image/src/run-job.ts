@@ -2,26 +2,28 @@
 // steps; the entrypoint (main.ts) parses input, reads the environment and writes the result.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TerraformFailed, describeError } from '../../lambdas/core/errors.ts';
+import { TerraformFailed, describeError } from '../../core/errors.ts';
 import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { resolveCommand } from './commands.ts';
-import type { Job } from './job.ts';
-import type { JobLog } from './job-log.ts';
-import type { SecretMasker } from './masking.ts';
 import {
-  PLAN_JSON,
-  type PlanSummary,
-  sensitiveValuesInPlan,
-  summarizePlan,
-} from './plan-summary.ts';
+  type JobResult,
+  LOG_FILE,
+  type StateIdentity,
+  PLAN_TEXT_FILE,
+  RESULT_FILE,
+} from '../../core/contracts/job-result.ts';
+import type { Job } from '../../core/contracts/job-input.ts';
+import type { JobLog } from './job-log.ts';
+import type { SecretMasker } from '../../core/masking.ts';
+import { PLAN_JSON, sensitiveValuesInPlan, summarizePlan } from '../../core/plan-summary.ts';
 import {
   type PlanMetadata,
   assertStateUnchanged,
   storePlan,
   takeApprovedPlan,
 } from './plan-store.ts';
-import { type MaskedOutput, type StateIdentity, parseOutputs, parseStatePull } from './state.ts';
+import { parseOutputs, parseStatePull } from './state.ts';
 import {
   BACKEND_OVERRIDE_FILE,
   Terraform,
@@ -31,40 +33,6 @@ import {
   terraformEnvironment,
 } from './terraform.ts';
 import { checkoutCommit, resolveProjectDir } from './workspace.ts';
-
-export const RESULT_FILE = 'result.json';
-export const LOG_FILE = 'executor.log';
-export const PLAN_TEXT_FILE = 'plan.txt';
-
-export interface JobResult {
-  schemaVersion: 1;
-  runId: string;
-  verb: Job['verb'];
-  status: 'succeeded' | 'failed';
-  repository: string;
-  commit: string;
-  environment: string;
-  projectDir: string;
-  /** Absent only when no engine could be found. */
-  engine?: { name: string; version: string };
-  /** Whether the plan had changes (plan, plan-apply, destroy). */
-  hasChanges?: boolean;
-  /** Whether a plan was applied by this job. */
-  applied?: boolean;
-  summary?: PlanSummary;
-  /** After an apply, the root module's outputs; sensitive values masked. */
-  outputs?: Record<string, MaskedOutput>;
-  plan?: { path: string; metadataPath: string; sha256: string };
-  stateBefore?: StateIdentity | null;
-  stateAfter?: StateIdentity | null;
-  command?: { name: string; args: readonly string[]; output: string };
-  artifacts: { dir: string; log: string; result: string; planText?: string };
-  /** Milliseconds spent in each step, for benchmarks and for the run's timeline. */
-  timings: Record<string, number>;
-  error?: { name: string; message: string };
-  startedAt: string;
-  finishedAt: string;
-}
 
 export interface ExecutorContext {
   readonly engine: Engine;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MASK } from './masking.ts';
+import { MASK } from '../../core/masking.ts';
 import { parseOutputs, parseStatePull, sameState } from './state.ts';
 
 describe('parseStatePull', () => {

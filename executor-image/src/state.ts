@@ -2,14 +2,8 @@
 // (lineage and serial), which tells whether a saved plan is still current, and outputs with
 // sensitive values masked.
 import { z } from 'zod';
-import { MASK, leaves } from './masking.ts';
-
-export interface StateIdentity {
-  readonly lineage: string;
-  readonly serial: number;
-}
-
-export const STATE_IDENTITY = z.strictObject({ lineage: z.string(), serial: z.number().int() });
+import { type MaskedOutput, type StateIdentity } from '../../core/contracts/job-result.ts';
+import { MASK, leaves } from '../../core/masking.ts';
 
 const OUTPUT_VALUE = z.looseObject({
   value: z.unknown().optional(),
@@ -89,11 +83,6 @@ export function describeState(identity: StateIdentity | null): string {
 export function sameState(a: StateIdentity | null, b: StateIdentity | null): boolean {
   if (a === null || b === null) return a === b;
   return a.lineage === b.lineage && a.serial === b.serial;
-}
-
-export interface MaskedOutput {
-  readonly sensitive: boolean;
-  readonly value: unknown;
 }
 
 const OUTPUTS_JSON = z.record(z.string(), OUTPUT_VALUE);

@@ -4,8 +4,8 @@
 import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { type RunResult, run } from '../../toolchain/process.ts';
-import { InvalidInput, JobInterrupted, TerraformFailed } from '../../lambdas/core/errors.ts';
-import type { Backend } from './job.ts';
+import { InvalidInput, JobInterrupted, TerraformFailed } from '../../core/errors.ts';
+import type { Backend } from '../../core/contracts/job-input.ts';
 import type { JobLog } from './job-log.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -2,7 +2,7 @@
 // and a job never sees another job's files.
 import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { CheckoutFailed, ProjectDirInvalid } from '../../lambdas/core/errors.ts';
+import { CheckoutFailed, ProjectDirInvalid } from '../../core/errors.ts';
 import { run } from '../../toolchain/process.ts';
 
 /** Git with no prompts, no system config, and no hooks from anywhere. */

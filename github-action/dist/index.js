@@ -53265,7 +53265,7 @@ function getIDToken(aud) {
 // github-action/src/index.ts
 var import_client_sfn2 = __toESM(require_dist_cjs16(), 1);
 
-// lambdas/core/errors.ts
+// core/errors.ts
 var StepformError = class extends Error {
   toJSON() {
     return { name: this.name, message: this.message };
@@ -72998,7 +72998,7 @@ function date5(params) {
   return _coercedDate(ZodDate, params);
 }
 
-// executor-image/src/job.ts
+// core/contracts/job-input.ts
 import { isAbsolute, posix } from "node:path";
 var COMMIT_SHA = external_exports.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character lowercase hex commit SHA");
 var SHA256_HEX = external_exports.string().regex(/^[0-9a-f]{64}$/, "must be a 64-character hex SHA-256");
@@ -73069,7 +73069,7 @@ var JOB = external_exports.discriminatedUnion("verb", [
   })
 ]);
 
-// lambdas/core/validation.ts
+// core/validation.ts
 function parseInput(schema, input2, root5) {
   const result = schema.safeParse(input2);
   if (result.success) return result.data;
@@ -73147,58 +73147,15 @@ async function readGitHubRun(env2, readFile4) {
 var import_client_sfn = __toESM(require_dist_cjs16(), 1);
 import { createHash as createHash5 } from "node:crypto";
 
-// lambdas/adapters/aws/aws-errors.ts
+// adapters/aws/aws-errors.ts
 function awsErrorName(error64) {
   if (typeof error64 !== "object" || error64 === null || !("name" in error64)) return void 0;
   const { name } = error64;
   return typeof name === "string" ? name : void 0;
 }
 
-// lambdas/core/status-event.ts
-var PHASES = [
-  "started",
-  "planned",
-  "no_changes",
-  "awaiting_approval",
-  "approved",
-  "rejected",
-  "expired",
-  "applying",
-  "applied",
-  "failed",
-  "rolling_back",
-  "rolled_back",
-  "destroying",
-  "destroyed",
-  "ttl_changed"
-];
+// core/contracts/workflow-input.ts
 var WORKFLOWS = ["plan", "plan-apply", "ephemeral", "destroy"];
-var STATUS_MESSAGE_LIMIT = 4e3;
-var COUNT = external_exports.number().int().nonnegative();
-var STATUS_EVENT = external_exports.strictObject({
-  schemaVersion: external_exports.literal(1),
-  runId: external_exports.string().regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
-    'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" and "-"'
-  ),
-  workflow: external_exports.enum(WORKFLOWS),
-  environment: external_exports.string().regex(
-    /^[a-z0-9][a-z0-9_-]{0,62}$/,
-    'must be 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit'
-  ),
-  project: external_exports.string().regex(
-    /^(\.|[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*)$/,
-    "must be a relative path inside the repository"
-  ),
-  commit: external_exports.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character lowercase hex SHA"),
-  phase: external_exports.enum(PHASES),
-  summary: external_exports.strictObject({ add: COUNT, change: COUNT, destroy: COUNT }).optional(),
-  url: external_exports.url({ protocol: /^https?$/ }).optional(),
-  message: external_exports.string().max(STATUS_MESSAGE_LIMIT).optional(),
-  at: external_exports.iso.datetime({ offset: true })
-});
-
-// lambdas/core/run.ts
 var RUN_INPUT = external_exports.strictObject({
   runId: RUN_ID,
   workflow: external_exports.enum(WORKFLOWS),
@@ -73378,7 +73335,7 @@ async function stopIfRunning(sfn, executionArn, cause) {
   return { stopped: true, status };
 }
 
-// lambdas/core/duration.ts
+// core/duration.ts
 var SECOND = 1e3;
 var MINUTE = 60 * SECOND;
 var HOUR = 60 * MINUTE;
@@ -73583,16 +73540,16 @@ function regionOf(arn) {
 }
 
 // github-action/src/summary.ts
-var COUNT2 = external_exports.number().int().nonnegative();
+var COUNT = external_exports.number().int().nonnegative();
 var STEP_RESULT = external_exports.object({
   hasChanges: external_exports.boolean().optional(),
   applied: external_exports.boolean().optional(),
   summary: external_exports.object({
-    add: COUNT2,
-    change: COUNT2,
-    destroy: COUNT2,
-    replace: COUNT2.default(0),
-    import: COUNT2.default(0)
+    add: COUNT,
+    change: COUNT,
+    destroy: COUNT,
+    replace: COUNT.default(0),
+    import: COUNT.default(0)
   }).optional()
 });
 var EXECUTION_OUTPUT = external_exports.object({

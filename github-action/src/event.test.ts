@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidInput } from '../../lambdas/core/errors.ts';
+import { InvalidInput } from '../../core/errors.ts';
 import { readGitHubRun } from './event.ts';
 
 const SHA = 'a'.repeat(40);

@@ -4,9 +4,9 @@
 //   push                                GITHUB_SHA (the pushed commit); a branch deletion is refused
 //   anything else (workflow_dispatch, schedule, …)   GITHUB_SHA
 import { z } from 'zod';
-import { COMMIT_SHA, REPOSITORY } from '../../executor-image/src/job.ts';
-import { InvalidInput } from '../../lambdas/core/errors.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
+import { COMMIT_SHA, REPOSITORY } from '../../core/contracts/job-input.ts';
+import { InvalidInput } from '../../core/errors.ts';
+import { parseInput } from '../../core/validation.ts';
 import type { Env } from './deps.ts';
 
 export interface GitHubRun {

@@ -12,10 +12,10 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { awsErrorName } from '../../lambdas/adapters/aws/aws-errors.ts';
-import { StepformError } from '../../lambdas/core/errors.ts';
-import { RUN_INPUT, type RunContext } from '../../lambdas/core/run.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
+import { awsErrorName } from '../../adapters/aws/aws-errors.ts';
+import { StepformError } from '../../core/errors.ts';
+import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
+import { parseInput } from '../../core/validation.ts';
 import type { GitHubRun } from './event.ts';
 import type { Inputs } from './inputs.ts';
 

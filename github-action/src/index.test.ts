@@ -11,7 +11,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { RUN_INPUT } from '../../lambdas/core/run.ts';
+import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { type FakeCore, fakeCore } from '../test/fake-core.ts';
 import type { Deps } from './deps.ts';
 import { STATE, run } from './index.ts';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import * as actionsCore from '@actions/core';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { InvalidInput } from '../../lambdas/core/errors.ts';
+import { InvalidInput } from '../../core/errors.ts';
 import type { Deps } from './deps.ts';
 import { readGitHubRun } from './event.ts';
 import {

@@ -1,10 +1,10 @@
 // The action's inputs: read once through @actions/core into one object, validated with zod.
 // Raw strings never travel past readInputs; a bad input is an InvalidInput naming the input.
 import { z } from 'zod';
-import { ENVIRONMENT_NAME, PROJECT_DIR } from '../../executor-image/src/job.ts';
-import { parseDuration, parseTtl } from '../../lambdas/core/duration.ts';
-import { InvalidInput } from '../../lambdas/core/errors.ts';
-import { WORKFLOWS, type Workflow } from '../../lambdas/core/status-event.ts';
+import { ENVIRONMENT_NAME, PROJECT_DIR } from '../../core/contracts/job-input.ts';
+import { parseDuration, parseTtl } from '../../core/duration.ts';
+import { InvalidInput } from '../../core/errors.ts';
+import { WORKFLOWS, type Workflow } from '../../core/contracts/workflow-input.ts';
 import type { Core } from './deps.ts';
 
 /** The inputs of action.yml, by the names a workflow gives them under `with:`. */

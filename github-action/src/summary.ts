@@ -1,7 +1,7 @@
 // What the action reports: the `summary` output (JSON) and the job summary (Markdown), built
 // from the execution's status and output. Pure.
 import { z } from 'zod';
-import type { Workflow } from '../../lambdas/core/status-event.ts';
+import type { Workflow } from '../../core/contracts/workflow-input.ts';
 
 const COUNT = z.number().int().nonnegative();
 

@@ -16,7 +16,7 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { parse } from 'yaml';
-import { RUN_INPUT } from '../../lambdas/core/run.ts';
+import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { type MotoServer, startMotoServer } from '../../test/aws/moto-server.ts';
 import { executionName } from '../src/execution.ts';
 

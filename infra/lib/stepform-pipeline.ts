@@ -47,7 +47,7 @@ export type Workflow = (typeof WORKFLOWS)[number];
 
 /**
  * The Lambda handlers, by the ASL placeholder that names them (`${<Name>FunctionArn}`) and
- * their file in lambdas/handlers/. ApprovalCallback is the approval endpoint (Function URL),
+ * their file in lambdas/. ApprovalCallback is the approval endpoint (Function URL),
  * called by people, not by a workflow.
  */
 export const HANDLERS = {
@@ -68,7 +68,7 @@ export const HANDLERS = {
 const NOT_IN_WORKFLOWS: readonly HandlerName[] = ['ApprovalCallback', 'ExecutionEnded'];
 export type HandlerName = keyof typeof HANDLERS;
 
-/** Where executor artifacts live in the artifacts bucket (lambdas/handlers/runtime.ts uses the same). */
+/** Where executor artifacts live in the artifacts bucket (lambdas/runtime.ts uses the same). */
 export const ARTIFACTS_PREFIX = 'artifacts';
 
 /** The CPU architecture of the Lambdas and the Batch jobs. */
@@ -571,7 +571,7 @@ export class StepformPipeline extends Construct {
     };
     const newFunction = (name: HandlerName, environment: Record<string, string>) => {
       const fn = new nodejs.NodejsFunction(this, `${name}Function`, {
-        entry: join(REPO_ROOT, 'lambdas', 'handlers', HANDLERS[name]),
+        entry: join(REPO_ROOT, 'lambdas', HANDLERS[name]),
         handler: 'handler',
         runtime,
         architecture: arm ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
@@ -1069,10 +1069,10 @@ export const EXECUTOR_CONTEXT_EXCLUDES = [
   '!package.json',
   '!package-lock.json',
   '!executor-image',
-  '!lambdas',
-  'lambdas/handlers',
-  'lambdas/adapters/*',
-  '!lambdas/adapters/aws',
+  '!core',
+  '!adapters',
+  'adapters/*',
+  '!adapters/aws',
   '!toolchain',
   '!terraform',
   'terraform/*',
@@ -1091,9 +1091,9 @@ export function aslPath(workflow: Workflow): string {
   return join(REPO_ROOT, 'state-machines', `${workflow}.asl.json`);
 }
 
-/** The handler files a pipeline expects: every lambdas/handlers/*.ts that exports a handler. */
+/** The handler files a pipeline expects: every lambdas/*.ts that exports a handler. */
 export function handlerFiles(): string[] {
-  return readdirSync(join(REPO_ROOT, 'lambdas', 'handlers'))
+  return readdirSync(join(REPO_ROOT, 'lambdas'))
     .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
     .filter((file) => !['config.ts', 'runtime.ts'].includes(file))
     .sort();

@@ -1,10 +1,10 @@
 // approve / reject RUN_ID: decides the run's pending approval. The waiting run, in another
 // process, sees the decision in the store and goes on.
 import { userInfo } from 'node:os';
-import { InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
-import { decideStep } from '../../lambdas/core/steps.ts';
-import { RUN_ID } from '../../executor-image/src/job.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
+import { InvalidInput, NotFound } from '../../core/errors.ts';
+import { decideStep } from '../../core/steps.ts';
+import { RUN_ID } from '../../core/contracts/job-input.ts';
+import { parseInput } from '../../core/validation.ts';
 import { localPorts } from '../engine/local-ports.ts';
 import { Store } from '../engine/store.ts';
 import { stepformHome } from '../engine/home.ts';

@@ -2,7 +2,7 @@
 // folder and the environment, resolved and checked before anything is recorded.
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { InvalidInput } from '../../lambdas/core/errors.ts';
+import { InvalidInput } from '../../core/errors.ts';
 import { run } from '../../toolchain/process.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;

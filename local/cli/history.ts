@@ -1,7 +1,7 @@
 // runs and logs: what happened, from the store.
-import { InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
-import { RUN_ID } from '../../executor-image/src/job.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
+import { InvalidInput, NotFound } from '../../core/errors.ts';
+import { RUN_ID } from '../../core/contracts/job-input.ts';
+import { parseInput } from '../../core/validation.ts';
 import { stepformHome } from '../engine/home.ts';
 import { Store } from '../engine/store.ts';
 import { homeFor, resolveRepository } from './context.ts';

@@ -2,7 +2,7 @@
 // then prints one JSON object. Exit codes: 0 success, 1 the workflow failed, 2 usage or input
 // error (nothing recorded).
 import { parseArgs } from 'node:util';
-import { InvalidInput, StepformError, describeError } from '../../lambdas/core/errors.ts';
+import { InvalidInput, StepformError, describeError } from '../../core/errors.ts';
 import { approveVerb } from './approve.ts';
 import { doctor, renderChecks } from './doctor.ts';
 import { logsVerb, runsVerb } from './history.ts';

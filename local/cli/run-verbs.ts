@@ -1,9 +1,9 @@
 // plan, apply, ephemeral, destroy: one workflow run each, on the embedded engine, with a
 // progress line per state as it happens.
-import { InvalidInput } from '../../lambdas/core/errors.ts';
-import { DEFAULT_TTL_BOUNDS, parseDuration, parseTtl } from '../../lambdas/core/duration.ts';
-import { RUN_INPUT, type RunContext, type Workflow } from '../../lambdas/core/run.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
+import { InvalidInput } from '../../core/errors.ts';
+import { DEFAULT_TTL_BOUNDS, parseDuration, parseTtl } from '../../core/duration.ts';
+import { RUN_INPUT, type RunContext, type Workflow } from '../../core/contracts/workflow-input.ts';
+import { parseInput } from '../../core/validation.ts';
 import type { RunOutcome, StateProgress } from '../engine/engine.ts';
 import type { ApprovalRequest } from '../engine/handlers.ts';
 import { LocalEngine } from '../engine/local-engine.ts';

@@ -1,6 +1,6 @@
 // serve: the approval endpoint on loopback and the TTL scheduler, until Ctrl-C.
 import { once } from 'node:events';
-import { InvalidInput } from '../../lambdas/core/errors.ts';
+import { InvalidInput } from '../../core/errors.ts';
 import { createApprovalServer } from '../engine/approval-server.ts';
 import { DEFAULT_APPROVAL_PORT, LocalEngine } from '../engine/local-engine.ts';
 import { startScheduler } from '../engine/scheduler.ts';

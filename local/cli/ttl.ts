@@ -1,8 +1,8 @@
 // ttl ENV DURATION: moves an ephemeral environment's scheduled destroy to now + DURATION.
-import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../lambdas/core/duration.ts';
-import { InvalidInput, NotFound } from '../../lambdas/core/errors.ts';
-import { ENVIRONMENT_NAME } from '../../executor-image/src/job.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
+import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
+import { InvalidInput, NotFound } from '../../core/errors.ts';
+import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
+import { parseInput } from '../../core/validation.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
 import { homeFor, resolveProjectDir, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApprovalAction, approvalLink, newApprovalId } from '../../lambdas/core/approval.ts';
+import { type ApprovalAction, approvalLink, newApprovalId } from '../../core/approval.ts';
 import { type ApprovalServerOptions, createApprovalServer } from './approval-server.ts';
 import { LocalEngine } from './local-engine.ts';
 import type { ApprovalRow } from './store.ts';

@@ -1,15 +1,15 @@
 // `stepform serve`'s HTTP side, on loopback: the approval endpoint (the same core handler as
 // the Lambda Function URL on AWS), a page listing recent runs, and a health check.
 import { type IncomingMessage, type Server, createServer } from 'node:http';
-import { escapeHtml } from '../../lambdas/core/approval.ts';
+import { escapeHtml } from '../../core/approval.ts';
 import {
   type EndpointResponse,
   MAX_FORM_BYTES,
   errorPage,
   handleApprovalRequest,
   page,
-} from '../../lambdas/core/approval-endpoint.ts';
-import { InvalidInput } from '../../lambdas/core/errors.ts';
+} from '../../core/approval-endpoint.ts';
+import { InvalidInput } from '../../core/errors.ts';
 import type { LocalEngine } from './local-engine.ts';
 import { localPorts } from './local-ports.ts';
 import type { Store } from './store.ts';

@@ -1,7 +1,7 @@
 // The workflows' ASL files as the local engine runs them: placeholders substituted with local
 // ARNs, and the one local adaptation (TimeoutSecondsPath re-rooted under Payload).
 import { describe, expect, it } from '@jest/globals';
-import { WORKFLOWS } from '../../lambdas/core/run.ts';
+import { WORKFLOWS } from '../../core/contracts/workflow-input.ts';
 import {
   type AslDefinition,
   adaptForLocalEngine,

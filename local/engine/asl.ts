@@ -2,7 +2,7 @@
 // its ${Placeholders} substituted by local ARNs, and each Task state mapped to a handler.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Workflow } from '../../lambdas/core/run.ts';
+import type { Workflow } from '../../core/contracts/workflow-input.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
 
 export const STATE_MACHINES_DIR = join(REPO_ROOT, 'state-machines');

@@ -1,7 +1,7 @@
 // The audit trail in git: each run appends a note to its commit under refs/notes/stepform,
 // so `git log --notes=stepform` shows what Stepform did with every commit.
 import { isAbsolute } from 'node:path';
-import { AUDIT_NOTES_REF } from '../../lambdas/core/audit.ts';
+import { AUDIT_NOTES_REF } from '../../core/audit.ts';
 import { run } from '../../toolchain/process.ts';
 
 /** Who Stepform's own commits and notes are by. */

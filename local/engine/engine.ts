@@ -2,9 +2,9 @@
 // each Task state answered by its local adapter. Every state's entry, exit, duration and
 // error go to the store (for `stepform logs`) and to the caller as progress.
 import { StateMachine } from 'aws-local-stepfunctions';
-import { renderAuditNote } from '../../lambdas/core/audit.ts';
-import { describeError } from '../../lambdas/core/errors.ts';
-import type { RunContext } from '../../lambdas/core/run.ts';
+import { renderAuditNote } from '../../core/audit.ts';
+import { describeError } from '../../core/errors.ts';
+import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, loadLocalDefinition, localFunctionName } from './asl.ts';
 import { appendAuditNote } from './audit-notes.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';

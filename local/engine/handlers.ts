@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { ApprovalExpired, ApprovalRejected, InvalidInput } from '../../lambdas/core/errors.ts';
-import type { JobSettings } from '../../lambdas/core/run.ts';
+import { ApprovalExpired, ApprovalRejected, InvalidInput } from '../../core/errors.ts';
+import type { JobSettings } from '../../core/run.ts';
 import {
   collectStep,
   lockStep,
@@ -15,9 +15,9 @@ import {
   rollbackStep,
   scheduleStep,
   unlockStep,
-} from '../../lambdas/core/steps.ts';
-import { parseInput } from '../../lambdas/core/validation.ts';
-import type { JobInput } from '../../executor-image/src/job.ts';
+} from '../../core/steps.ts';
+import { parseInput } from '../../core/validation.ts';
+import type { JobInput } from '../../core/contracts/job-input.ts';
 import { runExecutorProcess } from '../executor-process.ts';
 import { type LocalPorts, localPorts } from './local-ports.ts';
 import type { LocalNotifier } from './notifier.ts';

@@ -1,7 +1,7 @@
 // Wires the engine to one Stepform home: the store, the notifier, the signing key, and the
 // settings every executor job gets (local backend per environment, artifacts folder).
 import { randomBytes } from 'node:crypto';
-import type { RunContext } from '../../lambdas/core/run.ts';
+import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { type EngineOptions, type RunOutcome, runWorkflow } from './engine.ts';
 import { type StepformHome, approvalSigningKey, stepformHome } from './home.ts';
 import { LocalNotifier } from './notifier.ts';

@@ -7,7 +7,7 @@ import type {
   SchedulePort,
   StoredApproval,
   TaskCallbackPort,
-} from '../../lambdas/core/ports.ts';
+} from '../../core/ports.ts';
 import { readResult } from '../executor-process.ts';
 import { type ApprovalRow, type Store, approvalRecord } from './store.ts';
 

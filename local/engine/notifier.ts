@@ -1,12 +1,12 @@
-// The local adapters behind the Notify step (lambdas/core/notify.ts): status events into the
+// The local adapters behind the Notify step (core/notify.ts): status events into the
 // outbox and events.jsonl, Slack (Block Kit) through its webhook when SLACK_WEBHOOK_URL is set
 // (its text printed otherwise), and the PR comment written as markdown into the run's folder.
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type NotifyReport, notifyStep } from '../../lambdas/core/notify.ts';
-import type { ChatPort, StatusPort } from '../../lambdas/core/ports.ts';
-import { slackMessage } from '../../lambdas/core/slack-message.ts';
-import { SlackWebhookChatPort } from '../../lambdas/adapters/slack-webhook.ts';
+import { type NotifyReport, notifyStep } from '../../core/notify.ts';
+import type { ChatPort, StatusPort } from '../../core/ports.ts';
+import { slackMessage } from '../../core/slack-message.ts';
+import { SlackWebhookChatPort } from '../../adapters/slack/webhook.ts';
 import type { StepformHome } from './home.ts';
 import { localPorts } from './local-ports.ts';
 import type { Store } from './store.ts';

@@ -1,7 +1,7 @@
 // The local stand-in for EventBridge Scheduler: TTL schedules are rows in the store, and
 // whoever runs this (`stepform serve`, the demo) starts the destroy workflow for each one
 // that is due, including those that came due while nothing was running.
-import type { RunContext } from '../../lambdas/core/run.ts';
+import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import type { RunOutcome } from './engine.ts';
 import { LocalEngine } from './local-engine.ts';
 import type { ScheduleRow } from './store.ts';

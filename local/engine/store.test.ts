@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LockHeld, LockNotOwned } from '../../lambdas/core/errors.ts';
+import { LockHeld, LockNotOwned } from '../../core/errors.ts';
 import { type ApprovalRow, type ScheduleRow, Store, approvalRecord } from './store.ts';
 
 const STORE_URL = new URL('./store.ts', import.meta.url).href;

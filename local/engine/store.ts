@@ -4,8 +4,8 @@
 // Writes that must be exclusive (locks, decisions) are single conditional statements, so
 // two processes sharing the file can never both win.
 import { DatabaseSync } from 'node:sqlite';
-import type { ApprovalRecord } from '../../lambdas/core/approval.ts';
-import { type LockRecord, assertCanRelease, decideLock } from '../../lambdas/core/locks.ts';
+import type { ApprovalRecord } from '../../core/approval.ts';
+import { type LockRecord, assertCanRelease, decideLock } from '../../core/locks.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
@@ -35,7 +35,7 @@ export interface RunEventRow {
   detail: string | null;
 }
 
-/** A lock as the core decides it (lambdas/core/locks.ts). */
+/** A lock as the core decides it (core/locks.ts). */
 export type LockRow = LockRecord;
 
 export interface ApprovalRow {

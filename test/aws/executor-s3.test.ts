@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { S3ArtifactPort } from '../../lambdas/adapters/aws/s3.ts';
+import { S3ArtifactPort } from '../../adapters/aws/s3.ts';
 import { jobFactory, runExecutor } from '../support/executor.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../support/repo.ts';
 import { type MotoServer, startMotoServer } from './moto-server.ts';

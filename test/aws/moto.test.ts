@@ -30,16 +30,17 @@ import {
   DynamoApprovalPort,
   DynamoLockPort,
   DynamoRecordPort,
-} from '../../lambdas/adapters/aws/dynamodb.ts';
-import { S3ArtifactPort } from '../../lambdas/adapters/aws/s3.ts';
-import { EventBridgeSchedulePort, scheduleName } from '../../lambdas/adapters/aws/scheduler.ts';
-import { SecretsManagerSecretPort } from '../../lambdas/adapters/aws/secrets.ts';
-import { SqsStatusPort } from '../../lambdas/adapters/aws/sqs.ts';
-import { LockHeld, LockNotOwned } from '../../lambdas/core/errors.ts';
-import type { StoredApproval } from '../../lambdas/core/ports.ts';
-import { RUN_INPUT } from '../../lambdas/core/run.ts';
-import { type Phase, statusEvent } from '../../lambdas/core/status-event.ts';
+} from '../../adapters/aws/dynamodb.ts';
+import { S3ArtifactPort } from '../../adapters/aws/s3.ts';
+import { EventBridgeSchedulePort, scheduleName } from '../../adapters/aws/scheduler.ts';
+import { SecretsManagerSecretPort } from '../../adapters/aws/secrets.ts';
+import { SqsStatusPort } from '../../adapters/aws/sqs.ts';
+import { LockHeld, LockNotOwned } from '../../core/errors.ts';
+import type { StoredApproval } from '../../core/ports.ts';
+import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
+import { type Phase, statusEvent } from '../../core/contracts/status-event.ts';
 import { type MotoServer, startMotoServer } from './moto-server.ts';
+import { jobResult } from '../support/job-result.ts';
 
 const TABLE = 'stepform-test';
 const BUCKET = 'stepform-artifacts';
@@ -248,15 +249,7 @@ describe('S3 adapter on moto', () => {
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const artifacts = new S3ArtifactPort(s3);
     const location = `s3://${BUCKET}/runs/run-1/plan`;
-    const result = {
-      schemaVersion: 1,
-      runId: 'run-1',
-      verb: 'plan',
-      status: 'succeeded',
-      hasChanges: false,
-      artifacts: { dir: '/a', log: '/a/executor.log', result: '/a/result.json' },
-      timings: {},
-    };
+    const result = jobResult({ hasChanges: false });
     const uri = await artifacts.putArtifact(location, 'result.json', JSON.stringify(result));
     expect(uri).toBe(`s3://${BUCKET}/runs/run-1/plan/result.json`);
     expect(await artifacts.readResult(location)).toEqual(result);

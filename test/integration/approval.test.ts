@@ -2,7 +2,7 @@
 // `stepform approve|reject RUN_ID` decides in another; and a request nobody answers expires.
 // One repository and home; each test has its own environment, so they never share a lock.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { STATUS_EVENT } from '../../lambdas/core/status-event.ts';
+import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
 import type { RunEventRow } from '../../local/engine/store.ts';
 import {
   HELLO_RESOURCES,

@@ -5,7 +5,7 @@
 // the ephemeral environment `preview` is created while the `dev` tests run (it shares nothing
 // with dev but the home), to keep the suite short.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { STATUS_EVENT } from '../../lambdas/core/status-event.ts';
+import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
 import type { RunEventRow } from '../../local/engine/store.ts';
 import {
   type CliResult,

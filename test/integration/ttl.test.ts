@@ -3,7 +3,7 @@
 // The engine API is used directly, since the CLI refuses TTLs under a minute.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunContext } from '../../lambdas/core/run.ts';
+import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../../local/engine/local-engine.ts';
 import { fireDueSchedules } from '../../local/engine/scheduler.ts';
 import type { ScheduleRow } from '../../local/engine/store.ts';

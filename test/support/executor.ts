@@ -1,6 +1,6 @@
 // Runs the executor entrypoint as a real child process, as the local engine does.
 import { join } from 'node:path';
-import type { JobInput } from '../../executor-image/src/job.ts';
+import type { JobInput } from '../../core/contracts/job-input.ts';
 import { type ExecutorRun, runExecutorProcess } from '../../local/executor-process.ts';
 import { tempDir } from './repo.ts';
 

@@ -1,0 +1,142 @@
+// The EventBridge Scheduler adapter of the schedule port: one one-time `at()` schedule per
+// environment and project, in the deployment's schedule group, that starts the destroy state
+// machine when the TTL runs out and then deletes itself (ActionAfterCompletion: DELETE).
+// Changing the TTL updates the same schedule.
+import { createHash } from 'node:crypto';
+import {
+  CreateScheduleCommand,
+  type CreateScheduleInput,
+  DeleteScheduleCommand,
+  type SchedulerClient,
+  UpdateScheduleCommand,
+} from '@aws-sdk/client-scheduler';
+import { InvalidInput } from '../../core/errors.ts';
+import type { DestroySchedule, SchedulePort } from '../../core/ports.ts';
+import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
+import { parseInput } from '../../core/validation.ts';
+import { isAwsError } from './aws-errors.ts';
+
+export interface SchedulerTarget {
+  /** The schedule group (created by the deployment). */
+  readonly groupName: string;
+  /** The destroy workflow's state machine. */
+  readonly stateMachineArn: string;
+  /** The role Scheduler assumes to call states:StartExecution on it. */
+  readonly roleArn: string;
+}
+
+const NAME_LIMIT = 64;
+const NAME_ALLOWED = /^[0-9A-Za-z_.-]+$/;
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * The schedule's name, the same for the same environment and project: `ttl-<env>.<project>`
+ * (an environment name has no ".", so the first one ends it) when that is at most 64
+ * characters of [0-9A-Za-z_.-]; otherwise a readable prefix (other characters as "_") and 16
+ * hex digits of a SHA-256 of both, so that names do not collide.
+ */
+export function scheduleName(environment: string, projectDir: string): string {
+  const raw = `ttl-${environment}.${projectDir}`;
+  if (raw.length <= NAME_LIMIT && NAME_ALLOWED.test(raw)) return raw;
+  const hash = sha256Hex(`${environment}\0${projectDir}`).slice(0, 16);
+  const readable = raw.replace(/[^0-9A-Za-z_.-]/g, '_').slice(0, NAME_LIMIT - hash.length - 1);
+  return `${readable}-${hash}`;
+}
+
+/** `at(yyyy-mm-ddThh:mm:ss)` in UTC, rounded up to the second (never before fireAt). */
+export function atExpression(fireAt: string): string {
+  const ms = Date.parse(fireAt);
+  if (Number.isNaN(ms)) throw new InvalidInput('schedule.fireAt', 'is not an ISO date');
+  const seconds = new Date(Math.ceil(ms / 1000) * 1000).toISOString().slice(0, 19);
+  return `at(${seconds})`;
+}
+
+/**
+ * The destroy run the schedule starts: the schedule's repository, commit, project and
+ * environment, and a run id made from them and the fire time (`ttl-<env>-<stamp>-<hash>`),
+ * so a retried delivery of the same schedule carries the same run id.
+ */
+export function scheduledDestroyInput(schedule: DestroySchedule): RunContext {
+  const stamp = atExpression(schedule.fireAt).slice(3, -1).replace(/[-:]/g, '');
+  const hash = sha256Hex(`${schedule.environment}\0${schedule.projectDir}`).slice(0, 8);
+  return parseInput(
+    RUN_INPUT,
+    {
+      runId: `ttl-${schedule.environment}-${stamp}Z-${hash}`,
+      workflow: 'destroy',
+      repository: schedule.repository,
+      commit: schedule.commit,
+      projectDir: schedule.projectDir,
+      environment: schedule.environment,
+      // As the local scheduler does: a TTL destroy has nobody to ask.
+      autoApprove: true,
+    },
+    'schedule',
+  );
+}
+
+export class EventBridgeSchedulePort implements SchedulePort {
+  readonly #scheduler: SchedulerClient;
+  readonly #target: SchedulerTarget;
+
+  constructor(client: SchedulerClient, target: SchedulerTarget) {
+    if (target.groupName === '') throw new InvalidInput('groupName', 'must not be empty');
+    if (!target.stateMachineArn.startsWith('arn:')) {
+      throw new InvalidInput('stateMachineArn', 'must be a state machine ARN');
+    }
+    if (!target.roleArn.startsWith('arn:')) throw new InvalidInput('roleArn', 'must be a role ARN');
+    this.#scheduler = client;
+    this.#target = target;
+  }
+
+  /** What CreateSchedule and UpdateSchedule are given (an update replaces the whole schedule). */
+  scheduleInput(schedule: DestroySchedule): CreateScheduleInput {
+    const input = scheduledDestroyInput(schedule);
+    return {
+      Name: scheduleName(schedule.environment, schedule.projectDir),
+      GroupName: this.#target.groupName,
+      Description:
+        `Stepform TTL: destroy ${schedule.environment} (${schedule.projectDir}), set by run ${schedule.createdBy}`.slice(
+          0,
+          512,
+        ),
+      ScheduleExpression: atExpression(schedule.fireAt),
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      ActionAfterCompletion: 'DELETE',
+      State: 'ENABLED',
+      Target: {
+        Arn: this.#target.stateMachineArn,
+        RoleArn: this.#target.roleArn,
+        Input: JSON.stringify(input),
+      },
+    };
+  }
+
+  async upsert(schedule: DestroySchedule): Promise<void> {
+    const input = this.scheduleInput(schedule);
+    try {
+      await this.#scheduler.send(new CreateScheduleCommand(input));
+    } catch (error) {
+      if (!isAwsError(error, 'ConflictException')) throw error;
+      await this.#scheduler.send(new UpdateScheduleCommand(input));
+    }
+  }
+
+  /** Deletes the schedule; one that is gone (fired, or never made) is fine. */
+  async remove(environment: string, projectDir: string): Promise<void> {
+    try {
+      await this.#scheduler.send(
+        new DeleteScheduleCommand({
+          Name: scheduleName(environment, projectDir),
+          GroupName: this.#target.groupName,
+        }),
+      );
+    } catch (error) {
+      if (!isAwsError(error, 'ResourceNotFoundException')) throw error;
+    }
+  }
+}

@@ -1,0 +1,503 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { commentMarker } from '../../core/pr-comment.ts';
+import { InvalidInput, NotificationFailed } from '../../core/errors.ts';
+import {
+  createOctokit,
+  DefaultBranchCheckFailed,
+  GitHubCodeHost,
+  statusContext,
+} from './code-host.ts';
+import {
+  type RecordedRequest,
+  RecordingServer,
+  type ScriptedResponse,
+} from '../../test/support/recording-server.ts';
+
+const TOKEN = 'ghp_testTokenThatMustNeverLeak0123456789';
+const OWNER = 'acme';
+const REPO = 'infra';
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const PR = 7;
+const MARKER = commentMarker('dev', 'terraform/examples/hello');
+const FAST_RETRY = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5, random: () => 0 };
+
+const repoPath = `/repos/${OWNER}/${REPO}`;
+const commentsPath = `${repoPath}/issues/${PR}/comments`;
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+interface Comment {
+  id: number;
+  body: string;
+}
+
+/**
+ * Scripts the comment endpoints of one pull request over `comments`: list (paged by
+ * per_page and page), create, and update of each comment id in `updatable`.
+ */
+function fakeComments(server: RecordingServer, comments: Comment[], updatable: number[]) {
+  let nextId = 5000;
+  server.route('GET', commentsPath, (request: RecordedRequest): ScriptedResponse => {
+    const perPage = Number(request.query.get('per_page') ?? '30');
+    const page = Number(request.query.get('page') ?? '1');
+    return { status: 200, body: comments.slice((page - 1) * perPage, page * perPage) };
+  });
+  server.route('POST', commentsPath, (request): ScriptedResponse => {
+    const body = (request.body as { body: string }).body;
+    const comment = { id: nextId++, body };
+    comments.push(comment);
+    return { status: 201, body: comment };
+  });
+  for (const id of [...updatable, 5000, 5001]) {
+    server.route('PATCH', `${repoPath}/issues/comments/${id}`, (request): ScriptedResponse => {
+      const comment = comments.find((candidate) => candidate.id === id);
+      if (comment === undefined) return { status: 404, body: { message: 'Not Found' } };
+      comment.body = (request.body as { body: string }).body;
+      return { status: 200, body: comment };
+    });
+  }
+}
+
+describe('GitHubCodeHost', () => {
+  let server: RecordingServer;
+  let host: GitHubCodeHost;
+
+  beforeEach(async () => {
+    server = await RecordingServer.start();
+    host = new GitHubCodeHost({
+      octokit: createOctokit({ token: TOKEN, baseUrl: server.baseUrl }),
+      owner: OWNER,
+      repo: REPO,
+      retry: FAST_RETRY,
+    });
+  });
+
+  afterEach(async () => {
+    await server.close();
+  });
+
+  describe('upsertPullRequestComment', () => {
+    it('creates the sticky comment on the first call and updates it in place on the second', async () => {
+      // Prepare: a pull request with a comment from someone else
+      const comments: Comment[] = [{ id: 1, body: 'LGTM' }];
+      fakeComments(server, comments, [1]);
+
+      // Act
+      await host.upsertPullRequestComment(PR, MARKER, `${MARKER}\nfirst plan`);
+      await host.upsertPullRequestComment(PR, MARKER, `${MARKER}\nsecond plan`);
+
+      // Assess: one POST, then one PATCH of the same comment; never a second comment
+      expect(server.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        `GET ${commentsPath}`,
+        `POST ${commentsPath}`,
+        `GET ${commentsPath}`,
+        `PATCH ${repoPath}/issues/comments/5000`,
+      ]);
+      expect(server.requests[0]!.query.get('per_page')).toBe('100');
+      expect(server.requests[1]!.body).toEqual({ body: `${MARKER}\nfirst plan` });
+      expect(server.requests[3]!.body).toEqual({ body: `${MARKER}\nsecond plan` });
+      expect(comments).toEqual([
+        { id: 1, body: 'LGTM' },
+        { id: 5000, body: `${MARKER}\nsecond plan` },
+      ]);
+    });
+
+    it('puts the marker first when the body lacks it', async () => {
+      // Prepare
+      const comments: Comment[] = [];
+      fakeComments(server, comments, []);
+
+      // Act
+      await host.upsertPullRequestComment(PR, MARKER, 'plan without marker');
+
+      // Assess
+      expect(comments).toEqual([{ id: 5000, body: `${MARKER}\nplan without marker` }]);
+    });
+
+    it('reads the comments page by page to find the marker, and keeps other markers apart', async () => {
+      // Prepare: 150 comments; the sticky one on page 2; another environment's on page 1
+      const other = commentMarker('prod', 'terraform/examples/hello');
+      const comments: Comment[] = Array.from({ length: 150 }, (_, index) => ({
+        id: index + 1,
+        body: index === 3 ? `${other}\nprod plan` : `comment ${index + 1}`,
+      }));
+      comments[120] = { id: 121, body: `${MARKER}\nold plan` };
+      fakeComments(server, comments, [4, 121]);
+
+      // Act
+      await host.upsertPullRequestComment(PR, MARKER, `${MARKER}\nnew plan`);
+
+      // Assess
+      expect(server.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+        `GET ${commentsPath}?per_page=100&page=1`,
+        `GET ${commentsPath}?per_page=100&page=2`,
+        `PATCH ${repoPath}/issues/comments/121`,
+      ]);
+      expect(comments[120].body).toBe(`${MARKER}\nnew plan`);
+      expect(comments[3]!.body).toBe(`${other}\nprod plan`);
+    });
+
+    it('retries a 500 then succeeds, without a duplicate comment', async () => {
+      // Prepare: the first listing fails
+      const comments: Comment[] = [];
+      fakeComments(server, comments, []);
+      const list = (request: RecordedRequest): ScriptedResponse => ({
+        status: 200,
+        body: comments.slice(0, Number(request.query.get('per_page'))),
+      });
+      server.route('GET', commentsPath, { status: 500, body: { message: 'Server Error' } }, list);
+
+      // Act
+      await host.upsertPullRequestComment(PR, MARKER, `${MARKER}\nplan`);
+
+      // Assess
+      expect(server.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        `GET ${commentsPath}`,
+        `GET ${commentsPath}`,
+        `POST ${commentsPath}`,
+      ]);
+      expect(comments).toHaveLength(1);
+    });
+
+    it('throws NotificationFailed after the cap, with neither the token nor the URL in it', async () => {
+      // Prepare
+      server.route('GET', commentsPath, { status: 502, body: { message: 'Bad Gateway' } });
+
+      // Act
+      const error = await rejection(host.upsertPullRequestComment(PR, MARKER, 'plan'));
+
+      // Assess
+      expect(server.requests).toHaveLength(3);
+      expect(error).toBeInstanceOf(NotificationFailed);
+      const message = (error as Error).message;
+      expect(message).toBe(
+        `GitHub comment on pull request ${PR} failed after 3 attempts: HTTP 502 (Bad Gateway)`,
+      );
+      expect(message).not.toContain(TOKEN);
+      expect(JSON.stringify(error)).not.toContain(TOKEN);
+      expect(message).not.toContain(server.baseUrl);
+    });
+
+    it('refuses a bad pull request number and an empty marker', async () => {
+      expect(
+        ((await rejection(host.upsertPullRequestComment(0, MARKER, 'x'))) as InvalidInput).field,
+      ).toBe('pullRequest');
+      expect(
+        ((await rejection(host.upsertPullRequestComment(PR, ' ', 'x'))) as InvalidInput).field,
+      ).toBe('marker');
+      expect(server.requests).toHaveLength(0);
+    });
+  });
+
+  it('sends the token in the Authorization header of every request', async () => {
+    // Prepare
+    fakeComments(server, [], []);
+    server.route('POST', `${repoPath}/statuses/${COMMIT}`, { status: 201, body: { id: 1 } });
+
+    // Act
+    await host.upsertPullRequestComment(PR, MARKER, 'plan');
+    await host.setCommitStatus(COMMIT, { state: 'pending', context: 'c', description: 'd' });
+
+    // Assess
+    expect(server.requests.length).toBeGreaterThan(0);
+    for (const request of server.requests) {
+      expect(request.headers.authorization).toBe(`token ${TOKEN}`);
+      expect(request.headers['user-agent']).toMatch(/^stepform /);
+    }
+  });
+
+  it('keeps the token out of the message of a refused token (401)', async () => {
+    // Prepare
+    server.route('POST', `${repoPath}/statuses/${COMMIT}`, {
+      status: 401,
+      body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' },
+    });
+
+    // Act
+    const error = await rejection(
+      host.setCommitStatus(COMMIT, { state: 'success', context: 'c', description: 'd' }),
+    );
+
+    // Assess: not retried, and only GitHub's message
+    expect(server.requests).toHaveLength(1);
+    expect((error as Error).message).toBe(
+      'GitHub commit status c failed after 1 attempt: HTTP 401 (Bad credentials)',
+    );
+    expect(JSON.stringify(error)).not.toContain(TOKEN);
+  });
+
+  describe('setCommitStatus', () => {
+    it('posts the state, context, description cut to 140 characters and target URL', async () => {
+      // Prepare
+      const statusPath = `${repoPath}/statuses/${COMMIT}`;
+      server.route('POST', statusPath, { status: 201, body: { id: 1 } });
+
+      // Act
+      await host.setCommitStatus(COMMIT.toUpperCase(), {
+        state: 'success',
+        context: statusContext('plan-apply', 'dev'),
+        description: `applied: ${'x'.repeat(200)}`,
+        targetUrl: 'https://console.example.com/runs/run-1',
+      });
+
+      // Assess
+      expect(server.requests).toHaveLength(1);
+      const request = server.requests[0]!;
+      expect(request.method).toBe('POST');
+      expect(request.path).toBe(statusPath);
+      const body = request.body as Record<string, string>;
+      expect(body).toEqual({
+        state: 'success',
+        context: 'stepform/plan-apply/dev',
+        description: `applied: ${'x'.repeat(130)}…`,
+        target_url: 'https://console.example.com/runs/run-1',
+      });
+      expect(body['description']).toHaveLength(140);
+    });
+
+    it('retries a 500 then succeeds', async () => {
+      // Prepare
+      const statusPath = `${repoPath}/statuses/${COMMIT}`;
+      server.route(
+        'POST',
+        statusPath,
+        { status: 500, body: { message: 'Server Error' } },
+        { status: 201, body: { id: 1 } },
+      );
+
+      // Act
+      await host.setCommitStatus(COMMIT, { state: 'failure', context: 'c', description: 'failed' });
+
+      // Assess
+      expect(server.requestsTo('POST', statusPath)).toHaveLength(2);
+      expect(server.requests[1]!.body).toEqual(server.requests[0]!.body);
+    });
+
+    it('refuses a commit that is not a full SHA', async () => {
+      const error = await rejection(
+        host.setCommitStatus('main', { state: 'pending', context: 'c', description: 'd' }),
+      );
+      expect((error as InvalidInput).field).toBe('commit');
+      expect(server.requests).toHaveLength(0);
+    });
+  });
+
+  describe('recordDeployment', () => {
+    const deploymentsPath = `${repoPath}/deployments`;
+
+    it('creates a deployment of the commit, then its status', async () => {
+      // Prepare
+      server.route('POST', deploymentsPath, { status: 201, body: { id: 77 } });
+      server.route('POST', `${deploymentsPath}/77/statuses`, { status: 201, body: { id: 1 } });
+
+      // Act
+      await host.recordDeployment(COMMIT, {
+        environment: 'dev',
+        state: 'success',
+        description: 'applied +2 ~0 -1',
+        runId: 'run-42',
+      });
+
+      // Assess
+      expect(server.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        `POST ${deploymentsPath}`,
+        `POST ${deploymentsPath}/77/statuses`,
+      ]);
+      expect(server.requests[0]!.body).toEqual({
+        ref: COMMIT,
+        environment: 'dev',
+        description: 'applied +2 ~0 -1',
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        payload: { runId: 'run-42' },
+      });
+      expect(server.requests[1]!.body).toEqual({
+        state: 'success',
+        description: 'applied +2 ~0 -1',
+        environment: 'dev',
+      });
+    });
+
+    it('retries the status alone after a 429, without a second deployment', async () => {
+      // Prepare
+      server.route('POST', deploymentsPath, { status: 201, body: { id: 78 } });
+      server.route(
+        'POST',
+        `${deploymentsPath}/78/statuses`,
+        { status: 429, headers: { 'retry-after': '0' }, body: { message: 'rate limited' } },
+        { status: 201, body: { id: 1 } },
+      );
+
+      // Act
+      await host.recordDeployment(COMMIT, {
+        environment: 'dev',
+        state: 'failure',
+        description: 'apply failed',
+        runId: 'run-43',
+      });
+
+      // Assess
+      expect(server.requestsTo('POST', deploymentsPath)).toHaveLength(1);
+      expect(server.requestsTo('POST', `${deploymentsPath}/78/statuses`)).toHaveLength(2);
+    });
+
+    it('throws NotificationFailed when GitHub creates no deployment', async () => {
+      // Prepare: GitHub's 202 answer (a merge happened instead), which has no id
+      server.route('POST', deploymentsPath, {
+        status: 202,
+        body: { message: 'Auto-merged main into topic on deployment.' },
+      });
+
+      // Act
+      const error = await rejection(
+        host.recordDeployment(COMMIT, {
+          environment: 'dev',
+          state: 'success',
+          description: 'x',
+          runId: 'run-44',
+        }),
+      );
+
+      // Assess
+      expect(error).toBeInstanceOf(NotificationFailed);
+      expect(server.requests).toHaveLength(1);
+    });
+  });
+
+  describe('isOnDefaultBranch', () => {
+    const comparePath = `${repoPath}/compare/main...${COMMIT}`;
+
+    it.each([
+      ['identical', true],
+      ['behind', true],
+      ['ahead', false],
+      ['diverged', false],
+    ])('reads the default branch, then compares: %s → %p', async (status, expected) => {
+      // Prepare
+      server.route('GET', repoPath, { status: 200, body: { default_branch: 'main' } });
+      server.route('GET', comparePath, { status: 200, body: { status, ahead_by: 0 } });
+
+      // Act
+      const result = await host.isOnDefaultBranch(COMMIT);
+
+      // Assess
+      expect(result).toBe(expected);
+      expect(server.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        `GET ${repoPath}`,
+        `GET ${comparePath}`,
+      ]);
+    });
+
+    it('uses the configured default branch without reading the repository', async () => {
+      // Prepare
+      const configured = new GitHubCodeHost({
+        octokit: createOctokit({ token: TOKEN, baseUrl: server.baseUrl }),
+        owner: OWNER,
+        repo: REPO,
+        defaultBranch: 'trunk',
+        retry: FAST_RETRY,
+      });
+      server.route('GET', `${repoPath}/compare/trunk...${COMMIT}`, {
+        status: 200,
+        body: { status: 'behind' },
+      });
+
+      // Act and assess
+      await expect(configured.isOnDefaultBranch(COMMIT)).resolves.toBe(true);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('answers false for a commit GitHub does not know (404 from compare)', async () => {
+      server.route('GET', repoPath, { status: 200, body: { default_branch: 'main' } });
+      server.route('GET', comparePath, { status: 404, body: { message: 'Not Found' } });
+      await expect(host.isOnDefaultBranch(COMMIT)).resolves.toBe(false);
+    });
+
+    it('retries a 500 then answers', async () => {
+      server.route('GET', repoPath, { status: 200, body: { default_branch: 'main' } });
+      server.route(
+        'GET',
+        comparePath,
+        { status: 500, body: { message: 'Server Error' } },
+        { status: 200, body: { status: 'identical' } },
+      );
+      await expect(host.isOnDefaultBranch(COMMIT)).resolves.toBe(true);
+      expect(server.requestsTo('GET', comparePath)).toHaveLength(2);
+    });
+
+    it.each([
+      ['the repository cannot be read', 'GET', repoPath],
+      ['the comparison keeps failing', 'GET', comparePath],
+    ])('fails closed when %s: throws, never answers', async (_name, method, path) => {
+      // Prepare
+      server.route('GET', repoPath, { status: 200, body: { default_branch: 'main' } });
+      server.route(method, path, { status: 503, body: { message: 'Service Unavailable' } });
+
+      // Act
+      const error = await rejection(host.isOnDefaultBranch(COMMIT));
+
+      // Assess
+      expect(error).toBeInstanceOf(DefaultBranchCheckFailed);
+      expect((error as Error).message).toContain('HTTP 503 (Service Unavailable)');
+      expect((error as Error).message).not.toContain(TOKEN);
+      expect(server.requestsTo(method, path)).toHaveLength(3);
+    });
+
+    it('fails closed when the repository is not found (a token without access)', async () => {
+      server.route('GET', repoPath, { status: 404, body: { message: 'Not Found' } });
+      const error = await rejection(host.isOnDefaultBranch(COMMIT));
+      expect(error).toBeInstanceOf(DefaultBranchCheckFailed);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('fails closed when GitHub cannot be reached', async () => {
+      // Prepare
+      await server.close();
+
+      // Act
+      const error = await rejection(host.isOnDefaultBranch(COMMIT));
+      server = await RecordingServer.start();
+
+      // Assess
+      expect(error).toBeInstanceOf(DefaultBranchCheckFailed);
+      expect((error as Error).message).not.toContain(TOKEN);
+    });
+
+    it('refuses anything but a full SHA, so no ref or range reaches the compare path', async () => {
+      const error = await rejection(host.isOnDefaultBranch('main...evil'));
+      expect((error as InvalidInput).field).toBe('commit');
+      expect(server.requests).toHaveLength(0);
+    });
+  });
+
+  describe('createOctokit', () => {
+    it('does not log each failed try: the adapter’s error reports the failure once', async () => {
+      // Prepare
+      const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      server.route('POST', `${repoPath}/statuses/${COMMIT}`, { status: 500, body: {} });
+
+      // Act
+      await rejection(
+        host.setCommitStatus(COMMIT, { state: 'pending', context: 'c', description: 'd' }),
+      );
+      const calls = errors.mock.calls.length;
+      errors.mockRestore();
+
+      // Assess
+      expect(server.requests).toHaveLength(3);
+      expect(calls).toBe(0);
+    });
+
+    it('refuses an empty token', () => {
+      expect(() => createOctokit({ token: ' ' })).toThrow(InvalidInput);
+    });
+  });
+});

@@ -1,0 +1,331 @@
+// CodeHostPort over the GitHub REST API (Octokit): the sticky pull-request comment, commit
+// statuses, deployments and their statuses (the audit trail on GitHub), and the check that a
+// commit is on the default branch before a plan-apply. 429 and 5xx (and a secondary rate
+// limit's 403 with Retry-After) are retried with backoff; what still fails is a
+// NotificationFailed, except for the default-branch check, which fails closed: it throws,
+// and never answers true on an error. Error messages never carry the token.
+import { stripVTControlCharacters } from 'node:util';
+import { Octokit } from '@octokit/rest';
+import {
+  DefaultBranchCheckFailed,
+  InvalidInput,
+  NotificationFailed,
+  StepformError,
+} from '../../core/errors.ts';
+
+export { DefaultBranchCheckFailed };
+import type { CodeHostPort, CommitState, DeploymentState } from '../../core/ports.ts';
+import { httpUrl } from '../../core/urls.ts';
+import {
+  DEFAULT_RETRY,
+  isRetryableError,
+  retryAfterOf,
+  type RetryOptions,
+  statusOf,
+  withRetries,
+} from '../http-retry.ts';
+
+/** GitHub refuses a status or deployment description over this many characters. */
+export const GITHUB_DESCRIPTION_LIMIT = 140;
+
+/** Comment pages of 100 read while looking for the sticky comment (10,000 comments). */
+const MAX_COMMENT_PAGES = 100;
+const PER_PAGE = 100;
+
+export interface CreateOctokitOptions {
+  readonly token: string;
+  /** `https://api.github.com` by default; GitHub Enterprise's `https://HOST/api/v3`. */
+  readonly baseUrl?: string;
+  /** Per request: Octokit has no timeout of its own. */
+  readonly timeoutMs?: number;
+  readonly userAgent?: string;
+  /**
+   * Octokit's logger. By default silent but for warnings (deprecations): a failed request is
+   * reported once, by the adapter's error, not once per try by Octokit's request log.
+   */
+  readonly log?: OctokitLog;
+}
+
+export interface OctokitLog {
+  debug(message: string): unknown;
+  info(message: string): unknown;
+  warn(message: string): unknown;
+  error(message: string): unknown;
+}
+
+const quiet = (): undefined => undefined;
+const QUIET_LOG: OctokitLog = {
+  debug: quiet,
+  info: quiet,
+  warn: (message) => {
+    console.warn(message);
+  },
+  error: quiet,
+};
+
+/** An Octokit authenticated with `token`, with a per-request timeout. */
+export function createOctokit(options: CreateOctokitOptions): Octokit {
+  const token = options.token.trim();
+  if (token === '') throw new InvalidInput('token', 'the GitHub token is empty');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const baseUrl = (options.baseUrl ?? 'https://api.github.com').replace(/\/+$/, '');
+  return new Octokit({
+    auth: token,
+    baseUrl,
+    userAgent: options.userAgent ?? 'stepform',
+    log: options.log ?? QUIET_LOG,
+    request: {
+      fetch: (url: string | URL, init?: RequestInit) =>
+        fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) }),
+    },
+  });
+}
+
+/** The name of a commit status: `stepform/plan-apply/dev`. */
+export function statusContext(workflow: string, environment: string): string {
+  return `stepform/${workflow}/${environment}`;
+}
+
+export interface GitHubCodeHostOptions {
+  readonly octokit: Octokit;
+  readonly owner: string;
+  readonly repo: string;
+  /** Skips reading the repository's default branch when given. */
+  readonly defaultBranch?: string;
+  readonly retry?: Partial<RetryOptions>;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+const SHA = /^[0-9a-f]{40}$/;
+
+function commitSha(commit: string): string {
+  const sha = commit.trim().toLowerCase();
+  if (!SHA.test(sha)) throw new InvalidInput('commit', 'must be a full 40-character hex SHA');
+  return sha;
+}
+
+/** One line, at most GitHub's 140 characters, "…" when cut. */
+function description(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line.length <= GITHUB_DESCRIPTION_LIMIT) return line;
+  const kept = line.slice(0, GITHUB_DESCRIPTION_LIMIT - 1);
+  return `${/[\uD800-\uDBFF]$/.test(kept) ? kept.slice(0, -1) : kept}…`;
+}
+
+function property(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)[name]
+    : undefined;
+}
+
+/** 429, 5xx, network errors, and a secondary rate limit (403 with Retry-After). */
+function isRetryableGitHubError(error: unknown): boolean {
+  if (isRetryableError(error)) return true;
+  return statusOf(error) === 403 && retryAfterOf(error) !== undefined;
+}
+
+/**
+ * What went wrong, for an error message: the HTTP status and GitHub's short message, never
+ * the request (its URL or headers).
+ */
+function describeFailure(error: unknown): string {
+  if (error instanceof StepformError) return error.message;
+  const status = statusOf(error);
+  const response = property(error, 'response');
+  if (status !== undefined && response !== undefined) {
+    const message = property(property(response, 'data'), 'message');
+    const detail =
+      typeof message === 'string'
+        ? stripVTControlCharacters(message).replace(/\s+/g, ' ').trim()
+        : '';
+    return `HTTP ${status}${detail === '' ? '' : ` (${detail.slice(0, 200)})`}`;
+  }
+  if (status !== undefined) return 'network error or timeout';
+  const name = property(error, 'name');
+  return `unexpected ${typeof name === 'string' ? name.slice(0, 60) : 'error'}`;
+}
+
+export class GitHubCodeHost implements CodeHostPort {
+  readonly #octokit: Octokit;
+  readonly #owner: string;
+  readonly #repo: string;
+  readonly #defaultBranch: string | undefined;
+  readonly #retry: RetryOptions;
+
+  constructor(options: GitHubCodeHostOptions) {
+    if (!NAME.test(options.owner)) throw new InvalidInput('owner', 'is not a GitHub owner name');
+    if (!NAME.test(options.repo)) throw new InvalidInput('repo', 'is not a GitHub repository name');
+    if (options.defaultBranch?.trim() === '') {
+      throw new InvalidInput('defaultBranch', 'is empty');
+    }
+    this.#octokit = options.octokit;
+    this.#owner = options.owner;
+    this.#repo = options.repo;
+    this.#defaultBranch = options.defaultBranch?.trim();
+    this.#retry = { ...DEFAULT_RETRY, isRetryable: isRetryableGitHubError, ...options.retry };
+  }
+
+  /** Runs `call` with retries; a final failure is a NotificationFailed naming `what`. */
+  async #notify<T>(what: string, call: () => Promise<T>): Promise<T> {
+    let tries = 0;
+    try {
+      return await withRetries(() => {
+        tries += 1;
+        return call();
+      }, this.#retry);
+    } catch (error) {
+      if (error instanceof InvalidInput) throw error;
+      throw new NotificationFailed(
+        `GitHub ${what} failed after ${tries} ${tries === 1 ? 'attempt' : 'attempts'}: ${describeFailure(error)}`,
+      );
+    }
+  }
+
+  get #repoParams() {
+    return { owner: this.#owner, repo: this.#repo };
+  }
+
+  /** The id of the first comment whose body starts with `marker`, reading page by page. */
+  async #findComment(pullRequest: number, marker: string): Promise<number | undefined> {
+    for (let page = 1; page <= MAX_COMMENT_PAGES; page++) {
+      const { data } = await this.#octokit.rest.issues.listComments({
+        ...this.#repoParams,
+        issue_number: pullRequest,
+        per_page: PER_PAGE,
+        page,
+      });
+      const found = data.find((comment) => comment.body?.startsWith(marker) === true);
+      if (found !== undefined) return found.id;
+      if (data.length < PER_PAGE) return undefined;
+    }
+    throw new NotificationFailed(
+      `pull request ${pullRequest} has more than ${MAX_COMMENT_PAGES * PER_PAGE} comments`,
+    );
+  }
+
+  async upsertPullRequestComment(pullRequest: number, marker: string, body: string) {
+    if (!Number.isSafeInteger(pullRequest) || pullRequest < 1) {
+      throw new InvalidInput('pullRequest', 'must be a pull request number');
+    }
+    if (marker.trim() === '') throw new InvalidInput('marker', 'is empty');
+    const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
+    // Find and write as one unit, retried whole: after a create whose answer was lost, the
+    // retry finds the comment it made instead of making a second one.
+    await this.#notify(`comment on pull request ${pullRequest}`, async () => {
+      const id = await this.#findComment(pullRequest, marker);
+      if (id === undefined) {
+        await this.#octokit.rest.issues.createComment({
+          ...this.#repoParams,
+          issue_number: pullRequest,
+          body: text,
+        });
+      } else {
+        await this.#octokit.rest.issues.updateComment({
+          ...this.#repoParams,
+          comment_id: id,
+          body: text,
+        });
+      }
+    });
+  }
+
+  async setCommitStatus(
+    commit: string,
+    status: { state: CommitState; context: string; description: string; targetUrl?: string },
+  ) {
+    const sha = commitSha(commit);
+    const context = status.context.trim();
+    if (context === '') throw new InvalidInput('context', 'is empty');
+    const targetUrl =
+      status.targetUrl === undefined ? undefined : httpUrl(status.targetUrl, 'targetUrl');
+    await this.#notify(`commit status ${context}`, () =>
+      this.#octokit.rest.repos.createCommitStatus({
+        ...this.#repoParams,
+        sha,
+        state: status.state,
+        context,
+        description: description(status.description),
+        ...(targetUrl === undefined ? {} : { target_url: targetUrl }),
+      }),
+    );
+  }
+
+  async recordDeployment(
+    commit: string,
+    deployment: { environment: string; state: DeploymentState; description: string; runId: string },
+  ) {
+    const sha = commitSha(commit);
+    const environment = deployment.environment.trim();
+    if (environment === '') throw new InvalidInput('environment', 'is empty');
+    // Two steps, retried apart: a failed status must not create a second deployment.
+    const id = await this.#notify(`deployment to ${environment}`, async () => {
+      const response = await this.#octokit.rest.repos.createDeployment({
+        ...this.#repoParams,
+        ref: sha,
+        environment,
+        description: description(deployment.description),
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        payload: { runId: deployment.runId },
+      });
+      const created = property(response.data, 'id');
+      if (typeof created !== 'number') {
+        throw new NotificationFailed(`GitHub created no deployment (HTTP ${response.status})`);
+      }
+      return created;
+    });
+    await this.#notify(`deployment status for ${environment}`, () =>
+      this.#octokit.rest.repos.createDeploymentStatus({
+        ...this.#repoParams,
+        deployment_id: id,
+        state: deployment.state,
+        description: description(deployment.description),
+        environment,
+      }),
+    );
+  }
+
+  /**
+   * True when `default...commit` compares `identical` or `behind` (the commit is the default
+   * branch's head or one of its ancestors); false otherwise, also when GitHub does not know
+   * the commit (404). Any other failure throws DefaultBranchCheckFailed: never true on error.
+   */
+  async isOnDefaultBranch(commit: string): Promise<boolean> {
+    const sha = commitSha(commit);
+    const failed = (error: unknown) =>
+      new DefaultBranchCheckFailed(
+        `could not check that ${sha} is on the default branch of ${this.#owner}/${this.#repo}: ${describeFailure(error)}`,
+      );
+    let branch = this.#defaultBranch;
+    if (branch === undefined) {
+      try {
+        const repository = await withRetries(
+          () => this.#octokit.rest.repos.get(this.#repoParams),
+          this.#retry,
+        );
+        branch = repository.data.default_branch;
+      } catch (error) {
+        throw failed(error);
+      }
+    }
+    let status: unknown;
+    try {
+      const comparison = await withRetries(
+        () =>
+          this.#octokit.rest.repos.compareCommitsWithBasehead({
+            ...this.#repoParams,
+            basehead: `${branch}...${sha}`,
+            per_page: 1,
+          }),
+        this.#retry,
+      );
+      status = comparison.data.status;
+    } catch (error) {
+      // A 404 answer from compare: GitHub knows no such commit in this repository.
+      if (statusOf(error) === 404 && property(error, 'response') !== undefined) return false;
+      throw failed(error);
+    }
+    return status === 'identical' || status === 'behind';
+  }
+}

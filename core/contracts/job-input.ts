@@ -1,0 +1,123 @@
+// The executor's input: one Terraform job. Parsed once, in the entrypoint; nothing past the
+// entrypoint sees unvalidated input.
+import { isAbsolute, posix } from 'node:path';
+import { z } from 'zod';
+
+export const COMMIT_SHA = z
+  .string()
+  .regex(/^[0-9a-f]{40}$/, 'must be a full 40-character lowercase hex commit SHA');
+
+export const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, 'must be a 64-character hex SHA-256');
+
+export const ENVIRONMENT_NAME = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,62}$/,
+    'must be 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit',
+  );
+
+export const RUN_ID = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+    'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" and "-"',
+  );
+
+const SAFE_ABSOLUTE_PATH = /^\/[^\0\n\r]*$/;
+
+export const ABSOLUTE_PATH = z
+  .string()
+  .refine(
+    (value) => isAbsolute(value) && SAFE_ABSOLUTE_PATH.test(value),
+    'must be an absolute path',
+  );
+
+/** Each segment starts with a letter, digit or "_" (so never "..", never hidden). */
+const PROJECT_DIR_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*\/?$/;
+
+/** A folder inside the repository, relative to its root; "." is the root itself. */
+export const PROJECT_DIR = z
+  .string()
+  .refine(
+    (value) => value === '.' || PROJECT_DIR_PATTERN.test(value),
+    'must be a relative path inside the repository (segments of letters, digits, ".", "_", "-"; no "..")',
+  )
+  .transform((value) => (value === '.' ? '.' : posix.normalize(value).replace(/\/$/, '')));
+
+/** A local repository (absolute path) or an https:// remote without credentials in it. */
+export const REPOSITORY = z
+  .string()
+  .refine(
+    (value) =>
+      (isAbsolute(value) && SAFE_ABSOLUTE_PATH.test(value)) ||
+      /^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~-]+)+\/?$/.test(value),
+    'must be an absolute path or an https:// URL without credentials',
+  );
+
+export const BACKEND = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('local'),
+    /** Root of the local state: one state file per environment and project below it. */
+    stateDir: ABSOLUTE_PATH,
+  }),
+  z.strictObject({
+    type: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as eu-west-1'),
+    keyPrefix: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/,
+        'must be a key prefix such as "stepform/state"',
+      )
+      .default('stepform'),
+    kmsKeyId: z
+      .string()
+      .regex(/^[A-Za-z0-9:/_-]{1,2048}$/, 'must be a KMS key id, alias or ARN')
+      .optional(),
+  }),
+]);
+export type Backend = z.output<typeof BACKEND>;
+
+const COMMON = {
+  runId: RUN_ID,
+  repository: REPOSITORY,
+  commit: COMMIT_SHA,
+  projectDir: PROJECT_DIR,
+  environment: ENVIRONMENT_NAME,
+  backend: BACKEND,
+  /** Where the result, the log and the plan are written for the next workflow step. */
+  artifactsDir: ABSOLUTE_PATH,
+};
+
+export const PLAN_REF = z.strictObject({
+  /** The artifacts folder of the run that made the plan. */
+  dir: ABSOLUTE_PATH,
+  /** The digest that was reviewed and approved: the plan file must still have it. */
+  sha256: SHA256_HEX,
+});
+export type PlanRef = z.output<typeof PLAN_REF>;
+
+export const JOB = z.discriminatedUnion('verb', [
+  z.strictObject({ ...COMMON, verb: z.literal('plan') }),
+  z.strictObject({ ...COMMON, verb: z.literal('apply'), plan: PLAN_REF }),
+  z.strictObject({ ...COMMON, verb: z.literal('plan-apply') }),
+  z.strictObject({ ...COMMON, verb: z.literal('destroy') }),
+  z.strictObject({
+    ...COMMON,
+    verb: z.literal('command'),
+    args: z.array(z.string()).min(1).max(8),
+  }),
+]);
+export type Job = z.output<typeof JOB>;
+export type JobInput = z.input<typeof JOB>;
+export type Verb = Job['verb'];
+export const VERBS = [
+  'plan',
+  'apply',
+  'plan-apply',
+  'destroy',
+  'command',
+] as const satisfies readonly Verb[];

@@ -1,0 +1,145 @@
+// The status event: one per phase of a run, sent to SQS (FIFO, one message group per
+// environment) and written to the local outbox. Consumers read `schemaVersion` first. Pure,
+// apart from node:crypto.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { parseInput } from '../validation.ts';
+import { WORKFLOWS, type Workflow } from './workflow-input.ts';
+
+export const PHASES = [
+  'started',
+  'planned',
+  'no_changes',
+  'awaiting_approval',
+  'approved',
+  'rejected',
+  'expired',
+  'applying',
+  'applied',
+  'failed',
+  'rolling_back',
+  'rolled_back',
+  'destroying',
+  'destroyed',
+  'ttl_changed',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** One icon per phase, for Slack and the PR comment alike. */
+export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
+  started: '🚀',
+  planned: '📋',
+  no_changes: '✅',
+  awaiting_approval: '⏳',
+  approved: '👍',
+  rejected: '⛔',
+  expired: '⌛',
+  applying: '⏳',
+  applied: '✅',
+  failed: '❌',
+  rolling_back: '↩️',
+  rolled_back: '↩️',
+  destroying: '⏳',
+  destroyed: '🗑️',
+  ttl_changed: '⏱️',
+};
+
+/** Longer messages are cut by statusEvent, so an event stays far below SQS's 256 KiB. */
+export const STATUS_MESSAGE_LIMIT = 4_000;
+
+const COUNT = z.number().int().nonnegative();
+
+export const STATUS_EVENT = z.strictObject({
+  schemaVersion: z.literal(1),
+  runId: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+      'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" and "-"',
+    ),
+  workflow: z.enum(WORKFLOWS),
+  environment: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9_-]{0,62}$/,
+      'must be 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit',
+    ),
+  project: z
+    .string()
+    .regex(
+      /^(\.|[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*)$/,
+      'must be a relative path inside the repository',
+    ),
+  commit: z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-character lowercase hex SHA'),
+  phase: z.enum(PHASES),
+  summary: z.strictObject({ add: COUNT, change: COUNT, destroy: COUNT }).optional(),
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  message: z.string().max(STATUS_MESSAGE_LIMIT).optional(),
+  at: z.iso.datetime({ offset: true }),
+});
+export type StatusEvent = z.output<typeof STATUS_EVENT>;
+
+export interface StatusEventFields {
+  readonly runId: string;
+  readonly workflow: Workflow;
+  readonly environment: string;
+  readonly project: string;
+  readonly commit: string;
+  readonly phase: Phase;
+  /** Only add, change and destroy are kept (a full plan summary may be passed). */
+  readonly summary?: { readonly add: number; readonly change: number; readonly destroy: number };
+  readonly url?: string;
+  readonly message?: string;
+}
+
+/** Builds and validates an event (InvalidInput names the bad field under `event`). */
+export function statusEvent(fields: StatusEventFields, now: Date): StatusEvent {
+  const { summary, message, url } = fields;
+  return parseInput(
+    STATUS_EVENT,
+    {
+      schemaVersion: 1,
+      runId: fields.runId,
+      workflow: fields.workflow,
+      environment: fields.environment,
+      project: fields.project,
+      commit: fields.commit,
+      phase: fields.phase,
+      ...(summary === undefined
+        ? {}
+        : { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }),
+      ...(url === undefined ? {} : { url }),
+      ...(message === undefined
+        ? {}
+        : {
+            message:
+              message.length > STATUS_MESSAGE_LIMIT
+                ? `${message.slice(0, STATUS_MESSAGE_LIMIT - 1)}…`
+                : message,
+          }),
+      at: Number.isFinite(now.getTime()) ? now.toISOString() : 'invalid date',
+    },
+    'event',
+  );
+}
+
+/** SQS allows 1-128 characters of alphanumerics and punctuation in these ids. */
+const SQS_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/** The text itself when SQS accepts it; else a readable prefix and a SHA-256 of the whole. */
+function sqsId(raw: string): string {
+  if (SQS_ID_PATTERN.test(raw)) return raw;
+  const hash = createHash('sha256').update(raw, 'utf8').digest('hex');
+  const prefix = raw.replace(/[^\x21-\x7e]/g, '_').slice(0, 128 - hash.length - 1);
+  return `${prefix}~${hash}`;
+}
+
+/** The FIFO deduplication id: one event per run and phase, however often it is retried. */
+export function deduplicationId(runId: string, phase: Phase): string {
+  return sqsId(`${runId}:${phase}`);
+}
+
+/** The FIFO message group: events of one environment are delivered in order. */
+export function messageGroupId(environment: string): string {
+  return sqsId(environment);
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from '@jest/globals';
+import type { JobResult } from './contracts/job-result.ts';
+import { NotificationFailed } from './errors.ts';
+import { notifyStep, statusLine } from './notify.ts';
+import type { NotifyPorts as NotifyPortsLike } from './notify.ts';
+import type { ChatMessage, CodeHostPort } from './ports.ts';
+import type { StatusEvent } from './contracts/status-event.ts';
+
+const RUN = {
+  runId: 'run-1',
+  workflow: 'plan-apply',
+  repository: '/repo',
+  commit: 'a'.repeat(40),
+  projectDir: 'stack',
+  environment: 'dev',
+  autoApprove: false,
+  approvalTimeoutSeconds: 60,
+} as const;
+
+const RESULT = {
+  summary: {
+    add: 2,
+    change: 1,
+    destroy: 1,
+    replace: 1,
+    import: 0,
+    forget: 0,
+    resources: [],
+    outputs: [],
+  },
+  outputs: { name: { sensitive: false, value: 'x' } },
+  plan: { path: '/a/plan.tfplan', metadataPath: '/a/plan.meta.json', sha256: 'b'.repeat(64) },
+} as unknown as JobResult;
+
+function fakePorts(overrides: Partial<NotifyPortsLike> = {}) {
+  const events: StatusEvent[] = [];
+  const chats: ChatMessage[] = [];
+  const details: Record<string, unknown>[] = [];
+  const comments: { runId: string; markdown: string }[] = [];
+  const ports: NotifyPortsLike = {
+    status: { publish: async (event) => void events.push(event) },
+    artifacts: { readResult: async () => Promise.resolve(RESULT) },
+    records: {
+      getLastGood: async () => Promise.resolve(undefined),
+      setLastGood: async () => Promise.resolve(),
+      setEnvironment: async () => Promise.resolve(),
+      addRunDetails: async (_runId, d) => void details.push(d),
+    },
+    chat: { post: async (message) => void chats.push(message) },
+    commentSink: async (runId, markdown) => void comments.push({ runId, markdown }),
+    ...overrides,
+  };
+  return { ports, events, chats, details, comments };
+}
+
+const NOW = new Date('2026-11-23T10:00:00.000Z');
+
+describe('notifyStep', () => {
+  it('publishes the status event, posts to chat, records the summary and writes the comment', async () => {
+    const { ports, events, chats, details, comments } = fakePorts();
+    const report = await notifyStep(
+      { run: RUN, phase: 'planned', result: { resultLocation: '/a' } },
+      ports,
+      NOW,
+    );
+    expect(report).toEqual({ delivered: ['status', 'chat', 'pr-comment (file)'], failed: [] });
+    expect(events).toEqual([
+      {
+        schemaVersion: 1,
+        runId: 'run-1',
+        workflow: 'plan-apply',
+        environment: 'dev',
+        project: 'stack',
+        commit: 'a'.repeat(40),
+        phase: 'planned',
+        summary: { add: 2, change: 1, destroy: 1 },
+        at: '2026-11-23T10:00:00.000Z',
+      },
+    ]);
+    expect(chats).toEqual([
+      { text: `plan-apply stack in dev @ ${'a'.repeat(12)}: planned — +2 ~1 -1` },
+    ]);
+    expect(details).toEqual([
+      {
+        summary: { add: 2, change: 1, destroy: 1 },
+        outputs: RESULT.outputs,
+        planSha256: 'b'.repeat(64),
+      },
+    ]);
+    expect(comments[0]?.markdown).toContain(
+      '<!-- stepform:comment environment=dev project=stack -->',
+    );
+  });
+
+  it('reports a failing chat and still succeeds', async () => {
+    const { ports, events } = fakePorts({
+      chat: { post: async () => Promise.reject(new Error('HTTP 500')) },
+    });
+    const report = await notifyStep({ run: RUN, phase: 'started' }, ports, NOW);
+    expect(report.failed).toEqual(['chat: HTTP 500']);
+    expect(events).toHaveLength(1);
+  });
+
+  it('fails with NotificationFailed when the status event cannot be published', async () => {
+    const { ports } = fakePorts({
+      status: { publish: async () => Promise.reject(new Error('queue down')) },
+    });
+    await expect(notifyStep({ run: RUN, phase: 'started' }, ports, NOW)).rejects.toBeInstanceOf(
+      NotificationFailed,
+    );
+  });
+
+  it('updates the sticky PR comment, the commit status and the deployment on GitHub', async () => {
+    const calls: string[] = [];
+    const codeHost: CodeHostPort = {
+      upsertPullRequestComment: async (pr, marker) => void calls.push(`comment ${pr} ${marker}`),
+      setCommitStatus: async (commit, status) =>
+        void calls.push(`status ${commit.slice(0, 4)} ${status.state} ${status.context}`),
+      recordDeployment: async (_commit, d) =>
+        void calls.push(`deployment ${d.environment} ${d.state}`),
+      isOnDefaultBranch: async () => Promise.resolve(true),
+    };
+    const { ports } = fakePorts({ codeHost });
+    await notifyStep(
+      { run: { ...RUN, pullRequest: 7 }, phase: 'applied', result: { resultLocation: '/a' } },
+      ports,
+      NOW,
+    );
+    expect(calls).toEqual([
+      'comment 7 <!-- stepform:comment environment=dev project=stack -->',
+      'status aaaa success stepform/plan-apply/dev',
+      'deployment dev success',
+    ]);
+  });
+
+  it('puts the approval links in the chat text', async () => {
+    const { ports, chats } = fakePorts();
+    await notifyStep(
+      {
+        run: RUN,
+        phase: 'awaiting_approval',
+        links: { approve: 'http://a/approve', reject: 'http://a/reject' },
+      },
+      ports,
+      NOW,
+    );
+    expect(chats[0]?.text).toContain('approve: http://a/approve\nreject: http://a/reject');
+  });
+
+  it('refuses an unknown phase, naming the field', async () => {
+    const { ports } = fakePorts();
+    await expect(notifyStep({ run: RUN, phase: 'exploded' }, ports, NOW)).rejects.toMatchObject({
+      name: 'InvalidInput',
+      field: 'notify.phase',
+    });
+  });
+});
+
+describe('statusLine', () => {
+  it('names the rollback target rather than the error when there is one', () => {
+    expect(
+      statusLine(RUN, 'rolled_back', {
+        error: { Error: 'JobFailed', Cause: 'apply failed' },
+        rollback: { message: 'rolled back to abc' },
+      }),
+    ).toBe(`plan-apply stack in dev @ ${'a'.repeat(12)}: rolled_back — rolled back to abc`);
+  });
+});

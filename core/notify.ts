@@ -1,0 +1,219 @@
+// The Notify step: the status event, the chat message, and on GitHub the sticky PR comment,
+// commit status and deployment. Best effort by design: each channel fails alone and is
+// reported; only a status event that cannot be published is an error (NotificationFailed),
+// which the workflow retries and then steps over.
+import { z } from 'zod';
+import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { NotificationFailed, describeError } from './errors.ts';
+import type {
+  ArtifactPort,
+  ChatMessage,
+  ChatPort,
+  CodeHostPort,
+  CommitState,
+  DeploymentState,
+  RecordPort,
+  StatusPort,
+} from './ports.ts';
+import { commentMarker, renderPrComment } from './pr-comment.ts';
+import { PHASES, type Phase, statusEvent } from './contracts/status-event.ts';
+import { parseInput } from './validation.ts';
+
+export const NOTIFY_INPUT = z.looseObject({
+  run: RUN_INPUT,
+  phase: z.enum(PHASES),
+  result: z.looseObject({ resultLocation: z.string() }).optional(),
+  error: z.looseObject({ Error: z.string(), Cause: z.string().optional() }).optional(),
+  rollback: z.looseObject({ commit: z.string(), message: z.string() }).optional(),
+  schedule: z.looseObject({ fireAt: z.string() }).optional(),
+  approval: z.unknown().optional(),
+  links: z.strictObject({ approve: z.string(), reject: z.string() }).optional(),
+  /** With the links: lets Slack's interactive buttons name the approval they decide. */
+  approvalId: z.string().optional(),
+});
+export type NotifyInput = z.input<typeof NOTIFY_INPUT>;
+
+export interface NotifyDetail {
+  readonly summary?: { add: number; change: number; destroy: number };
+  readonly error?: { Error: string; Cause?: string | undefined };
+  readonly rollback?: { message: string };
+  readonly schedule?: { fireAt: string };
+  readonly links?: { approve: string; reject: string };
+  readonly approvalId?: string;
+}
+
+export interface NotifyPorts {
+  readonly status: StatusPort;
+  readonly artifacts: ArtifactPort;
+  readonly records: RecordPort;
+  readonly chat?: ChatPort;
+  /** GitHub, when configured: PR comment, commit status, deployments. */
+  readonly codeHost?: CodeHostPort;
+  /** Where the PR comment goes when there is no pull request or no code host (a file locally). */
+  readonly commentSink?: (runId: string, markdown: string) => Promise<void>;
+  /** Builds the chat message (Block Kit on Slack); plain text by default. */
+  readonly chatMessage?: (run: RunContext, phase: Phase, detail: NotifyDetail) => ChatMessage;
+}
+
+export interface NotifyReport {
+  delivered: string[];
+  failed: string[];
+}
+
+/** One status line, as chat and the CLI show it. */
+export function statusLine(run: RunContext, phase: Phase, detail: NotifyDetail): string {
+  const parts = [
+    `${run.workflow} ${run.projectDir} in ${run.environment} @ ${run.commit.slice(0, 12)}: ${phase}`,
+  ];
+  if (detail.summary)
+    parts.push(`+${detail.summary.add} ~${detail.summary.change} -${detail.summary.destroy}`);
+  if (detail.rollback) parts.push(detail.rollback.message);
+  else if (detail.error) parts.push(`${detail.error.Error}: ${detail.error.Cause ?? ''}`.trim());
+  if (detail.schedule) parts.push(`destroy scheduled at ${detail.schedule.fireAt}`);
+  return parts.join(' — ');
+}
+
+const TERMINAL_COMMIT_STATES: Partial<Record<Phase, CommitState>> = {
+  started: 'pending',
+  planned: 'success',
+  no_changes: 'success',
+  applied: 'success',
+  destroyed: 'success',
+  rejected: 'failure',
+  expired: 'failure',
+  failed: 'failure',
+  rolled_back: 'failure',
+};
+
+const DEPLOYMENT_STATES: Partial<Record<Phase, DeploymentState>> = {
+  applying: 'in_progress',
+  applied: 'success',
+  rolled_back: 'failure',
+  destroying: 'in_progress',
+  destroyed: 'inactive',
+};
+
+export async function notifyStep(
+  input: unknown,
+  ports: NotifyPorts,
+  now: Date,
+): Promise<NotifyReport> {
+  const notice = parseInput(NOTIFY_INPUT, input, 'notify');
+  const { run, phase } = notice;
+  const report: NotifyReport = { delivered: [], failed: [] };
+  const result = notice.result
+    ? await ports.artifacts.readResult(notice.result.resultLocation)
+    : undefined;
+  const summary = result?.summary;
+  const detail: NotifyDetail = {
+    ...(summary
+      ? { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }
+      : {}),
+    ...(notice.error ? { error: notice.error } : {}),
+    ...(notice.rollback ? { rollback: notice.rollback } : {}),
+    ...(notice.schedule ? { schedule: notice.schedule } : {}),
+    ...(notice.links ? { links: notice.links } : {}),
+    ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
+  };
+  const line = statusLine(run, phase, detail);
+  if (result) {
+    await ports.records.addRunDetails(run.runId, {
+      ...(detail.summary ? { summary: detail.summary } : {}),
+      ...(result.outputs ? { outputs: result.outputs } : {}),
+      ...(result.plan ? { planSha256: result.plan.sha256 } : {}),
+    });
+  }
+
+  const event = statusEvent(
+    {
+      runId: run.runId,
+      workflow: run.workflow,
+      environment: run.environment,
+      project: run.projectDir,
+      commit: run.commit,
+      phase,
+      ...(detail.summary ? { summary: detail.summary } : {}),
+      ...(notice.error || notice.rollback ? { message: line } : {}),
+    },
+    now,
+  );
+  try {
+    await ports.status.publish(event);
+    report.delivered.push('status');
+  } catch (error) {
+    throw new NotificationFailed(
+      `status event ${phase} not published: ${describeError(error).message}`,
+      { cause: error },
+    );
+  }
+
+  const attempt = async (channel: string, send: () => Promise<void>) => {
+    try {
+      await send();
+      report.delivered.push(channel);
+    } catch (error) {
+      report.failed.push(`${channel}: ${describeError(error).message}`);
+    }
+  };
+  const { chat, codeHost, commentSink } = ports;
+  if (chat) {
+    await attempt('chat', () =>
+      chat.post(ports.chatMessage?.(run, phase, detail) ?? { text: withLinks(line, detail) }),
+    );
+  }
+  const comment = renderPrComment({
+    workflow: run.workflow,
+    environment: run.environment,
+    projectDir: run.projectDir,
+    commit: run.commit,
+    runId: run.runId,
+    status: phase,
+    ...(summary ? { summary } : {}),
+    ...(notice.result ? { artifactLocation: notice.result.resultLocation } : {}),
+    ...(notice.rollback
+      ? { error: notice.rollback.message }
+      : notice.error
+        ? { error: `${notice.error.Error}: ${notice.error.Cause ?? ''}` }
+        : {}),
+  });
+  if (codeHost && run.pullRequest !== undefined) {
+    const pullRequest = run.pullRequest;
+    await attempt('pr-comment', () =>
+      codeHost.upsertPullRequestComment(
+        pullRequest,
+        commentMarker(run.environment, run.projectDir),
+        comment,
+      ),
+    );
+  } else if (commentSink) {
+    await attempt('pr-comment (file)', () => commentSink(run.runId, comment));
+  }
+  const commitState = TERMINAL_COMMIT_STATES[phase];
+  if (codeHost && commitState) {
+    await attempt('commit-status', () =>
+      codeHost.setCommitStatus(run.commit, {
+        state: commitState,
+        context: `stepform/${run.workflow}/${run.environment}`,
+        description: line.slice(0, 140),
+      }),
+    );
+  }
+  const deploymentState = DEPLOYMENT_STATES[phase];
+  if (codeHost && deploymentState && run.workflow !== 'plan') {
+    await attempt('deployment', () =>
+      codeHost.recordDeployment(run.commit, {
+        environment: run.environment,
+        state: deploymentState,
+        description: line.slice(0, 140),
+        runId: run.runId,
+      }),
+    );
+  }
+  return report;
+}
+
+function withLinks(line: string, detail: NotifyDetail): string {
+  return detail.links
+    ? `${line}\napprove: ${detail.links.approve}\nreject: ${detail.links.reject}`
+    : line;
+}

@@ -1,0 +1,122 @@
+// The ports of DESIGN.md, as the core steps see them. Each has a local adapter (SQLite, files,
+// child processes: local/engine/) and an AWS adapter (DynamoDB, S3, SQS, Scheduler, Step
+// Functions: adapters/). Every method is async, whatever the adapter underneath.
+import type { JobResult } from './contracts/job-result.ts';
+import type { ApprovalRecord } from './approval.ts';
+import type { LockRecord } from './locks.ts';
+import type { StatusEvent } from './contracts/status-event.ts';
+
+/** Environment locks, owned by a run, with an expiry (conditional writes on AWS). */
+export interface LockPort {
+  /** Takes or renews the lock for `owner`; throws LockHeld when another run holds it. */
+  acquire(environment: string, owner: string, now: Date, ttlMs: number): Promise<LockRecord>;
+  /** Releases `owner`'s lock; absent is fine; throws LockNotOwned for another run's lock. */
+  release(environment: string, owner: string, now: Date): Promise<void>;
+}
+
+export interface LastGoodCommit {
+  readonly commit: string;
+  readonly runId: string;
+  readonly at: string;
+}
+
+export interface EnvironmentRecord {
+  readonly environment: string;
+  readonly projectDir: string;
+  readonly status: string;
+  readonly ttlExpiresAt: string | null;
+  readonly lastRunId: string;
+  readonly updatedAt: string;
+}
+
+/** What runs leave behind: last good commit per environment and project, environments, run details. */
+export interface RecordPort {
+  getLastGood(environment: string, projectDir: string): Promise<LastGoodCommit | undefined>;
+  setLastGood(environment: string, projectDir: string, good: LastGoodCommit): Promise<void>;
+  setEnvironment(record: EnvironmentRecord): Promise<void>;
+  addRunDetails(runId: string, details: Record<string, unknown>): Promise<void>;
+}
+
+/** An approval with the task token the workflow waits on (never sent in a link). */
+export interface StoredApproval extends ApprovalRecord {
+  readonly taskToken: string;
+}
+
+export interface ApprovalPort {
+  create(approval: StoredApproval): Promise<void>;
+  get(id: string): Promise<StoredApproval | undefined>;
+  /** Single use: writes the decision only while the approval is pending; false otherwise. */
+  decide(
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    by: string | null,
+    at: string,
+  ): Promise<boolean>;
+}
+
+/** Resumes a workflow waiting on a task token (SendTaskSuccess / SendTaskFailure). */
+export interface TaskCallbackPort {
+  succeed(taskToken: string, output: unknown): Promise<void>;
+  fail(taskToken: string, error: string, cause: string): Promise<void>;
+}
+
+/** Where executor results and plans are kept (S3 on AWS, .stepform/artifacts locally). */
+export interface ArtifactPort {
+  readResult(location: string): Promise<JobResult | undefined>;
+}
+
+export interface DestroySchedule {
+  readonly environment: string;
+  readonly projectDir: string;
+  readonly repository: string;
+  readonly commit: string;
+  readonly fireAt: string;
+  readonly createdBy: string;
+}
+
+/** One-time destroy schedules (EventBridge Scheduler `at()` on AWS, store rows locally). */
+export interface SchedulePort {
+  upsert(schedule: DestroySchedule): Promise<void>;
+  remove(environment: string, projectDir: string): Promise<void>;
+}
+
+/** Status events (SQS FIFO on AWS, the outbox locally). */
+export interface StatusPort {
+  publish(event: StatusEvent): Promise<void>;
+}
+
+/** A chat message: plain text for every client, Block Kit blocks for Slack. */
+export interface ChatMessage {
+  readonly text: string;
+  readonly blocks?: readonly unknown[];
+}
+
+/** Slack (incoming webhook on AWS and locally when configured; printed otherwise). */
+export interface ChatPort {
+  post(message: ChatMessage): Promise<void>;
+}
+
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
+
+/** GitHub (Octokit) on AWS and locally with a token; files in the run's folder otherwise. */
+export interface CodeHostPort {
+  /** One sticky comment per marker (environment and project), updated in place. */
+  upsertPullRequestComment(pullRequest: number, marker: string, body: string): Promise<void>;
+  setCommitStatus(
+    commit: string,
+    status: { state: CommitState; context: string; description: string; targetUrl?: string },
+  ): Promise<void>;
+  /** A deployment per apply or destroy, and its status: the audit trail on GitHub. */
+  recordDeployment(
+    commit: string,
+    deployment: { environment: string; state: DeploymentState; description: string; runId: string },
+  ): Promise<void>;
+  /** Whether the commit is reachable from the default branch (no apply of unmerged code). */
+  isOnDefaultBranch(commit: string): Promise<boolean>;
+}
+
+/** Secrets (Secrets Manager, cached, on AWS; environment variables or a 0600 file locally). */
+export interface SecretPort {
+  get(name: string): Promise<string>;
+}

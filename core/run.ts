@@ -1,0 +1,169 @@
+// A workflow run: its jobs, their results, rollback and outcome, pure steps every Task state calls,
+// on AWS through a Lambda handler and locally through the embedded engine.
+import { dirname, join } from 'node:path';
+import type { Backend, JobInput } from './contracts/job-input.ts';
+import type { JobResult } from './contracts/job-result.ts';
+import { JobFailed, JobLost } from './errors.ts';
+import { assertRollbackTarget } from './rollback.ts';
+import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { parseInput } from './validation.ts';
+
+/** Where jobs keep state and artifacts: per deployment (S3 on AWS, .stepform/ locally). */
+export interface JobSettings {
+  readonly backend: Backend;
+  readonly artifactsRoot: string;
+}
+
+export interface PreparedRun {
+  run: RunContext;
+  jobs: { plan: JobInput; planApply: JobInput; destroy: JobInput };
+}
+
+/** PrepareRun: validates the execution input and builds the executor jobs of the run. */
+export function prepareRun(input: unknown, settings: JobSettings): PreparedRun {
+  const run = parseInput(RUN_INPUT, input, 'input');
+  const job = (verb: 'plan' | 'plan-apply' | 'destroy', step: string): JobInput => ({
+    runId: run.runId,
+    verb,
+    repository: run.repository,
+    commit: run.commit,
+    projectDir: run.projectDir,
+    environment: run.environment,
+    backend: settings.backend,
+    artifactsDir: join(settings.artifactsRoot, run.runId, step),
+  });
+  return {
+    run,
+    jobs: {
+      plan: job('plan', 'plan'),
+      planApply: job('plan-apply', 'apply'),
+      destroy: job('destroy', 'destroy'),
+    },
+  };
+}
+
+/** What a job step hands on: counts only, so that state stays far below the 256 KB limit. */
+export interface CollectedResult {
+  status: 'succeeded';
+  verb: JobResult['verb'];
+  hasChanges: boolean;
+  applied: boolean;
+  summary: { add: number; change: number; destroy: number; replace: number; import: number };
+  outputs: Record<string, { sensitive: boolean; value: unknown }>;
+  /** The job's artifacts folder: result.json, the log, the plan. */
+  resultLocation: string;
+  plan?: { dir: string; sha256: string };
+  /** After a plan with changes: the job that applies exactly that plan. */
+  applyJob?: JobInput;
+}
+
+/**
+ * CollectJobResult: turns the executor's result.json into the step's output, or the typed
+ * error the state machine catches (JobLost when there is none, JobFailed when it failed).
+ */
+export function collectJobResult(job: JobInput, result: JobResult | undefined): CollectedResult {
+  if (!result) throw new JobLost(`the ${job.verb} job of run ${job.runId} ended without a result`);
+  if (result.status !== 'succeeded') {
+    const error = result.error ?? { name: 'Error', message: 'unknown failure' };
+    throw new JobFailed(`${job.verb} failed: ${error.name}: ${error.message}`);
+  }
+  const s = result.summary;
+  const collected: CollectedResult = {
+    status: 'succeeded',
+    verb: result.verb,
+    hasChanges: result.hasChanges ?? false,
+    applied: result.applied ?? false,
+    summary: {
+      add: s?.add ?? 0,
+      change: s?.change ?? 0,
+      destroy: s?.destroy ?? 0,
+      replace: s?.replace ?? 0,
+      import: s?.import ?? 0,
+    },
+    outputs: result.outputs ?? {},
+    resultLocation: job.artifactsDir,
+  };
+  if (result.plan) {
+    collected.plan = { dir: job.artifactsDir, sha256: result.plan.sha256 };
+    if (job.verb === 'plan' && collected.hasChanges) {
+      collected.applyJob = {
+        ...job,
+        verb: 'apply',
+        plan: collected.plan,
+        artifactsDir: join(dirname(job.artifactsDir), 'apply'),
+      };
+    }
+  }
+  return collected;
+}
+
+export interface RollbackPlan {
+  commit: string;
+  failedCommit: string;
+  job: JobInput;
+  message: string;
+}
+
+/**
+ * DecideRollback: re-apply the last commit that applied cleanly, never the failed one.
+ * Throws NoRollbackTarget when there is none.
+ */
+export function planRollback(
+  run: RunContext,
+  planJob: JobInput,
+  lastGood: string | undefined,
+): RollbackPlan {
+  const lastGoodCommit = assertRollbackTarget({
+    failedCommit: run.commit,
+    lastGoodCommit: lastGood ?? null,
+  });
+  return {
+    commit: lastGoodCommit,
+    failedCommit: run.commit,
+    job: {
+      ...planJob,
+      verb: 'plan-apply',
+      commit: lastGoodCommit,
+      artifactsDir: join(dirname(planJob.artifactsDir), 'rollback'),
+    },
+    message: `apply of ${run.commit} failed; rolled back to the last good commit ${lastGoodCommit}`,
+  };
+}
+
+/** The outcomes RecordResult knows, and what each does to the environment. */
+export const OUTCOMES = [
+  'planned',
+  'no_changes',
+  'applied',
+  'rolled_back',
+  'rejected',
+  'expired',
+  'failed',
+  'active',
+  'destroyed',
+  'destroy_failed',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Outcomes after which the run's commit is the environment's last good commit. */
+export function setsLastGood(outcome: Outcome): boolean {
+  return outcome === 'applied' || outcome === 'no_changes';
+}
+
+/** The environment status an outcome leaves, if it changes it. */
+export function environmentStatusAfter(outcome: Outcome): string | undefined {
+  switch (outcome) {
+    case 'applied':
+    case 'no_changes':
+    case 'active':
+      return 'active';
+    case 'rolled_back':
+      return 'rolled_back';
+    case 'destroyed':
+      return 'destroyed';
+    case 'destroy_failed':
+      return 'failed-destroy';
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,234 @@
+// The Slack message of a run's phase, in Block Kit: what ran where, the plan counts, the
+// error or rollback, and for an approval request two link buttons to the approval endpoint.
+// The buttons are plain URL buttons: a click opens the confirmation page, whose POST decides
+// (chat clients prefetch links, so a GET never decides). The task token is never in a
+// message. Pure.
+import { stripVTControlCharacters } from 'node:util';
+import { InvalidInput } from './errors.ts';
+import type { ChatMessage } from './ports.ts';
+import { PHASE_ICONS, type Phase } from './contracts/status-event.ts';
+import { httpUrl } from './urls.ts';
+
+/** Slack refuses a section's text over this many characters. */
+export const SLACK_TEXT_LIMIT = 3_000;
+/** Slack refuses a header's plain text over this many characters. */
+const HEADER_LIMIT = 150;
+/** A button's URL. */
+const URL_LIMIT = 3_000;
+/** The top-level fallback text (notifications, clients without Block Kit). */
+const FALLBACK_LIMIT = 4_000;
+/** Values shown in the section fields (Slack allows 2,000 characters a field). */
+const VALUE_LIMIT = 200;
+
+/** The action ids of the two buttons (and of a block_actions payload, with interactivity). */
+export const APPROVE_ACTION_ID = 'stepform_approve';
+export const REJECT_ACTION_ID = 'stepform_reject';
+
+export interface SlackMessageInput {
+  readonly run: {
+    readonly runId: string;
+    readonly workflow: string;
+    readonly environment: string;
+    readonly projectDir: string;
+    readonly commit: string;
+  };
+  readonly phase: Phase;
+  readonly summary?: {
+    readonly add: number;
+    readonly change: number;
+    readonly destroy: number;
+  };
+  /** A failed step's error, as Step Functions passes it. */
+  readonly error?: { readonly Error: string; readonly Cause?: string | undefined };
+  readonly rollback?: { readonly message: string };
+  readonly schedule?: { readonly fireAt: string };
+  /** The signed approve / reject links of an approval request. */
+  readonly links?: { readonly approve: string; readonly reject: string };
+  /**
+   * With Slack interactivity: the approval id, sent as each button's `value`
+   * (`${approvalId}.approve`), so a signed block_actions payload names the approval.
+   */
+  readonly approvalId?: string;
+}
+
+const MRKDWN_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+
+/** Escapes Slack's control characters (&, <, >) so a value can neither link nor mention. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/[&<>]/g, (char) => MRKDWN_ESCAPES[char] ?? char);
+}
+
+const isControl = (code: number) => code < 0x20 || code === 0x7f;
+
+/** Terminal colours and control characters out; newlines and tabs kept when `multiline`. */
+function clean(text: string, multiline: boolean): string {
+  return Array.from(stripVTControlCharacters(text).replace(/\r\n?/g, '\n'))
+    .map((char) => {
+      if (multiline && (char === '\n' || char === '\t')) return char;
+      return isControl(char.charCodeAt(0)) ? ' ' : char;
+    })
+    .join('');
+}
+
+/**
+ * `text` escaped, in at most `limit` characters: the head (or the tail) kept, the cut marked
+ * with "…", never inside an escape or a surrogate pair.
+ */
+function escapedWithin(text: string, limit: number, keep: 'head' | 'tail' = 'head'): string {
+  const escaped = escapeMrkdwn(text);
+  if (escaped.length <= limit) return escaped;
+  const chars = Array.from(text, escapeMrkdwn);
+  if (keep === 'tail') chars.reverse();
+  const kept: string[] = [];
+  let length = 1;
+  for (const char of chars) {
+    if (length + char.length > limit) break;
+    kept.push(char);
+    length += char.length;
+  }
+  if (keep === 'tail') return `…${kept.reverse().join('')}`;
+  return `${kept.join('')}…`;
+}
+
+/** An inline code value on one line; backticks, which would end it, become ˋ. */
+function code(text: string, limit = VALUE_LIMIT): string {
+  const value = clean(text, false).replaceAll('`', 'ˋ').trim();
+  return value === '' ? '_(empty)_' : `\`${escapedWithin(value, limit)}\``;
+}
+
+/** A code block within Slack's section limit, keeping the end of the text (where errors are). */
+function codeBlock(title: string, text: string, keep: 'head' | 'tail'): string {
+  const body = clean(text, true).replaceAll('`', 'ˋ').trimEnd();
+  const wrapper = `*${title}*\n\`\`\`\n\n\`\`\``;
+  return `*${title}*\n\`\`\`\n${escapedWithin(body === '' ? '(empty)' : body, SLACK_TEXT_LIMIT - wrapper.length, keep)}\n\`\`\``;
+}
+
+function phaseLabel(phase: string): string {
+  return phase.replaceAll('_', ' ');
+}
+
+/** A button URL: an absolute http(s) URL, as the approval endpoint makes them. */
+function buttonUrl(url: string, field: string): string {
+  const href = httpUrl(url, field);
+  if (href.length > URL_LIMIT)
+    throw new InvalidInput(field, `must be at most ${URL_LIMIT} characters`);
+  return href;
+}
+
+const APPROVAL_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function button(
+  label: 'Approve' | 'Reject',
+  url: string,
+  approvalId: string | undefined,
+): Record<string, unknown> {
+  const approve = label === 'Approve';
+  return {
+    type: 'button',
+    action_id: approve ? APPROVE_ACTION_ID : REJECT_ACTION_ID,
+    text: { type: 'plain_text', text: label },
+    style: approve ? 'primary' : 'danger',
+    url,
+    ...(approvalId === undefined
+      ? {}
+      : { value: `${approvalId}.${approve ? 'approve' : 'reject'}` }),
+  };
+}
+
+function field(label: string, value: string): { type: 'mrkdwn'; text: string } {
+  return { type: 'mrkdwn', text: `*${label}*\n${value}` };
+}
+
+function errorText(error: { Error: string; Cause?: string | undefined }): string {
+  const cause = error.Cause?.trim() ?? '';
+  return cause === '' ? error.Error : `${error.Error}: ${cause}`;
+}
+
+function fallback(input: SlackMessageInput): string {
+  const { run, phase, summary } = input;
+  const parts = [
+    `${run.workflow} ${run.projectDir} in ${run.environment} @ ${run.commit.slice(0, 7)}: ${phaseLabel(phase)}`,
+  ];
+  if (summary) parts.push(`+${summary.add} ~${summary.change} -${summary.destroy}`);
+  if (input.rollback) parts.push(input.rollback.message);
+  else if (input.error) parts.push(errorText(input.error));
+  if (input.schedule) parts.push(`destroy scheduled at ${input.schedule.fireAt}`);
+  if (input.links) parts.push('approve or reject from the message buttons');
+  return escapedWithin(clean(parts.join(' — '), false), FALLBACK_LIMIT);
+}
+
+function count(value: number): number {
+  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+/**
+ * The Block Kit message of one phase of a run: a header, the run's fields, the plan counts,
+ * the rollback or error in a code block, the destroy schedule, and the approve / reject link
+ * buttons when `links` are given. Every interpolated value is escaped; `text` is always set.
+ */
+export function slackMessage(input: SlackMessageInput): ChatMessage {
+  const { run, phase, summary } = input;
+  if (input.approvalId !== undefined && !APPROVAL_ID.test(input.approvalId)) {
+    throw new InvalidInput('approvalId', 'must be an approval id');
+  }
+  const blocks: unknown[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: `${PHASE_ICONS[phase]} Stepform: ${phaseLabel(phase)}`.slice(0, HEADER_LIMIT),
+        emoji: true,
+      },
+    },
+    {
+      type: 'section',
+      fields: [
+        field('Workflow', code(run.workflow)),
+        field('Environment', code(run.environment)),
+        field('Project', code(run.projectDir)),
+        field('Commit', code(run.commit.slice(0, 7))),
+      ],
+    },
+  ];
+  if (summary) {
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*Plan:* \`+${count(summary.add)}\` to add · \`~${count(summary.change)}\` to change · \`-${count(summary.destroy)}\` to destroy`,
+      },
+    });
+  }
+  if (input.rollback) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: codeBlock('Rollback', input.rollback.message, 'head') },
+    });
+  } else if (input.error) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: codeBlock('Error', errorText(input.error), 'tail') },
+    });
+  }
+  if (input.schedule) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*Destroy scheduled at* ${code(input.schedule.fireAt)}` },
+    });
+  }
+  if (input.links) {
+    blocks.push({
+      type: 'actions',
+      block_id: 'stepform_approval',
+      elements: [
+        button('Approve', buttonUrl(input.links.approve, 'links.approve'), input.approvalId),
+        button('Reject', buttonUrl(input.links.reject, 'links.reject'), input.approvalId),
+      ],
+    });
+  }
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `Stepform · run ${code(run.runId)}` }],
+  });
+  return { text: fallback(input), blocks };
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from '@jest/globals';
+import type {
+  RecordPort,
+  SchedulePort,
+  DestroySchedule,
+  EnvironmentRecord,
+  LastGoodCommit,
+} from './ports.ts';
+import type { RunContext } from './contracts/workflow-input.ts';
+import { assertOnDefaultBranch, recordStep, rollbackStep, scheduleStep } from './steps.ts';
+
+const RUN: RunContext = {
+  runId: 'run-2',
+  workflow: 'plan-apply',
+  repository: '/repo',
+  commit: 'b'.repeat(40),
+  projectDir: 'stack',
+  environment: 'dev',
+  autoApprove: true,
+  approvalTimeoutSeconds: 60,
+};
+const NOW = new Date('2026-11-23T10:00:00.000Z');
+
+function memoryRecords() {
+  const lastGood = new Map<string, LastGoodCommit>();
+  const environments: EnvironmentRecord[] = [];
+  const details: Record<string, unknown>[] = [];
+  const port: RecordPort = {
+    getLastGood: async (env, project) => lastGood.get(`${env}/${project}`),
+    setLastGood: async (env, project, good) => void lastGood.set(`${env}/${project}`, good),
+    setEnvironment: async (record) => void environments.push(record),
+    addRunDetails: async (_runId, d) => void details.push(d),
+  };
+  return { port, lastGood, environments, details };
+}
+
+describe('assertOnDefaultBranch', () => {
+  it('lets a merged commit through and stops an unmerged one', async () => {
+    await expect(
+      assertOnDefaultBranch(RUN, { isOnDefaultBranch: async () => true }),
+    ).resolves.toBeUndefined();
+    await expect(
+      assertOnDefaultBranch(RUN, { isOnDefaultBranch: async () => false }),
+    ).rejects.toMatchObject({
+      name: 'UnmergedCommit',
+    });
+  });
+
+  it('fails closed when the check cannot be made', async () => {
+    await expect(
+      assertOnDefaultBranch(RUN, {
+        isOnDefaultBranch: async () => Promise.reject(new Error('GitHub is down')),
+      }),
+    ).rejects.toMatchObject({
+      name: 'DefaultBranchCheckFailed',
+      message: expect.stringContaining('GitHub is down'),
+    });
+  });
+
+  it('checks only plan-apply: a plan of a pull request is fine', async () => {
+    await expect(
+      assertOnDefaultBranch({ ...RUN, workflow: 'plan' }, { isOnDefaultBranch: async () => false }),
+    ).resolves.toBeUndefined();
+  });
+});
+
+describe('recordStep', () => {
+  it('makes an applied commit the last good one and the environment active', async () => {
+    const { port, lastGood, environments, details } = memoryRecords();
+    await recordStep({ run: RUN, outcome: 'applied' }, port, NOW);
+    expect(lastGood.get('dev/stack')).toEqual({
+      commit: RUN.commit,
+      runId: 'run-2',
+      at: NOW.toISOString(),
+    });
+    expect(environments).toEqual([
+      {
+        environment: 'dev',
+        projectDir: 'stack',
+        status: 'active',
+        ttlExpiresAt: null,
+        lastRunId: 'run-2',
+        updatedAt: NOW.toISOString(),
+      },
+    ]);
+    expect(details).toEqual([{ outcome: 'applied' }]);
+  });
+
+  it('leaves the last good commit alone after a rollback or a failure', async () => {
+    const { port, lastGood } = memoryRecords();
+    await recordStep(
+      { run: RUN, outcome: 'rolled_back', rollback: { commit: 'a'.repeat(40) } },
+      port,
+      NOW,
+    );
+    await recordStep({ run: RUN, outcome: 'failed', error: { Error: 'JobFailed' } }, port, NOW);
+    expect(lastGood.size).toBe(0);
+  });
+
+  it('refuses an unknown outcome, naming the field', async () => {
+    await expect(
+      recordStep({ run: RUN, outcome: 'exploded' }, memoryRecords().port, NOW),
+    ).rejects.toMatchObject({
+      field: 'record.outcome',
+    });
+  });
+});
+
+describe('rollbackStep', () => {
+  const job = {
+    runId: 'run-2',
+    verb: 'plan',
+    repository: '/repo',
+    commit: RUN.commit,
+    projectDir: 'stack',
+    environment: 'dev',
+    backend: { type: 'local', stateDir: '/state' },
+    artifactsDir: '/artifacts/run-2/plan',
+  };
+
+  it('re-applies the last good commit in a job of its own', async () => {
+    const { port, lastGood } = memoryRecords();
+    lastGood.set('dev/stack', { commit: 'a'.repeat(40), runId: 'run-1', at: NOW.toISOString() });
+    const plan = await rollbackStep({ run: RUN, job }, port);
+    expect(plan).toMatchObject({
+      commit: 'a'.repeat(40),
+      failedCommit: RUN.commit,
+      job: {
+        verb: 'plan-apply',
+        commit: 'a'.repeat(40),
+        artifactsDir: '/artifacts/run-2/rollback',
+      },
+    });
+  });
+
+  it('has nothing to roll back to without a last good commit', async () => {
+    await expect(rollbackStep({ run: RUN, job }, memoryRecords().port)).rejects.toMatchObject({
+      name: 'NoRollbackTarget',
+    });
+  });
+});
+
+describe('scheduleStep', () => {
+  it('schedules the destroy at now + TTL and removes it', async () => {
+    const upserts: DestroySchedule[] = [];
+    const removed: string[] = [];
+    const port: SchedulePort = {
+      upsert: async (s) => void upserts.push(s),
+      remove: async (env, project) => void removed.push(`${env}/${project}`),
+    };
+    const run = { ...RUN, workflow: 'ephemeral', ttlSeconds: 7200 };
+    expect(await scheduleStep({ action: 'upsert', run }, port, NOW)).toEqual({
+      fireAt: '2026-11-23T12:00:00.000Z',
+    });
+    expect(upserts).toEqual([
+      {
+        environment: 'dev',
+        projectDir: 'stack',
+        repository: '/repo',
+        commit: RUN.commit,
+        fireAt: '2026-11-23T12:00:00.000Z',
+        createdBy: 'run-2',
+      },
+    ]);
+    expect(await scheduleStep({ action: 'delete', run }, port, NOW)).toEqual({ deleted: true });
+    expect(removed).toEqual(['dev/stack']);
+  });
+});

@@ -1,0 +1,333 @@
+// The Task states' logic, once: each step parses its input with zod, calls the pure core and
+// talks to the world only through ports. The local engine's adapters and the AWS Lambda
+// handlers are both thin wrappers over these functions.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { JOB } from './contracts/job-input.ts';
+import {
+  type ApprovalAction,
+  approvalLink,
+  decideApproval,
+  newApprovalId,
+  verifyApprovalLink,
+} from './approval.ts';
+import {
+  ApprovalAlreadyDecided,
+  DefaultBranchCheckFailed,
+  InvalidInput,
+  LockNotOwned,
+  NotFound,
+  UnmergedCommit,
+  describeError,
+} from './errors.ts';
+import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
+import type {
+  ApprovalPort,
+  ArtifactPort,
+  CodeHostPort,
+  LockPort,
+  RecordPort,
+  SchedulePort,
+  StoredApproval,
+  TaskCallbackPort,
+} from './ports.ts';
+import {
+  type CollectedResult,
+  type JobSettings,
+  OUTCOMES,
+  type PreparedRun,
+  type RollbackPlan,
+  collectJobResult,
+  environmentStatusAfter,
+  planRollback,
+  prepareRun,
+  setsLastGood,
+} from './run.ts';
+import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { parseInput } from './validation.ts';
+
+const LOCK_INPUT = z.strictObject({ runId: z.string().min(1), environment: z.string().min(1) });
+const COLLECT_INPUT = z.strictObject({ job: JOB });
+const RECORD_INPUT = z.looseObject({
+  run: RUN_INPUT,
+  outcome: z.enum(OUTCOMES),
+  schedule: z.looseObject({ fireAt: z.string() }).optional(),
+  /** The applied result: its outputs (sensitive ones already masked) are kept with the run. */
+  apply: z.looseObject({ outputs: z.record(z.string(), z.unknown()) }).optional(),
+  rollback: z.unknown().optional(),
+  error: z.unknown().optional(),
+});
+const ROLLBACK_INPUT = z.looseObject({ run: RUN_INPUT, job: JOB });
+const SCHEDULE_INPUT = z.strictObject({ action: z.enum(['upsert', 'delete']), run: RUN_INPUT });
+const APPROVAL_REQUEST_INPUT = z.looseObject({
+  taskToken: z.string().min(1),
+  run: RUN_INPUT,
+  plan: z.looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) }),
+});
+
+/** PrepareRun. */
+export function prepareStep(input: unknown, settings: JobSettings): PreparedRun {
+  const { input: runInput } = parseInput(z.strictObject({ input: z.unknown() }), input, 'prepare');
+  return prepareRun(runInput, settings);
+}
+
+/**
+ * A plan-apply runs only code that is on the default branch, so that a pull-request workflow
+ * can never start an apply of unmerged code. Fails closed: a check that cannot be made stops
+ * the run (DefaultBranchCheckFailed), as does an unmerged commit (UnmergedCommit).
+ */
+export async function assertOnDefaultBranch(
+  run: RunContext,
+  codeHost: Pick<CodeHostPort, 'isOnDefaultBranch'>,
+): Promise<void> {
+  if (run.workflow !== 'plan-apply') return;
+  let merged: boolean;
+  try {
+    merged = await codeHost.isOnDefaultBranch(run.commit);
+  } catch (error) {
+    throw new DefaultBranchCheckFailed(
+      `cannot check that ${run.commit} is on the default branch: ${describeError(error).message}`,
+      { cause: error },
+    );
+  }
+  if (!merged) {
+    throw new UnmergedCommit(
+      `commit ${run.commit} is not on the default branch: plan-apply runs only merged code`,
+    );
+  }
+}
+
+/** LockEnvironment: LockHeld when another run holds it (the workflow retries with backoff). */
+export async function lockStep(
+  input: unknown,
+  locks: LockPort,
+  now: Date,
+): Promise<{ owner: string; expiresAt: string }> {
+  const { runId, environment } = parseInput(LOCK_INPUT, input, 'lock');
+  const lock = await locks.acquire(environment, runId, now, DEFAULT_LOCK_TTL_MS);
+  return { owner: lock.owner, expiresAt: lock.expiresAt };
+}
+
+const EXECUTION_ENDED = z.looseObject({
+  detail: z.looseObject({
+    status: z.string(),
+    input: z.string(),
+  }),
+});
+
+/**
+ * After an execution ended without reaching its Unlock state (aborted, timed out, or failed
+ * on an error no Catch matches), release the lock the run still holds. Run by an EventBridge
+ * rule on the execution's status change; a lock another run holds by now is left alone.
+ */
+export async function releaseAfterExecution(
+  event: unknown,
+  locks: LockPort,
+  now: Date,
+): Promise<{ released: boolean; runId?: string }> {
+  const { detail } = parseInput(EXECUTION_ENDED, event, 'event');
+  if (!['FAILED', 'TIMED_OUT', 'ABORTED'].includes(detail.status)) return { released: false };
+  let input: unknown;
+  try {
+    input = JSON.parse(detail.input);
+  } catch {
+    throw new InvalidInput('event.detail.input', 'is not JSON');
+  }
+  const run = parseInput(
+    z.looseObject({ runId: z.string().min(1), environment: z.string().min(1) }),
+    input,
+    'event.detail.input',
+  );
+  try {
+    await locks.release(run.environment, run.runId, now);
+    return { released: true, runId: run.runId };
+  } catch (error) {
+    if (error instanceof LockNotOwned) return { released: false, runId: run.runId };
+    throw error;
+  }
+}
+
+/** Unlock*. */
+export async function unlockStep(
+  input: unknown,
+  locks: LockPort,
+  now: Date,
+): Promise<{ released: true }> {
+  const { runId, environment } = parseInput(LOCK_INPUT, input, 'unlock');
+  await locks.release(environment, runId, now);
+  return { released: true };
+}
+
+/** Collect*: the executor's result.json as the step's output, or JobFailed / JobLost. */
+export async function collectStep(
+  input: unknown,
+  artifacts: ArtifactPort,
+): Promise<CollectedResult> {
+  const { job } = parseInput(COLLECT_INPUT, input, 'collect');
+  return collectJobResult(job, await artifacts.readResult(job.artifactsDir));
+}
+
+/** Record*: last good commit, environment status and the run's details, by outcome. */
+export async function recordStep(
+  input: unknown,
+  records: RecordPort,
+  now: Date,
+): Promise<{ recorded: string }> {
+  const { run, outcome, schedule, apply, rollback, error } = parseInput(
+    RECORD_INPUT,
+    input,
+    'record',
+  );
+  const at = now.toISOString();
+  if (setsLastGood(outcome)) {
+    await records.setLastGood(run.environment, run.projectDir, {
+      commit: run.commit,
+      runId: run.runId,
+      at,
+    });
+  }
+  const status = environmentStatusAfter(outcome);
+  if (status) {
+    await records.setEnvironment({
+      environment: run.environment,
+      projectDir: run.projectDir,
+      status,
+      ttlExpiresAt: schedule?.fireAt ?? null,
+      lastRunId: run.runId,
+      updatedAt: at,
+    });
+  }
+  await records.addRunDetails(run.runId, {
+    outcome,
+    ...(apply === undefined ? {} : { outputs: apply.outputs }),
+    ...(rollback === undefined ? {} : { rollback }),
+    ...(error === undefined ? {} : { error }),
+  });
+  return { recorded: outcome };
+}
+
+/** DecideRollback: the last good commit's plan-apply job, or NoRollbackTarget. */
+export async function rollbackStep(input: unknown, records: RecordPort): Promise<RollbackPlan> {
+  const { run, job } = parseInput(ROLLBACK_INPUT, input, 'rollback');
+  const lastGood = await records.getLastGood(run.environment, run.projectDir);
+  return planRollback(run, job, lastGood?.commit);
+}
+
+/** ScheduleDestroy / DeleteSchedule: a one-time destroy at now + TTL. */
+export async function scheduleStep(
+  input: unknown,
+  schedules: SchedulePort,
+  now: Date,
+): Promise<{ fireAt: string } | { deleted: true }> {
+  const { action, run } = parseInput(SCHEDULE_INPUT, input, 'schedule');
+  if (action === 'delete') {
+    await schedules.remove(run.environment, run.projectDir);
+    return { deleted: true };
+  }
+  if (run.ttlSeconds === undefined)
+    throw new InvalidInput('schedule.run.ttlSeconds', 'is required to schedule');
+  const fireAt = new Date(now.getTime() + run.ttlSeconds * 1000).toISOString();
+  await schedules.upsert({
+    environment: run.environment,
+    projectDir: run.projectDir,
+    repository: run.repository,
+    commit: run.commit,
+    fireAt,
+    createdBy: run.runId,
+  });
+  return { fireAt };
+}
+
+export interface ApprovalRequestResult {
+  readonly run: RunContext;
+  readonly approval: StoredApproval;
+  readonly links: { approve: string; reject: string };
+  /** The collected plan the approval is for (its result location, for the notification). */
+  readonly plan: z.output<typeof APPROVAL_REQUEST_INPUT>['plan'];
+}
+
+/**
+ * RequestApproval: stores the approval with the waiting task's token and makes the signed
+ * approve / reject links. The token stays in the store; links carry only id, action, expiry.
+ */
+export async function requestApprovalStep(
+  input: unknown,
+  approvals: ApprovalPort,
+  options: { now: Date; signingKey: string | Buffer; baseUrl: string; taskToken?: string },
+): Promise<ApprovalRequestResult> {
+  const { run, plan, taskToken } = parseInput(APPROVAL_REQUEST_INPUT, input, 'approval');
+  const id = newApprovalId();
+  const expiresAt = new Date(options.now.getTime() + run.approvalTimeoutSeconds * 1000);
+  const approval: StoredApproval = {
+    id,
+    runId: run.runId,
+    taskToken: options.taskToken ?? taskToken,
+    environment: run.environment,
+    projectDir: run.projectDir,
+    commit: run.commit,
+    planSha256: plan.plan.sha256,
+    status: 'pending',
+    requestedAt: options.now.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+  };
+  await approvals.create(approval);
+  const link = (action: ApprovalAction) =>
+    approvalLink(options.baseUrl, { id, action, expiresAt }, options.signingKey);
+  return { run, approval, plan, links: { approve: link('approve'), reject: link('reject') } };
+}
+
+/** A per-task token for engines that give one token per execution (the local engine). */
+export function newTaskToken(): string {
+  return randomUUID();
+}
+
+/**
+ * A decision, from a signed link (the approval endpoint) or from a trusted caller (the CLI):
+ * checks, writes it once (conditional), then resumes or fails the waiting workflow.
+ */
+export async function decideStep(
+  decision: {
+    approvalId: string;
+    action: ApprovalAction;
+    by: string;
+    now: Date;
+    approvers?: readonly string[];
+  },
+  ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
+): Promise<StoredApproval> {
+  const stored = await ports.approvals.get(decision.approvalId);
+  if (!stored) throw new NotFound(`no approval ${decision.approvalId}`);
+  const decided = decideApproval(stored, decision);
+  const status = decided.status === 'approved' ? 'approved' : 'rejected';
+  if (!(await ports.approvals.decide(stored.id, status, decision.by, decision.now.toISOString()))) {
+    throw new ApprovalAlreadyDecided(`approval ${stored.id} was decided meanwhile`);
+  }
+  if (status === 'approved') {
+    await ports.callbacks.succeed(stored.taskToken, {
+      approvedBy: decision.by,
+      decidedAt: decision.now.toISOString(),
+    });
+  } else {
+    await ports.callbacks.fail(stored.taskToken, 'ApprovalRejected', `rejected by ${decision.by}`);
+  }
+  return { ...stored, status, decidedBy: decision.by, decidedAt: decision.now.toISOString() };
+}
+
+/** The approval endpoint's POST: the link's signature and expiry first, then the decision. */
+export async function decideFromLink(
+  fields: unknown,
+  ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
+  options: { signingKey: string | Buffer; now: Date; by: string; approvers?: readonly string[] },
+): Promise<StoredApproval> {
+  const link = verifyApprovalLink(fields, options.signingKey, options.now);
+  return decideStep(
+    {
+      approvalId: link.id,
+      action: link.action,
+      by: options.by,
+      now: options.now,
+      ...(options.approvers ? { approvers: options.approvers } : {}),
+    },
+    ports,
+  );
+}

@@ -1,0 +1,178 @@
+// What every handler shares, built once per Lambda container: the configuration, the AWS
+// clients and the adapters of the core's ports, and Powertools logging, tracing and metrics.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { describeError } from '../core/errors.ts';
+import type { NotifyPorts } from '../core/notify.ts';
+import type { JobSettings } from '../core/run.ts';
+import { slackMessage } from '../core/slack-message.ts';
+import { DynamoApprovalPort, DynamoLockPort, DynamoRecordPort } from '../adapters/aws/dynamodb.ts';
+import { S3ArtifactPort } from '../adapters/aws/s3.ts';
+import { EventBridgeSchedulePort } from '../adapters/aws/scheduler.ts';
+import { SecretsManagerSecretPort } from '../adapters/aws/secrets.ts';
+import { StepFunctionsTaskCallbackPort } from '../adapters/aws/sfn.ts';
+import { SqsStatusPort } from '../adapters/aws/sqs.ts';
+import { GitHubCodeHost, createOctokit } from '../adapters/github/code-host.ts';
+import { SlackWebhookChatPort } from '../adapters/slack/webhook.ts';
+import { type LambdaConfig, readConfig } from './config.ts';
+
+export const logger = new Logger({ serviceName: 'stepform' });
+export const tracer = new Tracer({ serviceName: 'stepform' });
+export const metrics = new Metrics({ namespace: 'Stepform', serviceName: 'stepform' });
+
+/** Adapters for one configuration; built lazily so a handler only pays for what it uses. */
+export class AwsRuntime {
+  readonly config: LambdaConfig;
+  readonly #dynamo: DynamoDBClient;
+
+  constructor(config: LambdaConfig) {
+    this.config = config;
+    this.#dynamo = tracer.captureAWSv3Client(new DynamoDBClient({ region: config.AWS_REGION }));
+  }
+
+  get locks(): DynamoLockPort {
+    return new DynamoLockPort(this.#dynamo, this.config.TABLE_NAME);
+  }
+
+  get records(): DynamoRecordPort {
+    return new DynamoRecordPort(this.#dynamo, this.config.TABLE_NAME);
+  }
+
+  get approvals(): DynamoApprovalPort {
+    return new DynamoApprovalPort(this.#dynamo, this.config.TABLE_NAME);
+  }
+
+  #artifacts?: S3ArtifactPort;
+  get artifacts(): S3ArtifactPort {
+    this.#artifacts ??= new S3ArtifactPort(
+      tracer.captureAWSv3Client(new S3Client({ region: this.config.AWS_REGION })),
+      {
+        bucket: this.config.ARTIFACTS_BUCKET,
+        keyPrefix: 'artifacts',
+        ...(this.config.ARTIFACTS_KMS_KEY_ID ? { kmsKeyId: this.config.ARTIFACTS_KMS_KEY_ID } : {}),
+      },
+    );
+    return this.#artifacts;
+  }
+
+  #secrets?: SecretsManagerSecretPort;
+  get secrets(): SecretsManagerSecretPort {
+    this.#secrets ??= new SecretsManagerSecretPort(
+      tracer.captureAWSv3Client(new SecretsManagerClient({ region: this.config.AWS_REGION })),
+    );
+    return this.#secrets;
+  }
+
+  get schedules(): EventBridgeSchedulePort {
+    return new EventBridgeSchedulePort(
+      tracer.captureAWSv3Client(new SchedulerClient({ region: this.config.AWS_REGION })),
+      {
+        groupName: this.config.SCHEDULE_GROUP,
+        stateMachineArn: this.config.DESTROY_STATE_MACHINE_ARN,
+        roleArn: this.config.SCHEDULER_ROLE_ARN,
+      },
+    );
+  }
+
+  get callbacks(): StepFunctionsTaskCallbackPort {
+    return new StepFunctionsTaskCallbackPort(
+      tracer.captureAWSv3Client(new SFNClient({ region: this.config.AWS_REGION })),
+    );
+  }
+
+  /** What every executor job of this deployment gets: the S3 backend and the artifacts root. */
+  get jobSettings(): JobSettings {
+    return {
+      backend: {
+        type: 's3',
+        bucket: this.config.STATE_BUCKET,
+        region: this.config.AWS_REGION,
+        keyPrefix: this.config.STATE_KEY_PREFIX,
+      },
+      artifactsRoot: '/artifacts',
+    };
+  }
+
+  async signingKey(): Promise<string> {
+    return this.secrets.get(this.config.SIGNING_KEY_SECRET_ID);
+  }
+
+  /** GitHub, when the stack was given a token secret and the repository. */
+  async codeHost(): Promise<GitHubCodeHost | undefined> {
+    const { config } = this;
+    if (!config.GITHUB_TOKEN_SECRET_ID || !config.GITHUB_REPOSITORY) return undefined;
+    const [owner = '', repo = ''] = config.GITHUB_REPOSITORY.split('/');
+    const token = await this.secrets.get(config.GITHUB_TOKEN_SECRET_ID);
+    return new GitHubCodeHost({ octokit: createOctokit({ token }), owner, repo });
+  }
+
+  async notifyPorts(): Promise<NotifyPorts> {
+    const { config } = this;
+    const status = new SqsStatusPort(
+      tracer.captureAWSv3Client(new SQSClient({ region: config.AWS_REGION })),
+      config.STATUS_QUEUE_URL,
+    );
+    const chat = config.SLACK_WEBHOOK_SECRET_ID
+      ? new SlackWebhookChatPort({
+          secrets: this.secrets,
+          secretName: config.SLACK_WEBHOOK_SECRET_ID,
+        })
+      : undefined;
+    const codeHost = await this.codeHost();
+    return {
+      status,
+      artifacts: this.artifacts,
+      records: this.records,
+      chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      ...(chat ? { chat } : {}),
+      ...(codeHost ? { codeHost } : {}),
+    };
+  }
+}
+
+let runtime: AwsRuntime | undefined;
+
+/** The runtime of this container, from its environment (read once). */
+export function awsRuntime(): AwsRuntime {
+  runtime ??= new AwsRuntime(readConfig(process.env));
+  return runtime;
+}
+
+/**
+ * Wraps a handler: request context in every log line, a subsegment, a success or failure
+ * metric, and errors logged by name and message only (never the event: it may hold a token).
+ * The error is rethrown unchanged, so its name reaches the state machine's Retry and Catch.
+ */
+export function instrument<E, R>(
+  name: string,
+  handler: (event: E, context: Context) => Promise<R>,
+) {
+  return async (event: E, context: Context): Promise<R> => {
+    logger.addContext(context);
+    const parent = tracer.getSegment();
+    const segment = parent?.addNewSubsegment(`## ${name}`);
+    if (segment) tracer.setSegment(segment);
+    try {
+      const result = await handler(event, context);
+      metrics.addMetric(`${name}Succeeded`, MetricUnit.Count, 1);
+      return result;
+    } catch (error) {
+      const { name: errorName, message } = describeError(error);
+      logger.error(`${name} failed`, { errorName, errorMessage: message });
+      metrics.addMetric(`${name}Failed`, MetricUnit.Count, 1);
+      throw error;
+    } finally {
+      metrics.publishStoredMetrics();
+      segment?.close();
+      if (parent) tracer.setSegment(parent);
+    }
+  };
+}
