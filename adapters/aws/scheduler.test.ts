@@ -11,12 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { InvalidInput } from '../../core/errors.ts';
 import type { DestroySchedule } from '../../core/ports.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
-import {
-  EventBridgeSchedulePort,
-  atExpression,
-  scheduleName,
-  scheduledDestroyInput,
-} from './scheduler.ts';
+import { EventBridgeSchedulePort, atExpression, scheduleName } from './scheduler.ts';
 
 const scheduler = mockClient(SchedulerClient);
 const client = new SchedulerClient({ region: 'us-east-1' });
@@ -158,20 +153,11 @@ describe('scheduleName', () => {
   });
 });
 
-describe('atExpression and scheduledDestroyInput', () => {
+describe('atExpression', () => {
   it('rounds up to the second, in UTC', () => {
     expect(atExpression('2026-03-01T14:00:00.000Z')).toBe('at(2026-03-01T14:00:00)');
     expect(atExpression('2026-03-01T14:00:00.001Z')).toBe('at(2026-03-01T14:00:01)');
     expect(atExpression('2026-03-01T16:00:00+02:00')).toBe('at(2026-03-01T14:00:00)');
-  });
-
-  it('gives the same run id for the same schedule, another for another fire time', () => {
-    const a = scheduledDestroyInput(SCHEDULE);
-    expect(scheduledDestroyInput(SCHEDULE).runId).toBe(a.runId);
-    expect(scheduledDestroyInput({ ...SCHEDULE, fireAt: '2026-03-02T00:00:00Z' }).runId).not.toBe(
-      a.runId,
-    );
-    expect(a.workflow).toBe('destroy');
   });
 
   it('refuses bad targets', () => {

@@ -1,7 +1,7 @@
 // The EventBridge Scheduler adapter of the schedule port: one one-time `at()` schedule per
 // environment and project, in the deployment's schedule group, that starts the destroy state
 // machine when the TTL runs out and then deletes itself (ActionAfterCompletion: DELETE).
-// Changing the TTL updates the same schedule.
+// Changing the TTL updates the same schedule; the run it starts is core's (core/ttl.ts).
 import { createHash } from 'node:crypto';
 import {
   CreateScheduleCommand,
@@ -12,8 +12,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { InvalidInput } from '../../core/errors.ts';
 import type { DestroySchedule, SchedulePort } from '../../core/ports.ts';
-import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
-import { parseInput } from '../../core/validation.ts';
+import { fireSecond, scheduledDestroyRun } from '../../core/ttl.ts';
 import { isAwsError } from './aws-errors.ts';
 
 export interface SchedulerTarget {
@@ -48,34 +47,7 @@ export function scheduleName(environment: string, projectDir: string): string {
 
 /** `at(yyyy-mm-ddThh:mm:ss)` in UTC, rounded up to the second (never before fireAt). */
 export function atExpression(fireAt: string): string {
-  const ms = Date.parse(fireAt);
-  if (Number.isNaN(ms)) throw new InvalidInput('schedule.fireAt', 'is not an ISO date');
-  const seconds = new Date(Math.ceil(ms / 1000) * 1000).toISOString().slice(0, 19);
-  return `at(${seconds})`;
-}
-
-/**
- * The destroy run the schedule starts: the schedule's repository, commit, project and
- * environment, and a run id made from them and the fire time (`ttl-<env>-<stamp>-<hash>`),
- * so a retried delivery of the same schedule carries the same run id.
- */
-export function scheduledDestroyInput(schedule: DestroySchedule): RunContext {
-  const stamp = atExpression(schedule.fireAt).slice(3, -1).replace(/[-:]/g, '');
-  const hash = sha256Hex(`${schedule.environment}\0${schedule.projectDir}`).slice(0, 8);
-  return parseInput(
-    RUN_INPUT,
-    {
-      runId: `ttl-${schedule.environment}-${stamp}Z-${hash}`,
-      workflow: 'destroy',
-      repository: schedule.repository,
-      commit: schedule.commit,
-      projectDir: schedule.projectDir,
-      environment: schedule.environment,
-      // As the local scheduler does: a TTL destroy has nobody to ask.
-      autoApprove: true,
-    },
-    'schedule',
-  );
+  return `at(${fireSecond(fireAt)})`;
 }
 
 export class EventBridgeSchedulePort implements SchedulePort {
@@ -94,7 +66,7 @@ export class EventBridgeSchedulePort implements SchedulePort {
 
   /** What CreateSchedule and UpdateSchedule are given (an update replaces the whole schedule). */
   scheduleInput(schedule: DestroySchedule): CreateScheduleInput {
-    const input = scheduledDestroyInput(schedule);
+    const input = scheduledDestroyRun(schedule);
     return {
       Name: scheduleName(schedule.environment, schedule.projectDir),
       GroupName: this.#target.groupName,

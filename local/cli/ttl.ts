@@ -1,9 +1,12 @@
-// ttl ENV DURATION: moves an ephemeral environment's scheduled destroy to now + DURATION.
+// ttl ENV DURATION: moves an ephemeral environment's scheduled destroy to now + DURATION,
+// through the core TTL step over the local store.
 import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
-import { InvalidInput, NotFound } from '../../core/errors.ts';
+import { InvalidInput } from '../../core/errors.ts';
+import { changeTtlStep } from '../../core/ttl.ts';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
+import { localPorts } from '../engine/local-ports.ts';
 import { homeFor, resolveProjectDir, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
@@ -21,52 +24,31 @@ export async function ttlVerb(
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);
   const engine = new LocalEngine({ home: homeFor(repository, io.env), env: io.env });
   try {
-    const pending = engine.store
-      .listSchedules(environment)
-      .filter(
-        (s) => s.status === 'pending' && (projectDir === undefined || s.projectDir === projectDir),
-      );
-    if (pending.length === 0) throw new NotFound(`no scheduled destroy for ${environment}`);
-    if (pending.length > 1) {
-      throw new InvalidInput(
-        '--dir',
-        `${environment} has several scheduled projects: say which with --dir`,
-      );
-    }
-    const [schedule] = pending;
-    if (!schedule) throw new NotFound(`no scheduled destroy for ${environment}`);
-    const now = new Date();
-    const fireAt = new Date(now.getTime() + ttlMs).toISOString();
-    engine.store.upsertSchedule({ ...schedule, fireAt });
-    const env = engine.store.getEnvironment(schedule.environment, schedule.projectDir);
-    if (env)
-      engine.store.setEnvironment({ ...env, ttlExpiresAt: fireAt, updatedAt: now.toISOString() });
-    await engine.notifier.notify(
+    const { store } = engine;
+    const ports = localPorts(store);
+    const change = await changeTtlStep(
+      { environment, ttlMs, projectField: '--dir', ...(projectDir ? { projectDir } : {}) },
       {
-        run: {
-          runId: schedule.createdBy,
-          workflow: 'ephemeral',
-          repository: schedule.repository,
-          commit: schedule.commit,
-          projectDir: schedule.projectDir,
-          environment: schedule.environment,
-          ttlSeconds: Math.round(ttlMs / 1000),
-        },
-        phase: 'ttl_changed',
-        schedule: { fireAt },
+        pendingSchedules: async (env) =>
+          Promise.resolve(store.listSchedules(env).filter((s) => s.status === 'pending')),
+        schedules: ports.schedules,
+        getEnvironment: async (env, dir) => Promise.resolve(store.getEnvironment(env, dir)),
+        setEnvironment: async (record) => ports.records.setEnvironment(record),
       },
-      now,
+      new Date(),
     );
+    await engine.notifier.notify(change.notice, new Date());
+    const { fireAt } = change;
     const result = {
       environment,
-      projectDir: schedule.projectDir,
+      projectDir: change.projectDir,
       fireAt,
-      previousFireAt: schedule.fireAt,
+      previousFireAt: change.previousFireAt,
     };
     io.out(
       values.json === true
         ? `${JSON.stringify(result)}\n`
-        : `${environment} (${schedule.projectDir}) will be destroyed at ${fireAt}\n`,
+        : `${environment} (${change.projectDir}) will be destroyed at ${fireAt}\n`,
     );
     return 0;
   } finally {

@@ -1,7 +1,9 @@
 // The local stand-in for EventBridge Scheduler: TTL schedules are rows in the store, and
 // whoever runs this (`stepform serve`, the demo) starts the destroy workflow for each one
-// that is due, including those that came due while nothing was running.
+// that is due, including those that came due while nothing was running. The destroy run is
+// the one EventBridge Scheduler starts on AWS (core/ttl.ts).
 import type { RunContext } from '../../core/contracts/workflow-input.ts';
+import { scheduledDestroyRun } from '../../core/ttl.ts';
 import type { RunOutcome } from './engine.ts';
 import { LocalEngine } from './local-engine.ts';
 import type { ScheduleRow } from './store.ts';
@@ -25,16 +27,7 @@ export function fireDueSchedules(
   for (const schedule of engine.store.dueSchedules(now)) {
     if (!engine.store.claimSchedule(schedule.environment, schedule.projectDir, schedule.fireAt))
       continue;
-    const run: RunContext = {
-      runId: LocalEngine.newRunId(now),
-      workflow: 'destroy',
-      repository: schedule.repository,
-      commit: schedule.commit,
-      projectDir: schedule.projectDir,
-      environment: schedule.environment,
-      autoApprove: true,
-      approvalTimeoutSeconds: 3600,
-    };
+    const run = scheduledDestroyRun(schedule);
     fired.push({ schedule, run, outcome: engine.run(run, runOptions) });
   }
   return fired;
