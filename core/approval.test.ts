@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { caught } from '../test/support/caught.ts';
 import { createHmac } from 'node:crypto';
 import {
   type ApprovalRecord,
@@ -25,15 +26,6 @@ const EXPIRES_AT = new Date('2030-01-01T00:00:00.000Z');
 const EXPIRES = String(EXPIRES_AT.getTime() / 1000);
 const BEFORE = new Date('2029-12-31T23:00:00.000Z');
 const AFTER = new Date('2030-01-01T00:00:01.000Z');
-
-function caught(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 function flipLast(text: string): string {
   return `${text.slice(0, -1)}${text.endsWith('A') ? 'B' : 'A'}`;

@@ -1,6 +1,7 @@
 // The audit record of a run, kept in git as a note on the commit under refs/notes/stepform.
 // One block of `key: value` lines per run, starting with `stepform-run: <runId>`; blocks are
 // separated by a blank line, so several runs on one commit accumulate in one note. Pure.
+import { type ChangeCounts, formatCounts } from './contracts/job-result.ts';
 
 export const AUDIT_NOTES_REF = 'refs/notes/stepform';
 
@@ -12,7 +13,7 @@ export interface AuditRun {
   readonly commit: string;
   readonly status: string;
   readonly phases?: readonly string[];
-  readonly summary?: { readonly add: number; readonly change: number; readonly destroy: number };
+  readonly summary?: ChangeCounts;
   readonly planSha256?: string;
   readonly approvedBy?: string;
   /** ISO-8601. */
@@ -48,10 +49,7 @@ export function renderAuditNote(run: AuditRun): string {
     ['commit', run.commit],
     ['status', run.status],
     ['phases', run.phases?.join(',')],
-    [
-      'summary',
-      run.summary && `+${run.summary.add} ~${run.summary.change} -${run.summary.destroy}`,
-    ],
+    ['summary', run.summary && formatCounts(run.summary)],
     ['plan-sha256', run.planSha256],
     ['approved-by', run.approvedBy],
     ['started-at', run.startedAt],

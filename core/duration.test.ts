@@ -1,15 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { caught } from '../test/support/caught.ts';
 import { DEFAULT_TTL_BOUNDS, formatDuration, parseDuration, parseTtl } from './duration.ts';
 import { InvalidInput } from './errors.ts';
-
-function caught(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('parseDuration', () => {
   it.each([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { caught } from '../test/support/caught.ts';
 import { InvalidInput, LockHeld, LockNotOwned } from './errors.ts';
 import {
   DEFAULT_LOCK_TTL_MS,
@@ -10,15 +11,6 @@ import {
 
 const NOW = new Date('2030-01-01T12:00:00.000Z');
 const HOUR = 3_600_000;
-
-function caught(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 const HELD: LockRecord = {
   environment: 'dev',

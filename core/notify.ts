@@ -2,6 +2,7 @@
 // commit status and deployment. Best effort by design: each channel fails alone and is
 // reported; only a status event that cannot be published is an error (NotificationFailed),
 // which the workflow retries and then steps over.
+import { type ChangeCounts, formatCounts } from './contracts/job-result.ts';
 import { z } from 'zod';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
 import { NotificationFailed, describeError } from './errors.ts';
@@ -34,7 +35,7 @@ export const NOTIFY_INPUT = z.looseObject({
 export type NotifyInput = z.input<typeof NOTIFY_INPUT>;
 
 export interface NotifyDetail {
-  readonly summary?: { add: number; change: number; destroy: number };
+  readonly summary?: ChangeCounts;
   readonly error?: { Error: string; Cause?: string | undefined };
   readonly rollback?: { message: string };
   readonly schedule?: { fireAt: string };
@@ -65,8 +66,7 @@ export function statusLine(run: RunContext, phase: Phase, detail: NotifyDetail):
   const parts = [
     `${run.workflow} ${run.projectDir} in ${run.environment} @ ${run.commit.slice(0, 12)}: ${phase}`,
   ];
-  if (detail.summary)
-    parts.push(`+${detail.summary.add} ~${detail.summary.change} -${detail.summary.destroy}`);
+  if (detail.summary) parts.push(formatCounts(detail.summary));
   if (detail.rollback) parts.push(detail.rollback.message);
   else if (detail.error) parts.push(`${detail.error.Error}: ${detail.error.Cause ?? ''}`.trim());
   if (detail.schedule) parts.push(`destroy scheduled at ${detail.schedule.fireAt}`);

@@ -3,6 +3,7 @@
 // destroys kept visible when a long plan has to be cut. Pure.
 import { stripVTControlCharacters } from 'node:util';
 import { MASK } from './masking.ts';
+import { cutText, cutTextHead } from './text.ts';
 import { PHASE_ICONS } from './contracts/status-event.ts';
 import type { OutputChange, PlanSummary, ResourceChange } from './plan-summary.ts';
 
@@ -45,13 +46,6 @@ export function commentMarker(environment: string, projectDir: string): string {
   return `<!-- stepform:comment environment=${markerValue(environment)} project=${markerValue(projectDir)} -->`;
 }
 
-/** At most `limit` characters, ending in "…" when cut (never inside a surrogate pair). */
-function cut(text: string, limit: number): string {
-  if (text.length <= limit) return text;
-  const kept = text.slice(0, limit - 1);
-  return `${/[\uD800-\uDBFF]$/.test(kept) ? kept.slice(0, -1) : kept}…`;
-}
-
 const isControl = (code: number) => code < 0x20 || code === 0x7f;
 
 /** Control characters shown as escapes, so a value stays on one line. */
@@ -68,7 +62,7 @@ function oneLine(text: string): string {
 
 /** Plain markdown text: one line, every ASCII punctuation character backslash-escaped. */
 export function markdownText(text: string, limit = TEXT_LIMIT): string {
-  return cut(oneLine(text.slice(0, limit + 1)), limit).replace(
+  return cutText(oneLine(text.slice(0, limit + 1)), limit).replace(
     /[!-/:-@[-`{-~]/g,
     (char) => `\\${char}`,
   );
@@ -79,7 +73,7 @@ export function markdownText(text: string, limit = TEXT_LIMIT): string {
  * backticks inside, and padded when the text starts or ends with a backtick or a space.
  */
 export function codeSpan(text: string, limit = TEXT_LIMIT): string {
-  const content = cut(oneLine(text.slice(0, limit + 1)), limit);
+  const content = cutText(oneLine(text.slice(0, limit + 1)), limit);
   if (content === '') return '(empty)';
   const longestRun = Math.max(0, ...(content.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longestRun + 1);
@@ -158,8 +152,7 @@ function errorSection(error: string): string {
     .filter((char) => char === '\n' || char === '\t' || !isControl(char.charCodeAt(0)))
     .join('')
     .trimEnd();
-  const text =
-    tail !== error || clean.length > ERROR_LIMIT ? `…${clean.slice(-(ERROR_LIMIT - 1))}` : clean;
+  const text = cutTextHead(clean, ERROR_LIMIT, tail !== error || clean.length > ERROR_LIMIT);
   return `#### Error\n\n${fencedBlock(text)}`;
 }
 
@@ -181,7 +174,7 @@ function linkTo(label: string, url: string): string {
     return `${label}: ${codeSpan(url, URL_LIMIT)}`;
   }
   // The URL parser percent-encodes spaces, "<" and ">", so the href fits between < and >.
-  return `[${label}](<${cut(parsed.href, URL_LIMIT)}>)`;
+  return `[${label}](<${cutText(parsed.href, URL_LIMIT)}>)`;
 }
 
 function omittedNote(count: number, artifactLocation: string | undefined): string {

@@ -1,18 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
+import { caught } from '../test/support/caught.ts';
 import { InvalidInput, NoRollbackTarget } from './errors.ts';
 import { assertRollbackTarget, decideRollback } from './rollback.ts';
 
 const FAILED = 'f'.repeat(40);
 const GOOD = `abcdef1${'0'.repeat(33)}`;
-
-function caught(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('decideRollback', () => {
   it('rolls back to the last good commit', () => {

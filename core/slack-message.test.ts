@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { caught } from '../test/support/caught.ts';
 import { InvalidInput } from './errors.ts';
 import {
   escapeMrkdwn,
@@ -19,15 +20,6 @@ const APPROVE =
   'https://approve.example.com/approvals/AAECAwQFBgcICQoLDA0ODw?action=approve&expires=1893456000&sig=abc';
 const REJECT =
   'https://approve.example.com/approvals/AAECAwQFBgcICQoLDA0ODw?action=reject&expires=1893456000&sig=def';
-
-function caught(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Every string anywhere in a value, with the key it is under. */
 function strings(value: unknown, key = ''): [string, string][] {

@@ -3,6 +3,7 @@
 // The buttons are plain URL buttons: a click opens the confirmation page, whose POST decides
 // (chat clients prefetch links, so a GET never decides). The task token is never in a
 // message. Pure.
+import { type ChangeCounts, formatCounts } from './contracts/job-result.ts';
 import { stripVTControlCharacters } from 'node:util';
 import { InvalidInput } from './errors.ts';
 import type { ChatMessage } from './ports.ts';
@@ -33,11 +34,7 @@ export interface SlackMessageInput {
     readonly commit: string;
   };
   readonly phase: Phase;
-  readonly summary?: {
-    readonly add: number;
-    readonly change: number;
-    readonly destroy: number;
-  };
+  readonly summary?: ChangeCounts;
   /** A failed step's error, as Step Functions passes it. */
   readonly error?: { readonly Error: string; readonly Cause?: string | undefined };
   readonly rollback?: { readonly message: string };
@@ -149,7 +146,7 @@ function fallback(input: SlackMessageInput): string {
   const parts = [
     `${run.workflow} ${run.projectDir} in ${run.environment} @ ${run.commit.slice(0, 7)}: ${phaseLabel(phase)}`,
   ];
-  if (summary) parts.push(`+${summary.add} ~${summary.change} -${summary.destroy}`);
+  if (summary) parts.push(formatCounts(summary));
   if (input.rollback) parts.push(input.rollback.message);
   else if (input.error) parts.push(errorText(input.error));
   if (input.schedule) parts.push(`destroy scheduled at ${input.schedule.fireAt}`);

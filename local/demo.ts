@@ -1,6 +1,7 @@
 // `npm run demo`: Stepform's main job, for real, on the embedded engine, in a throwaway
 // repository and state folder: a plan-apply of terraform/examples/hello (auto-approved), then
 // an ephemeral environment with a short TTL, which the scheduler is seen destroying.
+import { CHANGE_COUNTS, formatCounts } from '../core/contracts/job-result.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunContext } from '../core/contracts/workflow-input.ts';
 import { progressLine } from './cli/run-verbs.ts';
@@ -16,9 +17,8 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 
 function describe(outcome: RunOutcome): string {
   const { run } = outcome;
-  const summary = run.details.summary as
-    { add: number; change: number; destroy: number } | undefined;
-  const counts = summary ? ` +${summary.add} ~${summary.change} -${summary.destroy}` : '';
+  const summary = CHANGE_COUNTS.safeParse(run.details.summary);
+  const counts = summary.success ? ` ${formatCounts(summary.data)}` : '';
   return `${run.workflow} ${run.status} (${run.phase ?? '-'})${counts}`;
 }
 

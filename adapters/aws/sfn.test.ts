@@ -14,7 +14,6 @@ import {
   TASK_CAUSE_LIMIT,
   TASK_ERROR_LIMIT,
   TaskNoLongerWaiting,
-  truncate,
 } from './sfn.ts';
 
 const sfn = mockClient(SFNClient);
@@ -79,14 +78,5 @@ describe('StepFunctionsTaskCallbackPort', () => {
   it('passes other errors through', async () => {
     sfn.on(SendTaskSuccessCommand).rejects(new Error('ThrottlingException'));
     await expect(callbacks.succeed('t', {})).rejects.toThrow('ThrottlingException');
-  });
-});
-
-describe('truncate', () => {
-  it('keeps short text and cuts on code points', () => {
-    expect(truncate('abc', 3)).toBe('abc');
-    expect(truncate('abcd', 3)).toBe('ab…');
-    expect(truncate('😀😀😀😀', 3)).toBe('😀😀…');
-    expect(truncate('😀😀', 3)).toBe('😀😀');
   });
 });

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { InvalidInput, StepformError } from '../../core/errors.ts';
 import type { TaskCallbackPort } from '../../core/ports.ts';
+import { cutCodePoints } from '../../core/text.ts';
 import { awsErrorName } from './aws-errors.ts';
 
 /** SendTaskFailure's limits: `error` 256 characters, `cause` 32,768. */
@@ -30,14 +31,6 @@ export class TaskNoLongerWaiting extends StepformError {
     super(message);
     this.reason = reason;
   }
-}
-
-/** At most `limit` characters (whole code points), ending in "…" when it was cut. */
-export function truncate(text: string, limit: number): string {
-  if (text.length <= limit) return text;
-  const points = Array.from(text);
-  if (points.length <= limit) return text;
-  return `${points.slice(0, limit - 1).join('')}…`;
 }
 
 function mapCallbackError(error: unknown): unknown {
@@ -85,8 +78,8 @@ export class StepFunctionsTaskCallbackPort implements TaskCallbackPort {
       await this.#sfn.send(
         new SendTaskFailureCommand({
           taskToken,
-          error: truncate(error, TASK_ERROR_LIMIT),
-          cause: truncate(cause, TASK_CAUSE_LIMIT),
+          error: cutCodePoints(error, TASK_ERROR_LIMIT),
+          cause: cutCodePoints(cause, TASK_CAUSE_LIMIT),
         }),
       );
     } catch (thrown) {

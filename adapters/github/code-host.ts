@@ -16,6 +16,7 @@ import {
 export { DefaultBranchCheckFailed };
 import type { CodeHostPort, CommitState, DeploymentState } from '../../core/ports.ts';
 import { httpUrl } from '../../core/urls.ts';
+import { cutText } from '../../core/text.ts';
 import {
   DEFAULT_RETRY,
   isRetryableError,
@@ -106,10 +107,7 @@ function commitSha(commit: string): string {
 
 /** One line, at most GitHub's 140 characters, "…" when cut. */
 function description(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  if (line.length <= GITHUB_DESCRIPTION_LIMIT) return line;
-  const kept = line.slice(0, GITHUB_DESCRIPTION_LIMIT - 1);
-  return `${/[\uD800-\uDBFF]$/.test(kept) ? kept.slice(0, -1) : kept}…`;
+  return cutText(text.replace(/\s+/g, ' ').trim(), GITHUB_DESCRIPTION_LIMIT);
 }
 
 function property(value: unknown, name: string): unknown {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { caught } from '../../test/support/caught.ts';
 import { createHmac } from 'node:crypto';
 import { decideApproval } from '../../core/approval.ts';
 import {
@@ -43,15 +44,6 @@ const BODY = `payload=${encodeURIComponent(JSON.stringify(payload()))}`;
 function signed(body: string, seconds = 0, secret = SECRET) {
   const timestamp = String(NOW_SECONDS + seconds);
   return { body, timestamp, signature: slackSignature(timestamp, body, secret) };
-}
-
-function caught(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('verifySlackRequest', () => {

@@ -16,7 +16,12 @@ export const CHANGE_COUNTS = z.strictObject({
   change: z.number().int().nonnegative(),
   destroy: z.number().int().nonnegative(),
 });
-export type ChangeCounts = z.output<typeof CHANGE_COUNTS>;
+export type ChangeCounts = Readonly<z.output<typeof CHANGE_COUNTS>>;
+
+/** `+2 ~0 -1`, as every short status line shows a plan. */
+export function formatCounts(counts: ChangeCounts): string {
+  return `+${counts.add} ~${counts.change} -${counts.destroy}`;
+}
 
 export const RESOURCE_ACTIONS = [
   'create',

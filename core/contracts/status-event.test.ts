@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { caught } from '../../test/support/caught.ts';
 import { InvalidInput } from '../errors.ts';
 import {
   PHASES,
@@ -21,15 +22,6 @@ const FIELDS: StatusEventFields = {
   commit: COMMIT,
   phase: 'awaiting_approval',
 };
-
-function caught(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('PHASES and WORKFLOWS', () => {
   it('are exactly the lists of the design', () => {

@@ -1,9 +1,12 @@
 // The status event: one per phase of a run, sent to SQS (FIFO, one message group per
 // environment) and written to the local outbox. Consumers read `schemaVersion` first. Pure,
 // apart from node:crypto.
+import { CHANGE_COUNTS, type ChangeCounts } from './job-result.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseInput } from '../validation.ts';
+import { cutText } from '../text.ts';
+import { COMMIT_SHA, ENVIRONMENT_NAME, RUN_ID } from './job-input.ts';
 import { WORKFLOWS, type Workflow } from './workflow-input.ts';
 
 export const PHASES = [
@@ -47,32 +50,20 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
 /** Longer messages are cut by statusEvent, so an event stays far below SQS's 256 KiB. */
 export const STATUS_MESSAGE_LIMIT = 4_000;
 
-const COUNT = z.number().int().nonnegative();
-
 export const STATUS_EVENT = z.strictObject({
   schemaVersion: z.literal(1),
-  runId: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
-      'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" and "-"',
-    ),
+  runId: RUN_ID,
   workflow: z.enum(WORKFLOWS),
-  environment: z
-    .string()
-    .regex(
-      /^[a-z0-9][a-z0-9_-]{0,62}$/,
-      'must be 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit',
-    ),
+  environment: ENVIRONMENT_NAME,
   project: z
     .string()
     .regex(
       /^(\.|[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*)$/,
       'must be a relative path inside the repository',
     ),
-  commit: z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-character lowercase hex SHA'),
+  commit: COMMIT_SHA,
   phase: z.enum(PHASES),
-  summary: z.strictObject({ add: COUNT, change: COUNT, destroy: COUNT }).optional(),
+  summary: CHANGE_COUNTS.optional(),
   url: z.url({ protocol: /^https?$/ }).optional(),
   message: z.string().max(STATUS_MESSAGE_LIMIT).optional(),
   at: z.iso.datetime({ offset: true }),
@@ -87,7 +78,7 @@ export interface StatusEventFields {
   readonly commit: string;
   readonly phase: Phase;
   /** Only add, change and destroy are kept (a full plan summary may be passed). */
-  readonly summary?: { readonly add: number; readonly change: number; readonly destroy: number };
+  readonly summary?: ChangeCounts;
   readonly url?: string;
   readonly message?: string;
 }
@@ -112,10 +103,7 @@ export function statusEvent(fields: StatusEventFields, now: Date): StatusEvent {
       ...(message === undefined
         ? {}
         : {
-            message:
-              message.length > STATUS_MESSAGE_LIMIT
-                ? `${message.slice(0, STATUS_MESSAGE_LIMIT - 1)}…`
-                : message,
+            message: cutText(message, STATUS_MESSAGE_LIMIT),
           }),
       at: Number.isFinite(now.getTime()) ? now.toISOString() : 'invalid date',
     },

@@ -1,5 +1,6 @@
 // plan, apply, ephemeral, destroy: one workflow run each, on the embedded engine, with a
 // progress line per state as it happens.
+import { CHANGE_COUNTS, formatCounts } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import { DEFAULT_TTL_BOUNDS, parseDuration, parseTtl } from '../../core/duration.ts';
 import { RUN_INPUT, type RunContext, type Workflow } from '../../core/contracts/workflow-input.ts';
@@ -146,9 +147,8 @@ export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Pr
     if (json) {
       io.out(`${JSON.stringify(runJson(row, outcome), null, 2)}\n`);
     } else {
-      const summary = row.details.summary as
-        { add: number; change: number; destroy: number } | undefined;
-      const counts = summary ? ` +${summary.add} ~${summary.change} -${summary.destroy}` : '';
+      const summary = CHANGE_COUNTS.safeParse(row.details.summary);
+      const counts = summary.success ? ` ${formatCounts(summary.data)}` : '';
       const rollback = row.details.rollback as { message?: string } | undefined;
       io.out(`run ${row.runId}: ${row.status} (${row.phase ?? 'no phase'})${counts}\n`);
       if (rollback?.message) io.out(`  ${rollback.message}\n`);

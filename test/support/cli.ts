@@ -1,5 +1,6 @@
 // Drives the real `stepform` CLI as a user does: `node bin/stepform.js VERB ...` in a child
 // process whose working directory is a throwaway git repository, with its own Stepform home.
+import { type ChangeCounts } from '../../core/contracts/job-result.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ export interface RunJson {
   projectDir: string;
   commit: string;
   phase: string | null;
-  summary: { add: number; change: number; destroy: number } | null;
+  summary: ChangeCounts | null;
   outputs?: Record<string, { sensitive: boolean; value: unknown }>;
   rollback?: { commit: string; failedCommit: string; message: string };
   error?: { name: string; message: string } | string;
