@@ -47,16 +47,16 @@ export const concurrency: Benchmark = {
         label,
       );
     };
-    const context = (environment: string): RunContext => ({
-      runId: LocalEngine.newRunId(),
-      workflow: 'plan-apply',
-      repository: repo.dir,
-      commit,
-      projectDir: PROJECT,
-      environment,
-      autoApprove: true,
-      approvalTimeoutSeconds: 600,
-    });
+    const context = (environment: string): RunContext =>
+      LocalEngine.newRun({
+        workflow: 'plan-apply',
+        repository: repo.dir,
+        commit,
+        projectDir: PROJECT,
+        environment,
+        autoApprove: true,
+        approvalTimeoutSeconds: 600,
+      });
     const apply = async (environment: string, extra: Parameters<LocalEngine['run']>[1] = {}) => {
       const outcome = await engine.run(context(environment), extra);
       if (outcome.status !== 'succeeded') {

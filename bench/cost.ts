@@ -59,17 +59,17 @@ export const cost: Benchmark = {
       workflow: Workflow,
       environment: string,
       extra: Partial<RunContext> = {},
-    ): RunContext => ({
-      runId: LocalEngine.newRunId(),
-      workflow,
-      repository: repo.dir,
-      commit,
-      projectDir: PROJECT,
-      environment,
-      autoApprove: false,
-      approvalTimeoutSeconds: 600,
-      ...extra,
-    });
+    ): RunContext =>
+      LocalEngine.newRun({
+        workflow,
+        repository: repo.dir,
+        commit,
+        projectDir: PROJECT,
+        environment,
+        autoApprove: false,
+        approvalTimeoutSeconds: 600,
+        ...extra,
+      });
     const measure = async (run: RunContext, expectedPhase: string) => {
       // Approves the run's approval as soon as it is requested (an approver clicking the link).
       const approver = setInterval(() => {

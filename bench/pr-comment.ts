@@ -1,7 +1,7 @@
 // 4. PR comment: renderPrComment for a plan of 5,000 resources with mixed actions. Its time
 // (median of many renders), its length against GitHub's limit, and whether every destroy and
 // replace is still listed once the comment has to be cut.
-import type { PlanSummary, ResourceChange } from '../core/plan-summary.ts';
+import { type PlanSummary, type ResourceChange, summaryOf } from '../core/plan-summary.ts';
 import { GITHUB_COMMENT_LIMIT, renderPrComment } from '../core/pr-comment.ts';
 import { type Benchmark, table } from './lib/report.ts';
 import { millis, percentile, summarize } from './lib/stats.ts';
@@ -51,22 +51,15 @@ export function syntheticPlan(count: number): PlanSummary {
       });
     }
   }
-  const count_ = (action: string) => resources.filter((r) => r.action === action).length;
-  return {
-    add: count_('create') + count_('replace'),
-    change: count_('update'),
-    destroy: count_('delete') + count_('replace'),
-    replace: count_('replace'),
-    import: resources.filter((r) => r.importing).length,
-    forget: 0,
+  return summaryOf(
     resources,
-    outputs: Array.from({ length: 12 }, (_, i) => ({
+    Array.from({ length: 12 }, (_, i) => ({
       name: `endpoint_${i}`,
       action: 'update' as const,
       sensitive: i % 4 === 0,
       value: `https://service-${i}.example.internal/`,
     })),
-  };
+  );
 }
 
 export const prComment: Benchmark = {

@@ -76,7 +76,6 @@ export function summarizePlan(plan: PlanJson): PlanSummary {
     if (action === 'no-op' && !importing) continue;
     resources.push({ address: rc.address, action, importing });
   }
-  const count = (action: ResourceAction) => resources.filter((r) => r.action === action).length;
   const outputs: OutputChange[] = Object.entries(plan.output_changes ?? {}).map(
     ([name, change]) => {
       const sensitive = change.after_sensitive === true;
@@ -87,6 +86,15 @@ export function summarizePlan(plan: PlanJson): PlanSummary {
       return { name, action, sensitive, value: change.after };
     },
   );
+  return summaryOf(resources, outputs);
+}
+
+/** The counts of a list of changes, as Terraform's "Plan:" line counts them. */
+export function summaryOf(
+  resources: readonly ResourceChange[],
+  outputs: readonly OutputChange[] = [],
+): PlanSummary {
+  const count = (action: ResourceAction) => resources.filter((r) => r.action === action).length;
   return {
     add: count('create') + count('replace'),
     change: count('update'),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { PlanSummary, ResourceAction, ResourceChange } from './plan-summary.ts';
+import { type ResourceAction, summaryOf } from './plan-summary.ts';
 import {
   GITHUB_COMMENT_LIMIT,
   type PrCommentInput,
@@ -11,20 +11,6 @@ import {
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const MARKER = '<!-- stepform:comment environment=dev project=terraform/examples/hello -->';
-
-function summaryOf(resources: ResourceChange[], outputs: PlanSummary['outputs'] = []): PlanSummary {
-  const count = (action: ResourceAction) => resources.filter((r) => r.action === action).length;
-  return {
-    add: count('create') + count('replace'),
-    change: count('update'),
-    destroy: count('delete') + count('replace'),
-    replace: count('replace'),
-    import: resources.filter((r) => r.importing).length,
-    forget: count('forget'),
-    resources,
-    outputs,
-  };
-}
 
 const resource = (address: string, action: ResourceAction, importing = false) => ({
   address,

@@ -6,12 +6,12 @@ import { type TtlPorts, changeTtlStep, fireSecond, scheduledDestroyRun } from '.
 
 const COMMIT = 'c'.repeat(40);
 const SCHEDULE: DestroySchedule = {
+  createdBy: 'run-1',
   environment: 'pr-42',
   projectDir: 'app',
-  repository: 'https://github.com/acme/infra',
-  commit: COMMIT,
+  repository: '/srv/git/infra',
   fireAt: '2026-03-01T14:00:00.000Z',
-  createdBy: 'run-1',
+  commit: COMMIT,
 };
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const HOUR = 3_600_000;

@@ -36,17 +36,17 @@ async function main(): Promise<void> {
     workflow: RunContext['workflow'],
     environment: string,
     extra: Partial<RunContext> = {},
-  ): RunContext => ({
-    runId: LocalEngine.newRunId(),
-    workflow,
-    repository: repo.dir,
-    commit,
-    projectDir: PROJECT,
-    environment,
-    autoApprove: true,
-    approvalTimeoutSeconds: 600,
-    ...extra,
-  });
+  ): RunContext =>
+    LocalEngine.newRun({
+      workflow,
+      repository: repo.dir,
+      commit,
+      projectDir: PROJECT,
+      environment,
+      autoApprove: true,
+      approvalTimeoutSeconds: 600,
+      ...extra,
+    });
   try {
     say(
       `Stepform demo: ${PROJECT} at ${commit.slice(0, 12)} of a throwaway repository (${repo.dir})`,

@@ -36,3 +36,4 @@ export const RUN_INPUT = z
     path: ['ttlSeconds'],
   });
 export type RunContext = z.output<typeof RUN_INPUT>;
+export type RunInput = z.input<typeof RUN_INPUT>;

@@ -1,7 +1,8 @@
 // Wires the engine to one Stepform home: the store, the notifier, the signing key, and the
 // settings every executor job gets (local backend per environment, artifacts folder).
 import { randomBytes } from 'node:crypto';
-import type { RunContext } from '../../core/contracts/workflow-input.ts';
+import { RUN_INPUT, type RunContext, type RunInput } from '../../core/contracts/workflow-input.ts';
+import { parseInput } from '../../core/validation.ts';
 import { type EngineOptions, type RunOutcome, runWorkflow } from './engine.ts';
 import { type StepformHome, approvalSigningKey, stepformHome } from './home.ts';
 import { LocalNotifier } from './notifier.ts';
@@ -50,6 +51,11 @@ export class LocalEngine {
       .replace(/[-:]/g, '')
       .replace(/\.\d+Z$/, 'Z');
     return `${stamp}-${randomBytes(3).toString('hex')}`;
+  }
+
+  /** A validated run with a new run id and the contract's defaults for what is not given. */
+  static newRun(fields: Omit<RunInput, 'runId'>, now: Date = new Date()): RunContext {
+    return parseInput(RUN_INPUT, { runId: LocalEngine.newRunId(now), ...fields }, 'run');
   }
 
   async run(
