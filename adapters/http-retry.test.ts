@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { rejection } from '../test/support/caught.ts';
 import {
   backoffDelay,
   HttpStatusError,
@@ -32,15 +33,6 @@ function failing(...errors: Error[]) {
       return error === undefined ? Promise.resolve('ok') : Promise.reject(error);
     },
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('withRetries', () => {

@@ -104,7 +104,7 @@ describe('changeTtlStep', () => {
     const api = { ...SCHEDULE, projectDir: 'api' };
     const { ports, upserted } = fakePorts([SCHEDULE, api]);
     const request = { environment: 'pr-42', ttlMs: HOUR, projectField: '--dir' };
-    const error = await rejection(() => changeTtlStep(request, ports, NOW));
+    const error = await rejection(changeTtlStep(request, ports, NOW));
     expect(error).toBeInstanceOf(InvalidInput);
     expect((error as InvalidInput).field).toBe('--dir');
     const change = await changeTtlStep({ ...request, projectDir: 'api' }, ports, NOW);

@@ -254,6 +254,13 @@ describe('approval callback', () => {
         KEY,
       ),
     );
+  /** The confirmation page's form for a link, as its POST sends it. */
+  const decisionForm = (url: URL, sig = url.searchParams.get('sig') ?? '') =>
+    new URLSearchParams({
+      action: url.searchParams.get('action') ?? '',
+      expires: url.searchParams.get('expires') ?? '',
+      sig,
+    });
   const event = (method: string, url: URL, body?: string): APIGatewayProxyEventV2 =>
     ({
       rawPath: url.pathname,
@@ -281,11 +288,7 @@ describe('approval callback', () => {
     dynamo.on(UpdateCommand).resolves({});
     sfn.on(SendTaskSuccessCommand).resolves({});
     const url = link('approve');
-    const form = new URLSearchParams({
-      action: 'approve',
-      expires: url.searchParams.get('expires') ?? '',
-      sig: url.searchParams.get('sig') ?? '',
-    });
+    const form = decisionForm(url);
     const response = await handler(event('POST', url, form.toString()), CONTEXT);
     expect(response.statusCode).toBe(200);
     expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.taskToken).toBe(
@@ -299,11 +302,7 @@ describe('approval callback', () => {
     dynamo.on(UpdateCommand).resolves({});
     sfn.on(SendTaskFailureCommand).resolves({});
     const url = link('reject');
-    const form = new URLSearchParams({
-      action: 'reject',
-      expires: url.searchParams.get('expires') ?? '',
-      sig: url.searchParams.get('sig') ?? '',
-    });
+    const form = decisionForm(url);
     await handler(event('POST', url, form.toString()), CONTEXT);
     expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({
       taskToken: 'TOKEN-SECRET-123',
@@ -314,11 +313,7 @@ describe('approval callback', () => {
   it('refuses a tampered signature with 403 and touches nothing', async () => {
     const { handler } = await import('./approval-callback.ts');
     const url = link('approve');
-    const form = new URLSearchParams({
-      action: 'approve',
-      expires: url.searchParams.get('expires') ?? '',
-      sig: 'A'.repeat(43),
-    });
+    const form = decisionForm(url, 'A'.repeat(43));
     const response = await handler(event('POST', url, form.toString()), CONTEXT);
     expect(response.statusCode).toBe(403);
     expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
@@ -329,11 +324,7 @@ describe('approval callback', () => {
     const { handler } = await import('./approval-callback.ts');
     dynamo.on(GetCommand).resolves({ Item: approvalItem('approved') });
     const url = link('approve');
-    const form = new URLSearchParams({
-      action: 'approve',
-      expires: url.searchParams.get('expires') ?? '',
-      sig: url.searchParams.get('sig') ?? '',
-    });
+    const form = decisionForm(url);
     const response = await handler(event('POST', url, form.toString()), CONTEXT);
     expect(response.statusCode).toBe(409);
     expect(sfn.calls()).toHaveLength(0);

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { rejection } from '../../test/support/caught.ts';
 import { commentMarker } from '../../core/pr-comment.ts';
 import { InvalidInput, NotificationFailed } from '../../core/errors.ts';
 import {
@@ -23,15 +24,6 @@ const FAST_RETRY = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5, random: () => 0
 
 const repoPath = `/repos/${OWNER}/${REPO}`;
 const commentsPath = `${repoPath}/issues/${PR}/comments`;
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 interface Comment {
   id: number;

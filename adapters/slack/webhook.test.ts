@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { rejection } from '../../test/support/caught.ts';
 import { NotificationFailed } from '../../core/errors.ts';
 import type { SecretPort } from '../../core/ports.ts';
 import { RecordingServer } from '../../test/support/recording-server.ts';
@@ -23,15 +24,6 @@ function secretsWith(value: string) {
     },
   };
   return { reads, secrets };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Retries at once in tests: the jitter draws zero. */

@@ -57,11 +57,16 @@ function expectOk(result: CliResult): void {
   if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}:\n${result.stderr}`);
 }
 
+/** Runs a verb that must succeed and returns its --json run with the CLI's output. */
+async function runOk(args: readonly string[]): Promise<{ result: CliResult; run: RunJson }> {
+  const result = await ws.cli([...args]);
+  expectOk(result);
+  return { result, run: parseJson(result) as RunJson };
+}
+
 describe('the workflows, through the CLI', () => {
   it('plan: exit 0, plans the three adds, changes nothing', async () => {
-    const result = await ws.cli(['plan', '--dir', PROJECT, '--json']);
-    expectOk(result);
-    const run = parseJson(result) as RunJson;
+    const { result, run } = await runOk(['plan', '--dir', PROJECT, '--json']);
     runs.plan = run;
     expect(run).toMatchObject({
       workflow: 'plan',
@@ -82,9 +87,7 @@ describe('the workflows, through the CLI', () => {
   });
 
   it('apply --auto-approve: exit 0, applied, last good commit recorded, lock released', async () => {
-    const result = await ws.cli(['apply', '--dir', PROJECT, '--auto-approve', '--json']);
-    expectOk(result);
-    const run = parseJson(result) as RunJson;
+    const { run } = await runOk(['apply', '--dir', PROJECT, '--auto-approve', '--json']);
     runs.apply = run;
     expect(run).toMatchObject({
       workflow: 'plan-apply',
@@ -124,9 +127,7 @@ describe('the workflows, through the CLI', () => {
   });
 
   it('apply with nothing to change asks for no approval and exits 0 without --auto-approve', async () => {
-    const result = await ws.cli(['apply', '--dir', PROJECT, '--json']);
-    expectOk(result);
-    const run = parseJson(result) as RunJson;
+    const { result, run } = await runOk(['apply', '--dir', PROJECT, '--json']);
     runs.noChanges = run;
     expect(run).toMatchObject({
       workflow: 'plan-apply',
@@ -232,9 +233,7 @@ describe('the workflows, through the CLI', () => {
   });
 
   it('destroy --env preview: destroyed, schedule deleted, lock released', async () => {
-    const result = await ws.cli(['destroy', '--dir', PROJECT, '--env', 'preview', '--json']);
-    expectOk(result);
-    const run = parseJson(result) as RunJson;
+    const { run } = await runOk(['destroy', '--dir', PROJECT, '--env', 'preview', '--json']);
     runs.destroy = run;
     expect(run).toMatchObject({
       workflow: 'destroy',

@@ -10,10 +10,10 @@ export function caught(action: () => unknown): unknown {
   throw new Error('expected a throw');
 }
 
-/** The value the promise `action` returns rejects with; fails the test when it resolves. */
-export async function rejection(action: () => Promise<unknown>): Promise<unknown> {
+/** The value `promise` rejects with; fails the test when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
-    await action();
+    await promise;
   } catch (error) {
     return error;
   }
