@@ -1,7 +1,8 @@
 // Static checks of the four workflow definitions, the single source CDK deploys and the local
 // engine runs: valid ASL, error names that exist, placeholders CDK can fill, and the safety
 // properties the design promises (a lock taken is always released, notifications never fail a
-// run, every task has a timeout and a retry). Fast: no Terraform, no engine run.
+// run, every task has a timeout and a retry, every path a state reads is set on every route
+// into it). Fast: no Terraform, no engine run.
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
