@@ -62,9 +62,11 @@ function fillStore(path: string, repository: string, count: number): void {
     'NotifyApplying',
     'RunApplyJob',
     'CollectApply',
-    'RecordApplied',
-    'NotifyApplied',
-    'UnlockAfterApply',
+    'OutcomeApplied',
+    'NotifyOutcome',
+    'RecordOutcome',
+    'UnlockEnvironment',
+    'EndForOutcome',
     'Applied',
   ];
   const base = Date.parse('2026-10-01T00:00:00Z');

@@ -1,13 +1,16 @@
 // Static checks of the four workflow definitions, the single source CDK deploys and the local
 // engine runs: valid ASL, error names that exist, placeholders CDK can fill, and the safety
 // properties the design promises (a lock taken is always released, notifications never fail a
-// run, every task has a timeout and a retry). Fast: no Terraform, no engine run.
+// run, every task has a timeout and a retry, every path a state reads is set on every route
+// into it). Fast: no Terraform, no engine run.
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ERROR_CLASSES } from '../core/errors.ts';
-import { WORKFLOWS, type Workflow } from '../core/contracts/workflow-input.ts';
+import { RUN_INPUT, WORKFLOWS, type Workflow } from '../core/contracts/workflow-input.ts';
+import { prepareStep } from '../core/steps.ts';
+import { type DataFlowOptions, unsetReads } from './data-flow.ts';
 import {
   type AslDefinition,
   type AslState,
@@ -220,7 +223,25 @@ function lockLeaks(definition: AslDefinition): string[] {
   return leaks;
 }
 
-/** After the lock is taken, a Fail or Succeed state is entered only from an Unlock state. */
+/** An Unlock state, or a Choice (which only routes) that only such states enter. */
+function onlyAfterUnlock(
+  definition: AslDefinition,
+  name: string,
+  seen = new Set<string>(),
+): boolean {
+  if (isUnlock(definition, name)) return true;
+  if (stateOf(definition, name).Type !== 'Choice' || seen.has(name)) return false;
+  seen.add(name);
+  const enteredFrom = Object.entries(definition.States)
+    .filter(([, state]) => successors(state).includes(name))
+    .map(([from]) => from);
+  return enteredFrom.length > 0 && enteredFrom.every((n) => onlyAfterUnlock(definition, n, seen));
+}
+
+/**
+ * After the lock is taken, a Fail or Succeed state is entered only from an Unlock state, or
+ * through the Choice on the outcome that only Unlock states lead to: nothing runs in between.
+ */
 function endsEnteredWithoutUnlock(definition: AslDefinition): string[] {
   const wrong: string[] = [];
   for (const lock of lockStates(definition)) {
@@ -231,7 +252,7 @@ function endsEnteredWithoutUnlock(definition: AslDefinition): string[] {
       const state = stateOf(definition, name);
       for (const target of successors(state)) {
         const end = definition.States[target];
-        if (end && isTerminal(end) && !isUnlock(definition, name))
+        if (end && isTerminal(end) && !onlyAfterUnlock(definition, name))
           wrong.push(`${name} -> ${target}`);
       }
     }
@@ -294,9 +315,54 @@ function notifyProblems(definition: AslDefinition): string[] {
   return problems;
 }
 
+/** The paths of a value: `$.a`, `$.a.b`... (arrays count as a whole). */
+function pathsOf(value: unknown, path = '$'): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [path];
+  return [
+    path,
+    ...Object.entries(value).flatMap(([key, field]) => pathsOf(field, `${path}.${key}`)),
+  ];
+}
+
+/** The execution input's required fields: an optional one counts only behind an IsPresent. */
+const REQUIRED_INPUT_FIELDS = Object.entries(RUN_INPUT.shape)
+  .filter(([, field]) => field._zod.optin !== 'optional' && field._zod.optin !== 'defaulted')
+  .map(([key]) => key);
+
+/** The smallest valid input: exactly the required fields. */
+const MINIMAL_INPUT = {
+  runId: 'run-1',
+  workflow: 'plan',
+  repository: '/repo',
+  commit: 'a'.repeat(40),
+  projectDir: 'stack',
+  environment: 'dev',
+};
+
+/**
+ * PrepareRun's result replaces the state: what it returns for the smallest input is what it
+ * returns for any (the run with its defaults filled in, and the jobs).
+ */
+const DATA_FLOW: DataFlowOptions = {
+  inputPaths: REQUIRED_INPUT_FIELDS.map((key) => `$.${key}`),
+  replacingResults: {
+    '${PrepareRunFunctionArn}': pathsOf(
+      prepareStep(
+        { input: MINIMAL_INPUT },
+        { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
+      ),
+    ),
+  },
+};
+
 // ---- the checks, on each file ----
 
 describe('the state-machines folder', () => {
+  it('knows the execution input the path proof starts from: the required fields, no more', () => {
+    expect(Object.keys(MINIMAL_INPUT).sort()).toEqual([...REQUIRED_INPUT_FIELDS].sort());
+    expect(RUN_INPUT.safeParse(MINIMAL_INPUT).success).toBe(true);
+  });
+
   it('holds exactly one definition per workflow', () => {
     const files = readdirSync(STATE_MACHINES_DIR).filter((f) => f.endsWith('.json'));
     expect(files.sort()).toEqual(WORKFLOWS.map((w) => `${w}.asl.json`).sort());
@@ -399,6 +465,10 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
     }
   });
 
+  it('reads only paths set on every route into the reading state (else States.Runtime)', () => {
+    expect(unsetReads(raw(workflow), DATA_FLOW)).toEqual([]);
+  });
+
   it('notifies best effort: retried, then caught on States.ALL, going on to the same Next', () => {
     const definition = raw(workflow);
     expect(Object.values(definition.States).some((s) => s.Resource === NOTIFY)).toBe(true);
@@ -424,7 +494,7 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
     const onTimeout = catchers(stateOf(definition, 'RequestApproval')).find((c) =>
       c.ErrorEquals.includes('States.Timeout'),
     );
-    expect(onTimeout?.Next).toBe('NotifyExpired');
+    expect(onTimeout?.Next).toBe('OutcomeExpired');
     expect(stateOf(definition, 'Expired')).toMatchObject({
       Type: 'Fail',
       Error: 'ApprovalExpired',
@@ -506,34 +576,104 @@ describe('the checks themselves', () => {
 
   it('find a path that skips the unlock, and an end entered from elsewhere', () => {
     const definition = raw('plan-apply');
-    stateOf(definition, 'RecordFailed').Next = 'Failed';
-    expect(lockLeaks(definition)).toContainEqual(expect.stringMatching(/RecordFailed -> Failed$/));
-    expect(endsEnteredWithoutUnlock(definition)).toContain('RecordFailed -> Failed');
+    stateOf(definition, 'RecordOutcome').Next = 'Failed';
+    expect(lockLeaks(definition)).toContainEqual(expect.stringMatching(/RecordOutcome -> Failed$/));
+    expect(endsEnteredWithoutUnlock(definition)).toContain('RecordOutcome -> Failed');
   });
 
   it('find a leak through a Catch edge', () => {
     const definition = raw('destroy');
-    const notify = stateOf(definition, 'NotifyDestroyed');
+    const notify = stateOf(definition, 'NotifyOutcome');
     const all = catchers(notify)[0];
-    if (!all) throw new Error('NotifyDestroyed has no Catch');
+    if (!all) throw new Error('NotifyOutcome has no Catch');
     all.Next = 'Destroyed';
     expect(lockLeaks(definition)).toContainEqual(
-      expect.stringMatching(/NotifyDestroyed -> Destroyed$/),
+      expect.stringMatching(/NotifyOutcome -> Destroyed$/),
     );
   });
 
   it('find a notification that can fail the run or overwrite the run data', () => {
     const definition = raw('ephemeral');
-    const notify = stateOf(definition, 'NotifyApplied');
+    const notify = stateOf(definition, 'NotifyOutcome');
     const overwriting: Catcher[] = [
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.run', Next: 'UnlockAfterApply' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.run', Next: 'RecordOutcome' },
     ];
     notify.Catch = overwriting;
     expect(notifyProblems(definition)).toContain(
-      'NotifyApplied: Catch ResultPath overwrites $.run',
+      'NotifyOutcome: Catch ResultPath overwrites $.run',
     );
-    notify.Catch = [{ ErrorEquals: ['NotificationFailed'], Next: 'UnlockAfterApply' }];
-    expect(notifyProblems(definition)).toEqual(['NotifyApplied: no Catch on States.ALL']);
+    notify.Catch = [{ ErrorEquals: ['NotificationFailed'], Next: 'RecordOutcome' }];
+    expect(notifyProblems(definition)).toEqual(['NotifyOutcome: no Catch on States.ALL']);
+  });
+
+  it('find a read that a Catch route does not set: the record error caught where $.error is read', () => {
+    // The bug this proof was written for: RecordPlanned (plan) and RecordNoChanges (plan-apply)
+    // caught into $.recordError and went on to NotifyFailed, which reads $.error.
+    const definition = raw('plan');
+    const recordFailed = stateOf(definition, 'OutcomeRecordFailed');
+    recordFailed.Parameters = { ...recordFailed.Parameters, 'error.$': '$.error' };
+    expect(unsetReads(definition, DATA_FLOW)).toEqual([
+      'OutcomeRecordFailed reads $.error (Parameters.error.$), not set on the route from RecordFailureFailsRun (Choices[0])',
+      // ...and so the Fail state, which reads the error the outcome carries.
+      'Failed reads $.outcome.error.Cause (CausePath), not set on the route from EndForOutcome (Choices[1])',
+    ]);
+  });
+
+  it('find a Catch without ResultPath, whose error replaces the whole state', () => {
+    const definition = raw('plan');
+    const onFailure = catchers(stateOf(definition, 'CollectPlan'))[0];
+    if (!onFailure) throw new Error('CollectPlan has no Catch');
+    delete onFailure.ResultPath;
+    expect(unsetReads(definition, DATA_FLOW)).toEqual([
+      'OutcomeFailed reads $.run (Parameters.run.$), not set on the route from CollectPlan (Catch[0])',
+      'OutcomeFailed reads $.error (Parameters.error.$), not set on the route from CollectPlan (Catch[0])',
+      'Failed reads $.outcome.error.Cause (CausePath), not set on the route from EndForOutcome (Choices[1])',
+    ]);
+  });
+
+  it('find an outcome routed to a terminal that reads what that outcome does not set', () => {
+    const definition = raw('plan-apply');
+    const rules = stateOf(definition, 'EndForOutcome').Choices as {
+      StringEquals: string;
+      Next: string;
+    }[];
+    const applied = rules.find((rule) => rule.StringEquals === 'applied');
+    if (!applied) throw new Error('EndForOutcome has no rule for applied');
+    applied.Next = 'Failed';
+    expect(unsetReads(definition, DATA_FLOW)).toEqual([
+      expect.stringMatching(
+        /^Failed reads \$\.outcome\.error\.Cause \(CausePath\), not set on the route from EndForOutcome \(Choices\[\d\]\)$/,
+      ),
+    ]);
+  });
+
+  it('find an outcome that no rule of the Choice ends (States.NoChoiceMatched)', () => {
+    const definition = raw('destroy');
+    const end = stateOf(definition, 'EndForOutcome');
+    end.Choices = (end.Choices as { StringEquals: string }[]).filter(
+      (rule) => rule.StringEquals !== 'destroy_failed',
+    );
+    expect(unsetReads(definition, DATA_FLOW)).toEqual([
+      expect.stringMatching(
+        /^EndForOutcome: no rule and no Default for the routes with .*"destroy_failed"/,
+      ),
+    ]);
+  });
+
+  it('find an optional input field read without a Choice that checks it is present', () => {
+    const definition = raw('ephemeral');
+    const schedule = stateOf(definition, 'ScheduleDestroy');
+    schedule.Parameters = { ...schedule.Parameters, 'ttlSeconds.$': '$.run.ttlSeconds' };
+    expect(unsetReads(definition, DATA_FLOW)).toEqual([
+      'ScheduleDestroy reads $.run.ttlSeconds (Parameters.ttlSeconds.$), not set on the route from CollectEphemeral (Next)',
+    ]);
+    stateOf(definition, 'CollectEphemeral').Next = 'HasTtl';
+    definition.States.HasTtl = {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.run.ttlSeconds', IsPresent: true, Next: 'ScheduleDestroy' }],
+      Default: 'Applied',
+    };
+    expect(unsetReads(definition, DATA_FLOW)).toEqual([]);
   });
 
   it('and asl-validator rejects a missing transition target', () => {

@@ -118,7 +118,7 @@ describe('the workflows, through the CLI', () => {
     ]);
   });
 
-  // Outputs come from the apply's result, kept with the run by RecordApplied.
+  // Outputs come from the apply's result, kept with the run by RecordOutcome.
   it('apply --auto-approve prints the outputs, the secret masked', () => {
     expect(runs.apply!.outputs).toMatchObject({
       greeting: { sensitive: false, value: 'hello, world' },
@@ -302,9 +302,11 @@ describe('history and audit', () => {
       'NotifyApplying',
       'RunApplyJob',
       'CollectApply',
-      'RecordApplied',
-      'NotifyApplied',
-      'UnlockAfterApply',
+      'OutcomeApplied',
+      'NotifyOutcome',
+      'RecordOutcome',
+      'UnlockEnvironment',
+      'EndForOutcome',
       'Applied',
     ]);
     for (const event of exited) {

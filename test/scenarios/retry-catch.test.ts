@@ -173,7 +173,7 @@ describe('transient service errors are retried and the run succeeds', () => {
     engine = await newEngine();
   });
 
-  it('retries Lambda errors on PrepareRun, LockEnvironment, CollectPlan and RecordApplied', async () => {
+  it('retries Lambda errors on PrepareRun, LockEnvironment, CollectPlan and RecordOutcome', async () => {
     const ran = await run(engine, {
       workflow: 'plan-apply',
       commit: commitA,
@@ -182,14 +182,14 @@ describe('transient service errors are retried and the run succeeds', () => {
         PrepareRun: { times: 1, error: 'Lambda.AWSLambdaException' },
         LockEnvironment: { times: 2, error: 'Lambda.ServiceException' },
         CollectPlan: { times: 2, error: 'Lambda.ServiceException' },
-        RecordApplied: { times: 2, error: 'Lambda.TooManyRequestsException' },
+        RecordOutcome: { times: 2, error: 'Lambda.TooManyRequestsException' },
       },
     });
     expect(ran.outcome.status).toBe('succeeded');
     expect(ran.count('retried', 'PrepareRun')).toBe(1);
     expect(ran.count('retried', 'LockEnvironment')).toBe(2);
     expect(ran.count('retried', 'CollectPlan')).toBe(2);
-    expect(ran.count('retried', 'RecordApplied')).toBe(2);
+    expect(ran.count('retried', 'RecordOutcome')).toBe(2);
     expect(ran.failures('LockEnvironment')).toEqual([
       expect.stringMatching(/^Lambda\.ServiceException: injected failure 1 of 2/),
       expect.stringMatching(/^Lambda\.ServiceException: injected failure 2 of 2/),
@@ -284,7 +284,7 @@ describe('a held environment lock', () => {
 });
 
 describe('notifications never fail a run', () => {
-  it('goes on when NotifyStarted and NotifyApplied fail after all their retries', async () => {
+  it('goes on when NotifyStarted and NotifyOutcome (applied) fail after all their retries', async () => {
     const engine = await newEngine();
     const notificationRetries = await maxAttempts(
       'plan-apply',
@@ -293,7 +293,7 @@ describe('notifications never fail a run', () => {
     );
     const lambdaRetries = await maxAttempts(
       'plan-apply',
-      'NotifyApplied',
+      'NotifyOutcome',
       'Lambda.ServiceException',
     );
     const ran = await run(engine, {
@@ -302,14 +302,14 @@ describe('notifications never fail a run', () => {
       environment: 'quiet',
       faults: {
         NotifyStarted: { times: notificationRetries + 1, error: 'NotificationFailed' },
-        NotifyApplied: { times: lambdaRetries + 1, error: 'Lambda.ServiceException' },
+        NotifyOutcome: { times: lambdaRetries + 1, error: 'Lambda.ServiceException' },
       },
     });
     expect(ran.outcome.status).toBe('succeeded');
     expect(ran.count('retried', 'NotifyStarted')).toBe(notificationRetries);
     expect(ran.count('caught', 'NotifyStarted')).toBe(1);
-    expect(ran.count('retried', 'NotifyApplied')).toBe(lambdaRetries);
-    expect(ran.count('caught', 'NotifyApplied')).toBe(1);
+    expect(ran.count('retried', 'NotifyOutcome')).toBe(lambdaRetries);
+    expect(ran.count('caught', 'NotifyOutcome')).toBe(1);
     // The lost notifications are missing, everything else happened.
     expect(ran.phases).toEqual(['planned', 'applying']);
     expect(ran.entered).toContain('RunApplyJob');
@@ -375,7 +375,7 @@ describe('a plan that fails', () => {
     expect(ran.count('retried', 'RunPlanJob')).toBe(0);
     expect(ran.count('caught', 'RunPlanJob')).toBe(1);
     expect(ran.failures('CollectPlan')).toEqual([expect.stringMatching(/^JobLost: /)]);
-    expect(ran.entered).toContain('UnlockAfterFailure');
+    expect(ran.entered).toContain('UnlockEnvironment');
     expect(ran.phases).toEqual(['started', 'failed']);
     expect(engine.store.getLock('planfail')).toBeUndefined();
     expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
@@ -416,7 +416,7 @@ describe('a plan that fails', () => {
     expect(await resources(engine, 'planfail')).toEqual([]);
   });
 
-  it('CollectPlan outlasts its Lambda retries and NotifyFailed fails too: still JobFailed, unlocked', async () => {
+  it('CollectPlan outlasts its Lambda retries and NotifyOutcome fails too: still JobFailed, unlocked', async () => {
     const retries = await maxAttempts('plan-apply', 'CollectPlan', 'Lambda.ServiceException');
     const ran = await run(engine, {
       workflow: 'plan-apply',
@@ -424,16 +424,16 @@ describe('a plan that fails', () => {
       environment: 'planfail',
       faults: {
         CollectPlan: { times: retries + 1, error: 'Lambda.ServiceException' },
-        NotifyFailed: { times: 10, error: 'NotificationFailed' },
+        NotifyOutcome: { times: 10, error: 'NotificationFailed' },
       },
     });
     expect(ran.outcome.status).toBe('failed');
     expect(ran.outcome.error?.name).toBe('JobFailed');
     expect(ran.count('retried', 'CollectPlan')).toBe(retries);
     expect(ran.count('caught', 'CollectPlan')).toBe(1);
-    expect(ran.count('caught', 'NotifyFailed')).toBe(1);
+    expect(ran.count('caught', 'NotifyOutcome')).toBe(1);
     expect(ran.phases).toEqual(['started']);
-    expect(ran.entered.slice(-2)).toEqual(['UnlockAfterFailure', 'Failed']);
+    expect(ran.entered.slice(-3)).toEqual(['UnlockEnvironment', 'EndForOutcome', 'Failed']);
     expect(engine.store.getLock('planfail')).toBeUndefined();
   });
 });
@@ -520,6 +520,94 @@ describe('a failed apply is rolled back to the last good commit', () => {
   });
 });
 
+describe('an outcome that cannot be recorded', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  // RecordOutcome's Catch goes to RecordFailureFailsRun: a planned or no_changes run whose
+  // record failed ends failed (through the tail again, as failed); any other outcome stands.
+  it('an applied run stays applied and unlocks; only its last good commit is missing', async () => {
+    const retries = await maxAttempts('plan-apply', 'RecordOutcome', 'Lambda.ServiceException');
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'unrecorded',
+      faults: { RecordOutcome: { times: retries + 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'RecordOutcome')).toBe(retries);
+    expect(ran.count('caught', 'RecordOutcome')).toBe(1);
+    expect(ran.entered).not.toContain('OutcomeRecordFailed');
+    expect(ran.entered.slice(-4)).toEqual([
+      'RecordFailureFailsRun',
+      'UnlockEnvironment',
+      'EndForOutcome',
+      'Applied',
+    ]);
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
+    expect(engine.store.getLastGood('unrecorded', PROJECT)).toBeUndefined();
+    expect(engine.store.getLock('unrecorded')).toBeUndefined();
+    expect(await resources(engine, 'unrecorded')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('a no_changes run fails with the record error, is recorded as failed, and unlocks', async () => {
+    // A, applied and recorded (whether by this run or the one above): the next run of A has
+    // no changes.
+    const recorded = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'unrecorded',
+    });
+    expect(recorded.outcome.status).toBe('succeeded');
+    const lastGood = engine.store.getLastGood('unrecorded', PROJECT);
+    expect(lastGood?.runId).toBe(recorded.runId);
+
+    const retries = await maxAttempts('plan-apply', 'RecordOutcome', 'Lambda.ServiceException');
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'unrecorded',
+      faults: { RecordOutcome: { times: retries + 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toContain(
+      `injected failure ${retries + 1} of ${retries + 1}`,
+    );
+    expect(ran.count('caught', 'RecordOutcome')).toBe(1);
+    // The tail runs twice: as no_changes (its record fails), then as failed.
+    expect(ran.count('entered', 'NotifyOutcome')).toBe(2);
+    expect(ran.entered).toContain('OutcomeRecordFailed');
+    expect(ran.entered.slice(-3)).toEqual(['UnlockEnvironment', 'EndForOutcome', 'Failed']);
+    expect(ran.phases).toEqual(['started', 'no_changes', 'failed']);
+    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+    expect(engine.store.getLastGood('unrecorded', PROJECT)).toEqual(lastGood);
+    expect(engine.store.getLock('unrecorded')).toBeUndefined();
+  });
+
+  it('a planned pull request run fails with the record error, recorded as failed', async () => {
+    const retries = await maxAttempts('plan', 'RecordOutcome', 'Lambda.ServiceException');
+    const ran = await run(engine, {
+      workflow: 'plan',
+      commit: commitB,
+      environment: 'unrecorded',
+      faults: { RecordOutcome: { times: retries + 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toContain(
+      `injected failure ${retries + 1} of ${retries + 1}`,
+    );
+    expect(ran.count('caught', 'RecordOutcome')).toBe(1);
+    expect(ran.entered).toContain('OutcomeRecordFailed');
+    expect(ran.entered.slice(-2)).toEqual(['EndForOutcome', 'Failed']);
+    expect(ran.phases).toEqual(['started', 'planned', 'failed']);
+    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+  });
+});
+
 describe('an unlock that fails for good', () => {
   let engine: LocalEngine;
   beforeAll(async () => {
@@ -541,18 +629,18 @@ describe('an unlock that fails for good', () => {
   // never changes the outcome. The lock row keeps its expiry (DEFAULT_LOCK_TTL_MS), the
   // backstop on AWS; locally the engine also releases what the execution left, and says so.
   it('leaves a succeeded run succeeded; the execution ends with the lock held until its expiry', async () => {
-    const retries = await maxAttempts('plan-apply', 'UnlockAfterApply', 'Lambda.ServiceException');
-    const watch = lockWhenCaught('stuck', 'UnlockAfterApply');
+    const retries = await maxAttempts('plan-apply', 'UnlockEnvironment', 'Lambda.ServiceException');
+    const watch = lockWhenCaught('stuck', 'UnlockEnvironment');
     const ran = await run(engine, {
       workflow: 'plan-apply',
       commit: commitA,
       environment: 'stuck',
-      faults: { UnlockAfterApply: { times: retries + 1, error: 'Lambda.ServiceException' } },
+      faults: { UnlockEnvironment: { times: retries + 1, error: 'Lambda.ServiceException' } },
       onProgress: watch.onProgress,
     });
     expect(ran.outcome.status).toBe('succeeded');
-    expect(ran.count('retried', 'UnlockAfterApply')).toBe(retries);
-    expect(ran.count('caught', 'UnlockAfterApply')).toBe(1);
+    expect(ran.count('retried', 'UnlockEnvironment')).toBe(retries);
+    expect(ran.count('caught', 'UnlockEnvironment')).toBe(1);
     expect(ran.entered[ran.entered.length - 1]).toBe('Applied');
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
     const held = watch.seen.lock;
@@ -570,19 +658,15 @@ describe('an unlock that fails for good', () => {
   });
 
   it('leaves a failed run failed with its own error', async () => {
-    const retries = await maxAttempts(
-      'plan-apply',
-      'UnlockAfterFailure',
-      'Lambda.ServiceException',
-    );
-    const watch = lockWhenCaught('stuck', 'UnlockAfterFailure');
+    const retries = await maxAttempts('plan-apply', 'UnlockEnvironment', 'Lambda.ServiceException');
+    const watch = lockWhenCaught('stuck', 'UnlockEnvironment');
     const ran = await run(engine, {
       workflow: 'plan-apply',
       commit: commitA,
       environment: 'stuck',
       faults: {
         CollectPlan: { times: 1, error: 'JobFailed', message: 'plan failed: boom' },
-        UnlockAfterFailure: { times: retries + 1, error: 'Lambda.ServiceException' },
+        UnlockEnvironment: { times: retries + 1, error: 'Lambda.ServiceException' },
       },
       onProgress: watch.onProgress,
     });
@@ -590,7 +674,7 @@ describe('an unlock that fails for good', () => {
       status: 'failed',
       error: { name: 'JobFailed', message: 'plan failed: boom' },
     });
-    expect(ran.count('caught', 'UnlockAfterFailure')).toBe(1);
+    expect(ran.count('caught', 'UnlockEnvironment')).toBe(1);
     expect(ran.entered[ran.entered.length - 1]).toBe('Failed');
     expect(ran.phases).toEqual(['started', 'failed']);
     expect(watch.seen.lock?.owner).toBe(ran.runId);
