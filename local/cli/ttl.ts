@@ -21,8 +21,9 @@ export async function ttlVerb(
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);
   const engine = new LocalEngine({ home: homeFor(repository, io.env), env: io.env });
   try {
-    const pending = engine.store
-      .listSchedules(environment)
+    const { schedules, records } = engine.stores;
+    const pending = schedules
+      .list(environment)
       .filter(
         (s) => s.status === 'pending' && (projectDir === undefined || s.projectDir === projectDir),
       );
@@ -37,10 +38,10 @@ export async function ttlVerb(
     if (!schedule) throw new NotFound(`no scheduled destroy for ${environment}`);
     const now = new Date();
     const fireAt = new Date(now.getTime() + ttlMs).toISOString();
-    engine.store.upsertSchedule({ ...schedule, fireAt });
-    const env = engine.store.getEnvironment(schedule.environment, schedule.projectDir);
+    await schedules.upsert({ ...schedule, fireAt });
+    const env = records.getEnvironment(schedule.environment, schedule.projectDir);
     if (env)
-      engine.store.setEnvironment({ ...env, ttlExpiresAt: fireAt, updatedAt: now.toISOString() });
+      await records.setEnvironment({ ...env, ttlExpiresAt: fireAt, updatedAt: now.toISOString() });
     await engine.notifier.notify(
       {
         run: {

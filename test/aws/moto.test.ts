@@ -26,11 +26,10 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import {
-  DynamoApprovalPort,
-  DynamoLockPort,
-  DynamoRecordPort,
-} from '../../adapters/aws/dynamodb.ts';
+import { DynamoApprovalPort } from '../../adapters/aws/dynamodb/dynamo-approvals.ts';
+import { DynamoLockPort } from '../../adapters/aws/dynamodb/dynamo-locks.ts';
+import { DynamoRecordPort } from '../../adapters/aws/dynamodb/dynamo-records.ts';
+import { DynamoRunPort } from '../../adapters/aws/dynamodb/dynamo-runs.ts';
 import { S3ArtifactPort } from '../../adapters/aws/s3.ts';
 import { EventBridgeSchedulePort, scheduleName } from '../../adapters/aws/scheduler.ts';
 import { SecretsManagerSecretPort } from '../../adapters/aws/secrets.ts';
@@ -153,6 +152,7 @@ describe('DynamoDB adapters on moto', () => {
 
   it('round-trips the last good commit, environments and run details', async () => {
     const records = new DynamoRecordPort(dynamo, TABLE);
+    const runs = new DynamoRunPort(dynamo, TABLE);
     expect(await records.getLastGood('dev', 'infra/app')).toBeUndefined();
     const good = { commit: COMMIT, runId: 'run-2', at: '2026-03-01T10:00:00.000Z' };
     await records.setLastGood('dev', 'infra/app', good);
@@ -184,22 +184,22 @@ describe('DynamoDB adapters on moto', () => {
       '2026-03-02T00:00:00.000Z',
     );
 
-    await records.addRunDetails('run-3', {
+    await runs.addRunDetails('run-3', {
       outcome: 'planned',
       error: { name: 'E', stack: undefined },
     });
-    await records.addRunDetails('run-3', { outcome: 'applied', rollback: { commit: COMMIT } });
-    expect(await records.getRunDetails('run-3')).toEqual({
+    await runs.addRunDetails('run-3', { outcome: 'applied', rollback: { commit: COMMIT } });
+    expect(await runs.getRunDetails('run-3')).toEqual({
       outcome: 'applied',
       error: { name: 'E' },
       rollback: { commit: COMMIT },
     });
     // Two first writes racing on a new run: both keys end up in the map.
     await Promise.all([
-      records.addRunDetails('run-4', { a: 1 }),
-      records.addRunDetails('run-4', { b: 2 }),
+      runs.addRunDetails('run-4', { a: 1 }),
+      runs.addRunDetails('run-4', { b: 2 }),
     ]);
-    expect(await records.getRunDetails('run-4')).toEqual({ a: 1, b: 2 });
+    expect(await runs.getRunDetails('run-4')).toEqual({ a: 1, b: 2 });
   });
 
   it('makes a decision single use: of two racing decisions exactly one wins', async () => {
