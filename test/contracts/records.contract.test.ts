@@ -11,7 +11,10 @@ const backends = contractBackends();
 
 interface RecordsUnderTest {
   readonly records: RecordPort;
-  environment(environment: string, projectDir: string): Promise<EnvironmentRecord | undefined>;
+  readonly environment: (
+    environment: string,
+    projectDir: string,
+  ) => Promise<EnvironmentRecord | undefined>;
 }
 
 const STORES: [string, () => Promise<RecordsUnderTest>][] = [

@@ -22,12 +22,18 @@ export class SqliteRecords implements RecordPort {
       : undefined;
   }
 
+  /**
+   * Only moves forward in time: a write older than the stored one (a replayed or late step)
+   * is ignored, as DynamoDB's conditional put ignores it. Every `at` is an ISO-8601 UTC time
+   * from Date#toISOString, so comparing the strings compares the instants.
+   */
   async setLastGood(environment: string, projectDir: string, good: LastGoodCommit): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO last_good (environment, project_dir, commit_sha, run_id, at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (environment, project_dir) DO UPDATE SET commit_sha = excluded.commit_sha,
-           run_id = excluded.run_id, at = excluded.at`,
+           run_id = excluded.run_id, at = excluded.at
+         WHERE last_good.at <= excluded.at`,
       )
       .run(environment, projectDir, good.commit, good.runId, good.at);
   }
