@@ -122,19 +122,22 @@ export const concurrency: Benchmark = {
       );
       const lockRetries = contended.map(
         (o) =>
-          engine.store
-            .listRunEvents(o.run.runId)
+          engine.stores.runs
+            .listEvents(o.run.runId)
             .filter((e) => e.type === 'retried' && e.state === 'LockEnvironment').length,
       );
 
       // The proof, from the store.
       const histories: Record<string, Hold[]> = {};
-      for (const e of [...ENVIRONMENTS, CONTENDED]) histories[e] = engine.store.lockHistory(e);
+      for (const e of [...ENVIRONMENTS, CONTENDED])
+        histories[e] = engine.stores.locks.lockHistory(e);
       const overlaps = Object.fromEntries(
         Object.entries(histories).map(([e, holds]) => [e, overlappingPairs(holds).length]),
       );
       const allHolds = ENVIRONMENTS.flatMap((e) => histories[e] ?? []);
-      const stillLocked = [...ENVIRONMENTS, CONTENDED].filter((e) => engine.store.getLock(e));
+      const stillLocked = [...ENVIRONMENTS, CONTENDED].filter((e) =>
+        engine.stores.locks.getLock(e),
+      );
       const peakAcross = (ids: readonly string[]) =>
         maxConcurrent(allHolds.filter((h) => ids.includes(h.owner)));
 

@@ -73,9 +73,14 @@ export const cost: Benchmark = {
     const measure = async (run: RunContext, expectedPhase: string) => {
       // Approves the run's approval as soon as it is requested (an approver clicking the link).
       const approver = setInterval(() => {
-        const approval = engine.store.approvalForRun(run.runId);
+        const approval = engine.stores.approvals.forRun(run.runId);
         if (approval?.status === 'pending')
-          engine.store.decideApproval(approval.id, 'approved', 'bench', new Date().toISOString());
+          void engine.stores.approvals.decide(
+            approval.id,
+            'approved',
+            'bench',
+            new Date().toISOString(),
+          );
       }, 100);
       try {
         const outcome = await engine.run(run);
@@ -87,11 +92,11 @@ export const cost: Benchmark = {
       } finally {
         clearInterval(approver);
       }
-      const events = engine.store.listRunEvents(run.runId);
+      const events = engine.stores.runs.listEvents(run.runId);
       // The callback Lambda's own work ends when it has recorded the approval request; the
       // wait for the decision that follows is not Lambda time.
       const callbackMs: Record<string, number> = {};
-      const approval = engine.store.approvalForRun(run.runId);
+      const approval = engine.stores.approvals.forRun(run.runId);
       const entered = events.find((e) => e.type === 'entered' && e.state === 'RequestApproval');
       if (approval && entered) {
         callbackMs.RequestApproval = Math.max(

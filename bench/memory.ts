@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunContext } from '../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
-import { Store } from '../local/engine/store.ts';
+import { openLocalStores } from '../local/engine/store/local-stores.ts';
+import { statusEvent } from '../core/contracts/status-event.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
 import { run } from '../toolchain/process.ts';
 import {
@@ -46,8 +47,8 @@ async function engineChild(arg: string): Promise<ChildReport> {
 }
 
 /** A store holding `count` finished plan-apply runs, each with its events and status events. */
-function fillStore(path: string, repository: string, count: number): void {
-  const store = new Store(path);
+async function fillStore(path: string, repository: string, count: number): Promise<void> {
+  const store = openLocalStores(path);
   const states = [
     'PrepareRun',
     'LockEnvironment',
@@ -75,7 +76,7 @@ function fillStore(path: string, repository: string, count: number): void {
       const start = new Date(base + i * 600_000);
       const runId = LocalEngine.newRunId(start);
       const environment = `env-${i % 12}`;
-      store.createRun({
+      store.runs.create({
         runId,
         workflow: 'plan-apply',
         environment,
@@ -86,7 +87,7 @@ function fillStore(path: string, repository: string, count: number): void {
       });
       let at = start.getTime();
       for (const state of states) {
-        store.addRunEvent({
+        store.runs.addEvent({
           runId,
           at: new Date(at).toISOString(),
           type: 'entered',
@@ -96,7 +97,7 @@ function fillStore(path: string, repository: string, count: number): void {
         });
         const duration = state.startsWith('Run') ? 4000 : 15;
         at += duration;
-        store.addRunEvent({
+        store.runs.addEvent({
           runId,
           at: new Date(at).toISOString(),
           type: 'exited',
@@ -110,7 +111,7 @@ function fillStore(path: string, repository: string, count: number): void {
         action: r % 5 === 0 ? 'replace' : 'update',
         importing: false,
       }));
-      store.addRunDetails(runId, {
+      await store.runs.addRunDetails(runId, {
         summary: {
           add: 4,
           change: 16,
@@ -123,16 +124,23 @@ function fillStore(path: string, repository: string, count: number): void {
         },
         outputs: { url: { sensitive: false, value: `https://env-${i % 12}.example.internal` } },
       });
-      for (const phase of ['planned', 'awaiting_approval', 'applying', 'applied']) {
-        store.setRunPhase(runId, phase);
-        store.appendOutbox(
-          runId,
-          phase,
-          { runId, phase, environment, at: new Date(at).toISOString() },
-          new Date(at).toISOString(),
+      for (const phase of ['planned', 'awaiting_approval', 'applying', 'applied'] as const) {
+        store.runs.setPhase(runId, phase);
+        await store.outbox.publish(
+          statusEvent(
+            {
+              runId,
+              workflow: 'plan-apply',
+              environment,
+              project: 'terraform/platform',
+              commit: i.toString(16).padStart(40, 'a'),
+              phase,
+            },
+            new Date(at),
+          ),
         );
       }
-      store.finishRun(runId, 'succeeded', new Date(at).toISOString(), null);
+      store.runs.finish(runId, 'succeeded', new Date(at).toISOString(), null);
     }
   } finally {
     store.close();
@@ -249,7 +257,7 @@ export const memory: Benchmark = {
     for (const runs of [0, HISTORY]) {
       const serveHome = ctx.temp(await benchTemp(`memory-serve-${runs}`));
       const database = join(serveHome, 'stepform.db');
-      fillStore(database, repo.dir, runs);
+      await fillStore(database, repo.dir, runs);
       const figures = await measureServe(serveHome, repo.dir, runs);
       const size = runs === 0 ? 0 : (await stat(database)).size;
       serveFigures.push(figures);

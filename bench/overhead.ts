@@ -4,7 +4,7 @@
 // each round commits a new variable value first, so that every plan has changes.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Store } from '../local/engine/store.ts';
+import { openLocalStores } from '../local/engine/store/local-stores.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
 import {
   type BareEngine,
@@ -110,12 +110,12 @@ export const overhead: Benchmark = {
         throw new Error(`stepform ${args.join(' ')} exited ${timed.exitCode}:\n${timed.stderr}`);
       }
       const { runId } = JSON.parse(timed.stdout) as { runId: string };
-      const store = new Store(join(home, 'stepform.db'));
+      const store = openLocalStores(join(home, 'stepform.db'));
       try {
-        const row = store.getRun(runId);
+        const row = store.runs.get(runId);
         if (row?.status !== 'succeeded') throw new Error(`run ${runId} did not succeed`);
         const results = await jobResults(join(home, 'artifacts'), runId);
-        const parts = attributeRun(timed, row, store.listRunEvents(runId), kinds[verb], results);
+        const parts = attributeRun(timed, row, store.runs.listEvents(runId), kinds[verb], results);
         const summary = row.details.summary as { add: number; change: number; destroy: number };
         return { ms: timed.ms, cpu, runId, parts, summary };
       } finally {

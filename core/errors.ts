@@ -99,6 +99,18 @@ export class JobInterrupted extends StepformError {
 export class LockHeld extends StepformError {
   override readonly name = 'LockHeld';
   readonly kind = 'failure';
+  /** The lock as the store found it (a LockRecord), when it could read it. */
+  readonly holder?: {
+    readonly environment: string;
+    readonly owner: string;
+    readonly acquiredAt: string;
+    readonly expiresAt: string;
+  };
+
+  constructor(message: string, holder?: LockHeld['holder']) {
+    super(message);
+    if (holder !== undefined) this.holder = holder;
+  }
 }
 
 /** A run tried to release or extend a lock it does not own. */

@@ -58,6 +58,7 @@ export function decideLock(existing: LockRecord | undefined, request: LockReques
   if (existing.owner === owner) return { ...existing, expiresAt };
   throw new LockHeld(
     `environment ${environment} is locked by run ${existing.owner} until ${existing.expiresAt}`,
+    existing,
   );
 }
 

@@ -40,12 +40,7 @@ function fakePorts(overrides: Partial<NotifyPortsLike> = {}) {
   const ports: NotifyPortsLike = {
     status: { publish: async (event) => void events.push(event) },
     artifacts: { readResult: async () => Promise.resolve(RESULT) },
-    records: {
-      getLastGood: async () => Promise.resolve(undefined),
-      setLastGood: async () => Promise.resolve(),
-      setEnvironment: async () => Promise.resolve(),
-      addRunDetails: async (_runId, d) => void details.push(d),
-    },
+    runs: { addRunDetails: async (_runId, d) => void details.push(d) },
     chat: { post: async (message) => void chats.push(message) },
     commentSink: async (runId, markdown) => void comments.push({ runId, markdown }),
     ...overrides,

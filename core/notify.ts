@@ -13,7 +13,7 @@ import type {
   CodeHostPort,
   CommitState,
   DeploymentState,
-  RecordPort,
+  RunPort,
   StatusPort,
 } from './ports.ts';
 import { commentMarker, renderPrComment } from './pr-comment.ts';
@@ -46,7 +46,7 @@ export interface NotifyDetail {
 export interface NotifyPorts {
   readonly status: StatusPort;
   readonly artifacts: ArtifactPort;
-  readonly records: RecordPort;
+  readonly runs: RunPort;
   readonly chat?: ChatPort;
   /** GitHub, when configured: PR comment, commit status, deployments. */
   readonly codeHost?: CodeHostPort;
@@ -117,7 +117,7 @@ export async function notifyStep(
   };
   const line = statusLine(run, phase, detail);
   if (result) {
-    await ports.records.addRunDetails(run.runId, {
+    await ports.runs.addRunDetails(run.runId, {
       ...(detail.summary ? { summary: detail.summary } : {}),
       ...(result.outputs ? { outputs: result.outputs } : {}),
       ...(result.plan ? { planSha256: result.plan.sha256 } : {}),

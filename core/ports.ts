@@ -10,8 +10,11 @@ import type { StatusEvent } from './contracts/status-event.ts';
 export interface LockPort {
   /** Takes or renews the lock for `owner`; throws LockHeld when another run holds it. */
   acquire(environment: string, owner: string, now: Date, ttlMs: number): Promise<LockRecord>;
-  /** Releases `owner`'s lock; absent is fine; throws LockNotOwned for another run's lock. */
-  release(environment: string, owner: string, now: Date): Promise<void>;
+  /**
+   * Releases `owner`'s lock: true when it held one, false when there was none (a release is
+   * idempotent); throws LockNotOwned for another run's lock.
+   */
+  release(environment: string, owner: string, now: Date): Promise<boolean>;
 }
 
 export interface LastGoodCommit {
@@ -29,11 +32,18 @@ export interface EnvironmentRecord {
   readonly updatedAt: string;
 }
 
-/** What runs leave behind: last good commit per environment and project, environments, run details. */
+/** What runs leave behind: the last good commit per environment and project, environments. */
 export interface RecordPort {
   getLastGood(environment: string, projectDir: string): Promise<LastGoodCommit | undefined>;
+  /** Only moves forward: a commit older (by `at`) than the stored one leaves it in place. */
   setLastGood(environment: string, projectDir: string, good: LastGoodCommit): Promise<void>;
+  /** Replaces the record of the environment and project. */
   setEnvironment(record: EnvironmentRecord): Promise<void>;
+}
+
+/** A run's own record (the run item on AWS, the runs table locally), as the steps write it. */
+export interface RunPort {
+  /** Merges keys into the run's details (summary, outputs, rollback...), later keys winning. */
   addRunDetails(runId: string, details: Record<string, unknown>): Promise<void>;
 }
 
@@ -43,9 +53,13 @@ export interface StoredApproval extends ApprovalRecord {
 }
 
 export interface ApprovalPort {
+  /** Stores it as pending; InvalidInput when an approval with its id exists. */
   create(approval: StoredApproval): Promise<void>;
   get(id: string): Promise<StoredApproval | undefined>;
-  /** Single use: writes the decision only while the approval is pending; false otherwise. */
+  /**
+   * Single use: writes the decision only while the approval is pending, and an approval or
+   * rejection only up to its expiry (`at` <= expiresAt); false otherwise.
+   */
   decide(
     id: string,
     status: 'approved' | 'rejected' | 'expired',
@@ -76,11 +90,13 @@ export interface DestroySchedule {
 
 /** One-time destroy schedules (EventBridge Scheduler `at()` on AWS, store rows locally). */
 export interface SchedulePort {
+  /** One schedule per environment and project: a second upsert moves it. */
   upsert(schedule: DestroySchedule): Promise<void>;
+  /** It never fires after this; removing one that is gone is fine. */
   remove(environment: string, projectDir: string): Promise<void>;
 }
 
-/** Status events (SQS FIFO on AWS, the outbox locally). */
+/** Status events (SQS FIFO on AWS, the outbox table locally). */
 export interface StatusPort {
   publish(event: StatusEvent): Promise<void>;
 }

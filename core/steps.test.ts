@@ -1,13 +1,22 @@
 import { describe, expect, it } from '@jest/globals';
+import { LockNotOwned } from './errors.ts';
 import type {
+  LockPort,
   RecordPort,
+  RunPort,
   SchedulePort,
   DestroySchedule,
   EnvironmentRecord,
   LastGoodCommit,
 } from './ports.ts';
 import type { RunContext } from './contracts/workflow-input.ts';
-import { assertOnDefaultBranch, recordStep, rollbackStep, scheduleStep } from './steps.ts';
+import {
+  assertOnDefaultBranch,
+  recordStep,
+  releaseLeftoverLock,
+  rollbackStep,
+  scheduleStep,
+} from './steps.ts';
 
 const RUN: RunContext = {
   runId: 'run-2',
@@ -29,9 +38,9 @@ function memoryRecords() {
     getLastGood: async (env, project) => lastGood.get(`${env}/${project}`),
     setLastGood: async (env, project, good) => void lastGood.set(`${env}/${project}`, good),
     setEnvironment: async (record) => void environments.push(record),
-    addRunDetails: async (_runId, d) => void details.push(d),
   };
-  return { port, lastGood, environments, details };
+  const runs: RunPort = { addRunDetails: async (_runId, d) => void details.push(d) };
+  return { port, ports: { records: port, runs }, lastGood, environments, details };
 }
 
 describe('assertOnDefaultBranch', () => {
@@ -66,8 +75,8 @@ describe('assertOnDefaultBranch', () => {
 
 describe('recordStep', () => {
   it('makes an applied commit the last good one and the environment active', async () => {
-    const { port, lastGood, environments, details } = memoryRecords();
-    await recordStep({ run: RUN, outcome: 'applied' }, port, NOW);
+    const { ports, lastGood, environments, details } = memoryRecords();
+    await recordStep({ run: RUN, outcome: 'applied' }, ports, NOW);
     expect(lastGood.get('dev/stack')).toEqual({
       commit: RUN.commit,
       runId: 'run-2',
@@ -87,22 +96,55 @@ describe('recordStep', () => {
   });
 
   it('leaves the last good commit alone after a rollback or a failure', async () => {
-    const { port, lastGood } = memoryRecords();
+    const { ports, lastGood } = memoryRecords();
     await recordStep(
       { run: RUN, outcome: 'rolled_back', rollback: { commit: 'a'.repeat(40) } },
-      port,
+      ports,
       NOW,
     );
-    await recordStep({ run: RUN, outcome: 'failed', error: { Error: 'JobFailed' } }, port, NOW);
+    await recordStep({ run: RUN, outcome: 'failed', error: { Error: 'JobFailed' } }, ports, NOW);
     expect(lastGood.size).toBe(0);
   });
 
   it('refuses an unknown outcome, naming the field', async () => {
     await expect(
-      recordStep({ run: RUN, outcome: 'exploded' }, memoryRecords().port, NOW),
+      recordStep({ run: RUN, outcome: 'exploded' }, memoryRecords().ports, NOW),
     ).rejects.toMatchObject({
       field: 'record.outcome',
     });
+  });
+});
+
+describe('releaseLeftoverLock', () => {
+  /** One lock, held by `holder` (or nobody): release as the stores do it. */
+  function oneLock(holder: string | undefined): LockPort & { holder: () => string | undefined } {
+    let current = holder;
+    return {
+      holder: () => current,
+      acquire: async () => Promise.reject(new Error('not used')),
+      release: async (environment, owner) => {
+        if (current === undefined) return false;
+        if (current !== owner) throw new LockNotOwned(`${environment} is held by ${current}`);
+        current = undefined;
+        return true;
+      },
+    };
+  }
+
+  it("releases the run's own lock and says so", async () => {
+    const locks = oneLock('run-2');
+    expect(await releaseLeftoverLock(locks, RUN, NOW)).toBe(true);
+    expect(locks.holder()).toBeUndefined();
+  });
+
+  it('says there was nothing to release when no lock is held', async () => {
+    expect(await releaseLeftoverLock(oneLock(undefined), RUN, NOW)).toBe(false);
+  });
+
+  it('leaves a lock another run holds by now', async () => {
+    const locks = oneLock('run-9');
+    expect(await releaseLeftoverLock(locks, RUN, NOW)).toBe(false);
+    expect(locks.holder()).toBe('run-9');
   });
 });
 

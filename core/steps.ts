@@ -27,6 +27,7 @@ import type {
   CodeHostPort,
   LockPort,
   RecordPort,
+  RunPort,
   SchedulePort,
   StoredApproval,
   TaskCallbackPort,
@@ -116,9 +117,27 @@ const EXECUTION_ENDED = z.looseObject({
 });
 
 /**
- * After an execution ended without reaching its Unlock state (aborted, timed out, or failed
- * on an error no Catch matches), release the lock the run still holds. Run by an EventBridge
- * rule on the execution's status change; a lock another run holds by now is left alone.
+ * Releases the lock a run still holds after its execution ended without reaching its Unlock
+ * state: true when it held one. A lock another run holds by now is left alone (false).
+ * The local engine calls it when a run ends; on AWS, releaseAfterExecution does.
+ */
+export async function releaseLeftoverLock(
+  locks: LockPort,
+  run: { readonly environment: string; readonly runId: string },
+  now: Date,
+): Promise<boolean> {
+  try {
+    return await locks.release(run.environment, run.runId, now);
+  } catch (error) {
+    if (error instanceof LockNotOwned) return false;
+    throw error;
+  }
+}
+
+/**
+ * After an execution ended aborted, timed out, or failed on an error no Catch matches,
+ * release the lock the run still holds. Run by an EventBridge rule on the execution's status
+ * change.
  */
 export async function releaseAfterExecution(
   event: unknown,
@@ -138,13 +157,7 @@ export async function releaseAfterExecution(
     input,
     'event.detail.input',
   );
-  try {
-    await locks.release(run.environment, run.runId, now);
-    return { released: true, runId: run.runId };
-  } catch (error) {
-    if (error instanceof LockNotOwned) return { released: false, runId: run.runId };
-    throw error;
-  }
+  return { released: await releaseLeftoverLock(locks, run, now), runId: run.runId };
 }
 
 /** Unlock*. */
@@ -170,7 +183,7 @@ export async function collectStep(
 /** Record*: last good commit, environment status and the run's details, by outcome. */
 export async function recordStep(
   input: unknown,
-  records: RecordPort,
+  ports: { readonly records: RecordPort; readonly runs: RunPort },
   now: Date,
 ): Promise<{ recorded: string }> {
   const { run, outcome, schedule, apply, rollback, error } = parseInput(
@@ -178,6 +191,7 @@ export async function recordStep(
     input,
     'record',
   );
+  const { records, runs } = ports;
   const at = now.toISOString();
   if (setsLastGood(outcome)) {
     await records.setLastGood(run.environment, run.projectDir, {
@@ -197,7 +211,7 @@ export async function recordStep(
       updatedAt: at,
     });
   }
-  await records.addRunDetails(run.runId, {
+  await runs.addRunDetails(run.runId, {
     outcome,
     ...(apply === undefined ? {} : { outputs: apply.outputs }),
     ...(rollback === undefined ? {} : { rollback }),

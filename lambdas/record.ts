@@ -4,5 +4,5 @@ import { awsRuntime, instrument } from './runtime.ts';
 
 export const handler = instrument('Record', async (event: unknown) => {
   const runtime = awsRuntime();
-  return recordStep(event, runtime.records, new Date());
+  return recordStep(event, { records: runtime.records, runs: runtime.runs }, new Date());
 });

@@ -14,7 +14,10 @@ import { describeError } from '../core/errors.ts';
 import type { NotifyPorts } from '../core/notify.ts';
 import type { JobSettings } from '../core/run.ts';
 import { slackMessage } from '../core/slack-message.ts';
-import { DynamoApprovalPort, DynamoLockPort, DynamoRecordPort } from '../adapters/aws/dynamodb.ts';
+import { DynamoApprovalPort } from '../adapters/aws/dynamodb/dynamo-approvals.ts';
+import { DynamoLockPort } from '../adapters/aws/dynamodb/dynamo-locks.ts';
+import { DynamoRecordPort } from '../adapters/aws/dynamodb/dynamo-records.ts';
+import { DynamoRunPort } from '../adapters/aws/dynamodb/dynamo-runs.ts';
 import { S3ArtifactPort } from '../adapters/aws/s3.ts';
 import { EventBridgeSchedulePort } from '../adapters/aws/scheduler.ts';
 import { SecretsManagerSecretPort } from '../adapters/aws/secrets.ts';
@@ -44,6 +47,10 @@ export class AwsRuntime {
 
   get records(): DynamoRecordPort {
     return new DynamoRecordPort(this.#dynamo, this.config.TABLE_NAME);
+  }
+
+  get runs(): DynamoRunPort {
+    return new DynamoRunPort(this.#dynamo, this.config.TABLE_NAME);
   }
 
   get approvals(): DynamoApprovalPort {
@@ -130,7 +137,7 @@ export class AwsRuntime {
     return {
       status,
       artifacts: this.artifacts,
-      records: this.records,
+      runs: this.runs,
       chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
       ...(chat ? { chat } : {}),
       ...(codeHost ? { codeHost } : {}),

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const outputs = ephemeral.run.details.outputs as Record<string, { value: unknown }> | undefined;
     for (const [name, output] of Object.entries(outputs ?? {}))
       say(`      output ${name} = ${JSON.stringify(output.value)}`);
-    const schedule = engine.store.listSchedules('preview')[0];
+    const schedule = engine.stores.schedules.list('preview')[0];
     say(`      destroy scheduled at ${schedule?.fireAt ?? '?'}\n`);
 
     say(
@@ -80,13 +80,13 @@ async function main(): Promise<void> {
       if (fired[0]) destroyed = await fired[0].outcome;
       else await sleep(500);
     }
-    const environment = engine.store.getEnvironment('preview', PROJECT);
+    const environment = engine.stores.records.getEnvironment('preview', PROJECT);
     say(`   => ${describe(destroyed)}; environment "preview" is ${environment?.status ?? '?'}\n`);
 
     say(
       `Done in ${((performance.now() - started) / 1000).toFixed(1)} s. Every run is in the history:`,
     );
-    for (const run of engine.store.listRuns()) {
+    for (const run of engine.stores.runs.list()) {
       say(
         `  ${run.runId}  ${run.workflow.padEnd(10)} ${run.environment.padEnd(8)} ${run.status.padEnd(9)} ${run.phase ?? ''}`,
       );

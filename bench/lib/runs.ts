@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { JobResult } from '../../core/contracts/job-result.ts';
 import type { Workflow } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, readDefinitionText } from '../../local/engine/asl.ts';
-import type { RunEventRow, RunRow } from '../../local/engine/store.ts';
+import type { RunEventRow, RunRow } from '../../local/engine/store/sqlite-runs.ts';
 import { readResult } from '../../local/executor-process.ts';
 import { type StateKind, stateKinds } from './cost-model.ts';
 

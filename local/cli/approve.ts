@@ -6,8 +6,8 @@ import { decideStep } from '../../core/steps.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { localPorts } from '../engine/local-ports.ts';
-import { Store } from '../engine/store.ts';
 import { stepformHome } from '../engine/home.ts';
+import { openLocalStores } from '../engine/store/local-stores.ts';
 import { homeFor, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
@@ -23,14 +23,14 @@ export async function approveVerb(
   const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
   const by = values.by ?? `${io.env.USER ?? userInfo().username}@cli`;
   const repository = await resolveRepository(values.repo, io.cwd);
-  const store = new Store(stepformHome(homeFor(repository, io.env)).database);
+  const stores = openLocalStores(stepformHome(homeFor(repository, io.env)).database);
   try {
-    const approval = store.approvalForRun(runId);
+    const approval = stores.approvals.forRun(runId);
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
     const now = new Date();
     const decided = await decideStep(
       { approvalId: approval.id, action: verb, by, now },
-      localPorts(store),
+      localPorts(stores),
     );
     const status = decided.status;
     const result = { runId, approvalId: approval.id, status, by, at: now.toISOString() };
@@ -39,6 +39,6 @@ export async function approveVerb(
     );
     return 0;
   } finally {
-    store.close();
+    stores.close();
   }
 }

@@ -3,21 +3,21 @@ import { InvalidInput, NotFound } from '../../core/errors.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { stepformHome } from '../engine/home.ts';
-import { Store } from '../engine/store.ts';
+import { type LocalStores, openLocalStores } from '../engine/store/local-stores.ts';
 import { homeFor, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { runJson } from './run-verbs.ts';
 
-async function openStore(values: CliValues, io: Io): Promise<Store> {
+async function openStores(values: CliValues, io: Io): Promise<LocalStores> {
   const repository = await resolveRepository(values.repo, io.cwd);
-  return new Store(stepformHome(homeFor(repository, io.env)).database);
+  return openLocalStores(stepformHome(homeFor(repository, io.env)).database);
 }
 
 export async function runsVerb(values: CliValues, io: Io): Promise<number> {
-  const store = await openStore(values, io);
+  const stores = await openStores(values, io);
   try {
-    const runs = store.listRuns(200);
+    const runs = stores.runs.list(200);
     if (values.json === true) {
       io.out(`${JSON.stringify({ runs: runs.map((r) => runJson(r)) }, null, 2)}\n`);
       return 0;
@@ -31,7 +31,7 @@ export async function runsVerb(values: CliValues, io: Io): Promise<number> {
     }
     return 0;
   } finally {
-    store.close();
+    stores.close();
   }
 }
 
@@ -42,12 +42,12 @@ export async function logsVerb(
 ): Promise<number> {
   if (positionals.length !== 1) throw new InvalidInput('RUN_ID', 'logs takes exactly one run id');
   const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
-  const store = await openStore(values, io);
+  const stores = await openStores(values, io);
   try {
-    const run = store.getRun(runId);
+    const run = stores.runs.get(runId);
     if (!run) throw new NotFound(`no run ${runId}`);
-    const events = store.listRunEvents(runId);
-    const outbox = store.listOutbox(runId);
+    const events = stores.runs.listEvents(runId);
+    const outbox = stores.outbox.list(runId);
     if (values.json === true) {
       io.out(
         `${JSON.stringify({ ...runJson(run), events, outbox: outbox.map((o) => o.body) }, null, 2)}\n`,
@@ -73,6 +73,6 @@ export async function logsVerb(
     for (const o of outbox) io.out(`  ${o.at}  ${o.phase}\n`);
     return 0;
   } finally {
-    store.close();
+    stores.close();
   }
 }

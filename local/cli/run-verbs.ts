@@ -8,7 +8,7 @@ import { parseInput } from '../../core/validation.ts';
 import type { RunOutcome, StateProgress } from '../engine/engine.ts';
 import type { ApprovalRequest } from '../engine/handlers.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
-import type { RunRow } from '../engine/store.ts';
+import type { RunRow } from '../engine/store/sqlite-runs.ts';
 import {
   flagFor,
   hasUncommittedChanges,

@@ -6,7 +6,6 @@ import { changeTtlStep } from '../../core/ttl.ts';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
-import { localPorts } from '../engine/local-ports.ts';
 import { homeFor, resolveProjectDir, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
@@ -24,16 +23,15 @@ export async function ttlVerb(
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);
   const engine = new LocalEngine({ home: homeFor(repository, io.env), env: io.env });
   try {
-    const { store } = engine;
-    const ports = localPorts(store);
+    const { schedules, records } = engine.stores;
     const change = await changeTtlStep(
       { environment, ttlMs, projectField: '--dir', ...(projectDir ? { projectDir } : {}) },
       {
         pendingSchedules: async (env) =>
-          Promise.resolve(store.listSchedules(env).filter((s) => s.status === 'pending')),
-        schedules: ports.schedules,
-        getEnvironment: async (env, dir) => Promise.resolve(store.getEnvironment(env, dir)),
-        setEnvironment: async (record) => ports.records.setEnvironment(record),
+          Promise.resolve(schedules.list(env).filter((s) => s.status === 'pending')),
+        schedules,
+        getEnvironment: async (env, dir) => Promise.resolve(records.getEnvironment(env, dir)),
+        setEnvironment: async (record) => records.setEnvironment(record),
       },
       new Date(),
     );

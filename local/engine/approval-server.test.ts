@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type ApprovalAction, approvalLink, newApprovalId } from '../../core/approval.ts';
 import { type ApprovalServerOptions, createApprovalServer } from './approval-server.ts';
 import { LocalEngine } from './local-engine.ts';
-import type { ApprovalRow } from './store.ts';
+import type { StoredApproval } from '../../core/ports.ts';
 
 /** What the Step Functions task token stands for locally: it must never leave the store. */
 const TASK_TOKEN = `local-task-token-${randomBytes(16).toString('hex')}`;
@@ -56,8 +56,11 @@ function inSeconds(ms: number): Date {
   return new Date(Math.floor((Date.now() + ms) / 1000) * 1000);
 }
 
-function addApproval(engine: LocalEngine, overrides: Partial<ApprovalRow> = {}): ApprovalRow {
-  const row: ApprovalRow = {
+async function addApproval(
+  engine: LocalEngine,
+  overrides: Partial<StoredApproval> = {},
+): Promise<StoredApproval> {
+  const row: StoredApproval = {
     id: newApprovalId(),
     runId: `20300101T000000Z-${randomBytes(3).toString('hex')}`,
     taskToken: TASK_TOKEN,
@@ -68,15 +71,13 @@ function addApproval(engine: LocalEngine, overrides: Partial<ApprovalRow> = {}):
     status: 'pending',
     requestedAt: new Date().toISOString(),
     expiresAt: inSeconds(HOUR).toISOString(),
-    decidedBy: null,
-    decidedAt: null,
     ...overrides,
   };
-  engine.store.createApproval(row);
+  await engine.stores.approvals.create(row);
   return row;
 }
 
-function link(s: Started, row: ApprovalRow, action: ApprovalAction, expiresAt?: Date): string {
+function link(s: Started, row: StoredApproval, action: ApprovalAction, expiresAt?: Date): string {
   return approvalLink(
     s.base,
     { id: row.id, action, expiresAt: expiresAt ?? new Date(row.expiresAt) },
@@ -158,7 +159,7 @@ describe('the approval server', () => {
 
   it('shows a confirmation page on GET and decides nothing', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
 
     const page = await request(link(s, row, 'approve'));
     // Chat clients prefetch links, sometimes more than once.
@@ -174,42 +175,42 @@ describe('the approval server', () => {
       action: `/approvals/${row.id}`,
       fields: linkFields(link(s, row, 'approve')),
     });
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
   it('approves on the POST from the confirmation page', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
 
     const { decision } = await confirm(s, link(s, row, 'approve'));
 
     expect(decision.status).toBe(200);
     expect(decision.body).toContain('Decision recorded');
     expect(decision.body).toContain(`Run ${row.runId} approved.`);
-    const stored = s.engine.store.getApproval(row.id);
+    const stored = await s.engine.stores.approvals.get(row.id);
     expect(stored).toMatchObject({ status: 'approved', decidedBy: 'approval link' });
     expect(Date.parse(stored?.decidedAt ?? '')).not.toBeNaN();
   });
 
   it('rejects on the POST from a reject link', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
 
     const { page, decision } = await confirm(s, link(s, row, 'reject'));
 
     expect(page.body).toContain('Reject the plan for prod?');
     expect(decision.status).toBe(200);
     expect(decision.body).toContain(`Run ${row.runId} rejected.`);
-    expect(s.engine.store.getApproval(row.id)?.status).toBe('rejected');
+    expect((await s.engine.stores.approvals.get(row.id))?.status).toBe('rejected');
   });
 
   it('refuses a replayed POST with 409 and leaves the decision as it was', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
     const approve = linkFields(link(s, row, 'approve'));
     const url = `${s.base}/approvals/${row.id}`;
     expect((await post(url, approve)).status).toBe(200);
-    const decided = s.engine.store.getApproval(row.id);
+    const decided = await s.engine.stores.approvals.get(row.id);
 
     const replay = await post(url, approve);
     const reject = await post(url, linkFields(link(s, row, 'reject')));
@@ -217,12 +218,12 @@ describe('the approval server', () => {
     expect(replay.status).toBe(409);
     expect(replay.body).toContain('Decision refused');
     expect(reject.status).toBe(409);
-    expect(s.engine.store.getApproval(row.id)).toEqual(decided);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(decided);
   });
 
   it('shows a decided approval without a form', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
     await confirm(s, link(s, row, 'approve'));
 
     const page = await request(link(s, row, 'reject'));
@@ -234,8 +235,8 @@ describe('the approval server', () => {
 
   it('refuses tampered links with 403 and changes nothing', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
-    const other = addApproval(s.engine);
+    const row = await addApproval(s.engine);
+    const other = await addApproval(s.engine);
     const approveUrl = link(s, row, 'approve');
     const rejectUrl = link(s, row, 'reject');
     const rejectSig = new URL(rejectUrl).searchParams.get('sig') ?? '';
@@ -264,13 +265,13 @@ describe('the approval server', () => {
     // The POST ignores the form's id: the path names the approval being decided.
     const crossed = await post(`${s.base}/approvals/${other.id}`, linkFields(approveUrl));
     expect(crossed.status).toBe(403);
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
-    expect(s.engine.store.getApproval(other.id)).toEqual(other);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(other.id)).toEqual(other);
   });
 
   it('refuses an expired link with 410', async () => {
     const s = await start();
-    const row = addApproval(s.engine, { expiresAt: inSeconds(-60_000).toISOString() });
+    const row = await addApproval(s.engine, { expiresAt: inSeconds(-60_000).toISOString() });
     const url = link(s, row, 'approve');
 
     const page = await request(url);
@@ -279,23 +280,23 @@ describe('the approval server', () => {
     expect(page.status).toBe(410);
     expect(page.body).toContain('expired');
     expect(decision.status).toBe(410);
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
   it('refuses with 410 a live link to an approval that has itself expired', async () => {
     const s = await start();
-    const row = addApproval(s.engine, { expiresAt: inSeconds(-60_000).toISOString() });
+    const row = await addApproval(s.engine, { expiresAt: inSeconds(-60_000).toISOString() });
     const url = link(s, row, 'approve', inSeconds(HOUR));
 
     const decision = await post(`${s.base}/approvals/${row.id}`, linkFields(url));
 
     expect(decision.status).toBe(410);
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
   it('answers 404 for an unknown approval behind a valid signature', async () => {
     const s = await start();
-    const ghost = { ...addApproval(s.engine), id: newApprovalId() };
+    const ghost = { ...(await addApproval(s.engine)), id: newApprovalId() };
     const url = link(s, ghost, 'approve');
 
     expect((await request(url)).status).toBe(404);
@@ -305,7 +306,7 @@ describe('the approval server', () => {
 
   it('answers 400 for a malformed query or form, naming the field', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
     const url = link(s, row, 'approve');
 
     const malformed = [
@@ -322,7 +323,7 @@ describe('the approval server', () => {
     }
     const empty = await post(`${s.base}/approvals/${row.id}`, '');
     expect(empty.status).toBe(400);
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
   // A malformed escape in the path is bad input (400 naming the field), not a server error.
@@ -336,14 +337,14 @@ describe('the approval server', () => {
 
   it('refuses a body over 8 KB with 400 and changes nothing', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
     const fields = { ...linkFields(link(s, row, 'approve')), padding: 'x'.repeat(8 * 1024) };
 
     const decision = await post(`${s.base}/approvals/${row.id}`, fields);
 
     expect(decision.status).toBe(400);
     expect(decision.body).toContain('body: is too large');
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
   it('refuses link decisions with 403 when an approver allowlist is set', async () => {
@@ -351,19 +352,19 @@ describe('the approval server', () => {
     // allowlist, no name from the list can be proven over a link, so the server refuses every
     // link-based decision; named approvers decide with `stepform approve RUN_ID --by NAME`.
     const s = await start({ approvers: ['alice'] });
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
 
     const { page, decision } = await confirm(s, link(s, row, 'approve'));
 
     expect(page.status).toBe(200);
     expect(decision.status).toBe(403);
     expect(decision.body).toContain('not on the approver list');
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
   it('sends a CSP, no-store and anti-framing headers on pages and refusals alike', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
     const url = link(s, row, 'approve');
 
     const replies = [
@@ -386,8 +387,8 @@ describe('the approval server', () => {
 
   it('never sends the task token, whatever the request', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
-    s.engine.store.createRun({
+    const row = await addApproval(s.engine);
+    s.engine.stores.runs.create({
       runId: row.runId,
       workflow: 'plan-apply',
       environment: row.environment,
@@ -414,7 +415,7 @@ describe('the approval server', () => {
 
   it('lists runs on its index page, escaped', async () => {
     const s = await start();
-    s.engine.store.createRun({
+    s.engine.stores.runs.create({
       runId: 'run-1',
       workflow: 'plan',
       environment: 'dev',
@@ -434,12 +435,12 @@ describe('the approval server', () => {
 
   it('answers 405 to other methods', async () => {
     const s = await start();
-    const row = addApproval(s.engine);
+    const row = await addApproval(s.engine);
 
     const reply = await request(`${s.base}/approvals/${row.id}`, { method: 'PUT' });
 
     expect(reply.status).toBe(405);
     expect(reply.headers.get('allow')).toBe('GET, POST');
-    expect(s.engine.store.getApproval(row.id)).toEqual(row);
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 });

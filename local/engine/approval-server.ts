@@ -12,7 +12,7 @@ import {
 import { InvalidInput } from '../../core/errors.ts';
 import type { LocalEngine } from './local-engine.ts';
 import { localPorts } from './local-ports.ts';
-import type { Store } from './store.ts';
+import type { SqliteRuns } from './store/sqlite-runs.ts';
 
 /** Reads a body, refusing it as soon as it passes the form limit. */
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -26,10 +26,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function runsPage(store: Store): EndpointResponse {
+function runsPage(runs: SqliteRuns): EndpointResponse {
   const cells = (values: string[]) => values.map((v) => `<td>${escapeHtml(v)}</td>`).join('');
-  const rows = store
-    .listRuns(50)
+  const rows = runs
+    .list(50)
     .map(
       (r) =>
         `<tr>${cells([r.runId, r.workflow, r.environment, r.projectDir, r.commit.slice(0, 12), r.status, r.phase ?? ''])}</tr>`,
@@ -54,14 +54,14 @@ export function createApprovalServer(
   options: ApprovalServerOptions = {},
 ): Server {
   const now = options.now ?? (() => new Date());
-  const { store, signingKey } = engine;
-  const ports = localPorts(store);
+  const { stores, signingKey } = engine;
+  const ports = localPorts(stores);
 
   const respond = async (req: IncomingMessage): Promise<EndpointResponse> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz')
       return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok\n' };
-    if (url.pathname === '/' && req.method === 'GET') return runsPage(store);
+    if (url.pathname === '/' && req.method === 'GET') return runsPage(stores.runs);
     return handleApprovalRequest(
       {
         method: req.method ?? 'GET',

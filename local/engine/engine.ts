@@ -8,7 +8,8 @@ import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, loadLocalDefinition, localFunctionName } from './asl.ts';
 import { appendAuditNote } from './audit-notes.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';
-import type { RunRow } from './store.ts';
+import { releaseLeftoverLock } from '../../core/steps.ts';
+import type { RunRow } from './store/sqlite-runs.ts';
 
 export interface StateProgress {
   readonly runId: string;
@@ -99,13 +100,12 @@ export function taskOverrides(
  * still holds is released here and recorded, so a lock never outlives its run locally. (On
  * AWS an EventBridge rule on ended executions runs the ExecutionEnded Lambda for the same.)
  */
-function releaseLeftovers(run: RunContext, options: EngineOptions): void {
-  const { store } = options;
+async function releaseLeftovers(run: RunContext, options: EngineOptions): Promise<void> {
+  const { stores } = options;
   const now = options.now();
-  if (store.getLock(run.environment)?.owner === run.runId) {
-    store.releaseLock(run.environment, run.runId, now);
+  if (await releaseLeftoverLock(stores.locks, run, now)) {
     const detail = 'lock released by the engine: the execution ended without releasing it';
-    store.addRunEvent({
+    stores.runs.addEvent({
       runId: run.runId,
       at: now.toISOString(),
       type: 'failed',
@@ -115,9 +115,9 @@ function releaseLeftovers(run: RunContext, options: EngineOptions): void {
     });
     options.onProgress?.({ runId: run.runId, type: 'failed', state: 'Engine', error: detail });
   }
-  const approval = store.approvalForRun(run.runId);
+  const approval = stores.approvals.forRun(run.runId);
   if (approval?.status === 'pending')
-    store.decideApproval(approval.id, 'expired', null, now.toISOString());
+    await stores.approvals.decide(approval.id, 'expired', null, now.toISOString());
 }
 
 /**
@@ -125,10 +125,10 @@ function releaseLeftovers(run: RunContext, options: EngineOptions): void {
  * that bad input records no run); PrepareRun validates it again, as on AWS.
  */
 export async function runWorkflow(run: RunContext, options: EngineOptions): Promise<RunOutcome> {
-  const { store } = options;
+  const { stores } = options;
   const definition = await loadLocalDefinition(run.workflow);
   const startedAt = options.now();
-  store.createRun({
+  stores.runs.create({
     runId: run.runId,
     workflow: run.workflow,
     environment: run.environment,
@@ -206,7 +206,7 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
         default:
           continue;
       }
-      store.addRunEvent({
+      stores.runs.addEvent({
         runId: run.runId,
         at,
         type: progress.type,
@@ -230,18 +230,18 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
     controller.abort();
   }
   await recording;
-  releaseLeftovers(run, options);
+  await releaseLeftovers(run, options);
   const finishedAt = options.now().toISOString();
-  store.finishRun(
+  stores.runs.finish(
     run.runId,
     outcome.status,
     finishedAt,
     outcome.error ? `${outcome.error.name}: ${outcome.error.message}` : null,
   );
-  const row = store.getRun(run.runId);
+  const row = stores.runs.get(run.runId);
   if (!row) throw new Error(`run ${run.runId} vanished from the store`);
   if (options.auditNotes !== false) {
-    const phases = store.listOutbox(run.runId).map((o) => o.phase);
+    const phases = stores.outbox.list(run.runId).map((o) => o.phase);
     await appendAuditNote(
       run.repository,
       run.commit,

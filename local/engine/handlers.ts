@@ -21,7 +21,7 @@ import type { JobInput } from '../../core/contracts/job-input.ts';
 import { runExecutorProcess } from '../executor-process.ts';
 import { type LocalPorts, localPorts } from './local-ports.ts';
 import type { LocalNotifier } from './notifier.ts';
-import type { Store } from './store.ts';
+import type { LocalStores } from './store/local-stores.ts';
 
 export interface ApprovalRequest {
   runId: string;
@@ -32,7 +32,7 @@ export interface ApprovalRequest {
 }
 
 export interface HandlerContext {
-  readonly store: Store;
+  readonly stores: LocalStores;
   readonly settings: JobSettings;
   readonly notifier: LocalNotifier;
   readonly signingKey: Buffer;
@@ -66,14 +66,14 @@ class BatchJobFailed extends Error {
  * the same core steps the Lambdas run, over the local ports.
  */
 export function localFunctions(ctx: HandlerContext): Record<string, TaskHandler> {
-  const ports = localPorts(ctx.store);
+  const ports = localPorts(ctx.stores);
   return {
     PrepareRun: async (input) => Promise.resolve(prepareStep(input, ctx.settings)),
     Lock: async (input) => lockStep(input, ports.locks, ctx.now()),
     Unlock: async (input) => unlockStep(input, ports.locks, ctx.now()),
     CollectJobResult: async (input) => collectStep(input, ports.artifacts),
     Notify: async (input) => ctx.notifier.notify(input, ctx.now()),
-    Record: async (input) => recordStep(input, ports.records, ctx.now()),
+    Record: async (input) => recordStep(input, ports, ctx.now()),
     Rollback: async (input) => rollbackStep(input, ports.records),
     Schedule: async (input) => scheduleStep(input, ports.schedules, ctx.now()),
     RequestApproval: async (input) => requestApproval(ctx, ports, input),
@@ -111,7 +111,7 @@ async function requestApproval(
   for (;;) {
     // The execution is over (timed out or stopped): leave without touching the store.
     if (ctx.signal.aborted) throw new ApprovalExpired('the run stopped waiting for a decision');
-    const current = ctx.store.getApproval(approval.id);
+    const current = await ports.approvals.get(approval.id);
     if (current?.status === 'approved')
       return { approvedBy: current.decidedBy, decidedAt: current.decidedAt };
     if (current?.status === 'rejected') {
@@ -121,7 +121,7 @@ async function requestApproval(
     }
     if (ctx.now() > expiresAt) {
       // Marking it expired can lose to a decision made at the last moment: then read that.
-      if (ctx.store.decideApproval(approval.id, 'expired', null, ctx.now().toISOString())) {
+      if (await ports.approvals.decide(approval.id, 'expired', null, ctx.now().toISOString())) {
         throw new ApprovalExpired(`no decision before ${approval.expiresAt}`);
       }
       continue;

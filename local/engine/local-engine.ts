@@ -6,7 +6,7 @@ import { parseInput } from '../../core/validation.ts';
 import { type EngineOptions, type RunOutcome, runWorkflow } from './engine.ts';
 import { type StepformHome, approvalSigningKey, stepformHome } from './home.ts';
 import { LocalNotifier } from './notifier.ts';
-import { Store } from './store.ts';
+import { type LocalStores, openLocalStores } from './store/local-stores.ts';
 
 export const DEFAULT_APPROVAL_PORT = 8787;
 
@@ -20,7 +20,7 @@ export interface LocalEngineOptions {
 
 export class LocalEngine {
   readonly home: StepformHome;
-  readonly store: Store;
+  readonly stores: LocalStores;
   readonly signingKey: Buffer;
   readonly notifier: LocalNotifier;
   readonly approvalBaseUrl: string;
@@ -30,11 +30,11 @@ export class LocalEngine {
     const env = options.env ?? process.env;
     this.#env = env;
     this.home = stepformHome(options.home);
-    this.store = new Store(this.home.database);
+    this.stores = openLocalStores(this.home.database);
     this.signingKey = approvalSigningKey(this.home, env);
     this.notifier = new LocalNotifier(
       this.home,
-      this.store,
+      this.stores,
       env.SLACK_WEBHOOK_URL,
       options.print ?? (() => {}),
     );
@@ -60,10 +60,10 @@ export class LocalEngine {
 
   async run(
     run: RunContext,
-    extra: Partial<Omit<EngineOptions, 'store' | 'settings' | 'notifier' | 'signingKey'>> = {},
+    extra: Partial<Omit<EngineOptions, 'stores' | 'settings' | 'notifier' | 'signingKey'>> = {},
   ): Promise<RunOutcome> {
     return runWorkflow(run, {
-      store: this.store,
+      stores: this.stores,
       settings: {
         backend: { type: 'local', stateDir: this.home.state },
         artifactsRoot: this.home.artifacts,
@@ -78,6 +78,6 @@ export class LocalEngine {
   }
 
   close(): void {
-    this.store.close();
+    this.stores.close();
   }
 }

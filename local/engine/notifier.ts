@@ -8,27 +8,28 @@ import type { ChatPort, StatusPort } from '../../core/ports.ts';
 import { slackMessage } from '../../core/slack-message.ts';
 import { SlackWebhookChatPort } from '../../adapters/slack/webhook.ts';
 import type { StepformHome } from './home.ts';
-import { localPorts } from './local-ports.ts';
-import type { Store } from './store.ts';
+import { readResult } from '../executor-process.ts';
+import type { LocalStores } from './store/local-stores.ts';
 
 export class LocalNotifier {
   readonly #home: StepformHome;
-  readonly #store: Store;
+  readonly #stores: LocalStores;
   readonly #status: StatusPort;
   readonly #chat: ChatPort;
 
   constructor(
     home: StepformHome,
-    store: Store,
+    stores: LocalStores,
     slackWebhook: string | undefined,
     print: (line: string) => void,
   ) {
     this.#home = home;
-    this.#store = store;
+    this.#stores = stores;
+    // The outbox keeps the event; the run shows its phase; events.jsonl is for other tools.
     this.#status = {
       publish: async (event) => {
-        store.setRunPhase(event.runId, event.phase);
-        store.appendOutbox(event.runId, event.phase, event, event.at);
+        stores.runs.setPhase(event.runId, event.phase);
+        await stores.outbox.publish(event);
         await appendFile(home.events, `${JSON.stringify(event)}\n`);
       },
     };
@@ -47,13 +48,12 @@ export class LocalNotifier {
   }
 
   async notify(input: unknown, now: Date): Promise<NotifyReport> {
-    const ports = localPorts(this.#store);
     return notifyStep(
       input,
       {
         status: this.#status,
-        artifacts: ports.artifacts,
-        records: ports.records,
+        artifacts: { readResult },
+        runs: this.#stores.runs,
         chat: this.#chat,
         chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
         commentSink: async (runId, markdown) => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalEngine } from './local-engine.ts';
 import { fireDueSchedules, startScheduler } from './scheduler.ts';
-import type { ScheduleRow } from './store.ts';
+import type { LocalSchedule } from './store/sqlite-schedules.ts';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const opened: LocalEngine[] = [];
@@ -24,7 +24,7 @@ async function twoEngines(): Promise<[LocalEngine, LocalEngine]> {
   return [a, b];
 }
 
-function schedule(overrides: Partial<ScheduleRow> = {}): ScheduleRow {
+function schedule(overrides: Partial<LocalSchedule> = {}): LocalSchedule {
   return {
     environment: 'pr-7',
     projectDir: 'terraform/examples/hello',
@@ -40,25 +40,26 @@ function schedule(overrides: Partial<ScheduleRow> = {}): ScheduleRow {
 describe('fireDueSchedules', () => {
   it('fires nothing before fireAt', async () => {
     const [engine] = await twoEngines();
-    engine.store.upsertSchedule(schedule());
+    await engine.stores.schedules.upsert(schedule());
 
     expect(fireDueSchedules(engine, T0)).toEqual([]);
-    expect(engine.store.listSchedules()[0]?.status).toBe('pending');
-    expect(engine.store.listRuns()).toEqual([]);
+    expect(engine.stores.schedules.list()[0]?.status).toBe('pending');
+    expect(engine.stores.runs.list()).toEqual([]);
   });
 
   it('fires nothing that another process claimed first, or that was deleted', async () => {
     const [a, b] = await twoEngines();
     const claimed = schedule({ environment: 'pr-1' });
-    const deleted = schedule({ environment: 'pr-2', status: 'deleted' });
-    a.store.upsertSchedule(claimed);
-    a.store.upsertSchedule(deleted);
-    expect(b.store.claimSchedule(claimed.environment, claimed.projectDir, claimed.fireAt)).toBe(
+    const deleted = schedule({ environment: 'pr-2' });
+    await a.stores.schedules.upsert(claimed);
+    await a.stores.schedules.upsert(deleted);
+    await a.stores.schedules.remove(deleted.environment, deleted.projectDir);
+    expect(b.stores.schedules.claim(claimed.environment, claimed.projectDir, claimed.fireAt)).toBe(
       true,
     );
 
     expect(fireDueSchedules(a, new Date(T0.getTime() + 7200_000))).toEqual([]);
-    expect(a.store.listRuns()).toEqual([]);
+    expect(a.stores.runs.list()).toEqual([]);
   });
 });
 
@@ -70,7 +71,7 @@ describe('startScheduler', () => {
   it('checks on every interval and stops when its signal aborts', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     const [engine] = await twoEngines();
-    engine.store.upsertSchedule(schedule()); // due in 2030, not now
+    await engine.stores.schedules.upsert(schedule()); // due in 2030, not now
     const controller = new AbortController();
     const fired: unknown[] = [];
 
@@ -85,7 +86,7 @@ describe('startScheduler', () => {
 
     expect(fired).toEqual([]);
     expect(jest.getTimerCount()).toBe(0);
-    expect(engine.store.listSchedules()[0]?.status).toBe('pending');
+    expect(engine.stores.schedules.list()[0]?.status).toBe('pending');
   });
 
   // A scheduler given an already-aborted signal must not start a timer that nothing stops.

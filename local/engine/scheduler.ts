@@ -6,10 +6,10 @@ import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { scheduledDestroyRun } from '../../core/ttl.ts';
 import type { RunOutcome } from './engine.ts';
 import { LocalEngine } from './local-engine.ts';
-import type { ScheduleRow } from './store.ts';
+import type { LocalSchedule } from './store/sqlite-schedules.ts';
 
 export interface FiredSchedule {
-  readonly schedule: ScheduleRow;
+  readonly schedule: LocalSchedule;
   readonly run: RunContext;
   readonly outcome: Promise<RunOutcome>;
 }
@@ -24,9 +24,9 @@ export function fireDueSchedules(
   runOptions: Parameters<LocalEngine['run']>[1] = {},
 ): FiredSchedule[] {
   const fired: FiredSchedule[] = [];
-  for (const schedule of engine.store.dueSchedules(now)) {
-    if (!engine.store.claimSchedule(schedule.environment, schedule.projectDir, schedule.fireAt))
-      continue;
+  const { schedules } = engine.stores;
+  for (const schedule of schedules.due(now)) {
+    if (!schedules.claim(schedule.environment, schedule.projectDir, schedule.fireAt)) continue;
     const run = scheduledDestroyRun(schedule);
     fired.push({ schedule, run, outcome: engine.run(run, runOptions) });
   }

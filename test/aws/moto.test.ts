@@ -1,13 +1,9 @@
 // The AWS adapters against a real AWS-compatible server: moto, started on loopback by this
-// suite, with real SDK clients. What the mocks cannot show is shown here: that conditional
-// writes really are exclusive (the lock race, the single-use approval race), that the FIFO
-// queue keeps an environment's events in order, that Scheduler's conflict path updates.
+// suite, with real SDK clients. What the mocks cannot show is shown here: that the FIFO queue
+// keeps an environment's events in order and drops a retried one, that Scheduler's conflict
+// path updates. The DynamoDB stores, and what every store of a port promises, are proven by
+// the contract suites (test/contracts/), on moto too.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateScheduleGroupCommand,
@@ -26,31 +22,21 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import {
-  DynamoApprovalPort,
-  DynamoLockPort,
-  DynamoRecordPort,
-} from '../../adapters/aws/dynamodb.ts';
 import { S3ArtifactPort } from '../../adapters/aws/s3.ts';
 import { EventBridgeSchedulePort, scheduleName } from '../../adapters/aws/scheduler.ts';
 import { SecretsManagerSecretPort } from '../../adapters/aws/secrets.ts';
 import { SqsStatusPort } from '../../adapters/aws/sqs.ts';
-import { LockHeld, LockNotOwned } from '../../core/errors.ts';
-import type { StoredApproval } from '../../core/ports.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { type Phase, statusEvent } from '../../core/contracts/status-event.ts';
 import { type MotoServer, startMotoServer } from './moto-server.ts';
 import { jobResult } from '../support/job-result.ts';
 
-const TABLE = 'stepform-test';
 const BUCKET = 'stepform-artifacts';
 const GROUP = 'stepform-ttl';
 const COMMIT = 'd'.repeat(40);
 const T0 = new Date('2026-03-01T10:00:00.000Z');
-const HOUR = 3_600_000;
 
 let moto: MotoServer;
-let dynamo: DynamoDBClient;
 let s3: S3Client;
 let sqs: SQSClient;
 let secretsClient: SecretsManagerClient;
@@ -61,187 +47,19 @@ const cleanup: (() => Promise<void> | void)[] = [];
 beforeAll(async () => {
   moto = await startMotoServer();
   cleanup.push(moto.stop);
-  dynamo = new DynamoDBClient(moto.clientConfig);
   s3 = new S3Client({ ...moto.clientConfig, forcePathStyle: true });
   sqs = new SQSClient(moto.clientConfig);
   secretsClient = new SecretsManagerClient(moto.clientConfig);
   scheduler = new SchedulerClient(moto.clientConfig);
-  for (const client of [dynamo, s3, sqs, secretsClient, scheduler]) {
+  for (const client of [s3, sqs, secretsClient, scheduler]) {
     cleanup.unshift(() => {
       client.destroy();
     });
   }
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await dynamo.send(
-    new UpdateTimeToLiveCommand({
-      TableName: TABLE,
-      TimeToLiveSpecification: { AttributeName: 'expiresAtEpoch', Enabled: true },
-    }),
-  );
 }, 300_000);
 
 afterAll(async () => {
   for (const step of cleanup.splice(0)) await step();
-});
-
-describe('DynamoDB adapters on moto', () => {
-  it('lets exactly one of two racing acquirers take a lock; the other gets LockHeld', async () => {
-    const locks = new DynamoLockPort(dynamo, TABLE);
-    for (let round = 0; round < 10; round += 1) {
-      const environment = `race-${round}`;
-      const owners = ['run-a', 'run-b', 'run-c'];
-      const settled = await Promise.allSettled(
-        owners.map(async (owner) => locks.acquire(environment, owner, T0, HOUR)),
-      );
-      const won = settled.filter((result) => result.status === 'fulfilled');
-      const lost = settled.filter((result) => result.status === 'rejected');
-      expect(won).toHaveLength(1);
-      const winner = won[0]!.value.owner;
-      for (const loss of lost) {
-        expect(loss.reason).toBeInstanceOf(LockHeld);
-        expect((loss.reason as Error).message).toContain(`locked by run ${winner}`);
-      }
-      expect((await locks.getLock(environment))?.owner).toBe(winner);
-    }
-  });
-
-  it('renews a lock for its owner, and lets another run take it over once expired', async () => {
-    const locks = new DynamoLockPort(dynamo, TABLE);
-    const first = await locks.acquire('expiry', 'run-old', T0, 1_000);
-    const renewed = await locks.acquire('expiry', 'run-old', new Date(T0.getTime() + 500), 1_000);
-    expect(renewed.acquiredAt).toBe(first.acquiredAt);
-    expect(renewed.expiresAt).toBe('2026-03-01T10:00:01.500Z');
-
-    await expect(
-      locks.acquire('expiry', 'run-new', new Date(T0.getTime() + 1_000), HOUR),
-    ).rejects.toThrow(LockHeld);
-    const takeover = await locks.acquire('expiry', 'run-new', new Date(T0.getTime() + 1_500), HOUR);
-    expect(takeover).toEqual({
-      environment: 'expiry',
-      owner: 'run-new',
-      acquiredAt: '2026-03-01T10:00:01.500Z',
-      expiresAt: '2026-03-01T11:00:01.500Z',
-    });
-
-    await expect(
-      locks.release('expiry', 'run-old', new Date(T0.getTime() + 2_000)),
-    ).rejects.toThrow(LockNotOwned);
-    await locks.release('expiry', 'run-new', new Date(T0.getTime() + 3_000));
-    await locks.release('expiry', 'run-new', new Date(T0.getTime() + 4_000)); // idempotent
-    expect(await locks.getLock('expiry')).toBeUndefined();
-    expect(await locks.lockHistory('expiry')).toEqual([
-      {
-        owner: 'run-new',
-        acquiredAt: '2026-03-01T10:00:01.500Z',
-        releasedAt: '2026-03-01T10:00:03.000Z',
-      },
-    ]);
-  });
-
-  it('round-trips the last good commit, environments and run details', async () => {
-    const records = new DynamoRecordPort(dynamo, TABLE);
-    expect(await records.getLastGood('dev', 'infra/app')).toBeUndefined();
-    const good = { commit: COMMIT, runId: 'run-2', at: '2026-03-01T10:00:00.000Z' };
-    await records.setLastGood('dev', 'infra/app', good);
-    expect(await records.getLastGood('dev', 'infra/app')).toEqual(good);
-    // An older write (a late retry) does not move it back; a newer one does.
-    await records.setLastGood('dev', 'infra/app', {
-      ...good,
-      commit: 'e'.repeat(40),
-      at: '2026-03-01T09:00:00.000Z',
-    });
-    expect(await records.getLastGood('dev', 'infra/app')).toEqual(good);
-    const newer = { commit: 'f'.repeat(40), runId: 'run-3', at: '2026-03-01T11:00:00.000Z' };
-    await records.setLastGood('dev', 'infra/app', newer);
-    expect(await records.getLastGood('dev', 'infra/app')).toEqual(newer);
-    expect(await records.getLastGood('dev', 'infra/other')).toBeUndefined();
-
-    const environment = {
-      environment: 'dev',
-      projectDir: 'infra/app',
-      status: 'active',
-      ttlExpiresAt: null,
-      lastRunId: 'run-3',
-      updatedAt: '2026-03-01T11:00:00.000Z',
-    };
-    await records.setEnvironment(environment);
-    expect(await records.getEnvironment('dev', 'infra/app')).toEqual(environment);
-    await records.setEnvironment({ ...environment, ttlExpiresAt: '2026-03-02T00:00:00.000Z' });
-    expect((await records.getEnvironment('dev', 'infra/app'))?.ttlExpiresAt).toBe(
-      '2026-03-02T00:00:00.000Z',
-    );
-
-    await records.addRunDetails('run-3', {
-      outcome: 'planned',
-      error: { name: 'E', stack: undefined },
-    });
-    await records.addRunDetails('run-3', { outcome: 'applied', rollback: { commit: COMMIT } });
-    expect(await records.getRunDetails('run-3')).toEqual({
-      outcome: 'applied',
-      error: { name: 'E' },
-      rollback: { commit: COMMIT },
-    });
-    // Two first writes racing on a new run: both keys end up in the map.
-    await Promise.all([
-      records.addRunDetails('run-4', { a: 1 }),
-      records.addRunDetails('run-4', { b: 2 }),
-    ]);
-    expect(await records.getRunDetails('run-4')).toEqual({ a: 1, b: 2 });
-  });
-
-  it('makes a decision single use: of two racing decisions exactly one wins', async () => {
-    const approvals = new DynamoApprovalPort(dynamo, TABLE);
-    for (let round = 0; round < 10; round += 1) {
-      const approval: StoredApproval = {
-        id: `approval-${round}`,
-        runId: `run-${round}`,
-        taskToken: `token-${round}`,
-        environment: 'prod',
-        projectDir: 'infra/app',
-        commit: COMMIT,
-        planSha256: 'a'.repeat(64),
-        status: 'pending',
-        requestedAt: T0.toISOString(),
-        expiresAt: new Date(T0.getTime() + HOUR).toISOString(),
-      };
-      await approvals.create(approval);
-      await expect(approvals.create(approval)).rejects.toThrow(/already exists/);
-      expect(await approvals.get(approval.id)).toEqual(approval);
-
-      const at = new Date(T0.getTime() + 60_000).toISOString();
-      const [approved, rejected] = await Promise.all([
-        approvals.decide(approval.id, 'approved', 'ann', at),
-        approvals.decide(approval.id, 'rejected', 'bob', at),
-      ]);
-      expect([approved, rejected].filter(Boolean)).toHaveLength(1);
-      const decided = await approvals.get(approval.id);
-      expect(decided).toEqual({
-        ...approval,
-        status: approved ? 'approved' : 'rejected',
-        decidedBy: approved ? 'ann' : 'bob',
-        decidedAt: at,
-      });
-      // Replayed later: refused.
-      expect(await approvals.decide(approval.id, 'expired', null, at)).toBe(false);
-    }
-    expect(await approvals.get('no-such-approval')).toBeUndefined();
-    expect(await approvals.decide('no-such-approval', 'approved', 'ann', T0.toISOString())).toBe(
-      false,
-    );
-  });
 });
 
 describe('S3 adapter on moto', () => {

@@ -3,7 +3,7 @@
 // One repository and home; each test has its own environment, so they never share a lock.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
-import type { RunEventRow } from '../../local/engine/store.ts';
+import type { RunEventRow } from '../../local/engine/store/sqlite-runs.ts';
 import {
   HELLO_RESOURCES,
   PROJECT,
@@ -51,8 +51,8 @@ async function awaitingApproval(running: RunningCli, environment: string): Promi
   return waitFor(
     () => `a pending approval in ${environment}\n${running.stderr()}`,
     () => {
-      const run = store.listRuns(1000).find((r) => r.environment === environment);
-      if (!run || store.approvalForRun(run.runId)?.status !== 'pending') return undefined;
+      const run = store.runs.list(1000).find((r) => r.environment === environment);
+      if (!run || store.approvals.forRun(run.runId)?.status !== 'pending') return undefined;
       return running.stderr().includes(`reject:  npx stepform reject ${run.runId}`)
         ? run.runId
         : undefined;
@@ -70,7 +70,7 @@ describe('approve', () => {
     const store = ws.store();
     // Nothing is applied while the run waits.
     expect(ws.state('approved')).toBeUndefined();
-    expect(store.getLock('approved')?.owner).toBe(runId);
+    expect(store.locks.getLock('approved')?.owner).toBe(runId);
     expect(toApprove.stderr()).toContain(`approve: npx stepform approve ${runId}`);
 
     const approve = await ws.cli(['approve', runId, '--by', 'alice', '--json']);
@@ -94,14 +94,14 @@ describe('approve', () => {
       summary: { add: 3, change: 0, destroy: 0 },
     });
     expect(ws.resources('approved')).toEqual(HELLO_RESOURCES);
-    expect(store.approvalForRun(runId)).toMatchObject({
+    expect(store.approvals.forRun(runId)).toMatchObject({
       status: 'approved',
       decidedBy: 'alice',
       environment: 'approved',
       commit: ws.commit,
     });
-    expect(store.getLastGood('approved', PROJECT)?.commit).toBe(ws.commit);
-    expect(store.getLock('approved')).toBeUndefined();
+    expect((await store.records.getLastGood('approved', PROJECT))?.commit).toBe(ws.commit);
+    expect(store.locks.getLock('approved')).toBeUndefined();
   });
 
   it('a second approve of the same run exits 2 (ApprovalAlreadyDecided)', async () => {
@@ -111,14 +111,14 @@ describe('approve', () => {
     const reject = await ws.cli(['reject', runId]);
     expect(reject.exitCode).toBe(2);
     expect(reject.stderr).toContain('ApprovalAlreadyDecided');
-    expect(ws.store().approvalForRun(runId)).toMatchObject({
+    expect(ws.store().approvals.forRun(runId)).toMatchObject({
       status: 'approved',
       decidedBy: 'alice',
     });
   });
 
   it('the outbox holds the phases in order, each a valid status event', () => {
-    const outbox = ws.store().listOutbox(runId);
+    const outbox = ws.store().outbox.list(runId);
     expect(outbox.map((o) => o.phase)).toEqual([
       'started',
       'planned',
@@ -168,11 +168,11 @@ describe('reject', () => {
     });
     const store = ws.store();
     expect(ws.state('rejected')).toBeUndefined();
-    expect(store.getLock('rejected')).toBeUndefined();
-    expect(store.lockHistory('rejected').map((l) => l.owner)).toEqual([runId]);
-    expect(store.getLastGood('rejected', PROJECT)).toBeUndefined();
-    expect(store.approvalForRun(runId)).toMatchObject({ status: 'rejected', decidedBy: 'bob' });
-    const phases = store.listOutbox(runId).map((o) => o.phase);
+    expect(store.locks.getLock('rejected')).toBeUndefined();
+    expect(store.locks.lockHistory('rejected').map((l) => l.owner)).toEqual([runId]);
+    expect(await store.records.getLastGood('rejected', PROJECT)).toBeUndefined();
+    expect(store.approvals.forRun(runId)).toMatchObject({ status: 'rejected', decidedBy: 'bob' });
+    const phases = store.outbox.list(runId).map((o) => o.phase);
     expect(phases).toEqual(['started', 'planned', 'awaiting_approval', 'rejected']);
     expect(phases).not.toContain('applying');
     // Approving after the rejection is refused.
@@ -193,26 +193,28 @@ describe('approval timeout', () => {
       error: { name: 'ApprovalExpired' },
     });
     // It waited the 3 s it was given.
-    const approval = ws.store().approvalForRun(run.runId)!;
+    const approval = ws.store().approvals.forRun(run.runId)!;
     expect(Date.parse(approval.expiresAt) - Date.parse(approval.requestedAt)).toBe(3_000);
     expect(Date.parse(run.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(approval.expiresAt));
     const store = ws.store();
     expect(ws.state('expired')).toBeUndefined();
-    expect(store.getLock('expired')).toBeUndefined();
-    expect(store.getLastGood('expired', PROJECT)).toBeUndefined();
-    expect(store.approvalForRun(run.runId)).toMatchObject({ status: 'expired', decidedBy: null });
-    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual([
+    expect(store.locks.getLock('expired')).toBeUndefined();
+    expect(await store.records.getLastGood('expired', PROJECT)).toBeUndefined();
+    const expired = store.approvals.forRun(run.runId);
+    expect(expired).toMatchObject({ status: 'expired' });
+    expect(expired).not.toHaveProperty('decidedBy'); // nobody decided
+    expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual([
       'started',
       'planned',
       'awaiting_approval',
       'expired',
     ]);
-    const events: RunEventRow[] = store.listRunEvents(run.runId);
+    const events: RunEventRow[] = store.runs.listEvents(run.runId);
     expect(events.some((e) => e.type === 'failed' && e.state === 'RequestApproval')).toBe(true);
     // A decision after the expiry is refused, and changes nothing.
     const late = await ws.cli(['approve', run.runId]);
     expect(late.exitCode).toBe(2);
     expect(late.stderr).toMatch(/ApprovalAlreadyDecided|ApprovalExpired/);
-    expect(store.approvalForRun(run.runId)?.status).toBe('expired');
+    expect(store.approvals.forRun(run.runId)?.status).toBe('expired');
   });
 });

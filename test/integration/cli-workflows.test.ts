@@ -6,7 +6,7 @@
 // with dev but the home), to keep the suite short.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
-import type { RunEventRow } from '../../local/engine/store.ts';
+import type { RunEventRow } from '../../local/engine/store/sqlite-runs.ts';
 import {
   type CliResult,
   HELLO_RESOURCES,
@@ -82,8 +82,8 @@ describe('the workflows, through the CLI', () => {
     expect(result.stderr).toContain(`(run ${run.runId})`);
     expect(ws.state('dev')).toBeUndefined();
     const store = ws.store();
-    expect(store.getLock('dev')).toBeUndefined();
-    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual(['started', 'planned']);
+    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual(['started', 'planned']);
   });
 
   it('apply --auto-approve: exit 0, applied, last good commit recorded, lock released', async () => {
@@ -99,18 +99,18 @@ describe('the workflows, through the CLI', () => {
     });
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
     const store = ws.store();
-    expect(store.approvalForRun(run.runId)).toBeUndefined();
-    expect(store.getLastGood('dev', PROJECT)).toMatchObject({
+    expect(store.approvals.forRun(run.runId)).toBeUndefined();
+    expect(await store.records.getLastGood('dev', PROJECT)).toMatchObject({
       commit: ws.commit,
       runId: run.runId,
     });
-    expect(store.getEnvironment('dev', PROJECT)).toMatchObject({
+    expect(store.records.getEnvironment('dev', PROJECT)).toMatchObject({
       status: 'active',
       lastRunId: run.runId,
     });
-    expect(store.getLock('dev')).toBeUndefined();
-    expect(store.lockHistory('dev').map((l) => l.owner)).toEqual([run.runId]);
-    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual([
+    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.lockHistory('dev').map((l) => l.owner)).toEqual([run.runId]);
+    expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual([
       'started',
       'planned',
       'applying',
@@ -136,11 +136,11 @@ describe('the workflows, through the CLI', () => {
       summary: { add: 0, change: 0, destroy: 0 },
     });
     const store = ws.store();
-    expect(store.approvalForRun(run.runId)).toBeUndefined();
-    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual(['started', 'no_changes']);
+    expect(store.approvals.forRun(run.runId)).toBeUndefined();
+    expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual(['started', 'no_changes']);
     expect(result.stderr).not.toContain('approval needed');
-    expect(store.getLastGood('dev', PROJECT)).toMatchObject({ commit: ws.commit });
-    expect(store.getLock('dev')).toBeUndefined();
+    expect(await store.records.getLastGood('dev', PROJECT)).toMatchObject({ commit: ws.commit });
+    expect(store.locks.getLock('dev')).toBeUndefined();
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
   });
 
@@ -165,7 +165,7 @@ describe('the workflows, through the CLI', () => {
     expect(result.stdout).not.toContain('example-secret-value');
     expect(result.stderr).not.toContain('example-secret-value');
 
-    const schedules = ws.store().listSchedules('preview');
+    const schedules = ws.store().schedules.list('preview');
     expect(schedules).toHaveLength(1);
     const [schedule] = schedules;
     expect(schedule).toMatchObject({
@@ -178,19 +178,19 @@ describe('the workflows, through the CLI', () => {
     const fireAt = Date.parse(schedule!.fireAt);
     expect(fireAt).toBeGreaterThanOrEqual(before + HOUR_MS - CLOCK_SLACK_MS);
     expect(fireAt).toBeLessThanOrEqual(after + HOUR_MS + CLOCK_SLACK_MS);
-    expect(ws.store().getEnvironment('preview', PROJECT)).toMatchObject({
+    expect(ws.store().records.getEnvironment('preview', PROJECT)).toMatchObject({
       status: 'active',
       ttlExpiresAt: schedule!.fireAt,
     });
     expect(ws.resources('preview')).toEqual(HELLO_RESOURCES);
-    expect(ws.store().getLock('preview')).toBeUndefined();
+    expect(ws.store().locks.getLock('preview')).toBeUndefined();
   });
 
   it('ttl preview 2h moves the scheduled destroy and says so in the outbox', async () => {
     const store = ws.store();
-    const previous = store.listSchedules('preview')[0]!;
+    const previous = store.schedules.list('preview')[0]!;
     const ephemeralRunId = runs.ephemeral!.runId;
-    const outboxBefore = store.listOutbox(ephemeralRunId).length;
+    const outboxBefore = store.outbox.list(ephemeralRunId).length;
     const before = Date.now();
     const result = await ws.cli(['ttl', 'preview', '2h', '--json']);
     const after = Date.now();
@@ -210,11 +210,11 @@ describe('the workflows, through the CLI', () => {
     expect(fireAt).toBeGreaterThanOrEqual(before + 2 * HOUR_MS - CLOCK_SLACK_MS);
     expect(fireAt).toBeLessThanOrEqual(after + 2 * HOUR_MS + CLOCK_SLACK_MS);
 
-    const schedule = store.listSchedules('preview')[0]!;
+    const schedule = store.schedules.list('preview')[0]!;
     expect(schedule).toMatchObject({ status: 'pending', fireAt: moved.fireAt });
     expect(schedule.fireAt).not.toBe(previous.fireAt);
-    expect(store.getEnvironment('preview', PROJECT)?.ttlExpiresAt).toBe(moved.fireAt);
-    const outbox = store.listOutbox(ephemeralRunId);
+    expect(store.records.getEnvironment('preview', PROJECT)?.ttlExpiresAt).toBe(moved.fireAt);
+    const outbox = store.outbox.list(ephemeralRunId);
     expect(outbox).toHaveLength(outboxBefore + 1);
     expect(outbox.at(-1)?.phase).toBe('ttl_changed');
     expect(STATUS_EVENT.parse(outbox.at(-1)?.body)).toMatchObject({
@@ -225,11 +225,11 @@ describe('the workflows, through the CLI', () => {
   });
 
   it('ttl for an environment with no scheduled destroy exits 2 and changes nothing', async () => {
-    const schedulesBefore = ws.store().listSchedules();
+    const schedulesBefore = ws.store().schedules.list();
     const result = await ws.cli(['ttl', 'dev', '2h']);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('NotFound: no scheduled destroy for dev');
-    expect(ws.store().listSchedules()).toEqual(schedulesBefore);
+    expect(ws.store().schedules.list()).toEqual(schedulesBefore);
   });
 
   it('destroy --env preview: destroyed, schedule deleted, lock released', async () => {
@@ -243,16 +243,16 @@ describe('the workflows, through the CLI', () => {
       summary: { add: 0, change: 0, destroy: 3 },
     });
     const store = ws.store();
-    expect(store.getEnvironment('preview', PROJECT)).toMatchObject({
+    expect(store.records.getEnvironment('preview', PROJECT)).toMatchObject({
       status: 'destroyed',
       lastRunId: run.runId,
     });
-    expect(store.listSchedules('preview')).toMatchObject([{ status: 'deleted' }]);
-    expect(store.getLock('preview')).toBeUndefined();
+    expect(store.schedules.list('preview')).toMatchObject([{ status: 'deleted' }]);
+    expect(store.locks.getLock('preview')).toBeUndefined();
     expect(ws.resources('preview')).toEqual([]);
     // dev is untouched.
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
-    expect(store.listOutbox(run.runId).map((o) => o.phase)).toEqual(['destroying', 'destroyed']);
+    expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual(['destroying', 'destroyed']);
 
     // The TTL of a destroyed environment can no longer be moved.
     const ttl = await ws.cli(['ttl', 'preview', '2h']);
@@ -382,8 +382,8 @@ describe('bad input exits 2, names the flag and records no run', () => {
 
   beforeAll(async () => {
     const store = ws.store();
-    runsBefore = store.listRuns(1000).map((r) => r.runId);
-    outboxBefore = store.listOutbox().length;
+    runsBefore = store.runs.list(1000).map((r) => r.runId);
+    outboxBefore = store.outbox.list().length;
     // Independent commands: all at once, to keep the suite short.
     await Promise.all(
       CASES.map(async ([name, args]) => {
@@ -409,8 +409,8 @@ describe('bad input exits 2, names the flag and records no run', () => {
     expectOk(runs);
     expect((parseJson(runs) as { runs: RunJson[] }).runs.map((r) => r.runId)).toEqual(runsBefore);
     const store = ws.store();
-    expect(store.listOutbox()).toHaveLength(outboxBefore);
-    expect(store.getLock('dev')).toBeUndefined();
-    expect(store.listSchedules('pr-9')).toEqual([]);
+    expect(store.outbox.list()).toHaveLength(outboxBefore);
+    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.schedules.list('pr-9')).toEqual([]);
   });
 });

@@ -38,8 +38,8 @@ describe('two concurrent applies to one environment', () => {
     expect(runs.map((r) => r.phase).sort()).toEqual(['applied', 'no_changes']);
 
     const store = ws.store();
-    expect(store.getLock('shared')).toBeUndefined();
-    const history = store.lockHistory('shared');
+    expect(store.locks.getLock('shared')).toBeUndefined();
+    const history = store.locks.lockHistory('shared');
     expect(history.map((h) => h.owner).sort()).toEqual(runs.map((r) => r.runId).sort());
     for (const [index, hold] of history.entries()) {
       expect(hold.releasedAt >= hold.acquiredAt).toBe(true);
@@ -48,12 +48,12 @@ describe('two concurrent applies to one environment', () => {
     }
     // The one that waited shows it in its log: LockEnvironment was retried.
     const waited = runs.find((r) => r.phase === 'no_changes')!;
-    const retried = store
-      .listRunEvents(waited.runId)
+    const retried = store.runs
+      .listEvents(waited.runId)
       .filter((e) => e.type === 'retried' && e.state === 'LockEnvironment');
     expect(retried.length).toBeGreaterThanOrEqual(1);
     expect(ws.resources('shared')).toEqual(HELLO_RESOURCES);
-    expect(store.getLastGood('shared', PROJECT)?.commit).toBe(ws.commit);
+    expect((await store.records.getLastGood('shared', PROJECT))?.commit).toBe(ws.commit);
   });
 });
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunEventRow } from '../../local/engine/store.ts';
+import type { RunEventRow } from '../../local/engine/store/sqlite-runs.ts';
 import {
   type CliResult,
   HELLO_RESOURCES,
@@ -104,8 +104,8 @@ describe('rollback to the last good commit', () => {
         commit: commitA,
       });
     }
-    expect(ws.store().getLastGood('dev', PROJECT)?.commit).toBe(commitA);
-    expect(ws.store().getLastGood('staging', PROJECT)?.commit).toBe(commitA);
+    expect((await ws.store().records.getLastGood('dev', PROJECT))?.commit).toBe(commitA);
+    expect((await ws.store().records.getLastGood('staging', PROJECT))?.commit).toBe(commitA);
     stateA = ws.state('dev')!;
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
   });
@@ -128,13 +128,13 @@ describe('rollback to the last good commit', () => {
       `apply of ${commitB} failed; rolled back to the last good commit ${commitA}`,
     );
     const store = ws.store();
-    expect(store.getLastGood('dev', PROJECT)?.commit).toBe(commitA);
-    expect(store.getEnvironment('dev', PROJECT)).toMatchObject({
+    expect((await store.records.getLastGood('dev', PROJECT))?.commit).toBe(commitA);
+    expect(store.records.getEnvironment('dev', PROJECT)).toMatchObject({
       status: 'rolled_back',
       lastRunId: run.runId,
     });
-    expect(store.getLock('dev')).toBeUndefined();
-    const phases = store.listOutbox(run.runId).map((o) => o.phase);
+    expect(store.locks.getLock('dev')).toBeUndefined();
+    const phases = store.outbox.list(run.runId).map((o) => o.phase);
     expect(phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
     // The state is A's again: B's resources are gone, A's are as A left them.
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
@@ -157,8 +157,8 @@ describe('rollback to the last good commit', () => {
     expect(result.stdout).toContain(
       `apply of ${commitB} failed; rolled back to the last good commit ${commitA}`,
     );
-    expect(ws.store().getLastGood('staging', PROJECT)?.commit).toBe(commitA);
-    expect(ws.store().getLock('staging')).toBeUndefined();
+    expect((await ws.store().records.getLastGood('staging', PROJECT))?.commit).toBe(commitA);
+    expect(ws.store().locks.getLock('staging')).toBeUndefined();
     expect(ws.resources('staging')).toEqual(HELLO_RESOURCES);
   });
 });
@@ -191,12 +191,12 @@ describe('a failing apply with no last good commit', () => {
     expect(outbox.map((o) => o.phase)).toEqual(['started', 'planned', 'applying', 'failed']);
 
     const store = ws.store();
-    expect(store.getLock('fresh')).toBeUndefined();
-    expect(store.lockHistory('fresh').map((l) => l.owner)).toEqual([run.runId]);
-    expect(store.getLastGood('fresh', PROJECT)).toBeUndefined();
+    expect(store.locks.getLock('fresh')).toBeUndefined();
+    expect(store.locks.lockHistory('fresh').map((l) => l.owner)).toEqual([run.runId]);
+    expect(await store.records.getLastGood('fresh', PROJECT)).toBeUndefined();
     // What the failed apply created before failing stays, as Terraform left it.
     expect(ws.resources('fresh')).toContain('terraform_data.before');
     // dev is untouched.
-    expect(store.getLastGood('dev', PROJECT)?.commit).toBe(commitA);
+    expect((await store.records.getLastGood('dev', PROJECT))?.commit).toBe(commitA);
   });
 });

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../../local/engine/local-engine.ts';
 import { fireDueSchedules } from '../../local/engine/scheduler.ts';
-import type { ScheduleRow } from '../../local/engine/store.ts';
+import type { LocalSchedule } from '../../local/engine/store/sqlite-schedules.ts';
 import {
   HELLO_RESOURCES,
   PROJECT,
@@ -50,13 +50,13 @@ function ephemeral(environment: string): RunContext {
 }
 
 /** Creates the environment and returns its pending schedule. */
-async function createEphemeral(engine: LocalEngine, environment: string): Promise<ScheduleRow> {
+async function createEphemeral(engine: LocalEngine, environment: string): Promise<LocalSchedule> {
   const before = Date.now();
   const created = await engine.run(ephemeral(environment));
   expect(created.status).toBe('succeeded');
   expect(created.run.phase).toBe('applied');
   expect(ws.resources(environment)).toEqual(HELLO_RESOURCES);
-  const schedules = engine.store.listSchedules(environment);
+  const schedules = engine.stores.schedules.list(environment);
   expect(schedules).toHaveLength(1);
   const schedule = schedules[0]!;
   expect(schedule).toMatchObject({ status: 'pending', createdBy: created.run.runId });
@@ -74,12 +74,12 @@ async function untilPast(iso: string): Promise<void> {
 /** What a destroy run fired by a schedule must leave behind. */
 function expectDestroyed(environment: string, destroyRunId: string): void {
   const store = ws.store();
-  expect(store.getEnvironment(environment, PROJECT)).toMatchObject({
+  expect(store.records.getEnvironment(environment, PROJECT)).toMatchObject({
     status: 'destroyed',
     lastRunId: destroyRunId,
   });
-  expect(store.listSchedules(environment)).toMatchObject([{ status: 'deleted' }]);
-  expect(store.getLock(environment)).toBeUndefined();
+  expect(store.schedules.list(environment)).toMatchObject([{ status: 'deleted' }]);
+  expect(store.locks.getLock(environment)).toBeUndefined();
   expect(ws.resources(environment)).toEqual([]);
 }
 
@@ -91,7 +91,7 @@ describe('the TTL of an ephemeral environment', () => {
     // Not yet due: nothing fires.
     const early = new Date(Date.parse(schedule.fireAt) - 1);
     expect(fireDueSchedules(engine, early)).toEqual([]);
-    expect(engine.store.listSchedules('pr-1')[0]?.status).toBe('pending');
+    expect(engine.stores.schedules.list('pr-1')[0]?.status).toBe('pending');
 
     await untilPast(schedule.fireAt);
     const fired = fireDueSchedules(engine, new Date());
@@ -128,7 +128,7 @@ describe('the TTL of an ephemeral environment', () => {
 
     // Nothing runs while the TTL runs out.
     await untilPast(schedule.fireAt);
-    expect(ws.store().listSchedules('pr-2')[0]?.status).toBe('pending');
+    expect(ws.store().schedules.list('pr-2')[0]?.status).toBe('pending');
 
     // The next start: its first check fires the overdue destroy; later checks, in this
     // process or another, do not fire it again.
@@ -144,6 +144,6 @@ describe('the TTL of an ephemeral environment', () => {
     expectDestroyed('pr-2', fired[0]!.run.runId);
     expect(fireDueSchedules(next, new Date())).toEqual([]);
     // pr-1's finished schedule stays finished.
-    expect(ws.store().listSchedules('pr-1')).toMatchObject([{ status: 'deleted' }]);
+    expect(ws.store().schedules.list('pr-1')).toMatchObject([{ status: 'deleted' }]);
   });
 });

@@ -13,7 +13,7 @@ import type { RunContext, Workflow } from '../../core/contracts/workflow-input.t
 import { type AslDefinition, readDefinitionText } from '../../local/engine/asl.ts';
 import type { FaultInjection, RunOutcome, StateProgress } from '../../local/engine/engine.ts';
 import { LocalEngine } from '../../local/engine/local-engine.ts';
-import type { LockRow } from '../../local/engine/store.ts';
+import type { LockRecord } from '../../core/locks.ts';
 import { runExecutorProcess } from '../../local/executor-process.ts';
 import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo, tempDir } from '../support/repo.ts';
 
@@ -116,12 +116,12 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
     },
     ...(scenario.now ? { now: scenario.now } : {}),
   });
-  const events = engine.store.listRunEvents(runId);
+  const events = engine.stores.runs.listEvents(runId);
   return {
     runId,
     outcome,
     progress,
-    phases: engine.store.listOutbox(runId).map((o) => o.phase),
+    phases: engine.stores.outbox.list(runId).map((o) => o.phase),
     entered: events.filter((e) => e.type === 'entered').map((e) => e.state ?? ''),
     count: (type, state) => events.filter((e) => e.type === type && e.state === state).length,
     failures: (state) =>
@@ -196,8 +196,8 @@ describe('transient service errors are retried and the run succeeds', () => {
     ]);
     expect(ran.progress.filter((p) => p.type === 'caught')).toEqual([]);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
-    expect(engine.store.getLock('transient')).toBeUndefined();
-    expect(engine.store.getLastGood('transient', PROJECT)?.commit).toBe(commitA);
+    expect(engine.stores.locks.getLock('transient')).toBeUndefined();
+    expect((await engine.stores.records.getLastGood('transient', PROJECT))?.commit).toBe(commitA);
     expect(await resources(engine, 'transient')).toEqual(HELLO_RESOURCES);
   });
 
@@ -217,8 +217,8 @@ describe('transient service errors are retried and the run succeeds', () => {
     expect(ran.count('exited', 'RunPlanJob')).toBe(1);
     expect(ran.count('exited', 'RunApplyJob')).toBe(1);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
-    expect(engine.store.getLock('transient')).toBeUndefined();
-    expect(engine.store.getLastGood('transient', PROJECT)?.commit).toBe(commitB);
+    expect(engine.stores.locks.getLock('transient')).toBeUndefined();
+    expect((await engine.stores.records.getLastGood('transient', PROJECT))?.commit).toBe(commitB);
     expect((await tfState(engine, 'transient'))?.outputs.greeting?.value).toBe('bonjour, world');
   });
 });
@@ -240,7 +240,7 @@ describe('a held environment lock', () => {
     expect(ran.count('retried', 'LockEnvironment')).toBe(3);
     expect(ran.count('caught', 'LockEnvironment')).toBe(0);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
-    expect(engine.store.getLock('contended')).toBeUndefined();
+    expect(engine.stores.locks.getLock('contended')).toBeUndefined();
   });
 
   it('fails the run with LockHeld once the retries are spent, taking and leaving no lock', async () => {
@@ -258,11 +258,11 @@ describe('a held environment lock', () => {
     expect(ran.entered).not.toContain('RunPlanJob');
     expect(ran.entered.filter((s) => s.startsWith('Unlock'))).toEqual([]);
     expect(ran.phases).toEqual(['failed']);
-    expect(engine.store.getLock('contended')).toBeUndefined();
+    expect(engine.stores.locks.getLock('contended')).toBeUndefined();
   });
 
   it('held for real by another run: fails with LockHeld and leaves the other run its lock', async () => {
-    const other = engine.store.acquireLock('contended', 'other-run', new Date(), 600_000);
+    const other = await engine.stores.locks.acquire('contended', 'other-run', new Date(), 600_000);
     try {
       const ran = await run(engine, {
         workflow: 'destroy',
@@ -275,10 +275,10 @@ describe('a held environment lock', () => {
       expect(ran.outcome.error?.message).toContain('locked by run other-run');
       expect(ran.entered).not.toContain('RunDestroyJob');
       expect(ran.phases).toEqual(['failed']);
-      expect(engine.store.getLock('contended')).toEqual(other);
+      expect(engine.stores.locks.getLock('contended')).toEqual(other);
       expect(await resources(engine, 'contended')).toEqual(HELLO_RESOURCES);
     } finally {
-      engine.store.releaseLock('contended', 'other-run', new Date());
+      await engine.stores.locks.release('contended', 'other-run', new Date());
     }
   });
 });
@@ -314,8 +314,8 @@ describe('notifications never fail a run', () => {
     expect(ran.phases).toEqual(['planned', 'applying']);
     expect(ran.entered).toContain('RunApplyJob');
     expect(ran.entered[ran.entered.length - 1]).toBe('Applied');
-    expect(engine.store.getLastGood('quiet', PROJECT)?.commit).toBe(commitA);
-    expect(engine.store.getLock('quiet')).toBeUndefined();
+    expect((await engine.stores.records.getLastGood('quiet', PROJECT))?.commit).toBe(commitA);
+    expect(engine.stores.locks.getLock('quiet')).toBeUndefined();
     expect(await resources(engine, 'quiet')).toEqual(HELLO_RESOURCES);
   });
 });
@@ -339,7 +339,7 @@ describe('bad input', () => {
     expect(ran.count('caught', 'PrepareRun')).toBe(1);
     expect(ran.entered).toEqual(['PrepareRun', 'InvalidInput']);
     expect(ran.phases).toEqual([]);
-    expect(engine.store.getLock('invalid')).toBeUndefined();
+    expect(engine.stores.locks.getLock('invalid')).toBeUndefined();
   });
 
   it('ends on the InvalidInput path for a real invalid input: an ephemeral run without a TTL', async () => {
@@ -377,8 +377,8 @@ describe('a plan that fails', () => {
     expect(ran.failures('CollectPlan')).toEqual([expect.stringMatching(/^JobLost: /)]);
     expect(ran.entered).toContain('UnlockEnvironment');
     expect(ran.phases).toEqual(['started', 'failed']);
-    expect(engine.store.getLock('planfail')).toBeUndefined();
-    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
   });
 
   it('RunPlanJob fails for real (a project folder missing at that commit): JobFailed', async () => {
@@ -394,7 +394,7 @@ describe('a plan that fails', () => {
     expect(ran.failures('RunPlanJob')).toEqual([expect.stringMatching(/^States\.TaskFailed: /)]);
     expect(ran.count('retried', 'RunPlanJob')).toBe(0);
     expect(ran.phases).toEqual(['started', 'failed']);
-    expect(engine.store.getLock('planfail')).toBeUndefined();
+    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
   });
 
   it('CollectPlan fails with JobFailed: not retried, the run fails, lock released', async () => {
@@ -411,8 +411,8 @@ describe('a plan that fails', () => {
     expect(ran.count('retried', 'CollectPlan')).toBe(0);
     expect(ran.phases).toEqual(['started', 'failed']);
     expect(ran.entered).not.toContain('RunApplyJob');
-    expect(engine.store.getLock('planfail')).toBeUndefined();
-    expect(engine.store.getLastGood('planfail', PROJECT)).toBeUndefined();
+    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
+    expect(await engine.stores.records.getLastGood('planfail', PROJECT)).toBeUndefined();
     expect(await resources(engine, 'planfail')).toEqual([]);
   });
 
@@ -434,7 +434,7 @@ describe('a plan that fails', () => {
     expect(ran.count('caught', 'NotifyOutcome')).toBe(1);
     expect(ran.phases).toEqual(['started']);
     expect(ran.entered.slice(-3)).toEqual(['UnlockEnvironment', 'EndForOutcome', 'Failed']);
-    expect(engine.store.getLock('planfail')).toBeUndefined();
+    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
   });
 });
 
@@ -447,11 +447,11 @@ describe('a failed apply is rolled back to the last good commit', () => {
   it('applies A first, the last good commit', async () => {
     const ran = await run(engine, { workflow: 'plan-apply', commit: commitA, environment: 'prod' });
     expect(ran.outcome.status).toBe('succeeded');
-    expect(engine.store.getLastGood('prod', PROJECT)?.commit).toBe(commitA);
+    expect((await engine.stores.records.getLastGood('prod', PROJECT))?.commit).toBe(commitA);
   });
 
   it('B fails after its apply (CollectApply: JobFailed): re-applies A and fails the run', async () => {
-    const lastGoodBefore = engine.store.getLastGood('prod', PROJECT);
+    const lastGoodBefore = await engine.stores.records.getLastGood('prod', PROJECT);
     const ran = await run(engine, {
       workflow: 'plan-apply',
       commit: commitB,
@@ -465,15 +465,15 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(ran.entered).toEqual(
       expect.arrayContaining(['DecideRollback', 'RunRollbackJob', 'CollectRollback']),
     );
-    const details = engine.store.getRun(ran.runId)?.details;
+    const details = engine.stores.runs.get(ran.runId)?.details;
     expect(details).toMatchObject({
       outcome: 'rolled_back',
       rollback: { commit: commitA, failedCommit: commitB },
     });
-    expect(engine.store.getLastGood('prod', PROJECT)).toEqual(lastGoodBefore);
+    expect(await engine.stores.records.getLastGood('prod', PROJECT)).toEqual(lastGoodBefore);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
-    expect(engine.store.getLock('prod')).toBeUndefined();
-    expect(engine.store.getEnvironment('prod', PROJECT)?.status).toBe('rolled_back');
+    expect(engine.stores.locks.getLock('prod')).toBeUndefined();
+    expect(engine.stores.records.getEnvironment('prod', PROJECT)?.status).toBe('rolled_back');
     // B's apply had gone through; the rollback put A's greeting back.
     expect((await tfState(engine, 'prod'))?.outputs.greeting?.value).toBe('hello, world');
   });
@@ -491,12 +491,12 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(ran.failures('CollectApply')).toEqual([
       expect.stringMatching(/^JobFailed: .*Deliberate apply failure/),
     ]);
-    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({
       rollback: { commit: commitA, failedCommit: commitFailing },
     });
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
-    expect(engine.store.getLastGood('prod', PROJECT)?.commit).toBe(commitA);
-    expect(engine.store.getLock('prod')).toBeUndefined();
+    expect((await engine.stores.records.getLastGood('prod', PROJECT))?.commit).toBe(commitA);
+    expect(engine.stores.locks.getLock('prod')).toBeUndefined();
     expect(await resources(engine, 'prod')).toEqual(HELLO_RESOURCES);
   });
 
@@ -515,8 +515,8 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(ran.count('caught', 'DecideRollback')).toBe(1);
     expect(ran.entered).not.toContain('RunRollbackJob');
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'failed']);
-    expect(engine.store.getLastGood('fresh', PROJECT)).toBeUndefined();
-    expect(engine.store.getLock('fresh')).toBeUndefined();
+    expect(await engine.stores.records.getLastGood('fresh', PROJECT)).toBeUndefined();
+    expect(engine.stores.locks.getLock('fresh')).toBeUndefined();
   });
 });
 
@@ -547,8 +547,8 @@ describe('an outcome that cannot be recorded', () => {
       'Applied',
     ]);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
-    expect(engine.store.getLastGood('unrecorded', PROJECT)).toBeUndefined();
-    expect(engine.store.getLock('unrecorded')).toBeUndefined();
+    expect(await engine.stores.records.getLastGood('unrecorded', PROJECT)).toBeUndefined();
+    expect(engine.stores.locks.getLock('unrecorded')).toBeUndefined();
     expect(await resources(engine, 'unrecorded')).toEqual(HELLO_RESOURCES);
   });
 
@@ -561,7 +561,7 @@ describe('an outcome that cannot be recorded', () => {
       environment: 'unrecorded',
     });
     expect(recorded.outcome.status).toBe('succeeded');
-    const lastGood = engine.store.getLastGood('unrecorded', PROJECT);
+    const lastGood = await engine.stores.records.getLastGood('unrecorded', PROJECT);
     expect(lastGood?.runId).toBe(recorded.runId);
 
     const retries = await maxAttempts('plan-apply', 'RecordOutcome', 'Lambda.ServiceException');
@@ -582,9 +582,9 @@ describe('an outcome that cannot be recorded', () => {
     expect(ran.entered).toContain('OutcomeRecordFailed');
     expect(ran.entered.slice(-3)).toEqual(['UnlockEnvironment', 'EndForOutcome', 'Failed']);
     expect(ran.phases).toEqual(['started', 'no_changes', 'failed']);
-    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
-    expect(engine.store.getLastGood('unrecorded', PROJECT)).toEqual(lastGood);
-    expect(engine.store.getLock('unrecorded')).toBeUndefined();
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+    expect(await engine.stores.records.getLastGood('unrecorded', PROJECT)).toEqual(lastGood);
+    expect(engine.stores.locks.getLock('unrecorded')).toBeUndefined();
   });
 
   it('a planned pull request run fails with the record error, recorded as failed', async () => {
@@ -604,7 +604,7 @@ describe('an outcome that cannot be recorded', () => {
     expect(ran.entered).toContain('OutcomeRecordFailed');
     expect(ran.entered.slice(-2)).toEqual(['EndForOutcome', 'Failed']);
     expect(ran.phases).toEqual(['started', 'planned', 'failed']);
-    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
   });
 });
 
@@ -616,11 +616,12 @@ describe('an unlock that fails for good', () => {
 
   /** The lock as it is when `state`'s Catch is taken: the execution's own last word on it. */
   function lockWhenCaught(environment: string, state: string) {
-    const seen: { lock?: LockRow | undefined } = {};
+    const seen: { lock?: LockRecord | undefined } = {};
     return {
       seen,
       onProgress: (p: StateProgress) => {
-        if (p.type === 'caught' && p.state === state) seen.lock = engine.store.getLock(environment);
+        if (p.type === 'caught' && p.state === state)
+          seen.lock = engine.stores.locks.getLock(environment);
       },
     };
   }
@@ -653,8 +654,8 @@ describe('an unlock that fails for good', () => {
     expect(ran.failures('Engine')).toEqual([
       expect.stringContaining('lock released by the engine'),
     ]);
-    expect(engine.store.getLock('stuck')).toBeUndefined();
-    expect(engine.store.lockHistory('stuck').map((h) => h.owner)).toContain(ran.runId);
+    expect(engine.stores.locks.getLock('stuck')).toBeUndefined();
+    expect(engine.stores.locks.lockHistory('stuck').map((h) => h.owner)).toContain(ran.runId);
   });
 
   it('leaves a failed run failed with its own error', async () => {
@@ -680,12 +681,12 @@ describe('an unlock that fails for good', () => {
     expect(watch.seen.lock?.owner).toBe(ran.runId);
     expect(Date.parse(watch.seen.lock?.expiresAt ?? '')).toBeGreaterThan(Date.now());
     expect(ran.failures('Engine')).toHaveLength(1);
-    expect(engine.store.getLock('stuck')).toBeUndefined();
+    expect(engine.stores.locks.getLock('stuck')).toBeUndefined();
   });
 
   it('the expiry is the backstop: a lock left behind holds off runs until then, then is taken over', async () => {
     // As on AWS, where nothing releases the lock of a run whose unlock failed.
-    const left = engine.store.acquireLock(
+    const left = await engine.stores.locks.acquire(
       'stuck',
       'run-whose-unlock-failed',
       new Date(),
@@ -699,7 +700,7 @@ describe('an unlock that fails for good', () => {
     });
     expect(blocked.outcome.error?.name).toBe('LockHeld');
     expect(blocked.entered).not.toContain('RunPlanJob');
-    expect(engine.store.getLock('stuck')).toEqual(left);
+    expect(engine.stores.locks.getLock('stuck')).toEqual(left);
 
     const afterExpiry = new Date(Date.parse(left.expiresAt) + 1000);
     const later = await run(engine, {
@@ -712,7 +713,7 @@ describe('an unlock that fails for good', () => {
     expect(later.count('retried', 'LockEnvironment')).toBe(0);
     expect(later.phases).toEqual(['started', 'no_changes']);
     expect(later.failures('Engine')).toEqual([]);
-    expect(engine.store.getLock('stuck')).toBeUndefined();
+    expect(engine.stores.locks.getLock('stuck')).toBeUndefined();
   });
 });
 
@@ -734,8 +735,8 @@ describe('an ephemeral environment whose destroy cannot be scheduled', () => {
     expect(ran.count('exited', 'CollectEphemeral')).toBe(1);
     expect(ran.count('exited', 'CollectCleanup')).toBe(1);
     expect(ran.phases).toEqual(['started', 'destroying', 'failed']);
-    expect(engine.store.getLock('preview')).toBeUndefined();
-    expect(engine.store.listSchedules('preview')).toEqual([]);
+    expect(engine.stores.locks.getLock('preview')).toBeUndefined();
+    expect(engine.stores.schedules.list('preview')).toEqual([]);
 
     // Ask Terraform itself, through the executor's command verb, what the state still holds.
     const list = await runExecutorProcess({
@@ -779,11 +780,11 @@ describe('a destroy that fails', () => {
     expect(ran.count('retried', 'RunDestroyJob')).toBe(0);
     expect(ran.count('caught', 'RunDestroyJob')).toBe(1);
     expect(ran.phases).toEqual(['destroying', 'failed']);
-    expect(engine.store.getEnvironment('doomed', PROJECT)?.status).toBe('failed-destroy');
-    expect(engine.store.getRun(ran.runId)?.details).toMatchObject({ outcome: 'destroy_failed' });
-    expect(engine.store.getLock('doomed')).toBeUndefined();
+    expect(engine.stores.records.getEnvironment('doomed', PROJECT)?.status).toBe('failed-destroy');
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'destroy_failed' });
+    expect(engine.stores.locks.getLock('doomed')).toBeUndefined();
     // The TTL schedule stays, so the scheduled destroy still tries again.
-    expect(engine.store.listSchedules('doomed').map((s) => s.status)).toEqual(['pending']);
+    expect(engine.stores.schedules.list('doomed').map((s) => s.status)).toEqual(['pending']);
     expect(await resources(engine, 'doomed')).toEqual(HELLO_RESOURCES);
   });
 
@@ -797,9 +798,9 @@ describe('a destroy that fails', () => {
     expect(ran.outcome.status).toBe('succeeded');
     expect(ran.count('retried', 'RunDestroyJob')).toBe(1);
     expect(ran.phases).toEqual(['destroying', 'destroyed']);
-    expect(engine.store.getEnvironment('doomed', PROJECT)?.status).toBe('destroyed');
-    expect(engine.store.listSchedules('doomed').map((s) => s.status)).toEqual(['deleted']);
-    expect(engine.store.getLock('doomed')).toBeUndefined();
+    expect(engine.stores.records.getEnvironment('doomed', PROJECT)?.status).toBe('destroyed');
+    expect(engine.stores.schedules.list('doomed').map((s) => s.status)).toEqual(['deleted']);
+    expect(engine.stores.locks.getLock('doomed')).toBeUndefined();
     expect(await resources(engine, 'doomed')).toEqual([]);
   });
 });

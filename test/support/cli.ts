@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stateKey } from '../../executor-image/src/terraform.ts';
-import { Store } from '../../local/engine/store.ts';
+import { type LocalStores, openLocalStores } from '../../local/engine/store/local-stores.ts';
 import { run } from '../../toolchain/process.ts';
 import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo, tempDir } from './repo.ts';
 
@@ -147,7 +147,7 @@ export interface Workspace {
   cli(args: readonly string[]): Promise<CliResult>;
   start(args: readonly string[]): RunningCli;
   /** The store the CLI writes (opened once, closed by close()). */
-  store(): Store;
+  store(): LocalStores;
   /** The environment's state file for `stack`, or undefined when there is none. */
   state(environment: string): TfState | undefined;
   /** `type.name` of every managed resource in the environment's state (undefined: no state). */
@@ -165,7 +165,7 @@ export async function helloWorkspace(
   const home = separate ? await tempDir('home') : join(repo.dir, '.stepform');
   const env = cliEnv(separate ? { STEPFORM_HOME: home } : {});
   const running: ChildProcess[] = [];
-  let store: Store | undefined;
+  let store: LocalStores | undefined;
   const state = (environment: string): TfState | undefined => {
     const path = join(home, 'state', stateKey(environment, PROJECT));
     return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as TfState) : undefined;
@@ -182,7 +182,7 @@ export async function helloWorkspace(
       return started;
     },
     store() {
-      store ??= new Store(join(home, 'stepform.db'));
+      store ??= openLocalStores(join(home, 'stepform.db'));
       return store;
     },
     state,

@@ -1,15 +1,20 @@
-// The local state store on a real SQLite file. Two `Store` instances opened on the same file
-// stand for two processes (the CLI and `stepform serve`); the races that matter are also run
-// in real child processes, which is how they happen in use.
+// The local stores on a real SQLite file. Two sets of stores opened on the same file stand for
+// two processes (the CLI and `stepform serve`); the races that matter are also run in real
+// child processes, which is how they happen in use. What both sides of each port promise is
+// proven by the contract suites (test/contracts/); this file proves what is local: several
+// processes on one file, lock history, schedule claims, runs and their events, the outbox.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LockHeld, LockNotOwned } from '../../core/errors.ts';
-import { type ApprovalRow, type ScheduleRow, Store, approvalRecord } from './store.ts';
+import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
+import { statusEvent } from '../../../core/contracts/status-event.ts';
+import type { StoredApproval } from '../../../core/ports.ts';
+import { type LocalStores, openLocalStores } from './local-stores.ts';
+import type { LocalSchedule } from './sqlite-schedules.ts';
 
-const STORE_URL = new URL('./store.ts', import.meta.url).href;
+const STORE_URL = new URL('./local-stores.ts', import.meta.url).href;
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const MINUTE = 60_000;
 const TASK_TOKEN = 'local-task-token-5f1c0ffee0ddba11-do-not-show';
@@ -19,7 +24,7 @@ function at(seconds: number): Date {
   return new Date(T0.getTime() + seconds * 1000);
 }
 
-const opened: Store[] = [];
+const opened: LocalStores[] = [];
 
 afterEach(() => {
   for (const store of opened.splice(0)) store.close();
@@ -30,17 +35,17 @@ async function databasePath(): Promise<string> {
 }
 
 /** Two stores on one database file, as two processes would open it. */
-async function twoStores(): Promise<{ path: string; a: Store; b: Store }> {
+async function twoStores(): Promise<{ path: string; a: LocalStores; b: LocalStores }> {
   const path = await databasePath();
-  const a = new Store(path);
-  const b = new Store(path);
+  const a = openLocalStores(path);
+  const b = openLocalStores(path);
   opened.push(a, b);
   return { path, a, b };
 }
 
-function caught(action: () => unknown): Error {
+async function caught(action: () => Promise<unknown>): Promise<Error> {
   try {
-    action();
+    await action();
   } catch (error) {
     if (error instanceof Error) return error;
     throw new Error(`expected an Error, got ${String(error)}`);
@@ -48,7 +53,7 @@ function caught(action: () => unknown): Error {
   throw new Error('expected a throw');
 }
 
-function approval(overrides: Partial<ApprovalRow> = {}): ApprovalRow {
+function approval(overrides: Partial<StoredApproval> = {}): StoredApproval {
   return {
     id: 'AAECAwQFBgcICQoLDA0ODw',
     runId: 'run-1',
@@ -60,13 +65,11 @@ function approval(overrides: Partial<ApprovalRow> = {}): ApprovalRow {
     status: 'pending',
     requestedAt: T0.toISOString(),
     expiresAt: at(3600).toISOString(),
-    decidedBy: null,
-    decidedAt: null,
     ...overrides,
   };
 }
 
-function schedule(overrides: Partial<ScheduleRow> = {}): ScheduleRow {
+function schedule(overrides: Partial<LocalSchedule> = {}): LocalSchedule {
   return {
     environment: 'pr-7',
     projectDir: 'terraform/examples/hello',
@@ -80,9 +83,9 @@ function schedule(overrides: Partial<ScheduleRow> = {}): ScheduleRow {
 }
 
 /**
- * Runs `body` in `count` child processes, each with its own Store on `path`. Every child
+ * Runs `body` in `count` child processes, each with its own stores on `path`. Every child
  * busy-waits for the same start instant so they really do hit the file together. In `body`,
- * `store` is the child's Store, `who` its index and `sleep(ms)` a promise; its return value
+ * `store` is the child's stores, `who` its index and `sleep(ms)` a promise; its return value
  * comes back as JSON.
  */
 async function raceInProcesses(path: string, count: number, body: string): Promise<unknown[]> {
@@ -90,9 +93,9 @@ async function raceInProcesses(path: string, count: number, body: string): Promi
   await writeFile(
     script,
     [
-      `const { Store } = await import(${JSON.stringify(STORE_URL)});`,
+      `const { openLocalStores } = await import(${JSON.stringify(STORE_URL)});`,
       `const { setTimeout: sleep } = await import('node:timers/promises');`,
-      'const store = new Store(process.env.STORE_DB);',
+      'const store = openLocalStores(process.env.STORE_DB);',
       'const who = Number(process.env.STORE_WHO);',
       'const start = Number(process.env.STORE_START);',
       'while (Date.now() < start) {}',
@@ -134,8 +137,8 @@ describe('environment locks', () => {
   it('lets exactly one of two stores on the same file take a free lock; the other is told who holds it', async () => {
     const { a, b } = await twoStores();
 
-    const won = a.acquireLock('dev', 'run-a', T0, MINUTE);
-    const lost = caught(() => b.acquireLock('dev', 'run-b', at(1), MINUTE));
+    const won = await a.locks.acquire('dev', 'run-a', T0, MINUTE);
+    const lost = await caught(async () => await b.locks.acquire('dev', 'run-b', at(1), MINUTE));
 
     expect(won).toEqual({
       environment: 'dev',
@@ -147,19 +150,19 @@ describe('environment locks', () => {
     expect(lost.name).toBe('LockHeld');
     expect(lost.message).toContain('run-a');
     expect(lost.message).toContain(at(60).toISOString());
-    expect(b.getLock('dev')).toEqual(won);
+    expect(b.locks.getLock('dev')).toEqual(won);
   });
 
   it('lets exactly one of several processes win a race for the same lock', async () => {
     const path = await databasePath();
-    const store = new Store(path); // creates the schema before the race
+    const store = openLocalStores(path); // creates the schema before the race
     opened.push(store);
 
     const results = (await raceInProcesses(
       path,
       6,
       `try {
-         store.acquireLock('dev', 'run-' + who, new Date(), 600000);
+         await store.locks.acquire('dev', 'run-' + who, new Date(), 600000);
          return { who, won: true };
        } catch (error) {
          return { who, won: false, name: error.name, message: error.message };
@@ -173,29 +176,29 @@ describe('environment locks', () => {
       expect(loser.name).toBe('LockHeld');
       expect(loser.message).toContain(owner);
     }
-    expect(store.getLock('dev')?.owner).toBe(owner);
+    expect(store.locks.getLock('dev')?.owner).toBe(owner);
   });
 
   it('renews the lock when its owner takes it again: acquiredAt stays, expiresAt moves on', async () => {
     const { a, b } = await twoStores();
-    a.acquireLock('dev', 'run-a', T0, MINUTE);
+    await a.locks.acquire('dev', 'run-a', T0, MINUTE);
 
     // The owner is the run, not the process: a second process acting for run-a renews too.
-    const renewed = b.acquireLock('dev', 'run-a', at(30), MINUTE);
+    const renewed = await b.locks.acquire('dev', 'run-a', at(30), MINUTE);
 
     expect(renewed.acquiredAt).toBe(T0.toISOString());
     expect(renewed.expiresAt).toBe(at(90).toISOString());
-    expect(a.getLock('dev')).toEqual(renewed);
+    expect(a.locks.getLock('dev')).toEqual(renewed);
   });
 
   it('lets another run take over a lock only once it has expired', async () => {
     const { a, b } = await twoStores();
-    a.acquireLock('dev', 'run-a', T0, 10_000);
+    await a.locks.acquire('dev', 'run-a', T0, 10_000);
 
-    const early = caught(() =>
-      b.acquireLock('dev', 'run-b', new Date(at(10).getTime() - 1), MINUTE),
+    const early = await caught(
+      async () => await b.locks.acquire('dev', 'run-b', new Date(at(10).getTime() - 1), MINUTE),
     );
-    const taken = b.acquireLock('dev', 'run-b', at(10), MINUTE);
+    const taken = await b.locks.acquire('dev', 'run-b', at(10), MINUTE);
 
     expect(early).toBeInstanceOf(LockHeld);
     expect(taken).toEqual({
@@ -205,66 +208,72 @@ describe('environment locks', () => {
       expiresAt: at(70).toISOString(),
     });
     // The run that lost its lock can neither release it nor take it back.
-    expect(caught(() => a.releaseLock('dev', 'run-a', at(11)))).toBeInstanceOf(LockNotOwned);
-    expect(caught(() => a.acquireLock('dev', 'run-a', at(11), MINUTE))).toBeInstanceOf(LockHeld);
-    expect(a.getLock('dev')?.owner).toBe('run-b');
+    expect(await caught(async () => await a.locks.release('dev', 'run-a', at(11)))).toBeInstanceOf(
+      LockNotOwned,
+    );
+    expect(
+      await caught(async () => await a.locks.acquire('dev', 'run-a', at(11), MINUTE)),
+    ).toBeInstanceOf(LockHeld);
+    expect(a.locks.getLock('dev')?.owner).toBe('run-b');
   });
 
   it('refuses a release by a run that does not hold the lock, and changes nothing', async () => {
     const { a, b } = await twoStores();
-    const held = a.acquireLock('dev', 'run-a', T0, MINUTE);
+    const held = await a.locks.acquire('dev', 'run-a', T0, MINUTE);
 
-    const error = caught(() => b.releaseLock('dev', 'run-b', at(1)));
+    const error = await caught(async () => await b.locks.release('dev', 'run-b', at(1)));
 
     expect(error).toBeInstanceOf(LockNotOwned);
     expect(error.name).toBe('LockNotOwned');
     expect(error.message).toContain('run-a');
     expect(error.message).toContain('run-b');
-    expect(b.getLock('dev')).toEqual(held);
-    expect(b.lockHistory('dev')).toEqual([]);
+    expect(b.locks.getLock('dev')).toEqual(held);
+    expect(b.locks.lockHistory('dev')).toEqual([]);
   });
 
   it('treats releasing a lock nobody holds as a no-op', async () => {
     const { a } = await twoStores();
 
-    expect(() => a.releaseLock('dev', 'run-a', T0)).not.toThrow();
+    await expect(a.locks.release('dev', 'run-a', T0)).resolves.toBe(false);
 
-    a.acquireLock('dev', 'run-a', T0, MINUTE);
-    a.releaseLock('dev', 'run-a', at(1));
-    expect(() => a.releaseLock('dev', 'run-a', at(2))).not.toThrow();
-    expect(a.getLock('dev')).toBeUndefined();
-    expect(a.lockHistory('dev')).toHaveLength(1);
+    await a.locks.acquire('dev', 'run-a', T0, MINUTE);
+    await a.locks.release('dev', 'run-a', at(1));
+    await expect(a.locks.release('dev', 'run-a', at(2))).resolves.toBe(false);
+    expect(a.locks.getLock('dev')).toBeUndefined();
+    expect(a.locks.lockHistory('dev')).toHaveLength(1);
   });
 
   it('keeps locks per environment', async () => {
     const { a, b } = await twoStores();
 
-    a.acquireLock('dev', 'run-a', T0, MINUTE);
-    b.acquireLock('prod', 'run-b', T0, MINUTE);
+    await a.locks.acquire('dev', 'run-a', T0, MINUTE);
+    await b.locks.acquire('prod', 'run-b', T0, MINUTE);
 
-    expect(a.getLock('dev')?.owner).toBe('run-a');
-    expect(a.getLock('prod')?.owner).toBe('run-b');
+    expect(a.locks.getLock('dev')?.owner).toBe('run-a');
+    expect(a.locks.getLock('prod')?.owner).toBe('run-b');
   });
 
   it('records every hold in lock_history, oldest first, with intervals that never overlap', async () => {
     const { a, b } = await twoStores();
-    const holds: [Store, string, number, number][] = [
+    const holds: [LocalStores, string, number, number][] = [
       [a, 'run-1', 0, 5],
       [b, 'run-2', 5, 9],
       [a, 'run-3', 12, 20],
       [b, 'run-1', 21, 22],
     ];
     for (const [store, owner, from, to] of holds) {
-      store.acquireLock('dev', owner, at(from), MINUTE);
+      await store.locks.acquire('dev', owner, at(from), MINUTE);
       // Held: the other store cannot take it meanwhile.
       const other = store === a ? b : a;
-      expect(() => other.acquireLock('dev', 'intruder', at(from), MINUTE)).toThrow(LockHeld);
-      store.releaseLock('dev', owner, at(to));
+      await expect(other.locks.acquire('dev', 'intruder', at(from), MINUTE)).rejects.toThrow(
+        LockHeld,
+      );
+      await store.locks.release('dev', owner, at(to));
     }
-    a.acquireLock('prod', 'run-9', T0, MINUTE);
-    a.releaseLock('prod', 'run-9', at(1));
+    await a.locks.acquire('prod', 'run-9', T0, MINUTE);
+    await a.locks.release('prod', 'run-9', at(1));
 
-    const history = b.lockHistory('dev');
+    const history = b.locks.lockHistory('dev');
 
     expect(history).toEqual(
       holds.map(([, owner, from, to]) => ({
@@ -282,7 +291,7 @@ describe('environment locks', () => {
 
   it('serializes real processes that queue for one lock: one holder at a time, each hold recorded', async () => {
     const path = await databasePath();
-    const store = new Store(path);
+    const store = openLocalStores(path);
     opened.push(store);
     const trace = join(await mkdtemp(join(tmpdir(), 'stepform-store-trace-')), 'trace.log');
     await writeFile(trace, '');
@@ -294,13 +303,13 @@ describe('environment locks', () => {
       `const { appendFileSync } = await import('node:fs');
        const owner = 'run-' + who;
        for (;;) {
-         try { store.acquireLock('dev', owner, new Date(), 600000); break; }
+         try { await store.locks.acquire('dev', owner, new Date(), 600000); break; }
          catch (error) { if (error.name !== 'LockHeld') throw error; await sleep(5); }
        }
        appendFileSync(${JSON.stringify(trace)}, 'enter ' + owner + '\\n');
        await sleep(30);
        appendFileSync(${JSON.stringify(trace)}, 'exit ' + owner + '\\n');
-       store.releaseLock('dev', owner, new Date());`,
+       await store.locks.release('dev', owner, new Date());`,
     );
 
     const marks = (await readFile(trace, 'utf8')).trim().split('\n');
@@ -310,19 +319,19 @@ describe('environment locks', () => {
       expect(marks[i]).toBe(`enter ${owner}`);
       expect(marks[i + 1]).toBe(`exit ${owner}`);
     }
-    const history = store.lockHistory('dev');
+    const history = store.locks.lockHistory('dev');
     expect(history.map((h) => h.owner).sort()).toEqual(['run-0', 'run-1', 'run-2', 'run-3']);
-    expect(store.getLock('dev')).toBeUndefined();
+    expect(store.locks.getLock('dev')).toBeUndefined();
   });
 
   // A hold that ended by expiry is in the history too, ending at its expiry.
   it('records a hold that ended by expiry when another run takes the lock over', async () => {
     const { a, b } = await twoStores();
-    a.acquireLock('dev', 'run-a', T0, 10_000);
-    b.acquireLock('dev', 'run-b', at(15), MINUTE);
-    b.releaseLock('dev', 'run-b', at(20));
+    await a.locks.acquire('dev', 'run-a', T0, 10_000);
+    await b.locks.acquire('dev', 'run-b', at(15), MINUTE);
+    await b.locks.release('dev', 'run-b', at(20));
 
-    expect(a.lockHistory('dev')).toEqual([
+    expect(a.locks.lockHistory('dev')).toEqual([
       { owner: 'run-a', acquiredAt: T0.toISOString(), releasedAt: at(10).toISOString() },
       { owner: 'run-b', acquiredAt: at(15).toISOString(), releasedAt: at(20).toISOString() },
     ]);
@@ -334,25 +343,25 @@ describe('approvals', () => {
     const { a, b } = await twoStores();
     const row = approval();
 
-    a.createApproval(row);
+    await a.approvals.create(row);
 
-    expect(b.getApproval(row.id)).toEqual(row);
-    expect(b.getApproval('nope')).toBeUndefined();
+    expect(await b.approvals.get(row.id)).toEqual(row);
+    expect(await b.approvals.get('nope')).toBeUndefined();
   });
 
   it('decides once: the second decision, from another store, is refused and changes nothing', async () => {
     const { a, b } = await twoStores();
     const row = approval();
-    a.createApproval(row);
+    await a.approvals.create(row);
 
-    const first = a.decideApproval(row.id, 'approved', 'alice', at(60).toISOString());
-    const second = b.decideApproval(row.id, 'rejected', 'mallory', at(61).toISOString());
-    const again = a.decideApproval(row.id, 'approved', 'alice', at(62).toISOString());
+    const first = await a.approvals.decide(row.id, 'approved', 'alice', at(60).toISOString());
+    const second = await b.approvals.decide(row.id, 'rejected', 'mallory', at(61).toISOString());
+    const again = await a.approvals.decide(row.id, 'approved', 'alice', at(62).toISOString());
 
     expect(first).toBe(true);
     expect(second).toBe(false);
     expect(again).toBe(false);
-    expect(b.getApproval(row.id)).toEqual({
+    expect(await b.approvals.get(row.id)).toEqual({
       ...row,
       status: 'approved',
       decidedBy: 'alice',
@@ -362,20 +371,20 @@ describe('approvals', () => {
 
   it('lets exactly one of several processes decide', async () => {
     const path = await databasePath();
-    const store = new Store(path);
+    const store = openLocalStores(path);
     opened.push(store);
     const row = approval();
-    store.createApproval(row);
+    await store.approvals.create(row);
 
     const results = await raceInProcesses(
       path,
       6,
-      `return store.decideApproval(${JSON.stringify(row.id)}, who % 2 ? 'rejected' : 'approved',
+      `return await store.approvals.decide(${JSON.stringify(row.id)}, who % 2 ? 'rejected' : 'approved',
          'p' + who, new Date().toISOString());`,
     );
 
     expect(results.filter((won) => won === true)).toHaveLength(1);
-    const decided = store.getApproval(row.id)!;
+    const decided = (await store.approvals.get(row.id))!;
     const winner = results.indexOf(true);
     expect(decided.decidedBy).toBe(`p${winner}`);
     expect(decided.status).toBe(winner % 2 ? 'rejected' : 'approved');
@@ -384,71 +393,41 @@ describe('approvals', () => {
   it('cannot approve an approval once it has expired', async () => {
     const { a, b } = await twoStores();
     const row = approval();
-    a.createApproval(row);
+    await a.approvals.create(row);
 
     // The waiting run marks it expired when its timeout passes...
-    expect(a.decideApproval(row.id, 'expired', null, at(3601).toISOString())).toBe(true);
+    expect(await a.approvals.decide(row.id, 'expired', null, at(3601).toISOString())).toBe(true);
     // ...after which an approver (another process) is refused.
-    expect(b.decideApproval(row.id, 'approved', 'alice', at(3602).toISOString())).toBe(false);
-    expect(b.getApproval(row.id)).toMatchObject({
-      status: 'expired',
-      decidedBy: null,
-      decidedAt: at(3601).toISOString(),
-    });
+    expect(await b.approvals.decide(row.id, 'approved', 'alice', at(3602).toISOString())).toBe(
+      false,
+    );
+    const expired = await b.approvals.get(row.id);
+    expect(expired).toMatchObject({ status: 'expired', decidedAt: at(3601).toISOString() });
+    expect(expired).not.toHaveProperty('decidedBy');
   });
 
   // The expiry is part of the conditional write, so a late decision cannot land.
   it('refuses to approve a still-pending approval whose expiry has passed', async () => {
     const { a } = await twoStores();
     const row = approval();
-    a.createApproval(row);
+    await a.approvals.create(row);
 
-    expect(a.decideApproval(row.id, 'approved', 'alice', at(3601).toISOString())).toBe(false);
-    expect(a.getApproval(row.id)?.status).toBe('pending');
+    expect(await a.approvals.decide(row.id, 'approved', 'alice', at(3601).toISOString())).toBe(
+      false,
+    );
+    expect((await a.approvals.get(row.id))?.status).toBe('pending');
   });
 
   it('finds the newest approval of a run', async () => {
     const { a, b } = await twoStores();
-    a.createApproval(approval({ id: 'first', requestedAt: at(0).toISOString() }));
-    b.createApproval(approval({ id: 'second', requestedAt: at(10).toISOString() }));
-    b.createApproval(
+    await a.approvals.create(approval({ id: 'first', requestedAt: at(0).toISOString() }));
+    await b.approvals.create(approval({ id: 'second', requestedAt: at(10).toISOString() }));
+    await b.approvals.create(
       approval({ id: 'other-run', runId: 'run-2', requestedAt: at(20).toISOString() }),
     );
 
-    expect(a.approvalForRun('run-1')?.id).toBe('second');
-    expect(a.approvalForRun('run-3')).toBeUndefined();
-  });
-
-  it('gives the core a record without the task token, and without undecided fields', async () => {
-    const { a } = await twoStores();
-    const row = approval();
-    a.createApproval(row);
-
-    const pending = approvalRecord(a.getApproval(row.id)!);
-    a.decideApproval(row.id, 'rejected', 'bob', at(5).toISOString());
-    const decided = approvalRecord(a.getApproval(row.id)!);
-
-    expect(pending).toEqual({
-      id: row.id,
-      runId: row.runId,
-      environment: row.environment,
-      projectDir: row.projectDir,
-      commit: row.commit,
-      planSha256: row.planSha256,
-      requestedAt: row.requestedAt,
-      expiresAt: row.expiresAt,
-      status: 'pending',
-    });
-    expect(Object.keys(pending)).not.toContain('decidedBy');
-    expect(decided).toMatchObject({
-      status: 'rejected',
-      decidedBy: 'bob',
-      decidedAt: at(5).toISOString(),
-    });
-    for (const record of [pending, decided]) {
-      expect(Object.keys(record)).not.toContain('taskToken');
-      expect(JSON.stringify(record)).not.toContain(TASK_TOKEN);
-    }
+    expect(a.approvals.forRun('run-1')?.id).toBe('second');
+    expect(a.approvals.forRun('run-3')).toBeUndefined();
   });
 });
 
@@ -456,33 +435,33 @@ describe('TTL schedules', () => {
   it('lets exactly one of two stores claim a due schedule', async () => {
     const { a, b } = await twoStores();
     const row = schedule();
-    a.upsertSchedule(row);
+    await a.schedules.upsert(row);
 
-    const first = a.claimSchedule(row.environment, row.projectDir, row.fireAt);
-    const second = b.claimSchedule(row.environment, row.projectDir, row.fireAt);
+    const first = a.schedules.claim(row.environment, row.projectDir, row.fireAt);
+    const second = b.schedules.claim(row.environment, row.projectDir, row.fireAt);
 
     expect(first).toBe(true);
     expect(second).toBe(false);
-    expect(b.listSchedules()).toEqual([{ ...row, status: 'fired' }]);
-    expect(b.dueSchedules(at(7200))).toEqual([]);
+    expect(b.schedules.list()).toEqual([{ ...row, status: 'fired' }]);
+    expect(b.schedules.due(at(7200))).toEqual([]);
   });
 
   it('lets exactly one of several processes claim a due schedule', async () => {
     const path = await databasePath();
-    const store = new Store(path);
+    const store = openLocalStores(path);
     opened.push(store);
     const row = schedule();
-    store.upsertSchedule(row);
+    await store.schedules.upsert(row);
 
     const results = await raceInProcesses(
       path,
       6,
-      `return store.claimSchedule(${JSON.stringify(row.environment)}, ${JSON.stringify(row.projectDir)},
+      `return store.schedules.claim(${JSON.stringify(row.environment)}, ${JSON.stringify(row.projectDir)},
          ${JSON.stringify(row.fireAt)});`,
     );
 
     expect(results.filter((won) => won === true)).toHaveLength(1);
-    expect(store.listSchedules()[0]?.status).toBe('fired');
+    expect(store.schedules.list()[0]?.status).toBe('fired');
   });
 
   it('lists as due only pending schedules whose fireAt has come', async () => {
@@ -494,40 +473,41 @@ describe('TTL schedules', () => {
       fireAt: at(30).toISOString(),
       status: 'deleted',
     });
-    for (const row of [later, soon, deleted]) a.upsertSchedule(row);
+    for (const row of [later, soon, deleted]) await a.schedules.upsert(row);
+    await a.schedules.remove(deleted.environment, deleted.projectDir);
 
-    expect(b.dueSchedules(at(59))).toEqual([]);
-    expect(b.dueSchedules(at(60))).toEqual([soon]);
-    expect(b.dueSchedules(at(119))).toEqual([soon]);
-    expect(b.dueSchedules(at(500))).toEqual([soon, later]);
-    expect(b.listSchedules('pr-3')).toEqual([deleted]);
+    expect(b.schedules.due(at(59))).toEqual([]);
+    expect(b.schedules.due(at(60))).toEqual([soon]);
+    expect(b.schedules.due(at(119))).toEqual([soon]);
+    expect(b.schedules.due(at(500))).toEqual([soon, later]);
+    expect(b.schedules.list('pr-3')).toEqual([deleted]);
   });
 
   it('moves fireAt on upsert: one row per environment and project, due at the new time only', async () => {
     const { a, b } = await twoStores();
     const first = schedule({ fireAt: at(60).toISOString() });
-    a.upsertSchedule(first);
+    await a.schedules.upsert(first);
 
     const moved = { ...first, fireAt: at(600).toISOString(), createdBy: 'run-ttl-2' };
-    b.upsertSchedule(moved);
+    await b.schedules.upsert(moved);
 
-    expect(a.listSchedules()).toEqual([moved]);
-    expect(a.dueSchedules(at(60))).toEqual([]);
-    expect(a.dueSchedules(at(600))).toEqual([moved]);
+    expect(a.schedules.list()).toEqual([moved]);
+    expect(a.schedules.due(at(60))).toEqual([]);
+    expect(a.schedules.due(at(600))).toEqual([moved]);
     // A scheduler still holding the old fireAt cannot claim the moved schedule.
-    expect(a.claimSchedule(first.environment, first.projectDir, first.fireAt)).toBe(false);
-    expect(a.claimSchedule(moved.environment, moved.projectDir, moved.fireAt)).toBe(true);
+    expect(a.schedules.claim(first.environment, first.projectDir, first.fireAt)).toBe(false);
+    expect(a.schedules.claim(moved.environment, moved.projectDir, moved.fireAt)).toBe(true);
   });
 
   it('marks a schedule deleted so that it never fires', async () => {
     const { a } = await twoStores();
     const row = schedule();
-    a.upsertSchedule(row);
+    await a.schedules.upsert(row);
 
-    a.setScheduleStatus(row.environment, row.projectDir, 'deleted');
+    await a.schedules.remove(row.environment, row.projectDir);
 
-    expect(a.dueSchedules(at(7200))).toEqual([]);
-    expect(a.claimSchedule(row.environment, row.projectDir, row.fireAt)).toBe(false);
+    expect(a.schedules.due(at(7200))).toEqual([]);
+    expect(a.schedules.claim(row.environment, row.projectDir, row.fireAt)).toBe(false);
   });
 });
 
@@ -542,11 +522,11 @@ describe('runs', () => {
 
   it('creates a running run and finishes it', async () => {
     const { a, b } = await twoStores();
-    a.createRun({ ...base, runId: 'run-1', startedAt: T0.toISOString() });
-    const started = b.getRun('run-1');
+    a.runs.create({ ...base, runId: 'run-1', startedAt: T0.toISOString() });
+    const started = b.runs.get('run-1');
 
-    a.setRunPhase('run-1', 'applying');
-    a.finishRun('run-1', 'failed', at(90).toISOString(), 'TerraformFailed: boom');
+    a.runs.setPhase('run-1', 'applying');
+    a.runs.finish('run-1', 'failed', at(90).toISOString(), 'TerraformFailed: boom');
 
     expect(started).toEqual({
       ...base,
@@ -558,47 +538,50 @@ describe('runs', () => {
       error: null,
       details: {},
     });
-    expect(b.getRun('run-1')).toMatchObject({
+    expect(b.runs.get('run-1')).toMatchObject({
       status: 'failed',
       phase: 'applying',
       finishedAt: at(90).toISOString(),
       error: 'TerraformFailed: boom',
     });
-    expect(b.getRun('run-404')).toBeUndefined();
+    expect(b.runs.get('run-404')).toBeUndefined();
   });
 
   it('lists runs newest first, whatever order they were written in, up to the limit', async () => {
     const { a, b } = await twoStores();
-    a.createRun({ ...base, runId: 'middle', startedAt: at(10).toISOString() });
-    b.createRun({ ...base, runId: 'oldest', startedAt: at(0).toISOString() });
-    a.createRun({ ...base, runId: 'newest', startedAt: at(20).toISOString() });
+    a.runs.create({ ...base, runId: 'middle', startedAt: at(10).toISOString() });
+    b.runs.create({ ...base, runId: 'oldest', startedAt: at(0).toISOString() });
+    a.runs.create({ ...base, runId: 'newest', startedAt: at(20).toISOString() });
     // Same start: the one written last counts as newer.
-    b.createRun({ ...base, runId: 'newest-too', startedAt: at(20).toISOString() });
+    b.runs.create({ ...base, runId: 'newest-too', startedAt: at(20).toISOString() });
 
-    expect(a.listRuns().map((r) => r.runId)).toEqual(['newest-too', 'newest', 'middle', 'oldest']);
-    expect(a.listRuns(2).map((r) => r.runId)).toEqual(['newest-too', 'newest']);
+    expect(a.runs.list().map((r) => r.runId)).toEqual(['newest-too', 'newest', 'middle', 'oldest']);
+    expect(a.runs.list(2).map((r) => r.runId)).toEqual(['newest-too', 'newest']);
   });
 
   it('merges run details, later keys winning', async () => {
     const { a, b } = await twoStores();
-    a.createRun({ ...base, runId: 'run-1', startedAt: T0.toISOString() });
+    a.runs.create({ ...base, runId: 'run-1', startedAt: T0.toISOString() });
 
-    a.addRunDetails('run-1', { summary: { add: 1, change: 0, destroy: 0 }, outcome: 'planned' });
-    b.addRunDetails('run-1', { outcome: 'applied', outputs: { url: 'http://x' } });
-    b.addRunDetails('run-404', { ignored: true });
+    await a.runs.addRunDetails('run-1', {
+      summary: { add: 1, change: 0, destroy: 0 },
+      outcome: 'planned',
+    });
+    await b.runs.addRunDetails('run-1', { outcome: 'applied', outputs: { url: 'http://x' } });
+    await b.runs.addRunDetails('run-404', { ignored: true });
 
-    expect(a.getRun('run-1')?.details).toEqual({
+    expect(a.runs.get('run-1')?.details).toEqual({
       summary: { add: 1, change: 0, destroy: 0 },
       outcome: 'applied',
       outputs: { url: 'http://x' },
     });
-    expect(a.getRun('run-404')).toBeUndefined();
+    expect(a.runs.get('run-404')).toBeUndefined();
   });
 
   it('numbers each run’s events 1, 2, 3… in the order written, from either store', async () => {
     const { a, b } = await twoStores();
-    const event = (runId: string, type: string, store: Store) => {
-      store.addRunEvent({
+    const event = (runId: string, type: string, store: LocalStores) => {
+      store.runs.addEvent({
         runId,
         at: T0.toISOString(),
         type,
@@ -612,7 +595,7 @@ describe('runs', () => {
     event('run-1', 'exited', b);
     event('run-1', 'entered', a);
 
-    const events = a.listRunEvents('run-1');
+    const events = a.runs.listEvents('run-1');
 
     expect(events.map((e) => [e.seq, e.type])).toEqual([
       [1, 'entered'],
@@ -628,63 +611,34 @@ describe('runs', () => {
       durationMs: 1200,
       detail: null,
     });
-    expect(b.listRunEvents('run-2').map((e) => e.seq)).toEqual([1]);
-  });
-});
-
-describe('last good commit and environments', () => {
-  it('keeps one last good commit per environment and project, the latest written', async () => {
-    const { a, b } = await twoStores();
-    a.setLastGood('dev', 'p', '1'.repeat(40), 'run-1', T0.toISOString());
-    b.setLastGood('dev', 'p', '2'.repeat(40), 'run-2', at(10).toISOString());
-    a.setLastGood('dev', 'q', '3'.repeat(40), 'run-3', at(20).toISOString());
-
-    expect(a.getLastGood('dev', 'p')).toEqual({
-      commit: '2'.repeat(40),
-      runId: 'run-2',
-      at: at(10).toISOString(),
-    });
-    expect(a.getLastGood('prod', 'p')).toBeUndefined();
-  });
-
-  it('upserts environments', async () => {
-    const { a, b } = await twoStores();
-    const row = {
-      environment: 'pr-7',
-      projectDir: 'p',
-      status: 'live',
-      ttlExpiresAt: at(3600).toISOString(),
-      lastRunId: 'run-1',
-      updatedAt: T0.toISOString(),
-    };
-    a.setEnvironment(row);
-    b.setEnvironment({ ...row, status: 'destroyed', ttlExpiresAt: null, lastRunId: 'run-2' });
-
-    expect(a.getEnvironment('pr-7', 'p')).toEqual({
-      ...row,
-      status: 'destroyed',
-      ttlExpiresAt: null,
-      lastRunId: 'run-2',
-    });
-    expect(a.getEnvironment('pr-8', 'p')).toBeUndefined();
+    expect(b.runs.listEvents('run-2').map((e) => e.seq)).toEqual([1]);
   });
 });
 
 describe('status outbox', () => {
   it('keeps rows in the order they were appended, across stores, with their bodies intact', async () => {
     const { a, b } = await twoStores();
-    const phases = ['started', 'planned', 'awaiting_approval', 'approved', 'applied'];
-    phases.forEach((phase, index) => {
+    const phases = ['started', 'planned', 'awaiting_approval', 'approved', 'applied'] as const;
+    const events = phases.map((phase, index) =>
+      statusEvent(
+        {
+          runId: index === 2 ? 'run-2' : 'run-1',
+          workflow: 'plan-apply',
+          environment: 'dev',
+          project: 'terraform/examples/hello',
+          commit: 'e'.repeat(40),
+          phase,
+          message: `event ${index}`,
+        },
+        at(index),
+      ),
+    );
+    for (const [index, event] of events.entries()) {
       const store = index % 2 ? b : a;
-      store.appendOutbox(
-        index === 2 ? 'run-2' : 'run-1',
-        phase,
-        { phase, n: index },
-        at(index).toISOString(),
-      );
-    });
+      await store.outbox.publish(event);
+    }
 
-    const all = a.listOutbox();
+    const all = a.outbox.list();
 
     expect(all.map((row) => row.phase)).toEqual(phases);
     expect(all.map((row) => row.seq)).toEqual([...all.map((row) => row.seq)].sort((x, y) => x - y));
@@ -692,10 +646,10 @@ describe('status outbox', () => {
     expect(all[3]).toMatchObject({
       runId: 'run-1',
       phase: 'approved',
-      body: { phase: 'approved', n: 3 },
+      body: events[3],
       at: at(3).toISOString(),
     });
-    expect(b.listOutbox('run-1').map((row) => row.phase)).toEqual([
+    expect(b.outbox.list('run-1').map((row) => row.phase)).toEqual([
       'started',
       'planned',
       'approved',

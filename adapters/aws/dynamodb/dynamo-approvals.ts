@@ -1,0 +1,144 @@
+// Approvals in the DynamoDB table: the ApprovalPort.
+import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { InvalidInput } from '../../../core/errors.ts';
+import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
+import {
+  DEFAULT_APPROVAL_RETENTION_SECONDS,
+  dynamoDocumentClient,
+  epochSeconds,
+  isConditionFailed,
+  keys,
+  parseItem,
+} from './table.ts';
+
+const APPROVAL_ITEM = z.looseObject({
+  id: z.string(),
+  runId: z.string(),
+  taskToken: z.string(),
+  environment: z.string(),
+  projectDir: z.string(),
+  commit: z.string(),
+  planSha256: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'expired']),
+  requestedAt: z.string(),
+  expiresAt: z.string(),
+  decidedBy: z.string().optional(),
+  decidedAt: z.string().optional(),
+});
+
+/**
+ * Approvals with the task token the workflow waits on. A decision is single use: it is
+ * written only while the approval is pending, and before its expiry unless it marks it
+ * expired (a conditional UpdateItem), so of two racing decisions exactly one returns true.
+ * The TTL attribute removes an approval some time after it expires (`retentionSeconds`, 30
+ * days by default).
+ */
+export class DynamoApprovalPort implements ApprovalPort {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionSeconds: number;
+
+  constructor(
+    client: DynamoDBClient,
+    tableName: string,
+    options: { retentionSeconds?: number } = {},
+  ) {
+    this.#doc = dynamoDocumentClient(client);
+    this.#table = tableName;
+    this.#retentionSeconds = options.retentionSeconds ?? DEFAULT_APPROVAL_RETENTION_SECONDS;
+  }
+
+  /** Stores a new, pending approval; InvalidInput when one with this id exists. */
+  async create(approval: StoredApproval): Promise<void> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...keys.approval(approval.id),
+            type: 'approval',
+            id: approval.id,
+            runId: approval.runId,
+            taskToken: approval.taskToken,
+            environment: approval.environment,
+            projectDir: approval.projectDir,
+            commit: approval.commit,
+            planSha256: approval.planSha256,
+            status: 'pending',
+            requestedAt: approval.requestedAt,
+            expiresAt: approval.expiresAt,
+            expiresAtEpoch:
+              epochSeconds(approval.expiresAt, 'approval.expiresAt') + this.#retentionSeconds,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      throw new InvalidInput('approval.id', `an approval ${approval.id} already exists`);
+    }
+  }
+
+  async get(id: string): Promise<StoredApproval | undefined> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: keys.approval(id), ConsistentRead: true }),
+    );
+    if (Item === undefined) return undefined;
+    const item = parseItem(APPROVAL_ITEM, Item, 'approval');
+    return {
+      id: item.id,
+      runId: item.runId,
+      taskToken: item.taskToken,
+      environment: item.environment,
+      projectDir: item.projectDir,
+      commit: item.commit,
+      planSha256: item.planSha256,
+      status: item.status,
+      requestedAt: item.requestedAt,
+      expiresAt: item.expiresAt,
+      ...(item.decidedBy === undefined ? {} : { decidedBy: item.decidedBy }),
+      ...(item.decidedAt === undefined ? {} : { decidedAt: item.decidedAt }),
+    };
+  }
+
+  /** Single use, and an approval past its expiry can only be marked expired. */
+  async decide(
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    by: string | null,
+    at: string,
+  ): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: keys.approval(id),
+          UpdateExpression:
+            by === null
+              ? 'SET #status = :status, decidedAt = :at'
+              : 'SET #status = :status, decidedAt = :at, decidedBy = :by',
+          ConditionExpression:
+            status === 'expired' ? '#status = :pending' : '#status = :pending AND :at <= expiresAt',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':at': at,
+            ':pending': 'pending',
+            ...(by === null ? {} : { ':by': by }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false; // decided already, expired, or no such approval
+      throw error;
+    }
+  }
+}

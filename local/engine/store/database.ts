@@ -1,0 +1,109 @@
+// The one SQLite file (node:sqlite) the local stores share, under .stepform/: its schema, the
+// way every process opens it, and the write transaction the exclusive writes use. It holds
+// what DynamoDB holds on AWS (runs, locks, last good commits, environments, approvals), plus
+// what EventBridge Scheduler and SQS hold there (TTL schedules, the status outbox).
+import { DatabaseSync } from 'node:sqlite';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, environment TEXT NOT NULL,
+  project_dir TEXT NOT NULL, repository TEXT NOT NULL, commit_sha TEXT NOT NULL,
+  status TEXT NOT NULL, phase TEXT, started_at TEXT NOT NULL, finished_at TEXT,
+  error TEXT, details TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE TABLE IF NOT EXISTS run_events (
+  run_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL,
+  state TEXT, duration_ms INTEGER, detail TEXT, PRIMARY KEY (run_id, seq));
+CREATE TABLE IF NOT EXISTS locks (
+  environment TEXT PRIMARY KEY, owner TEXT NOT NULL, acquired_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lock_history (
+  environment TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL,
+  released_at TEXT NOT NULL);
+-- A lock taken over after its expiry ends the old hold: record it like a release.
+CREATE TRIGGER IF NOT EXISTS locks_hold_ended AFTER UPDATE ON locks
+WHEN old.owner <> new.owner OR old.acquired_at <> new.acquired_at BEGIN
+  INSERT INTO lock_history (environment, owner, acquired_at, released_at)
+  VALUES (old.environment, old.owner, old.acquired_at, old.expires_at);
+END;
+CREATE TABLE IF NOT EXISTS last_good (
+  environment TEXT NOT NULL, project_dir TEXT NOT NULL, commit_sha TEXT NOT NULL,
+  run_id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (environment, project_dir));
+CREATE TABLE IF NOT EXISTS environments (
+  environment TEXT NOT NULL, project_dir TEXT NOT NULL, status TEXT NOT NULL,
+  ttl_expires_at TEXT, last_run_id TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (environment, project_dir));
+CREATE TABLE IF NOT EXISTS approvals (
+  id TEXT PRIMARY KEY, run_id TEXT NOT NULL, task_token TEXT NOT NULL,
+  environment TEXT NOT NULL, project_dir TEXT NOT NULL, commit_sha TEXT NOT NULL,
+  plan_sha256 TEXT NOT NULL, status TEXT NOT NULL, requested_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT);
+CREATE INDEX IF NOT EXISTS approvals_run ON approvals (run_id);
+CREATE TABLE IF NOT EXISTS schedules (
+  environment TEXT NOT NULL, project_dir TEXT NOT NULL, repository TEXT NOT NULL,
+  commit_sha TEXT NOT NULL, fire_at TEXT NOT NULL, status TEXT NOT NULL,
+  created_by TEXT NOT NULL, PRIMARY KEY (environment, project_dir));
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, phase TEXT NOT NULL,
+  body TEXT NOT NULL, at TEXT NOT NULL, delivered_at TEXT);
+`;
+
+/** SQLite's busy code: another connection holds the lock this statement needs. */
+const SQLITE_BUSY = 5;
+
+/**
+ * Opens the database file (creating it and its tables if needed) in WAL mode, with a busy
+ * timeout so that every statement waits for other processes rather than failing.
+ */
+export function openDatabase(path: string): DatabaseSync {
+  // The busy timeout comes first, so every statement below waits for other processes.
+  const db = new DatabaseSync(path, { timeout: 10_000 });
+  // Switching to WAL needs a moment alone with the file, and SQLite does not wait for that
+  // (SQLITE_BUSY at once): retry briefly when processes open the store together.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      break;
+    } catch (error) {
+      if (attempt >= 100 || (error as { errcode?: unknown }).errcode !== SQLITE_BUSY) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
+    }
+  }
+  db.exec('PRAGMA foreign_keys = ON;');
+  db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+  return db;
+}
+
+/**
+ * Runs `work` as one write transaction. BEGIN IMMEDIATE takes SQLite's write lock first, so
+ * a read-decide-write inside it is atomic across every process sharing the file.
+ */
+export function exclusive<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+/** A row as node:sqlite returns it. */
+export type Row = Record<string, unknown>;
+
+/** SQLite hands back strings, numbers, bigints or null; every column read this way is TEXT. */
+export const str = (row: Row, key: string): string => String(row[key]);
+
+export const optStr = (row: Row, key: string): string | null =>
+  row[key] === null || row[key] === undefined ? null : str(row, key);
+
+/** SQLite's constraint code (the low byte of an extended code such as PRIMARYKEY, 1555). */
+const SQLITE_CONSTRAINT = 19;
+
+/** True for a write refused by a constraint (a second row with the same primary key). */
+export function isConstraintViolation(error: unknown): boolean {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof code === 'number' && (code & 0xff) === SQLITE_CONSTRAINT;
+}

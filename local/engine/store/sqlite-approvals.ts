@@ -1,0 +1,91 @@
+// Approvals in the local SQLite file: the ApprovalPort, plus the newest approval of a run (the
+// CLI's approve/reject and the engine's clean-up find it by run). A decision is one
+// conditional UPDATE, so of two processes deciding at once exactly one wins.
+import type { DatabaseSync } from 'node:sqlite';
+import type { ApprovalStatus } from '../../../core/approval.ts';
+import { InvalidInput } from '../../../core/errors.ts';
+import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
+import { type Row, isConstraintViolation, optStr, str } from './database.ts';
+
+// node:sqlite is synchronous: the port's methods are async only to meet the port.
+/* eslint-disable @typescript-eslint/require-await */
+export class SqliteApprovals implements ApprovalPort {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  async create(approval: StoredApproval): Promise<void> {
+    try {
+      this.#db
+        .prepare(
+          `INSERT INTO approvals (id, run_id, task_token, environment, project_dir, commit_sha, plan_sha256,
+             status, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+        )
+        .run(
+          approval.id,
+          approval.runId,
+          approval.taskToken,
+          approval.environment,
+          approval.projectDir,
+          approval.commit,
+          approval.planSha256,
+          approval.requestedAt,
+          approval.expiresAt,
+        );
+    } catch (error) {
+      if (!isConstraintViolation(error)) throw error;
+      throw new InvalidInput('approval.id', `an approval ${approval.id} already exists`);
+    }
+  }
+
+  async get(id: string): Promise<StoredApproval | undefined> {
+    const row = this.#db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
+    return row ? toApproval(row) : undefined;
+  }
+
+  /** Single use, and an approval past its expiry can only be marked expired. */
+  async decide(
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    by: string | null,
+    at: string,
+  ): Promise<boolean> {
+    const result = this.#db
+      .prepare(
+        `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?
+         WHERE id = ? AND status = 'pending' AND (? = 'expired' OR ? <= expires_at)`,
+      )
+      .run(status, by, at, id, status, at);
+    return Number(result.changes) === 1;
+  }
+
+  /** The newest approval of a run. */
+  forRun(runId: string): StoredApproval | undefined {
+    const row = this.#db
+      .prepare('SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at DESC LIMIT 1')
+      .get(runId) as Row | undefined;
+    return row ? toApproval(row) : undefined;
+  }
+}
+
+/** The port's record: decidedBy and decidedAt are absent, not null, until someone decides. */
+function toApproval(row: Row): StoredApproval {
+  const decidedBy = optStr(row, 'decided_by');
+  const decidedAt = optStr(row, 'decided_at');
+  return {
+    id: str(row, 'id'),
+    runId: str(row, 'run_id'),
+    taskToken: str(row, 'task_token'),
+    environment: str(row, 'environment'),
+    projectDir: str(row, 'project_dir'),
+    commit: str(row, 'commit_sha'),
+    planSha256: str(row, 'plan_sha256'),
+    status: str(row, 'status') as ApprovalStatus,
+    requestedAt: str(row, 'requested_at'),
+    expiresAt: str(row, 'expires_at'),
+    ...(decidedBy === null ? {} : { decidedBy }),
+    ...(decidedAt === null ? {} : { decidedAt }),
+  };
+}

@@ -1,0 +1,75 @@
+// What runs leave behind, in the local SQLite file: the RecordPort (last good commit per
+// environment and project, environments), plus the environment as stored for the CLI.
+import type { DatabaseSync } from 'node:sqlite';
+import type { EnvironmentRecord, LastGoodCommit, RecordPort } from '../../../core/ports.ts';
+import { type Row, optStr, str } from './database.ts';
+
+// node:sqlite is synchronous: the port's methods are async only to meet the port.
+/* eslint-disable @typescript-eslint/require-await */
+export class SqliteRecords implements RecordPort {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  async getLastGood(environment: string, projectDir: string): Promise<LastGoodCommit | undefined> {
+    const row = this.#db
+      .prepare('SELECT * FROM last_good WHERE environment = ? AND project_dir = ?')
+      .get(environment, projectDir) as Row | undefined;
+    return row
+      ? { commit: str(row, 'commit_sha'), runId: str(row, 'run_id'), at: str(row, 'at') }
+      : undefined;
+  }
+
+  /**
+   * Only moves forward in time: a write older than the stored one (a replayed or late step)
+   * is ignored, as DynamoDB's conditional put ignores it. Every `at` is an ISO-8601 UTC time
+   * from Date#toISOString, so comparing the strings compares the instants.
+   */
+  async setLastGood(environment: string, projectDir: string, good: LastGoodCommit): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO last_good (environment, project_dir, commit_sha, run_id, at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (environment, project_dir) DO UPDATE SET commit_sha = excluded.commit_sha,
+           run_id = excluded.run_id, at = excluded.at
+         WHERE last_good.at <= excluded.at`,
+      )
+      .run(environment, projectDir, good.commit, good.runId, good.at);
+  }
+
+  async setEnvironment(record: EnvironmentRecord): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO environments (environment, project_dir, status, ttl_expires_at, last_run_id, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (environment, project_dir) DO UPDATE SET status = excluded.status,
+           ttl_expires_at = excluded.ttl_expires_at, last_run_id = excluded.last_run_id,
+           updated_at = excluded.updated_at`,
+      )
+      .run(
+        record.environment,
+        record.projectDir,
+        record.status,
+        record.ttlExpiresAt,
+        record.lastRunId,
+        record.updatedAt,
+      );
+  }
+
+  getEnvironment(environment: string, projectDir: string): EnvironmentRecord | undefined {
+    const row = this.#db
+      .prepare('SELECT * FROM environments WHERE environment = ? AND project_dir = ?')
+      .get(environment, projectDir) as Row | undefined;
+    return row
+      ? {
+          environment: str(row, 'environment'),
+          projectDir: str(row, 'project_dir'),
+          status: str(row, 'status'),
+          ttlExpiresAt: optStr(row, 'ttl_expires_at'),
+          lastRunId: str(row, 'last_run_id'),
+          updatedAt: str(row, 'updated_at'),
+        }
+      : undefined;
+  }
+}

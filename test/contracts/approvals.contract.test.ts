@@ -1,0 +1,161 @@
+// The ApprovalPort contract, on both stores: the SQLite store of the local engine and the
+// DynamoDB store of the Lambdas (on moto). An approval is created pending with the task token
+// the workflow waits on, and decided once: the first decision wins, a late one is refused, and
+// past its expiry it can only be marked expired.
+import { describe, expect, it } from '@jest/globals';
+import { DynamoApprovalPort } from '../../adapters/aws/dynamodb/dynamo-approvals.ts';
+import { InvalidInput } from '../../core/errors.ts';
+import type { ApprovalPort, StoredApproval } from '../../core/ports.ts';
+import { contractBackends } from './backends.ts';
+
+const backends = contractBackends();
+
+const STORES: [string, () => Promise<ApprovalPort>][] = [
+  ['SQLite', async () => (await backends.sqlite()).approvals],
+  [
+    'DynamoDB',
+    async () => {
+      const { client, table } = await backends.dynamo();
+      return new DynamoApprovalPort(client, table);
+    },
+  ],
+];
+
+const T0 = new Date('2030-01-01T00:00:00.000Z');
+const TASK_TOKEN = 'task-token-5f1c0ffee0ddba11-never-in-a-link';
+
+/** T0 plus some seconds. */
+function at(seconds: number): string {
+  return new Date(T0.getTime() + seconds * 1000).toISOString();
+}
+
+function approval(overrides: Partial<StoredApproval> = {}): StoredApproval {
+  return {
+    id: 'AAECAwQFBgcICQoLDA0ODw',
+    runId: 'run-1',
+    taskToken: TASK_TOKEN,
+    environment: 'prod',
+    projectDir: 'terraform/examples/hello',
+    commit: 'a'.repeat(40),
+    planSha256: 'b'.repeat(64),
+    status: 'pending',
+    requestedAt: at(0),
+    expiresAt: at(3600),
+    ...overrides,
+  };
+}
+
+describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
+  it('stores a pending approval with its task token, and no decision fields until decided', async () => {
+    const approvals = await open();
+    const pending = approval();
+
+    await approvals.create(pending);
+
+    const stored = await approvals.get(pending.id);
+    expect(stored).toEqual(pending);
+    expect(Object.keys(stored!)).not.toContain('decidedBy');
+    expect(Object.keys(stored!)).not.toContain('decidedAt');
+    expect(await approvals.get('no-such-approval')).toBeUndefined();
+  });
+
+  it('stores it as pending, whatever status it is given', async () => {
+    const approvals = await open();
+    await approvals.create(approval({ status: 'approved' }));
+    expect((await approvals.get(approval().id))?.status).toBe('pending');
+  });
+
+  it('refuses a second approval with the same id (InvalidInput naming approval.id)', async () => {
+    const approvals = await open();
+    await approvals.create(approval());
+
+    const second = approvals.create(approval({ runId: 'run-2', taskToken: 'another-token' }));
+
+    await expect(second).rejects.toThrow(InvalidInput);
+    await expect(second).rejects.toMatchObject({ field: 'approval.id' });
+    await expect(second).rejects.toThrow(/already exists/);
+    expect(await approvals.get(approval().id)).toEqual(approval());
+  });
+
+  it('decides once: later decisions are refused and change nothing', async () => {
+    const approvals = await open();
+    const row = approval();
+    await approvals.create(row);
+
+    expect(await approvals.decide(row.id, 'approved', 'alice', at(60))).toBe(true);
+    expect(await approvals.decide(row.id, 'rejected', 'mallory', at(61))).toBe(false);
+    expect(await approvals.decide(row.id, 'approved', 'alice', at(62))).toBe(false);
+    expect(await approvals.decide(row.id, 'expired', null, at(63))).toBe(false);
+
+    expect(await approvals.get(row.id)).toEqual({
+      ...row,
+      status: 'approved',
+      decidedBy: 'alice',
+      decidedAt: at(60),
+    });
+  });
+
+  it('lets exactly one of two racing decisions win', async () => {
+    const approvals = await open();
+    for (let round = 0; round < 10; round += 1) {
+      const row = approval({ id: `approval-${round}`, runId: `run-${round}` });
+      await approvals.create(row);
+
+      const [approved, rejected] = await Promise.all([
+        approvals.decide(row.id, 'approved', 'ann', at(60)),
+        approvals.decide(row.id, 'rejected', 'bob', at(60)),
+      ]);
+
+      expect([approved, rejected].filter(Boolean)).toHaveLength(1);
+      expect(await approvals.get(row.id)).toEqual({
+        ...row,
+        status: approved ? 'approved' : 'rejected',
+        decidedBy: approved ? 'ann' : 'bob',
+        decidedAt: at(60),
+      });
+    }
+  });
+
+  it('records a rejection and who made it', async () => {
+    const approvals = await open();
+    await approvals.create(approval());
+
+    expect(await approvals.decide(approval().id, 'rejected', 'bob', at(5))).toBe(true);
+
+    expect(await approvals.get(approval().id)).toMatchObject({
+      status: 'rejected',
+      decidedBy: 'bob',
+      decidedAt: at(5),
+      taskToken: TASK_TOKEN,
+    });
+  });
+
+  it('marks an approval expired without a decider; an approver is refused after that', async () => {
+    const approvals = await open();
+    await approvals.create(approval());
+
+    expect(await approvals.decide(approval().id, 'expired', null, at(3601))).toBe(true);
+    expect(await approvals.decide(approval().id, 'approved', 'alice', at(3602))).toBe(false);
+
+    const expired = await approvals.get(approval().id);
+    expect(expired).toMatchObject({ status: 'expired', decidedAt: at(3601) });
+    expect(Object.keys(expired!)).not.toContain('decidedBy');
+  });
+
+  it('refuses to approve or reject a still-pending approval whose expiry has passed', async () => {
+    const approvals = await open();
+    await approvals.create(approval());
+
+    expect(await approvals.decide(approval().id, 'approved', 'alice', at(3601))).toBe(false);
+    expect(await approvals.decide(approval().id, 'rejected', 'bob', at(3601))).toBe(false);
+    expect((await approvals.get(approval().id))?.status).toBe('pending');
+    // At its expiry exactly, it may still be decided.
+    expect(await approvals.decide(approval().id, 'approved', 'alice', at(3600))).toBe(true);
+  });
+
+  it('decides nothing for an approval that does not exist', async () => {
+    const approvals = await open();
+    expect(await approvals.decide('no-such-approval', 'approved', 'ann', at(0))).toBe(false);
+    expect(await approvals.get('no-such-approval')).toBeUndefined();
+  });
+});
