@@ -38,7 +38,8 @@ export async function makeRepo(): Promise<ScratchRepo> {
   return {
     dir,
     async commitDir(from, to, message = `copy ${to}`) {
-      await cp(from, join(dir, to), { recursive: true, force: true });
+      // Links are followed: the fixtures share the example's lock file through one.
+      await cp(from, join(dir, to), { recursive: true, force: true, dereference: true });
       return commit(message);
     },
     async commitFiles(files, message = 'change files') {

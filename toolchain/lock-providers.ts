@@ -15,7 +15,10 @@ export const LOCKED_PLATFORMS = [
   ['darwin', 'arm64'],
 ] as const;
 
-/** The modules whose .terraform.lock.hcl this script maintains, relative to the repository. */
+/**
+ * The modules whose .terraform.lock.hcl this script maintains, relative to the repository.
+ * The test fixtures lock the same provider as the example: their lock file is a link to it.
+ */
 export const LOCKED_MODULES = [
   'terraform/examples/hello',
   'test/fixtures/failing-apply',
