@@ -3,7 +3,7 @@
 // invocations (Task states that are not Batch jobs) and their durations, executor seconds
 // (Batch states). Priced with the published rates in lib/cost-model.ts, against an always-on
 // Atlantis server on the smallest Fargate task that runs it.
-import type { RunContext, Workflow } from '../core/contracts/workflow-input.ts';
+import type { RunContext, RunInput, Workflow } from '../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
 import {
@@ -55,18 +55,12 @@ export const cost: Benchmark = {
     const commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'hello');
     const home = ctx.temp(await benchTemp('cost-home'));
     const engine = new LocalEngine({ home, env: engineEnv() });
-    const context = (
-      workflow: Workflow,
-      environment: string,
-      extra: Partial<RunContext> = {},
-    ): RunContext =>
+    const project = { repository: repo.dir, commit, projectDir: PROJECT, autoApprove: false };
+    const context = (workflow: Workflow, environment: string, extra: Partial<RunInput> = {}) =>
       LocalEngine.newRun({
+        ...project,
         workflow,
-        repository: repo.dir,
-        commit,
-        projectDir: PROJECT,
         environment,
-        autoApprove: false,
         approvalTimeoutSeconds: 600,
         ...extra,
       });

@@ -3,7 +3,7 @@
 // an ephemeral environment with a short TTL, which the scheduler is seen destroying.
 import { CHANGE_COUNTS, formatCounts } from '../core/contracts/job-result.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunContext } from '../core/contracts/workflow-input.ts';
+import type { RunInput, Workflow } from '../core/contracts/workflow-input.ts';
 import { progressLine } from './cli/run-verbs.ts';
 import type { RunOutcome } from './engine/engine.ts';
 import { LocalEngine } from './engine/local-engine.ts';
@@ -32,18 +32,12 @@ async function main(): Promise<void> {
     const line = progressLine(progress);
     if (line) say(line);
   };
-  const context = (
-    workflow: RunContext['workflow'],
-    environment: string,
-    extra: Partial<RunContext> = {},
-  ): RunContext =>
+  const project = { repository: repo.dir, commit, projectDir: PROJECT, autoApprove: true };
+  const context = (workflow: Workflow, environment: string, extra: Partial<RunInput> = {}) =>
     LocalEngine.newRun({
+      ...project,
       workflow,
-      repository: repo.dir,
-      commit,
-      projectDir: PROJECT,
       environment,
-      autoApprove: true,
       approvalTimeoutSeconds: 600,
       ...extra,
     });
