@@ -60,6 +60,11 @@ const FARGATE_MEMORY: Record<number, [number, number, number]> = {
   16: [32768, 122880, 8192],
 };
 
+/** In increasing order (an object lists integer keys before 0.25 and 0.5). */
+const FARGATE_VCPUS = Object.keys(FARGATE_MEMORY)
+  .map(Number)
+  .sort((a, b) => a - b);
+
 /** The workflows give a job 4 hours (TimeoutSeconds 14400); Batch must stop it first. */
 const MAX_JOB_TIMEOUT = Duration.hours(4);
 
@@ -346,9 +351,7 @@ function validate(props: ExecutorComputeOptions): void {
   const vcpus = props.jobVcpus ?? 1;
   const range = FARGATE_MEMORY[vcpus];
   if (!range) {
-    fail(
-      `jobVcpus must be one of ${Object.keys(FARGATE_MEMORY).join(', ')} (Fargate), got ${vcpus}`,
-    );
+    fail(`jobVcpus must be one of ${FARGATE_VCPUS.join(', ')} (Fargate), got ${vcpus}`);
   }
   const memoryMiB = (props.jobMemory ?? Size.gibibytes(2)).toMebibytes();
   const [min, max, step] = range;

@@ -47,6 +47,24 @@ export function pascalCase(workflow: Workflow): string {
   return workflow.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
 }
 
+/**
+ * The substitutions, once every placeholder of the workflow's file has a value: a file that
+ * names something the stack does not make cannot be deployed.
+ */
+export function fillingEvery(
+  workflow: Workflow,
+  substitutions: Record<string, string>,
+): Record<string, string> {
+  const unfilled = placeholdersOf(workflow).filter((name) => !(name in substitutions));
+  if (unfilled.length > 0) {
+    invalidProps(
+      'StepformWorkflows',
+      `${aslPath(workflow)} names placeholders nothing fills: ${unfilled.join(', ')}`,
+    );
+  }
+  return substitutions;
+}
+
 export class StepformWorkflows extends Construct {
   readonly stateMachines: Readonly<Record<Workflow, sfn.StateMachine>>;
   /** One per workflow: an execution failed, timed out or was aborted. */
@@ -82,18 +100,11 @@ export class StepformWorkflows extends Construct {
         [placeholderFor({ kind: 'jobQueue' })]: this.#queueOf(workflow, compute).jobQueueArn,
         ...jobDefinitionArns,
       };
-      const unfilled = placeholdersOf(workflow).filter((name) => !(name in substitutions));
-      if (unfilled.length > 0) {
-        invalidProps(
-          'StepformWorkflows',
-          `${aslPath(workflow)} names placeholders nothing fills: ${unfilled.join(', ')}`,
-        );
-      }
       const sm = new sfn.StateMachine(this, `${pascal}StateMachine`, {
         stateMachineName: names.name(workflow),
         stateMachineType: sfn.StateMachineType.STANDARD,
         definitionBody: sfn.DefinitionBody.fromFile(aslPath(workflow)),
-        definitionSubstitutions: substitutions,
+        definitionSubstitutions: fillingEvery(workflow, substitutions),
         logs: {
           destination: newLogGroup(this, `${pascal}StateMachineLogs`, props),
           level: sfn.LogLevel.ALL,
