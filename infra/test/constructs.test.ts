@@ -110,7 +110,9 @@ describe('StepformSecrets', () => {
       1,
     );
     expect(
-      Object.values(t.findResources('AWS::SecretsManager::Secret')).map((r) => r.DeletionPolicy),
+      Object.values(t.findResources('AWS::SecretsManager::Secret')).map(
+        (r: { DeletionPolicy?: string }) => r.DeletionPolicy,
+      ),
     ).toEqual(['Retain', 'Retain', 'Retain']);
   });
 });
@@ -261,7 +263,9 @@ describe('StepformFunctions', () => {
 describe('StepformWorkflows', () => {
   it('refuses a file whose placeholders the stack does not fill, naming them', () => {
     const filled = Object.fromEntries(placeholdersOf('plan-apply').map((p) => [p, `arn:${p}`]));
-    const { LockFunctionArn: _lock, JobQueueArn: _queue, ...rest } = filled;
+    const rest = Object.fromEntries(
+      Object.entries(filled).filter(([name]) => !['LockFunctionArn', 'JobQueueArn'].includes(name)),
+    );
 
     expect(fillingEvery('plan-apply', filled)).toBe(filled);
     expect(() => fillingEvery('plan-apply', rest)).toThrow(

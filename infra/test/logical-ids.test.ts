@@ -22,7 +22,9 @@ function cdkLogicalId(path: string[]): string {
 }
 
 function resourcesOf(stack: Stack): Record<string, unknown> {
-  const template = (stack.node.root as App).synth().getStackByName(stack.stackName).template as {
+  const app = stack.node.root;
+  if (!App.isApp(app)) throw new Error(`${stack.stackName} is not in an app`);
+  const template = app.synth().getStackByName(stack.stackName).template as {
     Resources: Record<string, unknown>;
   };
   return template.Resources;
