@@ -1,8 +1,4 @@
-// The CollectJobResult Task state on AWS: the core step over the AWS adapters.
-import { collectStep } from '../core/steps.ts';
-import { awsRuntime, instrument } from './runtime.ts';
+// The CollectJobResult Task state on AWS: its core step (core/task-steps.ts) over the AWS adapters.
+import { taskHandler } from './runtime.ts';
 
-export const handler = instrument('CollectJobResult', async (event: unknown) => {
-  const runtime = awsRuntime();
-  return collectStep(event, runtime.artifacts);
-});
+export const handler = taskHandler('CollectJobResult');

@@ -1,10 +1,5 @@
-// The Notify Task states on AWS: status event to SQS FIFO, Slack, and GitHub when configured.
-import { notifyStep } from '../core/notify.ts';
-import { awsRuntime, instrument, logger } from './runtime.ts';
+// The Notify Task states on AWS: status event to SQS FIFO, Slack, and GitHub when configured;
+// a channel that failed after its retries is logged, never fatal to the run.
+import { taskHandler } from './runtime.ts';
 
-export const handler = instrument('Notify', async (event: unknown) => {
-  const report = await notifyStep(event, await awsRuntime().notifyPorts(), new Date());
-  // A channel that failed after its retries is reported, never fatal to the run.
-  if (report.failed.length > 0) logger.warn('some notifications failed', { failed: report.failed });
-  return report;
-});
+export const handler = taskHandler('Notify');

@@ -1,8 +1,4 @@
-// The Record Task state on AWS: the core step over the AWS adapters.
-import { recordStep } from '../core/steps.ts';
-import { awsRuntime, instrument } from './runtime.ts';
+// The Record Task state on AWS: its core step (core/task-steps.ts) over the AWS adapters.
+import { taskHandler } from './runtime.ts';
 
-export const handler = instrument('Record', async (event: unknown) => {
-  const runtime = awsRuntime();
-  return recordStep(event, { records: runtime.records, runs: runtime.runs }, new Date());
-});
+export const handler = taskHandler('Record');

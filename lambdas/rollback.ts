@@ -1,8 +1,4 @@
-// The Rollback Task state on AWS: the core step over the AWS adapters.
-import { rollbackStep } from '../core/steps.ts';
-import { awsRuntime, instrument } from './runtime.ts';
+// The Rollback Task state on AWS: its core step (core/task-steps.ts) over the AWS adapters.
+import { taskHandler } from './runtime.ts';
 
-export const handler = instrument('Rollback', async (event: unknown) => {
-  const runtime = awsRuntime();
-  return rollbackStep(event, runtime.records);
-});
+export const handler = taskHandler('Rollback');

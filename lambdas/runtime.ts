@@ -10,10 +10,17 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { describeError } from '../core/errors.ts';
+import { InvalidInput, describeError } from '../core/errors.ts';
 import type { NotifyPorts } from '../core/notify.ts';
 import type { JobSettings } from '../core/run.ts';
 import { slackMessage } from '../core/slack-message.ts';
+import {
+  type AnnouncedApproval,
+  TASK_STEPS,
+  type TaskFunction,
+  type TaskOutput,
+  type TaskPorts,
+} from '../core/task-steps.ts';
 import { DynamoApprovalPort } from '../adapters/aws/dynamodb/dynamo-approvals.ts';
 import { DynamoLockPort } from '../adapters/aws/dynamodb/dynamo-locks.ts';
 import { DynamoRecordPort } from '../adapters/aws/dynamodb/dynamo-records.ts';
@@ -31,8 +38,11 @@ export const logger = new Logger({ serviceName: 'stepform' });
 export const tracer = new Tracer({ serviceName: 'stepform' });
 export const metrics = new Metrics({ namespace: 'Stepform', serviceName: 'stepform' });
 
-/** Adapters for one configuration; built lazily so a handler only pays for what it uses. */
-export class AwsRuntime {
+/**
+ * Adapters for one configuration, the Task steps' ports on AWS; built lazily so a handler
+ * only pays for what it uses.
+ */
+export class AwsRuntime implements TaskPorts {
   readonly config: LambdaConfig;
   readonly #dynamo: DynamoDBClient;
 
@@ -112,6 +122,33 @@ export class AwsRuntime {
     return this.secrets.get(this.config.SIGNING_KEY_SECRET_ID);
   }
 
+  now(): Date {
+    return new Date();
+  }
+
+  get allowAutoApprove(): boolean {
+    return this.config.ALLOW_AUTO_APPROVE === 'true';
+  }
+
+  async approvalSigning(): Promise<{ signingKey: string; baseUrl: string }> {
+    const baseUrl = this.config.APPROVAL_URL;
+    if (baseUrl === undefined)
+      throw new InvalidInput('env.APPROVAL_URL', 'is required to send approval links');
+    return { signingKey: await this.signingKey(), baseUrl };
+  }
+
+  /** Step Functions waits for the callback (waitForTaskToken); this return value is not read. */
+  async awaitDecision(request: AnnouncedApproval): Promise<unknown> {
+    return Promise.resolve({
+      approvalId: request.approval.id,
+      expiresAt: request.approval.expiresAt,
+    });
+  }
+
+  warn(message: string, detail: Record<string, unknown>): void {
+    logger.warn(message, detail);
+  }
+
   /** GitHub, when the stack was given a token secret and the repository. */
   async codeHost(): Promise<GitHubCodeHost | undefined> {
     const { config } = this;
@@ -182,4 +219,12 @@ export function instrument<E, R>(
       if (parent) tracer.setSegment(parent);
     }
   };
+}
+
+/** The Lambda of a Task state: its step from the table (core/task-steps.ts) over the AWS ports. */
+export function taskHandler<N extends TaskFunction>(name: N) {
+  // Typed per name, so that each handler returns its own step's output.
+  const steps: { [F in TaskFunction]: (event: unknown, ports: TaskPorts) => TaskOutput<F> } =
+    TASK_STEPS;
+  return instrument(name, async (event: unknown) => steps[name](event, awsRuntime()));
 }

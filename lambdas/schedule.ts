@@ -1,8 +1,4 @@
-// The Schedule Task state on AWS: the core step over the AWS adapters.
-import { scheduleStep } from '../core/steps.ts';
-import { awsRuntime, instrument } from './runtime.ts';
+// The Schedule Task state on AWS: its core step (core/task-steps.ts) over the AWS adapters.
+import { taskHandler } from './runtime.ts';
 
-export const handler = instrument('Schedule', async (event: unknown) => {
-  const runtime = awsRuntime();
-  return scheduleStep(event, runtime.schedules, new Date());
-});
+export const handler = taskHandler('Schedule');

@@ -1,8 +1,4 @@
-// The Unlock Task state on AWS: the core step over the AWS adapters.
-import { unlockStep } from '../core/steps.ts';
-import { awsRuntime, instrument } from './runtime.ts';
+// The Unlock Task state on AWS: its core step (core/task-steps.ts) over the AWS adapters.
+import { taskHandler } from './runtime.ts';
 
-export const handler = instrument('Unlock', async (event: unknown) => {
-  const runtime = awsRuntime();
-  return unlockStep(event, runtime.locks, new Date());
-});
+export const handler = taskHandler('Unlock');

@@ -12,7 +12,9 @@
 import { rmSync } from 'node:fs';
 import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
+import { WORKFLOWS } from '../../state-machines/workflows.ts';
 import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
+import { pascalCase } from '../lib/workflows.ts';
 
 export const DEFAULT_OUTDIR = new URL('../cdk.out', import.meta.url).pathname;
 
@@ -62,9 +64,9 @@ export function buildApp(options: { outdir?: string; nag?: boolean } = {}): {
   output('GitHubTokenSecretArn', pipeline.githubTokenSecret.secretArn, 'Set: GitHub token');
   output('SlackWebhookSecretArn', pipeline.slackWebhookSecret.secretArn, 'Set: Slack webhook URL');
   output('StatusQueueUrl', pipeline.statusQueue.queueUrl, 'Status events (FIFO)');
-  for (const [workflow, machine] of Object.entries(pipeline.stateMachines)) {
-    const id = workflow.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
-    output(`${id}StateMachineArn`, machine.stateMachineArn, `The ${workflow} workflow`);
+  for (const workflow of WORKFLOWS) {
+    const arn = pipeline.stateMachines[workflow].stateMachineArn;
+    output(`${pascalCase(workflow)}StateMachineArn`, arn, `The ${workflow} workflow`);
   }
   for (const [name, role] of Object.entries(pipeline.githubRoles)) {
     const id = name.charAt(0).toUpperCase() + name.slice(1);

@@ -7,16 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app.ts';
-import {
-  HANDLERS,
-  READ_ONLY_ACTION,
-  StepformPipeline,
-  type StepformPipelineProps,
-  WORKFLOWS,
-  aslPath,
-  handlerFiles,
-  placeholdersOf,
-} from '../lib/stepform-pipeline.ts';
+import { WORKFLOWS, aslPath, placeholdersOf } from '../../state-machines/workflows.ts';
+import { READ_ONLY_ACTION } from '../lib/executor-compute.ts';
+import { HANDLERS, handlerFiles } from '../lib/functions.ts';
+import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
 
 type Json = Record<string, unknown>;
 interface Resource {
@@ -262,7 +256,7 @@ describe('StepformPipeline', () => {
       const staged = readFileSync(join(outdir, `asset.${location.Key}`), 'utf8');
       expect(staged).toBe(readFileSync(aslPath(workflow), 'utf8'));
       const substitutions = machine.Properties.DefinitionSubstitutions as Record<string, unknown>;
-      const needed = placeholdersOf(aslPath(workflow));
+      const needed = placeholdersOf(workflow);
       expect(needed.length).toBeGreaterThan(0);
       for (const name of needed) expect(substitutions[name]).toBeDefined();
       // What CloudFormation will do: replace each ${Name}; nothing may be left.
@@ -285,7 +279,7 @@ describe('StepformPipeline', () => {
       const invoked = allowedResourcesOf(roleId, 'lambda:InvokeFunction').map((r) =>
         JSON.stringify(r),
       );
-      const expected = placeholdersOf(aslPath(workflow))
+      const expected = placeholdersOf(workflow)
         .filter((p) => p.endsWith('FunctionArn'))
         .map((p) =>
           JSON.stringify({

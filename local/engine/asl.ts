@@ -1,11 +1,21 @@
 // The workflows' ASL files, as CDK deploys them, made runnable locally: the same file with
-// its ${Placeholders} substituted by local ARNs, and each Task state mapped to a handler.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Workflow } from '../../core/contracts/workflow-input.ts';
-import { REPO_ROOT } from '../../toolchain/paths.ts';
+// its ${Placeholders} substituted by local ARNs, and each Task state mapped to a handler. Which
+// files there are, and what a placeholder stands for, is state-machines/workflows.ts's.
+import {
+  type Workflow,
+  placeholderFor,
+  placeholderTarget,
+  readAslText,
+  substitute,
+} from '../../state-machines/workflows.ts';
 
-export const STATE_MACHINES_DIR = join(REPO_ROOT, 'state-machines');
+// What the engine, its tests and the benchmarks read through this module.
+export {
+  STATE_MACHINES_DIR,
+  placeholders,
+  readAslText as readDefinitionText,
+  substitute,
+} from '../../state-machines/workflows.ts';
 
 export interface AslState {
   Type: string;
@@ -24,35 +34,25 @@ export interface AslDefinition {
   [key: string]: unknown;
 }
 
-/** Every `${Name}` placeholder in a definition's text. */
-export function placeholders(text: string): string[] {
-  return [...new Set([...text.matchAll(/\$\{([A-Za-z0-9]+)\}/g)].map((m) => m[1] ?? ''))].sort();
-}
+const LOCAL_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:stepform-local-';
 
 /** Local stand-ins: Lambda ARNs named after the function, and a local Batch queue. */
 export function localSubstitution(name: string): string {
-  if (name.endsWith('FunctionArn')) {
-    return `arn:aws:lambda:us-east-1:000000000000:function:stepform-local-${name.slice(0, -'FunctionArn'.length)}`;
+  const target = placeholderTarget(name);
+  switch (target?.kind) {
+    case 'function':
+      return `${LOCAL_FUNCTION_ARN}${target.name}`;
+    case 'jobQueue':
+      return 'arn:aws:batch:us-east-1:000000000000:job-queue/stepform-local';
+    case 'jobDefinition':
+      return `arn:aws:batch:us-east-1:000000000000:job-definition/stepform-local-${target.name}:1`;
+    case undefined:
+      throw new Error(`no local value for placeholder \${${name}}`);
   }
-  if (name === 'JobQueueArn')
-    return 'arn:aws:batch:us-east-1:000000000000:job-queue/stepform-local';
-  if (name.endsWith('JobDefinitionArn')) {
-    return `arn:aws:batch:us-east-1:000000000000:job-definition/stepform-local-${name.slice(0, -'JobDefinitionArn'.length)}:1`;
-  }
-  throw new Error(`no local value for placeholder \${${name}}`);
-}
-
-/** Replaces every placeholder; any left unresolved is an error. */
-export function substitute(text: string, values: (name: string) => string): string {
-  return text.replace(/\$\{([A-Za-z0-9]+)\}/g, (_match, name: string) => values(name));
-}
-
-export async function readDefinitionText(workflow: Workflow): Promise<string> {
-  return readFile(join(STATE_MACHINES_DIR, `${workflow}.asl.json`), 'utf8');
 }
 
 export async function loadLocalDefinition(workflow: Workflow): Promise<AslDefinition> {
-  const text = substitute(await readDefinitionText(workflow), localSubstitution);
+  const text = substitute(await readAslText(workflow), localSubstitution);
   return adaptForLocalEngine(JSON.parse(text) as AslDefinition);
 }
 
@@ -81,5 +81,8 @@ export function adaptForLocalEngine(definition: AslDefinition): AslDefinition {
 
 /** The local function name a Lambda ARN stands for (`Lock` for ...:function:stepform-local-Lock). */
 export function localFunctionName(arn: string): string | undefined {
-  return /:function:stepform-local-([A-Za-z0-9]+)$/.exec(arn)?.[1];
+  const name = arn.startsWith(LOCAL_FUNCTION_ARN) ? arn.slice(LOCAL_FUNCTION_ARN.length) : '';
+  // Only a name the placeholder rule gives a function: not `Lock:live`, not empty.
+  const target = placeholderTarget(placeholderFor({ kind: 'function', name }));
+  return target?.kind === 'function' ? name : undefined;
 }

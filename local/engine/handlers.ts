@@ -1,25 +1,17 @@
-// The local adapters behind each Task state. Each one does what its Lambda does on AWS, by
-// calling the same core function with the local ports (SQLite, files, child processes).
+// The local side of each Task state: the same table of core steps the Lambdas run
+// (core/task-steps.ts), over the local ports (SQLite, files, child processes), and the Batch
+// integration as an executor child process.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ApprovalExpired, ApprovalRejected, InvalidInput } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/run.ts';
-import {
-  collectStep,
-  lockStep,
-  newTaskToken,
-  prepareStep,
-  recordStep,
-  requestApprovalStep,
-  rollbackStep,
-  scheduleStep,
-  unlockStep,
-} from '../../core/steps.ts';
+import { newTaskToken } from '../../core/steps.ts';
+import { type AnnouncedApproval, TASK_STEPS, type TaskPorts } from '../../core/task-steps.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { JobInput } from '../../core/contracts/job-input.ts';
 import { runExecutorProcess } from '../executor-process.ts';
-import { type LocalPorts, localPorts } from './local-ports.ts';
+import { localPorts } from './local-ports.ts';
 import type { LocalNotifier } from './notifier.ts';
 import type { LocalStores } from './store/local-stores.ts';
 
@@ -62,44 +54,69 @@ class BatchJobFailed extends Error {
 }
 
 /**
- * The Lambda functions, by the name their placeholder gives them (LockFunctionArn → Lock):
- * the same core steps the Lambdas run, over the local ports.
+ * The Task steps' ports over the local adapters. Nothing is read from the context until a
+ * step runs, so the table can be wired before the engine is (the state-machines tests do).
  */
-export function localFunctions(ctx: HandlerContext): Record<string, TaskHandler> {
-  const ports = localPorts(ctx.stores);
+function localTaskPorts(ctx: HandlerContext): TaskPorts {
+  const ports = () => localPorts(ctx.stores);
   return {
-    PrepareRun: async (input) => Promise.resolve(prepareStep(input, ctx.settings)),
-    Lock: async (input) => lockStep(input, ports.locks, ctx.now()),
-    Unlock: async (input) => unlockStep(input, ports.locks, ctx.now()),
-    CollectJobResult: async (input) => collectStep(input, ports.artifacts),
-    Notify: async (input) => ctx.notifier.notify(input, ctx.now()),
-    Record: async (input) => recordStep(input, ports, ctx.now()),
-    Rollback: async (input) => rollbackStep(input, ports.records),
-    Schedule: async (input) => scheduleStep(input, ports.schedules, ctx.now()),
-    RequestApproval: async (input) => requestApproval(ctx, ports, input),
+    now: () => ctx.now(),
+    get jobSettings() {
+      return ctx.settings;
+    },
+    get locks() {
+      return ports().locks;
+    },
+    get records() {
+      return ports().records;
+    },
+    get runs() {
+      return ports().runs;
+    },
+    get artifacts() {
+      return ports().artifacts;
+    },
+    get schedules() {
+      return ports().schedules;
+    },
+    get approvals() {
+      return ports().approvals;
+    },
+    notifyPorts: async () => Promise.resolve(ctx.notifier.ports()),
+    // The CLI's --auto-approve: whoever runs the engine decides for their own machine.
+    allowAutoApprove: true,
+    // No code host is asked locally: the repository is the user's own checkout.
+    codeHost: async () => Promise.resolve(undefined),
+    approvalSigning: async () =>
+      Promise.resolve({ signingKey: ctx.signingKey, baseUrl: ctx.approvalBaseUrl }),
+    taskToken: newTaskToken,
+    awaitDecision: async (request) => awaitDecision(ctx, request),
+    // A failed channel is in the Notify state's output, which the run's log keeps.
+    warn: () => undefined,
   };
 }
 
 /**
- * The waitForTaskToken step. The local engine gives one token per run, so each waiting task
- * mints its own; then it waits until the approval is decided in the store, or expires.
+ * The Lambda functions, by the name their placeholder gives them (LockFunctionArn → Lock):
+ * the Task steps' table (core/task-steps.ts), the same the Lambdas run, over the local ports.
  */
-async function requestApproval(
-  ctx: HandlerContext,
-  ports: LocalPorts,
-  input: unknown,
-): Promise<unknown> {
-  const now = ctx.now();
-  const { run, approval, links, plan } = await requestApprovalStep(input, ports.approvals, {
-    now,
-    signingKey: ctx.signingKey,
-    baseUrl: ctx.approvalBaseUrl,
-    taskToken: newTaskToken(),
-  });
-  await ctx.notifier.notify(
-    { run, phase: 'awaiting_approval', result: plan, links, approvalId: approval.id },
-    now,
+export function localFunctions(ctx: HandlerContext): Record<string, TaskHandler> {
+  const ports = localTaskPorts(ctx);
+  return Object.fromEntries(
+    Object.entries(TASK_STEPS).map(([name, step]) => [
+      name,
+      async (input: unknown) => step(input, ports),
+    ]),
   );
+}
+
+/**
+ * The waitForTaskToken step, once its approval is requested: the local engine has no
+ * callback, so the task itself waits until the approval is decided in the store, or expires.
+ */
+async function awaitDecision(ctx: HandlerContext, request: AnnouncedApproval): Promise<unknown> {
+  const { run, approval, links } = request;
+  const { approvals } = ctx.stores;
   ctx.onApprovalRequested?.({
     runId: run.runId,
     approvalId: approval.id,
@@ -111,7 +128,7 @@ async function requestApproval(
   for (;;) {
     // The execution is over (timed out or stopped): leave without touching the store.
     if (ctx.signal.aborted) throw new ApprovalExpired('the run stopped waiting for a decision');
-    const current = await ports.approvals.get(approval.id);
+    const current = await approvals.get(approval.id);
     if (current?.status === 'approved')
       return { approvedBy: current.decidedBy, decidedAt: current.decidedAt };
     if (current?.status === 'rejected') {
@@ -121,7 +138,7 @@ async function requestApproval(
     }
     if (ctx.now() > expiresAt) {
       // Marking it expired can lose to a decision made at the last moment: then read that.
-      if (await ports.approvals.decide(approval.id, 'expired', null, ctx.now().toISOString())) {
+      if (await approvals.decide(approval.id, 'expired', null, ctx.now().toISOString())) {
         throw new ApprovalExpired(`no decision before ${approval.expiresAt}`);
       }
       continue;

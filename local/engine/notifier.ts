@@ -3,7 +3,7 @@
 // (its text printed otherwise), and the PR comment written as markdown into the run's folder.
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type NotifyReport, notifyStep } from '../../core/notify.ts';
+import { type NotifyPorts, type NotifyReport, notifyStep } from '../../core/notify.ts';
 import type { ChatPort, StatusPort } from '../../core/ports.ts';
 import { slackMessage } from '../../core/slack-message.ts';
 import { SlackWebhookChatPort } from '../../adapters/slack/webhook.ts';
@@ -47,22 +47,23 @@ export class LocalNotifier {
         };
   }
 
-  async notify(input: unknown, now: Date): Promise<NotifyReport> {
-    return notifyStep(
-      input,
-      {
-        status: this.#status,
-        artifacts: { readResult },
-        runs: this.#stores.runs,
-        chat: this.#chat,
-        chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
-        commentSink: async (runId, markdown) => {
-          const dir = join(this.#home.runs, runId);
-          await mkdir(dir, { recursive: true });
-          await writeFile(join(dir, 'pr-comment.md'), markdown);
-        },
+  /** The Notify step's ports over the local adapters. */
+  ports(): NotifyPorts {
+    return {
+      status: this.#status,
+      artifacts: { readResult },
+      runs: this.#stores.runs,
+      chat: this.#chat,
+      chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      commentSink: async (runId, markdown) => {
+        const dir = join(this.#home.runs, runId);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'pr-comment.md'), markdown);
       },
-      now,
-    );
+    };
+  }
+
+  async notify(input: unknown, now: Date): Promise<NotifyReport> {
+    return notifyStep(input, this.ports(), now);
   }
 }

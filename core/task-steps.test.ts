@@ -1,0 +1,258 @@
+// The table of Task steps, over in-memory ports: what each entry does beyond its core step
+// (PrepareRun's approval and branch checks, RequestApproval's store-then-announce), and that
+// every port a side injects is the one the step uses.
+import { describe, expect, it } from '@jest/globals';
+import type { JobResult } from './contracts/job-result.ts';
+import type { StatusEvent } from './contracts/status-event.ts';
+import type { NotifyPorts } from './notify.ts';
+import type { ChatMessage, StoredApproval } from './ports.ts';
+import {
+  type AnnouncedApproval,
+  TASK_FUNCTIONS,
+  TASK_STEPS,
+  type TaskPorts,
+  isTaskFunction,
+  requestApproval,
+} from './task-steps.ts';
+
+const NOW = new Date('2026-11-23T10:00:00.000Z');
+const RUN = {
+  runId: 'run-1',
+  workflow: 'plan-apply',
+  repository: '/repo',
+  commit: 'a'.repeat(40),
+  projectDir: 'stack',
+  environment: 'dev',
+  autoApprove: false,
+  approvalTimeoutSeconds: 600,
+} as const;
+const PLAN = { plan: { dir: 'stack', sha256: 'b'.repeat(64) }, resultLocation: '/a/run-1/plan' };
+const RESULT = {
+  summary: {
+    add: 1,
+    change: 0,
+    destroy: 0,
+    replace: 0,
+    import: 0,
+    forget: 0,
+    resources: [],
+    outputs: [],
+  },
+} as unknown as JobResult;
+
+function memoryPorts(overrides: Partial<TaskPorts> = {}) {
+  const approvals: StoredApproval[] = [];
+  const events: StatusEvent[] = [];
+  const chats: ChatMessage[] = [];
+  const warnings: { message: string; detail: Record<string, unknown> }[] = [];
+  const awaited: AnnouncedApproval[] = [];
+  const lockCalls: string[] = [];
+  const notifyPorts: NotifyPorts = {
+    status: { publish: async (event) => void events.push(event) },
+    artifacts: { readResult: async () => RESULT },
+    runs: { addRunDetails: async () => undefined },
+    chat: { post: async (message) => void chats.push(message) },
+    commentSink: async () => undefined,
+  };
+  const ports: TaskPorts = {
+    now: () => NOW,
+    jobSettings: { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/a' },
+    locks: {
+      acquire: async (environment, owner, now, ttlMs) => {
+        lockCalls.push(`acquire ${environment} ${owner} ${now.toISOString()}`);
+        return {
+          environment,
+          owner,
+          acquiredAt: now.toISOString(),
+          expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
+        };
+      },
+      release: async (environment, owner) => {
+        lockCalls.push(`release ${environment} ${owner}`);
+        return true;
+      },
+    },
+    records: {
+      getLastGood: async () => undefined,
+      setLastGood: async () => undefined,
+      setEnvironment: async () => undefined,
+    },
+    runs: notifyPorts.runs,
+    artifacts: notifyPorts.artifacts,
+    schedules: { upsert: async () => undefined, remove: async () => undefined },
+    approvals: {
+      create: async (approval) => void approvals.push(approval),
+      get: async () => undefined,
+      decide: async () => true,
+    },
+    notifyPorts: async () => notifyPorts,
+    allowAutoApprove: false,
+    codeHost: async () => undefined,
+    approvalSigning: async () => ({ signingKey: 'k'.repeat(44), baseUrl: 'https://approve.test' }),
+    awaitDecision: async (request) => {
+      awaited.push(request);
+      return { waited: request.approval.id };
+    },
+    warn: (message, detail) => void warnings.push({ message, detail }),
+    ...overrides,
+  };
+  return { ports, approvals, events, chats, warnings, awaited, lockCalls };
+}
+
+describe('TASK_STEPS', () => {
+  it('names the function of every Task state, each once', () => {
+    expect(TASK_FUNCTIONS).toEqual([
+      'PrepareRun',
+      'Lock',
+      'Unlock',
+      'CollectJobResult',
+      'Notify',
+      'RequestApproval',
+      'Record',
+      'Rollback',
+      'Schedule',
+    ]);
+    expect(isTaskFunction('Lock')).toBe(true);
+    for (const name of ['ApprovalCallback', 'ExecutionEnded', 'toString', 'lock']) {
+      expect([name, isTaskFunction(name)]).toEqual([name, false]);
+    }
+  });
+
+  it('runs a step over the ports it is given: Lock takes the lock for the run at now', async () => {
+    const { ports, lockCalls } = memoryPorts();
+
+    const lock = await TASK_STEPS.Lock({ runId: 'run-1', environment: 'dev' }, ports);
+    await TASK_STEPS.Unlock({ runId: 'run-1', environment: 'dev' }, ports);
+
+    expect(lock).toMatchObject({ owner: 'run-1' });
+    expect(lockCalls).toEqual(['acquire dev run-1 2026-11-23T10:00:00.000Z', 'release dev run-1']);
+  });
+});
+
+describe('PrepareRun', () => {
+  const input = { input: { ...RUN, autoApprove: true } };
+
+  it('refuses a plan-apply that would skip its approval where the deployment does not allow it', async () => {
+    const { ports } = memoryPorts();
+
+    await expect(TASK_STEPS.PrepareRun(input, ports)).rejects.toMatchObject({
+      name: 'InvalidInput',
+      field: 'input.autoApprove',
+    });
+  });
+
+  it('lets it through where allowed, and builds its jobs', async () => {
+    const { ports } = memoryPorts({ allowAutoApprove: true });
+
+    const prepared = await TASK_STEPS.PrepareRun(input, ports);
+
+    expect(prepared.run.autoApprove).toBe(true);
+    expect(prepared.jobs.plan).toMatchObject({ verb: 'plan', artifactsDir: '/a/run-1/plan' });
+  });
+
+  it('asks the code host whether the commit is merged, and stops an unmerged one', async () => {
+    const asked: string[] = [];
+    const { ports } = memoryPorts({
+      codeHost: async () => ({
+        isOnDefaultBranch: async (commit) => {
+          asked.push(commit);
+          return false;
+        },
+      }),
+    });
+
+    await expect(TASK_STEPS.PrepareRun({ input: RUN }, ports)).rejects.toMatchObject({
+      name: 'UnmergedCommit',
+    });
+    expect(asked).toEqual([RUN.commit]);
+  });
+});
+
+describe('RequestApproval', () => {
+  const input = { taskToken: 'token-from-step-functions', run: RUN, plan: PLAN };
+
+  it('stores the approval with the input task token, then announces it with its links', async () => {
+    const { ports, approvals, events, chats, warnings } = memoryPorts();
+
+    const announced = await requestApproval(input, ports);
+
+    expect(approvals).toEqual([
+      expect.objectContaining({
+        id: announced.approval.id,
+        runId: 'run-1',
+        taskToken: 'token-from-step-functions',
+        planSha256: 'b'.repeat(64),
+        status: 'pending',
+        requestedAt: NOW.toISOString(),
+        expiresAt: '2026-11-23T10:10:00.000Z',
+      }),
+    ]);
+    expect(announced.links.approve).toMatch(
+      new RegExp(`^https://approve\\.test/approvals/${announced.approval.id}\\?action=approve&`),
+    );
+    expect(announced.links.reject).toContain('action=reject');
+    expect(events.map((e) => e.phase)).toEqual(['awaiting_approval']);
+    expect(JSON.stringify(chats)).toContain(announced.links.approve);
+    expect(announced.notified).toEqual({ delivered: expect.any(Array), failed: [] });
+    expect(warnings).toEqual([]);
+  });
+
+  it('stores the token the engine mints, where it gives one per execution', async () => {
+    const { ports, approvals } = memoryPorts({ taskToken: () => 'minted' });
+
+    await requestApproval(input, ports);
+
+    expect(approvals.map((a) => a.taskToken)).toEqual(['minted']);
+  });
+
+  it('hands the announced approval to the side that waits, and returns what it returns', async () => {
+    const { ports, awaited, approvals } = memoryPorts();
+
+    const output = await TASK_STEPS.RequestApproval(input, ports);
+
+    expect(awaited.map((a) => a.approval.id)).toEqual(approvals.map((a) => a.id));
+    expect(output).toEqual({ waited: approvals[0]!.id });
+  });
+
+  it('warns of a channel that failed, and still waits', async () => {
+    const { ports, awaited, warnings } = memoryPorts();
+    const notifyPorts = await ports.notifyPorts();
+    const failing = {
+      ...ports,
+      notifyPorts: async () => ({
+        ...notifyPorts,
+        chat: { post: async () => Promise.reject(new Error('Slack is down')) },
+      }),
+    };
+
+    await TASK_STEPS.RequestApproval(input, failing);
+
+    expect(warnings).toEqual([
+      {
+        message: 'approval request notifications failed',
+        detail: { failed: [expect.stringContaining('Slack is down')] },
+      },
+    ]);
+    expect(awaited).toHaveLength(1);
+  });
+});
+
+describe('Notify', () => {
+  it('reports what was delivered, and warns of what failed', async () => {
+    const { ports, events, warnings } = memoryPorts();
+    const notifyPorts = await ports.notifyPorts();
+    const failing = {
+      ...ports,
+      notifyPorts: async () => ({
+        ...notifyPorts,
+        chat: { post: async () => Promise.reject(new Error('Slack is down')) },
+      }),
+    };
+
+    const report = await TASK_STEPS.Notify({ run: RUN, phase: 'started' }, failing);
+
+    expect(events.map((e) => e.phase)).toEqual(['started']);
+    expect(report.failed).toEqual([expect.stringContaining('Slack is down')]);
+    expect(warnings.map((w) => w.message)).toEqual(['some notifications failed']);
+  });
+});

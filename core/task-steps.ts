@@ -1,0 +1,144 @@
+// Each Task state's function, by the name its ASL placeholder gives it (`${LockFunctionArn}`
+// → Lock), and the core step it runs. The Lambdas (lambdas/*.ts) and the local engine
+// (local/engine/handlers.ts) both run a Task through this table; each side injects its own
+// ports (DynamoDB, S3, Secrets Manager… or SQLite, files, child processes).
+import { InvalidInput } from './errors.ts';
+import { type NotifyPorts, type NotifyReport, notifyStep } from './notify.ts';
+import type {
+  ApprovalPort,
+  ArtifactPort,
+  CodeHostPort,
+  LockPort,
+  RecordPort,
+  RunPort,
+  SchedulePort,
+} from './ports.ts';
+import type { JobSettings, PreparedRun } from './run.ts';
+import {
+  type ApprovalRequestResult,
+  assertOnDefaultBranch,
+  collectStep,
+  lockStep,
+  prepareStep,
+  recordStep,
+  requestApprovalStep,
+  rollbackStep,
+  scheduleStep,
+  unlockStep,
+} from './steps.ts';
+
+/** What the Task steps talk to; a step reads only the ports it needs. */
+export interface TaskPorts {
+  now(): Date;
+  /** What every executor job of this deployment gets (its state backend, its artifacts root). */
+  readonly jobSettings: JobSettings;
+  readonly locks: LockPort;
+  readonly records: RecordPort;
+  readonly runs: RunPort;
+  readonly artifacts: ArtifactPort;
+  readonly schedules: SchedulePort;
+  readonly approvals: ApprovalPort;
+  notifyPorts(): Promise<NotifyPorts>;
+  /** Whether a run may skip its approval (autoApprove): a deployment's choice, off on AWS. */
+  readonly allowAutoApprove: boolean;
+  /** The code host that can tell whether a commit is merged; undefined where there is none. */
+  codeHost(): Promise<Pick<CodeHostPort, 'isOnDefaultBranch'> | undefined>;
+  /** The key that signs approval links and the endpoint the links point at. */
+  approvalSigning(): Promise<{ signingKey: string | Buffer; baseUrl: string }>;
+  /**
+   * A token per waiting task, for engines that give one per execution (the local engine);
+   * absent, the approval keeps the token Step Functions put in the input.
+   */
+  readonly taskToken?: () => string;
+  /**
+   * What the waiting task's own call returns once its approval is requested. On Step
+   * Functions the workflow waits for the callback (whose output becomes the task's), so this
+   * returns at once; the local engine has no callback and waits here for the decision.
+   */
+  awaitDecision(request: AnnouncedApproval): Promise<unknown>;
+  /** A channel that failed is reported, never fatal to the run. */
+  warn(message: string, detail: Record<string, unknown>): void;
+}
+
+export type TaskStep = (input: unknown, ports: TaskPorts) => Promise<unknown>;
+
+/**
+ * PrepareRun: the run's jobs. A plan-apply may skip its approval only where the deployment
+ * allows it, and must be of a commit on the default branch when a code host can tell.
+ */
+export async function prepareTask(input: unknown, ports: TaskPorts): Promise<PreparedRun> {
+  const prepared = prepareStep(input, ports.jobSettings);
+  const { run } = prepared;
+  if (run.workflow === 'plan-apply' && run.autoApprove && !ports.allowAutoApprove) {
+    throw new InvalidInput(
+      'input.autoApprove',
+      'is not allowed by this deployment: every apply needs an approval',
+    );
+  }
+  const codeHost = await ports.codeHost();
+  if (codeHost) await assertOnDefaultBranch(run, codeHost);
+  return prepared;
+}
+
+export interface AnnouncedApproval extends ApprovalRequestResult {
+  /** The awaiting_approval notification, links included. */
+  readonly notified: NotifyReport;
+}
+
+/**
+ * RequestApproval: stores the approval with the waiting task's token, then sends the signed
+ * approve / reject links with the plan (phase awaiting_approval).
+ */
+export async function requestApproval(
+  input: unknown,
+  ports: Pick<
+    TaskPorts,
+    'now' | 'approvals' | 'approvalSigning' | 'taskToken' | 'notifyPorts' | 'warn'
+  >,
+): Promise<AnnouncedApproval> {
+  const now = ports.now();
+  const request = await requestApprovalStep(input, ports.approvals, {
+    now,
+    ...(await ports.approvalSigning()),
+    ...(ports.taskToken ? { taskToken: ports.taskToken() } : {}),
+  });
+  const { run, approval, links, plan } = request;
+  const notified = await notifyStep(
+    { run, phase: 'awaiting_approval', result: plan, links, approvalId: approval.id },
+    await ports.notifyPorts(),
+    now,
+  );
+  if (notified.failed.length > 0)
+    ports.warn('approval request notifications failed', { failed: notified.failed });
+  return { ...request, notified };
+}
+
+/** Notify: status event, chat and code host, each channel failing alone (reported). */
+async function notifyTask(input: unknown, ports: TaskPorts): Promise<NotifyReport> {
+  const report = await notifyStep(input, await ports.notifyPorts(), ports.now());
+  if (report.failed.length > 0) ports.warn('some notifications failed', { failed: report.failed });
+  return report;
+}
+
+/** The function of each Task state, by its name in the ASL files, and the step it runs. */
+export const TASK_STEPS = {
+  PrepareRun: prepareTask,
+  Lock: async (input, ports) => lockStep(input, ports.locks, ports.now()),
+  Unlock: async (input, ports) => unlockStep(input, ports.locks, ports.now()),
+  CollectJobResult: async (input, ports) => collectStep(input, ports.artifacts),
+  Notify: notifyTask,
+  RequestApproval: async (input, ports) => ports.awaitDecision(await requestApproval(input, ports)),
+  Record: async (input, ports) => recordStep(input, ports, ports.now()),
+  Rollback: async (input, ports) => rollbackStep(input, ports.records),
+  Schedule: async (input, ports) => scheduleStep(input, ports.schedules, ports.now()),
+} satisfies Record<string, TaskStep>;
+
+export type TaskFunction = keyof typeof TASK_STEPS;
+export type TaskOutput<F extends TaskFunction> = ReturnType<(typeof TASK_STEPS)[F]>;
+
+/** The Task functions, in the table's order. */
+export const TASK_FUNCTIONS = Object.keys(TASK_STEPS) as TaskFunction[];
+
+export function isTaskFunction(name: string): name is TaskFunction {
+  return Object.hasOwn(TASK_STEPS, name);
+}

@@ -1,0 +1,371 @@
+// Where the executor runs: a VPC (or yours), Batch on Fargate (an on-demand queue, and a
+// Spot-first one for pull-request plans when asked), the executor image, and one job role and
+// job definition for plans, one for applies.
+import { Duration, IgnoreMode, Size, Stack } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { REPO_ROOT } from '../../toolchain/paths.ts';
+import {
+  type ArchitectureProps,
+  type LogRetentionProps,
+  invalidProps,
+  newLogGroup,
+} from './common-props.ts';
+import { acknowledge, acknowledgeWildcards, arnRef } from './nag.ts';
+import type { StepformStorage } from './storage.ts';
+
+/** Actions a read-only plan role may hold (besides the writes on its own buckets). */
+export const READ_ONLY_ACTION =
+  /^[a-z0-9-]+:(Get|List|Describe|Head|BatchGet|Query|Scan)[A-Za-z]*$/;
+
+/**
+ * The executor image's build context is the repository root: stage only what its Dockerfile
+ * copies (Docker ignore syntax: exclude all, re-include those paths, drop tests).
+ */
+export const EXECUTOR_CONTEXT_EXCLUDES = [
+  '*',
+  '!package.json',
+  '!package-lock.json',
+  '!executor-image',
+  '!core',
+  '!adapters',
+  'adapters/*',
+  '!adapters/aws',
+  '!toolchain',
+  '!terraform',
+  'terraform/*',
+  '!terraform/examples',
+  'terraform/examples/*',
+  '!terraform/examples/hello',
+  'terraform/examples/hello/*',
+  '!terraform/examples/hello/.terraform.lock.hcl',
+  '**/*.test.ts',
+  '**/node_modules',
+  '**/.terraform',
+];
+
+/** Fargate's valid memory per vCPU count: [min MiB, max MiB, step MiB]. */
+const FARGATE_MEMORY: Record<number, [number, number, number]> = {
+  0.25: [512, 2048, 1024],
+  0.5: [1024, 4096, 1024],
+  1: [2048, 8192, 1024],
+  2: [4096, 16384, 1024],
+  4: [8192, 30720, 1024],
+  8: [16384, 61440, 4096],
+  16: [32768, 122880, 8192],
+};
+
+/** In increasing order (an object lists integer keys before 0.25 and 0.5). */
+const FARGATE_VCPUS = Object.keys(FARGATE_MEMORY)
+  .map(Number)
+  .sort((a, b) => a - b);
+
+/** The workflows give a job 4 hours (TimeoutSeconds 14400); Batch must stop it first. */
+const MAX_JOB_TIMEOUT = Duration.hours(4);
+
+export interface ExecutorComputeOptions extends ArchitectureProps, LogRetentionProps {
+  /**
+   * The VPC the Batch jobs run in. Its private subnets (with egress) are used unless
+   * `jobSubnets` says otherwise; the jobs need outbound HTTPS (git, AWS APIs).
+   * @default - a new VPC: 2 AZs, public and private subnets, one NAT gateway, flow logs,
+   * S3 and DynamoDB gateway endpoints
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * The subnets of the Batch jobs (of `vpc`, which they need).
+   * @default - the VPC's private subnets with egress
+   */
+  readonly jobSubnets?: ec2.SubnetSelection;
+  /**
+   * Give the jobs a public IP (only for public subnets of your own `vpc` without a NAT gateway).
+   * @default false
+   */
+  readonly assignPublicIp?: boolean;
+  /**
+   * The executor image.
+   * @default - built from executor-image/Dockerfile as an image asset (`cdk deploy` needs
+   * Docker with BuildKit; synthesis does not)
+   */
+  readonly executorImage?: ecs.ContainerImage;
+  /**
+   * Run the pull-request `plan` workflow's jobs on Fargate Spot (with on-demand Fargate as the
+   * fallback). Applies, destroys and the plans of `plan-apply` always run on on-demand
+   * Fargate: an interrupted apply leaves a half-changed environment.
+   * @default false
+   */
+  readonly spotForPlans?: boolean;
+  /**
+   * The most vCPUs all running jobs may use at once (an integer, at least `jobVcpus`).
+   * @default 16
+   */
+  readonly maxvCpus?: number;
+  /**
+   * The vCPUs of one job: 0.25, 0.5, 1, 2, 4, 8 or 16 (Fargate).
+   * @default 1
+   */
+  readonly jobVcpus?: number;
+  /**
+   * The memory of one job, valid on Fargate for `jobVcpus`.
+   * @default Size.gibibytes(2)
+   */
+  readonly jobMemory?: Size;
+  /**
+   * A job that runs longer is stopped by Batch (between 1 minute and 4 hours).
+   * @default Duration.hours(2)
+   */
+  readonly jobTimeout?: Duration;
+  /**
+   * What the plan jobs may read in the account (besides their state and artifacts, which
+   * they may also write: Terraform's S3 lock file and the saved plan). Give read-only
+   * policies only: a managed policy's content cannot be checked at synthesis.
+   * @default [ReadOnlyAccess]
+   */
+  readonly planManagedPolicies?: iam.IManagedPolicy[];
+  /**
+   * What the apply jobs (apply, ephemeral, destroy, rollback) may change.
+   * @default [AdministratorAccess] — Terraform creates whatever the modules declare; narrow
+   * it to what your modules manage, and/or set `applyPermissionsBoundary`
+   */
+  readonly applyManagedPolicies?: iam.IManagedPolicy[];
+  /**
+   * Extra statements for the apply role.
+   * @default - none
+   */
+  readonly applyPolicyStatements?: iam.PolicyStatement[];
+  /**
+   * A permissions boundary for the apply role.
+   * @default - none
+   */
+  readonly applyPermissionsBoundary?: iam.IManagedPolicy;
+}
+
+export interface ExecutorComputeProps extends ExecutorComputeOptions {
+  /** The buckets the jobs read and write: Terraform states and run artifacts. */
+  readonly storage: StepformStorage;
+}
+
+export class ExecutorCompute extends Construct {
+  readonly vpc: ec2.IVpc;
+  /** On-demand Fargate: applies, destroys, and every plan unless `spotForPlans`. */
+  readonly jobQueue: batch.JobQueue;
+  /** The `plan` workflow's queue: Spot first with `spotForPlans`, else `jobQueue` itself. */
+  readonly planJobQueue: batch.JobQueue;
+  readonly planJobRole: iam.Role;
+  readonly applyJobRole: iam.Role;
+  readonly planJobDefinition: batch.EcsJobDefinition;
+  readonly applyJobDefinition: batch.EcsJobDefinition;
+
+  constructor(scope: Construct, id: string, props: ExecutorComputeProps) {
+    super(scope, id);
+    validate(props);
+    const { storage } = props;
+    const arm = (props.architecture ?? 'ARM64') === 'ARM64';
+
+    this.vpc = props.vpc ?? this.#newVpc(newLogGroup(this, 'VpcFlowLogs', props));
+    const jobSecurityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Stepform executor jobs: no inbound, outbound HTTPS',
+      allowAllOutbound: false,
+    });
+    jobSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: git, AWS APIs');
+
+    const computeEnvironment = (name: string, spot: boolean) =>
+      new batch.FargateComputeEnvironment(this, name, {
+        vpc: this.vpc,
+        vpcSubnets: props.jobSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        securityGroups: [jobSecurityGroup],
+        spot,
+        maxvCpus: props.maxvCpus ?? 16,
+      });
+    const onDemand = computeEnvironment('FargateComputeEnvironment', false);
+    this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
+      computeEnvironments: [{ computeEnvironment: onDemand, order: 1 }],
+    });
+    if (props.spotForPlans) {
+      const spot = computeEnvironment('FargateSpotComputeEnvironment', true);
+      this.planJobQueue = new batch.JobQueue(this, 'PlanJobQueue', {
+        computeEnvironments: [
+          { computeEnvironment: spot, order: 1 },
+          { computeEnvironment: onDemand, order: 2 },
+        ],
+      });
+    } else {
+      this.planJobQueue = this.jobQueue;
+    }
+
+    const image =
+      props.executorImage ??
+      ecs.ContainerImage.fromAsset(REPO_ROOT, {
+        file: 'executor-image/Dockerfile',
+        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+        ignoreMode: IgnoreMode.DOCKER,
+        // The build context is the repository root; only what the Dockerfile copies is staged
+        // (its own Dockerfile.dockerignore is not read by CDK).
+        exclude: EXECUTOR_CONTEXT_EXCLUDES,
+      });
+
+    this.planJobRole = this.#jobRole('PlanJobRole', storage, {
+      managedPolicies: props.planManagedPolicies ?? [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'),
+      ],
+    });
+    this.applyJobRole = this.#jobRole('ApplyJobRole', storage, {
+      managedPolicies: props.applyManagedPolicies ?? [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess'),
+      ],
+      ...(props.applyPermissionsBoundary
+        ? { permissionsBoundary: props.applyPermissionsBoundary }
+        : {}),
+    });
+    for (const statement of props.applyPolicyStatements ?? []) {
+      this.applyJobRole.addToPolicy(statement);
+    }
+    if (!props.applyManagedPolicies) {
+      acknowledge(this.applyJobRole, {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AdministratorAccess]',
+        reason:
+          'Terraform applies whatever the modules declare; the policy is a construct prop (applyManagedPolicies) for the platform team to narrow.',
+      });
+    }
+    if (!props.planManagedPolicies) {
+      acknowledge(this.planJobRole, {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]',
+        reason:
+          'Plans refresh every resource the modules manage, so they read the account (planManagedPolicies narrows it).',
+      });
+    }
+
+    const jobLogs = newLogGroup(this, 'JobLogs', props);
+    const jobDefinition = (name: string, role: iam.Role) => {
+      const container = new batch.EcsFargateContainerDefinition(this, `${name}Container`, {
+        image,
+        cpu: props.jobVcpus ?? 1,
+        memory: props.jobMemory ?? Size.gibibytes(2),
+        jobRole: role,
+        assignPublicIp: props.assignPublicIp ?? false,
+        fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+        fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        logging: ecs.LogDrivers.awsLogs({ streamPrefix: name, logGroup: jobLogs }),
+        environment: {
+          AWS_REGION: Stack.of(this).region,
+          STEPFORM_ARTIFACTS_BUCKET: storage.artifactsBucket.bucketName,
+          STEPFORM_ARTIFACTS_PREFIX: storage.artifactsPrefix,
+        },
+      });
+      acknowledgeWildcards(
+        container,
+        'The execution role (image pull, log writing): ecr:GetAuthorizationToken supports no resource scoping.',
+        ['Resource::*'],
+      );
+      return new batch.EcsJobDefinition(this, name, {
+        timeout: props.jobTimeout ?? Duration.hours(2),
+        // Batch retries a job whose container could not start (or whose Spot capacity was
+        // reclaimed); a job that ran and exited (Terraform failed) is never retried.
+        retryAttempts: 2,
+        retryStrategies: [
+          batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+          batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+          batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onExitCode: '*' })),
+        ],
+        container,
+      });
+    };
+    this.planJobDefinition = jobDefinition('PlanJobDefinition', this.planJobRole);
+    this.applyJobDefinition = jobDefinition('ApplyJobDefinition', this.applyJobRole);
+  }
+
+  #newVpc(flowLogs: logs.LogGroup): ec2.Vpc {
+    return new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 1,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'jobs', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+      ],
+      // Nothing runs in the default security group; restricting it would add a custom
+      // resource Lambda to the stack.
+      restrictDefaultSecurityGroup: false,
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+      },
+      flowLogs: {
+        all: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        },
+      },
+    });
+  }
+
+  /** A job role: its own state and artifacts, read and written, plus the given policies. */
+  #jobRole(id: string, storage: StepformStorage, extra: Partial<iam.RoleProps>): iam.Role {
+    const { stateBucket, artifactsBucket, stateKeyPrefix, artifactsPrefix } = storage;
+    const role = new iam.Role(this, id, {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      ...extra,
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'StateAndArtifactObjects',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: [
+          stateBucket.arnForObjects(`${stateKeyPrefix}/*`),
+          artifactsBucket.arnForObjects(`${artifactsPrefix}/*`),
+        ],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'StateAndArtifactBuckets',
+        actions: ['s3:ListBucket'],
+        resources: [stateBucket.bucketArn, artifactsBucket.bucketArn],
+      }),
+    );
+    acknowledgeWildcards(
+      role,
+      "Terraform states and run artifacts are many objects: limited to the state key prefix and the artifacts prefix of this deployment's buckets.",
+      [
+        `Resource::${arnRef(stateBucket)}/${stateKeyPrefix}/*`,
+        `Resource::${arnRef(artifactsBucket)}/${artifactsPrefix}/*`,
+      ],
+    );
+    return role;
+  }
+}
+
+function validate(props: ExecutorComputeOptions): void {
+  const fail: (message: string) => never = (message) => invalidProps('ExecutorCompute', message);
+  if (props.jobSubnets && !props.vpc)
+    fail('jobSubnets needs vpc (they select subnets of that VPC)');
+  if (props.assignPublicIp && !props.vpc) {
+    fail(
+      'assignPublicIp is for jobs in public subnets of your own vpc; the new VPC has a NAT gateway',
+    );
+  }
+  const vcpus = props.jobVcpus ?? 1;
+  const range = FARGATE_MEMORY[vcpus];
+  if (!range) {
+    fail(`jobVcpus must be one of ${FARGATE_VCPUS.join(', ')} (Fargate), got ${vcpus}`);
+  }
+  const memoryMiB = (props.jobMemory ?? Size.gibibytes(2)).toMebibytes();
+  const [min, max, step] = range;
+  const fits =
+    vcpus === 0.25
+      ? [512, 1024, 2048].includes(memoryMiB)
+      : memoryMiB >= min && memoryMiB <= max && memoryMiB % step === 0;
+  if (!fits) fail(`jobMemory ${memoryMiB} MiB is not valid on Fargate with ${vcpus} vCPU`);
+  const maxvCpus = props.maxvCpus ?? 16;
+  if (!Number.isInteger(maxvCpus) || maxvCpus < vcpus) {
+    fail(`maxvCpus must be an integer of at least jobVcpus (${vcpus}), got ${maxvCpus}`);
+  }
+  const timeout = (props.jobTimeout ?? Duration.hours(2)).toSeconds();
+  if (timeout < 60 || timeout > MAX_JOB_TIMEOUT.toSeconds()) {
+    fail('jobTimeout must be between 1 minute and 4 hours (the workflows wait 4 hours at most)');
+  }
+}

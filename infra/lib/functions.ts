@@ -1,0 +1,249 @@
+// The Lambda functions: one per Task state of the workflows (core/task-steps.ts names them),
+// the approval endpoint (a Function URL), and the handler of ended executions; each granted
+// exactly what its step does.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Construct } from 'constructs';
+import type { TaskFunction } from '../../core/task-steps.ts';
+import { REPO_ROOT } from '../../toolchain/paths.ts';
+import {
+  type ArchitectureProps,
+  type LogRetentionProps,
+  invalidProps,
+  newLogGroup,
+} from './common-props.ts';
+import { acknowledge, acknowledgeWildcards, arnRef } from './nag.ts';
+import type { StepformSecrets } from './secrets.ts';
+import type { StateMachineNames } from './state-machine-names.ts';
+import type { StepformStorage } from './storage.ts';
+import type { TtlSchedules } from './ttl-schedules.ts';
+
+/** The handlers no workflow calls: the approval endpoint, and the rule on ended executions. */
+export type OtherHandler = 'ApprovalCallback' | 'ExecutionEnded';
+
+/**
+ * The Lambda handlers and their file in lambdas/: a Task state's function under the name its
+ * ASL placeholder gives it (`${<Name>FunctionArn}`), and the two that no workflow calls.
+ */
+export const HANDLERS: Readonly<Record<TaskFunction | OtherHandler, string>> = {
+  PrepareRun: 'prepare-run.ts',
+  Lock: 'lock.ts',
+  Unlock: 'unlock.ts',
+  CollectJobResult: 'collect-job-result.ts',
+  Notify: 'notify.ts',
+  RequestApproval: 'request-approval.ts',
+  Record: 'record.ts',
+  Rollback: 'rollback.ts',
+  Schedule: 'schedule.ts',
+  ApprovalCallback: 'approval-callback.ts',
+  ExecutionEnded: 'execution-ended.ts',
+};
+export type HandlerName = keyof typeof HANDLERS;
+
+/** The handler files a pipeline expects: every lambdas/*.ts that exports a handler. */
+export function handlerFiles(): string[] {
+  return readdirSync(join(REPO_ROOT, 'lambdas'))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .filter((file) => !['config.ts', 'runtime.ts'].includes(file))
+    .sort();
+}
+
+const APPROVER = /^[^,\s][^,]*$/;
+
+export interface StepformFunctionsOptions extends ArchitectureProps, LogRetentionProps {
+  /**
+   * Names allowed to approve (empty: whoever holds a signed link).
+   * @default []
+   */
+  readonly approvers?: string[];
+}
+
+export interface StepformFunctionsProps extends StepformFunctionsOptions {
+  readonly storage: StepformStorage;
+  readonly secrets: StepformSecrets;
+  readonly schedules: TtlSchedules;
+  readonly stateMachines: StateMachineNames;
+  /**
+   * The repository (`owner/name`) the Lambdas comment on and check commits of.
+   * @default - none: no GitHub comments, statuses or default-branch check
+   */
+  readonly githubRepository?: string;
+}
+
+export class StepformFunctions extends Construct {
+  readonly functions: Readonly<Record<HandlerName, nodejs.NodejsFunction>>;
+  /** The approval endpoint, which approval links point at. */
+  readonly approvalUrl: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: StepformFunctionsProps) {
+    super(scope, id);
+    for (const name of props.approvers ?? []) {
+      if (!APPROVER.test(name)) {
+        invalidProps(
+          'StepformFunctions',
+          `approver "${name}" must be non-empty, without commas or leading spaces`,
+        );
+      }
+    }
+    const { storage, secrets, schedules, stateMachines: names } = props;
+    const arm = (props.architecture ?? 'ARM64') === 'ARM64';
+    const baseEnvironment: Record<string, string> = {
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'stepform',
+      TABLE_NAME: storage.table.tableName,
+      ARTIFACTS_BUCKET: storage.artifactsBucket.bucketName,
+      STATE_BUCKET: storage.stateBucket.bucketName,
+      STATE_KEY_PREFIX: storage.stateKeyPrefix,
+      STATUS_QUEUE_URL: storage.statusQueue.queueUrl,
+      SIGNING_KEY_SECRET_ID: secrets.signingKeySecret.secretArn,
+      SLACK_WEBHOOK_SECRET_ID: secrets.slackWebhookSecret.secretArn,
+      GITHUB_TOKEN_SECRET_ID: secrets.githubTokenSecret.secretArn,
+      SCHEDULE_GROUP: schedules.scheduleGroup.scheduleGroupName,
+      DESTROY_STATE_MACHINE_ARN: names.arn('destroy'),
+      SCHEDULER_ROLE_ARN: schedules.schedulerRole.roleArn,
+      ...(props.githubRepository ? { GITHUB_REPOSITORY: props.githubRepository } : {}),
+      ...(props.approvers && props.approvers.length > 0
+        ? { APPROVERS: props.approvers.join(',') }
+        : {}),
+    };
+    const newFunction = (name: HandlerName, environment: Record<string, string>) => {
+      const fn = new nodejs.NodejsFunction(this, `${name}Function`, {
+        entry: join(REPO_ROOT, 'lambdas', HANDLERS[name]),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: arm ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+        memorySize: 512,
+        timeout: Duration.seconds(name === 'Notify' || name === 'RequestApproval' ? 60 : 30),
+        tracing: lambda.Tracing.ACTIVE,
+        logGroup: newLogGroup(this, `${name}Logs`, props),
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+        environment,
+        bundling: {
+          forceDockerBundling: false,
+          logLevel: nodejs.LogLevel.ERROR,
+          format: nodejs.OutputFormat.ESM,
+          target: 'node24',
+          platform: 'node',
+          mainFields: ['module', 'main'],
+          minify: true,
+          sourceMap: true,
+          sourcesContent: false,
+          // Everything is bundled, the AWS SDK too: the pinned versions the tests ran.
+          externalModules: [],
+          // Some CommonJS dependencies call require(); ESM output has none of its own.
+          banner:
+            "import { createRequire as __stepformCreateRequire } from 'node:module'; const require = __stepformCreateRequire(import.meta.url);",
+        },
+      });
+      acknowledge(fn, {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'The AWS managed policy that lets a Lambda write its logs; nothing broader.',
+      });
+      acknowledgeWildcards(
+        fn,
+        'X-Ray tracing: xray:PutTraceSegments/PutTelemetryRecords support no resource scoping.',
+        ['Resource::*'],
+      );
+      return fn;
+    };
+    // The approval endpoint never builds links (it answers them), but the shared config
+    // requires APPROVAL_URL; its own URL cannot be in its environment (a cycle), so it gets a
+    // placeholder on the reserved .invalid domain.
+    const callback = newFunction('ApprovalCallback', {
+      ...baseEnvironment,
+      APPROVAL_URL: 'https://approval-endpoint.invalid/',
+    });
+    this.approvalUrl = callback.addFunctionUrl({
+      // The signed link is the authentication: an HMAC over id, action and expiry with the
+      // deployment's key, single-use and expiring; approvers open it in a browser, which
+      // cannot sign IAM (SigV4) requests. See docs/deploy.md.
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.BUFFERED,
+    });
+    const functions = { ApprovalCallback: callback } as Record<HandlerName, nodejs.NodejsFunction>;
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      if (name !== 'ApprovalCallback') {
+        functions[name] = newFunction(name, {
+          ...baseEnvironment,
+          APPROVAL_URL: this.approvalUrl.url,
+        });
+      }
+    }
+    this.functions = functions;
+    this.#grant(props);
+  }
+
+  /** Each handler what its step does. */
+  #grant({ storage, secrets, schedules, stateMachines: names }: StepformFunctionsProps): void {
+    const f = this.functions;
+    for (const fn of [
+      f.Lock,
+      f.Unlock,
+      f.ExecutionEnded,
+      f.Record,
+      f.Rollback,
+      f.Notify,
+      f.RequestApproval,
+      f.ApprovalCallback,
+    ]) {
+      storage.table.grantReadWriteData(fn);
+    }
+    for (const fn of [f.CollectJobResult, f.Notify, f.RequestApproval]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [storage.artifactsBucket.arnForObjects(`${storage.artifactsPrefix}/*`)],
+        }),
+      );
+      acknowledgeWildcards(
+        fn,
+        "Reads executor results and plans under the artifacts prefix of this deployment's bucket.",
+        [`Resource::${arnRef(storage.artifactsBucket)}/${storage.artifactsPrefix}/*`],
+      );
+    }
+    for (const fn of [f.Notify, f.RequestApproval]) {
+      storage.statusQueue.grantSendMessages(fn);
+      secrets.slackWebhookSecret.grantRead(fn);
+      secrets.githubTokenSecret.grantRead(fn);
+    }
+    secrets.githubTokenSecret.grantRead(f.PrepareRun);
+    secrets.signingKeySecret.grantRead(f.RequestApproval);
+    secrets.signingKeySecret.grantRead(f.ApprovalCallback);
+    f.ApprovalCallback.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: [names.arn('plan-apply')],
+      }),
+    );
+    f.Schedule.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'scheduler:CreateSchedule',
+          'scheduler:UpdateSchedule',
+          'scheduler:DeleteSchedule',
+          'scheduler:GetSchedule',
+        ],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'scheduler',
+            resource: 'schedule',
+            resourceName: `${schedules.scheduleGroup.scheduleGroupName}/*`,
+          }),
+        ],
+      }),
+    );
+    schedules.schedulerRole.grantPassRole(f.Schedule.grantPrincipal);
+    acknowledgeWildcards(
+      f.Schedule,
+      "The one-time TTL schedules of this deployment's schedule group (one per environment and project).",
+      [
+        `Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${names.prefix}-ttl/*`,
+      ],
+    );
+  }
+}

@@ -1,0 +1,44 @@
+// The deployment's secrets: the GitHub token and the Slack webhook URL (created with a random
+// placeholder; docs/deploy.md says how to set them, and until then GitHub and Slack
+// notifications fail, reported, never fatal), and the key that signs approval links.
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { DataRemovalProps } from './common-props.ts';
+import { acknowledge } from './nag.ts';
+
+export type StepformSecretsProps = DataRemovalProps;
+
+export class StepformSecrets extends Construct {
+  readonly githubTokenSecret: secretsmanager.Secret;
+  readonly slackWebhookSecret: secretsmanager.Secret;
+  readonly signingKeySecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: StepformSecretsProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const rotationReason =
+      'An externally issued token: it is rotated where it is issued (GitHub, Slack), then put here.';
+    this.githubTokenSecret = new secretsmanager.Secret(this, 'GitHubTokenSecret', {
+      description:
+        'Stepform: GitHub token (PR comments, statuses, deployments). Set it after the first deploy.',
+      removalPolicy,
+    });
+    acknowledge(this.githubTokenSecret, { id: 'AwsSolutions-SMG4', reason: rotationReason });
+    this.slackWebhookSecret = new secretsmanager.Secret(this, 'SlackWebhookSecret', {
+      description: 'Stepform: Slack incoming-webhook URL. Set it after the first deploy.',
+      removalPolicy,
+    });
+    acknowledge(this.slackWebhookSecret, { id: 'AwsSolutions-SMG4', reason: rotationReason });
+    this.signingKeySecret = new secretsmanager.Secret(this, 'ApprovalSigningKey', {
+      description: 'Stepform: HMAC key that signs approval links (generated at deploy).',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy,
+    });
+    acknowledge(this.signingKeySecret, {
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Rotating the signing key invalidates every pending approval link; rotate by hand between runs (docs/deploy.md).',
+    });
+  }
+}
