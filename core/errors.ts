@@ -111,6 +111,14 @@ export class LockHeld extends StepformError {
     super(message);
     if (holder !== undefined) this.holder = holder;
   }
+
+  /** The lock of `environment` is held by `holder`'s run; says whose and until when. */
+  static heldBy(environment: string, holder: NonNullable<LockHeld['holder']>): LockHeld {
+    return new LockHeld(
+      `environment ${environment} is locked by run ${holder.owner} until ${holder.expiresAt}`,
+      holder,
+    );
+  }
 }
 
 /** A run tried to release or extend a lock it does not own. */

@@ -56,10 +56,7 @@ export function decideLock(existing: LockRecord | undefined, request: LockReques
     return { environment, owner, acquiredAt: now.toISOString(), expiresAt };
   }
   if (existing.owner === owner) return { ...existing, expiresAt };
-  throw new LockHeld(
-    `environment ${environment} is locked by run ${existing.owner} until ${existing.expiresAt}`,
-    existing,
-  );
+  throw LockHeld.heldBy(environment, existing);
 }
 
 /**

@@ -95,12 +95,9 @@ export class DynamoLockPort implements LockPort {
       if (!isConditionFailed(error)) throw error;
       // Another run wrote the lock between our read and our write: name it.
       const current = await this.getLock(environment);
-      throw new LockHeld(
-        current
-          ? `environment ${environment} is locked by run ${current.owner} until ${current.expiresAt}`
-          : `environment ${environment} was locked by another run meanwhile`,
-        current,
-      );
+      throw current
+        ? LockHeld.heldBy(environment, current)
+        : new LockHeld(`environment ${environment} was locked by another run meanwhile`);
     }
     return lock;
   }
