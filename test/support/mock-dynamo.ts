@@ -25,7 +25,7 @@ export function mockDynamoTable() {
     Input extends (Command extends AwsCommand<infer I, any> ? I : never),
   >(
     command: new (input: Input) => Command,
-  ): Input[] => ddb.commandCalls(command).map((call) => call.args[0].input);
+  ): Input[] => ddb.commandCalls(command).map((call) => call.args[0].input as Input);
   /* eslint-enable @typescript-eslint/no-explicit-any */
   const consistentRead = (key: { pk: string; sk: string }) => ({
     TableName: TABLE,
