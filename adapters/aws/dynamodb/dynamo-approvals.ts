@@ -25,20 +25,18 @@ const APPROVAL_ITEM = z.object({
  * Approvals with the task token the workflow waits on. A decision is single use: it is
  * written only while the approval is pending, and before its expiry unless it marks it
  * expired (a conditional UpdateItem), so of two racing decisions exactly one returns true.
+ * The TTL attribute removes an approval some time after it expires (`retentionSeconds`, 30
+ * days by default).
  */
-export interface DynamoApprovalOptions {
-  /**
-   * How long after its expiry the TTL attribute removes an approval, in seconds.
-   * @default DEFAULT_APPROVAL_RETENTION_SECONDS (30 days)
-   */
-  readonly retentionSeconds?: number;
-}
-
 export class DynamoApprovalPort implements ApprovalPort {
   readonly #table: DynamoTable;
   readonly #retentionSeconds: number;
 
-  constructor(client: DynamoDBClient, tableName: string, options: DynamoApprovalOptions = {}) {
+  constructor(
+    client: DynamoDBClient,
+    tableName: string,
+    options: { retentionSeconds?: number } = {},
+  ) {
     this.#table = new DynamoTable(client, tableName);
     this.#retentionSeconds = options.retentionSeconds ?? DEFAULT_APPROVAL_RETENTION_SECONDS;
   }

@@ -33,19 +33,15 @@ const LOCK_HISTORY_ITEM = z.object({
  * conditional on the lock being free, ours or expired. Of two runs racing, exactly one write
  * succeeds; the other gets LockHeld naming the winner.
  */
-export interface DynamoLockOptions {
-  /**
-   * How long the history of a released hold is kept, in seconds.
-   * @default DEFAULT_LOCK_HISTORY_RETENTION_SECONDS (90 days)
-   */
-  readonly historyRetentionSeconds?: number;
-}
-
 export class DynamoLockPort implements LockPort {
   readonly #table: DynamoTable;
   readonly #historyRetentionSeconds: number;
 
-  constructor(client: DynamoDBClient, tableName: string, options: DynamoLockOptions = {}) {
+  constructor(
+    client: DynamoDBClient,
+    tableName: string,
+    options: { historyRetentionSeconds?: number } = {},
+  ) {
     this.#table = new DynamoTable(client, tableName);
     this.#historyRetentionSeconds =
       options.historyRetentionSeconds ?? DEFAULT_LOCK_HISTORY_RETENTION_SECONDS;
