@@ -1,6 +1,7 @@
 // Approvals in the DynamoDB table: the ApprovalPort.
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import type { DecidedStatus } from '../../../core/approval.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
 import { DEFAULT_APPROVAL_RETENTION_SECONDS, DynamoTable, epochSeconds, keys } from './table.ts';
@@ -72,12 +73,7 @@ export class DynamoApprovalPort implements ApprovalPort {
   }
 
   /** Single use, and an approval past its expiry can only be marked expired. */
-  async decide(
-    id: string,
-    status: 'approved' | 'rejected' | 'expired',
-    by: string | null,
-    at: string,
-  ): Promise<boolean> {
+  async decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean> {
     // False when decided already, expired, or no such approval.
     return this.#table.update({
       Key: keys.approval(id),

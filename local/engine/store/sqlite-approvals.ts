@@ -2,7 +2,7 @@
 // CLI's approve/reject and the engine's clean-up find it by run). A decision is one
 // conditional UPDATE, so of two processes deciding at once exactly one wins.
 import type { DatabaseSync } from 'node:sqlite';
-import type { ApprovalStatus } from '../../../core/approval.ts';
+import type { ApprovalStatus, DecidedStatus } from '../../../core/approval.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
 import { type Row, isConstraintViolation, optStr, str } from './database.ts';
@@ -46,12 +46,7 @@ export class SqliteApprovals implements ApprovalPort {
   }
 
   /** Single use, and an approval past its expiry can only be marked expired. */
-  async decide(
-    id: string,
-    status: 'approved' | 'rejected' | 'expired',
-    by: string | null,
-    at: string,
-  ): Promise<boolean> {
+  async decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean> {
     const result = this.#db
       .prepare(
         `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?
