@@ -10,14 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
 import { statusEvent } from '../../../core/contracts/status-event.ts';
-import type { StoredApproval } from '../../../core/ports.ts';
+import { TASK_TOKEN, localSchedule, storedApproval } from '../../../test/support/store-fixtures.ts';
 import { type LocalStores, openLocalStores } from './local-stores.ts';
-import type { LocalSchedule } from './sqlite-schedules.ts';
 
 const STORE_URL = new URL('./local-stores.ts', import.meta.url).href;
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const MINUTE = 60_000;
-const TASK_TOKEN = 'local-task-token-5f1c0ffee0ddba11-do-not-show';
 
 /** T0 plus some seconds. */
 function at(seconds: number): Date {
@@ -51,35 +49,6 @@ async function caught(action: () => Promise<unknown>): Promise<Error> {
     throw new Error(`expected an Error, got ${String(error)}`);
   }
   throw new Error('expected a throw');
-}
-
-function approval(overrides: Partial<StoredApproval> = {}): StoredApproval {
-  return {
-    id: 'AAECAwQFBgcICQoLDA0ODw',
-    runId: 'run-1',
-    taskToken: TASK_TOKEN,
-    environment: 'prod',
-    projectDir: 'terraform/examples/hello',
-    commit: 'a'.repeat(40),
-    planSha256: 'b'.repeat(64),
-    status: 'pending',
-    requestedAt: T0.toISOString(),
-    expiresAt: at(3600).toISOString(),
-    ...overrides,
-  };
-}
-
-function schedule(overrides: Partial<LocalSchedule> = {}): LocalSchedule {
-  return {
-    environment: 'pr-7',
-    projectDir: 'terraform/examples/hello',
-    repository: '/repo',
-    commit: 'c'.repeat(40),
-    fireAt: at(3600).toISOString(),
-    status: 'pending',
-    createdBy: 'run-eph-1',
-    ...overrides,
-  };
 }
 
 /**
@@ -341,7 +310,7 @@ describe('environment locks', () => {
 describe('approvals', () => {
   it('stores an approval and reads it back from another store', async () => {
     const { a, b } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
 
     await a.approvals.create(row);
 
@@ -351,7 +320,7 @@ describe('approvals', () => {
 
   it('decides once: the second decision, from another store, is refused and changes nothing', async () => {
     const { a, b } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
     await a.approvals.create(row);
 
     const first = await a.approvals.decide(row.id, 'approved', 'alice', at(60).toISOString());
@@ -373,7 +342,7 @@ describe('approvals', () => {
     const path = await databasePath();
     const store = openLocalStores(path);
     opened.push(store);
-    const row = approval();
+    const row = storedApproval();
     await store.approvals.create(row);
 
     const results = await raceInProcesses(
@@ -392,7 +361,7 @@ describe('approvals', () => {
 
   it('cannot approve an approval once it has expired', async () => {
     const { a, b } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
     await a.approvals.create(row);
 
     // The waiting run marks it expired when its timeout passes...
@@ -409,7 +378,7 @@ describe('approvals', () => {
   // The expiry is part of the conditional write, so a late decision cannot land.
   it('refuses to approve a still-pending approval whose expiry has passed', async () => {
     const { a } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
     await a.approvals.create(row);
 
     expect(await a.approvals.decide(row.id, 'approved', 'alice', at(3601).toISOString())).toBe(
@@ -420,10 +389,10 @@ describe('approvals', () => {
 
   it('finds the newest approval of a run', async () => {
     const { a, b } = await twoStores();
-    await a.approvals.create(approval({ id: 'first', requestedAt: at(0).toISOString() }));
-    await b.approvals.create(approval({ id: 'second', requestedAt: at(10).toISOString() }));
+    await a.approvals.create(storedApproval({ id: 'first', requestedAt: at(0).toISOString() }));
+    await b.approvals.create(storedApproval({ id: 'second', requestedAt: at(10).toISOString() }));
     await b.approvals.create(
-      approval({ id: 'other-run', runId: 'run-2', requestedAt: at(20).toISOString() }),
+      storedApproval({ id: 'other-run', runId: 'run-2', requestedAt: at(20).toISOString() }),
     );
 
     expect(a.approvals.forRun('run-1')?.id).toBe('second');
@@ -434,7 +403,7 @@ describe('approvals', () => {
 describe('TTL schedules', () => {
   it('lets exactly one of two stores claim a due schedule', async () => {
     const { a, b } = await twoStores();
-    const row = schedule();
+    const row = localSchedule();
     await a.schedules.upsert(row);
 
     const first = a.schedules.claim(row.environment, row.projectDir, row.fireAt);
@@ -450,7 +419,7 @@ describe('TTL schedules', () => {
     const path = await databasePath();
     const store = openLocalStores(path);
     opened.push(store);
-    const row = schedule();
+    const row = localSchedule();
     await store.schedules.upsert(row);
 
     const results = await raceInProcesses(
@@ -466,9 +435,9 @@ describe('TTL schedules', () => {
 
   it('lists as due only pending schedules whose fireAt has come', async () => {
     const { a, b } = await twoStores();
-    const soon = schedule({ environment: 'pr-1', fireAt: at(60).toISOString() });
-    const later = schedule({ environment: 'pr-2', fireAt: at(120).toISOString() });
-    const deleted = schedule({
+    const soon = localSchedule({ environment: 'pr-1', fireAt: at(60).toISOString() });
+    const later = localSchedule({ environment: 'pr-2', fireAt: at(120).toISOString() });
+    const deleted = localSchedule({
       environment: 'pr-3',
       fireAt: at(30).toISOString(),
       status: 'deleted',
@@ -485,7 +454,7 @@ describe('TTL schedules', () => {
 
   it('moves fireAt on upsert: one row per environment and project, due at the new time only', async () => {
     const { a, b } = await twoStores();
-    const first = schedule({ fireAt: at(60).toISOString() });
+    const first = localSchedule({ fireAt: at(60).toISOString() });
     await a.schedules.upsert(first);
 
     const moved = { ...first, fireAt: at(600).toISOString(), createdBy: 'run-ttl-2' };
@@ -501,7 +470,7 @@ describe('TTL schedules', () => {
 
   it('marks a schedule deleted so that it never fires', async () => {
     const { a } = await twoStores();
-    const row = schedule();
+    const row = localSchedule();
     await a.schedules.upsert(row);
 
     await a.schedules.remove(row.environment, row.projectDir);
