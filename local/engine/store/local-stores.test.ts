@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
 import { statusEvent } from '../../../core/contracts/status-event.ts';
-import { TASK_TOKEN, localSchedule, storedApproval } from '../../../test/support/store-fixtures.ts';
+import { localSchedule, storedApproval } from '../../../test/support/store-fixtures.ts';
 import { type LocalStores, openLocalStores } from './local-stores.ts';
 
 const STORE_URL = new URL('./local-stores.ts', import.meta.url).href;
