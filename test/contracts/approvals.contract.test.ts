@@ -11,16 +11,10 @@ import { contractBackends } from './backends.ts';
 
 const backends = contractBackends();
 
-const STORES: [string, () => Promise<ApprovalPort>][] = [
-  ['SQLite', async () => (await backends.sqlite()).approvals],
-  [
-    'DynamoDB',
-    async () => {
-      const { client, table } = await backends.dynamo();
-      return new DynamoApprovalPort(client, table);
-    },
-  ],
-];
+const STORES = backends.sqliteAndDynamo<ApprovalPort>(
+  ({ approvals }) => approvals,
+  (client, table) => new DynamoApprovalPort(client, table),
+);
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 
