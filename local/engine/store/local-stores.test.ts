@@ -4,12 +4,12 @@
 // proven by the contract suites (test/contracts/); this file proves what is local: several
 // processes on one file, lock history, schedule claims, runs and their events, the outbox.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
 import { statusEvent } from '../../../core/contracts/status-event.ts';
+import { runNodeChildren } from '../../../test/support/node-children.ts';
 import { localSchedule, storedApproval } from '../../../test/support/store-fixtures.ts';
 import { type LocalStores, openLocalStores } from './local-stores.ts';
 
@@ -75,31 +75,12 @@ async function raceInProcesses(path: string, count: number, body: string): Promi
   );
   // Node takes a moment to start; every child waits for the same instant after that.
   const start = Date.now() + 1500;
-  const runs = Array.from(
-    { length: count },
-    (_, who) =>
-      new Promise<unknown>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script], {
-          env: {
-            ...process.env,
-            STORE_DB: path,
-            STORE_WHO: String(who),
-            STORE_START: String(start),
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => {
-          if (code === 0) resolve(JSON.parse(out) as unknown);
-          else reject(new Error(`child ${who} exited ${code ?? 'by signal'}: ${err}`));
-        });
-      }),
+  const outputs = await runNodeChildren(
+    ['--disable-warning=ExperimentalWarning', script],
+    count,
+    (who) => ({ STORE_DB: path, STORE_WHO: String(who), STORE_START: String(start) }),
   );
-  return Promise.all(runs);
+  return outputs.map((out) => JSON.parse(out) as unknown);
 }
 
 describe('environment locks', () => {
