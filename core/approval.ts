@@ -19,6 +19,9 @@ export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
 
+/** What a decision makes of a pending approval (ApprovalPort.decide). */
+export type DecidedStatus = Exclude<ApprovalStatus, 'pending'>;
+
 export interface ApprovalRecord {
   readonly id: string;
   readonly runId: string;

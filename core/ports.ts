@@ -2,7 +2,7 @@
 // child processes: local/engine/) and an AWS adapter (DynamoDB, S3, SQS, Scheduler, Step
 // Functions: adapters/). Every method is async, whatever the adapter underneath.
 import type { JobResult } from './contracts/job-result.ts';
-import type { ApprovalRecord } from './approval.ts';
+import type { ApprovalRecord, DecidedStatus } from './approval.ts';
 import type { LockRecord } from './locks.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
 
@@ -60,12 +60,7 @@ export interface ApprovalPort {
    * Single use: writes the decision only while the approval is pending, and an approval or
    * rejection only up to its expiry (`at` <= expiresAt); false otherwise.
    */
-  decide(
-    id: string,
-    status: 'approved' | 'rejected' | 'expired',
-    by: string | null,
-    at: string,
-  ): Promise<boolean>;
+  decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean>;
 }
 
 /** Resumes a workflow waiting on a task token (SendTaskSuccess / SendTaskFailure). */

@@ -1,10 +1,10 @@
 // The .stepform folder and the approval signing key kept in it.
 import { describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runNodeChildren } from '../../test/support/node-children.ts';
 import { approvalSigningKey, stepformHome } from './home.ts';
 
 const HOME_URL = new URL('./home.ts', import.meta.url).href;
@@ -99,26 +99,10 @@ describe('approvalSigningKey', () => {
     );
     const start = Date.now() + 1500;
 
-    const keys = await Promise.all(
-      Array.from(
-        { length: 4 },
-        () =>
-          new Promise<string>((resolve, reject) => {
-            const child = spawn(process.execPath, [script], {
-              env: { ...process.env, KEY_HOME: root, KEY_START: String(start) },
-              stdio: ['ignore', 'pipe', 'pipe'],
-            });
-            let out = '';
-            let err = '';
-            child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-            child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-            child.on('error', reject);
-            child.on('close', (code) =>
-              code === 0 ? resolve(out) : reject(new Error(`exit ${code ?? 'signal'}: ${err}`)),
-            );
-          }),
-      ),
-    );
+    const keys = await runNodeChildren([script], 4, () => ({
+      KEY_HOME: root,
+      KEY_START: String(start),
+    }));
 
     // Only one process writes the key file (it is created with O_EXCL). Some may still come
     // back empty-handed: that is the bug pinned down by the test below.

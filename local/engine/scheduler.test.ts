@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalEngine } from './local-engine.ts';
 import { fireDueSchedules, startScheduler } from './scheduler.ts';
-import type { LocalSchedule } from './store/sqlite-schedules.ts';
+import { localSchedule } from '../../test/support/store-fixtures.ts';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const opened: LocalEngine[] = [];
@@ -24,23 +24,10 @@ async function twoEngines(): Promise<[LocalEngine, LocalEngine]> {
   return [a, b];
 }
 
-function schedule(overrides: Partial<LocalSchedule> = {}): LocalSchedule {
-  return {
-    environment: 'pr-7',
-    projectDir: 'terraform/examples/hello',
-    repository: '/repo',
-    commit: 'c'.repeat(40),
-    fireAt: new Date(T0.getTime() + 3600_000).toISOString(),
-    status: 'pending',
-    createdBy: 'run-eph-1',
-    ...overrides,
-  };
-}
-
 describe('fireDueSchedules', () => {
   it('fires nothing before fireAt', async () => {
     const [engine] = await twoEngines();
-    await engine.stores.schedules.upsert(schedule());
+    await engine.stores.schedules.upsert(localSchedule());
 
     expect(fireDueSchedules(engine, T0)).toEqual([]);
     expect(engine.stores.schedules.list()[0]?.status).toBe('pending');
@@ -49,8 +36,8 @@ describe('fireDueSchedules', () => {
 
   it('fires nothing that another process claimed first, or that was deleted', async () => {
     const [a, b] = await twoEngines();
-    const claimed = schedule({ environment: 'pr-1' });
-    const deleted = schedule({ environment: 'pr-2' });
+    const claimed = localSchedule({ environment: 'pr-1' });
+    const deleted = localSchedule({ environment: 'pr-2' });
     await a.stores.schedules.upsert(claimed);
     await a.stores.schedules.upsert(deleted);
     await a.stores.schedules.remove(deleted.environment, deleted.projectDir);
@@ -71,7 +58,7 @@ describe('startScheduler', () => {
   it('checks on every interval and stops when its signal aborts', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     const [engine] = await twoEngines();
-    await engine.stores.schedules.upsert(schedule()); // due in 2030, not now
+    await engine.stores.schedules.upsert(localSchedule()); // due in 2030, not now
     const controller = new AbortController();
     const fired: unknown[] = [];
 

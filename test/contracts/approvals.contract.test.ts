@@ -5,50 +5,28 @@
 import { describe, expect, it } from '@jest/globals';
 import { DynamoApprovalPort } from '../../adapters/aws/dynamodb/dynamo-approvals.ts';
 import { InvalidInput } from '../../core/errors.ts';
-import type { ApprovalPort, StoredApproval } from '../../core/ports.ts';
+import type { ApprovalPort } from '../../core/ports.ts';
+import { TASK_TOKEN, storedApproval } from '../support/store-fixtures.ts';
 import { contractBackends } from './backends.ts';
 
 const backends = contractBackends();
 
-const STORES: [string, () => Promise<ApprovalPort>][] = [
-  ['SQLite', async () => (await backends.sqlite()).approvals],
-  [
-    'DynamoDB',
-    async () => {
-      const { client, table } = await backends.dynamo();
-      return new DynamoApprovalPort(client, table);
-    },
-  ],
-];
+const STORES = backends.sqliteAndDynamo<ApprovalPort>(
+  ({ approvals }) => approvals,
+  (client, table) => new DynamoApprovalPort(client, table),
+);
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
-const TASK_TOKEN = 'task-token-5f1c0ffee0ddba11-never-in-a-link';
 
 /** T0 plus some seconds. */
 function at(seconds: number): string {
   return new Date(T0.getTime() + seconds * 1000).toISOString();
 }
 
-function approval(overrides: Partial<StoredApproval> = {}): StoredApproval {
-  return {
-    id: 'AAECAwQFBgcICQoLDA0ODw',
-    runId: 'run-1',
-    taskToken: TASK_TOKEN,
-    environment: 'prod',
-    projectDir: 'terraform/examples/hello',
-    commit: 'a'.repeat(40),
-    planSha256: 'b'.repeat(64),
-    status: 'pending',
-    requestedAt: at(0),
-    expiresAt: at(3600),
-    ...overrides,
-  };
-}
-
 describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
   it('stores a pending approval with its task token, and no decision fields until decided', async () => {
     const approvals = await open();
-    const pending = approval();
+    const pending = storedApproval();
 
     await approvals.create(pending);
 
@@ -61,25 +39,25 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
 
   it('stores it as pending, whatever status it is given', async () => {
     const approvals = await open();
-    await approvals.create(approval({ status: 'approved' }));
-    expect((await approvals.get(approval().id))?.status).toBe('pending');
+    await approvals.create(storedApproval({ status: 'approved' }));
+    expect((await approvals.get(storedApproval().id))?.status).toBe('pending');
   });
 
   it('refuses a second approval with the same id (InvalidInput naming approval.id)', async () => {
     const approvals = await open();
-    await approvals.create(approval());
+    await approvals.create(storedApproval());
 
-    const second = approvals.create(approval({ runId: 'run-2', taskToken: 'another-token' }));
+    const second = approvals.create(storedApproval({ runId: 'run-2', taskToken: 'another-token' }));
 
     await expect(second).rejects.toThrow(InvalidInput);
     await expect(second).rejects.toMatchObject({ field: 'approval.id' });
     await expect(second).rejects.toThrow(/already exists/);
-    expect(await approvals.get(approval().id)).toEqual(approval());
+    expect(await approvals.get(storedApproval().id)).toEqual(storedApproval());
   });
 
   it('decides once: later decisions are refused and change nothing', async () => {
     const approvals = await open();
-    const row = approval();
+    const row = storedApproval();
     await approvals.create(row);
 
     expect(await approvals.decide(row.id, 'approved', 'alice', at(60))).toBe(true);
@@ -98,7 +76,7 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
   it('lets exactly one of two racing decisions win', async () => {
     const approvals = await open();
     for (let round = 0; round < 10; round += 1) {
-      const row = approval({ id: `approval-${round}`, runId: `run-${round}` });
+      const row = storedApproval({ id: `approval-${round}`, runId: `run-${round}` });
       await approvals.create(row);
 
       const [approved, rejected] = await Promise.all([
@@ -118,11 +96,11 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
 
   it('records a rejection and who made it', async () => {
     const approvals = await open();
-    await approvals.create(approval());
+    await approvals.create(storedApproval());
 
-    expect(await approvals.decide(approval().id, 'rejected', 'bob', at(5))).toBe(true);
+    expect(await approvals.decide(storedApproval().id, 'rejected', 'bob', at(5))).toBe(true);
 
-    expect(await approvals.get(approval().id)).toMatchObject({
+    expect(await approvals.get(storedApproval().id)).toMatchObject({
       status: 'rejected',
       decidedBy: 'bob',
       decidedAt: at(5),
@@ -132,25 +110,25 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
 
   it('marks an approval expired without a decider; an approver is refused after that', async () => {
     const approvals = await open();
-    await approvals.create(approval());
+    await approvals.create(storedApproval());
 
-    expect(await approvals.decide(approval().id, 'expired', null, at(3601))).toBe(true);
-    expect(await approvals.decide(approval().id, 'approved', 'alice', at(3602))).toBe(false);
+    expect(await approvals.decide(storedApproval().id, 'expired', null, at(3601))).toBe(true);
+    expect(await approvals.decide(storedApproval().id, 'approved', 'alice', at(3602))).toBe(false);
 
-    const expired = await approvals.get(approval().id);
+    const expired = await approvals.get(storedApproval().id);
     expect(expired).toMatchObject({ status: 'expired', decidedAt: at(3601) });
     expect(Object.keys(expired!)).not.toContain('decidedBy');
   });
 
   it('refuses to approve or reject a still-pending approval whose expiry has passed', async () => {
     const approvals = await open();
-    await approvals.create(approval());
+    await approvals.create(storedApproval());
 
-    expect(await approvals.decide(approval().id, 'approved', 'alice', at(3601))).toBe(false);
-    expect(await approvals.decide(approval().id, 'rejected', 'bob', at(3601))).toBe(false);
-    expect((await approvals.get(approval().id))?.status).toBe('pending');
+    expect(await approvals.decide(storedApproval().id, 'approved', 'alice', at(3601))).toBe(false);
+    expect(await approvals.decide(storedApproval().id, 'rejected', 'bob', at(3601))).toBe(false);
+    expect((await approvals.get(storedApproval().id))?.status).toBe('pending');
     // At its expiry exactly, it may still be decided.
-    expect(await approvals.decide(approval().id, 'approved', 'alice', at(3600))).toBe(true);
+    expect(await approvals.decide(storedApproval().id, 'approved', 'alice', at(3600))).toBe(true);
   });
 
   it('decides nothing for an approval that does not exist', async () => {

@@ -12,6 +12,9 @@ import { type LocalStores, openLocalStores } from '../../local/engine/store/loca
 import { type MotoServer, startMotoServer } from '../aws/moto-server.ts';
 import { createStepformTable } from '../support/dynamo-table.ts';
 
+/** The rows of a suite's `describe.each`: each subject's name, and how to open a fresh one. */
+export type Subjects<T> = [name: string, open: () => Promise<T>][];
+
 export interface ContractBackends {
   /** Every local store, on a new SQLite file (closed after the test). */
   sqlite(): Promise<LocalStores>;
@@ -19,6 +22,11 @@ export interface ContractBackends {
   dynamo(): Promise<{ client: DynamoDBClient; table: string }>;
   /** The moto server, for suites that need other services (SQS, Scheduler). */
   moto(): MotoServer;
+  /** A store's subjects: made from the local stores, and from a new table on moto. */
+  sqliteAndDynamo<T>(
+    local: (stores: LocalStores) => T,
+    dynamo: (client: DynamoDBClient, table: string) => T,
+  ): Subjects<T>;
 }
 
 /** A name no other test of the suite uses. */
@@ -50,19 +58,31 @@ export function contractBackends(): ContractBackends {
     return { moto, dynamo };
   };
 
+  const sqlite = async (): Promise<LocalStores> => {
+    const dir = await mkdtemp(join(tmpdir(), 'stepform-contract-'));
+    const stores = openLocalStores(join(dir, 'stepform.db'));
+    opened.push(stores);
+    return stores;
+  };
+  const newTable = async (): Promise<{ client: DynamoDBClient; table: string }> => {
+    const { dynamo: client } = started();
+    const table = uniqueName('stepform');
+    await createStepformTable(client, table);
+    return { client, table };
+  };
   return {
-    async sqlite() {
-      const dir = await mkdtemp(join(tmpdir(), 'stepform-contract-'));
-      const stores = openLocalStores(join(dir, 'stepform.db'));
-      opened.push(stores);
-      return stores;
-    },
-    async dynamo() {
-      const { dynamo: client } = started();
-      const table = uniqueName('stepform');
-      await createStepformTable(client, table);
-      return { client, table };
-    },
+    sqlite,
+    dynamo: newTable,
     moto: () => started().moto,
+    sqliteAndDynamo: (local, onTable) => [
+      ['SQLite', async () => local(await sqlite())],
+      [
+        'DynamoDB',
+        async () => {
+          const { client, table } = await newTable();
+          return onTable(client, table);
+        },
+      ],
+    ],
   };
 }

@@ -19,31 +19,21 @@ interface LocksUnderTest {
   readonly history: (environment: string) => Promise<LockHold[]>;
 }
 
-const STORES: [string, () => Promise<LocksUnderTest>][] = [
-  [
-    'SQLite',
-    async () => {
-      const { locks } = await backends.sqlite();
-      return {
-        locks,
-        holder: async (environment) => locks.getLock(environment),
-        history: async (environment) => locks.lockHistory(environment),
-      };
-    },
-  ],
-  [
-    'DynamoDB',
-    async () => {
-      const { client, table } = await backends.dynamo();
-      const locks = new DynamoLockPort(client, table);
-      return {
-        locks,
-        holder: async (environment) => locks.getLock(environment),
-        history: async (environment) => locks.lockHistory(environment),
-      };
-    },
-  ],
-];
+const STORES = backends.sqliteAndDynamo<LocksUnderTest>(
+  ({ locks }) => ({
+    locks,
+    holder: async (environment) => locks.getLock(environment),
+    history: async (environment) => locks.lockHistory(environment),
+  }),
+  (client, table) => {
+    const locks = new DynamoLockPort(client, table);
+    return {
+      locks,
+      holder: async (environment) => locks.getLock(environment),
+      history: async (environment) => locks.lockHistory(environment),
+    };
+  },
+);
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const MINUTE = 60_000;

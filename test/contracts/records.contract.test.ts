@@ -17,23 +17,13 @@ interface RecordsUnderTest {
   ) => Promise<EnvironmentRecord | undefined>;
 }
 
-const STORES: [string, () => Promise<RecordsUnderTest>][] = [
-  [
-    'SQLite',
-    async () => {
-      const { records } = await backends.sqlite();
-      return { records, environment: async (e, p) => records.getEnvironment(e, p) };
-    },
-  ],
-  [
-    'DynamoDB',
-    async () => {
-      const { client, table } = await backends.dynamo();
-      const records = new DynamoRecordPort(client, table);
-      return { records, environment: async (e, p) => records.getEnvironment(e, p) };
-    },
-  ],
-];
+const STORES = backends.sqliteAndDynamo<RecordsUnderTest>(
+  ({ records }) => ({ records, environment: async (e, p) => records.getEnvironment(e, p) }),
+  (client, table) => {
+    const records = new DynamoRecordPort(client, table);
+    return { records, environment: async (e, p) => records.getEnvironment(e, p) };
+  },
+);
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 

@@ -16,37 +16,27 @@ interface RunsUnderTest {
   readonly details: (runId: string) => Promise<Record<string, unknown>>;
 }
 
-const STORES: [string, () => Promise<RunsUnderTest>][] = [
-  [
-    'SQLite',
-    async () => {
-      const { runs } = await backends.sqlite();
-      return {
-        runs,
-        start: (runId) => {
-          runs.create({
-            runId,
-            workflow: 'plan-apply',
-            environment: 'dev',
-            projectDir: 'infra/app',
-            repository: '/repo',
-            commit: 'd'.repeat(40),
-            startedAt: '2030-01-01T00:00:00.000Z',
-          });
-        },
-        details: async (runId) => runs.getRunDetails(runId),
-      };
+const STORES = backends.sqliteAndDynamo<RunsUnderTest>(
+  ({ runs }) => ({
+    runs,
+    start: (runId) => {
+      runs.create({
+        runId,
+        workflow: 'plan-apply',
+        environment: 'dev',
+        projectDir: 'infra/app',
+        repository: '/repo',
+        commit: 'd'.repeat(40),
+        startedAt: '2030-01-01T00:00:00.000Z',
+      });
     },
-  ],
-  [
-    'DynamoDB',
-    async () => {
-      const { client, table } = await backends.dynamo();
-      const runs = new DynamoRunPort(client, table);
-      return { runs, start: () => undefined, details: async (runId) => runs.getRunDetails(runId) };
-    },
-  ],
-];
+    details: async (runId) => runs.getRunDetails(runId),
+  }),
+  (client, table) => {
+    const runs = new DynamoRunPort(client, table);
+    return { runs, start: () => undefined, details: async (runId) => runs.getRunDetails(runId) };
+  },
+);
 
 const COMMIT = 'c'.repeat(40);
 

@@ -12,6 +12,7 @@ import {
 import { EventBridgeSchedulePort } from '../../adapters/aws/scheduler.ts';
 import type { DestroySchedule, SchedulePort } from '../../core/ports.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
+import { destroySchedule } from '../support/store-fixtures.ts';
 import { contractBackends, uniqueName } from './backends.ts';
 
 const backends = contractBackends();
@@ -93,19 +94,6 @@ const STORES: [string, () => Promise<SchedulesUnderTest>][] = [
   ],
 ];
 
-// Whole seconds: Scheduler's at() has no finer resolution.
-function schedule(overrides: Partial<DestroySchedule> = {}): DestroySchedule {
-  return {
-    environment: 'pr-7',
-    projectDir: 'infra/app',
-    repository: 'https://github.com/acme/infra',
-    commit: 'c'.repeat(40),
-    fireAt: '2030-01-01T04:00:00.000Z',
-    createdBy: 'run-eph-1',
-    ...overrides,
-  };
-}
-
 function pendingOf({
   environment,
   projectDir,
@@ -121,16 +109,16 @@ describe.each(STORES)('SchedulePort on %s', (_name, open) => {
     const { schedules, pending } = await open();
     expect(await pending()).toEqual([]);
 
-    await schedules.upsert(schedule());
+    await schedules.upsert(destroySchedule());
 
-    expect(await pending()).toEqual([pendingOf(schedule())]);
+    expect(await pending()).toEqual([pendingOf(destroySchedule())]);
   });
 
   it('keeps one schedule per environment and project: a second upsert moves it', async () => {
     const { schedules, pending } = await open();
-    await schedules.upsert(schedule());
+    await schedules.upsert(destroySchedule());
 
-    const moved = schedule({ fireAt: '2030-01-01T08:30:00.000Z', createdBy: 'run-ttl-2' });
+    const moved = destroySchedule({ fireAt: '2030-01-01T08:30:00.000Z', createdBy: 'run-ttl-2' });
     await schedules.upsert(moved);
 
     expect(await pending()).toEqual([pendingOf(moved)]);
@@ -138,9 +126,9 @@ describe.each(STORES)('SchedulePort on %s', (_name, open) => {
 
   it('keeps schedules per environment and project', async () => {
     const { schedules, pending } = await open();
-    const app = schedule();
-    const network = schedule({ projectDir: 'infra/network' });
-    const other = schedule({ environment: 'pr-8' });
+    const app = destroySchedule();
+    const network = destroySchedule({ projectDir: 'infra/network' });
+    const other = destroySchedule({ environment: 'pr-8' });
     for (const s of [other, network, app]) await schedules.upsert(s);
 
     expect(await pending()).toEqual([app, network, other].map(pendingOf));
@@ -148,8 +136,8 @@ describe.each(STORES)('SchedulePort on %s', (_name, open) => {
 
   it('removes a schedule so that it never fires; the others stay', async () => {
     const { schedules, pending } = await open();
-    const app = schedule();
-    const other = schedule({ environment: 'pr-8' });
+    const app = destroySchedule();
+    const other = destroySchedule({ environment: 'pr-8' });
     await schedules.upsert(app);
     await schedules.upsert(other);
 
@@ -160,7 +148,7 @@ describe.each(STORES)('SchedulePort on %s', (_name, open) => {
 
   it('is fine removing a schedule that is gone or never was', async () => {
     const { schedules, pending } = await open();
-    await schedules.upsert(schedule());
+    await schedules.upsert(destroySchedule());
     await schedules.remove('pr-7', 'infra/app');
 
     await expect(schedules.remove('pr-7', 'infra/app')).resolves.toBeUndefined();
@@ -170,10 +158,10 @@ describe.each(STORES)('SchedulePort on %s', (_name, open) => {
 
   it('schedules again after a remove', async () => {
     const { schedules, pending } = await open();
-    await schedules.upsert(schedule());
+    await schedules.upsert(destroySchedule());
     await schedules.remove('pr-7', 'infra/app');
 
-    const again = schedule({ fireAt: '2030-01-02T00:00:00.000Z' });
+    const again = destroySchedule({ fireAt: '2030-01-02T00:00:00.000Z' });
     await schedules.upsert(again);
 
     expect(await pending()).toEqual([pendingOf(again)]);

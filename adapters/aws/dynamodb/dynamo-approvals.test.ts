@@ -1,32 +1,13 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from '@jest/globals';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE, conditionFailed, mockDynamoTable } from '../../../test/support/mock-dynamo.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { StoredApproval } from '../../../core/ports.ts';
 import { DynamoApprovalPort } from './dynamo-approvals.ts';
 
-const TABLE = 'stepform';
 const COMMIT = 'c'.repeat(40);
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const client = new DynamoDBClient({ region: 'us-east-1' });
-
-function conditionFailed(): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
-    message: 'The conditional request failed',
-    $metadata: {},
-  });
-}
-
-beforeEach(() => {
-  ddb.reset();
-});
+const { ddb, client, sent, consistentRead } = mockDynamoTable();
 
 describe('DynamoApprovalPort', () => {
   const approvals = new DynamoApprovalPort(client, TABLE, { retentionSeconds: 60 });
@@ -53,7 +34,7 @@ describe('DynamoApprovalPort', () => {
   it('creates a pending approval, only if none has the id, with the TTL from expiresAt', async () => {
     ddb.on(PutCommand).resolves({});
     await approvals.create(approval);
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
+    expect(sent(PutCommand)[0]).toEqual({
       TableName: TABLE,
       Item: item,
       ConditionExpression: 'attribute_not_exists(pk)',
@@ -75,11 +56,7 @@ describe('DynamoApprovalPort', () => {
       decidedBy: 'ann',
       decidedAt: 'x',
     });
-    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { pk: 'APPROVAL#appr-1', sk: 'APPROVAL' },
-      ConsistentRead: true,
-    });
+    expect(sent(GetCommand)[0]).toEqual(consistentRead({ pk: 'APPROVAL#appr-1', sk: 'APPROVAL' }));
   });
 
   it('gets nothing for an unknown id', async () => {
@@ -92,7 +69,7 @@ describe('DynamoApprovalPort', () => {
     expect(await approvals.decide('appr-1', 'approved', 'ann', '2026-03-01T10:05:00.000Z')).toBe(
       true,
     );
-    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toEqual({
+    expect(sent(UpdateCommand)[0]).toEqual({
       TableName: TABLE,
       Key: { pk: 'APPROVAL#appr-1', sk: 'APPROVAL' },
       UpdateExpression: 'SET #status = :status, decidedAt = :at, decidedBy = :by',
@@ -112,7 +89,7 @@ describe('DynamoApprovalPort', () => {
     expect(await approvals.decide('appr-1', 'expired', null, '2026-03-01T11:00:00.000Z')).toBe(
       true,
     );
-    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+    expect(sent(UpdateCommand)[0]).toMatchObject({
       UpdateExpression: 'SET #status = :status, decidedAt = :at',
       // Marking it expired is allowed past the expiry: that is when it happens.
       ConditionExpression: '#status = :pending',
@@ -129,7 +106,7 @@ describe('DynamoApprovalPort', () => {
     expect(await approvals.decide('appr-1', 'rejected', 'bob', '2026-03-01T10:05:00.000Z')).toBe(
       false,
     );
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(sent(UpdateCommand)).toHaveLength(1);
   });
 
   it('passes other errors through', async () => {

@@ -1,24 +1,13 @@
 // Approvals in the DynamoDB table: the ApprovalPort.
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import type { DecidedStatus } from '../../../core/approval.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
-import {
-  DEFAULT_APPROVAL_RETENTION_SECONDS,
-  dynamoDocumentClient,
-  epochSeconds,
-  isConditionFailed,
-  keys,
-  parseItem,
-} from './table.ts';
+import { DEFAULT_APPROVAL_RETENTION_SECONDS, DynamoTable, epochSeconds, keys } from './table.ts';
 
-const APPROVAL_ITEM = z.looseObject({
+// z.object: the table's own attributes (pk, sk, type, expiresAtEpoch) are dropped on reading.
+const APPROVAL_ITEM = z.object({
   id: z.string(),
   runId: z.string(),
   taskToken: z.string(),
@@ -41,8 +30,7 @@ const APPROVAL_ITEM = z.looseObject({
  * days by default).
  */
 export class DynamoApprovalPort implements ApprovalPort {
-  readonly #doc: DynamoDBDocumentClient;
-  readonly #table: string;
+  readonly #table: DynamoTable;
   readonly #retentionSeconds: number;
 
   constructor(
@@ -50,95 +38,58 @@ export class DynamoApprovalPort implements ApprovalPort {
     tableName: string,
     options: { retentionSeconds?: number } = {},
   ) {
-    this.#doc = dynamoDocumentClient(client);
-    this.#table = tableName;
+    this.#table = new DynamoTable(client, tableName);
     this.#retentionSeconds = options.retentionSeconds ?? DEFAULT_APPROVAL_RETENTION_SECONDS;
   }
 
   /** Stores a new, pending approval; InvalidInput when one with this id exists. */
   async create(approval: StoredApproval): Promise<void> {
-    try {
-      await this.#doc.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: {
-            ...keys.approval(approval.id),
-            type: 'approval',
-            id: approval.id,
-            runId: approval.runId,
-            taskToken: approval.taskToken,
-            environment: approval.environment,
-            projectDir: approval.projectDir,
-            commit: approval.commit,
-            planSha256: approval.planSha256,
-            status: 'pending',
-            requestedAt: approval.requestedAt,
-            expiresAt: approval.expiresAt,
-            expiresAtEpoch:
-              epochSeconds(approval.expiresAt, 'approval.expiresAt') + this.#retentionSeconds,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
+    const created = await this.#table.put({
+      Item: {
+        ...keys.approval(approval.id),
+        type: 'approval',
+        id: approval.id,
+        runId: approval.runId,
+        taskToken: approval.taskToken,
+        environment: approval.environment,
+        projectDir: approval.projectDir,
+        commit: approval.commit,
+        planSha256: approval.planSha256,
+        status: 'pending',
+        requestedAt: approval.requestedAt,
+        expiresAt: approval.expiresAt,
+        expiresAtEpoch:
+          epochSeconds(approval.expiresAt, 'approval.expiresAt') + this.#retentionSeconds,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    if (!created) {
       throw new InvalidInput('approval.id', `an approval ${approval.id} already exists`);
     }
   }
 
   async get(id: string): Promise<StoredApproval | undefined> {
-    const { Item } = await this.#doc.send(
-      new GetCommand({ TableName: this.#table, Key: keys.approval(id), ConsistentRead: true }),
-    );
-    if (Item === undefined) return undefined;
-    const item = parseItem(APPROVAL_ITEM, Item, 'approval');
-    return {
-      id: item.id,
-      runId: item.runId,
-      taskToken: item.taskToken,
-      environment: item.environment,
-      projectDir: item.projectDir,
-      commit: item.commit,
-      planSha256: item.planSha256,
-      status: item.status,
-      requestedAt: item.requestedAt,
-      expiresAt: item.expiresAt,
-      ...(item.decidedBy === undefined ? {} : { decidedBy: item.decidedBy }),
-      ...(item.decidedAt === undefined ? {} : { decidedAt: item.decidedAt }),
-    };
+    return this.#table.read(keys.approval(id), APPROVAL_ITEM, 'approval');
   }
 
   /** Single use, and an approval past its expiry can only be marked expired. */
-  async decide(
-    id: string,
-    status: 'approved' | 'rejected' | 'expired',
-    by: string | null,
-    at: string,
-  ): Promise<boolean> {
-    try {
-      await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: keys.approval(id),
-          UpdateExpression:
-            by === null
-              ? 'SET #status = :status, decidedAt = :at'
-              : 'SET #status = :status, decidedAt = :at, decidedBy = :by',
-          ConditionExpression:
-            status === 'expired' ? '#status = :pending' : '#status = :pending AND :at <= expiresAt',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':status': status,
-            ':at': at,
-            ':pending': 'pending',
-            ...(by === null ? {} : { ':by': by }),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false; // decided already, expired, or no such approval
-      throw error;
-    }
+  async decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean> {
+    // False when decided already, expired, or no such approval.
+    return this.#table.update({
+      Key: keys.approval(id),
+      UpdateExpression:
+        by === null
+          ? 'SET #status = :status, decidedAt = :at'
+          : 'SET #status = :status, decidedAt = :at, decidedBy = :by',
+      ConditionExpression:
+        status === 'expired' ? '#status = :pending' : '#status = :pending AND :at <= expiresAt',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':status': status,
+        ':at': at,
+        ':pending': 'pending',
+        ...(by === null ? {} : { ':by': by }),
+      },
+    });
   }
 }

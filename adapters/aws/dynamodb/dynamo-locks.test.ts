@@ -1,38 +1,18 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from '@jest/globals';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE, conditionFailed, mockDynamoTable } from '../../../test/support/mock-dynamo.ts';
 import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
 import { DynamoLockPort } from './dynamo-locks.ts';
 import { keys } from './table.ts';
 
-const TABLE = 'stepform';
 const NOW = new Date('2026-03-01T10:00:00.000Z');
 const HOUR = 3_600_000;
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const client = new DynamoDBClient({ region: 'us-east-1' });
-
-function conditionFailed(): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
-    message: 'The conditional request failed',
-    $metadata: {},
-  });
-}
+const { ddb, client, sent, consistentRead } = mockDynamoTable();
 
 function lockItem(owner: string, acquiredAt: string, expiresAt: string) {
   return { ...keys.lock('dev'), type: 'lock', environment: 'dev', owner, acquiredAt, expiresAt };
 }
-
-beforeEach(() => {
-  ddb.reset();
-});
 
 describe('DynamoLockPort.acquire', () => {
   const locks = new DynamoLockPort(client, TABLE);
@@ -47,28 +27,25 @@ describe('DynamoLockPort.acquire', () => {
       acquiredAt: '2026-03-01T10:00:00.000Z',
       expiresAt: '2026-03-01T11:00:00.000Z',
     });
-    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { pk: 'LOCK#dev', sk: 'LOCK' },
-      ConsistentRead: true,
-    });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Item: {
-        pk: 'LOCK#dev',
-        sk: 'LOCK',
-        type: 'lock',
-        environment: 'dev',
-        owner: 'run-1',
-        acquiredAt: '2026-03-01T10:00:00.000Z',
-        expiresAt: '2026-03-01T11:00:00.000Z',
-        expiresAtEpoch: Date.parse('2026-03-01T11:00:00.000Z') / 1000,
+    expect(sent(GetCommand)[0]).toEqual(consistentRead({ pk: 'LOCK#dev', sk: 'LOCK' }));
+    expect(sent(PutCommand)).toEqual([
+      {
+        TableName: TABLE,
+        Item: {
+          pk: 'LOCK#dev',
+          sk: 'LOCK',
+          type: 'lock',
+          environment: 'dev',
+          owner: 'run-1',
+          acquiredAt: '2026-03-01T10:00:00.000Z',
+          expiresAt: '2026-03-01T11:00:00.000Z',
+          expiresAtEpoch: Date.parse('2026-03-01T11:00:00.000Z') / 1000,
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAt <= :now',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': 'run-1', ':now': '2026-03-01T10:00:00.000Z' },
       },
-      ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAt <= :now',
-      ExpressionAttributeNames: { '#owner': 'owner' },
-      ExpressionAttributeValues: { ':owner': 'run-1', ':now': '2026-03-01T10:00:00.000Z' },
-    });
+    ]);
   });
 
   it('renews its own lock with the same acquiredAt', async () => {
@@ -79,7 +56,7 @@ describe('DynamoLockPort.acquire', () => {
     const lock = await locks.acquire('dev', 'run-1', NOW, HOUR);
     expect(lock.acquiredAt).toBe('2026-03-01T09:30:00.000Z');
     expect(lock.expiresAt).toBe('2026-03-01T11:00:00.000Z');
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({
+    expect(sent(PutCommand)[0]!.Item).toMatchObject({
       acquiredAt: '2026-03-01T09:30:00.000Z',
       expiresAt: '2026-03-01T11:00:00.000Z',
     });
@@ -92,7 +69,7 @@ describe('DynamoLockPort.acquire', () => {
     await expect(locks.acquire('dev', 'run-1', NOW, HOUR)).rejects.toThrow(
       new LockHeld('environment dev is locked by run run-0 until 2026-03-01T10:30:00.000Z'),
     );
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(sent(PutCommand)).toHaveLength(0);
   });
 
   it('takes over an expired lock', async () => {
@@ -117,8 +94,8 @@ describe('DynamoLockPort.acquire', () => {
     expect((error as LockHeld).message).toBe(
       'environment dev is locked by run run-2 until 2026-03-01T12:00:00.000Z',
     );
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(sent(GetCommand)).toHaveLength(2);
+    expect(sent(PutCommand)).toHaveLength(1);
   });
 
   it('passes other errors through', async () => {
@@ -139,7 +116,7 @@ describe('DynamoLockPort.release', () => {
     });
     ddb.on(PutCommand).resolves({});
     expect(await locks.release('dev', 'run-1', NOW)).toBe(true);
-    expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toEqual({
+    expect(sent(DeleteCommand)[0]).toEqual({
       TableName: TABLE,
       Key: { pk: 'LOCK#dev', sk: 'LOCK' },
       ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
@@ -147,27 +124,28 @@ describe('DynamoLockPort.release', () => {
       ExpressionAttributeValues: { ':owner': 'run-1' },
       ReturnValues: 'ALL_OLD',
     });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Item: {
-        pk: 'LOCK#dev',
-        sk: 'HISTORY#2026-03-01T09:00:00.000Z#run-1',
-        type: 'lock-history',
-        environment: 'dev',
-        owner: 'run-1',
-        acquiredAt: '2026-03-01T09:00:00.000Z',
-        releasedAt: '2026-03-01T10:00:00.000Z',
-        expiresAtEpoch: NOW.getTime() / 1000 + 100,
+    expect(sent(PutCommand)).toEqual([
+      {
+        TableName: TABLE,
+        Item: {
+          pk: 'LOCK#dev',
+          sk: 'HISTORY#2026-03-01T09:00:00.000Z#run-1',
+          type: 'lock-history',
+          environment: 'dev',
+          owner: 'run-1',
+          acquiredAt: '2026-03-01T09:00:00.000Z',
+          releasedAt: '2026-03-01T10:00:00.000Z',
+          expiresAtEpoch: NOW.getTime() / 1000 + 100,
+        },
       },
-    });
+    ]);
   });
 
   it('is a no-op when there is no lock', async () => {
     ddb.on(DeleteCommand).resolves({});
     expect(await locks.release('dev', 'run-1', NOW)).toBe(false);
-    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(sent(DeleteCommand)).toHaveLength(1);
+    expect(sent(PutCommand)).toHaveLength(0);
   });
 
   it("refuses another run's lock with LockNotOwned", async () => {
@@ -178,7 +156,7 @@ describe('DynamoLockPort.release', () => {
     await expect(locks.release('dev', 'run-1', NOW)).rejects.toThrow(
       new LockNotOwned('run run-1 cannot release the lock on dev: run run-2 holds it'),
     );
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(sent(PutCommand)).toHaveLength(0);
   });
 
   it('is fine when the other lock went between the delete and the read', async () => {
@@ -202,7 +180,7 @@ describe('DynamoLockPort.lockHistory', () => {
       { owner: 'a', acquiredAt: '1', releasedAt: '2' },
       { owner: 'b', acquiredAt: '3', releasedAt: '4' },
     ]);
-    expect(ddb.commandCalls(QueryCommand)[1]!.args[0].input).toEqual({
+    expect(sent(QueryCommand)[1]).toEqual({
       TableName: TABLE,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :history)',
       ExpressionAttributeValues: { ':pk': 'LOCK#dev', ':history': 'HISTORY#' },

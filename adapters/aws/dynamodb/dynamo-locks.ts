@@ -1,34 +1,27 @@
 // Environment locks in the DynamoDB table: the LockPort, plus the lock as stored and the
 // history of holds (tests and operators read them).
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { LockHeld } from '../../../core/errors.ts';
 import { type LockRecord, assertCanRelease, decideLock } from '../../../core/locks.ts';
 import type { LockPort } from '../../../core/ports.ts';
 import {
   DEFAULT_LOCK_HISTORY_RETENTION_SECONDS,
-  dynamoDocumentClient,
+  DynamoTable,
   epochSeconds,
-  isConditionFailed,
   keys,
   parseItem,
 } from './table.ts';
 
-const LOCK_ITEM = z.looseObject({
+// z.object: the table's own attributes are dropped on reading.
+const LOCK_ITEM = z.object({
   environment: z.string(),
   owner: z.string(),
   acquiredAt: z.string(),
   expiresAt: z.string(),
 });
 
-const LOCK_HISTORY_ITEM = z.looseObject({
+const LOCK_HISTORY_ITEM = z.object({
   owner: z.string(),
   acquiredAt: z.string(),
   releasedAt: z.string(),
@@ -41,8 +34,7 @@ const LOCK_HISTORY_ITEM = z.looseObject({
  * succeeds; the other gets LockHeld naming the winner.
  */
 export class DynamoLockPort implements LockPort {
-  readonly #doc: DynamoDBDocumentClient;
-  readonly #table: string;
+  readonly #table: DynamoTable;
   readonly #historyRetentionSeconds: number;
 
   constructor(
@@ -50,49 +42,33 @@ export class DynamoLockPort implements LockPort {
     tableName: string,
     options: { historyRetentionSeconds?: number } = {},
   ) {
-    this.#doc = dynamoDocumentClient(client);
-    this.#table = tableName;
+    this.#table = new DynamoTable(client, tableName);
     this.#historyRetentionSeconds =
       options.historyRetentionSeconds ?? DEFAULT_LOCK_HISTORY_RETENTION_SECONDS;
   }
 
   /** The lock item as stored (strongly consistent), expired or not. */
   async getLock(environment: string): Promise<LockRecord | undefined> {
-    const { Item } = await this.#doc.send(
-      new GetCommand({ TableName: this.#table, Key: keys.lock(environment), ConsistentRead: true }),
-    );
-    if (Item === undefined) return undefined;
-    const lock = parseItem(LOCK_ITEM, Item, 'lock');
-    return {
-      environment: lock.environment,
-      owner: lock.owner,
-      acquiredAt: lock.acquiredAt,
-      expiresAt: lock.expiresAt,
-    };
+    return this.#table.read(keys.lock(environment), LOCK_ITEM, 'lock');
   }
 
   async acquire(environment: string, owner: string, now: Date, ttlMs: number): Promise<LockRecord> {
     const lock = decideLock(await this.getLock(environment), { environment, owner, now, ttlMs });
-    try {
-      await this.#doc.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: {
-            ...keys.lock(environment),
-            type: 'lock',
-            environment: lock.environment,
-            owner: lock.owner,
-            acquiredAt: lock.acquiredAt,
-            expiresAt: lock.expiresAt,
-            expiresAtEpoch: epochSeconds(lock.expiresAt, 'lock.expiresAt'),
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAt <= :now',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner, ':now': now.toISOString() },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
+    const written = await this.#table.put({
+      Item: {
+        ...keys.lock(environment),
+        type: 'lock',
+        environment: lock.environment,
+        owner: lock.owner,
+        acquiredAt: lock.acquiredAt,
+        expiresAt: lock.expiresAt,
+        expiresAtEpoch: epochSeconds(lock.expiresAt, 'lock.expiresAt'),
+      },
+      ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAt <= :now',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: { ':owner': owner, ':now': now.toISOString() },
+    });
+    if (!written) {
       // Another run wrote the lock between our read and our write: name it.
       const current = await this.getLock(environment);
       throw current
@@ -103,41 +79,31 @@ export class DynamoLockPort implements LockPort {
   }
 
   async release(environment: string, owner: string, now: Date): Promise<boolean> {
-    let released: Record<string, unknown> | undefined;
-    try {
-      ({ Attributes: released } = await this.#doc.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: keys.lock(environment),
-          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
-          ReturnValues: 'ALL_OLD',
-        }),
-      ));
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
+    const release = await this.#table.delete({
+      Key: keys.lock(environment),
+      ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: { ':owner': owner },
+    });
+    if (!release.deleted) {
       // Another run holds it: LockNotOwned, naming it (or nothing, if it went meanwhile).
       assertCanRelease(await this.getLock(environment), owner);
       return false;
     }
-    if (released === undefined) return false; // there was no lock: a release is idempotent
-    const lock = parseItem(LOCK_ITEM, released, 'lock');
+    if (release.old === undefined) return false; // there was no lock: a release is idempotent
+    const lock = parseItem(LOCK_ITEM, release.old, 'lock');
     const releasedAt = now.toISOString();
-    await this.#doc.send(
-      new PutCommand({
-        TableName: this.#table,
-        Item: {
-          ...keys.lockHistory(environment, lock.acquiredAt, lock.owner),
-          type: 'lock-history',
-          environment,
-          owner: lock.owner,
-          acquiredAt: lock.acquiredAt,
-          releasedAt,
-          expiresAtEpoch: epochSeconds(releasedAt, 'now') + this.#historyRetentionSeconds,
-        },
-      }),
-    );
+    await this.#table.put({
+      Item: {
+        ...keys.lockHistory(environment, lock.acquiredAt, lock.owner),
+        type: 'lock-history',
+        environment,
+        owner: lock.owner,
+        acquiredAt: lock.acquiredAt,
+        releasedAt,
+        expiresAtEpoch: epochSeconds(releasedAt, 'now') + this.#historyRetentionSeconds,
+      },
+    });
     return true;
   }
 
@@ -145,28 +111,11 @@ export class DynamoLockPort implements LockPort {
   async lockHistory(
     environment: string,
   ): Promise<{ owner: string; acquiredAt: string; releasedAt: string }[]> {
-    const history: { owner: string; acquiredAt: string; releasedAt: string }[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :history)',
-          ExpressionAttributeValues: { ':pk': `LOCK#${environment}`, ':history': 'HISTORY#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const { owner, acquiredAt, releasedAt } = parseItem(
-          LOCK_HISTORY_ITEM,
-          item,
-          'lock history',
-        );
-        history.push({ owner, acquiredAt, releasedAt });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return history;
+    const items = await this.#table.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :history)',
+      ExpressionAttributeValues: { ':pk': `LOCK#${environment}`, ':history': 'HISTORY#' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => parseItem(LOCK_HISTORY_ITEM, item, 'lock history'));
   }
 }

@@ -1,26 +1,12 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from '@jest/globals';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE, conditionFailed, mockDynamoTable } from '../../../test/support/mock-dynamo.ts';
 import { DynamoRecordPort } from './dynamo-records.ts';
 import { keys } from './table.ts';
 
-const TABLE = 'stepform';
 const COMMIT = 'c'.repeat(40);
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const client = new DynamoDBClient({ region: 'us-east-1' });
-
-function conditionFailed(): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
-    message: 'The conditional request failed',
-    $metadata: {},
-  });
-}
-
-beforeEach(() => {
-  ddb.reset();
-});
+const { ddb, client, sent, consistentRead } = mockDynamoTable();
 
 describe('DynamoRecordPort', () => {
   const records = new DynamoRecordPort(client, TABLE);
@@ -31,11 +17,9 @@ describe('DynamoRecordPort', () => {
       Item: { ...keys.lastGood('dev', 'infra/app'), type: 'last-good', ...good },
     });
     expect(await records.getLastGood('dev', 'infra/app')).toEqual(good);
-    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { pk: 'ENV#dev', sk: 'LASTGOOD#infra/app' },
-      ConsistentRead: true,
-    });
+    expect(sent(GetCommand)[0]).toEqual(
+      consistentRead({ pk: 'ENV#dev', sk: 'LASTGOOD#infra/app' }),
+    );
   });
 
   it('has no last good commit when there is no item', async () => {
@@ -46,7 +30,7 @@ describe('DynamoRecordPort', () => {
   it('puts the last good commit unless a newer one is stored', async () => {
     ddb.on(PutCommand).resolves({});
     await records.setLastGood('dev', 'infra/app', good);
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
+    expect(sent(PutCommand)[0]).toEqual({
       TableName: TABLE,
       Item: {
         pk: 'ENV#dev',
@@ -78,11 +62,11 @@ describe('DynamoRecordPort', () => {
       updatedAt: '2026-03-01T10:00:00.000Z',
     };
     await records.setEnvironment(record);
-    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
+    expect(sent(PutCommand)[0]).toEqual({
       TableName: TABLE,
       Item: { pk: 'ENV#dev', sk: 'PROJECT#infra/app', type: 'environment', ...record },
     });
-    ddb.on(GetCommand).resolves({ Item: ddb.commandCalls(PutCommand)[0]!.args[0].input.Item });
+    ddb.on(GetCommand).resolves({ Item: sent(PutCommand)[0]!.Item });
     expect(await records.getEnvironment('dev', 'infra/app')).toEqual(record);
   });
 });

@@ -1,25 +1,14 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from '@jest/globals';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TABLE, conditionFailed, mockDynamoTable } from '../../../test/support/mock-dynamo.ts';
 import { DynamoRunPort } from './dynamo-runs.ts';
 
-const TABLE = 'stepform';
 const COMMIT = 'c'.repeat(40);
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const client = new DynamoDBClient({ region: 'us-east-1' });
+const { ddb, client, sent } = mockDynamoTable();
 
-function conditionFailed(): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
-    message: 'The conditional request failed',
-    $metadata: {},
-  });
-}
-
-beforeEach(() => {
-  ddb.reset();
-});
+/** Where run-1's item is. */
+const RUN_1 = { TableName: TABLE, Key: { pk: 'RUN#run-1', sk: 'RUN' } };
 
 describe('DynamoRunPort', () => {
   const runs = new DynamoRunPort(client, TABLE);
@@ -31,24 +20,23 @@ describe('DynamoRunPort', () => {
       rollback: { commit: COMMIT },
       skip: undefined,
     });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { pk: 'RUN#run-1', sk: 'RUN' },
-      UpdateExpression: 'SET #details.#k0 = :v0, #details.#k1 = :v1',
-      ConditionExpression: 'attribute_exists(#details)',
-      ExpressionAttributeNames: { '#details': 'details', '#k0': 'outcome', '#k1': 'rollback' },
-      ExpressionAttributeValues: { ':v0': 'applied', ':v1': { commit: COMMIT } },
-    });
+    expect(sent(UpdateCommand)).toEqual([
+      {
+        ...RUN_1,
+        UpdateExpression: 'SET #details.#k0 = :v0, #details.#k1 = :v1',
+        ConditionExpression: 'attribute_exists(#details)',
+        ExpressionAttributeNames: { '#details': 'details', '#k0': 'outcome', '#k1': 'rollback' },
+        ExpressionAttributeValues: { ':v0': 'applied', ':v1': { commit: COMMIT } },
+      },
+    ]);
   });
 
   it('creates the details map when the run has none yet', async () => {
     ddb.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
     await runs.addRunDetails('run-1', { outcome: 'applied' });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
-    expect(ddb.commandCalls(UpdateCommand)[1]!.args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { pk: 'RUN#run-1', sk: 'RUN' },
+    expect(sent(UpdateCommand)).toHaveLength(2);
+    expect(sent(UpdateCommand)[1]).toEqual({
+      ...RUN_1,
       UpdateExpression: 'SET #type = :type, #runId = :runId, #details = :details',
       ConditionExpression: 'attribute_not_exists(#details)',
       ExpressionAttributeNames: { '#type': 'type', '#runId': 'runId', '#details': 'details' },
@@ -67,10 +55,8 @@ describe('DynamoRunPort', () => {
       .rejectsOnce(conditionFailed())
       .resolves({});
     await runs.addRunDetails('run-1', { outcome: 'applied' });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(3);
-    expect(ddb.commandCalls(UpdateCommand)[2]!.args[0].input.ConditionExpression).toBe(
-      'attribute_exists(#details)',
-    );
+    expect(sent(UpdateCommand)).toHaveLength(3);
+    expect(sent(UpdateCommand)[2]!.ConditionExpression).toBe('attribute_exists(#details)');
   });
 
   it('writes nothing for empty details', async () => {

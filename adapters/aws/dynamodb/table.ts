@@ -1,6 +1,6 @@
 // The one DynamoDB table the AWS stores share (single-table design): its keys, the item keys
 // of each kind of item, and the helpers every store uses (the DocumentClient, the TTL
-// attribute, conditional-write failures, checked reads). Each port has its own file beside
+// attribute, checked reads, conditional writes). Each port has its own file beside
 // this one; every write that must be exclusive is a conditional write, so two Lambdas racing
 // can never both win, and the core decides what to write, exactly as it does for the local
 // SQLite stores (local/engine/store/).
@@ -26,7 +26,18 @@
 // Every ISO-8601 time is written by Date#toISOString (UTC, milliseconds), so comparing two of
 // them as strings in a condition compares the instants.
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DeleteCommandInput,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  type PutCommandInput,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { InvalidInput } from '../../../core/errors.ts';
 import { isAwsError } from '../aws-errors.ts';
@@ -65,16 +76,6 @@ export const keys = {
   approval: (id: string) => ({ pk: `APPROVAL#${id}`, sk: 'APPROVAL' }),
 } as const;
 
-/**
- * The DocumentClient every adapter here uses: plain JavaScript values in and out, and
- * `undefined` properties dropped rather than refused.
- */
-export function dynamoDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-}
-
 /** Epoch seconds of an ISO-8601 time (rounded up), for the TTL attribute. */
 export function epochSeconds(iso: string, field: string): number {
   const ms = Date.parse(iso);
@@ -82,8 +83,18 @@ export function epochSeconds(iso: string, field: string): number {
   return Math.ceil(ms / 1000);
 }
 
-export function isConditionFailed(error: unknown): boolean {
+function isConditionFailed(error: unknown): boolean {
   return isAwsError(error, 'ConditionalCheckFailedException');
+}
+
+/** What `write` returned; undefined when its condition did not hold (other errors throw). */
+async function ifConditionHeld<T>(write: Promise<T>): Promise<T | undefined> {
+  try {
+    return await write;
+  } catch (error) {
+    if (isConditionFailed(error)) return undefined;
+    throw error;
+  }
 }
 
 /** One item as read, checked against its schema (a malformed item is a bug, not a miss). */
@@ -93,4 +104,81 @@ export function parseItem<T>(schema: z.ZodType<T>, item: unknown, what: string):
     throw new InvalidInput(what, `the stored item is malformed: ${parsed.error.message}`);
   }
   return parsed.data;
+}
+
+/** A command's input without the table name, which the table adds. */
+type InTable<T> = Omit<T, 'TableName'>;
+
+type Item = Record<string, unknown>;
+
+/**
+ * The table as every store uses it: reads are strongly consistent, and a conditional write
+ * whose condition does not hold says so (false) rather than throwing.
+ */
+export class DynamoTable {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #name: string;
+
+  constructor(client: DynamoDBClient, tableName: string) {
+    // Plain JavaScript values in and out, and `undefined` properties dropped, not refused.
+    this.#doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.#name = tableName;
+  }
+
+  /** The item under `key` as stored; undefined when there is none. */
+  async get(key: Item): Promise<Item | undefined> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#name, Key: key, ConsistentRead: true }),
+    );
+    return Item;
+  }
+
+  /** The item under `key`, checked against its schema; undefined when there is none. */
+  async read<T>(key: Item, schema: z.ZodType<T>, what: string): Promise<T | undefined> {
+    const item = await this.get(key);
+    return item === undefined ? undefined : parseItem(schema, item, what);
+  }
+
+  /** False when the put's condition did not hold. */
+  async put(input: InTable<PutCommandInput>): Promise<boolean> {
+    const put = this.#doc.send(new PutCommand({ TableName: this.#name, ...input }));
+    return (await ifConditionHeld(put)) !== undefined;
+  }
+
+  /** False when the update's condition did not hold. */
+  async update(input: InTable<UpdateCommandInput>): Promise<boolean> {
+    const update = this.#doc.send(new UpdateCommand({ TableName: this.#name, ...input }));
+    return (await ifConditionHeld(update)) !== undefined;
+  }
+
+  /**
+   * Deletes an item, returning it as it was (`old` undefined when there was none);
+   * `deleted: false` when the delete's condition did not hold.
+   */
+  async delete(
+    input: InTable<DeleteCommandInput>,
+  ): Promise<{ deleted: false } | { deleted: true; old: Item | undefined }> {
+    const output = await ifConditionHeld(
+      this.#doc.send(
+        new DeleteCommand({ TableName: this.#name, ...input, ReturnValues: 'ALL_OLD' }),
+      ),
+    );
+    return output === undefined ? { deleted: false } : { deleted: true, old: output.Attributes };
+  }
+
+  /** Every item the query finds, page after page. */
+  async queryAll(input: InTable<QueryCommandInput>): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({ TableName: this.#name, ...input, ExclusiveStartKey: startKey }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
+  }
 }

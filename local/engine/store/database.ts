@@ -90,6 +90,18 @@ export function exclusive<T>(db: DatabaseSync, work: () => T): T {
   }
 }
 
+/**
+ * A store on the shared file. node:sqlite is synchronous: the port methods of a store are
+ * async only to meet the port (each store's file lifts the require-await rule for that).
+ */
+export class SqliteStore {
+  protected readonly db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+  }
+}
+
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, unknown>;
 

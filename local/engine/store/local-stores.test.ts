@@ -4,20 +4,18 @@
 // proven by the contract suites (test/contracts/); this file proves what is local: several
 // processes on one file, lock history, schedule claims, runs and their events, the outbox.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
 import { statusEvent } from '../../../core/contracts/status-event.ts';
-import type { StoredApproval } from '../../../core/ports.ts';
+import { runNodeChildren } from '../../../test/support/node-children.ts';
+import { localSchedule, storedApproval } from '../../../test/support/store-fixtures.ts';
 import { type LocalStores, openLocalStores } from './local-stores.ts';
-import type { LocalSchedule } from './sqlite-schedules.ts';
 
 const STORE_URL = new URL('./local-stores.ts', import.meta.url).href;
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const MINUTE = 60_000;
-const TASK_TOKEN = 'local-task-token-5f1c0ffee0ddba11-do-not-show';
 
 /** T0 plus some seconds. */
 function at(seconds: number): Date {
@@ -53,35 +51,6 @@ async function caught(action: () => Promise<unknown>): Promise<Error> {
   throw new Error('expected a throw');
 }
 
-function approval(overrides: Partial<StoredApproval> = {}): StoredApproval {
-  return {
-    id: 'AAECAwQFBgcICQoLDA0ODw',
-    runId: 'run-1',
-    taskToken: TASK_TOKEN,
-    environment: 'prod',
-    projectDir: 'terraform/examples/hello',
-    commit: 'a'.repeat(40),
-    planSha256: 'b'.repeat(64),
-    status: 'pending',
-    requestedAt: T0.toISOString(),
-    expiresAt: at(3600).toISOString(),
-    ...overrides,
-  };
-}
-
-function schedule(overrides: Partial<LocalSchedule> = {}): LocalSchedule {
-  return {
-    environment: 'pr-7',
-    projectDir: 'terraform/examples/hello',
-    repository: '/repo',
-    commit: 'c'.repeat(40),
-    fireAt: at(3600).toISOString(),
-    status: 'pending',
-    createdBy: 'run-eph-1',
-    ...overrides,
-  };
-}
-
 /**
  * Runs `body` in `count` child processes, each with its own stores on `path`. Every child
  * busy-waits for the same start instant so they really do hit the file together. In `body`,
@@ -106,31 +75,12 @@ async function raceInProcesses(path: string, count: number, body: string): Promi
   );
   // Node takes a moment to start; every child waits for the same instant after that.
   const start = Date.now() + 1500;
-  const runs = Array.from(
-    { length: count },
-    (_, who) =>
-      new Promise<unknown>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script], {
-          env: {
-            ...process.env,
-            STORE_DB: path,
-            STORE_WHO: String(who),
-            STORE_START: String(start),
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => {
-          if (code === 0) resolve(JSON.parse(out) as unknown);
-          else reject(new Error(`child ${who} exited ${code ?? 'by signal'}: ${err}`));
-        });
-      }),
+  const outputs = await runNodeChildren(
+    ['--disable-warning=ExperimentalWarning', script],
+    count,
+    (who) => ({ STORE_DB: path, STORE_WHO: String(who), STORE_START: String(start) }),
   );
-  return Promise.all(runs);
+  return outputs.map((out) => JSON.parse(out) as unknown);
 }
 
 describe('environment locks', () => {
@@ -341,7 +291,7 @@ describe('environment locks', () => {
 describe('approvals', () => {
   it('stores an approval and reads it back from another store', async () => {
     const { a, b } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
 
     await a.approvals.create(row);
 
@@ -351,7 +301,7 @@ describe('approvals', () => {
 
   it('decides once: the second decision, from another store, is refused and changes nothing', async () => {
     const { a, b } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
     await a.approvals.create(row);
 
     const first = await a.approvals.decide(row.id, 'approved', 'alice', at(60).toISOString());
@@ -373,7 +323,7 @@ describe('approvals', () => {
     const path = await databasePath();
     const store = openLocalStores(path);
     opened.push(store);
-    const row = approval();
+    const row = storedApproval();
     await store.approvals.create(row);
 
     const results = await raceInProcesses(
@@ -392,7 +342,7 @@ describe('approvals', () => {
 
   it('cannot approve an approval once it has expired', async () => {
     const { a, b } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
     await a.approvals.create(row);
 
     // The waiting run marks it expired when its timeout passes...
@@ -409,7 +359,7 @@ describe('approvals', () => {
   // The expiry is part of the conditional write, so a late decision cannot land.
   it('refuses to approve a still-pending approval whose expiry has passed', async () => {
     const { a } = await twoStores();
-    const row = approval();
+    const row = storedApproval();
     await a.approvals.create(row);
 
     expect(await a.approvals.decide(row.id, 'approved', 'alice', at(3601).toISOString())).toBe(
@@ -420,10 +370,10 @@ describe('approvals', () => {
 
   it('finds the newest approval of a run', async () => {
     const { a, b } = await twoStores();
-    await a.approvals.create(approval({ id: 'first', requestedAt: at(0).toISOString() }));
-    await b.approvals.create(approval({ id: 'second', requestedAt: at(10).toISOString() }));
+    await a.approvals.create(storedApproval({ id: 'first', requestedAt: at(0).toISOString() }));
+    await b.approvals.create(storedApproval({ id: 'second', requestedAt: at(10).toISOString() }));
     await b.approvals.create(
-      approval({ id: 'other-run', runId: 'run-2', requestedAt: at(20).toISOString() }),
+      storedApproval({ id: 'other-run', runId: 'run-2', requestedAt: at(20).toISOString() }),
     );
 
     expect(a.approvals.forRun('run-1')?.id).toBe('second');
@@ -434,7 +384,7 @@ describe('approvals', () => {
 describe('TTL schedules', () => {
   it('lets exactly one of two stores claim a due schedule', async () => {
     const { a, b } = await twoStores();
-    const row = schedule();
+    const row = localSchedule();
     await a.schedules.upsert(row);
 
     const first = a.schedules.claim(row.environment, row.projectDir, row.fireAt);
@@ -450,7 +400,7 @@ describe('TTL schedules', () => {
     const path = await databasePath();
     const store = openLocalStores(path);
     opened.push(store);
-    const row = schedule();
+    const row = localSchedule();
     await store.schedules.upsert(row);
 
     const results = await raceInProcesses(
@@ -466,9 +416,9 @@ describe('TTL schedules', () => {
 
   it('lists as due only pending schedules whose fireAt has come', async () => {
     const { a, b } = await twoStores();
-    const soon = schedule({ environment: 'pr-1', fireAt: at(60).toISOString() });
-    const later = schedule({ environment: 'pr-2', fireAt: at(120).toISOString() });
-    const deleted = schedule({
+    const soon = localSchedule({ environment: 'pr-1', fireAt: at(60).toISOString() });
+    const later = localSchedule({ environment: 'pr-2', fireAt: at(120).toISOString() });
+    const deleted = localSchedule({
       environment: 'pr-3',
       fireAt: at(30).toISOString(),
       status: 'deleted',
@@ -485,7 +435,7 @@ describe('TTL schedules', () => {
 
   it('moves fireAt on upsert: one row per environment and project, due at the new time only', async () => {
     const { a, b } = await twoStores();
-    const first = schedule({ fireAt: at(60).toISOString() });
+    const first = localSchedule({ fireAt: at(60).toISOString() });
     await a.schedules.upsert(first);
 
     const moved = { ...first, fireAt: at(600).toISOString(), createdBy: 'run-ttl-2' };
@@ -501,7 +451,7 @@ describe('TTL schedules', () => {
 
   it('marks a schedule deleted so that it never fires', async () => {
     const { a } = await twoStores();
-    const row = schedule();
+    const row = localSchedule();
     await a.schedules.upsert(row);
 
     await a.schedules.remove(row.environment, row.projectDir);

@@ -1,24 +1,16 @@
 // Approvals in the local SQLite file: the ApprovalPort, plus the newest approval of a run (the
 // CLI's approve/reject and the engine's clean-up find it by run). A decision is one
 // conditional UPDATE, so of two processes deciding at once exactly one wins.
-import type { DatabaseSync } from 'node:sqlite';
-import type { ApprovalStatus } from '../../../core/approval.ts';
+/* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
+import type { ApprovalStatus, DecidedStatus } from '../../../core/approval.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
-import { type Row, isConstraintViolation, optStr, str } from './database.ts';
+import { type Row, SqliteStore, isConstraintViolation, optStr, str } from './database.ts';
 
-// node:sqlite is synchronous: the port's methods are async only to meet the port.
-/* eslint-disable @typescript-eslint/require-await */
-export class SqliteApprovals implements ApprovalPort {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
+export class SqliteApprovals extends SqliteStore implements ApprovalPort {
   async create(approval: StoredApproval): Promise<void> {
     try {
-      this.#db
+      this.db
         .prepare(
           `INSERT INTO approvals (id, run_id, task_token, environment, project_dir, commit_sha, plan_sha256,
              status, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
@@ -41,18 +33,13 @@ export class SqliteApprovals implements ApprovalPort {
   }
 
   async get(id: string): Promise<StoredApproval | undefined> {
-    const row = this.#db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
     return row ? toApproval(row) : undefined;
   }
 
   /** Single use, and an approval past its expiry can only be marked expired. */
-  async decide(
-    id: string,
-    status: 'approved' | 'rejected' | 'expired',
-    by: string | null,
-    at: string,
-  ): Promise<boolean> {
-    const result = this.#db
+  async decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean> {
+    const result = this.db
       .prepare(
         `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?
          WHERE id = ? AND status = 'pending' AND (? = 'expired' OR ? <= expires_at)`,
@@ -63,7 +50,7 @@ export class SqliteApprovals implements ApprovalPort {
 
   /** The newest approval of a run. */
   forRun(runId: string): StoredApproval | undefined {
-    const row = this.#db
+    const row = this.db
       .prepare('SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at DESC LIMIT 1')
       .get(runId) as Row | undefined;
     return row ? toApproval(row) : undefined;

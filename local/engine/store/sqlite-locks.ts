@@ -1,10 +1,10 @@
 // Environment locks in the local SQLite file: the LockPort, plus what the CLI and tests read
 // (the lock as stored, the history of holds). The core decides (core/locks.ts); the row is
 // read and written inside one write transaction, so two processes can never both win.
-import type { DatabaseSync } from 'node:sqlite';
+/* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
 import { type LockRecord, assertCanRelease, decideLock } from '../../../core/locks.ts';
 import type { LockPort } from '../../../core/ports.ts';
-import { type Row, exclusive, str } from './database.ts';
+import { type Row, SqliteStore, exclusive, str } from './database.ts';
 
 /** One hold of a lock that has ended (released, or taken over after its expiry). */
 export interface LockHold {
@@ -13,20 +13,12 @@ export interface LockHold {
   readonly releasedAt: string;
 }
 
-// node:sqlite is synchronous: the port's methods are async only to meet the port.
-/* eslint-disable @typescript-eslint/require-await */
-export class SqliteLocks implements LockPort {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
+export class SqliteLocks extends SqliteStore implements LockPort {
   /** Takes or renews the lock for `owner`, deciding on the row read in the same transaction. */
   async acquire(environment: string, owner: string, now: Date, ttlMs: number): Promise<LockRecord> {
-    return exclusive(this.#db, () => {
+    return exclusive(this.db, () => {
       const lock = decideLock(this.getLock(environment), { environment, owner, now, ttlMs });
-      this.#db
+      this.db
         .prepare(
           `INSERT INTO locks (environment, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (environment) DO UPDATE SET owner = excluded.owner,
@@ -39,14 +31,14 @@ export class SqliteLocks implements LockPort {
 
   /** Releases the lock if `owner` holds it, recording the hold; absent is a no-op (false). */
   async release(environment: string, owner: string, now: Date): Promise<boolean> {
-    return exclusive(this.#db, () => {
+    return exclusive(this.db, () => {
       const lock = this.getLock(environment);
       assertCanRelease(lock, owner);
       if (!lock) return false;
-      this.#db
+      this.db
         .prepare('DELETE FROM locks WHERE environment = ? AND owner = ?')
         .run(environment, owner);
-      this.#db
+      this.db
         .prepare(
           'INSERT INTO lock_history (environment, owner, acquired_at, released_at) VALUES (?, ?, ?, ?)',
         )
@@ -57,7 +49,7 @@ export class SqliteLocks implements LockPort {
 
   /** The lock as stored, expired or not. */
   getLock(environment: string): LockRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM locks WHERE environment = ?').get(environment) as
+    const row = this.db.prepare('SELECT * FROM locks WHERE environment = ?').get(environment) as
       Row | undefined;
     return row
       ? {
@@ -72,7 +64,7 @@ export class SqliteLocks implements LockPort {
   /** Every lock that was held and released, oldest first (proof that holds never overlapped). */
   lockHistory(environment: string): LockHold[] {
     return (
-      this.#db
+      this.db
         .prepare('SELECT * FROM lock_history WHERE environment = ? ORDER BY acquired_at')
         .all(environment) as Row[]
     ).map((row) => ({

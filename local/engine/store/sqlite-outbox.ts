@@ -1,10 +1,10 @@
 // The status outbox in the local SQLite file: the StatusPort (SQS FIFO on AWS), plus reading
 // the events back in the order they were published (`stepform logs`, the audit note).
-import type { DatabaseSync } from 'node:sqlite';
+/* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
 import { STATUS_EVENT, type StatusEvent } from '../../../core/contracts/status-event.ts';
 import type { StatusPort } from '../../../core/ports.ts';
 import { parseInput } from '../../../core/validation.ts';
-import { type Row, str } from './database.ts';
+import { type Row, SqliteStore, str } from './database.ts';
 
 export interface OutboxRow {
   readonly seq: number;
@@ -14,19 +14,11 @@ export interface OutboxRow {
   readonly at: string;
 }
 
-// node:sqlite is synchronous: the port's methods are async only to meet the port.
-/* eslint-disable @typescript-eslint/require-await */
-export class SqliteOutbox implements StatusPort {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
+export class SqliteOutbox extends SqliteStore implements StatusPort {
   /** Appends the event (validated again, as SQS's adapter does) after every earlier one. */
   async publish(event: StatusEvent): Promise<void> {
     const checked = parseInput(STATUS_EVENT, event, 'event');
-    this.#db
+    this.db
       .prepare('INSERT INTO outbox (run_id, phase, body, at) VALUES (?, ?, ?, ?)')
       .run(checked.runId, checked.phase, JSON.stringify(checked), checked.at);
   }
@@ -35,8 +27,8 @@ export class SqliteOutbox implements StatusPort {
   list(runId?: string): OutboxRow[] {
     const rows = (
       runId === undefined
-        ? this.#db.prepare('SELECT * FROM outbox ORDER BY seq').all()
-        : this.#db.prepare('SELECT * FROM outbox WHERE run_id = ? ORDER BY seq').all(runId)
+        ? this.db.prepare('SELECT * FROM outbox ORDER BY seq').all()
+        : this.db.prepare('SELECT * FROM outbox WHERE run_id = ? ORDER BY seq').all(runId)
     ) as Row[];
     return rows.map((row) => ({
       seq: Number(row.seq),

@@ -1,20 +1,12 @@
 // What runs leave behind, in the local SQLite file: the RecordPort (last good commit per
 // environment and project, environments), plus the environment as stored for the CLI.
-import type { DatabaseSync } from 'node:sqlite';
+/* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
 import type { EnvironmentRecord, LastGoodCommit, RecordPort } from '../../../core/ports.ts';
-import { type Row, optStr, str } from './database.ts';
+import { type Row, SqliteStore, optStr, str } from './database.ts';
 
-// node:sqlite is synchronous: the port's methods are async only to meet the port.
-/* eslint-disable @typescript-eslint/require-await */
-export class SqliteRecords implements RecordPort {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
+export class SqliteRecords extends SqliteStore implements RecordPort {
   async getLastGood(environment: string, projectDir: string): Promise<LastGoodCommit | undefined> {
-    const row = this.#db
+    const row = this.db
       .prepare('SELECT * FROM last_good WHERE environment = ? AND project_dir = ?')
       .get(environment, projectDir) as Row | undefined;
     return row
@@ -28,7 +20,7 @@ export class SqliteRecords implements RecordPort {
    * from Date#toISOString, so comparing the strings compares the instants.
    */
   async setLastGood(environment: string, projectDir: string, good: LastGoodCommit): Promise<void> {
-    this.#db
+    this.db
       .prepare(
         `INSERT INTO last_good (environment, project_dir, commit_sha, run_id, at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (environment, project_dir) DO UPDATE SET commit_sha = excluded.commit_sha,
@@ -39,7 +31,7 @@ export class SqliteRecords implements RecordPort {
   }
 
   async setEnvironment(record: EnvironmentRecord): Promise<void> {
-    this.#db
+    this.db
       .prepare(
         `INSERT INTO environments (environment, project_dir, status, ttl_expires_at, last_run_id, updated_at)
          VALUES (?, ?, ?, ?, ?, ?)
@@ -58,7 +50,7 @@ export class SqliteRecords implements RecordPort {
   }
 
   getEnvironment(environment: string, projectDir: string): EnvironmentRecord | undefined {
-    const row = this.#db
+    const row = this.db
       .prepare('SELECT * FROM environments WHERE environment = ? AND project_dir = ?')
       .get(environment, projectDir) as Row | undefined;
     return row

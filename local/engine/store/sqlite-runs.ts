@@ -1,8 +1,8 @@
 // Runs in the local SQLite file: the RunPort (details merged by the steps), plus what the
 // engine and the CLI keep and read about a run (its row, its phase, the events of its states).
-import type { DatabaseSync } from 'node:sqlite';
+/* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
 import type { RunPort } from '../../../core/ports.ts';
-import { type Row, optStr, str } from './database.ts';
+import { type Row, SqliteStore, optStr, str } from './database.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
@@ -32,15 +32,7 @@ export interface RunEventRow {
   detail: string | null;
 }
 
-// node:sqlite is synchronous: the port's methods are async only to meet the port.
-/* eslint-disable @typescript-eslint/require-await */
-export class SqliteRuns implements RunPort {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
+export class SqliteRuns extends SqliteStore implements RunPort {
   /**
    * Merges keys into the details of a run the engine created; details of a run it never
    * started are dropped (locally, every run starts here first).
@@ -48,7 +40,7 @@ export class SqliteRuns implements RunPort {
   async addRunDetails(runId: string, details: Record<string, unknown>): Promise<void> {
     const run = this.get(runId);
     if (!run) return;
-    this.#db
+    this.db
       .prepare('UPDATE runs SET details = ? WHERE run_id = ?')
       .run(JSON.stringify({ ...run.details, ...details }), runId);
   }
@@ -59,7 +51,7 @@ export class SqliteRuns implements RunPort {
   }
 
   create(run: Omit<RunRow, 'status' | 'phase' | 'finishedAt' | 'error' | 'details'>): void {
-    this.#db
+    this.db
       .prepare(
         `INSERT INTO runs (run_id, workflow, environment, project_dir, repository, commit_sha, status, started_at)
          VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`,
@@ -76,17 +68,17 @@ export class SqliteRuns implements RunPort {
   }
 
   setPhase(runId: string, phase: string): void {
-    this.#db.prepare('UPDATE runs SET phase = ? WHERE run_id = ?').run(phase, runId);
+    this.db.prepare('UPDATE runs SET phase = ? WHERE run_id = ?').run(phase, runId);
   }
 
   finish(runId: string, status: Exclude<RunStatus, 'running'>, at: string, error: string | null) {
-    this.#db
+    this.db
       .prepare('UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?')
       .run(status, at, error, runId);
   }
 
   get(runId: string): RunRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM runs WHERE run_id = ?').get(runId) as
+    const row = this.db.prepare('SELECT * FROM runs WHERE run_id = ?').get(runId) as
       Row | undefined;
     return row ? toRun(row) : undefined;
   }
@@ -94,7 +86,7 @@ export class SqliteRuns implements RunPort {
   /** Newest first. */
   list(limit = 50): RunRow[] {
     return (
-      this.#db
+      this.db
         .prepare('SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?')
         .all(limit) as Row[]
     ).map(toRun);
@@ -102,7 +94,7 @@ export class SqliteRuns implements RunPort {
 
   /** Appends an event, numbered 1, 2, 3… per run in the order written. */
   addEvent(event: Omit<RunEventRow, 'seq'>): void {
-    this.#db
+    this.db
       .prepare(
         `INSERT INTO run_events (run_id, seq, at, type, state, duration_ms, detail)
          VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?), ?, ?, ?, ?, ?)`,
@@ -120,7 +112,7 @@ export class SqliteRuns implements RunPort {
 
   listEvents(runId: string): RunEventRow[] {
     return (
-      this.#db.prepare('SELECT * FROM run_events WHERE run_id = ? ORDER BY seq').all(runId) as Row[]
+      this.db.prepare('SELECT * FROM run_events WHERE run_id = ? ORDER BY seq').all(runId) as Row[]
     ).map((row) => ({
       runId: str(row, 'run_id'),
       seq: Number(row.seq),

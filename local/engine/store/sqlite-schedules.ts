@@ -1,9 +1,9 @@
 // TTL destroy schedules in the local SQLite file: the SchedulePort, plus what `stepform
 // serve` and `stepform ttl` need (listing, due schedules, claiming one to fire). A removed or
 // fired schedule stays as a row with its status, so the CLI can show what happened.
-import type { DatabaseSync } from 'node:sqlite';
+/* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
 import type { DestroySchedule, SchedulePort } from '../../../core/ports.ts';
-import { type Row, str } from './database.ts';
+import { type Row, SqliteStore, str } from './database.ts';
 
 export type ScheduleStatus = 'pending' | 'fired' | 'deleted';
 
@@ -12,18 +12,10 @@ export interface LocalSchedule extends DestroySchedule {
   readonly status: ScheduleStatus;
 }
 
-// node:sqlite is synchronous: the port's methods are async only to meet the port.
-/* eslint-disable @typescript-eslint/require-await */
-export class SqliteSchedules implements SchedulePort {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
+export class SqliteSchedules extends SqliteStore implements SchedulePort {
   /** One row per environment and project: an upsert moves it and makes it pending again. */
   async upsert(schedule: DestroySchedule): Promise<void> {
-    this.#db
+    this.db
       .prepare(
         `INSERT INTO schedules (environment, project_dir, repository, commit_sha, fire_at, status, created_by)
          VALUES (?, ?, ?, ?, ?, 'pending', ?)
@@ -43,14 +35,14 @@ export class SqliteSchedules implements SchedulePort {
 
   /** Marks the schedule deleted, so that it never fires. */
   async remove(environment: string, projectDir: string): Promise<void> {
-    this.#db
+    this.db
       .prepare(`UPDATE schedules SET status = 'deleted' WHERE environment = ? AND project_dir = ?`)
       .run(environment, projectDir);
   }
 
   /** Marks a due schedule fired; false when another process fired it first. */
   claim(environment: string, projectDir: string, fireAt: string): boolean {
-    const result = this.#db
+    const result = this.db
       .prepare(
         `UPDATE schedules SET status = 'fired' WHERE environment = ? AND project_dir = ? AND fire_at = ? AND status = 'pending'`,
       )
@@ -62,8 +54,8 @@ export class SqliteSchedules implements SchedulePort {
   list(environment?: string): LocalSchedule[] {
     const rows = (
       environment === undefined
-        ? this.#db.prepare('SELECT * FROM schedules ORDER BY fire_at').all()
-        : this.#db
+        ? this.db.prepare('SELECT * FROM schedules ORDER BY fire_at').all()
+        : this.db
             .prepare('SELECT * FROM schedules WHERE environment = ? ORDER BY fire_at')
             .all(environment)
     ) as Row[];
