@@ -1,36 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
-import type { JobResult } from './contracts/job-result.ts';
+import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import { NotificationFailed } from './errors.ts';
 import { notifyStep, statusLine } from './notify.ts';
 import type { NotifyPorts as NotifyPortsLike } from './notify.ts';
 import type { ChatMessage, CodeHostPort } from './ports.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
 
-const RUN = {
-  runId: 'run-1',
-  workflow: 'plan-apply',
-  repository: '/repo',
-  commit: 'a'.repeat(40),
-  projectDir: 'stack',
-  environment: 'dev',
-  autoApprove: false,
-  approvalTimeoutSeconds: 60,
-} as const;
+const RUN = runContext({ approvalTimeoutSeconds: 60 });
 
-const RESULT = {
-  summary: {
-    add: 2,
-    change: 1,
-    destroy: 1,
-    replace: 1,
-    import: 0,
-    forget: 0,
-    resources: [],
-    outputs: [],
-  },
+const RESULT = jobResult({
+  summary: planSummary({ add: 2, change: 1, destroy: 1, replace: 1 }),
   outputs: { name: { sensitive: false, value: 'x' } },
   plan: { path: '/a/plan.tfplan', metadataPath: '/a/plan.meta.json', sha256: 'b'.repeat(64) },
-} as unknown as JobResult;
+});
 
 function fakePorts(overrides: Partial<NotifyPortsLike> = {}) {
   const events: StatusEvent[] = [];

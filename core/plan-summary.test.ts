@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { planSummary } from '../test/support/run-fixtures.ts';
 import { MASK } from './masking.ts';
 import {
   PLAN_JSON,
@@ -80,16 +81,7 @@ describe('summarizePlan', () => {
   });
 
   it('summarizes an empty plan as no changes', () => {
-    expect(summarizePlan(PLAN_JSON.parse({}))).toEqual({
-      add: 0,
-      change: 0,
-      destroy: 0,
-      replace: 0,
-      import: 0,
-      forget: 0,
-      resources: [],
-      outputs: [],
-    });
+    expect(summarizePlan(PLAN_JSON.parse({}))).toEqual(planSummary());
   });
 });
 

@@ -2,7 +2,7 @@
 // (PrepareRun's approval and branch checks, RequestApproval's store-then-announce), and that
 // every port a side injects is the one the step uses.
 import { describe, expect, it } from '@jest/globals';
-import type { JobResult } from './contracts/job-result.ts';
+import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
 import type { NotifyPorts } from './notify.ts';
 import type { ChatMessage, StoredApproval } from './ports.ts';
@@ -16,29 +16,9 @@ import {
 } from './task-steps.ts';
 
 const NOW = new Date('2026-11-23T10:00:00.000Z');
-const RUN = {
-  runId: 'run-1',
-  workflow: 'plan-apply',
-  repository: '/repo',
-  commit: 'a'.repeat(40),
-  projectDir: 'stack',
-  environment: 'dev',
-  autoApprove: false,
-  approvalTimeoutSeconds: 600,
-} as const;
+const RUN = runContext();
 const PLAN = { plan: { dir: 'stack', sha256: 'b'.repeat(64) }, resultLocation: '/a/run-1/plan' };
-const RESULT = {
-  summary: {
-    add: 1,
-    change: 0,
-    destroy: 0,
-    replace: 0,
-    import: 0,
-    forget: 0,
-    resources: [],
-    outputs: [],
-  },
-} as unknown as JobResult;
+const RESULT = jobResult({ summary: planSummary({ add: 1 }) });
 
 function memoryPorts(overrides: Partial<TaskPorts> = {}) {
   const approvals: StoredApproval[] = [];
@@ -97,6 +77,17 @@ function memoryPorts(overrides: Partial<TaskPorts> = {}) {
     ...overrides,
   };
   return { ports, approvals, events, chats, warnings, awaited, lockCalls };
+}
+
+/** The same ports with a chat channel that refuses every message. */
+function withSlackDown(ports: TaskPorts): TaskPorts {
+  return {
+    ...ports,
+    notifyPorts: async () => ({
+      ...(await ports.notifyPorts()),
+      chat: { post: async () => Promise.reject(new Error('Slack is down')) },
+    }),
+  };
 }
 
 describe('TASK_STEPS', () => {
@@ -216,14 +207,7 @@ describe('RequestApproval', () => {
 
   it('warns of a channel that failed, and still waits', async () => {
     const { ports, awaited, warnings } = memoryPorts();
-    const notifyPorts = await ports.notifyPorts();
-    const failing = {
-      ...ports,
-      notifyPorts: async () => ({
-        ...notifyPorts,
-        chat: { post: async () => Promise.reject(new Error('Slack is down')) },
-      }),
-    };
+    const failing = withSlackDown(ports);
 
     await TASK_STEPS.RequestApproval(input, failing);
 
@@ -240,14 +224,7 @@ describe('RequestApproval', () => {
 describe('Notify', () => {
   it('reports what was delivered, and warns of what failed', async () => {
     const { ports, events, warnings } = memoryPorts();
-    const notifyPorts = await ports.notifyPorts();
-    const failing = {
-      ...ports,
-      notifyPorts: async () => ({
-        ...notifyPorts,
-        chat: { post: async () => Promise.reject(new Error('Slack is down')) },
-      }),
-    };
+    const failing = withSlackDown(ports);
 
     const report = await TASK_STEPS.Notify({ run: RUN, phase: 'started' }, failing);
 

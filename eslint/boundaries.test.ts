@@ -40,7 +40,7 @@ describe('folder boundaries', () => {
   it.each([
     ['core/steps.ts', "import './contracts/job-input.ts';"],
     ['core/steps.ts', "import { z } from 'zod';"],
-    ['core/steps.test.ts', "import '../test/support/job-result.ts';"],
+    ['core/steps.test.ts', "import '../test/support/run-fixtures.ts';"],
     ['adapters/aws/s3.ts', "import '../../core/errors.ts';"],
     ['executor-image/src/main.ts', "import '../../adapters/aws/s3.ts';"],
     ['executor-image/src/main.ts', "import '../../toolchain/engine.ts';"],

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { InvalidInput, JobLost } from '../../core/errors.ts';
-import { jobResult } from '../../test/support/job-result.ts';
+import { jobResult, planSummary } from '../../test/support/run-fixtures.ts';
 import { S3ArtifactPort, contentTypeOf } from './s3.ts';
 
 const s3 = mockClient(S3Client);
@@ -26,16 +26,10 @@ function body(text: string): GetObjectCommandOutput {
 
 const RESULT = jobResult({
   hasChanges: true,
-  summary: {
+  summary: planSummary({
     add: 1,
-    change: 0,
-    destroy: 0,
-    replace: 0,
-    import: 0,
-    forget: 0,
     resources: [{ address: 'terraform_data.a', action: 'create', importing: false }],
-    outputs: [],
-  },
+  }),
 });
 
 beforeEach(() => {

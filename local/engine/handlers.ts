@@ -53,35 +53,12 @@ class BatchJobFailed extends Error {
   override readonly name = 'States.TaskFailed';
 }
 
-/**
- * The Task steps' ports over the local adapters. Nothing is read from the context until a
- * step runs, so the table can be wired before the engine is (the state-machines tests do).
- */
+/** The Task steps' ports over the local adapters. */
 function localTaskPorts(ctx: HandlerContext): TaskPorts {
-  const ports = () => localPorts(ctx.stores);
   return {
+    ...localPorts(ctx.stores),
     now: () => ctx.now(),
-    get jobSettings() {
-      return ctx.settings;
-    },
-    get locks() {
-      return ports().locks;
-    },
-    get records() {
-      return ports().records;
-    },
-    get runs() {
-      return ports().runs;
-    },
-    get artifacts() {
-      return ports().artifacts;
-    },
-    get schedules() {
-      return ports().schedules;
-    },
-    get approvals() {
-      return ports().approvals;
-    },
+    jobSettings: ctx.settings,
     notifyPorts: async () => Promise.resolve(ctx.notifier.ports()),
     // The CLI's --auto-approve: whoever runs the engine decides for their own machine.
     allowAutoApprove: true,
@@ -101,11 +78,12 @@ function localTaskPorts(ctx: HandlerContext): TaskPorts {
  * the Task steps' table (core/task-steps.ts), the same the Lambdas run, over the local ports.
  */
 export function localFunctions(ctx: HandlerContext): Record<string, TaskHandler> {
-  const ports = localTaskPorts(ctx);
+  // The ports are made when a step runs, so the table can be wired before the engine is
+  // (the state-machines tests do).
   return Object.fromEntries(
     Object.entries(TASK_STEPS).map(([name, step]) => [
       name,
-      async (input: unknown) => step(input, ports),
+      async (input: unknown) => step(input, localTaskPorts(ctx)),
     ]),
   );
 }

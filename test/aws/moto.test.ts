@@ -29,7 +29,7 @@ import { SqsStatusPort } from '../../adapters/aws/sqs.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { type Phase, statusEvent } from '../../core/contracts/status-event.ts';
 import { type MotoServer, startMotoServer } from './moto-server.ts';
-import { jobResult } from '../support/job-result.ts';
+import { jobResult } from '../support/run-fixtures.ts';
 
 const BUCKET = 'stepform-artifacts';
 const GROUP = 'stepform-ttl';
