@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { RunContext } from '../core/contracts/workflow-input.ts';
 import type { RunOutcome } from '../local/engine/engine.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
-import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
+import { HELLO_EXAMPLE } from '../local/scratch-repo.ts';
 import { benchTemp, cpuSeconds, engineEnv } from './lib/fixtures.ts';
 import { type Hold, maxConcurrent, overlappingPairs } from './lib/intervals.ts';
 import { type Benchmark, type Cell, table } from './lib/report.ts';
@@ -35,8 +35,7 @@ export const concurrency: Benchmark = {
   title: 'Concurrency: eight environments at once',
   async run(ctx) {
     const rounds = ctx.reps(2, 1);
-    const repo = await makeRepo();
-    ctx.temp(repo.dir);
+    const repo = await ctx.scratchRepo();
     await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'hello');
     const home = ctx.temp(await benchTemp('concurrency-home'));
     const engine = new LocalEngine({ home, env: engineEnv() });

@@ -3,9 +3,9 @@
 // invocations (Task states that are not Batch jobs) and their durations, executor seconds
 // (Batch states). Priced with the published rates in lib/cost-model.ts, against an always-on
 // Atlantis server on the smallest Fargate task that runs it.
-import type { RunContext, RunInput, Workflow } from '../core/contracts/workflow-input.ts';
+import type { RunContext } from '../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
-import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
+import { HELLO_EXAMPLE } from '../local/scratch-repo.ts';
 import {
   ASSUMPTIONS,
   type Cost,
@@ -50,20 +50,17 @@ export const cost: Benchmark = {
   id: 'cost',
   title: 'AWS cost model per run',
   async run(ctx) {
-    const repo = await makeRepo();
-    ctx.temp(repo.dir);
+    const repo = await ctx.scratchRepo();
     const commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'hello');
     const home = ctx.temp(await benchTemp('cost-home'));
     const engine = new LocalEngine({ home, env: engineEnv() });
-    const project = { repository: repo.dir, commit, projectDir: PROJECT, autoApprove: false };
-    const context = (workflow: Workflow, environment: string, extra: Partial<RunInput> = {}) =>
-      LocalEngine.newRun({
-        ...project,
-        workflow,
-        environment,
-        approvalTimeoutSeconds: 600,
-        ...extra,
-      });
+    const context = LocalEngine.runsOf({
+      repository: repo.dir,
+      commit,
+      projectDir: PROJECT,
+      autoApprove: false,
+      approvalTimeoutSeconds: 600,
+    });
     const measure = async (run: RunContext, expectedPhase: string) => {
       // Approves the run's approval as soon as it is requested (an approver clicking the link).
       const approver = setInterval(() => {

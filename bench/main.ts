@@ -24,6 +24,7 @@ import {
 } from './lib/report.ts';
 import { mebibytes, seconds } from './lib/stats.ts';
 import { memory } from './memory.ts';
+import { makeRepo } from '../local/scratch-repo.ts';
 import { overhead } from './overhead.ts';
 import { prComment } from './pr-comment.ts';
 
@@ -161,6 +162,11 @@ async function main(): Promise<number> {
     temp: (dir) => {
       temps.push(dir);
       return dir;
+    },
+    scratchRepo: async () => {
+      const repo = await makeRepo();
+      temps.push(repo.dir);
+      return repo;
     },
   };
   const entries: Entry[] = [];

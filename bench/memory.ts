@@ -9,7 +9,7 @@ import type { RunContext } from '../core/contracts/workflow-input.ts';
 import { LocalEngine } from '../local/engine/local-engine.ts';
 import { openLocalStores } from '../local/engine/store/local-stores.ts';
 import { statusEvent } from '../core/contracts/status-event.ts';
-import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
+import { HELLO_EXAMPLE } from '../local/scratch-repo.ts';
 import { run } from '../toolchain/process.ts';
 import {
   BENCH_DIR,
@@ -197,8 +197,7 @@ export const memory: Benchmark = {
   id: 'memory',
   title: 'Memory: engine and serve',
   async run(ctx) {
-    const repo = await makeRepo();
-    ctx.temp(repo.dir);
+    const repo = await ctx.scratchRepo();
     await repo.commitFiles({ 'generated/main.tf': generatedConfig(200) }, 'generated');
     await repo.commitDir(HELLO_EXAMPLE, 'hello', 'hello');
 

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openLocalStores } from '../local/engine/store/local-stores.ts';
-import { HELLO_EXAMPLE, makeRepo } from '../local/scratch-repo.ts';
+import { HELLO_EXAMPLE } from '../local/scratch-repo.ts';
 import {
   type BareEngine,
   bareEngine,
@@ -76,8 +76,7 @@ export const overhead: Benchmark = {
   title: 'Overhead over the bare engine',
   async run(ctx) {
     const rounds = ctx.reps(6, 1);
-    const repo = await makeRepo();
-    ctx.temp(repo.dir);
+    const repo = await ctx.scratchRepo();
     const home = ctx.temp(await benchTemp('overhead-home'));
     const bareDir = ctx.temp(await benchTemp('overhead-bare'));
     const bare: BareEngine = await bareEngine(bareDir);

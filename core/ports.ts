@@ -131,3 +131,13 @@ export interface CodeHostPort {
 export interface SecretPort {
   get(name: string): Promise<string>;
 }
+
+/** The stores and artifacts a run's steps read and write, one port each. */
+export interface StorePorts {
+  readonly locks: LockPort;
+  readonly records: RecordPort;
+  readonly runs: RunPort;
+  readonly approvals: ApprovalPort;
+  readonly artifacts: ArtifactPort;
+  readonly schedules: SchedulePort;
+}

@@ -4,15 +4,7 @@
 // ports (DynamoDB, S3, Secrets Manager… or SQLite, files, child processes).
 import { InvalidInput } from './errors.ts';
 import { type NotifyPorts, type NotifyReport, notifyStep } from './notify.ts';
-import type {
-  ApprovalPort,
-  ArtifactPort,
-  CodeHostPort,
-  LockPort,
-  RecordPort,
-  RunPort,
-  SchedulePort,
-} from './ports.ts';
+import type { CodeHostPort, StorePorts } from './ports.ts';
 import type { JobSettings, PreparedRun } from './run.ts';
 import {
   type ApprovalRequestResult,
@@ -28,16 +20,10 @@ import {
 } from './steps.ts';
 
 /** What the Task steps talk to; a step reads only the ports it needs. */
-export interface TaskPorts {
+export interface TaskPorts extends StorePorts {
   now(): Date;
   /** What every executor job of this deployment gets (its state backend, its artifacts root). */
   readonly jobSettings: JobSettings;
-  readonly locks: LockPort;
-  readonly records: RecordPort;
-  readonly runs: RunPort;
-  readonly artifacts: ArtifactPort;
-  readonly schedules: SchedulePort;
-  readonly approvals: ApprovalPort;
   notifyPorts(): Promise<NotifyPorts>;
   /** Whether a run may skip its approval (autoApprove): a deployment's choice, off on AWS. */
   readonly allowAutoApprove: boolean;

@@ -3,7 +3,6 @@
 // an ephemeral environment with a short TTL, which the scheduler is seen destroying.
 import { CHANGE_COUNTS, formatCounts } from '../core/contracts/job-result.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunInput, Workflow } from '../core/contracts/workflow-input.ts';
 import { progressLine } from './cli/run-verbs.ts';
 import type { RunOutcome } from './engine/engine.ts';
 import { LocalEngine } from './engine/local-engine.ts';
@@ -32,15 +31,13 @@ async function main(): Promise<void> {
     const line = progressLine(progress);
     if (line) say(line);
   };
-  const project = { repository: repo.dir, commit, projectDir: PROJECT, autoApprove: true };
-  const context = (workflow: Workflow, environment: string, extra: Partial<RunInput> = {}) =>
-    LocalEngine.newRun({
-      ...project,
-      workflow,
-      environment,
-      approvalTimeoutSeconds: 600,
-      ...extra,
-    });
+  const context = LocalEngine.runsOf({
+    repository: repo.dir,
+    commit,
+    projectDir: PROJECT,
+    autoApprove: true,
+    approvalTimeoutSeconds: 600,
+  });
   try {
     say(
       `Stepform demo: ${PROJECT} at ${commit.slice(0, 12)} of a throwaway repository (${repo.dir})`,

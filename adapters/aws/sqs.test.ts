@@ -9,18 +9,16 @@ const sqs = mockClient(SQSClient);
 const client = new SQSClient({ region: 'us-east-1' });
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/stepform-status.fifo';
 
-const event = statusEvent(
-  {
-    runId: 'run-1',
-    workflow: 'plan-apply',
-    environment: 'dev',
-    project: 'infra/app',
-    commit: 'a'.repeat(40),
-    phase: 'awaiting_approval',
-    summary: { add: 2, change: 0, destroy: 1 },
-  },
-  new Date('2026-03-01T10:00:00.000Z'),
-);
+const FIELDS = {
+  runId: 'run-1',
+  workflow: 'plan-apply',
+  environment: 'dev',
+  project: 'infra/app',
+  commit: 'a'.repeat(40),
+  phase: 'awaiting_approval',
+  summary: { add: 2, change: 0, destroy: 1 },
+} as const;
+const event = statusEvent(FIELDS, new Date('2026-03-01T10:00:00.000Z'));
 
 beforeEach(() => {
   sqs.reset();
@@ -38,17 +36,7 @@ describe('SqsStatusPort', () => {
       MessageDeduplicationId: 'run-1:awaiting_approval',
     });
     expect(JSON.parse(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!)).toEqual(
-      {
-        schemaVersion: 1,
-        runId: 'run-1',
-        workflow: 'plan-apply',
-        environment: 'dev',
-        project: 'infra/app',
-        commit: 'a'.repeat(40),
-        phase: 'awaiting_approval',
-        summary: { add: 2, change: 0, destroy: 1 },
-        at: '2026-03-01T10:00:00.000Z',
-      },
+      { schemaVersion: 1, ...FIELDS, at: '2026-03-01T10:00:00.000Z' },
     );
   });
 

@@ -1,4 +1,5 @@
 // What each benchmark hands back to bench/main.ts, and the markdown it is printed as.
+import type { ScratchRepo } from '../../local/scratch-repo.ts';
 import { rm } from 'node:fs/promises';
 
 export interface Target {
@@ -25,6 +26,8 @@ export interface BenchContext {
   log(line: string): void;
   /** Registers a temporary folder, removed when the whole run ends. */
   temp(dir: string): string;
+  /** A throwaway git repository, removed when the whole run ends. */
+  scratchRepo(): Promise<ScratchRepo>;
 }
 
 export interface Benchmark {

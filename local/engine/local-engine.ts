@@ -1,7 +1,12 @@
 // Wires the engine to one Stepform home: the store, the notifier, the signing key, and the
 // settings every executor job gets (local backend per environment, artifacts folder).
 import { randomBytes } from 'node:crypto';
-import { RUN_INPUT, type RunContext, type RunInput } from '../../core/contracts/workflow-input.ts';
+import {
+  RUN_INPUT,
+  type RunContext,
+  type RunInput,
+  type Workflow,
+} from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { type EngineOptions, type RunOutcome, runWorkflow } from './engine.ts';
 import { type StepformHome, approvalSigningKey, stepformHome } from './home.ts';
@@ -56,6 +61,12 @@ export class LocalEngine {
   /** A validated run with a new run id and the contract's defaults for what is not given. */
   static newRun(fields: Omit<RunInput, 'runId'>, now: Date = new Date()): RunContext {
     return parseInput(RUN_INPUT, { runId: LocalEngine.newRunId(now), ...fields }, 'run');
+  }
+
+  /** Makes runs of one project at one commit, each with its workflow and environment. */
+  static runsOf(project: Omit<RunInput, 'runId' | 'workflow' | 'environment'>) {
+    return (workflow: Workflow, environment: string, extra: Partial<RunInput> = {}) =>
+      LocalEngine.newRun({ ...project, workflow, environment, ...extra });
   }
 
   async run(

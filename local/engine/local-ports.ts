@@ -1,24 +1,10 @@
 // The local adapters of the core's ports: the SQLite stores (each implements its port) and
 // the artifacts folder.
-import type {
-  ApprovalPort,
-  ArtifactPort,
-  LockPort,
-  RecordPort,
-  RunPort,
-  SchedulePort,
-  TaskCallbackPort,
-} from '../../core/ports.ts';
+import type { StorePorts, TaskCallbackPort } from '../../core/ports.ts';
 import { readResult } from '../executor-process.ts';
 import type { LocalStores } from './store/local-stores.ts';
 
-export interface LocalPorts {
-  readonly locks: LockPort;
-  readonly records: RecordPort;
-  readonly runs: RunPort;
-  readonly approvals: ApprovalPort;
-  readonly artifacts: ArtifactPort;
-  readonly schedules: SchedulePort;
+export interface LocalPorts extends StorePorts {
   readonly callbacks: TaskCallbackPort;
 }
 
