@@ -26,6 +26,16 @@ describe('scheduledDestroyRun', () => {
     expect(a.runId).toMatch(/^ttl-pr-42-20260301T140000Z-[0-9a-f]{8}$/);
   });
 
+  it('fits the longest environment name into a run id, still telling environments apart', () => {
+    const long = 'e'.repeat(63);
+    const a = scheduledDestroyRun({ ...SCHEDULE, environment: long });
+    const b = scheduledDestroyRun({ ...SCHEDULE, environment: `${'e'.repeat(62)}f` });
+    expect(a.runId.length).toBeLessThanOrEqual(80);
+    expect(a.runId).toMatch(/^ttl-e+-20260301T140000Z-[0-9a-f]{8}$/);
+    expect(a.runId).not.toBe(b.runId);
+    expect(a.environment).toBe(long);
+  });
+
   it('is an auto-approved destroy of exactly the scheduled commit and project', () => {
     expect(scheduledDestroyRun(SCHEDULE)).toMatchObject({
       workflow: 'destroy',

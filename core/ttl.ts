@@ -3,6 +3,7 @@
 // Scheduler adapter and the local scheduler build the same destroy run, and the TTL change is
 // one step over ports, whichever store and scheduler sit behind them.
 import { createHash } from 'node:crypto';
+import { RUN_ID_LIMIT } from './contracts/job-input.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
 import { InvalidInput, NotFound } from './errors.ts';
 import type { NotifyInput } from './notify.ts';
@@ -29,10 +30,13 @@ export function fireSecond(fireAt: string): string {
 export function scheduledDestroyRun(schedule: DestroySchedule): RunContext {
   const stamp = fireSecond(schedule.fireAt).replace(/[-:]/g, '');
   const hash = sha256Hex(`${schedule.environment}\0${schedule.projectDir}`).slice(0, 8);
+  // A long environment name is shortened so the id fits; the hash still tells them apart.
+  const room = RUN_ID_LIMIT - `ttl--${stamp}Z-${hash}`.length;
+  const environment = schedule.environment.slice(0, room).replace(/[-_]+$/, '');
   return parseInput(
     RUN_INPUT,
     {
-      runId: `ttl-${schedule.environment}-${stamp}Z-${hash}`,
+      runId: `ttl-${environment}-${stamp}Z-${hash}`,
       workflow: 'destroy',
       repository: schedule.repository,
       commit: schedule.commit,

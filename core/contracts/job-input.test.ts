@@ -58,6 +58,9 @@ describe('the job schema', () => {
     [{ repository: 'git@github.com:o/r.git' }, 'job.repository'],
     [{ repository: '--upload-pack=touch /tmp/x' }, 'job.repository'],
     [{ runId: '../etc' }, 'job.runId'],
+    // Batch job names take no ".", execution names no more than 80 characters.
+    [{ runId: 'run.1' }, 'job.runId'],
+    [{ runId: 'r'.repeat(81) }, 'job.runId'],
     [{ artifactsDir: 'artifacts' }, 'job.artifactsDir'],
     [{ verb: 'apply' }, 'job.plan'],
     [{ verb: 'command', args: [] }, 'job.args'],
@@ -66,6 +69,10 @@ describe('the job schema', () => {
     [{ backend: { type: 's3', bucket: 'Bad_Bucket', region: 'eu-west-1' } }, 'job.backend.bucket'],
   ])('refuses %j naming %s', (override, field) => {
     expect(fieldOf({ ...VALID, ...override })).toBe(field);
+  });
+
+  it('accepts a run id of 80 characters, the longest execution name', () => {
+    expect(fieldOf({ ...VALID, runId: `a${'_-9Z'.repeat(19)}xyz` })).toBe('valid');
   });
 
   it('accepts an https repository', () => {

@@ -16,11 +16,16 @@ export const ENVIRONMENT_NAME = z
     'must be 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit',
   );
 
+/**
+ * A run id names the Step Functions execution (at most 80 characters) and, prefixed with
+ * `stepform-`, each Batch job (letters, digits, "_" and "-" only), so it is both.
+ */
+export const RUN_ID_LIMIT = 80;
 export const RUN_ID = z
   .string()
   .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
-    'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" and "-"',
+    new RegExp(`^[A-Za-z0-9][A-Za-z0-9_-]{0,${RUN_ID_LIMIT - 1}}$`),
+    `must be 1-${RUN_ID_LIMIT} characters of A-Z, a-z, 0-9, "_" and "-"`,
   );
 
 const SAFE_ABSOLUTE_PATH = /^\/[^\0\n\r]*$/;

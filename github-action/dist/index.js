@@ -73006,9 +73006,10 @@ var ENVIRONMENT_NAME = external_exports.string().regex(
   /^[a-z0-9][a-z0-9_-]{0,62}$/,
   'must be 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit'
 );
+var RUN_ID_LIMIT = 80;
 var RUN_ID = external_exports.string().regex(
-  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
-  'must be 1-128 characters of A-Z, a-z, 0-9, ".", "_" and "-"'
+  new RegExp(`^[A-Za-z0-9][A-Za-z0-9_-]{0,${RUN_ID_LIMIT - 1}}$`),
+  `must be 1-${RUN_ID_LIMIT} characters of A-Z, a-z, 0-9, "_" and "-"`
 );
 var SAFE_ABSOLUTE_PATH = /^\/[^\0\n\r]*$/;
 var ABSOLUTE_PATH = external_exports.string().refine(
