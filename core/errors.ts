@@ -95,6 +95,12 @@ export class JobInterrupted extends StepformError {
   readonly kind = 'failure';
 }
 
+/** The executor cannot create the job's artifacts folder, so nothing of the job can run. */
+export class ArtifactsUnwritable extends StepformError {
+  override readonly name = 'ArtifactsUnwritable';
+  readonly kind = 'failure';
+}
+
 /** Another run holds the environment's lock. Workflows retry it with backoff, then fail. */
 export class LockHeld extends StepformError {
   override readonly name = 'LockHeld';
@@ -204,6 +210,7 @@ export const ERROR_CLASSES = {
   InvalidInput,
   CommandNotAllowed,
   ToolchainMissing,
+  ArtifactsUnwritable,
   CheckoutFailed,
   ProjectDirInvalid,
   TerraformFailed,

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { BATCH_ARTIFACTS_ROOT } from '../core/contracts/job-input.ts';
 import { LOCKED_MODULES } from '../toolchain/lock-providers.ts';
 import { REPO_ROOT } from '../toolchain/paths.ts';
 import {
@@ -161,6 +162,14 @@ describe('executor-image/Dockerfile', () => {
     const user = all('USER').at(-1)?.args;
     expect(user).toBe('10001');
     expect(text).toMatch(/useradd .*--uid 10001 /);
+  });
+
+  it("gives the job's user the artifacts folder PrepareRun puts each job's artifacts in", () => {
+    // Before: the executor's first act, mkdir /artifacts/<run>/<step>, failed with EACCES.
+    const install = all('RUN').find(({ args }) =>
+      args.includes(`install -d -o 10001 -g 10001 -m 0700 ${BATCH_ARTIFACTS_ROOT}`),
+    );
+    expect(install).toBeDefined();
   });
 
   it('starts the executor with an exec-form ENTRYPOINT', () => {

@@ -1,5 +1,6 @@
 // What every handler shares, built once per Lambda container: the configuration, the AWS
 // clients and the adapters of the core's ports, and Powertools logging, tracing and metrics.
+import { BATCH_ARTIFACTS_ROOT } from '../core/contracts/job-input.ts';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
@@ -114,7 +115,7 @@ export class AwsRuntime implements TaskPorts {
         region: this.config.AWS_REGION,
         keyPrefix: this.config.STATE_KEY_PREFIX,
       },
-      artifactsRoot: '/artifacts',
+      artifactsRoot: BATCH_ARTIFACTS_ROOT,
     };
   }
 

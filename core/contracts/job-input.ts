@@ -86,6 +86,12 @@ export const BACKEND = z.discriminatedUnion('type', [
 ]);
 export type Backend = z.output<typeof BACKEND>;
 
+/**
+ * Where a job's artifacts folder is on AWS Batch: a folder of the container that the executor
+ * image makes for the job's user, uploaded to S3 when the job ends.
+ */
+export const BATCH_ARTIFACTS_ROOT = '/artifacts';
+
 const COMMON = {
   runId: RUN_ID,
   repository: REPOSITORY,

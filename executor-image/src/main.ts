@@ -8,7 +8,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { InvalidInput, StepformError, ToolchainMissing, describeError } from '../../core/errors.ts';
+import {
+  ArtifactsUnwritable,
+  InvalidInput,
+  StepformError,
+  ToolchainMissing,
+  describeError,
+} from '../../core/errors.ts';
 import { parseInput } from '../../core/validation.ts';
 import { resolveEngine } from '../../toolchain/engine.ts';
 import { pluginCacheDir, providerMirrorDir } from '../../toolchain/paths.ts';
@@ -99,6 +105,25 @@ async function writeResult(result: JobResult, masker: SecretMasker): Promise<voi
   );
 }
 
+/**
+ * The job cannot write its own folder (a missing or foreign /artifacts in the image, a full
+ * disk): nothing can run. On Batch the failed result still goes to S3, so the workflow reads
+ * why instead of a lost job.
+ */
+async function reportUnwritableArtifacts(job: Job, error: unknown, env: Env): Promise<number> {
+  const uid = process.getuid?.();
+  const failure = new ArtifactsUnwritable(
+    `cannot create the artifacts folder ${job.artifactsDir}${uid === undefined ? '' : ` as uid ${uid}`}: ${describeError(error).message}`,
+  );
+  process.stderr.write(`stepform executor: ${failure.name}: ${failure.message}\n`);
+  const store = await artifactStore(env);
+  if (store) {
+    const result: JobResult = { ...newResult(job, new Date()), error: describeError(failure) };
+    await store.putArtifact(job.artifactsDir, RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
+  }
+  return 1;
+}
+
 export async function main(argv: readonly string[], env: Env): Promise<number> {
   let job: Job;
   try {
@@ -109,7 +134,11 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
     return error instanceof StepformError && error.kind === 'usage' ? 2 : 1;
   }
 
-  await mkdir(job.artifactsDir, { recursive: true });
+  try {
+    await mkdir(job.artifactsDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    return reportUnwritableArtifacts(job, error, env);
+  }
   const masker = new SecretMasker();
   for (const name of SECRET_ENV) masker.add(env[name]);
   const log = new JobLog(join(job.artifactsDir, LOG_FILE), masker);

@@ -3,7 +3,7 @@
 // approved plan, checks it and applies it; its result lands in S3 for CollectJobResult.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { S3ArtifactPort } from '../../adapters/aws/s3.ts';
 import { jobFactory, runExecutor } from '../support/executor.ts';
@@ -74,6 +74,26 @@ describe('the executor with S3 artifacts', () => {
     expect(await port.readResult(applyJob.artifactsDir)).toMatchObject({
       status: 'failed',
       error: { name: 'PlanDigestMismatch' },
+    });
+  });
+
+  it('reports a folder it cannot create through S3, instead of dying without a result', async () => {
+    // Root may write anywhere, so the folder is made impossible: its parent is a file.
+    const repo = await makeRepo();
+    const commit = await repo.commitDir(HELLO_EXAMPLE, 'stack');
+    const jobs = await jobFactory(repo.dir, 'stack');
+    const blocker = join(jobs.root, 'not-a-folder');
+    await writeFile(blocker, '');
+    const job = jobs.job('plan', commit, { artifactsDir: join(blocker, 'run-9', 'plan') });
+    const ran = await runExecutor(job, env);
+    expect(ran.exitCode).toBe(1);
+    expect(ran.stderr).toContain(
+      `ArtifactsUnwritable: cannot create the artifacts folder ${job.artifactsDir}`,
+    );
+    expect(await port.readResult(job.artifactsDir)).toMatchObject({
+      runId: job.runId,
+      status: 'failed',
+      error: { name: 'ArtifactsUnwritable' },
     });
   });
 
