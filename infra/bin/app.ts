@@ -26,13 +26,21 @@ function setting(app: App, key: string, envName: string): string | undefined {
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
-/** The app with its stack; `nag` adds cdk-nag's AwsSolutions checks as a validation plugin. */
-export function buildApp(options: { outdir?: string; nag?: boolean } = {}): {
+/**
+ * The app with its stack; `nag` adds cdk-nag's AwsSolutions checks as a validation plugin;
+ * `context` is read before the environment variables, as `-c key=value` would be.
+ */
+export function buildApp(
+  options: { outdir?: string; nag?: boolean; context?: Record<string, unknown> } = {},
+): {
   app: App;
   stack: Stack;
   pipeline: StepformPipeline;
 } {
-  const app = new App({ outdir: options.outdir ?? DEFAULT_OUTDIR });
+  const app = new App({
+    outdir: options.outdir ?? DEFAULT_OUTDIR,
+    ...(options.context ? { context: options.context } : {}),
+  });
   const account = setting(app, 'account', 'CDK_DEFAULT_ACCOUNT');
   const region = setting(app, 'region', 'CDK_DEFAULT_REGION');
   const stack = new Stack(app, setting(app, 'stackName', 'STEPFORM_STACK_NAME') ?? 'Stepform', {
