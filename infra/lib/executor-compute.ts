@@ -16,7 +16,11 @@ import {
   invalidProps,
   newLogGroup,
 } from './common-props.ts';
-import { acknowledge, acknowledgeWildcards, arnRef } from './nag.ts';
+import {
+  acknowledgeManagedPolicy,
+  acknowledgeWildcardResources,
+  acknowledgeWildcards,
+} from './nag.ts';
 import type { StepformStorage } from './storage.ts';
 
 /** Actions a read-only plan role may hold (besides the writes on its own buckets). */
@@ -209,15 +213,13 @@ export class ExecutorCompute extends Construct {
         exclude: EXECUTOR_CONTEXT_EXCLUDES,
       });
 
+    const readOnly = iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess');
+    const administrator = iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess');
     this.planJobRole = this.#jobRole('PlanJobRole', storage, {
-      managedPolicies: props.planManagedPolicies ?? [
-        iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'),
-      ],
+      managedPolicies: props.planManagedPolicies ?? [readOnly],
     });
     this.applyJobRole = this.#jobRole('ApplyJobRole', storage, {
-      managedPolicies: props.applyManagedPolicies ?? [
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess'),
-      ],
+      managedPolicies: props.applyManagedPolicies ?? [administrator],
       ...(props.applyPermissionsBoundary
         ? { permissionsBoundary: props.applyPermissionsBoundary }
         : {}),
@@ -226,18 +228,18 @@ export class ExecutorCompute extends Construct {
       this.applyJobRole.addToPolicy(statement);
     }
     if (!props.applyManagedPolicies) {
-      acknowledge(this.applyJobRole, {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AdministratorAccess]',
-        reason:
-          'Terraform applies whatever the modules declare; the policy is a construct prop (applyManagedPolicies) for the platform team to narrow.',
-      });
+      acknowledgeManagedPolicy(
+        this.applyJobRole,
+        'Terraform applies whatever the modules declare; the policy is a construct prop (applyManagedPolicies) for the platform team to narrow.',
+        administrator,
+      );
     }
     if (!props.planManagedPolicies) {
-      acknowledge(this.planJobRole, {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]',
-        reason:
-          'Plans refresh every resource the modules manage, so they read the account (planManagedPolicies narrows it).',
-      });
+      acknowledgeManagedPolicy(
+        this.planJobRole,
+        'Plans refresh every resource the modules manage, so they read the account (planManagedPolicies narrows it).',
+        readOnly,
+      );
     }
 
     const jobLogs = newLogGroup(this, 'JobLogs', props);
@@ -306,6 +308,10 @@ export class ExecutorCompute extends Construct {
   /** A job role: its own state and artifacts, read and written, plus the given policies. */
   #jobRole(id: string, storage: StepformStorage, extra: Partial<iam.RoleProps>): iam.Role {
     const { stateBucket, artifactsBucket, stateKeyPrefix, artifactsPrefix } = storage;
+    const objects = [
+      stateBucket.arnForObjects(`${stateKeyPrefix}/*`),
+      artifactsBucket.arnForObjects(`${artifactsPrefix}/*`),
+    ];
     const role = new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       ...extra,
@@ -314,10 +320,7 @@ export class ExecutorCompute extends Construct {
       new iam.PolicyStatement({
         sid: 'StateAndArtifactObjects',
         actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: [
-          stateBucket.arnForObjects(`${stateKeyPrefix}/*`),
-          artifactsBucket.arnForObjects(`${artifactsPrefix}/*`),
-        ],
+        resources: objects,
       }),
     );
     role.addToPolicy(
@@ -327,13 +330,10 @@ export class ExecutorCompute extends Construct {
         resources: [stateBucket.bucketArn, artifactsBucket.bucketArn],
       }),
     );
-    acknowledgeWildcards(
+    acknowledgeWildcardResources(
       role,
       "Terraform states and run artifacts are many objects: limited to the state key prefix and the artifacts prefix of this deployment's buckets.",
-      [
-        `Resource::${arnRef(stateBucket)}/${stateKeyPrefix}/*`,
-        `Resource::${arnRef(artifactsBucket)}/${artifactsPrefix}/*`,
-      ],
+      objects,
     );
     return role;
   }
