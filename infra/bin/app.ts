@@ -90,6 +90,12 @@ if (import.meta.url === new URL(process.argv[1] ?? '', 'file:').href) {
   rmSync(DEFAULT_OUTDIR, { recursive: true, force: true });
   const { app } = buildApp();
   const assembly = app.synth();
+  // The CDK CLI prints the warnings of an assembly; a plain `node` run prints them here.
+  for (const stack of assembly.stacks) {
+    for (const message of stack.messages.filter((m) => m.entry.type === 'aws:cdk:warning')) {
+      console.warn(`[Warning at ${message.id}] ${JSON.stringify(message.entry.data)}`);
+    }
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `synthesized ${assembly.stacks.map((s) => s.stackName).join(', ')} into ${assembly.directory} in ${seconds}s`,
