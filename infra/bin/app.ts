@@ -93,7 +93,10 @@ if (import.meta.url === new URL(process.argv[1] ?? '', 'file:').href) {
   // The CDK CLI prints the warnings of an assembly; a plain `node` run prints them here.
   for (const stack of assembly.stacks) {
     for (const message of stack.messages.filter((m) => m.entry.type === 'aws:cdk:warning')) {
-      console.warn(`[Warning at ${message.id}] ${JSON.stringify(message.entry.data)}`);
+      const { data } = message.entry;
+      console.warn(
+        `[Warning at ${message.id}] ${typeof data === 'string' ? data : JSON.stringify(data)}`,
+      );
     }
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
