@@ -26,13 +26,21 @@ function setting(app: App, key: string, envName: string): string | undefined {
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
-/** The app with its stack; `nag` adds cdk-nag's AwsSolutions checks as a validation plugin. */
-export function buildApp(options: { outdir?: string; nag?: boolean } = {}): {
+/**
+ * The app with its stack; `nag` adds cdk-nag's AwsSolutions checks as a validation plugin;
+ * `context` is read before the environment variables, as `-c key=value` would be.
+ */
+export function buildApp(
+  options: { outdir?: string; nag?: boolean; context?: Record<string, unknown> } = {},
+): {
   app: App;
   stack: Stack;
   pipeline: StepformPipeline;
 } {
-  const app = new App({ outdir: options.outdir ?? DEFAULT_OUTDIR });
+  const app = new App({
+    outdir: options.outdir ?? DEFAULT_OUTDIR,
+    ...(options.context ? { context: options.context } : {}),
+  });
   const account = setting(app, 'account', 'CDK_DEFAULT_ACCOUNT');
   const region = setting(app, 'region', 'CDK_DEFAULT_REGION');
   const stack = new Stack(app, setting(app, 'stackName', 'STEPFORM_STACK_NAME') ?? 'Stepform', {
@@ -82,6 +90,15 @@ if (import.meta.url === new URL(process.argv[1] ?? '', 'file:').href) {
   rmSync(DEFAULT_OUTDIR, { recursive: true, force: true });
   const { app } = buildApp();
   const assembly = app.synth();
+  // The CDK CLI prints the warnings of an assembly; a plain `node` run prints them here.
+  for (const stack of assembly.stacks) {
+    for (const message of stack.messages.filter((m) => m.entry.type === 'aws:cdk:warning')) {
+      const { data } = message.entry;
+      console.warn(
+        `[Warning at ${message.id}] ${typeof data === 'string' ? data : JSON.stringify(data)}`,
+      );
+    }
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `synthesized ${assembly.stacks.map((s) => s.stackName).join(', ')} into ${assembly.directory} in ${seconds}s`,

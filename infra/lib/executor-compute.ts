@@ -1,7 +1,7 @@
 // Where the executor runs: a VPC (or yours), Batch on Fargate (an on-demand queue, and a
 // Spot-first one for pull-request plans when asked), the executor image, and one job role and
 // job definition for plans, one for applies.
-import { Duration, IgnoreMode, Size, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, IgnoreMode, Size, Stack, Token } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -9,6 +9,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
 import {
   type ArchitectureProps,
@@ -16,7 +17,11 @@ import {
   invalidProps,
   newLogGroup,
 } from './common-props.ts';
-import { acknowledge, acknowledgeWildcards, arnRef } from './nag.ts';
+import {
+  acknowledgeManagedPolicy,
+  acknowledgeWildcardResources,
+  acknowledgeWildcards,
+} from './nag.ts';
 import type { StepformStorage } from './storage.ts';
 
 /** Actions a read-only plan role may hold (besides the writes on its own buckets). */
@@ -48,6 +53,39 @@ export const EXECUTOR_CONTEXT_EXCLUDES = [
   '**/node_modules',
   '**/.terraform',
 ];
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
+/** The Terraform input variable that carries each environment's role to the jobs. */
+export const ROLE_ARNS_VARIABLE = 'stepform_role_arns';
+
+/** What the apply jobs (apply, ephemeral, destroy, rollback) may do in this account. */
+export interface ApplyRoleProps {
+  /**
+   * The managed policies of the apply role.
+   * @default [AdministratorAccess] — Terraform creates whatever the modules declare; a
+   * synthesis warning names this default until you set the policies (`[]` for none)
+   */
+  readonly managedPolicies?: iam.IManagedPolicy[];
+  /**
+   * Extra statements for the apply role.
+   * @default - none
+   */
+  readonly policyStatements?: iam.PolicyStatement[];
+  /**
+   * A permissions boundary for the apply role.
+   * @default - none
+   */
+  readonly permissionsBoundary?: iam.IManagedPolicy;
+}
+
+/** The roles Terraform assumes for one environment (usually in that environment's account). */
+export interface EnvironmentRoles {
+  /** The role plan jobs assume: read-only (pull-request plans run the branch's code). */
+  readonly planRoleArn: string;
+  /** The role apply jobs assume: what applies and destroys in that environment may change. */
+  readonly applyRoleArn: string;
+}
 
 /** Fargate's valid memory per vCPU count: [min MiB, max MiB, step MiB]. */
 const FARGATE_MEMORY: Record<number, [number, number, number]> = {
@@ -127,21 +165,20 @@ export interface ExecutorComputeOptions extends ArchitectureProps, LogRetentionP
    */
   readonly planManagedPolicies?: iam.IManagedPolicy[];
   /**
-   * What the apply jobs (apply, ephemeral, destroy, rollback) may change.
-   * @default [AdministratorAccess] — Terraform creates whatever the modules declare; narrow
-   * it to what your modules manage, and/or set `applyPermissionsBoundary`
+   * What the apply jobs (apply, ephemeral, destroy, rollback) may change in this account.
+   * @default - AdministratorAccess, no statements, no boundary (a synthesis warning says so;
+   * docs/deploy.md, "The apply role")
    */
-  readonly applyManagedPolicies?: iam.IManagedPolicy[];
+  readonly applyRole?: ApplyRoleProps;
   /**
-   * Extra statements for the apply role.
-   * @default - none
+   * Per environment (its name in stepform.yaml), the roles Terraform assumes there. The plan
+   * job role may assume exactly the plan roles, the apply job role exactly the apply roles;
+   * each job gets its kind's map, environment → role ARN, as the Terraform variable
+   * `stepform_role_arns` (TF_VAR_stepform_role_arns), for the module's provider to assume:
+   * declare it `ephemeral` so that an apply of a saved plan uses the apply role.
+   * @default - none: every environment is planned and applied with the job roles themselves
    */
-  readonly applyPolicyStatements?: iam.PolicyStatement[];
-  /**
-   * A permissions boundary for the apply role.
-   * @default - none
-   */
-  readonly applyPermissionsBoundary?: iam.IManagedPolicy;
+  readonly environmentRoles?: Readonly<Record<string, EnvironmentRoles>>;
 }
 
 export interface ExecutorComputeProps extends ExecutorComputeOptions {
@@ -209,39 +246,61 @@ export class ExecutorCompute extends Construct {
         exclude: EXECUTOR_CONTEXT_EXCLUDES,
       });
 
+    const readOnly = iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess');
+    const administrator = iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess');
     this.planJobRole = this.#jobRole('PlanJobRole', storage, {
-      managedPolicies: props.planManagedPolicies ?? [
-        iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'),
-      ],
+      managedPolicies: props.planManagedPolicies ?? [readOnly],
     });
+    const applyRole = props.applyRole ?? {};
     this.applyJobRole = this.#jobRole('ApplyJobRole', storage, {
-      managedPolicies: props.applyManagedPolicies ?? [
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess'),
-      ],
-      ...(props.applyPermissionsBoundary
-        ? { permissionsBoundary: props.applyPermissionsBoundary }
+      managedPolicies: applyRole.managedPolicies ?? [administrator],
+      ...(applyRole.permissionsBoundary
+        ? { permissionsBoundary: applyRole.permissionsBoundary }
         : {}),
     });
-    for (const statement of props.applyPolicyStatements ?? []) {
+    for (const statement of applyRole.policyStatements ?? []) {
       this.applyJobRole.addToPolicy(statement);
     }
-    if (!props.applyManagedPolicies) {
-      acknowledge(this.applyJobRole, {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AdministratorAccess]',
-        reason:
-          'Terraform applies whatever the modules declare; the policy is a construct prop (applyManagedPolicies) for the platform team to narrow.',
-      });
+    if (!applyRole.managedPolicies) {
+      Annotations.of(this.applyJobRole).addWarningV2(
+        '@stepform/infra:applyRoleAdministratorAccess',
+        'The apply jobs run with AdministratorAccess (the default of applyRole.managedPolicies): ' +
+          'set applyRole to what your modules manage (docs/deploy.md, "The apply role").',
+      );
+      acknowledgeManagedPolicy(
+        this.applyJobRole,
+        'Terraform applies whatever the modules declare; the policy is a construct prop (applyRole) for the platform team to narrow, and synthesis warns while it is the default.',
+        administrator,
+      );
+    }
+    const environments = Object.entries(props.environmentRoles ?? {});
+    const roleArns = (kind: keyof EnvironmentRoles) =>
+      Object.fromEntries(environments.map(([name, roles]) => [name, roles[kind]]));
+    const planRoleArns = roleArns('planRoleArn');
+    const applyRoleArns = roleArns('applyRoleArn');
+    for (const [role, arns] of [
+      [this.planJobRole, planRoleArns],
+      [this.applyJobRole, applyRoleArns],
+    ] as const) {
+      if (environments.length === 0) continue;
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'AssumeEnvironmentRoles',
+          actions: ['sts:AssumeRole', 'sts:TagSession'],
+          resources: [...new Set(Object.values(arns))],
+        }),
+      );
     }
     if (!props.planManagedPolicies) {
-      acknowledge(this.planJobRole, {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]',
-        reason:
-          'Plans refresh every resource the modules manage, so they read the account (planManagedPolicies narrows it).',
-      });
+      acknowledgeManagedPolicy(
+        this.planJobRole,
+        'Plans refresh every resource the modules manage, so they read the account (planManagedPolicies narrows it).',
+        readOnly,
+      );
     }
 
     const jobLogs = newLogGroup(this, 'JobLogs', props);
-    const jobDefinition = (name: string, role: iam.Role) => {
+    const jobDefinition = (name: string, role: iam.Role, roleArns: Record<string, string>) => {
       const container = new batch.EcsFargateContainerDefinition(this, `${name}Container`, {
         image,
         cpu: props.jobVcpus ?? 1,
@@ -255,6 +314,9 @@ export class ExecutorCompute extends Construct {
           AWS_REGION: Stack.of(this).region,
           STEPFORM_ARTIFACTS_BUCKET: storage.artifactsBucket.bucketName,
           STEPFORM_ARTIFACTS_PREFIX: storage.artifactsPrefix,
+          ...(environments.length > 0
+            ? { [`TF_VAR_${ROLE_ARNS_VARIABLE}`]: Stack.of(this).toJsonString(roleArns) }
+            : {}),
         },
       });
       acknowledgeWildcards(
@@ -275,8 +337,8 @@ export class ExecutorCompute extends Construct {
         container,
       });
     };
-    this.planJobDefinition = jobDefinition('PlanJobDefinition', this.planJobRole);
-    this.applyJobDefinition = jobDefinition('ApplyJobDefinition', this.applyJobRole);
+    this.planJobDefinition = jobDefinition('PlanJobDefinition', this.planJobRole, planRoleArns);
+    this.applyJobDefinition = jobDefinition('ApplyJobDefinition', this.applyJobRole, applyRoleArns);
   }
 
   #newVpc(flowLogs: logs.LogGroup): ec2.Vpc {
@@ -306,6 +368,10 @@ export class ExecutorCompute extends Construct {
   /** A job role: its own state and artifacts, read and written, plus the given policies. */
   #jobRole(id: string, storage: StepformStorage, extra: Partial<iam.RoleProps>): iam.Role {
     const { stateBucket, artifactsBucket, stateKeyPrefix, artifactsPrefix } = storage;
+    const objects = [
+      stateBucket.arnForObjects(`${stateKeyPrefix}/*`),
+      artifactsBucket.arnForObjects(`${artifactsPrefix}/*`),
+    ];
     const role = new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       ...extra,
@@ -314,10 +380,7 @@ export class ExecutorCompute extends Construct {
       new iam.PolicyStatement({
         sid: 'StateAndArtifactObjects',
         actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: [
-          stateBucket.arnForObjects(`${stateKeyPrefix}/*`),
-          artifactsBucket.arnForObjects(`${artifactsPrefix}/*`),
-        ],
+        resources: objects,
       }),
     );
     role.addToPolicy(
@@ -327,13 +390,10 @@ export class ExecutorCompute extends Construct {
         resources: [stateBucket.bucketArn, artifactsBucket.bucketArn],
       }),
     );
-    acknowledgeWildcards(
+    acknowledgeWildcardResources(
       role,
       "Terraform states and run artifacts are many objects: limited to the state key prefix and the artifacts prefix of this deployment's buckets.",
-      [
-        `Resource::${arnRef(stateBucket)}/${stateKeyPrefix}/*`,
-        `Resource::${arnRef(artifactsBucket)}/${artifactsPrefix}/*`,
-      ],
+      objects,
     );
     return role;
   }
@@ -363,6 +423,17 @@ function validate(props: ExecutorComputeOptions): void {
   const maxvCpus = props.maxvCpus ?? 16;
   if (!Number.isInteger(maxvCpus) || maxvCpus < vcpus) {
     fail(`maxvCpus must be an integer of at least jobVcpus (${vcpus}), got ${maxvCpus}`);
+  }
+  for (const [name, roles] of Object.entries(props.environmentRoles ?? {})) {
+    if (!ENVIRONMENT_NAME.safeParse(name).success) {
+      fail(`environmentRoles: "${name}" is not an environment name (a-z, 0-9, _ and -)`);
+    }
+    for (const kind of ['planRoleArn', 'applyRoleArn'] as const) {
+      const arn = roles[kind];
+      if (!Token.isUnresolved(arn) && !ROLE_ARN.test(arn)) {
+        fail(`environmentRoles.${name}.${kind} must be an IAM role ARN, got "${arn}"`);
+      }
+    }
   }
   const timeout = (props.jobTimeout ?? Duration.hours(2)).toSeconds();
   if (timeout < 60 || timeout > MAX_JOB_TIMEOUT.toSeconds()) {

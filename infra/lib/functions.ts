@@ -16,7 +16,11 @@ import {
   invalidProps,
   newLogGroup,
 } from './common-props.ts';
-import { acknowledge, acknowledgeWildcards, arnRef } from './nag.ts';
+import {
+  acknowledgeManagedPolicy,
+  acknowledgeWildcardResources,
+  acknowledgeWildcards,
+} from './nag.ts';
 import type { StepformSecrets } from './secrets.ts';
 import type { StateMachineNames } from './state-machine-names.ts';
 import type { StepformStorage } from './storage.ts';
@@ -140,10 +144,11 @@ export class StepformFunctions extends Construct {
             "import { createRequire as __stepformCreateRequire } from 'node:module'; const require = __stepformCreateRequire(import.meta.url);",
         },
       });
-      acknowledge(fn, {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'The AWS managed policy that lets a Lambda write its logs; nothing broader.',
-      });
+      acknowledgeManagedPolicy(
+        fn,
+        'The AWS managed policy that lets a Lambda write its logs; nothing broader.',
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole'),
+      );
       acknowledgeWildcards(
         fn,
         'X-Ray tracing: xray:PutTraceSegments/PutTelemetryRecords support no resource scoping.',
@@ -193,17 +198,15 @@ export class StepformFunctions extends Construct {
     ]) {
       storage.table.grantReadWriteData(fn);
     }
+    const artifacts = storage.artifactsBucket.arnForObjects(`${storage.artifactsPrefix}/*`);
     for (const fn of [f.CollectJobResult, f.Notify, f.RequestApproval]) {
       fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject'],
-          resources: [storage.artifactsBucket.arnForObjects(`${storage.artifactsPrefix}/*`)],
-        }),
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifacts] }),
       );
-      acknowledgeWildcards(
+      acknowledgeWildcardResources(
         fn,
         "Reads executor results and plans under the artifacts prefix of this deployment's bucket.",
-        [`Resource::${arnRef(storage.artifactsBucket)}/${storage.artifactsPrefix}/*`],
+        [artifacts],
       );
     }
     for (const fn of [f.Notify, f.RequestApproval]) {
@@ -220,6 +223,11 @@ export class StepformFunctions extends Construct {
         resources: [names.arn('plan-apply')],
       }),
     );
+    const ttlSchedules = Stack.of(this).formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${schedules.scheduleGroup.scheduleGroupName}/*`,
+    });
     f.Schedule.addToRolePolicy(
       new iam.PolicyStatement({
         actions: [
@@ -228,22 +236,14 @@ export class StepformFunctions extends Construct {
           'scheduler:DeleteSchedule',
           'scheduler:GetSchedule',
         ],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'scheduler',
-            resource: 'schedule',
-            resourceName: `${schedules.scheduleGroup.scheduleGroupName}/*`,
-          }),
-        ],
+        resources: [ttlSchedules],
       }),
     );
     schedules.schedulerRole.grantPassRole(f.Schedule.grantPrincipal);
-    acknowledgeWildcards(
+    acknowledgeWildcardResources(
       f.Schedule,
       "The one-time TTL schedules of this deployment's schedule group (one per environment and project).",
-      [
-        `Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${names.prefix}-ttl/*`,
-      ],
+      [ttlSchedules],
     );
   }
 }

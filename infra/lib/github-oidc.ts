@@ -8,7 +8,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Workflow } from '../../state-machines/workflows.ts';
 import { invalidProps } from './common-props.ts';
-import { acknowledgeWildcards } from './nag.ts';
+import { acknowledgeWildcardResources } from './nag.ts';
 import type { StateMachineNames } from './state-machine-names.ts';
 
 const ISSUER = 'token.actions.githubusercontent.com';
@@ -85,6 +85,7 @@ export class GitHubOidcRoles extends Construct {
           resources: workflows.map((w) => props.stateMachines[w].stateMachineArn),
         }),
       );
+      const executions = workflows.map((w) => names.executionsArn(w));
       r.addToPolicy(
         new iam.PolicyStatement({
           sid: 'WatchExecutions',
@@ -94,16 +95,13 @@ export class GitHubOidcRoles extends Construct {
             'states:GetExecutionHistory',
             'states:StopExecution',
           ],
-          resources: workflows.map((w) => names.executionsArn(w)),
+          resources: executions,
         }),
       );
-      acknowledgeWildcards(
+      acknowledgeWildcardResources(
         r,
         'Executions of the named state machines only (execution names are run ids, unknown in advance).',
-        workflows.map(
-          (w) =>
-            `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${names.name(w)}:*`,
-        ),
+        executions,
       );
       return r;
     };

@@ -1,0 +1,158 @@
+// The apply role's policy is a named choice (AdministratorAccess by default, with a synthesis
+// warning that says so), and each environment's account can have its own roles for Terraform
+// to assume: asserted on the template of a StepformPipeline (bundling skipped).
+import { describe, expect, it } from '@jest/globals';
+import { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+function synth(props: StepformPipelineProps) {
+  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
+  const pipeline = new StepformPipeline(stack, 'P', props);
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+  const idOf = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(construct.node.defaultChild as never);
+  /** The statements of the AWS::IAM::Policy resources attached to a role. */
+  const statementsOf = (role: iam.Role): Statement[] =>
+    Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .filter((r) => JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: idOf(role) }]))
+      .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  /** The container environment of a job definition, name → value. */
+  const environmentOf = (definition: { node: { defaultChild?: unknown } }) => {
+    const properties = resources[idOf(definition)]!.Properties as {
+      ContainerProperties: { Environment: { Name: string; Value: unknown }[] };
+    };
+    return Object.fromEntries(
+      properties.ContainerProperties.Environment.map((e) => [e.Name, stack.resolve(e.Value)]),
+    ) as Record<string, unknown>;
+  };
+  const managedPoliciesOf = (role: iam.Role) =>
+    JSON.stringify(resources[idOf(role)]!.Properties.ManagedPolicyArns ?? []);
+  return { stack, pipeline, template, statementsOf, environmentOf, managedPoliciesOf };
+}
+
+const APPLY_ROLE_WARNING = Match.stringLikeRegexp('AdministratorAccess');
+const DEV = {
+  planRoleArn: 'arn:aws:iam::111111111111:role/stepform-plan',
+  applyRoleArn: 'arn:aws:iam::111111111111:role/stepform-apply',
+};
+const PROD = {
+  planRoleArn: 'arn:aws:iam::222222222222:role/stepform-plan',
+  applyRoleArn: 'arn:aws:iam::222222222222:role/stepform-apply',
+};
+
+describe('the apply role', () => {
+  it('is AdministratorAccess by default, and a synthesis warning names that choice', () => {
+    const { stack, pipeline, managedPoliciesOf } = synth({});
+    expect(managedPoliciesOf(pipeline.applyJobRole)).toContain(
+      ':iam::aws:policy/AdministratorAccess',
+    );
+    Annotations.fromStack(stack).hasWarning(
+      '/Test/P/ExecutorCompute/ApplyJobRole',
+      APPLY_ROLE_WARNING,
+    );
+  });
+
+  it('has exactly the policies given, a boundary and statements, and no warning', () => {
+    const scope = new Stack();
+    const policy = (name: string) =>
+      iam.ManagedPolicy.fromManagedPolicyArn(
+        scope,
+        name,
+        `arn:aws:iam::123456789012:policy/${name}`,
+      );
+    const {
+      pipeline,
+      stack: built,
+      managedPoliciesOf,
+      statementsOf,
+    } = synth({
+      applyRole: {
+        managedPolicies: [policy('deployer')],
+        permissionsBoundary: policy('bound'),
+        policyStatements: [
+          new iam.PolicyStatement({
+            actions: ['sqs:CreateQueue'],
+            resources: ['arn:aws:sqs:*:*:app-*'],
+          }),
+        ],
+      },
+    });
+    expect(managedPoliciesOf(pipeline.applyJobRole)).not.toContain('AdministratorAccess');
+    expect(managedPoliciesOf(pipeline.applyJobRole)).toContain(':policy/deployer');
+    expect(JSON.stringify(Template.fromStack(built).toJSON())).toContain(':policy/bound');
+    expect(statementsOf(pipeline.applyJobRole).map((s) => s.Action)).toContainEqual(
+      'sqs:CreateQueue',
+    );
+    Annotations.fromStack(built).hasNoWarning('*', APPLY_ROLE_WARNING);
+  });
+
+  it('can be given no policy in this account at all (the environments are elsewhere)', () => {
+    const { stack, pipeline, managedPoliciesOf } = synth({
+      applyRole: { managedPolicies: [] },
+      environmentRoles: { dev: DEV },
+    });
+    expect(managedPoliciesOf(pipeline.applyJobRole)).toBe('[]');
+    Annotations.fromStack(stack).hasNoWarning('*', APPLY_ROLE_WARNING);
+  });
+});
+
+describe('per-environment roles', () => {
+  const assumed = (statements: Statement[]) =>
+    statements
+      .filter((s) => [s.Action].flat().includes('sts:AssumeRole'))
+      .flatMap((s) => [s.Resource].flat());
+
+  it('let the plan jobs assume only the plan roles and the apply jobs only the apply roles', () => {
+    const { pipeline, statementsOf } = synth({ environmentRoles: { dev: DEV, prod: PROD } });
+    expect(assumed(statementsOf(pipeline.planJobRole)).sort()).toEqual(
+      [DEV.planRoleArn, PROD.planRoleArn].sort(),
+    );
+    expect(assumed(statementsOf(pipeline.applyJobRole)).sort()).toEqual(
+      [DEV.applyRoleArn, PROD.applyRoleArn].sort(),
+    );
+  });
+
+  it("give each job definition its own kind's role per environment, as TF_VAR_stepform_role_arns", () => {
+    const { pipeline, environmentOf } = synth({ environmentRoles: { dev: DEV, prod: PROD } });
+    const roleArns = (definition: typeof pipeline.planJobDefinition) =>
+      JSON.parse(environmentOf(definition).TF_VAR_stepform_role_arns as string) as unknown;
+    expect(roleArns(pipeline.planJobDefinition)).toEqual({
+      dev: DEV.planRoleArn,
+      prod: PROD.planRoleArn,
+    });
+    expect(roleArns(pipeline.applyJobDefinition)).toEqual({
+      dev: DEV.applyRoleArn,
+      prod: PROD.applyRoleArn,
+    });
+  });
+
+  it('are absent by default: no role to assume, no variable', () => {
+    const { pipeline, statementsOf, environmentOf } = synth({});
+    expect(assumed(statementsOf(pipeline.applyJobRole))).toEqual([]);
+    expect(assumed(statementsOf(pipeline.planJobRole))).toEqual([]);
+    expect(environmentOf(pipeline.applyJobDefinition)).not.toHaveProperty(
+      'TF_VAR_stepform_role_arns',
+    );
+  });
+
+  it('refuse an environment name or a role ARN that cannot be one, naming the prop', () => {
+    expect(() => synth({ environmentRoles: { Prod: PROD } })).toThrow(/environmentRoles.*"Prod"/);
+    expect(() =>
+      synth({ environmentRoles: { dev: { ...DEV, applyRoleArn: 'arn:aws:iam::1:user/x' } } }),
+    ).toThrow(/environmentRoles\.dev\.applyRoleArn/);
+  });
+});
