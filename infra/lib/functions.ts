@@ -203,6 +203,14 @@ export class StepformFunctions extends Construct {
       fn.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifacts] }),
       );
+      // Lets S3 answer a missing result with 404 (the job is lost) instead of 403.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [storage.artifactsBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': `${storage.artifactsPrefix}/*` } },
+        }),
+      );
       acknowledgeWildcardResources(
         fn,
         "Reads executor results and plans under the artifacts prefix of this deployment's bucket.",

@@ -97,6 +97,23 @@ describe('StepformPipeline', () => {
     expect(validationReport.pluginReports.flatMap((r) => r.violations)).toEqual([]);
   });
 
+  it('lets the functions that read job results list the artifacts prefix, so a missing result is JobLost', () => {
+    // Without s3:ListBucket, S3 answers a missing key with 403 AccessDenied, not 404.
+    const bucket = ref(logicalId(pipeline.artifactsBucket));
+    for (const name of ['CollectJobResult', 'Notify', 'RequestApproval'] as const) {
+      const role = logicalId(pipeline.functions[name].role!);
+      const listing = statementsOf(role).filter((s) => asArray(s.Action).includes('s3:ListBucket'));
+      expect(listing).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 's3:ListBucket',
+          Resource: { 'Fn::GetAtt': [bucket.Ref, 'Arn'] },
+          Condition: { StringLike: { 's3:prefix': 'artifacts/*' } },
+        },
+      ]);
+    }
+  });
+
   it('lets the scheduler role start only the destroy state machine', () => {
     const roleId = logicalId(pipeline.schedulerRole);
     const role = resources[roleId]!;
