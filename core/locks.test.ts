@@ -3,6 +3,7 @@ import { caught } from '../test/support/caught.ts';
 import { InvalidInput, LockHeld, LockNotOwned } from './errors.ts';
 import {
   DEFAULT_LOCK_TTL_MS,
+  LONGEST_JOB_MS,
   type LockRecord,
   assertCanRelease,
   decideLock,
@@ -20,8 +21,10 @@ const HELD: LockRecord = {
 };
 
 describe('DEFAULT_LOCK_TTL_MS', () => {
-  it('is two hours', () => {
-    expect(DEFAULT_LOCK_TTL_MS).toBe(7_200_000);
+  it('outlasts the longest job by an hour (five hours)', () => {
+    // Two hours before: a plan or apply job may run for four (issue 11, defect 7).
+    expect(DEFAULT_LOCK_TTL_MS).toBe(18_000_000);
+    expect(DEFAULT_LOCK_TTL_MS - LONGEST_JOB_MS).toBe(3_600_000);
   });
 });
 
@@ -66,7 +69,7 @@ describe('decideLock', () => {
       environment: 'dev',
       owner: 'run-1',
       now: NOW,
-      ttlMs: DEFAULT_LOCK_TTL_MS,
+      ttlMs: 2 * HOUR,
     });
 
     // Assess

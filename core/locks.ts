@@ -21,8 +21,15 @@ export interface LockRequest {
   readonly ttlMs: number;
 }
 
-/** Long enough for a plan, an approval wait and an apply; a run renews it when it needs more. */
-export const DEFAULT_LOCK_TTL_MS = 2 * 60 * 60 * 1000;
+/** The longest a Terraform job may run: every Batch task's TimeoutSeconds (a graph test checks). */
+export const LONGEST_JOB_MS = 4 * 60 * 60 * 1000;
+
+/**
+ * How long a lock lasts from its last renewal: the longest job and an hour for the steps
+ * around it. A run renews it where it waits longer (RequestApproval: until the approval
+ * expires, then this again), so a lock never expires under a live run.
+ */
+export const DEFAULT_LOCK_TTL_MS = LONGEST_JOB_MS + 60 * 60 * 1000;
 
 function expiryMs(lock: LockRecord): number {
   const ms = Date.parse(lock.expiresAt);

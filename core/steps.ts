@@ -3,7 +3,7 @@
 // handlers are both thin wrappers over these functions.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { JOB } from './contracts/job-input.ts';
+import { ENVIRONMENT_NAME, JOB, RUN_ID } from './contracts/job-input.ts';
 import {
   type ApprovalAction,
   approvalLink,
@@ -106,6 +106,30 @@ export async function lockStep(
 ): Promise<{ owner: string; expiresAt: string }> {
   const { runId, environment } = parseInput(LOCK_INPUT, input, 'lock');
   const lock = await locks.acquire(environment, runId, now, DEFAULT_LOCK_TTL_MS);
+  return { owner: lock.owner, expiresAt: lock.expiresAt };
+}
+
+const APPROVAL_LOCK_INPUT = z.looseObject({
+  run: z.looseObject({
+    runId: RUN_ID,
+    environment: ENVIRONMENT_NAME,
+    approvalTimeoutSeconds: z.number().int().positive(),
+  }),
+});
+
+/**
+ * Before an approval is requested: the run's lock is renewed until the approval can no
+ * longer be decided, and then for as long as the apply may take. LockHeld when another run
+ * took the environment meanwhile: then nobody is asked to approve.
+ */
+export async function holdLockThroughApproval(
+  input: unknown,
+  locks: LockPort,
+  now: Date,
+): Promise<{ owner: string; expiresAt: string }> {
+  const { run } = parseInput(APPROVAL_LOCK_INPUT, input, 'approval');
+  const ttlMs = run.approvalTimeoutSeconds * 1000 + DEFAULT_LOCK_TTL_MS;
+  const lock = await locks.acquire(run.environment, run.runId, now, ttlMs);
   return { owner: lock.owner, expiresAt: lock.expiresAt };
 }
 

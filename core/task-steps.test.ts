@@ -2,6 +2,8 @@
 // (PrepareRun's approval and branch checks, RequestApproval's store-then-announce), and that
 // every port a side injects is the one the step uses.
 import { describe, expect, it } from '@jest/globals';
+import { LockHeld } from './errors.ts';
+import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
 import type { NotifyPorts } from './notify.ts';
@@ -203,6 +205,39 @@ describe('RequestApproval', () => {
 
     expect(awaited.map((a) => a.approval.id)).toEqual(approvals.map((a) => a.id));
     expect(output).toEqual({ waited: approvals[0]!.id });
+  });
+
+  it('first renews the lock until the approval expires, then for as long as an apply may take', async () => {
+    const expiries: string[] = [];
+    const { ports } = memoryPorts();
+    const locks = {
+      ...ports.locks,
+      acquire: async (environment: string, owner: string, now: Date, ttlMs: number) => {
+        const lock = await ports.locks.acquire(environment, owner, now, ttlMs);
+        expiries.push(`${owner} ${lock.expiresAt}`);
+        return lock;
+      },
+    };
+
+    await TASK_STEPS.RequestApproval(input, { ...ports, locks });
+
+    // The approval waits 600 s (RUN), then an apply may take the lock's five hours.
+    const until = new Date(NOW.getTime() + 600_000 + DEFAULT_LOCK_TTL_MS).toISOString();
+    expect(expiries).toEqual([`run-1 ${until}`]);
+  });
+
+  it('asks nobody to approve a run whose environment another run took meanwhile', async () => {
+    const { ports, approvals, events, awaited } = memoryPorts({
+      locks: {
+        acquire: async () => Promise.reject(new LockHeld('environment dev is locked by run run-2')),
+        release: async () => false,
+      },
+    });
+
+    await expect(TASK_STEPS.RequestApproval(input, ports)).rejects.toBeInstanceOf(LockHeld);
+    expect(approvals).toEqual([]);
+    expect(events).toEqual([]);
+    expect(awaited).toEqual([]);
   });
 
   it('warns of a channel that failed, and still waits', async () => {

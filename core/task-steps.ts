@@ -10,6 +10,7 @@ import {
   type ApprovalRequestResult,
   assertOnDefaultBranch,
   collectStep,
+  holdLockThroughApproval,
   lockStep,
   prepareStep,
   recordStep,
@@ -113,7 +114,10 @@ export const TASK_STEPS = {
   Unlock: async (input, ports) => unlockStep(input, ports.locks, ports.now()),
   CollectJobResult: async (input, ports) => collectStep(input, ports.artifacts),
   Notify: notifyTask,
-  RequestApproval: async (input, ports) => ports.awaitDecision(await requestApproval(input, ports)),
+  RequestApproval: async (input, ports) => {
+    await holdLockThroughApproval(input, ports.locks, ports.now());
+    return ports.awaitDecision(await requestApproval(input, ports));
+  },
   Record: async (input, ports) => recordStep(input, ports, ports.now()),
   Rollback: async (input, ports) => rollbackStep(input, ports.records),
   Schedule: async (input, ports) => scheduleStep(input, ports.schedules, ports.now()),

@@ -8,7 +8,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ERROR_CLASSES } from '../core/errors.ts';
-import { RUN_INPUT, WORKFLOWS, type Workflow } from '../core/contracts/workflow-input.ts';
+import {
+  MAX_APPROVAL_TIMEOUT_SECONDS,
+  RUN_INPUT,
+  WORKFLOWS,
+  type Workflow,
+} from '../core/contracts/workflow-input.ts';
+import { LONGEST_JOB_MS } from '../core/locks.ts';
 import { prepareStep } from '../core/steps.ts';
 import { type DataFlowOptions, unsetReads } from './data-flow.ts';
 import {
@@ -428,6 +434,27 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
         typeof state.TimeoutSeconds === 'number' || typeof state.TimeoutSecondsPath === 'string';
       expect({ name, hasTimeout }).toEqual({ name, hasTimeout: true });
     }
+  });
+
+  it('gives no job longer than the lock outlasts it (LONGEST_JOB_MS)', () => {
+    for (const [name, state] of Object.entries(raw(workflow).States)) {
+      if (state.Resource !== BATCH_SYNC) continue;
+      expect({ name, seconds: state.TimeoutSeconds }).toEqual({
+        name,
+        seconds: LONGEST_JOB_MS / 1000,
+      });
+    }
+  });
+
+  it('runs long enough for every job, the longest approval wait and an hour', () => {
+    // Before: plan-apply stopped after 24 h while an approval may wait 7 days (issue 11, defect 7).
+    const definition = raw(workflow);
+    const states = Object.values(definition.States);
+    const jobs = states.filter((s) => s.Resource === BATCH_SYNC).length * (LONGEST_JOB_MS / 1000);
+    const approval = states.some((s) => s.Resource === LAMBDA_WAIT)
+      ? MAX_APPROVAL_TIMEOUT_SECONDS
+      : 0;
+    expect(definition.TimeoutSeconds).toBeGreaterThanOrEqual(jobs + approval + 3600);
   });
 
   it('retries every Lambda and Batch Task on transient service errors only', () => {

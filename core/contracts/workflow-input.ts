@@ -6,6 +6,9 @@ import { COMMIT_SHA, ENVIRONMENT_NAME, PROJECT_DIR, REPOSITORY, RUN_ID } from '.
 export const WORKFLOWS = ['plan', 'plan-apply', 'ephemeral', 'destroy'] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
 
+/** The longest an approval may wait: the workflows' execution timeouts are sized for it. */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
 export const RUN_INPUT = z
   .strictObject({
     runId: RUN_ID,
@@ -16,12 +19,7 @@ export const RUN_INPUT = z
     environment: ENVIRONMENT_NAME,
     /** Skip the approval step (the CLI's --auto-approve). */
     autoApprove: z.boolean().default(false),
-    approvalTimeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 24 * 3600)
-      .default(3600),
+    approvalTimeoutSeconds: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).default(3600),
     /** Ephemeral environments only: how long until the scheduled destroy. */
     ttlSeconds: z
       .number()
