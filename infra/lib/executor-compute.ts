@@ -24,6 +24,9 @@ import {
 } from './nag.ts';
 import type { StepformStorage } from './storage.ts';
 
+/** The status reason of a Fargate Spot task stopped by an interruption (ECS's stoppedReason). */
+export const FARGATE_SPOT_INTERRUPTED = 'Your Spot Task was interrupted*';
+
 /** Actions a read-only plan role may hold (besides the writes on its own buckets). */
 export const READ_ONLY_ACTION =
   /^[a-z0-9-]+:(Get|List|Describe|Head|BatchGet|Query|Scan)[A-Za-z]*$/;
@@ -331,6 +334,11 @@ export class ExecutorCompute extends Construct {
         retryAttempts: 2,
         retryStrategies: [
           batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+          // CDK's SPOT_INSTANCE_RECLAIMED matches EC2 Spot ("Host EC2*"); Fargate Spot says this.
+          batch.RetryStrategy.of(
+            batch.Action.RETRY,
+            batch.Reason.custom({ onStatusReason: FARGATE_SPOT_INTERRUPTED }),
+          ),
           batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
           batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onExitCode: '*' })),
         ],
