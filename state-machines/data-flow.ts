@@ -9,7 +9,7 @@
 // error: Error and Cause). Routes are kept apart by the constants Pass states set (an outcome
 // name, say), so that a Choice on such a constant lets only the matching routes through; at a
 // join the routes that carry the same constants are intersected. Used by the graph tests.
-import type { AslDefinition, AslState } from '../local/engine/asl.ts';
+import type { AslDefinition, AslState } from './workflows.ts';
 
 type Constant = string | number | boolean | null;
 

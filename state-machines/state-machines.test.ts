@@ -21,12 +21,10 @@ import {
   type AslDefinition,
   type AslState,
   STATE_MACHINES_DIR,
-  adaptForLocalEngine,
-  localFunctionName,
-  localSubstitution,
   placeholders,
   substitute,
-} from '../local/engine/asl.ts';
+} from './workflows.ts';
+import { adaptForLocalEngine, localFunctionName, localSubstitution } from '../local/engine/asl.ts';
 import { taskOverrides } from '../local/engine/engine.ts';
 import { type HandlerContext, localFunctions } from '../local/engine/handlers.ts';
 

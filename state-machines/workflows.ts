@@ -11,6 +11,24 @@ import { WORKFLOWS, type Workflow } from '../core/contracts/workflow-input.ts';
 
 export { WORKFLOWS, type Workflow };
 
+/** The shape of an ASL file as the tests and the engines read it (JSONPath states). */
+export interface AslState {
+  Type: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  Next?: string;
+  End?: boolean;
+  Retry?: { ErrorEquals: string[] }[];
+  Catch?: { ErrorEquals: string[]; Next: string }[];
+  [key: string]: unknown;
+}
+
+export interface AslDefinition {
+  StartAt: string;
+  States: Record<string, AslState>;
+  [key: string]: unknown;
+}
+
 /** This folder, which holds exactly one `<workflow>.asl.json` per workflow. */
 export const STATE_MACHINES_DIR = dirname(fileURLToPath(import.meta.url));
 

@@ -3,14 +3,14 @@
 import { join } from 'node:path';
 import type { JobResult } from '../../core/contracts/job-result.ts';
 import type { Workflow } from '../../core/contracts/workflow-input.ts';
-import { type AslDefinition, readDefinitionText } from '../../local/engine/asl.ts';
+import { type AslDefinition, readAslText } from '../../state-machines/workflows.ts';
 import type { RunEventRow, RunRow } from '../../local/engine/store/sqlite-runs.ts';
 import { readResult } from '../../local/executor-process.ts';
 import { type StateKind, stateKinds } from './cost-model.ts';
 
 /** How each state of a workflow is billed / run: Batch job, Lambda, callback or nothing. */
 export async function workflowKinds(workflow: Workflow): Promise<Record<string, StateKind>> {
-  const definition = JSON.parse(await readDefinitionText(workflow)) as AslDefinition;
+  const definition = JSON.parse(await readAslText(workflow)) as AslDefinition;
   return stateKinds(definition.States);
 }
 

@@ -4,13 +4,15 @@ import { describe, expect, it } from '@jest/globals';
 import { WORKFLOWS } from '../../core/contracts/workflow-input.ts';
 import {
   type AslDefinition,
+  placeholders,
+  readAslText,
+  substitute,
+} from '../../state-machines/workflows.ts';
+import {
   adaptForLocalEngine,
   loadLocalDefinition,
   localFunctionName,
   localSubstitution,
-  placeholders,
-  readDefinitionText,
-  substitute,
 } from './asl.ts';
 
 function deepFreeze<T>(value: T): T {
@@ -204,7 +206,7 @@ describe('the real workflows, loaded for the local engine', () => {
       const text = JSON.stringify(definition);
 
       expect(text).not.toContain('${');
-      expect(placeholders(await readDefinitionText(workflow)).length).toBeGreaterThan(0);
+      expect(placeholders(await readAslText(workflow)).length).toBeGreaterThan(0);
       for (const [name, state] of Object.entries(definition.States)) {
         if (state.Type !== 'Task') continue;
         const target =
@@ -222,7 +224,7 @@ describe('the real workflows, loaded for the local engine', () => {
     '%s: differs from the substituted file only in re-rooted TimeoutSecondsPath',
     async (workflow) => {
       const substituted = JSON.parse(
-        substitute(await readDefinitionText(workflow), localSubstitution),
+        substitute(await readAslText(workflow), localSubstitution),
       ) as AslDefinition;
 
       const loaded = await loadLocalDefinition(workflow);

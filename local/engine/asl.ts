@@ -2,37 +2,13 @@
 // its ${Placeholders} substituted by local ARNs, and each Task state mapped to a handler. Which
 // files there are, and what a placeholder stands for, is state-machines/workflows.ts's.
 import {
+  type AslDefinition,
   type Workflow,
   placeholderFor,
   placeholderTarget,
   readAslText,
   substitute,
 } from '../../state-machines/workflows.ts';
-
-// What the engine, its tests and the benchmarks read through this module.
-export {
-  STATE_MACHINES_DIR,
-  placeholders,
-  readAslText as readDefinitionText,
-  substitute,
-} from '../../state-machines/workflows.ts';
-
-export interface AslState {
-  Type: string;
-  Resource?: string;
-  Parameters?: Record<string, unknown>;
-  Next?: string;
-  End?: boolean;
-  Retry?: { ErrorEquals: string[] }[];
-  Catch?: { ErrorEquals: string[]; Next: string }[];
-  [key: string]: unknown;
-}
-
-export interface AslDefinition {
-  StartAt: string;
-  States: Record<string, AslState>;
-  [key: string]: unknown;
-}
 
 const LOCAL_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:stepform-local-';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stateKey } from '../../executor-image/src/terraform.ts';
 import { DEFAULT_LOCK_TTL_MS } from '../../core/locks.ts';
 import type { RunContext, Workflow } from '../../core/contracts/workflow-input.ts';
-import { type AslDefinition, readDefinitionText } from '../../local/engine/asl.ts';
+import { type AslDefinition, readAslText } from '../../state-machines/workflows.ts';
 import type { FaultInjection, RunOutcome, StateProgress } from '../../local/engine/engine.ts';
 import { LocalEngine } from '../../local/engine/local-engine.ts';
 import type { LockRecord } from '../../core/locks.ts';
@@ -134,7 +134,7 @@ const definitions = new Map<Workflow, AslDefinition>();
 async function maxAttempts(workflow: Workflow, state: string, error: string): Promise<number> {
   let definition = definitions.get(workflow);
   if (!definition) {
-    definition = JSON.parse(await readDefinitionText(workflow)) as AslDefinition;
+    definition = JSON.parse(await readAslText(workflow)) as AslDefinition;
     definitions.set(workflow, definition);
   }
   const retrier = (definition.States[state]?.Retry ?? []).find((r) =>
