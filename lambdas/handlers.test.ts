@@ -187,17 +187,18 @@ describe('prepare-run handler', () => {
 
   it('refuses a plan-apply whose GitHub token GitHub refuses, saying which secret to set', async () => {
     const runtime = new AwsRuntime(
-      readConfig({ ...ENV, GITHUB_TOKEN_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:1:secret:gh' }),
+      readConfig({
+        ...ENV,
+        GITHUB_TOKEN_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:1:secret:gh',
+      }),
     );
     secrets.on(GetSecretValueCommand).resolves({ SecretString: 'placeholder-never-set' });
-    const fetchSpy = jest
-      .spyOn(globalThis, 'fetch')
-      .mockResolvedValue(
-        new Response(JSON.stringify({ message: 'Bad credentials' }), {
-          status: 401,
-          headers: { 'content-type': 'application/json' },
-        }),
-      );
+    const fetchSpy = jest.spyOn(globalThis, 'fetch').mockResolvedValue(
+      new Response(JSON.stringify({ message: 'Bad credentials' }), {
+        status: 401,
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
     try {
       await expect(TASK_STEPS.PrepareRun({ input: RUN }, runtime)).rejects.toMatchObject({
         name: 'DefaultBranchCheckFailed',
