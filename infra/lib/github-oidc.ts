@@ -12,6 +12,11 @@ import { acknowledgeWildcardResources } from './nag.ts';
 import type { StateMachineNames } from './state-machine-names.ts';
 
 const ISSUER = 'token.actions.githubusercontent.com';
+/**
+ * How the action names the executions it starts (github-action/src/execution.ts,
+ * `executionName`): the roles may stop only executions named so.
+ */
+export const ACTION_EXECUTION_PREFIX = 'gh-';
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^[A-Za-z0-9._/-]+$/;
 const ENVIRONMENT = /^[A-Za-z0-9._-]+$/;
