@@ -257,7 +257,9 @@ describe('the GitHub roles', () => {
     const { pullRequest, defaultBranch, dispatch } = built.pipeline.githubRoles;
 
     expect(executionActions(built, pullRequest)).toEqual({
-      'states:StartExecution': [`${ARN}:stateMachine:Test-plan`],
+      'states:StartExecution': [
+        `\${${built.stack.getLogicalId(built.pipeline.stateMachines.plan.node.defaultChild as never)}}`,
+      ],
       'states:DescribeExecution': [`${ARN}:execution:Test-plan:*`],
       'states:GetExecutionHistory': [`${ARN}:execution:Test-plan:*`],
       'states:StopExecution': [`${ARN}:execution:Test-plan:gh-*`],
