@@ -274,6 +274,23 @@ describe('the GitHub roles', () => {
     ]);
   });
 
+  it('are the way to give a pipeline its repository: without one, a warning says every run is refused', () => {
+    const without = synth({});
+    const withRepository = synth({ github: { repository: 'acme/infra' } });
+    const warning = Match.stringLikeRegexp('PrepareRun refuses every run');
+
+    Annotations.fromStack(without.stack).hasWarning('/Test/P', warning);
+    Annotations.fromStack(withRepository.stack).hasNoWarning('*', warning);
+    const environment = (built: ReturnType<typeof synth>) =>
+      JSON.stringify(
+        built.template.findResources('AWS::Lambda::Function', {
+          Properties: { Environment: { Variables: { GITHUB_REPOSITORY: 'acme/infra' } } },
+        }),
+      );
+    expect(environment(withRepository)).toContain('PrepareRun');
+    expect(environment(without)).toBe('{}');
+  });
+
   it("names the action's executions as the roles expect them", () => {
     const name = executionName({
       runId: '123',
