@@ -19,6 +19,12 @@ export interface PreparedRun {
   jobs: { plan: JobInput; planApply: JobInput; destroy: JobInput };
 }
 
+/**
+ * The folder of a run's plan job in its artifacts (`<artifactsRoot>/<runId>/plan`): on AWS the
+ * only artifacts the plan job role may write (infra/lib/executor-compute.ts).
+ */
+export const PLAN_STEP = 'plan';
+
 /** PrepareRun: validates the execution input and builds the executor jobs of the run. */
 export function prepareRun(input: unknown, settings: JobSettings): PreparedRun {
   const run = parseInput(RUN_INPUT, input, 'input');
@@ -35,7 +41,7 @@ export function prepareRun(input: unknown, settings: JobSettings): PreparedRun {
   return {
     run,
     jobs: {
-      plan: job('plan', 'plan'),
+      plan: job('plan', PLAN_STEP),
       planApply: job('plan-apply', 'apply'),
       destroy: job('destroy', 'destroy'),
     },

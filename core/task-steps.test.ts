@@ -6,6 +6,7 @@ import { LockHeld } from './errors.ts';
 import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
+import { DefaultBranchCheckFailed } from './errors.ts';
 import type { NotifyPorts } from './notify.ts';
 import type { ChatMessage, StoredApproval } from './ports.ts';
 import {
@@ -69,7 +70,8 @@ function memoryPorts(overrides: Partial<TaskPorts> = {}) {
     },
     notifyPorts: async () => notifyPorts,
     allowAutoApprove: false,
-    codeHost: async () => undefined,
+    repositoryPin: { kind: 'any' },
+    defaultBranchCheck: async () => 'not-required',
     approvalSigning: async () => ({ signingKey: 'k'.repeat(44), baseUrl: 'https://approve.test' }),
     awaitDecision: async (request) => {
       awaited.push(request);
@@ -146,7 +148,7 @@ describe('PrepareRun', () => {
   it('asks the code host whether the commit is merged, and stops an unmerged one', async () => {
     const asked: string[] = [];
     const { ports } = memoryPorts({
-      codeHost: async () => ({
+      defaultBranchCheck: async () => ({
         isOnDefaultBranch: async (commit) => {
           asked.push(commit);
           return false;
@@ -158,6 +160,69 @@ describe('PrepareRun', () => {
       name: 'UnmergedCommit',
     });
     expect(asked).toEqual([RUN.commit]);
+  });
+
+  it('refuses a run of another repository than the deployment pins, naming input.repository', async () => {
+    const { ports } = memoryPorts({
+      repositoryPin: { kind: 'github', repository: 'acme/infra' },
+    });
+    const run = (repository: string) =>
+      TASK_STEPS.PrepareRun({ input: { ...RUN, workflow: 'plan', repository } }, ports);
+
+    await expect(run('https://github.com/attacker/infra')).rejects.toMatchObject({
+      name: 'InvalidInput',
+      field: 'input.repository',
+    });
+    await expect(run('/repo')).rejects.toMatchObject({ field: 'input.repository' });
+    await expect(run('https://github.com/acme/infra.git')).resolves.toMatchObject({
+      jobs: { plan: { repository: 'https://github.com/acme/infra.git' } },
+    });
+  });
+
+  it('refuses every run where the deployment has no repository configured', async () => {
+    const { ports } = memoryPorts({
+      repositoryPin: { kind: 'unconfigured', setting: 'github.repository' },
+    });
+
+    await expect(
+      TASK_STEPS.PrepareRun(
+        { input: { ...RUN, workflow: 'destroy', repository: 'https://github.com/acme/infra' } },
+        ports,
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidInput',
+      field: 'input.repository',
+      message: expect.stringContaining('set github.repository'),
+    });
+  });
+
+  it('refuses a plan-apply whose deployment cannot check the default branch (fail closed)', async () => {
+    const { ports } = memoryPorts({
+      defaultBranchCheck: async () =>
+        Promise.reject(new DefaultBranchCheckFailed('no GitHub token: set the secret')),
+    });
+
+    await expect(TASK_STEPS.PrepareRun({ input: RUN }, ports)).rejects.toMatchObject({
+      name: 'DefaultBranchCheckFailed',
+      message: 'no GitHub token: set the secret',
+    });
+  });
+
+  it('needs no default-branch check for the other workflows', async () => {
+    const asked: string[] = [];
+    const { ports } = memoryPorts({
+      defaultBranchCheck: async () => {
+        asked.push('check');
+        return Promise.reject(new DefaultBranchCheckFailed('no GitHub token'));
+      },
+    });
+
+    for (const workflow of ['plan', 'destroy'] as const) {
+      await expect(
+        TASK_STEPS.PrepareRun({ input: { ...RUN, workflow } }, ports),
+      ).resolves.toMatchObject({ run: { workflow } });
+    }
+    expect(asked).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@
 import { InvalidInput } from './errors.ts';
 import { type NotifyPorts, type NotifyReport, notifyStep } from './notify.ts';
 import type { CodeHostPort, StorePorts } from './ports.ts';
+import { type RepositoryPin, assertPinnedRepository } from './repository-pin.ts';
 import type { JobSettings, PreparedRun } from './run.ts';
 import {
   type ApprovalRequestResult,
@@ -28,8 +29,19 @@ export interface TaskPorts extends StorePorts {
   notifyPorts(): Promise<NotifyPorts>;
   /** Whether a run may skip its approval (autoApprove): a deployment's choice, off on AWS. */
   readonly allowAutoApprove: boolean;
-  /** The code host that can tell whether a commit is merged; undefined where there is none. */
-  codeHost(): Promise<Pick<CodeHostPort, 'isOnDefaultBranch'> | undefined>;
+  /**
+   * The repositories the runs may be of: any locally (the user's own), on AWS only the one the
+   * stack was configured with, and none when it has none (every run is refused).
+   */
+  readonly repositoryPin: RepositoryPin;
+  /**
+   * What tells whether a plan-apply's commit is on the default branch, or 'not-required' where
+   * every repository is the user's own (the local engine). A deployment that needs the check
+   * but cannot make it (no token configured, the secret unreadable) throws
+   * DefaultBranchCheckFailed saying what to configure: the plan-apply is refused, never run
+   * unchecked. Asked for plan-apply runs only.
+   */
+  defaultBranchCheck(): Promise<Pick<CodeHostPort, 'isOnDefaultBranch'> | 'not-required'>;
   /** The key that signs approval links and the endpoint the links point at. */
   approvalSigning(): Promise<{ signingKey: string | Buffer; baseUrl: string }>;
   /**
@@ -50,20 +62,24 @@ export interface TaskPorts extends StorePorts {
 export type TaskStep = (input: unknown, ports: TaskPorts) => Promise<unknown>;
 
 /**
- * PrepareRun: the run's jobs. A plan-apply may skip its approval only where the deployment
- * allows it, and must be of a commit on the default branch when a code host can tell.
+ * PrepareRun: the run's jobs. The run must be of a repository the deployment runs (on AWS its
+ * own); a plan-apply may skip its approval only where the deployment allows it, and must be of
+ * a commit on the default branch wherever that is required (on AWS: always, fail closed).
  */
 export async function prepareTask(input: unknown, ports: TaskPorts): Promise<PreparedRun> {
   const prepared = prepareStep(input, ports.jobSettings);
   const { run } = prepared;
+  assertPinnedRepository(run.repository, ports.repositoryPin);
   if (run.workflow === 'plan-apply' && run.autoApprove && !ports.allowAutoApprove) {
     throw new InvalidInput(
       'input.autoApprove',
       'is not allowed by this deployment: every apply needs an approval',
     );
   }
-  const codeHost = await ports.codeHost();
-  if (codeHost) await assertOnDefaultBranch(run, codeHost);
+  if (run.workflow === 'plan-apply') {
+    const check = await ports.defaultBranchCheck();
+    if (check !== 'not-required') await assertOnDefaultBranch(run, check);
+  }
   return prepared;
 }
 

@@ -1,7 +1,7 @@
 // The Lambda handlers as Step Functions and the Function URL call them, with the AWS SDK
 // mocked (aws-sdk-client-mock): each is a thin wrapper over a core step, and errors reach the
 // state machine by name.
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
@@ -15,7 +15,9 @@ import {
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { approvalLink } from '../core/approval.ts';
+import { TASK_STEPS } from '../core/task-steps.ts';
 import { readConfig } from './config.ts';
+import { AwsRuntime } from './runtime.ts';
 
 const ENV = {
   AWS_REGION: 'eu-west-1',
@@ -28,6 +30,7 @@ const ENV = {
   SCHEDULE_GROUP: 'stepform',
   DESTROY_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:stepform-destroy',
   SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/stepform-scheduler',
+  GITHUB_REPOSITORY: 'acme/infra',
   // Quiet Powertools in tests: no log lines, no metric blobs on stdout.
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   POWERTOOLS_METRICS_DISABLED: 'true',
@@ -147,6 +150,74 @@ describe('prepare-run handler', () => {
       verb: 'destroy',
       backend: { type: 's3', bucket: 'stepform-state', region: 'eu-west-1' },
       artifactsDir: '/artifacts/run-1/destroy',
+    });
+  });
+
+  it("refuses a run of another repository than the stack's, naming input.repository", async () => {
+    const { handler } = await import('./prepare-run.ts');
+    for (const repository of ['https://github.com/attacker/infra', '/var/tmp/infra']) {
+      await expect(
+        handler({ input: { ...RUN, workflow: 'plan', repository } }, CONTEXT),
+      ).rejects.toMatchObject({ name: 'InvalidInput', field: 'input.repository' });
+    }
+  });
+
+  it('refuses every run of a stack without a repository, saying what to configure', async () => {
+    const runtime = new AwsRuntime(readConfig({ ...ENV, GITHUB_REPOSITORY: undefined }));
+    await expect(
+      TASK_STEPS.PrepareRun({ input: { ...RUN, workflow: 'plan' } }, runtime),
+    ).rejects.toMatchObject({
+      name: 'InvalidInput',
+      field: 'input.repository',
+      message: expect.stringContaining('github.repository'),
+    });
+  });
+
+  it('refuses a plan-apply when no GitHub token secret is configured (the merge check fails closed)', async () => {
+    const runtime = new AwsRuntime(readConfig(ENV));
+    await expect(TASK_STEPS.PrepareRun({ input: RUN }, runtime)).rejects.toMatchObject({
+      name: 'DefaultBranchCheckFailed',
+      message: expect.stringContaining('GITHUB_TOKEN_SECRET_ID'),
+    });
+    // A plan needs no merge check, so no token.
+    await expect(
+      TASK_STEPS.PrepareRun({ input: { ...RUN, workflow: 'plan' } }, runtime),
+    ).resolves.toMatchObject({ run: { workflow: 'plan' } });
+  });
+
+  it('refuses a plan-apply whose GitHub token GitHub refuses, saying which secret to set', async () => {
+    const runtime = new AwsRuntime(
+      readConfig({
+        ...ENV,
+        GITHUB_TOKEN_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:1:secret:gh',
+      }),
+    );
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'placeholder-never-set' });
+    const fetchSpy = jest.spyOn(globalThis, 'fetch').mockResolvedValue(
+      new Response(JSON.stringify({ message: 'Bad credentials' }), {
+        status: 401,
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
+    try {
+      await expect(TASK_STEPS.PrepareRun({ input: RUN }, runtime)).rejects.toMatchObject({
+        name: 'DefaultBranchCheckFailed',
+        message: expect.stringMatching(
+          /HTTP 401.*arn:aws:secretsmanager:eu-west-1:1:secret:gh.*GitHubTokenSecretArn/s,
+        ),
+      });
+      expect(fetchSpy).toHaveBeenCalled();
+    } finally {
+      fetchSpy.mockRestore();
+    }
+  });
+
+  it('refuses a plan-apply whose token secret cannot be read', async () => {
+    const runtime = new AwsRuntime(readConfig({ ...ENV, GITHUB_TOKEN_SECRET_ID: 'stepform/gh' }));
+    secrets.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
+    await expect(TASK_STEPS.PrepareRun({ input: RUN }, runtime)).rejects.toMatchObject({
+      name: 'DefaultBranchCheckFailed',
+      message: expect.stringContaining('stepform/gh'),
     });
   });
 });

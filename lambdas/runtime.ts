@@ -11,8 +11,10 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { InvalidInput, describeError } from '../core/errors.ts';
+import { DefaultBranchCheckFailed, InvalidInput, describeError } from '../core/errors.ts';
 import type { NotifyPorts } from '../core/notify.ts';
+import type { CodeHostPort } from '../core/ports.ts';
+import { type RepositoryPin, githubRepositoryPin } from '../core/repository-pin.ts';
 import type { JobSettings } from '../core/run.ts';
 import { slackMessage } from '../core/slack-message.ts';
 import {
@@ -148,6 +150,56 @@ export class AwsRuntime implements TaskPorts {
 
   warn(message: string, detail: Record<string, unknown>): void {
     logger.warn(message, detail);
+  }
+
+  /**
+   * A deployment runs its own repository only (GITHUB_REPOSITORY, from the stack's
+   * github.repository); without one it runs none.
+   */
+  get repositoryPin(): RepositoryPin {
+    return githubRepositoryPin(
+      this.config.GITHUB_REPOSITORY,
+      'the github.repository prop of StepformPipeline (STEPFORM_GITHUB_REPOSITORY or -c githubRepository for infra/bin/app.ts) and deploy again',
+    );
+  }
+
+  /**
+   * GitHub tells whether a plan-apply's commit is merged. Fail closed: without a token, or with
+   * one GitHub refuses, the plan-apply is refused with what to configure (never run unchecked).
+   */
+  async defaultBranchCheck(): Promise<Pick<CodeHostPort, 'isOnDefaultBranch'>> {
+    const { GITHUB_TOKEN_SECRET_ID: secretId, GITHUB_REPOSITORY: repository } = this.config;
+    if (!secretId || !repository) {
+      throw new DefaultBranchCheckFailed(
+        'plan-apply runs only commits on the default branch, and this deployment cannot check that: ' +
+          'GITHUB_TOKEN_SECRET_ID and GITHUB_REPOSITORY must be set (deploy the stack with github.repository)',
+      );
+    }
+    const configure =
+      `plan-apply needs a GitHub token that can read ${repository} in the secret ${secretId} ` +
+      '(stack output GitHubTokenSecretArn; docs/deploy.md, "The secrets to set")';
+    let host: GitHubCodeHost | undefined;
+    try {
+      host = await this.codeHost();
+    } catch (error) {
+      throw new DefaultBranchCheckFailed(
+        `cannot use the GitHub token: ${describeError(error).message}; ${configure}`,
+        { cause: error },
+      );
+    }
+    const github = host;
+    if (github === undefined) throw new DefaultBranchCheckFailed(configure);
+    return {
+      isOnDefaultBranch: async (commit) => {
+        try {
+          return await github.isOnDefaultBranch(commit);
+        } catch (error) {
+          throw new DefaultBranchCheckFailed(`${describeError(error).message}; ${configure}`, {
+            cause: error,
+          });
+        }
+      },
+    };
   }
 
   /** GitHub, when the stack was given a token secret and the repository. */

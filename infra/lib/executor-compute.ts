@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
+import { PLAN_STEP } from '../../core/run.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
 import {
   type ArchitectureProps,
@@ -161,9 +162,10 @@ export interface ExecutorComputeOptions extends ArchitectureProps, LogRetentionP
    */
   readonly jobTimeout?: Duration;
   /**
-   * What the plan jobs may read in the account (besides their state and artifacts, which
-   * they may also write: Terraform's S3 lock file and the saved plan). Give read-only
-   * policies only: a managed policy's content cannot be checked at synthesis.
+   * What the plan jobs may read in the account (besides the states, and the writes a plan
+   * needs in the buckets: Terraform's S3 lock files and the plan folders of the artifacts,
+   * never a state). Give read-only policies only: a managed policy's content cannot be
+   * checked at synthesis.
    * @default [ReadOnlyAccess]
    */
   readonly planManagedPolicies?: iam.IManagedPolicy[];
@@ -251,11 +253,11 @@ export class ExecutorCompute extends Construct {
 
     const readOnly = iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess');
     const administrator = iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess');
-    this.planJobRole = this.#jobRole('PlanJobRole', storage, {
+    this.planJobRole = this.#jobRole('PlanJobRole', storage, 'plan', {
       managedPolicies: props.planManagedPolicies ?? [readOnly],
     });
     const applyRole = props.applyRole ?? {};
-    this.applyJobRole = this.#jobRole('ApplyJobRole', storage, {
+    this.applyJobRole = this.#jobRole('ApplyJobRole', storage, 'apply', {
       managedPolicies: applyRole.managedPolicies ?? [administrator],
       ...(applyRole.permissionsBoundary
         ? { permissionsBoundary: applyRole.permissionsBoundary }
@@ -373,24 +375,63 @@ export class ExecutorCompute extends Construct {
     });
   }
 
-  /** A job role: its own state and artifacts, read and written, plus the given policies. */
-  #jobRole(id: string, storage: StepformStorage, extra: Partial<iam.RoleProps>): iam.Role {
+  /**
+   * A job role in the buckets, plus the given policies. An apply job reads and writes the
+   * states and every artifact. A plan job (the pull-request `plan` workflow runs the branch's
+   * code with it) reads the states but writes only the S3 backend's lock files (`*.tflock`,
+   * created and deleted around every plan) and the artifacts of plan steps
+   * (the `plan` folder of a run, `<artifacts prefix>/<any>/plan/<any>`): it can neither change nor delete a
+   * state, nor touch an apply's, a rollback's or a destroy's artifacts. What a static role
+   * cannot say is "this run's": a plan job may still write the plan folder of another run.
+   */
+  #jobRole(
+    id: string,
+    storage: StepformStorage,
+    kind: 'plan' | 'apply',
+    extra: Partial<iam.RoleProps>,
+  ): iam.Role {
     const { stateBucket, artifactsBucket, stateKeyPrefix, artifactsPrefix } = storage;
-    const objects = [
-      stateBucket.arnForObjects(`${stateKeyPrefix}/*`),
-      artifactsBucket.arnForObjects(`${artifactsPrefix}/*`),
-    ];
+    const states = stateBucket.arnForObjects(`${stateKeyPrefix}/*`);
     const role = new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       ...extra,
     });
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'StateAndArtifactObjects',
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: objects,
-      }),
-    );
+    let objects: string[];
+    if (kind === 'apply') {
+      objects = [states, artifactsBucket.arnForObjects(`${artifactsPrefix}/*`)];
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'StateAndArtifactObjects',
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: objects,
+        }),
+      );
+    } else {
+      const lockFiles = stateBucket.arnForObjects(`${stateKeyPrefix}/*.tflock`);
+      const planArtifacts = artifactsBucket.arnForObjects(`${artifactsPrefix}/*/${PLAN_STEP}/*`);
+      objects = [states, lockFiles, planArtifacts];
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadStatesAndPlanArtifacts',
+          actions: ['s3:GetObject'],
+          resources: [states, planArtifacts],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'StateLockFiles',
+          actions: ['s3:PutObject', 's3:DeleteObject'],
+          resources: [lockFiles],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'WritePlanArtifacts',
+          actions: ['s3:PutObject'],
+          resources: [planArtifacts],
+        }),
+      );
+    }
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'StateAndArtifactBuckets',
@@ -400,7 +441,9 @@ export class ExecutorCompute extends Construct {
     );
     acknowledgeWildcardResources(
       role,
-      "Terraform states and run artifacts are many objects: limited to the state key prefix and the artifacts prefix of this deployment's buckets.",
+      kind === 'apply'
+        ? "Terraform states and run artifacts are many objects: limited to the state key prefix and the artifacts prefix of this deployment's buckets."
+        : "Terraform states, their lock files and the plan artifacts of runs are many objects: reads under the state key prefix, writes to lock files and plan folders only, of this deployment's buckets.",
       objects,
     );
     return role;

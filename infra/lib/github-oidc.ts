@@ -12,6 +12,11 @@ import { acknowledgeWildcardResources } from './nag.ts';
 import type { StateMachineNames } from './state-machine-names.ts';
 
 const ISSUER = 'token.actions.githubusercontent.com';
+/**
+ * How the action names the executions it starts (github-action/src/execution.ts,
+ * `executionName`): the roles may stop only executions named so.
+ */
+export const ACTION_EXECUTION_PREFIX = 'gh-';
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^[A-Za-z0-9._/-]+$/;
 const ENVIRONMENT = /^[A-Za-z0-9._-]+$/;
@@ -89,19 +94,26 @@ export class GitHubOidcRoles extends Construct {
       r.addToPolicy(
         new iam.PolicyStatement({
           sid: 'WatchExecutions',
-          // StopExecution: the action stops the execution it started when its job is cancelled.
-          actions: [
-            'states:DescribeExecution',
-            'states:GetExecutionHistory',
-            'states:StopExecution',
-          ],
+          actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
           resources: executions,
+        }),
+      );
+      // The action stops the execution it started when its job is cancelled. IAM cannot say
+      // "the one this job started" (GitHub's OIDC token carries no session tags), so: only
+      // executions of the machines this role may start, and only those the action names
+      // (never a TTL schedule's destroy, nor a run started from the CLI).
+      const stoppable = workflows.map((w) => names.executionsArn(w, ACTION_EXECUTION_PREFIX));
+      r.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'StopActionExecutions',
+          actions: ['states:StopExecution'],
+          resources: stoppable,
         }),
       );
       acknowledgeWildcardResources(
         r,
         'Executions of the named state machines only (execution names are run ids, unknown in advance).',
-        executions,
+        [...executions, ...stoppable],
       );
       return r;
     };

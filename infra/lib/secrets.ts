@@ -1,6 +1,7 @@
 // The deployment's secrets: the GitHub token and the Slack webhook URL (created with a random
 // placeholder; docs/deploy.md says how to set them, and until then GitHub and Slack
-// notifications fail, reported, never fatal), and the key that signs approval links.
+// notifications fail, reported, never fatal, and every plan-apply is refused: its
+// default-branch check needs the token), and the key that signs approval links.
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';

@@ -27,12 +27,15 @@ export class StateMachineNames {
     });
   }
 
-  /** Every execution of the workflow's machine (execution names are run ids). */
-  executionsArn(workflow: Workflow): string {
+  /**
+   * Every execution of the workflow's machine (execution names are run ids), or those whose
+   * name begins with `namePrefix`.
+   */
+  executionsArn(workflow: Workflow, namePrefix = ''): string {
     return this.#stack.formatArn({
       service: 'states',
       resource: 'execution',
-      resourceName: `${this.name(workflow)}:*`,
+      resourceName: `${this.name(workflow)}:${namePrefix}*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
   }

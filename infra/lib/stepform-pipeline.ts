@@ -3,7 +3,7 @@
 // workflows and the GitHub OIDC roles. Each part keeps the logical IDs its resources had
 // when this construct made them all itself (logical-ids.ts), so a deployed stack updates in
 // place.
-import { Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import type * as batch from 'aws-cdk-lib/aws-batch';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -47,7 +47,11 @@ export interface StepformPipelineProps
    * @default - the stack name
    */
   readonly namePrefix?: string;
-  /** GitHub OIDC roles, the repository the Lambdas comment on. @default - no GitHub roles */
+  /**
+   * The repository the pipeline runs (PrepareRun refuses a run of any other), its GitHub OIDC
+   * roles, and where the Lambdas comment and check that a plan-apply's commit is merged.
+   * @default - none: no GitHub roles, and every run is refused (a synthesis warning says so)
+   */
   readonly github?: GitHubOidcProps;
   /**
    * Where alarms notify.
@@ -117,6 +121,13 @@ export class StepformPipeline extends Construct {
         stateMachines: names,
       }),
     );
+    if (!props.github) {
+      Annotations.of(this).addWarningV2(
+        '@stepform/infra:noRepository',
+        'No github.repository: this pipeline runs no repository, PrepareRun refuses every run ' +
+          '(set github.repository, or STEPFORM_GITHUB_REPOSITORY for infra/bin/app.ts; docs/deploy.md).',
+      );
+    }
     const github = props.github
       ? part(
           new GitHubOidcRoles(this, 'GitHub', {

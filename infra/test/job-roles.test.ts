@@ -5,12 +5,15 @@ import { describe, expect, it } from '@jest/globals';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { executionName } from '../../github-action/src/execution.ts';
+import { ACTION_EXECUTION_PREFIX } from '../lib/github-oidc.ts';
 import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
 
 interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 interface Resource {
   Type: string;
@@ -154,5 +157,148 @@ describe('per-environment roles', () => {
     expect(() =>
       synth({ environmentRoles: { dev: { ...DEV, applyRoleArn: 'arn:aws:iam::1:user/x' } } }),
     ).toThrow(/environmentRoles\.dev\.applyRoleArn/);
+  });
+});
+
+/** An ARN as the template writes it (Fn::Join of text, Refs and GetAtts), as one string. */
+function arnText(value: unknown, names: Record<string, string>): string {
+  if (typeof value === 'string') return value;
+  const object = value as Record<string, unknown>;
+  if ('Fn::Join' in object) {
+    const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
+    return parts.map((part) => arnText(part, names)).join(separator);
+  }
+  if ('Ref' in object) return `\${${String(object.Ref)}}`;
+  if ('Fn::GetAtt' in object) {
+    const [id] = object['Fn::GetAtt'] as [string];
+    return `<${names[id] ?? id}>`;
+  }
+  return JSON.stringify(value);
+}
+
+describe('the job roles in the buckets', () => {
+  const s3Statements = (built: ReturnType<typeof synth>, role: iam.Role) => {
+    const { stack, pipeline, statementsOf } = built;
+    const names = {
+      [stack.getLogicalId(pipeline.stateBucket.node.defaultChild as never)]: 'state',
+      [stack.getLogicalId(pipeline.artifactsBucket.node.defaultChild as never)]: 'artifacts',
+    };
+    return statementsOf(role)
+      .filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')))
+      .map((s) => ({
+        Effect: s.Effect,
+        Action: [s.Action].flat().sort(),
+        Resource: [s.Resource].flat().map((r) => arnText(r, names)),
+        ...('Condition' in s ? { Condition: s.Condition } : {}),
+      }));
+  };
+
+  it('let a plan job write only lock files under the state prefix and plan artifacts, and delete only lock files', () => {
+    const built = synth({});
+    expect(s3Statements(built, built.pipeline.planJobRole)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: ['<state>/stepform/state/*', '<artifacts>/artifacts/*/plan/*'],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:DeleteObject', 's3:PutObject'],
+        Resource: ['<state>/stepform/state/*.tflock'],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: ['<artifacts>/artifacts/*/plan/*'],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: ['<state>', '<artifacts>'],
+      },
+    ]);
+  });
+
+  it('let an apply job read and write the states and every artifact', () => {
+    const built = synth({ stateKeyPrefix: 'tf' });
+    expect(s3Statements(built, built.pipeline.applyJobRole)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        Resource: ['<state>/tf/*', '<artifacts>/artifacts/*'],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: ['<state>', '<artifacts>'],
+      },
+    ]);
+  });
+});
+
+describe('the GitHub roles', () => {
+  const executionActions = (built: ReturnType<typeof synth>, role: iam.Role | undefined) => {
+    if (!role) throw new Error('no such role');
+    const byAction: Record<string, string[]> = {};
+    for (const s of built.statementsOf(role)) {
+      for (const action of [s.Action].flat()) {
+        byAction[action] = [
+          ...(byAction[action] ?? []),
+          ...[s.Resource].flat().map((r) => arnText(r, {})),
+        ].sort();
+      }
+    }
+    return byAction;
+  };
+  const ARN = 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}';
+
+  it('may stop only executions the action started, of the machines each role may start', () => {
+    const built = synth({ github: { repository: 'acme/infra' } });
+    const { pullRequest, defaultBranch, dispatch } = built.pipeline.githubRoles;
+
+    expect(executionActions(built, pullRequest)).toEqual({
+      'states:StartExecution': [
+        `\${${built.stack.getLogicalId(built.pipeline.stateMachines.plan.node.defaultChild as never)}}`,
+      ],
+      'states:DescribeExecution': [`${ARN}:execution:Test-plan:*`],
+      'states:GetExecutionHistory': [`${ARN}:execution:Test-plan:*`],
+      'states:StopExecution': [`${ARN}:execution:Test-plan:gh-*`],
+    });
+    expect(executionActions(built, defaultBranch)['states:StopExecution']).toEqual([
+      `${ARN}:execution:Test-plan-apply:gh-*`,
+      `${ARN}:execution:Test-plan:gh-*`,
+    ]);
+    expect(executionActions(built, dispatch)['states:StopExecution']).toEqual([
+      `${ARN}:execution:Test-destroy:gh-*`,
+      `${ARN}:execution:Test-ephemeral:gh-*`,
+    ]);
+  });
+
+  it('are the way to give a pipeline its repository: without one, a warning says every run is refused', () => {
+    const without = synth({});
+    const withRepository = synth({ github: { repository: 'acme/infra' } });
+    const warning = Match.stringLikeRegexp('PrepareRun refuses every run');
+
+    Annotations.fromStack(without.stack).hasWarning('/Test/P', warning);
+    Annotations.fromStack(withRepository.stack).hasNoWarning('*', warning);
+    const environment = (built: ReturnType<typeof synth>) =>
+      JSON.stringify(
+        built.template.findResources('AWS::Lambda::Function', {
+          Properties: { Environment: { Variables: { GITHUB_REPOSITORY: 'acme/infra' } } },
+        }),
+      );
+    expect(environment(withRepository)).toContain('PrepareRun');
+    expect(environment(without)).toBe('{}');
+  });
+
+  it("names the action's executions as the roles expect them", () => {
+    const name = executionName({
+      runId: '123',
+      runAttempt: '1',
+      workflow: 'plan',
+      environment: 'prod',
+      projectDir: 'infra',
+    });
+    expect(name.startsWith(ACTION_EXECUTION_PREFIX)).toBe(true);
   });
 });

@@ -150,7 +150,7 @@ describe('StepformPipeline', () => {
     expect(names.filter((n) => n === 'Stepform-destroy')).toHaveLength(1);
   });
 
-  it('gives the plan job role no write action beyond its state and artifacts prefixes', () => {
+  it('gives the plan job role no write action beyond lock files and plan artifacts', () => {
     const roleId = logicalId(pipeline.planJobRole);
     expect(resources[roleId]!.Properties.ManagedPolicyArns).toEqual([
       { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/ReadOnlyAccess']] },
@@ -160,16 +160,16 @@ describe('StepformPipeline', () => {
         .filter((action) => !READ_ONLY_ACTION.test(action))
         .map((action) => ({ action, resources: asArray(s.Resource) })),
     );
-    expect(writes.map((w) => w.action).sort()).toEqual(['s3:DeleteObject', 's3:PutObject']);
-    const bucketArn = (bucket: { node: { defaultChild?: unknown } }, prefix: string) => ({
-      'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(bucket), 'Arn'] }, `/${prefix}/*`]],
+    const objects = (bucket: { node: { defaultChild?: unknown } }, pattern: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(bucket), 'Arn'] }, `/${pattern}`]],
     });
-    for (const write of writes) {
-      expect(write.resources).toEqual([
-        bucketArn(pipeline.stateBucket, 'stepform/state'),
-        bucketArn(pipeline.artifactsBucket, 'artifacts'),
-      ]);
-    }
+    const lockFiles = objects(pipeline.stateBucket, 'stepform/state/*.tflock');
+    const planArtifacts = objects(pipeline.artifactsBucket, 'artifacts/*/plan/*');
+    expect(writes).toEqual([
+      { action: 's3:PutObject', resources: [lockFiles] },
+      { action: 's3:DeleteObject', resources: [lockFiles] },
+      { action: 's3:PutObject', resources: [planArtifacts] },
+    ]);
     expect(statementsOf(roleId).every((s) => s.Effect === 'Allow')).toBe(true);
   });
 

@@ -62,8 +62,10 @@ function localTaskPorts(ctx: HandlerContext): TaskPorts {
     notifyPorts: async () => Promise.resolve(ctx.notifier.ports()),
     // The CLI's --auto-approve: whoever runs the engine decides for their own machine.
     allowAutoApprove: true,
-    // No code host is asked locally: the repository is the user's own checkout.
-    codeHost: async () => Promise.resolve(undefined),
+    // Locally any repository is the user's own: none is refused, and no code host is asked
+    // whether a commit is merged (the user applies what they chose to).
+    repositoryPin: { kind: 'any' },
+    defaultBranchCheck: async () => Promise.resolve('not-required' as const),
     approvalSigning: async () =>
       Promise.resolve({ signingKey: ctx.signingKey, baseUrl: ctx.approvalBaseUrl }),
     taskToken: newTaskToken,
