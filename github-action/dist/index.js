@@ -73157,6 +73157,7 @@ function awsErrorName(error64) {
 
 // core/contracts/workflow-input.ts
 var WORKFLOWS = ["plan", "plan-apply", "ephemeral", "destroy"];
+var MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
 var RUN_INPUT = external_exports.strictObject({
   runId: RUN_ID,
   workflow: external_exports.enum(WORKFLOWS),
@@ -73166,7 +73167,7 @@ var RUN_INPUT = external_exports.strictObject({
   environment: ENVIRONMENT_NAME,
   /** Skip the approval step (the CLI's --auto-approve). */
   autoApprove: external_exports.boolean().default(false),
-  approvalTimeoutSeconds: external_exports.number().int().min(1).max(7 * 24 * 3600).default(3600),
+  approvalTimeoutSeconds: external_exports.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).default(3600),
   /** Ephemeral environments only: how long until the scheduled destroy. */
   ttlSeconds: external_exports.number().int().min(1).max(90 * 24 * 3600).optional(),
   pullRequest: external_exports.number().int().positive().optional()
