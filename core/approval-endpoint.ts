@@ -1,7 +1,12 @@
 // The approval endpoint, once for both homes: the Lambda Function URL on AWS and
 // `stepform serve` locally. A GET with a signed link only shows a confirmation page (chat
 // clients prefetch links); only the POST from that page decides. Pure over its ports.
-import { renderConfirmationPage, renderDecisionPage, verifyApprovalLink } from './approval.ts';
+import {
+  linkDecider,
+  renderConfirmationPage,
+  renderDecisionPage,
+  verifyApprovalLink,
+} from './approval.ts';
 import { InvalidInput, NotFound, StepformError, describeError } from './errors.ts';
 import type { ApprovalPort, TaskCallbackPort } from './ports.ts';
 import { decideFromLink } from './steps.ts';
@@ -24,7 +29,10 @@ export interface EndpointResponse {
 export interface EndpointOptions {
   readonly signingKey: string | Buffer;
   readonly now: Date;
-  /** When set, only these names may decide; a link carries no identity, so links are refused. */
+  /**
+   * When set, only these names may decide, each with the per-approver link made for them
+   * (its signature covers the name); a bare link is refused.
+   */
   readonly approvers?: readonly string[];
 }
 
@@ -84,6 +92,8 @@ async function route(
   }
   if (request.method === 'GET') {
     const link = verifyApprovalLink({ ...request.query, id }, options.signingKey, options.now);
+    // Refused here already, so nobody is shown a form that cannot decide.
+    linkDecider(link, options.approvers);
     const approval = await ports.approvals.get(link.id);
     if (!approval) throw new NotFound('no such approval');
     // The page gets the record without its task token.
@@ -98,6 +108,7 @@ async function route(
           action: link.action,
           expires: request.query.expires ?? '',
           sig: request.query.sig ?? '',
+          ...(link.approver === undefined ? {} : { approver: link.approver }),
         },
         postUrl: `/approvals/${encodeURIComponent(link.id)}`,
       }),
@@ -108,13 +119,17 @@ async function route(
       throw new InvalidInput('body', 'is too large');
     const form = Object.fromEntries(new URLSearchParams(request.body));
     const decided = await decideFromLink(
-      { id, action: form.action, expires: form.expires, sig: form.sig },
+      {
+        id,
+        action: form.action,
+        expires: form.expires,
+        sig: form.sig,
+        ...(form.approver === undefined ? {} : { approver: form.approver }),
+      },
       ports,
       {
         signingKey: options.signingKey,
         now: options.now,
-        // A link carries no identity: who decided is "whoever held the link".
-        by: 'approval link',
         ...(options.approvers ? { approvers: options.approvers } : {}),
       },
     );

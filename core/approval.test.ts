@@ -3,9 +3,11 @@ import { caught } from '../test/support/caught.ts';
 import { createHmac } from 'node:crypto';
 import {
   type ApprovalRecord,
+  BARE_LINK_DECIDER,
   approvalLink,
   decideApproval,
   escapeHtml,
+  linkDecider,
   newApprovalId,
   renderConfirmationPage,
   renderDecisionPage,
@@ -405,5 +407,95 @@ describe('renderDecisionPage', () => {
     expect(ok).toContain('<p>Approved run &lt;b&gt;7&lt;/b&gt;</p>');
     expect(refused).toContain('<h1 class="fail">Decision refused</h1>');
     expect(refused).toContain('<p>the approval link expired</p>');
+  });
+});
+
+describe('per-approver links', () => {
+  const params = { id: ID, action: 'approve', expiresAt: EXPIRES_AT, approver: 'alice' } as const;
+  const aliceLink = approvalLink('https://x.example', params, KEY);
+
+  it("signs the approver's name with id, action and expiry", () => {
+    // Act
+    const sig = signApproval(params, KEY);
+
+    // Assess
+    const expected = createHmac('sha256', KEY)
+      .update(`${ID}.approve.${EXPIRES}.alice`)
+      .digest('base64url');
+    expect(sig).toBe(expected);
+    expect(sig).not.toBe(signApproval({ id: ID, action: 'approve', expiresAt: EXPIRES_AT }, KEY));
+    expect(new URL(aliceLink).searchParams.get('approver')).toBe('alice');
+  });
+
+  it('verifies to the approver it was made for', () => {
+    expect(verifyApprovalLink(linkQuery(aliceLink), KEY, BEFORE)).toEqual({
+      id: ID,
+      action: 'approve',
+      expiresAt: EXPIRES_AT,
+      approver: 'alice',
+    });
+  });
+
+  it('refuses a link whose approver was changed or removed', () => {
+    // Prepare
+    const bare = linkQuery(aliceLink);
+    delete bare.approver;
+
+    // Act / Assess
+    for (const query of [{ ...linkQuery(aliceLink), approver: 'bob' }, bare]) {
+      expect(caught(() => verifyApprovalLink(query, KEY, BEFORE))).toBeInstanceOf(
+        ApprovalSignatureInvalid,
+      );
+    }
+  });
+
+  it('refuses an approver name that could not be listed, naming the field', () => {
+    expect(
+      (caught(() => signApproval({ ...params, approver: 'a,b' }, KEY)) as InvalidInput).field,
+    ).toBe('approver');
+    const query = { ...linkQuery(aliceLink), approver: ' alice' };
+    expect((caught(() => verifyApprovalLink(query, KEY, BEFORE)) as InvalidInput).field).toBe(
+      'query.approver',
+    );
+  });
+});
+
+describe('linkDecider', () => {
+  const bare = { id: ID, action: 'approve', expiresAt: EXPIRES_AT } as const;
+
+  it('decides as the approver the link was signed for, on the list in any case', () => {
+    expect(linkDecider({ ...bare, approver: 'Alice' }, ['alice', 'bob'])).toBe('Alice');
+  });
+
+  it('refuses a bare link when there is an approver list', () => {
+    const error = caught(() => linkDecider(bare, ['alice']));
+    expect(error).toBeInstanceOf(NotAnApprover);
+    expect((error as Error).message).toContain('names no approver');
+  });
+
+  it('refuses a link made for someone no longer on the list', () => {
+    const error = caught(() => linkDecider({ ...bare, approver: 'mallory' }, ['alice']));
+    expect(error).toBeInstanceOf(NotAnApprover);
+    expect((error as Error).message).toBe('mallory is not on the approver list');
+  });
+
+  it('lets whoever holds a bare link decide when there is no list', () => {
+    expect(linkDecider(bare, undefined)).toBe(BARE_LINK_DECIDER);
+  });
+});
+
+describe('renderConfirmationPage with a per-approver link', () => {
+  it('says as whom it decides and posts the approver with the other fields', () => {
+    // Act
+    const html = renderConfirmationPage({
+      record: RECORD,
+      action: 'approve',
+      link: { id: ID, action: 'approve', expires: EXPIRES, sig: 'c2ln', approver: 'alice' },
+      postUrl: `/approvals/${ID}`,
+    });
+
+    // Assess
+    expect(html).toContain('<dt>Deciding as</dt><dd>alice</dd>');
+    expect(html).toContain('<input type="hidden" name="approver" value="alice">');
   });
 });

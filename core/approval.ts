@@ -1,7 +1,7 @@
-// Approval links and decisions. A link carries only the approval id, the action, the expiry
-// and an HMAC over the three: the Step Functions task token stays in the store. A GET shows
-// a confirmation page (chat clients prefetch links); the POST from that page decides. Pure,
-// apart from node:crypto.
+// Approval links and decisions. A link carries only the approval id, the action, the expiry,
+// with an approver list the approver it was made for, and an HMAC over them: the Step
+// Functions task token stays in the store. A GET shows a confirmation page (chat clients
+// prefetch links); the POST from that page decides. Pure, apart from node:crypto.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import {
@@ -43,24 +43,38 @@ export interface ApprovalLinkParams {
   readonly id: string;
   readonly action: ApprovalAction;
   readonly expiresAt: Date;
+  /**
+   * The approver a per-approver link was made for: the signature covers it, so the link
+   * decides as this name and as nobody else. Absent on a bare link (no approver list).
+   */
+  readonly approver?: string;
 }
 
-/** The four fields of a link, as they travel in its query string and in the POST form. */
+/** The fields of a link, as they travel in its query string and in the POST form. */
 export interface ApprovalLinkFields {
   readonly id: string;
   readonly action: ApprovalAction;
   readonly expires: string;
   readonly sig: string;
+  readonly approver?: string;
 }
 
 /** base64url, as newApprovalId makes them; never a "." (the signed text's separator). */
 const APPROVAL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** An approver name: no commas (the list's separator), no control characters, no edge spaces. */
+const APPROVER_NAME_PATTERN = /^[^\s,\p{Cc}](?:[^,\p{Cc}]{0,254}[^\s,\p{Cc}])?$/u;
+
+export const APPROVER_NAME = z
+  .string()
+  .regex(APPROVER_NAME_PATTERN, 'must be an approver name (no commas or control characters)');
 
 export const APPROVAL_LINK_QUERY = z.object({
   id: z.string().regex(APPROVAL_ID_PATTERN, 'must be an approval id'),
   action: z.enum(APPROVAL_ACTIONS),
   expires: z.string().regex(/^\d{1,12}$/, 'must be an expiry in epoch seconds'),
   sig: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a base64url signature'),
+  approver: APPROVER_NAME.optional(),
 });
 
 /** A new approval id: 128 random bits, base64url (22 characters). */
@@ -74,20 +88,46 @@ function epochSeconds(date: Date, field: string): number {
   return Math.floor(ms / 1000);
 }
 
-function signEpoch(id: string, action: ApprovalAction, expires: number, key: string | Buffer) {
+function signEpoch(
+  id: string,
+  action: ApprovalAction,
+  expires: number,
+  approver: string | undefined,
+  key: string | Buffer,
+) {
   if (key.length === 0) throw new InvalidInput('key', 'the approval signing key is empty');
-  return createHmac('sha256', key).update(`${id}.${action}.${expires}`).digest('base64url');
+  // The first three fields never hold a ".", so whatever follows the third is the approver.
+  const signed = `${id}.${action}.${expires}${approver === undefined ? '' : `.${approver}`}`;
+  return createHmac('sha256', key).update(signed).digest('base64url');
 }
 
-/** base64url HMAC-SHA256 over `${id}.${action}.${expiry in epoch seconds}`. */
+/**
+ * base64url HMAC-SHA256 over `${id}.${action}.${expiry in epoch seconds}`, followed by
+ * `.${approver}` for a per-approver link.
+ */
 export function signApproval(params: ApprovalLinkParams, key: string | Buffer): string {
   if (!APPROVAL_ID_PATTERN.test(params.id)) {
     throw new InvalidInput('id', 'must be an approval id');
   }
-  return signEpoch(params.id, params.action, epochSeconds(params.expiresAt, 'expiresAt'), key);
+  if (params.approver !== undefined && !APPROVER_NAME_PATTERN.test(params.approver)) {
+    throw new InvalidInput(
+      'approver',
+      'must be an approver name (no commas or control characters)',
+    );
+  }
+  return signEpoch(
+    params.id,
+    params.action,
+    epochSeconds(params.expiresAt, 'expiresAt'),
+    params.approver,
+    key,
+  );
 }
 
-/** `${baseUrl}/approvals/${id}?action=…&expires=…&sig=…`; the task token is never in it. */
+/**
+ * `${baseUrl}/approvals/${id}?action=…&expires=…&sig=…` (and `&approver=…` for a
+ * per-approver link); the task token is never in it.
+ */
 export function approvalLink(
   baseUrl: string,
   params: ApprovalLinkParams,
@@ -101,6 +141,7 @@ export function approvalLink(
     action: params.action,
     expires: String(epochSeconds(params.expiresAt, 'expiresAt')),
     sig,
+    ...(params.approver === undefined ? {} : { approver: params.approver }),
   }).toString();
   return url.toString();
 }
@@ -116,7 +157,10 @@ export function verifyApprovalLink(
 ): ApprovalLinkParams {
   const fields = parseInput(APPROVAL_LINK_QUERY, query, 'query');
   const expires = Number(fields.expires);
-  const expected = Buffer.from(signEpoch(fields.id, fields.action, expires, key), 'utf8');
+  const expected = Buffer.from(
+    signEpoch(fields.id, fields.action, expires, fields.approver, key),
+    'utf8',
+  );
   const given = Buffer.from(fields.sig, 'utf8');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new ApprovalSignatureInvalid(
@@ -127,7 +171,42 @@ export function verifyApprovalLink(
   if (now.getTime() > expiresAt.getTime()) {
     throw new ApprovalExpired(`the approval link expired at ${expiresAt.toISOString()}`);
   }
-  return { id: fields.id, action: fields.action, expiresAt };
+  return {
+    id: fields.id,
+    action: fields.action,
+    expiresAt,
+    ...(fields.approver === undefined ? {} : { approver: fields.approver }),
+  };
+}
+
+/** Who decides by a bare link, where there is no approver list: whoever holds it. */
+export const BARE_LINK_DECIDER = 'approval link';
+
+/**
+ * Who a verified link decides as. With an approver list, only a per-approver link proves who
+ * decides: a bare link is refused, and so is one made for a name no longer on the list
+ * (both NotAnApprover). Without a list, a per-approver link still decides as its approver.
+ */
+export function linkDecider(
+  link: ApprovalLinkParams,
+  approvers: readonly string[] | undefined,
+): string {
+  if (approvers !== undefined) {
+    if (link.approver === undefined) {
+      throw new NotAnApprover(
+        'this link names no approver: with an approver list, decide with your own approval link or from Slack',
+      );
+    }
+    if (!isListed(link.approver, approvers)) {
+      throw new NotAnApprover(`${link.approver} is not on the approver list`);
+    }
+  }
+  return link.approver ?? BARE_LINK_DECIDER;
+}
+
+function isListed(name: string, approvers: readonly string[]): boolean {
+  const wanted = name.trim().toLowerCase();
+  return approvers.some((approver) => approver.trim().toLowerCase() === wanted);
 }
 
 export interface ApprovalDecision {
@@ -147,10 +226,8 @@ export interface ApprovalDecision {
 export function decideApproval(record: ApprovalRecord, decision: ApprovalDecision): ApprovalRecord {
   const by = decision.by.trim();
   if (by === '') throw new InvalidInput('by', 'must name who decides');
-  if (decision.approvers !== undefined) {
-    const wanted = by.toLowerCase();
-    const allowed = decision.approvers.some((name) => name.trim().toLowerCase() === wanted);
-    if (!allowed) throw new NotAnApprover(`${by} is not on the approver list`);
+  if (decision.approvers !== undefined && !isListed(by, decision.approvers)) {
+    throw new NotAnApprover(`${by} is not on the approver list`);
   }
   if (record.status !== 'pending') {
     throw new ApprovalAlreadyDecided(`approval ${record.id} is already ${record.status}`);
@@ -217,13 +294,14 @@ export interface ConfirmationPageInput {
 }
 
 /**
- * The page a GET of an approval link shows: what is being decided, and a form that POSTs the
- * link's four fields. It decides nothing itself. An already decided approval shows no form.
+ * The page a GET of an approval link shows: what is being decided (and as whom), and a form
+ * that POSTs the link's fields. It decides nothing itself. An already decided approval shows no form.
  */
 export function renderConfirmationPage(input: ConfirmationPageInput): string {
   const { record, action, link, postUrl } = input;
   const verb = action === 'approve' ? 'Approve' : 'Reject';
   const rows: [string, string][] = [
+    ...(link.approver === undefined ? [] : [['Deciding as', link.approver] as [string, string]]),
     ['Run', record.runId],
     ['Environment', record.environment],
     ['Project', record.projectDir],
@@ -239,9 +317,12 @@ export function renderConfirmationPage(input: ConfirmationPageInput): string {
     record.status === 'pending'
       ? [
           `<form method="post" action="${escapeHtml(postUrl)}">`,
-          ...(['id', 'action', 'expires', 'sig'] as const).map(
-            (name) => `<input type="hidden" name="${name}" value="${escapeHtml(link[name])}">`,
-          ),
+          ...(['id', 'action', 'expires', 'sig', 'approver'] as const).flatMap((name) => {
+            const value = link[name];
+            return value === undefined
+              ? []
+              : [`<input type="hidden" name="${name}" value="${escapeHtml(value)}">`];
+          }),
           `<button type="submit">${verb}</button>`,
           '</form>',
         ].join('\n')

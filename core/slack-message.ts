@@ -39,11 +39,12 @@ export interface SlackMessageInput {
   readonly error?: { readonly Error: string; readonly Cause?: string | undefined };
   readonly rollback?: { readonly message: string };
   readonly schedule?: { readonly fireAt: string };
-  /** The signed approve / reject links of an approval request. */
+  /** The signed approve / reject links of an approval request (none with an approver list). */
   readonly links?: { readonly approve: string; readonly reject: string };
   /**
    * With Slack interactivity: the approval id, sent as each button's `value`
-   * (`${approvalId}.approve`), so a signed block_actions payload names the approval.
+   * (`${approvalId}.approve`), so a signed block_actions payload names the approval. Without
+   * `links` (an approver list), the buttons only send that payload: Slack says who clicked.
    */
   readonly approvalId?: string;
 }
@@ -116,7 +117,7 @@ const APPROVAL_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function button(
   label: 'Approve' | 'Reject',
-  url: string,
+  url: string | undefined,
   approvalId: string | undefined,
 ): Record<string, unknown> {
   const approve = label === 'Approve';
@@ -125,7 +126,7 @@ function button(
     action_id: approve ? APPROVE_ACTION_ID : REJECT_ACTION_ID,
     text: { type: 'plain_text', text: label },
     style: approve ? 'primary' : 'danger',
-    url,
+    ...(url === undefined ? {} : { url }),
     ...(approvalId === undefined
       ? {}
       : { value: `${approvalId}.${approve ? 'approve' : 'reject'}` }),
@@ -150,7 +151,8 @@ function fallback(input: SlackMessageInput): string {
   if (input.rollback) parts.push(input.rollback.message);
   else if (input.error) parts.push(errorText(input.error));
   if (input.schedule) parts.push(`destroy scheduled at ${input.schedule.fireAt}`);
-  if (input.links) parts.push('approve or reject from the message buttons');
+  if (input.links || input.approvalId !== undefined)
+    parts.push('approve or reject from the message buttons');
   return escapedWithin(clean(parts.join(' — '), false), FALLBACK_LIMIT);
 }
 
@@ -161,7 +163,7 @@ function count(value: number): number {
 /**
  * The Block Kit message of one phase of a run: a header, the run's fields, the plan counts,
  * the rollback or error in a code block, the destroy schedule, and the approve / reject link
- * buttons when `links` are given. Every interpolated value is escaped; `text` is always set.
+ * buttons when `links` or an `approvalId` are given. Every interpolated value is escaped; `text` is always set.
  */
 export function slackMessage(input: SlackMessageInput): ChatMessage {
   const { run, phase, summary } = input;
@@ -213,13 +215,14 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
       text: { type: 'mrkdwn', text: `*Destroy scheduled at* ${code(input.schedule.fireAt)}` },
     });
   }
-  if (input.links) {
+  if (input.links || input.approvalId !== undefined) {
+    const { links } = input;
     blocks.push({
       type: 'actions',
       block_id: 'stepform_approval',
       elements: [
-        button('Approve', buttonUrl(input.links.approve, 'links.approve'), input.approvalId),
-        button('Reject', buttonUrl(input.links.reject, 'links.reject'), input.approvalId),
+        button('Approve', links && buttonUrl(links.approve, 'links.approve'), input.approvalId),
+        button('Reject', links && buttonUrl(links.reject, 'links.reject'), input.approvalId),
       ],
     });
   }

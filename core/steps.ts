@@ -5,9 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ENVIRONMENT_NAME, JOB, RUN_ID } from './contracts/job-input.ts';
 import {
+  APPROVER_NAME,
   type ApprovalAction,
   approvalLink,
   decideApproval,
+  linkDecider,
   newApprovalId,
   verifyApprovalLink,
 } from './approval.ts';
@@ -276,22 +278,43 @@ export async function scheduleStep(
   return { fireAt };
 }
 
+/** One approver's own approve / reject links: whoever holds them decides as that approver. */
+export interface ApproverLinks {
+  readonly approver: string;
+  readonly approve: string;
+  readonly reject: string;
+}
+
 export interface ApprovalRequestResult {
   readonly run: RunContext;
   readonly approval: StoredApproval;
-  readonly links: { approve: string; reject: string };
+  /** The bare links, for anyone who holds them: only when there is no approver list. */
+  readonly links?: { approve: string; reject: string };
+  /**
+   * With an approver list, one link pair per approver, each signed with its approver's name.
+   * Private to each approver: never put them where the others can read them.
+   */
+  readonly approverLinks?: readonly ApproverLinks[];
   /** The collected plan the approval is for (its result location, for the notification). */
   readonly plan: z.output<typeof APPROVAL_REQUEST_INPUT>['plan'];
 }
 
 /**
  * RequestApproval: stores the approval with the waiting task's token and makes the signed
- * approve / reject links. The token stays in the store; links carry only id, action, expiry.
+ * approve / reject links: bare ones without an approver list, one pair per approver with one.
+ * The token stays in the store; links carry only id, action, expiry (and approver).
  */
 export async function requestApprovalStep(
   input: unknown,
   approvals: ApprovalPort,
-  options: { now: Date; signingKey: string | Buffer; baseUrl: string; taskToken?: string },
+  options: {
+    now: Date;
+    signingKey: string | Buffer;
+    baseUrl: string;
+    taskToken?: string;
+    /** When set, only these may decide, each with the links made for them. */
+    approvers?: readonly string[];
+  },
 ): Promise<ApprovalRequestResult> {
   const { run, plan, taskToken } = parseInput(APPROVAL_REQUEST_INPUT, input, 'approval');
   const id = newApprovalId();
@@ -308,10 +331,28 @@ export async function requestApprovalStep(
     requestedAt: options.now.toISOString(),
     expiresAt: expiresAt.toISOString(),
   };
+  const approvers = options.approvers?.map((name, index) =>
+    parseInput(APPROVER_NAME, name.trim(), `approvers.${index}`),
+  );
+  const link = (action: ApprovalAction, approver?: string) =>
+    approvalLink(
+      options.baseUrl,
+      { id, action, expiresAt, ...(approver === undefined ? {} : { approver }) },
+      options.signingKey,
+    );
+  // Made before the approval is stored, so a bad base URL or name stores nothing.
+  const made =
+    approvers === undefined
+      ? { links: { approve: link('approve'), reject: link('reject') } }
+      : {
+          approverLinks: approvers.map((approver) => ({
+            approver,
+            approve: link('approve', approver),
+            reject: link('reject', approver),
+          })),
+        };
   await approvals.create(approval);
-  const link = (action: ApprovalAction) =>
-    approvalLink(options.baseUrl, { id, action, expiresAt }, options.signingKey);
-  return { run, approval, plan, links: { approve: link('approve'), reject: link('reject') } };
+  return { run, approval, plan, ...made };
 }
 
 /** A per-task token for engines that give one token per execution (the local engine). */
@@ -351,18 +392,21 @@ export async function decideStep(
   return { ...stored, status, decidedBy: decision.by, decidedAt: decision.now.toISOString() };
 }
 
-/** The approval endpoint's POST: the link's signature and expiry first, then the decision. */
+/**
+ * The approval endpoint's POST: the link's signature and expiry first, then who it decides
+ * as (its signed approver; with an approver list a bare link is refused), then the decision.
+ */
 export async function decideFromLink(
   fields: unknown,
   ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
-  options: { signingKey: string | Buffer; now: Date; by: string; approvers?: readonly string[] },
+  options: { signingKey: string | Buffer; now: Date; approvers?: readonly string[] },
 ): Promise<StoredApproval> {
   const link = verifyApprovalLink(fields, options.signingKey, options.now);
   return decideStep(
     {
       approvalId: link.id,
       action: link.action,
-      by: options.by,
+      by: linkDecider(link, options.approvers),
       now: options.now,
       ...(options.approvers ? { approvers: options.approvers } : {}),
     },

@@ -2,12 +2,13 @@
 // (PrepareRun's approval and branch checks, RequestApproval's store-then-announce), and that
 // every port a side injects is the one the step uses.
 import { describe, expect, it } from '@jest/globals';
-import { LockHeld } from './errors.ts';
+import { DefaultBranchCheckFailed, LockHeld } from './errors.ts';
 import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
-import { DefaultBranchCheckFailed } from './errors.ts';
+import { verifyApprovalLink } from './approval.ts';
 import type { NotifyPorts } from './notify.ts';
+import { slackMessage } from './slack-message.ts';
 import type { ChatMessage, StoredApproval } from './ports.ts';
 import {
   type AnnouncedApproval,
@@ -19,6 +20,7 @@ import {
 } from './task-steps.ts';
 
 const NOW = new Date('2026-11-23T10:00:00.000Z');
+const KEY = 'k'.repeat(44);
 const RUN = runContext();
 const PLAN = { plan: { dir: 'stack', sha256: 'b'.repeat(64) }, resultLocation: '/a/run-1/plan' };
 const RESULT = jobResult({ summary: planSummary({ add: 1 }) });
@@ -245,14 +247,66 @@ describe('RequestApproval', () => {
         expiresAt: '2026-11-23T10:10:00.000Z',
       }),
     ]);
-    expect(announced.links.approve).toMatch(
+    expect(announced.links?.approve).toMatch(
       new RegExp(`^https://approve\\.test/approvals/${announced.approval.id}\\?action=approve&`),
     );
-    expect(announced.links.reject).toContain('action=reject');
+    expect(announced.links?.reject).toContain('action=reject');
     expect(events.map((e) => e.phase)).toEqual(['awaiting_approval']);
-    expect(JSON.stringify(chats)).toContain(announced.links.approve);
+    expect(JSON.stringify(chats)).toContain(announced.links?.approve);
     expect(announced.notified).toEqual({ delivered: expect.any(Array), failed: [] });
     expect(warnings).toEqual([]);
+  });
+
+  it('with an approver list, makes links per approver and shares none of them', async () => {
+    // Prepare
+    const approvers = ['alice', 'bob'];
+    const memory = memoryPorts({
+      approvalSigning: async () => ({
+        signingKey: KEY,
+        baseUrl: 'https://approve.test',
+        approvers,
+      }),
+    });
+    const { events, chats } = memory;
+    // Slack's Block Kit message, as the Lambdas and the local notifier build it.
+    const ports: TaskPorts = {
+      ...memory.ports,
+      notifyPorts: async () => ({
+        ...(await memory.ports.notifyPorts()),
+        chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      }),
+    };
+
+    // Act
+    const announced = await requestApproval(input, ports);
+
+    // Assess: each pair decides as its approver, and only as them
+    expect(announced.links).toBeUndefined();
+    expect(announced.approverLinks?.map((links) => links.approver)).toEqual(approvers);
+    for (const links of announced.approverLinks ?? []) {
+      for (const [action, url] of [
+        ['approve', links.approve],
+        ['reject', links.reject],
+      ] as const) {
+        const query = Object.fromEntries(new URL(url).searchParams);
+        const id = new URL(url).pathname.split('/').at(-1);
+        expect(verifyApprovalLink({ ...query, id }, KEY, NOW)).toMatchObject({
+          action,
+          approver: links.approver,
+        });
+      }
+    }
+    // The shared channels carry no link at all: Slack's buttons send the approval id only.
+    const shared = JSON.stringify([events, chats]);
+    expect(shared).not.toContain('https://approve.test');
+    expect(shared).not.toContain('sig=');
+    const actions = chats[0]?.blocks?.find(
+      (block) => (block as { type: string }).type === 'actions',
+    ) as { elements: Record<string, unknown>[] } | undefined;
+    expect(actions?.elements.map((button) => [button.url, button.value])).toEqual([
+      [undefined, `${announced.approval.id}.approve`],
+      [undefined, `${announced.approval.id}.reject`],
+    ]);
   });
 
   it('stores the token the engine mints, where it gives one per execution', async () => {

@@ -42,8 +42,15 @@ export interface TaskPorts extends StorePorts {
    * unchecked. Asked for plan-apply runs only.
    */
   defaultBranchCheck(): Promise<Pick<CodeHostPort, 'isOnDefaultBranch'> | 'not-required'>;
-  /** The key that signs approval links and the endpoint the links point at. */
-  approvalSigning(): Promise<{ signingKey: string | Buffer; baseUrl: string }>;
+  /**
+   * The key that signs approval links, the endpoint the links point at, and the approver
+   * list (each approver then gets links of their own).
+   */
+  approvalSigning(): Promise<{
+    signingKey: string | Buffer;
+    baseUrl: string;
+    approvers?: readonly string[];
+  }>;
   /**
    * A token per waiting task, for engines that give one per execution (the local engine);
    * absent, the approval keeps the token Step Functions put in the input.
@@ -89,8 +96,11 @@ export interface AnnouncedApproval extends ApprovalRequestResult {
 }
 
 /**
- * RequestApproval: stores the approval with the waiting task's token, then sends the signed
- * approve / reject links with the plan (phase awaiting_approval).
+ * RequestApproval: stores the approval with the waiting task's token, then announces it with
+ * the plan (phase awaiting_approval). The shared channels get the bare links only where there
+ * is no approver list; with one they get the approval id alone (Slack's interactive buttons,
+ * which Slack signs with who clicked), never an approver's own links: anyone in the channel
+ * could follow another's. Those stay in the result, for the side that can hand them privately.
  */
 export async function requestApproval(
   input: unknown,
@@ -107,7 +117,13 @@ export async function requestApproval(
   });
   const { run, approval, links, plan } = request;
   const notified = await notifyStep(
-    { run, phase: 'awaiting_approval', result: plan, links, approvalId: approval.id },
+    {
+      run,
+      phase: 'awaiting_approval',
+      result: plan,
+      ...(links === undefined ? {} : { links }),
+      approvalId: approval.id,
+    },
     await ports.notifyPorts(),
     now,
   );

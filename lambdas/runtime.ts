@@ -35,7 +35,7 @@ import { StepFunctionsTaskCallbackPort } from '../adapters/aws/sfn.ts';
 import { SqsStatusPort } from '../adapters/aws/sqs.ts';
 import { GitHubCodeHost, createOctokit } from '../adapters/github/code-host.ts';
 import { SlackWebhookChatPort } from '../adapters/slack/webhook.ts';
-import { type LambdaConfig, readConfig } from './config.ts';
+import { type LambdaConfig, approvers, readConfig } from './config.ts';
 
 export const logger = new Logger({ serviceName: 'stepform' });
 export const tracer = new Tracer({ serviceName: 'stepform' });
@@ -133,11 +133,20 @@ export class AwsRuntime implements TaskPorts {
     return this.config.ALLOW_AUTO_APPROVE === 'true';
   }
 
-  async approvalSigning(): Promise<{ signingKey: string; baseUrl: string }> {
+  async approvalSigning(): Promise<{
+    signingKey: string;
+    baseUrl: string;
+    approvers?: readonly string[];
+  }> {
     const baseUrl = this.config.APPROVAL_URL;
     if (baseUrl === undefined)
       throw new InvalidInput('env.APPROVAL_URL', 'is required to send approval links');
-    return { signingKey: await this.signingKey(), baseUrl };
+    const allowed = approvers(this.config);
+    return {
+      signingKey: await this.signingKey(),
+      baseUrl,
+      ...(allowed ? { approvers: allowed } : {}),
+    };
   }
 
   /** Step Functions waits for the callback (waitForTaskToken); this return value is not read. */

@@ -8,7 +8,9 @@
 //   githubDefaultBranch   STEPFORM_GITHUB_DEFAULT_BRANCH, default "main"
 //   githubOidcProviderArn STEPFORM_GITHUB_OIDC_PROVIDER_ARN (an existing provider)
 //   spotForPlans          STEPFORM_SPOT_FOR_PLANS=true
-//   approvers             STEPFORM_APPROVERS (comma-separated)
+//   approvers             STEPFORM_APPROVERS (comma-separated Slack user ids or usernames;
+//                         needs slackInteractivity)
+//   slackInteractivity    STEPFORM_SLACK_INTERACTIVITY=true
 import { rmSync } from 'node:fs';
 import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
@@ -53,6 +55,8 @@ export function buildApp(
   const approvers = setting(app, 'approvers', 'STEPFORM_APPROVERS');
   const props: StepformPipelineProps = {
     spotForPlans: setting(app, 'spotForPlans', 'STEPFORM_SPOT_FOR_PLANS') === 'true',
+    slackInteractivity:
+      setting(app, 'slackInteractivity', 'STEPFORM_SLACK_INTERACTIVITY') === 'true',
     ...(repository
       ? {
           github: {
@@ -71,6 +75,13 @@ export function buildApp(
   output('ApprovalUrl', pipeline.approvalUrl.url, 'The approval endpoint (signed links)');
   output('GitHubTokenSecretArn', pipeline.githubTokenSecret.secretArn, 'Set: GitHub token');
   output('SlackWebhookSecretArn', pipeline.slackWebhookSecret.secretArn, 'Set: Slack webhook URL');
+  if (pipeline.slackSigningSecret) {
+    output(
+      'SlackSigningSecretArn',
+      pipeline.slackSigningSecret.secretArn,
+      "Set: the Slack app's signing secret",
+    );
+  }
   output('StatusQueueUrl', pipeline.statusQueue.queueUrl, 'Status events (FIFO)');
   for (const workflow of WORKFLOWS) {
     const arn = pipeline.stateMachines[workflow].stateMachineArn;

@@ -60,7 +60,10 @@ const APPROVER = /^[^,\s][^,]*$/;
 
 export interface StepformFunctionsOptions extends ArchitectureProps, LogRetentionProps {
   /**
-   * Names allowed to approve (empty: whoever holds a signed link).
+   * Names allowed to approve (empty: whoever holds a signed link). An approver must prove who
+   * they are, and on AWS only Slack can (it signs who clicked; per-approver links have no
+   * private channel to reach their approver yet), so a list needs slackInteractivity.
+   * Names are Slack user ids (preferred: users cannot change them) or Slack usernames.
    * @default []
    */
   readonly approvers?: string[];
@@ -94,6 +97,13 @@ export class StepformFunctions extends Construct {
       }
     }
     const { storage, secrets, schedules, stateMachines: names } = props;
+    if ((props.approvers ?? []).length > 0 && secrets.slackSigningSecret === undefined) {
+      invalidProps(
+        'StepformFunctions',
+        'approvers are set but nothing could prove who an approver is: set slackInteractivity: true ' +
+          '(Slack signs who clicked; a bare link carries no identity and is refused)',
+      );
+    }
     const arm = (props.architecture ?? 'ARM64') === 'ARM64';
     const baseEnvironment: Record<string, string> = {
       NODE_OPTIONS: '--enable-source-maps',
@@ -162,11 +172,16 @@ export class StepformFunctions extends Construct {
     const callback = newFunction('ApprovalCallback', {
       ...baseEnvironment,
       APPROVAL_URL: 'https://approval-endpoint.invalid/',
+      // Only the endpoint takes Slack's clicks.
+      ...(secrets.slackSigningSecret
+        ? { SLACK_SIGNING_SECRET_ID: secrets.slackSigningSecret.secretArn }
+        : {}),
     });
     this.approvalUrl = callback.addFunctionUrl({
       // The signed link is the authentication: an HMAC over id, action and expiry with the
       // deployment's key, single-use and expiring; approvers open it in a browser, which
-      // cannot sign IAM (SigV4) requests. See docs/deploy.md.
+      // cannot sign IAM (SigV4) requests. Slack's clicks carry Slack's own signature, checked
+      // with the app's signing secret. See docs/deploy.md.
       authType: lambda.FunctionUrlAuthType.NONE,
       invokeMode: lambda.InvokeMode.BUFFERED,
     });
@@ -225,6 +240,7 @@ export class StepformFunctions extends Construct {
     secrets.githubTokenSecret.grantRead(f.PrepareRun);
     secrets.signingKeySecret.grantRead(f.RequestApproval);
     secrets.signingKeySecret.grantRead(f.ApprovalCallback);
+    secrets.slackSigningSecret?.grantRead(f.ApprovalCallback);
     f.ApprovalCallback.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],

@@ -1,19 +1,30 @@
 // The deployment's secrets: the GitHub token and the Slack webhook URL (created with a random
 // placeholder; docs/deploy.md says how to set them, and until then GitHub and Slack
 // notifications fail, reported, never fatal, and every plan-apply is refused: its
-// default-branch check needs the token), and the key that signs approval links.
+// default-branch check needs the token), the key that signs approval links, and with Slack
+// interactivity the Slack app's signing secret (which proves who clicked a button).
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { DataRemovalProps } from './common-props.ts';
 import { acknowledge } from './nag.ts';
 
-export type StepformSecretsProps = DataRemovalProps;
+export interface StepformSecretsProps extends DataRemovalProps {
+  /**
+   * Slack interactivity: the approval endpoint takes the Slack app's signed button clicks at
+   * `/slack/actions`, deciding as the Slack user who clicked. Creates the secret that holds
+   * the app's signing secret (set it after the first deploy). Needed by an approver list.
+   * @default false
+   */
+  readonly slackInteractivity?: boolean;
+}
 
 export class StepformSecrets extends Construct {
   readonly githubTokenSecret: secretsmanager.Secret;
   readonly slackWebhookSecret: secretsmanager.Secret;
   readonly signingKeySecret: secretsmanager.Secret;
+  /** The Slack app's signing secret; only with slackInteractivity. */
+  readonly slackSigningSecret?: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: StepformSecretsProps = {}) {
     super(scope, id);
@@ -41,5 +52,13 @@ export class StepformSecrets extends Construct {
       reason:
         'Rotating the signing key invalidates every pending approval link; rotate by hand between runs (docs/deploy.md).',
     });
+    if (props.slackInteractivity === true) {
+      this.slackSigningSecret = new secretsmanager.Secret(this, 'SlackSigningSecret', {
+        description:
+          "Stepform: the Slack app's signing secret (interactive approve / reject buttons). Set it after the first deploy.",
+        removalPolicy,
+      });
+      acknowledge(this.slackSigningSecret, { id: 'AwsSolutions-SMG4', reason: rotationReason });
+    }
   }
 }

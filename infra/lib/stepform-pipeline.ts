@@ -70,6 +70,8 @@ export class StepformPipeline extends Construct {
   readonly githubTokenSecret: secretsmanager.Secret;
   readonly slackWebhookSecret: secretsmanager.Secret;
   readonly signingKeySecret: secretsmanager.Secret;
+  /** The Slack app's signing secret; only with slackInteractivity. */
+  readonly slackSigningSecret?: secretsmanager.Secret;
   readonly jobQueue: batch.JobQueue;
   readonly planJobQueue: batch.JobQueue;
   readonly planJobDefinition: batch.EcsJobDefinition;
@@ -153,6 +155,7 @@ export class StepformPipeline extends Construct {
     this.githubTokenSecret = secrets.githubTokenSecret;
     this.slackWebhookSecret = secrets.slackWebhookSecret;
     this.signingKeySecret = secrets.signingKeySecret;
+    if (secrets.slackSigningSecret) this.slackSigningSecret = secrets.slackSigningSecret;
     this.jobQueue = compute.jobQueue;
     this.planJobQueue = compute.planJobQueue;
     this.planJobDefinition = compute.planJobDefinition;

@@ -11,7 +11,7 @@ import { WORKFLOWS, type Workflow, placeholdersOf } from '../../state-machines/w
 import { ExecutorCompute, type ExecutorComputeOptions } from '../lib/executor-compute.ts';
 import { StepformFunctions, type StepformFunctionsOptions } from '../lib/functions.ts';
 import { GitHubOidcRoles, type GitHubOidcProps } from '../lib/github-oidc.ts';
-import { StepformSecrets } from '../lib/secrets.ts';
+import { StepformSecrets, type StepformSecretsProps } from '../lib/secrets.ts';
 import { StateMachineNames } from '../lib/state-machine-names.ts';
 import { StepformStorage, type StepformStorageProps } from '../lib/storage.ts';
 import { TtlSchedules } from '../lib/ttl-schedules.ts';
@@ -37,13 +37,17 @@ function compute(options: ExecutorComputeOptions = {}) {
   return { stack, compute: built };
 }
 
-function functions(options: StepformFunctionsOptions = {}, githubRepository?: string) {
+function functions(
+  options: StepformFunctionsOptions = {},
+  githubRepository?: string,
+  secretsProps: StepformSecretsProps = {},
+) {
   const { stack, storage: s } = storage();
   const names = new StateMachineNames(stack, 'Sf');
   const built = new StepformFunctions(stack, 'Functions', {
     ...options,
     storage: s,
-    secrets: new StepformSecrets(stack, 'Secrets'),
+    secrets: new StepformSecrets(stack, 'Secrets', secretsProps),
     schedules: new TtlSchedules(stack, 'Schedules', { stateMachines: names }),
     stateMachines: names,
     ...(githubRepository ? { githubRepository } : {}),
@@ -226,8 +230,41 @@ describe('StepformFunctions', () => {
     );
   });
 
+  it('refuses an approver list that nothing could verify, naming the props', () => {
+    expect(() => functions({ approvers: ['alice'] })).toThrow(
+      /^StepformFunctions: approvers are set .* set slackInteractivity: true/,
+    );
+  });
+
+  it("with Slack interactivity, gives only the approval endpoint the Slack app's signing secret", () => {
+    const { stack } = functions({ approvers: ['alice'] }, undefined, { slackInteractivity: true });
+    const template = Template.fromStack(stack);
+    const [secretId] = Object.keys(
+      template.findResources('AWS::SecretsManager::Secret', {
+        Properties: { Description: Match.stringLikeRegexp('signing secret') },
+      }),
+    );
+    const functionsBySecret = Object.entries(
+      template.findResources('AWS::Lambda::Function'),
+    ).filter(([, r]) => JSON.stringify(r).includes('SLACK_SIGNING_SECRET_ID'));
+
+    expect(secretId).toBeDefined();
+    expect(functionsBySecret.map(([id]) => id)).toEqual([
+      expect.stringMatching(/^FunctionsApprovalCallbackFunction/),
+    ]);
+    expect(JSON.stringify(functionsBySecret[0]?.[1])).toContain(`"Ref":"${secretId ?? ''}"`);
+    const readers = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy).includes(`"Ref":"${secretId ?? ''}"`),
+    );
+    expect(readers).toHaveLength(1);
+    expect(JSON.stringify(readers[0])).toContain('secretsmanager:GetSecretValue');
+    expect(JSON.stringify(readers[0])).toContain('ApprovalCallbackFunction');
+  });
+
   it('gives every function the approvers and the repository, when there are some', () => {
-    const { stack } = functions({ approvers: ['alice', 'bob'] }, 'acme/infra');
+    const { stack } = functions({ approvers: ['alice', 'bob'] }, 'acme/infra', {
+      slackInteractivity: true,
+    });
     const variables = Object.values(
       Template.fromStack(stack).findResources('AWS::Lambda::Function'),
     ).map(

@@ -378,6 +378,9 @@ describe('StepformPipeline props', () => {
     ).toThrow(/existingProviderArn/);
     expect(() => build({ namePrefix: '1bad name' })).toThrow(/namePrefix/);
     expect(() => build({ approvers: ['a,b'] })).toThrow(/approver/);
+    // A bare link carries no identity: an approver list needs Slack to say who clicked.
+    expect(() => build({ approvers: ['alice'] })).toThrow(/approvers .*slackInteractivity/);
+    expect(() => build({ approvers: ['alice'], slackInteractivity: true })).not.toThrow();
   });
 
   it('runs pull-request plans on a Spot-first queue when asked, applies never', () => {

@@ -136,7 +136,12 @@ export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Pr
             `  approval needed (expires ${request.expiresAt}):`,
             `    approve: npx stepform approve ${request.runId}`,
             `    reject:  npx stepform reject ${request.runId}`,
-            `    or open ${request.approveUrl}`,
+            // Printed to the terminal that ran the run, never to a shared channel.
+            ...(request.approveUrl === undefined ? [] : [`    or open ${request.approveUrl}`]),
+            ...(request.approverLinks ?? []).flatMap((links) => [
+              `    as ${links.approver}: approve ${links.approve}`,
+              `    as ${links.approver}: reject  ${links.reject}`,
+            ]),
             '    (links are answered by `npx stepform serve`)',
             '',
           ].join('\n'),

@@ -19,9 +19,8 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
     env: io.env,
     print: (line) => io.out(`${line}\n`),
   });
-  const approvers = io.env.STEPFORM_APPROVERS?.split(',')
-    .map((a) => a.trim())
-    .filter(Boolean);
+  // The same list the runs made their per-approver links for.
+  const { approvers } = engine;
   const server = createApprovalServer(engine, approvers ? { approvers } : {});
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');

@@ -77,10 +77,21 @@ async function addApproval(
   return row;
 }
 
-function link(s: Started, row: StoredApproval, action: ApprovalAction, expiresAt?: Date): string {
+function link(
+  s: Started,
+  row: StoredApproval,
+  action: ApprovalAction,
+  expiresAt?: Date,
+  approver?: string,
+): string {
   return approvalLink(
     s.base,
-    { id: row.id, action, expiresAt: expiresAt ?? new Date(row.expiresAt) },
+    {
+      id: row.id,
+      action,
+      expiresAt: expiresAt ?? new Date(row.expiresAt),
+      ...(approver === undefined ? {} : { approver }),
+    },
     s.engine.signingKey,
   );
 }
@@ -347,18 +358,51 @@ describe('the approval server', () => {
     expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
-  it('refuses link decisions with 403 when an approver allowlist is set', async () => {
-    // A link carries no identity: whoever holds it decides as "approval link". With an
-    // allowlist, no name from the list can be proven over a link, so the server refuses every
-    // link-based decision; named approvers decide with `stepform approve RUN_ID --by NAME`.
+  it('refuses a bare link, on GET and POST, when an approver list is set', async () => {
+    // A bare link carries no identity: with a list, only a per-approver link proves who
+    // decides. The terminal's `stepform approve RUN_ID` is not affected.
     const s = await start({ approvers: ['alice'] });
     const row = await addApproval(s.engine);
+    const url = link(s, row, 'approve');
 
-    const { page, decision } = await confirm(s, link(s, row, 'approve'));
+    const page = await request(url);
+    const decision = await post(`${s.base}/approvals/${row.id}`, linkFields(url));
 
-    expect(page.status).toBe(200);
-    expect(decision.status).toBe(403);
-    expect(decision.body).toContain('not on the approver list');
+    for (const reply of [page, decision]) {
+      expect(reply.status).toBe(403);
+      expect(reply.body).toContain('names no approver');
+    }
+    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
+  });
+
+  it('decides as the approver a per-approver link was signed for', async () => {
+    const s = await start({ approvers: ['alice', 'bob'] });
+    const row = await addApproval(s.engine);
+
+    const { page, decision } = await confirm(s, link(s, row, 'approve', undefined, 'alice'));
+
+    expect(page.body).toContain('<dt>Deciding as</dt><dd>alice</dd>');
+    expect(formOf(page.body).fields.approver).toBe('alice');
+    expect(decision.status).toBe(200);
+    expect(await s.engine.stores.approvals.get(row.id)).toMatchObject({
+      status: 'approved',
+      decidedBy: 'alice',
+    });
+  });
+
+  it("refuses alice's link posted as bob, and a link for someone off the list", async () => {
+    const s = await start({ approvers: ['alice', 'bob'] });
+    const row = await addApproval(s.engine);
+    const forged = { ...linkFields(link(s, row, 'approve', undefined, 'alice')), approver: 'bob' };
+    const mallory = linkFields(link(s, row, 'approve', undefined, 'mallory'));
+
+    const tampered = await post(`${s.base}/approvals/${row.id}`, forged);
+    const unlisted = await post(`${s.base}/approvals/${row.id}`, mallory);
+
+    expect(tampered.status).toBe(403);
+    expect(tampered.body).toContain('signature does not match');
+    expect(unlisted.status).toBe(403);
+    expect(unlisted.body).toContain('mallory is not on the approver list');
     expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ApprovalExpired, ApprovalRejected, InvalidInput } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/run.ts';
-import { newTaskToken } from '../../core/steps.ts';
+import { type ApproverLinks, newTaskToken } from '../../core/steps.ts';
 import { type AnnouncedApproval, TASK_STEPS, type TaskPorts } from '../../core/task-steps.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { JobInput } from '../../core/contracts/job-input.ts';
@@ -18,8 +18,11 @@ import type { LocalStores } from './store/local-stores.ts';
 export interface ApprovalRequest {
   runId: string;
   approvalId: string;
-  approveUrl: string;
-  rejectUrl: string;
+  /** The bare links: only without an approver list. */
+  approveUrl?: string;
+  rejectUrl?: string;
+  /** With an approver list: each approver's own links, for the terminal that ran the run. */
+  approverLinks?: readonly ApproverLinks[];
   expiresAt: string;
 }
 
@@ -30,6 +33,8 @@ export interface HandlerContext {
   readonly signingKey: Buffer;
   /** Where `stepform serve` answers approval links. */
   readonly approvalBaseUrl: string;
+  /** STEPFORM_APPROVERS: when set, each approver gets links of their own. */
+  readonly approvers?: readonly string[];
   /** Environment of the executor child processes. */
   readonly executorEnv: NodeJS.ProcessEnv;
   readonly now: () => Date;
@@ -67,7 +72,11 @@ function localTaskPorts(ctx: HandlerContext): TaskPorts {
     repositoryPin: { kind: 'any' },
     defaultBranchCheck: async () => Promise.resolve('not-required' as const),
     approvalSigning: async () =>
-      Promise.resolve({ signingKey: ctx.signingKey, baseUrl: ctx.approvalBaseUrl }),
+      Promise.resolve({
+        signingKey: ctx.signingKey,
+        baseUrl: ctx.approvalBaseUrl,
+        ...(ctx.approvers ? { approvers: ctx.approvers } : {}),
+      }),
     taskToken: newTaskToken,
     awaitDecision: async (request) => awaitDecision(ctx, request),
     // A failed channel is in the Notify state's output, which the run's log keeps.
@@ -95,13 +104,13 @@ export function localFunctions(ctx: HandlerContext): Record<string, TaskHandler>
  * callback, so the task itself waits until the approval is decided in the store, or expires.
  */
 async function awaitDecision(ctx: HandlerContext, request: AnnouncedApproval): Promise<unknown> {
-  const { run, approval, links } = request;
+  const { run, approval, links, approverLinks } = request;
   const { approvals } = ctx.stores;
   ctx.onApprovalRequested?.({
     runId: run.runId,
     approvalId: approval.id,
-    approveUrl: links.approve,
-    rejectUrl: links.reject,
+    ...(links ? { approveUrl: links.approve, rejectUrl: links.reject } : {}),
+    ...(approverLinks ? { approverLinks } : {}),
     expiresAt: approval.expiresAt,
   });
   const expiresAt = new Date(approval.expiresAt);

@@ -29,6 +29,8 @@ export class LocalEngine {
   readonly signingKey: Buffer;
   readonly notifier: LocalNotifier;
   readonly approvalBaseUrl: string;
+  /** STEPFORM_APPROVERS (comma-separated): who may decide by link; unset, anyone with one. */
+  readonly approvers?: readonly string[];
   readonly #env: Readonly<Record<string, string | undefined>>;
 
   constructor(options: LocalEngineOptions) {
@@ -47,6 +49,10 @@ export class LocalEngine {
       options.approvalBaseUrl ??
       env.STEPFORM_APPROVAL_URL ??
       `http://127.0.0.1:${DEFAULT_APPROVAL_PORT}`;
+    const approvers = env.STEPFORM_APPROVERS?.split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+    if (approvers && approvers.length > 0) this.approvers = approvers;
   }
 
   /** A run id that sorts by time and never repeats. */
@@ -82,6 +88,7 @@ export class LocalEngine {
       notifier: this.notifier,
       signingKey: this.signingKey,
       approvalBaseUrl: this.approvalBaseUrl,
+      ...(this.approvers ? { approvers: this.approvers } : {}),
       executorEnv: { ...this.#env },
       now: () => new Date(),
       ...extra,
