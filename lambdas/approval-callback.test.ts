@@ -3,12 +3,12 @@
 // tampered one is refused, and a Slack click decides as the listed Slack user who made it.
 // A file of its own: the Lambda's runtime reads its environment once per module instance.
 import { beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { approvalLink } from '../core/approval.ts';
+import { approvalItem, mockLambdaClients } from '../test/support/lambda-mocks.ts';
 import { APPROVE_ACTION_ID } from '../core/slack-message.ts';
 import { slackSignature } from '../adapters/slack/interactivity.ts';
 
@@ -34,35 +34,15 @@ const CONTEXT = { functionName: 'stepform-test', awsRequestId: 'req-1' } as Cont
 const BASE = 'https://abc.lambda-url.eu-west-1.on.aws';
 const EXPIRES_AT = new Date('2099-01-01T00:00:00Z');
 
-const dynamo = mockClient(DynamoDBDocumentClient);
-const sfn = mockClient(SFNClient);
-const secrets = mockClient(SecretsManagerClient);
+const { dynamo, sfn, secrets } = mockLambdaClients();
 
-const PENDING = {
-  pk: 'APPROVAL#appr-1',
-  sk: 'APPROVAL',
-  type: 'approval',
-  id: 'appr-1',
-  runId: 'run-1',
-  taskToken: 'TOKEN-SECRET-123',
-  environment: 'prod',
-  projectDir: 'stack',
-  commit: 'c'.repeat(40),
-  planSha256: 'd'.repeat(64),
-  status: 'pending',
-  requestedAt: '2026-11-23T00:00:00.000Z',
-  expiresAt: EXPIRES_AT.toISOString(),
-  expiresAtEpoch: EXPIRES_AT.getTime() / 1000,
-};
+const PENDING = approvalItem('pending', 'prod', EXPIRES_AT.toISOString());
 
 beforeAll(() => {
   Object.assign(process.env, ENV);
 });
 
 beforeEach(() => {
-  dynamo.reset();
-  sfn.reset();
-  secrets.reset();
   secrets.on(GetSecretValueCommand, { SecretId: ENV.SIGNING_KEY_SECRET_ID }).resolves({
     SecretString: KEY,
   });

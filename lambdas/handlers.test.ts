@@ -3,18 +3,13 @@
 // state machine by name.
 import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { approvalLink } from '../core/approval.ts';
+import { approvalItem, mockLambdaClients } from '../test/support/lambda-mocks.ts';
 import { TASK_STEPS } from '../core/task-steps.ts';
 import { readConfig } from './config.ts';
 import { AwsRuntime } from './runtime.ts';
@@ -46,20 +41,13 @@ const RUN = {
   environment: 'dev',
 };
 
-const dynamo = mockClient(DynamoDBDocumentClient);
-const sfn = mockClient(SFNClient);
-const secrets = mockClient(SecretsManagerClient);
-const sqs = mockClient(SQSClient);
+const { dynamo, sfn, secrets, sqs } = mockLambdaClients();
 
 beforeAll(() => {
   Object.assign(process.env, ENV);
 });
 
 beforeEach(() => {
-  dynamo.reset();
-  sfn.reset();
-  secrets.reset();
-  sqs.reset();
   secrets.on(GetSecretValueCommand).resolves({ SecretString: KEY });
 });
 
@@ -301,22 +289,6 @@ describe('notify handler', () => {
 });
 
 describe('approval callback', () => {
-  const approvalItem = (status: string) => ({
-    pk: 'APPROVAL#appr-1',
-    sk: 'APPROVAL',
-    type: 'approval',
-    id: 'appr-1',
-    runId: 'run-1',
-    taskToken: 'TOKEN-SECRET-123',
-    environment: 'dev',
-    projectDir: 'stack',
-    commit: 'c'.repeat(40),
-    planSha256: 'd'.repeat(64),
-    status,
-    requestedAt: '2026-11-23T00:00:00.000Z',
-    expiresAt: '2099-01-01T00:00:00.000Z',
-    expiresAtEpoch: 4070908800,
-  });
   const link = (action: 'approve' | 'reject') =>
     new URL(
       approvalLink(
