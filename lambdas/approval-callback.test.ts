@@ -8,25 +8,15 @@ import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { approvalLink } from '../core/approval.ts';
-import { approvalItem, mockLambdaClients } from '../test/support/lambda-mocks.ts';
+import { LAMBDA_ENV, approvalItem, mockLambdaClients } from '../test/support/lambda-mocks.ts';
 import { APPROVE_ACTION_ID } from '../core/slack-message.ts';
 import { slackSignature } from '../adapters/slack/interactivity.ts';
 
 const ENV = {
-  AWS_REGION: 'eu-west-1',
-  TABLE_NAME: 'stepform',
-  ARTIFACTS_BUCKET: 'stepform-artifacts',
-  STATE_BUCKET: 'stepform-state',
-  STATUS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/stepform-status.fifo',
+  ...LAMBDA_ENV,
   APPROVAL_URL: 'https://approval-endpoint.invalid/',
-  SIGNING_KEY_SECRET_ID: 'stepform/approval-signing-key',
   SLACK_SIGNING_SECRET_ID: 'stepform/slack-signing-secret',
   APPROVERS: 'alice,U0BOB',
-  SCHEDULE_GROUP: 'stepform',
-  DESTROY_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:stepform-destroy',
-  SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/stepform-scheduler',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_METRICS_DISABLED: 'true',
 };
 const KEY = 'k'.repeat(44);
 const SLACK_SECRET = 'slack-signing-secret-0123456789';

@@ -9,27 +9,12 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { approvalLink } from '../core/approval.ts';
-import { approvalItem, mockLambdaClients } from '../test/support/lambda-mocks.ts';
+import { LAMBDA_ENV, approvalItem, mockLambdaClients } from '../test/support/lambda-mocks.ts';
 import { TASK_STEPS } from '../core/task-steps.ts';
 import { readConfig } from './config.ts';
 import { AwsRuntime } from './runtime.ts';
 
-const ENV = {
-  AWS_REGION: 'eu-west-1',
-  TABLE_NAME: 'stepform',
-  ARTIFACTS_BUCKET: 'stepform-artifacts',
-  STATE_BUCKET: 'stepform-state',
-  STATUS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/stepform-status.fifo',
-  APPROVAL_URL: 'https://abc.lambda-url.eu-west-1.on.aws',
-  SIGNING_KEY_SECRET_ID: 'stepform/approval-signing-key',
-  SCHEDULE_GROUP: 'stepform',
-  DESTROY_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:stepform-destroy',
-  SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/stepform-scheduler',
-  GITHUB_REPOSITORY: 'acme/infra',
-  // Quiet Powertools in tests: no log lines, no metric blobs on stdout.
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-};
+const ENV = { ...LAMBDA_ENV, GITHUB_REPOSITORY: 'acme/infra' };
 const KEY = 'k'.repeat(44);
 const CONTEXT = { functionName: 'stepform-test', awsRequestId: 'req-1' } as Context;
 const RUN = {

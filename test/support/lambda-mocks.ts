@@ -7,6 +7,23 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 
+/** The configuration every handler reads (lambdas/config.ts), for a deployment in eu-west-1. */
+export const LAMBDA_ENV = {
+  AWS_REGION: 'eu-west-1',
+  TABLE_NAME: 'stepform',
+  ARTIFACTS_BUCKET: 'stepform-artifacts',
+  STATE_BUCKET: 'stepform-state',
+  STATUS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/stepform-status.fifo',
+  APPROVAL_URL: 'https://abc.lambda-url.eu-west-1.on.aws',
+  SIGNING_KEY_SECRET_ID: 'stepform/approval-signing-key',
+  SCHEDULE_GROUP: 'stepform',
+  DESTROY_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:stepform-destroy',
+  SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/stepform-scheduler',
+  // Quiet Powertools in tests: no log lines, no metric blobs on stdout.
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+};
+
 export function mockLambdaClients() {
   const clients = {
     dynamo: mockClient(DynamoDBDocumentClient),
