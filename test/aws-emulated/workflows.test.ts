@@ -1,0 +1,207 @@
+// The deployable artifacts on emulated AWS (issue 11): the CDK app synthesized with its Lambdas
+// bundled, the state machines from cdk.out run by moto's copy of LocalStack's ASL interpreter,
+// every Lambda task the real bundle with its template environment, every Batch job the real
+// executor entrypoint, all of them talking to moto (DynamoDB, S3, SQS, Secrets Manager, Step
+// Functions). See harness.ts and moto_launcher.py for how.
+//
+// What is not emulated, and why:
+// - Lambda and Batch themselves: moto runs neither a Node bundle nor a container without
+//   Docker. A Lambda is one fresh `node` process per invoke (lambda-runner.ts: the bundle's
+//   handler, the function's environment, errorType as Lambda's Unhandled error); a job is
+//   `node executor-image/src/main.ts` (the image's ENTRYPOINT) with the job definition's and
+//   the overrides' environment, on this machine's Terraform and provider mirror instead of
+//   the image's OpenTofu, its artifacts folder the job's /artifacts/<run> (the tests run as
+//   the job's user would need: a writable /artifacts; they remove what they wrote).
+// - IAM: moto does not enforce the roles' policies, so a missing permission is not caught
+//   here (cdk-nag and infra/test/job-roles.test.ts look at the policies).
+// - GitHub and Slack are outside AWS: a fake GitHub API and a fake Slack webhook in the
+//   harness (the function's GitHub requests are redirected there; the secrets are set to them
+//   as docs/deploy.md asks an operator to set the real ones).
+// - The EventBridge rule that runs ExecutionEnded, X-Ray, CloudWatch Logs and metrics.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GetItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
+import { HELLO_EXAMPLE, makeRepo } from '../support/repo.ts';
+import { EmulatedAws, synthesize } from './harness.ts';
+
+let scratch: string;
+let aws: EmulatedAws;
+let sfn: SFNClient;
+let sqs: SQSClient;
+let dynamo: DynamoDBClient;
+let s3: S3Client;
+let repository: string;
+let commit: string;
+const runIds: string[] = [];
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'stepform-emulated-'));
+  const outdir = join(scratch, 'cdk.out');
+  aws = new EmulatedAws(synthesize(outdir), outdir, scratch);
+  await aws.start();
+  sfn = new SFNClient(aws.moto.clientConfig);
+  sqs = new SQSClient(aws.moto.clientConfig);
+  dynamo = new DynamoDBClient(aws.moto.clientConfig);
+  s3 = new S3Client({ ...aws.moto.clientConfig, forcePathStyle: true });
+  const repo = await makeRepo();
+  repository = repo.dir;
+  commit = await repo.commitDir(HELLO_EXAMPLE, 'stack');
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of [sfn, sqs, dynamo, s3]) client?.destroy();
+  await aws?.settled();
+  await aws?.stop();
+  for (const runId of runIds)
+    await rm(join(BATCH_ARTIFACTS_ROOT, runId), { recursive: true, force: true });
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+const sleep = async (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+interface Execution {
+  readonly arn: string;
+  readonly status: string;
+  readonly history: HistoryEvent[];
+  readonly entered: string[];
+}
+
+async function history(arn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: arn, ...(nextToken ? { nextToken } : {}) }),
+    );
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
+function enteredStates(events: readonly HistoryEvent[]): string[] {
+  return events.flatMap((e) =>
+    e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : [],
+  );
+}
+
+/** Waits (bounded) until the execution leaves RUNNING, or until `until` holds for its history. */
+async function waitFor(
+  arn: string,
+  until: (execution: Execution) => boolean = (e) => e.status !== 'RUNNING',
+  timeoutMs = 150_000,
+): Promise<Execution> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status = 'UNKNOWN' } = await sfn.send(
+      new DescribeExecutionCommand({ executionArn: arn }),
+    );
+    const events = await history(arn);
+    const execution = { arn, status, history: events, entered: enteredStates(events) };
+    if (until(execution) || status !== 'RUNNING') return execution;
+    if (Date.now() > deadline) {
+      throw new Error(`still ${status} after ${String(timeoutMs)} ms: ${execution.entered.join(' → ')}`);
+    }
+    await sleep(250);
+  }
+}
+
+async function start(workflow: string, runId: string, extra: Record<string, unknown> = {}) {
+  runIds.push(runId);
+  const started = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: aws.stateMachineArn(workflow),
+      name: runId,
+      input: JSON.stringify({
+        runId,
+        workflow,
+        repository,
+        commit,
+        projectDir: 'stack',
+        environment: 'dev',
+        ...extra,
+      }),
+    }),
+  );
+  return started.executionArn!;
+}
+
+interface StatusEvent {
+  runId: string;
+  workflow: string;
+  environment: string;
+  phase: string;
+  commit: string;
+}
+
+/** Every status event of the queue so far (received and deleted), in the queue's order. */
+async function drainStatusEvents(): Promise<StatusEvent[]> {
+  const queueUrl = aws.ref('AWS::SQS::Queue', 'StatusQueue');
+  const events: StatusEvent[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    if (Messages.length === 0) return events;
+    for (const message of Messages) {
+      events.push(JSON.parse(message.Body!) as StatusEvent);
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }),
+      );
+    }
+  }
+}
+
+const phasesOf = (events: readonly StatusEvent[], runId: string) =>
+  events.filter((e) => e.runId === runId).map((e) => e.phase);
+
+function failureOf(execution: Execution): string {
+  const failed = execution.history.filter((e) => /Failed|Aborted|TimedOut/.test(e.type ?? ''));
+  if (failed.length === 0) return '[]';
+  const jobs = [...aws.jobs.values()].map((j) => `${j.jobName} ${j.status}: ${j.output.slice(-1_500)}`);
+  return JSON.stringify({ failed: failed.slice(-3), harness: aws.errors, jobs }, null, 1);
+}
+
+describe('plan (pull request) on emulated AWS', () => {
+  it('plans the commit with the executor, stores the result in S3 and reports planned', async () => {
+    const runId = 'emulated-plan-1';
+    const arn = await start('plan', runId, { pullRequest: 7 });
+    const execution = await waitFor(arn);
+    expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
+      status: 'SUCCEEDED',
+      failure: '[]',
+    });
+    expect(execution.entered).toEqual(
+      expect.arrayContaining(['PrepareRun', 'NotifyStarted', 'RunPlanJob', 'CollectPlan']),
+    );
+    expect(execution.entered.at(0)).toBe('PrepareRun');
+    const phases = phasesOf(await drainStatusEvents(), runId);
+    expect(phases).toEqual(['started', 'planned']);
+
+    const objects = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: aws.ref('AWS::S3::Bucket', 'ArtifactsBucket'),
+      }),
+    );
+    const keys = (objects.Contents ?? []).map((o) => o.Key);
+    expect(keys).toEqual(expect.arrayContaining([expect.stringMatching(/result\.json$/)]));
+    console.log(keys);
+    void GetItemCommand;
+    void ScanCommand;
+  });
+});
