@@ -19,7 +19,8 @@
 //   as docs/deploy.md asks an operator to set the real ones).
 // - The EventBridge rule that runs ExecutionEnded, X-Ray, CloudWatch Logs and metrics.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { GetItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -199,9 +200,119 @@ describe('plan (pull request) on emulated AWS', () => {
       }),
     );
     const keys = (objects.Contents ?? []).map((o) => o.Key);
-    expect(keys).toEqual(expect.arrayContaining([expect.stringMatching(/result\.json$/)]));
-    console.log(keys);
-    void GetItemCommand;
-    void ScanCommand;
+    // The S3 port keeps the job's /artifacts/<run>/plan folder under its artifacts/ prefix.
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        `artifacts${BATCH_ARTIFACTS_ROOT}/${runId}/plan/result.json`,
+        `artifacts${BATCH_ARTIFACTS_ROOT}/${runId}/plan/plan.tfplan`,
+      ]),
+    );
+    // A pull request's plan takes no lock.
+    expect(await itemsOfType('lock')).toEqual([]);
   });
 });
+
+/** Every item of the table with this `type`, as plain values. */
+async function itemsOfType(type: string): Promise<Record<string, unknown>[]> {
+  const { Items = [] } = await dynamo.send(
+    new ScanCommand({
+      TableName: aws.ref('AWS::DynamoDB::Table', 'Table'),
+      FilterExpression: '#type = :type',
+      ExpressionAttributeNames: { '#type': 'type' },
+      ExpressionAttributeValues: { ':type': { S: type } },
+    }),
+  );
+  return Items.map((item) => unmarshall(item));
+}
+
+/** The approve or reject link of the run's approval request, from its Slack message. */
+function approvalLink(runId: string, action: 'approve' | 'reject'): string {
+  const text = JSON.stringify(aws.slack).replaceAll('&amp;', '&');
+  const links = [...text.matchAll(/http:\/\/127\.0\.0\.1:\d+\/approvals\/[A-Za-z0-9_-]+\?[^"\s|>\\]+/g)]
+    .map((m) => m[0])
+    .filter((link) => new URL(link).searchParams.get('action') === action);
+  if (links.length === 0) throw new Error(`no ${action} link for ${runId} in the Slack messages`);
+  return links.at(-1)!;
+}
+
+/** What a person does with a link: GET the confirmation page, then POST its form. */
+async function decideThroughPage(link: string): Promise<{ page: string; decided: string }> {
+  const page = await fetch(link);
+  const html = await page.text();
+  expect(page.status).toBe(200);
+  const field = (name: string) => {
+    const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
+    if (!match) throw new Error(`the confirmation page has no ${name} field: ${html.slice(0, 500)}`);
+    return match[1]!.replaceAll('&amp;', '&');
+  };
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? new URL(link).pathname;
+  const posted = await fetch(new URL(action, link), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      action: field('action'),
+      expires: field('expires'),
+      sig: field('sig'),
+    }).toString(),
+  });
+  const decided = await posted.text();
+  expect(posted.status).toBe(200);
+  return { page: html, decided };
+}
+
+describe('plan-apply (push to main) on emulated AWS', () => {
+  it('locks, plans, waits for approval, applies after the approve link is used, and unlocks', async () => {
+    const runId = 'emulated-apply-1';
+    const arn = await start('plan-apply', runId);
+    const waiting = await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
+    expect(waiting.status).toBe('RUNNING');
+    // RequestApproval stored its task token; the run holds the environment's lock.
+    const approvals = await waitForItems('approval', runId);
+    expect(approvals[0]).toMatchObject({ runId, taskToken: expect.any(String) });
+    expect(await itemsOfType('lock')).toEqual([
+      expect.objectContaining({ environment: 'dev', owner: runId }),
+    ]);
+
+    const { decided } = await decideThroughPage(approvalLink(runId, 'approve'));
+    expect(decided).toContain(runId);
+    const execution = await waitFor(arn);
+    expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
+      status: 'SUCCEEDED',
+      failure: '[]',
+    });
+    expect(execution.entered).toEqual(
+      expect.arrayContaining([
+        'PrepareRun',
+        'LockEnvironment',
+        'RunPlanJob',
+        'CollectPlan',
+        'RequestApproval',
+        'RunApplyJob',
+        'CollectApply',
+        'UnlockEnvironment',
+        'Applied',
+      ]),
+    );
+    console.log(execution.entered);
+    const phases = phasesOf(await drainStatusEvents(), runId);
+    expect(phases).toEqual(['started', 'planned', 'awaiting_approval', 'approved', 'applying', 'applied']);
+    expect(await itemsOfType('lock')).toEqual([]);
+    // Terraform's state is in the state bucket (the S3 backend on moto).
+    const state = await s3.send(
+      new ListObjectsV2Command({ Bucket: aws.ref('AWS::S3::Bucket', 'StateBucket') }),
+    );
+    expect((state.Contents ?? []).map((o) => o.Key)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^stepform\/state\/.*dev.*stack/)]),
+    );
+  });
+});
+
+/** The run's items of a type, once there is one (RequestApproval writes before it waits). */
+async function waitForItems(type: string, runId: string): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const items = (await itemsOfType(type)).filter((item) => item.runId === runId);
+    if (items.length > 0 || Date.now() > deadline) return items;
+    await sleep(250);
+  }
+}
