@@ -122,7 +122,12 @@ async function waitFor(
   }
 }
 
-async function start(workflow: string, runId: string, extra: Record<string, unknown> = {}) {
+async function start(
+  workflow: string,
+  runId: string,
+  environment: string,
+  extra: Record<string, unknown> = {},
+) {
   runIds.push(runId);
   const started = await sfn.send(
     new StartExecutionCommand({
@@ -134,7 +139,7 @@ async function start(workflow: string, runId: string, extra: Record<string, unkn
         repository,
         commit,
         projectDir: 'stack',
-        environment: 'dev',
+        environment,
         ...extra,
       }),
     }),
@@ -181,7 +186,7 @@ function failureOf(execution: Execution): string {
 describe('plan (pull request) on emulated AWS', () => {
   it('plans the commit with the executor, stores the result in S3 and reports planned', async () => {
     const runId = 'emulated-plan-1';
-    const arn = await start('plan', runId, { pullRequest: 7 });
+    const arn = await start('plan', runId, 'dev', { pullRequest: 7 });
     const execution = await waitFor(arn);
     expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
       status: 'SUCCEEDED',
@@ -212,6 +217,13 @@ describe('plan (pull request) on emulated AWS', () => {
   });
 });
 
+async function s3Keys(bucket: string, prefix: string): Promise<string[]> {
+  const listed = await s3.send(
+    new ListObjectsV2Command({ Bucket: aws.ref('AWS::S3::Bucket', bucket), Prefix: prefix }),
+  );
+  return (listed.Contents ?? []).map((o) => o.Key!);
+}
+
 /** Every item of the table with this `type`, as plain values. */
 async function itemsOfType(type: string): Promise<Record<string, unknown>[]> {
   const { Items = [] } = await dynamo.send(
@@ -225,14 +237,22 @@ async function itemsOfType(type: string): Promise<Record<string, unknown>[]> {
   return Items.map((item) => unmarshall(item));
 }
 
-/** The approve or reject link of the run's approval request, from its Slack message. */
-function approvalLink(runId: string, action: 'approve' | 'reject'): string {
-  const text = JSON.stringify(aws.slack).replaceAll('&amp;', '&');
-  const links = [...text.matchAll(/http:\/\/127\.0\.0\.1:\d+\/approvals\/[A-Za-z0-9_-]+\?[^"\s|>\\]+/g)]
-    .map((m) => m[0])
-    .filter((link) => new URL(link).searchParams.get('action') === action);
-  if (links.length === 0) throw new Error(`no ${action} link for ${runId} in the Slack messages`);
-  return links.at(-1)!;
+/** The approve or reject link of the run's approval request, once its Slack message is sent. */
+async function approvalLink(runId: string, action: 'approve' | 'reject'): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const messages = aws.slack.map((m) => JSON.stringify(m).replaceAll('&amp;', '&'));
+    const links = messages
+      .filter((text) => text.includes(runId))
+      .flatMap((text) => [
+        ...text.matchAll(/http:\/\/127\.0\.0\.1:\d+\/approvals\/[A-Za-z0-9_-]+\?[^"\s|>\\]+/g),
+      ])
+      .map((m) => m[0])
+      .filter((link) => new URL(link).searchParams.get('action') === action);
+    if (links.length > 0) return links.at(-1)!;
+    if (Date.now() > deadline) throw new Error(`no ${action} link for ${runId} in Slack`);
+    await sleep(250);
+  }
 }
 
 /** What a person does with a link: GET the confirmation page, then POST its form. */
@@ -263,7 +283,7 @@ async function decideThroughPage(link: string): Promise<{ page: string; decided:
 describe('plan-apply (push to main) on emulated AWS', () => {
   it('locks, plans, waits for approval, applies after the approve link is used, and unlocks', async () => {
     const runId = 'emulated-apply-1';
-    const arn = await start('plan-apply', runId);
+    const arn = await start('plan-apply', runId, 'dev');
     const waiting = await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
     expect(waiting.status).toBe('RUNNING');
     // RequestApproval stored its task token; the run holds the environment's lock.
@@ -273,36 +293,40 @@ describe('plan-apply (push to main) on emulated AWS', () => {
       expect.objectContaining({ environment: 'dev', owner: runId }),
     ]);
 
-    const { decided } = await decideThroughPage(approvalLink(runId, 'approve'));
+    const { decided } = await decideThroughPage(await approvalLink(runId, 'approve'));
     expect(decided).toContain(runId);
     const execution = await waitFor(arn);
     expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
       status: 'SUCCEEDED',
       failure: '[]',
     });
-    expect(execution.entered).toEqual(
-      expect.arrayContaining([
-        'PrepareRun',
-        'LockEnvironment',
-        'RunPlanJob',
-        'CollectPlan',
-        'RequestApproval',
-        'RunApplyJob',
-        'CollectApply',
-        'UnlockEnvironment',
-        'Applied',
-      ]),
-    );
-    console.log(execution.entered);
+    expect(execution.entered).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'NotifyStarted',
+      'RunPlanJob',
+      'CollectPlan',
+      'HasChanges',
+      'NotifyPlanned',
+      'NeedsApproval',
+      'RequestApproval',
+      'NotifyApproved',
+      'NotifyApplying',
+      'RunApplyJob',
+      'CollectApply',
+      'OutcomeApplied',
+      'NotifyOutcome',
+      'RecordOutcome',
+      'UnlockEnvironment',
+      'EndForOutcome',
+      'Applied',
+    ]);
     const phases = phasesOf(await drainStatusEvents(), runId);
     expect(phases).toEqual(['started', 'planned', 'awaiting_approval', 'approved', 'applying', 'applied']);
     expect(await itemsOfType('lock')).toEqual([]);
     // Terraform's state is in the state bucket (the S3 backend on moto).
-    const state = await s3.send(
-      new ListObjectsV2Command({ Bucket: aws.ref('AWS::S3::Bucket', 'StateBucket') }),
-    );
-    expect((state.Contents ?? []).map((o) => o.Key)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^stepform\/state\/.*dev.*stack/)]),
+    expect(await s3Keys('StateBucket', 'stepform/state/')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/dev/)]),
     );
   });
 });
@@ -316,3 +340,29 @@ async function waitForItems(type: string, runId: string): Promise<Record<string,
     await sleep(250);
   }
 }
+
+describe('plan-apply rejected on emulated AWS', () => {
+  it('ends Rejected through the reject link, applies nothing and releases the lock', async () => {
+    const runId = 'emulated-reject-1';
+    const arn = await start('plan-apply', runId, 'staging');
+    await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
+    await waitForItems('approval', runId);
+    const { decided } = await decideThroughPage(await approvalLink(runId, 'reject'));
+    expect(decided).toContain(runId);
+    const execution = await waitFor(arn);
+    expect(execution.status).toBe('FAILED');
+    expect(execution.entered.slice(-6)).toEqual([
+      'OutcomeRejected',
+      'NotifyOutcome',
+      'RecordOutcome',
+      'UnlockEnvironment',
+      'EndForOutcome',
+      'Rejected',
+    ]);
+    expect(execution.entered).not.toContain('RunApplyJob');
+    const phases = phasesOf(await drainStatusEvents(), runId);
+    expect(phases).toEqual(['started', 'planned', 'awaiting_approval', 'rejected']);
+    expect(await itemsOfType('lock')).toEqual([]);
+    expect(await s3Keys('StateBucket', 'stepform/state/staging')).toEqual([]);
+  });
+});
