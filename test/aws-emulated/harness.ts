@@ -154,12 +154,16 @@ export class EmulatedAws {
   #moto?: MotoServer;
   #server?: ReturnType<typeof createServer>;
 
-  constructor(
-    readonly template: Template,
-    readonly outdir: string,
-    /** A scratch folder for the executor's work tree. */
-    readonly scratch: string,
-  ) {}
+  readonly template: Template;
+  readonly outdir: string;
+  /** A scratch folder for the executor's work tree. */
+  readonly scratch: string;
+
+  constructor(template: Template, outdir: string, scratch: string) {
+    this.template = template;
+    this.outdir = outdir;
+    this.scratch = scratch;
+  }
 
   get moto(): MotoServer {
     if (!this.#moto) throw new Error('the emulated stack is not started');
@@ -349,7 +353,9 @@ export class EmulatedAws {
         const attributes: Record<string, string> = {};
         if (properties.FifoQueue) attributes.FifoQueue = 'true';
         if (properties.ContentBasedDeduplication !== undefined)
-          attributes.ContentBasedDeduplication = String(properties.ContentBasedDeduplication);
+          attributes.ContentBasedDeduplication = JSON.stringify(
+            properties.ContentBasedDeduplication,
+          );
         if (properties.RedrivePolicy)
           attributes.RedrivePolicy = JSON.stringify(this.#resolve(properties.RedrivePolicy));
         const created = await sqs.send(
@@ -526,7 +532,7 @@ export class EmulatedAws {
       Command: this.#resolve(Command ?? []) as string[],
     };
     const environment: Record<string, string> = {};
-    for (const variable of container.Environment ?? []) environment[variable.Name] = variable.Value;
+    for (const variable of container.Environment) environment[variable.Name] = variable.Value;
     for (const variable of parameters.containerOverrides?.environment ?? [])
       environment[variable.name] = variable.value ?? '';
     const job: BatchJob = {
@@ -539,7 +545,7 @@ export class EmulatedAws {
     this.jobs.set(job.jobId, job);
     // The image's ENTRYPOINT is `node executor-image/src/main.ts`; a job definition's Command
     // would be its arguments.
-    const child = spawn(process.execPath, [EXECUTOR_MAIN, ...(container.Command ?? [])], {
+    const child = spawn(process.execPath, [EXECUTOR_MAIN, ...container.Command], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

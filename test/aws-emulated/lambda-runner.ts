@@ -10,7 +10,8 @@ import { text } from 'node:stream/consumers';
 import { pathToFileURL } from 'node:url';
 
 const [bundleFile, handlerName, githubUrl] = process.argv.slice(2);
-if (!bundleFile || !handlerName) throw new Error('usage: lambda-runner BUNDLE HANDLER [GITHUB_URL]');
+if (!bundleFile || !handlerName)
+  throw new Error('usage: lambda-runner BUNDLE HANDLER [GITHUB_URL]');
 
 if (githubUrl) {
   const realFetch = globalThis.fetch;
