@@ -83,11 +83,20 @@ async function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> 
  * output when it exits or does not answer in time.
  */
 export async function startMotoServer(
-  options: { readyTimeoutMs?: number; serialized?: boolean; log?: (line: string) => void } = {},
+  options: {
+    readyTimeoutMs?: number;
+    serialized?: boolean;
+    log?: (line: string) => void;
+    /** A Python file to run instead (it ends by calling moto.server.main with its arguments). */
+    launcher?: string;
+    /** More environment for the server (it gets MOTO_PORT, the port it serves, too). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<MotoServer> {
   await ensurePythonTools(process.env, options.log ?? (() => {}));
-  const [command, prefix] =
-    options.serialized === false
+  const [command, prefix] = options.launcher
+    ? [pythonToolPath(process.env, 'python'), [options.launcher]]
+    : options.serialized === false
       ? [pythonToolPath(process.env, 'moto_server'), []]
       : [pythonToolPath(process.env, 'python'), ['-c', SERIALIZED_MOTO_SERVER]];
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
@@ -97,7 +106,14 @@ export async function startMotoServer(
     const child = spawn(command, [...prefix, '-H', '127.0.0.1', '-p', String(port)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       // No AWS settings of the developer's shell reach the server.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LANG: 'C.UTF-8' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        LANG: 'C.UTF-8',
+        ...options.env,
+        // moto's ASL interpreter calls its own server at localhost:MOTO_PORT.
+        MOTO_PORT: String(port),
+      },
     });
     let output = '';
     const keep = (chunk: Buffer) => {
