@@ -2,6 +2,7 @@
 // child Node process that reports its getrusage maxRSS; Terraform and the executor are other
 // processes), and the peak of `stepform serve` holding a history of 500 runs (VmHWM from
 // /proc while it answers requests).
+import { appliedPlanApplyStates } from '../test/support/workflow-paths.ts';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,27 +50,7 @@ async function engineChild(arg: string): Promise<ChildReport> {
 /** A store holding `count` finished plan-apply runs, each with its events and status events. */
 async function fillStore(path: string, repository: string, count: number): Promise<void> {
   const store = openLocalStores(path);
-  const states = [
-    'PrepareRun',
-    'LockEnvironment',
-    'NotifyStarted',
-    'RunPlanJob',
-    'CollectPlan',
-    'HasChanges',
-    'NotifyPlanned',
-    'NeedsApproval',
-    'RequestApproval',
-    'NotifyApproved',
-    'NotifyApplying',
-    'RunApplyJob',
-    'CollectApply',
-    'OutcomeApplied',
-    'NotifyOutcome',
-    'RecordOutcome',
-    'UnlockEnvironment',
-    'EndForOutcome',
-    'Applied',
-  ];
+  const states = appliedPlanApplyStates(true);
   const base = Date.parse('2026-10-01T00:00:00Z');
   try {
     for (let i = 0; i < count; i += 1) {

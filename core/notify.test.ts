@@ -78,6 +78,19 @@ describe('notifyStep', () => {
     expect(events).toHaveLength(1);
   });
 
+  it('reports a rejection whose Catch gave a null Cause, with the error alone', async () => {
+    const { ports, events, chats } = fakePorts();
+    const report = await notifyStep(
+      { run: RUN, phase: 'rejected', error: { Error: 'ApprovalRejected', Cause: null } },
+      ports,
+      NOW,
+    );
+    expect(report.failed).toEqual([]);
+    expect(events.map((e) => e.phase)).toEqual(['rejected']);
+    expect(events[0]?.message).toMatch(/: rejected — ApprovalRejected$/);
+    expect(chats).toHaveLength(1);
+  });
+
   it('fails with NotificationFailed when the status event cannot be published', async () => {
     const { ports } = fakePorts({
       status: { publish: async () => Promise.reject(new Error('queue down')) },

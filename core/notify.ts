@@ -24,7 +24,17 @@ export const NOTIFY_INPUT = z.looseObject({
   run: RUN_INPUT,
   phase: z.enum(PHASES),
   result: z.looseObject({ resultLocation: z.string() }).optional(),
-  error: z.looseObject({ Error: z.string(), Cause: z.string().optional() }).optional(),
+  // A Catch's Cause may be null (moto's interpreter gives null for SendTaskFailure's cause):
+  // a rejection is still reported, without one.
+  error: z
+    .looseObject({
+      Error: z.string(),
+      Cause: z
+        .string()
+        .nullish()
+        .transform((cause) => cause ?? undefined),
+    })
+    .optional(),
   rollback: z.looseObject({ commit: z.string(), message: z.string() }).optional(),
   schedule: z.looseObject({ fireAt: z.string() }).optional(),
   approval: z.unknown().optional(),
@@ -61,6 +71,11 @@ export interface NotifyReport {
   failed: string[];
 }
 
+/** `Error: Cause`, or the error name alone when the Catch gave no cause. */
+function errorText(error: { Error: string; Cause?: string | undefined }): string {
+  return error.Cause ? `${error.Error}: ${error.Cause}` : error.Error;
+}
+
 /** One status line, as chat and the CLI show it. */
 export function statusLine(run: RunContext, phase: Phase, detail: NotifyDetail): string {
   const parts = [
@@ -68,7 +83,7 @@ export function statusLine(run: RunContext, phase: Phase, detail: NotifyDetail):
   ];
   if (detail.summary) parts.push(formatCounts(detail.summary));
   if (detail.rollback) parts.push(detail.rollback.message);
-  else if (detail.error) parts.push(`${detail.error.Error}: ${detail.error.Cause ?? ''}`.trim());
+  else if (detail.error) parts.push(errorText(detail.error));
   if (detail.schedule) parts.push(`destroy scheduled at ${detail.schedule.fireAt}`);
   return parts.join(' — ');
 }
@@ -173,7 +188,7 @@ export async function notifyStep(
     ...(notice.rollback
       ? { error: notice.rollback.message }
       : notice.error
-        ? { error: `${notice.error.Error}: ${notice.error.Cause ?? ''}` }
+        ? { error: errorText(notice.error) }
         : {}),
   });
   if (codeHost && run.pullRequest !== undefined) {

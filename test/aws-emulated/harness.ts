@@ -26,6 +26,8 @@ import { type MotoServer, startMotoServer } from '../aws/moto-server.ts';
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
 export const GITHUB_REPOSITORY = 'acme/infra';
+/** The repository every run of the stack is of (PrepareRun refuses any other). */
+export const GITHUB_URL = `https://github.com/${GITHUB_REPOSITORY}`;
 const LAUNCHER = new URL('./moto_launcher.py', import.meta.url).pathname;
 const LAMBDA_RUNNER = new URL('./lambda-runner.ts', import.meta.url).pathname;
 const EXECUTOR_MAIN = join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
@@ -158,6 +160,11 @@ export class EmulatedAws {
   readonly outdir: string;
   /** A scratch folder for the executor's work tree. */
   readonly scratch: string;
+  /**
+   * The local git repository that stands in for https://github.com/<GITHUB_REPOSITORY>: the
+   * stack runs only its own repository, and the executor's git fetches it from here.
+   */
+  repositoryMirror?: string;
 
   constructor(template: Template, outdir: string, scratch: string) {
     this.template = template;
@@ -561,6 +568,14 @@ export class EmulatedAws {
         ...environment,
         ...this.awsEnvironment(),
         STEPFORM_S3_FORCE_PATH_STYLE: 'true',
+        // git's own configuration from the environment: the GitHub URL read from the mirror.
+        ...(this.repositoryMirror
+          ? {
+              GIT_CONFIG_COUNT: '1',
+              GIT_CONFIG_KEY_0: `url.${this.repositoryMirror}.insteadOf`,
+              GIT_CONFIG_VALUE_0: GITHUB_URL,
+            }
+          : {}),
       },
     });
     this.#running.add(child);

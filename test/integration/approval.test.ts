@@ -1,6 +1,7 @@
 // The approval step through the real CLI: `stepform apply` waits in one process while
 // `stepform approve|reject RUN_ID` decides in another; and a request nobody answers expires.
 // One repository and home; each test has its own environment, so they never share a lock.
+import { APPROVED_APPLY_PHASES } from '../support/workflow-paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
 import type { RunEventRow } from '../../local/engine/store/sqlite-runs.ts';
@@ -119,14 +120,7 @@ describe('approve', () => {
 
   it('the outbox holds the phases in order, each a valid status event', () => {
     const outbox = ws.store().outbox.list(runId);
-    expect(outbox.map((o) => o.phase)).toEqual([
-      'started',
-      'planned',
-      'awaiting_approval',
-      'approved',
-      'applying',
-      'applied',
-    ]);
+    expect(outbox.map((o) => o.phase)).toEqual(APPROVED_APPLY_PHASES);
     const events = outbox.map((o) => STATUS_EVENT.parse(o.body));
     for (const event of events) {
       expect(event).toMatchObject({
