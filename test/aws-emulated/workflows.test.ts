@@ -361,3 +361,49 @@ describe('plan-apply rejected on emulated AWS', () => {
     expect(await s3Keys('StateBucket', 'stepform/state/staging')).toEqual([]);
   });
 });
+
+/** The states of a plan-apply whose plan has nothing to change. */
+const NO_CHANGES_STATES = [
+  'PrepareRun',
+  'LockEnvironment',
+  'NotifyStarted',
+  'RunPlanJob',
+  'CollectPlan',
+  'HasChanges',
+  'OutcomeNoChanges',
+  'NotifyOutcome',
+  'RecordOutcome',
+  'UnlockEnvironment',
+  'EndForOutcome',
+  'NoChanges',
+];
+
+describe('plan-apply with no changes on emulated AWS', () => {
+  // Runs after the approved scenario, in the same environment (dev) and at the same commit: the
+  // state it applied is in the state bucket, so this plan has nothing to change.
+  it('ends NoChanges after the plan, asks for no approval, records the run and unlocks', async () => {
+    const runId = 'emulated-no-changes-1';
+    const jobsBefore = aws.jobs.size;
+    const arn = await start('plan-apply', runId, 'dev');
+    const execution = await waitFor(arn);
+    expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
+      status: 'SUCCEEDED',
+      failure: '[]',
+    });
+    expect(execution.entered).toEqual(NO_CHANGES_STATES);
+    expect(phasesOf(await drainStatusEvents(), runId)).toEqual(['started', 'no_changes']);
+    // One job, the plan; no approval asked, in the table or in Slack.
+    expect(aws.jobs.size - jobsBefore).toBe(1);
+    expect((await itemsOfType('approval')).filter((item) => item.runId === runId)).toEqual([]);
+    const approvalMessages = aws.slack
+      .map((m) => JSON.stringify(m))
+      .filter((text) => text.includes(runId) && text.includes('/approvals/'));
+    expect(approvalMessages).toEqual([]);
+    expect(await itemsOfType('lock')).toEqual([]);
+    expect(await itemsOfType('environment')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ environment: 'dev', projectDir: 'stack', lastRunId: runId }),
+      ]),
+    );
+  });
+});
