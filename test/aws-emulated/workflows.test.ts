@@ -407,3 +407,51 @@ describe('plan-apply with no changes on emulated AWS', () => {
     );
   });
 });
+
+describe('plan-apply whose Record step fails on emulated AWS', () => {
+  it('stays Applied when the outcome cannot be recorded, and still releases the lock', async () => {
+    const runId = 'emulated-record-fails-1';
+    // The Record function's DynamoDB write throttled: its uncaught error, not one of the
+    // Lambda.* errors RecordOutcome retries.
+    aws.failingFunctions.set('RecordFunction', 'ProvisionedThroughputExceededException');
+    try {
+      const arn = await start('plan-apply', runId, 'qa');
+      await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
+      await waitForItems('approval', runId);
+      await decideThroughPage(await approvalLink(runId, 'approve'));
+      const execution = await waitFor(arn);
+      // The one failure of the run is Record's.
+      const failed = execution.history
+        .filter((e) => /Failed|Aborted|TimedOut/.test(e.type ?? ''))
+        .map((e) => `${e.type ?? ''} ${e.lambdaFunctionFailedEventDetails?.error ?? ''}`);
+      expect({ status: execution.status, failed }).toEqual({
+        status: 'SUCCEEDED',
+        failed: ['LambdaFunctionFailed ProvisionedThroughputExceededException'],
+      });
+      const applied = appliedPlanApplyStates(true);
+      expect(execution.entered).toEqual([
+        ...applied.slice(0, applied.indexOf('RecordOutcome') + 1),
+        'RecordFailureFailsRun',
+        ...applied.slice(applied.indexOf('RecordOutcome') + 1),
+      ]);
+      const records = aws.invocations.filter(
+        (i) => i.logicalId.includes('RecordFunction') && JSON.stringify(i.event).includes(runId),
+      );
+      expect(records.map((i) => i.outcome)).toEqual([
+        {
+          errorType: 'ProvisionedThroughputExceededException',
+          errorMessage: expect.any(String),
+        },
+      ]);
+      // The applied status event was sent before RecordOutcome; nothing was recorded after.
+      expect(phasesOf(await drainStatusEvents(), runId)).toEqual(APPROVED_APPLY_PHASES);
+      expect(await itemsOfType('lock')).toEqual([]);
+      expect((await itemsOfType('environment')).filter((e) => e.environment === 'qa')).toEqual([]);
+      expect(await s3Keys('StateBucket', 'stepform/state/')).toEqual(
+        expect.arrayContaining([expect.stringMatching(/qa/)]),
+      );
+    } finally {
+      aws.failingFunctions.delete('RecordFunction');
+    }
+  });
+});
