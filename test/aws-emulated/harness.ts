@@ -144,6 +144,12 @@ export class EmulatedAws {
   readonly jobs = new Map<string, BatchJob>();
   readonly github: RecordedRequest[] = [];
   readonly slack: unknown[] = [];
+  /**
+   * Faults a scenario injects: an invoke of a function whose logical id contains a key does not
+   * run its bundle but answers Lambda's Unhandled error with the value as its errorType (what
+   * the function's own uncaught error of that name would give).
+   */
+  readonly failingFunctions = new Map<string, string>();
   /** What the harness could not answer (a 500 to moto), for a failing test's message. */
   readonly errors: string[] = [];
   /** Physical names and ARNs by logical id: what Ref and Fn::GetAtt Arn give. */
@@ -467,6 +473,12 @@ export class EmulatedAws {
 
   /** Runs a function's bundle once with its environment, as Lambda would. */
   async invoke(logicalId: string, event: unknown): Promise<Outcome> {
+    const fault = [...this.failingFunctions].find(([part]) => logicalId.includes(part));
+    if (fault) {
+      const errorMessage = `${logicalId} failed as the test asked`;
+      this.invocations.push({ logicalId, event, outcome: { errorType: fault[1], errorMessage } });
+      return { errorType: fault[1], errorMessage };
+    }
     const properties = this.template.Resources[logicalId]!.Properties!;
     const [file, exportName] = (properties.Handler as string).split('.') as [string, string];
     const key = (properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');

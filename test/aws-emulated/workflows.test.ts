@@ -20,8 +20,8 @@
 // - The EventBridge rule that runs ExecutionEnded, X-Ray, CloudWatch Logs and metrics.
 import { APPROVED_APPLY_PHASES, appliedPlanApplyStates } from '../support/workflow-paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -29,12 +29,14 @@ import {
   type HistoryEvent,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
+import { epochSeconds, keys } from '../../adapters/aws/dynamodb/table.ts';
 import { HELLO_EXAMPLE, makeRepo } from '../support/repo.ts';
 import { EmulatedAws, GITHUB_URL, synthesize } from './harness.ts';
 
@@ -359,5 +361,151 @@ describe('plan-apply rejected on emulated AWS', () => {
     expect(phases).toEqual(['started', 'planned', 'awaiting_approval', 'rejected']);
     expect(await itemsOfType('lock')).toEqual([]);
     expect(await s3Keys('StateBucket', 'stepform/state/staging')).toEqual([]);
+  });
+});
+
+/** The states of a plan-apply whose plan has nothing to change. */
+const NO_CHANGES_STATES = [
+  'PrepareRun',
+  'LockEnvironment',
+  'NotifyStarted',
+  'RunPlanJob',
+  'CollectPlan',
+  'HasChanges',
+  'OutcomeNoChanges',
+  'NotifyOutcome',
+  'RecordOutcome',
+  'UnlockEnvironment',
+  'EndForOutcome',
+  'NoChanges',
+];
+
+describe('plan-apply with no changes on emulated AWS', () => {
+  // Runs after the approved scenario, in the same environment (dev) and at the same commit: the
+  // state it applied is in the state bucket, so this plan has nothing to change.
+  it('ends NoChanges after the plan, asks for no approval, records the run and unlocks', async () => {
+    const runId = 'emulated-no-changes-1';
+    const jobsBefore = aws.jobs.size;
+    const arn = await start('plan-apply', runId, 'dev');
+    const execution = await waitFor(arn);
+    expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
+      status: 'SUCCEEDED',
+      failure: '[]',
+    });
+    expect(execution.entered).toEqual(NO_CHANGES_STATES);
+    expect(phasesOf(await drainStatusEvents(), runId)).toEqual(['started', 'no_changes']);
+    // One job, the plan; no approval asked, in the table or in Slack.
+    expect(aws.jobs.size - jobsBefore).toBe(1);
+    expect((await itemsOfType('approval')).filter((item) => item.runId === runId)).toEqual([]);
+    const approvalMessages = aws.slack
+      .map((m) => JSON.stringify(m))
+      .filter((text) => text.includes(runId) && text.includes('/approvals/'));
+    expect(approvalMessages).toEqual([]);
+    expect(await itemsOfType('lock')).toEqual([]);
+    expect(await itemsOfType('environment')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ environment: 'dev', projectDir: 'stack', lastRunId: runId }),
+      ]),
+    );
+  });
+});
+
+describe('plan-apply whose Record step fails on emulated AWS', () => {
+  it('stays Applied when the outcome cannot be recorded, and still releases the lock', async () => {
+    const runId = 'emulated-record-fails-1';
+    // The Record function's DynamoDB write throttled: its uncaught error, not one of the
+    // Lambda.* errors RecordOutcome retries.
+    aws.failingFunctions.set('RecordFunction', 'ProvisionedThroughputExceededException');
+    try {
+      const arn = await start('plan-apply', runId, 'qa');
+      await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
+      await waitForItems('approval', runId);
+      await decideThroughPage(await approvalLink(runId, 'approve'));
+      const execution = await waitFor(arn);
+      // The one failure of the run is Record's.
+      const failed = execution.history
+        .filter((e) => /Failed|Aborted|TimedOut/.test(e.type ?? ''))
+        .map((e) => `${e.type ?? ''} ${e.lambdaFunctionFailedEventDetails?.error ?? ''}`);
+      expect({ status: execution.status, failed }).toEqual({
+        status: 'SUCCEEDED',
+        failed: ['LambdaFunctionFailed ProvisionedThroughputExceededException'],
+      });
+      const applied = appliedPlanApplyStates(true);
+      expect(execution.entered).toEqual([
+        ...applied.slice(0, applied.indexOf('RecordOutcome') + 1),
+        'RecordFailureFailsRun',
+        ...applied.slice(applied.indexOf('RecordOutcome') + 1),
+      ]);
+      const records = aws.invocations.filter(
+        (i) => i.logicalId.includes('RecordFunction') && JSON.stringify(i.event).includes(runId),
+      );
+      expect(records.map((i) => i.outcome)).toEqual([
+        {
+          errorType: 'ProvisionedThroughputExceededException',
+          errorMessage: expect.any(String),
+        },
+      ]);
+      // The applied status event was sent before RecordOutcome; nothing was recorded after.
+      expect(phasesOf(await drainStatusEvents(), runId)).toEqual(APPROVED_APPLY_PHASES);
+      expect(await itemsOfType('lock')).toEqual([]);
+      expect((await itemsOfType('environment')).filter((e) => e.environment === 'qa')).toEqual([]);
+      expect(await s3Keys('StateBucket', 'stepform/state/')).toEqual(
+        expect.arrayContaining([expect.stringMatching(/qa/)]),
+      );
+    } finally {
+      aws.failingFunctions.delete('RecordFunction');
+    }
+  });
+});
+
+describe('plan-apply while another run holds the lock on emulated AWS', () => {
+  // LockEnvironment retries LockHeld up to 30 times (10 s, backoff 1.5, at most 60 s, full
+  // jitter): reaching LockFailed takes many minutes of real sleeps on moto's interpreter, and the
+  // harness has no knob to shorten a definition's Retry. So this asserts the run's first
+  // attempt and what it must not do while it waits, then stops it as an operator would.
+  it('fails its lock attempt with LockHeld naming the holder, runs no job and leaves the lock', async () => {
+    const runId = 'emulated-lock-held-1';
+    const acquiredAt = new Date(Date.now() - 60_000).toISOString();
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const holder = { environment: 'prod', owner: 'another-run-1', acquiredAt, expiresAt };
+    // The lock item as DynamoLockPort.acquire writes it.
+    await dynamo.send(
+      new PutItemCommand({
+        TableName: aws.ref('AWS::DynamoDB::Table', 'Table'),
+        Item: marshall({
+          ...keys.lock('prod'),
+          type: 'lock',
+          ...holder,
+          expiresAtEpoch: epochSeconds(expiresAt, 'expiresAt'),
+        }),
+      }),
+    );
+    const jobsBefore = aws.jobs.size;
+    const arn = await start('plan-apply', runId, 'prod');
+    const waiting = await waitFor(arn, (e) =>
+      e.history.some((event) => event.lambdaFunctionFailedEventDetails?.error === 'LockHeld'),
+    );
+    await sfn.send(new StopExecutionCommand({ executionArn: arn, error: 'TestStopped' }));
+    // ABORTED once the interpreter leaves the retry's sleep (full jitter: under 10 s, then 15 s).
+    const stopped = await waitFor(arn, undefined, 30_000);
+    expect(waiting.status).toBe('RUNNING');
+    expect(stopped.status).toBe('ABORTED');
+    const lockFailures = stopped.history.flatMap((e) =>
+      e.lambdaFunctionFailedEventDetails ? [e.lambdaFunctionFailedEventDetails] : [],
+    );
+    expect(lockFailures.length).toBeGreaterThanOrEqual(1);
+    for (const failure of lockFailures) {
+      expect(failure.error).toBe('LockHeld');
+      expect(failure.cause).toContain(`locked by run another-run-1 until ${expiresAt}`);
+    }
+    // Retrying, not caught: the run never got past LockEnvironment.
+    expect(stopped.entered[0]).toBe('PrepareRun');
+    expect([...new Set(stopped.entered)]).toEqual(['PrepareRun', 'LockEnvironment']);
+    expect(aws.jobs.size - jobsBefore).toBe(0);
+    expect(phasesOf(await drainStatusEvents(), runId)).toEqual([]);
+    const locks = await itemsOfType('lock');
+    expect(locks.filter((l) => l.environment === 'prod')).toEqual([
+      expect.objectContaining(holder),
+    ]);
   });
 });
