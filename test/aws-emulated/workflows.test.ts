@@ -18,7 +18,11 @@
 //   harness (the function's GitHub requests are redirected there; the secrets are set to them
 //   as docs/deploy.md asks an operator to set the real ones).
 // - The EventBridge rule that runs ExecutionEnded, X-Ray, CloudWatch Logs and metrics.
-import { APPROVED_APPLY_PHASES, appliedPlanApplyStates } from '../support/workflow-paths.ts';
+import {
+  APPROVED_APPLY_PHASES,
+  NO_CHANGES_PLAN_APPLY_STATES,
+  appliedPlanApplyStates,
+} from '../support/workflow-paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -364,22 +368,6 @@ describe('plan-apply rejected on emulated AWS', () => {
   });
 });
 
-/** The states of a plan-apply whose plan has nothing to change. */
-const NO_CHANGES_STATES = [
-  'PrepareRun',
-  'LockEnvironment',
-  'NotifyStarted',
-  'RunPlanJob',
-  'CollectPlan',
-  'HasChanges',
-  'OutcomeNoChanges',
-  'NotifyOutcome',
-  'RecordOutcome',
-  'UnlockEnvironment',
-  'EndForOutcome',
-  'NoChanges',
-];
-
 describe('plan-apply with no changes on emulated AWS', () => {
   // Runs after the approved scenario, in the same environment (dev) and at the same commit: the
   // state it applied is in the state bucket, so this plan has nothing to change.
@@ -392,7 +380,7 @@ describe('plan-apply with no changes on emulated AWS', () => {
       status: 'SUCCEEDED',
       failure: '[]',
     });
-    expect(execution.entered).toEqual(NO_CHANGES_STATES);
+    expect(execution.entered).toEqual(NO_CHANGES_PLAN_APPLY_STATES);
     expect(phasesOf(await drainStatusEvents(), runId)).toEqual(['started', 'no_changes']);
     // One job, the plan; no approval asked, in the table or in Slack.
     expect(aws.jobs.size - jobsBefore).toBe(1);
