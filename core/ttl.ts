@@ -10,8 +10,9 @@ import type { NotifyInput } from './notify.ts';
 import type { DestroySchedule, EnvironmentRecord, SchedulePort } from './ports.ts';
 import { parseInput } from './validation.ts';
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+/** A SHA-256 (hex) of an environment and project: what tells schedules apart in names and ids. */
+export function scheduleHash(environment: string, projectDir: string): string {
+  return createHash('sha256').update(`${environment}\0${projectDir}`, 'utf8').digest('hex');
 }
 
 /** The fire time rounded up to the second (never before it), as `yyyy-mm-ddThh:mm:ss`. */
@@ -29,7 +30,7 @@ export function fireSecond(fireAt: string): string {
  */
 export function scheduledDestroyRun(schedule: DestroySchedule): RunContext {
   const stamp = fireSecond(schedule.fireAt).replace(/[-:]/g, '');
-  const hash = sha256Hex(`${schedule.environment}\0${schedule.projectDir}`).slice(0, 8);
+  const hash = scheduleHash(schedule.environment, schedule.projectDir).slice(0, 8);
   // A long environment name is shortened so the id fits; the hash still tells them apart.
   const room = RUN_ID_LIMIT - `ttl--${stamp}Z-${hash}`.length;
   const environment = schedule.environment.slice(0, room).replace(/[-_]+$/, '');

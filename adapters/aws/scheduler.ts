@@ -2,7 +2,6 @@
 // environment and project, in the deployment's schedule group, that starts the destroy state
 // machine when the TTL runs out and then deletes itself (ActionAfterCompletion: DELETE).
 // Changing the TTL updates the same schedule; the run it starts is core's (core/ttl.ts).
-import { createHash } from 'node:crypto';
 import {
   CreateScheduleCommand,
   type CreateScheduleInput,
@@ -12,7 +11,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { InvalidInput } from '../../core/errors.ts';
 import type { DestroySchedule, SchedulePort } from '../../core/ports.ts';
-import { fireSecond, scheduledDestroyRun } from '../../core/ttl.ts';
+import { fireSecond, scheduleHash, scheduledDestroyRun } from '../../core/ttl.ts';
 import { isAwsError } from './aws-errors.ts';
 
 export interface SchedulerTarget {
@@ -27,10 +26,6 @@ export interface SchedulerTarget {
 const NAME_LIMIT = 64;
 const NAME_ALLOWED = /^[0-9A-Za-z_.-]+$/;
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
 /**
  * The schedule's name, the same for the same environment and project: `ttl-<env>.<project>`
  * (an environment name has no ".", so the first one ends it) when that is at most 64
@@ -40,7 +35,7 @@ function sha256Hex(text: string): string {
 export function scheduleName(environment: string, projectDir: string): string {
   const raw = `ttl-${environment}.${projectDir}`;
   if (raw.length <= NAME_LIMIT && NAME_ALLOWED.test(raw)) return raw;
-  const hash = sha256Hex(`${environment}\0${projectDir}`).slice(0, 16);
+  const hash = scheduleHash(environment, projectDir).slice(0, 16);
   const readable = raw.replace(/[^0-9A-Za-z_.-]/g, '_').slice(0, NAME_LIMIT - hash.length - 1);
   return `${readable}-${hash}`;
 }
