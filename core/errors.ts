@@ -205,6 +205,12 @@ export class UnmergedCommit extends StepformError {
   readonly kind = 'usage';
 }
 
+/** The person at the terminal did not confirm a destroy: nothing was recorded or run. */
+export class DestroyNotConfirmed extends StepformError {
+  override readonly name = 'DestroyNotConfirmed';
+  readonly kind = 'failure';
+}
+
 /** Every error class by name, for checks that ASL error names exist. */
 export const ERROR_CLASSES = {
   InvalidInput,
@@ -233,6 +239,7 @@ export const ERROR_CLASSES = {
   NotificationFailed,
   DefaultBranchCheckFailed,
   UnmergedCommit,
+  DestroyNotConfirmed,
 } as const;
 
 /** Turns anything thrown into `{ name, message }` without leaking a stack. */

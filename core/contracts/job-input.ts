@@ -28,6 +28,15 @@ export const RUN_ID = z
     `must be 1-${RUN_ID_LIMIT} characters of A-Z, a-z, 0-9, "_" and "-"`,
   );
 
+/**
+ * Where a project's state lives in an environment, under the backend's state folder or key
+ * prefix: one state per environment and project, the project one reversible path segment.
+ */
+export function stateKey(environment: string, projectDir: string): string {
+  const project = projectDir === '.' ? '%2E' : encodeURIComponent(projectDir);
+  return `${environment}/${project}/terraform.tfstate`;
+}
+
 const SAFE_ABSOLUTE_PATH = /^\/[^\0\n\r]*$/;
 
 export const ABSOLUTE_PATH = z

@@ -5,7 +5,7 @@ import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { type RunResult, run } from '../../toolchain/process.ts';
 import { InvalidInput, JobInterrupted, TerraformFailed } from '../../core/errors.ts';
-import type { Backend } from '../../core/contracts/job-input.ts';
+import { type Backend, stateKey } from '../../core/contracts/job-input.ts';
 import type { JobLog } from './job-log.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -13,11 +13,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Name of the override file the executor writes next to the root module. */
 export const BACKEND_OVERRIDE_FILE = 'stepform_backend_override.tf.json';
 
-/** One state per environment and project. The project becomes one reversible path segment. */
-export function stateKey(environment: string, projectDir: string): string {
-  const project = projectDir === '.' ? '%2E' : encodeURIComponent(projectDir);
-  return `${environment}/${project}/terraform.tfstate`;
-}
+export { stateKey };
 
 /**
  * The root module may declare any backend or none; this override file makes it the job's.

@@ -14,9 +14,9 @@ import { ttlVerb } from './ttl.ts';
 export const USAGE = `usage: stepform <verb> [options] [--json]
 
   plan       --dir DIR [--env ENV] [--repo PATH] [--commit SHA]
-  apply      --dir DIR [--env ENV] [--auto-approve] [--approval-timeout 10m]
+  apply      --dir DIR --env ENV [--auto-approve] [--approval-timeout 10m]
   ephemeral  --dir DIR --env ENV --ttl 2h
-  destroy    --dir DIR --env ENV
+  destroy    --dir DIR --env ENV [--yes]         asks first on a terminal
   ttl        ENV DURATION [--dir DIR]       set a new TTL, counted from now
   approve    RUN_ID [--by NAME]
   reject     RUN_ID [--by NAME]
@@ -26,7 +26,7 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   doctor                                    is this machine ready?
 
 --repo defaults to the git repository around the current directory, --commit to its HEAD,
---env to dev. State lives in .stepform/ at the repository root ($STEPFORM_HOME to move it).
+--env of plan to dev (every verb that changes an environment needs --env). State lives in .stepform/ at the repository root ($STEPFORM_HOME to move it).
 `;
 
 const OPTIONS = {
@@ -40,6 +40,7 @@ const OPTIONS = {
   'approval-timeout': { type: 'string' },
   by: { type: 'string' },
   port: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -52,7 +53,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   plan: ['dir', 'env', 'repo', 'commit'],
   apply: ['dir', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   ephemeral: ['dir', 'env', 'repo', 'commit', 'ttl'],
-  destroy: ['dir', 'env', 'repo', 'commit'],
+  destroy: ['dir', 'env', 'repo', 'commit', 'yes'],
   ttl: ['dir', 'repo'],
   approve: ['by', 'repo'],
   reject: ['by', 'repo'],

@@ -2,11 +2,17 @@
 // progress line per state as it happens.
 import { CHANGE_COUNTS, formatCounts } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
-import { DEFAULT_TTL_BOUNDS, parseDuration, parseTtl } from '../../core/duration.ts';
-import { RUN_INPUT, type RunContext, type Workflow } from '../../core/contracts/workflow-input.ts';
+import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
+import {
+  MAX_APPROVAL_TIMEOUT_SECONDS,
+  RUN_INPUT,
+  type RunContext,
+  type Workflow,
+} from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { RunOutcome, StateProgress } from '../engine/engine.ts';
 import type { ApprovalRequest } from '../engine/handlers.ts';
+import { homeLayout } from '../engine/home.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
 import type { RunRow } from '../engine/store/sqlite-runs.ts';
 import {
@@ -17,10 +23,12 @@ import {
   resolveProjectDir,
   resolveRepository,
 } from './context.ts';
+import { confirmDestroy } from './confirm-destroy.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 
 const DEFAULT_APPROVAL_TIMEOUT = '1h';
+const APPROVAL_TIMEOUT_BOUNDS = { minMs: 1000, maxMs: MAX_APPROVAL_TIMEOUT_SECONDS * 1000 };
 
 function seconds(ms: number | undefined): string {
   return ms === undefined ? '' : ` (${ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`})`;
@@ -74,12 +82,15 @@ export async function runInputFromFlags(
   const projectDir = await resolveProjectDir(repository, values.dir, io.cwd);
   if (workflow === 'ephemeral' && values.ttl === undefined)
     throw new InvalidInput('--ttl', 'is required for an ephemeral environment');
-  if (workflow === 'ephemeral' && values.env === undefined)
-    throw new InvalidInput('--env', 'is required for an ephemeral environment');
+  // Only a plan has a default environment: what changes an environment names it.
+  if (workflow !== 'plan' && values.env === undefined)
+    throw new InvalidInput('--env', `is required: ${workflow} changes the environment it names`);
   const ttlMs =
     values.ttl === undefined ? undefined : parseTtl(values.ttl, DEFAULT_TTL_BOUNDS, '--ttl');
-  const approvalMs = parseDuration(
+  // Whole seconds from 1 s to the longest an approval may wait: `0s` is refused, not rounded up.
+  const approvalMs = parseTtl(
     values['approval-timeout'] ?? DEFAULT_APPROVAL_TIMEOUT,
+    APPROVAL_TIMEOUT_BOUNDS,
     '--approval-timeout',
   );
   try {
@@ -93,7 +104,7 @@ export async function runInputFromFlags(
         projectDir,
         environment: values.env ?? 'dev',
         autoApprove: values['auto-approve'] === true,
-        approvalTimeoutSeconds: Math.max(1, Math.round(approvalMs / 1000)),
+        approvalTimeoutSeconds: approvalMs / 1000,
         ...(ttlMs === undefined ? {} : { ttlSeconds: Math.round(ttlMs / 1000) }),
       },
       'input',
@@ -116,8 +127,12 @@ export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Pr
       `warning: ${run.projectDir} has uncommitted changes; Stepform runs commit ${run.commit.slice(0, 12)} as committed\n`,
     );
   }
+  const home = homeFor(run.repository, io.env);
+  if (workflow === 'destroy') {
+    await confirmDestroy(run, { yes: values.yes === true, stateDir: homeLayout(home).state }, io);
+  }
   const engine = new LocalEngine({
-    home: homeFor(run.repository, io.env),
+    home,
     env: io.env,
     print: (line) => say(`${line}\n`),
   });

@@ -9,10 +9,19 @@ import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { progressLine } from './run-verbs.ts';
 
+/**
+ * A port as people write it: decimal digits only (no sign, exponent, hex or blank, which
+ * Number() would all accept), 0 (any free port) to 65535.
+ */
+export function parsePort(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 0 && port <= 65535))
+    throw new InvalidInput('--port', `must be a port number from 0 to 65535, not "${text}"`);
+  return port;
+}
+
 export async function serveVerb(values: CliValues, io: Io): Promise<number> {
-  const port = values.port === undefined ? DEFAULT_APPROVAL_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidInput('--port', 'must be a port number');
+  const port = values.port === undefined ? DEFAULT_APPROVAL_PORT : parsePort(values.port);
   const repository = await resolveRepository(values.repo, io.cwd);
   const engine = new LocalEngine({
     home: homeFor(repository, io.env),

@@ -14,8 +14,9 @@ export interface StepformHome {
   readonly secrets: string;
 }
 
-export function stepformHome(root: string): StepformHome {
-  const home = {
+/** Where each part of a home at `root` lives; creates nothing. */
+export function homeLayout(root: string): StepformHome {
+  return {
     root,
     database: join(root, 'stepform.db'),
     artifacts: join(root, 'artifacts'),
@@ -24,6 +25,11 @@ export function stepformHome(root: string): StepformHome {
     events: join(root, 'events.jsonl'),
     secrets: join(root, 'secrets'),
   };
+}
+
+/** The home at `root`, its folders created. */
+export function stepformHome(root: string): StepformHome {
+  const home = homeLayout(root);
   for (const dir of [home.root, home.artifacts, home.state, home.runs])
     mkdirSync(dir, { recursive: true });
   // State files and the database hold secrets: keep them out of the repository around them.

@@ -88,7 +88,15 @@ describe('the workflows, through the CLI', () => {
   });
 
   it('apply --auto-approve: exit 0, applied, last good commit recorded, lock released', async () => {
-    const { run } = await runOk(['apply', '--dir', PROJECT, '--auto-approve', '--json']);
+    const { run } = await runOk([
+      'apply',
+      '--dir',
+      PROJECT,
+      '--env',
+      'dev',
+      '--auto-approve',
+      '--json',
+    ]);
     runs.apply = run;
     expect(run).toMatchObject({
       workflow: 'plan-apply',
@@ -128,7 +136,7 @@ describe('the workflows, through the CLI', () => {
   });
 
   it('apply with nothing to change asks for no approval and exits 0 without --auto-approve', async () => {
-    const { result, run } = await runOk(['apply', '--dir', PROJECT, '--json']);
+    const { result, run } = await runOk(['apply', '--dir', PROJECT, '--env', 'dev', '--json']);
     runs.noChanges = run;
     expect(run).toMatchObject({
       workflow: 'plan-apply',
@@ -233,8 +241,42 @@ describe('the workflows, through the CLI', () => {
     expect(ws.store().schedules.list()).toEqual(schedulesBefore);
   });
 
-  it('destroy --env preview: destroyed, schedule deleted, lock released', async () => {
-    const { run } = await runOk(['destroy', '--dir', PROJECT, '--env', 'preview', '--json']);
+  it('destroy without a terminal and without --yes: exit 2, nothing destroyed or recorded', async () => {
+    const runsBefore = ws.store().runs.list(1000).length;
+    const result = await ws.cli(['destroy', '--dir', PROJECT, '--env', 'preview']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--yes: destroy asks for confirmation on a terminal');
+    expect(ws.store().runs.list(1000)).toHaveLength(runsBefore);
+    expect(ws.resources('preview')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('destroy on a terminal shows the resources, asks, and keeps everything when not confirmed', async () => {
+    const runsBefore = ws.store().runs.list(1000).length;
+    const result = await ws.onTerminal(
+      ['destroy', '--dir', PROJECT, '--env', 'preview'],
+      'to destroy it: ',
+      'prod',
+    );
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain(`destroy will remove 3 resources of preview (${PROJECT}):`);
+    for (const address of HELLO_RESOURCES) expect(result.stdout).toContain(`  - ${address}`);
+    expect(result.stdout).toContain(
+      'DestroyNotConfirmed: not confirmed: preview was not destroyed',
+    );
+    expect(ws.store().runs.list(1000)).toHaveLength(runsBefore);
+    expect(ws.resources('preview')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('destroy --env preview --yes: destroyed, schedule deleted, lock released', async () => {
+    const { run } = await runOk([
+      'destroy',
+      '--dir',
+      PROJECT,
+      '--env',
+      'preview',
+      '--yes',
+      '--json',
+    ]);
     runs.destroy = run;
     expect(run).toMatchObject({
       workflow: 'destroy',
@@ -349,9 +391,19 @@ describe('bad input exits 2, names the flag and records no run', () => {
     ],
     [
       'a malformed --approval-timeout',
-      ['apply', '--dir', PROJECT, '--approval-timeout', 'soon'],
+      ['apply', '--dir', PROJECT, '--env', 'dev', '--approval-timeout', 'soon'],
       '--approval-timeout',
     ],
+    [
+      'a zero --approval-timeout (never rounded up)',
+      ['apply', '--dir', PROJECT, '--env', 'dev', '--approval-timeout', '0s'],
+      '--approval-timeout: must be between 1s and 7d',
+    ],
+    ['apply without --env', ['apply', '--dir', PROJECT, '--auto-approve'], '--env: is required'],
+    ['destroy without --env', ['destroy', '--dir', PROJECT, '--yes'], '--env: is required'],
+    ['serve --port that is blank', ['serve', '--port', ''], '--port: must be a port number'],
+    ['serve --port in exponent form', ['serve', '--port', '3.1e4'], '--port'],
+    ['serve --port in hex', ['serve', '--port', '0x7a6a'], '--port'],
     [
       'approve of an unknown run id',
       ['approve', '20200101T000000Z-abcdef'],

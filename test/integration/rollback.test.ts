@@ -112,7 +112,15 @@ describe('rollback to the last good commit', () => {
 
   it('a failing apply of B exits 1, rolls back to A and says so; A stays the last good commit', async () => {
     stagingApply = ws.start(['apply', '--dir', PROJECT, '--env', 'staging', '--auto-approve']);
-    const result = await ws.cli(['apply', '--dir', PROJECT, '--auto-approve', '--json']);
+    const result = await ws.cli([
+      'apply',
+      '--dir',
+      PROJECT,
+      '--env',
+      'dev',
+      '--auto-approve',
+      '--json',
+    ]);
     exited(result, 1);
     const run = parseJson(result) as RunJson;
     expect(run).toMatchObject({

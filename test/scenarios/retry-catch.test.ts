@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stateKey } from '../../executor-image/src/terraform.ts';
+import { stateKey } from '../../core/contracts/job-input.ts';
 import { DEFAULT_LOCK_TTL_MS } from '../../core/locks.ts';
 import type { RunContext, Workflow } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, readAslText } from '../../state-machines/workflows.ts';

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stateKey } from '../../executor-image/src/terraform.ts';
+import { stateKey } from '../../core/contracts/job-input.ts';
 import { type LocalStores, openLocalStores } from '../../local/engine/store/local-stores.ts';
 import { run } from '../../toolchain/process.ts';
 import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo, tempDir } from './repo.ts';
@@ -73,12 +73,16 @@ export interface RunningCli {
   stderr(): string;
 }
 
+/** Drives a command on a pseudo-terminal: see the file. */
+const PTY_RUN = new URL('./pty_run.py', import.meta.url).pathname;
+
 export function startCli(
   args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
+  options: { cwd: string; env: NodeJS.ProcessEnv; program?: readonly [string, string] },
 ): RunningCli {
   const started = performance.now();
-  const child = spawn(process.execPath, [STEPFORM, ...args], {
+  const [command, script] = options.program ?? [process.execPath, STEPFORM];
+  const child = spawn(command, [script, ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -146,6 +150,11 @@ export interface Workspace {
   readonly env: NodeJS.ProcessEnv;
   cli(args: readonly string[]): Promise<CliResult>;
   start(args: readonly string[]): RunningCli;
+  /**
+   * Runs the CLI on a real pseudo-terminal (test/support/pty_run.py) and types `answer` when
+   * it prints `prompt`; stdout is everything the terminal showed.
+   */
+  onTerminal(args: readonly string[], prompt: string, answer: string): Promise<CliResult>;
   /** The store the CLI writes (opened once, closed by close()). */
   store(): LocalStores;
   /** The environment's state file for `stack`, or undefined when there is none. */
@@ -176,6 +185,12 @@ export async function helloWorkspace(
     commit,
     env,
     cli: (args) => startCli(args, { cwd: repo.dir, env }).done,
+    onTerminal: (args, prompt, answer) =>
+      startCli([prompt, answer, '--', process.execPath, STEPFORM, ...args], {
+        cwd: repo.dir,
+        env,
+        program: ['python3', PTY_RUN],
+      }).done,
     start(args) {
       const started = startCli(args, { cwd: repo.dir, env });
       running.push(started.child);

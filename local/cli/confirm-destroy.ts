@@ -1,0 +1,61 @@
+// `stepform destroy` asks before it destroys: it shows what the environment's state holds and
+// wants the environment's name typed back on a terminal; without one it needs --yes.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stateKey } from '../../core/contracts/job-input.ts';
+import type { RunContext } from '../../core/contracts/workflow-input.ts';
+import { DestroyNotConfirmed, InvalidInput } from '../../core/errors.ts';
+import { managedResourceAddresses } from '../../core/terraform-state.ts';
+import type { Io } from './io.ts';
+
+/** Resources shown before the question; the rest are counted. */
+const SHOWN = 50;
+
+/** The managed resources of the run's local state; undefined when it has none yet. */
+export async function localStateResources(
+  stateDir: string,
+  run: Pick<RunContext, 'environment' | 'projectDir'>,
+): Promise<string[] | undefined> {
+  const path = join(stateDir, stateKey(run.environment, run.projectDir));
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return managedResourceAddresses(JSON.parse(text) as unknown);
+}
+
+export async function confirmDestroy(
+  run: Pick<RunContext, 'environment' | 'projectDir'>,
+  options: { yes: boolean; stateDir: string },
+  io: Io,
+): Promise<void> {
+  if (options.yes) return;
+  if (!io.interactive) {
+    throw new InvalidInput(
+      '--yes',
+      `destroy asks for confirmation on a terminal; to destroy ${run.environment} without one, pass --yes`,
+    );
+  }
+  const resources = await localStateResources(options.stateDir, run);
+  const where = `${run.environment} (${run.projectDir})`;
+  if (resources === undefined || resources.length === 0) {
+    io.err(`${where} has no resources in its state: the destroy will find nothing to remove.\n`);
+  } else {
+    const more = resources.length - SHOWN;
+    io.err(
+      [
+        `destroy will remove ${resources.length} resource${resources.length === 1 ? '' : 's'} of ${where}:`,
+        ...resources.slice(0, SHOWN).map((address) => `  - ${address}`),
+        ...(more > 0 ? [`  … and ${more} more`] : []),
+        '',
+      ].join('\n'),
+    );
+  }
+  const answer = await io.ask(`Type the environment's name (${run.environment}) to destroy it: `);
+  if (answer.trim() !== run.environment) {
+    throw new DestroyNotConfirmed(`not confirmed: ${run.environment} was not destroyed`);
+  }
+}
