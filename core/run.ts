@@ -8,7 +8,7 @@ import { assertRollbackTarget } from './rollback.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
 import { parseInput } from './validation.ts';
 
-/** Where jobs keep state and artifacts: per deployment (S3 on AWS, .stepform/ locally). */
+/** Where jobs keep state and artifacts: per deployment (S3 on AWS, the Stepform home locally). */
 export interface JobSettings {
   readonly backend: Backend;
   readonly artifactsRoot: string;

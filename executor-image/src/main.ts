@@ -214,5 +214,8 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
 }
 
 if (import.meta.main) {
+  // Everything the job and its Terraform create (checkout, saved plan, state, log) is its
+  // owner's alone: files 0600, folders 0700.
+  process.umask(0o077);
   process.exitCode = await main(process.argv.slice(2), process.env);
 }

@@ -8,7 +8,7 @@ import { parseInput } from '../../core/validation.ts';
 import { localPorts } from '../engine/local-ports.ts';
 import { stepformHome } from '../engine/home.ts';
 import { openLocalStores } from '../engine/store/local-stores.ts';
-import { homeFor, resolveRepository } from './context.ts';
+import { resolveHome, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 
@@ -23,7 +23,7 @@ export async function approveVerb(
   const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
   const by = values.by ?? `${io.env.USER ?? userInfo().username}@cli`;
   const repository = await resolveRepository(values.repo, io.cwd);
-  const stores = openLocalStores(stepformHome(homeFor(repository, io.env)).database);
+  const stores = openLocalStores(stepformHome(await resolveHome(repository, io)).database);
   try {
     const approval = stores.approvals.forRun(runId);
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);

@@ -1,11 +1,12 @@
 // What every run verb needs from the command line: the repository, the commit, the project
 // folder and the environment, resolved and checked before anything is recorded.
-import { realpath } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { realpath, rename } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InvalidInput } from '../../core/errors.ts';
 import { run } from '../../toolchain/process.ts';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import { openLocalStores } from '../engine/store/local-stores.ts';
+import type { Io } from './io.ts';
 
 async function git(cwd: string, args: string[]): Promise<string | undefined> {
   const result = await run('git', ['-C', cwd, ...args]);
@@ -55,9 +56,49 @@ export async function hasUncommittedChanges(
   return status !== undefined && status !== '';
 }
 
-/** `.stepform/` at the repository root, or $STEPFORM_HOME. */
-export function homeFor(repository: string, env: Env): string {
-  return env.STEPFORM_HOME ?? join(repository, '.stepform');
+/**
+ * Where the local engine keeps its data for `repository`: $STEPFORM_HOME, else `stepform/` in
+ * the repository's common git directory, shared by its worktrees and out of reach of
+ * `git clean -xdf`, which once wiped every state and the history in `.stepform/`. A
+ * `.stepform/` left by an earlier version is moved there once, when none of its runs is
+ * still running (its process would go on writing to the old place).
+ */
+export async function resolveHome(
+  repository: string,
+  io: Pick<Io, 'env' | 'err'>,
+): Promise<string> {
+  if (io.env.STEPFORM_HOME) return io.env.STEPFORM_HOME;
+  const commonDir = await git(repository, ['rev-parse', '--git-common-dir']);
+  if (!commonDir) throw new InvalidInput('--repo', `${repository} has no git directory`);
+  const home = join(resolve(repository, commonDir), 'stepform');
+  const legacy = join(repository, LEGACY_HOME);
+  if (!existsSync(legacy)) return home;
+  if (existsSync(home)) {
+    io.err(
+      `warning: ${legacy} is no longer used (Stepform keeps its data in ${home}); remove it when you no longer need it\n`,
+    );
+    return home;
+  }
+  if (runningRuns(join(legacy, 'stepform.db')) > 0) {
+    io.err(`warning: ${legacy} has runs still running; it moves to ${home} once they have ended\n`);
+    return legacy;
+  }
+  await rename(legacy, home);
+  io.err(`moved ${legacy} to ${home}, where git clean cannot reach it\n`);
+  return home;
+}
+
+const LEGACY_HOME = '.stepform';
+
+/** How many runs of a store are still running (0 when it has no database). */
+function runningRuns(database: string): number {
+  if (!existsSync(database)) return 0;
+  const stores = openLocalStores(database);
+  try {
+    return stores.runs.list(10_000).filter((run) => run.status === 'running').length;
+  } finally {
+    stores.close();
+  }
 }
 
 /** Maps a run-input field to the flag that set it, for error messages. */

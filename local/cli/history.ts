@@ -4,14 +4,14 @@ import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { stepformHome } from '../engine/home.ts';
 import { type LocalStores, openLocalStores } from '../engine/store/local-stores.ts';
-import { homeFor, resolveRepository } from './context.ts';
+import { resolveHome, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { runJson } from './run-verbs.ts';
 
 async function openStores(values: CliValues, io: Io): Promise<LocalStores> {
   const repository = await resolveRepository(values.repo, io.cwd);
-  return openLocalStores(stepformHome(homeFor(repository, io.env)).database);
+  return openLocalStores(stepformHome(await resolveHome(repository, io)).database);
 }
 
 export async function runsVerb(values: CliValues, io: Io): Promise<number> {

@@ -26,7 +26,8 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   doctor                                    is this machine ready?
 
 --repo defaults to the git repository around the current directory, --commit to its HEAD,
---env of plan to dev (every verb that changes an environment needs --env). State lives in .stepform/ at the repository root ($STEPFORM_HOME to move it).
+and plan's --env to dev (every verb that changes an environment needs --env). State and
+history live in .git/stepform/ ($STEPFORM_HOME to move it).
 `;
 
 const OPTIONS = {

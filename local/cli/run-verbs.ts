@@ -18,7 +18,7 @@ import type { RunRow } from '../engine/store/sqlite-runs.ts';
 import {
   flagFor,
   hasUncommittedChanges,
-  homeFor,
+  resolveHome,
   resolveCommit,
   resolveProjectDir,
   resolveRepository,
@@ -127,7 +127,7 @@ export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Pr
       `warning: ${run.projectDir} has uncommitted changes; Stepform runs commit ${run.commit.slice(0, 12)} as committed\n`,
     );
   }
-  const home = homeFor(run.repository, io.env);
+  const home = await resolveHome(run.repository, io);
   if (workflow === 'destroy') {
     await confirmDestroy(run, { yes: values.yes === true, stateDir: homeLayout(home).state }, io);
   }

@@ -4,7 +4,7 @@ import { InvalidInput } from '../../core/errors.ts';
 import { createApprovalServer } from '../engine/approval-server.ts';
 import { DEFAULT_APPROVAL_PORT, LocalEngine } from '../engine/local-engine.ts';
 import { startScheduler } from '../engine/scheduler.ts';
-import { homeFor, resolveRepository } from './context.ts';
+import { resolveHome, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { progressLine } from './run-verbs.ts';
@@ -24,7 +24,7 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   const port = values.port === undefined ? DEFAULT_APPROVAL_PORT : parsePort(values.port);
   const repository = await resolveRepository(values.repo, io.cwd);
   const engine = new LocalEngine({
-    home: homeFor(repository, io.env),
+    home: await resolveHome(repository, io),
     env: io.env,
     print: (line) => io.out(`${line}\n`),
   });

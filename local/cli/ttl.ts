@@ -6,7 +6,7 @@ import { changeTtlStep } from '../../core/ttl.ts';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
-import { homeFor, resolveProjectDir, resolveRepository } from './context.ts';
+import { resolveHome, resolveProjectDir, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 
@@ -21,7 +21,7 @@ export async function ttlVerb(
   const repository = await resolveRepository(values.repo, io.cwd);
   const projectDir =
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);
-  const engine = new LocalEngine({ home: homeFor(repository, io.env), env: io.env });
+  const engine = new LocalEngine({ home: await resolveHome(repository, io), env: io.env });
   try {
     const { schedules, records } = engine.stores;
     const change = await changeTtlStep(

@@ -1,7 +1,16 @@
-// Stepform's local folder: `.stepform/` at the root of the repository it runs for (or
-// $STEPFORM_HOME). Everything the local engine keeps lives here.
+// Stepform's local folder: `stepform/` in the git directory of the repository it runs for
+// (or $STEPFORM_HOME; local/cli/context.ts finds it). Everything the local engine keeps lives
+// here, private to its owner: folders 0700, files 0600 (states and saved plans hold secrets).
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export interface StepformHome {
@@ -27,24 +36,25 @@ export function homeLayout(root: string): StepformHome {
   };
 }
 
-/** The home at `root`, its folders created. */
+/** The home at `root`, its folders created, and made private if an older version left them open. */
 export function stepformHome(root: string): StepformHome {
   const home = homeLayout(root);
-  for (const dir of [home.root, home.artifacts, home.state, home.runs])
-    mkdirSync(dir, { recursive: true });
-  // State files and the database hold secrets: keep them out of the repository around them.
+  for (const dir of [home.root, home.artifacts, home.state, home.runs, home.secrets]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
+  // For a $STEPFORM_HOME inside a work tree: keep state and history out of its repository.
   try {
-    writeFileSync(join(root, '.gitignore'), '*\n', { flag: 'wx' });
+    writeFileSync(join(root, '.gitignore'), '*\n', { flag: 'wx', mode: 0o600 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  mkdirSync(home.secrets, { recursive: true, mode: 0o700 });
   return home;
 }
 
 /**
  * The key that signs approval links: $STEPFORM_APPROVAL_SIGNING_KEY, else a random key made
- * once and kept in .stepform/secrets with mode 0600 (Secrets Manager holds it on AWS).
+ * once and kept in the home's secrets/ with mode 0600 (Secrets Manager holds it on AWS).
  */
 export function approvalSigningKey(
   home: StepformHome,

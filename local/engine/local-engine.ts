@@ -16,7 +16,7 @@ import { type LocalStores, openLocalStores } from './store/local-stores.ts';
 export const DEFAULT_APPROVAL_PORT = 8787;
 
 export interface LocalEngineOptions {
-  /** The .stepform folder. */
+  /** The Stepform home (local/engine/home.ts). */
   readonly home: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly print?: (line: string) => void;

@@ -30,7 +30,7 @@ export class LocalNotifier {
       publish: async (event) => {
         stores.runs.setPhase(event.runId, event.phase);
         await stores.outbox.publish(event);
-        await appendFile(home.events, `${JSON.stringify(event)}\n`);
+        await appendFile(home.events, `${JSON.stringify(event)}\n`, { mode: 0o600 });
       },
     };
     // The webhook URL is a secret: it goes through a SecretPort, as Secrets Manager does on AWS.
@@ -57,8 +57,8 @@ export class LocalNotifier {
       chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
       commentSink: async (runId, markdown) => {
         const dir = join(this.#home.runs, runId);
-        await mkdir(dir, { recursive: true });
-        await writeFile(join(dir, 'pr-comment.md'), markdown);
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await writeFile(join(dir, 'pr-comment.md'), markdown, { mode: 0o600 });
       },
     };
   }

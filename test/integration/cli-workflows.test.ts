@@ -1,10 +1,12 @@
 // Every workflow through the real `stepform` CLI, as a user runs it in a repository of their
 // own: plan, apply (and apply with nothing to change), an ephemeral environment whose TTL is
 // moved, destroy; then the history (runs, logs), the audit notes in git, and bad input.
-// The tests share one repository and its default home (<repo>/.stepform) and run in order;
+// The tests share one repository and its default home (<repo>/.git/stepform) and run in order;
 // the ephemeral environment `preview` is created while the `dev` tests run (it shares nothing
 // with dev but the home), to keep the suite short.
 import { appliedPlanApplyStates } from '../support/workflow-paths.ts';
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
 import type { RunEventRow } from '../../local/engine/store/sqlite-runs.ts';
@@ -368,6 +370,40 @@ describe('history and audit', () => {
     expect(note.match(/^stepform-run: /gm)).toHaveLength(runIds.length);
     // The Stepform home stays out of the user's history.
     expect(await ws.git(['status', '--porcelain'])).toBe('');
+  });
+
+  it('keeps every file of the home private to its owner: states, saved plans, logs, the store', () => {
+    const open: string[] = [];
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        if (entry.isFile()) files.push(path);
+        if ((lstatSync(path).mode & 0o077) !== 0 && !entry.isSymbolicLink()) open.push(path);
+      }
+    };
+    walk(ws.home);
+    expect(open).toEqual([]);
+    // What matters most is there: a state, a saved plan, a job log, the database.
+    for (const part of [
+      /\/state\/.*terraform\.tfstate$/,
+      /\/plan\/plan\.tfplan$/,
+      /executor\.log$/,
+      /stepform\.db$/,
+    ])
+      expect(files.some((file) => part.test(file))).toBe(true);
+  });
+
+  it('git clean -xdf loses nothing: the home is in the git directory', async () => {
+    const runsBefore = ws
+      .store()
+      .runs.list(1000)
+      .map((r) => r.runId);
+    await ws.git(['clean', '-xdfq']);
+    const after = await ws.cli(['runs', '--json']);
+    expect((parseJson(after) as { runs: RunJson[] }).runs.map((r) => r.runId)).toEqual(runsBefore);
+    expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
   });
 });
 

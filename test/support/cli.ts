@@ -140,7 +140,7 @@ export interface TfState {
 /**
  * A git repository holding the hello example at `stack/`, a Stepform home for it, and the
  * means to run the CLI there. `home: 'default'` leaves STEPFORM_HOME unset, so the CLI uses
- * `<repo>/.stepform` (the repository ignores it, as a user's would) and creates it itself.
+ * `<repo>/.git/stepform` and creates it itself.
  */
 export interface Workspace {
   readonly repo: TestRepo;
@@ -171,7 +171,7 @@ export async function helloWorkspace(
   const repo = await makeRepo();
   const commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'add the hello example');
   const separate = options.home !== 'default';
-  const home = separate ? await tempDir('home') : join(repo.dir, '.stepform');
+  const home = separate ? await tempDir('home') : join(repo.dir, '.git', 'stepform');
   const env = cliEnv(separate ? { STEPFORM_HOME: home } : {});
   const running: ChildProcess[] = [];
   let store: LocalStores | undefined;

@@ -1,7 +1,8 @@
-// The one SQLite file (node:sqlite) the local stores share, under .stepform/: its schema, the
+// The one SQLite file (node:sqlite) the local stores share, in the Stepform home: its schema, the
 // way every process opens it, and the write transaction the exclusive writes use. It holds
 // what DynamoDB holds on AWS (runs, locks, last good commits, environments, approvals), plus
 // what EventBridge Scheduler and SQS hold there (TTL schedules, the status outbox).
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 
 const SCHEMA = `
@@ -56,6 +57,12 @@ const SQLITE_BUSY = 5;
  * timeout so that every statement waits for other processes rather than failing.
  */
 export function openDatabase(path: string): DatabaseSync {
+  // Private from its first byte (SQLite gives its -wal and -shm files the same mode), and made
+  // private if an older version left it open. ':memory:' is no file.
+  if (path !== ':memory:') {
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  }
   // The busy timeout comes first, so every statement below waits for other processes.
   const db = new DatabaseSync(path, { timeout: 10_000 });
   // Switching to WAL needs a moment alone with the file, and SQLite does not wait for that
