@@ -53,6 +53,8 @@ const STATUS_BY_ERROR: Readonly<Record<string, number>> = {
   NotAnApprover: 403,
   NotFound: 404,
   ApprovalAlreadyDecided: 409,
+  // The run no longer waits (it ended, or its process died): nothing was recorded.
+  RunNotWaiting: 409,
   ApprovalExpired: 410,
   // The workflow stopped waiting (timed out or ended) before the decision reached it.
   TaskNoLongerWaiting: 410,

@@ -211,6 +211,15 @@ export class DestroyNotConfirmed extends StepformError {
   readonly kind = 'failure';
 }
 
+/**
+ * A decision for a run that no longer waits for one (it ended, was cancelled, or its process
+ * died): nothing is recorded (HTTP 409, exit 1).
+ */
+export class RunNotWaiting extends StepformError {
+  override readonly name = 'RunNotWaiting';
+  readonly kind = 'failure';
+}
+
 /** Every error class by name, for checks that ASL error names exist. */
 export const ERROR_CLASSES = {
   InvalidInput,
@@ -240,6 +249,7 @@ export const ERROR_CLASSES = {
   DefaultBranchCheckFailed,
   UnmergedCommit,
   DestroyNotConfirmed,
+  RunNotWaiting,
 } as const;
 
 /** Turns anything thrown into `{ name, message }` without leaking a stack. */

@@ -98,6 +98,7 @@ const TERMINAL_COMMIT_STATES: Partial<Record<Phase, CommitState>> = {
   expired: 'failure',
   failed: 'failure',
   rolled_back: 'failure',
+  cancelled: 'failure',
 };
 
 const DEPLOYMENT_STATES: Partial<Record<Phase, DeploymentState>> = {

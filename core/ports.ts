@@ -50,6 +50,8 @@ export interface RunPort {
 /** An approval with the task token the workflow waits on (never sent in a link). */
 export interface StoredApproval extends ApprovalRecord {
   readonly taskToken: string;
+  /** The execution that waits (Step Functions' $$.Execution.Id); absent on older records. */
+  readonly executionArn?: string;
 }
 
 export interface ApprovalPort {
@@ -65,6 +67,12 @@ export interface ApprovalPort {
 
 /** Resumes a workflow waiting on a task token (SendTaskSuccess / SendTaskFailure). */
 export interface TaskCallbackPort {
+  /**
+   * Throws RunNotWaiting unless the workflow still waits on the approval's task (its run
+   * ended, or its process died): asked before a decision is recorded, so none is recorded for
+   * a run that cannot act on it.
+   */
+  ensureWaiting(approval: StoredApproval): Promise<void>;
   succeed(taskToken: string, output: unknown): Promise<void>;
   fail(taskToken: string, error: string, cause: string): Promise<void>;
 }

@@ -64,6 +64,8 @@ const ROLLBACK_INPUT = z.looseObject({ run: RUN_INPUT, job: JOB });
 const SCHEDULE_INPUT = z.strictObject({ action: z.enum(['upsert', 'delete']), run: RUN_INPUT });
 const APPROVAL_REQUEST_INPUT = z.looseObject({
   taskToken: z.string().min(1),
+  /** The waiting execution: the approval endpoint asks whether it still runs. */
+  executionArn: z.string().min(1).optional(),
   run: RUN_INPUT,
   plan: z.looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) }),
 });
@@ -316,13 +318,18 @@ export async function requestApprovalStep(
     approvers?: readonly string[];
   },
 ): Promise<ApprovalRequestResult> {
-  const { run, plan, taskToken } = parseInput(APPROVAL_REQUEST_INPUT, input, 'approval');
+  const { run, plan, taskToken, executionArn } = parseInput(
+    APPROVAL_REQUEST_INPUT,
+    input,
+    'approval',
+  );
   const id = newApprovalId();
   const expiresAt = new Date(options.now.getTime() + run.approvalTimeoutSeconds * 1000);
   const approval: StoredApproval = {
     id,
     runId: run.runId,
     taskToken: options.taskToken ?? taskToken,
+    ...(executionArn === undefined ? {} : { executionArn }),
     environment: run.environment,
     projectDir: run.projectDir,
     commit: run.commit,
@@ -378,6 +385,7 @@ export async function decideStep(
   if (!stored) throw new NotFound(`no approval ${decision.approvalId}`);
   const decided = decideApproval(stored, decision);
   const status = decided.status === 'approved' ? 'approved' : 'rejected';
+  await ports.callbacks.ensureWaiting(stored);
   if (!(await ports.approvals.decide(stored.id, status, decision.by, decision.now.toISOString()))) {
     throw new ApprovalAlreadyDecided(`approval ${stored.id} was decided meanwhile`);
   }

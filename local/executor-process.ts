@@ -23,16 +23,30 @@ export async function readResult(artifactsDir: string): Promise<JobResult | unde
   return text === undefined ? undefined : parseJobResult(text, path);
 }
 
+export interface ExecutorProcessOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onLine?: (line: string) => void;
+  /** Aborting sends SIGINT to the executor alone: it stops Terraform gracefully. */
+  readonly signal?: AbortSignal;
+  /** The executor's pid, which is also its process group's id. */
+  readonly onSpawn?: (pid: number) => void;
+}
+
 /**
- * Runs one job in a child process on this Node. `job` is passed as given: the executor, not
- * the caller, validates it.
+ * Runs one job in a child process on this Node, as the leader of its own process group (every
+ * Terraform it starts is in that group: see local/engine/processes.ts). `job` is passed as
+ * given: the executor, not the caller, validates it.
  */
 export async function runExecutorProcess(
   job: JobInput | Record<string, unknown>,
-  options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+  options: ExecutorProcessOptions = {},
 ): Promise<ExecutorRun> {
   const ran = await run(process.execPath, [EXECUTOR_MAIN, '--job', JSON.stringify(job)], {
     env: { ...process.env, ...options.env },
+    detached: true,
+    killSignal: 'SIGINT',
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
     ...(options.onLine ? { onLine: (line: string) => options.onLine?.(line) } : {}),
   });
   const artifactsDir = job.artifactsDir;

@@ -13,6 +13,14 @@ export interface RunOptions {
    * (Terraform stops at once on a second interrupt, where the first waits for operations).
    */
   readonly repeatKillAfterMs?: number;
+  /**
+   * Start the child as the leader of a new process group (its pid is the group id): what it
+   * starts stays in that group, so the caller can stop all of it (local/engine/processes.ts),
+   * and a Ctrl-C at the terminal reaches only the caller, which decides.
+   */
+  readonly detached?: boolean;
+  /** Called once the child has started. */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -40,7 +48,9 @@ export function run(
       shell: false,
       signal: options.signal,
       killSignal: options.killSignal ?? 'SIGTERM',
+      detached: options.detached ?? false,
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const pending = { stdout: '', stderr: '' };

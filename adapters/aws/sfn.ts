@@ -2,11 +2,12 @@
 // (SendTaskFailure) the workflow waiting on a task token, e.g. for an approval.
 import {
   SendTaskFailureCommand,
+  DescribeExecutionCommand,
   SendTaskSuccessCommand,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { InvalidInput, StepformError } from '../../core/errors.ts';
-import type { TaskCallbackPort } from '../../core/ports.ts';
+import { InvalidInput, RunNotWaiting, StepformError } from '../../core/errors.ts';
+import type { StoredApproval, TaskCallbackPort } from '../../core/ports.ts';
 import { cutCodePoints } from '../../core/text.ts';
 import { awsErrorName } from './aws-errors.ts';
 
@@ -57,6 +58,30 @@ export class StepFunctionsTaskCallbackPort implements TaskCallbackPort {
 
   constructor(client: SFNClient) {
     this.#sfn = client;
+  }
+
+  /**
+   * The task waits while its execution runs: the approval is its only waitForTaskToken task,
+   * and the endpoint checked that the approval is still pending. (SendTaskHeartbeat would ask
+   * the task itself, but answers InvalidToken for a task without HeartbeatSeconds on
+   * LocalStack's interpreter.) An approval stored before executionArn was kept is not checked.
+   */
+  async ensureWaiting(approval: StoredApproval): Promise<void> {
+    if (approval.executionArn === undefined) return;
+    let status: string | undefined;
+    try {
+      ({ status } = await this.#sfn.send(
+        new DescribeExecutionCommand({ executionArn: approval.executionArn }),
+      ));
+    } catch (error) {
+      if (awsErrorName(error) !== 'ExecutionDoesNotExist') throw error;
+      status = 'gone';
+    }
+    if (status !== 'RUNNING') {
+      throw new RunNotWaiting(
+        `run ${approval.runId} is not waiting for a decision: its execution is ${status ?? 'unknown'}`,
+      );
+    }
   }
 
   /** Resumes the task with `output` as its JSON result. */

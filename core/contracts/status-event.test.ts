@@ -41,6 +41,7 @@ describe('PHASES and WORKFLOWS', () => {
       'destroying',
       'destroyed',
       'ttl_changed',
+      'cancelled',
     ]);
     expect(WORKFLOWS).toEqual(['plan', 'plan-apply', 'ephemeral', 'destroy']);
   });

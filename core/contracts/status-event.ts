@@ -25,6 +25,9 @@ export const PHASES = [
   'destroying',
   'destroyed',
   'ttl_changed',
+  // Stopped on purpose (Ctrl-C, SIGTERM, `stepform cancel`): lock released, approval expired.
+  // (A run whose process died is closed by the next command as `failed`, RunInterrupted.)
+  'cancelled',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -45,6 +48,7 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
   destroying: '⏳',
   destroyed: '🗑️',
   ttl_changed: '⏱️',
+  cancelled: '🛑',
 };
 
 /** Longer messages are cut by statusEvent, so an event stays far below SQS's 256 KiB. */

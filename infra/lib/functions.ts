@@ -247,6 +247,19 @@ export class StepformFunctions extends Construct {
         resources: [names.arn('plan-apply')],
       }),
     );
+    // Before a decision is recorded: is the execution that waits for it still running?
+    const planApplyExecutions = names.executionsArn('plan-apply');
+    f.ApprovalCallback.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: [planApplyExecutions],
+      }),
+    );
+    acknowledgeWildcardResources(
+      f.ApprovalCallback,
+      'Reads the status of plan-apply executions (named by run ids, unknown in advance) before recording a decision.',
+      [planApplyExecutions],
+    );
     const ttlSchedules = Stack.of(this).formatArn({
       service: 'scheduler',
       resource: 'schedule',

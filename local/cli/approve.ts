@@ -1,13 +1,13 @@
 // approve / reject RUN_ID: decides the run's pending approval. The waiting run, in another
-// process, sees the decision in the store and goes on.
+// process, sees the decision in the store and goes on; a run that no longer waits (ended, or
+// its process died) gets no decision recorded (RunNotWaiting, exit 1).
 import { userInfo } from 'node:os';
 import { InvalidInput, NotFound } from '../../core/errors.ts';
 import { decideStep } from '../../core/steps.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { localPorts } from '../engine/local-ports.ts';
-import { stepformHome } from '../engine/home.ts';
-import { openLocalStores } from '../engine/store/local-stores.ts';
+import { LocalEngine } from '../engine/local-engine.ts';
 import { resolveHome, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
@@ -23,8 +23,15 @@ export async function approveVerb(
   const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
   const by = values.by ?? `${io.env.USER ?? userInfo().username}@cli`;
   const repository = await resolveRepository(values.repo, io.cwd);
-  const stores = openLocalStores(stepformHome(await resolveHome(repository, io)).database);
+  const engine = new LocalEngine({
+    home: await resolveHome(repository, io),
+    env: io.env,
+    print: (line) => io.err(`${line}\n`),
+  });
+  const { stores } = engine;
   try {
+    // A run whose process died waits for nothing: closed first, its decision then refused.
+    await engine.reap();
     const approval = stores.approvals.forRun(runId);
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
     const now = new Date();
@@ -39,6 +46,6 @@ export async function approveVerb(
     );
     return 0;
   } finally {
-    stores.close();
+    engine.close();
   }
 }

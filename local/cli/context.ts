@@ -47,6 +47,33 @@ export async function resolveProjectDir(
   return inside === '' ? '.' : inside.split(sep).join('/');
 }
 
+/**
+ * Checks that the project folder is a folder of the commit that will run, not only of the
+ * working tree: missing there, a file, a link, or only uncommitted, it is a usage error
+ * before anything is recorded.
+ */
+export async function checkProjectDirAtCommit(
+  repository: string,
+  commit: string,
+  projectDir: string,
+  flag = '--dir',
+): Promise<void> {
+  const object = projectDir === '.' ? `${commit}^{tree}` : `${commit}:${projectDir}`;
+  const type = await git(repository, ['cat-file', '-t', object]);
+  if (type === 'tree') return;
+  const at = `at commit ${commit.slice(0, 12)}`;
+  if (type === undefined) {
+    const uncommitted = existsSync(join(repository, projectDir));
+    throw new InvalidInput(
+      flag,
+      uncommitted
+        ? `${projectDir} is not in commit ${commit.slice(0, 12)}: it exists only uncommitted (commit it first)`
+        : `${projectDir} does not exist ${at}`,
+    );
+  }
+  throw new InvalidInput(flag, `${projectDir} is not a folder ${at}`);
+}
+
 /** Whether the project folder has changes that are not committed (they will not be run). */
 export async function hasUncommittedChanges(
   repository: string,

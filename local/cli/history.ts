@@ -2,16 +2,28 @@
 import { InvalidInput, NotFound } from '../../core/errors.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
-import { stepformHome } from '../engine/home.ts';
-import { type LocalStores, openLocalStores } from '../engine/store/local-stores.ts';
+import { LocalEngine } from '../engine/local-engine.ts';
+import type { LocalStores } from '../engine/store/local-stores.ts';
 import { resolveHome, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { runJson } from './run-verbs.ts';
 
+/** The store, after closing the runs whose process died: what is listed is what is true. */
 async function openStores(values: CliValues, io: Io): Promise<LocalStores> {
   const repository = await resolveRepository(values.repo, io.cwd);
-  return openLocalStores(stepformHome(await resolveHome(repository, io)).database);
+  const engine = new LocalEngine({
+    home: await resolveHome(repository, io),
+    env: io.env,
+    print: (line) => io.err(`${line}\n`),
+  });
+  try {
+    await engine.reap();
+  } catch (error) {
+    engine.close();
+    throw error;
+  }
+  return engine.stores;
 }
 
 export async function runsVerb(values: CliValues, io: Io): Promise<number> {

@@ -16,6 +16,7 @@ import { homeLayout } from '../engine/home.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
 import type { RunRow } from '../engine/store/sqlite-runs.ts';
 import {
+  checkProjectDirAtCommit,
   flagFor,
   hasUncommittedChanges,
   resolveHome,
@@ -28,6 +29,9 @@ import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 
 const DEFAULT_APPROVAL_TIMEOUT = '1h';
+const CANCEL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** 130: what a shell reports for a command stopped by Ctrl-C. */
+const EXIT_CODES = { succeeded: 0, failed: 1, cancelled: 130 } as const;
 const APPROVAL_TIMEOUT_BOUNDS = { minMs: 1000, maxMs: MAX_APPROVAL_TIMEOUT_SECONDS * 1000 };
 
 function seconds(ms: number | undefined): string {
@@ -80,6 +84,7 @@ export async function runInputFromFlags(
   const repository = await resolveRepository(values.repo, io.cwd);
   const commit = await resolveCommit(repository, values.commit);
   const projectDir = await resolveProjectDir(repository, values.dir, io.cwd);
+  await checkProjectDirAtCommit(repository, commit, projectDir);
   if (workflow === 'ephemeral' && values.ttl === undefined)
     throw new InvalidInput('--ttl', 'is required for an ephemeral environment');
   // Only a plan has a default environment: what changes an environment names it.
@@ -136,11 +141,29 @@ export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Pr
     env: io.env,
     print: (line) => say(`${line}\n`),
   });
+  // Ctrl-C (or SIGTERM, or a closed terminal) cancels the run: Terraform stops gracefully,
+  // the lock is released and the approval expired. A second one stops the job at once.
+  const cancel = new AbortController();
+  const force = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!cancel.signal.aborted) {
+      io.err(
+        `\n${signal}: cancelling run ${run.runId}; Terraform stops gracefully (${signal} again stops it at once)\n`,
+      );
+      cancel.abort(`cancelled by ${signal}`);
+    } else if (!force.signal.aborted) {
+      io.err(`\n${signal}: stopping run ${run.runId} at once\n`);
+      force.abort();
+    }
+  };
+  for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   try {
     say(
       `${workflow} ${run.projectDir} in ${run.environment} at ${run.commit.slice(0, 12)} (run ${run.runId})\n`,
     );
     const outcome = await engine.run(run, {
+      cancel: cancel.signal,
+      force: force.signal,
       onProgress: (progress) => {
         const line = progressLine(progress);
         if (line) say(`${line}\n`);
@@ -175,8 +198,9 @@ export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Pr
       else if (outcome.error) io.out(`  ${outcome.error.name}: ${outcome.error.message}\n`);
       io.out(`  logs: npx stepform logs ${row.runId}\n`);
     }
-    return outcome.status === 'succeeded' ? 0 : 1;
+    return EXIT_CODES[outcome.status];
   } finally {
+    for (const signal of CANCEL_SIGNALS) process.off(signal, onSignal);
     engine.close();
   }
 }

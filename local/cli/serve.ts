@@ -20,6 +20,8 @@ export function parsePort(text: string): number {
   return port;
 }
 
+const REAP_INTERVAL_MS = 30_000;
+
 export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   const port = values.port === undefined ? DEFAULT_APPROVAL_PORT : parsePort(values.port);
   const repository = await resolveRepository(values.repo, io.cwd);
@@ -39,10 +41,25 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
     `stepform serve: approvals on http://127.0.0.1:${bound}, TTL schedules checked every 5 s (Ctrl-C stops)\n`,
   );
   const controller = new AbortController();
+  // Runs whose process died are closed as soon as they are found, not at the next command.
+  let reaping: Promise<unknown> = Promise.resolve();
+  const reaper = setInterval(() => {
+    reaping = reaping
+      .then(() => engine.reap())
+      .catch((error: unknown) => {
+        io.err(`closing interrupted runs failed: ${String(error)}\n`);
+      });
+  }, REAP_INTERVAL_MS);
+  // Ctrl-C stops the destroy runs this server started as it would stop a CLI run.
+  const cancel = new AbortController();
+  const started = new Set<Promise<unknown>>();
   startScheduler(engine, {
     intervalMs: 5000,
     signal: controller.signal,
     onFired: (fired) => {
+      const ending = fired.outcome.catch(() => undefined);
+      started.add(ending);
+      void ending.then(() => started.delete(ending));
       io.out(
         `TTL of ${fired.schedule.environment} (${fired.schedule.projectDir}) ran out: destroy run ${fired.run.runId}\n`,
       );
@@ -53,6 +70,7 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
       );
     },
     runOptions: {
+      cancel: cancel.signal,
       onProgress: (progress) => {
         const line = progressLine(progress);
         if (line) io.out(`[${progress.runId}] ${line.trim()}\n`);
@@ -65,7 +83,14 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
     process.once('SIGTERM', stop);
   });
   controller.abort();
+  clearInterval(reaper);
   server.close();
+  if (started.size > 0) {
+    io.out(`stopping ${started.size} destroy run(s) gracefully\n`);
+    cancel.abort('cancelled: stepform serve stopped');
+    await Promise.all(started);
+  }
+  await reaping;
   engine.close();
   return 0;
 }

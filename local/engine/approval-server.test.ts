@@ -1,6 +1,7 @@
 // The local approval endpoint, over real HTTP on loopback, against a real engine home: a GET
 // of a signed link only shows the confirmation page; the POST from that page decides, once.
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { type ApprovalAction, approvalLink, newApprovalId } from '../../core/approval.ts';
 import { type ApprovalServerOptions, createApprovalServer } from './approval-server.ts';
 import { LocalEngine } from './local-engine.ts';
+import { thisProcess } from './processes.ts';
 import type { StoredApproval } from '../../core/ports.ts';
 
 /** What the Step Functions task token stands for locally: it must never leave the store. */
@@ -73,6 +75,19 @@ async function addApproval(
     expiresAt: inSeconds(HOUR).toISOString(),
     ...overrides,
   };
+  // The run waits, held by a live process (this one), unless a test says otherwise.
+  if (engine.stores.runs.get(row.runId) === undefined) {
+    engine.stores.runs.create({
+      runId: row.runId,
+      workflow: 'plan-apply',
+      environment: row.environment,
+      projectDir: row.projectDir,
+      repository: '/tmp/repo',
+      commit: row.commit,
+      startedAt: new Date().toISOString(),
+    });
+    engine.stores.runs.hold(row.runId, thisProcess(new Date()));
+  }
   await engine.stores.approvals.create(row);
   return row;
 }
@@ -305,6 +320,36 @@ describe('the approval server', () => {
     expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 
+  it('answers 409 and records nothing when the run no longer waits: its process died, or it ended', async () => {
+    const s = await start();
+    // A process that has exited: its pid is free (and, if reused, has another start time).
+    const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']);
+    const dead = await addApproval(s.engine, { runId: `20300101T000000Z-dead${gone.pid}` });
+    s.engine.stores.runs.hold(dead.runId, {
+      ...thisProcess(new Date()),
+      pid: gone.pid,
+      identity: '1',
+    });
+    const ended = await addApproval(s.engine);
+    s.engine.stores.runs.finish(ended.runId, 'failed', new Date().toISOString(), 'E: x');
+
+    const refusedDead = await post(
+      `${s.base}/approvals/${dead.id}`,
+      linkFields(link(s, dead, 'approve')),
+    );
+    const refusedEnded = await post(
+      `${s.base}/approvals/${ended.id}`,
+      linkFields(link(s, ended, 'reject')),
+    );
+
+    expect(refusedDead.status).toBe(409);
+    expect(refusedDead.body).toContain('its process is gone');
+    expect(refusedEnded.status).toBe(409);
+    expect(refusedEnded.body).toContain('it ended failed');
+    for (const row of [dead, ended])
+      expect(await s.engine.stores.approvals.get(row.id)).toMatchObject({ status: 'pending' });
+  });
+
   it('answers 404 for an unknown approval behind a valid signature', async () => {
     const s = await start();
     const ghost = { ...(await addApproval(s.engine)), id: newApprovalId() };
@@ -432,15 +477,6 @@ describe('the approval server', () => {
   it('never sends the task token, whatever the request', async () => {
     const s = await start();
     const row = await addApproval(s.engine);
-    s.engine.stores.runs.create({
-      runId: row.runId,
-      workflow: 'plan-apply',
-      environment: row.environment,
-      projectDir: row.projectDir,
-      repository: '/repo',
-      commit: row.commit,
-      startedAt: row.requestedAt,
-    });
     const url = link(s, row, 'approve');
 
     const replies = [

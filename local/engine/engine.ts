@@ -1,6 +1,9 @@
 // The embedded engine: runs the very ASL files CDK deploys, with aws-local-stepfunctions,
 // each Task state answered by its local adapter. Every state's entry, exit, duration and
 // error go to the store (for `stepform logs`) and to the caller as progress.
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { renderAuditNote } from '../../core/audit.ts';
 import { describeError } from '../../core/errors.ts';
@@ -10,6 +13,9 @@ import { loadLocalDefinition, localFunctionName } from './asl.ts';
 import { appendAuditNote } from './audit-notes.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';
 import { releaseLeftoverLock } from '../../core/steps.ts';
+import { HEARTBEAT_INTERVAL_MS } from '../../core/liveness.ts';
+import type { Phase } from '../../core/contracts/status-event.ts';
+import { thisProcess } from './processes.ts';
 import type { RunRow } from './store/sqlite-runs.ts';
 
 export interface StateProgress {
@@ -27,7 +33,19 @@ export interface FaultInjection {
   readonly message?: string;
 }
 
-export interface EngineOptions extends Omit<HandlerContext, 'signal'> {
+export interface EngineOptions extends Omit<
+  HandlerContext,
+  'signal' | 'runId' | 'cancel' | 'force' | 'jobs' | 'workRoot'
+> {
+  /** Where the run's jobs work (one folder each, removed after it): by default in tmpdir. */
+  readonly workRoot?: string;
+  /**
+   * Cancels the run (Ctrl-C, SIGTERM): the execution stops, its job is stopped gracefully, then
+   * the lock is released, the approval expired, and the run ends `cancelled`; no rollback.
+   */
+  readonly cancel?: AbortSignal;
+  /** Stops the job at once (SIGKILL to its process group) instead of waiting for it. */
+  readonly force?: AbortSignal;
   readonly onProgress?: (progress: StateProgress) => void;
   readonly faults?: Readonly<Record<string, FaultInjection>>;
   /** Milliseconds to wait before each retry, by state name (tests make lock waits short). */
@@ -37,7 +55,7 @@ export interface EngineOptions extends Omit<HandlerContext, 'signal'> {
 }
 
 export interface RunOutcome {
-  readonly status: 'succeeded' | 'failed';
+  readonly status: 'succeeded' | 'failed' | 'cancelled';
   readonly error?: { name: string; message: string };
   readonly run: RunRow;
 }
@@ -101,11 +119,15 @@ export function taskOverrides(
  * still holds is released here and recorded, so a lock never outlives its run locally. (On
  * AWS an EventBridge rule on ended executions runs the ExecutionEnded Lambda for the same.)
  */
-async function releaseLeftovers(run: RunContext, options: EngineOptions): Promise<void> {
+async function releaseLeftovers(
+  run: RunContext,
+  options: EngineOptions,
+  why = 'the execution ended without releasing it',
+): Promise<void> {
   const { stores } = options;
   const now = options.now();
   if (await releaseLeftoverLock(stores.locks, run, now)) {
-    const detail = 'lock released by the engine: the execution ended without releasing it';
+    const detail = `lock released by the engine: ${why}`;
     stores.runs.addEvent({
       runId: run.runId,
       at: now.toISOString(),
@@ -119,6 +141,36 @@ async function releaseLeftovers(run: RunContext, options: EngineOptions): Promis
   const approval = stores.approvals.forRun(run.runId);
   if (approval?.status === 'pending')
     await stores.approvals.decide(approval.id, 'expired', null, now.toISOString());
+}
+
+function cancelReason(options: EngineOptions): string {
+  const reason: unknown = options.cancel?.reason;
+  return typeof reason === 'string' ? reason : 'the run was cancelled';
+}
+
+/**
+ * Tells everyone how a run ended that its state machine could not tell about (cancelled,
+ * interrupted): status event, chat, PR comment. Best effort, like every Notify.
+ */
+export async function notifyEnded(
+  run: RunContext,
+  phase: Extract<Phase, 'cancelled' | 'failed'>,
+  error: { name: string; message: string } | undefined,
+  options: Pick<EngineOptions, 'notifier' | 'now' | 'onProgress'>,
+): Promise<void> {
+  await options.notifier
+    .notify(
+      { run, phase, ...(error ? { error: { Error: error.name, Cause: error.message } } : {}) },
+      options.now(),
+    )
+    .catch((failure: unknown) => {
+      options.onProgress?.({
+        runId: run.runId,
+        type: 'failed',
+        state: 'Notify',
+        error: describeError(failure).message,
+      });
+    });
 }
 
 /**
@@ -138,8 +190,24 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
     commit: run.commit,
     startedAt: startedAt.toISOString(),
   });
+  // Held by this process, which beats while it runs: a run whose process dies is found
+  // interrupted by the next command (reaper.ts), and its lock taken over.
+  stores.runs.hold(run.runId, thisProcess(startedAt));
+  const heartbeat = setInterval(() => {
+    stores.runs.heartbeat(run.runId, options.now().toISOString());
+  }, HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
   const controller = new AbortController();
-  const ctx: HandlerContext = { ...options, signal: controller.signal };
+  const cancel = new AbortController();
+  const ctx: HandlerContext = {
+    ...options,
+    signal: controller.signal,
+    runId: run.runId,
+    cancel: cancel.signal,
+    force: options.force ?? new AbortController().signal,
+    jobs: new Set(),
+    workRoot: options.workRoot ?? join(tmpdir(), 'stepform-work', run.runId),
+  };
   const overrides = taskOverrides(definition, localFunctions(ctx), localBatch(ctx), options.faults);
   const machine = new StateMachine(definition as never, {
     validationOptions: { checkPaths: true },
@@ -161,6 +229,14 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
       Task: { Token: `local-${run.runId}` },
     },
   });
+
+  const onCancel = () => {
+    cancel.abort();
+    controller.abort();
+    execution.abort();
+  };
+  if (options.cancel?.aborted) onCancel();
+  else options.cancel?.addEventListener('abort', onCancel, { once: true });
 
   const entered = new Map<string, number>();
   const record = async () => {
@@ -226,12 +302,24 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
     outcome = { status: 'succeeded' };
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-    outcome = { status: 'failed', error: describeError(cause) };
+    outcome = cancel.signal.aborted
+      ? { status: 'cancelled', error: { name: 'RunCancelled', message: cancelReason(options) } }
+      : { status: 'failed', error: describeError(cause) };
   } finally {
+    options.cancel?.removeEventListener('abort', onCancel);
     controller.abort();
   }
+  // Nothing is unlocked while a process of the run may still change the state.
+  await Promise.allSettled([...ctx.jobs]);
+  await rm(ctx.workRoot, { recursive: true, force: true });
+  clearInterval(heartbeat);
   await recording;
-  await releaseLeftovers(run, options);
+  if (outcome.status === 'cancelled') {
+    await releaseLeftovers(run, options, 'the run was cancelled');
+    await notifyEnded(run, 'cancelled', outcome.error, options);
+  } else {
+    await releaseLeftovers(run, options);
+  }
   const finishedAt = options.now().toISOString();
   stores.runs.finish(
     run.runId,

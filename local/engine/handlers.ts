@@ -2,6 +2,8 @@
 // (core/task-steps.ts), over the local ports (SQLite, files, child processes), and the Batch
 // integration as an executor child process.
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ApprovalExpired, ApprovalRejected, InvalidInput } from '../../core/errors.ts';
@@ -10,7 +12,8 @@ import { type ApproverLinks, newTaskToken } from '../../core/steps.ts';
 import { type AnnouncedApproval, TASK_STEPS, type TaskPorts } from '../../core/task-steps.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { JobInput } from '../../core/contracts/job-input.ts';
-import { runExecutorProcess } from '../executor-process.ts';
+import { type ExecutorRun, runExecutorProcess } from '../executor-process.ts';
+import { STOP_TIMINGS, type StopTimings, stopGroup } from './processes.ts';
 import { localPorts } from './local-ports.ts';
 import type { LocalNotifier } from './notifier.ts';
 import type { LocalStores } from './store/local-stores.ts';
@@ -40,6 +43,17 @@ export interface HandlerContext {
   readonly now: () => Date;
   /** Aborted when the execution ends: stops an approval wait that nobody answers. */
   readonly signal: AbortSignal;
+  /** The run this engine runs (its jobs' process groups are recorded on it). */
+  readonly runId: string;
+  /** Aborted when the run is cancelled: the job gets SIGINT and stops gracefully. */
+  readonly cancel: AbortSignal;
+  /** Aborted when stopping must not wait any longer (a second Ctrl-C): SIGKILL. */
+  readonly force: AbortSignal;
+  /** The work folder root of this run's jobs, removed after each job. */
+  readonly workRoot: string;
+  /** Every job still running or stopping: the engine waits for them before it unlocks. */
+  readonly jobs: Set<Promise<unknown>>;
+  readonly stopTimings?: StopTimings;
   readonly approvalPollMs?: number;
   readonly onApprovalRequested?: (request: ApprovalRequest) => void;
 }
@@ -148,12 +162,59 @@ export function localBatch(ctx: HandlerContext): TaskHandler {
     if (value === undefined)
       throw new InvalidInput('batch.ContainerOverrides', 'has no STEPFORM_JOB');
     const job = JSON.parse(value) as JobInput;
-    const ran = await runExecutorProcess(job, { env: ctx.executorEnv });
-    if (ran.exitCode !== 0) {
-      throw new BatchJobFailed(
-        `job ${request.JobName} exited ${ran.exitCode}: ${ran.result?.error?.message ?? ran.stderr.trim().slice(0, 500)}`,
-      );
+    const running = runJob(ctx, job);
+    ctx.jobs.add(running);
+    try {
+      const ran = await running;
+      if (ran.exitCode !== 0) {
+        throw new BatchJobFailed(
+          `job ${request.JobName} exited ${ran.exitCode}: ${ran.result?.error?.message ?? ran.stderr.trim().slice(0, 500)}`,
+        );
+      }
+    } finally {
+      ctx.jobs.delete(running);
     }
     return { JobId: randomUUID(), JobName: request.JobName, Status: 'SUCCEEDED' };
   };
+}
+
+/**
+ * One executor process, and nothing of it left afterwards: once it exits (or dies), whatever
+ * it left in its process group (a Terraform still applying after a SIGKILL of the executor)
+ * is stopped, and its work folder removed, before the run goes on to its next state.
+ */
+async function runJob(ctx: HandlerContext, job: JobInput): Promise<ExecutorRun> {
+  let group: number | undefined;
+  const timings = ctx.stopTimings ?? STOP_TIMINGS;
+  // Cancelled: SIGINT to the executor (by runExecutorProcess), then the group for good if it
+  // takes longer than Terraform's graceful stop may, or at once on a second Ctrl-C.
+  let escalation: NodeJS.Timeout | undefined;
+  const forceStop = () => {
+    if (group !== undefined) void stopGroup(group, { force: true });
+  };
+  const onCancel = () => {
+    escalation = setTimeout(() => {
+      if (group !== undefined) void stopGroup(group, { timings: { ...timings, interruptMs: 0 } });
+    }, timings.interruptMs);
+  };
+  ctx.cancel.addEventListener('abort', onCancel, { once: true });
+  ctx.force.addEventListener('abort', forceStop, { once: true });
+  const workRoot = join(ctx.workRoot, randomUUID());
+  try {
+    return await runExecutorProcess(job, {
+      env: { ...ctx.executorEnv, STEPFORM_WORK_ROOT: workRoot },
+      signal: ctx.cancel,
+      onSpawn: (pid) => {
+        group = pid;
+        ctx.stores.runs.setJobGroup(ctx.runId, pid);
+      },
+    });
+  } finally {
+    clearTimeout(escalation);
+    ctx.cancel.removeEventListener('abort', onCancel);
+    ctx.force.removeEventListener('abort', forceStop);
+    if (group !== undefined) await stopGroup(group, { timings });
+    ctx.stores.runs.setJobGroup(ctx.runId, null);
+    await rm(workRoot, { recursive: true, force: true });
+  }
 }

@@ -21,6 +21,8 @@ export interface StepformHome {
   readonly runs: string;
   readonly events: string;
   readonly secrets: string;
+  /** The work folders of running jobs (checkouts, saved plans): removed when a job ends. */
+  readonly work: string;
 }
 
 /** Where each part of a home at `root` lives; creates nothing. */
@@ -33,13 +35,14 @@ export function homeLayout(root: string): StepformHome {
     runs: join(root, 'runs'),
     events: join(root, 'events.jsonl'),
     secrets: join(root, 'secrets'),
+    work: join(root, 'work'),
   };
 }
 
 /** The home at `root`, its folders created, and made private if an older version left them open. */
 export function stepformHome(root: string): StepformHome {
   const home = homeLayout(root);
-  for (const dir of [home.root, home.artifacts, home.state, home.runs, home.secrets]) {
+  for (const dir of [home.root, home.artifacts, home.state, home.runs, home.secrets, home.work]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
   }

@@ -1,6 +1,7 @@
 // Wires the engine to one Stepform home: the store, the notifier, the signing key, and the
 // settings every executor job gets (local backend per environment, artifacts folder).
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import {
   RUN_INPUT,
   type RunContext,
@@ -11,6 +12,7 @@ import { parseInput } from '../../core/validation.ts';
 import { type EngineOptions, type RunOutcome, runWorkflow } from './engine.ts';
 import { type StepformHome, approvalSigningKey, stepformHome } from './home.ts';
 import { LocalNotifier } from './notifier.ts';
+import { type ReapedRun, type ReaperContext, reapInterruptedRuns } from './reaper.ts';
 import { type LocalStores, openLocalStores } from './store/local-stores.ts';
 
 export const DEFAULT_APPROVAL_PORT = 8787;
@@ -32,10 +34,12 @@ export class LocalEngine {
   /** STEPFORM_APPROVERS (comma-separated): who may decide by link; unset, anyone with one. */
   readonly approvers?: readonly string[];
   readonly #env: Readonly<Record<string, string | undefined>>;
+  readonly #print: (line: string) => void;
 
   constructor(options: LocalEngineOptions) {
     const env = options.env ?? process.env;
     this.#env = env;
+    this.#print = options.print ?? (() => {});
     this.home = stepformHome(options.home);
     this.stores = openLocalStores(this.home.database);
     this.signingKey = approvalSigningKey(this.home, env);
@@ -75,10 +79,24 @@ export class LocalEngine {
       LocalEngine.newRun({ ...project, workflow, environment, ...extra });
   }
 
+  /** Closes the runs whose process died and releases what they held (reaper.ts). */
+  async reap(options: Pick<ReaperContext, 'stopTimings'> = {}): Promise<ReapedRun[]> {
+    return reapInterruptedRuns({
+      home: this.home,
+      stores: this.stores,
+      notifier: this.notifier,
+      now: () => new Date(),
+      print: this.#print,
+      ...options,
+    });
+  }
+
+  /** Runs a workflow to its end, after closing the runs whose process died. */
   async run(
     run: RunContext,
     extra: Partial<Omit<EngineOptions, 'stores' | 'settings' | 'notifier' | 'signingKey'>> = {},
   ): Promise<RunOutcome> {
+    await this.reap(extra.stopTimings ? { stopTimings: extra.stopTimings } : {});
     return runWorkflow(run, {
       stores: this.stores,
       settings: {
@@ -90,6 +108,7 @@ export class LocalEngine {
       approvalBaseUrl: this.approvalBaseUrl,
       ...(this.approvers ? { approvers: this.approvers } : {}),
       executorEnv: { ...this.#env },
+      workRoot: join(this.home.work, run.runId),
       now: () => new Date(),
       ...extra,
     });

@@ -1,11 +1,29 @@
 // The local adapters of the core's ports: the SQLite stores (each implements its port) and
 // the artifacts folder.
-import type { StorePorts, TaskCallbackPort } from '../../core/ports.ts';
+import { RunNotWaiting } from '../../core/errors.ts';
+import { isHolderGone } from '../../core/liveness.ts';
+import type { StorePorts, StoredApproval, TaskCallbackPort } from '../../core/ports.ts';
+import { livenessCheck } from './processes.ts';
 import { readResult } from '../executor-process.ts';
 import type { LocalStores } from './store/local-stores.ts';
 
 export interface LocalPorts extends StorePorts {
   readonly callbacks: TaskCallbackPort;
+}
+
+function ensureRunWaiting(stores: LocalStores, approval: StoredApproval): void {
+  const run = stores.runs.get(approval.runId);
+  if (run?.status !== 'running') {
+    throw new RunNotWaiting(
+      `run ${approval.runId} is not waiting for a decision: ${run ? `it ended ${run.status}` : 'no such run'}`,
+    );
+  }
+  const held = stores.runs.running().find((h) => h.run.runId === approval.runId);
+  if (isHolderGone(held?.holder, run.startedAt, livenessCheck(new Date()))) {
+    throw new RunNotWaiting(
+      `run ${approval.runId} is not waiting for a decision: its process is gone (interrupted)`,
+    );
+  }
 }
 
 export function localPorts(stores: LocalStores): LocalPorts {
@@ -16,7 +34,15 @@ export function localPorts(stores: LocalStores): LocalPorts {
     approvals: stores.approvals,
     artifacts: { readResult },
     schedules: stores.schedules,
-    // The local waiting task polls the store for its decision, so there is nothing to resume.
-    callbacks: { succeed: async () => Promise.resolve(), fail: async () => Promise.resolve() },
+    // The local waiting task polls the store for its decision, so there is nothing to resume;
+    // whether it still waits is whether its run is running and its process alive.
+    callbacks: {
+      ensureWaiting: async (approval) => {
+        ensureRunWaiting(stores, approval);
+        return Promise.resolve();
+      },
+      succeed: async () => Promise.resolve(),
+      fail: async () => Promise.resolve(),
+    },
   };
 }

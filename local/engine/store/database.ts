@@ -12,6 +12,10 @@ CREATE TABLE IF NOT EXISTS runs (
   status TEXT NOT NULL, phase TEXT, started_at TEXT NOT NULL, finished_at TEXT,
   error TEXT, details TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+-- Who runs a running run (the CLI process of its engine) and its current job's process group.
+CREATE TABLE IF NOT EXISTS run_holders (
+  run_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, identity TEXT,
+  heartbeat_at TEXT NOT NULL, job_pgid INTEGER);
 CREATE TABLE IF NOT EXISTS run_events (
   run_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL,
   state TEXT, duration_ms INTEGER, detail TEXT, PRIMARY KEY (run_id, seq));

@@ -47,6 +47,18 @@ export class SqliteLocks extends SqliteStore implements LockPort {
     });
   }
 
+  /** Every lock as stored, expired or not. */
+  list(): LockRecord[] {
+    return (this.db.prepare('SELECT * FROM locks ORDER BY environment').all() as Row[]).map(
+      (row) => ({
+        environment: str(row, 'environment'),
+        owner: str(row, 'owner'),
+        acquiredAt: str(row, 'acquired_at'),
+        expiresAt: str(row, 'expires_at'),
+      }),
+    );
+  }
+
   /** The lock as stored, expired or not. */
   getLock(environment: string): LockRecord | undefined {
     const row = this.db.prepare('SELECT * FROM locks WHERE environment = ?').get(environment) as

@@ -1,10 +1,20 @@
 // Runs in the local SQLite file: the RunPort (details merged by the steps), plus what the
 // engine and the CLI keep and read about a run (its row, its phase, the events of its states).
 /* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
+import type { ProcessHolder } from '../../../core/liveness.ts';
 import type { RunPort } from '../../../core/ports.ts';
 import { type Row, SqliteStore, optStr, str } from './database.ts';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed';
+/** `cancelled`: stopped on purpose (Ctrl-C, SIGTERM); an interrupted run is `failed`. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** A running run with the process that holds it (none: recorded by an older version). */
+export interface HeldRun {
+  readonly run: RunRow;
+  readonly holder?: ProcessHolder;
+  /** The process group of the job it was running, if any. */
+  readonly jobGroup?: number;
+}
 
 export interface RunRow {
   runId: string;
@@ -71,10 +81,68 @@ export class SqliteRuns extends SqliteStore implements RunPort {
     this.db.prepare('UPDATE runs SET phase = ? WHERE run_id = ?').run(phase, runId);
   }
 
-  finish(runId: string, status: Exclude<RunStatus, 'running'>, at: string, error: string | null) {
-    this.db
-      .prepare('UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?')
+  /**
+   * Ends a running run, once: false when it had already ended (two processes closing an
+   * interrupted run at once: one of them does it).
+   */
+  finish(
+    runId: string,
+    status: Exclude<RunStatus, 'running'>,
+    at: string,
+    error: string | null,
+  ): boolean {
+    const ended = this.db
+      .prepare(
+        "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ? AND status = 'running'",
+      )
       .run(status, at, error, runId);
+    this.db.prepare('DELETE FROM run_holders WHERE run_id = ?').run(runId);
+    return Number(ended.changes) === 1;
+  }
+
+  /** Records the process that runs the run (its engine's). */
+  hold(runId: string, holder: ProcessHolder): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO run_holders (run_id, host, pid, identity, heartbeat_at, job_pgid)
+         VALUES (?, ?, ?, ?, ?, NULL)`,
+      )
+      .run(runId, holder.host, holder.pid, holder.identity, holder.heartbeatAt);
+  }
+
+  heartbeat(runId: string, at: string): void {
+    this.db.prepare('UPDATE run_holders SET heartbeat_at = ? WHERE run_id = ?').run(at, runId);
+  }
+
+  /** The process group of the job the run is running now; null once it is over. */
+  setJobGroup(runId: string, pgid: number | null): void {
+    this.db.prepare('UPDATE run_holders SET job_pgid = ? WHERE run_id = ?').run(pgid, runId);
+  }
+
+  /** Every run still marked running, with its holder. */
+  running(): HeldRun[] {
+    const rows = this.db
+      .prepare(
+        `SELECT runs.*, h.host AS h_host, h.pid AS h_pid, h.identity AS h_identity,
+                h.heartbeat_at AS h_heartbeat_at, h.job_pgid AS h_job_pgid
+         FROM runs LEFT JOIN run_holders h ON h.run_id = runs.run_id
+         WHERE runs.status = 'running' ORDER BY runs.started_at`,
+      )
+      .all() as Row[];
+    return rows.map((row) => ({
+      run: toRun(row),
+      ...(row.h_pid === null
+        ? {}
+        : {
+            holder: {
+              host: str(row, 'h_host'),
+              pid: Number(row.h_pid),
+              identity: optStr(row, 'h_identity'),
+              heartbeatAt: str(row, 'h_heartbeat_at'),
+            },
+          }),
+      ...(row.h_job_pgid === null ? {} : { jobGroup: Number(row.h_job_pgid) }),
+    }));
   }
 
   get(runId: string): RunRow | undefined {
