@@ -4,7 +4,8 @@
 // on loopback that does what moto cannot:
 //   POST /lambda/invoke     runs a function's bundle (lambda-runner.ts) with its environment
 //   POST /batch/submit      starts the executor as the job definition runs it; GET /batch/jobs/ID
-//   GET|POST /approvals/... the approval Function URL: the approval-callback bundle
+//   GET|POST /approvals/..., POST /slack/actions
+//                           the approval Function URL: the approval-callback bundle
 //   /github/...             a fake GitHub API (the repository, compare, comments, statuses)
 //   POST /slack             a fake Slack webhook
 // moto_launcher.py patches moto's ASL interpreter to call the first two.
@@ -16,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -40,12 +42,26 @@ export interface Template {
   Resources: Record<string, Resource>;
 }
 
-/** Synthesizes the app as docs/deploy.md does (account, region, GitHub), bundling every Lambda. */
-export function synthesize(outdir: string): Template {
+/**
+ * Synthesizes the app as docs/deploy.md does (account, region, GitHub, and any more `context`,
+ * as `-c key=value`), bundling every Lambda unless `bundling` is false (then the template's
+ * functions name placeholder code: run it with another synth's `bundles`).
+ */
+export function synthesize(
+  outdir: string,
+  options: { context?: Record<string, unknown>; bundling?: boolean } = {},
+): Template {
   const { app, stack } = buildApp({
     outdir,
     nag: false,
-    context: { account: ACCOUNT, region: REGION, githubRepository: GITHUB_REPOSITORY },
+    context: {
+      account: ACCOUNT,
+      region: REGION,
+      githubRepository: GITHUB_REPOSITORY,
+      ...options.context,
+      // CDK's own switch: the stacks whose assets are bundled (none: skip esbuild).
+      ...(options.bundling === false ? { 'aws:cdk:bundling-stacks': [] } : {}),
+    },
   });
   app.synth();
   return JSON.parse(
@@ -164,18 +180,38 @@ export class EmulatedAws {
 
   readonly template: Template;
   readonly outdir: string;
+  /**
+   * Where each function's bundle is, by its logical id: this synth's, or another synth's of
+   * the same app (the same sources bundled the same way; only the templates differ).
+   */
+  readonly bundles: { readonly template: Template; readonly outdir: string };
   /** A scratch folder for the executor's work tree. */
   readonly scratch: string;
+  /**
+   * What the test changes in a state machine's definition before it is created on moto,
+   * given its name (Stepform-<workflow>) and its JSON; by default nothing.
+   */
+  readonly editDefinition: (name: string, definition: string) => string;
   /**
    * The local git repository that stands in for https://github.com/<GITHUB_REPOSITORY>: the
    * stack runs only its own repository, and the executor's git fetches it from here.
    */
   repositoryMirror?: string;
 
-  constructor(template: Template, outdir: string, scratch: string) {
+  constructor(
+    template: Template,
+    outdir: string,
+    scratch: string,
+    options: {
+      bundles?: { template: Template; outdir: string };
+      editDefinition?: (name: string, definition: string) => string;
+    } = {},
+  ) {
     this.template = template;
     this.outdir = outdir;
     this.scratch = scratch;
+    this.bundles = options.bundles ?? { template, outdir };
+    this.editDefinition = options.editDefinition ?? ((_name, definition) => definition);
   }
 
   get moto(): MotoServer {
@@ -329,6 +365,7 @@ export class EmulatedAws {
     const sqs = new SQSClient(clientConfig);
     const secrets = new SecretsManagerClient(clientConfig);
     const sfn = new SFNClient(clientConfig);
+    const scheduler = new SchedulerClient(clientConfig);
     try {
       for (const [id, resource] of resources) {
         const properties = resource.Properties ?? {};
@@ -352,6 +389,9 @@ export class EmulatedAws {
           );
           this.#refs.set(id, created.ARN!);
           this.#arns.set(id, created.ARN!);
+        } else if (resource.Type === 'AWS::Scheduler::ScheduleGroup') {
+          // The group the Schedule function writes the TTL schedules into.
+          await scheduler.send(new CreateScheduleGroupCommand({ Name: properties.Name as string }));
         }
       }
       // Queues after the dead-letter queue they name (its ARN is known once it exists).
@@ -389,16 +429,17 @@ export class EmulatedAws {
           /\$\{([A-Za-z0-9]+)\}/g,
           (whole, name: string) => substitutions[name] ?? whole,
         );
+        const name = properties.StateMachineName as string;
         await sfn.send(
           new CreateStateMachineCommand({
-            name: properties.StateMachineName as string,
-            definition,
+            name,
+            definition: this.editDefinition(name, definition),
             roleArn: this.#resolve(properties.RoleArn) as string,
           }),
         );
       }
     } finally {
-      for (const client of [dynamo, s3, sqs, secrets, sfn]) client.destroy();
+      for (const client of [dynamo, s3, sqs, secrets, sfn, scheduler]) client.destroy();
     }
   }
 
@@ -455,7 +496,7 @@ export class EmulatedAws {
       });
       return;
     }
-    if (url.pathname.startsWith('/approvals/')) {
+    if (url.pathname.startsWith('/approvals/') || url.pathname === '/slack/actions') {
       await this.#functionUrl(request, url, body, response);
       return;
     }
@@ -480,9 +521,11 @@ export class EmulatedAws {
       return { errorType: fault[1], errorMessage };
     }
     const properties = this.template.Resources[logicalId]!.Properties!;
-    const [file, exportName] = (properties.Handler as string).split('.') as [string, string];
-    const key = (properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
-    const folder = join(this.outdir, `asset.${key}`);
+    const code = this.bundles.template.Resources[logicalId]?.Properties;
+    if (!code) throw new Error(`no bundle for ${logicalId}`);
+    const [file, exportName] = (code.Handler as string).split('.') as [string, string];
+    const key = (code.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+    const folder = join(this.bundles.outdir, `asset.${key}`);
     const bundle = ['.mjs', '.js', '.cjs']
       .map((extension) => join(folder, `${file}${extension}`))
       .find((path) => existsSync(path));

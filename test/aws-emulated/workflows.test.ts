@@ -18,353 +18,194 @@
 //   harness (the function's GitHub requests are redirected there; the secrets are set to them
 //   as docs/deploy.md asks an operator to set the real ones).
 // - The EventBridge rule that runs ExecutionEnded, X-Ray, CloudWatch Logs and metrics.
+// - EventBridge Scheduler firing: moto stores a schedule (GetSchedule answers its expression
+//   and target) but never runs one. The ephemeral scenario reads the schedule the Schedule
+//   function made and starts its target with its input, as Scheduler would at that time.
+// - Time: the LockHeld backoff (30 attempts, up to 60 s each) is shortened in the definition
+//   this suite creates (see LOCK_HELD_RETRY); every other Retry, Catch and timeout is the file's.
+//   The approval timeout is the run input's approvalTimeoutSeconds, which moto's interpreter
+//   honours as TimeoutSecondsPath on the waitForTaskToken task (States.Timeout).
 import {
   APPROVED_APPLY_PHASES,
+  EXPIRED_PLAN_APPLY_STATES,
   NO_CHANGES_PLAN_APPLY_STATES,
+  ROLLED_BACK_PLAN_APPLY_STATES,
   appliedPlanApplyStates,
+  outcomeTail,
 } from '../support/workflow-paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import {
-  DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
-  SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
+import { APPROVE_ACTION_ID } from '../../core/slack-message.ts';
+import { scheduledDestroyRun } from '../../core/ttl.ts';
 import { epochSeconds, keys } from '../../adapters/aws/dynamodb/table.ts';
-import { HELLO_EXAMPLE, makeRepo } from '../support/repo.ts';
-import { EmulatedAws, GITHUB_URL, synthesize } from './harness.ts';
+import { atExpression, scheduleName } from '../../adapters/aws/scheduler.ts';
+import { StepFunctionsTaskCallbackPort } from '../../adapters/aws/sfn.ts';
+import { slackSignature } from '../../adapters/slack/interactivity.ts';
+import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
+import { EmulatedAws, GITHUB_URL, type Template, synthesize } from './harness.ts';
+import { type Execution, Scenario, decideThroughPage, sleep } from './scenario.ts';
+
+const PROJECT = 'stack';
+/** The hello example's resources, as `type.name`, sorted. */
+const HELLO_RESOURCES = [
+  'terraform_data.greeting',
+  'terraform_data.secret_holder',
+  'time_static.greeted_at',
+];
+/** What this suite does to LockEnvironment's LockHeld retry: two quick retries, not 30 slow ones. */
+const LOCK_HELD_RETRY = { IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 1, MaxDelaySeconds: 1 };
+
+interface AslRetrier {
+  ErrorEquals: string[];
+  [field: string]: unknown;
+}
+
+/** The plan-apply definition with LOCK_HELD_RETRY in LockEnvironment; the others as they are. */
+function shortenLockHeldRetry(name: string, definition: string): string {
+  if (name !== 'Stepform-plan-apply') return definition;
+  const asl = JSON.parse(definition) as { States: Record<string, { Retry?: AslRetrier[] }> };
+  const retriers = asl.States.LockEnvironment!.Retry!;
+  const lockHeld = retriers.find((r) => r.ErrorEquals.includes('LockHeld'));
+  if (!lockHeld) throw new Error('LockEnvironment no longer retries LockHeld');
+  Object.assign(lockHeld, LOCK_HELD_RETRY);
+  return JSON.stringify(asl);
+}
 
 let scratch: string;
 let aws: EmulatedAws;
-let sfn: SFNClient;
-let sqs: SQSClient;
-let dynamo: DynamoDBClient;
-let s3: S3Client;
-let repository: string;
+let scenario: Scenario;
+let repo: TestRepo;
+/** The hello example, the commit every run is of unless it says otherwise. */
 let commit: string;
-const runIds: string[] = [];
+/** The default stack's synth: its bundles serve the approvers variant too. */
+let bundles: { template: Template; outdir: string };
+
+/** Starts a stack on moto whose executor fetches the scenario repository. */
+async function startStack(stack: EmulatedAws): Promise<Scenario> {
+  await stack.start();
+  stack.repositoryMirror = repo.dir;
+  const started = new Scenario(stack);
+  started.defaults = { repository: GITHUB_URL, commit, projectDir: PROJECT };
+  return started;
+}
+
+/** Stops a stack started by startStack (either may be undefined when beforeAll failed). */
+async function stopStack(stack: EmulatedAws | undefined, observer: Scenario | undefined) {
+  observer?.destroy();
+  await stack?.settled();
+  await stack?.stop();
+  for (const runId of observer?.runIds ?? [])
+    await rm(join(BATCH_ARTIFACTS_ROOT, runId), { recursive: true, force: true });
+}
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'stepform-emulated-'));
   const outdir = join(scratch, 'cdk.out');
-  aws = new EmulatedAws(synthesize(outdir), outdir, scratch);
-  await aws.start();
-  sfn = new SFNClient(aws.moto.clientConfig);
-  sqs = new SQSClient(aws.moto.clientConfig);
-  dynamo = new DynamoDBClient(aws.moto.clientConfig);
-  s3 = new S3Client({ ...aws.moto.clientConfig, forcePathStyle: true });
-  const repo = await makeRepo();
-  aws.repositoryMirror = repo.dir;
-  repository = GITHUB_URL;
-  commit = await repo.commitDir(HELLO_EXAMPLE, 'stack');
+  bundles = { template: synthesize(outdir), outdir };
+  repo = await makeRepo();
+  commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT);
+  aws = new EmulatedAws(bundles.template, outdir, scratch, {
+    editDefinition: shortenLockHeldRetry,
+  });
+  scenario = await startStack(aws);
 }, 120_000);
 
 afterAll(async () => {
-  // Each is undefined when beforeAll failed before making it.
-  const clients = [sfn, sqs, dynamo, s3] as (SFNClient | SQSClient | undefined)[];
-  for (const client of clients) client?.destroy();
-  const stack = aws as EmulatedAws | undefined;
-  await stack?.settled();
-  await stack?.stop();
-  for (const runId of runIds)
-    await rm(join(BATCH_ARTIFACTS_ROOT, runId), { recursive: true, force: true });
+  await stopStack(aws, scenario);
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-const sleep = async (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms);
+/**
+ * The execution ended with this status, and a SUCCEEDED one without any failure; otherwise the
+ * message shows its failures, the harness's errors and the jobs' output.
+ */
+function expectEnded(execution: Execution, status: string, on: Scenario = scenario): void {
+  const failure = on.failureOf(execution);
+  // A failed end is compared with its own failures: they show only when the status differs.
+  expect({ status: execution.status, failure }).toEqual({
+    status,
+    failure: status === 'SUCCEEDED' ? '[]' : failure,
   });
-
-interface Execution {
-  readonly arn: string;
-  readonly status: string;
-  readonly history: HistoryEvent[];
-  readonly entered: string[];
 }
 
-async function history(arn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn: arn, ...(nextToken ? { nextToken } : {}) }),
-    );
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
-
-function enteredStates(events: readonly HistoryEvent[]): string[] {
-  return events.flatMap((e) =>
-    e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : [],
-  );
-}
-
-/** Waits (bounded) until the execution leaves RUNNING, or until `until` holds for its history. */
-async function waitFor(
-  arn: string,
-  until: (execution: Execution) => boolean = (e) => e.status !== 'RUNNING',
-  timeoutMs = 150_000,
-): Promise<Execution> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { status = 'UNKNOWN' } = await sfn.send(
-      new DescribeExecutionCommand({ executionArn: arn }),
-    );
-    const events = await history(arn);
-    const execution = { arn, status, history: events, entered: enteredStates(events) };
-    if (until(execution) || status !== 'RUNNING') return execution;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `still ${status} after ${String(timeoutMs)} ms: ${execution.entered.join(' → ')}`,
-      );
-    }
-    await sleep(250);
-  }
-}
-
-async function start(
-  workflow: string,
-  runId: string,
-  environment: string,
-  extra: Record<string, unknown> = {},
-) {
-  runIds.push(runId);
-  const started = await sfn.send(
-    new StartExecutionCommand({
-      stateMachineArn: aws.stateMachineArn(workflow),
-      name: runId,
-      input: JSON.stringify({
-        runId,
-        workflow,
-        repository,
-        commit,
-        projectDir: 'stack',
-        environment,
-        ...extra,
-      }),
-    }),
-  );
-  return started.executionArn!;
-}
-
-interface StatusEvent {
-  runId: string;
-  workflow: string;
-  environment: string;
-  phase: string;
-  commit: string;
-}
-
-/** Every status event of the queue so far (received and deleted), in the queue's order. */
-async function drainStatusEvents(): Promise<StatusEvent[]> {
-  const queueUrl = aws.ref('AWS::SQS::Queue', 'StatusQueue');
-  const events: StatusEvent[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-      }),
-    );
-    if (Messages.length === 0) return events;
-    for (const message of Messages) {
-      events.push(JSON.parse(message.Body!) as StatusEvent);
-      await sqs.send(
-        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }),
-      );
-    }
-  }
-}
-
-const phasesOf = (events: readonly StatusEvent[], runId: string) =>
-  events.filter((e) => e.runId === runId).map((e) => e.phase);
-
-function failureOf(execution: Execution): string {
-  const failed = execution.history.filter((e) => /Failed|Aborted|TimedOut/.test(e.type ?? ''));
-  if (failed.length === 0) return '[]';
-  const jobs = [...aws.jobs.values()].map(
-    (j) => `${j.jobName} ${j.status}: ${j.output.slice(-1_500)}`,
-  );
-  return JSON.stringify({ failed: failed.slice(-3), harness: aws.errors, jobs }, null, 1);
+/** Approves or rejects through the link from Slack: the page and its form both answer 200. */
+async function decide(runId: string, action: 'approve' | 'reject'): Promise<void> {
+  const answer = await decideThroughPage(await scenario.approvalLink(runId, action));
+  expect({ page: answer.pageStatus, post: answer.status }).toEqual({ page: 200, post: 200 });
+  expect(answer.decided).toContain(runId);
 }
 
 describe('plan (pull request) on emulated AWS', () => {
   it('plans the commit with the executor, stores the result in S3 and reports planned', async () => {
     const runId = 'emulated-plan-1';
-    const arn = await start('plan', runId, 'dev', { pullRequest: 7 });
-    const execution = await waitFor(arn);
-    expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
-      status: 'SUCCEEDED',
-      failure: '[]',
-    });
+    const arn = await scenario.start('plan', runId, 'dev', { pullRequest: 7 });
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'SUCCEEDED');
     expect(execution.entered).toEqual(
       expect.arrayContaining(['PrepareRun', 'NotifyStarted', 'RunPlanJob', 'CollectPlan']),
     );
     expect(execution.entered.at(0)).toBe('PrepareRun');
-    const phases = phasesOf(await drainStatusEvents(), runId);
-    expect(phases).toEqual(['started', 'planned']);
-
-    const objects = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: aws.ref('AWS::S3::Bucket', 'ArtifactsBucket'),
-      }),
-    );
-    const keys = (objects.Contents ?? []).map((o) => o.Key);
+    expect(await scenario.phasesOf(runId)).toEqual(['started', 'planned']);
     // The S3 port keeps the job's /artifacts/<run>/plan folder under its artifacts/ prefix.
-    expect(keys).toEqual(
+    expect(await scenario.s3Keys('ArtifactsBucket', '')).toEqual(
       expect.arrayContaining([
         `artifacts${BATCH_ARTIFACTS_ROOT}/${runId}/plan/result.json`,
         `artifacts${BATCH_ARTIFACTS_ROOT}/${runId}/plan/plan.tfplan`,
       ]),
     );
-    // A pull request's plan takes no lock.
-    expect(await itemsOfType('lock')).toEqual([]);
+    // A pull request's plan takes no lock and writes no state.
+    expect(await scenario.itemsOfType('lock')).toEqual([]);
+    expect(await scenario.s3Keys('StateBucket', 'stepform/state/')).toEqual([]);
   });
 });
-
-async function s3Keys(bucket: string, prefix: string): Promise<string[]> {
-  const listed = await s3.send(
-    new ListObjectsV2Command({ Bucket: aws.ref('AWS::S3::Bucket', bucket), Prefix: prefix }),
-  );
-  return (listed.Contents ?? []).map((o) => o.Key!);
-}
-
-/** Every item of the table with this `type`, as plain values. */
-async function itemsOfType(type: string): Promise<Record<string, unknown>[]> {
-  const { Items = [] } = await dynamo.send(
-    new ScanCommand({
-      TableName: aws.ref('AWS::DynamoDB::Table', 'Table'),
-      FilterExpression: '#type = :type',
-      ExpressionAttributeNames: { '#type': 'type' },
-      ExpressionAttributeValues: { ':type': { S: type } },
-    }),
-  );
-  return Items.map((item) => unmarshall(item));
-}
-
-/** The approve or reject link of the run's approval request, once its Slack message is sent. */
-async function approvalLink(runId: string, action: 'approve' | 'reject'): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const messages = aws.slack.map((m) => JSON.stringify(m).replaceAll('&amp;', '&'));
-    const links = messages
-      .filter((text) => text.includes(runId))
-      .flatMap((text) => [
-        ...text.matchAll(/http:\/\/127\.0\.0\.1:\d+\/approvals\/[A-Za-z0-9_-]+\?[^"\s|>\\]+/g),
-      ])
-      .map((m) => m[0])
-      .filter((link) => new URL(link).searchParams.get('action') === action);
-    if (links.length > 0) return links.at(-1)!;
-    if (Date.now() > deadline) throw new Error(`no ${action} link for ${runId} in Slack`);
-    await sleep(250);
-  }
-}
-
-/** What a person does with a link: GET the confirmation page, then POST its form. */
-async function decideThroughPage(link: string): Promise<{ page: string; decided: string }> {
-  const page = await fetch(link);
-  const html = await page.text();
-  expect(page.status).toBe(200);
-  const field = (name: string) => {
-    const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
-    if (!match)
-      throw new Error(`the confirmation page has no ${name} field: ${html.slice(0, 500)}`);
-    return match[1]!.replaceAll('&amp;', '&');
-  };
-  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? new URL(link).pathname;
-  const posted = await fetch(new URL(action, link), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      action: field('action'),
-      expires: field('expires'),
-      sig: field('sig'),
-    }).toString(),
-  });
-  const decided = await posted.text();
-  expect(posted.status).toBe(200);
-  return { page: html, decided };
-}
 
 describe('plan-apply (push to main) on emulated AWS', () => {
   it('locks, plans, waits for approval, applies after the approve link is used, and unlocks', async () => {
     const runId = 'emulated-apply-1';
-    const arn = await start('plan-apply', runId, 'dev');
-    const waiting = await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
-    expect(waiting.status).toBe('RUNNING');
+    const { arn, approval, awaiting } = await scenario.startAwaitingApproval(runId, 'dev');
+    expect(awaiting.status).toBe('RUNNING');
     // RequestApproval stored its task token; the run holds the environment's lock.
-    const approvals = await waitForItems('approval', runId);
-    expect(approvals[0]).toMatchObject({ runId, taskToken: expect.any(String) });
-    expect(await itemsOfType('lock')).toEqual([
+    expect(approval).toMatchObject({ runId, taskToken: expect.any(String) });
+    expect(await scenario.locksOf('dev')).toEqual([
       expect.objectContaining({ environment: 'dev', owner: runId }),
     ]);
 
-    const { decided } = await decideThroughPage(await approvalLink(runId, 'approve'));
-    expect(decided).toContain(runId);
-    const execution = await waitFor(arn);
-    expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
-      status: 'SUCCEEDED',
-      failure: '[]',
-    });
+    await decide(runId, 'approve');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'SUCCEEDED');
     expect(execution.entered).toEqual(appliedPlanApplyStates(true));
-    const phases = phasesOf(await drainStatusEvents(), runId);
-    expect(phases).toEqual(APPROVED_APPLY_PHASES);
-    expect(await itemsOfType('lock')).toEqual([]);
+    expect(await scenario.phasesOf(runId)).toEqual(APPROVED_APPLY_PHASES);
+    expect(await scenario.itemsOfType('lock')).toEqual([]);
     // Terraform's state is in the state bucket (the S3 backend on moto).
-    expect(await s3Keys('StateBucket', 'stepform/state/')).toEqual(
-      expect.arrayContaining([expect.stringMatching(/dev/)]),
-    );
+    expect(await scenario.stateResources('dev', PROJECT)).toEqual(HELLO_RESOURCES);
   });
 });
-
-/** The run's items of a type, once there is one (RequestApproval writes before it waits). */
-async function waitForItems(type: string, runId: string): Promise<Record<string, unknown>[]> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const items = (await itemsOfType(type)).filter((item) => item.runId === runId);
-    if (items.length > 0 || Date.now() > deadline) return items;
-    await sleep(250);
-  }
-}
 
 describe('plan-apply rejected on emulated AWS', () => {
   it('ends Rejected through the reject link, applies nothing and releases the lock', async () => {
     const runId = 'emulated-reject-1';
-    const arn = await start('plan-apply', runId, 'staging');
-    await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
-    await waitForItems('approval', runId);
-    const { decided } = await decideThroughPage(await approvalLink(runId, 'reject'));
-    expect(decided).toContain(runId);
-    const execution = await waitFor(arn);
-    expect(execution.status).toBe('FAILED');
-    expect(execution.entered.slice(-6)).toEqual([
-      'OutcomeRejected',
-      'NotifyOutcome',
-      'RecordOutcome',
-      'UnlockEnvironment',
-      'EndForOutcome',
-      'Rejected',
-    ]);
+    const { arn } = await scenario.startAwaitingApproval(runId, 'staging');
+    await decide(runId, 'reject');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'FAILED');
+    expect(execution.entered.slice(-6)).toEqual(outcomeTail('Rejected'));
     expect(execution.entered).not.toContain('RunApplyJob');
-    const phases = phasesOf(await drainStatusEvents(), runId);
     // moto's interpreter hands the Catch a null Cause; Notify reports the rejection anyway.
-    expect(phases).toEqual(['started', 'planned', 'awaiting_approval', 'rejected']);
-    expect(await itemsOfType('lock')).toEqual([]);
-    expect(await s3Keys('StateBucket', 'stepform/state/staging')).toEqual([]);
+    expect(await scenario.phasesOf(runId)).toEqual([
+      'started',
+      'planned',
+      'awaiting_approval',
+      'rejected',
+    ]);
+    expect(await scenario.itemsOfType('lock')).toEqual([]);
+    expect(await scenario.s3Keys('StateBucket', 'stepform/state/staging')).toEqual([]);
   });
 });
 
@@ -374,27 +215,224 @@ describe('plan-apply with no changes on emulated AWS', () => {
   it('ends NoChanges after the plan, asks for no approval, records the run and unlocks', async () => {
     const runId = 'emulated-no-changes-1';
     const jobsBefore = aws.jobs.size;
-    const arn = await start('plan-apply', runId, 'dev');
-    const execution = await waitFor(arn);
-    expect({ status: execution.status, failure: failureOf(execution) }).toEqual({
-      status: 'SUCCEEDED',
-      failure: '[]',
-    });
+    const arn = await scenario.start('plan-apply', runId, 'dev');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'SUCCEEDED');
     expect(execution.entered).toEqual(NO_CHANGES_PLAN_APPLY_STATES);
-    expect(phasesOf(await drainStatusEvents(), runId)).toEqual(['started', 'no_changes']);
+    expect(await scenario.phasesOf(runId)).toEqual(['started', 'no_changes']);
     // One job, the plan; no approval asked, in the table or in Slack.
     expect(aws.jobs.size - jobsBefore).toBe(1);
-    expect((await itemsOfType('approval')).filter((item) => item.runId === runId)).toEqual([]);
-    const approvalMessages = aws.slack
-      .map((m) => JSON.stringify(m))
-      .filter((text) => text.includes(runId) && text.includes('/approvals/'));
-    expect(approvalMessages).toEqual([]);
-    expect(await itemsOfType('lock')).toEqual([]);
-    expect(await itemsOfType('environment')).toEqual(
+    expect((await scenario.itemsOfType('approval')).filter((i) => i.runId === runId)).toEqual([]);
+    expect(scenario.slackMessagesOf(runId).filter((text) => text.includes('/approvals/'))).toEqual(
+      [],
+    );
+    expect(await scenario.itemsOfType('lock')).toEqual([]);
+    expect(await scenario.itemsOfType('environment')).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ environment: 'dev', projectDir: 'stack', lastRunId: runId }),
+        expect.objectContaining({ environment: 'dev', projectDir: PROJECT, lastRunId: runId }),
       ]),
     );
+    expect(await scenario.stateResources('dev', PROJECT)).toEqual(HELLO_RESOURCES);
+  });
+});
+
+describe('plan-apply whose apply fails on emulated AWS', () => {
+  // Runs after the approved and no-changes scenarios: dev's last good commit is the hello
+  // example's. Commit B adds test/fixtures/failing-apply's resources to it: B's plan succeeds,
+  // its apply creates terraform_data.before and then fails the time_static's postcondition.
+  it('rolls back to the last good commit: its apply runs, the state is its again, RolledBack', async () => {
+    const runId = 'emulated-rollback-1';
+    const [hello, failing] = await Promise.all([
+      readFile(join(HELLO_EXAMPLE, 'main.tf'), 'utf8'),
+      readFile(join(REPO_ROOT, 'test', 'fixtures', 'failing-apply', 'main.tf'), 'utf8'),
+    ]);
+    const failingResources = failing.slice(failing.indexOf('resource "terraform_data" "before"'));
+    const commitB = await repo.commitFiles(
+      { [`${PROJECT}/main.tf`]: `${hello}\n${failingResources}` },
+      'add a resource whose apply fails',
+    );
+    const lastGood = (await scenario.itemsOfType('last-good')).filter(
+      (i) => i.environment === 'dev',
+    );
+    expect(lastGood).toEqual([expect.objectContaining({ commit })]);
+
+    const { arn } = await scenario.startAwaitingApproval(runId, 'dev', { commit: commitB });
+    await decide(runId, 'approve');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'FAILED');
+    expect(execution.entered).toEqual(ROLLED_BACK_PLAN_APPLY_STATES);
+    // The apply job failed, CollectApply said so, and the run ended in RolledBack (a Fail state
+    // of JobFailed that says what was re-applied).
+    expect(Scenario.failures(execution)).toEqual([
+      'TaskFailed States.TaskFailed',
+      'LambdaFunctionFailed JobFailed',
+      'ExecutionFailed JobFailed',
+    ]);
+    expect(execution.history.at(-1)?.executionFailedEventDetails?.cause).toBe(
+      `apply of ${commitB} failed; rolled back to the last good commit ${commit}`,
+    );
+    // DecideRollback chose the last good commit, and the rollback job applied it.
+    const decisions = aws.invocations.filter(
+      (i) => i.logicalId.includes('RollbackFunction') && JSON.stringify(i.event).includes(runId),
+    );
+    expect(decisions.map((i) => i.outcome)).toEqual([
+      {
+        result: expect.objectContaining({
+          commit,
+          failedCommit: commitB,
+          job: expect.objectContaining({ verb: 'plan-apply', commit }),
+        }),
+      },
+    ]);
+    const jobs = [...aws.jobs.values()].filter((j) => j.jobName === `stepform-${runId}`);
+    expect(jobs.map((j) => j.status)).toEqual(['SUCCEEDED', 'FAILED', 'SUCCEEDED']);
+
+    expect(await scenario.phasesOf(runId)).toEqual([
+      'started',
+      'planned',
+      'awaiting_approval',
+      'approved',
+      'applying',
+      'rolling_back',
+      'rolled_back',
+    ]);
+    expect(await scenario.locksOf('dev')).toEqual([]);
+    // The state is the last good commit's again: B's terraform_data.before is gone.
+    expect(await scenario.stateResources('dev', PROJECT)).toEqual(HELLO_RESOURCES);
+    expect(
+      (await scenario.itemsOfType('last-good')).filter((i) => i.environment === 'dev'),
+    ).toEqual([expect.objectContaining({ commit })]);
+    expect(
+      (await scenario.itemsOfType('environment')).filter((i) => i.environment === 'dev'),
+    ).toEqual([expect.objectContaining({ status: 'rolled_back', lastRunId: runId })]);
+  });
+});
+
+describe('plan-apply whose approval times out on emulated AWS', () => {
+  it('ends Expired when nobody decides in time: nothing applied, the lock released, the link refused', async () => {
+    const runId = 'emulated-expired-1';
+    const approvalTimeoutSeconds = 4;
+    const { arn, approval } = await scenario.startAwaitingApproval(runId, 'uat', {
+      approvalTimeoutSeconds,
+    });
+    const link = await scenario.approvalLink(runId, 'approve');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'FAILED');
+    expect(execution.entered).toEqual(EXPIRED_PLAN_APPLY_STATES);
+    // Step Functions' own timeout of the waiting task (TimeoutSecondsPath), caught as States.Timeout.
+    expect(Scenario.failures(execution)).toEqual([
+      'TaskTimedOut States.Timeout',
+      'ExecutionFailed ApprovalExpired',
+    ]);
+    expect(await scenario.phasesOf(runId)).toEqual([
+      'started',
+      'planned',
+      'awaiting_approval',
+      'expired',
+    ]);
+    expect(await scenario.locksOf('uat')).toEqual([]);
+    expect([...aws.jobs.values()].filter((j) => j.jobName === `stepform-${runId}`)).toHaveLength(1);
+    expect(await scenario.s3Keys('StateBucket', 'stepform/state/uat')).toEqual([]);
+
+    // Too late: Step Functions no longer waits on the task's token (what the endpoint's
+    // callback port makes of the answer, whichever of TaskTimedOut or InvalidToken it is)...
+    await expect(
+      new StepFunctionsTaskCallbackPort(scenario.sfn).succeed(approval.taskToken as string, {}),
+    ).rejects.toMatchObject({ name: 'TaskNoLongerWaiting' });
+    // ...and the link, once past its expiry, answers so and decides nothing.
+    const expires = Number(new URL(link).searchParams.get('expires')) * 1000;
+    await sleep(Math.max(0, expires - Date.now() + 1_000));
+    const late = await decideThroughPage(link);
+    expect({ page: late.pageStatus, post: late.status }).toEqual({ page: 410, post: 410 });
+    expect(late.decided).toContain('expired');
+    // On AWS nothing marks the approval expired (the local engine does when its run ends): it
+    // stays pending, and past its expiresAt no link or Slack click can decide it.
+    expect((await scenario.itemsOfType('approval')).filter((i) => i.runId === runId)).toEqual([
+      expect.objectContaining({ status: 'pending', expiresAt: approval.expiresAt }),
+    ]);
+  });
+});
+
+describe('ephemeral environment on emulated AWS', () => {
+  it('applies, schedules its destroy, and the schedule’s input destroys it and deletes the schedule', async () => {
+    const runId = 'emulated-ephemeral-1';
+    const environment = 'pr-42';
+    const arn = await scenario.start('ephemeral', runId, environment, {
+      ttlSeconds: 3600,
+      pullRequest: 42,
+    });
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'SUCCEEDED');
+    expect(execution.entered).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'NotifyStarted',
+      'RunEphemeralJob',
+      'CollectEphemeral',
+      'ScheduleDestroy',
+      ...outcomeTail('Active', 'Applied'),
+    ]);
+    expect(await scenario.phasesOf(runId)).toEqual(['started', 'applied']);
+    expect(await scenario.locksOf(environment)).toEqual([]);
+    expect(await scenario.stateResources(environment, PROJECT)).toEqual(HELLO_RESOURCES);
+    const [record] = (await scenario.itemsOfType('environment')).filter(
+      (i) => i.environment === environment,
+    );
+    expect(record).toMatchObject({ status: 'active', lastRunId: runId });
+    const fireAt = record!.ttlExpiresAt as string;
+    expect(Date.parse(fireAt) - Date.now()).toBeGreaterThan(3_000_000);
+
+    // The schedule on EventBridge Scheduler (moto): a one-time at() of the destroy workflow.
+    const group = 'Stepform-ttl';
+    const name = scheduleName(environment, PROJECT);
+    const schedule = await scenario.scheduler.send(
+      new GetScheduleCommand({ GroupName: group, Name: name }),
+    );
+    expect(schedule).toMatchObject({
+      ScheduleExpression: atExpression(fireAt),
+      ScheduleExpressionTimezone: 'UTC',
+      ActionAfterCompletion: 'DELETE',
+      State: 'ENABLED',
+      Target: {
+        Arn: aws.stateMachineArn('destroy'),
+        RoleArn: expect.stringContaining('SchedulerRole'),
+      },
+    });
+    const input = JSON.parse(schedule.Target!.Input!) as Record<string, unknown>;
+    expect(input).toEqual(
+      scheduledDestroyRun({
+        environment,
+        projectDir: PROJECT,
+        repository: GITHUB_URL,
+        commit,
+        fireAt,
+        createdBy: runId,
+      }),
+    );
+
+    // The TTL runs out: Scheduler starts the target with exactly its input (and no name).
+    const destroyRunId = input.runId as string;
+    const destroyArn = await scenario.startWith('destroy', input);
+    const destroy = await scenario.waitFor(destroyArn);
+    expectEnded(destroy, 'SUCCEEDED');
+    expect(destroy.entered).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'NotifyDestroying',
+      'RunDestroyJob',
+      'CollectDestroy',
+      'DeleteSchedule',
+      ...outcomeTail('Destroyed'),
+    ]);
+    expect(await scenario.phasesOf(destroyRunId)).toEqual(['destroying', 'destroyed']);
+    expect(await scenario.locksOf(environment)).toEqual([]);
+    expect(await scenario.stateResources(environment, PROJECT)).toEqual([]);
+    await expect(
+      scenario.scheduler.send(new GetScheduleCommand({ GroupName: group, Name: name })),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    expect(
+      (await scenario.itemsOfType('environment')).filter((i) => i.environment === environment),
+    ).toEqual([expect.objectContaining({ status: 'destroyed', lastRunId: destroyRunId })]);
   });
 });
 
@@ -405,16 +443,11 @@ describe('plan-apply whose Record step fails on emulated AWS', () => {
     // Lambda.* errors RecordOutcome retries.
     aws.failingFunctions.set('RecordFunction', 'ProvisionedThroughputExceededException');
     try {
-      const arn = await start('plan-apply', runId, 'qa');
-      await waitFor(arn, (e) => e.entered.includes('RequestApproval'));
-      await waitForItems('approval', runId);
-      await decideThroughPage(await approvalLink(runId, 'approve'));
-      const execution = await waitFor(arn);
+      const { arn } = await scenario.startAwaitingApproval(runId, 'qa');
+      await decide(runId, 'approve');
+      const execution = await scenario.waitFor(arn);
       // The one failure of the run is Record's.
-      const failed = execution.history
-        .filter((e) => /Failed|Aborted|TimedOut/.test(e.type ?? ''))
-        .map((e) => `${e.type ?? ''} ${e.lambdaFunctionFailedEventDetails?.error ?? ''}`);
-      expect({ status: execution.status, failed }).toEqual({
+      expect({ status: execution.status, failed: Scenario.failures(execution) }).toEqual({
         status: 'SUCCEEDED',
         failed: ['LambdaFunctionFailed ProvisionedThroughputExceededException'],
       });
@@ -434,12 +467,12 @@ describe('plan-apply whose Record step fails on emulated AWS', () => {
         },
       ]);
       // The applied status event was sent before RecordOutcome; nothing was recorded after.
-      expect(phasesOf(await drainStatusEvents(), runId)).toEqual(APPROVED_APPLY_PHASES);
-      expect(await itemsOfType('lock')).toEqual([]);
-      expect((await itemsOfType('environment')).filter((e) => e.environment === 'qa')).toEqual([]);
-      expect(await s3Keys('StateBucket', 'stepform/state/')).toEqual(
-        expect.arrayContaining([expect.stringMatching(/qa/)]),
-      );
+      expect(await scenario.phasesOf(runId)).toEqual(APPROVED_APPLY_PHASES);
+      expect(await scenario.itemsOfType('lock')).toEqual([]);
+      expect(
+        (await scenario.itemsOfType('environment')).filter((e) => e.environment === 'qa'),
+      ).toEqual([]);
+      expect(await scenario.stateResources('qa', PROJECT)).toEqual(HELLO_RESOURCES);
     } finally {
       aws.failingFunctions.delete('RecordFunction');
     }
@@ -447,17 +480,15 @@ describe('plan-apply whose Record step fails on emulated AWS', () => {
 });
 
 describe('plan-apply while another run holds the lock on emulated AWS', () => {
-  // LockEnvironment retries LockHeld up to 30 times (10 s, backoff 1.5, at most 60 s, full
-  // jitter): reaching LockFailed takes many minutes of real sleeps on moto's interpreter, and the
-  // harness has no knob to shorten a definition's Retry. So this asserts the run's first
-  // attempt and what it must not do while it waits, then stops it as an operator would.
-  it('fails its lock attempt with LockHeld naming the holder, runs no job and leaves the lock', async () => {
+  // LockEnvironment retries LockHeld up to 30 times (10 s, backoff 1.5, at most 60 s): this
+  // suite's definition retries it twice after a second (LOCK_HELD_RETRY), the same path.
+  it('fails with LockHeld naming the holder after its retries, runs no job and leaves the lock', async () => {
     const runId = 'emulated-lock-held-1';
     const acquiredAt = new Date(Date.now() - 60_000).toISOString();
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
     const holder = { environment: 'prod', owner: 'another-run-1', acquiredAt, expiresAt };
     // The lock item as DynamoLockPort.acquire writes it.
-    await dynamo.send(
+    await scenario.dynamo.send(
       new PutItemCommand({
         TableName: aws.ref('AWS::DynamoDB::Table', 'Table'),
         Item: marshall({
@@ -469,31 +500,123 @@ describe('plan-apply while another run holds the lock on emulated AWS', () => {
       }),
     );
     const jobsBefore = aws.jobs.size;
-    const arn = await start('plan-apply', runId, 'prod');
-    const waiting = await waitFor(arn, (e) =>
-      e.history.some((event) => event.lambdaFunctionFailedEventDetails?.error === 'LockHeld'),
-    );
-    await sfn.send(new StopExecutionCommand({ executionArn: arn, error: 'TestStopped' }));
-    // ABORTED once the interpreter leaves the retry's sleep (full jitter: under 10 s, then 15 s).
-    const stopped = await waitFor(arn, undefined, 30_000);
-    expect(waiting.status).toBe('RUNNING');
-    expect(stopped.status).toBe('ABORTED');
-    const lockFailures = stopped.history.flatMap((e) =>
+    const arn = await scenario.start('plan-apply', runId, 'prod');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'FAILED');
+    // A retry runs the state's task again without entering the state again.
+    expect(execution.entered).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'NotifyLockFailed',
+      'LockFailed',
+    ]);
+    const lockFailures = execution.history.flatMap((e) =>
       e.lambdaFunctionFailedEventDetails ? [e.lambdaFunctionFailedEventDetails] : [],
     );
-    expect(lockFailures.length).toBeGreaterThanOrEqual(1);
+    expect(lockFailures).toHaveLength(1 + LOCK_HELD_RETRY.MaxAttempts);
     for (const failure of lockFailures) {
       expect(failure.error).toBe('LockHeld');
       expect(failure.cause).toContain(`locked by run another-run-1 until ${expiresAt}`);
     }
-    // Retrying, not caught: the run never got past LockEnvironment.
-    expect(stopped.entered[0]).toBe('PrepareRun');
-    expect([...new Set(stopped.entered)]).toEqual(['PrepareRun', 'LockEnvironment']);
+    expect(Scenario.failures(execution).at(-1)).toBe('ExecutionFailed LockHeld');
     expect(aws.jobs.size - jobsBefore).toBe(0);
-    expect(phasesOf(await drainStatusEvents(), runId)).toEqual([]);
-    const locks = await itemsOfType('lock');
-    expect(locks.filter((l) => l.environment === 'prod')).toEqual([
-      expect.objectContaining(holder),
+    expect(await scenario.phasesOf(runId)).toEqual(['failed']);
+    expect(await scenario.locksOf('prod')).toEqual([expect.objectContaining(holder)]);
+    expect(await scenario.s3Keys('StateBucket', 'stepform/state/prod')).toEqual([]);
+  });
+});
+
+describe('plan-apply with approvers and Slack interactivity on emulated AWS', () => {
+  // The stack as deployed with `-c approvers=… -c slackInteractivity=true`: its own template
+  // (synthesized without bundling, 2 s instead of 8: the functions' sources are the default
+  // stack's, so its bundles are), its own moto and harness.
+  const APPROVER = 'UAPPROVER1';
+  const SIGNING_SECRET = 'emulated-slack-signing-secret';
+  let approversAws: EmulatedAws;
+  let slack: Scenario;
+
+  beforeAll(async () => {
+    const outdir = join(scratch, 'cdk-approvers.out');
+    const template = synthesize(outdir, {
+      context: { approvers: APPROVER, slackInteractivity: true },
+      bundling: false,
+    });
+    approversAws = new EmulatedAws(template, outdir, scratch, { bundles });
+    slack = await startStack(approversAws);
+    // What docs/deploy.md asks of the operator: the Slack app's signing secret in its secret.
+    await slack.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: approversAws.ref('AWS::SecretsManager::Secret', 'SlackSigning'),
+        SecretString: SIGNING_SECRET,
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await stopStack(approversAws, slack);
+  });
+
+  /** A click on the message's approve button, as Slack POSTs it (form-encoded, v0-signed). */
+  async function click(user: { id: string; username: string }, value: string) {
+    const payload = {
+      type: 'block_actions',
+      user,
+      actions: [{ action_id: APPROVE_ACTION_ID, value }],
+    };
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const response = await fetch(`${approversAws.harnessUrl}/slack/actions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': timestamp,
+        'x-slack-signature': slackSignature(timestamp, body, SIGNING_SECRET),
+      },
+      body,
+    });
+    return { status: response.status, body: await response.text() };
+  }
+
+  it('refuses a non-approver’s click, applies on the approver’s, and records the Slack user', async () => {
+    const runId = 'emulated-approvers-1';
+    const { arn, approval } = await slack.startAwaitingApproval(runId, 'live');
+    // The shared channel gets the buttons (the approval id), never a link anyone could follow.
+    const value = `${approval.id as string}.approve`;
+    const messages = await slack.waitForSlack(runId, (text) => text.includes(value));
+    expect(messages.filter((text) => text.includes('/approvals/'))).toEqual([]);
+
+    const refused = await click({ id: 'UINTRUDER1', username: 'mallory' }, value);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('not on the approver list');
+    // Time for a wrongly resumed task to leave RequestApproval, had the click resumed it.
+    await sleep(1_000);
+    const still = await slack.waitFor(arn, () => true);
+    expect(still.status).toBe('RUNNING');
+    expect(still.entered.at(-1)).toBe('RequestApproval');
+    expect((await slack.itemsOfType('approval')).filter((i) => i.runId === runId)).toEqual([
+      expect.objectContaining({ status: 'pending' }),
     ]);
+
+    const approved = await click({ id: APPROVER, username: 'alice' }, value);
+    expect(approved).toEqual({
+      status: 200,
+      body: JSON.stringify({ text: `Run ${runId} approved.` }),
+    });
+    const execution = await slack.waitFor(arn);
+    expectEnded(execution, 'SUCCEEDED', slack);
+    expect(execution.entered).toEqual(appliedPlanApplyStates(true));
+    expect(await slack.phasesOf(runId)).toEqual(APPROVED_APPLY_PHASES);
+    expect((await slack.itemsOfType('approval')).filter((i) => i.runId === runId)).toEqual([
+      expect.objectContaining({ status: 'approved', decidedBy: APPROVER }),
+    ]);
+    // What the waiting task was resumed with: the Slack user who clicked.
+    const resumed = execution.history.find(
+      (e) => e.taskSucceededEventDetails?.resource === 'invoke.waitForTaskToken',
+    );
+    expect(JSON.parse(resumed?.taskSucceededEventDetails?.output ?? '{}')).toMatchObject({
+      approvedBy: APPROVER,
+    });
+    expect(await slack.locksOf('live')).toEqual([]);
+    expect(await slack.stateResources('live', PROJECT)).toEqual(HELLO_RESOURCES);
   });
 });

@@ -13,7 +13,7 @@ const PLANNED = [
 ];
 
 /** The shared outcome tail, from the outcome's Pass state to its terminal state. */
-function tail(outcome: string, terminal: string): string[] {
+export function outcomeTail(outcome: string, terminal: string = outcome): string[] {
   return [
     `Outcome${outcome}`,
     'NotifyOutcome',
@@ -24,22 +24,41 @@ function tail(outcome: string, terminal: string): string[] {
   ];
 }
 
-/** The states of plan-apply, PrepareRun to Applied; `approved` adds the approval's wait. */
-export function appliedPlanApplyStates(approved: boolean): string[] {
+/** A plan with changes, up to the wait for its approval. */
+const AWAITING_APPROVAL = [...PLANNED, 'NotifyPlanned', 'NeedsApproval', 'RequestApproval'];
+
+/** From the approval (or straight from NeedsApproval) through the apply job's result. */
+function applied(approved: boolean): string[] {
   return [
-    ...PLANNED,
-    'NotifyPlanned',
-    'NeedsApproval',
-    ...(approved ? ['RequestApproval', 'NotifyApproved'] : []),
+    ...(approved
+      ? [...AWAITING_APPROVAL, 'NotifyApproved']
+      : [...PLANNED, 'NotifyPlanned', 'NeedsApproval']),
     'NotifyApplying',
     'RunApplyJob',
     'CollectApply',
-    ...tail('Applied', 'Applied'),
   ];
 }
 
+/** The states of plan-apply, PrepareRun to Applied; `approved` adds the approval's wait. */
+export function appliedPlanApplyStates(approved: boolean): string[] {
+  return [...applied(approved), ...outcomeTail('Applied')];
+}
+
+/** An approved plan-apply whose apply failed and whose last good commit was re-applied. */
+export const ROLLED_BACK_PLAN_APPLY_STATES = [
+  ...applied(true),
+  'DecideRollback',
+  'NotifyRollingBack',
+  'RunRollbackJob',
+  'CollectRollback',
+  ...outcomeTail('RolledBack'),
+];
+
+/** A plan-apply whose approval was not decided before its timeout. */
+export const EXPIRED_PLAN_APPLY_STATES = [...AWAITING_APPROVAL, ...outcomeTail('Expired')];
+
 /** The states of a plan-apply whose plan has nothing to change. */
-export const NO_CHANGES_PLAN_APPLY_STATES = [...PLANNED, ...tail('NoChanges', 'NoChanges')];
+export const NO_CHANGES_PLAN_APPLY_STATES = [...PLANNED, ...outcomeTail('NoChanges')];
 
 /** The status event phases of a plan-apply approved by someone and applied. */
 export const APPROVED_APPLY_PHASES = [
