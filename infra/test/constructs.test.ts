@@ -273,7 +273,7 @@ describe('StepformFunctions', () => {
           .Environment.Variables,
     );
 
-    expect(variables).toHaveLength(TASK_FUNCTIONS.length + 2);
+    expect(variables).toHaveLength(TASK_FUNCTIONS.length + 3);
     for (const env of variables) {
       expect(env).toMatchObject({ APPROVERS: 'alice,bob', GITHUB_REPOSITORY: 'acme/infra' });
     }
