@@ -199,6 +199,15 @@ export class DefaultBranchCheckFailed extends StepformError {
   readonly kind = 'failure';
 }
 
+/**
+ * No usable GitHub credentials: the secret is unreadable or malformed, or GitHub refused the
+ * App's JWT or its installation token request. The message never carries a key or a token.
+ */
+export class GitHubAuthFailed extends StepformError {
+  override readonly name = 'GitHubAuthFailed';
+  readonly kind = 'failure';
+}
+
 /** A plan-apply of a commit that is not on the default branch: unmerged code is never applied. */
 export class UnmergedCommit extends StepformError {
   override readonly name = 'UnmergedCommit';
@@ -247,6 +256,7 @@ export const ERROR_CLASSES = {
   NoRollbackTarget,
   NotificationFailed,
   DefaultBranchCheckFailed,
+  GitHubAuthFailed,
   UnmergedCommit,
   DestroyNotConfirmed,
   RunNotWaiting,

@@ -8,7 +8,10 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { generateKeyPairSync } from 'node:crypto';
 import { approvalLink } from '../core/approval.ts';
+import { rejection } from '../test/support/caught.ts';
+import { RecordingServer } from '../test/support/recording-server.ts';
 import { LAMBDA_ENV, approvalItem, mockLambdaClients } from '../test/support/lambda-mocks.ts';
 import { TASK_STEPS } from '../core/task-steps.ts';
 import { readConfig } from './config.ts';
@@ -165,7 +168,7 @@ describe('prepare-run handler', () => {
         GITHUB_TOKEN_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:1:secret:gh',
       }),
     );
-    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'placeholder-never-set' });
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: `ghp_${'r'.repeat(36)}` });
     const fetchSpy = jest.spyOn(globalThis, 'fetch').mockResolvedValue(
       new Response(JSON.stringify({ message: 'Bad credentials' }), {
         status: 401,
@@ -192,6 +195,100 @@ describe('prepare-run handler', () => {
       name: 'DefaultBranchCheckFailed',
       message: expect.stringContaining('stepform/gh'),
     });
+  });
+});
+
+describe('GitHub App credentials', () => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const SECRET_ID = 'arn:aws:secretsmanager:eu-west-1:1:secret:gh';
+  const INSTALLATION_TOKEN = `ghs_${'i'.repeat(36)}`;
+  const TOKENS = '/app/installations/77/access_tokens';
+  let github: RecordingServer;
+
+  beforeEach(async () => {
+    github = await RecordingServer.start();
+    github.route('POST', TOKENS, {
+      status: 201,
+      body: {
+        token: INSTALLATION_TOKEN,
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    });
+    secrets.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({
+      SecretString: JSON.stringify({
+        appId: '12345',
+        installationId: '77',
+        privateKey: String(privateKey.export({ type: 'pkcs1', format: 'pem' })),
+        apiUrl: github.baseUrl,
+      }),
+    });
+  });
+
+  afterEach(async () => {
+    await github.close();
+  });
+
+  const runtime = () => new AwsRuntime(readConfig({ ...ENV, GITHUB_TOKEN_SECRET_ID: SECRET_ID }));
+
+  it('checks a plan-apply commit with an installation token for the repository only', async () => {
+    github.route('GET', '/repos/acme/infra', { status: 200, body: { default_branch: 'main' } });
+    github.route('GET', `/repos/acme/infra/compare/main...${RUN.commit}`, {
+      status: 200,
+      body: { status: 'behind' },
+    });
+
+    await expect(TASK_STEPS.PrepareRun({ input: RUN }, runtime())).resolves.toMatchObject({
+      run: { workflow: 'plan-apply' },
+    });
+
+    expect(github.requestsTo('POST', TOKENS).map((request) => request.body)).toEqual([
+      { repositories: ['infra'] },
+    ]);
+    expect(github.requestsTo('GET', '/repos/acme/infra')[0]?.headers.authorization).toBe(
+      `token ${INSTALLATION_TOKEN}`,
+    );
+  });
+
+  it('refuses a plan-apply when the secret is still the placeholder, naming what is wrong', async () => {
+    secrets
+      .on(GetSecretValueCommand, { SecretId: SECRET_ID })
+      .resolves({ SecretString: "8^x'Qz(3!pW]L~m{6" });
+    const error = await rejection(TASK_STEPS.PrepareRun({ input: RUN }, runtime()));
+    expect(error).toMatchObject({ name: 'DefaultBranchCheckFailed' });
+    expect((error as Error).message).toContain(
+      `the GitHub credentials in secret ${SECRET_ID} are not usable: secret: must be a GitHub token`,
+    );
+    expect((error as Error).message).not.toContain('8^x');
+    expect(github.requests).toHaveLength(0);
+  });
+
+  it('hands an executor job a contents: read token for the deployment repository only', async () => {
+    const token = await runtime().cloneToken({ repository: 'https://127.0.0.1/acme/infra.git' });
+    expect(token).toEqual({ kind: 'app', gitHost: '127.0.0.1', token: INSTALLATION_TOKEN });
+    expect(github.requestsTo('POST', TOKENS)[0]?.body).toEqual({
+      repositories: ['infra'],
+      permissions: { contents: 'read' },
+    });
+
+    for (const repository of [
+      'https://127.0.0.1/attacker/infra',
+      'https://github.com/acme/infra',
+    ]) {
+      await expect(runtime().cloneToken({ repository })).rejects.toMatchObject({
+        name: 'InvalidInput',
+        field: 'event.repository',
+      });
+    }
+    await expect(runtime().cloneToken({})).rejects.toMatchObject({
+      field: 'event.repository',
+    });
+  });
+
+  it('is the GitHubToken handler, which needs the secret configured', async () => {
+    const { handler } = await import('./github-token.ts');
+    await expect(
+      handler({ repository: 'https://github.com/acme/infra' }, CONTEXT),
+    ).rejects.toMatchObject({ name: 'InvalidInput', field: 'env.GITHUB_TOKEN_SECRET_ID' });
   });
 });
 

@@ -12,6 +12,12 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { DefaultBranchCheckFailed, InvalidInput, describeError } from '../core/errors.ts';
+import {
+  CLONE_TOKEN_REQUEST,
+  type CloneToken,
+  repositoryOnHost,
+} from '../core/github-credentials.ts';
+import { parseInput } from '../core/validation.ts';
 import type { NotifyPorts } from '../core/notify.ts';
 import type { CodeHostPort } from '../core/ports.ts';
 import { type RepositoryPin, githubRepositoryPin } from '../core/repository-pin.ts';
@@ -33,6 +39,7 @@ import { EventBridgeSchedulePort } from '../adapters/aws/scheduler.ts';
 import { SecretsManagerSecretPort } from '../adapters/aws/secrets.ts';
 import { StepFunctionsTaskCallbackPort } from '../adapters/aws/sfn.ts';
 import { SqsStatusPort } from '../adapters/aws/sqs.ts';
+import { SecretGitHubCredentials, type TokenScope } from '../adapters/github/app-auth.ts';
 import { GitHubCodeHost, createOctokit } from '../adapters/github/code-host.ts';
 import { SlackWebhookChatPort } from '../adapters/slack/webhook.ts';
 import { type LambdaConfig, approvers, readConfig } from './config.ts';
@@ -173,8 +180,9 @@ export class AwsRuntime implements TaskPorts {
   }
 
   /**
-   * GitHub tells whether a plan-apply's commit is merged. Fail closed: without a token, or with
-   * one GitHub refuses, the plan-apply is refused with what to configure (never run unchecked).
+   * GitHub tells whether a plan-apply's commit is merged. Fail closed: without credentials, or
+   * with some GitHub refuses, the plan-apply is refused with what to configure (never run
+   * unchecked).
    */
   async defaultBranchCheck(): Promise<Pick<CodeHostPort, 'isOnDefaultBranch'>> {
     const { GITHUB_TOKEN_SECRET_ID: secretId, GITHUB_REPOSITORY: repository } = this.config;
@@ -185,14 +193,14 @@ export class AwsRuntime implements TaskPorts {
       );
     }
     const configure =
-      `plan-apply needs a GitHub token that can read ${repository} in the secret ${secretId} ` +
-      '(stack output GitHubTokenSecretArn; docs/deploy.md, "The secrets to set")';
+      `plan-apply needs GitHub credentials (a GitHub App or a token) that can read ${repository} ` +
+      `in the secret ${secretId} (stack output GitHubTokenSecretArn; docs/deploy.md, "The secrets to set")`;
     let host: GitHubCodeHost | undefined;
     try {
       host = await this.codeHost();
     } catch (error) {
       throw new DefaultBranchCheckFailed(
-        `cannot use the GitHub token: ${describeError(error).message}; ${configure}`,
+        `cannot use the GitHub credentials: ${describeError(error).message}; ${configure}`,
         { cause: error },
       );
     }
@@ -211,13 +219,88 @@ export class AwsRuntime implements TaskPorts {
     };
   }
 
-  /** GitHub, when the stack was given a token secret and the repository. */
+  readonly #githubCredentials = new Map<string, SecretGitHubCredentials>();
+
+  /**
+   * The deployment's GitHub credentials (GITHUB_TOKEN_SECRET_ID: a token, or a GitHub App
+   * whose installation tokens are narrowed to `scope`), kept for the container's life so that
+   * an App's token is minted once an hour, not once per call.
+   */
+  #credentials(name: string, scope: TokenScope): SecretGitHubCredentials | undefined {
+    const secretId = this.config.GITHUB_TOKEN_SECRET_ID;
+    if (!secretId) return undefined;
+    let credentials = this.#githubCredentials.get(name);
+    if (credentials === undefined) {
+      credentials = new SecretGitHubCredentials({ secrets: this.secrets, secretId, scope });
+      this.#githubCredentials.set(name, credentials);
+    }
+    return credentials;
+  }
+
+  /** owner and name of GITHUB_REPOSITORY. */
+  get #repository(): { owner: string; name: string } | undefined {
+    const [owner = '', name = ''] = this.config.GITHUB_REPOSITORY?.split('/') ?? [];
+    return owner && name ? { owner, name } : undefined;
+  }
+
+  /**
+   * GitHub, when the stack was given a credentials secret and the repository. An App's tokens
+   * reach that repository only. Credentials that are not usable (the secret unset, malformed
+   * or refused) fail each call with GitHubAuthFailed: reported by the notifications, fatal to
+   * the default-branch check.
+   */
   async codeHost(): Promise<GitHubCodeHost | undefined> {
-    const { config } = this;
-    if (!config.GITHUB_TOKEN_SECRET_ID || !config.GITHUB_REPOSITORY) return undefined;
-    const [owner = '', repo = ''] = config.GITHUB_REPOSITORY.split('/');
-    const token = await this.secrets.get(config.GITHUB_TOKEN_SECRET_ID);
-    return new GitHubCodeHost({ octokit: createOctokit({ token }), owner, repo });
+    const repository = this.#repository;
+    if (repository === undefined) return undefined;
+    const credentials = this.#credentials('codeHost', { repositories: [repository.name] });
+    if (credentials === undefined) return undefined;
+    const apiUrl = await credentials.resolve().then(
+      (resolved) => resolved.apiUrl,
+      () => undefined,
+    );
+    return new GitHubCodeHost({
+      octokit: createOctokit({ token: credentials, ...(apiUrl ? { baseUrl: apiUrl } : {}) }),
+      owner: repository.owner,
+      repo: repository.name,
+    });
+  }
+
+  /**
+   * The GitHubToken function: a token an executor job clones its repository with. Only for
+   * the deployment's repository (InvalidInput naming `repository` otherwise); an App's token
+   * may read that repository's contents and nothing else.
+   */
+  async cloneToken(event: unknown): Promise<CloneToken> {
+    const { repository } = parseInput(CLONE_TOKEN_REQUEST, event, 'event');
+    const pinned = this.#repository;
+    if (pinned === undefined) {
+      throw new InvalidInput('env.GITHUB_REPOSITORY', 'is required to hand out clone tokens');
+    }
+    const credentials = this.#credentials('clone', {
+      repositories: [pinned.name],
+      permissions: { contents: 'read' },
+    });
+    if (credentials === undefined) {
+      throw new InvalidInput('env.GITHUB_TOKEN_SECRET_ID', 'is required to hand out clone tokens');
+    }
+    const resolved = await credentials.resolve();
+    const target = repositoryOnHost(repository, resolved.gitHost);
+    const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+    if (
+      target === undefined ||
+      !same(target.owner, pinned.owner) ||
+      !same(target.name, pinned.name)
+    ) {
+      throw new InvalidInput(
+        'event.repository',
+        `is not https://${resolved.gitHost}/${pinned.owner}/${pinned.name}, the repository of this deployment`,
+      );
+    }
+    return {
+      kind: resolved.kind,
+      gitHost: resolved.gitHost,
+      token: await resolved.credentials.token(),
+    };
   }
 
   async notifyPorts(): Promise<NotifyPorts> {

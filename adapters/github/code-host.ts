@@ -16,6 +16,7 @@ import {
 export { DefaultBranchCheckFailed };
 import type { CodeHostPort, CommitState, DeploymentState } from '../../core/ports.ts';
 import { httpUrl } from '../../core/urls.ts';
+import type { GitHubCredentials } from './app-auth.ts';
 import { cutText } from '../../core/text.ts';
 import {
   DEFAULT_RETRY,
@@ -34,7 +35,11 @@ const MAX_COMMENT_PAGES = 100;
 const PER_PAGE = 100;
 
 export interface CreateOctokitOptions {
-  readonly token: string;
+  /**
+   * A token, or a provider asked before every request (a GitHub App's installation tokens
+   * expire within the hour; the provider caches and renews them).
+   */
+  readonly token: string | GitHubCredentials;
   /** `https://api.github.com` by default; GitHub Enterprise's `https://HOST/api/v3`. */
   readonly baseUrl?: string;
   /** Per request: Octokit has no timeout of its own. */
@@ -66,12 +71,12 @@ const QUIET_LOG: OctokitLog = {
 
 /** An Octokit authenticated with `token`, with a per-request timeout. */
 export function createOctokit(options: CreateOctokitOptions): Octokit {
-  const token = options.token.trim();
+  const token = typeof options.token === 'string' ? options.token.trim() : undefined;
   if (token === '') throw new InvalidInput('token', 'the GitHub token is empty');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const baseUrl = (options.baseUrl ?? 'https://api.github.com').replace(/\/+$/, '');
-  return new Octokit({
-    auth: token,
+  const octokit = new Octokit({
+    ...(token === undefined ? {} : { auth: token }),
     baseUrl,
     userAgent: options.userAgent ?? 'stepform',
     log: options.log ?? QUIET_LOG,
@@ -80,6 +85,13 @@ export function createOctokit(options: CreateOctokitOptions): Octokit {
         fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) }),
     },
   });
+  const provider = typeof options.token === 'string' ? undefined : options.token;
+  if (provider !== undefined) {
+    octokit.hook.before('request', async (request) => {
+      request.headers.authorization = `token ${await provider.token()}`;
+    });
+  }
+  return octokit;
 }
 
 /** The name of a commit status: `stepform/plan-apply/dev`. */

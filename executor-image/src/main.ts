@@ -26,6 +26,7 @@ import { JobLog } from './job-log.ts';
 import { SecretMasker } from '../../core/masking.ts';
 import { type JobResult, LOG_FILE, RESULT_FILE } from '../../core/contracts/job-result.ts';
 import { newResult, runJob } from './run-job.ts';
+import { gitAuth, requestCloneToken, wantsCloneToken } from './git-credentials.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -95,6 +96,40 @@ async function artifactStore(env: Env): Promise<ArtifactStore | undefined> {
     keyPrefix: env.STEPFORM_ARTIFACTS_PREFIX ?? 'artifacts',
     ...(env.STEPFORM_ARTIFACTS_KMS_KEY_ID ? { kmsKeyId: env.STEPFORM_ARTIFACTS_KMS_KEY_ID } : {}),
   });
+}
+
+/**
+ * On Batch, the clone's credentials from the GitHubToken function, masked from here on. Without
+ * them the clone is tried anyway (a public repository needs none); a private one then fails
+ * with CheckoutFailed saying why there were none.
+ */
+async function cloneCredentials(
+  job: Job,
+  env: Env,
+  log: JobLog,
+  masker: SecretMasker,
+): Promise<{ gitAuth?: Readonly<Record<string, string>>; gitAuthProblem?: string }> {
+  const functionName = wantsCloneToken(env, job.repository);
+  if (functionName === undefined) return {};
+  try {
+    const grant = await requestCloneToken(env, functionName, job.repository);
+    masker.add(grant.token);
+    const auth = gitAuth(env, job.repository, grant);
+    if (auth === undefined) {
+      log.info(`no GitHub credentials for ${job.repository}: they are for ${grant.gitHost}`);
+      return {};
+    }
+    masker.add(auth.secrets);
+    log.info(
+      `cloning with the deployment's GitHub ${grant.kind === 'app' ? 'App installation token' : 'token'}`,
+    );
+    return { gitAuth: auth.env };
+  } catch (error) {
+    const { name, message } = describeError(error);
+    const problem = `no GitHub credentials: ${name}: ${message}`;
+    log.info(`${problem}; cloning without`);
+    return { gitAuthProblem: problem };
+  }
 }
 
 async function writeResult(result: JobResult, masker: SecretMasker): Promise<void> {
@@ -178,7 +213,9 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
       const mirrorDir = providerMirrorDir(env);
       const pluginCache = pluginCacheDir(env);
       await mkdir(pluginCache, { recursive: true });
+      const credentials = await cloneCredentials(job, env, log, masker);
       result = await runJob(job, {
+        ...credentials,
         engine: resolution.engine,
         mirrorDir,
         mirrored: await readMirror(mirrorDir),

@@ -47,6 +47,13 @@ export interface ExecutorContext {
   readonly masker: SecretMasker;
   readonly signal: AbortSignal;
   readonly now?: () => Date;
+  /**
+   * Git credentials for the clone and for `init` (module sources on the same host), as
+   * environment variables of those child processes only; their values are in `masker`.
+   */
+  readonly gitAuth?: Readonly<Record<string, string>>;
+  /** Why the clone has no credentials, when it was meant to have some (for its error). */
+  readonly gitAuthProblem?: string;
 }
 
 interface Workspace {
@@ -109,7 +116,10 @@ class JobRun {
     const checkout = join(this.workDir, 'checkout');
     ctx.log.info(`checking out ${job.commit} of ${job.repository}`);
     await this.timed('checkout', () =>
-      checkoutCommit(job.repository, job.commit, checkout, ctx.baseEnv),
+      checkoutCommit(job.repository, job.commit, checkout, ctx.baseEnv, {
+        ...(ctx.gitAuth ? { cloneEnv: ctx.gitAuth } : {}),
+        ...(ctx.gitAuthProblem ? { hint: ctx.gitAuthProblem } : {}),
+      }),
     );
     const dir = await resolveProjectDir(checkout, job.projectDir);
     await writeFile(
@@ -129,13 +139,16 @@ class JobRun {
       ctx.signal,
     );
     await this.timed('init', () =>
-      tf.run([
-        'init',
-        '-input=false',
-        '-no-color',
-        '-reconfigure',
-        ...backendConfigArgs(job.backend, job.environment, job.projectDir),
-      ]),
+      tf.run(
+        [
+          'init',
+          '-input=false',
+          '-no-color',
+          '-reconfigure',
+          ...backendConfigArgs(job.backend, job.environment, job.projectDir),
+        ],
+        ctx.gitAuth ? { env: ctx.gitAuth } : {},
+      ),
     );
     return { dir, tf };
   }

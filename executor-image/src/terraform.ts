@@ -108,6 +108,8 @@ export interface TerraformRunOptions {
   readonly quiet?: boolean;
   /** Exit codes that are not failures (`plan -detailed-exitcode` exits 2 on changes). */
   readonly okExitCodes?: readonly number[];
+  /** Added to this run's environment only (`init`'s git credentials for module sources). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class Terraform {
@@ -140,7 +142,7 @@ export class Terraform {
     if (stopped()) throw new JobInterrupted('the job was stopped before it finished');
     const result = await run(this.engine.path, args, {
       cwd: this.#cwd,
-      env: this.#env,
+      env: { ...this.#env, ...options.env },
       signal: this.#signal,
       // SIGINT is Terraform's graceful stop: it finishes the current operation and unlocks state.
       killSignal: 'SIGINT',

@@ -29,6 +29,16 @@ async function git(args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string
   return run('git', [...SAFE_GIT, ...args], { env, ...(cwd ? { cwd } : {}) });
 }
 
+export interface CheckoutOptions {
+  /**
+   * Environment variables of the clone only (git-credentials.ts: the Authorization header
+   * for the repository's origin); the later git commands work offline and never see them.
+   */
+  readonly cloneEnv?: Readonly<Record<string, string>>;
+  /** Added to the CheckoutFailed of a clone that fails (e.g. why there are no credentials). */
+  readonly hint?: string;
+}
+
 /**
  * Clones `repository` into `destination` (which must not exist) and checks out `commit`
  * detached. Fails with CheckoutFailed when the repository cannot be read or lacks the commit.
@@ -38,14 +48,16 @@ export async function checkoutCommit(
   commit: string,
   destination: string,
   baseEnv: Readonly<Record<string, string | undefined>>,
+  options: CheckoutOptions = {},
 ): Promise<void> {
   const env = gitEnv(baseEnv);
   const clone = await git(
     ['clone', '--quiet', '--no-checkout', '--template=', '--', repository, destination],
-    env,
+    { ...env, ...options.cloneEnv },
   );
   if (clone.exitCode !== 0) {
-    throw new CheckoutFailed(`cannot clone ${repository}: ${clone.stderr.trim()}`);
+    const hint = options.hint === undefined ? '' : ` (${options.hint})`;
+    throw new CheckoutFailed(`cannot clone ${repository}: ${clone.stderr.trim()}${hint}`);
   }
   const exists = await git(['cat-file', '-e', `${commit}^{commit}`], env, destination);
   if (exists.exitCode !== 0) {

@@ -73,7 +73,12 @@ export function buildApp(
   const output = (id: string, value: string, description: string) =>
     new CfnOutput(stack, id, { value, description });
   output('ApprovalUrl', pipeline.approvalUrl.url, 'The approval endpoint (signed links)');
-  output('GitHubTokenSecretArn', pipeline.githubTokenSecret.secretArn, 'Set: GitHub token');
+  // The name predates the GitHub App; kept for the scripts that read it.
+  output(
+    'GitHubTokenSecretArn',
+    pipeline.githubTokenSecret.secretArn,
+    'Set: GitHub App credentials (JSON: appId, installationId, privateKey) or a GitHub token',
+  );
   output('SlackWebhookSecretArn', pipeline.slackWebhookSecret.secretArn, 'Set: Slack webhook URL');
   if (pipeline.slackSigningSecret) {
     output(

@@ -7,6 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
@@ -189,6 +190,14 @@ export interface ExecutorComputeOptions extends ArchitectureProps, LogRetentionP
 export interface ExecutorComputeProps extends ExecutorComputeOptions {
   /** The buckets the jobs read and write: Terraform states and run artifacts. */
   readonly storage: StepformStorage;
+  /**
+   * The function that gives a job a token to clone its repository (a GitHub App's installation
+   * token for that repository, contents: read; or the deployment's token). The job roles may
+   * invoke it, and the jobs get its ARN as STEPFORM_GITHUB_TOKEN_FUNCTION; they never read the
+   * GitHub secret itself (a pull-request plan runs the branch's code with the plan role).
+   * @default - none: jobs clone without credentials (public repositories only)
+   */
+  readonly githubTokenFunction?: lambda.IFunction;
 }
 
 export class ExecutorCompute extends Construct {
@@ -263,6 +272,17 @@ export class ExecutorCompute extends Construct {
         ? { permissionsBoundary: applyRole.permissionsBoundary }
         : {}),
     });
+    if (props.githubTokenFunction) {
+      for (const role of [this.planJobRole, this.applyJobRole]) {
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'CloneToken',
+            actions: ['lambda:InvokeFunction'],
+            resources: [props.githubTokenFunction.functionArn],
+          }),
+        );
+      }
+    }
     for (const statement of applyRole.policyStatements ?? []) {
       this.applyJobRole.addToPolicy(statement);
     }
@@ -319,6 +339,9 @@ export class ExecutorCompute extends Construct {
           AWS_REGION: Stack.of(this).region,
           STEPFORM_ARTIFACTS_BUCKET: storage.artifactsBucket.bucketName,
           STEPFORM_ARTIFACTS_PREFIX: storage.artifactsPrefix,
+          ...(props.githubTokenFunction
+            ? { STEPFORM_GITHUB_TOKEN_FUNCTION: props.githubTokenFunction.functionArn }
+            : {}),
           ...(environments.length > 0
             ? { [`TF_VAR_${ROLE_ARNS_VARIABLE}`]: Stack.of(this).toJsonString(roleArns) }
             : {}),

@@ -26,12 +26,15 @@ import type { StateMachineNames } from './state-machine-names.ts';
 import type { StepformStorage } from './storage.ts';
 import type { TtlSchedules } from './ttl-schedules.ts';
 
-/** The handlers no workflow calls: the approval endpoint, and the rule on ended executions. */
-export type OtherHandler = 'ApprovalCallback' | 'ExecutionEnded';
+/**
+ * The handlers no workflow calls: the approval endpoint, the rule on ended executions, and the
+ * function executor jobs ask for a clone token.
+ */
+export type OtherHandler = 'ApprovalCallback' | 'ExecutionEnded' | 'GitHubToken';
 
 /**
  * The Lambda handlers and their file in lambdas/: a Task state's function under the name its
- * ASL placeholder gives it (`${<Name>FunctionArn}`), and the two that no workflow calls.
+ * ASL placeholder gives it (`${<Name>FunctionArn}`), and the three that no workflow calls.
  */
 export const HANDLERS: Readonly<Record<TaskFunction | OtherHandler, string>> = {
   PrepareRun: 'prepare-run.ts',
@@ -45,6 +48,7 @@ export const HANDLERS: Readonly<Record<TaskFunction | OtherHandler, string>> = {
   Schedule: 'schedule.ts',
   ApprovalCallback: 'approval-callback.ts',
   ExecutionEnded: 'execution-ended.ts',
+  GitHubToken: 'github-token.ts',
 };
 export type HandlerName = keyof typeof HANDLERS;
 
@@ -238,6 +242,9 @@ export class StepformFunctions extends Construct {
       secrets.githubTokenSecret.grantRead(fn);
     }
     secrets.githubTokenSecret.grantRead(f.PrepareRun);
+    // The executor jobs' clone tokens: the jobs may invoke this function (ExecutorCompute), never
+    // read the secret, which holds the App's private key.
+    secrets.githubTokenSecret.grantRead(f.GitHubToken);
     secrets.signingKeySecret.grantRead(f.RequestApproval);
     secrets.signingKeySecret.grantRead(f.ApprovalCallback);
     secrets.slackSigningSecret?.grantRead(f.ApprovalCallback);

@@ -1,7 +1,7 @@
-// The deployment's secrets: the GitHub token and the Slack webhook URL (created with a random
-// placeholder; docs/deploy.md says how to set them, and until then GitHub and Slack
-// notifications fail, reported, never fatal, and every plan-apply is refused: its
-// default-branch check needs the token), the key that signs approval links, and with Slack
+// The deployment's secrets: the GitHub credentials (a GitHub App's JSON or a token) and the
+// Slack webhook URL (created with a random placeholder; docs/deploy.md says how to set them,
+// and until then GitHub and Slack notifications fail, reported, never fatal, every plan-apply
+// is refused: its default-branch check needs GitHub, and jobs clone without credentials), the key that signs approval links, and with Slack
 // interactivity the Slack app's signing secret (which proves who clicked a button).
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -20,6 +20,11 @@ export interface StepformSecretsProps extends DataRemovalProps {
 }
 
 export class StepformSecrets extends Construct {
+  /**
+   * The GitHub credentials: a GitHub App's JSON `{"appId", "installationId", "privateKey"}`
+   * (optionally `"apiUrl"` for GitHub Enterprise), or a personal access token (core/github-credentials.ts).
+   * Its construct id predates the App: kept so that deployed stacks keep their secret.
+   */
   readonly githubTokenSecret: secretsmanager.Secret;
   readonly slackWebhookSecret: secretsmanager.Secret;
   readonly signingKeySecret: secretsmanager.Secret;
@@ -33,7 +38,7 @@ export class StepformSecrets extends Construct {
       'An externally issued token: it is rotated where it is issued (GitHub, Slack), then put here.';
     this.githubTokenSecret = new secretsmanager.Secret(this, 'GitHubTokenSecret', {
       description:
-        'Stepform: GitHub token (PR comments, statuses, deployments). Set it after the first deploy.',
+        'Stepform: GitHub App credentials as JSON {"appId","installationId","privateKey"}, or a GitHub token (PR comments, statuses, deployments, merge check, private clones). Set it after the first deploy.',
       removalPolicy,
     });
     acknowledge(this.githubTokenSecret, { id: 'AwsSolutions-SMG4', reason: rotationReason });

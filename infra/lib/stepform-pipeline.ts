@@ -103,7 +103,6 @@ export class StepformPipeline extends Construct {
 
     const storage = part(new StepformStorage(this, 'Storage', props));
     const secrets = part(new StepformSecrets(this, 'Secrets', props));
-    const compute = part(new ExecutorCompute(this, 'ExecutorCompute', { ...props, storage }));
     const schedules = part(new TtlSchedules(this, 'TtlSchedules', { stateMachines: names }));
     const functions = part(
       new StepformFunctions(this, 'Functions', {
@@ -113,6 +112,13 @@ export class StepformPipeline extends Construct {
         schedules,
         stateMachines: names,
         ...(props.github ? { githubRepository: props.github.repository } : {}),
+      }),
+    );
+    const compute = part(
+      new ExecutorCompute(this, 'ExecutorCompute', {
+        ...props,
+        storage,
+        githubTokenFunction: functions.functions.GitHubToken,
       }),
     );
     const workflows = part(

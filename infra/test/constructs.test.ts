@@ -222,11 +222,11 @@ describe('StepformFunctions', () => {
     }
   });
 
-  it('deploys one function per Task step and the two handlers no workflow calls', () => {
+  it('deploys one function per Task step and the three handlers no workflow calls', () => {
     const { functions: f } = functions();
 
     expect(Object.keys(f.functions).sort()).toEqual(
-      [...TASK_FUNCTIONS, 'ApprovalCallback', 'ExecutionEnded'].sort(),
+      [...TASK_FUNCTIONS, 'ApprovalCallback', 'ExecutionEnded', 'GitHubToken'].sort(),
     );
   });
 
@@ -273,7 +273,7 @@ describe('StepformFunctions', () => {
           .Environment.Variables,
     );
 
-    expect(variables).toHaveLength(TASK_FUNCTIONS.length + 2);
+    expect(variables).toHaveLength(TASK_FUNCTIONS.length + 3);
     for (const env of variables) {
       expect(env).toMatchObject({ APPROVERS: 'alice,bob', GITHUB_REPOSITORY: 'acme/infra' });
     }

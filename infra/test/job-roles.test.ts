@@ -236,6 +236,49 @@ describe('the job roles in the buckets', () => {
   });
 });
 
+describe('the GitHub credentials secret', () => {
+  const built = synth({ github: { repository: 'acme/infra' } });
+  const { stack, pipeline, statementsOf, environmentOf } = built;
+  const actionsOf = (statements: Statement[], service: string) =>
+    statements.filter((s) => [s.Action].flat().some((a) => a.startsWith(`${service}:`)));
+
+  it('reaches the jobs only as clone tokens: they may invoke the GitHubToken function, never read the secret', () => {
+    const tokenFunction = stack.resolve(pipeline.functions.GitHubToken.functionArn) as unknown;
+    for (const [role, definition] of [
+      [pipeline.planJobRole, pipeline.planJobDefinition],
+      [pipeline.applyJobRole, pipeline.applyJobDefinition],
+    ] as const) {
+      expect(environmentOf(definition).STEPFORM_GITHUB_TOKEN_FUNCTION).toEqual(tokenFunction);
+      const statements = statementsOf(role);
+      expect(actionsOf(statements, 'lambda')).toEqual([
+        {
+          Sid: 'CloneToken',
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: tokenFunction,
+        },
+      ]);
+      expect(actionsOf(statements, 'secretsmanager')).toEqual([]);
+      expect(actionsOf(statements, 'kms')).toEqual([]);
+    }
+  });
+
+  it('is read by the functions that call GitHub and by the GitHubToken function only', () => {
+    const secret = stack.resolve(pipeline.githubTokenSecret.secretArn) as unknown;
+    const readers = Object.entries(pipeline.functions)
+      .filter(([, fn]) =>
+        actionsOf(statementsOf(fn.role as iam.Role), 'secretsmanager').some(
+          (s) =>
+            [s.Action].flat().includes('secretsmanager:GetSecretValue') &&
+            JSON.stringify([s.Resource].flat()).includes(JSON.stringify(secret)),
+        ),
+      )
+      .map(([name]) => name)
+      .sort();
+    expect(readers).toEqual(['GitHubToken', 'Notify', 'PrepareRun', 'RequestApproval']);
+  });
+});
+
 describe('the GitHub roles', () => {
   const executionActions = (built: ReturnType<typeof synth>, role: iam.Role | undefined) => {
     if (!role) throw new Error('no such role');

@@ -150,7 +150,7 @@ describe('StepformPipeline', () => {
     expect(names.filter((n) => n === 'Stepform-destroy')).toHaveLength(1);
   });
 
-  it('gives the plan job role no write action beyond lock files and plan artifacts', () => {
+  it('gives the plan job role no write action beyond lock files, plan artifacts and a clone token', () => {
     const roleId = logicalId(pipeline.planJobRole);
     expect(resources[roleId]!.Properties.ManagedPolicyArns).toEqual([
       { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/ReadOnlyAccess']] },
@@ -169,6 +169,11 @@ describe('StepformPipeline', () => {
       { action: 's3:PutObject', resources: [lockFiles] },
       { action: 's3:DeleteObject', resources: [lockFiles] },
       { action: 's3:PutObject', resources: [planArtifacts] },
+      // A read-only token of the deployment's repository (a GitHub App's: contents read).
+      {
+        action: 'lambda:InvokeFunction',
+        resources: [{ 'Fn::GetAtt': [logicalId(pipeline.functions.GitHubToken), 'Arn'] }],
+      },
     ]);
     expect(statementsOf(roleId).every((s) => s.Effect === 'Allow')).toBe(true);
   });

@@ -1,6 +1,6 @@
 // The stack's Lambda functions against core's table of Task steps (core/task-steps.ts): every
 // Task step has a handler file that runs it, a deployed function, and its ARN in the
-// workflows that call it; and every handler is a Task step or one of the two no workflow calls.
+// workflows that call it; and every handler is a Task step or one of the three no workflow calls.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -37,17 +37,18 @@ describe('the Task steps table and the stack', () => {
     }
   });
 
-  it('has every handler in the table, but the approval endpoint and the ended-execution rule', () => {
+  it('has every handler in the table, but the approval endpoint, the ended-execution rule and the clone tokens', () => {
     expect(handlerNames.filter((name) => !isTaskFunction(name))).toEqual([
       'ApprovalCallback',
       'ExecutionEnded',
+      'GitHubToken',
     ]);
     expect(Object.keys(pipeline.functions).sort()).toEqual([...handlerNames].sort());
     expect(Object.values(HANDLERS).sort()).toEqual(handlerFiles());
   });
 
-  it('runs the two handlers outside the table by their own code, not a table entry', () => {
-    for (const name of ['ApprovalCallback', 'ExecutionEnded'] as const) {
+  it('runs the three handlers outside the table by their own code, not a table entry', () => {
+    for (const name of ['ApprovalCallback', 'ExecutionEnded', 'GitHubToken'] as const) {
       const source = readFileSync(join(REPO_ROOT, 'lambdas', HANDLERS[name]), 'utf8');
       expect([name, source.includes('taskHandler(')]).toEqual([name, false]);
     }
