@@ -13,6 +13,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { parse } from 'yaml';
 import { IMAGE_BUILD_PROPERTIES } from '../../core/image-build.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
+import { buildApp } from '../bin/app.ts';
 import { EXECUTOR_DOCKERFILE, executorBuildSpec } from '../lib/executor-image-build.ts';
 import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
 
@@ -259,6 +260,71 @@ describe('the other ways to get the image', () => {
       }),
     ).toThrow(
       'ExecutorCompute: executorImage is a prebuilt image: executorImageBuild (how to build one) does not apply',
+    );
+  });
+});
+
+describe('the app settings (infra/bin/app.ts)', () => {
+  const appTemplate = (context: Record<string, string>) => {
+    const outdir = mkdtempSync(join(tmpdir(), 'stepform-image-app-'));
+    outdirs.push(outdir);
+    const { stack } = buildApp({
+      outdir,
+      nag: false,
+      context: { 'aws:cdk:bundling-stacks': [], ...context },
+    });
+    return Template.fromStack(stack);
+  };
+
+  it('executorImageBuild=local-docker builds no CodeBuild project', () => {
+    appTemplate({ executorImageBuild: 'local-docker' }).resourceCountIs(
+      'AWS::CodeBuild::Project',
+      0,
+    );
+  });
+
+  it("executorImage in the stack's own ECR: by digest, with a pull grant on that repository", () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const template = appTemplate({
+      account: '123456789012',
+      region: 'eu-west-1',
+      executorImage: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/executor@${digest}`,
+    });
+    template.resourceCountIs('AWS::CodeBuild::Project', 0);
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      ContainerProperties: Match.objectLike({
+        Image: {
+          'Fn::Join': [
+            '',
+            ['123456789012.dkr.ecr.eu-west-1.', { Ref: 'AWS::URLSuffix' }, `/executor@${digest}`],
+          ],
+        },
+      }),
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['ecr:BatchGetImage']),
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':ecr:eu-west-1:123456789012:repository/executor',
+                ],
+              ],
+            },
+          }),
+        ]),
+      }),
+    });
+  });
+
+  it('refuses an unknown executorImageBuild', () => {
+    expect(() => appTemplate({ executorImageBuild: 'podman' })).toThrow(
+      `ExecutorCompute: executorImageBuild must be 'codebuild' or 'local-docker', got "podman"`,
     );
   });
 });
