@@ -193,6 +193,15 @@ export class NotificationFailed extends StepformError {
   readonly kind = 'failure';
 }
 
+/**
+ * The executor image's build on deploy ended without an image (failed, stopped, timed out, or
+ * succeeded without pushing): its message carries the failed phase and the build log's tail.
+ */
+export class ImageBuildFailed extends StepformError {
+  override readonly name = 'ImageBuildFailed';
+  readonly kind = 'failure';
+}
+
 /** Whether the commit is on the default branch could not be checked: no apply (fail closed). */
 export class DefaultBranchCheckFailed extends StepformError {
   override readonly name = 'DefaultBranchCheckFailed';
@@ -260,6 +269,7 @@ export const ERROR_CLASSES = {
   UnmergedCommit,
   DestroyNotConfirmed,
   RunNotWaiting,
+  ImageBuildFailed,
 } as const;
 
 /** Turns anything thrown into `{ name, message }` without leaking a stack. */

@@ -11,10 +11,18 @@
 //   approvers             STEPFORM_APPROVERS (comma-separated Slack user ids or usernames;
 //                         needs slackInteractivity)
 //   slackInteractivity    STEPFORM_SLACK_INTERACTIVITY=true
+//   executorImageBuild    STEPFORM_EXECUTOR_IMAGE_BUILD: codebuild (default: built in AWS on
+//                         deploy) or local-docker (built by Docker on this machine)
+//   executorImage         STEPFORM_EXECUTOR_IMAGE: a prebuilt image (registry/name@sha256:...
+//                         or :tag) instead of either; an ECR image of this account and region
+//                         gets the jobs a pull grant
 import { rmSync } from 'node:fs';
 import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import nag from 'cdk-nag';
 import { WORKFLOWS } from '../../state-machines/workflows.ts';
+import type { ExecutorImageBuildMode } from '../lib/executor-compute.ts';
 import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
 import { pascalCase } from '../lib/workflows.ts';
 
@@ -26,6 +34,22 @@ function setting(app: App, key: string, envName: string): string | undefined {
   if (typeof fromContext === 'boolean') return String(fromContext);
   const fromEnv = process.env[envName];
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+const ECR_IMAGE =
+  /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^@:]+)(?:@(sha256:[0-9a-f]{64})|:([\w][\w.-]{0,127}))?$/;
+
+/**
+ * A prebuilt executor image by URI: an ECR repository of this stack's account and region by
+ * digest or tag (the job definitions get pull access to it), anything else as a registry image.
+ */
+function prebuiltImage(stack: Stack, uri: string): ecs.ContainerImage {
+  const [, account, region, name, digest, tag] = ECR_IMAGE.exec(uri) ?? [];
+  if (name && account === stack.account && region === stack.region) {
+    const repository = ecr.Repository.fromRepositoryName(stack, 'ExecutorImageRepository', name);
+    return ecs.ContainerImage.fromEcrRepository(repository, digest ?? tag ?? 'latest');
+  }
+  return ecs.ContainerImage.fromRegistry(uri);
 }
 
 /**
@@ -53,6 +77,8 @@ export function buildApp(
   const defaultBranch = setting(app, 'githubDefaultBranch', 'STEPFORM_GITHUB_DEFAULT_BRANCH');
   const providerArn = setting(app, 'githubOidcProviderArn', 'STEPFORM_GITHUB_OIDC_PROVIDER_ARN');
   const approvers = setting(app, 'approvers', 'STEPFORM_APPROVERS');
+  const imageBuild = setting(app, 'executorImageBuild', 'STEPFORM_EXECUTOR_IMAGE_BUILD');
+  const prebuilt = setting(app, 'executorImage', 'STEPFORM_EXECUTOR_IMAGE');
   const props: StepformPipelineProps = {
     spotForPlans: setting(app, 'spotForPlans', 'STEPFORM_SPOT_FOR_PLANS') === 'true',
     slackInteractivity:
@@ -67,6 +93,9 @@ export function buildApp(
         }
       : {}),
     ...(approvers ? { approvers: approvers.split(',').map((name) => name.trim()) } : {}),
+    // ExecutorCompute refuses a value other than its two modes, and both settings at once.
+    ...(imageBuild ? { executorImageBuild: imageBuild as ExecutorImageBuildMode } : {}),
+    ...(prebuilt ? { executorImage: prebuiltImage(stack, prebuilt) } : {}),
   };
   const pipeline = new StepformPipeline(stack, 'Pipeline', props);
   // What docs/deploy.md asks for after the first deploy.

@@ -15,10 +15,16 @@ import { PLAN_STEP } from '../../core/run.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
 import {
   type ArchitectureProps,
+  type DataRemovalProps,
   type LogRetentionProps,
   invalidProps,
   newLogGroup,
 } from './common-props.ts';
+import {
+  EXECUTOR_CONTEXT_EXCLUDES,
+  EXECUTOR_DOCKERFILE,
+  ExecutorImageBuild,
+} from './executor-image-build.ts';
 import {
   acknowledgeManagedPolicy,
   acknowledgeWildcardResources,
@@ -32,32 +38,6 @@ export const FARGATE_SPOT_INTERRUPTED = 'Your Spot Task was interrupted*';
 /** Actions a read-only plan role may hold (besides the writes on its own buckets). */
 export const READ_ONLY_ACTION =
   /^[a-z0-9-]+:(Get|List|Describe|Head|BatchGet|Query|Scan)[A-Za-z]*$/;
-
-/**
- * The executor image's build context is the repository root: stage only what its Dockerfile
- * copies (Docker ignore syntax: exclude all, re-include those paths, drop tests).
- */
-export const EXECUTOR_CONTEXT_EXCLUDES = [
-  '*',
-  '!package.json',
-  '!package-lock.json',
-  '!executor-image',
-  '!core',
-  '!adapters',
-  'adapters/*',
-  '!adapters/aws',
-  '!toolchain',
-  '!terraform',
-  'terraform/*',
-  '!terraform/examples',
-  'terraform/examples/*',
-  '!terraform/examples/hello',
-  'terraform/examples/hello/*',
-  '!terraform/examples/hello/.terraform.lock.hcl',
-  '**/*.test.ts',
-  '**/node_modules',
-  '**/.terraform',
-];
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
@@ -111,7 +91,14 @@ const FARGATE_VCPUS = Object.keys(FARGATE_MEMORY)
 /** The workflows give a job 4 hours (TimeoutSeconds 14400); Batch must stop it first. */
 const MAX_JOB_TIMEOUT = Duration.hours(4);
 
-export interface ExecutorComputeOptions extends ArchitectureProps, LogRetentionProps {
+/**
+ * Where the executor image is built when no `executorImage` is given: in AWS by CodeBuild on
+ * deploy, or on the deployer's machine by Docker (a CDK image asset).
+ */
+export type ExecutorImageBuildMode = 'codebuild' | 'local-docker';
+
+export interface ExecutorComputeOptions
+  extends ArchitectureProps, LogRetentionProps, DataRemovalProps {
   /**
    * The VPC the Batch jobs run in. Its private subnets (with egress) are used unless
    * `jobSubnets` says otherwise; the jobs need outbound HTTPS (git, AWS APIs).
@@ -130,11 +117,21 @@ export interface ExecutorComputeOptions extends ArchitectureProps, LogRetentionP
    */
   readonly assignPublicIp?: boolean;
   /**
-   * The executor image.
-   * @default - built from executor-image/Dockerfile as an image asset (`cdk deploy` needs
-   * Docker with BuildKit; synthesis does not)
+   * A prebuilt executor image (of the jobs' architecture), instead of one built from
+   * executor-image/Dockerfile.
+   * @default - built as `executorImageBuild` says
    */
   readonly executorImage?: ecs.ContainerImage;
+  /**
+   * How the executor image is built from executor-image/Dockerfile (not with `executorImage`):
+   * `codebuild` uploads the build context as an S3 asset and builds and pushes it in AWS on
+   * deploy (CodeBuild of the jobs' architecture, an ECR repository of the stack; the job
+   * definitions use the image by digest, and a failed build fails the deploy with its log);
+   * `local-docker` builds it on the deployer's machine as a CDK image asset (`cdk deploy`
+   * needs Docker with BuildKit, and QEMU for arm64 on x86).
+   * @default 'codebuild'
+   */
+  readonly executorImageBuild?: ExecutorImageBuildMode;
   /**
    * Run the pull-request `plan` workflow's jobs on Fargate Spot (with on-demand Fargate as the
    * fallback). Applies, destroys and the plans of `plan-apply` always run on on-demand
@@ -210,6 +207,8 @@ export class ExecutorCompute extends Construct {
   readonly applyJobRole: iam.Role;
   readonly planJobDefinition: batch.EcsJobDefinition;
   readonly applyJobDefinition: batch.EcsJobDefinition;
+  /** The build of the executor image in AWS (`executorImageBuild: 'codebuild'`, the default). */
+  readonly imageBuild?: ExecutorImageBuild;
 
   constructor(scope: Construct, id: string, props: ExecutorComputeProps) {
     super(scope, id);
@@ -249,16 +248,22 @@ export class ExecutorCompute extends Construct {
       this.planJobQueue = this.jobQueue;
     }
 
-    const image =
-      props.executorImage ??
-      ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: 'executor-image/Dockerfile',
+    let image: ecs.ContainerImage;
+    if (props.executorImage) {
+      image = props.executorImage;
+    } else if ((props.executorImageBuild ?? 'codebuild') === 'codebuild') {
+      this.imageBuild = new ExecutorImageBuild(this, 'ExecutorImage', props);
+      image = this.imageBuild.image;
+    } else {
+      image = ecs.ContainerImage.fromAsset(REPO_ROOT, {
+        file: EXECUTOR_DOCKERFILE,
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
         ignoreMode: IgnoreMode.DOCKER,
         // The build context is the repository root; only what the Dockerfile copies is staged
         // (its own Dockerfile.dockerignore is not read by CDK).
         exclude: EXECUTOR_CONTEXT_EXCLUDES,
       });
+    }
 
     const readOnly = iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess');
     const administrator = iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess');
@@ -475,6 +480,17 @@ export class ExecutorCompute extends Construct {
 
 function validate(props: ExecutorComputeOptions): void {
   const fail: (message: string) => never = (message) => invalidProps('ExecutorCompute', message);
+  if (props.executorImage && props.executorImageBuild) {
+    fail('executorImage is a prebuilt image: executorImageBuild (how to build one) does not apply');
+  }
+  if (
+    props.executorImageBuild !== undefined &&
+    !['codebuild', 'local-docker'].includes(props.executorImageBuild)
+  ) {
+    fail(
+      `executorImageBuild must be 'codebuild' or 'local-docker', got "${props.executorImageBuild}"`,
+    );
+  }
   if (props.jobSubnets && !props.vpc)
     fail('jobSubnets needs vpc (they select subnets of that VPC)');
   if (props.assignPublicIp && !props.vpc) {

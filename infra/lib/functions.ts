@@ -60,6 +60,27 @@ export function handlerFiles(): string[] {
     .sort();
 }
 
+/**
+ * How every Stepform Lambda is bundled: esbuild on the deployer's machine (no Docker), ESM for
+ * Node 24, minified with source maps.
+ */
+export const BUNDLING: nodejs.BundlingOptions = {
+  forceDockerBundling: false,
+  logLevel: nodejs.LogLevel.ERROR,
+  format: nodejs.OutputFormat.ESM,
+  target: 'node24',
+  platform: 'node',
+  mainFields: ['module', 'main'],
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // Everything is bundled, the AWS SDK too: the pinned versions the tests ran.
+  externalModules: [],
+  // Some CommonJS dependencies call require(); ESM output has none of its own.
+  banner:
+    "import { createRequire as __stepformCreateRequire } from 'node:module'; const require = __stepformCreateRequire(import.meta.url);",
+};
+
 const APPROVER = /^[^,\s][^,]*$/;
 
 export interface StepformFunctionsOptions extends ArchitectureProps, LogRetentionProps {
@@ -141,22 +162,7 @@ export class StepformFunctions extends Construct {
         projectRoot: REPO_ROOT,
         depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
         environment,
-        bundling: {
-          forceDockerBundling: false,
-          logLevel: nodejs.LogLevel.ERROR,
-          format: nodejs.OutputFormat.ESM,
-          target: 'node24',
-          platform: 'node',
-          mainFields: ['module', 'main'],
-          minify: true,
-          sourceMap: true,
-          sourcesContent: false,
-          // Everything is bundled, the AWS SDK too: the pinned versions the tests ran.
-          externalModules: [],
-          // Some CommonJS dependencies call require(); ESM output has none of its own.
-          banner:
-            "import { createRequire as __stepformCreateRequire } from 'node:module'; const require = __stepformCreateRequire(import.meta.url);",
-        },
+        bundling: BUNDLING,
       });
       acknowledgeManagedPolicy(
         fn,

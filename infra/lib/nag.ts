@@ -5,7 +5,7 @@
 // `Fn::GetAtt` → `<LogicalId.Arn>`). That text differs between an environment-agnostic stack
 // (`<AWS::Region>:<AWS::AccountId>`) and one with a known account and region (`eu-west-1:…`),
 // so the helpers here take the ARN the policy uses and let the stack write the text.
-import { type Acknowledgment, Stack, Validations } from 'aws-cdk-lib';
+import { type Acknowledgment, Aspects, Stack, Validations } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 // The function cdk-nag's IAM rules name their findings with (not exported from its index).
@@ -14,6 +14,22 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js'
 /** Acknowledges cdk-nag findings on one construct, each with its reason. */
 export function acknowledge(scope: Construct, ...acks: Acknowledgment[]): void {
   Validations.of(scope).acknowledge(...acks);
+}
+
+/**
+ * Runs `acknowledgements` once, at synthesis: for findings that name resources of the scope's
+ * own part by logical ID, which StepformPipeline renames only once the part is built
+ * (keepLogicalIds), so their text is final only then.
+ */
+export function acknowledgeAtSynthesis(scope: Construct, acknowledgements: () => void): void {
+  let done = false;
+  Aspects.of(scope).add({
+    visit: (node) => {
+      if (node !== scope || done) return;
+      done = true;
+      acknowledgements();
+    },
+  });
 }
 
 /** Acknowledges exactly these wildcard findings (AwsSolutions-IAM5[<finding>]) on one construct. */

@@ -420,6 +420,8 @@ export class EmulatedAws {
       for (const [, resource] of resources) {
         if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
         const properties = resource.Properties!;
+        // The workflows; not the executor image build's waiter (a deploy-time custom resource).
+        if (properties.DefinitionS3Location === undefined) continue;
         const location = properties.DefinitionS3Location as { Key: string };
         const substitutions = this.#resolve(properties.DefinitionSubstitutions) as Record<
           string,
