@@ -383,9 +383,11 @@ export async function decideStep(
 ): Promise<StoredApproval> {
   const stored = await ports.approvals.get(decision.approvalId);
   if (!stored) throw new NotFound(`no approval ${decision.approvalId}`);
+  // A pending approval of a run that waits for nothing (it ended, its process died) gets
+  // nothing recorded; one already decided or expired says so below.
+  if (stored.status === 'pending') await ports.callbacks.ensureWaiting(stored);
   const decided = decideApproval(stored, decision);
   const status = decided.status === 'approved' ? 'approved' : 'rejected';
-  await ports.callbacks.ensureWaiting(stored);
   if (!(await ports.approvals.decide(stored.id, status, decision.by, decision.now.toISOString()))) {
     throw new ApprovalAlreadyDecided(`approval ${stored.id} was decided meanwhile`);
   }

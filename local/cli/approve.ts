@@ -30,8 +30,6 @@ export async function approveVerb(
   });
   const { stores } = engine;
   try {
-    // A run whose process died waits for nothing: closed first, its decision then refused.
-    await engine.reap();
     const approval = stores.approvals.forRun(runId);
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
     const now = new Date();
@@ -46,6 +44,8 @@ export async function approveVerb(
     );
     return 0;
   } finally {
-    engine.close();
+    // A run whose process died waits for nothing: its decision was refused (RunNotWaiting),
+    // and it is closed now rather than at the next command.
+    await engine.reap().finally(() => engine.close());
   }
 }

@@ -447,7 +447,8 @@ export class EmulatedAws {
 
   /** The secrets a deploy leaves to the operator, set as docs/deploy.md says: to fakes here. */
   #secretValue(id: string): string {
-    if (id.includes('GitHubToken')) return 'emulated-github-token';
+    // Shaped like a GitHub token: the credentials parser refuses anything else.
+    if (id.includes('GitHubToken')) return 'ghp_emulated0github0token0000000000000';
     if (id.includes('SlackWebhook')) return `${this.#harnessUrl}/slack`;
     return randomBytes(32).toString('hex');
   }
