@@ -2,135 +2,28 @@
 // of a signed link only shows the confirmation page; the POST from that page decides, once.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ApprovalAction, approvalLink, newApprovalId } from '../../core/approval.ts';
-import { type ApprovalServerOptions, createApprovalServer } from './approval-server.ts';
-import { LocalEngine } from './local-engine.ts';
+import { newApprovalId } from '../../core/approval.ts';
+import {
+  HOUR,
+  type Reply,
+  type Started,
+  TASK_TOKEN,
+  addApproval,
+  flipLast,
+  inSeconds,
+  link,
+  linkFields,
+  post,
+  request,
+  startApprovalServer as start,
+  stopServers,
+  withQuery,
+} from '../../test/support/approval-server.ts';
 import { thisProcess } from './processes.ts';
-import type { StoredApproval } from '../../core/ports.ts';
-
-/** What the Step Functions task token stands for locally: it must never leave the store. */
-const TASK_TOKEN = `local-task-token-${randomBytes(16).toString('hex')}`;
-const PLAN_SHA256 = createHash('sha256').update('the saved plan').digest('hex');
-const HOUR = 3600_000;
-
-interface Started {
-  engine: LocalEngine;
-  server: Server;
-  base: string;
-  address: AddressInfo;
-}
-
-const running: Started[] = [];
-/** Every response body seen by a test, to check that the task token is never in one. */
-const bodies: string[] = [];
 
 afterEach(async () => {
-  for (const { server, engine } of running.splice(0)) {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    engine.close();
-  }
-  for (const body of bodies.splice(0)) expect(body).not.toContain(TASK_TOKEN);
+  for (const body of await stopServers()) expect(body).not.toContain(TASK_TOKEN);
 });
-
-async function start(options?: ApprovalServerOptions): Promise<Started> {
-  const home = await mkdtemp(join(tmpdir(), 'stepform-approval-server-'));
-  const engine = new LocalEngine({ home, env: {} });
-  const server = createApprovalServer(engine, options);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const started = { engine, server, base: `http://127.0.0.1:${address.port}`, address };
-  running.push(started);
-  return started;
-}
-
-/** Whole seconds, as links carry them, so the link and the record expire together. */
-function inSeconds(ms: number): Date {
-  return new Date(Math.floor((Date.now() + ms) / 1000) * 1000);
-}
-
-async function addApproval(
-  engine: LocalEngine,
-  overrides: Partial<StoredApproval> = {},
-): Promise<StoredApproval> {
-  const row: StoredApproval = {
-    id: newApprovalId(),
-    runId: `20300101T000000Z-${randomBytes(3).toString('hex')}`,
-    taskToken: TASK_TOKEN,
-    environment: 'prod',
-    projectDir: 'terraform/examples/hello',
-    commit: 'c0ffee'.padEnd(40, '0'),
-    planSha256: PLAN_SHA256,
-    status: 'pending',
-    requestedAt: new Date().toISOString(),
-    expiresAt: inSeconds(HOUR).toISOString(),
-    ...overrides,
-  };
-  // The run waits, held by a live process (this one), unless a test says otherwise.
-  if (engine.stores.runs.get(row.runId) === undefined) {
-    engine.stores.runs.create({
-      runId: row.runId,
-      workflow: 'plan-apply',
-      environment: row.environment,
-      projectDir: row.projectDir,
-      repository: '/tmp/repo',
-      commit: row.commit,
-      startedAt: new Date().toISOString(),
-    });
-    engine.stores.runs.hold(row.runId, thisProcess(new Date()));
-  }
-  await engine.stores.approvals.create(row);
-  return row;
-}
-
-function link(
-  s: Started,
-  row: StoredApproval,
-  action: ApprovalAction,
-  expiresAt?: Date,
-  approver?: string,
-): string {
-  return approvalLink(
-    s.base,
-    {
-      id: row.id,
-      action,
-      expiresAt: expiresAt ?? new Date(row.expiresAt),
-      ...(approver === undefined ? {} : { approver }),
-    },
-    s.engine.signingKey,
-  );
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: string;
-}
-
-async function request(url: string, init?: RequestInit): Promise<Reply> {
-  const response = await fetch(url, init);
-  const body = await response.text();
-  bodies.push(body);
-  return { status: response.status, headers: response.headers, body };
-}
-
-async function post(url: string, fields: Record<string, string> | string): Promise<Reply> {
-  return request(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: typeof fields === 'string' ? fields : new URLSearchParams(fields).toString(),
-  });
-}
 
 /** The confirmation page's form: where it posts and its hidden fields. */
 function formOf(html: string): { action: string; fields: Record<string, string> } {
@@ -143,28 +36,6 @@ function formOf(html: string): { action: string; fields: Record<string, string> 
     ]),
   );
   return { action, fields };
-}
-
-/** The four fields of a link, as its confirmation page would post them. */
-function linkFields(url: string): Record<string, string> {
-  const parsed = new URL(url);
-  return {
-    id: parsed.pathname.split('/').at(-1) ?? '',
-    ...Object.fromEntries(parsed.searchParams),
-  };
-}
-
-function withQuery(url: string, changes: Record<string, string | null>): string {
-  const parsed = new URL(url);
-  for (const [name, value] of Object.entries(changes)) {
-    if (value === null) parsed.searchParams.delete(name);
-    else parsed.searchParams.set(name, value);
-  }
-  return parsed.toString();
-}
-
-function flipLast(text: string): string {
-  return `${text.slice(0, -1)}${text.endsWith('A') ? 'B' : 'A'}`;
 }
 
 /** GET the link, then POST the form it shows, as a browser would. */
