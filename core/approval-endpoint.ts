@@ -60,6 +60,19 @@ const STATUS_BY_ERROR: Readonly<Record<string, number>> = {
   TaskNoLongerWaiting: 410,
 };
 
+/**
+ * The fields of a query or form, each given once: `action=reject&action=approve` is refused,
+ * not read as whichever value a parser keeps (the Lambda's joins them, Node's keeps the last).
+ */
+export function singleValued(params: URLSearchParams, where: string): Record<string, string> {
+  const fields = new Map<string, string>();
+  for (const [name, value] of params) {
+    if (fields.has(name)) throw new InvalidInput(`${where}.${name}`, 'is given more than once');
+    fields.set(name, value);
+  }
+  return Object.fromEntries(fields);
+}
+
 export function page(
   status: number,
   body: string,
@@ -119,7 +132,7 @@ async function route(
   if (request.method === 'POST') {
     if (Buffer.byteLength(request.body, 'utf8') > MAX_FORM_BYTES)
       throw new InvalidInput('body', 'is too large');
-    const form = Object.fromEntries(new URLSearchParams(request.body));
+    const form = singleValued(new URLSearchParams(request.body), 'form');
     const decided = await decideFromLink(
       {
         id,

@@ -45,15 +45,21 @@ const USAGE =
 
 async function readJob(argv: readonly string[], env: Env): Promise<unknown> {
   let values: { 'job-file'?: string | undefined; job?: string | undefined };
+  let given: number;
   try {
-    ({ values } = parseArgs({
+    let tokens: readonly { kind: string }[];
+    ({ values, tokens } = parseArgs({
       args: [...argv],
       options: { 'job-file': { type: 'string' }, job: { type: 'string' } },
       strict: true,
+      tokens: true,
     }));
+    given = tokens.filter((token) => token.kind === 'option').length;
   } catch (error) {
     throw new InvalidInput('arguments', `${(error as Error).message}; ${USAGE}`);
   }
+  // One job, said once: with two, which one runs would depend on the order of the checks.
+  if (given > 1) throw new InvalidInput('arguments', `give one job, not ${given}; ${USAGE}`);
   let text = values.job ?? env.STEPFORM_JOB;
   if (values['job-file'] !== undefined) {
     text = await readFile(values['job-file'], 'utf8').catch(() => {

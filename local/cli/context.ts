@@ -63,7 +63,10 @@ export async function checkProjectDirAtCommit(
   if (type === 'tree') return;
   const at = `at commit ${commit.slice(0, 12)}`;
   if (type === undefined) {
-    const uncommitted = existsSync(join(repository, projectDir));
+    // Only uncommitted: in the working tree, with nothing of it tracked (not merely absent
+    // from an older --commit).
+    const tracked = await git(repository, ['ls-files', '--', projectDir]);
+    const uncommitted = existsSync(join(repository, projectDir)) && tracked === '';
     throw new InvalidInput(
       flag,
       uncommitted

@@ -45,9 +45,9 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export type CliValues = ReturnType<
-  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
->['values'];
+const PARSE = { options: OPTIONS, allowPositionals: true, strict: true, tokens: true } as const;
+
+export type CliValues = ReturnType<typeof parseArgs<typeof PARSE>>['values'];
 
 /** Which options each verb takes; anything else is a usage error. */
 const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
@@ -72,19 +72,46 @@ function usageError(argv: readonly string[], io: Io, message: string): number {
   return 2;
 }
 
+/** The verbs that take positional arguments; every other verb takes none. */
+const VERB_ARGUMENTS = new Set(['ttl', 'approve', 'reject', 'logs']);
+
+/**
+ * What parseArgs lets through but a command line must not say: an option given twice (the
+ * last would silently win: `--env dev --env prod`), an empty value (`--dir=` would mean the
+ * repository's root), or an argument to a verb that takes none (a mistyped flag's value).
+ */
+function ambiguity(
+  verb: string,
+  positionals: readonly string[],
+  tokens: readonly { kind: string; name?: string; value?: string | undefined }[],
+): string | undefined {
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    if (seen.has(token.name)) return `--${token.name}: is given more than once`;
+    seen.add(token.name);
+    if (token.value === '') return `--${token.name}: must not be empty`;
+  }
+  const [stray] = positionals;
+  if (stray !== undefined && !VERB_ARGUMENTS.has(verb))
+    return `unexpected argument "${stray}": ${verb} takes no arguments`;
+  return undefined;
+}
+
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
-  let parsed: { values: CliValues; positionals: string[] };
+  let parsed: ReturnType<typeof parseArgs<typeof PARSE>>;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ ...PARSE, args: [...argv] });
   } catch (error) {
     return usageError(argv, io, (error as Error).message);
   }
   const [verb, ...positionals] = parsed.positionals;
   const { values } = parsed;
-  if (verb === undefined || values.help === true) {
+  if (values.help === true) {
     io.out(USAGE);
-    return verb === undefined && values.help !== true ? 2 : 0;
+    return 0;
   }
+  if (verb === undefined) return usageError(argv, io, 'no verb given');
   const allowed = VERB_OPTIONS[verb];
   if (!allowed) return usageError(argv, io, `unknown verb "${verb}"`);
   const extra = Object.keys(values).filter(
@@ -92,6 +119,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   );
   if (extra.length > 0)
     return usageError(argv, io, `--${extra.join(', --')} is not an option of ${verb}`);
+  const ambiguous = ambiguity(verb, positionals, parsed.tokens);
+  if (ambiguous !== undefined) return usageError(argv, io, ambiguous);
   const json = values.json === true;
   try {
     switch (verb) {

@@ -1,136 +1,30 @@
 // The local approval endpoint, over real HTTP on loopback, against a real engine home: a GET
 // of a signed link only shows the confirmation page; the POST from that page decides, once.
+// Malformed, oversized and other bad requests are in test/integration/bad-input.test.ts.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ApprovalAction, approvalLink, newApprovalId } from '../../core/approval.ts';
-import { type ApprovalServerOptions, createApprovalServer } from './approval-server.ts';
-import { LocalEngine } from './local-engine.ts';
+import { newApprovalId } from '../../core/approval.ts';
+import {
+  HOUR,
+  type Reply,
+  type Started,
+  TASK_TOKEN,
+  addApproval,
+  flipLast,
+  inSeconds,
+  link,
+  linkFields,
+  post,
+  request,
+  startApprovalServer as start,
+  stopServers,
+  withQuery,
+} from '../../test/support/approval-server.ts';
 import { thisProcess } from './processes.ts';
-import type { StoredApproval } from '../../core/ports.ts';
-
-/** What the Step Functions task token stands for locally: it must never leave the store. */
-const TASK_TOKEN = `local-task-token-${randomBytes(16).toString('hex')}`;
-const PLAN_SHA256 = createHash('sha256').update('the saved plan').digest('hex');
-const HOUR = 3600_000;
-
-interface Started {
-  engine: LocalEngine;
-  server: Server;
-  base: string;
-  address: AddressInfo;
-}
-
-const running: Started[] = [];
-/** Every response body seen by a test, to check that the task token is never in one. */
-const bodies: string[] = [];
 
 afterEach(async () => {
-  for (const { server, engine } of running.splice(0)) {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    engine.close();
-  }
-  for (const body of bodies.splice(0)) expect(body).not.toContain(TASK_TOKEN);
+  for (const body of await stopServers()) expect(body).not.toContain(TASK_TOKEN);
 });
-
-async function start(options?: ApprovalServerOptions): Promise<Started> {
-  const home = await mkdtemp(join(tmpdir(), 'stepform-approval-server-'));
-  const engine = new LocalEngine({ home, env: {} });
-  const server = createApprovalServer(engine, options);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const started = { engine, server, base: `http://127.0.0.1:${address.port}`, address };
-  running.push(started);
-  return started;
-}
-
-/** Whole seconds, as links carry them, so the link and the record expire together. */
-function inSeconds(ms: number): Date {
-  return new Date(Math.floor((Date.now() + ms) / 1000) * 1000);
-}
-
-async function addApproval(
-  engine: LocalEngine,
-  overrides: Partial<StoredApproval> = {},
-): Promise<StoredApproval> {
-  const row: StoredApproval = {
-    id: newApprovalId(),
-    runId: `20300101T000000Z-${randomBytes(3).toString('hex')}`,
-    taskToken: TASK_TOKEN,
-    environment: 'prod',
-    projectDir: 'terraform/examples/hello',
-    commit: 'c0ffee'.padEnd(40, '0'),
-    planSha256: PLAN_SHA256,
-    status: 'pending',
-    requestedAt: new Date().toISOString(),
-    expiresAt: inSeconds(HOUR).toISOString(),
-    ...overrides,
-  };
-  // The run waits, held by a live process (this one), unless a test says otherwise.
-  if (engine.stores.runs.get(row.runId) === undefined) {
-    engine.stores.runs.create({
-      runId: row.runId,
-      workflow: 'plan-apply',
-      environment: row.environment,
-      projectDir: row.projectDir,
-      repository: '/tmp/repo',
-      commit: row.commit,
-      startedAt: new Date().toISOString(),
-    });
-    engine.stores.runs.hold(row.runId, thisProcess(new Date()));
-  }
-  await engine.stores.approvals.create(row);
-  return row;
-}
-
-function link(
-  s: Started,
-  row: StoredApproval,
-  action: ApprovalAction,
-  expiresAt?: Date,
-  approver?: string,
-): string {
-  return approvalLink(
-    s.base,
-    {
-      id: row.id,
-      action,
-      expiresAt: expiresAt ?? new Date(row.expiresAt),
-      ...(approver === undefined ? {} : { approver }),
-    },
-    s.engine.signingKey,
-  );
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: string;
-}
-
-async function request(url: string, init?: RequestInit): Promise<Reply> {
-  const response = await fetch(url, init);
-  const body = await response.text();
-  bodies.push(body);
-  return { status: response.status, headers: response.headers, body };
-}
-
-async function post(url: string, fields: Record<string, string> | string): Promise<Reply> {
-  return request(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: typeof fields === 'string' ? fields : new URLSearchParams(fields).toString(),
-  });
-}
 
 /** The confirmation page's form: where it posts and its hidden fields. */
 function formOf(html: string): { action: string; fields: Record<string, string> } {
@@ -143,28 +37,6 @@ function formOf(html: string): { action: string; fields: Record<string, string> 
     ]),
   );
   return { action, fields };
-}
-
-/** The four fields of a link, as its confirmation page would post them. */
-function linkFields(url: string): Record<string, string> {
-  const parsed = new URL(url);
-  return {
-    id: parsed.pathname.split('/').at(-1) ?? '',
-    ...Object.fromEntries(parsed.searchParams),
-  };
-}
-
-function withQuery(url: string, changes: Record<string, string | null>): string {
-  const parsed = new URL(url);
-  for (const [name, value] of Object.entries(changes)) {
-    if (value === null) parsed.searchParams.delete(name);
-    else parsed.searchParams.set(name, value);
-  }
-  return parsed.toString();
-}
-
-function flipLast(text: string): string {
-  return `${text.slice(0, -1)}${text.endsWith('A') ? 'B' : 'A'}`;
 }
 
 /** GET the link, then POST the form it shows, as a browser would. */
@@ -360,49 +232,6 @@ describe('the approval server', () => {
     expect((await request(`${s.base}/nowhere`)).status).toBe(404);
   });
 
-  it('answers 400 for a malformed query or form, naming the field', async () => {
-    const s = await start();
-    const row = await addApproval(s.engine);
-    const url = link(s, row, 'approve');
-
-    const malformed = [
-      withQuery(url, { sig: null }),
-      withQuery(url, { action: 'maybe' }),
-      withQuery(url, { expires: 'tomorrow' }),
-      withQuery(url, { sig: 'not base64url!' }),
-      url.replace(`/approvals/${row.id}`, '/approvals/not.an.id'),
-    ];
-    for (const bad of malformed) {
-      const page = await request(bad);
-      expect([bad, page.status]).toEqual([bad, 400]);
-      expect(page.body).toContain('query.');
-    }
-    const empty = await post(`${s.base}/approvals/${row.id}`, '');
-    expect(empty.status).toBe(400);
-    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
-  });
-
-  // A malformed escape in the path is bad input (400 naming the field), not a server error.
-  it('answers 400 for a malformed escape in the approval path', async () => {
-    const s = await start();
-
-    const page = await request(`${s.base}/approvals/%E0%A4%A?action=approve&expires=1&sig=abc`);
-
-    expect(page.status).toBe(400);
-  });
-
-  it('refuses a body over 8 KB with 400 and changes nothing', async () => {
-    const s = await start();
-    const row = await addApproval(s.engine);
-    const fields = { ...linkFields(link(s, row, 'approve')), padding: 'x'.repeat(8 * 1024) };
-
-    const decision = await post(`${s.base}/approvals/${row.id}`, fields);
-
-    expect(decision.status).toBe(400);
-    expect(decision.body).toContain('body: is too large');
-    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
-  });
-
   it('refuses a bare link, on GET and POST, when an approver list is set', async () => {
     // A bare link carries no identity: with a list, only a per-approver link proves who
     // decides. The terminal's `stepform approve RUN_ID` is not affected.
@@ -511,16 +340,5 @@ describe('the approval server', () => {
     expect(index.body).toContain('run-1');
     expect(index.body).not.toContain('<script>');
     expect(index.body).toContain('&lt;script&gt;');
-  });
-
-  it('answers 405 to other methods', async () => {
-    const s = await start();
-    const row = await addApproval(s.engine);
-
-    const reply = await request(`${s.base}/approvals/${row.id}`, { method: 'PUT' });
-
-    expect(reply.status).toBe(405);
-    expect(reply.headers.get('allow')).toBe('GET, POST');
-    expect(await s.engine.stores.approvals.get(row.id)).toEqual(row);
   });
 });

@@ -8,6 +8,7 @@ import {
   errorPage,
   handleApprovalRequest,
   page,
+  singleValued,
 } from '../../core/approval-endpoint.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import type { LocalEngine } from './local-engine.ts';
@@ -66,7 +67,7 @@ export function createApprovalServer(
       {
         method: req.method ?? 'GET',
         path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
+        query: singleValued(url.searchParams, 'query'),
         body: req.method === 'POST' ? await readBody(req) : '',
       },
       ports,

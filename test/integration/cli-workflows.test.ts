@@ -1,6 +1,7 @@
 // Every workflow through the real `stepform` CLI, as a user runs it in a repository of their
 // own: plan, apply (and apply with nothing to change), an ephemeral environment whose TTL is
-// moved, destroy; then the history (runs, logs), the audit notes in git, and bad input.
+// moved, destroy; then the history (runs, logs) and the audit notes in git. Bad input is in
+// bad-input.test.ts.
 // The tests share one repository and its default home (<repo>/.git/stepform) and run in order;
 // the ephemeral environment `preview` is created while the `dev` tests run (it shares nothing
 // with dev but the home), to keep the suite short.
@@ -404,84 +405,5 @@ describe('history and audit', () => {
     const after = await ws.cli(['runs', '--json']);
     expect((parseJson(after) as { runs: RunJson[] }).runs.map((r) => r.runId)).toEqual(runsBefore);
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
-  });
-});
-
-describe('bad input exits 2, names the flag and records no run', () => {
-  const CASES: [name: string, args: string[], named: string][] = [
-    ['--env with shell metacharacters', ['plan', '--dir', PROJECT, '--env', 'dev;rm'], '--env'],
-    ['--commit that is no commit', ['plan', '--dir', PROJECT, '--commit', 'deadbeef'], '--commit'],
-    ['--dir outside the repository', ['plan', '--dir', '../outside'], '--dir'],
-    ['an unknown verb', ['frobnicate', '--dir', PROJECT], 'unknown verb "frobnicate"'],
-    ['an unknown flag', ['apply', '--dir', PROJECT, '--force'], "Unknown option '--force'"],
-    [
-      'a flag of another verb',
-      ['plan', '--dir', PROJECT, '--auto-approve'],
-      '--auto-approve is not an option of plan',
-    ],
-    ['ephemeral without --ttl', ['ephemeral', '--dir', PROJECT, '--env', 'pr-9'], '--ttl'],
-    [
-      'a TTL below the minimum',
-      ['ephemeral', '--dir', PROJECT, '--env', 'pr-9', '--ttl', '5s'],
-      'ttl: must be between 1m and 30d',
-    ],
-    [
-      'a malformed --approval-timeout',
-      ['apply', '--dir', PROJECT, '--env', 'dev', '--approval-timeout', 'soon'],
-      '--approval-timeout',
-    ],
-    [
-      'a zero --approval-timeout (never rounded up)',
-      ['apply', '--dir', PROJECT, '--env', 'dev', '--approval-timeout', '0s'],
-      '--approval-timeout: must be between 1s and 7d',
-    ],
-    ['apply without --env', ['apply', '--dir', PROJECT, '--auto-approve'], '--env: is required'],
-    ['destroy without --env', ['destroy', '--dir', PROJECT, '--yes'], '--env: is required'],
-    ['serve --port that is blank', ['serve', '--port', ''], '--port: must be a port number'],
-    ['serve --port in exponent form', ['serve', '--port', '3.1e4'], '--port'],
-    ['serve --port in hex', ['serve', '--port', '0x7a6a'], '--port'],
-    [
-      'approve of an unknown run id',
-      ['approve', '20200101T000000Z-abcdef'],
-      'run 20200101T000000Z-abcdef has no approval request',
-    ],
-    ['approve of a malformed run id', ['approve', '../../etc'], 'RUN_ID'],
-  ];
-  const results = new Map<string, CliResult>();
-  let runsBefore: string[];
-  let outboxBefore: number;
-
-  beforeAll(async () => {
-    const store = ws.store();
-    runsBefore = store.runs.list(1000).map((r) => r.runId);
-    outboxBefore = store.outbox.list().length;
-    // Independent commands: all at once, to keep the suite short.
-    await Promise.all(
-      CASES.map(async ([name, args]) => {
-        results.set(name, await ws.cli([...args, '--json']));
-      }),
-    );
-  });
-
-  it.each(CASES)('%s', (name, _args, named) => {
-    const result = results.get(name)!;
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain(named);
-    // With --json, stdout is empty (argument errors) or exactly one JSON error object.
-    if (result.stdout.trim() !== '') {
-      expect((parseJson(result) as { error: { name: string } }).error.name).toMatch(
-        /^(InvalidInput|NotFound)$/,
-      );
-    }
-  });
-
-  it('recorded no run, no status event and no lock', async () => {
-    const runs = await ws.cli(['runs', '--json']);
-    expectOk(runs);
-    expect((parseJson(runs) as { runs: RunJson[] }).runs.map((r) => r.runId)).toEqual(runsBefore);
-    const store = ws.store();
-    expect(store.outbox.list()).toHaveLength(outboxBefore);
-    expect(store.locks.getLock('dev')).toBeUndefined();
-    expect(store.schedules.list('pr-9')).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
 import { type ChangeCounts } from '../../core/contracts/job-result.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stateKey } from '../../core/contracts/job-input.ts';
@@ -40,6 +41,12 @@ export interface RunJson {
   finishedAt: string | null;
 }
 
+/**
+ * Node's on-disk cache of compiled modules, shared by the children of every test: a CLI or
+ * executor child then starts in about half the CPU time (entries are keyed by content).
+ */
+export const COMPILE_CACHE = { NODE_COMPILE_CACHE: join(tmpdir(), 'stepform-test-compile-cache') };
+
 /** The environment a CLI child gets: this process's, minus anything that would leak out. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -51,7 +58,7 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     'STEPFORM_APPROVERS',
   ])
     Reflect.deleteProperty(env, key);
-  return { ...env, ...extra };
+  return { ...env, ...COMPILE_CACHE, ...extra };
 }
 
 /** Parses stdout that must be exactly one JSON object (JSON.parse refuses anything more). */
