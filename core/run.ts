@@ -17,7 +17,17 @@ export interface JobSettings {
 export interface PreparedRun {
   run: RunContext;
   jobs: { plan: JobInput; planApply: JobInput; destroy: JobInput };
+  /**
+   * How long the approval task waits (its TimeoutSecondsPath): the approval's own timeout and
+   * APPROVAL_TASK_GRACE_SECONDS. The approval expires counted from when RequestApproval runs,
+   * a little after the task started; the grace keeps the task waiting until then, so a link
+   * is never accepted by a run that already stopped waiting.
+   */
+  approvalTaskTimeoutSeconds: number;
 }
+
+/** Far longer than a RequestApproval Lambda takes to start (cold) and store the approval. */
+export const APPROVAL_TASK_GRACE_SECONDS = 30;
 
 /**
  * The folder of a run's plan job in its artifacts (`<artifactsRoot>/<runId>/plan`): on AWS the
@@ -45,6 +55,7 @@ export function prepareRun(input: unknown, settings: JobSettings): PreparedRun {
       planApply: job('plan-apply', 'apply'),
       destroy: job('destroy', 'destroy'),
     },
+    approvalTaskTimeoutSeconds: run.approvalTimeoutSeconds + APPROVAL_TASK_GRACE_SECONDS,
   };
 }
 

@@ -15,6 +15,7 @@ import {
   type Workflow,
 } from '../core/contracts/workflow-input.ts';
 import { LONGEST_JOB_MS } from '../core/locks.ts';
+import { APPROVAL_TASK_GRACE_SECONDS } from '../core/run.ts';
 import { prepareStep } from '../core/steps.ts';
 import { type DataFlowOptions, unsetReads } from './data-flow.ts';
 import {
@@ -515,7 +516,15 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
     const parameters = approval?.Parameters as { FunctionName: string; Payload: object };
     expect(parameters.FunctionName).toBe('${RequestApprovalFunctionArn}');
     expect(parameters.Payload).toMatchObject({ 'taskToken.$': '$$.Task.Token' });
-    expect(approval?.TimeoutSecondsPath ?? approval?.TimeoutSeconds).toBeDefined();
+    // The task waits the approval's timeout and a grace (PrepareRun computes it), so the
+    // approval, which expires counted from when the Lambda stored it, expires first.
+    expect(approval?.TimeoutSecondsPath).toBe('$.approvalTaskTimeoutSeconds');
+    const prepared = prepareStep(
+      { input: { ...MINIMAL_INPUT, workflow: 'plan-apply', approvalTimeoutSeconds: 3600 } },
+      { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
+    );
+    expect(prepared.approvalTaskTimeoutSeconds).toBe(3600 + APPROVAL_TASK_GRACE_SECONDS);
+    expect(APPROVAL_TASK_GRACE_SECONDS).toBeGreaterThanOrEqual(30);
     const onTimeout = catchers(stateOf(definition, 'RequestApproval')).find((c) =>
       c.ErrorEquals.includes('States.Timeout'),
     );
