@@ -7,8 +7,7 @@ import { decideStep } from '../../core/steps.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { localPorts } from '../engine/local-ports.ts';
-import { LocalEngine } from '../engine/local-engine.ts';
-import { resolveHome, resolveRepository } from './context.ts';
+import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 
@@ -23,11 +22,7 @@ export async function approveVerb(
   const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
   const by = values.by ?? `${io.env.USER ?? userInfo().username}@cli`;
   const repository = await resolveRepository(values.repo, io.cwd);
-  const engine = new LocalEngine({
-    home: await resolveHome(repository, io),
-    env: io.env,
-    print: (line) => io.err(`${line}\n`),
-  });
+  const engine = await openEngine(repository, io);
   const { stores } = engine;
   try {
     const approval = stores.approvals.forRun(runId);

@@ -5,6 +5,7 @@ import { realpath, rename } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InvalidInput } from '../../core/errors.ts';
 import { run } from '../../toolchain/process.ts';
+import { LocalEngine } from '../engine/local-engine.ts';
 import { openLocalStores } from '../engine/store/local-stores.ts';
 import type { Io } from './io.ts';
 
@@ -119,6 +120,15 @@ export async function resolveHome(
 }
 
 const LEGACY_HOME = '.stepform';
+
+/** The engine over the repository's home; what it reports goes to stderr unless `print` says. */
+export async function openEngine(
+  repository: string,
+  io: Pick<Io, 'env' | 'err'>,
+  print: (line: string) => void = (line) => io.err(`${line}\n`),
+): Promise<LocalEngine> {
+  return new LocalEngine({ home: await resolveHome(repository, io), env: io.env, print });
+}
 
 /** How many runs of a store are still running (0 when it has no database). */
 function runningRuns(database: string): number {

@@ -2,9 +2,8 @@
 import { InvalidInput, NotFound } from '../../core/errors.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
-import { LocalEngine } from '../engine/local-engine.ts';
 import type { LocalStores } from '../engine/store/local-stores.ts';
-import { resolveHome, resolveRepository } from './context.ts';
+import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { runJson } from './run-verbs.ts';
@@ -12,11 +11,7 @@ import { runJson } from './run-verbs.ts';
 /** The store, after closing the runs whose process died: what is listed is what is true. */
 async function openStores(values: CliValues, io: Io): Promise<LocalStores> {
   const repository = await resolveRepository(values.repo, io.cwd);
-  const engine = new LocalEngine({
-    home: await resolveHome(repository, io),
-    env: io.env,
-    print: (line) => io.err(`${line}\n`),
-  });
+  const engine = await openEngine(repository, io);
   try {
     await engine.reap();
   } catch (error) {

@@ -2,9 +2,9 @@
 import { once } from 'node:events';
 import { InvalidInput } from '../../core/errors.ts';
 import { createApprovalServer } from '../engine/approval-server.ts';
-import { DEFAULT_APPROVAL_PORT, LocalEngine } from '../engine/local-engine.ts';
+import { DEFAULT_APPROVAL_PORT } from '../engine/local-engine.ts';
 import { startScheduler } from '../engine/scheduler.ts';
-import { resolveHome, resolveRepository } from './context.ts';
+import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { progressLine } from './run-verbs.ts';
@@ -25,11 +25,7 @@ const REAP_INTERVAL_MS = 30_000;
 export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   const port = values.port === undefined ? DEFAULT_APPROVAL_PORT : parsePort(values.port);
   const repository = await resolveRepository(values.repo, io.cwd);
-  const engine = new LocalEngine({
-    home: await resolveHome(repository, io),
-    env: io.env,
-    print: (line) => io.out(`${line}\n`),
-  });
+  const engine = await openEngine(repository, io, (line) => io.out(`${line}\n`));
   // The same list the runs made their per-approver links for.
   const { approvers } = engine;
   const server = createApprovalServer(engine, approvers ? { approvers } : {});

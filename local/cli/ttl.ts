@@ -5,8 +5,7 @@ import { InvalidInput } from '../../core/errors.ts';
 import { changeTtlStep } from '../../core/ttl.ts';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
-import { LocalEngine } from '../engine/local-engine.ts';
-import { resolveHome, resolveProjectDir, resolveRepository } from './context.ts';
+import { openEngine, resolveProjectDir, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 
@@ -21,7 +20,7 @@ export async function ttlVerb(
   const repository = await resolveRepository(values.repo, io.cwd);
   const projectDir =
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);
-  const engine = new LocalEngine({ home: await resolveHome(repository, io), env: io.env });
+  const engine = await openEngine(repository, io);
   try {
     const { schedules, records } = engine.stores;
     const change = await changeTtlStep(

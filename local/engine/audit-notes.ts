@@ -1,7 +1,7 @@
 // The audit trail in git: each run appends a note to its commit under refs/notes/stepform,
 // so `git log --notes=stepform` shows what Stepform did with every commit.
 import { isAbsolute } from 'node:path';
-import { AUDIT_NOTES_REF } from '../../core/audit.ts';
+import { AUDIT_NOTES_REF, renderAuditNote } from '../../core/audit.ts';
 import { run } from '../../toolchain/process.ts';
 
 /** Who Stepform's own commits and notes are by. */
@@ -46,4 +46,32 @@ export async function readAuditNote(
     commit,
   ]);
   return result.exitCode === 0 ? result.stdout : undefined;
+}
+
+/** The note of a run that ended, from its row in the store and the phases it published. */
+export async function noteRunEnded(
+  row: {
+    readonly runId: string;
+    readonly workflow: string;
+    readonly environment: string;
+    readonly projectDir: string;
+    readonly repository: string;
+    readonly commit: string;
+    readonly startedAt: string;
+  },
+  ending: { status: string; phases: string[]; finishedAt: string },
+): Promise<void> {
+  await appendAuditNote(
+    row.repository,
+    row.commit,
+    renderAuditNote({
+      runId: row.runId,
+      workflow: row.workflow,
+      environment: row.environment,
+      projectDir: row.projectDir,
+      commit: row.commit,
+      startedAt: row.startedAt,
+      ...ending,
+    }),
+  );
 }

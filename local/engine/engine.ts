@@ -5,12 +5,11 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { renderAuditNote } from '../../core/audit.ts';
 import { describeError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import type { AslDefinition } from '../../state-machines/workflows.ts';
 import { loadLocalDefinition, localFunctionName } from './asl.ts';
-import { appendAuditNote } from './audit-notes.ts';
+import { noteRunEnded } from './audit-notes.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';
 import { releaseLeftoverLock } from '../../core/steps.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../../core/liveness.ts';
@@ -331,28 +330,16 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
   if (!row) throw new Error(`run ${run.runId} vanished from the store`);
   if (options.auditNotes !== false) {
     const phases = stores.outbox.list(run.runId).map((o) => o.phase);
-    await appendAuditNote(
-      run.repository,
-      run.commit,
-      renderAuditNote({
-        runId: run.runId,
-        workflow: run.workflow,
-        environment: run.environment,
-        projectDir: run.projectDir,
-        commit: run.commit,
-        status: outcome.status,
-        phases,
-        startedAt: row.startedAt,
-        finishedAt,
-      }),
-    ).catch((error: unknown) => {
-      options.onProgress?.({
-        runId: run.runId,
-        type: 'failed',
-        state: 'AuditNote',
-        error: describeError(error).message,
-      });
-    });
+    await noteRunEnded(row, { status: outcome.status, phases, finishedAt }).catch(
+      (error: unknown) => {
+        options.onProgress?.({
+          runId: run.runId,
+          type: 'failed',
+          state: 'AuditNote',
+          error: describeError(error).message,
+        });
+      },
+    );
   }
   return { ...outcome, run: row };
 }

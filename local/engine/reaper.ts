@@ -5,11 +5,10 @@
 // lock outlives its holder and no run stays `running` after its process is gone.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderAuditNote } from '../../core/audit.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { isHolderGone } from '../../core/liveness.ts';
 import { releaseLeftoverLock } from '../../core/steps.ts';
-import { appendAuditNote } from './audit-notes.ts';
+import { noteRunEnded } from './audit-notes.ts';
 import { notifyEnded } from './engine.ts';
 import type { StepformHome } from './home.ts';
 import type { LocalNotifier } from './notifier.ts';
@@ -81,21 +80,8 @@ export async function reapInterruptedRuns(ctx: ReaperContext): Promise<ReapedRun
       );
     }
     if (ctx.auditNotes !== false) {
-      await appendAuditNote(
-        run.repository,
-        run.commit,
-        renderAuditNote({
-          runId: run.runId,
-          workflow: run.workflow,
-          environment: run.environment,
-          projectDir: run.projectDir,
-          commit: run.commit,
-          status: 'failed',
-          phases: [...ctx.stores.outbox.list(run.runId).map((o) => o.phase)],
-          startedAt: run.startedAt,
-          finishedAt: now,
-        }),
-      ).catch(() => undefined);
+      const phases = ctx.stores.outbox.list(run.runId).map((o) => o.phase);
+      await noteRunEnded(run, { status: 'failed', phases, finishedAt: now }).catch(() => undefined);
     }
     ctx.print(
       `${message}; closed it${released ? `, taking its lock on ${run.environment} over` : ''}`,
