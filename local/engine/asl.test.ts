@@ -243,14 +243,14 @@ describe('the real workflows, loaded for the local engine', () => {
     },
   );
 
-  it('waits for the approval as long as the run asks, read from the Lambda payload', async () => {
+  it('waits for the approval as long as PrepareRun says, read from the Lambda payload', async () => {
     const definition = await loadLocalDefinition('plan-apply');
 
     expect(definition.States.RequestApproval?.TimeoutSecondsPath).toBe(
-      '$.Payload.run.approvalTimeoutSeconds',
+      '$.Payload.approvalTaskTimeoutSeconds',
     );
     expect(definition.States.RequestApproval?.Parameters?.Payload).toMatchObject({
-      'run.$': '$.run',
+      'approvalTaskTimeoutSeconds.$': '$.approvalTaskTimeoutSeconds',
     });
   });
 });
