@@ -16,7 +16,12 @@ import {
 import type { Job } from '../../core/contracts/job-input.ts';
 import type { JobLog } from './job-log.ts';
 import type { SecretMasker } from '../../core/masking.ts';
-import { PLAN_JSON, sensitiveValuesInPlan, summarizePlan } from '../../core/plan-summary.ts';
+import {
+  PLAN_JSON,
+  type PlanJson,
+  sensitiveValuesInPlan,
+  summarizePlan,
+} from '../../core/plan-summary.ts';
 import {
   type PlanMetadata,
   assertStateUnchanged,
@@ -163,6 +168,19 @@ class JobRun {
     return state.identity;
   }
 
+  /**
+   * `show -json` of a saved plan: every value it marks sensitive (outputs, resource
+   * attributes, variables; planned and prior) is masked from here on.
+   */
+  async showPlan(ws: Workspace, path: string): Promise<PlanJson> {
+    const shown = await this.timed('show', () =>
+      ws.tf.run(['show', '-json', path], { quiet: true }),
+    );
+    const planJson = PLAN_JSON.parse(JSON.parse(shown.stdout));
+    this.ctx.masker.add(sensitiveValuesInPlan(planJson));
+    return planJson;
+  }
+
   async plan(ws: Workspace, destroy: boolean): Promise<{ path: string; hasChanges: boolean }> {
     const { job, ctx } = this;
     const stateAtPlan = await this.pullState(ws);
@@ -183,11 +201,7 @@ class JobRun {
       ),
     );
     planText.push(planned.stdout);
-    const shown = await this.timed('show', () =>
-      ws.tf.run(['show', '-json', path], { quiet: true }),
-    );
-    const planJson = PLAN_JSON.parse(JSON.parse(shown.stdout));
-    ctx.masker.add(sensitiveValuesInPlan(planJson));
+    const planJson = await this.showPlan(ws, path);
     const summary = summarizePlan(planJson);
     const hasChanges = planned.exitCode === 2;
     const stored = await storePlan(path, job.artifactsDir, {
@@ -241,6 +255,8 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
       `plan ${job.plan.sha256} matches the approved digest and commit ${job.commit}`,
     );
     const ws = await run.prepare();
+    // The approved plan knows the sensitive values this apply may print, before any state does.
+    await run.showPlan(ws, approved);
     const current = await run.pullState(ws);
     run.result.stateBefore = current;
     assertStateUnchanged(metadata, current);

@@ -233,6 +233,51 @@ describe('secrets', () => {
   });
 });
 
+describe('secrets on a first apply', () => {
+  // test/fixtures/sensitive-failing-apply: three values marked sensitive only by the plan (no
+  // state yet), printed by a provisioner that fails. The apply job learns them from the
+  // approved plan before it applies anything.
+  const CANARIES = [
+    'canary-attribute-3c7a6e02',
+    'canary-output-9d2f4a18',
+    'canary-variable-5e1b0c77',
+  ];
+
+  it('masks every value the approved plan marks sensitive in the error, the log and stdout', async () => {
+    const repo = await makeRepo();
+    const commit = await repo.commitDir(
+      join(REPO_ROOT, 'test', 'fixtures', 'sensitive-failing-apply'),
+      'stack',
+    );
+    const jobs = await jobFactory(repo.dir, 'stack');
+    const planJob = jobs.job('plan', commit);
+    const plan = await runExecutor(planJob);
+    expect(plan.exitCode).toBe(0);
+    const apply = await runExecutor(
+      jobs.job('apply', commit, {
+        plan: { dir: planJob.artifactsDir, sha256: plan.result!.plan!.sha256 },
+      }),
+    );
+    expect(apply.exitCode).toBe(1);
+    expect(apply.result!.error!.name).toBe('TerraformFailed');
+    // The provisioner did print them: each is in the error, masked.
+    expect(apply.result!.error!.message).toContain(
+      "Error running command '(sensitive value) (sensitive value) (sensitive value)'",
+    );
+    for (const ran of [plan, apply]) {
+      for (const canary of CANARIES) expect(ran.stdout + ran.stderr).not.toContain(canary);
+    }
+    const artifacts = join(jobs.root, 'artifacts');
+    for (const run of await readdir(artifacts)) {
+      for (const file of await readdir(join(artifacts, run))) {
+        if (file.endsWith('.tfplan')) continue;
+        const text = await readFile(join(artifacts, run, file), 'utf8');
+        for (const canary of CANARIES) expect(text).not.toContain(canary);
+      }
+    }
+  });
+});
+
 describe('the command verb', () => {
   it('passes an allowlisted command through', async () => {
     const { repo, commit } = await helloRepo();
