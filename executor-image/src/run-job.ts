@@ -28,7 +28,7 @@ import {
   storePlan,
   takeApprovedPlan,
 } from './plan-store.ts';
-import { parseOutputs, parseStatePull } from './state.ts';
+import { describeState, parseOutputs, parseStatePull, sameState } from './state.ts';
 import {
   BACKEND_OVERRIDE_FILE,
   Terraform,
@@ -66,7 +66,13 @@ interface Workspace {
   readonly tf: Terraform;
 }
 
-/** A result that says `failed` until a runner says otherwise. */
+/** The verbs that apply a plan. */
+const APPLYING_VERBS: ReadonlySet<Job['verb']> = new Set(['apply', 'plan-apply', 'destroy']);
+
+/**
+ * A result that says `failed` until a runner says otherwise; for a verb that applies, that
+ * the state is unchanged until an apply starts (a refused plan changes nothing).
+ */
 export function newResult(job: Job, startedAt: Date): JobResult {
   return {
     schemaVersion: 1,
@@ -85,6 +91,7 @@ export function newResult(job: Job, startedAt: Date): JobResult {
     timings: {},
     startedAt: startedAt.toISOString(),
     finishedAt: startedAt.toISOString(),
+    ...(APPLYING_VERBS.has(job.verb) ? { stateChanged: false } : {}),
   };
 }
 
@@ -226,8 +233,18 @@ class JobRun {
     return { path, hasChanges };
   }
 
+  /**
+   * Applies a saved plan. From its start the state may change, so `stateChanged` is unknown
+   * until the state is read again, after the apply whether it failed or not.
+   */
   async apply(ws: Workspace, planPath: string): Promise<void> {
-    await this.timed('apply', () => ws.tf.run(['apply', '-input=false', '-no-color', planPath]));
+    delete this.result.stateChanged;
+    try {
+      await this.timed('apply', () => ws.tf.run(['apply', '-input=false', '-no-color', planPath]));
+    } catch (error) {
+      await this.compareStateAfterFailure(ws);
+      throw error;
+    }
     this.result.applied = true;
     const outputs = await this.timed('output', () =>
       ws.tf.run(['output', '-json'], { quiet: true }),
@@ -235,7 +252,31 @@ class JobRun {
     const parsed = parseOutputs(outputs.stdout);
     this.ctx.masker.add(parsed.sensitiveValues);
     this.result.outputs = parsed.outputs;
-    this.result.stateAfter = await this.pullState(ws);
+    this.recordStateAfter(await this.pullState(ws));
+  }
+
+  recordStateAfter(after: StateIdentity | null): void {
+    this.result.stateAfter = after;
+    this.result.stateChanged = !sameState(this.result.stateBefore ?? null, after);
+  }
+
+  /**
+   * After a failed apply: did it write anything? A state that cannot be read leaves the
+   * answer unknown (absent), which readers take as changed.
+   */
+  async compareStateAfterFailure(ws: Workspace): Promise<void> {
+    try {
+      this.recordStateAfter(await this.pullState(ws));
+      this.ctx.log.info(
+        this.result.stateChanged
+          ? `the failed apply changed the state (now ${describeState(this.result.stateAfter ?? null)})`
+          : 'the failed apply left the state unchanged',
+      );
+    } catch (error) {
+      this.ctx.log.info(
+        `cannot read the state after the failed apply (${describeError(error).message}): taken as changed`,
+      );
+    }
   }
 }
 

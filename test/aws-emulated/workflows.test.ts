@@ -29,8 +29,8 @@ import {
   APPROVED_APPLY_PHASES,
   EXPIRED_PLAN_APPLY_STATES,
   NO_CHANGES_PLAN_APPLY_STATES,
-  ROLLED_BACK_PLAN_APPLY_STATES,
   appliedPlanApplyStates,
+  rolledBackPlanApplyStates,
   outcomeTail,
 } from '../support/workflow-paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -260,7 +260,7 @@ describe('plan-apply whose apply fails on emulated AWS', () => {
     await decide(runId, 'approve');
     const execution = await scenario.waitFor(arn);
     expectEnded(execution, 'FAILED');
-    expect(execution.entered).toEqual(ROLLED_BACK_PLAN_APPLY_STATES);
+    expect(execution.entered).toEqual(rolledBackPlanApplyStates(true));
     // The apply job failed, CollectApply said so, and the run ended in RolledBack (a Fail state
     // of JobFailed that says what was re-applied).
     expect(Scenario.failures(execution)).toEqual([

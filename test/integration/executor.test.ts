@@ -69,7 +69,12 @@ describe('plan and apply', () => {
       }),
     );
     expect(apply.exitCode).toBe(0);
-    expect(apply.result).toMatchObject({ status: 'succeeded', applied: true, stateBefore: null });
+    expect(apply.result).toMatchObject({
+      status: 'succeeded',
+      applied: true,
+      stateBefore: null,
+      stateChanged: true,
+    });
     expect(apply.result!.outputs).toMatchObject({
       greeting: { sensitive: false, value: 'hello, world' },
       secret: { sensitive: true, value: '(sensitive value)' },
@@ -79,6 +84,7 @@ describe('plan and apply', () => {
 
     const again = await runExecutor(jobs.job('plan', commit));
     expect(again.result).toMatchObject({ status: 'succeeded', hasChanges: false });
+    expect(planned.stateChanged).toBeUndefined();
     expect(again.result!.summary).toMatchObject({ add: 0, change: 0, destroy: 0, resources: [] });
   });
 
@@ -137,6 +143,8 @@ describe('a saved plan is applied only when it is exactly the approved one', () 
     expect(applyStale.exitCode).toBe(1);
     expect(applyStale.result!.error!.name).toBe('StalePlan');
     expect(applyStale.result!.applied).toBeUndefined();
+    // Refused before anything changed: nothing for the workflow to roll back.
+    expect(applyStale.result!.stateChanged).toBe(false);
     expect(await readState(jobs.stateDir)).toEqual(before);
   });
 
@@ -165,6 +173,7 @@ describe('a saved plan is applied only when it is exactly the approved one', () 
     const apply = await runExecutor(jobs.job('apply', commit, { plan }));
     expect(apply.exitCode).toBe(1);
     expect(apply.result!.error!.name).toBe('PlanDigestMismatch');
+    expect(apply.result!.stateChanged).toBe(false);
     expect(apply.result!.timings.checkout).toBeUndefined();
     expect(await readState(jobs.stateDir)).toBeUndefined();
   });
@@ -186,6 +195,7 @@ describe('a saved plan is applied only when it is exactly the approved one', () 
     const apply = await runExecutor(jobs.job('apply', other, { plan }));
     expect(apply.exitCode).toBe(1);
     expect(apply.result!.error!.name).toBe('ForeignPlan');
+    expect(apply.result!.stateChanged).toBe(false);
     expect(apply.result!.error!.message).toContain(`commit ${commit}, not ${other}`);
     expect(await readState(jobs.stateDir)).toBeUndefined();
   });
@@ -370,6 +380,13 @@ describe('a failing apply', () => {
     expect(ran.result).toMatchObject({ status: 'failed', hasChanges: true });
     expect(ran.result!.error!.name).toBe('TerraformFailed');
     expect(ran.result!.error!.message).toContain('Deliberate apply failure');
+    // terraform_data.before was written before the failure: the serial moved.
+    expect(ran.result!.stateBefore).toBeNull();
+    expect(ran.result!.stateAfter).toEqual({
+      lineage: expect.any(String),
+      serial: expect.any(Number),
+    });
+    expect(ran.result!.stateChanged).toBe(true);
     const list = await runExecutor(jobs.job('command', commit, { args: ['state', 'list'] }));
     expect(list.result!.command!.output).toContain('terraform_data.before');
   });
