@@ -447,7 +447,7 @@ export class EmulatedAws {
 
   /** The secrets a deploy leaves to the operator, set as docs/deploy.md says: to fakes here. */
   #secretValue(id: string): string {
-    if (id.includes('GitHubToken')) return 'emulated-github-token';
+    if (id.includes('GitHubToken')) return 'ghp_emulatedGitHubToken0123456789';
     if (id.includes('SlackWebhook')) return `${this.#harnessUrl}/slack`;
     return randomBytes(32).toString('hex');
   }
