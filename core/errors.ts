@@ -139,6 +139,16 @@ export class JobFailed extends StepformError {
   readonly kind = 'failure';
 }
 
+/**
+ * A job that applies failed without changing the state: a refused plan (StalePlan,
+ * PlanDigestMismatch, ForeignPlan, PlanNotFound), a plan that failed, or an apply that failed
+ * before its first write. There is nothing to roll back: plan-apply ends failed with it.
+ */
+export class NothingApplied extends StepformError {
+  override readonly name = 'NothingApplied';
+  readonly kind = 'failure';
+}
+
 /** A Terraform job ended without writing a result (killed, out of memory, lost container). */
 export class JobLost extends StepformError {
   override readonly name = 'JobLost';
@@ -184,6 +194,15 @@ export class NotFound extends StepformError {
 /** A failed apply cannot be rolled back: no last good commit, or it is the failed one. */
 export class NoRollbackTarget extends StepformError {
   override readonly name = 'NoRollbackTarget';
+  readonly kind = 'failure';
+}
+
+/**
+ * The rollback after a failed apply failed too: the environment is in neither commit's state.
+ * The run ends with the rollback job's own error.
+ */
+export class RollbackFailed extends StepformError {
+  override readonly name = 'RollbackFailed';
   readonly kind = 'failure';
 }
 
@@ -255,6 +274,7 @@ export const ERROR_CLASSES = {
   LockHeld,
   LockNotOwned,
   JobFailed,
+  NothingApplied,
   JobLost,
   ApprovalRejected,
   ApprovalExpired,
@@ -263,6 +283,7 @@ export const ERROR_CLASSES = {
   NotAnApprover,
   NotFound,
   NoRollbackTarget,
+  RollbackFailed,
   NotificationFailed,
   DefaultBranchCheckFailed,
   GitHubAuthFailed,

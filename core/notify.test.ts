@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import { NotificationFailed } from './errors.ts';
-import { notifyStep, statusLine } from './notify.ts';
+import { notifyStep, rollbackMessage, statusLine } from './notify.ts';
 import type { NotifyPorts as NotifyPortsLike } from './notify.ts';
 import type { ChatMessage, CodeHostPort } from './ports.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
@@ -143,6 +143,53 @@ describe('notifyStep', () => {
       name: 'InvalidInput',
       field: 'notify.phase',
     });
+  });
+});
+
+describe('a rollback, as each phase tells it', () => {
+  const ROLLBACK = {
+    commit: 'c'.repeat(40),
+    failedCommit: 'a'.repeat(40),
+    message: `apply of ${'a'.repeat(40)} failed; rolled back to the last good commit ${'c'.repeat(40)}`,
+  };
+  const APPLY_ERROR = { Error: 'JobFailed', Cause: 'apply failed: TerraformFailed: boom' };
+  const ROLLBACK_ERROR = {
+    Error: 'JobFailed',
+    Cause: 'plan-apply failed: TerraformFailed: destroy-time provisioner failed',
+  };
+
+  it('says "rolled back" only once it has; under way it names the apply’s error', () => {
+    expect(rollbackMessage('rolling_back', ROLLBACK, APPLY_ERROR)).toBe(
+      `JobFailed: apply failed: TerraformFailed: boom; rolling back to the last good commit ${'c'.repeat(40)}`,
+    );
+    expect(rollbackMessage('rolled_back', ROLLBACK, APPLY_ERROR)).toBe(ROLLBACK.message);
+  });
+
+  it('reports a failed rollback with its own error in the event, chat, comment and statuses', async () => {
+    const calls: string[] = [];
+    const codeHost: CodeHostPort = {
+      upsertPullRequestComment: async () => void calls.push('comment'),
+      setCommitStatus: async (_commit, status) => void calls.push(`status ${status.state}`),
+      recordDeployment: async (_commit, d) => void calls.push(`deployment ${d.state}`),
+      isOnDefaultBranch: async () => Promise.resolve(true),
+    };
+    const { ports, events, chats, comments } = fakePorts();
+    const rollback = { commit: ROLLBACK.commit, failedCommit: ROLLBACK.failedCommit };
+    const input = { run: RUN, phase: 'rollback_failed', error: ROLLBACK_ERROR, rollback };
+    await notifyStep(input, ports, NOW);
+    await notifyStep(input, { ...ports, codeHost }, NOW);
+    const said = `the rollback to the last good commit ${'c'.repeat(40)} failed: JobFailed: plan-apply failed: TerraformFailed: destroy-time provisioner failed`;
+    expect(events[0]).toMatchObject({
+      phase: 'rollback_failed',
+      message: `plan-apply stack in dev @ ${'a'.repeat(12)}: rollback_failed — ${said}`,
+    });
+    expect(chats[0]?.text).toContain(said);
+    expect(comments[0]?.markdown).toContain('Stepform: rollback\\_failed');
+    expect(comments[0]?.markdown).toContain('destroy-time provisioner failed');
+    for (const text of [events[0]?.message, chats[0]?.text, comments[0]?.markdown]) {
+      expect(text).not.toContain('rolled back');
+    }
+    expect(calls).toEqual(['status failure', 'deployment failure']);
   });
 });
 

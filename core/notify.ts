@@ -35,7 +35,8 @@ export const NOTIFY_INPUT = z.looseObject({
         .transform((cause) => cause ?? undefined),
     })
     .optional(),
-  rollback: z.looseObject({ commit: z.string(), message: z.string() }).optional(),
+  /** The rollback target (DecideRollback's plan); its message only once it rolled back. */
+  rollback: z.looseObject({ commit: z.string(), message: z.string().optional() }).optional(),
   schedule: z.looseObject({ fireAt: z.string() }).optional(),
   approval: z.unknown().optional(),
   links: z.strictObject({ approve: z.string(), reject: z.string() }).optional(),
@@ -76,6 +77,26 @@ function errorText(error: { Error: string; Cause?: string | undefined }): string
   return error.Cause ? `${error.Error}: ${error.Cause}` : error.Error;
 }
 
+/**
+ * What a run says about its rollback, true at its phase: "rolled back" only once it has; a
+ * rollback under way names the apply's error, and a failed one its own error.
+ */
+export function rollbackMessage(
+  phase: Phase,
+  rollback: { readonly commit: string; readonly message?: string | undefined },
+  error?: { Error: string; Cause?: string | undefined },
+): string {
+  const target = `the last good commit ${rollback.commit}`;
+  switch (phase) {
+    case 'rolling_back':
+      return `${error ? `${errorText(error)}; ` : ''}rolling back to ${target}`;
+    case 'rollback_failed':
+      return `the rollback to ${target} failed${error ? `: ${errorText(error)}` : ''}`;
+    default:
+      return rollback.message ?? `rollback to ${target}`;
+  }
+}
+
 /** One status line, as chat and the CLI show it. */
 export function statusLine(run: RunContext, phase: Phase, detail: NotifyDetail): string {
   const parts = [
@@ -98,6 +119,7 @@ const TERMINAL_COMMIT_STATES: Partial<Record<Phase, CommitState>> = {
   expired: 'failure',
   failed: 'failure',
   rolled_back: 'failure',
+  rollback_failed: 'failure',
   cancelled: 'failure',
 };
 
@@ -105,6 +127,7 @@ const DEPLOYMENT_STATES: Partial<Record<Phase, DeploymentState>> = {
   applying: 'in_progress',
   applied: 'success',
   rolled_back: 'failure',
+  rollback_failed: 'failure',
   destroying: 'in_progress',
   destroyed: 'inactive',
 };
@@ -126,7 +149,9 @@ export async function notifyStep(
       ? { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }
       : {}),
     ...(notice.error ? { error: notice.error } : {}),
-    ...(notice.rollback ? { rollback: notice.rollback } : {}),
+    ...(notice.rollback
+      ? { rollback: { message: rollbackMessage(phase, notice.rollback, notice.error) } }
+      : {}),
     ...(notice.schedule ? { schedule: notice.schedule } : {}),
     ...(notice.links ? { links: notice.links } : {}),
     ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
@@ -186,8 +211,8 @@ export async function notifyStep(
     status: phase,
     ...(summary ? { summary } : {}),
     ...(notice.result ? { artifactLocation: notice.result.resultLocation } : {}),
-    ...(notice.rollback
-      ? { error: notice.rollback.message }
+    ...(detail.rollback
+      ? { error: detail.rollback.message }
       : notice.error
         ? { error: errorText(notice.error) }
         : {}),

@@ -4,6 +4,7 @@ import { MASK } from './masking.ts';
 import {
   PLAN_JSON,
   classifyActions,
+  sensitiveLeaves,
   sensitiveValuesInPlan,
   summarizePlan,
 } from './plan-summary.ts';
@@ -91,6 +92,96 @@ describe('sensitiveValuesInPlan', () => {
     expect(values).toEqual(expect.arrayContaining(['top-secret', 'old-secret', 'var-secret']));
     expect(values).not.toContain('value');
     expect(values).not.toContain('eu-west-1');
+  });
+});
+
+describe('sensitiveValuesInPlan, where resources and modules mark values sensitive', () => {
+  // As `terraform show -json` prints a first apply: no prior state, every secret known only
+  // from the plan, marked by markers that mirror the value's shape.
+  const FIRST_APPLY = PLAN_JSON.parse({
+    planned_values: {
+      root_module: {
+        resources: [
+          {
+            address: 'terraform_data.credentials',
+            values: { input: { token: 'attr-secret', user: 'app' }, list: ['a-plain', 'b-secret'] },
+            sensitive_values: { input: { token: true }, list: [false, true], output: {} },
+          },
+        ],
+        child_modules: [
+          {
+            address: 'module.db',
+            resources: [
+              {
+                values: { password: 'module-secret', name: 'db-name' },
+                sensitive_values: { password: true },
+              },
+            ],
+          },
+        ],
+      },
+    },
+    resource_changes: [
+      {
+        address: 'terraform_data.rotated',
+        change: {
+          actions: ['update'],
+          before: { input: 'before-secret', tag: 'old-tag' },
+          before_sensitive: { input: true },
+          after: { input: 'after-secret', tag: 'new-tag' },
+          after_sensitive: { input: true },
+        },
+      },
+    ],
+    resource_drift: [
+      {
+        address: 'terraform_data.drifted',
+        change: { after: { input: 'drift-secret' }, after_sensitive: { input: true } },
+      },
+    ],
+    output_changes: {
+      password: {
+        actions: ['update'],
+        before: 'old-output-secret',
+        before_sensitive: true,
+        after: { nested: ['new-output-secret'] },
+        after_sensitive: true,
+      },
+    },
+    prior_state: {
+      values: {
+        root_module: {
+          resources: [{ values: { key: 'prior-secret' }, sensitive_values: { key: true } }],
+        },
+      },
+    },
+  });
+
+  it('finds every marked leaf, nested or whole, and nothing unmarked', () => {
+    const values = sensitiveValuesInPlan(FIRST_APPLY);
+    expect([...new Set(values)].sort()).toEqual(
+      [
+        'after-secret',
+        'attr-secret',
+        'b-secret',
+        'before-secret',
+        'drift-secret',
+        'module-secret',
+        'new-output-secret',
+        'old-output-secret',
+        'prior-secret',
+      ].sort(),
+    );
+  });
+
+  it('walks markers along the value, ignoring markers with no value under them', () => {
+    expect(sensitiveLeaves({ a: { b: ['x-one', 'x-two'] } }, { a: { b: [false, true] } })).toEqual([
+      'x-two',
+    ]);
+    expect(sensitiveLeaves({ a: 'whole' }, true)).toEqual(['whole']);
+    expect(sensitiveLeaves({ a: 'kept' }, { missing: true, a: false })).toEqual([]);
+    expect(sensitiveLeaves(null, { a: true })).toEqual([]);
+    expect(sensitiveLeaves('text', {})).toEqual([]);
   });
 });
 

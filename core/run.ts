@@ -3,7 +3,7 @@
 import { dirname, join } from 'node:path';
 import type { Backend, JobInput } from './contracts/job-input.ts';
 import type { JobResult } from './contracts/job-result.ts';
-import { JobFailed, JobLost } from './errors.ts';
+import { JobFailed, JobLost, NothingApplied } from './errors.ts';
 import { assertRollbackTarget } from './rollback.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
 import { parseInput } from './validation.ts';
@@ -76,13 +76,17 @@ export interface CollectedResult {
 
 /**
  * CollectJobResult: turns the executor's result.json into the step's output, or the typed
- * error the state machine catches (JobLost when there is none, JobFailed when it failed).
+ * error the state machine catches: JobLost when there is none, NothingApplied when the job
+ * failed without changing the state, JobFailed when it failed otherwise.
  */
 export function collectJobResult(job: JobInput, result: JobResult | undefined): CollectedResult {
   if (!result) throw new JobLost(`the ${job.verb} job of run ${job.runId} ended without a result`);
   if (result.status !== 'succeeded') {
     const error = result.error ?? { name: 'Error', message: 'unknown failure' };
-    throw new JobFailed(`${job.verb} failed: ${error.name}: ${error.message}`);
+    const message = `${job.verb} failed: ${error.name}: ${error.message}`;
+    // Only a job that says it left the state as it was is spared a rollback.
+    if (result.stateChanged === false) throw new NothingApplied(message);
+    throw new JobFailed(message);
   }
   const s = result.summary;
   const collected: CollectedResult = {
@@ -153,6 +157,7 @@ export const OUTCOMES = [
   'no_changes',
   'applied',
   'rolled_back',
+  'rollback_failed',
   'rejected',
   'expired',
   'failed',
@@ -176,6 +181,8 @@ export function environmentStatusAfter(outcome: Outcome): string | undefined {
       return 'active';
     case 'rolled_back':
       return 'rolled_back';
+    case 'rollback_failed':
+      return 'rollback_failed';
     case 'destroyed':
       return 'destroyed';
     case 'destroy_failed':

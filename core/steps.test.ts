@@ -106,6 +106,30 @@ describe('recordStep', () => {
     expect(lastGood.size).toBe(0);
   });
 
+  it('records a failed rollback as such: environment rollback_failed, both errors kept', async () => {
+    const { ports, lastGood, environments, details } = memoryRecords();
+    const rollbackError = { Error: 'JobFailed', Cause: 'plan-apply failed: TerraformFailed: x' };
+    const rollback = {
+      commit: 'c'.repeat(40),
+      failedCommit: RUN.commit,
+      applyError: { Error: 'JobFailed', Cause: 'apply failed: TerraformFailed: y' },
+    };
+    await recordStep(
+      { run: RUN, outcome: 'rollback_failed', error: rollbackError, rollback },
+      ports,
+      NOW,
+    );
+    expect(lastGood.size).toBe(0);
+    expect(environments).toEqual([
+      expect.objectContaining({
+        environment: 'dev',
+        status: 'rollback_failed',
+        lastRunId: 'run-2',
+      }),
+    ]);
+    expect(details).toEqual([{ outcome: 'rollback_failed', rollback, error: rollbackError }]);
+  });
+
   it('refuses an unknown outcome, naming the field', async () => {
     await expect(
       recordStep({ run: RUN, outcome: 'exploded' }, memoryRecords().ports, NOW),

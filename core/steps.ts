@@ -199,7 +199,7 @@ export async function unlockStep(
   return { released: true };
 }
 
-/** Collect*: the executor's result.json as the step's output, or JobFailed / JobLost. */
+/** Collect*: the executor's result.json as the step's output, or JobFailed / NothingApplied / JobLost. */
 export async function collectStep(
   input: unknown,
   artifacts: ArtifactPort,

@@ -593,6 +593,46 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
   }
 });
 
+describe('plan-apply when its apply fails', () => {
+  it('rolls back only an apply that changed the state: NothingApplied fails the run, no rollback', () => {
+    const definition = raw('plan-apply');
+    const caught = catchers(stateOf(definition, 'CollectApply'));
+    // Catchers are tried in order: NothingApplied before the States.ALL that rolls back.
+    expect(caught.map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['NothingApplied'], 'OutcomeFailed'],
+      [['States.ALL'], 'DecideRollback'],
+    ]);
+    const afterRefusal = reachable(definition, ['OutcomeFailed']);
+    for (const rollbackState of ['DecideRollback', 'NotifyRollingBack', 'RunRollbackJob']) {
+      expect(afterRefusal.has(rollbackState)).toBe(false);
+    }
+  });
+
+  it('ends a rollback whose job failed as rollback_failed with the rollback job’s error', () => {
+    const definition = raw('plan-apply');
+    const caught = catchers(stateOf(definition, 'CollectRollback'));
+    expect(caught).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.rollbackError', Next: 'OutcomeRollbackFailed' },
+    ]);
+    expect(stateOf(definition, 'OutcomeRollbackFailed').Parameters).toMatchObject({
+      outcome: 'rollback_failed',
+      phase: 'rollback_failed',
+      'error.$': '$.rollbackError',
+      rollback: { 'applyError.$': '$.error' },
+    });
+    const end = stateOf(definition, 'EndForOutcome').Choices as {
+      StringEquals: string;
+      Next: string;
+    }[];
+    expect(end.find((c) => c.StringEquals === 'rollback_failed')?.Next).toBe('RollbackFailed');
+    expect(stateOf(definition, 'RollbackFailed')).toEqual({
+      Type: 'Fail',
+      Error: 'RollbackFailed',
+      CausePath: '$.outcome.error.Cause',
+    });
+  });
+});
+
 // ---- and the checks catch what they are meant to catch ----
 
 describe('the checks themselves', () => {

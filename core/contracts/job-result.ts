@@ -91,6 +91,14 @@ export const JOB_RESULT = z.strictObject({
     .optional(),
   stateBefore: STATE_IDENTITY.nullable().optional(),
   stateAfter: STATE_IDENTITY.nullable().optional(),
+  /**
+   * Whether this job changed the Terraform state (its lineage or serial moved), read from the
+   * backend before and after the apply. False when a job of a verb that applies left the
+   * state as it was: nothing to apply, a refused plan, a plan that failed, an apply that
+   * failed before its first write. Absent for verbs that never apply, and when the job could
+   * not tell: then, as with results of older executors, a reader assumes it changed.
+   */
+  stateChanged: z.boolean().optional(),
   command: z
     .strictObject({ name: z.string(), args: z.array(z.string()).readonly(), output: z.string() })
     .optional(),

@@ -38,6 +38,7 @@ describe('PHASES and WORKFLOWS', () => {
       'failed',
       'rolling_back',
       'rolled_back',
+      'rollback_failed',
       'destroying',
       'destroyed',
       'ttl_changed',

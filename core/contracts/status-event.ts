@@ -22,6 +22,8 @@ export const PHASES = [
   'failed',
   'rolling_back',
   'rolled_back',
+  // The rollback's own job failed: the environment is in neither commit's state.
+  'rollback_failed',
   'destroying',
   'destroyed',
   'ttl_changed',
@@ -45,6 +47,7 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
   failed: '❌',
   rolling_back: '↩️',
   rolled_back: '↩️',
+  rollback_failed: '🚨',
   destroying: '⏳',
   destroyed: '🗑️',
   ttl_changed: '⏱️',

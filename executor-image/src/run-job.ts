@@ -16,14 +16,19 @@ import {
 import type { Job } from '../../core/contracts/job-input.ts';
 import type { JobLog } from './job-log.ts';
 import type { SecretMasker } from '../../core/masking.ts';
-import { PLAN_JSON, sensitiveValuesInPlan, summarizePlan } from '../../core/plan-summary.ts';
+import {
+  PLAN_JSON,
+  type PlanJson,
+  sensitiveValuesInPlan,
+  summarizePlan,
+} from '../../core/plan-summary.ts';
 import {
   type PlanMetadata,
   assertStateUnchanged,
   storePlan,
   takeApprovedPlan,
 } from './plan-store.ts';
-import { parseOutputs, parseStatePull } from './state.ts';
+import { describeState, parseOutputs, parseStatePull, sameState } from './state.ts';
 import {
   BACKEND_OVERRIDE_FILE,
   Terraform,
@@ -61,7 +66,13 @@ interface Workspace {
   readonly tf: Terraform;
 }
 
-/** A result that says `failed` until a runner says otherwise. */
+/** The verbs that apply a plan. */
+const APPLYING_VERBS: ReadonlySet<Job['verb']> = new Set(['apply', 'plan-apply', 'destroy']);
+
+/**
+ * A result that says `failed` until a runner says otherwise; for a verb that applies, that
+ * the state is unchanged until an apply starts (a refused plan changes nothing).
+ */
 export function newResult(job: Job, startedAt: Date): JobResult {
   return {
     schemaVersion: 1,
@@ -80,6 +91,7 @@ export function newResult(job: Job, startedAt: Date): JobResult {
     timings: {},
     startedAt: startedAt.toISOString(),
     finishedAt: startedAt.toISOString(),
+    ...(APPLYING_VERBS.has(job.verb) ? { stateChanged: false } : {}),
   };
 }
 
@@ -163,6 +175,19 @@ class JobRun {
     return state.identity;
   }
 
+  /**
+   * `show -json` of a saved plan: every value it marks sensitive (outputs, resource
+   * attributes, variables; planned and prior) is masked from here on.
+   */
+  async showPlan(ws: Workspace, path: string): Promise<PlanJson> {
+    const shown = await this.timed('show', () =>
+      ws.tf.run(['show', '-json', path], { quiet: true }),
+    );
+    const planJson = PLAN_JSON.parse(JSON.parse(shown.stdout));
+    this.ctx.masker.add(sensitiveValuesInPlan(planJson));
+    return planJson;
+  }
+
   async plan(ws: Workspace, destroy: boolean): Promise<{ path: string; hasChanges: boolean }> {
     const { job, ctx } = this;
     const stateAtPlan = await this.pullState(ws);
@@ -183,11 +208,7 @@ class JobRun {
       ),
     );
     planText.push(planned.stdout);
-    const shown = await this.timed('show', () =>
-      ws.tf.run(['show', '-json', path], { quiet: true }),
-    );
-    const planJson = PLAN_JSON.parse(JSON.parse(shown.stdout));
-    ctx.masker.add(sensitiveValuesInPlan(planJson));
+    const planJson = await this.showPlan(ws, path);
     const summary = summarizePlan(planJson);
     const hasChanges = planned.exitCode === 2;
     const stored = await storePlan(path, job.artifactsDir, {
@@ -212,8 +233,18 @@ class JobRun {
     return { path, hasChanges };
   }
 
+  /**
+   * Applies a saved plan. From its start the state may change, so `stateChanged` is unknown
+   * until the state is read again, after the apply whether it failed or not.
+   */
   async apply(ws: Workspace, planPath: string): Promise<void> {
-    await this.timed('apply', () => ws.tf.run(['apply', '-input=false', '-no-color', planPath]));
+    delete this.result.stateChanged;
+    try {
+      await this.timed('apply', () => ws.tf.run(['apply', '-input=false', '-no-color', planPath]));
+    } catch (error) {
+      await this.compareStateAfterFailure(ws);
+      throw error;
+    }
     this.result.applied = true;
     const outputs = await this.timed('output', () =>
       ws.tf.run(['output', '-json'], { quiet: true }),
@@ -221,7 +252,31 @@ class JobRun {
     const parsed = parseOutputs(outputs.stdout);
     this.ctx.masker.add(parsed.sensitiveValues);
     this.result.outputs = parsed.outputs;
-    this.result.stateAfter = await this.pullState(ws);
+    this.recordStateAfter(await this.pullState(ws));
+  }
+
+  recordStateAfter(after: StateIdentity | null): void {
+    this.result.stateAfter = after;
+    this.result.stateChanged = !sameState(this.result.stateBefore ?? null, after);
+  }
+
+  /**
+   * After a failed apply: did it write anything? A state that cannot be read leaves the
+   * answer unknown (absent), which readers take as changed.
+   */
+  async compareStateAfterFailure(ws: Workspace): Promise<void> {
+    try {
+      this.recordStateAfter(await this.pullState(ws));
+      this.ctx.log.info(
+        this.result.stateChanged
+          ? `the failed apply changed the state (now ${describeState(this.result.stateAfter ?? null)})`
+          : 'the failed apply left the state unchanged',
+      );
+    } catch (error) {
+      this.ctx.log.info(
+        `cannot read the state after the failed apply (${describeError(error).message}): taken as changed`,
+      );
+    }
   }
 }
 
@@ -241,6 +296,8 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
       `plan ${job.plan.sha256} matches the approved digest and commit ${job.commit}`,
     );
     const ws = await run.prepare();
+    // The approved plan knows the sensitive values this apply may print, before any state does.
+    await run.showPlan(ws, approved);
     const current = await run.pullState(ws);
     run.result.stateBefore = current;
     assertStateUnchanged(metadata, current);

@@ -40,6 +40,7 @@ export interface StatusEvent {
 
 /** A Terraform state file, as much of it as the scenarios read. */
 export interface TfState {
+  serial: number;
   resources: { mode: string; type: string; name: string }[];
 }
 

@@ -29,8 +29,10 @@ import {
   APPROVED_APPLY_PHASES,
   EXPIRED_PLAN_APPLY_STATES,
   NO_CHANGES_PLAN_APPLY_STATES,
-  ROLLED_BACK_PLAN_APPLY_STATES,
   appliedPlanApplyStates,
+  refusedPlanApplyStates,
+  rollbackFailedPlanApplyStates,
+  rolledBackPlanApplyStates,
   outcomeTail,
 } from '../support/workflow-paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -38,6 +40,8 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { stateKey } from '../../executor-image/src/terraform.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,7 +264,7 @@ describe('plan-apply whose apply fails on emulated AWS', () => {
     await decide(runId, 'approve');
     const execution = await scenario.waitFor(arn);
     expectEnded(execution, 'FAILED');
-    expect(execution.entered).toEqual(ROLLED_BACK_PLAN_APPLY_STATES);
+    expect(execution.entered).toEqual(rolledBackPlanApplyStates(true));
     // The apply job failed, CollectApply said so, and the run ended in RolledBack (a Fail state
     // of JobFailed that says what was re-applied).
     expect(Scenario.failures(execution)).toEqual([
@@ -305,6 +309,105 @@ describe('plan-apply whose apply fails on emulated AWS', () => {
     expect(
       (await scenario.itemsOfType('environment')).filter((i) => i.environment === 'dev'),
     ).toEqual([expect.objectContaining({ status: 'rolled_back', lastRunId: runId })]);
+  });
+
+  it('fails a plan refused as stale without rollback: a hotfix applied meanwhile stands', async () => {
+    const runId = 'emulated-refused-1';
+    const main = await readFile(join(HELLO_EXAMPLE, 'main.tf'), 'utf8');
+    const commitC = await repo.commitFiles(
+      { [`${PROJECT}/main.tf`]: main.replace('default     = "hello"', 'default     = "hi"') },
+      'say hi',
+    );
+    const { arn } = await scenario.startAwaitingApproval(runId, 'dev', { commit: commitC });
+    // While the plan waits for its approval, someone applies a hotfix by hand.
+    const state = await scenario.terraformState('dev', PROJECT);
+    const hotfix = { ...state, serial: state.serial + 1 };
+    await scenario.s3.send(
+      new PutObjectCommand({
+        Bucket: aws.ref('AWS::S3::Bucket', 'StateBucket'),
+        Key: `stepform/state/${stateKey('dev', PROJECT)}`,
+        Body: JSON.stringify(hotfix),
+      }),
+    );
+    await decide(runId, 'approve');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'FAILED');
+    expect(execution.entered).toEqual(refusedPlanApplyStates(true));
+    expect(Scenario.failures(execution)).toEqual([
+      'TaskFailed States.TaskFailed',
+      'LambdaFunctionFailed NothingApplied',
+      'ExecutionFailed JobFailed',
+    ]);
+    // The Lambda's error, as Step Functions gives it: its errorMessage in a JSON cause.
+    expect(execution.history.at(-1)?.executionFailedEventDetails?.cause).toContain(
+      '"errorMessage":"apply failed: StalePlan: the state changed since the plan was made',
+    );
+    expect(
+      aws.invocations.filter(
+        (i) => i.logicalId.includes('RollbackFunction') && JSON.stringify(i.event).includes(runId),
+      ),
+    ).toEqual([]);
+    expect(await scenario.phasesOf(runId)).toEqual([
+      'started',
+      'planned',
+      'awaiting_approval',
+      'approved',
+      'applying',
+      'failed',
+    ]);
+    expect(await scenario.terraformState('dev', PROJECT)).toEqual(hotfix);
+    expect(await scenario.locksOf('dev')).toEqual([]);
+  });
+
+  it('ends RollbackFailed, phase rollback_failed, when the rollback job fails too', async () => {
+    const hello = await readFile(join(HELLO_EXAMPLE, 'main.tf'), 'utf8');
+    const withHello = async (version: string) => {
+      const text = await readFile(
+        join(REPO_ROOT, 'test', 'fixtures', 'failing-rollback', version, 'main.tf'),
+        'utf8',
+      );
+      return { [`${PROJECT}/main.tf`]: `${hello}\n${text.slice(text.indexOf('resource "'))}` };
+    };
+    const fragile = await repo.commitFiles(await withHello('last-good'), 'a fragile resource');
+    const unrollable = await repo.commitFiles(await withHello('failing'), 'replace it, and fail');
+    const good = await scenario.startAwaitingApproval('emulated-fragile-1', 'brittle', {
+      commit: fragile,
+    });
+    await decide('emulated-fragile-1', 'approve');
+    expectEnded(await scenario.waitFor(good.arn), 'SUCCEEDED');
+
+    const runId = 'emulated-rollback-failed-1';
+    const { arn } = await scenario.startAwaitingApproval(runId, 'brittle', { commit: unrollable });
+    await decide(runId, 'approve');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'FAILED');
+    expect(execution.entered).toEqual(rollbackFailedPlanApplyStates(true));
+    expect(Scenario.failures(execution)).toEqual([
+      'TaskFailed States.TaskFailed',
+      'LambdaFunctionFailed JobFailed',
+      'TaskFailed States.TaskFailed',
+      'LambdaFunctionFailed JobFailed',
+      'ExecutionFailed RollbackFailed',
+    ]);
+    expect(execution.history.at(-1)?.executionFailedEventDetails?.cause).toContain(
+      'deliberate-destroy-failure',
+    );
+    expect(await scenario.phasesOf(runId)).toEqual([
+      'started',
+      'planned',
+      'awaiting_approval',
+      'approved',
+      'applying',
+      'rolling_back',
+      'rollback_failed',
+    ]);
+    const slack = scenario.slackMessagesOf(runId).join('\n');
+    expect(slack).toContain(`the rollback to the last good commit ${fragile} failed`);
+    expect(slack).not.toContain('rolled back');
+    expect(await scenario.locksOf('brittle')).toEqual([]);
+    expect(
+      (await scenario.itemsOfType('environment')).filter((i) => i.environment === 'brittle'),
+    ).toEqual([expect.objectContaining({ status: 'rollback_failed', lastRunId: runId })]);
   });
 });
 

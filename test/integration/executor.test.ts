@@ -69,7 +69,12 @@ describe('plan and apply', () => {
       }),
     );
     expect(apply.exitCode).toBe(0);
-    expect(apply.result).toMatchObject({ status: 'succeeded', applied: true, stateBefore: null });
+    expect(apply.result).toMatchObject({
+      status: 'succeeded',
+      applied: true,
+      stateBefore: null,
+      stateChanged: true,
+    });
     expect(apply.result!.outputs).toMatchObject({
       greeting: { sensitive: false, value: 'hello, world' },
       secret: { sensitive: true, value: '(sensitive value)' },
@@ -79,6 +84,7 @@ describe('plan and apply', () => {
 
     const again = await runExecutor(jobs.job('plan', commit));
     expect(again.result).toMatchObject({ status: 'succeeded', hasChanges: false });
+    expect(planned.stateChanged).toBeUndefined();
     expect(again.result!.summary).toMatchObject({ add: 0, change: 0, destroy: 0, resources: [] });
   });
 
@@ -137,6 +143,8 @@ describe('a saved plan is applied only when it is exactly the approved one', () 
     expect(applyStale.exitCode).toBe(1);
     expect(applyStale.result!.error!.name).toBe('StalePlan');
     expect(applyStale.result!.applied).toBeUndefined();
+    // Refused before anything changed: nothing for the workflow to roll back.
+    expect(applyStale.result!.stateChanged).toBe(false);
     expect(await readState(jobs.stateDir)).toEqual(before);
   });
 
@@ -165,6 +173,7 @@ describe('a saved plan is applied only when it is exactly the approved one', () 
     const apply = await runExecutor(jobs.job('apply', commit, { plan }));
     expect(apply.exitCode).toBe(1);
     expect(apply.result!.error!.name).toBe('PlanDigestMismatch');
+    expect(apply.result!.stateChanged).toBe(false);
     expect(apply.result!.timings.checkout).toBeUndefined();
     expect(await readState(jobs.stateDir)).toBeUndefined();
   });
@@ -186,6 +195,7 @@ describe('a saved plan is applied only when it is exactly the approved one', () 
     const apply = await runExecutor(jobs.job('apply', other, { plan }));
     expect(apply.exitCode).toBe(1);
     expect(apply.result!.error!.name).toBe('ForeignPlan');
+    expect(apply.result!.stateChanged).toBe(false);
     expect(apply.result!.error!.message).toContain(`commit ${commit}, not ${other}`);
     expect(await readState(jobs.stateDir)).toBeUndefined();
   });
@@ -228,6 +238,51 @@ describe('secrets', () => {
       for (const file of await readdir(join(artifacts, run))) {
         if (file.endsWith('.tfplan')) continue; // the plan file itself holds the value, as Terraform's does
         expect(await readFile(join(artifacts, run, file), 'utf8')).not.toContain(canary);
+      }
+    }
+  });
+});
+
+describe('secrets on a first apply', () => {
+  // test/fixtures/sensitive-failing-apply: three values marked sensitive only by the plan (no
+  // state yet), printed by a provisioner that fails. The apply job learns them from the
+  // approved plan before it applies anything.
+  const CANARIES = [
+    'canary-attribute-3c7a6e02',
+    'canary-output-9d2f4a18',
+    'canary-variable-5e1b0c77',
+  ];
+
+  it('masks every value the approved plan marks sensitive in the error, the log and stdout', async () => {
+    const repo = await makeRepo();
+    const commit = await repo.commitDir(
+      join(REPO_ROOT, 'test', 'fixtures', 'sensitive-failing-apply'),
+      'stack',
+    );
+    const jobs = await jobFactory(repo.dir, 'stack');
+    const planJob = jobs.job('plan', commit);
+    const plan = await runExecutor(planJob);
+    expect(plan.exitCode).toBe(0);
+    const apply = await runExecutor(
+      jobs.job('apply', commit, {
+        plan: { dir: planJob.artifactsDir, sha256: plan.result!.plan!.sha256 },
+      }),
+    );
+    expect(apply.exitCode).toBe(1);
+    expect(apply.result!.error!.name).toBe('TerraformFailed');
+    // The provisioner did print them: each is in the error, masked.
+    expect(apply.result!.error!.message).toContain(
+      "Error running command '(sensitive value) (sensitive value) (sensitive value)'",
+    );
+    for (const ran of [plan, apply]) {
+      for (const canary of CANARIES) expect(ran.stdout + ran.stderr).not.toContain(canary);
+    }
+    const artifacts = join(jobs.root, 'artifacts');
+    for (const run of await readdir(artifacts)) {
+      for (const file of await readdir(join(artifacts, run))) {
+        if (file.endsWith('.tfplan')) continue;
+        const text = await readFile(join(artifacts, run, file), 'utf8');
+        for (const canary of CANARIES) expect(text).not.toContain(canary);
       }
     }
   });
@@ -302,6 +357,13 @@ describe('a failing apply', () => {
     expect(ran.result).toMatchObject({ status: 'failed', hasChanges: true });
     expect(ran.result!.error!.name).toBe('TerraformFailed');
     expect(ran.result!.error!.message).toContain('Deliberate apply failure');
+    // terraform_data.before was written before the failure: the serial moved.
+    expect(ran.result!.stateBefore).toBeNull();
+    expect(ran.result!.stateAfter).toEqual({
+      lineage: expect.any(String),
+      serial: expect.any(Number),
+    });
+    expect(ran.result!.stateChanged).toBe(true);
     const list = await runExecutor(jobs.job('command', commit, { args: ['state', 'list'] }));
     expect(list.result!.command!.output).toContain('terraform_data.before');
   });

@@ -5,7 +5,7 @@
 // and what the environment holds afterwards.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stateKey } from '../../core/contracts/job-input.ts';
 import { DEFAULT_LOCK_TTL_MS } from '../../core/locks.ts';
@@ -13,9 +13,17 @@ import type { RunContext, Workflow } from '../../core/contracts/workflow-input.t
 import { type AslDefinition, readAslText } from '../../state-machines/workflows.ts';
 import type { FaultInjection, RunOutcome, StateProgress } from '../../local/engine/engine.ts';
 import { LocalEngine } from '../../local/engine/local-engine.ts';
+import type { ApprovalRequest } from '../../local/engine/handlers.ts';
+import { localPorts } from '../../local/engine/local-ports.ts';
+import { decideStep } from '../../core/steps.ts';
 import type { LockRecord } from '../../core/locks.ts';
 import { runExecutorProcess } from '../../local/executor-process.ts';
 import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo, tempDir } from '../support/repo.ts';
+import {
+  refusedPlanApplyStates,
+  rollbackFailedPlanApplyStates,
+  rolledBackPlanApplyStates,
+} from '../support/workflow-paths.ts';
 
 const PROJECT = 'stack';
 
@@ -26,6 +34,13 @@ let commitA: string;
 let commitB: string;
 /** A module whose plan succeeds and whose apply really fails (test/fixtures/failing-apply). */
 let commitFailing: string;
+/** Hello plus test/fixtures/failing-rollback/last-good: a resource whose destroy fails. */
+let commitFragile: string;
+/**
+ * Hello plus test/fixtures/failing-rollback/failing: its apply replaces that resource and
+ * fails, and rolling back to commitFragile must replace it again, which fails.
+ */
+let commitUnrollable: string;
 
 const engines: LocalEngine[] = [];
 
@@ -42,6 +57,15 @@ beforeAll(async () => {
     PROJECT,
     'an apply that fails',
   );
+  const withHello = (version: string) => {
+    const text = readFileSync(
+      join(REPO_ROOT, 'test', 'fixtures', 'failing-rollback', version, 'main.tf'),
+      'utf8',
+    );
+    return { [`${PROJECT}/main.tf`]: `${main}\n${text.slice(text.indexOf('resource "'))}` };
+  };
+  commitFragile = await repo.commitFiles(withHello('last-good'), 'a resource whose destroy fails');
+  commitUnrollable = await repo.commitFiles(withHello('failing'), 'replace it, then fail');
 });
 
 afterAll(async () => {
@@ -74,6 +98,11 @@ interface Scenario {
   readonly projectDir?: string;
   readonly now?: () => Date;
   readonly onProgress?: (progress: StateProgress) => void;
+  /**
+   * Asks for an approval instead of auto-approving: this runs while the run waits for it, and
+   * then the run is approved (as `stepform approve` does).
+   */
+  readonly whileAwaitingApproval?: () => Promise<void>;
 }
 
 interface Ran {
@@ -102,12 +131,26 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
     commit: scenario.commit,
     projectDir: scenario.projectDir ?? PROJECT,
     environment: scenario.environment,
-    autoApprove: true,
+    autoApprove: scenario.whileAwaitingApproval === undefined,
     approvalTimeoutSeconds: 60,
     ...(scenario.ttlSeconds === undefined ? {} : { ttlSeconds: scenario.ttlSeconds }),
   };
   const progress: StateProgress[] = [];
+  const decisions: Promise<unknown>[] = [];
+  const onApprovalRequested = (request: ApprovalRequest) => {
+    const hook = scenario.whileAwaitingApproval;
+    if (!hook) return;
+    decisions.push(
+      hook().then(() =>
+        decideStep(
+          { approvalId: request.approvalId, action: 'approve', by: 'scenario', now: new Date() },
+          localPorts(engine.stores),
+        ),
+      ),
+    );
+  };
   const outcome = await engine.run(context, {
+    onApprovalRequested,
     faults,
     retryIntervalOverrides,
     onProgress: (p) => {
@@ -116,6 +159,7 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
     },
     ...(scenario.now ? { now: scenario.now } : {}),
   });
+  await Promise.all(decisions);
   const events = engine.stores.runs.listEvents(runId);
   return {
     runId,
@@ -145,8 +189,9 @@ async function maxAttempts(workflow: Workflow, state: string, error: string): Pr
 }
 
 interface TfState {
+  serial?: number;
   resources: { mode: string; type: string; name: string }[];
-  outputs: Record<string, { value: unknown }>;
+  outputs: Record<string, { value: unknown; type?: unknown }>;
 }
 /** The environment's Terraform state, read from the local backend (undefined: never applied). */
 async function tfState(engine: LocalEngine, environment: string): Promise<TfState | undefined> {
@@ -160,6 +205,12 @@ async function resources(engine: LocalEngine, environment: string): Promise<stri
     .filter((r) => r.mode === 'managed')
     .map((r) => `${r.type}.${r.name}`)
     .sort();
+}
+/** The status events' messages of a run, in order ('' for an event without one). */
+function messagesOf(engine: LocalEngine, runId: string): string[] {
+  return engine.stores.outbox
+    .list(runId)
+    .map((row) => (row.body as { message?: string }).message ?? '');
 }
 const HELLO_RESOURCES = [
   'terraform_data.greeting',
@@ -487,6 +538,7 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(ran.outcome.status).toBe('failed');
     expect(ran.outcome.error?.message).toContain(`rolled back to the last good commit ${commitA}`);
     expect(ran.failures('RunApplyJob')).toEqual([expect.stringMatching(/^States\.TaskFailed: /)]);
+    expect(ran.entered).toEqual(rolledBackPlanApplyStates(false));
     expect(ran.count('retried', 'RunApplyJob')).toBe(0);
     expect(ran.failures('CollectApply')).toEqual([
       expect.stringMatching(/^JobFailed: .*Deliberate apply failure/),
@@ -498,6 +550,109 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect((await engine.stores.records.getLastGood('prod', PROJECT))?.commit).toBe(commitA);
     expect(engine.stores.locks.getLock('prod')).toBeUndefined();
     expect(await resources(engine, 'prod')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('a plan refused as stale (a hotfix applied while it awaited approval) fails without rollback', async () => {
+    const path = join(engine.home.state, stateKey('prod', PROJECT));
+    let hotfix: TfState | undefined;
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitB,
+      environment: 'prod',
+      // Someone applies a hotfix to prod by hand while the plan of B waits for its approval.
+      whileAwaitingApproval: async () => {
+        const state = JSON.parse(await readFile(path, 'utf8')) as Required<TfState>;
+        hotfix = {
+          ...state,
+          serial: state.serial + 1,
+          outputs: { ...state.outputs, greeting: { value: 'hotfix', type: 'string' } },
+        };
+        await writeFile(path, JSON.stringify(hotfix));
+      },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toMatch(/^apply failed: StalePlan: the state changed/);
+    expect(ran.failures('CollectApply')).toEqual([
+      expect.stringMatching(/^NothingApplied: apply failed: StalePlan: /),
+    ]);
+    expect(ran.entered).toEqual(refusedPlanApplyStates(true));
+    expect(ran.phases).toEqual([
+      'started',
+      'planned',
+      'awaiting_approval',
+      'approved',
+      'applying',
+      'failed',
+    ]);
+    const failed = messagesOf(engine, ran.runId).at(-1);
+    expect(failed).toContain('NothingApplied: apply failed: StalePlan: ');
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+    expect(engine.stores.runs.get(ran.runId)?.details).not.toHaveProperty('rollback');
+    // The hotfix stands: nothing was applied or rolled back over it.
+    expect(hotfix?.outputs.greeting?.value).toBe('hotfix');
+    expect(await tfState(engine, 'prod')).toEqual(hotfix);
+    expect((await engine.stores.records.getLastGood('prod', PROJECT))?.commit).toBe(commitA);
+    expect(engine.stores.locks.getLock('prod')).toBeUndefined();
+  });
+
+  it('a rollback that fails ends rollback_failed with its own error, not "rolled back"', async () => {
+    const first = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitFragile,
+      environment: 'qa',
+    });
+    expect(first.outcome.status).toBe('succeeded');
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitUnrollable,
+      environment: 'qa',
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('RollbackFailed');
+    expect(ran.outcome.error?.message).toMatch(
+      /^plan-apply failed: TerraformFailed: .*deliberate-destroy-failure/,
+    );
+    expect(ran.failures('CollectApply')).toEqual([
+      expect.stringMatching(/^JobFailed: .*Deliberate apply failure/),
+    ]);
+    expect(ran.failures('CollectRollback')).toEqual([
+      expect.stringMatching(/^JobFailed: .*deliberate-destroy-failure/),
+    ]);
+    expect(ran.entered).toEqual(rollbackFailedPlanApplyStates(false));
+    expect(ran.phases).toEqual([
+      'started',
+      'planned',
+      'applying',
+      'rolling_back',
+      'rollback_failed',
+    ]);
+    const messages = messagesOf(engine, ran.runId);
+    expect(messages.at(-2)).toContain(
+      `Deliberate apply failure (test fixture).; rolling back to the last good commit ${commitFragile}`,
+    );
+    expect(messages.at(-1)).toContain(
+      `rollback_failed — the rollback to the last good commit ${commitFragile} failed: JobFailed: plan-apply failed: TerraformFailed: `,
+    );
+    expect(messages.at(-1)).toContain('deliberate-destroy-failure');
+    for (const message of messages) expect(message).not.toContain('rolled back');
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({
+      outcome: 'rollback_failed',
+      rollback: {
+        commit: commitFragile,
+        failedCommit: commitUnrollable,
+        applyError: {
+          Error: 'JobFailed',
+          Cause: expect.stringContaining('Deliberate apply failure'),
+        },
+      },
+      error: { Error: 'JobFailed', Cause: expect.stringContaining('deliberate-destroy-failure') },
+    });
+    expect(engine.stores.records.getEnvironment('qa', PROJECT)?.status).toBe('rollback_failed');
+    expect((await engine.stores.records.getLastGood('qa', PROJECT))?.commit).toBe(commitFragile);
+    expect(engine.stores.locks.getLock('qa')).toBeUndefined();
+    // The resource whose destroy failed is still there.
+    expect(await resources(engine, 'qa')).toContain('terraform_data.fragile');
   });
 
   it('with no last good commit: NoRollbackTarget, the run fails cleanly and unlocks', async () => {

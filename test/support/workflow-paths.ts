@@ -44,15 +44,26 @@ export function appliedPlanApplyStates(approved: boolean): string[] {
   return [...applied(approved), ...outcomeTail('Applied')];
 }
 
-/** An approved plan-apply whose apply failed and whose last good commit was re-applied. */
-export const ROLLED_BACK_PLAN_APPLY_STATES = [
-  ...applied(true),
-  'DecideRollback',
-  'NotifyRollingBack',
-  'RunRollbackJob',
-  'CollectRollback',
-  ...outcomeTail('RolledBack'),
-];
+/** From the apply's failure through the rollback job's result. */
+const ROLLING_BACK = ['DecideRollback', 'NotifyRollingBack', 'RunRollbackJob', 'CollectRollback'];
+
+/** A plan-apply whose apply changed the state and failed, and whose last good commit was re-applied. */
+export function rolledBackPlanApplyStates(approved: boolean): string[] {
+  return [...applied(approved), ...ROLLING_BACK, ...outcomeTail('RolledBack')];
+}
+
+/**
+ * A plan-apply whose apply failed without changing the state (a refused plan: stale, foreign,
+ * tampered): it fails at once, with no rollback.
+ */
+export function refusedPlanApplyStates(approved: boolean): string[] {
+  return [...applied(approved), ...outcomeTail('Failed')];
+}
+
+/** A plan-apply whose apply changed the state and failed, and whose rollback failed too. */
+export function rollbackFailedPlanApplyStates(approved: boolean): string[] {
+  return [...applied(approved), ...ROLLING_BACK, ...outcomeTail('RollbackFailed')];
+}
 
 /** A plan-apply whose approval was not decided before its timeout. */
 export const EXPIRED_PLAN_APPLY_STATES = [...AWAITING_APPROVAL, ...outcomeTail('Expired')];
