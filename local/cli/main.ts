@@ -8,6 +8,7 @@ import { doctor, renderChecks } from './doctor.ts';
 import { logsVerb, runsVerb } from './history.ts';
 import { type Io, processIo } from './io.ts';
 import { runVerb } from './run-verbs.ts';
+import { cancelVerb, envsVerb, locksVerb, unlockVerb } from './operate.ts';
 import { serveVerb } from './serve.ts';
 import { ttlVerb } from './ttl.ts';
 
@@ -20,6 +21,10 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   ttl        ENV DURATION [--dir DIR]       set a new TTL, counted from now
   approve    RUN_ID [--by NAME]
   reject     RUN_ID [--by NAME]
+  cancel     RUN_ID                         stop a run as Ctrl-C in its terminal would
+  envs                                      each environment: status, last good commit, TTL, lock
+  locks                                     what holds each environment, and if it still runs
+  unlock     ENV [--force]                  clear a lock whose run is gone (--force: any)
   runs                                      history, newest first
   logs       RUN_ID                         every state of a run, with timings
   serve      [--port 8787]                  approval links and TTL schedules
@@ -42,6 +47,7 @@ const OPTIONS = {
   by: { type: 'string' },
   port: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -58,6 +64,10 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   ttl: ['dir', 'repo'],
   approve: ['by', 'repo'],
   reject: ['by', 'repo'],
+  cancel: ['repo'],
+  envs: ['repo'],
+  locks: ['repo'],
+  unlock: ['force', 'repo'],
   runs: ['repo'],
   logs: ['repo'],
   serve: ['port', 'repo'],
@@ -73,7 +83,7 @@ function usageError(argv: readonly string[], io: Io, message: string): number {
 }
 
 /** The verbs that take positional arguments; every other verb takes none. */
-const VERB_ARGUMENTS = new Set(['ttl', 'approve', 'reject', 'logs']);
+const VERB_ARGUMENTS = new Set(['ttl', 'approve', 'reject', 'logs', 'cancel', 'unlock']);
 
 /**
  * What parseArgs lets through but a command line must not say: an option given twice (the
@@ -137,6 +147,14 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       case 'approve':
       case 'reject':
         return await approveVerb(verb, positionals, values, io);
+      case 'cancel':
+        return await cancelVerb(positionals, values, io);
+      case 'envs':
+        return await envsVerb(values, io);
+      case 'locks':
+        return await locksVerb(values, io);
+      case 'unlock':
+        return await unlockVerb(positionals, values, io);
       case 'runs':
         return await runsVerb(values, io);
       case 'logs':

@@ -240,9 +240,28 @@ const CLI_CASES: readonly CliCase[] = [
   { name: 'no verb', args: [], named: 'no verb given' },
   {
     name: 'an unknown flag',
-    args: ['apply', ...DIR, '--force'],
-    named: "Unknown option '--force'",
+    args: ['apply', ...DIR, '--frobnicate'],
+    named: "Unknown option '--frobnicate'",
   },
+  {
+    name: 'a flag of unlock on apply',
+    args: ['apply', ...DIR, '--force'],
+    named: '--force is not an option of apply',
+  },
+  {
+    name: 'unlock of an environment that is not locked',
+    args: ['unlock', 'nowhere'],
+    named: 'nowhere is not locked',
+    error: 'NotFound',
+  },
+  {
+    name: 'cancel of an unknown run',
+    args: ['cancel', '20200101T000000Z-abcdef'],
+    named: 'no run 20200101T000000Z-abcdef',
+    error: 'NotFound',
+  },
+  { name: 'cancel without a run id', args: ['cancel'], named: 'RUN_ID' },
+  { name: 'envs with an argument', args: ['envs', 'dev'], named: 'unexpected argument' },
   {
     name: 'a flag of another verb',
     args: ['plan', ...DIR, '--auto-approve'],

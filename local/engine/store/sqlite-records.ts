@@ -53,15 +53,24 @@ export class SqliteRecords extends SqliteStore implements RecordPort {
     const row = this.db
       .prepare('SELECT * FROM environments WHERE environment = ? AND project_dir = ?')
       .get(environment, projectDir) as Row | undefined;
-    return row
-      ? {
-          environment: str(row, 'environment'),
-          projectDir: str(row, 'project_dir'),
-          status: str(row, 'status'),
-          ttlExpiresAt: optStr(row, 'ttl_expires_at'),
-          lastRunId: str(row, 'last_run_id'),
-          updatedAt: str(row, 'updated_at'),
-        }
-      : undefined;
+    return row ? toEnvironment(row) : undefined;
   }
+
+  /** Every environment and project a run recorded, by name. */
+  listEnvironments(): EnvironmentRecord[] {
+    return (
+      this.db.prepare('SELECT * FROM environments ORDER BY environment, project_dir').all() as Row[]
+    ).map(toEnvironment);
+  }
+}
+
+function toEnvironment(row: Row): EnvironmentRecord {
+  return {
+    environment: str(row, 'environment'),
+    projectDir: str(row, 'project_dir'),
+    status: str(row, 'status'),
+    ttlExpiresAt: optStr(row, 'ttl_expires_at'),
+    lastRunId: str(row, 'last_run_id'),
+    updatedAt: str(row, 'updated_at'),
+  };
 }

@@ -1,0 +1,213 @@
+// envs, locks, unlock ENV [--force], cancel RUN_ID: each environment's state, what holds each
+// lock, clearing a lock whose run is gone, and stopping a run from another terminal as
+// Ctrl-C would.
+import { userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ENVIRONMENT_NAME, RUN_ID } from '../../core/contracts/job-input.ts';
+import { InvalidInput, LockHeld, NotFound, RunNotWaiting } from '../../core/errors.ts';
+import { isHolderGone } from '../../core/liveness.ts';
+import { parseInput } from '../../core/validation.ts';
+import type { LocalEngine } from '../engine/local-engine.ts';
+import { livenessCheck, thisProcess } from '../engine/processes.ts';
+import { openEngine, resolveRepository } from './context.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+
+export interface LockView {
+  readonly environment: string;
+  readonly owner: string;
+  readonly acquiredAt: string;
+  readonly expiresAt: string;
+  /** The process of the run that holds it, if the run is running and recorded one. */
+  readonly holder: { pid: number; host: string } | null;
+  /** `held`: its run runs; `stale`: its run ended or its process is gone. */
+  readonly state: 'held' | 'stale';
+}
+
+/** Every lock with who holds it and whether that holder is still there. */
+export function lockViews(engine: LocalEngine, now = new Date()): LockView[] {
+  const running = new Map(engine.stores.runs.running().map((held) => [held.run.runId, held]));
+  return engine.stores.locks.list().map((lock) => {
+    const held = running.get(lock.owner);
+    const alive =
+      held !== undefined && !isHolderGone(held.holder, held.run.startedAt, livenessCheck(now));
+    return {
+      ...lock,
+      holder: held?.holder ? { pid: held.holder.pid, host: held.holder.host } : null,
+      state: alive ? 'held' : 'stale',
+    };
+  });
+}
+
+async function withEngine<T>(
+  values: CliValues,
+  io: Io,
+  work: (engine: LocalEngine) => Promise<T>,
+): Promise<T> {
+  const engine = await openEngine(await resolveRepository(values.repo, io.cwd), io);
+  try {
+    return await work(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+export async function locksVerb(values: CliValues, io: Io): Promise<number> {
+  return withEngine(values, io, async (engine) => {
+    const locks = lockViews(engine);
+    if (values.json === true) {
+      io.out(`${JSON.stringify({ locks }, null, 2)}\n`);
+      return Promise.resolve(0);
+    }
+    if (locks.length === 0) io.out('no environment is locked\n');
+    for (const lock of locks) {
+      const holder = lock.holder ? ` (pid ${lock.holder.pid} on ${lock.holder.host})` : '';
+      io.out(
+        `${lock.environment.padEnd(14)} ${lock.state.padEnd(6)} run ${lock.owner}${holder} since ${lock.acquiredAt}\n`,
+      );
+    }
+    return Promise.resolve(0);
+  });
+}
+
+export interface EnvironmentView {
+  readonly environment: string;
+  readonly projectDir: string;
+  /** As the last run recorded it: active, destroyed, failed, rolled_back, rollback_failed… */
+  readonly status: string;
+  readonly lastRunId: string;
+  readonly updatedAt: string;
+  readonly lastGood: { commit: string; runId: string; at: string } | null;
+  /** When its scheduled destroy fires (ephemeral environments), if one is pending. */
+  readonly destroyAt: string | null;
+  readonly lock: Pick<LockView, 'owner' | 'state'> | null;
+}
+
+export async function envsVerb(values: CliValues, io: Io): Promise<number> {
+  return withEngine(values, io, async (engine) => {
+    const { records, schedules } = engine.stores;
+    const locks = lockViews(engine);
+    const envs: EnvironmentView[] = [];
+    for (const record of records.listEnvironments()) {
+      const lastGood = await records.getLastGood(record.environment, record.projectDir);
+      const schedule = schedules
+        .list(record.environment)
+        .find((s) => s.projectDir === record.projectDir && s.status === 'pending');
+      const lock = locks.find((l) => l.environment === record.environment);
+      envs.push({
+        environment: record.environment,
+        projectDir: record.projectDir,
+        status: record.status,
+        lastRunId: record.lastRunId,
+        updatedAt: record.updatedAt,
+        lastGood: lastGood ?? null,
+        destroyAt: schedule?.fireAt ?? null,
+        lock: lock ? { owner: lock.owner, state: lock.state } : null,
+      });
+    }
+    if (values.json === true) {
+      io.out(`${JSON.stringify({ environments: envs }, null, 2)}\n`);
+      return 0;
+    }
+    if (envs.length === 0) io.out('no environment has had a run yet\n');
+    for (const env of envs) {
+      const good = env.lastGood ? ` last good ${env.lastGood.commit.slice(0, 12)}` : '';
+      const ttl = env.destroyAt ? ` destroy at ${env.destroyAt}` : '';
+      const lock = env.lock ? ` locked by ${env.lock.owner} (${env.lock.state})` : '';
+      io.out(
+        `${env.environment.padEnd(14)} ${env.projectDir.padEnd(24)} ${env.status}${good}${ttl}${lock}\n`,
+      );
+    }
+    return 0;
+  });
+}
+
+/**
+ * Clears a lock whose run is gone (ended, or its process died). A lock whose run is alive is
+ * refused (LockHeld, exit 1) unless --force. Who cleared it is recorded on the lock's run.
+ */
+export async function unlockVerb(
+  positionals: readonly string[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  if (positionals.length !== 1) throw new InvalidInput('ENV', 'unlock takes exactly one ENV');
+  const environment = parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV');
+  const by = `${io.env.USER ?? userInfo().username}@cli`;
+  return withEngine(values, io, async (engine) => {
+    const lock = lockViews(engine).find((view) => view.environment === environment);
+    if (!lock) throw new NotFound(`${environment} is not locked`);
+    if (lock.state === 'held' && values.force !== true) {
+      const holder = lock.holder ? ` (pid ${lock.holder.pid} on ${lock.holder.host})` : '';
+      throw new LockHeld(
+        `run ${lock.owner}${holder} is alive and holds ${environment}; stop it (stepform cancel ${lock.owner}) or pass --force`,
+      );
+    }
+    const now = new Date();
+    const released = await engine.stores.locks.release(environment, lock.owner, now);
+    const how = lock.state === 'held' ? 'forced, its run still alive' : 'its run is gone';
+    engine.stores.runs.addEvent({
+      runId: lock.owner,
+      at: now.toISOString(),
+      type: 'unlocked',
+      state: 'Unlock',
+      durationMs: null,
+      detail: `lock on ${environment} cleared by ${by} (${how})`,
+    });
+    const result = { environment, owner: lock.owner, released, forced: lock.state === 'held', by };
+    io.out(
+      values.json === true
+        ? `${JSON.stringify(result)}\n`
+        : `released the lock on ${environment} held by run ${lock.owner} (${how}), recorded as cleared by ${by}\n`,
+    );
+    return 0;
+  });
+}
+
+/** How long `cancel` waits for the run to end before it says it is still stopping. */
+const CANCEL_WAIT_MS = 120_000;
+
+/**
+ * Stops a run from another terminal, as Ctrl-C in its own would: SIGINT to the process that
+ * runs it (on this machine), then waits for the run to end cancelled. A run whose process is
+ * already gone is closed as interrupted.
+ */
+export async function cancelVerb(
+  positionals: readonly string[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  if (positionals.length !== 1) throw new InvalidInput('RUN_ID', 'cancel takes exactly one run id');
+  const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
+  return withEngine(values, io, async (engine) => {
+    const { runs } = engine.stores;
+    const run = runs.get(runId);
+    if (!run) throw new NotFound(`no run ${runId}`);
+    if (run.status !== 'running')
+      throw new RunNotWaiting(`run ${runId} already ended ${run.status}`);
+    const held = runs.running().find((h) => h.run.runId === runId);
+    const here = thisProcess(new Date()).host;
+    if (isHolderGone(held?.holder, run.startedAt, livenessCheck(new Date()))) {
+      await engine.reap();
+    } else if (held?.holder && held.holder.host === here) {
+      process.kill(held.holder.pid, 'SIGINT');
+      const deadline = performance.now() + CANCEL_WAIT_MS;
+      while (runs.get(runId)?.status === 'running' && performance.now() < deadline) {
+        await sleep(250);
+      }
+    } else {
+      throw new InvalidInput(
+        'RUN_ID',
+        `run ${runId} runs on ${held?.holder?.host ?? 'another machine'}: cancel it there`,
+      );
+    }
+    const ended = runs.get(runId);
+    const result = { runId, status: ended?.status ?? 'unknown', phase: ended?.phase ?? null };
+    io.out(
+      values.json === true
+        ? `${JSON.stringify(result)}\n`
+        : `run ${runId}: ${result.status}${result.phase ? ` (${result.phase})` : ''}\n`,
+    );
+    return result.status === 'running' ? 1 : 0;
+  });
+}
