@@ -5,10 +5,9 @@ import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ENVIRONMENT_NAME, RUN_ID } from '../../core/contracts/job-input.ts';
 import { InvalidInput, LockHeld, NotFound, RunNotWaiting } from '../../core/errors.ts';
-import { isHolderGone } from '../../core/liveness.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { LocalEngine } from '../engine/local-engine.ts';
-import { livenessCheck, thisProcess } from '../engine/processes.ts';
+import { isRunHolderGone, thisProcess } from '../engine/processes.ts';
 import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
@@ -29,8 +28,7 @@ export function lockViews(engine: LocalEngine, now = new Date()): LockView[] {
   const running = new Map(engine.stores.runs.running().map((held) => [held.run.runId, held]));
   return engine.stores.locks.list().map((lock) => {
     const held = running.get(lock.owner);
-    const alive =
-      held !== undefined && !isHolderGone(held.holder, held.run.startedAt, livenessCheck(now));
+    const alive = held !== undefined && !isRunHolderGone(held.run, held.holder, now);
     return {
       ...lock,
       holder: held?.holder ? { pid: held.holder.pid, host: held.holder.host } : null,
@@ -185,9 +183,9 @@ export async function cancelVerb(
     if (!run) throw new NotFound(`no run ${runId}`);
     if (run.status !== 'running')
       throw new RunNotWaiting(`run ${runId} already ended ${run.status}`);
-    const held = runs.running().find((h) => h.run.runId === runId);
+    const held = runs.held(runId);
     const here = thisProcess(new Date()).host;
-    if (isHolderGone(held?.holder, run.startedAt, livenessCheck(new Date()))) {
+    if (isRunHolderGone(run, held?.holder)) {
       await engine.reap();
     } else if (held?.holder && held.holder.host === here) {
       process.kill(held.holder.pid, 'SIGINT');

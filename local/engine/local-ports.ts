@@ -1,9 +1,8 @@
 // The local adapters of the core's ports: the SQLite stores (each implements its port) and
 // the artifacts folder.
 import { RunNotWaiting } from '../../core/errors.ts';
-import { isHolderGone } from '../../core/liveness.ts';
 import type { StorePorts, StoredApproval, TaskCallbackPort } from '../../core/ports.ts';
-import { livenessCheck } from './processes.ts';
+import { isRunHolderGone } from './processes.ts';
 import { readResult } from '../executor-process.ts';
 import type { LocalStores } from './store/local-stores.ts';
 
@@ -12,14 +11,14 @@ export interface LocalPorts extends StorePorts {
 }
 
 function ensureRunWaiting(stores: LocalStores, approval: StoredApproval): void {
-  const run = stores.runs.get(approval.runId);
-  if (run?.status !== 'running') {
+  const held = stores.runs.held(approval.runId);
+  if (!held) {
+    const run = stores.runs.get(approval.runId);
     throw new RunNotWaiting(
       `run ${approval.runId} is not waiting for a decision: ${run ? `it ended ${run.status}` : 'no such run'}`,
     );
   }
-  const held = stores.runs.running().find((h) => h.run.runId === approval.runId);
-  if (isHolderGone(held?.holder, run.startedAt, livenessCheck(new Date()))) {
+  if (isRunHolderGone(held.run, held.holder)) {
     throw new RunNotWaiting(
       `run ${approval.runId} is not waiting for a decision: its process is gone (interrupted)`,
     );

@@ -4,7 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LivenessCheck, ProcessHolder, ProcessProbe } from '../../core/liveness.ts';
+import {
+  type LivenessCheck,
+  type ProcessHolder,
+  type ProcessProbe,
+  isHolderGone,
+} from '../../core/liveness.ts';
 
 /**
  * The start time of a process, in clock ticks since boot (field 22 of /proc/PID/stat): a pid
@@ -50,6 +55,15 @@ export function thisProcess(now: Date): ProcessHolder {
 
 export function livenessCheck(now: Date): LivenessCheck {
   return { now, host: hostname(), probe: probeProcess };
+}
+
+/** Whether the process holding a running run is gone, asked of this machine (core/liveness.ts). */
+export function isRunHolderGone(
+  run: { readonly startedAt: string },
+  holder: ProcessHolder | undefined,
+  now = new Date(),
+): boolean {
+  return isHolderGone(holder, run.startedAt, livenessCheck(now));
 }
 
 /** Whether any process of the group still runs. */

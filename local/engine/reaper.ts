@@ -6,13 +6,12 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
-import { isHolderGone } from '../../core/liveness.ts';
 import { releaseLeftoverLock } from '../../core/steps.ts';
 import { noteRunEnded } from './audit-notes.ts';
 import { notifyEnded } from './engine.ts';
 import type { StepformHome } from './home.ts';
 import type { LocalNotifier } from './notifier.ts';
-import { type StopTimings, groupAlive, livenessCheck, stopGroup } from './processes.ts';
+import { type StopTimings, groupAlive, isRunHolderGone, stopGroup } from './processes.ts';
 import type { LocalStores } from './store/local-stores.ts';
 import type { RunRow } from './store/sqlite-runs.ts';
 
@@ -37,7 +36,7 @@ export async function reapInterruptedRuns(ctx: ReaperContext): Promise<ReapedRun
   const reaped: ReapedRun[] = [];
   for (const held of ctx.stores.runs.running()) {
     const { run, holder, jobGroup } = held;
-    if (!isHolderGone(holder, run.startedAt, livenessCheck(ctx.now()))) continue;
+    if (!isRunHolderGone(run, holder, ctx.now())) continue;
     // Its job may still be changing the state: stopped (gracefully first) before anything
     // of the run is released.
     if (jobGroup !== undefined && groupAlive(jobGroup)) {

@@ -121,28 +121,13 @@ export class SqliteRuns extends SqliteStore implements RunPort {
 
   /** Every run still marked running, with its holder. */
   running(): HeldRun[] {
-    const rows = this.db
-      .prepare(
-        `SELECT runs.*, h.host AS h_host, h.pid AS h_pid, h.identity AS h_identity,
-                h.heartbeat_at AS h_heartbeat_at, h.job_pgid AS h_job_pgid
-         FROM runs LEFT JOIN run_holders h ON h.run_id = runs.run_id
-         WHERE runs.status = 'running' ORDER BY runs.started_at`,
-      )
-      .all() as Row[];
-    return rows.map((row) => ({
-      run: toRun(row),
-      ...(row.h_pid === null
-        ? {}
-        : {
-            holder: {
-              host: str(row, 'h_host'),
-              pid: Number(row.h_pid),
-              identity: optStr(row, 'h_identity'),
-              heartbeatAt: str(row, 'h_heartbeat_at'),
-            },
-          }),
-      ...(row.h_job_pgid === null ? {} : { jobGroup: Number(row.h_job_pgid) }),
-    }));
+    return (this.db.prepare(`${HELD_RUNS} ORDER BY runs.started_at`).all() as Row[]).map(toHeld);
+  }
+
+  /** The run with its holder while it is running; undefined once it ended (or never was). */
+  held(runId: string): HeldRun | undefined {
+    const row = this.db.prepare(`${HELD_RUNS} AND runs.run_id = ?`).get(runId) as Row | undefined;
+    return row ? toHeld(row) : undefined;
   }
 
   get(runId: string): RunRow | undefined {
@@ -191,6 +176,29 @@ export class SqliteRuns extends SqliteStore implements RunPort {
       detail: optStr(row, 'detail'),
     }));
   }
+}
+
+/** Running runs joined with their holders (the h_ columns; null when none was recorded). */
+const HELD_RUNS = `SELECT runs.*, h.host AS h_host, h.pid AS h_pid, h.identity AS h_identity,
+         h.heartbeat_at AS h_heartbeat_at, h.job_pgid AS h_job_pgid
+  FROM runs LEFT JOIN run_holders h ON h.run_id = runs.run_id
+  WHERE runs.status = 'running'`;
+
+function toHeld(row: Row): HeldRun {
+  return {
+    run: toRun(row),
+    ...(row.h_pid === null
+      ? {}
+      : {
+          holder: {
+            host: str(row, 'h_host'),
+            pid: Number(row.h_pid),
+            identity: optStr(row, 'h_identity'),
+            heartbeatAt: str(row, 'h_heartbeat_at'),
+          },
+        }),
+    ...(row.h_job_pgid === null ? {} : { jobGroup: Number(row.h_job_pgid) }),
+  };
 }
 
 function toRun(row: Row): RunRow {
