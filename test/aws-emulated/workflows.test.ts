@@ -52,7 +52,13 @@ import { epochSeconds, keys } from '../../adapters/aws/dynamodb/table.ts';
 import { atExpression, scheduleName } from '../../adapters/aws/scheduler.ts';
 import { StepFunctionsTaskCallbackPort } from '../../adapters/aws/sfn.ts';
 import { slackSignature } from '../../adapters/slack/interactivity.ts';
-import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
+import {
+  HELLO_EXAMPLE,
+  REPO_ROOT,
+  type TestRepo,
+  helloWithFailingRollback,
+  makeRepo,
+} from '../support/repo.ts';
 import { EmulatedAws, GITHUB_URL, type Template, synthesize } from './harness.ts';
 import { type Execution, Scenario, decideThroughPage, sleep } from './scenario.ts';
 
@@ -360,16 +366,14 @@ describe('plan-apply whose apply fails on emulated AWS', () => {
   });
 
   it('ends RollbackFailed, phase rollback_failed, when the rollback job fails too', async () => {
-    const hello = await readFile(join(HELLO_EXAMPLE, 'main.tf'), 'utf8');
-    const withHello = async (version: string) => {
-      const text = await readFile(
-        join(REPO_ROOT, 'test', 'fixtures', 'failing-rollback', version, 'main.tf'),
-        'utf8',
-      );
-      return { [`${PROJECT}/main.tf`]: `${hello}\n${text.slice(text.indexOf('resource "'))}` };
-    };
-    const fragile = await repo.commitFiles(await withHello('last-good'), 'a fragile resource');
-    const unrollable = await repo.commitFiles(await withHello('failing'), 'replace it, and fail');
+    const fragile = await repo.commitFiles(
+      helloWithFailingRollback('last-good', PROJECT),
+      'a fragile resource',
+    );
+    const unrollable = await repo.commitFiles(
+      helloWithFailingRollback('failing', PROJECT),
+      'replace it, and fail',
+    );
     const good = await scenario.startAwaitingApproval('emulated-fragile-1', 'brittle', {
       commit: fragile,
     });

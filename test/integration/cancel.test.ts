@@ -13,6 +13,7 @@ import {
   type Workspace,
   helloWorkspace,
   parseJson,
+  startApplyAwaitingApproval,
   waitFor,
 } from '../support/cli.ts';
 import { descendants, isTerraform, processes } from '../support/processes.ts';
@@ -86,18 +87,9 @@ describe('a CLI killed while its run waits for approval', () => {
   let runId: string;
 
   beforeAll(async () => {
-    const cli = ws.start(['apply', '--dir', PROJECT, '--env', 'qa', '--json']);
-    runId = await waitFor(
-      () => `an approval request; stderr so far:\n${cli.stderr()}`,
-      () => {
-        const store = ws.store();
-        const waiting = store.runs.running().find((held) => held.run.environment === 'qa');
-        return waiting && store.approvals.forRun(waiting.run.runId)?.status === 'pending'
-          ? waiting.run.runId
-          : undefined;
-      },
-      120_000,
-    );
+    const waiting = await startApplyAwaitingApproval(ws, 'qa');
+    runId = waiting.runId;
+    const { cli } = waiting;
     cli.child.kill('SIGKILL');
     await cli.done;
   }, 180_000);

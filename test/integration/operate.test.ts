@@ -8,7 +8,7 @@ import {
   type Workspace,
   helloWorkspace,
   parseJson,
-  waitFor,
+  startApplyAwaitingApproval,
 } from '../support/cli.ts';
 
 let ws: Workspace;
@@ -32,29 +32,12 @@ async function locks(): Promise<LockJson[]> {
   return (parseJson(result) as { locks: LockJson[] }).locks;
 }
 
-/** An apply that waits for approval, holding its environment's lock; its run id. */
-async function waitingApply(environment: string): Promise<{ cli: RunningCli; runId: string }> {
-  const cli = ws.start(['apply', '--dir', PROJECT, '--env', environment, '--json']);
-  const runId = await waitFor(
-    () => `an approval request in ${environment}; stderr so far:\n${cli.stderr()}`,
-    () => {
-      const store = ws.store();
-      const held = store.runs.running().find((h) => h.run.environment === environment);
-      return held && store.approvals.forRun(held.run.runId)?.status === 'pending'
-        ? held.run.runId
-        : undefined;
-    },
-    120_000,
-  );
-  return { cli, runId };
-}
-
 describe('a live run', () => {
   let cli: RunningCli;
   let runId: string;
 
   beforeAll(async () => {
-    ({ cli, runId } = await waitingApply('dev'));
+    ({ cli, runId } = await startApplyAwaitingApproval(ws, 'dev'));
   }, 180_000);
 
   it('is shown holding its lock, with the process that runs it', async () => {
@@ -95,7 +78,7 @@ describe('a run whose CLI was killed', () => {
   let runId: string;
 
   beforeAll(async () => {
-    const waiting = await waitingApply('qa');
+    const waiting = await startApplyAwaitingApproval(ws, 'qa');
     runId = waiting.runId;
     waiting.cli.child.kill('SIGKILL');
     await waiting.cli.done;
@@ -159,7 +142,7 @@ describe('envs', () => {
 
 describe('--force and bad input', () => {
   it('--force clears the lock of a live run, and says it was forced', async () => {
-    const { cli, runId } = await waitingApply('stage');
+    const { cli, runId } = await startApplyAwaitingApproval(ws, 'stage');
     const forced = await ws.cli(['unlock', 'stage', '--force', '--json']);
     expect(forced.exitCode).toBe(0);
     expect(parseJson(forced)).toMatchObject({ owner: runId, forced: true });

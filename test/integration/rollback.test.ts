@@ -21,7 +21,7 @@ import {
   parseJson,
   waitFor,
 } from '../support/cli.ts';
-import { HELLO_EXAMPLE, REPO_ROOT } from '../support/repo.ts';
+import { HELLO_EXAMPLE, REPO_ROOT, helloWithFailingRollback } from '../support/repo.ts';
 
 const FAILING = join(REPO_ROOT, 'test', 'fixtures', 'failing-apply');
 
@@ -320,17 +320,12 @@ describe('an apply refused before it changed anything', () => {
 
 describe('a rollback that fails', () => {
   it('ends rollback_failed with the rollback job’s error everywhere, never "rolled back"', async () => {
-    const hello = await readFile(join(HELLO_EXAMPLE, 'main.tf'), 'utf8');
-    const withHello = async (version: string) => {
-      const text = await readFile(
-        join(REPO_ROOT, 'test', 'fixtures', 'failing-rollback', version, 'main.tf'),
-        'utf8',
-      );
-      return { [`${PROJECT}/main.tf`]: `${hello}\n${text.slice(text.indexOf('resource "'))}` };
-    };
-    const fragile = await ws.repo.commitFiles(await withHello('last-good'), 'a fragile resource');
+    const fragile = await ws.repo.commitFiles(
+      helloWithFailingRollback('last-good', PROJECT),
+      'a fragile resource',
+    );
     const unrollable = await ws.repo.commitFiles(
-      await withHello('failing'),
+      helloWithFailingRollback('failing', PROJECT),
       'replace it, and fail',
     );
     const apply = (commit: string) =>

@@ -18,7 +18,14 @@ import { localPorts } from '../../local/engine/local-ports.ts';
 import { decideStep } from '../../core/steps.ts';
 import type { LockRecord } from '../../core/locks.ts';
 import { runExecutorProcess } from '../../local/executor-process.ts';
-import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo, tempDir } from '../support/repo.ts';
+import {
+  HELLO_EXAMPLE,
+  REPO_ROOT,
+  type TestRepo,
+  helloWithFailingRollback,
+  makeRepo,
+  tempDir,
+} from '../support/repo.ts';
 import {
   refusedPlanApplyStates,
   rollbackFailedPlanApplyStates,
@@ -57,15 +64,14 @@ beforeAll(async () => {
     PROJECT,
     'an apply that fails',
   );
-  const withHello = (version: string) => {
-    const text = readFileSync(
-      join(REPO_ROOT, 'test', 'fixtures', 'failing-rollback', version, 'main.tf'),
-      'utf8',
-    );
-    return { [`${PROJECT}/main.tf`]: `${main}\n${text.slice(text.indexOf('resource "'))}` };
-  };
-  commitFragile = await repo.commitFiles(withHello('last-good'), 'a resource whose destroy fails');
-  commitUnrollable = await repo.commitFiles(withHello('failing'), 'replace it, then fail');
+  commitFragile = await repo.commitFiles(
+    helloWithFailingRollback('last-good', PROJECT),
+    'a resource whose destroy fails',
+  );
+  commitUnrollable = await repo.commitFiles(
+    helloWithFailingRollback('failing', PROJECT),
+    'replace it, then fail',
+  );
 });
 
 afterAll(async () => {

@@ -236,3 +236,26 @@ export const HELLO_RESOURCES = [
   'terraform_data.secret_holder',
   'time_static.greeted_at',
 ];
+
+/**
+ * Starts `stepform apply` (no --auto-approve) of the hello project in `environment` and
+ * waits until its run holds the lock and waits for approval; returns the CLI and the run id.
+ */
+export async function startApplyAwaitingApproval(
+  ws: Workspace,
+  environment: string,
+): Promise<{ cli: RunningCli; runId: string }> {
+  const cli = ws.start(['apply', '--dir', PROJECT, '--env', environment, '--json']);
+  const runId = await waitFor(
+    () => `an approval request in ${environment}; stderr so far:\n${cli.stderr()}`,
+    () => {
+      const store = ws.store();
+      const held = store.runs.running().find((h) => h.run.environment === environment);
+      return held && store.approvals.forRun(held.run.runId)?.status === 'pending'
+        ? held.run.runId
+        : undefined;
+    },
+    120_000,
+  );
+  return { cli, runId };
+}
