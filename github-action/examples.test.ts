@@ -102,7 +102,10 @@ describe('action.yml', () => {
     });
     const { INPUT_NAMES } = await import('./src/inputs.ts');
     expect(Object.keys(ACTION.inputs).sort()).toEqual([...INPUT_NAMES].sort());
-    expect(Object.keys(ACTION.outputs).sort()).toEqual(['execution-arn', 'status', 'summary']);
+    const { STEP_OUTPUT_NAMES } = await import('./src/summary.ts');
+    expect(Object.keys(ACTION.outputs).sort()).toEqual(
+      ['execution-arn', 'status', 'summary', ...STEP_OUTPUT_NAMES].sort(),
+    );
     expect(ACTION.inputs.wait?.default).toBe('true');
     expect(ACTION.inputs.timeout?.default).toBe('60m');
   });
@@ -180,9 +183,13 @@ describe('examples', () => {
     expect(schedule!.cron).toMatch(/^\S+ \S+ \S+ \S+ \S+$/);
     const steps = Object.values(drift.jobs)[0]!.steps;
     const failOnDrift = steps.at(-1)!;
-    expect(failOnDrift.if).toBe('fromJSON(steps.plan.outputs.summary).hasChanges');
-    expect(failOnDrift.env).toEqual({ SUMMARY: '${{ steps.plan.outputs.summary }}' });
-    // The summary reaches the shell through the environment, never spliced into the script.
+    // The separate outputs: no fromJSON, no jq.
+    expect(failOnDrift.if).toBe("steps.plan.outputs.has-changes == 'true'");
+    expect(failOnDrift.env).toMatchObject({
+      ADD: '${{ steps.plan.outputs.add }}',
+      RUN_ID: '${{ steps.plan.outputs.run-id }}',
+    });
+    // The outputs reach the shell through the environment, never spliced into the script.
     expect(failOnDrift.run).not.toContain('${{');
   });
 });

@@ -73592,6 +73592,18 @@ function runSummary(facts) {
     cause: facts.cause ?? null
   };
 }
+function stepOutputs(summary2) {
+  const known = (value) => value === null || value === void 0 ? "" : String(value);
+  return {
+    "run-id": summary2.executionArn.split(":").at(-1) ?? "",
+    "has-changes": known(summary2.hasChanges),
+    add: known(summary2.changes?.add),
+    change: known(summary2.changes?.change),
+    destroy: known(summary2.changes?.destroy),
+    replace: known(summary2.changes?.replace),
+    import: known(summary2.changes?.import)
+  };
+}
 var escapeHtml = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 var ICONS = {
   SUCCEEDED: "✅",
@@ -73642,6 +73654,11 @@ var STATE2 = {
   outcome: "outcome",
   cancelled: "cancelled"
 };
+function setSummaryOutputs(core, summary2) {
+  core.setOutput("status", summary2.status);
+  core.setOutput("summary", JSON.stringify(summary2));
+  for (const [name, value] of Object.entries(stepOutputs(summary2))) core.setOutput(name, value);
+}
 function defaultDeps() {
   return {
     core: core_exports,
@@ -73694,8 +73711,7 @@ async function main(deps) {
   };
   if (!inputs.wait) {
     const summary3 = runSummary({ ...facts, status: "RUNNING" });
-    core.setOutput("status", summary3.status);
-    core.setOutput("summary", JSON.stringify(summary3));
+    setSummaryOutputs(core, summary3);
     await core.summary.addRaw(jobSummaryMarkdown(summary3, pullRequestUrl)).write();
     return;
   }
@@ -73731,8 +73747,7 @@ async function main(deps) {
     ...execution.error === void 0 ? {} : { error: execution.error },
     ...execution.cause === void 0 ? {} : { cause: execution.cause }
   });
-  core.setOutput("status", status);
-  core.setOutput("summary", JSON.stringify(summary2));
+  setSummaryOutputs(core, summary2);
   await core.summary.addRaw(jobSummaryMarkdown(summary2, pullRequestUrl)).write();
   if (timedOut) {
     throw new ExecutionNotSucceeded(

@@ -141,6 +141,8 @@ describe('run: main step', () => {
       pullRequest: 12,
       hasChanges: null,
     });
+    // Unknown until the execution ends: empty, never a guess.
+    expect(h.core.outputs).toMatchObject({ 'run-id': input.name, 'has-changes': '', add: '' });
     expect(h.core.state).toEqual({
       [STATE.isPost]: 'true',
       [STATE.executionArn]: executionArn(input.name!),
@@ -256,6 +258,16 @@ describe('run: main step', () => {
       applied: null,
       error: null,
       cause: null,
+    });
+    // The same facts as separate outputs, for `if:` and `env:` without fromJSON.
+    expect(h.core.outputs).toMatchObject({
+      'run-id': startInput().name,
+      'has-changes': 'true',
+      add: '2',
+      change: '1',
+      destroy: '0',
+      replace: '0',
+      import: '0',
     });
     expect(h.core.state[STATE.outcome]).toBe('SUCCEEDED');
     expect(h.core.state[STATE.follow]).toBe('true');

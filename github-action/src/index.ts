@@ -20,7 +20,13 @@ import {
   stopIfRunning,
 } from './execution.ts';
 import { readInputs, regionOf } from './inputs.ts';
-import { executionUrl, jobSummaryMarkdown, runSummary } from './summary.ts';
+import {
+  type RunSummary,
+  executionUrl,
+  jobSummaryMarkdown,
+  runSummary,
+  stepOutputs,
+} from './summary.ts';
 
 /** Names of the step state (core.saveState) the main step leaves for the post step. */
 export const STATE = {
@@ -30,6 +36,13 @@ export const STATE = {
   outcome: 'outcome',
   cancelled: 'cancelled',
 } as const;
+
+/** The outputs every main step that started (or found) an execution ends with. */
+function setSummaryOutputs(core: Deps['core'], summary: RunSummary): void {
+  core.setOutput('status', summary.status);
+  core.setOutput('summary', JSON.stringify(summary));
+  for (const [name, value] of Object.entries(stepOutputs(summary))) core.setOutput(name, value);
+}
 
 export function defaultDeps(): Deps {
   return {
@@ -92,8 +105,7 @@ async function main(deps: Deps): Promise<void> {
 
   if (!inputs.wait) {
     const summary = runSummary({ ...facts, status: 'RUNNING' });
-    core.setOutput('status', summary.status);
-    core.setOutput('summary', JSON.stringify(summary));
+    setSummaryOutputs(core, summary);
     await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl)).write();
     return;
   }
@@ -130,8 +142,7 @@ async function main(deps: Deps): Promise<void> {
     ...(execution.error === undefined ? {} : { error: execution.error }),
     ...(execution.cause === undefined ? {} : { cause: execution.cause }),
   });
-  core.setOutput('status', status);
-  core.setOutput('summary', JSON.stringify(summary));
+  setSummaryOutputs(core, summary);
   await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl)).write();
 
   if (timedOut) {

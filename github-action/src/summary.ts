@@ -111,6 +111,37 @@ export function runSummary(facts: SummaryFacts): RunSummary {
   };
 }
 
+/**
+ * The step outputs besides `summary`, one value each so that later steps need no `fromJSON`:
+ * `run-id` (the execution's name, the run id `stepform logs` takes), `has-changes` (`true` or
+ * `false`, empty while unknown) and the plan's counts (empty while unknown).
+ */
+export const STEP_OUTPUT_NAMES = [
+  'run-id',
+  'has-changes',
+  'add',
+  'change',
+  'destroy',
+  'replace',
+  'import',
+] as const;
+
+export function stepOutputs(
+  summary: RunSummary,
+): Record<(typeof STEP_OUTPUT_NAMES)[number], string> {
+  const known = (value: boolean | number | null | undefined) =>
+    value === null || value === undefined ? '' : String(value);
+  return {
+    'run-id': summary.executionArn.split(':').at(-1) ?? '',
+    'has-changes': known(summary.hasChanges),
+    add: known(summary.changes?.add),
+    change: known(summary.changes?.change),
+    destroy: known(summary.changes?.destroy),
+    replace: known(summary.changes?.replace),
+    import: known(summary.changes?.import),
+  };
+}
+
 const escapeHtml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 

@@ -261,6 +261,14 @@ describe('dist/index.js against moto', () => {
       changes: { add: 1, change: 2, destroy: 3, replace: 0, import: 0 },
       pullRequest: 7,
     });
+    expect(outputs).toMatchObject({
+      'run-id': expect.stringMatching(/^gh-1002-1-plan-dev-[0-9a-f]{10}$/),
+      'has-changes': 'true',
+      add: '1',
+      change: '2',
+      destroy: '3',
+    });
+    expect(outputs['execution-arn']).toMatch(new RegExp(`:${outputs['run-id']!}$`));
     const state = fileCommands(await read(step.files.state));
     expect(state).toMatchObject({ isPost: 'true', follow: 'true', outcome: 'SUCCEEDED' });
     const summary = await read(step.files.summary);
