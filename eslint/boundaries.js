@@ -1,6 +1,7 @@
 // The folder boundaries of the tree, as an ESLint rule: a relative import is resolved against
 // the importing file and checked against the zones below. Package imports are checked for
-// core/ only, which may use node: built-ins and zod and nothing else.
+// core/ only, which may use node: built-ins and three pure parsers (zod; yaml and picomatch for
+// stepform.yaml and its globs) and nothing else.
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +19,8 @@ export const ZONES = [
   {
     from: 'core/',
     allow: ['core/'],
-    packages: [/^node:/, /^zod$/],
+    // Parsers without I/O only: core/ runs in the CLI, the Lambdas and the executor alike.
+    packages: [/^node:/, /^zod$/, /^yaml$/, /^picomatch$/],
     why: 'core/ is pure: it imports nothing else of the project and no SDK',
   },
   {

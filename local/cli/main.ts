@@ -9,6 +9,7 @@ import { logsVerb, runsVerb } from './history.ts';
 import { type Io, processIo } from './io.ts';
 import { runVerb } from './run-verbs.ts';
 import { cancelVerb, envsVerb, locksVerb, unlockVerb } from './operate.ts';
+import { projectsVerb } from './projects.ts';
 import { serveVerb } from './serve.ts';
 import { ttlVerb } from './ttl.ts';
 
@@ -27,6 +28,7 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   unlock     ENV [--force]                  clear a lock whose run is gone (--force: any)
   runs                                      history, newest first
   logs       RUN_ID                         every state of a run, with timings
+  projects   [--env ENV] [--base REF]       stepform.yaml's projects, layers, what a change affects
   serve      [--port 8787]                  approval links and TTL schedules
   doctor                                    is this machine ready?
 
@@ -41,6 +43,7 @@ const OPTIONS = {
   env: { type: 'string' },
   repo: { type: 'string' },
   commit: { type: 'string' },
+  base: { type: 'string' },
   ttl: { type: 'string' },
   'auto-approve': { type: 'boolean' },
   'approval-timeout': { type: 'string' },
@@ -70,6 +73,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   unlock: ['force', 'repo'],
   runs: ['repo'],
   logs: ['repo'],
+  projects: ['env', 'base', 'commit', 'repo'],
   serve: ['port', 'repo'],
   doctor: [],
 };
@@ -159,6 +163,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         return await runsVerb(values, io);
       case 'logs':
         return await logsVerb(positionals, values, io);
+      case 'projects':
+        return await projectsVerb(values, io);
       case 'serve':
         return await serveVerb(values, io);
       default: {

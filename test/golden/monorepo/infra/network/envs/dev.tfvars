@@ -1,0 +1,2 @@
+environment = "dev"
+cidr        = "10.0.0.0/16"

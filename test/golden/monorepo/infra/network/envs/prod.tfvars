@@ -1,0 +1,2 @@
+environment = "prod"
+cidr        = "10.1.0.0/16"
