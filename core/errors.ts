@@ -49,6 +49,12 @@ export class ProjectDirInvalid extends StepformError {
   readonly kind = 'failure';
 }
 
+/** A var file of the job is missing at that commit, is not a file, or resolves outside it. */
+export class VarFileInvalid extends StepformError {
+  override readonly name = 'VarFileInvalid';
+  readonly kind = 'failure';
+}
+
 /** A Terraform subcommand exited non-zero. */
 export class TerraformFailed extends StepformError {
   override readonly name = 'TerraformFailed';
@@ -265,6 +271,7 @@ export const ERROR_CLASSES = {
   ArtifactsUnwritable,
   CheckoutFailed,
   ProjectDirInvalid,
+  VarFileInvalid,
   TerraformFailed,
   PlanNotFound,
   PlanDigestMismatch,

@@ -29,12 +29,40 @@ export const RUN_ID = z
   );
 
 /**
- * Where a project's state lives in an environment, under the backend's state folder or key
- * prefix: one state per environment and project, the project one reversible path segment.
+ * A Terraform workspace name (letters, digits, "_", "." and "-"). `default` is Terraform's
+ * own, the same as naming none.
  */
-export function stateKey(environment: string, projectDir: string): string {
+export const WORKSPACE_NAME = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,90}$/, 'must be 1-90 characters of A-Z, a-z, 0-9, "_", "." and "-"')
+  .refine((value) => value !== '.' && value !== '..', 'must not be "." or ".."');
+
+/** The workspace a job selects: undefined for Terraform's default one. */
+export function namedWorkspace(workspace: string | undefined): string | undefined {
+  return workspace === 'default' ? undefined : workspace;
+}
+
+/** The folder of a project's states in an environment, below the backend's root: one segment. */
+export function stateFolder(environment: string, projectDir: string): string {
   const project = projectDir === '.' ? '%2E' : encodeURIComponent(projectDir);
-  return `${environment}/${project}/terraform.tfstate`;
+  return `${environment}/${project}`;
+}
+
+/** Where a named workspace's states are, below the project's state folder. */
+export const WORKSPACES_FOLDER = 'workspaces';
+
+/**
+ * Where a project's state lives in an environment, under the backend's state folder or key
+ * prefix: one state per environment, project and workspace, the project one reversible path
+ * segment (`dev/infra%2Fapp/terraform.tfstate`, or with workspace `blue`
+ * `dev/infra%2Fapp/workspaces/blue/terraform.tfstate`).
+ */
+export function stateKey(environment: string, projectDir: string, workspace?: string): string {
+  const named = namedWorkspace(workspace);
+  const folder = stateFolder(environment, projectDir);
+  return named === undefined
+    ? `${folder}/terraform.tfstate`
+    : `${folder}/${WORKSPACES_FOLDER}/${named}/terraform.tfstate`;
 }
 
 const SAFE_ABSOLUTE_PATH = /^\/[^\0\n\r]*$/;
@@ -48,6 +76,14 @@ export const ABSOLUTE_PATH = z
 
 /** Each segment starts with a letter, digit or "_" (so never "..", never hidden). */
 const PROJECT_DIR_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*\/?$/;
+
+/** A file inside the repository, relative to its root (a var file). */
+export const REPOSITORY_FILE = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/,
+    'must be a file inside the repository (segments of letters, digits, ".", "_", "-"; no "..")',
+  );
 
 /** A folder inside the repository, relative to its root; "." is the root itself. */
 export const PROJECT_DIR = z
@@ -110,6 +146,10 @@ const COMMON = {
   backend: BACKEND,
   /** Where the result, the log and the plan are written for the next workflow step. */
   artifactsDir: ABSOLUTE_PATH,
+  /** The Terraform workspace to select (created when missing); none: the default one. */
+  workspace: WORKSPACE_NAME.optional(),
+  /** `-var-file`s for plan, destroy and import, relative to the repository root, in order. */
+  varFiles: z.array(REPOSITORY_FILE).max(32).default([]),
 };
 
 export const PLAN_REF = z.strictObject({

@@ -24,6 +24,7 @@ async function storedPlan(state: { lineage: string; serial: number } | null = nu
     commit: COMMIT,
     environment: 'dev',
     projectDir: 'p',
+    workspace: null,
     destroy: false,
     stateAtPlan: state,
     engine: { name: 'opentofu', version: '1.12.6' },
@@ -61,6 +62,21 @@ describe('storePlan', () => {
 });
 
 describe('takeApprovedPlan', () => {
+  it('reads the metadata of a plan stored before workspaces as the default workspace', async () => {
+    const { job, destination, stored } = await storedPlan();
+    if (job.verb !== 'apply') throw new Error('unreachable');
+    const older = JSON.parse(await readFile(stored.metadataPath, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    delete older.workspace;
+    await writeFile(stored.metadataPath, JSON.stringify(older));
+    expect((await takeApprovedPlan(job.plan, job, destination)).workspace).toBeNull();
+    await expect(
+      takeApprovedPlan(job.plan, { ...job, workspace: 'default' }, destination),
+    ).resolves.toMatchObject({ workspace: null });
+  });
+
   it('copies the approved plan and returns its metadata', async () => {
     const { job, destination, stored } = await storedPlan();
     if (job.verb !== 'apply') throw new Error('unreachable');
@@ -101,6 +117,7 @@ describe('takeApprovedPlan', () => {
     ['repository', { repository: '/other' }],
     ['environment', { environment: 'prod' }],
     ['project', { projectDir: 'q' }],
+    ['workspace', { workspace: 'blue' }],
   ])('refuses a plan made for another %s', async (what, override) => {
     const { job, destination } = await storedPlan();
     if (job.verb !== 'apply') throw new Error('unreachable');

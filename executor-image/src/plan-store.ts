@@ -12,6 +12,7 @@ import {
   ENVIRONMENT_NAME,
   type Job,
   type PlanRef,
+  namedWorkspace,
   RUN_ID,
   SHA256_HEX,
 } from '../../core/contracts/job-input.ts';
@@ -28,6 +29,8 @@ export const PLAN_METADATA = z.strictObject({
   commit: COMMIT_SHA,
   environment: ENVIRONMENT_NAME,
   projectDir: z.string(),
+  /** The named workspace it was planned in (null: the default one; absent in older plans). */
+  workspace: z.string().nullable().default(null),
   destroy: z.boolean(),
   sha256: SHA256_HEX,
   /** The state the plan was made against; null when there was none. */
@@ -96,6 +99,7 @@ export async function takeApprovedPlan(
       ['repository', metadata.repository, job.repository],
       ['environment', metadata.environment, job.environment],
       ['project', metadata.projectDir, job.projectDir],
+      ['workspace', metadata.workspace ?? 'default', namedWorkspace(job.workspace) ?? 'default'],
     ] as const
   ).filter(([, planned, asked]) => planned !== asked);
   if (mismatches.length > 0) {

@@ -13,7 +13,7 @@ import {
   PLAN_TEXT_FILE,
   RESULT_FILE,
 } from '../../core/contracts/job-result.ts';
-import type { Job } from '../../core/contracts/job-input.ts';
+import { type Job, namedWorkspace } from '../../core/contracts/job-input.ts';
 import type { JobLog } from './job-log.ts';
 import type { SecretMasker } from '../../core/masking.ts';
 import {
@@ -37,7 +37,7 @@ import {
   renderCliConfig,
   terraformEnvironment,
 } from './terraform.ts';
-import { checkoutCommit, resolveProjectDir } from './workspace.ts';
+import { checkoutCommit, resolveProjectDir, resolveVarFiles } from './workspace.ts';
 
 export interface ExecutorContext {
   readonly engine: Engine;
@@ -64,6 +64,8 @@ export interface ExecutorContext {
 interface Workspace {
   readonly dir: string;
   readonly tf: Terraform;
+  /** `-var-file=<absolute path>` for each of the job's var files, in order. */
+  readonly varFileArgs: readonly string[];
 }
 
 /** The verbs that apply a plan. */
@@ -157,12 +159,19 @@ class JobRun {
           '-input=false',
           '-no-color',
           '-reconfigure',
-          ...backendConfigArgs(job.backend, job.environment, job.projectDir),
+          ...backendConfigArgs(job.backend, job.environment, job.projectDir, job.workspace),
         ],
         ctx.gitAuth ? { env: ctx.gitAuth } : {},
       ),
     );
-    return { dir, tf };
+    const workspace = namedWorkspace(job.workspace);
+    if (workspace !== undefined) {
+      await this.timed('workspace', () =>
+        tf.run(['workspace', 'select', '-or-create', '-no-color', workspace]),
+      );
+    }
+    const varFiles = await resolveVarFiles(checkout, job.varFiles);
+    return { dir, tf, varFileArgs: varFiles.map((file) => `-var-file=${file}`) };
   }
 
   /** The state's identity now; its sensitive outputs are masked from here on. */
@@ -203,6 +212,7 @@ class JobRun {
           '-detailed-exitcode',
           `-out=${path}`,
           ...(destroy ? ['-destroy'] : []),
+          ...ws.varFileArgs,
         ],
         { okExitCodes: [0, 2] },
       ),
@@ -217,6 +227,7 @@ class JobRun {
       commit: job.commit,
       environment: job.environment,
       projectDir: job.projectDir,
+      workspace: namedWorkspace(job.workspace) ?? null,
       destroy,
       stateAtPlan,
       engine: { name: ctx.engine.name, version: ctx.engine.version },
@@ -324,8 +335,14 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
     const ws = await run.prepare();
     // Learn the state's sensitive values first: `state show` prints some of them unmarked.
     await run.pullState(ws);
+    // import evaluates the configuration: it needs the variables that plan gets (options
+    // go before its address and id).
+    const args =
+      command.name === 'import'
+        ? ['import', ...ws.varFileArgs, ...command.terraformArgs.slice(1)]
+        : command.terraformArgs;
     const ran = await run.timed('command', () =>
-      ws.tf.run(command.terraformArgs, { quiet: command.name === 'output' }),
+      ws.tf.run(args, { quiet: command.name === 'output' }),
     );
     let output = ran.stdout;
     if (command.name === 'output') {

@@ -5,7 +5,13 @@ import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { type RunResult, run } from '../../toolchain/process.ts';
 import { InvalidInput, JobInterrupted, TerraformFailed } from '../../core/errors.ts';
-import { type Backend, stateKey } from '../../core/contracts/job-input.ts';
+import {
+  type Backend,
+  WORKSPACES_FOLDER,
+  namedWorkspace,
+  stateFolder,
+  stateKey,
+} from '../../core/contracts/job-input.ts';
 import type { JobLog } from './job-log.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -23,19 +29,37 @@ export function backendOverride(backend: Backend): object {
   return { terraform: { backend: { [backend.type]: {} } } };
 }
 
+/**
+ * The backend's settings for the job's state (core's stateKey layout). With a named workspace,
+ * Terraform puts its state at `<workspace folder>/<name>/terraform.tfstate`, so the folder is
+ * the project's `workspaces/`; the default workspace is never used then.
+ */
 export function backendConfigArgs(
   backend: Backend,
   environment: string,
   projectDir: string,
+  workspace?: string,
 ): string[] {
-  const key = stateKey(environment, projectDir);
+  const named = namedWorkspace(workspace);
+  const workspaces = `${stateFolder(environment, projectDir)}/${WORKSPACES_FOLDER}`;
   switch (backend.type) {
     case 'local':
-      return [`-backend-config=path=${backend.stateDir}/${key}`];
+      return [
+        `-backend-config=path=${backend.stateDir}/${stateKey(environment, projectDir)}`,
+        ...(named === undefined
+          ? []
+          : [`-backend-config=workspace_dir=${backend.stateDir}/${workspaces}`]),
+      ];
     case 's3':
       return [
         `-backend-config=bucket=${backend.bucket}`,
-        `-backend-config=key=${backend.keyPrefix}/${key}`,
+        ...(named === undefined
+          ? [`-backend-config=key=${backend.keyPrefix}/${stateKey(environment, projectDir)}`]
+          : [
+              // <workspace_key_prefix>/<name>/<key>: the same layout as the local backend's.
+              '-backend-config=key=terraform.tfstate',
+              `-backend-config=workspace_key_prefix=${backend.keyPrefix}/${workspaces}`,
+            ]),
         `-backend-config=region=${backend.region}`,
         '-backend-config=encrypt=true',
         '-backend-config=use_lockfile=true',

@@ -2,7 +2,7 @@
 // and a job never sees another job's files.
 import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { CheckoutFailed, ProjectDirInvalid } from '../../core/errors.ts';
+import { CheckoutFailed, ProjectDirInvalid, VarFileInvalid } from '../../core/errors.ts';
 import { run } from '../../toolchain/process.ts';
 
 /** Git with no prompts, no system config, and no hooks from anywhere. */
@@ -89,4 +89,30 @@ export async function resolveProjectDir(checkout: string, projectDir: string): P
     throw new ProjectDirInvalid(`project dir ${projectDir} is not a directory`);
   }
   return real;
+}
+
+/**
+ * The job's var files as absolute paths in the checkout, in order: each must be a regular file
+ * of the commit, inside the repository once links are followed (a link to /etc/passwd in the
+ * repository is not a var file).
+ */
+export async function resolveVarFiles(
+  checkout: string,
+  varFiles: readonly string[],
+): Promise<string[]> {
+  const root = await realpath(checkout);
+  const resolved: string[] = [];
+  for (const file of varFiles) {
+    let real: string;
+    try {
+      real = await realpath(resolve(root, file));
+    } catch {
+      throw new VarFileInvalid(`var file ${file} does not exist at this commit`);
+    }
+    if (!real.startsWith(root + sep))
+      throw new VarFileInvalid(`var file ${file} resolves outside the repository`);
+    if (!(await stat(real)).isFile()) throw new VarFileInvalid(`var file ${file} is not a file`);
+    resolved.push(real);
+  }
+  return resolved;
 }

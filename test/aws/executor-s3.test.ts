@@ -2,22 +2,24 @@
 // artifacts are uploaded, and an apply in a fresh container (an empty folder) downloads the
 // approved plan, checks it and applies it; its result lands in S3 for CollectJobResult.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { S3ArtifactPort } from '../../adapters/aws/s3.ts';
 import { jobFactory, runExecutor } from '../support/executor.ts';
-import { HELLO_EXAMPLE, makeRepo } from '../support/repo.ts';
+import { stateKey } from '../../core/contracts/job-input.ts';
+import { HELLO_EXAMPLE, REPO_ROOT, makeRepo } from '../support/repo.ts';
 import { type MotoServer, startMotoServer } from './moto-server.ts';
 
 const BUCKET = 'stepform-artifacts-test';
 let moto: MotoServer;
 let env: NodeJS.ProcessEnv;
 let port: S3ArtifactPort;
+let s3: S3Client;
 
 beforeAll(async () => {
   moto = await startMotoServer();
-  const s3 = new S3Client({ ...moto.clientConfig, forcePathStyle: true });
+  s3 = new S3Client({ ...moto.clientConfig, forcePathStyle: true });
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   port = new S3ArtifactPort(s3, { bucket: BUCKET, keyPrefix: 'artifacts' });
   env = {
@@ -109,5 +111,37 @@ describe('the executor with S3 artifacts', () => {
     expect(await port.readResult(applyJob.artifactsDir)).toMatchObject({
       error: { name: 'PlanNotFound' },
     });
+  });
+});
+
+describe('the executor with the S3 state backend', () => {
+  it('keeps a named workspace’s state under its environment and project, nothing elsewhere', async () => {
+    const repo = await makeRepo();
+    const commit = await repo.commitDir(join(REPO_ROOT, 'test', 'golden', 'workspaces'), '.');
+    const jobs = await jobFactory(repo.dir, '.');
+    const backend = {
+      type: 's3',
+      bucket: BUCKET,
+      region: 'us-east-1',
+      keyPrefix: 'stepform/state',
+    };
+    const ran = await runExecutor(
+      jobs.job('plan-apply', commit, {
+        backend,
+        workspace: 'dev',
+        varFiles: ['variables/dev.tfvars'],
+      }),
+      env,
+    );
+    expect(ran.result?.error).toBeUndefined();
+    expect(ran.result?.outputs?.workspace).toEqual({ sensitive: false, value: 'dev' });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'stepform/' }));
+    // The same layout as the local backend's (core's stateKey): the IAM policy of each
+    // environment's role covers it, and the default workspace's key is never written.
+    expect(listed.Contents?.map((object) => object.Key)).toEqual([
+      `stepform/state/${stateKey('dev', '.', 'dev')}`,
+    ]);
+    const root = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'terraform' }));
+    expect(root.Contents ?? []).toEqual([]);
   });
 });

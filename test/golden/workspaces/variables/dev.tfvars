@@ -1,0 +1,2 @@
+instance_count = 1
+region         = "eu-west-1"

@@ -1,0 +1,2 @@
+instance_count = 3
+region         = "eu-central-1"
