@@ -193,6 +193,9 @@ describe('assertLiveEphemeral', () => {
     })();
     expect(error).toBeInstanceOf(InvalidInput);
     expect((error as InvalidInput).field).toBe('ENV');
-    expect(assertLiveEphemeral('pr-42', 'app', record, SCHEDULE)).toBe(SCHEDULE);
+    expect(assertLiveEphemeral('pr-42', 'app', record, SCHEDULE)).toEqual({
+      record,
+      schedule: SCHEDULE,
+    });
   });
 });

@@ -63,7 +63,7 @@ export function assertLiveEphemeral(
   record: EnvironmentRecord | undefined,
   schedule: DestroySchedule | undefined,
   field = 'environment',
-): DestroySchedule {
+): { record: EnvironmentRecord; schedule: DestroySchedule } {
   if (record?.status !== 'active') {
     throw new NotFound(
       `no live environment ${environment} (${projectDir})${record ? `: it is ${record.status}` : ''}`,
@@ -75,7 +75,7 @@ export function assertLiveEphemeral(
       `${environment} (${projectDir}) is not ephemeral: it has no scheduled destroy to move or cancel`,
     );
   }
-  return schedule;
+  return { record, schedule };
 }
 
 /** Whole seconds within DEFAULT_TTL_BOUNDS (1 minute to 30 days), or InvalidInput naming `field`. */
@@ -123,11 +123,10 @@ export async function changeTtlStep(
     run.ttlSeconds === undefined
       ? undefined
       : assertTtlInBounds(run.ttlSeconds, 'changeTtl.run.ttlSeconds');
-  const record = await ports.records.readEnvironment(environment, projectDir);
-  const schedule = assertLiveEphemeral(
+  const { record, schedule } = assertLiveEphemeral(
     environment,
     projectDir,
-    record,
+    await ports.records.readEnvironment(environment, projectDir),
     await ports.schedules.pending(environment, projectDir),
     'changeTtl.run.environment',
   );
@@ -139,7 +138,7 @@ export async function changeTtlStep(
     await ports.schedules.upsert({ ...schedule, fireAt, createdBy: run.runId });
   }
   await ports.records.setEnvironment({
-    ...(record as EnvironmentRecord),
+    ...record,
     ttlExpiresAt: fireAt,
     updatedAt: now.toISOString(),
   });

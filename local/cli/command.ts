@@ -3,6 +3,7 @@
 // approval, unless --auto-approve). Its masked output is printed after the run. The command
 // is checked against the allowlist before a run exists: anything else is exit 2, no run.
 import { InvalidInput } from '../../core/errors.ts';
+import { commandProblem } from '../../core/terraform-commands.ts';
 import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
@@ -87,41 +88,40 @@ export async function commandVerb(
   io: Io,
 ): Promise<number> {
   const args = commandArgs(tokens);
+  // The command first: a refused command is refused whatever else is wrong.
+  const problem = commandProblem(args);
+  if (problem !== undefined) throw new InvalidInput('-- args', problem);
   if (values.env === undefined)
     throw new InvalidInput('--env', 'is required: the environment whose state the command reads');
   const environment = values.env;
   const timeoutSeconds = approvalTimeoutSeconds(values);
-  // The command first: a refused command is refused whatever else is wrong.
-  const check = (fields: Record<string, unknown>): RunContext => {
-    try {
-      return parseInput(
-        RUN_INPUT,
-        {
-          runId: LocalEngine.newRunId(),
-          workflow: 'command',
-          repository: '/',
-          commit: '0'.repeat(40),
-          projectDir: '.',
-          environment,
-          args,
-          autoApprove: values['auto-approve'] === true,
-          approvalTimeoutSeconds: timeoutSeconds,
-          ...fields,
-        },
-        'input',
-      );
-    } catch (error) {
-      if (error instanceof InvalidInput) {
-        const field = error.field === 'input.args' ? '-- args' : flagFor(error.field);
-        throw new InvalidInput(field, error.message.slice(error.field.length + 2));
-      }
-      throw error;
-    }
-  };
-  check({});
   const repository = await resolveRepository(values.repo, io.cwd);
   const commit = await resolveCommit(repository, values.commit);
   const projectDir = await projectOf(repository, environment, values, io);
   await checkProjectDirAtCommit(repository, commit, projectDir);
-  return executeRun(check({ repository, commit, projectDir }), values, io);
+  let run: RunContext;
+  try {
+    run = parseInput(
+      RUN_INPUT,
+      {
+        runId: LocalEngine.newRunId(),
+        workflow: 'command',
+        repository,
+        commit,
+        projectDir,
+        environment,
+        args,
+        autoApprove: values['auto-approve'] === true,
+        approvalTimeoutSeconds: timeoutSeconds,
+      },
+      'input',
+    );
+  } catch (error) {
+    if (error instanceof InvalidInput) {
+      const field = error.field === 'input.args' ? '-- args' : flagFor(error.field);
+      throw new InvalidInput(field, error.message.slice(error.field.length + 2));
+    }
+    throw error;
+  }
+  return executeRun(run, values, io);
 }

@@ -48,13 +48,14 @@ async function liveEphemeralProject(
   if (dir === undefined)
     throw new InvalidInput('ENV', `no live ephemeral environment named ${environment}`);
   try {
+    // Throws, saying why (not live, or not ephemeral): there is no pending schedule.
     return assertLiveEphemeral(
       environment,
       dir,
       stores.records.getEnvironment(environment, dir),
       undefined,
       'ENV',
-    );
+    ).schedule;
   } catch (error) {
     if (error instanceof NotFound) throw new InvalidInput('ENV', error.message);
     throw error;
