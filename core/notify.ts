@@ -37,7 +37,10 @@ export const NOTIFY_INPUT = z.looseObject({
     .optional(),
   /** The rollback target (DecideRollback's plan); its message only once it rolled back. */
   rollback: z.looseObject({ commit: z.string(), message: z.string().optional() }).optional(),
-  schedule: z.looseObject({ fireAt: z.string() }).optional(),
+  /** A TTL change: the new destroy time, or null when the destroy was cancelled. */
+  schedule: z.looseObject({ fireAt: z.string().nullable() }).optional(),
+  /** A command run: the command that will run (awaiting approval) or ran. */
+  command: z.looseObject({ name: z.string(), args: z.array(z.string()) }).optional(),
   approval: z.unknown().optional(),
   links: z.strictObject({ approve: z.string(), reject: z.string() }).optional(),
   /** With the links: lets Slack's interactive buttons name the approval they decide. */
@@ -49,7 +52,8 @@ export interface NotifyDetail {
   readonly summary?: ChangeCounts;
   readonly error?: { Error: string; Cause?: string | undefined };
   readonly rollback?: { message: string };
-  readonly schedule?: { fireAt: string };
+  readonly schedule?: { fireAt: string | null };
+  readonly command?: { name: string; args: readonly string[] };
   readonly links?: { approve: string; reject: string };
   readonly approvalId?: string;
 }
@@ -105,7 +109,15 @@ export function statusLine(run: RunContext, phase: Phase, detail: NotifyDetail):
   if (detail.summary) parts.push(formatCounts(detail.summary));
   if (detail.rollback) parts.push(detail.rollback.message);
   else if (detail.error) parts.push(errorText(detail.error));
-  if (detail.schedule) parts.push(`destroy scheduled at ${detail.schedule.fireAt}`);
+  if (detail.command)
+    parts.push(`terraform ${[detail.command.name, ...detail.command.args].join(' ')}`);
+  if (detail.schedule) {
+    parts.push(
+      detail.schedule.fireAt === null
+        ? 'scheduled destroy cancelled: kept until destroyed by hand'
+        : `destroy scheduled at ${detail.schedule.fireAt}`,
+    );
+  }
   return parts.join(' — ');
 }
 
@@ -114,6 +126,7 @@ const TERMINAL_COMMIT_STATES: Partial<Record<Phase, CommitState>> = {
   planned: 'success',
   no_changes: 'success',
   applied: 'success',
+  command_completed: 'success',
   destroyed: 'success',
   rejected: 'failure',
   expired: 'failure',
@@ -153,6 +166,9 @@ export async function notifyStep(
       ? { rollback: { message: rollbackMessage(phase, notice.rollback, notice.error) } }
       : {}),
     ...(notice.schedule ? { schedule: notice.schedule } : {}),
+    ...(notice.command
+      ? { command: { name: notice.command.name, args: notice.command.args } }
+      : {}),
     ...(notice.links ? { links: notice.links } : {}),
     ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
   };

@@ -39,6 +39,8 @@ export interface RecordPort {
   setLastGood(environment: string, projectDir: string, good: LastGoodCommit): Promise<void>;
   /** Replaces the record of the environment and project. */
   setEnvironment(record: EnvironmentRecord): Promise<void>;
+  /** The record of the environment and project, if a run left one. */
+  readEnvironment(environment: string, projectDir: string): Promise<EnvironmentRecord | undefined>;
 }
 
 /** A run's own record (the run item on AWS, the runs table locally), as the steps write it. */
@@ -97,6 +99,8 @@ export interface SchedulePort {
   upsert(schedule: DestroySchedule): Promise<void>;
   /** It never fires after this; removing one that is gone is fine. */
   remove(environment: string, projectDir: string): Promise<void>;
+  /** The schedule that will still fire for the environment and project, if any. */
+  pending(environment: string, projectDir: string): Promise<DestroySchedule | undefined>;
 }
 
 /** Status events (SQS FIFO on AWS, the outbox table locally). */

@@ -5,6 +5,8 @@ import type { Backend, JobInput } from './contracts/job-input.ts';
 import type { JobResult } from './contracts/job-result.ts';
 import { JobFailed, JobLost, NothingApplied } from './errors.ts';
 import { assertRollbackTarget } from './rollback.ts';
+import { resolveCommand } from './terraform-commands.ts';
+import { cutText } from './text.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
 import { parseInput } from './validation.ts';
 
@@ -16,7 +18,14 @@ export interface JobSettings {
 
 export interface PreparedRun {
   run: RunContext;
-  jobs: { plan: JobInput; planApply: JobInput; destroy: JobInput };
+  /** `command` only in command runs: the allowlisted command as an executor job. */
+  jobs: { plan: JobInput; planApply: JobInput; destroy: JobInput; command?: JobInput };
+  /**
+   * Whether the run waits for an approval before its change (the command workflow's Choice):
+   * a command that changes the state does, unless the run is auto-approved where the
+   * deployment allows it. False for a command that only reads.
+   */
+  needsApproval: boolean;
   /**
    * How long the approval task waits (its TimeoutSecondsPath): the approval's own timeout and
    * APPROVAL_TASK_GRACE_SECONDS. The approval expires counted from when RequestApproval runs,
@@ -35,10 +44,33 @@ export const APPROVAL_TASK_GRACE_SECONDS = 30;
  */
 export const PLAN_STEP = 'plan';
 
-/** PrepareRun: validates the execution input and builds the executor jobs of the run. */
-export function prepareRun(input: unknown, settings: JobSettings): PreparedRun {
+/** The folder of a command run's job in its artifacts (`<artifactsRoot>/<runId>/command`). */
+export const COMMAND_STEP = 'command';
+
+/**
+ * The most of a command's output that travels in the workflow's state (UTF-16 units): the
+ * state stays far below Step Functions' 256 KB; the whole output is in the job's log.
+ */
+export const COMMAND_OUTPUT_LIMIT = 16 * 1024;
+
+/** A command's masked output, cut to COMMAND_OUTPUT_LIMIT with a note saying where the rest is. */
+export function commandOutput(output: string, logLocation: string): string {
+  if (output.length <= COMMAND_OUTPUT_LIMIT) return output;
+  const note = `\n[output cut at ${COMMAND_OUTPUT_LIMIT} characters: the whole output is in the job log, ${logLocation}]\n`;
+  return `${cutText(output, COMMAND_OUTPUT_LIMIT - note.length)}${note}`;
+}
+
+/**
+ * PrepareRun: validates the execution input and builds the executor jobs of the run.
+ * `allowAutoApprove` is the deployment's: whether a run may skip its approval at all.
+ */
+export function prepareRun(
+  input: unknown,
+  settings: JobSettings,
+  allowAutoApprove = false,
+): PreparedRun {
   const run = parseInput(RUN_INPUT, input, 'input');
-  const job = (verb: 'plan' | 'plan-apply' | 'destroy', step: string): JobInput => ({
+  const job = (verb: 'plan' | 'plan-apply' | 'destroy', step: string) => ({
     runId: run.runId,
     verb,
     repository: run.repository,
@@ -48,13 +80,19 @@ export function prepareRun(input: unknown, settings: JobSettings): PreparedRun {
     backend: settings.backend,
     artifactsDir: join(settings.artifactsRoot, run.runId, step),
   });
+  const changesState =
+    run.workflow === 'command' && run.args !== undefined && resolveCommand(run.args).changesState;
   return {
     run,
     jobs: {
       plan: job('plan', PLAN_STEP),
       planApply: job('plan-apply', 'apply'),
       destroy: job('destroy', 'destroy'),
+      ...(run.workflow === 'command' && run.args !== undefined
+        ? { command: { ...job('plan', COMMAND_STEP), verb: 'command' as const, args: run.args } }
+        : {}),
     },
+    needsApproval: changesState && !(run.autoApprove && allowAutoApprove),
     approvalTaskTimeoutSeconds: run.approvalTimeoutSeconds + APPROVAL_TASK_GRACE_SECONDS,
   };
 }
@@ -72,6 +110,8 @@ export interface CollectedResult {
   plan?: { dir: string; sha256: string };
   /** After a plan with changes: the job that applies exactly that plan. */
   applyJob?: JobInput;
+  /** A command job: what ran and its masked output (cut: see COMMAND_OUTPUT_LIMIT). */
+  command?: { name: string; args: string[]; output: string; cut: boolean };
 }
 
 /**
@@ -104,6 +144,11 @@ export function collectJobResult(job: JobInput, result: JobResult | undefined): 
     outputs: result.outputs ?? {},
     resultLocation: job.artifactsDir,
   };
+  if (result.command) {
+    const { name, args, output } = result.command;
+    const shown = commandOutput(output, result.artifacts.log);
+    collected.command = { name, args: [...args], output: shown, cut: shown !== output };
+  }
   if (result.plan) {
     collected.plan = { dir: job.artifactsDir, sha256: result.plan.sha256 };
     if (job.verb === 'plan' && collected.hasChanges) {
@@ -164,6 +209,10 @@ export const OUTCOMES = [
   'active',
   'destroyed',
   'destroy_failed',
+  // The ttl and command workflows: neither changes what the environment's record says
+  // through Record (a TTL change writes the record itself, in ChangeTtl).
+  'ttl_changed',
+  'command_completed',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 

@@ -38,7 +38,10 @@ export interface SlackMessageInput {
   /** A failed step's error, as Step Functions passes it. */
   readonly error?: { readonly Error: string; readonly Cause?: string | undefined };
   readonly rollback?: { readonly message: string };
-  readonly schedule?: { readonly fireAt: string };
+  /** A TTL change: the new destroy time, or null when the destroy was cancelled. */
+  readonly schedule?: { readonly fireAt: string | null };
+  /** A command run: the command that will run or ran. */
+  readonly command?: { readonly name: string; readonly args: readonly string[] };
   /** The signed approve / reject links of an approval request (none with an approver list). */
   readonly links?: { readonly approve: string; readonly reject: string };
   /**
@@ -142,6 +145,16 @@ function errorText(error: { Error: string; Cause?: string | undefined }): string
   return cause === '' ? error.Error : `${error.Error}: ${cause}`;
 }
 
+function commandText(command: { readonly name: string; readonly args: readonly string[] }): string {
+  return [command.name, ...command.args].join(' ');
+}
+
+function scheduleText(fireAt: string | null): string {
+  return fireAt === null
+    ? 'scheduled destroy cancelled: kept until destroyed by hand'
+    : `destroy scheduled at ${fireAt}`;
+}
+
 function fallback(input: SlackMessageInput): string {
   const { run, phase, summary } = input;
   const parts = [
@@ -150,7 +163,8 @@ function fallback(input: SlackMessageInput): string {
   if (summary) parts.push(formatCounts(summary));
   if (input.rollback) parts.push(input.rollback.message);
   else if (input.error) parts.push(errorText(input.error));
-  if (input.schedule) parts.push(`destroy scheduled at ${input.schedule.fireAt}`);
+  if (input.command) parts.push(`terraform ${commandText(input.command)}`);
+  if (input.schedule) parts.push(scheduleText(input.schedule.fireAt));
   if (input.links || input.approvalId !== undefined)
     parts.push('approve or reject from the message buttons');
   return escapedWithin(clean(parts.join(' — '), false), FALLBACK_LIMIT);
@@ -209,10 +223,26 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
       text: { type: 'mrkdwn', text: codeBlock('Error', errorText(input.error), 'tail') },
     });
   }
-  if (input.schedule) {
+  if (input.command) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*Destroy scheduled at* ${code(input.schedule.fireAt)}` },
+      text: {
+        type: 'mrkdwn',
+        text: `*Command* ${code(`terraform ${commandText(input.command)}`)}`,
+      },
+    });
+  }
+  if (input.schedule) {
+    const { fireAt } = input.schedule;
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text:
+          fireAt === null
+            ? '*Scheduled destroy cancelled*: kept until destroyed by hand'
+            : `*Destroy scheduled at* ${code(fireAt)}`,
+      },
     });
   }
   if (input.links || input.approvalId !== undefined) {

@@ -38,6 +38,8 @@ function memoryRecords() {
     getLastGood: async (env, project) => lastGood.get(`${env}/${project}`),
     setLastGood: async (env, project, good) => void lastGood.set(`${env}/${project}`, good),
     setEnvironment: async (record) => void environments.push(record),
+    readEnvironment: async (env, project) =>
+      environments.findLast((e) => e.environment === env && e.projectDir === project),
   };
   const runs: RunPort = { addRunDetails: async (_runId, d) => void details.push(d) };
   return { port, ports: { records: port, runs }, lastGood, environments, details };
@@ -74,6 +76,34 @@ describe('assertOnDefaultBranch', () => {
 });
 
 describe('recordStep', () => {
+  it("keeps a command run's command and output, and a TTL change's schedule, in the run details", async () => {
+    const { ports, environments, details } = memoryRecords();
+    const command = { name: 'state list', args: [], output: 'null_resource.a\n', cut: false };
+    await recordStep(
+      {
+        run: { ...RUN, workflow: 'command', args: ['state', 'list'] },
+        outcome: 'command_completed',
+        command,
+      },
+      ports,
+      NOW,
+    );
+    await recordStep(
+      {
+        run: { ...RUN, workflow: 'ttl', cancelTtl: true },
+        outcome: 'ttl_changed',
+        schedule: { fireAt: null },
+      },
+      ports,
+      NOW,
+    );
+    expect(details).toEqual([
+      { outcome: 'command_completed', command },
+      { outcome: 'ttl_changed', schedule: { fireAt: null } },
+    ]);
+    expect(environments).toEqual([]);
+  });
+
   it('makes an applied commit the last good one and the environment active', async () => {
     const { ports, lastGood, environments, details } = memoryRecords();
     await recordStep({ run: RUN, outcome: 'applied' }, ports, NOW);
@@ -213,6 +243,7 @@ describe('scheduleStep', () => {
     const port: SchedulePort = {
       upsert: async (s) => void upserts.push(s),
       remove: async (env, project) => void removed.push(`${env}/${project}`),
+      pending: async () => undefined,
     };
     const run = { ...RUN, workflow: 'ephemeral', ttlSeconds: 7200 };
     expect(await scheduleStep({ action: 'upsert', run }, port, NOW)).toEqual({

@@ -1,7 +1,7 @@
 // The Task states' logic, once: each step parses its input with zod, calls the pure core and
 // talks to the world only through ports. The local engine's adapters and the AWS Lambda
 // handlers are both thin wrappers over these functions.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ENVIRONMENT_NAME, JOB, RUN_ID } from './contracts/job-input.ts';
 import {
@@ -47,6 +47,7 @@ import {
   setsLastGood,
 } from './run.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { resolveCommand } from './terraform-commands.ts';
 import { parseInput } from './validation.ts';
 
 const LOCK_INPUT = z.strictObject({ runId: z.string().min(1), environment: z.string().min(1) });
@@ -54,26 +55,63 @@ const COLLECT_INPUT = z.strictObject({ job: JOB });
 const RECORD_INPUT = z.looseObject({
   run: RUN_INPUT,
   outcome: z.enum(OUTCOMES),
-  schedule: z.looseObject({ fireAt: z.string() }).optional(),
+  schedule: z.looseObject({ fireAt: z.string().nullable() }).optional(),
   /** The applied result: its outputs (sensitive ones already masked) are kept with the run. */
   apply: z.looseObject({ outputs: z.record(z.string(), z.unknown()) }).optional(),
+  /** A command run's result: what ran and its masked output, kept with the run. */
+  command: z
+    .strictObject({
+      name: z.string(),
+      args: z.array(z.string()),
+      output: z.string(),
+      cut: z.boolean(),
+    })
+    .optional(),
   rollback: z.unknown().optional(),
   error: z.unknown().optional(),
 });
 const ROLLBACK_INPUT = z.looseObject({ run: RUN_INPUT, job: JOB });
 const SCHEDULE_INPUT = z.strictObject({ action: z.enum(['upsert', 'delete']), run: RUN_INPUT });
-const APPROVAL_REQUEST_INPUT = z.looseObject({
-  taskToken: z.string().min(1),
-  /** The waiting execution: the approval endpoint asks whether it still runs. */
-  executionArn: z.string().min(1).optional(),
-  run: RUN_INPUT,
-  plan: z.looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) }),
+/** What a command run asks to approve: the command and its arguments, as they will run. */
+export const APPROVED_COMMAND = z.strictObject({
+  name: z.string().min(1),
+  args: z.array(z.string()),
 });
+export type ApprovedCommand = z.output<typeof APPROVED_COMMAND>;
+
+/**
+ * An approval is for a plan (plan-apply: its digest is what gets approved) or, in a command
+ * run, for the command (its args, as the run input has them: the digest of those is kept).
+ */
+const APPROVAL_REQUEST_INPUT = z
+  .looseObject({
+    taskToken: z.string().min(1),
+    /** The waiting execution: the approval endpoint asks whether it still runs. */
+    executionArn: z.string().min(1).optional(),
+    run: RUN_INPUT,
+    plan: z
+      .looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) })
+      .optional(),
+    command: z.strictObject({ args: z.array(z.string()).min(1) }).optional(),
+  })
+  .refine((request) => (request.plan === undefined) !== (request.command === undefined), {
+    message: 'an approval is for exactly one of a plan and a command',
+    path: ['plan'],
+  });
+
+/** The digest an approval of a command keeps in place of a plan's: of its exact arguments. */
+export function commandDigest(args: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(args), 'utf8').digest('hex');
+}
 
 /** PrepareRun. */
-export function prepareStep(input: unknown, settings: JobSettings): PreparedRun {
+export function prepareStep(
+  input: unknown,
+  settings: JobSettings,
+  allowAutoApprove = false,
+): PreparedRun {
   const { input: runInput } = parseInput(z.strictObject({ input: z.unknown() }), input, 'prepare');
-  return prepareRun(runInput, settings);
+  return prepareRun(runInput, settings, allowAutoApprove);
 }
 
 /**
@@ -214,7 +252,7 @@ export async function recordStep(
   ports: { readonly records: RecordPort; readonly runs: RunPort },
   now: Date,
 ): Promise<{ recorded: string }> {
-  const { run, outcome, schedule, apply, rollback, error } = parseInput(
+  const { run, outcome, schedule, apply, command, rollback, error } = parseInput(
     RECORD_INPUT,
     input,
     'record',
@@ -242,6 +280,8 @@ export async function recordStep(
   await runs.addRunDetails(run.runId, {
     outcome,
     ...(apply === undefined ? {} : { outputs: apply.outputs }),
+    ...(command === undefined ? {} : { command }),
+    ...(schedule === undefined ? {} : { schedule }),
     ...(rollback === undefined ? {} : { rollback }),
     ...(error === undefined ? {} : { error }),
   });
@@ -298,7 +338,9 @@ export interface ApprovalRequestResult {
    */
   readonly approverLinks?: readonly ApproverLinks[];
   /** The collected plan the approval is for (its result location, for the notification). */
-  readonly plan: z.output<typeof APPROVAL_REQUEST_INPUT>['plan'];
+  readonly plan?: z.output<typeof APPROVAL_REQUEST_INPUT>['plan'];
+  /** Or, in a command run, the command it is for. */
+  readonly command?: ApprovedCommand;
 }
 
 /**
@@ -318,11 +360,16 @@ export async function requestApprovalStep(
     approvers?: readonly string[];
   },
 ): Promise<ApprovalRequestResult> {
-  const { run, plan, taskToken, executionArn } = parseInput(
-    APPROVAL_REQUEST_INPUT,
-    input,
-    'approval',
-  );
+  const request = parseInput(APPROVAL_REQUEST_INPUT, input, 'approval');
+  const { run, plan, taskToken, executionArn } = request;
+  let command: ApprovedCommand | undefined;
+  if (request.command !== undefined) {
+    // Only the run's own command may be approved in its name.
+    if (JSON.stringify(request.command.args) !== JSON.stringify(run.args))
+      throw new InvalidInput('approval.command.args', "are not the run's command");
+    const resolved = resolveCommand(request.command.args);
+    command = { name: resolved.name, args: [...resolved.userArgs] };
+  }
   const id = newApprovalId();
   const expiresAt = new Date(options.now.getTime() + run.approvalTimeoutSeconds * 1000);
   const approval: StoredApproval = {
@@ -333,7 +380,7 @@ export async function requestApprovalStep(
     environment: run.environment,
     projectDir: run.projectDir,
     commit: run.commit,
-    planSha256: plan.plan.sha256,
+    planSha256: plan ? plan.plan.sha256 : commandDigest(request.command?.args ?? []),
     status: 'pending',
     requestedAt: options.now.toISOString(),
     expiresAt: expiresAt.toISOString(),
@@ -359,7 +406,13 @@ export async function requestApprovalStep(
           })),
         };
   await approvals.create(approval);
-  return { run, approval, plan, ...made };
+  return {
+    run,
+    approval,
+    ...(plan === undefined ? {} : { plan }),
+    ...(command === undefined ? {} : { command }),
+    ...made,
+  };
 }
 
 /** A per-task token for engines that give one token per execution (the local engine). */

@@ -2,7 +2,9 @@
 // (PrepareRun's approval and branch checks, RequestApproval's store-then-announce), and that
 // every port a side injects is the one the step uses.
 import { describe, expect, it } from '@jest/globals';
-import { DefaultBranchCheckFailed, LockHeld } from './errors.ts';
+import { DefaultBranchCheckFailed, InvalidInput, LockHeld } from './errors.ts';
+import { rejection } from '../test/support/caught.ts';
+import { commandDigest } from './steps.ts';
 import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
@@ -61,10 +63,15 @@ function memoryPorts(overrides: Partial<TaskPorts> = {}) {
       getLastGood: async () => undefined,
       setLastGood: async () => undefined,
       setEnvironment: async () => undefined,
+      readEnvironment: async () => undefined,
     },
     runs: notifyPorts.runs,
     artifacts: notifyPorts.artifacts,
-    schedules: { upsert: async () => undefined, remove: async () => undefined },
+    schedules: {
+      upsert: async () => undefined,
+      remove: async () => undefined,
+      pending: async () => undefined,
+    },
     approvals: {
       create: async (approval) => void approvals.push(approval),
       get: async () => undefined,
@@ -108,6 +115,7 @@ describe('TASK_STEPS', () => {
       'Record',
       'Rollback',
       'Schedule',
+      'ChangeTtl',
     ]);
     expect(isTaskFunction('Lock')).toBe(true);
     for (const name of ['ApprovalCallback', 'ExecutionEnded', 'toString', 'lock']) {
@@ -230,6 +238,43 @@ describe('PrepareRun', () => {
 
 describe('RequestApproval', () => {
   const input = { taskToken: 'token-from-step-functions', run: RUN, plan: PLAN };
+
+  it('of a command run: approves that command, says what will run, keeps its digest', async () => {
+    const { ports, approvals, chats } = memoryPorts();
+    const args = ['state', 'rm', 'null_resource.a'];
+    const run = { ...RUN, workflow: 'command', args };
+
+    const announced = await requestApproval(
+      { taskToken: 'token-1', run, command: { args } },
+      ports,
+    );
+
+    expect(announced.command).toEqual({ name: 'state rm', args: ['null_resource.a'] });
+    expect(approvals).toEqual([
+      expect.objectContaining({ runId: 'run-1', planSha256: commandDigest(args) }),
+    ]);
+    expect(JSON.stringify(chats)).toContain('terraform state rm null_resource.a');
+  });
+
+  it("refuses an approval of a command that is not the run's, or of both a plan and a command", async () => {
+    const { ports, approvals } = memoryPorts();
+    const run = { ...RUN, workflow: 'command', args: ['state', 'list'] };
+    const other = await rejection(
+      requestApproval(
+        { taskToken: 't', run, command: { args: ['state', 'rm', 'null_resource.a'] } },
+        ports,
+      ),
+    );
+    expect((other as InvalidInput).field).toBe('approval.command.args');
+    const both = await rejection(
+      requestApproval(
+        { taskToken: 't', run, plan: PLAN, command: { args: ['state', 'list'] } },
+        ports,
+      ),
+    );
+    expect((both as InvalidInput).field).toBe('approval.plan');
+    expect(approvals).toEqual([]);
+  });
 
   it('stores the approval with the input task token, then announces it with its links', async () => {
     const { ports, approvals, events, chats, warnings } = memoryPorts();

@@ -7,6 +7,7 @@ import { type NotifyPorts, type NotifyReport, notifyStep } from './notify.ts';
 import type { CodeHostPort, StorePorts } from './ports.ts';
 import { type RepositoryPin, assertPinnedRepository } from './repository-pin.ts';
 import type { JobSettings, PreparedRun } from './run.ts';
+import { changeTtlStep } from './ttl.ts';
 import {
   type ApprovalRequestResult,
   assertOnDefaultBranch,
@@ -74,7 +75,7 @@ export type TaskStep = (input: unknown, ports: TaskPorts) => Promise<unknown>;
  * a commit on the default branch wherever that is required (on AWS: always, fail closed).
  */
 export async function prepareTask(input: unknown, ports: TaskPorts): Promise<PreparedRun> {
-  const prepared = prepareStep(input, ports.jobSettings);
+  const prepared = prepareStep(input, ports.jobSettings, ports.allowAutoApprove);
   const { run } = prepared;
   assertPinnedRepository(run.repository, ports.repositoryPin);
   if (run.workflow === 'plan-apply' && run.autoApprove && !ports.allowAutoApprove) {
@@ -115,12 +116,13 @@ export async function requestApproval(
     ...(await ports.approvalSigning()),
     ...(ports.taskToken ? { taskToken: ports.taskToken() } : {}),
   });
-  const { run, approval, links, plan } = request;
+  const { run, approval, links, plan, command } = request;
   const notified = await notifyStep(
     {
       run,
       phase: 'awaiting_approval',
-      result: plan,
+      ...(plan === undefined ? {} : { result: plan }),
+      ...(command === undefined ? {} : { command }),
       ...(links === undefined ? {} : { links }),
       approvalId: approval.id,
     },
@@ -153,6 +155,7 @@ export const TASK_STEPS = {
   Record: async (input, ports) => recordStep(input, ports, ports.now()),
   Rollback: async (input, ports) => rollbackStep(input, ports.records),
   Schedule: async (input, ports) => scheduleStep(input, ports.schedules, ports.now()),
+  ChangeTtl: async (input, ports) => changeTtlStep(input, ports, ports.now()),
 } satisfies Record<string, TaskStep>;
 
 export type TaskFunction = keyof typeof TASK_STEPS;

@@ -2,7 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 import { rejection } from '../test/support/caught.ts';
 import { InvalidInput, NotFound } from './errors.ts';
 import type { DestroySchedule, EnvironmentRecord } from './ports.ts';
-import { type TtlPorts, changeTtlStep, fireSecond, scheduledDestroyRun } from './ttl.ts';
+import {
+  type TtlPorts,
+  assertLiveEphemeral,
+  changeTtlStep,
+  fireSecond,
+  scheduledDestroyRun,
+} from './ttl.ts';
 
 const COMMIT = 'c'.repeat(40);
 const SCHEDULE: DestroySchedule = {
@@ -14,7 +20,6 @@ const SCHEDULE: DestroySchedule = {
   commit: COMMIT,
 };
 const NOW = new Date('2026-03-01T12:00:00.000Z');
-const HOUR = 3_600_000;
 
 describe('scheduledDestroyRun', () => {
   it('gives the same run id for the same schedule, another for another fire time', () => {
@@ -53,72 +58,144 @@ describe('scheduledDestroyRun', () => {
   });
 });
 
+/** In-memory schedules and records: what ChangeTtl reads and writes, as a store would. */
 function fakePorts(pending: DestroySchedule[], environments: EnvironmentRecord[] = []) {
-  const upserted: DestroySchedule[] = [];
-  const saved: EnvironmentRecord[] = [];
+  const schedules = new Map(pending.map((s) => [`${s.environment}/${s.projectDir}`, s]));
+  const records = new Map(environments.map((e) => [`${e.environment}/${e.projectDir}`, e]));
   const ports: TtlPorts = {
-    pendingSchedules: async (environment) => pending.filter((s) => s.environment === environment),
     schedules: {
-      upsert: async (schedule) => void upserted.push(schedule),
-      remove: async () => undefined,
+      upsert: async (schedule) =>
+        void schedules.set(`${schedule.environment}/${schedule.projectDir}`, schedule),
+      remove: async (environment, projectDir) =>
+        void schedules.delete(`${environment}/${projectDir}`),
+      pending: async (environment, projectDir) => schedules.get(`${environment}/${projectDir}`),
     },
-    getEnvironment: async (environment, projectDir) =>
-      environments.find((e) => e.environment === environment && e.projectDir === projectDir),
-    setEnvironment: async (record) => void saved.push(record),
+    records: {
+      getLastGood: async () => undefined,
+      setLastGood: async () => undefined,
+      setEnvironment: async (record) =>
+        void records.set(`${record.environment}/${record.projectDir}`, record),
+      readEnvironment: async (environment, projectDir) =>
+        records.get(`${environment}/${projectDir}`),
+    },
   };
-  return { ports, upserted, saved };
+  return { ports, schedules, records };
+}
+
+function ttlRun(fields: Record<string, unknown>) {
+  return {
+    run: {
+      runId: 'run-ttl-1',
+      workflow: 'ttl',
+      repository: '/srv/git/infra',
+      commit: COMMIT,
+      projectDir: 'app',
+      environment: 'pr-42',
+      ...fields,
+    },
+  };
 }
 
 describe('changeTtlStep', () => {
   const live: EnvironmentRecord = {
     environment: 'pr-42',
     projectDir: 'app',
-    status: 'live',
+    status: 'active',
     ttlExpiresAt: SCHEDULE.fireAt,
     lastRunId: 'run-1',
     updatedAt: '2026-03-01T10:00:00.000Z',
   };
 
-  it('moves the schedule to now + ttl, records the expiry and says so', async () => {
-    const { ports, upserted, saved } = fakePorts([SCHEDULE], [live]);
-    const change = await changeTtlStep({ environment: 'pr-42', ttlMs: 4 * HOUR }, ports, NOW);
-    expect(change).toMatchObject({
-      environment: 'pr-42',
+  it('moves the schedule to now + ttl and records the expiry', async () => {
+    const { ports, schedules, records } = fakePorts([SCHEDULE], [live]);
+
+    const change = await changeTtlStep(ttlRun({ ttlSeconds: 4 * 3600 }), ports, NOW);
+
+    expect(change).toEqual({
       projectDir: 'app',
-      fireAt: '2026-03-01T16:00:00.000Z',
       previousFireAt: SCHEDULE.fireAt,
-    });
-    expect(upserted).toEqual([{ ...SCHEDULE, fireAt: '2026-03-01T16:00:00.000Z' }]);
-    expect(saved).toEqual([
-      { ...live, ttlExpiresAt: '2026-03-01T16:00:00.000Z', updatedAt: NOW.toISOString() },
-    ]);
-    expect(change.notice).toMatchObject({
-      phase: 'ttl_changed',
       schedule: { fireAt: '2026-03-01T16:00:00.000Z' },
-      run: { runId: 'run-1', workflow: 'ephemeral', environment: 'pr-42', ttlSeconds: 14_400 },
+    });
+    expect([...schedules.values()]).toEqual([
+      { ...SCHEDULE, fireAt: '2026-03-01T16:00:00.000Z', createdBy: 'run-ttl-1' },
+    ]);
+    expect(records.get('pr-42/app')).toEqual({
+      ...live,
+      ttlExpiresAt: '2026-03-01T16:00:00.000Z',
+      updatedAt: NOW.toISOString(),
     });
   });
 
-  it('refuses an environment with nothing scheduled, and changes nothing', async () => {
-    const { ports, upserted } = fakePorts([SCHEDULE]);
-    await expect(changeTtlStep({ environment: 'dev', ttlMs: HOUR }, ports, NOW)).rejects.toThrow(
-      NotFound,
-    );
-    await expect(
-      changeTtlStep({ environment: 'pr-42', projectDir: 'api', ttlMs: HOUR }, ports, NOW),
-    ).rejects.toThrow(NotFound);
-    expect(upserted).toEqual([]);
+  it('cancels: removes the schedule, and the record keeps the environment with no expiry', async () => {
+    const { ports, schedules, records } = fakePorts([SCHEDULE], [live]);
+
+    const change = await changeTtlStep(ttlRun({ cancelTtl: true }), ports, NOW);
+
+    expect(change.schedule).toEqual({ fireAt: null });
+    expect(schedules.size).toBe(0);
+    expect(records.get('pr-42/app')).toMatchObject({ status: 'active', ttlExpiresAt: null });
   });
 
-  it('asks which project when several are scheduled, naming the field', async () => {
-    const api = { ...SCHEDULE, projectDir: 'api' };
-    const { ports, upserted } = fakePorts([SCHEDULE, api]);
-    const request = { environment: 'pr-42', ttlMs: HOUR, projectField: '--dir' };
-    const error = await rejection(changeTtlStep(request, ports, NOW));
+  it('refuses an environment that is not live (NotFound) or not ephemeral (InvalidInput), changing nothing', async () => {
+    const destroyed = { ...live, status: 'destroyed' };
+    for (const [pending, environments, type] of [
+      [[SCHEDULE], [], NotFound],
+      [[SCHEDULE], [destroyed], NotFound],
+      [[], [live], InvalidInput],
+    ] as const) {
+      const { ports, schedules, records } = fakePorts([...pending], [...environments]);
+      const before = { schedules: [...schedules.values()], records: [...records.values()] };
+      const error = await rejection(changeTtlStep(ttlRun({ ttlSeconds: 3600 }), ports, NOW));
+      expect(error).toBeInstanceOf(type);
+      if (error instanceof InvalidInput) expect(error.field).toBe('changeTtl.run.environment');
+      expect({ schedules: [...schedules.values()], records: [...records.values()] }).toEqual(
+        before,
+      );
+    }
+  });
+
+  it('refuses a TTL outside 1 minute to 30 days, and a run that is not a ttl run', async () => {
+    const { ports, schedules } = fakePorts([SCHEDULE], [live]);
+    const short = await rejection(changeTtlStep(ttlRun({ ttlSeconds: 30 }), ports, NOW));
+    expect((short as InvalidInput).field).toBe('changeTtl.run.ttlSeconds');
+    const long = await rejection(
+      changeTtlStep(ttlRun({ ttlSeconds: 30 * 24 * 3600 + 1 }), ports, NOW),
+    );
+    expect((long as InvalidInput).field).toBe('changeTtl.run.ttlSeconds');
+    const both = await rejection(
+      changeTtlStep(ttlRun({ ttlSeconds: 3600, cancelTtl: true }), ports, NOW),
+    );
+    expect((both as InvalidInput).field).toBe('changeTtl.run.ttlSeconds');
+    const destroy = await rejection(
+      changeTtlStep(ttlRun({ workflow: 'destroy', ttlSeconds: undefined }), ports, NOW),
+    );
+    expect((destroy as InvalidInput).field).toBe('changeTtl.run.workflow');
+    expect([...schedules.values()]).toEqual([SCHEDULE]);
+  });
+});
+
+describe('assertLiveEphemeral', () => {
+  it('names the field it is given when the environment has no schedule', () => {
+    const record = {
+      ...SCHEDULE,
+      status: 'active',
+      ttlExpiresAt: null,
+      lastRunId: 'r',
+      updatedAt: '',
+    };
+    const error = (() => {
+      try {
+        assertLiveEphemeral('pr-42', 'app', record, undefined, 'ENV');
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
     expect(error).toBeInstanceOf(InvalidInput);
-    expect((error as InvalidInput).field).toBe('--dir');
-    const change = await changeTtlStep({ ...request, projectDir: 'api' }, ports, NOW);
-    expect(change.projectDir).toBe('api');
-    expect(upserted.map((s) => s.projectDir)).toEqual(['api']);
+    expect((error as InvalidInput).field).toBe('ENV');
+    expect(assertLiveEphemeral('pr-42', 'app', record, SCHEDULE)).toEqual({
+      record,
+      schedule: SCHEDULE,
+    });
   });
 });

@@ -1,13 +1,15 @@
 // Time to live of ephemeral environments: the destroy run a schedule starts when the TTL runs
-// out, and moving the TTL of a live environment. Both engines use these: the EventBridge
-// Scheduler adapter and the local scheduler build the same destroy run, and the TTL change is
-// one step over ports, whichever store and scheduler sit behind them.
+// out, and moving or cancelling the TTL of a live environment (the ttl workflow's ChangeTtl).
+// Both engines use these: the EventBridge Scheduler adapter and the local scheduler build the
+// same destroy run, and the TTL change is one step over ports, whichever store and scheduler
+// sit behind them.
 import { createHash } from 'node:crypto';
 import { RUN_ID_LIMIT } from './contracts/job-input.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { z } from 'zod';
+import { DEFAULT_TTL_BOUNDS } from './duration.ts';
 import { InvalidInput, NotFound } from './errors.ts';
-import type { NotifyInput } from './notify.ts';
-import type { DestroySchedule, EnvironmentRecord, SchedulePort } from './ports.ts';
+import type { DestroySchedule, EnvironmentRecord, RecordPort, SchedulePort } from './ports.ts';
 import { parseInput } from './validation.ts';
 
 /** A SHA-256 (hex) of an environment and project: what tells schedules apart in names and ids. */
@@ -49,89 +51,96 @@ export function scheduledDestroyRun(schedule: DestroySchedule): RunContext {
   );
 }
 
-/** What the TTL change step reads and writes. */
-export interface TtlPorts {
-  /** The destroy schedules of `environment` that have not fired yet. */
-  pendingSchedules(environment: string): Promise<readonly DestroySchedule[]>;
-  readonly schedules: SchedulePort;
-  getEnvironment(environment: string, projectDir: string): Promise<EnvironmentRecord | undefined>;
-  setEnvironment(record: EnvironmentRecord): Promise<void>;
-}
-
-export interface TtlChangeRequest {
-  readonly environment: string;
-  /** Which project, when the environment has several scheduled; named `projectField` in errors. */
-  readonly projectDir?: string;
-  readonly ttlMs: number;
-  /** The input field that names the project, for the error when one must be chosen. */
-  readonly projectField?: string;
-}
-
-export interface TtlChange {
-  readonly environment: string;
-  readonly projectDir: string;
-  readonly fireAt: string;
-  readonly previousFireAt: string;
-  /** The ttl_changed notice for the Notify step. */
-  readonly notice: NotifyInput;
-}
-
-/** The one pending schedule a TTL change is about; NotFound or InvalidInput otherwise. */
-export function scheduleToChange(
-  pending: readonly DestroySchedule[],
-  request: TtlChangeRequest,
-): DestroySchedule {
-  const matching = pending.filter(
-    (s) => request.projectDir === undefined || s.projectDir === request.projectDir,
-  );
-  const [schedule, ...others] = matching;
-  if (schedule === undefined) throw new NotFound(`no scheduled destroy for ${request.environment}`);
-  if (others.length > 0) {
-    throw new InvalidInput(
-      request.projectField ?? 'projectDir',
-      `${request.environment} has several scheduled projects: say which with ${request.projectField ?? 'projectDir'}`,
+/**
+ * A TTL change applies only to a live ephemeral environment: one whose record says it is
+ * active (NotFound otherwise: never applied, or destroyed) and whose destroy is still
+ * scheduled (InvalidInput naming the environment otherwise: it is not ephemeral, or its TTL
+ * was cancelled). The CLI checks the same before it starts a run, the ttl workflow again.
+ */
+export function assertLiveEphemeral(
+  environment: string,
+  projectDir: string,
+  record: EnvironmentRecord | undefined,
+  schedule: DestroySchedule | undefined,
+  field = 'environment',
+): { record: EnvironmentRecord; schedule: DestroySchedule } {
+  if (record?.status !== 'active') {
+    throw new NotFound(
+      `no live environment ${environment} (${projectDir})${record ? `: it is ${record.status}` : ''}`,
     );
   }
-  return schedule;
+  if (schedule === undefined) {
+    throw new InvalidInput(
+      field,
+      `${environment} (${projectDir}) is not ephemeral: it has no scheduled destroy to move or cancel`,
+    );
+  }
+  return { record, schedule };
+}
+
+/** Whole seconds within DEFAULT_TTL_BOUNDS (1 minute to 30 days), or InvalidInput naming `field`. */
+export function assertTtlInBounds(ttlSeconds: number, field: string): number {
+  const ms = ttlSeconds * 1000;
+  if (ms < DEFAULT_TTL_BOUNDS.minMs || ms > DEFAULT_TTL_BOUNDS.maxMs) {
+    throw new InvalidInput(
+      field,
+      `must be from ${DEFAULT_TTL_BOUNDS.minMs / 1000} s to ${DEFAULT_TTL_BOUNDS.maxMs / 1000} s`,
+    );
+  }
+  return ms;
+}
+
+const CHANGE_TTL_INPUT = z.looseObject({ run: RUN_INPUT });
+
+/** What ChangeTtl reads and writes. */
+export interface TtlPorts {
+  readonly schedules: SchedulePort;
+  readonly records: RecordPort;
+}
+
+/** ChangeTtl's output: the schedule after the change (fireAt null: cancelled). */
+export interface TtlChanged {
+  readonly projectDir: string;
+  readonly previousFireAt: string;
+  readonly schedule: { readonly fireAt: string | null };
 }
 
 /**
- * Moves the destroy of a live ephemeral environment to now + ttl: the schedule is replaced,
- * the environment's record says the new expiry, and the returned notice tells everyone.
+ * ChangeTtl, the ttl workflow's step: moves the destroy of a live ephemeral environment to
+ * now + ttlSeconds, or with cancelTtl removes it (kept until destroyed by hand). The
+ * environment's record says the new expiry (null when cancelled); the Notify step after it
+ * tells everyone (phase ttl_changed).
  */
 export async function changeTtlStep(
-  request: TtlChangeRequest,
+  input: unknown,
   ports: TtlPorts,
   now: Date,
-): Promise<TtlChange> {
-  const schedule = scheduleToChange(await ports.pendingSchedules(request.environment), request);
-  const fireAt = new Date(now.getTime() + request.ttlMs).toISOString();
-  await ports.schedules.upsert({ ...schedule, fireAt });
-  const environment = await ports.getEnvironment(schedule.environment, schedule.projectDir);
-  if (environment) {
-    await ports.setEnvironment({
-      ...environment,
-      ttlExpiresAt: fireAt,
-      updatedAt: now.toISOString(),
-    });
+): Promise<TtlChanged> {
+  const { run } = parseInput(CHANGE_TTL_INPUT, input, 'changeTtl');
+  if (run.workflow !== 'ttl') throw new InvalidInput('changeTtl.run.workflow', 'must be ttl');
+  const { environment, projectDir } = run;
+  const ttlMs =
+    run.ttlSeconds === undefined
+      ? undefined
+      : assertTtlInBounds(run.ttlSeconds, 'changeTtl.run.ttlSeconds');
+  const { record, schedule } = assertLiveEphemeral(
+    environment,
+    projectDir,
+    await ports.records.readEnvironment(environment, projectDir),
+    await ports.schedules.pending(environment, projectDir),
+    'changeTtl.run.environment',
+  );
+  let fireAt: string | null = null;
+  if (ttlMs === undefined) {
+    await ports.schedules.remove(environment, projectDir);
+  } else {
+    fireAt = new Date(now.getTime() + ttlMs).toISOString();
+    await ports.schedules.upsert({ ...schedule, fireAt, createdBy: run.runId });
   }
-  return {
-    environment: schedule.environment,
-    projectDir: schedule.projectDir,
-    fireAt,
-    previousFireAt: schedule.fireAt,
-    notice: {
-      run: {
-        runId: schedule.createdBy,
-        workflow: 'ephemeral',
-        repository: schedule.repository,
-        commit: schedule.commit,
-        projectDir: schedule.projectDir,
-        environment: schedule.environment,
-        ttlSeconds: Math.round(request.ttlMs / 1000),
-      },
-      phase: 'ttl_changed',
-      schedule: { fireAt },
-    },
-  };
+  await ports.records.setEnvironment({
+    ...record,
+    ttlExpiresAt: fireAt,
+    updatedAt: now.toISOString(),
+  });
+  return { projectDir, previousFireAt: schedule.fireAt, schedule: { fireAt } };
 }

@@ -52,6 +52,7 @@ const DOCUMENTED_PLACEHOLDERS = [
   'RecordFunctionArn',
   'RollbackFunctionArn',
   'ScheduleFunctionArn',
+  'ChangeTtlFunctionArn',
   'JobQueueArn',
   'PlanJobDefinitionArn',
   'ApplyJobDefinitionArn',
@@ -85,7 +86,15 @@ const LAMBDA_WAIT = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
 const LOCK = '${LockFunctionArn}';
 const UNLOCK = '${UnlockFunctionArn}';
 const NOTIFY = '${NotifyFunctionArn}';
-const LOCKING_WORKFLOWS: readonly Workflow[] = ['plan-apply', 'ephemeral', 'destroy'];
+const LOCKING_WORKFLOWS: readonly Workflow[] = [
+  'plan-apply',
+  'ephemeral',
+  'destroy',
+  'ttl',
+  'command',
+];
+/** The workflows that wait for a decision before their change. */
+const APPROVING_WORKFLOWS: readonly Workflow[] = ['plan-apply', 'command'];
 
 interface Catcher {
   ErrorEquals: string[];
@@ -344,21 +353,35 @@ const MINIMAL_INPUT = {
   environment: 'dev',
 };
 
-/**
- * PrepareRun's result replaces the state: what it returns for the smallest input is what it
- * returns for any (the run with its defaults filled in, and the jobs).
- */
-const DATA_FLOW: DataFlowOptions = {
-  inputPaths: REQUIRED_INPUT_FIELDS.map((key) => `$.${key}`),
-  replacingResults: {
-    '${PrepareRunFunctionArn}': pathsOf(
-      prepareStep(
-        { input: MINIMAL_INPUT },
-        { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
-      ),
-    ),
-  },
+/** What a run of each workflow needs beyond the required fields (its refinements). */
+const WORKFLOW_FIELDS: Readonly<Record<Workflow, Record<string, unknown>>> = {
+  plan: {},
+  'plan-apply': {},
+  ephemeral: { ttlSeconds: 3600 },
+  destroy: {},
+  ttl: { ttlSeconds: 3600 },
+  command: { args: ['state', 'list'] },
 };
+
+/**
+ * PrepareRun's result replaces the state: what it returns for the smallest input of a
+ * workflow is what it returns for any of that workflow (the run with its defaults filled in,
+ * the jobs, whether it needs an approval).
+ */
+function dataFlow(workflow: Workflow): DataFlowOptions {
+  return {
+    inputPaths: REQUIRED_INPUT_FIELDS.map((key) => `$.${key}`),
+    replacingResults: {
+      '${PrepareRunFunctionArn}': pathsOf(
+        prepareStep(
+          { input: { ...MINIMAL_INPUT, workflow, ...WORKFLOW_FIELDS[workflow] } },
+          { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
+        ),
+      ),
+    },
+  };
+}
+const DATA_FLOW = dataFlow('plan-apply');
 
 // ---- the checks, on each file ----
 
@@ -373,7 +396,7 @@ describe('the state-machines folder', () => {
     expect(files.sort()).toEqual(WORKFLOWS.map((w) => `${w}.asl.json`).sort());
   });
 
-  it('uses exactly the documented placeholders across the four files, so CDK can fill them', () => {
+  it('uses exactly the documented placeholders across the files, so CDK can fill them', () => {
     const used = new Set(WORKFLOWS.flatMap((w) => placeholders(text(w))));
     expect([...used].sort()).toEqual([...DOCUMENTED_PLACEHOLDERS].sort());
   });
@@ -492,7 +515,7 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
   });
 
   it('reads only paths set on every route into the reading state (else States.Runtime)', () => {
-    expect(unsetReads(raw(workflow), DATA_FLOW)).toEqual([]);
+    expect(unsetReads(raw(workflow), dataFlow(workflow))).toEqual([]);
   });
 
   it('notifies best effort: retried, then caught on States.ALL, going on to the same Next', () => {
@@ -508,7 +531,7 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
       expect(name).toBe('RequestApproval');
     }
     const approval = definition.States.RequestApproval;
-    if (workflow !== 'plan-apply') {
+    if (!APPROVING_WORKFLOWS.includes(workflow)) {
       expect(approval).toBeUndefined();
       return;
     }
@@ -520,7 +543,14 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
     // approval, which expires counted from when the Lambda stored it, expires first.
     expect(approval?.TimeoutSecondsPath).toBe('$.approvalTaskTimeoutSeconds');
     const prepared = prepareStep(
-      { input: { ...MINIMAL_INPUT, workflow: 'plan-apply', approvalTimeoutSeconds: 3600 } },
+      {
+        input: {
+          ...MINIMAL_INPUT,
+          workflow,
+          ...WORKFLOW_FIELDS[workflow],
+          approvalTimeoutSeconds: 3600,
+        },
+      },
       { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
     );
     expect(prepared.approvalTaskTimeoutSeconds).toBe(3600 + APPROVAL_TASK_GRACE_SECONDS);
@@ -634,6 +664,58 @@ describe('plan-apply when its apply fails', () => {
 });
 
 // ---- and the checks catch what they are meant to catch ----
+
+describe('command', () => {
+  it('runs its job only after the approval a state-changing command needs, or when it needs none', () => {
+    const definition = raw('command');
+    const into = Object.entries(definition.States)
+      .filter(([, state]) => successors(state).includes('RunCommandJob'))
+      .map(([name]) => name)
+      .sort();
+    expect(into).toEqual(['NeedsApproval', 'NotifyApproved']);
+    expect(stateOf(definition, 'NeedsApproval')).toMatchObject({
+      Choices: [{ Variable: '$.needsApproval', BooleanEquals: true, Next: 'RequestApproval' }],
+      Default: 'RunCommandJob',
+    });
+    // The approval is of the run's own command, and the job is the command job.
+    const payload = (stateOf(definition, 'RequestApproval').Parameters as { Payload: object })
+      .Payload;
+    expect(payload).toMatchObject({ command: { 'args.$': '$.jobs.command.args' } });
+    expect(JSON.stringify(stateOf(definition, 'RunCommandJob').Parameters)).toContain(
+      'States.JsonToString($.jobs.command)',
+    );
+    expect(stateOf(definition, 'RunCommandJob').Parameters).toMatchObject({
+      JobDefinition: '${ApplyJobDefinitionArn}',
+    });
+  });
+
+  it('never rolls back: a failed or lost job fails the run with its error', () => {
+    const definition = raw('command');
+    expect(Object.values(definition.States).map((s) => s.Resource)).not.toContain(
+      '${RollbackFunctionArn}',
+    );
+    expect(catchers(stateOf(definition, 'CollectCommand')).map((c) => c.Next)).toEqual([
+      'OutcomeFailed',
+    ]);
+  });
+});
+
+describe('ttl', () => {
+  it('ends a refused or failed change as failed, with ChangeTtl’s own error', () => {
+    const definition = raw('ttl');
+    expect(catchers(stateOf(definition, 'ChangeTtl')).map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['States.ALL'], 'OutcomeFailed'],
+    ]);
+    expect(stateOf(definition, 'Failed')).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.outcome.error.Error',
+    });
+    expect(stateOf(definition, 'OutcomeTtlChanged').Parameters).toMatchObject({
+      phase: 'ttl_changed',
+      'schedule.$': '$.ttl.schedule',
+    });
+  });
+});
 
 describe('the checks themselves', () => {
   it('fail on a misspelt error name', () => {

@@ -42,10 +42,10 @@ describe('placeholders', () => {
   it('parses the real files: every workflow prepares its run and reports through Notify', () => {
     for (const workflow of WORKFLOWS) {
       const names = placeholdersOf(workflow);
-      expect([workflow, names]).toEqual([
-        workflow,
-        expect.arrayContaining(['PrepareRunFunctionArn', 'NotifyFunctionArn', 'JobQueueArn']),
-      ]);
+      // Every workflow runs a job, except ttl, which only moves a schedule.
+      const expected = ['PrepareRunFunctionArn', 'NotifyFunctionArn'];
+      if (workflow !== 'ttl') expected.push('JobQueueArn');
+      expect([workflow, names]).toEqual([workflow, expect.arrayContaining(expected)]);
       expect(names).toEqual(placeholders(readFileSync(aslPath(workflow), 'utf8')));
     }
   });
@@ -57,6 +57,23 @@ describe('placeholders', () => {
       expect.arrayContaining(['Lock', 'RequestApproval', 'Rollback', 'Unlock']),
     );
     expect(functionsOf('plan')).not.toContain('RequestApproval');
+  });
+
+  it('finds the ttl file changing the TTL under the lock, and the command file running one job after an approval', () => {
+    expect(jobDefinitionsOf('ttl')).toEqual([]);
+    expect(functionsOf('ttl')).toEqual([
+      'ChangeTtl',
+      'Lock',
+      'Notify',
+      'PrepareRun',
+      'Record',
+      'Unlock',
+    ]);
+    expect(jobDefinitionsOf('command')).toEqual(['Apply']);
+    expect(functionsOf('command')).toEqual(
+      expect.arrayContaining(['Lock', 'RequestApproval', 'CollectJobResult', 'Unlock']),
+    );
+    expect(functionsOf('command')).not.toContain('Rollback');
   });
 });
 

@@ -6,10 +6,13 @@ import {
   CreateScheduleCommand,
   type CreateScheduleInput,
   DeleteScheduleCommand,
+  GetScheduleCommand,
   type SchedulerClient,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { InvalidInput } from '../../core/errors.ts';
+import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
+import { parseInput } from '../../core/validation.ts';
 import type { DestroySchedule, SchedulePort } from '../../core/ports.ts';
 import { fireSecond, scheduleHash, scheduledDestroyRun } from '../../core/ttl.ts';
 import { isAwsError } from './aws-errors.ts';
@@ -91,6 +94,39 @@ export class EventBridgeSchedulePort implements SchedulePort {
       if (!isAwsError(error, 'ConflictException')) throw error;
       await this.#scheduler.send(new UpdateScheduleCommand(input));
     }
+  }
+
+  /**
+   * The schedule as it will fire, read back from GetSchedule: the destroy run in its target,
+   * the time in its at() expression, who set it from its description. A fired schedule
+   * deletes itself, so one that is there is pending; a disabled one never fires.
+   */
+  async pending(environment: string, projectDir: string): Promise<DestroySchedule | undefined> {
+    let found;
+    try {
+      found = await this.#scheduler.send(
+        new GetScheduleCommand({
+          Name: scheduleName(environment, projectDir),
+          GroupName: this.#target.groupName,
+        }),
+      );
+    } catch (error) {
+      if (isAwsError(error, 'ResourceNotFoundException')) return undefined;
+      throw error;
+    }
+    if (found.State === 'DISABLED') return undefined;
+    const run = parseInput(RUN_INPUT, JSON.parse(found.Target?.Input ?? 'null'), 'schedule.input');
+    const at = /^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$/.exec(found.ScheduleExpression ?? '')?.[1];
+    if (at === undefined)
+      throw new InvalidInput('schedule.expression', 'is not an at() expression');
+    return {
+      environment: run.environment,
+      projectDir: run.projectDir,
+      repository: run.repository,
+      commit: run.commit,
+      fireAt: new Date(`${at}Z`).toISOString(),
+      createdBy: /set by run (\S+)$/.exec(found.Description ?? '')?.[1] ?? run.runId,
+    };
   }
 
   /** Deletes the schedule; one that is gone (fired, or never made) is fine. */

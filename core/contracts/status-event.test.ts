@@ -42,9 +42,10 @@ describe('PHASES and WORKFLOWS', () => {
       'destroying',
       'destroyed',
       'ttl_changed',
+      'command_completed',
       'cancelled',
     ]);
-    expect(WORKFLOWS).toEqual(['plan', 'plan-apply', 'ephemeral', 'destroy']);
+    expect(WORKFLOWS).toEqual(['plan', 'plan-apply', 'ephemeral', 'destroy', 'ttl', 'command']);
   });
 });
 

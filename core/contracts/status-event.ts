@@ -27,6 +27,8 @@ export const PHASES = [
   'destroying',
   'destroyed',
   'ttl_changed',
+  // A `command` run's command ran (its masked output is in the run's details and log).
+  'command_completed',
   // Stopped on purpose (Ctrl-C, SIGTERM, `stepform cancel`): lock released, approval expired.
   // (A run whose process died is closed by the next command as `failed`, RunInterrupted.)
   'cancelled',
@@ -51,6 +53,7 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
   destroying: '⏳',
   destroyed: '🗑️',
   ttl_changed: '⏱️',
+  command_completed: '🔧',
   cancelled: '🛑',
 };
 

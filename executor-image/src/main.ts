@@ -20,7 +20,7 @@ import { resolveEngine } from '../../toolchain/engine.ts';
 import { pluginCacheDir, providerMirrorDir } from '../../toolchain/paths.ts';
 import { readMirror } from '../../toolchain/provider-mirror.ts';
 import { type ArtifactStore, pullPlan, pushArtifacts } from './artifact-sync.ts';
-import { resolveCommand } from './commands.ts';
+import { resolveCommand } from '../../core/terraform-commands.ts';
 import { JOB, type Job } from '../../core/contracts/job-input.ts';
 import { JobLog } from './job-log.ts';
 import { SecretMasker } from '../../core/masking.ts';

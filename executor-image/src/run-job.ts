@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { TerraformFailed, describeError } from '../../core/errors.ts';
 import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
-import { resolveCommand } from './commands.ts';
+import { resolveCommand } from '../../core/terraform-commands.ts';
 import {
   type JobResult,
   LOG_FILE,

@@ -53280,6 +53280,10 @@ var InvalidInput = class extends StepformError {
     this.field = field;
   }
 };
+var CommandNotAllowed = class extends StepformError {
+  name = "CommandNotAllowed";
+  kind = "usage";
+};
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -73011,12 +73015,17 @@ var RUN_ID = external_exports.string().regex(
   new RegExp(`^[A-Za-z0-9][A-Za-z0-9_-]{0,${RUN_ID_LIMIT - 1}}$`),
   `must be 1-${RUN_ID_LIMIT} characters of A-Z, a-z, 0-9, "_" and "-"`
 );
+var WORKSPACE_NAME = external_exports.string().regex(/^[A-Za-z0-9_.-]{1,90}$/, 'must be 1-90 characters of A-Z, a-z, 0-9, "_", "." and "-"').refine((value) => value !== "." && value !== "..", 'must not be "." or ".."');
 var SAFE_ABSOLUTE_PATH = /^\/[^\0\n\r]*$/;
 var ABSOLUTE_PATH = external_exports.string().refine(
   (value) => isAbsolute(value) && SAFE_ABSOLUTE_PATH.test(value),
   "must be an absolute path"
 );
 var PROJECT_DIR_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*\/?$/;
+var REPOSITORY_FILE = external_exports.string().regex(
+  /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/,
+  'must be a file inside the repository (segments of letters, digits, ".", "_", "-"; no "..")'
+);
 var PROJECT_DIR = external_exports.string().refine(
   (value) => value === "." || PROJECT_DIR_PATTERN.test(value),
   'must be a relative path inside the repository (segments of letters, digits, ".", "_", "-"; no "..")'
@@ -73050,7 +73059,11 @@ var COMMON = {
   environment: ENVIRONMENT_NAME,
   backend: BACKEND,
   /** Where the result, the log and the plan are written for the next workflow step. */
-  artifactsDir: ABSOLUTE_PATH
+  artifactsDir: ABSOLUTE_PATH,
+  /** The Terraform workspace to select (created when missing); none: the default one. */
+  workspace: WORKSPACE_NAME.optional(),
+  /** `-var-file`s for plan, destroy and import, relative to the repository root, in order. */
+  varFiles: external_exports.array(REPOSITORY_FILE).max(32).default([])
 };
 var PLAN_REF = external_exports.strictObject({
   /** The artifacts folder of the run that made the plan. */
@@ -73155,9 +73168,162 @@ function awsErrorName(error64) {
   return typeof name === "string" ? name : void 0;
 }
 
+// core/duration.ts
+var SECOND = 1e3;
+var MINUTE = 60 * SECOND;
+var HOUR = 60 * MINUTE;
+var DAY = 24 * HOUR;
+var UNITS = [
+  ["d", DAY],
+  ["h", HOUR],
+  ["m", MINUTE],
+  ["s", SECOND]
+];
+var DURATION_PATTERN = /^(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?$/;
+var DEFAULT_TTL_BOUNDS = { minMs: MINUTE, maxMs: 30 * DAY };
+function parseDuration(text, field = "ttl") {
+  const match = DURATION_PATTERN.exec(text);
+  if (text === "" || match === null) {
+    throw new InvalidInput(
+      field,
+      "must be a duration such as 90s, 30m, 4h, 2d or 1h30m (whole numbers of d, h, m, s)"
+    );
+  }
+  let total = 0;
+  UNITS.forEach(([, unitMs], index) => {
+    const amount = match[index + 1];
+    if (amount !== void 0) total += Number(amount) * unitMs;
+  });
+  if (!Number.isSafeInteger(total)) throw new InvalidInput(field, "is too long");
+  return total;
+}
+function parseTtl(text, bounds = DEFAULT_TTL_BOUNDS, field = "ttl") {
+  const ms = parseDuration(text, field);
+  if (ms < bounds.minMs || ms > bounds.maxMs) {
+    throw new InvalidInput(
+      field,
+      `must be between ${formatDuration(bounds.minMs)} and ${formatDuration(bounds.maxMs)}`
+    );
+  }
+  return ms;
+}
+function formatDuration(ms) {
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new InvalidInput("duration", "must be a non-negative number of milliseconds");
+  }
+  let rest = Math.round(ms / SECOND) * SECOND;
+  let text = "";
+  for (const [unit, unitMs] of UNITS) {
+    const amount = Math.floor(rest / unitMs);
+    if (amount > 0) text += `${amount}${unit}`;
+    rest -= amount * unitMs;
+  }
+  return text === "" ? "0s" : text;
+}
+
+// core/terraform-commands.ts
+var ALLOWED_COMMANDS = [
+  {
+    words: ["state", "list"],
+    terraformArgs: ["state", "list"],
+    minArgs: 0,
+    maxArgs: 4,
+    changesState: false
+  },
+  {
+    words: ["state", "show"],
+    terraformArgs: ["state", "show", "-no-color"],
+    minArgs: 1,
+    maxArgs: 1,
+    changesState: false
+  },
+  // Under the state lock, and never leaving a stray backup file in the job's work folder.
+  {
+    words: ["state", "rm"],
+    terraformArgs: ["state", "rm", "-lock=true", "-lock-timeout=60s", "-backup=-"],
+    minArgs: 1,
+    maxArgs: 4,
+    changesState: true
+  },
+  // Always -json, so that sensitive outputs can be masked before anything is printed.
+  {
+    words: ["output"],
+    terraformArgs: ["output", "-json"],
+    minArgs: 0,
+    maxArgs: 1,
+    changesState: false
+  },
+  {
+    words: ["import"],
+    terraformArgs: ["import", "-input=false", "-lock=true", "-lock-timeout=60s", "-no-color"],
+    minArgs: 2,
+    maxArgs: 2,
+    changesState: true
+  },
+  {
+    words: ["force-unlock"],
+    terraformArgs: ["force-unlock", "-force"],
+    minArgs: 1,
+    maxArgs: 1,
+    changesState: false
+  },
+  {
+    words: ["providers"],
+    terraformArgs: ["providers", "-no-color"],
+    minArgs: 0,
+    maxArgs: 0,
+    changesState: false
+  }
+];
+var SAFE_ARGUMENT = /^[A-Za-z0-9_.:/@=+,[\]"][A-Za-z0-9_.:/@=+,[\]"-]{0,511}$/;
+function resolveCommand(args) {
+  const allowedList = ALLOWED_COMMANDS.map((c5) => c5.words.join(" ")).join(", ");
+  const command5 = ALLOWED_COMMANDS.find((c5) => c5.words.every((word, i5) => args[i5] === word));
+  if (!command5) {
+    throw new CommandNotAllowed(
+      `"${args.slice(0, 2).join(" ")}" is not an allowed command; allowed: ${allowedList}`
+    );
+  }
+  const name = command5.words.join(" ");
+  const userArgs = args.slice(command5.words.length);
+  if (userArgs.length < command5.minArgs || userArgs.length > command5.maxArgs) {
+    throw new CommandNotAllowed(
+      `${name} takes ${command5.minArgs === command5.maxArgs ? command5.minArgs : `${command5.minArgs}-${command5.maxArgs}`} argument(s), got ${userArgs.length}`
+    );
+  }
+  userArgs.forEach((arg, i5) => {
+    if (!SAFE_ARGUMENT.test(arg)) {
+      throw new CommandNotAllowed(
+        `argument ${i5 + 1} of ${name} is not allowed: only addresses and ids (letters, digits and _ . : / @ = + , [ ] " -), not starting with "-"`
+      );
+    }
+  });
+  const { changesState } = command5;
+  if (name === "output") {
+    return {
+      name,
+      terraformArgs: command5.terraformArgs,
+      userArgs: [],
+      changesState,
+      ...userArgs[0] ? { outputName: userArgs[0] } : {}
+    };
+  }
+  return { name, terraformArgs: [...command5.terraformArgs, ...userArgs], userArgs, changesState };
+}
+function commandProblem(args) {
+  try {
+    resolveCommand(args);
+    return void 0;
+  } catch (error64) {
+    if (error64 instanceof CommandNotAllowed) return error64.message;
+    throw error64;
+  }
+}
+
 // core/contracts/workflow-input.ts
-var WORKFLOWS = ["plan", "plan-apply", "ephemeral", "destroy"];
+var WORKFLOWS = ["plan", "plan-apply", "ephemeral", "destroy", "ttl", "command"];
 var MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
+var MAX_TTL_SECONDS = DEFAULT_TTL_BOUNDS.maxMs / 1e3;
 var RUN_INPUT = external_exports.strictObject({
   runId: RUN_ID,
   workflow: external_exports.enum(WORKFLOWS),
@@ -73168,12 +73334,28 @@ var RUN_INPUT = external_exports.strictObject({
   /** Skip the approval step (the CLI's --auto-approve). */
   autoApprove: external_exports.boolean().default(false),
   approvalTimeoutSeconds: external_exports.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).default(3600),
-  /** Ephemeral environments only: how long until the scheduled destroy. */
-  ttlSeconds: external_exports.number().int().min(1).max(90 * 24 * 3600).optional(),
+  /** Ephemeral and ttl runs: how long from now until the scheduled destroy. */
+  ttlSeconds: external_exports.number().int().min(1).max(MAX_TTL_SECONDS).optional(),
+  /** ttl runs only: keep the environment until it is destroyed by hand. */
+  cancelTtl: external_exports.literal(true).optional(),
+  /** command runs only (and required there): the allowlisted command and its arguments. */
+  args: external_exports.array(external_exports.string()).min(1).max(8).optional(),
   pullRequest: external_exports.number().int().positive().optional()
-}).refine((run2) => run2.workflow !== "ephemeral" || run2.ttlSeconds !== void 0, {
-  message: "an ephemeral environment needs a TTL",
-  path: ["ttlSeconds"]
+}).superRefine((run2, ctx) => {
+  const issue3 = (path6, message) => ctx.addIssue({ code: "custom", path: [path6], message });
+  if (run2.workflow === "ephemeral" && run2.ttlSeconds === void 0)
+    issue3("ttlSeconds", "an ephemeral environment needs a TTL");
+  if (run2.workflow === "ttl" && run2.ttlSeconds === void 0 === (run2.cancelTtl === void 0))
+    issue3("ttlSeconds", "a ttl run has exactly one of ttlSeconds and cancelTtl");
+  if (run2.workflow !== "ttl" && run2.cancelTtl !== void 0)
+    issue3("cancelTtl", "is for ttl runs only");
+  if (run2.workflow === "command") {
+    if (run2.args === void 0) issue3("args", "a command run needs the command to run");
+    else {
+      const problem = commandProblem(run2.args);
+      if (problem !== void 0) issue3("args", problem);
+    }
+  } else if (run2.args !== void 0) issue3("args", "is for command runs only");
 });
 
 // github-action/src/execution.ts
@@ -73337,59 +73519,6 @@ async function stopIfRunning(sfn, executionArn, cause) {
   return { stopped: true, status };
 }
 
-// core/duration.ts
-var SECOND = 1e3;
-var MINUTE = 60 * SECOND;
-var HOUR = 60 * MINUTE;
-var DAY = 24 * HOUR;
-var UNITS = [
-  ["d", DAY],
-  ["h", HOUR],
-  ["m", MINUTE],
-  ["s", SECOND]
-];
-var DURATION_PATTERN = /^(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?$/;
-var DEFAULT_TTL_BOUNDS = { minMs: MINUTE, maxMs: 30 * DAY };
-function parseDuration(text, field = "ttl") {
-  const match = DURATION_PATTERN.exec(text);
-  if (text === "" || match === null) {
-    throw new InvalidInput(
-      field,
-      "must be a duration such as 90s, 30m, 4h, 2d or 1h30m (whole numbers of d, h, m, s)"
-    );
-  }
-  let total = 0;
-  UNITS.forEach(([, unitMs], index) => {
-    const amount = match[index + 1];
-    if (amount !== void 0) total += Number(amount) * unitMs;
-  });
-  if (!Number.isSafeInteger(total)) throw new InvalidInput(field, "is too long");
-  return total;
-}
-function parseTtl(text, bounds = DEFAULT_TTL_BOUNDS, field = "ttl") {
-  const ms = parseDuration(text, field);
-  if (ms < bounds.minMs || ms > bounds.maxMs) {
-    throw new InvalidInput(
-      field,
-      `must be between ${formatDuration(bounds.minMs)} and ${formatDuration(bounds.maxMs)}`
-    );
-  }
-  return ms;
-}
-function formatDuration(ms) {
-  if (!Number.isFinite(ms) || ms < 0) {
-    throw new InvalidInput("duration", "must be a non-negative number of milliseconds");
-  }
-  let rest = Math.round(ms / SECOND) * SECOND;
-  let text = "";
-  for (const [unit, unitMs] of UNITS) {
-    const amount = Math.floor(rest / unitMs);
-    if (amount > 0) text += `${amount}${unit}`;
-    rest -= amount * unitMs;
-  }
-  return text === "" ? "0s" : text;
-}
-
 // github-action/src/inputs.ts
 var INPUT_NAMES = [
   "workflow",
@@ -73406,7 +73535,9 @@ var STACK_OUTPUT_NAMES = {
   plan: "PlanStateMachineArn",
   "plan-apply": "PlanApplyStateMachineArn",
   ephemeral: "EphemeralStateMachineArn",
-  destroy: "DestroyStateMachineArn"
+  destroy: "DestroyStateMachineArn",
+  ttl: "TtlStateMachineArn",
+  command: "CommandStateMachineArn"
 };
 var STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
 var MINUTE2 = 6e4;

@@ -30,6 +30,8 @@ export const STACK_OUTPUT_NAMES: Readonly<Record<Workflow, string>> = {
   'plan-apply': 'PlanApplyStateMachineArn',
   ephemeral: 'EphemeralStateMachineArn',
   destroy: 'DestroyStateMachineArn',
+  ttl: 'TtlStateMachineArn',
+  command: 'CommandStateMachineArn',
 };
 
 /** A Standard state machine's ARN: arn:<partition>:states:<region>:<account>:stateMachine:<name>. */

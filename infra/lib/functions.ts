@@ -46,6 +46,7 @@ export const HANDLERS: Readonly<Record<TaskFunction | OtherHandler, string>> = {
   Record: 'record.ts',
   Rollback: 'rollback.ts',
   Schedule: 'schedule.ts',
+  ChangeTtl: 'change-ttl.ts',
   ApprovalCallback: 'approval-callback.ts',
   ExecutionEnded: 'execution-ended.ts',
   GitHubToken: 'github-token.ts',
@@ -216,6 +217,7 @@ export class StepformFunctions extends Construct {
       f.Unlock,
       f.ExecutionEnded,
       f.Record,
+      f.ChangeTtl,
       f.Rollback,
       f.Notify,
       f.RequestApproval,
@@ -254,46 +256,54 @@ export class StepformFunctions extends Construct {
     secrets.signingKeySecret.grantRead(f.RequestApproval);
     secrets.signingKeySecret.grantRead(f.ApprovalCallback);
     secrets.slackSigningSecret?.grantRead(f.ApprovalCallback);
+    // The workflows that wait for an approval: plan-apply (a plan) and command (state rm, import).
+    const approving = (['plan-apply', 'command'] as const).map((w) => names.arn(w));
     f.ApprovalCallback.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-        resources: [names.arn('plan-apply')],
+        resources: approving,
       }),
     );
     // Before a decision is recorded: is the execution that waits for it still running?
-    const planApplyExecutions = names.executionsArn('plan-apply');
+    const waitingExecutions = (['plan-apply', 'command'] as const).map((w) =>
+      names.executionsArn(w),
+    );
     f.ApprovalCallback.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['states:DescribeExecution'],
-        resources: [planApplyExecutions],
+        resources: waitingExecutions,
       }),
     );
     acknowledgeWildcardResources(
       f.ApprovalCallback,
-      'Reads the status of plan-apply executions (named by run ids, unknown in advance) before recording a decision.',
-      [planApplyExecutions],
+      'Reads the status of plan-apply and command executions (named by run ids, unknown in advance) before recording a decision.',
+      waitingExecutions,
     );
     const ttlSchedules = Stack.of(this).formatArn({
       service: 'scheduler',
       resource: 'schedule',
       resourceName: `${schedules.scheduleGroup.scheduleGroupName}/*`,
     });
-    f.Schedule.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'scheduler:CreateSchedule',
-          'scheduler:UpdateSchedule',
-          'scheduler:DeleteSchedule',
-          'scheduler:GetSchedule',
-        ],
-        resources: [ttlSchedules],
-      }),
-    );
-    schedules.schedulerRole.grantPassRole(f.Schedule.grantPrincipal);
-    acknowledgeWildcardResources(
-      f.Schedule,
-      "The one-time TTL schedules of this deployment's schedule group (one per environment and project).",
-      [ttlSchedules],
-    );
+    // Schedule sets and deletes them (ephemeral, destroy); ChangeTtl reads, moves or deletes
+    // one (ttl): an update replaces the whole schedule, so it passes the scheduler role too.
+    for (const fn of [f.Schedule, f.ChangeTtl]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'scheduler:CreateSchedule',
+            'scheduler:UpdateSchedule',
+            'scheduler:DeleteSchedule',
+            'scheduler:GetSchedule',
+          ],
+          resources: [ttlSchedules],
+        }),
+      );
+      schedules.schedulerRole.grantPassRole(fn.grantPrincipal);
+      acknowledgeWildcardResources(
+        fn,
+        "The one-time TTL schedules of this deployment's schedule group (one per environment and project).",
+        [ttlSchedules],
+      );
+    }
   }
 }

@@ -1,7 +1,7 @@
 // GitHub Actions' way in: the OIDC provider (or the account's existing one) and one role per
 // kind of job, each allowed to start only its workflows: pull requests `plan`, pushes to the
-// default branch `plan` and `plan-apply`, jobs in the dispatch environment `ephemeral` and
-// `destroy`.
+// default branch `plan` and `plan-apply`, jobs in the dispatch environment the manual ones:
+// `ephemeral`, `destroy`, `ttl` and `command`.
 import { Duration, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -133,8 +133,9 @@ export class GitHubOidcRoles extends Construct {
       dispatch: role(
         'GitHubDispatchRole',
         `repo:${repo}:environment:${environment}`,
-        ['ephemeral', 'destroy'],
-        `Stepform: jobs of ${repo} in the ${environment} environment may start ephemeral and destroy`,
+        // The manual workflows: never a pull request's (it could move a TTL or rm state).
+        ['ephemeral', 'destroy', 'ttl', 'command'],
+        `Stepform: jobs of ${repo} in the ${environment} environment may start ephemeral, destroy, ttl and command`,
       ),
     };
   }

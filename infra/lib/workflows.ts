@@ -182,37 +182,40 @@ export class StepformWorkflows extends Construct {
           .map((name) => functions.functions[name].functionArn),
       }),
     );
-    sm.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'SubmitJobs',
-        actions: ['batch:SubmitJob'],
-        resources: [
-          this.#queueOf(workflow, compute).jobQueueArn,
-          ...definitions.map((d) => d.jobDefinitionArn),
-        ],
-      }),
-    );
-    sm.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'WatchJobs',
-        actions: ['batch:DescribeJobs', 'batch:TerminateJob'],
-        // DescribeJobs has no resource-level permissions.
-        resources: ['*'],
-      }),
-    );
-    sm.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'SyncJobEvents',
-        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'events',
-            resource: 'rule',
-            resourceName: 'StepFunctionsGetEventsForBatchJobsRule',
-          }),
-        ],
-      }),
-    );
+    // A workflow that runs no job (ttl) may submit none.
+    if (definitions.length > 0) {
+      sm.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'SubmitJobs',
+          actions: ['batch:SubmitJob'],
+          resources: [
+            this.#queueOf(workflow, compute).jobQueueArn,
+            ...definitions.map((d) => d.jobDefinitionArn),
+          ],
+        }),
+      );
+      sm.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'WatchJobs',
+          actions: ['batch:DescribeJobs', 'batch:TerminateJob'],
+          // DescribeJobs has no resource-level permissions.
+          resources: ['*'],
+        }),
+      );
+      sm.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'SyncJobEvents',
+          actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'events',
+              resource: 'rule',
+              resourceName: 'StepFunctionsGetEventsForBatchJobsRule',
+            }),
+          ],
+        }),
+      );
+    }
     acknowledgeWildcards(
       sm,
       'batch:DescribeJobs (for .sync), CloudWatch Logs delivery and X-Ray support no resource-level scoping.',

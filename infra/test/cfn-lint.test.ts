@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../toolchain/process.ts';
 import { ensurePythonTools, pythonToolPath } from '../../toolchain/python-tools.ts';
+import { WORKFLOWS } from '../../state-machines/workflows.ts';
 import { buildApp } from '../bin/app.ts';
 
 interface Template {
@@ -85,10 +86,10 @@ beforeAll(async () => {
 describe('cfn-lint on the synthesized template', () => {
   it('inlines the definition of every workflow', () => {
     const machines = Object.values(template.Resources).filter((r) => r.Type === STATE_MACHINE);
-    // The four workflows, and the provider framework's waiter of the executor image build.
-    expect(machines).toHaveLength(5);
+    // The workflows, and the provider framework's waiter of the executor image build.
+    expect(machines).toHaveLength(WORKFLOWS.length + 1);
     const workflows = machines.filter((machine) => machine.Properties?.StateMachineName);
-    expect(workflows).toHaveLength(4);
+    expect(workflows).toHaveLength(WORKFLOWS.length);
     for (const machine of workflows) {
       expect(machine.Properties).not.toHaveProperty('DefinitionS3Location');
       expect(machine.Properties?.Definition).toMatchObject({ StartAt: expect.any(String) });

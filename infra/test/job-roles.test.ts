@@ -312,8 +312,10 @@ describe('the GitHub roles', () => {
       `${ARN}:execution:Test-plan:gh-*`,
     ]);
     expect(executionActions(built, dispatch)['states:StopExecution']).toEqual([
+      `${ARN}:execution:Test-command:gh-*`,
       `${ARN}:execution:Test-destroy:gh-*`,
       `${ARN}:execution:Test-ephemeral:gh-*`,
+      `${ARN}:execution:Test-ttl:gh-*`,
     ]);
   });
 

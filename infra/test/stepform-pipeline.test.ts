@@ -7,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app.ts';
-import { WORKFLOWS, aslPath, placeholdersOf } from '../../state-machines/workflows.ts';
+import {
+  WORKFLOWS,
+  aslPath,
+  jobDefinitionsOf,
+  placeholdersOf,
+} from '../../state-machines/workflows.ts';
 import { READ_ONLY_ACTION } from '../lib/executor-compute.ts';
 import { HANDLERS, handlerFiles } from '../lib/functions.ts';
 import { StepformPipeline, type StepformPipelineProps } from '../lib/stepform-pipeline.ts';
@@ -239,7 +244,7 @@ describe('StepformPipeline', () => {
     expect(trust).toContain('"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"');
   });
 
-  it('lets only the default branch start plan-apply, and the dispatch role ephemeral and destroy', () => {
+  it('lets only the default branch start plan-apply, and the dispatch role the manual workflows', () => {
     const branchId = logicalId(pipeline.githubRoles.defaultBranch!);
     expect(
       allowedResourcesOf(branchId, 'states:StartExecution').map((r) => JSON.stringify(r)),
@@ -250,7 +255,17 @@ describe('StepformPipeline', () => {
     const dispatchId = logicalId(pipeline.githubRoles.dispatch!);
     expect(
       allowedResourcesOf(dispatchId, 'states:StartExecution').map((r) => JSON.stringify(r)),
-    ).toEqual([stateMachineArnJson('ephemeral'), stateMachineArnJson('destroy')]);
+    ).toEqual([
+      stateMachineArnJson('ephemeral'),
+      stateMachineArnJson('destroy'),
+      stateMachineArnJson('ttl'),
+      stateMachineArnJson('command'),
+    ]);
+    // A pull request may start neither ttl nor command.
+    const pullRequestId = logicalId(pipeline.githubRoles.pullRequest!);
+    expect(
+      allowedResourcesOf(pullRequestId, 'states:StartExecution').map((r) => JSON.stringify(r)),
+    ).toEqual([stateMachineArnJson('plan')]);
     // No other role in the stack may start plan-apply.
     const startersOfPlanApply = Object.entries(resources)
       .filter(([, r]) => r.Type === 'AWS::IAM::Role')
@@ -316,6 +331,11 @@ describe('StepformPipeline', () => {
           }),
         );
       expect(invoked.sort()).toEqual(expected.sort());
+      if (jobDefinitionsOf(workflow).length === 0) {
+        // ttl runs no job: it may submit none.
+        expect(allowedResourcesOf(roleId, 'batch:SubmitJob')).toEqual([]);
+        continue;
+      }
       expect(allowedResourcesOf(roleId, 'batch:SubmitJob').length).toBeGreaterThanOrEqual(2);
       expect(JSON.stringify(allowedResourcesOf(roleId, 'events:PutRule'))).toContain(
         'rule/StepFunctionsGetEventsForBatchJobsRule',

@@ -6,7 +6,7 @@ import type { LocalStores } from '../engine/store/local-stores.ts';
 import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
-import { runJson } from './run-verbs.ts';
+import { commandOf, runJson } from './run-verbs.ts';
 
 /** The store, after closing the runs whose process died: what is listed is what is true. */
 async function openStores(values: CliValues, io: Io): Promise<LocalStores> {
@@ -78,6 +78,11 @@ export async function logsVerb(
     }
     io.out('\nstatus events:\n');
     for (const o of outbox) io.out(`  ${o.at}  ${o.phase}\n`);
+    // A command run (issue 13): the command and its masked output.
+    const command = commandOf(run);
+    if (command) {
+      io.out(`\nterraform ${[command.name, ...command.args].join(' ')}:\n${command.output}\n`);
+    }
     return 0;
   } finally {
     stores.close();

@@ -9,6 +9,7 @@ import { logsVerb, runsVerb } from './history.ts';
 import { type Io, processIo } from './io.ts';
 import { runVerb } from './run-verbs.ts';
 import { cancelVerb, envsVerb, locksVerb, unlockVerb } from './operate.ts';
+import { commandVerb } from './command.ts';
 import { projectsVerb } from './projects.ts';
 import { serveVerb } from './serve.ts';
 import { ttlVerb } from './ttl.ts';
@@ -20,6 +21,10 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   ephemeral  --dir DIR --env ENV --ttl 2h
   destroy    --dir DIR --env ENV [--yes]         asks first on a terminal
   ttl        ENV DURATION [--dir DIR]       set a new TTL, counted from now
+  ttl        ENV --cancel [--dir DIR]       keep it until destroyed by hand
+  command    --env ENV [--dir DIR] [--auto-approve] [--approval-timeout 10m] -- ARGS...
+             one of: state list, state show ADDR, state rm ADDR, output [NAME],
+             import ADDR ID, force-unlock ID, providers (state rm and import need an approval)
   approve    RUN_ID [--by NAME]
   reject     RUN_ID [--by NAME]
   cancel     RUN_ID                         stop a run as Ctrl-C in its terminal would
@@ -51,6 +56,7 @@ const OPTIONS = {
   port: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
   force: { type: 'boolean' },
+  cancel: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -64,7 +70,8 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   apply: ['dir', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   ephemeral: ['dir', 'env', 'repo', 'commit', 'ttl'],
   destroy: ['dir', 'env', 'repo', 'commit', 'yes'],
-  ttl: ['dir', 'repo'],
+  ttl: ['dir', 'repo', 'cancel'],
+  command: ['dir', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   approve: ['by', 'repo'],
   reject: ['by', 'repo'],
   cancel: ['repo'],
@@ -87,7 +94,7 @@ function usageError(argv: readonly string[], io: Io, message: string): number {
 }
 
 /** The verbs that take positional arguments; every other verb takes none. */
-const VERB_ARGUMENTS = new Set(['ttl', 'approve', 'reject', 'logs', 'cancel', 'unlock']);
+const VERB_ARGUMENTS = new Set(['ttl', 'approve', 'reject', 'logs', 'cancel', 'unlock', 'command']);
 
 /**
  * What parseArgs lets through but a command line must not say: an option given twice (the
@@ -148,6 +155,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         return await runVerb('destroy', values, io);
       case 'ttl':
         return await ttlVerb(positionals, values, io);
+      case 'command':
+        return await commandVerb(parsed.tokens, values, io);
       case 'approve':
       case 'reject':
         return await approveVerb(verb, positionals, values, io);

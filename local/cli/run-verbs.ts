@@ -1,5 +1,6 @@
-// plan, apply, ephemeral, destroy: one workflow run each, on the embedded engine, with a
-// progress line per state as it happens.
+// plan, apply, ephemeral, destroy (and ttl, command: ttl.ts, command.ts): one workflow run
+// each, on the embedded engine, with a progress line per state as it happens.
+import { z } from 'zod';
 import { CHANGE_COUNTS, formatCounts } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
@@ -56,6 +57,22 @@ export function progressLine(progress: StateProgress): string | undefined {
   }
 }
 
+const RUN_COMMAND = z.looseObject({
+  name: z.string(),
+  args: z.array(z.string()),
+  output: z.string(),
+});
+
+/** A command run's command and its masked output, as its Record step kept them. */
+export function commandOf(
+  row: RunRow,
+): { name: string; args: string[]; output: string } | undefined {
+  const parsed = RUN_COMMAND.safeParse(row.details.command);
+  if (!parsed.success) return undefined;
+  const { name, args, output } = parsed.data;
+  return { name, args, output };
+}
+
 /** The one JSON object a run verb prints with --json. */
 export function runJson(row: RunRow, outcome?: RunOutcome): Record<string, unknown> {
   return {
@@ -69,10 +86,23 @@ export function runJson(row: RunRow, outcome?: RunOutcome): Record<string, unkno
     summary: row.details.summary ?? null,
     ...(row.details.outputs ? { outputs: row.details.outputs } : {}),
     ...(row.details.rollback ? { rollback: row.details.rollback } : {}),
+    ...(row.details.command ? { command: commandOf(row) } : {}),
+    ...(row.details.schedule ? { schedule: row.details.schedule } : {}),
     ...(outcome?.error ? { error: outcome.error } : row.error ? { error: row.error } : {}),
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
   };
+}
+
+/** --approval-timeout (default 1h) in seconds. */
+export function approvalTimeoutSeconds(values: CliValues): number {
+  // Whole seconds from 1 s to the longest an approval may wait: `0s` is refused, not rounded up.
+  const approvalMs = parseTtl(
+    values['approval-timeout'] ?? DEFAULT_APPROVAL_TIMEOUT,
+    APPROVAL_TIMEOUT_BOUNDS,
+    '--approval-timeout',
+  );
+  return approvalMs / 1000;
 }
 
 /** Builds and checks the run input; a bad value names the flag that set it. */
@@ -92,12 +122,6 @@ export async function runInputFromFlags(
     throw new InvalidInput('--env', `is required: ${workflow} changes the environment it names`);
   const ttlMs =
     values.ttl === undefined ? undefined : parseTtl(values.ttl, DEFAULT_TTL_BOUNDS, '--ttl');
-  // Whole seconds from 1 s to the longest an approval may wait: `0s` is refused, not rounded up.
-  const approvalMs = parseTtl(
-    values['approval-timeout'] ?? DEFAULT_APPROVAL_TIMEOUT,
-    APPROVAL_TIMEOUT_BOUNDS,
-    '--approval-timeout',
-  );
   try {
     return parseInput(
       RUN_INPUT,
@@ -109,7 +133,7 @@ export async function runInputFromFlags(
         projectDir,
         environment: values.env ?? 'dev',
         autoApprove: values['auto-approve'] === true,
-        approvalTimeoutSeconds: approvalMs / 1000,
+        approvalTimeoutSeconds: approvalTimeoutSeconds(values),
         ...(ttlMs === undefined ? {} : { ttlSeconds: Math.round(ttlMs / 1000) }),
       },
       'input',
@@ -123,8 +147,16 @@ export async function runInputFromFlags(
 }
 
 export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Promise<number> {
+  return executeRun(await runInputFromFlags(workflow, values, io), values, io);
+}
+
+/**
+ * Runs a checked run input to its end on the engine: progress as it goes, then the result
+ * (one JSON object with --json), and the exit code of its outcome.
+ */
+export async function executeRun(run: RunContext, values: CliValues, io: Io): Promise<number> {
   const json = values.json === true;
-  const run = await runInputFromFlags(workflow, values, io);
+  const { workflow } = run;
   // Progress goes to stdout, except with --json, where stdout holds only the result.
   const say = json ? io.err : io.out;
   if (await hasUncommittedChanges(run.repository, run.projectDir)) {
@@ -196,6 +228,12 @@ export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Pr
       io.out(`run ${row.runId}: ${row.status} (${row.phase ?? 'no phase'})${counts}\n`);
       if (rollback?.message) io.out(`  ${rollback.message}\n`);
       else if (outcome.error) io.out(`  ${outcome.error.name}: ${outcome.error.message}\n`);
+      const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
+      if (schedule?.fireAt === null)
+        io.out(`  no scheduled destroy: kept until destroyed by hand\n`);
+      else if (schedule?.fireAt) io.out(`  destroy scheduled at ${schedule.fireAt}\n`);
+      const command = commandOf(row);
+      if (command) io.out(`\n${command.output}${command.output.endsWith('\n') ? '' : '\n'}\n`);
       io.out(`  logs: npx stepform logs ${row.runId}\n`);
     }
     return EXIT_CODES[outcome.status];

@@ -1,54 +1,103 @@
-// ttl ENV DURATION: moves an ephemeral environment's scheduled destroy to now + DURATION,
-// through the core TTL step over the local store.
+// ttl ENV DURATION | ttl ENV --cancel: starts the ttl workflow, which moves (to now +
+// DURATION) or cancels the scheduled destroy of a live ephemeral environment. What can be
+// checked before a run exists is checked here, so that bad input records no run (exit 2).
 import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
-import { InvalidInput } from '../../core/errors.ts';
-import { changeTtlStep } from '../../core/ttl.ts';
+import { InvalidInput, NotFound } from '../../core/errors.ts';
+import { assertLiveEphemeral } from '../../core/ttl.ts';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
+import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
+import { LocalEngine } from '../engine/local-engine.ts';
+import type { LocalStores } from '../engine/store/local-stores.ts';
 import { openEngine, resolveProjectDir, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
+import { executeRun } from './run-verbs.ts';
+
+/**
+ * The project whose TTL changes: --dir, else the one live ephemeral project of the
+ * environment (several: say which with --dir). Its schedule must still be pending.
+ */
+async function liveEphemeralProject(
+  stores: LocalStores,
+  environment: string,
+  projectDir: string | undefined,
+) {
+  const candidates =
+    projectDir === undefined
+      ? stores.records
+          .listEnvironments()
+          .filter((e) => e.environment === environment && e.status === 'active')
+          .map((e) => e.projectDir)
+      : [projectDir];
+  const live = [];
+  for (const dir of candidates) {
+    const schedule = await stores.schedules.pending(environment, dir);
+    if (schedule && stores.records.getEnvironment(environment, dir)?.status === 'active')
+      live.push(schedule);
+  }
+  const [only, ...others] = live;
+  if (others.length > 0) {
+    throw new InvalidInput(
+      '--dir',
+      `${environment} has several live ephemeral projects (${live.map((s) => s.projectDir).join(', ')}): say which with --dir`,
+    );
+  }
+  if (only) return only;
+  const dir = projectDir ?? candidates[0];
+  if (dir === undefined)
+    throw new InvalidInput('ENV', `no live ephemeral environment named ${environment}`);
+  try {
+    // Throws, saying why (not live, or not ephemeral): there is no pending schedule.
+    return assertLiveEphemeral(
+      environment,
+      dir,
+      stores.records.getEnvironment(environment, dir),
+      undefined,
+      'ENV',
+    ).schedule;
+  } catch (error) {
+    if (error instanceof NotFound) throw new InvalidInput('ENV', error.message);
+    throw error;
+  }
+}
 
 export async function ttlVerb(
   positionals: readonly string[],
   values: CliValues,
   io: Io,
 ): Promise<number> {
-  if (positionals.length !== 2) throw new InvalidInput('arguments', 'ttl takes ENV and DURATION');
+  const cancel = values.cancel === true;
+  if (positionals.length !== (cancel ? 1 : 2)) {
+    throw new InvalidInput(
+      'arguments',
+      cancel ? 'ttl --cancel takes ENV only' : 'ttl takes ENV and DURATION (or ENV --cancel)',
+    );
+  }
   const environment = parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV');
-  const ttlMs = parseTtl(positionals[1] ?? '', DEFAULT_TTL_BOUNDS, 'DURATION');
+  const ttlMs = cancel ? undefined : parseTtl(positionals[1] ?? '', DEFAULT_TTL_BOUNDS, 'DURATION');
   const repository = await resolveRepository(values.repo, io.cwd);
   const projectDir =
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);
   const engine = await openEngine(repository, io);
+  let run: RunContext;
   try {
-    const { schedules, records } = engine.stores;
-    const change = await changeTtlStep(
-      { environment, ttlMs, projectField: '--dir', ...(projectDir ? { projectDir } : {}) },
+    const schedule = await liveEphemeralProject(engine.stores, environment, projectDir);
+    run = parseInput(
+      RUN_INPUT,
       {
-        pendingSchedules: async (env) =>
-          Promise.resolve(schedules.list(env).filter((s) => s.status === 'pending')),
-        schedules,
-        getEnvironment: async (env, dir) => Promise.resolve(records.getEnvironment(env, dir)),
-        setEnvironment: async (record) => records.setEnvironment(record),
+        runId: LocalEngine.newRunId(),
+        workflow: 'ttl',
+        repository: schedule.repository,
+        commit: schedule.commit,
+        projectDir: schedule.projectDir,
+        environment,
+        ...(ttlMs === undefined ? { cancelTtl: true } : { ttlSeconds: Math.round(ttlMs / 1000) }),
       },
-      new Date(),
+      'input',
     );
-    await engine.notifier.notify(change.notice, new Date());
-    const { fireAt } = change;
-    const result = {
-      environment,
-      projectDir: change.projectDir,
-      fireAt,
-      previousFireAt: change.previousFireAt,
-    };
-    io.out(
-      values.json === true
-        ? `${JSON.stringify(result)}\n`
-        : `${environment} (${change.projectDir}) will be destroyed at ${fireAt}\n`,
-    );
-    return 0;
   } finally {
     engine.close();
   }
+  return executeRun(run, values, io);
 }

@@ -461,7 +461,7 @@ describe('plan-apply whose approval times out on emulated AWS', () => {
 });
 
 describe('ephemeral environment on emulated AWS', () => {
-  it('applies, schedules its destroy, and the schedule’s input destroys it and deletes the schedule', async () => {
+  it('applies, schedules its destroy; ttl moves it, a command reads its state; the schedule’s input destroys it', async () => {
     const runId = 'emulated-ephemeral-1';
     const environment = 'pr-42';
     const arn = await scenario.start('ephemeral', runId, environment, {
@@ -505,8 +505,7 @@ describe('ephemeral environment on emulated AWS', () => {
         RoleArn: expect.stringContaining('SchedulerRole'),
       },
     });
-    const input = JSON.parse(schedule.Target!.Input!) as Record<string, unknown>;
-    expect(input).toEqual(
+    expect(JSON.parse(schedule.Target!.Input!)).toEqual(
       scheduledDestroyRun({
         environment,
         projectDir: PROJECT,
@@ -516,6 +515,68 @@ describe('ephemeral environment on emulated AWS', () => {
         createdBy: runId,
       }),
     );
+
+    // ttl (issue 13): ChangeTtl reads the schedule (GetSchedule) and moves it to now + 2h.
+    const ttlRunId = 'emulated-ttl-1';
+    const ttl = await scenario.waitFor(
+      await scenario.start('ttl', ttlRunId, environment, { ttlSeconds: 7200 }),
+    );
+    expectEnded(ttl, 'SUCCEEDED');
+    expect(ttl.entered).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'ChangeTtl',
+      ...outcomeTail('TtlChanged'),
+    ]);
+    expect(await scenario.phasesOf(ttlRunId)).toEqual(['ttl_changed']);
+    expect(await scenario.locksOf(environment)).toEqual([]);
+    const [moved] = (await scenario.itemsOfType('environment')).filter(
+      (i) => i.environment === environment,
+    );
+    expect(moved).toMatchObject({ status: 'active', lastRunId: runId });
+    const movedAt = moved!.ttlExpiresAt as string;
+    expect(Date.parse(movedAt) - Date.now()).toBeGreaterThan(7_000_000);
+    const rescheduled = await scenario.scheduler.send(
+      new GetScheduleCommand({ GroupName: group, Name: name }),
+    );
+    expect(rescheduled.ScheduleExpression).toBe(atExpression(movedAt));
+    const input = JSON.parse(rescheduled.Target!.Input!) as Record<string, unknown>;
+    expect(input).toEqual(
+      scheduledDestroyRun({
+        environment,
+        projectDir: PROJECT,
+        repository: GITHUB_URL,
+        commit,
+        fireAt: movedAt,
+        createdBy: ttlRunId,
+      }),
+    );
+
+    // command (issue 13): state list under the lock, its output kept with the run.
+    const commandRunId = 'emulated-command-1';
+    const command = await scenario.waitFor(
+      await scenario.start('command', commandRunId, environment, { args: ['state', 'list'] }),
+    );
+    expectEnded(command, 'SUCCEEDED');
+    expect(command.entered).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'NotifyStarted',
+      'NeedsApproval',
+      'RunCommandJob',
+      'CollectCommand',
+      ...outcomeTail('CommandCompleted'),
+    ]);
+    expect(await scenario.phasesOf(commandRunId)).toEqual(['started', 'command_completed']);
+    expect(await scenario.locksOf(environment)).toEqual([]);
+    const [commandRun] = (await scenario.itemsOfType('run')).filter(
+      (i) => i.runId === commandRunId,
+    );
+    const details = commandRun?.details as
+      { command?: { name: string; output: string } } | undefined;
+    const ran = details?.command;
+    expect(ran?.name).toBe('state list');
+    expect(ran?.output.trim().split('\n').sort()).toEqual(HELLO_RESOURCES);
 
     // The TTL runs out: Scheduler starts the target with exactly its input (and no name).
     const destroyRunId = input.runId as string;

@@ -18,10 +18,11 @@ interface RecordsUnderTest {
 }
 
 const STORES = backends.sqliteAndDynamo<RecordsUnderTest>(
-  ({ records }) => ({ records, environment: async (e, p) => records.getEnvironment(e, p) }),
+  // Read back through the port's own readEnvironment, which ChangeTtl uses.
+  ({ records }) => ({ records, environment: async (e, p) => records.readEnvironment(e, p) }),
   (client, table) => {
     const records = new DynamoRecordPort(client, table);
-    return { records, environment: async (e, p) => records.getEnvironment(e, p) };
+    return { records, environment: async (e, p) => records.readEnvironment(e, p) };
   },
 );
 

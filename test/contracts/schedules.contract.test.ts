@@ -166,4 +166,18 @@ describe.each(STORES)('SchedulePort on %s', (_name, open) => {
 
     expect(await pending()).toEqual([pendingOf(again)]);
   });
+
+  it('reads back the pending schedule of an environment and project, and none once removed', async () => {
+    const { schedules } = await open();
+    const app = destroySchedule({ fireAt: '2030-01-01T08:30:00.000Z', createdBy: 'run-ttl-2' });
+    await schedules.upsert(app);
+    await schedules.upsert(destroySchedule({ projectDir: 'infra/network' }));
+
+    expect(await schedules.pending(app.environment, app.projectDir)).toEqual(app);
+    expect(await schedules.pending(app.environment, 'infra/other')).toBeUndefined();
+    expect(await schedules.pending('pr-404', app.projectDir)).toBeUndefined();
+
+    await schedules.remove(app.environment, app.projectDir);
+    expect(await schedules.pending(app.environment, app.projectDir)).toBeUndefined();
+  });
 });

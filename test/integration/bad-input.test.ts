@@ -296,15 +296,26 @@ const CLI_CASES: readonly CliCase[] = [
   { name: 'ttl beyond 30 days', args: ['ttl', 'pr-9', '31d'], named: 'DURATION: must be between' },
   { name: 'ttl with a bad environment name', args: ['ttl', 'PR_9', '1h'], named: 'ENV:' },
   {
-    name: 'ttl of an environment with no scheduled destroy',
+    name: 'ttl of an environment that is not a live ephemeral one',
     args: ['ttl', 'pr-404', '1h'],
-    named: 'no scheduled destroy for pr-404',
-    error: 'NotFound',
+    named: 'ENV: no live ephemeral environment named pr-404',
+  },
+  {
+    name: 'ttl --cancel with a duration',
+    args: ['ttl', 'pr-9', '1h', '--cancel'],
+    named: 'arguments:',
+  },
+  // command --env ENV -- ARGS: what follows -- is the command (this suite's --json would be
+  // one of its words), so the refused commands are in command.test.ts.
+  {
+    name: 'command without --',
+    args: ['command', '--env', 'dev', 'state', 'list'],
+    named: '--: give the command after --',
   },
   {
     name: 'ttl without a duration',
     args: ['ttl', 'pr-9'],
-    named: 'arguments: ttl takes ENV and DURATION',
+    named: 'arguments: ttl takes ENV and DURATION (or ENV --cancel)',
   },
   // approve, reject, logs RUN_ID.
   {

@@ -198,50 +198,51 @@ describe('the workflows, through the CLI', () => {
     expect(ws.store().locks.getLock('preview')).toBeUndefined();
   });
 
-  it('ttl preview 2h moves the scheduled destroy and says so in the outbox', async () => {
+  it('ttl preview 2h runs the ttl workflow: the scheduled destroy moves, its status event says so', async () => {
     const store = ws.store();
     const previous = store.schedules.list('preview')[0]!;
-    const ephemeralRunId = runs.ephemeral!.runId;
-    const outboxBefore = store.outbox.list(ephemeralRunId).length;
     const before = Date.now();
-    const result = await ws.cli(['ttl', 'preview', '2h', '--json']);
+    const { run } = await runOk(['ttl', 'preview', '2h', '--json']);
     const after = Date.now();
-    expectOk(result);
-    const moved = parseJson(result) as {
-      environment: string;
-      projectDir: string;
-      fireAt: string;
-      previousFireAt: string;
-    };
+    runs.ttl = run;
+    const moved = run as RunJson & { schedule: { fireAt: string } };
     expect(moved).toMatchObject({
+      workflow: 'ttl',
+      status: 'succeeded',
+      phase: 'ttl_changed',
       environment: 'preview',
       projectDir: PROJECT,
-      previousFireAt: previous.fireAt,
+      commit: ws.commit,
     });
-    const fireAt = Date.parse(moved.fireAt);
+    const fireAt = Date.parse(moved.schedule.fireAt);
     expect(fireAt).toBeGreaterThanOrEqual(before + 2 * HOUR_MS - CLOCK_SLACK_MS);
     expect(fireAt).toBeLessThanOrEqual(after + 2 * HOUR_MS + CLOCK_SLACK_MS);
 
     const schedule = store.schedules.list('preview')[0]!;
-    expect(schedule).toMatchObject({ status: 'pending', fireAt: moved.fireAt });
+    expect(schedule).toMatchObject({ status: 'pending', fireAt: moved.schedule.fireAt });
     expect(schedule.fireAt).not.toBe(previous.fireAt);
-    expect(store.records.getEnvironment('preview', PROJECT)?.ttlExpiresAt).toBe(moved.fireAt);
-    const outbox = store.outbox.list(ephemeralRunId);
-    expect(outbox).toHaveLength(outboxBefore + 1);
-    expect(outbox.at(-1)?.phase).toBe('ttl_changed');
-    expect(STATUS_EVENT.parse(outbox.at(-1)?.body)).toMatchObject({
+    expect(store.records.getEnvironment('preview', PROJECT)).toMatchObject({
+      status: 'active',
+      ttlExpiresAt: moved.schedule.fireAt,
+    });
+    const outbox = store.outbox.list(run.runId);
+    expect(outbox.map((o) => o.phase)).toEqual(['ttl_changed']);
+    expect(STATUS_EVENT.parse(outbox[0]?.body)).toMatchObject({
       phase: 'ttl_changed',
       environment: 'preview',
-      workflow: 'ephemeral',
+      workflow: 'ttl',
     });
+    expect(store.locks.getLock('preview')).toBeUndefined();
   });
 
-  it('ttl for an environment with no scheduled destroy exits 2 and changes nothing', async () => {
+  it('ttl for an environment that is not ephemeral exits 2, naming ENV, and records no run', async () => {
     const schedulesBefore = ws.store().schedules.list();
+    const runsBefore = ws.store().runs.list(1000).length;
     const result = await ws.cli(['ttl', 'dev', '2h']);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain('NotFound: no scheduled destroy for dev');
+    expect(result.stderr).toContain('InvalidInput: ENV: dev (stack) is not ephemeral');
     expect(ws.store().schedules.list()).toEqual(schedulesBefore);
+    expect(ws.store().runs.list(1000)).toHaveLength(runsBefore);
   });
 
   it('destroy without a terminal and without --yes: exit 2, nothing destroyed or recorded', async () => {
@@ -303,7 +304,7 @@ describe('the workflows, through the CLI', () => {
     // The TTL of a destroyed environment can no longer be moved.
     const ttl = await ws.cli(['ttl', 'preview', '2h']);
     expect(ttl.exitCode).toBe(2);
-    expect(ttl.stderr).toContain('no scheduled destroy for preview');
+    expect(ttl.stderr).toContain('InvalidInput: ENV: no live ephemeral environment named preview');
   });
 });
 

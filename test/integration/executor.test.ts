@@ -305,7 +305,8 @@ describe('the command verb', () => {
   it.each([
     [['apply']],
     [['destroy', '-auto-approve']],
-    [['state', 'rm', 'terraform_data.greeting']],
+    [['state', 'push', 'terraform.tfstate']],
+    [['state', 'rm', '-lock=false', 'terraform_data.greeting']],
     [['state', 'show', 'terraform_data.greeting; rm -rf /']],
     [['state', 'show', '$(touch /tmp/stepform-pwned)']],
     [['import', 'terraform_data.greeting', 'id`whoami`']],

@@ -109,6 +109,10 @@ interface Scenario {
    * then the run is approved (as `stepform approve` does).
    */
   readonly whileAwaitingApproval?: () => Promise<void>;
+  /** What is decided once whileAwaitingApproval is done (approve unless said). */
+  readonly decision?: 'approve' | 'reject';
+  /** More of the run input (a ttl run's cancelTtl, a command run's args). */
+  readonly extra?: Partial<RunContext>;
 }
 
 interface Ran {
@@ -140,6 +144,7 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
     autoApprove: scenario.whileAwaitingApproval === undefined,
     approvalTimeoutSeconds: 60,
     ...(scenario.ttlSeconds === undefined ? {} : { ttlSeconds: scenario.ttlSeconds }),
+    ...scenario.extra,
   };
   const progress: StateProgress[] = [];
   const decisions: Promise<unknown>[] = [];
@@ -149,7 +154,12 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
     decisions.push(
       hook().then(() =>
         decideStep(
-          { approvalId: request.approvalId, action: 'approve', by: 'scenario', now: new Date() },
+          {
+            approvalId: request.approvalId,
+            action: scenario.decision ?? 'approve',
+            by: 'scenario',
+            now: new Date(),
+          },
           localPorts(engine.stores),
         ),
       ),
@@ -963,5 +973,249 @@ describe('a destroy that fails', () => {
     expect(engine.stores.schedules.list('doomed').map((s) => s.status)).toEqual(['deleted']);
     expect(engine.stores.locks.getLock('doomed')).toBeUndefined();
     expect(await resources(engine, 'doomed')).toEqual([]);
+  });
+});
+
+describe('ttl (issue 13)', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+    const created = await run(engine, {
+      workflow: 'ephemeral',
+      commit: commitA,
+      environment: 'short',
+      ttlSeconds: 3600,
+    });
+    expect(created.outcome.status).toBe('succeeded');
+    const applied = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'kept',
+    });
+    expect(applied.outcome.status).toBe('succeeded');
+  });
+
+  it('retries ChangeTtl on Lambda errors and moves the schedule: ttl_changed, unlocked', async () => {
+    const attempts = await maxAttempts('ttl', 'ChangeTtl', 'Lambda.ServiceException');
+    const before = engine.stores.schedules.list('short')[0]!;
+    const ran = await run(engine, {
+      workflow: 'ttl',
+      commit: commitA,
+      environment: 'short',
+      ttlSeconds: 7200,
+      faults: { ChangeTtl: { times: attempts, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'ChangeTtl')).toBe(attempts);
+    expect(ran.entered).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'ChangeTtl',
+      'OutcomeTtlChanged',
+      'NotifyOutcome',
+      'RecordOutcome',
+      'UnlockEnvironment',
+      'EndForOutcome',
+      'TtlChanged',
+    ]);
+    expect(ran.phases).toEqual(['ttl_changed']);
+    const after = engine.stores.schedules.list('short')[0]!;
+    expect(after).toMatchObject({ status: 'pending', createdBy: ran.runId });
+    expect(Date.parse(after.fireAt)).toBeGreaterThan(Date.parse(before.fireAt));
+    expect(engine.stores.records.getEnvironment('short', PROJECT)?.ttlExpiresAt).toBe(after.fireAt);
+    expect(engine.stores.locks.getLock('short')).toBeUndefined();
+  });
+
+  it('refuses an environment that is not ephemeral: fails with InvalidInput, changes nothing, unlocks', async () => {
+    const recordBefore = engine.stores.records.getEnvironment('kept', PROJECT);
+    const ran = await run(engine, {
+      workflow: 'ttl',
+      commit: commitA,
+      environment: 'kept',
+      ttlSeconds: 7200,
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('InvalidInput');
+    expect(ran.outcome.error?.message).toContain('is not ephemeral');
+    expect(ran.count('caught', 'ChangeTtl')).toBe(1);
+    expect(ran.phases).toEqual(['failed']);
+    expect(engine.stores.records.getEnvironment('kept', PROJECT)).toEqual(recordBefore);
+    expect(engine.stores.schedules.list('kept')).toEqual([]);
+    expect(engine.stores.locks.getLock('kept')).toBeUndefined();
+  });
+
+  it('refuses an environment with no record: NotFound', async () => {
+    const ran = await run(engine, {
+      workflow: 'ttl',
+      commit: commitA,
+      environment: 'never',
+      extra: { cancelTtl: true },
+    });
+    expect(ran.outcome.error?.name).toBe('NotFound');
+    expect(ran.phases).toEqual(['failed']);
+    expect(engine.stores.locks.getLock('never')).toBeUndefined();
+  });
+
+  it('fails with LockHeld once the lock retries are spent, changing nothing', async () => {
+    const attempts = await maxAttempts('ttl', 'LockEnvironment', 'LockHeld');
+    const before = engine.stores.schedules.list('short');
+    const ran = await run(engine, {
+      workflow: 'ttl',
+      commit: commitA,
+      environment: 'short',
+      extra: { cancelTtl: true },
+      faults: { LockEnvironment: { times: attempts + 1, error: 'LockHeld' } },
+    });
+    expect(ran.outcome.error?.name).toBe('LockHeld');
+    expect(ran.count('retried', 'LockEnvironment')).toBe(attempts);
+    expect(ran.entered).not.toContain('ChangeTtl');
+    expect(ran.entered).not.toContain('UnlockEnvironment');
+    expect(ran.phases).toEqual(['failed']);
+    expect(engine.stores.schedules.list('short')).toEqual(before);
+  });
+
+  it('cancels: the schedule is deleted and the environment kept with no expiry', async () => {
+    const ran = await run(engine, {
+      workflow: 'ttl',
+      commit: commitA,
+      environment: 'short',
+      extra: { cancelTtl: true },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(engine.stores.schedules.list('short').map((s) => s.status)).toEqual(['deleted']);
+    expect(engine.stores.records.getEnvironment('short', PROJECT)).toMatchObject({
+      status: 'active',
+      ttlExpiresAt: null,
+    });
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({
+      outcome: 'ttl_changed',
+      schedule: { fireAt: null },
+    });
+  });
+});
+
+describe('command (issue 13)', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+    const applied = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment: 'ops',
+    });
+    expect(applied.outcome.status).toBe('succeeded');
+  });
+
+  const commandStates = [
+    'PrepareRun',
+    'LockEnvironment',
+    'NotifyStarted',
+    'NeedsApproval',
+    'RunCommandJob',
+    'CollectCommand',
+    'OutcomeCommandCompleted',
+    'NotifyOutcome',
+    'RecordOutcome',
+    'UnlockEnvironment',
+    'EndForOutcome',
+    'CommandCompleted',
+  ];
+
+  it('retries a Batch error on RunCommandJob and lists the state, keeping the output', async () => {
+    const ran = await run(engine, {
+      workflow: 'command',
+      commit: commitA,
+      environment: 'ops',
+      extra: { args: ['state', 'list'] },
+      faults: { RunCommandJob: { times: 1, error: 'Batch.AWSBatchException' } },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'RunCommandJob')).toBe(1);
+    expect(ran.entered.filter((s) => s !== 'RunCommandJob')).toEqual(
+      commandStates.filter((s) => s !== 'RunCommandJob'),
+    );
+    expect(ran.phases).toEqual(['started', 'command_completed']);
+    const details = engine.stores.runs.get(ran.runId)?.details as {
+      command?: { name: string; output: string };
+    };
+    expect(details.command?.name).toBe('state list');
+    expect(details.command?.output.trim().split('\n').sort()).toEqual(HELLO_RESOURCES);
+    expect(engine.stores.locks.getLock('ops')).toBeUndefined();
+  });
+
+  it('a job that fails for good (States.TaskFailed): not retried, no rollback, the run fails, unlocked', async () => {
+    const ran = await run(engine, {
+      workflow: 'command',
+      commit: commitA,
+      environment: 'ops',
+      extra: { args: ['state', 'list'] },
+      faults: { RunCommandJob: { times: 1, error: 'States.TaskFailed' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.count('retried', 'RunCommandJob')).toBe(0);
+    expect(ran.count('caught', 'RunCommandJob')).toBe(1);
+    expect(ran.count('caught', 'CollectCommand')).toBe(1);
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(engine.stores.locks.getLock('ops')).toBeUndefined();
+  });
+
+  it('a command that fails in Terraform (show of no such address): JobFailed with its error', async () => {
+    const ran = await run(engine, {
+      workflow: 'command',
+      commit: commitA,
+      environment: 'ops',
+      extra: { args: ['state', 'show', 'terraform_data.nothing'] },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(await resources(engine, 'ops')).toEqual(HELLO_RESOURCES);
+  });
+
+  it('state rm waits for its approval; rejected, it ends Rejected and the state is untouched', async () => {
+    const ran = await run(engine, {
+      workflow: 'command',
+      commit: commitA,
+      environment: 'ops',
+      extra: { args: ['state', 'rm', 'terraform_data.greeting'] },
+      whileAwaitingApproval: async () => Promise.resolve(),
+      decision: 'reject',
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('ApprovalRejected');
+    expect(ran.entered).not.toContain('RunCommandJob');
+    expect(ran.phases).toEqual(['started', 'awaiting_approval', 'rejected']);
+    expect(await resources(engine, 'ops')).toEqual(HELLO_RESOURCES);
+    expect(engine.stores.locks.getLock('ops')).toBeUndefined();
+  });
+
+  it('state rm, approved: removes the address from the state', async () => {
+    const ran = await run(engine, {
+      workflow: 'command',
+      commit: commitA,
+      environment: 'ops',
+      extra: { args: ['state', 'rm', 'terraform_data.greeting'] },
+      whileAwaitingApproval: async () => Promise.resolve(),
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.phases).toEqual(['started', 'awaiting_approval', 'approved', 'command_completed']);
+    expect(await resources(engine, 'ops')).toEqual(
+      HELLO_RESOURCES.filter((r) => r !== 'terraform_data.greeting'),
+    );
+  });
+
+  it('fails with LockHeld once the lock retries are spent, running no job', async () => {
+    const attempts = await maxAttempts('command', 'LockEnvironment', 'LockHeld');
+    const ran = await run(engine, {
+      workflow: 'command',
+      commit: commitA,
+      environment: 'ops',
+      extra: { args: ['state', 'list'] },
+      faults: { LockEnvironment: { times: attempts + 1, error: 'LockHeld' } },
+    });
+    expect(ran.outcome.error?.name).toBe('LockHeld');
+    expect(ran.entered).not.toContain('RunCommandJob');
+    expect(ran.phases).toEqual(['failed']);
   });
 });

@@ -72,4 +72,11 @@ export class DynamoRecordPort implements RecordPort {
     const key = keys.environment(environment, projectDir);
     return this.#table.read(key, ENVIRONMENT_ITEM, 'environment');
   }
+
+  async readEnvironment(
+    environment: string,
+    projectDir: string,
+  ): Promise<EnvironmentRecord | undefined> {
+    return this.getEnvironment(environment, projectDir);
+  }
 }

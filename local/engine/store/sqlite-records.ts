@@ -56,6 +56,13 @@ export class SqliteRecords extends SqliteStore implements RecordPort {
     return row ? toEnvironment(row) : undefined;
   }
 
+  async readEnvironment(
+    environment: string,
+    projectDir: string,
+  ): Promise<EnvironmentRecord | undefined> {
+    return this.getEnvironment(environment, projectDir);
+  }
+
   /** Every environment and project a run recorded, by name. */
   listEnvironments(): EnvironmentRecord[] {
     return (

@@ -40,6 +40,15 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
       .run(environment, projectDir);
   }
 
+  async pending(environment: string, projectDir: string): Promise<DestroySchedule | undefined> {
+    const found = this.list(environment).find(
+      (s) => s.projectDir === projectDir && s.status === 'pending',
+    );
+    if (found === undefined) return undefined;
+    const { environment: env, repository, commit, fireAt, createdBy } = found;
+    return { environment: env, projectDir, repository, commit, fireAt, createdBy };
+  }
+
   /** Marks a due schedule fired; false when another process fired it first. */
   claim(environment: string, projectDir: string, fireAt: string): boolean {
     const result = this.db

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { CommandNotAllowed } from '../../core/errors.ts';
-import { resolveCommand } from './commands.ts';
+import { CommandNotAllowed } from './errors.ts';
+import { commandProblem, resolveCommand } from './terraform-commands.ts';
 
 describe('resolveCommand', () => {
   it.each([
@@ -18,7 +18,15 @@ describe('resolveCommand', () => {
     ],
     [
       ['import', 'aws_iam_role.r', 'arn:aws:iam::123456789012:role/x'],
-      ['import', '-input=false', '-no-color', 'aws_iam_role.r', 'arn:aws:iam::123456789012:role/x'],
+      [
+        'import',
+        '-input=false',
+        '-lock=true',
+        '-lock-timeout=60s',
+        '-no-color',
+        'aws_iam_role.r',
+        'arn:aws:iam::123456789012:role/x',
+      ],
     ],
     [
       ['force-unlock', '0b7e7c4e-5bb4-4d1c-9d4b-2f1f1c0b1c4e'],
@@ -26,6 +34,10 @@ describe('resolveCommand', () => {
     ],
     [['providers'], ['providers', '-no-color']],
     [['output'], ['output', '-json']],
+    [
+      ['state', 'rm', 'null_resource.a'],
+      ['state', 'rm', '-lock=true', '-lock-timeout=60s', '-backup=-', 'null_resource.a'],
+    ],
   ])('allows %j as %j', (args, terraformArgs) => {
     expect(resolveCommand(args).terraformArgs).toEqual(terraformArgs);
   });
@@ -36,13 +48,17 @@ describe('resolveCommand', () => {
       terraformArgs: ['output', '-json'],
       userArgs: [],
       outputName: 'secret',
+      changesState: false,
     });
   });
 
   it.each([
     [['apply']],
     [['destroy']],
-    [['state', 'rm', 'x.y']],
+    [['state', 'rm']],
+    [['state', 'rm', '-lock=false']],
+    [['state', 'list', '-lock=false']],
+    [['state', 'list;', 'rm', '-rf', '/']],
     [['state', 'push', 'f']],
     [['console']],
     [['state']],
@@ -60,5 +76,29 @@ describe('resolveCommand', () => {
     [['state', 'show', 'a>b']],
   ])('refuses %j', (args) => {
     expect(() => resolveCommand(args)).toThrow(CommandNotAllowed);
+  });
+
+  it('says which commands change the state: those need an approval', () => {
+    const changing = [
+      ['state', 'list'],
+      ['state', 'show', 'a.b'],
+      ['state', 'rm', 'a.b'],
+      ['output'],
+      ['import', 'a.b', 'id-1'],
+      ['force-unlock', 'lock-1'],
+      ['providers'],
+    ].filter((args) => resolveCommand(args).changesState);
+    expect(changing).toEqual([
+      ['state', 'rm', 'a.b'],
+      ['import', 'a.b', 'id-1'],
+    ]);
+  });
+});
+
+describe('commandProblem', () => {
+  it('is undefined for an allowed command, and says why for another', () => {
+    expect(commandProblem(['state', 'list'])).toBeUndefined();
+    expect(commandProblem(['state', 'push', 'f'])).toMatch(/is not an allowed command; allowed: /);
+    expect(commandProblem(['state', 'show', 'a;b'])).toMatch(/argument 1 of state show/);
   });
 });

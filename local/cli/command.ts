@@ -1,0 +1,127 @@
+// command --env ENV [--dir DIR] -- <args>: starts the command workflow, one allowlisted
+// Terraform command under the environment's lock (one that changes the state waits for an
+// approval, unless --auto-approve). Its masked output is printed after the run. The command
+// is checked against the allowlist before a run exists: anything else is exit 2, no run.
+import { InvalidInput } from '../../core/errors.ts';
+import { commandProblem } from '../../core/terraform-commands.ts';
+import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
+import { parseInput } from '../../core/validation.ts';
+import { LocalEngine } from '../engine/local-engine.ts';
+import {
+  checkProjectDirAtCommit,
+  flagFor,
+  openEngine,
+  resolveCommit,
+  resolveProjectDir,
+  resolveRepository,
+} from './context.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+import { approvalTimeoutSeconds, executeRun } from './run-verbs.ts';
+
+/** What parseArgs' tokens say about the words of a command line. */
+export interface CommandLineToken {
+  readonly kind: string;
+  readonly index: number;
+  readonly value?: string | boolean | undefined;
+}
+
+/**
+ * The command's words: every positional after `--`. The `--` is required, so that what
+ * follows it is never read as an option of stepform (`-- state list -lock=false` is an
+ * argument the allowlist refuses), and nothing but the verb may stand before it.
+ */
+export function commandArgs(tokens: readonly CommandLineToken[]): string[] {
+  const terminator = tokens.find((t) => t.kind === 'option-terminator');
+  const positionals = tokens.filter((t) => t.kind === 'positional');
+  if (terminator === undefined)
+    throw new InvalidInput(
+      '--',
+      'give the command after --, as in: command --env dev -- state list',
+    );
+  const before = positionals.filter((t) => t.index < terminator.index);
+  if (before.length > 1)
+    throw new InvalidInput('--', `unexpected "${String(before[1]?.value)}" before --`);
+  return positionals.filter((t) => t.index > terminator.index).map((t) => String(t.value));
+}
+
+/** The project: --dir, else the one project the environment has a record of. */
+async function projectOf(
+  repository: string,
+  environment: string,
+  values: CliValues,
+  io: Io,
+): Promise<string> {
+  const engine = await openEngine(repository, io);
+  try {
+    const known = engine.stores.records
+      .listEnvironments()
+      .filter((e) => e.environment === environment && e.status !== 'destroyed');
+    if (values.dir !== undefined) {
+      const projectDir = await resolveProjectDir(repository, values.dir, io.cwd);
+      if (!known.some((e) => e.projectDir === projectDir)) {
+        throw new InvalidInput(
+          '--env',
+          `${environment} has no state of ${projectDir}: apply it first (stepform apply)`,
+        );
+      }
+      return projectDir;
+    }
+    const [only, ...others] = known;
+    if (only === undefined)
+      throw new InvalidInput('--env', `no environment named ${environment} has been applied`);
+    if (others.length > 0) {
+      throw new InvalidInput(
+        '--dir',
+        `${environment} has several projects (${known.map((e) => e.projectDir).join(', ')}): say which with --dir`,
+      );
+    }
+    return only.projectDir;
+  } finally {
+    engine.close();
+  }
+}
+
+export async function commandVerb(
+  tokens: readonly CommandLineToken[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  const args = commandArgs(tokens);
+  // The command first: a refused command is refused whatever else is wrong.
+  const problem = commandProblem(args);
+  if (problem !== undefined) throw new InvalidInput('-- args', problem);
+  if (values.env === undefined)
+    throw new InvalidInput('--env', 'is required: the environment whose state the command reads');
+  const environment = values.env;
+  const timeoutSeconds = approvalTimeoutSeconds(values);
+  const repository = await resolveRepository(values.repo, io.cwd);
+  const commit = await resolveCommit(repository, values.commit);
+  const projectDir = await projectOf(repository, environment, values, io);
+  await checkProjectDirAtCommit(repository, commit, projectDir);
+  let run: RunContext;
+  try {
+    run = parseInput(
+      RUN_INPUT,
+      {
+        runId: LocalEngine.newRunId(),
+        workflow: 'command',
+        repository,
+        commit,
+        projectDir,
+        environment,
+        args,
+        autoApprove: values['auto-approve'] === true,
+        approvalTimeoutSeconds: timeoutSeconds,
+      },
+      'input',
+    );
+  } catch (error) {
+    if (error instanceof InvalidInput) {
+      const field = error.field === 'input.args' ? '-- args' : flagFor(error.field);
+      throw new InvalidInput(field, error.message.slice(error.field.length + 2));
+    }
+    throw error;
+  }
+  return executeRun(run, values, io);
+}
