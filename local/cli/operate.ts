@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ENVIRONMENT_NAME, RUN_ID } from '../../core/contracts/job-input.ts';
 import { InvalidInput, LockHeld, NotFound, RunNotWaiting } from '../../core/errors.ts';
 import { parseInput } from '../../core/validation.ts';
+import type { EnvironmentRecord, LastGoodCommit } from '../../core/ports.ts';
 import type { LocalEngine } from '../engine/local-engine.ts';
 import { isRunHolderGone, thisProcess } from '../engine/processes.ts';
 import { openEngine, resolveRepository } from './context.ts';
@@ -104,21 +105,31 @@ export async function envsVerb(values: CliValues, io: Io): Promise<number> {
       const schedule = schedules
         .list(record.environment)
         .find((s) => s.projectDir === record.projectDir && s.status === 'pending');
-      const lock = locks.find((l) => l.environment === record.environment);
-      envs.push({
-        environment: record.environment,
-        projectDir: record.projectDir,
-        status: record.status,
-        lastRunId: record.lastRunId,
-        updatedAt: record.updatedAt,
-        lastGood: lastGood ?? null,
-        destroyAt: schedule?.fireAt ?? null,
-        lock: lock ? { owner: lock.owner, state: lock.state } : null,
-      });
+      envs.push(environmentView(record, lastGood, schedule?.fireAt ?? null, locks));
     }
     renderEnvironments(envs, values, io);
     return 0;
   });
+}
+
+/** One environment and project as `envs` shows it, with its lock among `locks`. */
+export function environmentView(
+  record: EnvironmentRecord,
+  lastGood: LastGoodCommit | undefined,
+  destroyAt: string | null,
+  locks: readonly LockView[],
+): EnvironmentView {
+  const lock = locks.find((l) => l.environment === record.environment);
+  return {
+    environment: record.environment,
+    projectDir: record.projectDir,
+    status: record.status,
+    lastRunId: record.lastRunId,
+    updatedAt: record.updatedAt,
+    lastGood: lastGood ?? null,
+    destroyAt,
+    lock: lock ? { owner: lock.owner, state: lock.state } : null,
+  };
 }
 
 /** `envs`: each environment's state, last good commit, TTL and lock. */
@@ -151,9 +162,7 @@ export async function unlockVerb(
   values: CliValues,
   io: Io,
 ): Promise<number> {
-  if (positionals.length !== 1) throw new InvalidInput('ENV', 'unlock takes exactly one ENV');
-  const environment = parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV');
-  const by = `${io.env.USER ?? userInfo().username}@cli`;
+  const { environment, by } = unlockArguments(positionals, io);
   return withEngine(values, io, async (engine) => {
     const lock = lockViews(engine).find((view) => view.environment === environment);
     if (!lock) throw new NotFound(`${environment} is not locked`);
@@ -171,6 +180,20 @@ export async function unlockVerb(
     renderUnlock(lock, released, by, values, io);
     return 0;
   });
+}
+
+/** Who acts from this terminal: `$USER@cli`. */
+export function cliIdentity(io: Pick<Io, 'env'>): string {
+  return `${io.env.USER ?? userInfo().username}@cli`;
+}
+
+/** unlock's one argument, ENV, checked; and who clears the lock. */
+export function unlockArguments(
+  positionals: readonly string[],
+  io: Pick<Io, 'env'>,
+): { environment: string; by: string } {
+  if (positionals.length !== 1) throw new InvalidInput('ENV', 'unlock takes exactly one ENV');
+  return { environment: parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV'), by: cliIdentity(io) };
 }
 
 /** A lock whose run is alive is refused (LockHeld, exit 1) unless --force. */

@@ -129,8 +129,9 @@ export async function startAndWatch(
             ? undefined
             : { name: execution.error, message: execution.cause ?? '' };
         renderRunEnd(row, error ? { error } : undefined, values, io, stack.flag);
+        // Stopped here (Ctrl-C) or by `stepform cancel` elsewhere: 130, as locally.
         if (cancelling) return EXIT_CODES.cancelled;
-        return row.status === 'succeeded' ? EXIT_CODES.succeeded : EXIT_CODES.failed;
+        return EXIT_CODES[row.status === 'running' ? 'failed' : row.status];
       }
       await sleep(POLL_MS);
     }

@@ -17,7 +17,7 @@ import {
 import type { RunRow, RunStatus } from '../../engine/store/sqlite-runs.ts';
 import type { Io } from '../io.ts';
 import type { CliValues } from '../main.ts';
-import type { EnvironmentView, LockView } from '../operate.ts';
+import { type EnvironmentView, type LockView, environmentView } from '../operate.ts';
 
 /** `cdk deploy --outputs-file`: `{ "<StackName>": { "<OutputKey>": "value", ... } }`. */
 const OUTPUTS_FILE = z.record(z.string(), z.record(z.string(), z.string()));
@@ -314,18 +314,9 @@ export class StackOperator {
     return Promise.all(
       records.map(async (record) => {
         const lastGood = await this.aws.records.getLastGood(record.environment, record.projectDir);
-        const lock = locks.find((l) => l.environment === record.environment);
-        return {
-          environment: record.environment,
-          projectDir: record.projectDir,
-          status: record.status,
-          lastRunId: record.lastRunId,
-          updatedAt: record.updatedAt,
-          lastGood: lastGood ?? null,
-          // The destroy the TTL scheduled, as the run that scheduled (or moved) it recorded.
-          destroyAt: record.status === 'active' ? record.ttlExpiresAt : null,
-          lock: lock ? { owner: lock.owner, state: lock.state } : null,
-        };
+        // The destroy the TTL scheduled, as the run that scheduled (or moved) it recorded.
+        const destroyAt = record.status === 'active' ? record.ttlExpiresAt : null;
+        return environmentView(record, lastGood, destroyAt, locks);
       }),
     );
   }

@@ -1,9 +1,8 @@
 // The verbs against a deployed stack (`--stack OUTPUTS.json`): what they read and change is on
 // AWS (Step Functions, the table, the artifacts bucket), and what they print is rendered by
 // the very functions the local verbs use.
-import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ENVIRONMENT_NAME, RUN_ID } from '../../../core/contracts/job-input.ts';
+import { RUN_ID } from '../../../core/contracts/job-input.ts';
 import { LOG_FILE } from '../../../core/contracts/job-result.ts';
 import { InvalidInput, NotFound, RunNotWaiting } from '../../../core/errors.ts';
 import { decideStep } from '../../../core/steps.ts';
@@ -14,11 +13,13 @@ import { type RunLog, renderLog, renderRuns } from '../history.ts';
 import type { Io } from '../io.ts';
 import type { CliValues } from '../main.ts';
 import {
+  cliIdentity,
   refuseLiveLock,
   renderCancelled,
   renderEnvironments,
   renderLocks,
   renderUnlock,
+  unlockArguments,
   unlockDetail,
 } from '../operate.ts';
 import { type StackOperator, withStack } from './stack.ts';
@@ -28,11 +29,6 @@ function oneRunId(verb: string, positionals: readonly string[]): string {
   if (positionals.length !== 1)
     throw new InvalidInput('RUN_ID', `${verb} takes exactly one run id`);
   return parseInput(RUN_ID, positionals[0], 'RUN_ID');
-}
-
-/** Who acts from this terminal, as the local verbs name them. */
-function operator(io: Io): string {
-  return `${io.env.USER ?? userInfo().username}@cli`;
 }
 
 export async function stackRunsVerb(values: CliValues, io: Io): Promise<number> {
@@ -103,9 +99,7 @@ export async function stackUnlockVerb(
   values: CliValues,
   io: Io,
 ): Promise<number> {
-  if (positionals.length !== 1) throw new InvalidInput('ENV', 'unlock takes exactly one ENV');
-  const environment = parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV');
-  const by = operator(io);
+  const { environment, by } = unlockArguments(positionals, io);
   return withStack(values, io, async (stack) => {
     const lock = (await stack.locks()).find((view) => view.environment === environment);
     if (!lock) {
@@ -131,11 +125,11 @@ export async function stackUnlockVerb(
 }
 
 /** How long `cancel --stack` waits for ExecutionEnded to have settled the run. */
-const SETTLE_WAIT_MS = 60_000;
+const SETTLE_WAIT_MS = 90_000;
 
 /**
  * Stops the run's execution (ABORTED); the ExecutionEnded rule then releases its lock, expires
- * its approval, records it cancelled and tells everyone. Waits (up to a minute) until its
+ * its approval, records it cancelled and tells everyone. Waits (up to 90 s) until its
  * item says so.
  */
 export async function stackCancelVerb(
@@ -150,7 +144,10 @@ export async function stackCancelVerb(
       const row = await stack.row(found);
       throw new RunNotWaiting(`run ${runId} already ended ${row.status}`);
     }
-    await stack.aws.executions.stop(found.execution.executionArn, `cancelled by ${operator(io)}`);
+    await stack.aws.executions.stop(
+      found.execution.executionArn,
+      `cancelled by ${cliIdentity(io)}`,
+    );
     const result = await cancelledRun(stack, runId);
     if (result.phase !== 'cancelled') {
       io.err(
@@ -199,7 +196,7 @@ export async function stackDecideVerb(
         `the stack ${stack.config.name} has an approver list: name yourself, one of ${approvers.join(', ')}`,
       );
     }
-    const by = values.by ?? operator(io);
+    const by = values.by ?? cliIdentity(io);
     await stack.run(runId);
     const approval = await stack.aws.approvals.latestForRun(runId);
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
