@@ -198,7 +198,7 @@ export function stateEvents(events: readonly HistoryEvent[]): ExecutionStateEven
         type: 'failed',
         state,
         ...(current ? { durationMs: ms - current.enteredAt } : {}),
-        error: `${detail.error ?? type}: ${detail.cause ?? ''}`,
+        error: `${detail.error ?? type}${detail.cause ? `: ${detail.cause}` : ''}`,
       });
     }
   }
@@ -254,7 +254,7 @@ export class StepFunctionsExecutions {
         executionArn,
         stateMachineArn: out.stateMachineArn ?? '',
         name: out.name ?? '',
-        status: (out.status ?? 'RUNNING'),
+        status: out.status ?? 'RUNNING',
         startDate: (out.startDate ?? new Date(0)).toISOString(),
         ...(out.stopDate ? { stopDate: out.stopDate.toISOString() } : {}),
         input: out.input ?? '{}',
@@ -313,7 +313,7 @@ export class StepFunctionsExecutions {
           executionArn: e.executionArn ?? '',
           stateMachineArn: e.stateMachineArn ?? stateMachineArn,
           name: e.name ?? '',
-          status: (e.status ?? 'RUNNING'),
+          status: e.status ?? 'RUNNING',
           startDate: (e.startDate ?? new Date(0)).toISOString(),
           ...(e.stopDate ? { stopDate: e.stopDate.toISOString() } : {}),
         });

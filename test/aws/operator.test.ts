@@ -111,7 +111,7 @@ describe('stateEvents', () => {
       { type: 'caught', state: 'Lock', durationMs: undefined, error: undefined },
       { type: 'entered', state: 'Outcome', durationMs: undefined, error: undefined },
       { type: 'exited', state: 'Outcome', durationMs: 1000, error: undefined },
-      { type: 'failed', state: 'Execution', durationMs: undefined, error: 'RunCancelled: ' },
+      { type: 'failed', state: 'Execution', durationMs: undefined, error: 'RunCancelled' },
     ]);
     expect(steps.map((s) => s.id)).toEqual([2, 4, 5, 6, 7, 8, 9, 10]);
   });

@@ -25,7 +25,7 @@ const RUN_VERBS: Readonly<Record<string, Workflow>> = {
 };
 
 /** Verbs that only make sense on this machine: they ignore STEPFORM_STACK. */
-export const LOCAL_ONLY_VERBS: ReadonlySet<string> = new Set(['serve', 'doctor']);
+export const LOCAL_ONLY_VERBS: ReadonlySet<string> = new Set(['serve', 'doctor', 'projects']);
 
 /** The verb run against the stack; undefined when the verb has no stack form (yet). */
 export function stackVerb(

@@ -39,6 +39,8 @@ export function newStackRunId(now = new Date()): string {
 
 /** How often the history is read while a run is watched. */
 const POLL_MS = 1_000;
+/** How long the summary waits for ExecutionEnded to record a run that ended without its tail. */
+const SETTLE_MS = 20_000;
 
 export async function stackRunVerb(workflow: Workflow, values: CliValues, io: Io): Promise<number> {
   // The stack never skips an approval (its allowAutoApprove is off): refused before anything
@@ -120,6 +122,9 @@ export async function startAndWatch(
       }
       if (execution && execution.status !== 'RUNNING') {
         await cancelling;
+        // An execution that ended without its tail (stopped, or an error no Catch matched) is
+        // recorded by ExecutionEnded a moment later: its summary waits for that, briefly.
+        await stack.awaitDetails(run.runId, (details) => details.outcome !== undefined, SETTLE_MS);
         const row = await stack.row({
           execution,
           input: { ...run, repository: stack.repositoryUrl },

@@ -4,6 +4,7 @@
 // shapes the local verbs render, so that both print the same.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { InvalidInput } from '../../../core/errors.ts';
 import { assertPinnedRepository } from '../../../core/repository-pin.ts';
@@ -270,6 +271,23 @@ export class StackOperator {
       error,
       details,
     };
+  }
+
+  /**
+   * The run's details once `recorded` holds for them (ExecutionEnded settles an ended
+   * execution within seconds of its end), or as they are after `timeoutMs`.
+   */
+  async awaitDetails(
+    runId: string,
+    recorded: (details: Record<string, unknown>) => boolean,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const details = await this.aws.runs.getRunDetails(runId);
+      if (recorded(details) || performance.now() > deadline) return details;
+      await sleep(500);
+    }
   }
 
   /** The newest runs of every workflow, newest first. */

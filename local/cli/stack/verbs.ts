@@ -1,7 +1,6 @@
 // The verbs against a deployed stack (`--stack OUTPUTS.json`): what they read and change is on
 // AWS (Step Functions, the table, the artifacts bucket), and what they print is rendered by
 // the very functions the local verbs use.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RUN_ID } from '../../../core/contracts/job-input.ts';
 import { LOG_FILE } from '../../../core/contracts/job-result.ts';
 import { InvalidInput, NotFound, RunNotWaiting } from '../../../core/errors.ts';
@@ -148,7 +147,13 @@ export async function stackCancelVerb(
       found.execution.executionArn,
       `cancelled by ${cliIdentity(io)}`,
     );
-    const result = await cancelledRun(stack, runId);
+    const details = await stack.awaitDetails(
+      runId,
+      (recorded) => recorded.outcome === 'cancelled',
+      SETTLE_WAIT_MS,
+    );
+    const phase = typeof details.phase === 'string' ? details.phase : null;
+    const result = { runId, status: 'cancelled', phase };
     if (result.phase !== 'cancelled') {
       io.err(
         `warning: run ${runId} is stopped, but ExecutionEnded has not recorded it yet (its lock and approval are released when it does)\n`,
@@ -157,19 +162,6 @@ export async function stackCancelVerb(
     renderCancelled(result, values, io);
     return 0;
   });
-}
-
-/** The stopped run once ExecutionEnded recorded it (or as it is after the wait). */
-async function cancelledRun(stack: StackOperator, runId: string) {
-  const deadline = performance.now() + SETTLE_WAIT_MS;
-  for (;;) {
-    const details = await stack.aws.runs.getRunDetails(runId);
-    const phase = typeof details.phase === 'string' ? details.phase : null;
-    if (details.outcome === 'cancelled' || performance.now() > deadline) {
-      return { runId, status: 'cancelled', phase };
-    }
-    await sleep(500);
-  }
 }
 
 /**
