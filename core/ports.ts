@@ -60,6 +60,8 @@ export interface ApprovalPort {
   /** Stores it as pending; InvalidInput when an approval with its id exists. */
   create(approval: StoredApproval): Promise<void>;
   get(id: string): Promise<StoredApproval | undefined>;
+  /** The run's newest approval (a run asks for one at most once per apply); undefined if none. */
+  latestForRun(runId: string): Promise<StoredApproval | undefined>;
   /**
    * Single use: writes the decision only while the approval is pending, and an approval or
    * rejection only up to its expiry (`at` <= expiresAt); false otherwise.

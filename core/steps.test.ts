@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { LockNotOwned } from './errors.ts';
+import { InvalidInput, LockNotOwned } from './errors.ts';
 import type {
+  ApprovalPort,
+  StoredApproval,
   LockPort,
   RecordPort,
   RunPort,
@@ -15,6 +17,7 @@ import {
   recordStep,
   releaseLeftoverLock,
   rollbackStep,
+  settleEndedExecution,
   scheduleStep,
 } from './steps.ts';
 
@@ -199,6 +202,133 @@ describe('releaseLeftoverLock', () => {
     const locks = oneLock('run-9');
     expect(await releaseLeftoverLock(locks, RUN, NOW)).toBe(false);
     expect(locks.holder()).toBe('run-9');
+  });
+});
+
+describe('settleEndedExecution', () => {
+  /** The run's lock, its pending approval, its details and what was told, in memory. */
+  function endedRun(details: Record<string, unknown> = {}) {
+    let holder: string | undefined = RUN.runId;
+    const approval: StoredApproval = {
+      id: 'approval-1',
+      runId: RUN.runId,
+      taskToken: 'token',
+      environment: RUN.environment,
+      projectDir: RUN.projectDir,
+      commit: RUN.commit,
+      planSha256: 'a'.repeat(64),
+      status: 'pending',
+      requestedAt: NOW.toISOString(),
+      expiresAt: '2026-11-23T11:00:00.000Z',
+    };
+    const approvals: ApprovalPort = {
+      create: async () => undefined,
+      get: async () => approval,
+      latestForRun: async (runId) => (runId === approval.runId ? approval : undefined),
+      decide: async (_id, status) => {
+        if (approval.status !== 'pending') return false;
+        Object.assign(approval, { status });
+        return true;
+      },
+    };
+    const told: unknown[] = [];
+    const ports = {
+      locks: {
+        acquire: async () => Promise.reject(new Error('not used')),
+        release: async (_env: string, owner: string) => {
+          if (holder !== owner) return false;
+          holder = undefined;
+          return true;
+        },
+      },
+      approvals,
+      runs: {
+        addRunDetails: async (_runId: string, added: Record<string, unknown>) =>
+          void Object.assign(details, added),
+        getRunDetails: async () => ({ ...details }),
+      },
+      notify: async (input: unknown) => void told.push(input),
+    };
+    return { ports, approval, details, told, holder: () => holder };
+  }
+  const ended = (status: string, extra: Record<string, unknown> = {}, input: unknown = RUN) => ({
+    detail: { status, input: JSON.stringify(input), ...extra },
+  });
+
+  it('settles a cancelled run: lock released, approval expired, recorded and told cancelled', async () => {
+    const run = endedRun();
+    const settled = await settleEndedExecution(ended('ABORTED'), run.ports, NOW);
+    expect(settled).toEqual({
+      released: true,
+      runId: RUN.runId,
+      approvalExpired: true,
+      outcome: 'cancelled',
+    });
+    expect(run.holder()).toBeUndefined();
+    expect(run.approval.status).toBe('expired');
+    expect(run.details).toMatchObject({ outcome: 'cancelled', error: { Error: 'RunCancelled' } });
+    expect(run.told).toEqual([
+      {
+        run: RUN,
+        phase: 'cancelled',
+        error: {
+          Error: 'RunCancelled',
+          Cause: expect.stringContaining('stopped') as unknown as string,
+        },
+      },
+    ]);
+  });
+
+  it('tells a failure no Catch handled with its reason, and records it failed', async () => {
+    const run = endedRun();
+    await settleEndedExecution(
+      ended('FAILED', { error: 'States.Runtime', cause: 'bad path $.x' }),
+      run.ports,
+      NOW,
+    );
+    expect(run.details).toMatchObject({ outcome: 'failed' });
+    expect(run.told).toEqual([
+      { run: RUN, phase: 'failed', error: { Error: 'States.Runtime', Cause: 'bad path $.x' } },
+    ]);
+  });
+
+  it('names a timeout when Step Functions gives no error', async () => {
+    const run = endedRun();
+    await settleEndedExecution(ended('TIMED_OUT'), run.ports, NOW);
+    expect(run.told).toEqual([
+      {
+        run: RUN,
+        phase: 'failed',
+        error: { Error: 'States.Timeout', Cause: 'the execution ended TIMED_OUT' },
+      },
+    ]);
+  });
+
+  it('tells nothing twice: a failed run whose tail recorded its outcome is only released', async () => {
+    const run = endedRun({ outcome: 'rejected' });
+    const settled = await settleEndedExecution(ended('FAILED'), run.ports, NOW);
+    expect(settled).toEqual({ released: true, runId: RUN.runId, approvalExpired: true });
+    expect(run.details).toEqual({ outcome: 'rejected' });
+    expect(run.told).toEqual([]);
+  });
+
+  it('releases but tells nothing for an input that is no run (PrepareRun refused it)', async () => {
+    const run = endedRun();
+    const input = { runId: RUN.runId, environment: 'dev', workflow: 'nope' };
+    const settled = await settleEndedExecution(ended('ABORTED', {}, input), run.ports, NOW);
+    expect(settled.released).toBe(true);
+    expect(run.told).toEqual([]);
+  });
+
+  it('does nothing for an execution that succeeded, and refuses an event without JSON input', async () => {
+    const run = endedRun();
+    expect(await settleEndedExecution(ended('SUCCEEDED'), run.ports, NOW)).toEqual({
+      released: false,
+    });
+    expect(run.holder()).toBe(RUN.runId);
+    await expect(
+      settleEndedExecution({ detail: { status: 'ABORTED', input: '{' } }, run.ports, NOW),
+    ).rejects.toThrow(InvalidInput);
   });
 });
 

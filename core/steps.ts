@@ -47,6 +47,7 @@ import {
   setsLastGood,
 } from './run.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import type { NotifyInput } from './notify.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { parseInput } from './validation.ts';
 
@@ -179,13 +180,15 @@ const EXECUTION_ENDED = z.looseObject({
   detail: z.looseObject({
     status: z.string(),
     input: z.string(),
+    /** What Step Functions says ended it (FAILED, TIMED_OUT); absent or null otherwise. */
+    error: z.string().nullish(),
+    cause: z.string().nullish(),
   }),
 });
 
 /**
  * Releases the lock a run still holds after its execution ended without reaching its Unlock
  * state: true when it held one. A lock another run holds by now is left alone (false).
- * The local engine calls it when a run ends; on AWS, releaseAfterExecution does.
  */
 export async function releaseLeftoverLock(
   locks: LockPort,
@@ -201,15 +204,57 @@ export async function releaseLeftoverLock(
 }
 
 /**
- * After an execution ended aborted, timed out, or failed on an error no Catch matches,
- * release the lock the run still holds. Run by an EventBridge rule on the execution's status
- * change.
+ * What a run leaves behind when it ends without its own tail (cancelled, interrupted, an error
+ * no Catch matches): its lock released (unless another run holds it by now) and its pending
+ * approval expired, so that nobody can approve a run that no longer waits. The local engine
+ * calls it when a run ends; on AWS, settleEndedExecution does.
  */
-export async function releaseAfterExecution(
-  event: unknown,
-  locks: LockPort,
+export async function releaseRunLeftovers(
+  run: { readonly environment: string; readonly runId: string },
+  ports: { readonly locks: LockPort; readonly approvals: ApprovalPort },
   now: Date,
-): Promise<{ released: boolean; runId?: string }> {
+): Promise<{ released: boolean; approvalExpired: boolean }> {
+  const released = await releaseLeftoverLock(ports.locks, run, now);
+  const approval = await ports.approvals.latestForRun(run.runId);
+  const approvalExpired =
+    approval?.status === 'pending' &&
+    (await ports.approvals.decide(approval.id, 'expired', null, now.toISOString()));
+  return { released, approvalExpired };
+}
+
+/** What settleEndedExecution needs: the stores, and the Notify step over its ports. */
+export interface EndedExecutionPorts {
+  readonly locks: LockPort;
+  readonly approvals: ApprovalPort;
+  readonly runs: RunPort & {
+    /** The run's merged details ({} when none): its `outcome` once its tail recorded one. */
+    getRunDetails(runId: string): Promise<Record<string, unknown>>;
+  };
+  readonly notify: (input: NotifyInput) => Promise<unknown>;
+}
+
+export interface SettledExecution {
+  readonly released: boolean;
+  readonly runId?: string;
+  readonly approvalExpired?: boolean;
+  /** The outcome recorded and told here; absent when the run's own tail had recorded one. */
+  readonly outcome?: 'cancelled' | 'failed';
+}
+
+/**
+ * An execution ended ABORTED (`stepform cancel`, StopExecution), TIMED_OUT or FAILED: run by
+ * an EventBridge rule on every workflow's status changes. Its lock is released and its pending
+ * approval expired; then, unless the run's own tail already recorded an outcome (a workflow
+ * ends FAILED after telling of a rejection or a failed apply), the run is recorded `cancelled`
+ * (aborted) or `failed` (with the reason) and everyone is told through the Notify step. An
+ * abort is always told: it stopped whatever the run was doing. Idempotent, so the rule may
+ * retry it.
+ */
+export async function settleEndedExecution(
+  event: unknown,
+  ports: EndedExecutionPorts,
+  now: Date,
+): Promise<SettledExecution> {
   const { detail } = parseInput(EXECUTION_ENDED, event, 'event');
   if (!['FAILED', 'TIMED_OUT', 'ABORTED'].includes(detail.status)) return { released: false };
   let input: unknown;
@@ -218,12 +263,30 @@ export async function releaseAfterExecution(
   } catch {
     throw new InvalidInput('event.detail.input', 'is not JSON');
   }
-  const run = parseInput(
+  const owner = parseInput(
     z.looseObject({ runId: z.string().min(1), environment: z.string().min(1) }),
     input,
     'event.detail.input',
   );
-  return { released: await releaseLeftoverLock(locks, run, now), runId: run.runId };
+  const { released, approvalExpired } = await releaseRunLeftovers(owner, ports, now);
+  const settled = { released, runId: owner.runId, approvalExpired };
+  // An input PrepareRun refused is no run anybody can be told about.
+  const run = RUN_INPUT.safeParse(input);
+  if (!run.success) return settled;
+  const aborted = detail.status === 'ABORTED';
+  if (!aborted && (await ports.runs.getRunDetails(owner.runId)).outcome !== undefined) {
+    return settled;
+  }
+  const error = aborted
+    ? { Error: 'RunCancelled', Cause: 'the execution was stopped (stepform cancel)' }
+    : {
+        Error: detail.error ?? (detail.status === 'TIMED_OUT' ? 'States.Timeout' : 'Failed'),
+        Cause: detail.cause ?? `the execution ended ${detail.status}`,
+      };
+  const outcome = aborted ? 'cancelled' : 'failed';
+  await ports.runs.addRunDetails(owner.runId, { outcome, error });
+  await ports.notify({ run: run.data, phase: outcome, error });
+  return { ...settled, outcome };
 }
 
 /** Unlock*. */

@@ -75,6 +75,7 @@ function memoryPorts(overrides: Partial<TaskPorts> = {}) {
     approvals: {
       create: async (approval) => void approvals.push(approval),
       get: async () => undefined,
+      latestForRun: async () => undefined,
       decide: async () => true,
     },
     notifyPorts: async () => notifyPorts,

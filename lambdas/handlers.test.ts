@@ -299,8 +299,8 @@ describe('execution-ended handler', () => {
     detail: { status, input: JSON.stringify({ ...RUN, autoApprove: false }) },
   });
 
-  it('releases the lock an aborted run still holds', async () => {
-    const { DeleteCommand, PutCommand: Put } = await import('@aws-sdk/lib-dynamodb');
+  it('settles an aborted run: lock released, approval expired, recorded and told cancelled', async () => {
+    const { DeleteCommand, PutCommand: Put, QueryCommand } = await import('@aws-sdk/lib-dynamodb');
     const { handler } = await import('./execution-ended.ts');
     dynamo.on(DeleteCommand).resolves({
       Attributes: {
@@ -315,15 +315,41 @@ describe('execution-ended handler', () => {
       },
     });
     dynamo.on(Put).resolves({});
-    expect(await handler(ended('ABORTED'), CONTEXT)).toEqual({ released: true, runId: 'run-1' });
+    dynamo.on(QueryCommand).resolves({
+      Items: [
+        { pk: 'RUN#run-1', sk: 'APPROVAL#t#a-1', type: 'run-approval', approvalId: 'appr-1' },
+      ],
+    });
+    dynamo.on(GetCommand).resolves({ Item: approvalItem('pending') });
+    dynamo.on(UpdateCommand).resolves({});
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    expect(await handler(ended('ABORTED'), CONTEXT)).toEqual({
+      released: true,
+      runId: 'run-1',
+      approvalExpired: true,
+      outcome: 'cancelled',
+    });
     expect(dynamo.commandCalls(DeleteCommand)[0]?.args[0].input.Key).toEqual({
       pk: 'LOCK#dev',
       sk: 'LOCK',
     });
+    const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(updates[0]).toMatchObject({
+      Key: { pk: 'APPROVAL#appr-1', sk: 'APPROVAL' },
+      ExpressionAttributeValues: expect.objectContaining({ ':status': 'expired' }),
+    });
+    expect(updates.map((u) => u.ExpressionAttributeValues)).toContainEqual(
+      expect.objectContaining({ ':v0': 'cancelled' }),
+    );
+    const sent = sqs.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
+      runId: 'run-1',
+      phase: 'cancelled',
+    });
   });
 
   it('leaves a lock that another run holds by now', async () => {
-    const { DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { DeleteCommand, QueryCommand } = await import('@aws-sdk/lib-dynamodb');
     const { handler } = await import('./execution-ended.ts');
     dynamo
       .on(DeleteCommand)
@@ -340,7 +366,15 @@ describe('execution-ended handler', () => {
         expiresAtEpoch: 4070908800,
       },
     });
-    expect(await handler(ended('TIMED_OUT'), CONTEXT)).toEqual({ released: false, runId: 'run-1' });
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(UpdateCommand).resolves({});
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-2' });
+    expect(await handler(ended('TIMED_OUT'), CONTEXT)).toEqual({
+      released: false,
+      runId: 'run-1',
+      approvalExpired: false,
+      outcome: 'failed',
+    });
   });
 
   it('does nothing for an execution that succeeded', async () => {

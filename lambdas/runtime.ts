@@ -19,7 +19,7 @@ import {
 } from '../core/github-credentials.ts';
 import { parseInput } from '../core/validation.ts';
 import type { NotifyPorts } from '../core/notify.ts';
-import type { CodeHostPort } from '../core/ports.ts';
+import type { CodeHostPort, StatusPort } from '../core/ports.ts';
 import { type RepositoryPin, githubRepositoryPin } from '../core/repository-pin.ts';
 import type { JobSettings } from '../core/run.ts';
 import { slackMessage } from '../core/slack-message.ts';
@@ -305,10 +305,18 @@ export class AwsRuntime implements TaskPorts {
 
   async notifyPorts(): Promise<NotifyPorts> {
     const { config } = this;
-    const status = new SqsStatusPort(
+    const queue = new SqsStatusPort(
       tracer.captureAWSv3Client(new SQSClient({ region: config.AWS_REGION })),
       config.STATUS_QUEUE_URL,
     );
+    // As the local notifier does: the run's item shows its latest phase (`stepform runs`).
+    const { runs } = this;
+    const status: StatusPort = {
+      publish: async (event) => {
+        await queue.publish(event);
+        await runs.addRunDetails(event.runId, { phase: event.phase });
+      },
+    };
     const chat = config.SLACK_WEBHOOK_SECRET_ID
       ? new SlackWebhookChatPort({
           secrets: this.secrets,

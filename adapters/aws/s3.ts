@@ -6,7 +6,12 @@
 // `artifactsDir` must be an absolute path (core/contracts/job-input.ts), so on AWS the executor
 // writes to a local folder and uploads it under the same path: when the adapter is given a
 // default bucket, an absolute path `/a/b` is the location `s3://<bucket>/<keyPrefix>/a/b`.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { type JobResult, RESULT_FILE, parseJobResult } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import type { ArtifactPort } from '../../core/ports.ts';
@@ -93,6 +98,28 @@ export class S3ArtifactPort implements ArtifactPort {
       throw error;
     }
     return parseJobResult(text, `s3://${bucket}/${key}`);
+  }
+
+  /** The names of every artifact under `location` (relative to it, "/"-separated), sorted. */
+  async listArtifacts(location: string): Promise<string[]> {
+    const { bucket, prefix } = this.parseLocation(location);
+    const folder = prefix === '' ? '' : `${prefix}/`;
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: folder,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key) names.push(object.Key.slice(folder.length));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return names.sort();
   }
 
   /** Downloads `<location>/<name>`; undefined when it does not exist. */

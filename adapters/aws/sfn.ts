@@ -1,10 +1,16 @@
 // The Step Functions adapter of the task-callback port: resumes (SendTaskSuccess) or fails
-// (SendTaskFailure) the workflow waiting on a task token, e.g. for an approval.
+// (SendTaskFailure) the workflow waiting on a task token, e.g. for an approval; and the
+// executions the operator's CLI starts, watches, stops and lists (`stepform --stack`).
 import {
   SendTaskFailureCommand,
   DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListExecutionsCommand,
   SendTaskSuccessCommand,
   type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { InvalidInput, RunNotWaiting, StepformError } from '../../core/errors.ts';
 import type { StoredApproval, TaskCallbackPort } from '../../core/ports.ts';
@@ -110,5 +116,210 @@ export class StepFunctionsTaskCallbackPort implements TaskCallbackPort {
     } catch (thrown) {
       throw mapCallbackError(thrown);
     }
+  }
+}
+
+/** An execution as ListExecutions and DescribeExecution tell it. */
+export interface ExecutionSummary {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  /** The execution's name: Stepform names every execution by its run id. */
+  readonly name: string;
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+  readonly startDate: string;
+  readonly stopDate?: string;
+}
+
+export interface ExecutionDetail extends ExecutionSummary {
+  /** The input it was started with (JSON text). */
+  readonly input: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/**
+ * One state's step, read from the execution's history: entered, exited (with how long it
+ * took), failed (an attempt's error), retried (a new attempt after a failure) or caught (left
+ * after a failure, by a Catch). The same steps the local engine reports.
+ */
+export interface ExecutionStateEvent {
+  readonly id: number;
+  readonly at: string;
+  readonly type: 'entered' | 'exited' | 'failed' | 'retried' | 'caught';
+  readonly state: string;
+  readonly durationMs?: number;
+  readonly error?: string;
+}
+
+/** `arn:…:stateMachine:<name>` and an execution name → `arn:…:execution:<name>:<execution>`. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
+
+const FAILURE_EVENTS = /(Failed|TimedOut|Aborted)$/;
+const ATTEMPT_EVENTS = /^(TaskScheduled|LambdaFunctionScheduled|ActivityScheduled)$/;
+
+/**
+ * The state steps of an execution's history events, in order. Pure: each call is given
+ * every event so far (a retry or a catch is known from the failure before it).
+ */
+export function stateEvents(events: readonly HistoryEvent[]): ExecutionStateEvent[] {
+  const steps: ExecutionStateEvent[] = [];
+  let current: { state: string; enteredAt: number; failed: boolean } | undefined;
+  for (const event of events) {
+    const id = event.id ?? 0;
+    const at = event.timestamp ?? new Date(0);
+    const ms = at.getTime();
+    const type = event.type ?? '';
+    const base = { id, at: at.toISOString() };
+    if (event.stateEnteredEventDetails?.name) {
+      current = { state: event.stateEnteredEventDetails.name, enteredAt: ms, failed: false };
+      steps.push({ ...base, type: 'entered', state: current.state });
+    } else if (event.stateExitedEventDetails?.name) {
+      const state = event.stateExitedEventDetails.name;
+      const durationMs = current?.state === state ? ms - current.enteredAt : undefined;
+      const caught = current?.state === state && current.failed;
+      steps.push({
+        ...base,
+        type: caught ? 'caught' : 'exited',
+        state,
+        ...(caught || durationMs === undefined ? {} : { durationMs }),
+      });
+      current = undefined;
+    } else if (current && ATTEMPT_EVENTS.test(type) && current.failed) {
+      current.failed = false;
+      steps.push({ ...base, type: 'retried', state: current.state });
+    } else if (FAILURE_EVENTS.test(type)) {
+      const detail = failureOf(event);
+      const state = current?.state ?? 'Execution';
+      if (current) current.failed = true;
+      steps.push({
+        ...base,
+        type: 'failed',
+        state,
+        ...(current ? { durationMs: ms - current.enteredAt } : {}),
+        error: `${detail.error ?? type}${detail.cause ? `: ${detail.cause}` : ''}`,
+      });
+    }
+  }
+  return steps;
+}
+
+function failureOf(event: HistoryEvent): { error?: string; cause?: string } {
+  const details =
+    event.taskFailedEventDetails ??
+    event.taskTimedOutEventDetails ??
+    event.lambdaFunctionFailedEventDetails ??
+    event.lambdaFunctionTimedOutEventDetails ??
+    event.executionFailedEventDetails ??
+    event.executionAbortedEventDetails ??
+    event.executionTimedOutEventDetails;
+  return {
+    ...(details?.error ? { error: details.error } : {}),
+    ...(details?.cause ? { cause: details.cause } : {}),
+  };
+}
+
+/**
+ * Executions of the deployment's state machines, for the operator's CLI (`stepform --stack`):
+ * start one named by its run id, describe it, read its history, stop it, list them.
+ */
+export class StepFunctionsExecutions {
+  readonly #sfn: SFNClient;
+
+  constructor(client: SFNClient) {
+    this.#sfn = client;
+  }
+
+  /** Starts it; InvalidInput naming `runId` when an execution of that name exists. */
+  async start(stateMachineArn: string, name: string, input: unknown): Promise<string> {
+    try {
+      const { executionArn } = await this.#sfn.send(
+        new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+      );
+      if (!executionArn) throw new Error(`StartExecution of ${name} returned no execution ARN`);
+      return executionArn;
+    } catch (error) {
+      if (awsErrorName(error) === 'ExecutionAlreadyExists')
+        throw new InvalidInput('runId', `an execution named ${name} exists already`);
+      throw error;
+    }
+  }
+
+  /** The execution; undefined when there is none of that ARN. */
+  async describe(executionArn: string): Promise<ExecutionDetail | undefined> {
+    try {
+      const out = await this.#sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return {
+        executionArn,
+        stateMachineArn: out.stateMachineArn ?? '',
+        name: out.name ?? '',
+        status: out.status ?? 'RUNNING',
+        startDate: (out.startDate ?? new Date(0)).toISOString(),
+        ...(out.stopDate ? { stopDate: out.stopDate.toISOString() } : {}),
+        input: out.input ?? '{}',
+        ...(out.error ? { error: out.error } : {}),
+        ...(out.cause ? { cause: out.cause } : {}),
+      };
+    } catch (error) {
+      if (awsErrorName(error) === 'ExecutionDoesNotExist') return undefined;
+      throw error;
+    }
+  }
+
+  /** Every event of its history, oldest first, page after page. */
+  async history(executionArn: string): Promise<HistoryEvent[]> {
+    const events: HistoryEvent[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.#sfn.send(
+        new GetExecutionHistoryCommand({
+          executionArn,
+          maxResults: 1000,
+          ...(nextToken ? { nextToken } : {}),
+        }),
+      );
+      events.push(...(page.events ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return events;
+  }
+
+  /** Stops it (ABORTED): the ExecutionEnded rule then settles the run. */
+  async stop(executionArn: string, cause: string): Promise<void> {
+    await this.#sfn.send(
+      new StopExecutionCommand({
+        executionArn,
+        error: 'RunCancelled',
+        cause: cutCodePoints(cause, TASK_CAUSE_LIMIT),
+      }),
+    );
+  }
+
+  /** Its newest executions (at most `max`), newest first. */
+  async list(stateMachineArn: string, max: number): Promise<ExecutionSummary[]> {
+    const found: ExecutionSummary[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.#sfn.send(
+        new ListExecutionsCommand({
+          stateMachineArn,
+          maxResults: Math.min(max - found.length, 1000),
+          ...(nextToken ? { nextToken } : {}),
+        }),
+      );
+      for (const e of page.executions ?? []) {
+        found.push({
+          executionArn: e.executionArn ?? '',
+          stateMachineArn: e.stateMachineArn ?? stateMachineArn,
+          name: e.name ?? '',
+          status: e.status ?? 'RUNNING',
+          startDate: (e.startDate ?? new Date(0)).toISOString(),
+          ...(e.stopDate ? { stopDate: e.stopDate.toISOString() } : {}),
+        });
+      }
+      nextToken = page.nextToken;
+    } while (nextToken && found.length < max);
+    return found.sort((a, b) => b.startDate.localeCompare(a.startDate));
   }
 }

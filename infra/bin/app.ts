@@ -121,6 +121,15 @@ export function buildApp(
     const arn = pipeline.stateMachines[workflow].stateMachineArn;
     output(`${pascalCase(workflow)}StateMachineArn`, arn, `The ${workflow} workflow`);
   }
+  // What `stepform --stack OUTPUTS.json` reads (the region is in the ARNs).
+  output('TableName', pipeline.table.tableName, 'The state table (locks, runs, approvals)');
+  output(
+    'ArtifactsBucketName',
+    pipeline.artifactsBucket.bucketName,
+    'Executor artifacts (plans, logs) under artifacts/',
+  );
+  if (repository)
+    output('GitHubRepository', repository, 'The repository this stack runs (owner/name)');
   for (const [name, role] of Object.entries(pipeline.githubRoles)) {
     const id = name.charAt(0).toUpperCase() + name.slice(1);
     output(`GitHub${id}RoleArn`, role.roleArn, `Role for GitHub Actions (${name})`);

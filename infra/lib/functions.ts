@@ -244,7 +244,8 @@ export class StepformFunctions extends Construct {
         [artifacts],
       );
     }
-    for (const fn of [f.Notify, f.RequestApproval]) {
+    // ExecutionEnded tells of a cancelled or failed run through the same Notify step.
+    for (const fn of [f.Notify, f.RequestApproval, f.ExecutionEnded]) {
       storage.statusQueue.grantSendMessages(fn);
       secrets.slackWebhookSecret.grantRead(fn);
       secrets.githubTokenSecret.grantRead(fn);

@@ -69,7 +69,7 @@ export class StepformWorkflows extends Construct {
   readonly stateMachines: Readonly<Record<Workflow, sfn.StateMachine>>;
   /** One per workflow: an execution failed, timed out or was aborted. */
   readonly alarms: readonly cloudwatch.Alarm[];
-  /** Calls ExecutionEnded for an execution of a locking workflow that ended early. */
+  /** Calls ExecutionEnded for an execution of any workflow that ended early. */
   readonly releaseLocksRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: StepformWorkflowsProps) {
@@ -136,17 +136,19 @@ export class StepformWorkflows extends Construct {
     this.stateMachines = stateMachines as Record<Workflow, sfn.StateMachine>;
     this.alarms = alarms;
 
-    // An execution that ends without reaching its Unlock state (aborted, timed out, or an
-    // error no Catch matches) has its lock released at once instead of at its expiry.
-    const locking = WORKFLOWS.filter((workflow) => functionsOf(workflow).includes('Lock'));
+    // An execution that ends without reaching its tail (aborted by `stepform cancel`, timed
+    // out, or an error no Catch matches) has its lock released at once instead of at its
+    // expiry, its approval expired, and is recorded and told; every workflow, since an aborted
+    // plan must be told too. (The construct id predates that; kept so the rule is not replaced.)
     this.releaseLocksRule = new events.Rule(this, 'ReleaseLocksOfEndedExecutions', {
-      description: 'Stepform: release the lock of a workflow execution that ended early',
+      description:
+        'Stepform: settle a workflow execution that ended early (lock, approval, status)',
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: {
           status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-          stateMachineArn: locking.map((w) => this.stateMachines[w].stateMachineArn),
+          stateMachineArn: WORKFLOWS.map((w) => this.stateMachines[w].stateMachineArn),
         },
       },
       targets: [

@@ -275,7 +275,13 @@ describe('the GitHub credentials secret', () => {
       )
       .map(([name]) => name)
       .sort();
-    expect(readers).toEqual(['GitHubToken', 'Notify', 'PrepareRun', 'RequestApproval']);
+    expect(readers).toEqual([
+      'ExecutionEnded',
+      'GitHubToken',
+      'Notify',
+      'PrepareRun',
+      'RequestApproval',
+    ]);
   });
 });
 

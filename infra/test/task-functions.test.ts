@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { TASK_FUNCTIONS, isTaskFunction } from '../../core/task-steps.ts';
 import { WORKFLOWS, functionsOf, placeholderFor } from '../../state-machines/workflows.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
@@ -52,5 +53,24 @@ describe('the Task steps table and the stack', () => {
       const source = readFileSync(join(REPO_ROOT, 'lambdas', HANDLERS[name]), 'utf8');
       expect([name, source.includes('taskHandler(')]).toEqual([name, false]);
     }
+  });
+});
+
+describe('the rule that settles ended executions', () => {
+  it('covers every workflow: an aborted plan is recorded and told too', () => {
+    const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule')) as {
+      Properties: {
+        EventPattern?: { detail?: { status?: string[]; stateMachineArn?: unknown[] } };
+      };
+    }[];
+    const ended = rules.filter((r) => r.Properties.EventPattern?.detail?.status !== undefined);
+    expect(ended).toHaveLength(1);
+    const detail = ended[0]!.Properties.EventPattern!.detail!;
+    expect(detail.status).toEqual(['FAILED', 'TIMED_OUT', 'ABORTED']);
+    expect(detail.stateMachineArn).toEqual(
+      WORKFLOWS.map(
+        (workflow) => stack.resolve(pipeline.stateMachines[workflow].stateMachineArn) as unknown,
+      ),
+    );
   });
 });

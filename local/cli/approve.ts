@@ -32,15 +32,24 @@ export async function approveVerb(
       { approvalId: approval.id, action: verb, by, now },
       localPorts(stores),
     );
-    const status = decided.status;
-    const result = { runId, approvalId: approval.id, status, by, at: now.toISOString() };
-    io.out(
-      values.json === true ? `${JSON.stringify(result)}\n` : `run ${runId}: ${status} by ${by}\n`,
-    );
+    renderDecision({ runId, approvalId: approval.id, status: decided.status, by, now }, values, io);
     return 0;
   } finally {
     // A run whose process died waits for nothing: its decision was refused (RunNotWaiting),
     // and it is closed now rather than at the next command.
     await engine.reap().finally(() => engine.close());
   }
+}
+
+/** `approve` / `reject`'s answer. */
+export function renderDecision(
+  decision: { runId: string; approvalId: string; status: string; by: string; now: Date },
+  values: CliValues,
+  io: Io,
+): void {
+  const { runId, approvalId, status, by, now } = decision;
+  const result = { runId, approvalId, status, by, at: now.toISOString() };
+  io.out(
+    values.json === true ? `${JSON.stringify(result)}\n` : `run ${runId}: ${status} by ${by}\n`,
+  );
 }

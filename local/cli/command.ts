@@ -82,37 +82,42 @@ async function projectOf(
   }
 }
 
-export async function commandVerb(
+/**
+ * The command's words and environment, checked before anything is opened: a refused command
+ * is refused whatever else is wrong.
+ */
+export function commandArguments(
   tokens: readonly CommandLineToken[],
   values: CliValues,
-  io: Io,
-): Promise<number> {
+): { args: string[]; environment: string } {
   const args = commandArgs(tokens);
-  // The command first: a refused command is refused whatever else is wrong.
   const problem = commandProblem(args);
   if (problem !== undefined) throw new InvalidInput('-- args', problem);
   if (values.env === undefined)
     throw new InvalidInput('--env', 'is required: the environment whose state the command reads');
-  const environment = values.env;
-  const timeoutSeconds = approvalTimeoutSeconds(values);
-  const repository = await resolveRepository(values.repo, io.cwd);
-  const commit = await resolveCommit(repository, values.commit);
-  const projectDir = await projectOf(repository, environment, values, io);
-  await checkProjectDirAtCommit(repository, commit, projectDir);
-  let run: RunContext;
+  return { args, environment: values.env };
+}
+
+/** The command run's input; a bad value names the flag (or `-- args`) that set it. */
+export function commandRunInput(fields: {
+  runId: string;
+  repository: string;
+  commit: string;
+  projectDir: string;
+  environment: string;
+  args: readonly string[];
+  values: CliValues;
+}): RunContext {
+  const { values, ...run } = fields;
   try {
-    run = parseInput(
+    return parseInput(
       RUN_INPUT,
       {
-        runId: LocalEngine.newRunId(),
+        ...run,
         workflow: 'command',
-        repository,
-        commit,
-        projectDir,
-        environment,
-        args,
+        args: [...run.args],
         autoApprove: values['auto-approve'] === true,
-        approvalTimeoutSeconds: timeoutSeconds,
+        approvalTimeoutSeconds: approvalTimeoutSeconds(values),
       },
       'input',
     );
@@ -123,5 +128,27 @@ export async function commandVerb(
     }
     throw error;
   }
+}
+
+export async function commandVerb(
+  tokens: readonly CommandLineToken[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  const { args, environment } = commandArguments(tokens, values);
+  approvalTimeoutSeconds(values); // checked before anything is read
+  const repository = await resolveRepository(values.repo, io.cwd);
+  const commit = await resolveCommit(repository, values.commit);
+  const projectDir = await projectOf(repository, environment, values, io);
+  await checkProjectDirAtCommit(repository, commit, projectDir);
+  const run = commandRunInput({
+    runId: LocalEngine.newRunId(),
+    repository,
+    commit,
+    projectDir,
+    environment,
+    args,
+    values,
+  });
   return executeRun(run, values, io);
 }

@@ -29,7 +29,8 @@ export async function localStateResources(
 
 export async function confirmDestroy(
   run: Pick<RunContext, 'environment' | 'projectDir'>,
-  options: { yes: boolean; stateDir: string },
+  /** stateDir: the local state's folder; none for a stack (its state is in S3). */
+  options: { yes: boolean; stateDir?: string },
   io: Io,
 ): Promise<void> {
   if (options.yes) return;
@@ -39,9 +40,12 @@ export async function confirmDestroy(
       `destroy asks for confirmation on a terminal; to destroy ${run.environment} without one, pass --yes`,
     );
   }
-  const resources = await localStateResources(options.stateDir, run);
   const where = `${run.environment} (${run.projectDir})`;
-  if (resources === undefined || resources.length === 0) {
+  const resources =
+    options.stateDir === undefined ? undefined : await localStateResources(options.stateDir, run);
+  if (options.stateDir === undefined) {
+    io.err(`destroy will remove every resource of ${where} in the deployed stack.\n`);
+  } else if (resources === undefined || resources.length === 0) {
     io.err(`${where} has no resources in its state: the destroy will find nothing to remove.\n`);
   } else {
     const more = resources.length - SHOWN;

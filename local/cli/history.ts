@@ -3,6 +3,7 @@ import { InvalidInput, NotFound } from '../../core/errors.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { LocalStores } from '../engine/store/local-stores.ts';
+import type { RunEventRow, RunRow } from '../engine/store/sqlite-runs.ts';
 import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
@@ -24,21 +25,83 @@ async function openStores(values: CliValues, io: Io): Promise<LocalStores> {
 export async function runsVerb(values: CliValues, io: Io): Promise<number> {
   const stores = await openStores(values, io);
   try {
-    const runs = stores.runs.list(200);
-    if (values.json === true) {
-      io.out(`${JSON.stringify({ runs: runs.map((r) => runJson(r)) }, null, 2)}\n`);
-      return 0;
-    }
-    if (runs.length === 0) io.out('no runs yet\n');
-    for (const r of runs) {
-      io.out(
-        `${r.runId}  ${r.workflow.padEnd(10)} ${r.environment.padEnd(12)} ${r.commit.slice(0, 12)}  ` +
-          `${r.status.padEnd(9)} ${(r.phase ?? '').padEnd(16)} ${r.projectDir}\n`,
-      );
-    }
+    renderRuns(stores.runs.list(200), values, io);
     return 0;
   } finally {
     stores.close();
+  }
+}
+
+/** `runs`, newest first: one line each, or one JSON object (locally and on a stack alike). */
+export function renderRuns(runs: readonly RunRow[], values: CliValues, io: Io): void {
+  if (values.json === true) {
+    io.out(`${JSON.stringify({ runs: runs.map((r) => runJson(r)) }, null, 2)}\n`);
+    return;
+  }
+  if (runs.length === 0) io.out('no runs yet\n');
+  for (const r of runs) {
+    io.out(
+      `${r.runId}  ${r.workflow.padEnd(10)} ${r.environment.padEnd(12)} ${r.commit.slice(0, 12)}  ` +
+        `${r.status.padEnd(9)} ${(r.phase ?? '').padEnd(16)} ${r.projectDir}\n`,
+    );
+  }
+}
+
+/** What `logs RUN_ID` shows of a run, wherever it ran. */
+export interface RunLog {
+  readonly run: RunRow;
+  /** Its states, as recorded (locally) or read from the execution's history (a stack). */
+  readonly events: readonly Omit<RunEventRow, 'runId' | 'seq'>[];
+  /** Its status events (the local outbox); undefined where they are not kept (a stack). */
+  readonly statusEvents?: readonly { at: string; phase: string; body: unknown }[];
+  /** The executor's log of each job (a stack: from the artifacts bucket). */
+  readonly jobLogs?: readonly { name: string; text: string }[];
+}
+
+export function renderLog(log: RunLog, values: CliValues, io: Io): void {
+  const { run, events, statusEvents, jobLogs } = log;
+  if (values.json === true) {
+    io.out(
+      `${JSON.stringify(
+        {
+          ...runJson(run),
+          events,
+          ...(statusEvents ? { outbox: statusEvents.map((o) => o.body) } : {}),
+          ...(jobLogs ? { jobLogs } : {}),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return;
+  }
+  io.out(
+    `run ${run.runId}: ${run.workflow} ${run.projectDir} in ${run.environment} at ${run.commit}\n`,
+  );
+  io.out(
+    `status ${run.status} (${run.phase ?? 'no phase'}), started ${run.startedAt}, finished ${run.finishedAt ?? '-'}\n`,
+  );
+  if (run.error) io.out(`error: ${run.error}\n`);
+  io.out('\nstates:\n');
+  for (const e of events) {
+    if (e.type === 'entered') continue;
+    const duration = e.durationMs === null ? '' : ` ${e.durationMs} ms`;
+    io.out(
+      `  ${e.at}  ${e.type.padEnd(7)} ${e.state ?? ''}${duration}${e.detail ? `  ${e.detail}` : ''}\n`,
+    );
+  }
+  if (statusEvents) {
+    io.out('\nstatus events:\n');
+    for (const o of statusEvents) io.out(`  ${o.at}  ${o.phase}\n`);
+  }
+  // A command run: the command and its masked output.
+  const command = commandOf(run);
+  if (command) {
+    io.out(`\nterraform ${[command.name, ...command.args].join(' ')}:\n${command.output}\n`);
+  }
+  for (const job of jobLogs ?? []) {
+    io.out(`\njob log ${job.name}:\n`);
+    io.out(job.text.endsWith('\n') ? job.text : `${job.text}\n`);
   }
 }
 
@@ -53,36 +116,16 @@ export async function logsVerb(
   try {
     const run = stores.runs.get(runId);
     if (!run) throw new NotFound(`no run ${runId}`);
-    const events = stores.runs.listEvents(runId);
     const outbox = stores.outbox.list(runId);
-    if (values.json === true) {
-      io.out(
-        `${JSON.stringify({ ...runJson(run), events, outbox: outbox.map((o) => o.body) }, null, 2)}\n`,
-      );
-      return 0;
-    }
-    io.out(
-      `run ${run.runId}: ${run.workflow} ${run.projectDir} in ${run.environment} at ${run.commit}\n`,
+    renderLog(
+      {
+        run,
+        events: stores.runs.listEvents(runId),
+        statusEvents: outbox.map((o) => ({ at: o.at, phase: o.phase, body: o.body })),
+      },
+      values,
+      io,
     );
-    io.out(
-      `status ${run.status} (${run.phase ?? 'no phase'}), started ${run.startedAt}, finished ${run.finishedAt ?? '-'}\n`,
-    );
-    if (run.error) io.out(`error: ${run.error}\n`);
-    io.out('\nstates:\n');
-    for (const e of events) {
-      if (e.type === 'entered') continue;
-      const duration = e.durationMs === null ? '' : ` ${e.durationMs} ms`;
-      io.out(
-        `  ${e.at}  ${e.type.padEnd(7)} ${e.state ?? ''}${duration}${e.detail ? `  ${e.detail}` : ''}\n`,
-      );
-    }
-    io.out('\nstatus events:\n');
-    for (const o of outbox) io.out(`  ${o.at}  ${o.phase}\n`);
-    // A command run (issue 13): the command and its masked output.
-    const command = commandOf(run);
-    if (command) {
-      io.out(`\nterraform ${[command.name, ...command.args].join(' ')}:\n${command.output}\n`);
-    }
     return 0;
   } finally {
     stores.close();

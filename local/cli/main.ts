@@ -13,6 +13,8 @@ import { commandVerb } from './command.ts';
 import { projectsVerb } from './projects.ts';
 import { serveVerb } from './serve.ts';
 import { ttlVerb } from './ttl.ts';
+import { LOCAL_ONLY_VERBS, stackVerb } from './stack/dispatch.ts';
+import { stackFile } from './stack/stack.ts';
 
 export const USAGE = `usage: stepform <verb> [options] [--json]
 
@@ -37,6 +39,10 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   serve      [--port 8787]                  approval links and TTL schedules
   doctor                                    is this machine ready?
 
+--stack OUTPUTS.json (or STEPFORM_STACK): plan, apply, ephemeral, destroy, runs, logs,
+approve, reject, cancel, unlock, envs and locks act on that deployed stack (the file
+\`cdk deploy --outputs-file\` writes) with your AWS credentials, instead of this machine.
+
 --repo defaults to the git repository around the current directory, --commit to its HEAD,
 and plan's --env to dev (every verb that changes an environment needs --env). State and
 history live in .git/stepform/ ($STEPFORM_HOME to move it).
@@ -57,6 +63,7 @@ const OPTIONS = {
   yes: { type: 'boolean', short: 'y' },
   force: { type: 'boolean' },
   cancel: { type: 'boolean' },
+  stack: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -135,15 +142,24 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   if (verb === undefined) return usageError(argv, io, 'no verb given');
   const allowed = VERB_OPTIONS[verb];
   if (!allowed) return usageError(argv, io, `unknown verb "${verb}"`);
+  // --stack: any verb that has a stack form (checked below).
   const extra = Object.keys(values).filter(
-    (k) => k !== 'json' && !allowed.includes(k as keyof typeof OPTIONS),
+    (k) => k !== 'json' && k !== 'stack' && !allowed.includes(k as keyof typeof OPTIONS),
   );
   if (extra.length > 0)
     return usageError(argv, io, `--${extra.join(', --')} is not an option of ${verb}`);
   const ambiguous = ambiguity(verb, positionals, parsed.tokens);
   if (ambiguous !== undefined) return usageError(argv, io, ambiguous);
   const json = values.json === true;
+  const onStack =
+    (values.stack !== undefined || !LOCAL_ONLY_VERBS.has(verb)) && stackFile(values, io.env);
   try {
+    if (onStack) {
+      const running = stackVerb(verb, positionals, parsed.tokens, values, io);
+      if (!running)
+        return usageError(argv, io, `${verb} does not act on a deployed stack (--stack)`);
+      return await running;
+    }
     switch (verb) {
       case 'plan':
         return await runVerb('plan', values, io);

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ENVIRONMENT_NAME, RUN_ID } from '../../core/contracts/job-input.ts';
 import { InvalidInput, LockHeld, NotFound, RunNotWaiting } from '../../core/errors.ts';
 import { parseInput } from '../../core/validation.ts';
+import type { EnvironmentRecord, LastGoodCommit } from '../../core/ports.ts';
 import type { LocalEngine } from '../engine/local-engine.ts';
 import { isRunHolderGone, thisProcess } from '../engine/processes.ts';
 import { openEngine, resolveRepository } from './context.ts';
@@ -17,8 +18,11 @@ export interface LockView {
   readonly owner: string;
   readonly acquiredAt: string;
   readonly expiresAt: string;
-  /** The process of the run that holds it, if the run is running and recorded one. */
-  readonly holder: { pid: number; host: string } | null;
+  /**
+   * What runs the run that holds it: its process (locally, if it is running and recorded
+   * one), or its execution (a stack).
+   */
+  readonly holder: { pid: number; host: string } | { executionArn: string } | null;
   /** `held`: its run runs; `stale`: its run ended or its process is gone. */
   readonly state: 'held' | 'stale';
 }
@@ -52,20 +56,30 @@ async function withEngine<T>(
 
 export async function locksVerb(values: CliValues, io: Io): Promise<number> {
   return withEngine(values, io, async (engine) => {
-    const locks = lockViews(engine);
-    if (values.json === true) {
-      io.out(`${JSON.stringify({ locks }, null, 2)}\n`);
-      return Promise.resolve(0);
-    }
-    if (locks.length === 0) io.out('no environment is locked\n');
-    for (const lock of locks) {
-      const holder = lock.holder ? ` (pid ${lock.holder.pid} on ${lock.holder.host})` : '';
-      io.out(
-        `${lock.environment.padEnd(14)} ${lock.state.padEnd(6)} run ${lock.owner}${holder} since ${lock.acquiredAt}\n`,
-      );
-    }
+    renderLocks(lockViews(engine), values, io);
     return Promise.resolve(0);
   });
+}
+
+function holderText(lock: Pick<LockView, 'holder'>): string {
+  if (lock.holder === null) return '';
+  return 'pid' in lock.holder
+    ? ` (pid ${lock.holder.pid} on ${lock.holder.host})`
+    : ` (execution ${lock.holder.executionArn})`;
+}
+
+/** `locks`: what holds each environment, and if it still runs (locally and on a stack). */
+export function renderLocks(locks: readonly LockView[], values: CliValues, io: Io): void {
+  if (values.json === true) {
+    io.out(`${JSON.stringify({ locks }, null, 2)}\n`);
+    return;
+  }
+  if (locks.length === 0) io.out('no environment is locked\n');
+  for (const lock of locks) {
+    io.out(
+      `${lock.environment.padEnd(14)} ${lock.state.padEnd(6)} run ${lock.owner}${holderText(lock)} since ${lock.acquiredAt}\n`,
+    );
+  }
 }
 
 export interface EnvironmentView {
@@ -91,33 +105,52 @@ export async function envsVerb(values: CliValues, io: Io): Promise<number> {
       const schedule = schedules
         .list(record.environment)
         .find((s) => s.projectDir === record.projectDir && s.status === 'pending');
-      const lock = locks.find((l) => l.environment === record.environment);
-      envs.push({
-        environment: record.environment,
-        projectDir: record.projectDir,
-        status: record.status,
-        lastRunId: record.lastRunId,
-        updatedAt: record.updatedAt,
-        lastGood: lastGood ?? null,
-        destroyAt: schedule?.fireAt ?? null,
-        lock: lock ? { owner: lock.owner, state: lock.state } : null,
-      });
+      envs.push(environmentView(record, lastGood, schedule?.fireAt ?? null, locks));
     }
-    if (values.json === true) {
-      io.out(`${JSON.stringify({ environments: envs }, null, 2)}\n`);
-      return 0;
-    }
-    if (envs.length === 0) io.out('no environment has had a run yet\n');
-    for (const env of envs) {
-      const good = env.lastGood ? ` last good ${env.lastGood.commit.slice(0, 12)}` : '';
-      const ttl = env.destroyAt ? ` destroy at ${env.destroyAt}` : '';
-      const lock = env.lock ? ` locked by ${env.lock.owner} (${env.lock.state})` : '';
-      io.out(
-        `${env.environment.padEnd(14)} ${env.projectDir.padEnd(24)} ${env.status}${good}${ttl}${lock}\n`,
-      );
-    }
+    renderEnvironments(envs, values, io);
     return 0;
   });
+}
+
+/** One environment and project as `envs` shows it, with its lock among `locks`. */
+export function environmentView(
+  record: EnvironmentRecord,
+  lastGood: LastGoodCommit | undefined,
+  destroyAt: string | null,
+  locks: readonly LockView[],
+): EnvironmentView {
+  const lock = locks.find((l) => l.environment === record.environment);
+  return {
+    environment: record.environment,
+    projectDir: record.projectDir,
+    status: record.status,
+    lastRunId: record.lastRunId,
+    updatedAt: record.updatedAt,
+    lastGood: lastGood ?? null,
+    destroyAt,
+    lock: lock ? { owner: lock.owner, state: lock.state } : null,
+  };
+}
+
+/** `envs`: each environment's state, last good commit, TTL and lock. */
+export function renderEnvironments(
+  envs: readonly EnvironmentView[],
+  values: CliValues,
+  io: Io,
+): void {
+  if (values.json === true) {
+    io.out(`${JSON.stringify({ environments: envs }, null, 2)}\n`);
+    return;
+  }
+  if (envs.length === 0) io.out('no environment has had a run yet\n');
+  for (const env of envs) {
+    const good = env.lastGood ? ` last good ${env.lastGood.commit.slice(0, 12)}` : '';
+    const ttl = env.destroyAt ? ` destroy at ${env.destroyAt}` : '';
+    const lock = env.lock ? ` locked by ${env.lock.owner} (${env.lock.state})` : '';
+    io.out(
+      `${env.environment.padEnd(14)} ${env.projectDir.padEnd(24)} ${env.status}${good}${ttl}${lock}\n`,
+    );
+  }
 }
 
 /**
@@ -129,37 +162,72 @@ export async function unlockVerb(
   values: CliValues,
   io: Io,
 ): Promise<number> {
-  if (positionals.length !== 1) throw new InvalidInput('ENV', 'unlock takes exactly one ENV');
-  const environment = parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV');
-  const by = `${io.env.USER ?? userInfo().username}@cli`;
+  const { environment, by } = unlockArguments(positionals, io);
   return withEngine(values, io, async (engine) => {
     const lock = lockViews(engine).find((view) => view.environment === environment);
     if (!lock) throw new NotFound(`${environment} is not locked`);
-    if (lock.state === 'held' && values.force !== true) {
-      const holder = lock.holder ? ` (pid ${lock.holder.pid} on ${lock.holder.host})` : '';
-      throw new LockHeld(
-        `run ${lock.owner}${holder} is alive and holds ${environment}; stop it (stepform cancel ${lock.owner}) or pass --force`,
-      );
-    }
+    refuseLiveLock(lock, values);
     const now = new Date();
     const released = await engine.stores.locks.release(environment, lock.owner, now);
-    const how = lock.state === 'held' ? 'forced, its run still alive' : 'its run is gone';
     engine.stores.runs.addEvent({
       runId: lock.owner,
       at: now.toISOString(),
       type: 'unlocked',
       state: 'Unlock',
       durationMs: null,
-      detail: `lock on ${environment} cleared by ${by} (${how})`,
+      detail: unlockDetail(lock, by),
     });
-    const result = { environment, owner: lock.owner, released, forced: lock.state === 'held', by };
-    io.out(
-      values.json === true
-        ? `${JSON.stringify(result)}\n`
-        : `released the lock on ${environment} held by run ${lock.owner} (${how}), recorded as cleared by ${by}\n`,
-    );
+    renderUnlock(lock, released, by, values, io);
     return 0;
   });
+}
+
+/** Who acts from this terminal: `$USER@cli`. */
+export function cliIdentity(io: Pick<Io, 'env'>): string {
+  return `${io.env.USER ?? userInfo().username}@cli`;
+}
+
+/** unlock's one argument, ENV, checked; and who clears the lock. */
+export function unlockArguments(
+  positionals: readonly string[],
+  io: Pick<Io, 'env'>,
+): { environment: string; by: string } {
+  if (positionals.length !== 1) throw new InvalidInput('ENV', 'unlock takes exactly one ENV');
+  return { environment: parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV'), by: cliIdentity(io) };
+}
+
+/** A lock whose run is alive is refused (LockHeld, exit 1) unless --force. */
+export function refuseLiveLock(lock: LockView, values: CliValues): void {
+  if (lock.state === 'held' && values.force !== true) {
+    throw new LockHeld(
+      `run ${lock.owner}${holderText(lock)} is alive and holds ${lock.environment}; stop it (stepform cancel ${lock.owner}) or pass --force`,
+    );
+  }
+}
+
+function how(lock: LockView): string {
+  return lock.state === 'held' ? 'forced, its run still alive' : 'its run is gone';
+}
+
+/** What is recorded on the lock's run: who cleared it, and whether its run was alive. */
+export function unlockDetail(lock: LockView, by: string): string {
+  return `lock on ${lock.environment} cleared by ${by} (${how(lock)})`;
+}
+
+export function renderUnlock(
+  lock: LockView,
+  released: boolean,
+  by: string,
+  values: CliValues,
+  io: Io,
+): void {
+  const { environment, owner } = lock;
+  const result = { environment, owner, released, forced: lock.state === 'held', by };
+  io.out(
+    values.json === true
+      ? `${JSON.stringify(result)}\n`
+      : `released the lock on ${environment} held by run ${owner} (${how(lock)}), recorded as cleared by ${by}\n`,
+  );
 }
 
 /** How long `cancel` waits for the run to end before it says it is still stopping. */
@@ -201,11 +269,20 @@ export async function cancelVerb(
     }
     const ended = runs.get(runId);
     const result = { runId, status: ended?.status ?? 'unknown', phase: ended?.phase ?? null };
-    io.out(
-      values.json === true
-        ? `${JSON.stringify(result)}\n`
-        : `run ${runId}: ${result.status}${result.phase ? ` (${result.phase})` : ''}\n`,
-    );
+    renderCancelled(result, values, io);
     return result.status === 'running' ? 1 : 0;
   });
+}
+
+/** `cancel`'s answer: how the run ended (or that it is still stopping: exit 1). */
+export function renderCancelled(
+  result: { runId: string; status: string; phase: string | null },
+  values: CliValues,
+  io: Io,
+): void {
+  io.out(
+    values.json === true
+      ? `${JSON.stringify(result)}\n`
+      : `run ${result.runId}: ${result.status}${result.phase ? ` (${result.phase})` : ''}\n`,
+  );
 }

@@ -30,13 +30,20 @@ import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 
 const DEFAULT_APPROVAL_TIMEOUT = '1h';
-const CANCEL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+export const CANCEL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** 130: what a shell reports for a command stopped by Ctrl-C. */
-const EXIT_CODES = { succeeded: 0, failed: 1, cancelled: 130 } as const;
+export const EXIT_CODES = { succeeded: 0, failed: 1, cancelled: 130 } as const;
 const APPROVAL_TIMEOUT_BOUNDS = { minMs: 1000, maxMs: MAX_APPROVAL_TIMEOUT_SECONDS * 1000 };
 
 function seconds(ms: number | undefined): string {
   return ms === undefined ? '' : ` (${ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`})`;
+}
+
+/** The first line of a run verb: what runs where, and its run id. */
+export function runHeader(
+  run: Pick<RunContext, 'projectDir' | 'environment' | 'commit' | 'runId'> & { workflow: string },
+): string {
+  return `${run.workflow} ${run.projectDir} in ${run.environment} at ${run.commit.slice(0, 12)} (run ${run.runId})\n`;
 }
 
 /** Long states say when they start; every state says how it ended. */
@@ -74,7 +81,7 @@ export function commandOf(
 }
 
 /** The one JSON object a run verb prints with --json. */
-export function runJson(row: RunRow, outcome?: RunOutcome): Record<string, unknown> {
+export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Record<string, unknown> {
   return {
     runId: row.runId,
     workflow: row.workflow,
@@ -105,11 +112,65 @@ export function approvalTimeoutSeconds(values: CliValues): number {
   return approvalMs / 1000;
 }
 
-/** Builds and checks the run input; a bad value names the flag that set it. */
+/**
+ * What a run waiting for its approval prints: the commands that decide it (with `--stack`
+ * when it runs on a stack), and locally the links `stepform serve` answers.
+ */
+export function approvalNeeded(
+  request: Pick<ApprovalRequest, 'runId' | 'expiresAt' | 'approveUrl' | 'approverLinks'>,
+  stackFlag = '',
+): string {
+  return [
+    `  approval needed (expires ${request.expiresAt}):`,
+    `    approve: npx stepform approve ${request.runId}${stackFlag}`,
+    `    reject:  npx stepform reject ${request.runId}${stackFlag}`,
+    // Printed to the terminal that ran the run, never to a shared channel.
+    ...(request.approveUrl === undefined ? [] : [`    or open ${request.approveUrl}`]),
+    ...(request.approverLinks ?? []).flatMap((links) => [
+      `    as ${links.approver}: approve ${links.approve}`,
+      `    as ${links.approver}: reject  ${links.reject}`,
+    ]),
+    ...(stackFlag === '' ? ['    (links are answered by `npx stepform serve`)'] : []),
+    '',
+  ].join('\n');
+}
+
+/** The end of a run verb: the JSON result, or the status line, rollback or error, logs hint. */
+export function renderRunEnd(
+  row: RunRow,
+  outcome: Pick<RunOutcome, 'error'> | undefined,
+  values: CliValues,
+  io: Io,
+  stackFlag = '',
+): void {
+  if (values.json === true) {
+    io.out(`${JSON.stringify(runJson(row, outcome), null, 2)}\n`);
+    return;
+  }
+  const summary = CHANGE_COUNTS.safeParse(row.details.summary);
+  const counts = summary.success ? ` ${formatCounts(summary.data)}` : '';
+  const rollback = row.details.rollback as { message?: string } | undefined;
+  io.out(`run ${row.runId}: ${row.status} (${row.phase ?? 'no phase'})${counts}\n`);
+  if (rollback?.message) io.out(`  ${rollback.message}\n`);
+  else if (outcome?.error) io.out(`  ${outcome.error.name}: ${outcome.error.message}\n`);
+  const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
+  if (schedule?.fireAt === null) io.out(`  no scheduled destroy: kept until destroyed by hand\n`);
+  else if (schedule?.fireAt) io.out(`  destroy scheduled at ${schedule.fireAt}\n`);
+  const command = commandOf(row);
+  if (command) io.out(`\n${command.output}${command.output.endsWith('\n') ? '' : '\n'}\n`);
+  io.out(`  logs: npx stepform logs ${row.runId}${stackFlag}\n`);
+}
+
+/**
+ * Builds and checks the run input; a bad value names the flag that set it. The commit and the
+ * project folder come from the local clone; `target` names the repository the run is of and
+ * its run id when that is not the clone (a stack runs its GitHub repository).
+ */
 export async function runInputFromFlags(
   workflow: Workflow,
   values: CliValues,
   io: Io,
+  target: { repository?: string; runId?: string } = {},
 ): Promise<RunContext> {
   const repository = await resolveRepository(values.repo, io.cwd);
   const commit = await resolveCommit(repository, values.commit);
@@ -126,9 +187,9 @@ export async function runInputFromFlags(
     return parseInput(
       RUN_INPUT,
       {
-        runId: LocalEngine.newRunId(),
+        runId: target.runId ?? LocalEngine.newRunId(),
         workflow,
-        repository,
+        repository: target.repository ?? repository,
         commit,
         projectDir,
         environment: values.env ?? 'dev',
@@ -190,9 +251,7 @@ export async function executeRun(run: RunContext, values: CliValues, io: Io): Pr
   };
   for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   try {
-    say(
-      `${workflow} ${run.projectDir} in ${run.environment} at ${run.commit.slice(0, 12)} (run ${run.runId})\n`,
-    );
+    say(runHeader(run));
     const outcome = await engine.run(run, {
       cancel: cancel.signal,
       force: force.signal,
@@ -201,41 +260,10 @@ export async function executeRun(run: RunContext, values: CliValues, io: Io): Pr
         if (line) say(`${line}\n`);
       },
       onApprovalRequested: (request: ApprovalRequest) => {
-        say(
-          [
-            `  approval needed (expires ${request.expiresAt}):`,
-            `    approve: npx stepform approve ${request.runId}`,
-            `    reject:  npx stepform reject ${request.runId}`,
-            // Printed to the terminal that ran the run, never to a shared channel.
-            ...(request.approveUrl === undefined ? [] : [`    or open ${request.approveUrl}`]),
-            ...(request.approverLinks ?? []).flatMap((links) => [
-              `    as ${links.approver}: approve ${links.approve}`,
-              `    as ${links.approver}: reject  ${links.reject}`,
-            ]),
-            '    (links are answered by `npx stepform serve`)',
-            '',
-          ].join('\n'),
-        );
+        say(approvalNeeded(request));
       },
     });
-    const row = outcome.run;
-    if (json) {
-      io.out(`${JSON.stringify(runJson(row, outcome), null, 2)}\n`);
-    } else {
-      const summary = CHANGE_COUNTS.safeParse(row.details.summary);
-      const counts = summary.success ? ` ${formatCounts(summary.data)}` : '';
-      const rollback = row.details.rollback as { message?: string } | undefined;
-      io.out(`run ${row.runId}: ${row.status} (${row.phase ?? 'no phase'})${counts}\n`);
-      if (rollback?.message) io.out(`  ${rollback.message}\n`);
-      else if (outcome.error) io.out(`  ${outcome.error.name}: ${outcome.error.message}\n`);
-      const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
-      if (schedule?.fireAt === null)
-        io.out(`  no scheduled destroy: kept until destroyed by hand\n`);
-      else if (schedule?.fireAt) io.out(`  destroy scheduled at ${schedule.fireAt}\n`);
-      const command = commandOf(row);
-      if (command) io.out(`\n${command.output}${command.output.endsWith('\n') ? '' : '\n'}\n`);
-      io.out(`  logs: npx stepform logs ${row.runId}\n`);
-    }
+    renderRunEnd(outcome.run, outcome, values, io);
     return EXIT_CODES[outcome.status];
   } finally {
     for (const signal of CANCEL_SIGNALS) process.off(signal, onSignal);

@@ -62,11 +62,11 @@ async function liveEphemeralProject(
   }
 }
 
-export async function ttlVerb(
+/** ENV and DURATION, or ENV and --cancel: checked before anything is opened. */
+export function ttlArguments(
   positionals: readonly string[],
   values: CliValues,
-  io: Io,
-): Promise<number> {
+): { environment: string; change: { ttlSeconds: number } | { cancelTtl: true } } {
   const cancel = values.cancel === true;
   if (positionals.length !== (cancel ? 1 : 2)) {
     throw new InvalidInput(
@@ -75,7 +75,17 @@ export async function ttlVerb(
     );
   }
   const environment = parseInput(ENVIRONMENT_NAME, positionals[0], 'ENV');
-  const ttlMs = cancel ? undefined : parseTtl(positionals[1] ?? '', DEFAULT_TTL_BOUNDS, 'DURATION');
+  if (cancel) return { environment, change: { cancelTtl: true } };
+  const ttlMs = parseTtl(positionals[1] ?? '', DEFAULT_TTL_BOUNDS, 'DURATION');
+  return { environment, change: { ttlSeconds: Math.round(ttlMs / 1000) } };
+}
+
+export async function ttlVerb(
+  positionals: readonly string[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  const { environment, change } = ttlArguments(positionals, values);
   const repository = await resolveRepository(values.repo, io.cwd);
   const projectDir =
     values.dir === undefined ? undefined : await resolveProjectDir(repository, values.dir, io.cwd);
@@ -92,7 +102,7 @@ export async function ttlVerb(
         commit: schedule.commit,
         projectDir: schedule.projectDir,
         environment,
-        ...(ttlMs === undefined ? { cancelTtl: true } : { ttlSeconds: Math.round(ttlMs / 1000) }),
+        ...change,
       },
       'input',
     );

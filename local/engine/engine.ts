@@ -11,7 +11,7 @@ import type { AslDefinition } from '../../state-machines/workflows.ts';
 import { loadLocalDefinition, localFunctionName } from './asl.ts';
 import { noteRunEnded } from './audit-notes.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';
-import { releaseLeftoverLock } from '../../core/steps.ts';
+import { releaseRunLeftovers } from '../../core/steps.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../../core/liveness.ts';
 import type { Phase } from '../../core/contracts/status-event.ts';
 import { thisProcess } from './processes.ts';
@@ -125,7 +125,8 @@ async function releaseLeftovers(
 ): Promise<void> {
   const { stores } = options;
   const now = options.now();
-  if (await releaseLeftoverLock(stores.locks, run, now)) {
+  const { released } = await releaseRunLeftovers(run, stores, now);
+  if (released) {
     const detail = `lock released by the engine: ${why}`;
     stores.runs.addEvent({
       runId: run.runId,
@@ -137,9 +138,6 @@ async function releaseLeftovers(
     });
     options.onProgress?.({ runId: run.runId, type: 'failed', state: 'Engine', error: detail });
   }
-  const approval = stores.approvals.forRun(run.runId);
-  if (approval?.status === 'pending')
-    await stores.approvals.decide(approval.id, 'expired', null, now.toISOString());
 }
 
 function cancelReason(options: EngineOptions): string {

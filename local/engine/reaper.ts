@@ -6,7 +6,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
-import { releaseLeftoverLock } from '../../core/steps.ts';
+import { releaseLeftoverLock, releaseRunLeftovers } from '../../core/steps.ts';
 import { noteRunEnded } from './audit-notes.ts';
 import { notifyEnded } from './engine.ts';
 import type { StepformHome } from './home.ts';
@@ -58,10 +58,7 @@ export async function reapInterruptedRuns(ctx: ReaperContext): Promise<ReapedRun
       projectDir: run.projectDir,
       environment: run.environment,
     });
-    const released = await releaseLeftoverLock(ctx.stores.locks, run, ctx.now());
-    const approval = ctx.stores.approvals.forRun(run.runId);
-    if (approval?.status === 'pending')
-      await ctx.stores.approvals.decide(approval.id, 'expired', null, now);
+    const { released } = await releaseRunLeftovers(run, ctx.stores, ctx.now());
     ctx.stores.runs.addEvent({
       runId: run.runId,
       at: now,

@@ -40,6 +40,7 @@ interface Resource {
 }
 export interface Template {
   Resources: Record<string, Resource>;
+  Outputs?: Record<string, { Value: unknown }>;
 }
 
 /**
@@ -230,6 +231,27 @@ export class EmulatedAws {
     );
     if (matches.length !== 1) throw new Error(`${String(matches.length)} ${type} match ${part}`);
     return this.#refs.get(matches[0]![0])!;
+  }
+
+  /**
+   * The stack's outputs as `cdk deploy --outputs-file` writes them (`{ Stepform: {...} }`),
+   * resolved to the emulated resources: what `stepform --stack` reads.
+   */
+  stackOutputs(): Record<string, Record<string, string>> {
+    const outputs = Object.entries(this.template.Outputs ?? {}).map(([key, output]) => [
+      key,
+      String(this.#resolve(output.Value)),
+    ]);
+    return { Stepform: Object.fromEntries(outputs) as Record<string, string> };
+  }
+
+  /** The logical id of the function whose id contains `part` (ExecutionEnded, Notify...). */
+  functionId(part: string): string {
+    const ids = Object.entries(this.template.Resources)
+      .filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.includes(part))
+      .map(([id]) => id);
+    if (ids.length !== 1) throw new Error(`${String(ids.length)} functions match ${part}`);
+    return ids[0]!;
   }
 
   stateMachineArn(workflow: string): string {

@@ -11,6 +11,7 @@
 // a write without its condition would still let both racers win.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { CreateStateMachineCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ensurePythonTools, pythonToolPath } from '../../toolchain/python-tools.ts';
 
 export interface MotoServer {
@@ -168,4 +169,22 @@ export async function startMotoServer(
       );
     }
   }
+}
+
+/**
+ * A state machine on moto whose executions wait an hour (moto without its interpreter runs
+ * nothing anyway): something to start, describe, list and stop. Its ARN.
+ */
+export async function waitingStateMachine(sfn: SFNClient, name: string): Promise<string> {
+  const created = await sfn.send(
+    new CreateStateMachineCommand({
+      name,
+      roleArn: 'arn:aws:iam::123456789012:role/stepform',
+      definition: JSON.stringify({
+        StartAt: 'Wait',
+        States: { Wait: { Type: 'Wait', Seconds: 3600, End: true } },
+      }),
+    }),
+  );
+  return created.stateMachineArn ?? '';
 }

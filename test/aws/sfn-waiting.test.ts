@@ -3,16 +3,11 @@
 // it was stopped, and ExecutionDoesNotExist for one that never ran. Only RUNNING lets a
 // decision be recorded.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  CreateStateMachineCommand,
-  SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { StoredApproval } from '../../core/ports.ts';
 import { StepFunctionsTaskCallbackPort } from '../../adapters/aws/sfn.ts';
 import { rejection } from '../support/caught.ts';
-import { type MotoServer, startMotoServer } from './moto-server.ts';
+import { type MotoServer, startMotoServer, waitingStateMachine } from './moto-server.ts';
 
 let moto: MotoServer;
 let sfn: SFNClient;
@@ -34,17 +29,7 @@ const APPROVAL: StoredApproval = {
 beforeAll(async () => {
   moto = await startMotoServer();
   sfn = new SFNClient(moto.clientConfig);
-  const created = await sfn.send(
-    new CreateStateMachineCommand({
-      name: 'Stepform-plan-apply',
-      roleArn: 'arn:aws:iam::123456789012:role/stepform',
-      definition: JSON.stringify({
-        StartAt: 'Wait',
-        States: { Wait: { Type: 'Wait', Seconds: 3600, End: true } },
-      }),
-    }),
-  );
-  stateMachineArn = created.stateMachineArn ?? '';
+  stateMachineArn = await waitingStateMachine(sfn, 'Stepform-plan-apply');
 });
 
 afterAll(async () => {

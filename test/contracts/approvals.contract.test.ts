@@ -136,4 +136,20 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
     expect(await approvals.decide('no-such-approval', 'approved', 'ann', at(0))).toBe(false);
     expect(await approvals.get('no-such-approval')).toBeUndefined();
   });
+
+  it("finds a run's newest approval, as decided, and nothing for a run without one", async () => {
+    const approvals = await open();
+    await approvals.create(storedApproval({ id: 'first', requestedAt: at(0) }));
+    await approvals.create(storedApproval({ id: 'second', requestedAt: at(60) }));
+    await approvals.create(storedApproval({ id: 'other', runId: 'run-2', requestedAt: at(120) }));
+    await approvals.decide('second', 'rejected', 'bob', at(90));
+
+    expect(await approvals.latestForRun('run-1')).toMatchObject({
+      id: 'second',
+      status: 'rejected',
+      decidedBy: 'bob',
+    });
+    expect((await approvals.latestForRun('run-2'))?.id).toBe('other');
+    expect(await approvals.latestForRun('run-3')).toBeUndefined();
+  });
 });

@@ -4,7 +4,13 @@ import { z } from 'zod';
 import type { DecidedStatus } from '../../../core/approval.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
-import { DEFAULT_APPROVAL_RETENTION_SECONDS, DynamoTable, epochSeconds, keys } from './table.ts';
+import {
+  DEFAULT_APPROVAL_RETENTION_SECONDS,
+  DynamoTable,
+  epochSeconds,
+  keys,
+  parseItem,
+} from './table.ts';
 
 // z.object: the table's own attributes (pk, sk, type, expiresAtEpoch) are dropped on reading.
 const APPROVAL_ITEM = z.object({
@@ -22,6 +28,8 @@ const APPROVAL_ITEM = z.object({
   decidedBy: z.string().optional(),
   decidedAt: z.string().optional(),
 });
+
+const RUN_APPROVAL_ITEM = z.object({ approvalId: z.string() });
 
 /**
  * Approvals with the task token the workflow waits on. A decision is single use: it is
@@ -43,8 +51,13 @@ export class DynamoApprovalPort implements ApprovalPort {
     this.#retentionSeconds = options.retentionSeconds ?? DEFAULT_APPROVAL_RETENTION_SECONDS;
   }
 
-  /** Stores a new, pending approval; InvalidInput when one with this id exists. */
+  /**
+   * Stores a new, pending approval; InvalidInput when one with this id exists. Then the run's
+   * pointer to it (a failure there fails RequestApproval, whose retry asks anew).
+   */
   async create(approval: StoredApproval): Promise<void> {
+    const expiresAtEpoch =
+      epochSeconds(approval.expiresAt, 'approval.expiresAt') + this.#retentionSeconds;
     const created = await this.#table.put({
       Item: {
         ...keys.approval(approval.id),
@@ -60,18 +73,39 @@ export class DynamoApprovalPort implements ApprovalPort {
         status: 'pending',
         requestedAt: approval.requestedAt,
         expiresAt: approval.expiresAt,
-        expiresAtEpoch:
-          epochSeconds(approval.expiresAt, 'approval.expiresAt') + this.#retentionSeconds,
+        expiresAtEpoch,
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
     if (!created) {
       throw new InvalidInput('approval.id', `an approval ${approval.id} already exists`);
     }
+    await this.#table.put({
+      Item: {
+        ...keys.runApproval(approval.runId, approval.requestedAt, approval.id),
+        type: 'run-approval',
+        runId: approval.runId,
+        approvalId: approval.id,
+        expiresAtEpoch,
+      },
+    });
   }
 
   async get(id: string): Promise<StoredApproval | undefined> {
     return this.#table.read(keys.approval(id), APPROVAL_ITEM, 'approval');
+  }
+
+  async latestForRun(runId: string): Promise<StoredApproval | undefined> {
+    const [pointer] = await this.#table.queryPage({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :approval)',
+      ExpressionAttributeValues: { ':pk': keys.run(runId).pk, ':approval': 'APPROVAL#' },
+      ScanIndexForward: false,
+      Limit: 1,
+      ConsistentRead: true,
+    });
+    if (pointer === undefined) return undefined;
+    const { approvalId } = parseItem(RUN_APPROVAL_ITEM, pointer, 'run approval');
+    return this.get(approvalId);
   }
 
   /** Single use, and an approval past its expiry can only be marked expired. */

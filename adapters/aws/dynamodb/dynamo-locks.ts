@@ -107,6 +107,14 @@ export class DynamoLockPort implements LockPort {
     return true;
   }
 
+  /** Every lock held now (expired ones too, until DynamoDB's TTL removes them), by environment. */
+  async list(): Promise<LockRecord[]> {
+    const items = await this.#table.scanAll('LOCK#', ['lock']);
+    return items
+      .map((item) => parseItem(LOCK_ITEM, item, 'lock'))
+      .sort((a, b) => a.environment.localeCompare(b.environment));
+  }
+
   /** Every lock that was held and released, oldest first (proof that holds never overlapped). */
   async lockHistory(
     environment: string,

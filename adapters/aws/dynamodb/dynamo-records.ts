@@ -3,7 +3,7 @@
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import type { EnvironmentRecord, LastGoodCommit, RecordPort } from '../../../core/ports.ts';
-import { DynamoTable, keys } from './table.ts';
+import { DynamoTable, keys, parseItem } from './table.ts';
 
 // z.object: the table's own attributes are dropped on reading.
 const LAST_GOOD_ITEM = z.object({ commit: z.string(), runId: z.string(), at: z.string() });
@@ -63,6 +63,17 @@ export class DynamoRecordPort implements RecordPort {
         updatedAt: record.updatedAt,
       },
     });
+  }
+
+  /** Every environment and project a run recorded, by environment then project. */
+  async listEnvironments(): Promise<EnvironmentRecord[]> {
+    const items = await this.#table.scanAll('ENV#', ['environment']);
+    return items
+      .map((item) => parseItem(ENVIRONMENT_ITEM, item, 'environment'))
+      .sort(
+        (a, b) =>
+          a.environment.localeCompare(b.environment) || a.projectDir.localeCompare(b.projectDir),
+      );
   }
 
   async getEnvironment(

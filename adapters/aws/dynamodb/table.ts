@@ -18,6 +18,10 @@
 // | ENV#<env>       | PROJECT#<projectDir>           | environment   | environment, projectDir, status, ttlExpiresAt
 // |                 |                                |               | (ISO-8601 or null), lastRunId, updatedAt
 // | RUN#<runId>     | RUN                            | run           | runId, details (map, merged key by key)
+// | RUN#<runId>     | APPROVAL#<requestedAt>#<id>    | run-approval  | runId, approvalId (the run's approvals, by
+// |                 |                                |               | time: `stepform cancel`, ExecutionEnded and
+// |                 |                                |               | `approve RUN_ID` find the run's approval by a
+// |                 |                                |               | Query, never a Scan), expiresAtEpoch as the approval's
 // | APPROVAL#<id>   | APPROVAL                       | approval      | id, runId, taskToken, environment, projectDir,
 // |                 |                                |               | commit, planSha256, status, requestedAt, expiresAt,
 // |                 |                                |               | decidedBy?, decidedAt?,
@@ -35,6 +39,7 @@ import {
   type PutCommandInput,
   QueryCommand,
   type QueryCommandInput,
+  ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -74,6 +79,10 @@ export const keys = {
   }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   approval: (id: string) => ({ pk: `APPROVAL#${id}`, sk: 'APPROVAL' }),
+  runApproval: (runId: string, requestedAt: string, id: string) => ({
+    pk: `RUN#${runId}`,
+    sk: `APPROVAL#${requestedAt}#${id}`,
+  }),
 } as const;
 
 /** Epoch seconds of an ISO-8601 time (rounded up), for the TTL attribute. */
@@ -166,6 +175,40 @@ export class DynamoTable {
       ),
     );
     return output === undefined ? { deleted: false } : { deleted: true, old: output.Attributes };
+  }
+
+  /** The first page of a query (with Limit: its first items). */
+  async queryPage(input: InTable<QueryCommandInput>): Promise<Item[]> {
+    const page = await this.#doc.send(new QueryCommand({ TableName: this.#name, ...input }));
+    return page.Items ?? [];
+  }
+
+  /**
+   * Every item of the given types whose pk starts with `pkPrefix`, page after page: a Scan, for
+   * the operator's listings (`stepform envs`, `locks`) only, never on a workflow's path.
+   */
+  async scanAll(pkPrefix: string, types: readonly string[]): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    const values: Record<string, string> = { ':prefix': pkPrefix };
+    types.forEach((type, index) => {
+      values[`:t${index}`] = type;
+    });
+    do {
+      const page = await this.#doc.send(
+        new ScanCommand({
+          TableName: this.#name,
+          FilterExpression: `begins_with(pk, :prefix) AND #type IN (${types.map((_, i) => `:t${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: values,
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
   }
 
   /** Every item the query finds, page after page. */

@@ -48,6 +48,10 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
     return Number(result.changes) === 1;
   }
 
+  async latestForRun(runId: string): Promise<StoredApproval | undefined> {
+    return this.forRun(runId);
+  }
+
   /** The newest approval of a run. */
   forRun(runId: string): StoredApproval | undefined {
     const row = this.db
