@@ -284,8 +284,13 @@ export async function settleEndedExecution(
         Cause: detail.cause ?? `the execution ended ${detail.status}`,
       };
   const outcome = aborted ? 'cancelled' : 'failed';
-  await ports.runs.addRunDetails(owner.runId, { outcome, error });
-  await ports.notify({ run: run.data, phase: outcome, error });
+  // Told first, recorded last: the outcome is what a watching CLI waits for, and by then the
+  // phase the status event wrote is there too. A notify that throws still records it.
+  try {
+    await ports.notify({ run: run.data, phase: outcome, error });
+  } finally {
+    await ports.runs.addRunDetails(owner.runId, { outcome, error });
+  }
   return { ...settled, outcome };
 }
 

@@ -82,6 +82,18 @@ const EXAMPLES = [
     role: 'STEPFORM_DISPATCH_ROLE_ARN',
   },
   {
+    file: 'ttl.yml',
+    trigger: 'workflow_dispatch',
+    workflow: 'ttl',
+    role: 'STEPFORM_DISPATCH_ROLE_ARN',
+  },
+  {
+    file: 'command.yml',
+    trigger: 'workflow_dispatch',
+    workflow: 'command',
+    role: 'STEPFORM_DISPATCH_ROLE_ARN',
+  },
+  {
     file: 'drift-check.yml',
     trigger: 'schedule',
     workflow: 'plan',
@@ -154,8 +166,9 @@ describe('examples', () => {
     expect(WORKFLOWS).toContain(inputs.workflow);
     expect(inputs.workflow).toBe(workflow);
     expect('state-machine-arn' in inputs !== 'stack-outputs' in inputs).toBe(true);
-    expect('ttl' in inputs).toBe(workflow === 'ephemeral');
-    expect('approval-timeout' in inputs).toBe(workflow === 'plan-apply');
+    expect('ttl' in inputs).toBe(workflow === 'ephemeral' || workflow === 'ttl');
+    expect('command' in inputs).toBe(workflow === 'command');
+    expect('approval-timeout' in inputs).toBe(workflow === 'plan-apply' || workflow === 'command');
     // Every other action is pinned to a major version at least.
     for (const step of steps) if (step.uses !== undefined) expect(step.uses).toMatch(/@v\d+$/);
   });
@@ -168,6 +181,18 @@ describe('examples', () => {
     expect(Object.keys(dispatch.inputs).sort()).toEqual(['environment', 'ttl']);
     const ours = Object.values(parsed.jobs)[0]!.steps.find((s) => s.uses === OUR_ACTION)!;
     expect(ours.with?.ttl).toBe('${{ inputs.ttl }}');
+  });
+
+  it('ttl sends the new ttl, or nothing with cancel (the expression GitHub evaluates)', () => {
+    const parsed = WORKFLOW.parse(parse(readFileSync(here('examples/ttl.yml'), 'utf8')));
+    const ours = Object.values(parsed.jobs)[0]!.steps.find((s) => s.uses === OUR_ACTION)!;
+    expect(ours.with).toMatchObject({
+      ttl: "${{ !inputs.cancel && inputs.ttl || '' }}",
+      'cancel-ttl': '${{ inputs.cancel }}',
+    });
+    const command = WORKFLOW.parse(parse(readFileSync(here('examples/command.yml'), 'utf8')));
+    const step = Object.values(command.jobs)[0]!.steps.find((s) => s.uses === OUR_ACTION)!;
+    expect(step.with?.command).toBe('${{ inputs.command }}');
   });
 
   it('destroy runs when a pull request is closed, and the drift check on a schedule', () => {

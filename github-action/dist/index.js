@@ -73382,6 +73382,8 @@ function runInput(runId, inputs, github) {
       autoApprove: false,
       ...inputs.approvalTimeoutSeconds === void 0 ? {} : { approvalTimeoutSeconds: inputs.approvalTimeoutSeconds },
       ...inputs.ttlSeconds === void 0 ? {} : { ttlSeconds: inputs.ttlSeconds },
+      ...inputs.cancelTtl ? { cancelTtl: true } : {},
+      ...inputs.args === void 0 ? {} : { args: [...inputs.args] },
       ...github.pullRequest === void 0 ? {} : { pullRequest: github.pullRequest }
     },
     "input"
@@ -73525,6 +73527,8 @@ var INPUT_NAMES = [
   "environment",
   "project",
   "ttl",
+  "cancel-ttl",
+  "command",
   "state-machine-arn",
   "stack-outputs",
   "wait",
@@ -73540,6 +73544,13 @@ var STACK_OUTPUT_NAMES = {
   command: "CommandStateMachineArn"
 };
 var STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
+var COMMAND = external_exports.string().transform((text, ctx) => {
+  const args = text.trim().split(/\s+/).filter((word) => word !== "");
+  const problem = args.length === 0 ? "is empty" : commandProblem(args);
+  if (problem === void 0) return args;
+  ctx.addIssue({ code: "custom", message: problem });
+  return external_exports.NEVER;
+});
 var MINUTE2 = 6e4;
 var HOUR2 = 60 * MINUTE2;
 var DAY2 = 24 * HOUR2;
@@ -73613,6 +73624,8 @@ var RAW_INPUTS = external_exports.object({
   environment: external_exports.string().min(1, "is required").pipe(ENVIRONMENT_NAME),
   project: external_exports.string().transform((value) => value === "" ? "." : value).pipe(PROJECT_DIR),
   ttl: optional2(TTL),
+  "cancel-ttl": external_exports.string().transform((value) => value === "" ? "false" : value).pipe(BOOLEAN),
+  command: optional2(COMMAND),
   "state-machine-arn": optional2(
     external_exports.string().regex(STATE_MACHINE_ARN, "must be a Step Functions state machine ARN")
   ),
@@ -73621,19 +73634,25 @@ var RAW_INPUTS = external_exports.object({
   timeout: external_exports.string().transform((value) => value === "" ? "60m" : value).pipe(duration3(MINUTE2, 72 * HOUR2, "1m and 72h")),
   "approval-timeout": optional2(duration3(1e3, 7 * DAY2, "1s and 7d"))
 }).superRefine((raw, ctx) => {
-  if (raw.workflow === "ephemeral" && raw.ttl === void 0) {
-    ctx.addIssue({ code: "custom", path: ["ttl"], message: "is required by ephemeral" });
-  }
-  if (raw.workflow !== "ephemeral" && raw.ttl !== void 0) {
-    ctx.addIssue({ code: "custom", path: ["ttl"], message: "is only for ephemeral" });
-  }
-  if (raw.workflow !== "plan-apply" && raw["approval-timeout"] !== void 0) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["approval-timeout"],
-      message: "is only for plan-apply (the one workflow with an approval)"
-    });
-  }
+  const issue3 = (path6, message) => {
+    ctx.addIssue({ code: "custom", path: [path6], message });
+  };
+  if (raw.workflow === "ephemeral" && raw.ttl === void 0)
+    issue3("ttl", "is required by ephemeral");
+  if (raw.workflow === "ttl" && raw.ttl === void 0 === !raw["cancel-ttl"])
+    issue3("ttl", "ttl takes a ttl or cancel-ttl: true (one of them)");
+  if (!["ephemeral", "ttl"].includes(raw.workflow) && raw.ttl !== void 0)
+    issue3("ttl", "is only for ephemeral and ttl");
+  if (raw.workflow !== "ttl" && raw["cancel-ttl"]) issue3("cancel-ttl", "is only for ttl");
+  if (raw.workflow === "command" && raw.command === void 0)
+    issue3("command", "is required by command (such as: state list)");
+  if (raw.workflow !== "command" && raw.command !== void 0)
+    issue3("command", "is only for command");
+  if (!["plan-apply", "command"].includes(raw.workflow) && raw["approval-timeout"] !== void 0)
+    issue3(
+      "approval-timeout",
+      "is only for plan-apply and command (the workflows with an approval)"
+    );
   const given = [raw["state-machine-arn"] !== void 0, raw["stack-outputs"] !== ""];
   if (given.every(Boolean) || !given.some(Boolean)) {
     ctx.addIssue({
@@ -73658,6 +73677,8 @@ function readInputs(core) {
     environment: valid.environment,
     projectDir: valid.project,
     ...valid.ttl === void 0 ? {} : { ttlSeconds: valid.ttl },
+    ...valid["cancel-ttl"] ? { cancelTtl: true } : {},
+    ...valid.command === void 0 ? {} : { args: valid.command },
     stateMachineArn,
     wait: valid.wait,
     timeoutMs: valid.timeout,
@@ -73688,7 +73709,13 @@ var STEP_RESULT = external_exports.object({
 var EXECUTION_OUTPUT = external_exports.object({
   plan: STEP_RESULT.optional(),
   apply: STEP_RESULT.optional(),
-  destroy: STEP_RESULT.optional()
+  destroy: STEP_RESULT.optional(),
+  /** ttl: the schedule after the change (fireAt null: cancelled). */
+  ttl: external_exports.object({ schedule: external_exports.object({ fireAt: external_exports.string().nullable() }) }).optional(),
+  /** command: the command and its masked (and cut) output. */
+  command: external_exports.object({
+    command: external_exports.object({ name: external_exports.string(), args: external_exports.array(external_exports.string()), output: external_exports.string() })
+  }).optional()
 });
 function executionUrl(executionArn) {
   const [, partition2 = "aws", , region = "us-east-1"] = executionArn.split(":");
@@ -73719,6 +73746,8 @@ function runSummary(facts) {
     hasChanges: result?.hasChanges ?? null,
     changes: result?.summary ?? null,
     applied: (output2.apply ?? output2.destroy)?.applied ?? null,
+    destroyAt: output2.ttl?.schedule.fireAt ?? null,
+    command: output2.command?.command ?? null,
     error: facts.error ?? null,
     cause: facts.cause ?? null
   };
@@ -73732,7 +73761,9 @@ function stepOutputs(summary2) {
     change: known(summary2.changes?.change),
     destroy: known(summary2.changes?.destroy),
     replace: known(summary2.changes?.replace),
-    import: known(summary2.changes?.import)
+    import: known(summary2.changes?.import),
+    "destroy-at": summary2.destroyAt ?? "",
+    "command-output": summary2.command?.output ?? ""
   };
 }
 var escapeHtml = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -73760,6 +73791,21 @@ function jobSummaryMarkdown(summary2, pullRequestUrl) {
     );
   } else if (summary2.hasChanges === false) {
     lines.push("No changes.", "");
+  }
+  if (summary2.workflow === "ttl" && summary2.status === "SUCCEEDED") {
+    lines.push(
+      summary2.destroyAt === null ? "No scheduled destroy: the environment is kept until it is destroyed by hand." : `The scheduled destroy fires at ${summary2.destroyAt}.`,
+      ""
+    );
+  }
+  if (summary2.command !== null) {
+    const { name, args, output: output2 } = summary2.command;
+    lines.push(
+      `\`terraform ${escapeHtml([name, ...args].join(" "))}\``,
+      "",
+      `<pre>${escapeHtml(output2)}</pre>`,
+      ""
+    );
   }
   if (summary2.error !== null) {
     lines.push(

@@ -69,6 +69,8 @@ export function runInput(runId: string, inputs: Inputs, github: GitHubRun): RunC
         ? {}
         : { approvalTimeoutSeconds: inputs.approvalTimeoutSeconds }),
       ...(inputs.ttlSeconds === undefined ? {} : { ttlSeconds: inputs.ttlSeconds }),
+      ...(inputs.cancelTtl ? { cancelTtl: true } : {}),
+      ...(inputs.args === undefined ? {} : { args: [...inputs.args] }),
       ...(github.pullRequest === undefined ? {} : { pullRequest: github.pullRequest }),
     },
     'input',

@@ -201,6 +201,41 @@ describe('run: main step', () => {
     expect(h.core.outputs['execution-arn']).toBeUndefined();
   });
 
+  it('starts a command run with its words and reports its masked output', async () => {
+    const h = harness({ ...INPUTS, workflow: 'command', command: 'output db_password' });
+    SFN.on(DescribeExecutionCommand).resolves({
+      status: 'SUCCEEDED',
+      output: JSON.stringify({
+        command: {
+          command: { name: 'output', args: ['db_password'], output: '"(sensitive value)"\n' },
+        },
+      }),
+    });
+    await run(h.deps);
+    expect(h.core.failures).toEqual([]);
+    const input = JSON.parse(startInput().input!) as Record<string, unknown>;
+    expect(input).toMatchObject({ workflow: 'command', args: ['output', 'db_password'] });
+    expect(RUN_INPUT.parse(input)).toMatchObject({ args: ['output', 'db_password'] });
+    expect(h.core.outputs['command-output']).toBe('"(sensitive value)"\n');
+    expect(h.core.summaries[0]).toContain('`terraform output db_password`');
+    expect(h.core.summaries[0]).toContain('<pre>"(sensitive value)"');
+  });
+
+  it('starts a ttl run and reports when the destroy now fires', async () => {
+    const h = harness({ ...INPUTS, workflow: 'ttl', ttl: '8h' });
+    SFN.on(DescribeExecutionCommand).resolves({
+      status: 'SUCCEEDED',
+      output: JSON.stringify({ ttl: { schedule: { fireAt: '2026-12-03T08:00:00.000Z' } } }),
+    });
+    await run(h.deps);
+    expect(h.core.failures).toEqual([]);
+    expect(JSON.parse(startInput().input!)).toMatchObject({ workflow: 'ttl', ttlSeconds: 28_800 });
+    expect(h.core.outputs['destroy-at']).toBe('2026-12-03T08:00:00.000Z');
+    expect(h.core.summaries[0]).toContain(
+      'The scheduled destroy fires at 2026-12-03T08:00:00.000Z.',
+    );
+  });
+
   it('polls with backoff until SUCCEEDED, prints each state entered, and sets the outputs', async () => {
     const h = harness();
     const running = { status: 'RUNNING' as const, startDate: new Date(0) };
@@ -256,6 +291,8 @@ describe('run: main step', () => {
       hasChanges: true,
       changes: { add: 2, change: 1, destroy: 0, replace: 0, import: 0 },
       applied: null,
+      destroyAt: null,
+      command: null,
       error: null,
       cause: null,
     });

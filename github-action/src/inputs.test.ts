@@ -43,6 +43,8 @@ describe('readInputs', () => {
     expect(names.sort()).toEqual(
       [
         'approval-timeout',
+        'cancel-ttl',
+        'command',
         'environment',
         'project',
         'stack-outputs',
@@ -87,8 +89,18 @@ describe('readInputs', () => {
     [{ workflow: 'ephemeral' }, 'ttl', /required by ephemeral/],
     [{ workflow: 'ephemeral', ttl: '4 hours' }, 'ttl', /duration such as/],
     [{ workflow: 'ephemeral', ttl: '90d' }, 'ttl', /between 1m and 30d/],
-    [{ ttl: '4h' }, 'ttl', /only for ephemeral/],
-    [{ 'approval-timeout': '1h' }, 'approval-timeout', /only for plan-apply/],
+    [{ ttl: '4h' }, 'ttl', /only for ephemeral and ttl/],
+    [{ 'approval-timeout': '1h' }, 'approval-timeout', /only for plan-apply and command/],
+    [{ workflow: 'ttl' }, 'ttl', /a ttl or cancel-ttl/],
+    [{ workflow: 'ttl', ttl: '4h', 'cancel-ttl': 'true' }, 'ttl', /one of them/],
+    [{ workflow: 'ttl', ttl: '31d' }, 'ttl', /between 1m and 30d/],
+    [{ 'cancel-ttl': 'true' }, 'cancel-ttl', /only for ttl/],
+    [{ 'cancel-ttl': 'maybe' }, 'cancel-ttl', /true or false/],
+    [{ workflow: 'command' }, 'command', /required by command/],
+    [{ workflow: 'command', command: 'apply' }, 'command', /not an allowed command/],
+    [{ workflow: 'command', command: 'state rm a; rm -rf /' }, 'command', /not allowed/],
+    [{ workflow: 'command', command: 'state list -state=x' }, 'command', /not allowed/],
+    [{ command: 'state list' }, 'command', /only for command/],
     [{ workflow: 'plan-apply', 'approval-timeout': '8d' }, 'approval-timeout', /1s and 7d/],
     [{ wait: 'yes' }, 'wait', /true or false/],
     [{ timeout: '10s' }, 'timeout', /1m and 72h/],
@@ -102,6 +114,26 @@ describe('readInputs', () => {
     expect(error.field).toBe(field);
     expect(error.message).toMatch(new RegExp(`^${field}: `));
     expect(error.message).toMatch(message);
+  });
+
+  it('reads ttl and command runs: the new ttl or its cancel, the command as its words', () => {
+    expect(read({ workflow: 'ttl', ttl: '8h' })).toMatchObject({
+      workflow: 'ttl',
+      ttlSeconds: 8 * 3600,
+    });
+    expect(read({ workflow: 'ttl', 'cancel-ttl': 'true' })).toMatchObject({ cancelTtl: true });
+    expect(read({ workflow: 'ttl', 'cancel-ttl': 'true' })).not.toHaveProperty('ttlSeconds');
+    expect(
+      read({
+        workflow: 'command',
+        command: '  state   show  module.a.b["x"] ',
+        'approval-timeout': '30m',
+      }),
+    ).toMatchObject({
+      workflow: 'command',
+      args: ['state', 'show', 'module.a.b["x"]'],
+      approvalTimeoutSeconds: 1800,
+    });
   });
 
   it('takes the ARN from the stack outputs', () => {

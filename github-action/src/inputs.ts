@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ENVIRONMENT_NAME, PROJECT_DIR } from '../../core/contracts/job-input.ts';
 import { parseDuration, parseTtl } from '../../core/duration.ts';
 import { InvalidInput } from '../../core/errors.ts';
+import { commandProblem } from '../../core/terraform-commands.ts';
 import { WORKFLOWS, type Workflow } from '../../core/contracts/workflow-input.ts';
 import type { Core } from './deps.ts';
 
@@ -13,6 +14,8 @@ export const INPUT_NAMES = [
   'environment',
   'project',
   'ttl',
+  'cancel-ttl',
+  'command',
   'state-machine-arn',
   'stack-outputs',
   'wait',
@@ -43,15 +46,31 @@ export interface Inputs {
   readonly environment: string;
   /** The root module's folder, relative to the repository root ("." is the root). */
   readonly projectDir: string;
-  /** Ephemeral only: how long the environment lives. */
+  /** Ephemeral: how long the environment lives; ttl: its new time to live, from now. */
   readonly ttlSeconds?: number;
+  /** ttl only: keep the environment until it is destroyed by hand. */
+  readonly cancelTtl?: true;
+  /** command only: the allowlisted Terraform command's words. */
+  readonly args?: readonly string[];
   readonly stateMachineArn: string;
   readonly wait: boolean;
   /** How long to follow the execution before failing the step (the execution goes on). */
   readonly timeoutMs: number;
-  /** Plan-apply only: how long the approval request stays open. */
+  /** Plan-apply and command: how long the approval request stays open. */
   readonly approvalTimeoutSeconds?: number;
 }
+
+/** The words of the `command` input: split on whitespace (no shell), checked against the allowlist. */
+const COMMAND = z.string().transform((text, ctx) => {
+  const args = text
+    .trim()
+    .split(/\s+/)
+    .filter((word) => word !== '');
+  const problem = args.length === 0 ? 'is empty' : commandProblem(args);
+  if (problem === undefined) return args;
+  ctx.addIssue({ code: 'custom', message: problem });
+  return z.NEVER;
+});
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -158,6 +177,11 @@ const RAW_INPUTS = z
       .transform((value) => (value === '' ? '.' : value))
       .pipe(PROJECT_DIR),
     ttl: optional(TTL),
+    'cancel-ttl': z
+      .string()
+      .transform((value) => (value === '' ? 'false' : value))
+      .pipe(BOOLEAN),
+    command: optional(COMMAND),
     'state-machine-arn': optional(
       z.string().regex(STATE_MACHINE_ARN, 'must be a Step Functions state machine ARN'),
     ),
@@ -173,19 +197,25 @@ const RAW_INPUTS = z
     'approval-timeout': optional(duration(1_000, 7 * DAY, '1s and 7d')),
   })
   .superRefine((raw, ctx) => {
-    if (raw.workflow === 'ephemeral' && raw.ttl === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'is required by ephemeral' });
-    }
-    if (raw.workflow !== 'ephemeral' && raw.ttl !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'is only for ephemeral' });
-    }
-    if (raw.workflow !== 'plan-apply' && raw['approval-timeout'] !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['approval-timeout'],
-        message: 'is only for plan-apply (the one workflow with an approval)',
-      });
-    }
+    const issue = (path: string, message: string) => {
+      ctx.addIssue({ code: 'custom', path: [path], message });
+    };
+    if (raw.workflow === 'ephemeral' && raw.ttl === undefined)
+      issue('ttl', 'is required by ephemeral');
+    if (raw.workflow === 'ttl' && (raw.ttl === undefined) === !raw['cancel-ttl'])
+      issue('ttl', 'ttl takes a ttl or cancel-ttl: true (one of them)');
+    if (!['ephemeral', 'ttl'].includes(raw.workflow) && raw.ttl !== undefined)
+      issue('ttl', 'is only for ephemeral and ttl');
+    if (raw.workflow !== 'ttl' && raw['cancel-ttl']) issue('cancel-ttl', 'is only for ttl');
+    if (raw.workflow === 'command' && raw.command === undefined)
+      issue('command', 'is required by command (such as: state list)');
+    if (raw.workflow !== 'command' && raw.command !== undefined)
+      issue('command', 'is only for command');
+    if (!['plan-apply', 'command'].includes(raw.workflow) && raw['approval-timeout'] !== undefined)
+      issue(
+        'approval-timeout',
+        'is only for plan-apply and command (the workflows with an approval)',
+      );
     const given = [raw['state-machine-arn'] !== undefined, raw['stack-outputs'] !== ''];
     if (given.every(Boolean) || !given.some(Boolean)) {
       ctx.addIssue({
@@ -214,6 +244,8 @@ export function readInputs(core: Pick<Core, 'getInput'>): Inputs {
     environment: valid.environment,
     projectDir: valid.project,
     ...(valid.ttl === undefined ? {} : { ttlSeconds: valid.ttl }),
+    ...(valid['cancel-ttl'] ? { cancelTtl: true as const } : {}),
+    ...(valid.command === undefined ? {} : { args: valid.command }),
     stateMachineArn,
     wait: valid.wait,
     timeoutMs: valid.timeout,

@@ -20,11 +20,19 @@ const STEP_RESULT = z.object({
     .optional(),
 });
 
-/** Where each workflow keeps its job results in the execution's output ($.plan, $.apply…). */
+/** Where each workflow keeps its results in the execution's output ($.plan, $.apply…). */
 const EXECUTION_OUTPUT = z.object({
   plan: STEP_RESULT.optional(),
   apply: STEP_RESULT.optional(),
   destroy: STEP_RESULT.optional(),
+  /** ttl: the schedule after the change (fireAt null: cancelled). */
+  ttl: z.object({ schedule: z.object({ fireAt: z.string().nullable() }) }).optional(),
+  /** command: the command and its masked (and cut) output. */
+  command: z
+    .object({
+      command: z.object({ name: z.string(), args: z.array(z.string()), output: z.string() }),
+    })
+    .optional(),
 });
 
 export interface Changes {
@@ -49,6 +57,10 @@ export interface RunSummary {
   readonly hasChanges: boolean | null;
   readonly changes: Changes | null;
   readonly applied: boolean | null;
+  /** ttl: when the scheduled destroy now fires (null: cancelled, or not a ttl run). */
+  readonly destroyAt: string | null;
+  /** command: the command run and its masked output. */
+  readonly command: { name: string; args: string[]; output: string } | null;
   readonly error: string | null;
   readonly cause: string | null;
 }
@@ -106,6 +118,8 @@ export function runSummary(facts: SummaryFacts): RunSummary {
     hasChanges: result?.hasChanges ?? null,
     changes: result?.summary ?? null,
     applied: (output.apply ?? output.destroy)?.applied ?? null,
+    destroyAt: output.ttl?.schedule.fireAt ?? null,
+    command: output.command?.command ?? null,
     error: facts.error ?? null,
     cause: facts.cause ?? null,
   };
@@ -124,6 +138,8 @@ export const STEP_OUTPUT_NAMES = [
   'destroy',
   'replace',
   'import',
+  'destroy-at',
+  'command-output',
 ] as const;
 
 export function stepOutputs(
@@ -139,6 +155,8 @@ export function stepOutputs(
     destroy: known(summary.changes?.destroy),
     replace: known(summary.changes?.replace),
     import: known(summary.changes?.import),
+    'destroy-at': summary.destroyAt ?? '',
+    'command-output': summary.command?.output ?? '',
   };
 }
 
@@ -172,6 +190,23 @@ export function jobSummaryMarkdown(summary: RunSummary, pullRequestUrl?: string)
     );
   } else if (summary.hasChanges === false) {
     lines.push('No changes.', '');
+  }
+  if (summary.workflow === 'ttl' && summary.status === 'SUCCEEDED') {
+    lines.push(
+      summary.destroyAt === null
+        ? 'No scheduled destroy: the environment is kept until it is destroyed by hand.'
+        : `The scheduled destroy fires at ${summary.destroyAt}.`,
+      '',
+    );
+  }
+  if (summary.command !== null) {
+    const { name, args, output } = summary.command;
+    lines.push(
+      `\`terraform ${escapeHtml([name, ...args].join(' '))}\``,
+      '',
+      `<pre>${escapeHtml(output)}</pre>`,
+      '',
+    );
   }
   if (summary.error !== null) {
     lines.push(

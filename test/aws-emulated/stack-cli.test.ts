@@ -91,8 +91,12 @@ function start(args: readonly string[]): RunningCli {
 }
 
 function record(args: readonly string[], result: CliResult): CliResult {
+  // As an operator types it: --stack where the args put it, else at the end.
+  const shown = args.includes('--stack')
+    ? args.map((arg) => (arg === outputsFile ? 'outputs.json' : arg))
+    : [...args, '--stack', 'outputs.json'];
   transcript.push(
-    `$ stepform ${args.join(' ')} --stack outputs.json`,
+    `$ stepform ${shown.join(' ')}`,
     result.stdout.trimEnd(),
     ...(result.stderr.trim() === '' ? [] : [result.stderr.trimEnd()]),
     `[exit ${String(result.exitCode)}]`,
@@ -365,13 +369,18 @@ describe('stepform --stack', () => {
   }, 120_000);
 
   it('runs an allowlisted Terraform command, refusing any other before it starts', async () => {
+    // What follows -- is the command: --stack goes before it.
+    const command = async (words: readonly string[]) => {
+      const args = ['command', '--env', 'dev', '--stack', outputsFile, '--', ...words];
+      return record(args, await startCli(args, { cwd: repo.dir, env }).done);
+    };
     const before = await executionCount();
-    const refused = await cli(['command', '--env', 'dev', '--', 'state', 'push', 'x']);
+    const refused = await command(['state', 'push', 'x']);
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('-- args:');
     expect(await executionCount()).toBe(before);
 
-    const listed = await cli(['command', '--env', 'dev', '--', 'state', 'list']);
+    const listed = await command(['state', 'list']);
     expect(listed.exitCode).toBe(0);
     const runId = runIdOf(listed.stdout);
     if (runId) observer().runIds.push(runId);
