@@ -255,6 +255,14 @@ describe('settleEndedExecution', () => {
     detail: { status, input: JSON.stringify(input), ...extra },
   });
 
+  it('settles an event delivered twice once: the second releases, records and tells nothing', async () => {
+    const run = endedRun();
+    await settleEndedExecution(ended('ABORTED'), run.ports, NOW);
+    const again = await settleEndedExecution(ended('ABORTED'), run.ports, NOW);
+    expect(again).toEqual({ released: false, runId: RUN.runId, approvalExpired: false });
+    expect(run.told).toHaveLength(1);
+  });
+
   it('settles a cancelled run: lock released, approval expired, recorded and told cancelled', async () => {
     const run = endedRun();
     const settled = await settleEndedExecution(ended('ABORTED'), run.ports, NOW);

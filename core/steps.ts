@@ -247,8 +247,8 @@ export interface SettledExecution {
  * approval expired; then, unless the run's own tail already recorded an outcome (a workflow
  * ends FAILED after telling of a rejection or a failed apply), the run is recorded `cancelled`
  * (aborted) or `failed` (with the reason) and everyone is told through the Notify step. An
- * abort is always told: it stopped whatever the run was doing. Idempotent, so the rule may
- * retry it.
+ * abort is told even after an outcome: it stopped whatever the run was doing. A second
+ * delivery of the event (EventBridge retries) releases and tells nothing again.
  */
 export async function settleEndedExecution(
   event: unknown,
@@ -274,9 +274,10 @@ export async function settleEndedExecution(
   const run = RUN_INPUT.safeParse(input);
   if (!run.success) return settled;
   const aborted = detail.status === 'ABORTED';
-  if (!aborted && (await ports.runs.getRunDetails(owner.runId)).outcome !== undefined) {
-    return settled;
-  }
+  // A cancel is told even after the run's own outcome (it stopped what came after); a retried
+  // delivery of the same event finds it recorded and tells nobody twice.
+  const recorded = (await ports.runs.getRunDetails(owner.runId)).outcome;
+  if (aborted ? recorded === 'cancelled' : recorded !== undefined) return settled;
   const error = aborted
     ? { Error: 'RunCancelled', Cause: 'the execution was stopped (stepform cancel)' }
     : {
