@@ -12,4 +12,8 @@ export default {
   // cdk.out holds staged copies of the sources (and a package.json) for the image asset.
   modulePathIgnorePatterns: ['<rootDir>/infra/cdk.out/'],
   testTimeout: 180_000,
+  // Under --experimental-vm-modules a worker keeps every test file's module graph (the CDK
+  // app, the AWS SDK) alive; after ~100 files a worker ran out of heap. A worker above this
+  // after a file is replaced by a fresh one.
+  workerIdleMemoryLimit: '1GB',
 };
