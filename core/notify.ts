@@ -24,6 +24,22 @@ export const NOTIFY_INPUT = z.looseObject({
   run: RUN_INPUT,
   phase: z.enum(PHASES),
   result: z.looseObject({ resultLocation: z.string() }).optional(),
+  /** A run of projects (CollectProjects' output): totals, and per project its result. */
+  projects: z
+    .looseObject({
+      summary: z.looseObject({ add: z.number(), change: z.number(), destroy: z.number() }),
+      projects: z.array(
+        z.looseObject({
+          name: z.string(),
+          dir: z.string(),
+          status: z.string(),
+          summary: z.looseObject({ add: z.number(), change: z.number(), destroy: z.number() }),
+          resultLocation: z.string().optional(),
+          error: z.looseObject({ name: z.string(), message: z.string() }).optional(),
+        }),
+      ),
+    })
+    .optional(),
   // A Catch's Cause may be null (moto's interpreter gives null for SendTaskFailure's cause):
   // a rejection is still reported, without one.
   error: z
@@ -153,10 +169,13 @@ export async function notifyStep(
   const notice = parseInput(NOTIFY_INPUT, input, 'notify');
   const { run, phase } = notice;
   const report: NotifyReport = { delivered: [], failed: [] };
-  const result = notice.result
-    ? await ports.artifacts.readResult(notice.result.resultLocation)
-    : undefined;
-  const summary = result?.summary;
+  // A run of one project tells of it as of any single job: its result.json.
+  const projects = notice.projects?.projects ?? [];
+  const resultLocation =
+    notice.result?.resultLocation ??
+    (projects.length === 1 ? projects[0]?.resultLocation : undefined);
+  const result = resultLocation ? await ports.artifacts.readResult(resultLocation) : undefined;
+  const summary = result?.summary ?? notice.projects?.summary;
   const detail: NotifyDetail = {
     ...(summary
       ? { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }
@@ -173,11 +192,12 @@ export async function notifyStep(
     ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
   };
   const line = statusLine(run, phase, detail);
-  if (result) {
+  if (result || notice.projects) {
     await ports.runs.addRunDetails(run.runId, {
       ...(detail.summary ? { summary: detail.summary } : {}),
-      ...(result.outputs ? { outputs: result.outputs } : {}),
-      ...(result.plan ? { planSha256: result.plan.sha256 } : {}),
+      ...(result?.outputs ? { outputs: result.outputs } : {}),
+      ...(result?.plan ? { planSha256: result.plan.sha256 } : {}),
+      ...(notice.projects ? { projects: notice.projects.projects } : {}),
     });
   }
 
@@ -190,6 +210,7 @@ export async function notifyStep(
       commit: run.commit,
       phase,
       ...(detail.summary ? { summary: detail.summary } : {}),
+      ...(notice.projects ? { projects: notice.projects.projects } : {}),
       ...(notice.error || notice.rollback ? { message: line } : {}),
     },
     now,
@@ -218,32 +239,67 @@ export async function notifyStep(
       chat.post(ports.chatMessage?.(run, phase, detail) ?? { text: withLinks(line, detail) }),
     );
   }
-  const comment = renderPrComment({
-    workflow: run.workflow,
-    environment: run.environment,
-    projectDir: run.projectDir,
-    commit: run.commit,
-    runId: run.runId,
-    status: phase,
-    ...(summary ? { summary } : {}),
-    ...(notice.result ? { artifactLocation: notice.result.resultLocation } : {}),
-    ...(detail.rollback
+  // One sticky comment per project: a run of several comments on each of them.
+  const errorOf = (error: { name: string; message: string } | undefined) =>
+    detail.rollback
       ? { error: detail.rollback.message }
-      : notice.error
-        ? { error: errorText(notice.error) }
-        : {}),
-  });
-  if (codeHost && run.pullRequest !== undefined) {
-    const pullRequest = run.pullRequest;
-    await attempt('pr-comment', () =>
-      codeHost.upsertPullRequestComment(
-        pullRequest,
-        commentMarker(run.environment, run.projectDir),
-        comment,
-      ),
-    );
-  } else if (commentSink) {
-    await attempt('pr-comment (file)', () => commentSink(run.runId, comment));
+      : error
+        ? { error: `${error.name}: ${error.message}` }
+        : notice.error
+          ? { error: errorText(notice.error) }
+          : {};
+  const comments =
+    projects.length > 1
+      ? await Promise.all(
+          projects.map(async (project) => {
+            const own = project.resultLocation
+              ? await ports.artifacts.readResult(project.resultLocation)
+              : undefined;
+            return {
+              projectDir: project.dir,
+              body: renderPrComment({
+                workflow: run.workflow,
+                environment: run.environment,
+                projectDir: project.dir,
+                commit: run.commit,
+                runId: run.runId,
+                status: project.status === 'failed' ? 'failed' : phase,
+                ...(own?.summary ? { summary: own.summary } : {}),
+                ...(project.resultLocation ? { artifactLocation: project.resultLocation } : {}),
+                ...errorOf(project.error),
+              }),
+            };
+          }),
+        )
+      : [
+          {
+            projectDir: run.projectDir,
+            body: renderPrComment({
+              workflow: run.workflow,
+              environment: run.environment,
+              projectDir: run.projectDir,
+              commit: run.commit,
+              runId: run.runId,
+              status: phase,
+              ...(summary && result?.summary ? { summary: result.summary } : {}),
+              ...(resultLocation ? { artifactLocation: resultLocation } : {}),
+              ...errorOf(undefined),
+            }),
+          },
+        ];
+  for (const comment of comments) {
+    if (codeHost && run.pullRequest !== undefined) {
+      const pullRequest = run.pullRequest;
+      await attempt('pr-comment', () =>
+        codeHost.upsertPullRequestComment(
+          pullRequest,
+          commentMarker(run.environment, comment.projectDir),
+          comment.body,
+        ),
+      );
+    } else if (commentSink) {
+      await attempt('pr-comment (file)', () => commentSink(run.runId, comment.body));
+    }
   }
   const commitState = TERMINAL_COMMIT_STATES[phase];
   if (codeHost && commitState) {

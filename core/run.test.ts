@@ -128,7 +128,7 @@ describe('prepareRun of a command run', () => {
       { ...BASE, workflow: 'command', args: ['state', 'list'] },
       SETTINGS,
     );
-    expect(prepared.jobs.command).toEqual({
+    expect(prepared.jobs?.command).toEqual({
       runId: 'run-9',
       verb: 'command',
       args: ['state', 'list'],
@@ -138,9 +138,10 @@ describe('prepareRun of a command run', () => {
       environment: 'dev',
       backend: SETTINGS.backend,
       artifactsDir: '/artifacts/run-9/command',
+      varFiles: [],
     });
     expect(prepared.needsApproval).toBe(false);
-    expect(prepareRun({ ...BASE, workflow: 'plan' }, SETTINGS).jobs.command).toBeUndefined();
+    expect(prepareRun({ ...BASE, workflow: 'plan' }, SETTINGS).jobs?.command).toBeUndefined();
   });
 
   it('needs an approval for a command that changes the state, unless auto-approved where allowed', () => {
@@ -192,5 +193,76 @@ describe('the outcomes of ttl and command runs', () => {
   it('leave the environment status alone (ChangeTtl writes the record itself)', () => {
     expect(environmentStatusAfter('ttl_changed')).toBeUndefined();
     expect(environmentStatusAfter('command_completed')).toBeUndefined();
+  });
+});
+
+describe('prepareRun of a run of several projects', () => {
+  const projects = [
+    { name: 'network', dir: 'infra/network', layer: 0, varFiles: ['envs/dev.tfvars'] },
+    { name: 'plan', dir: 'infra/plan', layer: 0, workspace: 'dev' },
+    { name: 'app', dir: 'infra/app', layer: 1, varFiles: [] },
+  ];
+  const run = { ...BASE, projectDir: 'infra', workflow: 'plan', projects, maxParallel: 2 };
+
+  it('builds each project its jobs, in a folder of its own, with its workspace and var files', () => {
+    const prepared = prepareRun(run, SETTINGS);
+    expect(prepared.jobs).toBeUndefined();
+    expect(prepared.maxParallel).toBe(2);
+    expect(prepared.projects.map((p) => [p.name, p.layer, p.jobs.plan.artifactsDir])).toEqual([
+      ['network', 0, '/artifacts/run-9/project-network/plan'],
+      // A project named plan: its apply folder is never a plan folder of the IAM boundary.
+      ['plan', 0, '/artifacts/run-9/project-plan/plan'],
+      ['app', 1, '/artifacts/run-9/project-app/plan'],
+    ]);
+    const [network, plan] = prepared.projects;
+    expect(network?.jobs.planApply).toMatchObject({
+      projectDir: 'infra/network',
+      varFiles: ['envs/dev.tfvars'],
+      artifactsDir: '/artifacts/run-9/project-network/apply',
+    });
+    expect(network?.jobs.planApply).not.toHaveProperty('workspace');
+    expect(plan?.jobs.destroy).toMatchObject({ workspace: 'dev', varFiles: [] });
+    expect(plan?.jobs.planApply.artifactsDir).not.toMatch(/\/plan\//);
+    // Each iteration's steps see the run as a run of its project.
+    expect(network?.run).toMatchObject({
+      projectDir: 'infra/network',
+      projects: [{ name: 'network', dir: 'infra/network', layer: 0 }],
+    });
+  });
+
+  it('keeps the layout of a run of one project, with its settings from stepform.yaml', () => {
+    const one = [{ name: 'app', dir: 'infra/app', layer: 0, varFiles: ['envs/dev.tfvars'] }];
+    const prepared = prepareRun({ ...run, workflow: 'plan-apply', projects: one }, SETTINGS);
+    expect(prepared.jobs?.planApply).toMatchObject({
+      projectDir: 'infra/app',
+      varFiles: ['envs/dev.tfvars'],
+      artifactsDir: '/artifacts/run-9/apply',
+    });
+  });
+
+  it('refuses several projects in a workflow that runs one, naming input.projects', () => {
+    expect(() => prepareRun({ ...run, workflow: 'plan-apply' }, SETTINGS)).toThrow(
+      expect.objectContaining({ name: 'InvalidInput', field: 'input.projects' }),
+    );
+  });
+
+  it.each([
+    ['a name listed twice', [projects[0], { ...projects[1], name: 'network' }], 'input.projects.1'],
+    [
+      'two projects on one state',
+      [projects[0], { ...projects[0], name: 'other' }],
+      'input.projects.1',
+    ],
+    ['a first layer other than 0', [{ ...projects[0], layer: 1 }], 'input.projects.0'],
+    ['a layer skipped', [projects[0], { ...projects[2], layer: 2 }], 'input.projects.1'],
+    ['layers out of order', [projects[2], projects[0]], 'input.projects.0'],
+    [
+      'a var file outside the repository',
+      [{ ...projects[0], varFiles: ['../x.tfvars'] }],
+      'input.projects.0.varFiles.0',
+    ],
+    ['no project', [], 'input.projects'],
+  ])('refuses %s', (_why, list, field) => {
+    expect(fieldOf({ ...run, projects: list })).toBe(field);
   });
 });

@@ -7,7 +7,14 @@ import { JobFailed, JobLost, NothingApplied } from './errors.ts';
 import { assertRollbackTarget } from './rollback.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { cutText } from './text.ts';
-import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import {
+  DEFAULT_MAX_PARALLEL,
+  RUN_INPUT,
+  type RunContext,
+  type RunProject,
+  runProjects,
+} from './contracts/workflow-input.ts';
+import { InvalidInput } from './errors.ts';
 import { parseInput } from './validation.ts';
 
 /** Where jobs keep state and artifacts: per deployment (S3 on AWS, the Stepform home locally). */
@@ -16,10 +23,37 @@ export interface JobSettings {
   readonly artifactsRoot: string;
 }
 
+/** A project's executor jobs in a run. */
+export interface ProjectJobs {
+  plan: JobInput;
+  planApply: JobInput;
+  destroy: JobInput;
+}
+
+/** One project of a run, as the Map state's iterations get it. */
+export interface PreparedProject {
+  name: string;
+  dir: string;
+  layer: number;
+  /** The run as this project sees it (its folder, its one project): what its steps record. */
+  run: RunContext;
+  jobs: ProjectJobs;
+}
+
+/** The workflows that run a list of projects (a Map state); the others run exactly one. */
+export const MULTI_PROJECT_WORKFLOWS: readonly RunContext['workflow'][] = ['plan'];
+
 export interface PreparedRun {
   run: RunContext;
-  /** `command` only in command runs: the allowlisted command as an executor job. */
-  jobs: { plan: JobInput; planApply: JobInput; destroy: JobInput; command?: JobInput };
+  /**
+   * The jobs of a run of one project. `command` only in command runs: the allowlisted
+   * command as an executor job. Absent in a run of several projects (see `projects`).
+   */
+  jobs?: ProjectJobs & { command?: JobInput };
+  /** Every project of the run, in execution order (by layer), each with its jobs. */
+  projects: PreparedProject[];
+  /** How many projects of a layer run at once: the Map states' MaxConcurrencyPath. */
+  maxParallel: number;
   /**
    * Whether the run waits for an approval before its change (the command workflow's Choice):
    * a command that changes the state does, unless the run is auto-approved where the
@@ -48,6 +82,15 @@ export const PLAN_STEP = 'plan';
 export const COMMAND_STEP = 'command';
 
 /**
+ * A project's folder in a run's artifacts, when the run has several: a segment that is never a
+ * step's name (`project-plan` for a project named plan), so that the plan role's artifacts
+ * (`<prefix>/<any>/plan/<any>`) stay the plan steps' only.
+ */
+export function projectArtifactsFolder(name: string): string {
+  return `project-${name}`;
+}
+
+/**
  * The most of a command's output that travels in the workflow's state (UTF-16 units): the
  * state stays far below Step Functions' 256 KB; the whole output is in the job's log.
  */
@@ -70,28 +113,68 @@ export function prepareRun(
   allowAutoApprove = false,
 ): PreparedRun {
   const run = parseInput(RUN_INPUT, input, 'input');
-  const job = (verb: 'plan' | 'plan-apply' | 'destroy', step: string) => ({
-    runId: run.runId,
-    verb,
-    repository: run.repository,
-    commit: run.commit,
-    projectDir: run.projectDir,
-    environment: run.environment,
-    backend: settings.backend,
-    artifactsDir: join(settings.artifactsRoot, run.runId, step),
-  });
+  const projects = runProjects(run);
+  const several = projects.length > 1;
+  if (several && !MULTI_PROJECT_WORKFLOWS.includes(run.workflow)) {
+    throw new InvalidInput(
+      'input.projects',
+      `a ${run.workflow} run covers one project; this deployment runs several only in ${MULTI_PROJECT_WORKFLOWS.join(', ')}`,
+    );
+  }
+  const jobsOf = (project: RunProject, folder: string) => {
+    const job = (verb: 'plan' | 'plan-apply' | 'destroy', step: string) => ({
+      runId: run.runId,
+      verb,
+      repository: run.repository,
+      commit: run.commit,
+      projectDir: project.dir,
+      environment: run.environment,
+      backend: settings.backend,
+      artifactsDir: join(folder, step),
+      ...(project.workspace === undefined ? {} : { workspace: project.workspace }),
+      varFiles: [...project.varFiles],
+    });
+    return {
+      plan: job('plan', PLAN_STEP),
+      planApply: job('plan-apply', 'apply'),
+      destroy: job('destroy', 'destroy'),
+    };
+  };
+  const runFolder = join(settings.artifactsRoot, run.runId);
+  const prepared = projects.map((project): PreparedProject => ({
+    name: project.name,
+    dir: project.dir,
+    layer: project.layer,
+    run: { ...run, projectDir: project.dir, projects: [project] },
+    jobs: jobsOf(
+      project,
+      several ? join(runFolder, projectArtifactsFolder(project.name)) : runFolder,
+    ),
+  }));
+  const only = several ? undefined : prepared[0];
   const changesState =
     run.workflow === 'command' && run.args !== undefined && resolveCommand(run.args).changesState;
   return {
     run,
-    jobs: {
-      plan: job('plan', PLAN_STEP),
-      planApply: job('plan-apply', 'apply'),
-      destroy: job('destroy', 'destroy'),
-      ...(run.workflow === 'command' && run.args !== undefined
-        ? { command: { ...job('plan', COMMAND_STEP), verb: 'command' as const, args: run.args } }
-        : {}),
-    },
+    ...(only === undefined
+      ? {}
+      : {
+          jobs: {
+            ...only.jobs,
+            ...(run.workflow === 'command' && run.args !== undefined
+              ? {
+                  command: {
+                    ...only.jobs.plan,
+                    verb: 'command' as const,
+                    artifactsDir: join(runFolder, COMMAND_STEP),
+                    args: run.args,
+                  },
+                }
+              : {}),
+          },
+        }),
+    projects: prepared,
+    maxParallel: run.maxParallel ?? DEFAULT_MAX_PARALLEL,
     needsApproval: changesState && !(run.autoApprove && allowAutoApprove),
     approvalTaskTimeoutSeconds: run.approvalTimeoutSeconds + APPROVAL_TASK_GRACE_SECONDS,
   };

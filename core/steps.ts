@@ -47,12 +47,14 @@ import {
   setsLastGood,
 } from './run.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { type CollectedProjects, collectProjects } from './project-results.ts';
 import type { NotifyInput } from './notify.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { parseInput } from './validation.ts';
 
 const LOCK_INPUT = z.strictObject({ runId: z.string().min(1), environment: z.string().min(1) });
 const COLLECT_INPUT = z.strictObject({ job: JOB });
+const COLLECT_PROJECTS_INPUT = z.strictObject({ projects: z.array(z.unknown()) });
 const RECORD_INPUT = z.looseObject({
   run: RUN_INPUT,
   outcome: z.enum(OUTCOMES),
@@ -70,6 +72,8 @@ const RECORD_INPUT = z.looseObject({
     .optional(),
   rollback: z.unknown().optional(),
   error: z.unknown().optional(),
+  /** A run of projects (CollectProjects' output): each project's report is kept with the run. */
+  projects: z.looseObject({ projects: z.array(z.looseObject({ name: z.string() })) }).optional(),
 });
 const ROLLBACK_INPUT = z.looseObject({ run: RUN_INPUT, job: JOB });
 const SCHEDULE_INPUT = z.strictObject({ action: z.enum(['upsert', 'delete']), run: RUN_INPUT });
@@ -306,11 +310,19 @@ export async function unlockStep(
   return { released: true };
 }
 
-/** Collect*: the executor's result.json as the step's output, or JobFailed / NothingApplied / JobLost. */
+/**
+ * Collect*: the executor's result.json as the step's output, or JobFailed / NothingApplied /
+ * JobLost. Given a Map state's `projects` (each iteration's outcome) instead of a `job`: those
+ * gathered (CollectProjects), which fails nothing itself: the workflow's Choice decides.
+ */
 export async function collectStep(
   input: unknown,
   artifacts: ArtifactPort,
-): Promise<CollectedResult> {
+): Promise<CollectedResult | CollectedProjects> {
+  if (typeof input === 'object' && input !== null && 'projects' in input) {
+    const { projects } = parseInput(COLLECT_PROJECTS_INPUT, input, 'collect');
+    return collectProjects(projects);
+  }
   const { job } = parseInput(COLLECT_INPUT, input, 'collect');
   return collectJobResult(job, await artifacts.readResult(job.artifactsDir));
 }
@@ -321,7 +333,7 @@ export async function recordStep(
   ports: { readonly records: RecordPort; readonly runs: RunPort },
   now: Date,
 ): Promise<{ recorded: string }> {
-  const { run, outcome, schedule, apply, command, rollback, error } = parseInput(
+  const { run, outcome, schedule, apply, command, rollback, error, projects } = parseInput(
     RECORD_INPUT,
     input,
     'record',
@@ -353,6 +365,7 @@ export async function recordStep(
     ...(schedule === undefined ? {} : { schedule }),
     ...(rollback === undefined ? {} : { rollback }),
     ...(error === undefined ? {} : { error }),
+    ...(projects === undefined ? {} : { projects: projects.projects }),
   });
   return { recorded: outcome };
 }

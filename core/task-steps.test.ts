@@ -153,7 +153,7 @@ describe('PrepareRun', () => {
     const prepared = await TASK_STEPS.PrepareRun(input, ports);
 
     expect(prepared.run.autoApprove).toBe(true);
-    expect(prepared.jobs.plan).toMatchObject({ verb: 'plan', artifactsDir: '/a/run-1/plan' });
+    expect(prepared.jobs?.plan).toMatchObject({ verb: 'plan', artifactsDir: '/a/run-1/plan' });
   });
 
   it('asks the code host whether the commit is merged, and stops an unmerged one', async () => {

@@ -122,7 +122,7 @@ describe('prepare-run handler', () => {
   it('lets a destroy (which has no approval step) through, and builds its jobs', async () => {
     const { handler } = await import('./prepare-run.ts');
     const prepared = await handler({ input: { ...input, workflow: 'destroy' } }, CONTEXT);
-    expect(prepared.jobs.destroy).toMatchObject({
+    expect(prepared.jobs?.destroy).toMatchObject({
       verb: 'destroy',
       backend: { type: 's3', bucket: 'stepform-state', region: 'eu-west-1' },
       artifactsDir: '/artifacts/run-1/destroy',

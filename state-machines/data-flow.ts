@@ -9,7 +9,7 @@
 // error: Error and Cause). Routes are kept apart by the constants Pass states set (an outcome
 // name, say), so that a Choice on such a constant lets only the matching routes through; at a
 // join the routes that carry the same constants are intersected. Used by the graph tests.
-import type { AslDefinition, AslState } from './workflows.ts';
+import { type AslDefinition, type AslState, mapIteration } from './workflows.ts';
 
 type Constant = string | number | boolean | null;
 
@@ -61,6 +61,8 @@ function facts(
 }
 
 const OPAQUE_OBJECT = facts([ROOT], [ROOT]);
+/** The context path of the item a Map state's iteration works on. */
+const MAP_ITEM = '$$.Map.Item.Value';
 /** A Catch's ResultPath receives the error output: Error and Cause. */
 const ERROR_OUTPUT = facts([ROOT, '$.Error', '$.Cause']);
 
@@ -138,7 +140,13 @@ function template(shape: unknown, input: Facts): Facts {
       const field = `$.${key.slice(0, -2)}`;
       const text = String(value);
       const source = text.startsWith('$') && !text.startsWith('$$') ? text : undefined;
-      known = withValueAt(known, field, source ? valueAt(input, source) : facts([ROOT]));
+      // A Map's item is an element of the array it iterates: of a shape the analysis can't know.
+      const read = source
+        ? valueAt(input, source)
+        : text === MAP_ITEM
+          ? OPAQUE_OBJECT
+          : facts([ROOT]);
+      known = withValueAt(known, field, read);
     } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       known = withValueAt(known, `$.${key}`, template(value, input));
     } else {
@@ -162,7 +170,13 @@ export function stateReads(state: AslState): { path: string; where: string }[] {
       }
     }
   };
-  for (const key of ['InputPath', 'TimeoutSecondsPath', 'HeartbeatSecondsPath']) {
+  for (const key of [
+    'InputPath',
+    'TimeoutSecondsPath',
+    'HeartbeatSecondsPath',
+    'ItemsPath',
+    'MaxConcurrencyPath',
+  ]) {
     const path = state[key];
     if (typeof path === 'string' && path !== ROOT) reads.push({ path, where: key });
   }
@@ -295,6 +309,12 @@ function output(name: string, state: AslState, input: Facts, options: DataFlowOp
     if (state.Parameters !== undefined) result = template(state.Parameters, effective);
     else if ('Result' in state) result = literal(state.Result);
     else result = effective;
+  } else if (state.Type === 'Map') {
+    // An array of the iterations' outputs; what each holds is checked where it is read.
+    result = OPAQUE_OBJECT;
+    if (state.ResultPath === undefined || state.ResultPath === ROOT) {
+      throw new Error(`${name}: a Map's result replaces the state`);
+    }
   } else if (state.Type === 'Task') {
     const known = options.replacingResults[state.Resource ?? ''];
     result = known ? facts(known) : OPAQUE_OBJECT;
@@ -358,7 +378,15 @@ function edges(name: string, state: AslState, flow: Flow, options: DataFlowOptio
  * (States.NoChoiceMatched). Empty when every read is set on every route.
  */
 export function unsetReads(definition: AslDefinition, options: DataFlowOptions): string[] {
-  const start = facts(['$', ...options.inputPaths.flatMap(prefixes)]);
+  return analyse(definition, facts(['$', ...options.inputPaths.flatMap(prefixes)]), options);
+}
+
+/**
+ * The analysis of one level: a definition from what it starts with. A Map state's iteration is
+ * a level of its own, starting with what its ItemSelector builds on each route into the Map;
+ * its problems are named `Map/State`.
+ */
+function analyse(definition: AslDefinition, start: Facts, options: DataFlowOptions): string[] {
   const entries = new Map<string, Flow>([
     [definition.StartAt, new Map([[routeKey(start), start]])],
   ]);
@@ -402,6 +430,21 @@ export function unsetReads(definition: AslDefinition, options: DataFlowOptions):
             `${edge.to} reads ${read.path} (${read.where}), not set on the route from ${name} (${edge.label})`,
           );
         }
+      }
+    }
+    const iteration = mapIteration(state);
+    if (iteration) {
+      const selector = state.ItemSelector ?? state.Parameters;
+      // What every route into the Map gives each iteration (the item itself without a selector).
+      const starts = [...flow.values()].map((known) =>
+        selector === undefined ? OPAQUE_OBJECT : template(selector, known),
+      );
+      const first = starts[0];
+      if (first) {
+        const itemStart = starts.slice(1).reduce(intersect, first);
+        problems.push(
+          ...analyse(iteration, itemStart, options).map((problem) => `${name}/${problem}`),
+        );
       }
     }
   }

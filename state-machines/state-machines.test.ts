@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ERROR_CLASSES } from '../core/errors.ts';
 import {
   MAX_APPROVAL_TIMEOUT_SECONDS,
+  MAX_RUN_PROJECTS,
   RUN_INPUT,
   WORKFLOWS,
   type Workflow,
@@ -22,6 +23,8 @@ import {
   type AslDefinition,
   type AslState,
   STATE_MACHINES_DIR,
+  allStates,
+  mapIteration,
   placeholders,
   substitute,
 } from './workflows.ts';
@@ -134,10 +137,22 @@ function catchers(state: AslState): Catcher[] {
 function retriers(state: AslState): Retrier[] {
   return state.Retry ?? [];
 }
+/** A state by name, inside a Map state too (names are unique across the nesting). */
 function stateOf(definition: AslDefinition, name: string): AslState {
-  const state = definition.States[name];
+  const state = definition.States[name] ?? allStates(definition).find(([n]) => n === name)?.[1];
   if (!state) throw new Error(`no state ${name}`);
   return state;
+}
+
+/** A definition and each Map state's iteration in it: the graphs the checks walk, each alone. */
+function levels(definition: AslDefinition): AslDefinition[] {
+  return [
+    definition,
+    ...Object.values(definition.States).flatMap((state) => {
+      const iteration = mapIteration(state);
+      return iteration ? levels(iteration) : [];
+    }),
+  ];
 }
 
 /** Every transition out of a state: Next, a Choice's branches and Default, and every Catch. */
@@ -183,7 +198,7 @@ function reachable(
 function unknownErrorNames(definition: AslDefinition): string[] {
   const known = (name: string) => PLATFORM_ERRORS.has(name) || Object.hasOwn(ERROR_CLASSES, name);
   const unknown: string[] = [];
-  for (const [name, state] of Object.entries(definition.States)) {
+  for (const [name, state] of allStates(definition)) {
     for (const r of retriers(state)) {
       for (const e of r.ErrorEquals) if (!known(e)) unknown.push(`${name}.Retry: ${e}`);
     }
@@ -291,10 +306,12 @@ function readPaths(definition: AslDefinition): Set<string> {
       }
     }
   };
-  for (const state of Object.values(definition.States)) {
+  for (const [, state] of allStates(definition)) {
     const { Parameters, Choices, CausePath, ErrorPath, TimeoutSecondsPath, InputPath, OutputPath } =
       state;
+    const { ItemsPath, MaxConcurrencyPath, ItemSelector } = state;
     visit({ Parameters, Choices, CausePath, ErrorPath, TimeoutSecondsPath, InputPath, OutputPath });
+    visit({ ItemsPath, MaxConcurrencyPath, ItemSelector });
   }
   return found;
 }
@@ -411,13 +428,20 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
     }
   });
 
-  it('is JSONPath with no nested states, so the checks below see every state', () => {
+  it('is JSONPath, nesting states only in inline Map states of one level, which the checks see', () => {
     const definition = raw(workflow);
     expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
-    for (const state of Object.values(definition.States)) {
-      expect(['Map', 'Parallel']).not.toContain(state.Type);
+    for (const [name, state] of allStates(definition)) {
+      expect({ name, type: state.Type }).not.toEqual({ name, type: 'Parallel' });
       expect(state.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+      const iteration = mapIteration(state);
+      if (state.Type !== 'Map') continue;
+      expect(iteration?.ProcessorConfig).toEqual({ Mode: 'INLINE' });
+      expect(Object.values(iteration?.States ?? {}).map((s) => s.Type)).not.toContain('Map');
     }
+    // Every name once: the local engine's Task handlers and fault injection go by name.
+    const names = allStates(definition).map(([name]) => name);
+    expect(names.length).toBe(new Set(names).size);
   });
 
   it('names only errors of the errors module or of the platform in Retry, Catch and Fail', () => {
@@ -440,7 +464,7 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
     const definition = local(workflow);
     const batch = () => Promise.resolve({});
     const overrides = taskOverrides(definition, localFunctions({} as HandlerContext), batch);
-    const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+    const tasks = allStates(definition).filter(([, s]) => s.Type === 'Task');
     expect(Object.keys(overrides).sort()).toEqual(tasks.map(([n]) => n).sort());
     for (const [, state] of tasks) {
       const resource = state.Resource ?? '';
@@ -450,7 +474,7 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
   });
 
   it('gives every Task an explicit timeout (the local engine would default to 60 s)', () => {
-    for (const [name, state] of Object.entries(raw(workflow).States)) {
+    for (const [name, state] of allStates(raw(workflow))) {
       if (state.Type !== 'Task') continue;
       const hasTimeout =
         typeof state.TimeoutSeconds === 'number' || typeof state.TimeoutSecondsPath === 'string';
@@ -459,7 +483,7 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
   });
 
   it('gives no job longer than the lock outlasts it (LONGEST_JOB_MS)', () => {
-    for (const [name, state] of Object.entries(raw(workflow).States)) {
+    for (const [name, state] of allStates(raw(workflow))) {
       if (state.Resource !== BATCH_SYNC) continue;
       expect({ name, seconds: state.TimeoutSeconds }).toEqual({
         name,
@@ -471,8 +495,15 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
   it('runs long enough for every job, the longest approval wait and an hour', () => {
     // Before: plan-apply stopped after 24 h while an approval may wait 7 days (issue 11, defect 7).
     const definition = raw(workflow);
-    const states = Object.values(definition.States);
-    const jobs = states.filter((s) => s.Resource === BATCH_SYNC).length * (LONGEST_JOB_MS / 1000);
+    const states = allStates(definition).map(([, s]) => s);
+    // A job inside a Map runs once per project, at worst one after another.
+    const inMaps = levels(definition)
+      .slice(1)
+      .flatMap((level) => Object.values(level.States));
+    const jobCount = (list: AslState[]) => list.filter((s) => s.Resource === BATCH_SYNC).length;
+    const jobs =
+      (jobCount(Object.values(definition.States)) + jobCount(inMaps) * MAX_RUN_PROJECTS) *
+      (LONGEST_JOB_MS / 1000);
     const approval = states.some((s) => s.Resource === LAMBDA_WAIT)
       ? MAX_APPROVAL_TIMEOUT_SECONDS
       : 0;
@@ -480,7 +511,7 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
   });
 
   it('retries every Lambda and Batch Task on transient service errors only', () => {
-    for (const [name, state] of Object.entries(raw(workflow).States)) {
+    for (const [name, state] of allStates(raw(workflow))) {
       if (state.Type !== 'Task') continue;
       const retried = retriers(state).flatMap((r) => r.ErrorEquals);
       expect({ name, retried: retried.length > 0 }).toEqual({ name, retried: true });
@@ -502,15 +533,16 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
   });
 
   it('reaches every state from StartAt, every transition exists, and every state can end', () => {
-    const definition = raw(workflow);
-    expect(missingTargets(definition)).toEqual([]);
-    const fromStart = reachable(definition, [definition.StartAt]);
-    expect([...fromStart.keys()].sort()).toEqual(Object.keys(definition.States).sort());
-    for (const name of Object.keys(definition.States)) {
-      const ends = [...reachable(definition, [name]).keys()].filter((n) =>
-        isTerminal(stateOf(definition, n)),
-      );
-      expect({ name, canEnd: ends.length > 0 }).toEqual({ name, canEnd: true });
+    for (const definition of levels(raw(workflow))) {
+      expect(missingTargets(definition)).toEqual([]);
+      const fromStart = reachable(definition, [definition.StartAt]);
+      expect([...fromStart.keys()].sort()).toEqual(Object.keys(definition.States).sort());
+      for (const name of Object.keys(definition.States)) {
+        const ends = [...reachable(definition, [name]).keys()].filter((n) =>
+          isTerminal(stateOf(definition, n)),
+        );
+        expect({ name, canEnd: ends.length > 0 }).toEqual({ name, canEnd: true });
+      }
     }
   });
 
@@ -776,15 +808,30 @@ describe('the checks themselves', () => {
   });
 
   it('find a Catch without ResultPath, whose error replaces the whole state', () => {
-    const definition = raw('plan');
+    const definition = raw('plan-apply');
     const onFailure = catchers(stateOf(definition, 'CollectPlan'))[0];
     if (!onFailure) throw new Error('CollectPlan has no Catch');
     delete onFailure.ResultPath;
+    expect(unsetReads(definition, DATA_FLOW)).toEqual(
+      expect.arrayContaining([
+        'OutcomeFailed reads $.run (Parameters.run.$), not set on the route from CollectPlan (Catch[0])',
+        'OutcomeFailed reads $.error (Parameters.error.$), not set on the route from CollectPlan (Catch[0])',
+      ]),
+    );
+  });
+
+  it('find a read inside a Map iteration that its item selector does not set', () => {
+    const definition = raw('plan');
+    const failed = stateOf(definition, 'ProjectPlanFailed');
+    failed.Parameters = { ...failed.Parameters, 'run.$': '$.run' };
     expect(unsetReads(definition, DATA_FLOW)).toEqual([
-      'OutcomeFailed reads $.run (Parameters.run.$), not set on the route from CollectPlan (Catch[0])',
-      'OutcomeFailed reads $.error (Parameters.error.$), not set on the route from CollectPlan (Catch[0])',
-      'Failed reads $.outcome.error.Cause (CausePath), not set on the route from EndForOutcome (Choices[1])',
+      'PlanProjects/ProjectPlanFailed reads $.run (Parameters.run.$), not set on the route from CollectPlan (Catch[0])',
     ]);
+    const map = stateOf(definition, 'PlanProjects');
+    map.ItemsPath = '$.items';
+    expect(unsetReads(definition, DATA_FLOW)).toContain(
+      'PlanProjects reads $.items (ItemsPath), not set on the route from NotifyStarted (Next)',
+    );
   });
 
   it('find an outcome routed to a terminal that reads what that outcome does not set', () => {

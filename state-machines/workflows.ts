@@ -29,6 +29,39 @@ export interface AslDefinition {
   [key: string]: unknown;
 }
 
+/** The states a Map state runs for each item (ItemProcessor, or Iterator before 2023). */
+export function mapIteration(state: AslState): AslDefinition | undefined {
+  if (state.Type !== 'Map') return undefined;
+  return (state.ItemProcessor ?? state.Iterator) as AslDefinition | undefined;
+}
+
+/**
+ * Every state of a definition, those inside Map states too (state names are unique across
+ * the nesting, as the local engine's overrides by name require).
+ */
+export function allStates(definition: AslDefinition): [string, AslState][] {
+  return Object.entries(definition.States).flatMap(([name, state]): [string, AslState][] => {
+    const iteration = mapIteration(state);
+    return [[name, state], ...(iteration ? allStates(iteration) : [])];
+  });
+}
+
+/** The definition with `change` applied to each state, inside Map states too. */
+export function mapStates(
+  definition: AslDefinition,
+  change: (state: AslState) => AslState,
+): AslDefinition {
+  const States = Object.fromEntries(
+    Object.entries(definition.States).map(([name, state]) => {
+      const iteration = mapIteration(state);
+      const key = state.ItemProcessor ? 'ItemProcessor' : 'Iterator';
+      const changed = change(state);
+      return [name, iteration ? { ...changed, [key]: mapStates(iteration, change) } : changed];
+    }),
+  );
+  return { ...definition, States };
+}
+
 /** This folder, which holds exactly one `<workflow>.asl.json` per workflow. */
 export const STATE_MACHINES_DIR = dirname(fileURLToPath(import.meta.url));
 

@@ -6,6 +6,11 @@ import { posix } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENVIRONMENT_NAME, PROJECT_DIR } from '../contracts/job-input.ts';
+import {
+  DEFAULT_MAX_PARALLEL,
+  MAX_PARALLEL_LIMIT,
+  PROJECT_NAME,
+} from '../contracts/workflow-input.ts';
 import { parseDuration } from '../duration.ts';
 import { InvalidInput } from '../errors.ts';
 
@@ -20,18 +25,11 @@ export const DEFAULT_WHEN_MODIFIED = [
   '.terraform.lock.hcl',
 ] as const;
 
-export const DEFAULT_MAX_PARALLEL = 4;
+export { DEFAULT_MAX_PARALLEL };
 
 /** The one placeholder paths and workspace names may hold. */
 const ENV_PLACEHOLDER = '${env}';
 const ANY_PLACEHOLDER = /\$\{([^}]*)\}/g;
-
-const PROJECT_NAME = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
-    'must be 1-63 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
-  );
 
 /** Only `${env}`: anything else in `${…}` is a mistake the user should hear about. */
 function onlyEnvPlaceholder(value: string): boolean {
@@ -155,7 +153,7 @@ export const STEPFORM_CONFIG = z.strictObject({
     .optional(),
   projects: z.array(PROJECT).min(1, 'must list at least one project'),
   /** How many projects of one layer run at once. */
-  max_parallel: z.number().int().min(1).max(32).default(DEFAULT_MAX_PARALLEL),
+  max_parallel: z.number().int().min(1).max(MAX_PARALLEL_LIMIT).default(DEFAULT_MAX_PARALLEL),
   policies: z.array(POLICY).default([]),
   after_apply: z.array(AFTER_APPLY).default([]),
 });

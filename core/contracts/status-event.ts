@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseInput } from '../validation.ts';
 import { cutText } from '../text.ts';
 import { COMMIT_SHA, ENVIRONMENT_NAME, RUN_ID } from './job-input.ts';
-import { WORKFLOWS, type Workflow } from './workflow-input.ts';
+import { MAX_RUN_PROJECTS, WORKFLOWS, type Workflow } from './workflow-input.ts';
 
 export const PHASES = [
   'started',
@@ -74,6 +74,18 @@ export const STATUS_EVENT = z.strictObject({
   commit: COMMIT_SHA,
   phase: z.enum(PHASES),
   summary: CHANGE_COUNTS.optional(),
+  /** A run of projects: each one's name, folder, status and counts (`summary` adds them up). */
+  projects: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).max(63),
+        dir: z.string().min(1).max(1024),
+        status: z.string().min(1).max(32),
+        summary: CHANGE_COUNTS,
+      }),
+    )
+    .max(MAX_RUN_PROJECTS)
+    .optional(),
   url: z.url({ protocol: /^https?$/ }).optional(),
   message: z.string().max(STATUS_MESSAGE_LIMIT).optional(),
   at: z.iso.datetime({ offset: true }),
@@ -89,13 +101,19 @@ export interface StatusEventFields {
   readonly phase: Phase;
   /** Only add, change and destroy are kept (a full plan summary may be passed). */
   readonly summary?: ChangeCounts;
+  readonly projects?: readonly {
+    readonly name: string;
+    readonly dir: string;
+    readonly status: string;
+    readonly summary: ChangeCounts;
+  }[];
   readonly url?: string;
   readonly message?: string;
 }
 
 /** Builds and validates an event (InvalidInput names the bad field under `event`). */
 export function statusEvent(fields: StatusEventFields, now: Date): StatusEvent {
-  const { summary, message, url } = fields;
+  const { summary, message, url, projects } = fields;
   return parseInput(
     STATUS_EVENT,
     {
@@ -109,6 +127,16 @@ export function statusEvent(fields: StatusEventFields, now: Date): StatusEvent {
       ...(summary === undefined
         ? {}
         : { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }),
+      ...(projects === undefined
+        ? {}
+        : {
+            projects: projects.map((p) => ({
+              name: p.name,
+              dir: p.dir,
+              status: p.status,
+              summary: { add: p.summary.add, change: p.summary.change, destroy: p.summary.destroy },
+            })),
+          }),
       ...(url === undefined ? {} : { url }),
       ...(message === undefined
         ? {}

@@ -3,7 +3,15 @@
 import { z } from 'zod';
 import { DEFAULT_TTL_BOUNDS } from '../duration.ts';
 import { commandProblem } from '../terraform-commands.ts';
-import { COMMIT_SHA, ENVIRONMENT_NAME, PROJECT_DIR, REPOSITORY, RUN_ID } from './job-input.ts';
+import {
+  COMMIT_SHA,
+  ENVIRONMENT_NAME,
+  PROJECT_DIR,
+  REPOSITORY,
+  REPOSITORY_FILE,
+  RUN_ID,
+  WORKSPACE_NAME,
+} from './job-input.ts';
 
 export const WORKFLOWS = ['plan', 'plan-apply', 'ephemeral', 'destroy', 'ttl', 'command'] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
@@ -17,6 +25,33 @@ export const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
  * by the workflow it starts.
  */
 export const MAX_TTL_SECONDS = DEFAULT_TTL_BOUNDS.maxMs / 1000;
+
+/** A project's name in stepform.yaml (and in lock keys, run records and PR comments). */
+export const PROJECT_NAME = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+    'must be 1-63 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
+  );
+
+/** The most projects one run covers: each is a Map iteration and a few KB of workflow state. */
+export const MAX_RUN_PROJECTS = 50;
+export const MAX_PARALLEL_LIMIT = 32;
+export const DEFAULT_MAX_PARALLEL = 4;
+
+/**
+ * A project as a run covers it (stepform.yaml resolved for the run's environment by the CLI or
+ * the action): where it is, its workspace and var files, and its layer (0 first; a layer runs
+ * after every lower one).
+ */
+export const RUN_PROJECT = z.strictObject({
+  name: PROJECT_NAME,
+  dir: PROJECT_DIR,
+  layer: z.number().int().min(0).max(MAX_RUN_PROJECTS),
+  workspace: WORKSPACE_NAME.optional(),
+  varFiles: z.array(REPOSITORY_FILE).max(32).default([]),
+});
+export type RunProject = z.output<typeof RUN_PROJECT>;
 
 export const RUN_INPUT = z
   .strictObject({
@@ -36,6 +71,14 @@ export const RUN_INPUT = z
     /** command runs only (and required there): the allowlisted command and its arguments. */
     args: z.array(z.string()).min(1).max(8).optional(),
     pullRequest: z.number().int().positive().optional(),
+    /**
+     * The projects the run covers, in execution order (by layer). Absent: the one project at
+     * projectDir, Terraform's default workspace, no var files. In a run of several projects
+     * projectDir is the folder they share ("." at most).
+     */
+    projects: z.array(RUN_PROJECT).min(1).max(MAX_RUN_PROJECTS).optional(),
+    /** How many projects of one layer run at once (stepform.yaml's max_parallel; default 4). */
+    maxParallel: z.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional(),
   })
   .superRefine((run, ctx) => {
     const issue = (path: string, message: string) =>
@@ -53,6 +96,51 @@ export const RUN_INPUT = z
         if (problem !== undefined) issue('args', problem);
       }
     } else if (run.args !== undefined) issue('args', 'is for command runs only');
+    if (run.projects !== undefined) {
+      const problem = projectsProblem(run.projects);
+      if (problem !== undefined) issue(`projects.${problem.index}`, problem.message);
+    }
   });
 export type RunContext = z.output<typeof RUN_INPUT>;
 export type RunInput = z.input<typeof RUN_INPUT>;
+
+/**
+ * What is wrong with a run's project list, if anything: names and (dir, workspace) pairs are
+ * unique (two projects on one state would race), and the layers run 0, 1, 2… in order.
+ */
+export function projectsProblem(
+  projects: readonly Pick<RunProject, 'name' | 'dir' | 'layer' | 'workspace'>[],
+): { index: number; message: string } | undefined {
+  const names = new Set<string>();
+  const states = new Set<string>();
+  let layer = 0;
+  for (const [index, project] of projects.entries()) {
+    if (names.has(project.name)) return { index, message: `"${project.name}" is listed twice` };
+    names.add(project.name);
+    const state = `${project.dir}\0${project.workspace ?? 'default'}`;
+    if (states.has(state)) {
+      return {
+        index,
+        message: `${project.dir} (workspace ${project.workspace ?? 'default'}) is another project's state too`,
+      };
+    }
+    states.add(state);
+    if (index === 0 ? project.layer !== 0 : project.layer !== layer && project.layer !== layer + 1)
+      return { index, message: `layer ${project.layer} is out of order (after layer ${layer})` };
+    layer = project.layer;
+  }
+  return undefined;
+}
+
+/** The project a single-project run covers: its one listed project, or the one at projectDir. */
+export function singleProject(run: RunContext): RunProject | undefined {
+  if (run.projects === undefined) {
+    return { name: run.projectDir, dir: run.projectDir, layer: 0, varFiles: [] };
+  }
+  return run.projects.length === 1 ? run.projects[0] : undefined;
+}
+
+/** The projects a run covers: its list, or the one at projectDir. */
+export function runProjects(run: RunContext): RunProject[] {
+  return run.projects ?? [{ name: run.projectDir, dir: run.projectDir, layer: 0, varFiles: [] }];
+}

@@ -47,7 +47,7 @@ export function runHeader(
 }
 
 /** Long states say when they start; every state says how it ended. */
-const LONG_STATES = /^(Run.*Job|RequestApproval)$/;
+const LONG_STATES = /^(Run.*Job|RequestApproval)( \[[^\]]+\])?$/;
 
 export function progressLine(progress: StateProgress): string | undefined {
   switch (progress.type) {

@@ -4,6 +4,7 @@
 import {
   type AslDefinition,
   type Workflow,
+  mapStates,
   placeholderFor,
   placeholderTarget,
   readAslText,
@@ -39,20 +40,16 @@ export async function loadLocalDefinition(workflow: Workflow): Promise<AslDefini
  * input sits under Payload, so the path is re-rooted there. Nothing else is changed.
  */
 export function adaptForLocalEngine(definition: AslDefinition): AslDefinition {
-  const states = Object.fromEntries(
-    Object.entries(definition.States).map(([name, state]) => {
-      const path = state.TimeoutSecondsPath;
-      if (
-        state.Type !== 'Task' ||
-        typeof path !== 'string' ||
-        state.Parameters?.Payload === undefined
-      ) {
-        return [name, state];
-      }
-      return [name, { ...state, TimeoutSecondsPath: path.replace(/^\$\./, '$.Payload.') }];
-    }),
-  );
-  return { ...definition, States: states };
+  return mapStates(definition, (state) => {
+    const path = state.TimeoutSecondsPath;
+    if (
+      state.Type !== 'Task' ||
+      typeof path !== 'string' ||
+      state.Parameters?.Payload === undefined
+    )
+      return state;
+    return { ...state, TimeoutSecondsPath: path.replace(/^\$\./, '$.Payload.') };
+  });
 }
 
 /** The local function name a Lambda ARN stands for (`Lock` for ...:function:stepform-local-Lock). */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describeError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/contracts/workflow-input.ts';
-import type { AslDefinition } from '../../state-machines/workflows.ts';
+import { type AslDefinition, allStates } from '../../state-machines/workflows.ts';
 import { loadLocalDefinition, localFunctionName } from './asl.ts';
 import { noteRunEnded } from './audit-notes.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';
@@ -89,7 +89,7 @@ export function taskOverrides(
   faults: Readonly<Record<string, FaultInjection>> = {},
 ): Record<string, TaskHandler> {
   const overrides: Record<string, TaskHandler> = {};
-  for (const [name, state] of Object.entries(definition.States)) {
+  for (const [name, state] of allStates(definition)) {
     if (state.Type !== 'Task') continue;
     const resource = state.Resource ?? '';
     let handler: TaskHandler;
@@ -171,6 +171,19 @@ export async function notifyEnded(
 }
 
 /**
+ * A state's name in progress lines and logs; inside a Map iteration, with the project it works
+ * on (`RunPlanJob [network]`), so that the iterations' lines and durations stay apart.
+ */
+export function stateLabel(
+  state: { name: string; input?: { project?: { name?: unknown } } },
+  index: number | undefined,
+): string {
+  if (index === undefined) return state.name;
+  const project = state.input?.project?.name;
+  return `${state.name} [${typeof project === 'string' ? project : `#${index}`}]`;
+}
+
+/**
  * Runs one workflow to its end. The input must already be valid (the CLI checks it first, so
  * that bad input records no run); PrepareRun validates it again, as on AWS.
  */
@@ -241,11 +254,13 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
       const e = event as {
         type: string;
         timestamp: number;
-        state?: { name: string };
+        /** Set on the events of a Map state's iterations: which item. */
+        index?: number;
+        state?: { name: string; input?: { project?: { name?: unknown } } };
         Error?: string;
         Cause?: unknown;
       };
-      const state = e.state?.name;
+      const state = e.state ? stateLabel(e.state, e.index) : undefined;
       if (!state) continue;
       const at = new Date(e.timestamp).toISOString();
       let progress: StateProgress | undefined;

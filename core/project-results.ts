@@ -1,0 +1,132 @@
+// The results of a run's projects, as a Map state's iterations leave them: one entry per
+// project (its job's collected result, or the error that stopped it), gathered into what the
+// rest of the workflow decides on and what Notify and Record keep. Pure.
+import { z } from 'zod';
+import { PROJECT_DIR } from './contracts/job-input.ts';
+import { PROJECT_NAME } from './contracts/workflow-input.ts';
+import { parseInput } from './validation.ts';
+
+/** How a project's part of a run ended. */
+export const PROJECT_STATUSES = ['planned', 'failed'] as const;
+export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
+
+const COUNTS = z.looseObject({
+  add: z.number().int().min(0),
+  change: z.number().int().min(0),
+  destroy: z.number().int().min(0),
+  replace: z.number().int().min(0).default(0),
+  import: z.number().int().min(0).default(0),
+});
+
+/** A Catch's error output; moto's interpreter may give a null Cause. */
+const CAUGHT = z.looseObject({
+  Error: z.string(),
+  Cause: z
+    .string()
+    .nullish()
+    .transform((cause) => cause ?? undefined),
+});
+
+/** One Map iteration's output (the Pass states at the end of each iteration build it). */
+export const PROJECT_OUTCOME = z.discriminatedUnion('status', [
+  z.looseObject({
+    name: PROJECT_NAME,
+    dir: PROJECT_DIR,
+    layer: z.number().int().min(0),
+    status: z.literal('planned'),
+    result: z.looseObject({
+      hasChanges: z.boolean(),
+      summary: COUNTS,
+      resultLocation: z.string().min(1),
+      outputs: z.record(z.string(), z.unknown()).default({}),
+    }),
+  }),
+  z.looseObject({
+    name: PROJECT_NAME,
+    dir: PROJECT_DIR,
+    layer: z.number().int().min(0),
+    status: z.literal('failed'),
+    error: CAUGHT,
+  }),
+]);
+
+/** What a run keeps and tells of one of its projects. */
+export interface ProjectReport {
+  name: string;
+  dir: string;
+  layer: number;
+  status: ProjectStatus;
+  hasChanges: boolean;
+  summary: { add: number; change: number; destroy: number; replace: number; import: number };
+  /** The artifacts folder of the project's job (its result.json, log and plan). */
+  resultLocation?: string;
+  outputs: Record<string, unknown>;
+  error?: { name: string; message: string };
+}
+
+export interface CollectedProjects {
+  /** Whether any project failed: the run then fails, whatever the others did. */
+  failed: boolean;
+  hasChanges: boolean;
+  /** The counts of every project, added up. */
+  summary: ProjectReport['summary'];
+  projects: ProjectReport[];
+  /** The first failure, in execution order, as the Fail state and the outcome carry it. */
+  error?: { Error: string; Cause: string };
+}
+
+const ZERO = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
+
+/** Gathers the iterations' outputs: per project, totals, and whether the run failed. */
+export function collectProjects(outcomes: unknown): CollectedProjects {
+  const parsed = parseInput(z.array(PROJECT_OUTCOME).min(1), outcomes, 'projects');
+  const projects = parsed.map((outcome): ProjectReport => {
+    const base = { name: outcome.name, dir: outcome.dir, layer: outcome.layer };
+    if (outcome.status === 'failed') {
+      const { Error: name, Cause: message } = outcome.error;
+      return {
+        ...base,
+        status: 'failed',
+        hasChanges: false,
+        summary: { ...ZERO },
+        outputs: {},
+        error: { name, message: message ?? name },
+      };
+    }
+    const { add, change, destroy, replace, import: imports } = outcome.result.summary;
+    return {
+      ...base,
+      status: outcome.status,
+      hasChanges: outcome.result.hasChanges,
+      summary: { add, change, destroy, replace, import: imports },
+      resultLocation: outcome.result.resultLocation,
+      outputs: outcome.result.outputs,
+    };
+  });
+  const summary = { ...ZERO };
+  for (const project of projects) {
+    for (const key of Object.keys(summary) as (keyof typeof summary)[]) {
+      summary[key] += project.summary[key];
+    }
+  }
+  const failures = projects.filter((p) => p.status === 'failed');
+  return {
+    failed: failures.length > 0,
+    hasChanges: projects.some((p) => p.hasChanges),
+    summary,
+    projects,
+    ...(failures.length === 0 ? {} : { error: firstFailure(failures, projects.length) }),
+  };
+}
+
+/** The first failure as the run's error; in a run of several projects, named by project. */
+function firstFailure(
+  failures: readonly ProjectReport[],
+  projectCount: number,
+): { Error: string; Cause: string } {
+  const [first, ...others] = failures;
+  const error = first?.error ?? { name: 'JobFailed', message: 'a project failed' };
+  if (projectCount === 1) return { Error: error.name, Cause: error.message };
+  const also = others.length > 0 ? ` (also failed: ${others.map((p) => p.name).join(', ')})` : '';
+  return { Error: error.name, Cause: `${first?.name ?? ''}: ${error.message}${also}` };
+}
