@@ -120,6 +120,34 @@ export function dispatchPayload(
   return { repository: dispatch.repository, eventType: dispatch.event_type, clientPayload };
 }
 
+const TARGET = z.object({
+  repository: GITHUB_REPOSITORY.refine(
+    (repository) => repository.split('/').every((part) => part !== '.' && part !== '..'),
+    'must be owner/name of a GitHub repository',
+  ),
+  eventType: AFTER_APPLY.shape.dispatch.shape.event_type,
+  clientPayload: z
+    .record(z.string(), z.unknown())
+    .refine(
+      (payload) => Object.keys(payload).length <= CLIENT_PAYLOAD_MAX_KEYS,
+      `has more than ${CLIENT_PAYLOAD_MAX_KEYS} top-level keys, which GitHub refuses`,
+    ),
+});
+
+/**
+ * The owner and name of a dispatch's target, for every code host adapter; InvalidInput for
+ * what GitHub would refuse (or, for "..", resolve to another path).
+ */
+export function dispatchTarget(
+  repository: string,
+  eventType: string,
+  clientPayload: Record<string, unknown>,
+): { owner: string; repo: string } {
+  parseInput(TARGET, { repository, eventType, clientPayload }, '');
+  const [owner = '', repo = ''] = repository.split('/');
+  return { owner, repo };
+}
+
 export interface DispatchReport {
   readonly repository: string;
   readonly eventType: string;

@@ -555,13 +555,20 @@ describe('GitHubCodeHost', () => {
         [
           host.dispatchRepositoryEvent('acme', 'e', {}),
           host.dispatchRepositoryEvent('acme/app/../x', 'e', {}),
+          host.dispatchRepositoryEvent('../..', 'e', {}),
           host.dispatchRepositoryEvent('acme/app', 'bad type', {}),
           host.dispatchRepositoryEvent('acme/app', 'e', eleven),
         ].map(async (call) => ((await rejection(call)) as InvalidInput).field),
       );
 
       // Assess
-      expect(fields).toEqual(['repository', 'repository', 'eventType', 'clientPayload']);
+      expect(fields).toEqual([
+        'repository',
+        'repository',
+        'repository',
+        'eventType',
+        'clientPayload',
+      ]);
       expect(server.requests).toHaveLength(0);
     });
   });

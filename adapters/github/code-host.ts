@@ -16,7 +16,7 @@ import {
 export { DefaultBranchCheckFailed };
 import type { CodeHostPort, CommitState, DeploymentState } from '../../core/ports.ts';
 import { httpUrl } from '../../core/urls.ts';
-import { CLIENT_PAYLOAD_MAX_KEYS } from '../../core/dispatch.ts';
+import { dispatchTarget } from '../../core/dispatch.ts';
 import type { GitHubCredentials } from './app-auth.ts';
 import { cutText } from '../../core/text.ts';
 import {
@@ -114,9 +114,6 @@ export interface GitHubCodeHostOptions {
    */
   readonly octokitFor?: (owner: string, repo: string) => Octokit;
 }
-
-/** repository_dispatch's event_type: what stepform.yaml's after_apply accepts. */
-const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const SHA = /^[0-9a-f]{40}$/;
@@ -361,19 +358,7 @@ export class GitHubCodeHost implements CodeHostPort {
     eventType: string,
     clientPayload: Record<string, unknown>,
   ): Promise<void> {
-    const [owner = '', repo = '', ...rest] = repository.split('/');
-    if (!NAME.test(owner) || !NAME.test(repo) || rest.length > 0) {
-      throw new InvalidInput('repository', 'must be owner/name of a GitHub repository');
-    }
-    if (!EVENT_TYPE.test(eventType)) {
-      throw new InvalidInput('eventType', 'must be a repository_dispatch event type');
-    }
-    if (Object.keys(clientPayload).length > CLIENT_PAYLOAD_MAX_KEYS) {
-      throw new InvalidInput(
-        'clientPayload',
-        `has more than ${CLIENT_PAYLOAD_MAX_KEYS} top-level keys, which GitHub refuses`,
-      );
-    }
+    const { owner, repo } = dispatchTarget(repository, eventType, clientPayload);
     const same =
       owner.toLowerCase() === this.#owner.toLowerCase() &&
       repo.toLowerCase() === this.#repo.toLowerCase();
