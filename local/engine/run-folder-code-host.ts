@@ -11,6 +11,8 @@ import type { CodeHostPort, CommitState, DeploymentState } from '../../core/port
 
 export const DISPATCHES_DIR = 'dispatches';
 
+type Payload = Record<string, unknown>;
+
 export class RunFolderCodeHost implements CodeHostPort {
   readonly #dir: string;
 
@@ -64,15 +66,11 @@ export class RunFolderCodeHost implements CodeHostPort {
   }
 
   /** `dispatches/001-owner.repo-event.json`, numbered in the order sent; GitHub is not called. */
-  async dispatchRepositoryEvent(
-    repository: string,
-    eventType: string,
-    clientPayload: Record<string, unknown>,
-  ): Promise<void> {
-    const { owner, repo } = dispatchTarget(repository, eventType, clientPayload);
+  async dispatchRepositoryEvent(repository: string, eventType: string, payload: Payload) {
+    const { owner, repo } = dispatchTarget(repository, eventType, payload);
     const dir = await this.#folder(DISPATCHES_DIR);
     const number = String((await readdir(dir)).length + 1).padStart(3, '0');
-    const record = { repository, event_type: eventType, client_payload: clientPayload };
+    const record = { repository, event_type: eventType, client_payload: payload };
     await writeFile(
       join(dir, `${number}-${owner}.${repo}-${eventType}.json`),
       `${JSON.stringify(record, null, 2)}\n`,
