@@ -109,6 +109,7 @@ describe('notifyStep', () => {
       recordDeployment: async (_commit, d) =>
         void calls.push(`deployment ${d.environment} ${d.state}`),
       isOnDefaultBranch: async () => Promise.resolve(true),
+      dispatchRepositoryEvent: async () => void calls.push('dispatch'),
     };
     const { ports } = fakePorts({ codeHost });
     await notifyStep(
@@ -172,6 +173,7 @@ describe('a rollback, as each phase tells it', () => {
       setCommitStatus: async (_commit, status) => void calls.push(`status ${status.state}`),
       recordDeployment: async (_commit, d) => void calls.push(`deployment ${d.state}`),
       isOnDefaultBranch: async () => Promise.resolve(true),
+      dispatchRepositoryEvent: async () => void calls.push('dispatch'),
     };
     const { ports, events, chats, comments } = fakePorts();
     const rollback = { commit: ROLLBACK.commit, failedCommit: ROLLBACK.failedCommit };

@@ -139,6 +139,12 @@ export interface CodeHostPort {
   ): Promise<void>;
   /** Whether the commit is reachable from the default branch (no apply of unmerged code). */
   isOnDefaultBranch(commit: string): Promise<boolean>;
+  /** A repository_dispatch to `repository` (owner/name), which may be another repository. */
+  dispatchRepositoryEvent(
+    repository: string,
+    eventType: string,
+    clientPayload: Record<string, unknown>,
+  ): Promise<void>;
 }
 
 /** Secrets (Secrets Manager, cached, on AWS; environment variables or a 0600 file locally). */

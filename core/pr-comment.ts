@@ -17,7 +17,7 @@ const LOCATION_LIMIT = 1_000;
 const URL_LIMIT = 2_000;
 const OUTPUT_COUNT_LIMIT = 50;
 const OUTPUT_VALUE_LIMIT = 300;
-const ERROR_LIMIT = 10_000;
+export const ERROR_LIMIT = 10_000;
 
 export interface PrCommentInput {
   readonly workflow: string;
@@ -37,7 +37,7 @@ export interface PrCommentInput {
 }
 
 /** A marker value: URI-encoded but for "/", so it can neither end the comment nor hold a space. */
-function markerValue(value: string): string {
+export function markerValue(value: string): string {
   return encodeURIComponent(value).replaceAll('%2F', '/');
 }
 
@@ -88,10 +88,14 @@ function fencedBlock(text: string): string {
   return `${fence}text\n${text}\n${fence}`;
 }
 
+/** The icon of a run's phase; ℹ️ for a status that is no phase. */
+export function phaseIcon(status: string): string {
+  return (PHASE_ICONS as Readonly<Record<string, string>>)[status] ?? 'ℹ️';
+}
+
 function header(input: PrCommentInput): string {
-  const icon = (PHASE_ICONS as Readonly<Record<string, string>>)[input.status] ?? 'ℹ️';
   return [
-    `### ${icon} Stepform: ${markdownText(input.status)}`,
+    `### ${phaseIcon(input.status)} Stepform: ${markdownText(input.status)}`,
     `environment ${codeSpan(input.environment)}`,
     `project ${codeSpan(input.projectDir)}`,
     `commit ${codeSpan(input.commit.slice(0, 7))}`,
@@ -116,7 +120,7 @@ function summaryTable(summary: PlanSummary): string {
   return summary.resources.length === 0 ? `${table}\n\nNo resource changes.` : table;
 }
 
-function resourceLine(resource: ResourceChange): string {
+export function resourceLine(resource: ResourceChange): string {
   const label =
     resource.action === 'no-op'
       ? 'import'
@@ -144,15 +148,15 @@ function outputsSection(outputs: readonly OutputChange[]): string | undefined {
   return `#### Outputs\n\n${lines.join('\n')}`;
 }
 
-function errorSection(error: string): string {
+export function errorSection(error: string, limit = ERROR_LIMIT): string {
   // The end of Terraform's output is where the error is; its colour codes and other control
   // characters go.
-  const tail = error.length > 2 * ERROR_LIMIT ? error.slice(-2 * ERROR_LIMIT) : error;
+  const tail = error.length > 2 * limit ? error.slice(-2 * limit) : error;
   const clean = Array.from(stripVTControlCharacters(tail).replace(/\r\n?/g, '\n'))
     .filter((char) => char === '\n' || char === '\t' || !isControl(char.charCodeAt(0)))
     .join('')
     .trimEnd();
-  const text = cutTextHead(clean, ERROR_LIMIT, tail !== error || clean.length > ERROR_LIMIT);
+  const text = cutTextHead(clean, limit, tail !== error || clean.length > limit);
   return `#### Error\n\n${fencedBlock(text)}`;
 }
 
@@ -163,7 +167,7 @@ function footer(input: PrCommentInput): string {
 }
 
 /** A markdown link to an http(s) URL; anything else is shown as code, not linked. */
-function linkTo(label: string, url: string): string {
+export function linkTo(label: string, url: string): string {
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
@@ -177,7 +181,7 @@ function linkTo(label: string, url: string): string {
   return `[${label}](<${cutText(parsed.href, URL_LIMIT)}>)`;
 }
 
-function omittedNote(count: number, artifactLocation: string | undefined): string {
+export function omittedNote(count: number, artifactLocation: string | undefined): string {
   const where =
     artifactLocation === undefined
       ? 'the full plan is in the run’s artifacts'
@@ -189,8 +193,36 @@ function listSection(title: string, lines: readonly string[]): string {
   return `#### ${title}\n\n${lines.join('\n')}`;
 }
 
-function foldedSection(total: number, lines: readonly string[]): string {
-  return `<details><summary>Other changes (${total})</summary>\n\n${lines.join('\n')}\n\n</details>`;
+export function foldedSection(
+  total: number,
+  lines: readonly string[],
+  title = 'Other changes',
+): string {
+  return `<details><summary>${title} (${total})</summary>\n\n${lines.join('\n')}\n\n</details>`;
+}
+
+/** Whether a change destroys the resource (a delete, or a replace). */
+export function isDestroying(resource: ResourceChange): boolean {
+  return resource.action === 'delete' || resource.action === 'replace';
+}
+
+/**
+ * The first `lines` that fit in `budget` characters together with a `wrapper` of that many,
+ * one newline each, and what they cost (0 when none fits: then the wrapper is left out too).
+ */
+export function linesWithin(
+  lines: readonly string[],
+  wrapper: number,
+  budget: number,
+): { taken: string[]; cost: number } {
+  const taken: string[] = [];
+  let cost = wrapper;
+  for (const line of lines) {
+    if (cost + line.length + 1 > budget) break;
+    cost += line.length + 1;
+    taken.push(line);
+  }
+  return { taken, cost: taken.length === 0 ? 0 : cost };
 }
 
 interface Shown {
@@ -206,12 +238,8 @@ interface Shown {
  */
 export function renderPrComment(input: PrCommentInput): string {
   const summary = input.summary;
-  const destroying = (summary?.resources ?? []).filter(
-    (resource) => resource.action === 'delete' || resource.action === 'replace',
-  );
-  const others = (summary?.resources ?? []).filter(
-    (resource) => resource.action !== 'delete' && resource.action !== 'replace',
-  );
+  const destroying = (summary?.resources ?? []).filter(isDestroying);
+  const others = (summary?.resources ?? []).filter((resource) => !isDestroying(resource));
   const destroyLines = destroying.map(resourceLine);
   const otherLines = others.map(resourceLine);
   const destroyTitle = `Destroy and replace (${destroying.length})`;
@@ -239,14 +267,8 @@ export function renderPrComment(input: PrCommentInput): string {
   const total = destroyLines.length + otherLines.length;
   let budget = GITHUB_COMMENT_LIMIT - assemble({ destroys: [], others: [], omitted: total }).length;
   const take = (lines: readonly string[], wrapper: number): string[] => {
-    const taken: string[] = [];
-    let cost = wrapper;
-    for (const line of lines) {
-      if (cost + line.length + 1 > budget) break;
-      cost += line.length + 1;
-      taken.push(line);
-    }
-    if (taken.length > 0) budget -= cost;
+    const { taken, cost } = linesWithin(lines, wrapper, budget);
+    budget -= cost;
     return taken;
   };
   const destroys = take(destroyLines, listSection(destroyTitle, []).length + 2);
@@ -263,7 +285,7 @@ export function renderPrComment(input: PrCommentInput): string {
 }
 
 /** The last resort, for inputs far beyond any real plan (a marker of many kilobytes). */
-function hardCut(comment: string): string {
+export function hardCut(comment: string): string {
   const note = '\n\n… (cut to fit GitHub’s comment limit)\n';
   return `${comment.slice(0, GITHUB_COMMENT_LIMIT - note.length)}${note}`;
 }

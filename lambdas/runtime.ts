@@ -258,10 +258,19 @@ export class AwsRuntime implements TaskPorts {
       (resolved) => resolved.apiUrl,
       () => undefined,
     );
+    const baseUrl = apiUrl ? { baseUrl: apiUrl } : {};
     return new GitHubCodeHost({
-      octokit: createOctokit({ token: credentials, ...(apiUrl ? { baseUrl: apiUrl } : {}) }),
+      octokit: createOctokit({ token: credentials, ...baseUrl }),
       owner: repository.owner,
       repo: repository.name,
+      // after_apply's dispatch: an App's token for the target repository, allowed to dispatch.
+      octokitFor: (owner, repo) => {
+        const target = this.#credentials(`dispatch:${owner}/${repo}`, {
+          repositories: [repo],
+          permissions: { contents: 'write' },
+        });
+        return createOctokit({ token: target ?? credentials, ...baseUrl });
+      },
     });
   }
 

@@ -470,6 +470,109 @@ describe('GitHubCodeHost', () => {
     });
   });
 
+  describe('dispatchRepositoryEvent', () => {
+    const dispatchesPath = '/repos/acme/app/dispatches';
+    const PAYLOAD = { environment: 'dev', commit: COMMIT, projects: ['network'] };
+
+    it('posts event_type and client_payload to the target repository, with its token', async () => {
+      // Prepare: the target's token is its own, not the one of this repository
+      server.route('POST', dispatchesPath, { status: 204 });
+      const asked: string[] = [];
+      const dispatching = new GitHubCodeHost({
+        octokit: createOctokit({ token: TOKEN, baseUrl: server.baseUrl }),
+        owner: OWNER,
+        repo: REPO,
+        retry: FAST_RETRY,
+        octokitFor: (owner, repo) => {
+          asked.push(`${owner}/${repo}`);
+          return createOctokit({ token: 'ghs_targetToken', baseUrl: server.baseUrl });
+        },
+      });
+
+      // Act
+      await dispatching.dispatchRepositoryEvent('acme/app', 'infra-applied', PAYLOAD);
+
+      // Assess
+      expect(asked).toEqual(['acme/app']);
+      expect(server.requests).toHaveLength(1);
+      const [request] = server.requests;
+      expect(`${request!.method} ${request!.path}`).toBe(`POST ${dispatchesPath}`);
+      expect(request!.body).toEqual({ event_type: 'infra-applied', client_payload: PAYLOAD });
+      expect(request!.headers.authorization).toBe('token ghs_targetToken');
+    });
+
+    it('uses its own token for its own repository, or when given no other', async () => {
+      // Prepare
+      server.route('POST', `${repoPath}/dispatches`, { status: 204 });
+      server.route('POST', dispatchesPath, { status: 204 });
+
+      // Act
+      await host.dispatchRepositoryEvent(`${OWNER}/${REPO}`, 'self', {});
+      await host.dispatchRepositoryEvent('acme/app', 'other', {});
+
+      // Assess
+      expect(server.requests.map((request) => request.path)).toEqual([
+        `${repoPath}/dispatches`,
+        dispatchesPath,
+      ]);
+      for (const request of server.requests) {
+        expect(request.headers.authorization).toBe(`token ${TOKEN}`);
+      }
+    });
+
+    it('retries a 502, and reports a refusal as NotificationFailed without the token', async () => {
+      // Prepare
+      server.route(
+        'POST',
+        dispatchesPath,
+        { status: 502, body: { message: 'Bad Gateway' } },
+        { status: 204 },
+      );
+      server.route('POST', '/repos/acme/private/dispatches', {
+        status: 404,
+        body: { message: 'Not Found' },
+      });
+
+      // Act
+      await host.dispatchRepositoryEvent('acme/app', 'infra-applied', PAYLOAD);
+      const error = await rejection(host.dispatchRepositoryEvent('acme/private', 'e', PAYLOAD));
+
+      // Assess
+      expect(server.requestsTo('POST', dispatchesPath)).toHaveLength(2);
+      expect(error).toBeInstanceOf(NotificationFailed);
+      expect((error as Error).message).toBe(
+        'GitHub repository_dispatch e to acme/private failed after 1 attempt: HTTP 404 (Not Found)',
+      );
+      expect(JSON.stringify(error)).not.toContain(TOKEN);
+    });
+
+    it('refuses a bad repository, event type or a payload of over 10 keys before any request', async () => {
+      // Prepare
+      const eleven = Object.fromEntries(Array.from({ length: 11 }, (_, index) => [`k${index}`, 1]));
+
+      // Act
+      const fields = await Promise.all(
+        [
+          host.dispatchRepositoryEvent('acme', 'e', {}),
+          host.dispatchRepositoryEvent('acme/app/../x', 'e', {}),
+          host.dispatchRepositoryEvent('../..', 'e', {}),
+          host.dispatchRepositoryEvent('acme/app', 'bad type', {}),
+          host.dispatchRepositoryEvent('acme/app', 'e', eleven),
+        ].map(async (call) => ((await rejection(call)) as InvalidInput).field),
+      );
+
+      // Assess
+      expect(fields).toEqual([
+        'repository',
+        'repository',
+        'repository',
+        'eventType',
+        'clientPayload',
+      ]);
+      expect(server.requests).toHaveLength(0);
+    });
+  });
+
   describe('createOctokit', () => {
     it('does not log each failed try: the adapter’s error reports the failure once', async () => {
       // Prepare

@@ -1,6 +1,6 @@
 // CodeHostPort over the GitHub REST API (Octokit): the sticky pull-request comment, commit
-// statuses, deployments and their statuses (the audit trail on GitHub), and the check that a
-// commit is on the default branch before a plan-apply. 429 and 5xx (and a secondary rate
+// statuses, deployments and their statuses (the audit trail on GitHub), the check that a
+// commit is on the default branch before a plan-apply, and after_apply's repository_dispatch. 429 and 5xx (and a secondary rate
 // limit's 403 with Retry-After) are retried with backoff; what still fails is a
 // NotificationFailed, except for the default-branch check, which fails closed: it throws,
 // and never answers true on an error. Error messages never carry the token.
@@ -16,6 +16,7 @@ import {
 export { DefaultBranchCheckFailed };
 import type { CodeHostPort, CommitState, DeploymentState } from '../../core/ports.ts';
 import { httpUrl } from '../../core/urls.ts';
+import { dispatchTarget } from '../../core/dispatch.ts';
 import type { GitHubCredentials } from './app-auth.ts';
 import { cutText } from '../../core/text.ts';
 import {
@@ -106,6 +107,12 @@ export interface GitHubCodeHostOptions {
   /** Skips reading the repository's default branch when given. */
   readonly defaultBranch?: string;
   readonly retry?: Partial<RetryOptions>;
+  /**
+   * An Octokit whose token reaches another repository, for a repository_dispatch there (a
+   * GitHub App's installation token is narrowed to the repositories it was minted for).
+   * @default - `octokit`, for every repository
+   */
+  readonly octokitFor?: (owner: string, repo: string) => Octokit;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -161,6 +168,7 @@ export class GitHubCodeHost implements CodeHostPort {
   readonly #repo: string;
   readonly #defaultBranch: string | undefined;
   readonly #retry: RetryOptions;
+  readonly #octokitFor: ((owner: string, repo: string) => Octokit) | undefined;
 
   constructor(options: GitHubCodeHostOptions) {
     if (!NAME.test(options.owner)) throw new InvalidInput('owner', 'is not a GitHub owner name');
@@ -173,6 +181,7 @@ export class GitHubCodeHost implements CodeHostPort {
     this.#repo = options.repo;
     this.#defaultBranch = options.defaultBranch?.trim();
     this.#retry = { ...DEFAULT_RETRY, isRetryable: isRetryableGitHubError, ...options.retry };
+    this.#octokitFor = options.octokitFor;
   }
 
   /** Runs `call` with retries; a final failure is a NotificationFailed naming `what`. */
@@ -337,5 +346,30 @@ export class GitHubCodeHost implements CodeHostPort {
       throw failed(error);
     }
     return status === 'identical' || status === 'behind';
+  }
+
+  /**
+   * POST /repos/{owner}/{repo}/dispatches with the token for that repository. Retried like
+   * every call, so a dispatch whose answer was lost may arrive twice: receivers see the same
+   * runId.
+   */
+  async dispatchRepositoryEvent(
+    repository: string,
+    eventType: string,
+    clientPayload: Record<string, unknown>,
+  ): Promise<void> {
+    const { owner, repo } = dispatchTarget(repository, eventType, clientPayload);
+    const same =
+      owner.toLowerCase() === this.#owner.toLowerCase() &&
+      repo.toLowerCase() === this.#repo.toLowerCase();
+    const octokit = same ? this.#octokit : (this.#octokitFor?.(owner, repo) ?? this.#octokit);
+    await this.#notify(`repository_dispatch ${eventType} to ${owner}/${repo}`, () =>
+      octokit.rest.repos.createDispatchEvent({
+        owner,
+        repo,
+        event_type: eventType,
+        client_payload: clientPayload,
+      }),
+    );
   }
 }

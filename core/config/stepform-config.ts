@@ -109,11 +109,11 @@ const POLICY = z.strictObject({
   namespaces: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)).optional(),
 });
 
-const GITHUB_REPOSITORY = z
+export const GITHUB_REPOSITORY = z
   .string()
   .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name of a GitHub repository');
 
-const AFTER_APPLY = z.strictObject({
+export const AFTER_APPLY = z.strictObject({
   dispatch: z.strictObject({
     repository: GITHUB_REPOSITORY,
     event_type: z

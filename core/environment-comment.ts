@@ -1,0 +1,185 @@
+// The sticky pull-request comment of a run over many projects: one per environment, found by
+// its marker and updated in place, with a section per project, those that destroy or replace
+// first. Built from the pieces of pr-comment.ts and, like it, always under GitHub's comment
+// limit: resource lists are cut, never the headline or a project's status line. Pure.
+import type { PlanSummary } from './plan-summary.ts';
+import {
+  ERROR_LIMIT,
+  GITHUB_COMMENT_LIMIT,
+  codeSpan,
+  errorSection,
+  foldedSection,
+  hardCut,
+  isDestroying,
+  linesWithin,
+  linkTo,
+  markdownText,
+  markerValue,
+  omittedNote,
+  phaseIcon,
+  resourceLine,
+} from './pr-comment.ts';
+
+/** What all the projects' errors may take together, so they leave room for the plans. */
+const ERRORS_BUDGET = 20_000;
+const MIN_ERROR_LIMIT = 500;
+const FOLD_TITLE = 'Resource changes';
+
+export interface ProjectCommentInput {
+  readonly name: string;
+  readonly dir: string;
+  /** Its place in dependency order: layer 0 runs first. */
+  readonly layer: number;
+  /** The phase the project reached, for example `planned`, `applied` or `failed`. */
+  readonly status: string;
+  readonly summary?: PlanSummary;
+  /** Where the project's full plan is (an s3:// or file location), named when it is cut. */
+  readonly artifactLocation?: string;
+  /** The error output of the project's failed job, already masked. */
+  readonly error?: string;
+}
+
+export interface EnvironmentCommentInput {
+  readonly workflow: string;
+  readonly environment: string;
+  readonly commit: string;
+  readonly runId: string;
+  /** The phase of the run as a whole. */
+  readonly status: string;
+  /** A link to the run (console, local UI). */
+  readonly url?: string;
+  /** In the run's order (by layer); the comment shows the destroying ones first. */
+  readonly projects: readonly ProjectCommentInput[];
+}
+
+/**
+ * The first line of the environment's one comment. No project marker starts with it, nor it
+ * with one, so the per-project comments of older runs are never overwritten by it.
+ */
+export function environmentCommentMarker(environment: string): string {
+  return `<!-- stepform:comment environment=${markerValue(environment)} -->`;
+}
+
+const destroysAnything = (project: ProjectCommentInput) =>
+  project.summary !== undefined && (project.summary.destroy > 0 || project.summary.replace > 0);
+
+function headline(input: EnvironmentCommentInput): string {
+  const title = [
+    `### ${phaseIcon(input.status)} Stepform: ${markdownText(input.status)}`,
+    `environment ${codeSpan(input.environment)}`,
+    `workflow ${codeSpan(input.workflow)}`,
+    `commit ${codeSpan(input.commit.slice(0, 7))}`,
+    `run ${codeSpan(input.runId)}`,
+  ].join(' · ');
+  const sum = (count: (summary: PlanSummary) => number) =>
+    input.projects.reduce(
+      (total, project) => total + (project.summary ? count(project.summary) : 0),
+      0,
+    );
+  const projects = `${input.projects.length} ${input.projects.length === 1 ? 'project' : 'projects'}`;
+  const totals =
+    `**${projects}**: +${sum((s) => s.add)} to add, ~${sum((s) => s.change)} to change, ` +
+    `-${sum((s) => s.destroy)} to destroy, ${sum((s) => s.replace)} to replace`;
+  const link = input.url === undefined ? '' : ` · ${linkTo('run details', input.url)}`;
+  return `${title}\n\n${totals}${link}`;
+}
+
+function statusLine(project: ProjectCommentInput): string {
+  const { summary } = project;
+  const counts =
+    summary === undefined
+      ? 'no plan'
+      : `+${summary.add} ~${summary.change} -${summary.destroy} · ${summary.replace} to replace`;
+  return [
+    `#### ${phaseIcon(project.status)} ${codeSpan(project.name)}`,
+    codeSpan(project.dir),
+    `layer ${project.layer}`,
+    markdownText(project.status),
+    destroysAnything(project) ? `**${counts}** ⚠️` : counts,
+  ].join(' · ');
+}
+
+interface Section {
+  readonly project: ProjectCommentInput;
+  /** Its resource changes, destroys and replaces first. */
+  readonly lines: readonly string[];
+  /** The status line and the error: always shown. */
+  readonly head: string;
+}
+
+function section(project: ProjectCommentInput, errorLimit: number): Section {
+  const resources = project.summary?.resources ?? [];
+  const lines = [
+    ...resources.filter(isDestroying),
+    ...resources.filter((resource) => !isDestroying(resource)),
+  ].map(resourceLine);
+  const parts = [statusLine(project)];
+  if (project.error !== undefined && project.error.trim() !== '') {
+    parts.push(errorSection(project.error, errorLimit));
+  }
+  if (project.summary !== undefined && resources.length === 0) parts.push('No resource changes.');
+  return { project, lines, head: parts.join('\n\n') };
+}
+
+/** What showing `lines` of a section costs on top of its head: the fold and a separator. */
+const foldCost = (all: number) => foldedSection(all, [], FOLD_TITLE).length + 2;
+
+/**
+ * The environment's sticky comment: marker, headline with the totals, then per project its
+ * status line (always visible), its error, and its resource changes folded. Never over
+ * GITHUB_COMMENT_LIMIT: the longest lists are cut first, each cut one naming where its full
+ * plan is.
+ */
+export function renderEnvironmentComment(input: EnvironmentCommentInput): string {
+  const failing = input.projects.filter((project) => (project.error ?? '').trim() !== '').length;
+  const errorLimit = Math.min(
+    ERROR_LIMIT,
+    Math.max(MIN_ERROR_LIMIT, Math.floor(ERRORS_BUDGET / Math.max(1, failing))),
+  );
+  const sections = [
+    ...input.projects.filter(destroysAnything),
+    ...input.projects.filter((project) => !destroysAnything(project)),
+  ].map((project) => section(project, errorLimit));
+
+  const assemble = (shown: readonly (readonly string[])[]): string => {
+    const cut = sections.some((entry, index) => (shown[index]?.length ?? 0) < entry.lines.length);
+    const parts = [`${environmentCommentMarker(input.environment)}\n${headline(input)}`];
+    if (cut) {
+      parts.push(
+        '> Some resource lists are cut to fit GitHub’s comment limit; each cut one names where its full plan is.',
+      );
+    }
+    sections.forEach((entry, index) => {
+      const lines = shown[index] ?? [];
+      const omitted = entry.lines.length - lines.length;
+      parts.push(entry.head);
+      if (lines.length > 0) parts.push(foldedSection(entry.lines.length, lines, FOLD_TITLE));
+      if (omitted > 0) parts.push(omittedNote(omitted, entry.project.artifactLocation));
+    });
+    return `${parts.join('\n\n')}\n`;
+  };
+
+  const full = assemble(sections.map((entry) => entry.lines));
+  if (full.length <= GITHUB_COMMENT_LIMIT) return full;
+
+  // Everything but the lists, each note at its longest: what is left is shared out, smallest
+  // list first, none taking more than an equal share of what remains, so the longest are cut.
+  let budget = GITHUB_COMMENT_LIMIT - assemble(sections.map(() => [])).length;
+  const demand = (entry: Section) =>
+    entry.lines.length === 0
+      ? 0
+      : entry.lines.reduce((cost, line) => cost + line.length + 1, foldCost(entry.lines.length));
+  const order = sections
+    .map((entry, index) => ({ entry, index, demand: demand(entry) }))
+    .filter((item) => item.demand > 0)
+    .sort((a, b) => a.demand - b.demand);
+  const shown: string[][] = sections.map(() => []);
+  order.forEach(({ entry, index }, position) => {
+    const share = Math.floor(budget / (order.length - position));
+    const { taken, cost } = linesWithin(entry.lines, foldCost(entry.lines.length), share);
+    shown[index] = taken;
+    budget -= cost;
+  });
+  const comment = assemble(shown);
+  return comment.length <= GITHUB_COMMENT_LIMIT ? comment : hardCut(comment);
+}
