@@ -205,3 +205,52 @@ describe('statusLine', () => {
     ).toBe(`plan-apply stack in dev @ ${'a'.repeat(12)}: rolled_back — rolled back to abc`);
   });
 });
+
+describe('notifyStep of a run of projects', () => {
+  const project = (name: string, layer: number, status: string) => ({
+    name,
+    dir: `infra/${name}`,
+    layer,
+    status,
+    hasChanges: status === 'planned',
+    summary: { add: status === 'planned' ? 2 : 0, change: 0, destroy: 0, replace: 0, import: 0 },
+    ...(status === 'planned' ? { resultLocation: `/a/project-${name}/plan` } : {}),
+    outputs: {},
+    ...(status === 'failed' ? { error: { name: 'JobFailed', message: 'plan failed: x' } } : {}),
+  });
+  const projects = {
+    failed: true,
+    hasChanges: true,
+    summary: { add: 2, change: 0, destroy: 0, replace: 0, import: 0 },
+    projects: [project('network', 0, 'planned'), project('app', 1, 'failed')],
+  };
+
+  it('writes the environment comment with a section per project, and tells of each in the event', async () => {
+    const read: string[] = [];
+    const { ports, events, details, comments } = fakePorts({
+      artifacts: { readResult: async (location) => (read.push(location), RESULT) },
+    });
+    await notifyStep({ run: RUN, phase: 'failed', projects }, ports, NOW);
+    expect(read).toEqual(['/a/project-network/plan']);
+    expect(events[0]).toMatchObject({
+      summary: { add: 2, change: 0, destroy: 0 },
+      projects: [
+        { name: 'network', dir: 'infra/network', status: 'planned', summary: { add: 2 } },
+        { name: 'app', dir: 'infra/app', status: 'failed', summary: { add: 0 } },
+      ],
+    });
+    expect(details[0]).toMatchObject({ projects: projects.projects });
+    expect(comments).toHaveLength(1);
+    const markdown = comments[0]?.markdown ?? '';
+    expect(markdown.startsWith('<!-- stepform:comment environment=dev -->')).toBe(true);
+    expect(markdown).toContain('network');
+    expect(markdown).toContain('JobFailed: plan failed: x');
+  });
+
+  it('tells of a run of one project as of its job: its result.json', async () => {
+    const { ports, details } = fakePorts();
+    const one = { ...projects, failed: false, projects: [project('network', 0, 'planned')] };
+    await notifyStep({ run: RUN, phase: 'planned', projects: one }, ports, NOW);
+    expect(details[0]).toMatchObject({ outputs: RESULT.outputs, planSha256: 'b'.repeat(64) });
+  });
+});

@@ -17,6 +17,7 @@ import type {
   StatusPort,
 } from './ports.ts';
 import { commentMarker, renderPrComment } from './pr-comment.ts';
+import { environmentCommentMarker, renderEnvironmentComment } from './environment-comment.ts';
 import { PHASES, type Phase, statusEvent } from './contracts/status-event.ts';
 import { parseInput } from './validation.ts';
 
@@ -32,6 +33,7 @@ export const NOTIFY_INPUT = z.looseObject({
         z.looseObject({
           name: z.string(),
           dir: z.string(),
+          layer: z.number().int().min(0),
           status: z.string(),
           summary: z.looseObject({ add: z.number(), change: z.number(), destroy: z.number() }),
           resultLocation: z.string().optional(),
@@ -239,7 +241,6 @@ export async function notifyStep(
       chat.post(ports.chatMessage?.(run, phase, detail) ?? { text: withLinks(line, detail) }),
     );
   }
-  // One sticky comment per project: a run of several comments on each of them.
   const errorOf = (error: { name: string; message: string } | undefined) =>
     detail.rollback
       ? { error: detail.rollback.message }
@@ -248,54 +249,62 @@ export async function notifyStep(
         : notice.error
           ? { error: errorText(notice.error) }
           : {};
-  const comments =
-    projects.length > 1
-      ? await Promise.all(
-          projects.map(async (project) => {
-            const own = project.resultLocation
-              ? await ports.artifacts.readResult(project.resultLocation)
-              : undefined;
-            return {
-              projectDir: project.dir,
-              body: renderPrComment({
-                workflow: run.workflow,
-                environment: run.environment,
-                projectDir: project.dir,
-                commit: run.commit,
-                runId: run.runId,
-                status: project.status === 'failed' ? 'failed' : phase,
-                ...(own?.summary ? { summary: own.summary } : {}),
-                ...(project.resultLocation ? { artifactLocation: project.resultLocation } : {}),
-                ...errorOf(project.error),
+  // A run of projects: the environment's one comment, a section per project. Otherwise the
+  // comment of the environment and project.
+  const comments = notice.projects
+    ? [
+        {
+          marker: environmentCommentMarker(run.environment),
+          body: renderEnvironmentComment({
+            workflow: run.workflow,
+            environment: run.environment,
+            commit: run.commit,
+            runId: run.runId,
+            status: phase,
+            projects: await Promise.all(
+              projects.map(async (project) => {
+                const own =
+                  project.resultLocation === undefined
+                    ? undefined
+                    : project.resultLocation === resultLocation
+                      ? result
+                      : await ports.artifacts.readResult(project.resultLocation);
+                const failed = project.status === 'failed';
+                return {
+                  name: project.name,
+                  dir: project.dir,
+                  layer: project.layer,
+                  status: failed ? 'failed' : phase,
+                  ...(own?.summary ? { summary: own.summary } : {}),
+                  ...(project.resultLocation ? { artifactLocation: project.resultLocation } : {}),
+                  ...(failed ? errorOf(project.error) : {}),
+                };
               }),
-            };
+            ),
           }),
-        )
-      : [
-          {
+        },
+      ]
+    : [
+        {
+          marker: commentMarker(run.environment, run.projectDir),
+          body: renderPrComment({
+            workflow: run.workflow,
+            environment: run.environment,
             projectDir: run.projectDir,
-            body: renderPrComment({
-              workflow: run.workflow,
-              environment: run.environment,
-              projectDir: run.projectDir,
-              commit: run.commit,
-              runId: run.runId,
-              status: phase,
-              ...(summary && result?.summary ? { summary: result.summary } : {}),
-              ...(resultLocation ? { artifactLocation: resultLocation } : {}),
-              ...errorOf(undefined),
-            }),
-          },
-        ];
+            commit: run.commit,
+            runId: run.runId,
+            status: phase,
+            ...(result?.summary ? { summary: result.summary } : {}),
+            ...(resultLocation ? { artifactLocation: resultLocation } : {}),
+            ...errorOf(undefined),
+          }),
+        },
+      ];
   for (const comment of comments) {
     if (codeHost && run.pullRequest !== undefined) {
       const pullRequest = run.pullRequest;
       await attempt('pr-comment', () =>
-        codeHost.upsertPullRequestComment(
-          pullRequest,
-          commentMarker(run.environment, comment.projectDir),
-          comment.body,
-        ),
+        codeHost.upsertPullRequestComment(pullRequest, comment.marker, comment.body),
       );
     } else if (commentSink) {
       await attempt('pr-comment (file)', () => commentSink(run.runId, comment.body));
