@@ -24,10 +24,19 @@ const failed = (name: string, layer: number, cause: string | null = 'plan failed
 
 describe('collectProjects', () => {
   it('adds the counts up and keeps each project in execution order', () => {
-    const collected = collectProjects([
-      planned('network', 0, { add: 2 }),
-      planned('app', 1, { change: 1, destroy: 1, replace: 1 }),
-    ]);
+    const collected = collectProjects(
+      [planned('network', 0, { add: 2 }), planned('app', 1, { change: 1, destroy: 1, replace: 1 })],
+      [
+        {
+          name: 'network',
+          dir: 'infra/network',
+          layer: 0,
+          workspace: 'dev',
+          varFiles: ['dev.tfvars'],
+        },
+        { name: 'app', dir: 'infra/app', layer: 1, varFiles: [] },
+      ],
+    );
     expect(collected).toMatchObject({
       failed: false,
       hasChanges: true,
@@ -39,21 +48,22 @@ describe('collectProjects', () => {
       ['app', 1, 'planned', true],
     ]);
     expect(collected.projects[0]).toMatchObject({
+      workspace: 'dev',
+      varFiles: ['dev.tfvars'],
       resultLocation: '/artifacts/run-1/project-network/plan',
       outputs: { id: { sensitive: false, value: 'network' } },
     });
   });
 
   it('says no changes only when no project has any', () => {
-    expect(collectProjects([planned('a', 0), planned('b', 0)]).hasChanges).toBe(false);
+    expect(collectProjects([planned('a', 0), planned('b', 0)], []).hasChanges).toBe(false);
   });
 
   it('fails the run when one project failed, naming it, and keeps the others planned', () => {
-    const collected = collectProjects([
-      planned('network', 0, { add: 1 }),
-      failed('app', 0),
-      failed('db', 1, null),
-    ]);
+    const collected = collectProjects(
+      [planned('network', 0, { add: 1 }), failed('app', 0), failed('db', 1, null)],
+      [],
+    );
     expect(collected.failed).toBe(true);
     expect(collected.summary.add).toBe(1);
     expect(collected.error).toEqual({
@@ -65,15 +75,15 @@ describe('collectProjects', () => {
   });
 
   it('gives a run of one project its error as it was', () => {
-    expect(collectProjects([failed('stack', 0)]).error).toEqual({
+    expect(collectProjects([failed('stack', 0)], []).error).toEqual({
       Error: 'JobFailed',
       Cause: 'plan failed: boom',
     });
   });
 
   it('refuses what no iteration returns, naming the field', () => {
-    expect(() => collectProjects([])).toThrow(expect.objectContaining({ field: 'projects' }));
-    expect(() => collectProjects([{ ...planned('a', 0), status: 'skipped' }])).toThrow(
+    expect(() => collectProjects([], [])).toThrow(expect.objectContaining({ field: 'projects' }));
+    expect(() => collectProjects([{ ...planned('a', 0), status: 'skipped' }], [])).toThrow(
       expect.objectContaining({ name: 'InvalidInput', field: 'projects.0.status' }),
     );
   });

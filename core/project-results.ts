@@ -3,7 +3,7 @@
 // rest of the workflow decides on and what Notify and Record keep. Pure.
 import { z } from 'zod';
 import { PROJECT_DIR } from './contracts/job-input.ts';
-import { PROJECT_NAME } from './contracts/workflow-input.ts';
+import { PROJECT_NAME, type RunProject } from './contracts/workflow-input.ts';
 import { parseInput } from './validation.ts';
 
 /** How a project's part of a run ended. */
@@ -39,6 +39,8 @@ export const PROJECT_OUTCOME = z.discriminatedUnion('status', [
       summary: COUNTS,
       resultLocation: z.string().min(1),
       outputs: z.record(z.string(), z.unknown()).default({}),
+      startedAt: z.string().optional(),
+      finishedAt: z.string().optional(),
     }),
   }),
   z.looseObject({
@@ -55,12 +57,18 @@ export interface ProjectReport {
   name: string;
   dir: string;
   layer: number;
+  /** Its Terraform workspace (null: the default one) and var files, as the run had them. */
+  workspace: string | null;
+  varFiles: string[];
   status: ProjectStatus;
   hasChanges: boolean;
   summary: { add: number; change: number; destroy: number; replace: number; import: number };
   /** The artifacts folder of the project's job (its result.json, log and plan). */
   resultLocation?: string;
   outputs: Record<string, unknown>;
+  /** When the project's job ran; null when it left no result to say. */
+  startedAt: string | null;
+  finishedAt: string | null;
   error?: { name: string; message: string };
 }
 
@@ -78,10 +86,21 @@ export interface CollectedProjects {
 const ZERO = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
 
 /** Gathers the iterations' outputs: per project, totals, and whether the run failed. */
-export function collectProjects(outcomes: unknown): CollectedProjects {
+export function collectProjects(
+  outcomes: unknown,
+  runProjects: readonly RunProject[],
+): CollectedProjects {
   const parsed = parseInput(z.array(PROJECT_OUTCOME).min(1), outcomes, 'projects');
+  const settings = new Map(runProjects.map((p) => [p.name, p]));
   const projects = parsed.map((outcome): ProjectReport => {
-    const base = { name: outcome.name, dir: outcome.dir, layer: outcome.layer };
+    const own = settings.get(outcome.name);
+    const base = {
+      name: outcome.name,
+      dir: outcome.dir,
+      layer: outcome.layer,
+      workspace: own?.workspace ?? null,
+      varFiles: [...(own?.varFiles ?? [])],
+    };
     if (outcome.status === 'failed') {
       const { Error: name, Cause: message } = outcome.error;
       return {
@@ -90,6 +109,8 @@ export function collectProjects(outcomes: unknown): CollectedProjects {
         hasChanges: false,
         summary: { ...ZERO },
         outputs: {},
+        startedAt: null,
+        finishedAt: null,
         error: { name, message: message ?? name },
       };
     }
@@ -101,6 +122,8 @@ export function collectProjects(outcomes: unknown): CollectedProjects {
       summary: { add, change, destroy, replace, import: imports },
       resultLocation: outcome.result.resultLocation,
       outputs: outcome.result.outputs,
+      startedAt: outcome.result.startedAt ?? null,
+      finishedAt: outcome.result.finishedAt ?? null,
     };
   });
   const summary = { ...ZERO };

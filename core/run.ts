@@ -190,6 +190,9 @@ export interface CollectedResult {
   outputs: Record<string, { sensitive: boolean; value: unknown }>;
   /** The job's artifacts folder: result.json, the log, the plan. */
   resultLocation: string;
+  /** When the job started and ended (the executor's clock). */
+  startedAt: string;
+  finishedAt: string;
   plan?: { dir: string; sha256: string };
   /** After a plan with changes: the job that applies exactly that plan. */
   applyJob?: JobInput;
@@ -226,6 +229,8 @@ export function collectJobResult(job: JobInput, result: JobResult | undefined): 
     },
     outputs: result.outputs ?? {},
     resultLocation: job.artifactsDir,
+    startedAt: result.startedAt,
+    finishedAt: result.finishedAt,
   };
   if (result.command) {
     const { name, args, output } = result.command;

@@ -46,7 +46,7 @@ import {
   prepareRun,
   setsLastGood,
 } from './run.ts';
-import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { RUN_INPUT, type RunContext, runProjects } from './contracts/workflow-input.ts';
 import { type CollectedProjects, collectProjects } from './project-results.ts';
 import type { NotifyInput } from './notify.ts';
 import { resolveCommand } from './terraform-commands.ts';
@@ -54,7 +54,10 @@ import { parseInput } from './validation.ts';
 
 const LOCK_INPUT = z.strictObject({ runId: z.string().min(1), environment: z.string().min(1) });
 const COLLECT_INPUT = z.strictObject({ job: JOB });
-const COLLECT_PROJECTS_INPUT = z.strictObject({ projects: z.array(z.unknown()) });
+const COLLECT_PROJECTS_INPUT = z.strictObject({
+  projects: z.array(z.unknown()),
+  run: RUN_INPUT,
+});
 const RECORD_INPUT = z.looseObject({
   run: RUN_INPUT,
   outcome: z.enum(OUTCOMES),
@@ -320,8 +323,8 @@ export async function collectStep(
   artifacts: ArtifactPort,
 ): Promise<CollectedResult | CollectedProjects> {
   if (typeof input === 'object' && input !== null && 'projects' in input) {
-    const { projects } = parseInput(COLLECT_PROJECTS_INPUT, input, 'collect');
-    return collectProjects(projects);
+    const { projects, run } = parseInput(COLLECT_PROJECTS_INPUT, input, 'collect');
+    return collectProjects(projects, runProjects(run));
   }
   const { job } = parseInput(COLLECT_INPUT, input, 'collect');
   return collectJobResult(job, await artifacts.readResult(job.artifactsDir));

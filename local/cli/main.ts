@@ -18,10 +18,10 @@ import { stackFile } from './stack/stack.ts';
 
 export const USAGE = `usage: stepform <verb> [options] [--json]
 
-  plan       --dir DIR [--env ENV] [--repo PATH] [--commit SHA]
-  apply      --dir DIR --env ENV [--auto-approve] [--approval-timeout 10m]
-  ephemeral  --dir DIR --env ENV --ttl 2h
-  destroy    --dir DIR --env ENV [--yes]         asks first on a terminal
+  plan       [SELECTION] [--env ENV] [--repo PATH] [--commit SHA]
+  apply      [SELECTION] --env ENV [--auto-approve] [--approval-timeout 10m]
+  ephemeral  [SELECTION] --env ENV --ttl 2h
+  destroy    [SELECTION] --env ENV [--yes]       asks first on a terminal
   ttl        ENV DURATION [--dir DIR]       set a new TTL, counted from now
   ttl        ENV --cancel [--dir DIR]       keep it until destroyed by hand
   command    --env ENV [--dir DIR] [--auto-approve] [--approval-timeout 10m] -- ARGS...
@@ -39,6 +39,10 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   serve      [--port 8787]                  approval links and TTL schedules
   doctor                                    is this machine ready?
 
+SELECTION: --dir DIR, --project NAME (repeatable), --all, or by default the projects of
+stepform.yaml that the changes since --base REF (default: the merge base with the default
+branch) affect. Without stepform.yaml a run is the one folder --dir names.
+
 --stack OUTPUTS.json (or STEPFORM_STACK): plan, apply, ephemeral, destroy, runs, logs,
 approve, reject, cancel, unlock, envs and locks act on that deployed stack (the file
 \`cdk deploy --outputs-file\` writes) with your AWS credentials, instead of this machine.
@@ -51,6 +55,8 @@ history live in .git/stepform/ ($STEPFORM_HOME to move it).
 const OPTIONS = {
   json: { type: 'boolean' },
   dir: { type: 'string' },
+  project: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
   env: { type: 'string' },
   repo: { type: 'string' },
   commit: { type: 'string' },
@@ -71,12 +77,15 @@ const PARSE = { options: OPTIONS, allowPositionals: true, strict: true, tokens: 
 
 export type CliValues = ReturnType<typeof parseArgs<typeof PARSE>>['values'];
 
+/** How a run verb says which projects it covers (selection.ts). */
+const SELECTION = ['dir', 'project', 'all', 'base'] as const;
+
 /** Which options each verb takes; anything else is a usage error. */
 const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
-  plan: ['dir', 'env', 'repo', 'commit'],
-  apply: ['dir', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
-  ephemeral: ['dir', 'env', 'repo', 'commit', 'ttl'],
-  destroy: ['dir', 'env', 'repo', 'commit', 'yes'],
+  plan: [...SELECTION, 'env', 'repo', 'commit'],
+  apply: [...SELECTION, 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
+  ephemeral: [...SELECTION, 'env', 'repo', 'commit', 'ttl'],
+  destroy: [...SELECTION, 'env', 'repo', 'commit', 'yes'],
   ttl: ['dir', 'repo', 'cancel'],
   command: ['dir', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   approve: ['by', 'repo'],
@@ -100,6 +109,9 @@ function usageError(argv: readonly string[], io: Io, message: string): number {
   return 2;
 }
 
+/** Options that may be given more than once: each adds to the list. */
+const REPEATABLE = new Set(['project']);
+
 /** The verbs that take positional arguments; every other verb takes none. */
 const VERB_ARGUMENTS = new Set(['ttl', 'approve', 'reject', 'logs', 'cancel', 'unlock', 'command']);
 
@@ -116,7 +128,8 @@ function ambiguity(
   const seen = new Set<string>();
   for (const token of tokens) {
     if (token.kind !== 'option' || token.name === undefined) continue;
-    if (seen.has(token.name)) return `--${token.name}: is given more than once`;
+    if (seen.has(token.name) && !REPEATABLE.has(token.name))
+      return `--${token.name}: is given more than once`;
     seen.add(token.name);
     if (token.value === '') return `--${token.name}: must not be empty`;
   }

@@ -17,14 +17,14 @@ import { homeLayout } from '../engine/home.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
 import type { RunRow } from '../engine/store/sqlite-runs.ts';
 import {
-  checkProjectDirAtCommit,
   flagFor,
   hasUncommittedChanges,
   resolveHome,
   resolveCommit,
-  resolveProjectDir,
   resolveRepository,
 } from './context.ts';
+import { MULTI_PROJECT_WORKFLOWS } from '../../core/run.ts';
+import { selectRun } from './selection.ts';
 import { confirmDestroy } from './confirm-destroy.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
@@ -80,6 +80,55 @@ export function commandOf(
   return { name, args, output };
 }
 
+const PROJECT_REPORT = z.looseObject({
+  name: z.string(),
+  dir: z.string(),
+  layer: z.number(),
+  workspace: z.string().nullable().default(null),
+  status: z.string(),
+  summary: z.unknown(),
+  outputs: z.record(z.string(), z.unknown()).default({}),
+  startedAt: z.string().nullable().default(null),
+  finishedAt: z.string().nullable().default(null),
+  error: z.looseObject({ name: z.string(), message: z.string() }).optional(),
+});
+export type ProjectJson = z.output<typeof PROJECT_REPORT>;
+
+/**
+ * Each project the run covered, in execution order: what its Record step kept, or for a run
+ * of one project without reports, that project as the run itself says.
+ */
+export function projectsOf(row: RunRow): ProjectJson[] {
+  const reports = z.array(PROJECT_REPORT).safeParse(row.details.projects);
+  if (reports.success) {
+    return reports.data.map((p) => ({
+      name: p.name,
+      dir: p.dir,
+      layer: p.layer,
+      workspace: p.workspace,
+      status: p.status,
+      summary: p.summary ?? null,
+      outputs: p.outputs,
+      startedAt: p.startedAt,
+      finishedAt: p.finishedAt,
+      ...(p.error ? { error: p.error } : {}),
+    }));
+  }
+  return [
+    {
+      name: row.projectDir,
+      dir: row.projectDir,
+      layer: 0,
+      workspace: null,
+      status: row.status,
+      summary: row.details.summary ?? null,
+      outputs: (row.details.outputs as Record<string, unknown> | undefined) ?? {},
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+    },
+  ];
+}
+
 /** The one JSON object a run verb prints with --json. */
 export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Record<string, unknown> {
   return {
@@ -96,6 +145,7 @@ export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Recor
     ...(row.details.command ? { command: commandOf(row) } : {}),
     ...(row.details.schedule ? { schedule: row.details.schedule } : {}),
     ...(outcome?.error ? { error: outcome.error } : row.error ? { error: row.error } : {}),
+    projects: projectsOf(row),
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
   };
@@ -151,6 +201,21 @@ export function renderRunEnd(
   const counts = summary.success ? ` ${formatCounts(summary.data)}` : '';
   const rollback = row.details.rollback as { message?: string } | undefined;
   io.out(`run ${row.runId}: ${row.status} (${row.phase ?? 'no phase'})${counts}\n`);
+  const projects = projectsOf(row);
+  if (projects.length > 1) {
+    const width = Math.max(...projects.map((p) => p.name.length));
+    for (const project of projects) {
+      const own = CHANGE_COUNTS.safeParse(project.summary);
+      const what = project.error
+        ? `${project.error.name}: ${project.error.message}`
+        : own.success
+          ? formatCounts(own.data)
+          : '';
+      io.out(
+        `  layer ${project.layer}  ${project.name.padEnd(width)}  ${project.status.padEnd(8)} ${what}\n`,
+      );
+    }
+  }
   if (rollback?.message) io.out(`  ${rollback.message}\n`);
   else if (outcome?.error) io.out(`  ${outcome.error.name}: ${outcome.error.message}\n`);
   const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
@@ -171,16 +236,30 @@ export async function runInputFromFlags(
   values: CliValues,
   io: Io,
   target: { repository?: string; runId?: string } = {},
-): Promise<RunContext> {
+): Promise<RunContext | Nothing> {
   const repository = await resolveRepository(values.repo, io.cwd);
   const commit = await resolveCommit(repository, values.commit);
-  const projectDir = await resolveProjectDir(repository, values.dir, io.cwd);
-  await checkProjectDirAtCommit(repository, commit, projectDir);
   if (workflow === 'ephemeral' && values.ttl === undefined)
     throw new InvalidInput('--ttl', 'is required for an ephemeral environment');
   // Only a plan has a default environment: what changes an environment names it.
   if (workflow !== 'plan' && values.env === undefined)
     throw new InvalidInput('--env', `is required: ${workflow} changes the environment it names`);
+  const environment = values.env ?? 'dev';
+  const selection = await selectRun(values, repository, commit, environment, io.cwd);
+  if (selection.nothing !== undefined) {
+    return { nothing: selection.nothing, workflow, environment, commit, base: selection.base };
+  }
+  const { projectDir, projects, maxParallel } = selection;
+  if (
+    projects !== undefined &&
+    projects.length > 1 &&
+    !MULTI_PROJECT_WORKFLOWS.includes(workflow)
+  ) {
+    throw new InvalidInput(
+      '--project',
+      `${workflow} runs one project at a time (${projects.map((p) => p.name).join(', ')} are selected): name one with --project`,
+    );
+  }
   const ttlMs =
     values.ttl === undefined ? undefined : parseTtl(values.ttl, DEFAULT_TTL_BOUNDS, '--ttl');
   try {
@@ -192,10 +271,12 @@ export async function runInputFromFlags(
         repository: target.repository ?? repository,
         commit,
         projectDir,
-        environment: values.env ?? 'dev',
+        environment,
         autoApprove: values['auto-approve'] === true,
         approvalTimeoutSeconds: approvalTimeoutSeconds(values),
         ...(ttlMs === undefined ? {} : { ttlSeconds: Math.round(ttlMs / 1000) }),
+        ...(projects === undefined ? {} : { projects }),
+        ...(maxParallel === undefined ? {} : { maxParallel }),
       },
       'input',
     );
@@ -207,8 +288,42 @@ export async function runInputFromFlags(
   }
 }
 
+/** A run verb whose selection covers no project: nothing runs, and it says why. */
+export interface Nothing {
+  readonly nothing: string;
+  readonly workflow: Workflow;
+  readonly environment: string;
+  readonly commit: string;
+  readonly base: string;
+}
+
+/** What a run verb prints when nothing runs; exit 0. */
+export function renderNothing(nothing: Nothing, values: CliValues, io: Io): number {
+  if (values.json === true) {
+    io.out(
+      `${JSON.stringify(
+        {
+          runId: null,
+          workflow: nothing.workflow,
+          status: 'skipped',
+          environment: nothing.environment,
+          commit: nothing.commit,
+          base: nothing.base,
+          projects: [],
+          message: nothing.nothing,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else io.out(`nothing to ${nothing.workflow}: ${nothing.nothing}\n`);
+  return 0;
+}
+
 export async function runVerb(workflow: Workflow, values: CliValues, io: Io): Promise<number> {
-  return executeRun(await runInputFromFlags(workflow, values, io), values, io);
+  const input = await runInputFromFlags(workflow, values, io);
+  if ('nothing' in input) return renderNothing(input, values, io);
+  return executeRun(input, values, io);
 }
 
 /**

@@ -76,6 +76,7 @@ describe('stepform projects on the golden monorepo', () => {
     expect(json?.base).toBe(main);
     expect(json?.projects.map((p) => [p.name, p.layer, p.varFiles, p.affected])).toEqual([
       ['network', 0, ['infra/network/envs/prod.tfvars'], false],
+      ['dns', 0, ['infra/dns/envs/prod.tfvars'], false],
       ['app', 1, ['infra/app/envs/prod.tfvars'], false],
     ]);
   });
@@ -89,9 +90,10 @@ describe('stepform projects on the golden monorepo', () => {
         expect(json?.base).toBe(main);
         expect(json?.projects.map((p) => [p.name, p.affected])).toEqual([
           ['network', false],
+          ['dns', false],
           ['app', true],
         ]);
-        expect(json?.projects[1]?.reasons).toEqual([
+        expect(json?.projects[2]?.reasons).toEqual([
           { file: 'infra/app/envs/dev.tfvars', via: 'when_modified', pattern: '**/*.tfvars' },
         ]);
       },
@@ -104,10 +106,14 @@ describe('stepform projects on the golden monorepo', () => {
       { 'modules/labels/extra.tf': 'output "owner" {\n  value = "platform"\n}\n' },
       async () => {
         const { json } = await projects();
+        const callers = json?.projects.filter((p) => p.affected).map((p) => p.name);
+        expect(callers).toEqual(['network', 'app']);
         for (const project of json?.projects ?? []) {
-          expect(project.reasons).toEqual([
-            { file: 'modules/labels/extra.tf', via: 'module', module: 'modules/labels' },
-          ]);
+          expect(project.reasons).toEqual(
+            project.name === 'dns'
+              ? []
+              : [{ file: 'modules/labels/extra.tf', via: 'module', module: 'modules/labels' }],
+          );
         }
         // And the text form says why, in one line per project.
         const text = await startCli(['projects'], { cwd: repo.dir, env }).done;

@@ -27,6 +27,7 @@ import {
   approvalNeeded,
   progressLine,
   renderRunEnd,
+  renderNothing,
   runHeader,
   runInputFromFlags,
 } from '../run-verbs.ts';
@@ -67,6 +68,7 @@ export async function stackRunVerb(workflow: Workflow, values: CliValues, io: Io
       repository: stack.repositoryUrl,
       runId: newStackRunId(),
     });
+    if ('nothing' in run) return renderNothing(run, values, io);
     const clone = await resolveRepository(values.repo, io.cwd);
     if (await hasUncommittedChanges(clone, run.projectDir)) {
       io.err(

@@ -1,0 +1,198 @@
+// The CLI's run verbs on the golden monorepo (test/golden/monorepo: network → app, dns beside
+// them, a var file per environment, the shared module modules/labels), with real Terraform and
+// real git: which projects a run covers (--all, --project, --dir, or what the change since the
+// base affects), each planned in its layer with its environment's values, one failure failing
+// the run with the others reported, and selection mistakes refused before anything runs.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../../toolchain/process.ts';
+import { type CliResult, cliEnv, parseJson, startCli } from '../support/cli.ts';
+import { REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
+
+const MONOREPO = join(REPO_ROOT, 'test', 'golden', 'monorepo');
+
+interface ProjectJson {
+  name: string;
+  dir: string;
+  layer: number;
+  workspace: string | null;
+  status: string;
+  summary: { add: number; change: number; destroy: number } | null;
+  outputs: Record<string, { sensitive: boolean; value: unknown }>;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error?: { name: string; message: string };
+}
+
+interface RunJson {
+  runId: string | null;
+  workflow: string;
+  status: string;
+  environment: string;
+  commit: string;
+  projectDir?: string;
+  projects: ProjectJson[];
+  outputs?: Record<string, { sensitive: boolean; value: unknown }>;
+  error?: { name: string; message: string };
+  message?: string;
+}
+
+let repo: TestRepo;
+let main: string;
+const env = cliEnv();
+
+async function git(args: readonly string[]): Promise<string> {
+  const result = await run('git', ['-C', repo.dir, ...args]);
+  if (result.exitCode !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+async function cli(args: readonly string[]): Promise<CliResult & { json?: RunJson }> {
+  const result = await startCli([...args, '--json'], { cwd: repo.dir, env }).done;
+  const json = result.stdout.trim().startsWith('{') ? (parseJson(result) as RunJson) : undefined;
+  return { ...result, ...(json === undefined ? {} : { json }) };
+}
+
+/** A branch off main with these files changed (null: removed); back on main afterwards. */
+async function onBranch(
+  name: string,
+  files: Record<string, string>,
+  check: () => Promise<void>,
+): Promise<void> {
+  await git(['checkout', '--quiet', '-b', name, main]);
+  try {
+    await repo.commitFiles(files, `change on ${name}`);
+    await check();
+  } finally {
+    await git(['checkout', '--quiet', '--force', 'main']);
+  }
+}
+
+beforeAll(async () => {
+  repo = await makeRepo();
+  main = await repo.commitDir(MONOREPO, '.', 'the golden monorepo');
+});
+
+afterAll(async () => {
+  await rm(repo.dir, { recursive: true, force: true });
+});
+
+describe('plan on the golden monorepo', () => {
+  it('plans every project with --all, layer by layer, each with its environment’s var file', async () => {
+    const { exitCode, json, stderr } = await cli(['plan', '--env', 'dev', '--all']);
+    expect({ exitCode, stderr: exitCode === 0 ? '' : stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect(json).toMatchObject({ workflow: 'plan', status: 'succeeded', environment: 'dev' });
+    expect(json?.projects.map((p) => [p.name, p.dir, p.layer, p.status])).toEqual([
+      ['network', 'infra/network', 0, 'planned'],
+      ['dns', 'infra/dns', 0, 'planned'],
+      ['app', 'infra/app', 1, 'planned'],
+    ]);
+    for (const project of json?.projects ?? []) {
+      expect(project.summary).toMatchObject({ add: 1, change: 0, destroy: 0 });
+      expect(project.workspace).toBeNull();
+      expect(Date.parse(project.startedAt ?? '')).toBeLessThanOrEqual(
+        Date.parse(project.finishedAt ?? ''),
+      );
+    }
+    // Each plan read its own var file: the plan text has dev's values.
+    const runDir = join(repo.dir, '.git', 'stepform', 'artifacts', json?.runId ?? '');
+    const network = await readFile(join(runDir, 'project-network', 'plan', 'plan.txt'), 'utf8');
+    expect(network).toContain('10.0.0.0/16');
+    const dns = await readFile(join(runDir, 'project-dns', 'plan', 'plan.txt'), 'utf8');
+    expect(dns).toContain('dev.example.internal');
+  });
+
+  it('plans exactly the projects that call the shared module when it changes', async () => {
+    await onBranch(
+      'labels',
+      { 'modules/labels/extra.tf': 'output "owner" {\n  value = "platform"\n}\n' },
+      async () => {
+        const { exitCode, json } = await cli(['plan', '--env', 'dev']);
+        expect(exitCode).toBe(0);
+        expect(json?.projects.map((p) => [p.name, p.layer])).toEqual([
+          ['network', 0],
+          ['app', 1],
+        ]);
+      },
+    );
+  });
+
+  it('plans nothing, and says so, when the change affects no project', async () => {
+    const { exitCode, json } = await cli(['plan', '--env', 'dev']);
+    expect(exitCode).toBe(0);
+    expect(json).toMatchObject({ runId: null, status: 'skipped', projects: [] });
+    expect(json?.message).toMatch(/no project of stepform\.yaml is affected/);
+    const text = await startCli(['plan', '--env', 'dev'], { cwd: repo.dir, env }).done;
+    expect(text.stdout).toMatch(/^nothing to plan: /);
+  });
+
+  it('plans the projects --project names, in their layers, whatever order they are named in', async () => {
+    const { exitCode, json } = await cli(['plan', '--env', 'prod', '--project', 'app,network']);
+    expect(exitCode).toBe(0);
+    expect(json?.projects.map((p) => [p.name, p.layer])).toEqual([
+      ['network', 0],
+      ['app', 1],
+    ]);
+  });
+
+  it('fails the run when one project’s plan fails, and still reports the others planned', async () => {
+    await onBranch(
+      'broken-app',
+      { 'infra/app/envs/dev.tfvars': 'environment = "dev"\nreplicas = "many"\n' },
+      async () => {
+        const { exitCode, json } = await cli(['plan', '--env', 'dev', '--all']);
+        expect(exitCode).toBe(1);
+        expect(json?.status).toBe('failed');
+        expect(json?.projects.map((p) => [p.name, p.status])).toEqual([
+          ['network', 'planned'],
+          ['dns', 'planned'],
+          ['app', 'failed'],
+        ]);
+        expect(json?.projects[2]?.error?.message).toMatch(/replicas|number/);
+        expect(json?.error?.message).toMatch(/^app: /);
+        // The environment's one comment has a section per project.
+        const markdown = await readFile(
+          join(repo.dir, '.git', 'stepform', 'runs', json?.runId ?? '', 'pr-comment.md'),
+          'utf8',
+        );
+        expect(markdown).toMatch(/^<!-- stepform:comment environment=dev -->/);
+        for (const name of ['network', 'dns', 'app']) expect(markdown).toContain(name);
+      },
+    );
+  });
+
+  it.each([
+    [
+      'a project stepform.yaml does not list',
+      ['--project', 'nope'],
+      /--project: "nope" is not a project/,
+    ],
+    [
+      'two selections at once',
+      ['--all', '--project', 'app'],
+      /--all: give one of --project, --all, not both/,
+    ],
+    [
+      '--base with a selection',
+      ['--all', '--base', 'HEAD'],
+      /--base: selects projects by what changed/,
+    ],
+    [
+      'an environment it does not declare',
+      ['--env', 'staging', '--all'],
+      /--env: "staging" is not an environment/,
+    ],
+    [
+      'a dir no project has',
+      ['--dir', 'modules/labels'],
+      /--dir: modules\/labels is the dir of no project/,
+    ],
+  ])('refuses %s: exit 2, nothing recorded', async (_what, args, message) => {
+    const before = await cli(['runs']);
+    const { exitCode, stderr } = await cli(['plan', ...args]);
+    expect(exitCode).toBe(2);
+    expect(stderr).toMatch(message);
+    expect((await cli(['runs'])).stdout).toBe(before.stdout);
+  });
+});
