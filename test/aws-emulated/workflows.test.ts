@@ -176,6 +176,48 @@ describe('plan (pull request) on emulated AWS', () => {
   });
 });
 
+describe('a plan of several projects on emulated AWS (issue 14)', () => {
+  it('plans each project in the Map state; one failing fails the run, the others reported planned', async () => {
+    const mono = await repo.commitDir(join(REPO_ROOT, 'test', 'golden', 'monorepo'), 'mono');
+    const broken = await repo.commitFiles(
+      { 'mono/infra/app/envs/dev.tfvars': 'environment = "dev"\nreplicas = "many"\n' },
+      'break app',
+    );
+    const projects = ['network', 'dns', 'app'].map((name, i) => ({
+      name,
+      dir: `mono/infra/${name}`,
+      layer: i === 2 ? 1 : 0,
+      varFiles: [`mono/infra/${name}/envs/dev.tfvars`],
+    }));
+    const input = { projectDir: 'mono/infra', projects, maxParallel: 2, pullRequest: 8 };
+
+    const planned = 'emulated-plan-projects-1';
+    const ok = await scenario.waitFor(
+      await scenario.start('plan', planned, 'dev', { ...input, commit: mono }),
+    );
+    expectEnded(ok, 'SUCCEEDED');
+    expect(ok.entered).toEqual(expect.arrayContaining(['PlanProjects', 'CollectPlans']));
+    expect(ok.entered.filter((state) => state === 'RunPlanJob')).toHaveLength(3);
+    expect(await scenario.s3Keys('ArtifactsBucket', '')).toEqual(
+      expect.arrayContaining(
+        projects.map(
+          (p) => `artifacts${BATCH_ARTIFACTS_ROOT}/${planned}/project-${p.name}/plan/result.json`,
+        ),
+      ),
+    );
+
+    const failing = 'emulated-plan-projects-2';
+    const failed = await scenario.waitFor(
+      await scenario.start('plan', failing, 'dev', { ...input, commit: broken }),
+    );
+    expect(failed.status).toBe('FAILED');
+    expect(failed.entered).toEqual(
+      expect.arrayContaining(['ProjectPlanned', 'ProjectPlanFailed', 'OutcomePlanFailed']),
+    );
+    expect(await scenario.phasesOf(failing)).toEqual(['started', 'failed']);
+  });
+});
+
 describe('plan-apply (push to main) on emulated AWS', () => {
   it('locks, plans, waits for approval, applies after the approve link is used, and unlocks', async () => {
     const runId = 'emulated-apply-1';

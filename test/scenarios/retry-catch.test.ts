@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stateKey } from '../../core/contracts/job-input.ts';
 import { DEFAULT_LOCK_TTL_MS } from '../../core/locks.ts';
 import type { RunContext, Workflow } from '../../core/contracts/workflow-input.ts';
-import { type AslDefinition, readAslText } from '../../state-machines/workflows.ts';
+import { type AslDefinition, allStates, readAslText } from '../../state-machines/workflows.ts';
 import type { FaultInjection, RunOutcome, StateProgress } from '../../local/engine/engine.ts';
 import { LocalEngine } from '../../local/engine/local-engine.ts';
 import type { ApprovalRequest } from '../../local/engine/handlers.ts';
@@ -197,9 +197,9 @@ async function maxAttempts(workflow: Workflow, state: string, error: string): Pr
     definition = JSON.parse(await readAslText(workflow)) as AslDefinition;
     definitions.set(workflow, definition);
   }
-  const retrier = (definition.States[state]?.Retry ?? []).find((r) =>
-    r.ErrorEquals.includes(error),
-  ) as { MaxAttempts?: number } | undefined;
+  const found = allStates(definition).find(([name]) => name === state)?.[1];
+  const retrier = (found?.Retry ?? []).find((r) => r.ErrorEquals.includes(error)) as
+    { MaxAttempts?: number } | undefined;
   if (!retrier) throw new Error(`${workflow}: ${state} does not retry ${error}`);
   return retrier.MaxAttempts ?? 3;
 }
@@ -1217,5 +1217,146 @@ describe('command (issue 13)', () => {
     expect(ran.outcome.error?.name).toBe('LockHeld');
     expect(ran.entered).not.toContain('RunCommandJob');
     expect(ran.phases).toEqual(['failed']);
+  });
+});
+
+describe('a plan of several projects (a Map state, issue 14)', () => {
+  let engine: LocalEngine;
+  /** The golden monorepo at mono/: network and dns in layer 0, app in layer 1. */
+  let commitMono: string;
+  /** The same with app's dev var file giving replicas a string: app's plan fails. */
+  let commitBrokenApp: string;
+  const monoProject = (name: string, layer: number) => ({
+    name,
+    dir: `mono/infra/${name}`,
+    layer,
+    varFiles: [`mono/infra/${name}/envs/dev.tfvars`],
+  });
+  const projects = [monoProject('network', 0), monoProject('dns', 0), monoProject('app', 1)];
+  const extra = { projectDir: 'mono/infra', projects, maxParallel: 2 };
+  /** Events of a state in every iteration (`RunPlanJob [network]`…), by type. */
+  const inIterations = (ran: Ran, type: StateProgress['type'], state: string) =>
+    ran.progress.filter((p) => p.type === type && p.state.startsWith(`${state} [`));
+
+  beforeAll(async () => {
+    engine = await newEngine();
+    commitMono = await repo.commitDir(
+      join(REPO_ROOT, 'test', 'golden', 'monorepo'),
+      'mono',
+      'mono',
+    );
+    commitBrokenApp = await repo.commitFiles(
+      { 'mono/infra/app/envs/dev.tfvars': 'environment = "dev"\nreplicas = "many"\n' },
+      'break app',
+    );
+  });
+
+  it('retries a Batch error of one project’s RunPlanJob and a Lambda error of CollectPlans, and plans all', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan',
+      commit: commitMono,
+      environment: 'dev',
+      extra,
+      faults: {
+        RunPlanJob: { times: 1, error: 'Batch.AWSBatchException' },
+        CollectPlans: { times: 2, error: 'Lambda.ServiceException' },
+      },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(inIterations(ran, 'retried', 'RunPlanJob')).toHaveLength(1);
+    expect(
+      inIterations(ran, 'exited', 'RunPlanJob')
+        .map((p) => p.state)
+        .sort(),
+    ).toEqual(['RunPlanJob [app]', 'RunPlanJob [dns]', 'RunPlanJob [network]']);
+    expect(ran.count('retried', 'CollectPlans')).toBe(2);
+    expect(ran.phases).toEqual(['started', 'planned']);
+    const details = engine.stores.runs.get(ran.runId)?.details as {
+      projects: { name: string; status: string; summary: { add: number } }[];
+    };
+    expect(details.projects.map((p) => [p.name, p.status, p.summary.add])).toEqual([
+      ['network', 'planned', 1],
+      ['dns', 'planned', 1],
+      ['app', 'planned', 1],
+    ]);
+  });
+
+  it('runs at most maxParallel iterations at once', async () => {
+    let running = 0;
+    let most = 0;
+    await run(engine, {
+      workflow: 'plan',
+      commit: commitMono,
+      environment: 'dev',
+      extra: { ...extra, maxParallel: 1 },
+      onProgress: (p) => {
+        if (!p.state.startsWith('RunPlanJob [')) return;
+        if (p.type === 'entered') most = Math.max(most, (running += 1));
+        if (p.type === 'exited' || p.type === 'failed') running -= 1;
+      },
+    });
+    expect(most).toBe(1);
+  });
+
+  it('a project whose plan fails (Terraform) is reported failed, the others planned, and the run fails', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan',
+      commit: commitBrokenApp,
+      environment: 'dev',
+      extra,
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toMatch(/^app: plan failed: TerraformFailed: /);
+    expect(inIterations(ran, 'caught', 'CollectPlan').map((p) => p.state)).toEqual([
+      'CollectPlan [app]',
+    ]);
+    expect(ran.entered).toContain('OutcomePlanFailed');
+    expect(ran.entered.slice(-2)).toEqual(['EndForOutcome', 'Failed']);
+    expect(ran.phases).toEqual(['started', 'failed']);
+    const details = engine.stores.runs.get(ran.runId)?.details as {
+      projects: { name: string; status: string }[];
+    };
+    expect(details.projects.map((p) => [p.name, p.status])).toEqual([
+      ['network', 'planned'],
+      ['dns', 'planned'],
+      ['app', 'failed'],
+    ]);
+  });
+
+  it('a RunPlanJob that fails for good (States.TaskFailed): not retried, that project JobLost', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan',
+      commit: commitMono,
+      environment: 'dev',
+      extra: { ...extra, projects: [monoProject('network', 0)], projectDir: 'mono/infra/network' },
+      faults: { RunPlanJob: { times: 1, error: 'States.TaskFailed' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(inIterations(ran, 'retried', 'RunPlanJob')).toHaveLength(0);
+    expect(inIterations(ran, 'caught', 'RunPlanJob')).toHaveLength(1);
+    expect(inIterations(ran, 'failed', 'CollectPlan').map((p) => p.error)).toEqual([
+      expect.stringMatching(/^JobLost: /),
+    ]);
+    // One project: its error is the run's, as it was before runs had projects.
+    expect(ran.outcome.error?.message).toMatch(/^the plan job of run .* ended without a result/);
+  });
+
+  it('a CollectPlans that fails for good: caught, the run fails and says why', async () => {
+    const retries = await maxAttempts('plan', 'CollectPlans', 'Lambda.ServiceException');
+    const ran = await run(engine, {
+      workflow: 'plan',
+      commit: commitMono,
+      environment: 'dev',
+      extra,
+      faults: { CollectPlans: { times: retries + 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.count('caught', 'CollectPlans')).toBe(1);
+    expect(ran.entered).toContain('OutcomeFailed');
+    expect(ran.outcome.error?.message).toContain(
+      `injected failure ${retries + 1} of ${retries + 1}`,
+    );
+    expect(ran.phases).toEqual(['started', 'failed']);
   });
 });
