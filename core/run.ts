@@ -61,6 +61,11 @@ export interface PreparedRun {
    */
   needsApproval: boolean;
   /**
+   * The environment is protected (the run input says so): plan-apply's NeedsApproval asks for
+   * an approval of a plan that deletes or replaces, even when the run is auto-approved.
+   */
+  protectedEnvironment: boolean;
+  /**
    * How long the approval task waits (its TimeoutSecondsPath): the approval's own timeout and
    * APPROVAL_TASK_GRACE_SECONDS. The approval expires counted from when RequestApproval runs,
    * a little after the task started; the grace keeps the task waiting until then, so a link
@@ -175,7 +180,9 @@ export function prepareRun(
         }),
     projects: prepared,
     maxParallel: run.maxParallel ?? DEFAULT_MAX_PARALLEL,
-    needsApproval: changesState && !(run.autoApprove && allowAutoApprove),
+    needsApproval:
+      changesState && (run.protectedEnvironment === true || !(run.autoApprove && allowAutoApprove)),
+    protectedEnvironment: run.protectedEnvironment === true,
     approvalTaskTimeoutSeconds: run.approvalTimeoutSeconds + APPROVAL_TASK_GRACE_SECONDS,
   };
 }

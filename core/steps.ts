@@ -368,7 +368,12 @@ export async function recordStep(
     ...(schedule === undefined ? {} : { schedule }),
     ...(rollback === undefined ? {} : { rollback }),
     ...(error === undefined ? {} : { error }),
-    ...(projects === undefined ? {} : { projects: projects.projects }),
+    // A run of one project without reports: what it covered, under its name in stepform.yaml.
+    ...(projects !== undefined
+      ? { projects: projects.projects }
+      : run.projects === undefined
+        ? {}
+        : { covered: run.projects }),
   });
   return { recorded: outcome };
 }

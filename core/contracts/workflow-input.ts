@@ -77,6 +77,11 @@ export const RUN_INPUT = z
      * projectDir is the folder they share ("." at most).
      */
     projects: z.array(RUN_PROJECT).min(1).max(MAX_RUN_PROJECTS).optional(),
+    /**
+     * The environment is `protected: true` in stepform.yaml: a plan that deletes or replaces,
+     * and a command that changes the state, wait for an approval whatever autoApprove says.
+     */
+    protectedEnvironment: z.boolean().optional(),
     /** How many projects of one layer run at once (stepform.yaml's max_parallel; default 4). */
     maxParallel: z.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional(),
   })

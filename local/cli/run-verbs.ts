@@ -96,7 +96,7 @@ export type ProjectJson = z.output<typeof PROJECT_REPORT>;
 
 /**
  * Each project the run covered, in execution order: what its Record step kept, or for a run
- * of one project without reports, that project as the run itself says.
+ * of one project without reports, that project as Record named it (else as the run's folder).
  */
 export function projectsOf(row: RunRow): ProjectJson[] {
   const reports = z.array(PROJECT_REPORT).safeParse(row.details.projects);
@@ -114,12 +114,16 @@ export function projectsOf(row: RunRow): ProjectJson[] {
       ...(p.error ? { error: p.error } : {}),
     }));
   }
+  const covered = z
+    .array(z.looseObject({ name: z.string(), dir: z.string(), workspace: z.string().optional() }))
+    .safeParse(row.details.covered);
+  const only = covered.success && covered.data.length === 1 ? covered.data[0] : undefined;
   return [
     {
-      name: row.projectDir,
-      dir: row.projectDir,
+      name: only?.name ?? row.projectDir,
+      dir: only?.dir ?? row.projectDir,
       layer: 0,
-      workspace: null,
+      workspace: only?.workspace ?? null,
       status: row.status,
       summary: row.details.summary ?? null,
       outputs: (row.details.outputs as Record<string, unknown> | undefined) ?? {},
@@ -249,7 +253,15 @@ export async function runInputFromFlags(
   if (selection.nothing !== undefined) {
     return { nothing: selection.nothing, workflow, environment, commit, base: selection.base };
   }
-  const { projectDir, projects, maxParallel } = selection;
+  const { projectDir, projects, maxParallel, environmentConfig: settings } = selection;
+  // stepform.yaml's `approval.required`: every apply there waits, whatever --auto-approve says.
+  const approvalRequired = settings?.approval?.required === true;
+  if (approvalRequired && values['auto-approve'] === true) {
+    io.err(
+      `warning: ${environment} requires an approval (stepform.yaml): --auto-approve is ignored\n`,
+    );
+  }
+  const timeoutFlag = values['approval-timeout'] ?? settings?.approval?.timeout;
   if (
     projects !== undefined &&
     projects.length > 1 &&
@@ -272,8 +284,12 @@ export async function runInputFromFlags(
         commit,
         projectDir,
         environment,
-        autoApprove: values['auto-approve'] === true,
-        approvalTimeoutSeconds: approvalTimeoutSeconds(values),
+        autoApprove: values['auto-approve'] === true && !approvalRequired,
+        approvalTimeoutSeconds: approvalTimeoutSeconds({
+          ...values,
+          ...(timeoutFlag === undefined ? {} : { 'approval-timeout': timeoutFlag }),
+        }),
+        ...(settings?.protected === true ? { protectedEnvironment: true } : {}),
         ...(ttlMs === undefined ? {} : { ttlSeconds: Math.round(ttlMs / 1000) }),
         ...(projects === undefined ? {} : { projects }),
         ...(maxParallel === undefined ? {} : { maxParallel }),

@@ -6,6 +6,7 @@ import { type Selection, selectProjects } from '../../core/config/layers.ts';
 import { type RunProjects, runProjectsFor } from '../../core/config/run-projects.ts';
 import {
   CONFIG_FILE,
+  type EnvironmentConfig,
   environmentConfig,
   resolveProject,
 } from '../../core/config/stepform-config.ts';
@@ -22,7 +23,12 @@ import {
 
 /** What a run covers, or why it covers nothing (no project affected by the change). */
 export type RunSelection =
-  | (Partial<RunProjects> & { readonly projectDir: string; readonly nothing?: undefined })
+  | (Partial<RunProjects> & {
+      readonly projectDir: string;
+      /** The environment's settings in stepform.yaml, when there is one. */
+      readonly environmentConfig?: EnvironmentConfig;
+      readonly nothing?: undefined;
+    })
   | { readonly nothing: string; readonly base: string };
 
 /** --project's names: repeated flags, each possibly `a,b`. */
@@ -66,7 +72,7 @@ export async function selectRun(
     await checkProjectDirAtCommit(repository, commit, projectDir);
     return { projectDir };
   }
-  environmentConfig(config, environment, '--env');
+  const settings = environmentConfig(config, environment, '--env');
   const files = await filesAtCommit(repository, commit);
   let selection: Selection;
   let base: string | undefined;
@@ -93,5 +99,8 @@ export async function selectRun(
       base: base ?? '',
     };
   }
-  return runProjectsFor(config, environment, selected, new Set(files));
+  return {
+    ...runProjectsFor(config, environment, selected, new Set(files)),
+    environmentConfig: settings,
+  };
 }

@@ -34,6 +34,8 @@ interface RunJson {
   projectDir?: string;
   projects: ProjectJson[];
   outputs?: Record<string, { sensitive: boolean; value: unknown }>;
+  summary?: { add: number; change: number; destroy: number } | null;
+  phase?: string | null;
   error?: { name: string; message: string };
   message?: string;
 }
@@ -194,5 +196,57 @@ describe('plan on the golden monorepo', () => {
     expect(exitCode).toBe(2);
     expect(stderr).toMatch(message);
     expect((await cli(['runs'])).stdout).toBe(before.stdout);
+  });
+});
+
+describe('apply of one project of the golden monorepo', () => {
+  it('applies --project with its environment’s values, and stops a second project with exit 2', async () => {
+    const { exitCode, json } = await cli([
+      'apply',
+      '--env',
+      'dev',
+      '--project',
+      'network',
+      '--auto-approve',
+    ]);
+    expect(exitCode).toBe(0);
+    expect(json?.outputs?.cidr).toEqual({ sensitive: false, value: '10.0.0.0/16' });
+    expect(json?.projects.map((p) => [p.name, p.dir])).toEqual([['network', 'infra/network']]);
+    const two = await cli(['apply', '--env', 'dev', '--all', '--auto-approve']);
+    expect(two.exitCode).toBe(2);
+    expect(two.stderr).toMatch(/--project: plan-apply runs one project at a time/);
+  });
+
+  it('waits for an approval in a protected environment when the plan destroys, whatever --auto-approve says', async () => {
+    const apply = (environment: string) =>
+      cli([
+        'apply',
+        '--env',
+        environment,
+        '--project',
+        'dns',
+        '--auto-approve',
+        '--approval-timeout',
+        '2s',
+      ]);
+    // Adding only: prod applies at once too.
+    for (const environment of ['dev', 'prod']) expect((await apply(environment)).exitCode).toBe(0);
+    await onBranch(
+      'drop-zone',
+      {
+        'infra/dns/main.tf':
+          'variable "zone" {\n  type = string\n}\n\noutput "zone" {\n  value = var.zone\n}\n',
+      },
+      async () => {
+        const dev = await apply('dev');
+        expect(dev.exitCode).toBe(0);
+        expect(dev.json?.summary).toMatchObject({ destroy: 1 });
+        // prod is protected: the destroy waits for an approval, which nobody gives in 2 s.
+        const prod = await apply('prod');
+        expect(prod.exitCode).toBe(1);
+        expect(prod.json).toMatchObject({ status: 'failed', phase: 'expired' });
+        expect(prod.stderr).toMatch(/approval needed/);
+      },
+    );
   });
 });
