@@ -1,10 +1,14 @@
-// command --env ENV [--dir DIR] -- <args>: starts the command workflow, one allowlisted
+// command --env ENV [--dir DIR | --project NAME] -- <args>: starts the command workflow, one allowlisted
 // Terraform command under the environment's lock (one that changes the state waits for an
 // approval, unless --auto-approve). Its masked output is printed after the run. The command
 // is checked against the allowlist before a run exists: anything else is exit 2, no run.
 import { InvalidInput } from '../../core/errors.ts';
 import { commandProblem } from '../../core/terraform-commands.ts';
-import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
+import {
+  RUN_INPUT,
+  type RunContext,
+  type RunProject,
+} from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import { LocalEngine } from '../engine/local-engine.ts';
 import {
@@ -18,6 +22,7 @@ import {
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { approvalTimeoutSeconds, executeRun } from './run-verbs.ts';
+import { projectNames, selectRun } from './selection.ts';
 
 /** What parseArgs' tokens say about the words of a command line. */
 export interface CommandLineToken {
@@ -45,20 +50,24 @@ export function commandArgs(tokens: readonly CommandLineToken[]): string[] {
   return positionals.filter((t) => t.index > terminator.index).map((t) => String(t.value));
 }
 
-/** The project: --dir, else the one project the environment has a record of. */
+/**
+ * The project: --project (stepform.yaml's name), --dir, else the one project the environment
+ * has a record of. The command needs its state: a project never applied there is refused.
+ */
 async function projectOf(
   repository: string,
   environment: string,
   values: CliValues,
   io: Io,
+  named?: string,
 ): Promise<string> {
   const engine = await openEngine(repository, io);
   try {
     const known = engine.stores.records
       .listEnvironments()
       .filter((e) => e.environment === environment && e.status !== 'destroyed');
-    if (values.dir !== undefined) {
-      const projectDir = await resolveProjectDir(repository, values.dir, io.cwd);
+    if (named !== undefined || values.dir !== undefined) {
+      const projectDir = named ?? (await resolveProjectDir(repository, values.dir, io.cwd));
       if (!known.some((e) => e.projectDir === projectDir)) {
         throw new InvalidInput(
           '--env',
@@ -83,6 +92,46 @@ async function projectOf(
 }
 
 /**
+ * The command's project, and with stepform.yaml its settings there (workspace, var files: an
+ * import reads the variables; whether the environment is protected).
+ */
+export async function commandProject(
+  repository: string,
+  commit: string,
+  environment: string,
+  values: CliValues,
+  io: Io,
+): Promise<{ projectDir: string; projects?: RunProject[]; protectedEnvironment?: true }> {
+  const names = projectNames(values);
+  if (names.length > 1)
+    throw new InvalidInput('--project', 'a command runs in one project: name one');
+  if (names.length === 1 && values.dir !== undefined)
+    throw new InvalidInput('--project', 'give one of --dir, --project, not both');
+  // --project: its dir from stepform.yaml (and the environment checked against it).
+  const chosen =
+    names.length === 1
+      ? await selectRun({ project: names }, repository, commit, environment, io.cwd)
+      : undefined;
+  const namedDir = chosen?.nothing === undefined ? chosen?.projects?.[0]?.dir : undefined;
+  const projectDir = await projectOf(repository, environment, values, io, namedDir);
+  await checkProjectDirAtCommit(repository, commit, projectDir);
+  const selection =
+    chosen ?? (await selectRun({ dir: projectDir }, repository, commit, environment, repository));
+  if (selection.nothing !== undefined || selection.projects === undefined) return { projectDir };
+  if (selection.projects.length > 1) {
+    throw new InvalidInput(
+      '--project',
+      `${projectDir} holds several projects of stepform.yaml (${selection.projects.map((p) => p.name).join(', ')}): name one`,
+    );
+  }
+  return {
+    projectDir,
+    projects: selection.projects,
+    ...(selection.environmentConfig?.protected === true ? { protectedEnvironment: true } : {}),
+  };
+}
+
+/**
  * The command's words and environment, checked before anything is opened: a refused command
  * is refused whatever else is wrong.
  */
@@ -104,6 +153,8 @@ export function commandRunInput(fields: {
   repository: string;
   commit: string;
   projectDir: string;
+  projects?: RunProject[];
+  protectedEnvironment?: true;
   environment: string;
   args: readonly string[];
   values: CliValues;
@@ -139,13 +190,12 @@ export async function commandVerb(
   approvalTimeoutSeconds(values); // checked before anything is read
   const repository = await resolveRepository(values.repo, io.cwd);
   const commit = await resolveCommit(repository, values.commit);
-  const projectDir = await projectOf(repository, environment, values, io);
-  await checkProjectDirAtCommit(repository, commit, projectDir);
+  const project = await commandProject(repository, commit, environment, values, io);
   const run = commandRunInput({
     runId: LocalEngine.newRunId(),
     repository,
     commit,
-    projectDir,
+    ...project,
     environment,
     args,
     values,

@@ -24,7 +24,7 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   destroy    [SELECTION] --env ENV [--yes]       asks first on a terminal
   ttl        ENV DURATION [--dir DIR]       set a new TTL, counted from now
   ttl        ENV --cancel [--dir DIR]       keep it until destroyed by hand
-  command    --env ENV [--dir DIR] [--auto-approve] [--approval-timeout 10m] -- ARGS...
+  command    --env ENV [--dir DIR | --project NAME] [--auto-approve] [--approval-timeout 10m] -- ARGS...
              one of: state list, state show ADDR, state rm ADDR, output [NAME],
              import ADDR ID, force-unlock ID, providers (state rm and import need an approval)
   approve    RUN_ID [--by NAME]
@@ -87,7 +87,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   ephemeral: [...SELECTION, 'env', 'repo', 'commit', 'ttl'],
   destroy: [...SELECTION, 'env', 'repo', 'commit', 'yes'],
   ttl: ['dir', 'repo', 'cancel'],
-  command: ['dir', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
+  command: ['dir', 'project', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   approve: ['by', 'repo'],
   reject: ['by', 'repo'],
   cancel: ['repo'],

@@ -217,6 +217,27 @@ describe('apply of one project of the golden monorepo', () => {
     expect(two.stderr).toMatch(/--project: plan-apply runs one project at a time/);
   });
 
+  it('runs a command in the project --project names (its dir and var files from stepform.yaml)', async () => {
+    const output = await startCli(
+      ['command', '--env', 'dev', '--project', 'network', '--', 'output', 'cidr'],
+      { cwd: repo.dir, env },
+    ).done;
+    expect(output.exitCode).toBe(0);
+    expect(output.stdout).toContain('10.0.0.0/16');
+    const command = (project: string) =>
+      startCli(['command', '--env', 'dev', '--project', project, '--', 'state', 'list'], {
+        cwd: repo.dir,
+        env,
+      }).done;
+    const unknown = await command('nope');
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/--project: "nope" is not a project/);
+    // app was never applied in dev: nothing to read.
+    const never = await command('app');
+    expect(never.exitCode).toBe(2);
+    expect(never.stderr).toMatch(/dev has no state of infra\/app/);
+  });
+
   it('waits for an approval in a protected environment when the plan destroys, whatever --auto-approve says', async () => {
     const apply = (environment: string) =>
       cli([
