@@ -271,3 +271,27 @@ describe('apply of one project of the golden monorepo', () => {
     );
   });
 });
+
+describe('apply on the golden workspace-per-environment repository', () => {
+  let workspaces: TestRepo;
+  beforeAll(async () => {
+    workspaces = await makeRepo();
+    await workspaces.commitDir(join(REPO_ROOT, 'test', 'golden', 'workspaces'), '.', 'workspaces');
+  });
+  afterAll(async () => {
+    await rm(workspaces.dir, { recursive: true, force: true });
+  });
+
+  it('applies each environment in its own workspace with its variables/<env>.tfvars', async () => {
+    for (const environment of ['dev', 'prod']) {
+      const result = await startCli(
+        ['apply', '--env', environment, '--all', '--auto-approve', '--json'],
+        { cwd: workspaces.dir, env },
+      ).done;
+      expect({ environment, exitCode: result.exitCode }).toEqual({ environment, exitCode: 0 });
+      const json = parseJson(result) as RunJson;
+      expect(json.outputs?.workspace).toEqual({ sensitive: false, value: environment });
+      expect(json.projects.map((p) => [p.name, p.workspace])).toEqual([['platform', environment]]);
+    }
+  });
+});
