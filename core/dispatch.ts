@@ -3,7 +3,7 @@
 // outputs are left out, not masked: another repository's workflow logs are no place for even
 // the fact of a secret. A failed dispatch is reported, never fails the apply.
 import { z } from 'zod';
-import { AFTER_APPLY, GITHUB_REPOSITORY } from './config/stepform-config.ts';
+import { AFTER_APPLY, GITHUB_REPOSITORY } from './contracts/workflow-input.ts';
 import { MASKED_OUTPUT } from './contracts/job-result.ts';
 import { InvalidInput, describeError } from './errors.ts';
 import type { CodeHostPort } from './ports.ts';
@@ -22,8 +22,8 @@ const RUN = z.object({
   environment: z.string().min(1),
   commit: z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-character hex SHA'),
   runId: z.string().min(1),
-  /** The repository that was applied, owner/name. */
-  repository: GITHUB_REPOSITORY,
+  /** The repository that was applied, owner/name; absent for a local clone not on GitHub. */
+  repository: GITHUB_REPOSITORY.optional(),
 });
 export type DispatchRun = z.input<typeof RUN>;
 
@@ -46,7 +46,7 @@ export type ClientPayload = {
   readonly environment: string;
   readonly commit: string;
   readonly runId: string;
-  readonly repository: string;
+  readonly repository?: string;
   /** Every applied project, in the run's order, also those whose outputs were dropped. */
   readonly projects: readonly string[];
   /** Per project, its outputs that are not sensitive. */
@@ -93,7 +93,7 @@ export function dispatchPayload(
     environment: parsedRun.environment,
     commit: parsedRun.commit,
     runId: parsedRun.runId,
-    repository: parsedRun.repository,
+    ...(parsedRun.repository === undefined ? {} : { repository: parsedRun.repository }),
     projects: parsedProjects.map((project) => project.name),
     outputs,
     ...(truncated ? { truncated: true as const } : {}),
@@ -194,4 +194,12 @@ export async function dispatchAfterApply(
     }
   }
   return reports;
+}
+
+/** owner/name of a GitHub URL (`https://github.com/owner/name[.git]`); undefined otherwise. */
+export function githubRepositoryOf(repository: string): string | undefined {
+  const match = /^https:\/\/github\.com\/([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(
+    repository,
+  );
+  return match?.[1];
 }

@@ -2,9 +2,10 @@
 // commit status and deployment. Best effort by design: each channel fails alone and is
 // reported; only a status event that cannot be published is an error (NotificationFailed),
 // which the workflow retries and then steps over.
-import { type ChangeCounts, formatCounts } from './contracts/job-result.ts';
+import { type ChangeCounts, MASKED_OUTPUT, formatCounts } from './contracts/job-result.ts';
+import { dispatchAfterApply, githubRepositoryOf } from './dispatch.ts';
 import { z } from 'zod';
-import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
+import { RUN_INPUT, type RunContext, singleProject } from './contracts/workflow-input.ts';
 import { NotificationFailed, describeError } from './errors.ts';
 import type {
   ArtifactPort,
@@ -37,6 +38,7 @@ export const NOTIFY_INPUT = z.looseObject({
           status: z.string(),
           summary: z.looseObject({ add: z.number(), change: z.number(), destroy: z.number() }),
           resultLocation: z.string().optional(),
+          outputs: z.record(z.string(), MASKED_OUTPUT).optional(),
           error: z.looseObject({ name: z.string(), message: z.string() }).optional(),
         }),
       ),
@@ -85,6 +87,11 @@ export interface NotifyPorts {
   readonly codeHost?: CodeHostPort;
   /** Where the PR comment goes when there is no pull request or no code host (a file locally). */
   readonly commentSink?: (runId: string, markdown: string) => Promise<void>;
+  /**
+   * Sends after_apply's repository_dispatch events: GitHub on AWS, files in the run's folder
+   * locally. Without one, nothing is sent.
+   */
+  readonly dispatcher?: Pick<CodeHostPort, 'dispatchRepositoryEvent'>;
   /** Builds the chat message (Block Kit on Slack); plain text by default. */
   readonly chatMessage?: (run: RunContext, phase: Phase, detail: NotifyDetail) => ChatMessage;
 }
@@ -225,6 +232,42 @@ export async function notifyStep(
       `status event ${phase} not published: ${describeError(error).message}`,
       { cause: error },
     );
+  }
+
+  // After a successful apply, each after_apply dispatch: reported, never failing the run.
+  const entries = phase === 'applied' ? (run.afterApply ?? []) : [];
+  if (entries.length > 0 && ports.dispatcher) {
+    const single = singleProject(run);
+    const dispatchProjects =
+      projects.length > 0
+        ? projects.map((p) => ({ name: p.name, dir: p.dir, outputs: p.outputs ?? {} }))
+        : [
+            {
+              name: single?.name ?? run.projectDir,
+              dir: run.projectDir,
+              outputs: result?.outputs ?? {},
+            },
+          ];
+    const repository = githubRepositoryOf(run.repository);
+    const dispatches = await dispatchAfterApply(
+      ports.dispatcher,
+      entries,
+      {
+        environment: run.environment,
+        commit: run.commit,
+        runId: run.runId,
+        ...(repository === undefined ? {} : { repository }),
+      },
+      dispatchProjects,
+    );
+    for (const sent of dispatches) {
+      const channel = `dispatch ${sent.eventType} to ${sent.repository}`;
+      if (sent.status === 'sent') report.delivered.push(channel);
+      else report.failed.push(`${channel}: ${sent.error ?? 'failed'}`);
+    }
+    await ports.runs.addRunDetails(run.runId, { dispatches }).catch((error: unknown) => {
+      report.failed.push(`dispatch record: ${describeError(error).message}`);
+    });
   }
 
   const attempt = async (channel: string, send: () => Promise<void>) => {

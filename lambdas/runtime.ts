@@ -339,7 +339,7 @@ export class AwsRuntime implements TaskPorts {
       runs: this.runs,
       chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
       ...(chat ? { chat } : {}),
-      ...(codeHost ? { codeHost } : {}),
+      ...(codeHost ? { codeHost, dispatcher: codeHost } : {}),
     };
   }
 }

@@ -7,7 +7,9 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENVIRONMENT_NAME, PROJECT_DIR } from '../contracts/job-input.ts';
 import {
+  AFTER_APPLY,
   DEFAULT_MAX_PARALLEL,
+  GITHUB_REPOSITORY,
   MAX_PARALLEL_LIMIT,
   PROJECT_NAME,
 } from '../contracts/workflow-input.ts';
@@ -109,18 +111,8 @@ const POLICY = z.strictObject({
   namespaces: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)).optional(),
 });
 
-export const GITHUB_REPOSITORY = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name of a GitHub repository');
-
-export const AFTER_APPLY = z.strictObject({
-  dispatch: z.strictObject({
-    repository: GITHUB_REPOSITORY,
-    event_type: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a repository_dispatch event type'),
-  }),
-});
+// Defined with the run input, which carries them from the file to the apply.
+export { AFTER_APPLY, GITHUB_REPOSITORY };
 
 export const STEPFORM_CONFIG = z.strictObject({
   $schema: z.string().optional(),

@@ -34,6 +34,21 @@ export const PROJECT_NAME = z
     'must be 1-63 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
   );
 
+/** A GitHub repository as owner/name (an after_apply dispatch's target). */
+export const GITHUB_REPOSITORY = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name of a GitHub repository');
+
+/** stepform.yaml's after_apply entry: a repository_dispatch sent after a successful apply. */
+export const AFTER_APPLY = z.strictObject({
+  dispatch: z.strictObject({
+    repository: GITHUB_REPOSITORY,
+    event_type: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be a repository_dispatch event type'),
+  }),
+});
+
 /** The most projects one run covers: each is a Map iteration and a few KB of workflow state. */
 export const MAX_RUN_PROJECTS = 50;
 export const MAX_PARALLEL_LIMIT = 32;
@@ -82,6 +97,8 @@ export const RUN_INPUT = z
      * and a command that changes the state, wait for an approval whatever autoApprove says.
      */
     protectedEnvironment: z.boolean().optional(),
+    /** stepform.yaml's after_apply: sent by Notify once the run applied (best effort). */
+    afterApply: z.array(AFTER_APPLY).max(10).optional(),
     /** How many projects of one layer run at once (stepform.yaml's max_parallel; default 4). */
     maxParallel: z.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional(),
   })

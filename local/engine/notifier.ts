@@ -3,6 +3,7 @@
 // (its text printed otherwise), and the PR comment written as markdown into the run's folder.
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RunFolderCodeHost } from './run-folder-code-host.ts';
 import { type NotifyPorts, type NotifyReport, notifyStep } from '../../core/notify.ts';
 import type { ChatPort, StatusPort } from '../../core/ports.ts';
 import { slackMessage } from '../../core/slack-message.ts';
@@ -55,6 +56,13 @@ export class LocalNotifier {
       runs: this.#stores.runs,
       chat: this.#chat,
       chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      // Locally a dispatch is recorded in the run's folder, never sent to GitHub.
+      dispatcher: {
+        dispatchRepositoryEvent: async (repository, eventType, payload) =>
+          new RunFolderCodeHost(
+            join(this.#home.runs, String(payload.runId)),
+          ).dispatchRepositoryEvent(repository, eventType, payload),
+      },
       commentSink: async (runId, markdown) => {
         const dir = join(this.#home.runs, runId);
         await mkdir(dir, { recursive: true, mode: 0o700 });
