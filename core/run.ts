@@ -9,6 +9,7 @@ import { resolveCommand } from './terraform-commands.ts';
 import { cutText } from './text.ts';
 import {
   DEFAULT_MAX_PARALLEL,
+  MULTI_PROJECT_WORKFLOWS,
   RUN_INPUT,
   type RunContext,
   type RunProject,
@@ -40,8 +41,8 @@ export interface PreparedProject {
   jobs: ProjectJobs;
 }
 
-/** The workflows that run a list of projects (a Map state); the others run exactly one. */
-export const MULTI_PROJECT_WORKFLOWS: readonly RunContext['workflow'][] = ['plan'];
+// Where the CLI and the action check a selection before starting anything.
+export { MULTI_PROJECT_WORKFLOWS } from './contracts/workflow-input.ts';
 
 export interface PreparedRun {
   run: RunContext;

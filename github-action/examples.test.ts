@@ -101,6 +101,9 @@ const EXAMPLES = [
   },
 ] as const;
 
+/** The examples that check out the repository to select projects with `projects: changed`. */
+const CHECKOUT_EXAMPLES: readonly string[] = ['plan.yml', 'plan-apply.yml'];
+
 /** The placeholder every example uses for this action: replace <owner> (see the header comment). */
 const OUR_ACTION = '<owner>/stepform/github-action@v1';
 
@@ -116,10 +119,13 @@ describe('action.yml', () => {
     expect(Object.keys(ACTION.inputs).sort()).toEqual([...INPUT_NAMES].sort());
     const { STEP_OUTPUT_NAMES } = await import('./src/summary.ts');
     expect(Object.keys(ACTION.outputs).sort()).toEqual(
-      ['execution-arn', 'status', 'summary', ...STEP_OUTPUT_NAMES].sort(),
+      ['execution-arn', 'status', 'summary', 'projects', ...STEP_OUTPUT_NAMES].sort(),
     );
     expect(ACTION.inputs.wait?.default).toBe('true');
     expect(ACTION.inputs.timeout?.default).toBe('60m');
+    expect(ACTION.inputs.projects?.default).toBe('changed');
+    // A default would count as given, and select by folder over `projects`.
+    expect(ACTION.inputs.project?.default).toBeUndefined();
   });
 });
 
@@ -135,9 +141,13 @@ describe('examples', () => {
     const parsed = WORKFLOW.parse(parse(text));
 
     expect(Object.keys(parsed.on)).toContain(trigger);
-    // Least privilege: an OIDC token; no GITHUB_TOKEN scopes (no checkout, and Stepform posts
-    // to the pull request with its own token).
-    expect(parsed.permissions).toEqual({ 'id-token': 'write' });
+    // Least privilege: an OIDC token, and contents: read only for the checkout that
+    // `projects: changed` reads (Stepform posts to the pull request with its own token).
+    const checkout = CHECKOUT_EXAMPLES.includes(file);
+    expect(parsed.permissions).toEqual({
+      'id-token': 'write',
+      ...(checkout ? { contents: 'read' } : {}),
+    });
 
     const jobs = Object.values(parsed.jobs);
     expect(jobs).toHaveLength(1);
@@ -169,6 +179,16 @@ describe('examples', () => {
     expect('ttl' in inputs).toBe(workflow === 'ephemeral' || workflow === 'ttl');
     expect('command' in inputs).toBe(workflow === 'command');
     expect('approval-timeout' in inputs).toBe(workflow === 'plan-apply' || workflow === 'command');
+    if (checkout) {
+      // The whole history before the action, so that the change's base is there.
+      const cloned = steps.findIndex((s) => s.uses === 'actions/checkout@v4');
+      expect(cloned).toBeGreaterThanOrEqual(0);
+      expect(cloned).toBeLessThan(ours);
+      expect(steps[cloned]!.with).toEqual({ 'fetch-depth': 0 });
+      expect(inputs.projects).toBe('changed');
+    } else {
+      expect(steps.some((s) => s.uses?.startsWith('actions/checkout'))).toBe(false);
+    }
     // Every other action is pinned to a major version at least.
     for (const step of steps) if (step.uses !== undefined) expect(step.uses).toMatch(/@v\d+$/);
   });

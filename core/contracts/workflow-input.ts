@@ -126,6 +126,9 @@ export const RUN_INPUT = z
 export type RunContext = z.output<typeof RUN_INPUT>;
 export type RunInput = z.input<typeof RUN_INPUT>;
 
+/** The workflows that run a list of projects (a Map state); the others run exactly one. */
+export const MULTI_PROJECT_WORKFLOWS: readonly Workflow[] = ['plan'];
+
 /**
  * What is wrong with a run's project list, if anything: names and (dir, workspace) pairs are
  * unique (two projects on one state would race), and the layers run 0, 1, 2… in order.

@@ -4,6 +4,7 @@ import { readGitHubRun } from './event.ts';
 
 const SHA = 'a'.repeat(40);
 const HEAD = 'b'.repeat(40);
+const BEFORE = 'c'.repeat(40);
 
 const ENV = {
   GITHUB_EVENT_NAME: 'push',
@@ -35,6 +36,7 @@ describe('readGitHubRun', () => {
       repositoryName: 'acme/infra',
       serverUrl: 'https://github.com',
       commit: SHA,
+      change: { kind: 'none' },
       runId: '9876543210',
       runAttempt: '2',
       runUrl: 'https://github.com/acme/infra/actions/runs/9876543210',
@@ -50,13 +52,30 @@ describe('readGitHubRun', () => {
       );
       expect(run.commit).toBe(HEAD);
       expect(run.pullRequest).toBe(42);
+      expect(run.change).toEqual({ kind: 'diff', base: SHA });
     },
   );
+
+  it('push: the change is from `before`', async () => {
+    const { run } = await read({}, { before: BEFORE, after: SHA });
+    expect(run.change).toEqual({ kind: 'diff', base: BEFORE });
+  });
+
+  it('push of a new branch (`before` all zeros): nothing to compare with', async () => {
+    const { run } = await read({}, { before: '0'.repeat(40), after: SHA, created: true });
+    expect(run.change).toEqual({ kind: 'new-branch' });
+  });
+
+  it('the checkout is GITHUB_WORKSPACE', async () => {
+    const { run } = await read({ GITHUB_WORKSPACE: '/home/runner/work/infra/infra' }, {});
+    expect(run.workspace).toBe('/home/runner/work/infra/infra');
+  });
 
   it.each(['workflow_dispatch', 'schedule'])('%s: GITHUB_SHA', async (eventName) => {
     const { run } = await read({ GITHUB_EVENT_NAME: eventName }, { inputs: { ttl: '4h' } });
     expect(run.commit).toBe(SHA);
     expect(run.pullRequest).toBeUndefined();
+    expect(run.change).toEqual({ kind: 'none' });
   });
 
   it('defaults the server and the attempt', async () => {
@@ -73,10 +92,17 @@ describe('readGitHubRun', () => {
     [{}, { deleted: true }, 'event.deleted', /branch deletion/],
     [
       { GITHUB_EVENT_NAME: 'pull_request' },
-      { pull_request: { number: 1, head: { sha: 'short' } } },
+      { pull_request: { number: 1, head: { sha: 'short' }, base: { sha: SHA } } },
       'event.pull_request.head.sha',
       /40-character/,
     ],
+    [
+      { GITHUB_EVENT_NAME: 'pull_request' },
+      { pull_request: { number: 1, head: { sha: HEAD } } },
+      'event.pull_request.base',
+      /object/,
+    ],
+    [{}, { before: 'HEAD~1' }, 'event.before', /40-character/],
     [{ GITHUB_EVENT_NAME: 'pull_request' }, {}, 'event.pull_request', /object/],
   ])('refuses %j with payload %j, naming %s', async (env, payload, field, message) => {
     const error = await read(env, payload).then(

@@ -13,6 +13,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { awsErrorName } from '../../adapters/aws/aws-errors.ts';
+import type { RunProjects } from '../../core/config/run-projects.ts';
 import { StepformError } from '../../core/errors.ts';
 import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
@@ -31,6 +32,8 @@ export interface ExecutionKey {
   readonly workflow: string;
   readonly environment: string;
   readonly projectDir: string;
+  /** The names of the run's projects, when stepform.yaml selected them. */
+  readonly projects?: readonly string[];
 }
 
 /**
@@ -38,12 +41,16 @@ export interface ExecutionKey {
  * A-Z a-z 0-9 _ -: the same for every start within one attempt of a workflow run, so a second
  * start finds the first execution instead of making another; a new attempt (a re-run) gets a
  * new name. The hash (of environment and project) tells apart the steps of one job or matrix
- * that run the same workflow for other environments or projects; the environment is shortened
+ * that run the same workflow for other environments or projects (the names too when
+ * stepform.yaml selected them: two selections may share a folder); the environment is shortened
  * when the name would be too long.
  */
 export function executionName(key: ExecutionKey): string {
   const hash = createHash('sha256')
-    .update(`${key.environment}\n${key.projectDir}`, 'utf8')
+    .update(
+      `${key.environment}\n${key.projectDir}${key.projects === undefined ? '' : `\n${key.projects.join(',')}`}`,
+      'utf8',
+    )
     .digest('hex')
     .slice(0, 10);
   const head = `gh-${key.runId}-${key.runAttempt}-${key.workflow}`;
@@ -53,8 +60,16 @@ export function executionName(key: ExecutionKey): string {
   return name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, EXECUTION_NAME_LIMIT);
 }
 
-/** The execution input (RUN_INPUT), validated here so a bad one is never sent. */
-export function runInput(runId: string, inputs: Inputs, github: GitHubRun): RunContext {
+/**
+ * The execution input (RUN_INPUT), validated here so a bad one is never sent. `selection`: the
+ * projects stepform.yaml selected; absent, the one folder `project` names.
+ */
+export function runInput(
+  runId: string,
+  inputs: Inputs,
+  github: GitHubRun,
+  selection: Partial<RunProjects> = {},
+): RunContext {
   return parseInput(
     RUN_INPUT,
     {
@@ -62,7 +77,9 @@ export function runInput(runId: string, inputs: Inputs, github: GitHubRun): RunC
       workflow: inputs.workflow,
       repository: github.repository,
       commit: github.commit,
-      projectDir: inputs.projectDir,
+      projectDir: selection.projectDir ?? inputs.projectDir,
+      ...(selection.projects === undefined ? {} : { projects: selection.projects }),
+      ...(selection.maxParallel === undefined ? {} : { maxParallel: selection.maxParallel }),
       environment: inputs.environment,
       autoApprove: false,
       ...(inputs.approvalTimeoutSeconds === undefined

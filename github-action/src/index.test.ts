@@ -30,7 +30,9 @@ const ENV = {
   GITHUB_RUN_ID: '777',
   GITHUB_RUN_ATTEMPT: '3',
 };
-const PAYLOAD = { pull_request: { number: 12, head: { sha: HEAD } } };
+const PAYLOAD = {
+  pull_request: { number: 12, head: { sha: HEAD }, base: { sha: 'a'.repeat(40) } },
+};
 const INPUTS = {
   workflow: 'plan',
   environment: 'dev',
@@ -136,6 +138,8 @@ describe('run: main step', () => {
     expect(SFN.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
     expect(h.core.outputs['execution-arn']).toBe(executionArn(input.name!));
     expect(h.core.outputs.status).toBe('RUNNING');
+    // No checkout here (no GITHUB_WORKSPACE): the one folder, as before stepform.yaml.
+    expect(h.core.outputs.projects).toBe('["infra"]');
     expect(JSON.parse(h.core.outputs.summary as string)).toMatchObject({
       status: 'RUNNING',
       pullRequest: 12,

@@ -1,6 +1,6 @@
 // The action's entrypoint, both steps of it (action.yml runs this file as `main` and as
-// `post`). Main: read the inputs and the event, start (or follow) the execution, and with
-// `wait` follow it to the end. Post: stop the execution when the job was cancelled while the
+// `post`). Main: read the inputs and the event, select the projects (stepform.yaml), start (or
+// follow) the execution, and with `wait` follow it to the end; nothing selected, nothing starts. Post: stop the execution when the job was cancelled while the
 // main step followed it. Everything outside goes through the injected Deps; one catch.
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -20,11 +20,13 @@ import {
   stopIfRunning,
 } from './execution.ts';
 import { readInputs, regionOf } from './inputs.ts';
+import { selectForAction } from './selection.ts';
 import {
   type RunSummary,
   executionUrl,
   jobSummaryMarkdown,
   runSummary,
+  skippedSummaryMarkdown,
   stepOutputs,
 } from './summary.ts';
 
@@ -73,14 +75,37 @@ async function main(deps: Deps): Promise<void> {
   core.saveState(STATE.isPost, 'true');
   const inputs = readInputs(core);
   const github = await readGitHubRun(deps.env, deps.readFile);
+  const selection = await selectForAction(inputs, github, (line) => {
+    core.info(line);
+  });
+  if (selection.nothing !== undefined) {
+    core.setOutput('projects', '[]');
+    core.setOutput('status', 'SKIPPED');
+    core.info(`${selection.nothing}: no ${inputs.workflow} execution started`);
+    await core.summary
+      .addRaw(
+        skippedSummaryMarkdown({
+          workflow: inputs.workflow,
+          environment: inputs.environment,
+          commit: github.commit,
+          reason: selection.nothing,
+        }),
+      )
+      .write();
+    return;
+  }
+  const projectNames = selection.projects?.map((project) => project.name);
+  // Without stepform.yaml the one project is named by its folder, as the workflows name it.
+  core.setOutput('projects', JSON.stringify(projectNames ?? [selection.projectDir]));
   const name = executionName({
     runId: github.runId,
     runAttempt: github.runAttempt,
     workflow: inputs.workflow,
     environment: inputs.environment,
-    projectDir: inputs.projectDir,
+    projectDir: selection.projectDir,
+    ...(projectNames === undefined ? {} : { projects: projectNames }),
   });
-  const input = runInput(name, inputs, github);
+  const input = runInput(name, inputs, github, selection);
   const sfn = deps.sfn(regionOf(inputs.stateMachineArn));
 
   const { executionArn } = await startOrFollow(sfn, inputs.stateMachineArn, input, (line) => {
@@ -97,7 +122,7 @@ async function main(deps: Deps): Promise<void> {
   const facts = {
     workflow: inputs.workflow,
     environment: inputs.environment,
-    projectDir: inputs.projectDir,
+    projectDir: selection.projectDir,
     commit: github.commit,
     ...(github.pullRequest === undefined ? {} : { pullRequest: github.pullRequest }),
     executionArn,
@@ -106,7 +131,7 @@ async function main(deps: Deps): Promise<void> {
   if (!inputs.wait) {
     const summary = runSummary({ ...facts, status: 'RUNNING' });
     setSummaryOutputs(core, summary);
-    await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl)).write();
+    await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl, projectNames)).write();
     return;
   }
 
@@ -143,7 +168,7 @@ async function main(deps: Deps): Promise<void> {
     ...(execution.cause === undefined ? {} : { cause: execution.cause }),
   });
   setSummaryOutputs(core, summary);
-  await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl)).write();
+  await core.summary.addRaw(jobSummaryMarkdown(summary, pullRequestUrl, projectNames)).write();
 
   if (timedOut) {
     throw new ExecutionNotSucceeded(

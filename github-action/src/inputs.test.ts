@@ -36,6 +36,8 @@ describe('readInputs', () => {
       workflow: 'plan',
       environment: 'dev',
       projectDir: '.',
+      projectGiven: false,
+      projects: { kind: 'changed' },
       stateMachineArn: ARN,
       wait: true,
       timeoutMs: 60 * 60_000,
@@ -47,6 +49,7 @@ describe('readInputs', () => {
         'command',
         'environment',
         'project',
+        'projects',
         'stack-outputs',
         'state-machine-arn',
         'timeout',
@@ -70,6 +73,8 @@ describe('readInputs', () => {
       workflow: 'ephemeral',
       environment: 'dev',
       projectDir: 'terraform/live',
+      projectGiven: true,
+      projects: { kind: 'changed' },
       ttlSeconds: 5400,
       stateMachineArn: ARN,
       wait: false,
@@ -80,12 +85,32 @@ describe('readInputs', () => {
     );
   });
 
+  it('reads projects: changed (the default), all, or names separated by commas', () => {
+    expect(read({}).projects).toEqual({ kind: 'changed' });
+    expect(read({ projects: 'changed' }).projects).toEqual({ kind: 'changed' });
+    expect(read({ projects: 'all' }).projects).toEqual({ kind: 'all' });
+    expect(read({ projects: 'network, app,network' }).projects).toEqual({
+      kind: 'names',
+      names: ['network', 'app'],
+    });
+    // `project` with the default `projects` selects by folder.
+    expect(read({ project: 'infra/app', projects: 'changed' })).toMatchObject({
+      projectDir: 'infra/app',
+      projectGiven: true,
+      projects: { kind: 'changed' },
+    });
+  });
+
   it.each([
     [{ workflow: 'apply' }, 'workflow', /one of plan, plan-apply, ephemeral, destroy/],
     [{ workflow: '' }, 'workflow', /one of/],
     [{ environment: '' }, 'environment', /required/],
     [{ environment: 'Prod; rm -rf /' }, 'environment', /a-z, 0-9/],
     [{ project: '../elsewhere' }, 'project', /inside the repository/],
+    [{ projects: ' , ' }, 'projects', /changed, all or project names/],
+    [{ projects: 'app,../x' }, 'projects', /"\.\.\/x" is not a project name/],
+    [{ project: 'infra', projects: 'all' }, 'projects', /project \(a folder\) or projects/],
+    [{ project: 'infra', projects: 'app' }, 'projects', /not both/],
     [{ workflow: 'ephemeral' }, 'ttl', /required by ephemeral/],
     [{ workflow: 'ephemeral', ttl: '4 hours' }, 'ttl', /duration such as/],
     [{ workflow: 'ephemeral', ttl: '90d' }, 'ttl', /between 1m and 30d/],

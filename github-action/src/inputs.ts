@@ -5,7 +5,7 @@ import { ENVIRONMENT_NAME, PROJECT_DIR } from '../../core/contracts/job-input.ts
 import { parseDuration, parseTtl } from '../../core/duration.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import { commandProblem } from '../../core/terraform-commands.ts';
-import { WORKFLOWS, type Workflow } from '../../core/contracts/workflow-input.ts';
+import { PROJECT_NAME, WORKFLOWS, type Workflow } from '../../core/contracts/workflow-input.ts';
 import type { Core } from './deps.ts';
 
 /** The inputs of action.yml, by the names a workflow gives them under `with:`. */
@@ -13,6 +13,7 @@ export const INPUT_NAMES = [
   'workflow',
   'environment',
   'project',
+  'projects',
   'ttl',
   'cancel-ttl',
   'command',
@@ -46,6 +47,10 @@ export interface Inputs {
   readonly environment: string;
   /** The root module's folder, relative to the repository root ("." is the root). */
   readonly projectDir: string;
+  /** Whether `project` was given: with stepform.yaml it selects the projects at that folder. */
+  readonly projectGiven: boolean;
+  /** Which projects of stepform.yaml run (without the file, only the default is allowed). */
+  readonly projects: ProjectsInput;
   /** Ephemeral: how long the environment lives; ttl: its new time to live, from now. */
   readonly ttlSeconds?: number;
   /** ttl only: keep the environment until it is destroyed by hand. */
@@ -59,6 +64,30 @@ export interface Inputs {
   /** Plan-apply and command: how long the approval request stays open. */
   readonly approvalTimeoutSeconds?: number;
 }
+
+/** The `projects` input: what the change affects (the default), every project, or names. */
+export type ProjectsInput =
+  | { readonly kind: 'changed' }
+  | { readonly kind: 'all' }
+  | { readonly kind: 'names'; readonly names: readonly string[] };
+
+const PROJECTS = z.string().transform((text, ctx): ProjectsInput => {
+  if (text === '' || text === 'changed') return { kind: 'changed' };
+  if (text === 'all') return { kind: 'all' };
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const bad = names.find((name) => !PROJECT_NAME.safeParse(name).success);
+  if (names.length === 0 || bad !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be changed, all or project names separated by commas${bad === undefined ? '' : ` ("${bad}" is not a project name)`}`,
+    });
+    return z.NEVER;
+  }
+  return { kind: 'names', names: [...new Set(names)] };
+});
 
 /** The words of the `command` input: split on whitespace (no shell), checked against the allowlist. */
 const COMMAND = z.string().transform((text, ctx) => {
@@ -172,10 +201,8 @@ const RAW_INPUTS = z
   .object({
     workflow: z.enum(WORKFLOWS, { error: `must be one of ${WORKFLOWS.join(', ')}` }),
     environment: z.string().min(1, 'is required').pipe(ENVIRONMENT_NAME),
-    project: z
-      .string()
-      .transform((value) => (value === '' ? '.' : value))
-      .pipe(PROJECT_DIR),
+    project: optional(PROJECT_DIR),
+    projects: PROJECTS,
     ttl: optional(TTL),
     'cancel-ttl': z
       .string()
@@ -200,6 +227,8 @@ const RAW_INPUTS = z
     const issue = (path: string, message: string) => {
       ctx.addIssue({ code: 'custom', path: [path], message });
     };
+    if (raw.project !== undefined && raw.projects.kind !== 'changed')
+      issue('projects', 'give project (a folder) or projects (names, or all), not both');
     if (raw.workflow === 'ephemeral' && raw.ttl === undefined)
       issue('ttl', 'is required by ephemeral');
     if (raw.workflow === 'ttl' && (raw.ttl === undefined) === !raw['cancel-ttl'])
@@ -242,7 +271,9 @@ export function readInputs(core: Pick<Core, 'getInput'>): Inputs {
   return {
     workflow: valid.workflow,
     environment: valid.environment,
-    projectDir: valid.project,
+    projectDir: valid.project ?? '.',
+    projectGiven: valid.project !== undefined,
+    projects: valid.projects,
     ...(valid.ttl === undefined ? {} : { ttlSeconds: valid.ttl }),
     ...(valid['cancel-ttl'] ? { cancelTtl: true as const } : {}),
     ...(valid.command === undefined ? {} : { args: valid.command }),

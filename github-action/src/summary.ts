@@ -171,13 +171,26 @@ const ICONS: Readonly<Record<string, string>> = {
   ABORTED: '⛔',
 };
 
-/** The job summary: status, the plan's counts, and links to the execution and the PR. */
-export function jobSummaryMarkdown(summary: RunSummary, pullRequestUrl?: string): string {
+/** `a`, `b` */
+const codeList = (names: readonly string[]) => names.map((name) => `\`${name}\``).join(', ');
+
+/**
+ * The job summary: status, the plan's counts, and links to the execution and the PR.
+ * `projects`: the names stepform.yaml selected (absent: the one folder).
+ */
+export function jobSummaryMarkdown(
+  summary: RunSummary,
+  pullRequestUrl?: string,
+  projects?: readonly string[],
+): string {
+  const which =
+    projects === undefined
+      ? `project \`${summary.project}\``
+      : `project${projects.length === 1 ? '' : 's'} ${codeList(projects)}`;
   const lines = [
     `### ${ICONS[summary.status] ?? '•'} Stepform ${summary.workflow}: ${summary.status}`,
     '',
-    `Environment \`${summary.environment}\`, project \`${summary.project}\`, ` +
-      `commit \`${summary.commit.slice(0, 12)}\``,
+    `Environment \`${summary.environment}\`, ${which}, commit \`${summary.commit.slice(0, 12)}\``,
     '',
   ];
   if (summary.changes !== null) {
@@ -223,4 +236,21 @@ export function jobSummaryMarkdown(summary: RunSummary, pullRequestUrl?: string)
   }
   lines.push(links.join(' · '));
   return `${lines.join('\n')}\n`;
+}
+
+/** The job summary of a step that started nothing: no project was selected. */
+export function skippedSummaryMarkdown(facts: {
+  readonly workflow: Workflow;
+  readonly environment: string;
+  readonly commit: string;
+  readonly reason: string;
+}): string {
+  return [
+    `### ⏭️ Stepform ${facts.workflow}: SKIPPED`,
+    '',
+    `Environment \`${facts.environment}\`, commit \`${facts.commit.slice(0, 12)}\``,
+    '',
+    `${escapeHtml(facts.reason)}: no execution was started.`,
+    '',
+  ].join('\n');
 }

@@ -18,7 +18,10 @@ import {
 import { parse } from 'yaml';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { type MotoServer, startMotoServer } from '../../test/aws/moto-server.ts';
+import { REPO_ROOT, makeRepo } from '../../test/support/repo.ts';
 import { executionName } from '../src/execution.ts';
+
+const MONOREPO = join(REPO_ROOT, 'test', 'golden', 'monorepo');
 
 const DIST = new URL('../dist/index.js', import.meta.url).pathname;
 const HEAD = 'e'.repeat(40);
@@ -117,11 +120,19 @@ interface Step {
 
 let steps = 0;
 
+/** A pull request of a checkout at GITHUB_WORKSPACE (default: none, and a made-up head). */
+interface Checkout {
+  readonly workspace: string;
+  readonly base: string;
+  readonly head: string;
+}
+
 /** Starts `node dist/index.js` as the runner would, for one step. */
 async function startStep(
   runId: string,
   inputs: Record<string, string>,
   state: Record<string, string> = {},
+  checkout?: Checkout,
 ): Promise<Step> {
   steps += 1;
   const files = {
@@ -135,7 +146,11 @@ async function startStep(
     JSON.stringify({
       action: 'synchronize',
       number: 7,
-      pull_request: { number: 7, head: { sha: HEAD }, base: { sha: 'f'.repeat(40) } },
+      pull_request: {
+        number: 7,
+        head: { sha: checkout?.head ?? HEAD },
+        base: { sha: checkout?.base ?? 'f'.repeat(40) },
+      },
     }),
   );
   await Promise.all(Object.values(files).map(async (file) => writeFile(file, '')));
@@ -154,6 +169,7 @@ async function startStep(
     GITHUB_STATE: files.state,
     GITHUB_STEP_SUMMARY: files.summary,
     RUNNER_TEMP: dir,
+    ...(checkout === undefined ? {} : { GITHUB_WORKSPACE: checkout.workspace }),
     AWS_ENDPOINT_URL: moto.endpoint,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'testing',
@@ -230,6 +246,34 @@ describe('dist/index.js against moto', () => {
     expect(fileCommands(await read(again.files.output))['execution-arn']).toBe(arn);
     const listed = await sfn.send(new ListExecutionsCommand({ stateMachineArn: planArn }));
     expect(listed.executions!.filter((e) => e.name === name)).toHaveLength(1);
+  });
+
+  it('with stepform.yaml in the checkout, starts a plan of the projects the change affects', async () => {
+    const repo = await makeRepo();
+    const base = await repo.commitDir(MONOREPO, '.');
+    const labels = join(MONOREPO, 'modules', 'labels', 'main.tf');
+    const head = await repo.commitFiles({
+      'modules/labels/main.tf': `${await readFile(labels, 'utf8')}\n# a change\n`,
+    });
+    const step = await startStep(
+      '1005',
+      { workflow: 'plan', environment: 'dev', 'state-machine-arn': planArn, wait: 'false' },
+      {},
+      { workspace: repo.dir, base, head },
+    );
+    const { code, stdout } = await step.exited;
+    expect(code === 0 ? '' : stdout).toBe('');
+    const outputs = fileCommands(await read(step.files.output));
+    expect(outputs.projects).toBe('["network","app"]');
+    const execution = await sfn.send(
+      new DescribeExecutionCommand({ executionArn: outputs['execution-arn']! }),
+    );
+    const input = RUN_INPUT.parse(JSON.parse(execution.input!));
+    expect(input).toMatchObject({ commit: head, projectDir: 'infra', maxParallel: 4 });
+    expect(input.projects?.map((p) => [p.name, p.layer])).toEqual([
+      ['network', 0],
+      ['app', 1],
+    ]);
   });
 
   it('follows the execution of a finished earlier start of the attempt (ExecutionAlreadyExists)', async () => {

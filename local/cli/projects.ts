@@ -1,7 +1,7 @@
 // projects [--env ENV] [--base REF] [--commit SHA]: every project of stepform.yaml at the
 // commit, its layer, and whether the change since the base affects it, and why (the file, and
 // the pattern or the local module that makes it so).
-import { type AffectReason, affectedProjects } from '../../core/config/affected.ts';
+import type { AffectReason } from '../../core/config/affected.ts';
 import { layersOf } from '../../core/config/layers.ts';
 import {
   CONFIG_FILE,
@@ -15,12 +15,11 @@ import { resolveCommit, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import {
-  changedFiles,
+  affectedAtCommit,
   configAtCommit,
   filesAtCommit,
   resolveBase,
-  terraformFilesAtCommit,
-} from './repository-config.ts';
+} from '../../adapters/git/repository-at-commit.ts';
 
 /** Without --env, paths keep their placeholder: they differ per environment. */
 const ANY_ENVIRONMENT = '${env}';
@@ -55,11 +54,7 @@ export async function projectsVerb(values: CliValues, io: Io): Promise<number> {
     const present = new Set(files);
     for (const project of resolved) checkProjectAtCommit(config, project, present);
   }
-  const affected = affectedProjects(
-    resolved,
-    await changedFiles(repository, base, commit),
-    await terraformFilesAtCommit(repository, commit, files),
-  );
+  const affected = await affectedAtCommit(repository, resolved, base, commit, files);
   const layerOf = new Map(
     layersOf(config, config.projects)
       .flat()

@@ -1,7 +1,6 @@
 // Which projects a run verb covers: --dir, --project (repeatable, or comma-separated), --all,
 // or by default what changed since --base. Without stepform.yaml at the commit, a run is the
 // one folder --dir names (as before the file existed).
-import { affectedProjects } from '../../core/config/affected.ts';
 import { type Selection, selectProjects } from '../../core/config/layers.ts';
 import { type RunProjects, runProjectsFor } from '../../core/config/run-projects.ts';
 import {
@@ -14,12 +13,11 @@ import { InvalidInput } from '../../core/errors.ts';
 import { checkProjectDirAtCommit, resolveProjectDir } from './context.ts';
 import type { CliValues } from './main.ts';
 import {
-  changedFiles,
+  affectedAtCommit,
   configAtCommit,
   filesAtCommit,
   resolveBase,
-  terraformFilesAtCommit,
-} from './repository-config.ts';
+} from '../../adapters/git/repository-at-commit.ts';
 
 /** What a run covers, or why it covers nothing (no project affected by the change). */
 export type RunSelection =
@@ -85,11 +83,7 @@ export async function selectRun(
     const resolved = config.projects.map((project) => resolveProject(config, project, environment));
     selection = {
       kind: 'changed',
-      affected: affectedProjects(
-        resolved,
-        await changedFiles(repository, base, commit),
-        await terraformFilesAtCommit(repository, commit, files),
-      ),
+      affected: await affectedAtCommit(repository, resolved, base, commit, files),
     };
   }
   const selected = selectProjects(config, selection);
