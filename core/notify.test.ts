@@ -254,3 +254,61 @@ describe('notifyStep of a run of projects', () => {
     expect(details[0]).toMatchObject({ outputs: RESULT.outputs, planSha256: 'b'.repeat(64) });
   });
 });
+
+describe('notifyStep after an apply (after_apply)', () => {
+  const afterApply = [
+    { dispatch: { repository: 'acme/deploy', event_type: 'infra-applied' } },
+    { dispatch: { repository: 'acme/other', event_type: 'infra-applied' } },
+  ];
+  const run = { ...RUN, repository: 'https://github.com/acme/infra', afterApply };
+  const apply = {
+    outputs: {
+      url: { sensitive: false, value: 'https://x' },
+      token: { sensitive: true, value: '(sensitive)' },
+    },
+  };
+
+  it('dispatches each entry once applied, reports a failure without failing, and keeps the reports', async () => {
+    const sent: { repository: string; payload: Record<string, unknown> }[] = [];
+    const { ports, details } = fakePorts({
+      dispatcher: {
+        dispatchRepositoryEvent: async (repository, _type, payload) => {
+          if (repository === 'acme/other') throw new Error('HTTP 404');
+          sent.push({ repository, payload });
+        },
+      },
+    });
+    const report = await notifyStep({ run, phase: 'applied', apply }, ports, NOW);
+    expect(sent).toEqual([
+      {
+        repository: 'acme/deploy',
+        payload: expect.objectContaining({
+          repository: 'acme/infra',
+          projects: ['stack'],
+          outputs: { stack: { url: 'https://x' } },
+        }),
+      },
+    ]);
+    expect(report.delivered).toContain('dispatch infra-applied to acme/deploy');
+    expect(report.failed).toEqual([
+      expect.stringMatching(/^dispatch infra-applied to acme\/other: .*HTTP 404/),
+    ]);
+    expect(details).toContainEqual({
+      dispatches: [
+        { repository: 'acme/deploy', eventType: 'infra-applied', status: 'sent' },
+        expect.objectContaining({ repository: 'acme/other', status: 'failed' }),
+      ],
+    });
+  });
+
+  it('dispatches nothing in any other phase', async () => {
+    const sent: string[] = [];
+    const { ports } = fakePorts({
+      dispatcher: { dispatchRepositoryEvent: async (repository) => void sent.push(repository) },
+    });
+    for (const phase of ['planned', 'applying', 'rolled_back', 'failed'] as const) {
+      await notifyStep({ run, phase }, ports, NOW);
+    }
+    expect(sent).toEqual([]);
+  });
+});

@@ -26,6 +26,8 @@ export const NOTIFY_INPUT = z.looseObject({
   run: RUN_INPUT,
   phase: z.enum(PHASES),
   result: z.looseObject({ resultLocation: z.string() }).optional(),
+  /** The applied job's result (plan-apply's outcome): the outputs after_apply sends. */
+  apply: z.looseObject({ outputs: z.record(z.string(), MASKED_OUTPUT) }).optional(),
   /** A run of projects (CollectProjects' output): totals, and per project its result. */
   projects: z
     .looseObject({
@@ -245,7 +247,7 @@ export async function notifyStep(
             {
               name: single?.name ?? run.projectDir,
               dir: run.projectDir,
-              outputs: result?.outputs ?? {},
+              outputs: notice.apply?.outputs ?? result?.outputs ?? {},
             },
           ];
     const repository = githubRepositoryOf(run.repository);

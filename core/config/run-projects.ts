@@ -7,6 +7,7 @@ import {
   type ProjectConfig,
   type StepformConfig,
   checkProjectAtCommit,
+  environmentConfig,
   resolveProject,
 } from './stepform-config.ts';
 
@@ -16,6 +17,10 @@ export interface RunProjects {
   /** The one project's dir, or the folder every project is in ("." at most). */
   readonly projectDir: string;
   readonly maxParallel: number;
+  /** The environment is `protected: true` (absent otherwise). */
+  readonly protectedEnvironment?: true;
+  /** stepform.yaml's after_apply dispatches (absent when it has none). */
+  readonly afterApply?: StepformConfig['after_apply'];
 }
 
 /** The deepest folder that holds every dir ("." when they share none). */
@@ -62,5 +67,7 @@ export function runProjectsFor(
     projects,
     projectDir: commonDir(projects.map((p) => p.dir)),
     maxParallel: config.max_parallel,
+    ...(environmentConfig(config, environment).protected ? { protectedEnvironment: true } : {}),
+    ...(config.after_apply.length > 0 ? { afterApply: config.after_apply } : {}),
   };
 }

@@ -80,6 +80,8 @@ export function runInput(
       projectDir: selection.projectDir ?? inputs.projectDir,
       ...(selection.projects === undefined ? {} : { projects: selection.projects }),
       ...(selection.maxParallel === undefined ? {} : { maxParallel: selection.maxParallel }),
+      ...(selection.protectedEnvironment ? { protectedEnvironment: true } : {}),
+      ...(selection.afterApply === undefined ? {} : { afterApply: selection.afterApply }),
       environment: inputs.environment,
       autoApprove: false,
       ...(inputs.approvalTimeoutSeconds === undefined

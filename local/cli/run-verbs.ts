@@ -133,6 +133,19 @@ export function projectsOf(row: RunRow): ProjectJson[] {
   ];
 }
 
+const DISPATCH_REPORT = z.looseObject({
+  repository: z.string(),
+  eventType: z.string(),
+  status: z.enum(['sent', 'failed']),
+  error: z.string().optional(),
+});
+
+/** The after_apply dispatches Notify made for the run, as it kept them. */
+export function dispatchesOf(row: RunRow): z.output<typeof DISPATCH_REPORT>[] {
+  const parsed = z.array(DISPATCH_REPORT).safeParse(row.details.dispatches);
+  return parsed.success ? parsed.data : [];
+}
+
 /** The one JSON object a run verb prints with --json. */
 export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Record<string, unknown> {
   return {
@@ -148,6 +161,7 @@ export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Recor
     ...(row.details.rollback ? { rollback: row.details.rollback } : {}),
     ...(row.details.command ? { command: commandOf(row) } : {}),
     ...(row.details.schedule ? { schedule: row.details.schedule } : {}),
+    ...(row.details.dispatches ? { dispatches: dispatchesOf(row) } : {}),
     ...(outcome?.error ? { error: outcome.error } : row.error ? { error: row.error } : {}),
     projects: projectsOf(row),
     startedAt: row.startedAt,
@@ -225,6 +239,13 @@ export function renderRunEnd(
   const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
   if (schedule?.fireAt === null) io.out(`  no scheduled destroy: kept until destroyed by hand\n`);
   else if (schedule?.fireAt) io.out(`  destroy scheduled at ${schedule.fireAt}\n`);
+  for (const sent of dispatchesOf(row)) {
+    io.out(
+      sent.status === 'sent'
+        ? `  dispatched ${sent.eventType} to ${sent.repository}${stackFlag === '' ? ' (recorded in the run, not sent: local runs never call GitHub)' : ''}\n`
+        : `  dispatch ${sent.eventType} to ${sent.repository} failed: ${sent.error ?? 'unknown error'}\n`,
+    );
+  }
   const command = commandOf(row);
   if (command) io.out(`\n${command.output}${command.output.endsWith('\n') ? '' : '\n'}\n`);
   io.out(`  logs: npx stepform logs ${row.runId}${stackFlag}\n`);
@@ -253,7 +274,7 @@ export async function runInputFromFlags(
   if (selection.nothing !== undefined) {
     return { nothing: selection.nothing, workflow, environment, commit, base: selection.base };
   }
-  const { projectDir, projects, maxParallel, environmentConfig: settings } = selection;
+  const { projectDir, projects, maxParallel, afterApply, environmentConfig: settings } = selection;
   // stepform.yaml's `approval.required`: every apply there waits, whatever --auto-approve says.
   const approvalRequired = settings?.approval?.required === true;
   if (approvalRequired && values['auto-approve'] === true) {
@@ -289,7 +310,8 @@ export async function runInputFromFlags(
           ...values,
           ...(timeoutFlag === undefined ? {} : { 'approval-timeout': timeoutFlag }),
         }),
-        ...(settings?.protected === true ? { protectedEnvironment: true } : {}),
+        ...(selection.protectedEnvironment ? { protectedEnvironment: true } : {}),
+        ...(afterApply === undefined ? {} : { afterApply }),
         ...(ttlMs === undefined ? {} : { ttlSeconds: Math.round(ttlMs / 1000) }),
         ...(projects === undefined ? {} : { projects }),
         ...(maxParallel === undefined ? {} : { maxParallel }),

@@ -35,6 +35,7 @@ interface RunJson {
   projects: ProjectJson[];
   outputs?: Record<string, { sensitive: boolean; value: unknown }>;
   summary?: { add: number; change: number; destroy: number } | null;
+  dispatches?: { repository: string; eventType: string; status: string; error?: string }[];
   phase?: string | null;
   error?: { name: string; message: string };
   message?: string;
@@ -212,6 +213,29 @@ describe('apply of one project of the golden monorepo', () => {
     expect(exitCode).toBe(0);
     expect(json?.outputs?.cidr).toEqual({ sensitive: false, value: '10.0.0.0/16' });
     expect(json?.projects.map((p) => [p.name, p.dir])).toEqual([['network', 'infra/network']]);
+    // after_apply: the dispatch is recorded in the run's folder (a local run never calls GitHub).
+    expect(json?.dispatches).toEqual([
+      { repository: 'acme/app-deploy', eventType: 'infra-applied', status: 'sent' },
+    ]);
+    const sent = JSON.parse(
+      await readFile(
+        join(
+          repo.dir,
+          '.git',
+          'stepform',
+          'runs',
+          json?.runId ?? '',
+          'dispatches',
+          '001-acme.app-deploy-infra-applied.json',
+        ),
+        'utf8',
+      ),
+    ) as { client_payload: Record<string, unknown> };
+    expect(sent.client_payload).toMatchObject({
+      environment: 'dev',
+      projects: ['network'],
+      outputs: { network: { cidr: '10.0.0.0/16' } },
+    });
     const two = await cli(['apply', '--env', 'dev', '--all', '--auto-approve']);
     expect(two.exitCode).toBe(2);
     expect(two.stderr).toMatch(/--project: plan-apply runs one project at a time/);
