@@ -1,7 +1,7 @@
 // plan, apply, ephemeral, destroy (and ttl, command: ttl.ts, command.ts): one workflow run
 // each, on the embedded engine, with a progress line per state as it happens.
 import { z } from 'zod';
-import { CHANGE_COUNTS, formatCounts } from '../../core/contracts/job-result.ts';
+import { CHANGE_COUNTS, type ChangeCounts, formatCounts } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
 import {
@@ -86,7 +86,10 @@ const PROJECT_REPORT = z.looseObject({
   layer: z.number(),
   workspace: z.string().nullable().default(null),
   status: z.string(),
-  summary: z.unknown(),
+  summary: z
+    .looseObject({ add: z.number(), change: z.number(), destroy: z.number() })
+    .nullable()
+    .default(null),
   outputs: z.record(z.string(), z.unknown()).default({}),
   startedAt: z.string().nullable().default(null),
   finishedAt: z.string().nullable().default(null),
@@ -125,7 +128,7 @@ export function projectsOf(row: RunRow): ProjectJson[] {
       layer: 0,
       workspace: only?.workspace ?? null,
       status: row.status,
-      summary: row.details.summary ?? null,
+      summary: CHANGE_COUNTS.safeParse(row.details.summary).data ?? null,
       outputs: (row.details.outputs as Record<string, unknown> | undefined) ?? {},
       startedAt: row.startedAt,
       finishedAt: row.finishedAt,
@@ -223,11 +226,11 @@ export function renderRunEnd(
   if (projects.length > 1) {
     const width = Math.max(...projects.map((p) => p.name.length));
     for (const project of projects) {
-      const own = CHANGE_COUNTS.safeParse(project.summary);
+      const own = project.summary;
       const what = project.error
         ? `${project.error.name}: ${project.error.message}`
-        : own.success
-          ? formatCounts(own.data)
+        : own
+          ? formatCounts(own)
           : '';
       io.out(
         `  layer ${project.layer}  ${project.name.padEnd(width)}  ${project.status.padEnd(8)} ${what}\n`,
