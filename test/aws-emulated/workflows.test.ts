@@ -221,7 +221,9 @@ describe('a plan of several projects on emulated AWS (issue 14)', () => {
 describe('plan-apply (push to main) on emulated AWS', () => {
   it('locks, plans, waits for approval, applies after the approve link is used, and unlocks', async () => {
     const runId = 'emulated-apply-1';
-    const { arn, approval, awaiting } = await scenario.startAwaitingApproval(runId, 'dev');
+    const { arn, approval, awaiting } = await scenario.startAwaitingApproval(runId, 'dev', {
+      afterApply: [{ dispatch: { repository: 'acme/app-deploy', event_type: 'infra-applied' } }],
+    });
     expect(awaiting.status).toBe('RUNNING');
     // RequestApproval stored its task token; the run holds the environment's lock.
     expect(approval).toMatchObject({ runId, taskToken: expect.any(String) });
@@ -237,6 +239,24 @@ describe('plan-apply (push to main) on emulated AWS', () => {
     expect(await scenario.itemsOfType('lock')).toEqual([]);
     // Terraform's state is in the state bucket (the S3 backend on moto).
     expect(await scenario.stateResources('dev', PROJECT)).toEqual(HELLO_RESOURCES);
+    // after_apply: the Notify function sent the repository_dispatch through Octokit to GitHub,
+    // with the non-sensitive outputs only.
+    const dispatches = aws.github.filter(
+      (r) => r.method === 'POST' && r.path === '/repos/acme/app-deploy/dispatches',
+    );
+    expect(dispatches).toHaveLength(1);
+    const sent = JSON.parse(dispatches[0]?.body ?? '{}') as {
+      event_type: string;
+      client_payload: { runId: string; projects: string[]; outputs: Record<string, object> };
+    };
+    expect(sent).toMatchObject({
+      event_type: 'infra-applied',
+      client_payload: { runId, environment: 'dev', projects: [PROJECT] },
+    });
+    expect(Object.keys(sent.client_payload.outputs[PROJECT] ?? {}).sort()).toEqual([
+      'greeted_at',
+      'greeting',
+    ]);
   });
 });
 
