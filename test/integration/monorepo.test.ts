@@ -4,13 +4,11 @@
 // base affects), each planned in its layer with its environment's values, one failure failing
 // the run with the others reported, and selection mistakes refused before anything runs.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../toolchain/process.ts';
 import { type CliResult, cliEnv, parseJson, startCli } from '../support/cli.ts';
-import { REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
-
-const MONOREPO = join(REPO_ROOT, 'test', 'golden', 'monorepo');
+import { type GoldenRepo, goldenRepo } from '../support/golden.ts';
+import type { TestRepo } from '../support/repo.ts';
 
 interface ProjectJson {
   name: string;
@@ -42,14 +40,7 @@ interface RunJson {
 }
 
 let repo: TestRepo;
-let main: string;
 const env = cliEnv();
-
-async function git(args: readonly string[]): Promise<string> {
-  const result = await run('git', ['-C', repo.dir, ...args]);
-  if (result.exitCode !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout.trim();
-}
 
 async function cli(args: readonly string[]): Promise<CliResult & { json?: RunJson }> {
   const result = await startCli([...args, '--json'], { cwd: repo.dir, env }).done;
@@ -57,28 +48,17 @@ async function cli(args: readonly string[]): Promise<CliResult & { json?: RunJso
   return { ...result, ...(json === undefined ? {} : { json }) };
 }
 
-/** A branch off main with these files changed (null: removed); back on main afterwards. */
-async function onBranch(
-  name: string,
-  files: Record<string, string>,
-  check: () => Promise<void>,
-): Promise<void> {
-  await git(['checkout', '--quiet', '-b', name, main]);
-  try {
-    await repo.commitFiles(files, `change on ${name}`);
-    await check();
-  } finally {
-    await git(['checkout', '--quiet', '--force', 'main']);
-  }
-}
+let golden: GoldenRepo;
+const onBranch: GoldenRepo['onBranch'] = (name, files, check) =>
+  golden.onBranch(name, files, check);
 
 beforeAll(async () => {
-  repo = await makeRepo();
-  main = await repo.commitDir(MONOREPO, '.', 'the golden monorepo');
+  golden = await goldenRepo('monorepo');
+  ({ repo } = golden);
 });
 
 afterAll(async () => {
-  await rm(repo.dir, { recursive: true, force: true });
+  await golden.remove();
 });
 
 describe('plan on the golden monorepo', () => {
@@ -297,20 +277,19 @@ describe('apply of one project of the golden monorepo', () => {
 });
 
 describe('apply on the golden workspace-per-environment repository', () => {
-  let workspaces: TestRepo;
+  let workspaces: GoldenRepo;
   beforeAll(async () => {
-    workspaces = await makeRepo();
-    await workspaces.commitDir(join(REPO_ROOT, 'test', 'golden', 'workspaces'), '.', 'workspaces');
+    workspaces = await goldenRepo('workspaces');
   });
   afterAll(async () => {
-    await rm(workspaces.dir, { recursive: true, force: true });
+    await workspaces.remove();
   });
 
   it('applies each environment in its own workspace with its variables/<env>.tfvars', async () => {
     for (const environment of ['dev', 'prod']) {
       const result = await startCli(
         ['apply', '--env', environment, '--all', '--auto-approve', '--json'],
-        { cwd: workspaces.dir, env },
+        { cwd: workspaces.repo.dir, env },
       ).done;
       expect({ environment, exitCode: result.exitCode }).toEqual({ environment, exitCode: 0 });
       const json = parseJson(result) as RunJson;

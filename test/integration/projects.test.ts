@@ -2,13 +2,9 @@
 // real git: every project with its layer, and exactly the projects a change affects, with
 // the file and the rule or module that says so; a bad stepform.yaml is exit 2 naming the key.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { run } from '../../toolchain/process.ts';
 import { cliEnv, parseJson, startCli } from '../support/cli.ts';
-import { REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
-
-const MONOREPO = join(REPO_ROOT, 'test', 'golden', 'monorepo');
+import { type GoldenRepo, goldenRepo } from '../support/golden.ts';
+import type { TestRepo } from '../support/repo.ts';
 
 interface ProjectsJson {
   commit: string;
@@ -29,12 +25,6 @@ let repo: TestRepo;
 let main: string;
 const env = cliEnv();
 
-async function git(args: readonly string[]): Promise<string> {
-  const result = await run('git', ['-C', repo.dir, ...args]);
-  if (result.exitCode !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout.trim();
-}
-
 async function projects(args: readonly string[] = []) {
   const result = await startCli(['projects', '--json', ...args], { cwd: repo.dir, env }).done;
   return {
@@ -43,28 +33,18 @@ async function projects(args: readonly string[] = []) {
   };
 }
 
-/** A branch off main with these files changed; returns to main afterwards. */
-async function onBranch(
-  name: string,
-  files: Record<string, string>,
-  check: () => Promise<void>,
-): Promise<void> {
-  await git(['checkout', '--quiet', '-b', name, main]);
-  try {
-    await repo.commitFiles(files, `change on ${name}`);
-    await check();
-  } finally {
-    await git(['checkout', '--quiet', 'main']);
-  }
-}
+let golden: GoldenRepo;
+const git = (args: readonly string[]) => golden.git(args);
+const onBranch: GoldenRepo['onBranch'] = (name, files, check) =>
+  golden.onBranch(name, files, check);
 
 beforeAll(async () => {
-  repo = await makeRepo();
-  main = await repo.commitDir(MONOREPO, '.', 'the golden monorepo');
+  golden = await goldenRepo('monorepo');
+  ({ repo, main } = golden);
 });
 
 afterAll(async () => {
-  await rm(repo.dir, { recursive: true, force: true });
+  await golden.remove();
 });
 
 describe('stepform projects on the golden monorepo', () => {
