@@ -1,7 +1,7 @@
 // plan, apply, ephemeral, destroy (and ttl, command: ttl.ts, command.ts): one workflow run
 // each, on the embedded engine, with a progress line per state as it happens.
 import { z } from 'zod';
-import { CHANGE_COUNTS, type ChangeCounts, formatCounts } from '../../core/contracts/job-result.ts';
+import { CHANGE_COUNTS, formatCounts } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
 import {
