@@ -64,9 +64,44 @@ describe('notifyStep', () => {
         planSha256: 'b'.repeat(64),
       },
     ]);
+    // plan-apply runs projects: its comment is the environment's, a section per project.
+    expect(comments[0]?.markdown).toContain('<!-- stepform:comment environment=dev -->');
+    expect(comments[0]?.markdown).toMatch(
+      /#### .* `stack` · `stack` · layer 0 · planned · \*\*\+2 ~1 -1/,
+    );
+  });
+
+  it('keeps the comment of the environment and project for a workflow of one project', async () => {
+    const { ports, comments } = fakePorts();
+    await notifyStep(
+      {
+        run: { ...RUN, workflow: 'ephemeral', ttlSeconds: 3600 },
+        phase: 'applied',
+        result: { resultLocation: '/a' },
+      },
+      ports,
+      NOW,
+    );
+    expect(comments).toHaveLength(1);
     expect(comments[0]?.markdown).toContain(
       '<!-- stepform:comment environment=dev project=stack -->',
     );
+  });
+
+  it('leaves the environment comment alone for a notice of one project’s step (rolling back)', async () => {
+    const { ports, events, comments } = fakePorts();
+    const report = await notifyStep(
+      {
+        run: RUN,
+        phase: 'rolling_back',
+        error: { Error: 'JobFailed', Cause: 'apply failed' },
+      },
+      ports,
+      NOW,
+    );
+    expect(events.map((e) => e.phase)).toEqual(['rolling_back']);
+    expect(comments).toEqual([]);
+    expect(report.delivered).toEqual(['status', 'chat']);
   });
 
   it('reports a failing chat and still succeeds', async () => {
@@ -118,7 +153,7 @@ describe('notifyStep', () => {
       NOW,
     );
     expect(calls).toEqual([
-      'comment 7 <!-- stepform:comment environment=dev project=stack -->',
+      'comment 7 <!-- stepform:comment environment=dev -->',
       'status aaaa success stepform/plan-apply/dev',
       'deployment dev success',
     ]);

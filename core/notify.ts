@@ -5,7 +5,13 @@
 import { type ChangeCounts, MASKED_OUTPUT, formatCounts } from './contracts/job-result.ts';
 import { dispatchAfterApply, githubRepositoryOf } from './dispatch.ts';
 import { z } from 'zod';
-import { RUN_INPUT, type RunContext, singleProject } from './contracts/workflow-input.ts';
+import {
+  MULTI_PROJECT_WORKFLOWS,
+  RUN_INPUT,
+  type RunContext,
+  runProjects,
+  singleProject,
+} from './contracts/workflow-input.ts';
 import { NotificationFailed, describeError } from './errors.ts';
 import type {
   ArtifactPort,
@@ -294,57 +300,79 @@ export async function notifyStep(
         : notice.error
           ? { error: errorText(notice.error) }
           : {};
-  // A run of projects: the environment's one comment, a section per project. Otherwise the
+  // The workflows of several projects (plan, plan-apply) keep the environment's one comment,
+  // a section per project: written when the notice has the projects' reports, or at the end
+  // of a run that never had them (every project then shows how the run ended). Their other
+  // notices (started, a project rolling back) leave it as it is. Other workflows keep the
   // comment of the environment and project.
-  const comments = notice.projects
-    ? [
-        {
-          marker: environmentCommentMarker(run.environment),
-          body: renderEnvironmentComment({
-            workflow: run.workflow,
-            environment: run.environment,
-            commit: run.commit,
-            runId: run.runId,
-            status: phase,
-            projects: await Promise.all(
-              projects.map(async (project) => {
-                const own =
-                  project.resultLocation === undefined
-                    ? undefined
-                    : project.resultLocation === resultLocation
-                      ? result
-                      : await ports.artifacts.readResult(project.resultLocation);
-                const failed = project.status === 'failed';
-                return {
-                  name: project.name,
-                  dir: project.dir,
-                  layer: project.layer,
-                  status: failed ? 'failed' : phase,
-                  ...(own?.summary ? { summary: own.summary } : {}),
-                  ...(project.resultLocation ? { artifactLocation: project.resultLocation } : {}),
-                  ...(failed ? errorOf(project.error) : {}),
-                };
+  const severalProjects = MULTI_PROJECT_WORKFLOWS.includes(run.workflow);
+  const sections = notice.projects
+    ? await Promise.all(
+        projects.map(async (project) => {
+          const own =
+            project.resultLocation === undefined
+              ? undefined
+              : project.resultLocation === resultLocation
+                ? result
+                : await ports.artifacts.readResult(project.resultLocation);
+          // A planned project shares the run's phase; after an apply each has its own.
+          const failed = project.error !== undefined || project.status === 'failed';
+          return {
+            name: project.name,
+            dir: project.dir,
+            layer: project.layer,
+            status: project.status === 'planned' ? phase : project.status,
+            ...(own?.summary ? { summary: own.summary } : {}),
+            ...(project.resultLocation ? { artifactLocation: project.resultLocation } : {}),
+            ...(failed ? errorOf(project.error) : {}),
+          };
+        }),
+      )
+    : severalProjects && TERMINAL_COMMIT_STATES[phase] !== undefined
+      ? runProjects(run).map((project, _, all) => ({
+          name: project.name,
+          dir: project.dir,
+          layer: project.layer,
+          status: phase,
+          // A run of one project may still carry its job's result.
+          ...(all.length === 1 && result?.summary ? { summary: result.summary } : {}),
+          ...(all.length === 1 && resultLocation ? { artifactLocation: resultLocation } : {}),
+          ...errorOf(undefined),
+        }))
+      : undefined;
+  const comments =
+    sections !== undefined
+      ? [
+          {
+            marker: environmentCommentMarker(run.environment),
+            body: renderEnvironmentComment({
+              workflow: run.workflow,
+              environment: run.environment,
+              commit: run.commit,
+              runId: run.runId,
+              status: phase,
+              projects: sections,
+            }),
+          },
+        ]
+      : severalProjects
+        ? []
+        : [
+            {
+              marker: commentMarker(run.environment, run.projectDir),
+              body: renderPrComment({
+                workflow: run.workflow,
+                environment: run.environment,
+                projectDir: run.projectDir,
+                commit: run.commit,
+                runId: run.runId,
+                status: phase,
+                ...(result?.summary ? { summary: result.summary } : {}),
+                ...(resultLocation ? { artifactLocation: resultLocation } : {}),
+                ...errorOf(undefined),
               }),
-            ),
-          }),
-        },
-      ]
-    : [
-        {
-          marker: commentMarker(run.environment, run.projectDir),
-          body: renderPrComment({
-            workflow: run.workflow,
-            environment: run.environment,
-            projectDir: run.projectDir,
-            commit: run.commit,
-            runId: run.runId,
-            status: phase,
-            ...(result?.summary ? { summary: result.summary } : {}),
-            ...(resultLocation ? { artifactLocation: resultLocation } : {}),
-            ...errorOf(undefined),
-          }),
-        },
-      ];
+            },
+          ];
   for (const comment of comments) {
     if (codeHost && run.pullRequest !== undefined) {
       const pullRequest = run.pullRequest;

@@ -2,15 +2,26 @@
 // project (its job's collected result, or the error that stopped it), gathered into what the
 // rest of the workflow decides on and what Notify and Record keep. Pure.
 import { z } from 'zod';
-import { PROJECT_DIR } from './contracts/job-input.ts';
-import { PROJECT_NAME, type RunProject } from './contracts/workflow-input.ts';
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { JOB, PROJECT_DIR } from './contracts/job-input.ts';
+import type { RunProject } from './contracts/workflow-input.ts';
 import { parseInput } from './validation.ts';
 
 /** How a project's part of a run ended. */
-export const PROJECT_STATUSES = ['planned', 'failed'] as const;
+export const PROJECT_STATUSES = [
+  'planned',
+  'failed',
+  // After a plan-apply's apply (core/apply-layers.ts).
+  'applied',
+  'no_changes',
+  'rolled_back',
+  'rollback_failed',
+  'not_started',
+] as const;
 export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
 
-const COUNTS = z.looseObject({
+export const COUNTS = z.looseObject({
   add: z.number().int().min(0),
   change: z.number().int().min(0),
   destroy: z.number().int().min(0),
@@ -19,7 +30,7 @@ const COUNTS = z.looseObject({
 });
 
 /** A Catch's error output; moto's interpreter may give a null Cause. */
-const CAUGHT = z.looseObject({
+export const CAUGHT = z.looseObject({
   Error: z.string(),
   Cause: z
     .string()
@@ -27,10 +38,16 @@ const CAUGHT = z.looseObject({
     .transform((cause) => cause ?? undefined),
 });
 
+/**
+ * A project as an iteration names it: its name in stepform.yaml, or for a run without one its
+ * folder (runProjects), which may hold slashes.
+ */
+export const PROJECT_REF = z.string().min(1).max(1024);
+
 /** One Map iteration's output (the Pass states at the end of each iteration build it). */
 export const PROJECT_OUTCOME = z.discriminatedUnion('status', [
   z.looseObject({
-    name: PROJECT_NAME,
+    name: PROJECT_REF,
     dir: PROJECT_DIR,
     layer: z.number().int().min(0),
     status: z.literal('planned'),
@@ -41,10 +58,13 @@ export const PROJECT_OUTCOME = z.discriminatedUnion('status', [
       outputs: z.record(z.string(), z.unknown()).default({}),
       startedAt: z.string().optional(),
       finishedAt: z.string().optional(),
+      plan: z.strictObject({ dir: z.string(), sha256: z.string() }).optional(),
+      /** The job that applies exactly this plan (a plan with changes). */
+      applyJob: JOB.optional(),
     }),
   }),
   z.looseObject({
-    name: PROJECT_NAME,
+    name: PROJECT_REF,
     dir: PROJECT_DIR,
     layer: z.number().int().min(0),
     status: z.literal('failed'),
@@ -81,6 +101,11 @@ export interface CollectedProjects {
   projects: ProjectReport[];
   /** The first failure, in execution order, as the Fail state and the outcome carry it. */
   error?: { Error: string; Cause: string };
+  /**
+   * What an approval of the run approves (RequestApproval's `plan`): a project's own plan, or
+   * for several one digest over theirs. Absent when no project has a plan.
+   */
+  plan?: { dir: string; sha256: string };
 }
 
 const ZERO = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
@@ -133,12 +158,39 @@ export function collectProjects(
     }
   }
   const failures = projects.filter((p) => p.status === 'failed');
+  const plans = parsed.flatMap((outcome) =>
+    outcome.status === 'planned' && outcome.result.plan !== undefined
+      ? [{ name: outcome.name, ...outcome.result.plan }]
+      : [],
+  );
+  const plan = approvalPlanOf(plans, parsed.length);
   return {
     failed: failures.length > 0,
     hasChanges: projects.some((p) => p.hasChanges),
     summary,
     projects,
     ...(failures.length === 0 ? {} : { error: firstFailure(failures, projects.length) }),
+    ...(plan === undefined ? {} : { plan }),
+  };
+}
+
+/**
+ * A run of one project approves its plan's digest; a run of several one digest over each
+ * project's (by name), so that any plan changing changes it. Its folder: the run's artifacts.
+ */
+export function approvalPlanOf(
+  plans: readonly { name: string; dir: string; sha256: string }[],
+  projectCount: number,
+): { dir: string; sha256: string } | undefined {
+  const [first] = plans;
+  if (first === undefined) return undefined;
+  if (projectCount === 1) return { dir: first.dir, sha256: first.sha256 };
+  const lines = [...plans]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((plan) => `${plan.name} ${plan.sha256}\n`);
+  return {
+    dir: dirname(dirname(first.dir)),
+    sha256: createHash('sha256').update(lines.join(''), 'utf8').digest('hex'),
   };
 }
 

@@ -241,7 +241,7 @@ describe('prepareRun of a run of several projects', () => {
   });
 
   it('refuses several projects in a workflow that runs one, naming input.projects', () => {
-    expect(() => prepareRun({ ...run, workflow: 'plan-apply' }, SETTINGS)).toThrow(
+    expect(() => prepareRun({ ...run, workflow: 'ephemeral', ttlSeconds: 3600 }, SETTINGS)).toThrow(
       expect.objectContaining({ name: 'InvalidInput', field: 'input.projects' }),
     );
   });

@@ -151,7 +151,8 @@ export function prepareRun(
     name: project.name,
     dir: project.dir,
     layer: project.layer,
-    run: { ...run, projectDir: project.dir, projects: [project] },
+    // Alone in its view, the project is its first layer (a run's layers start at 0).
+    run: { ...run, projectDir: project.dir, projects: [{ ...project, layer: 0 }] },
     jobs: jobsOf(
       project,
       several ? join(runFolder, projectArtifactsFolder(project.name)) : runFolder,

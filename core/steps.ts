@@ -38,6 +38,7 @@ import {
   type CollectedResult,
   type JobSettings,
   OUTCOMES,
+  type Outcome,
   type PreparedRun,
   type RollbackPlan,
   collectJobResult,
@@ -47,7 +48,13 @@ import {
   setsLastGood,
 } from './run.ts';
 import { RUN_INPUT, type RunContext, runProjects } from './contracts/workflow-input.ts';
-import { type CollectedProjects, collectProjects } from './project-results.ts';
+import { type ApplyProgress, nextLayer } from './apply-layers.ts';
+import {
+  type CollectedProjects,
+  PROJECT_STATUSES,
+  type ProjectStatus,
+  collectProjects,
+} from './project-results.ts';
 import type { NotifyInput } from './notify.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { parseInput } from './validation.ts';
@@ -76,7 +83,13 @@ const RECORD_INPUT = z.looseObject({
   rollback: z.unknown().optional(),
   error: z.unknown().optional(),
   /** A run of projects (CollectProjects' output): each project's report is kept with the run. */
-  projects: z.looseObject({ projects: z.array(z.looseObject({ name: z.string() })) }).optional(),
+  projects: z
+    .looseObject({
+      projects: z.array(
+        z.looseObject({ name: z.string(), dir: z.string(), status: z.enum(PROJECT_STATUSES) }),
+      ),
+    })
+    .optional(),
 });
 const ROLLBACK_INPUT = z.looseObject({ run: RUN_INPUT, job: JOB });
 const SCHEDULE_INPUT = z.strictObject({ action: z.enum(['upsert', 'delete']), run: RUN_INPUT });
@@ -316,12 +329,14 @@ export async function unlockStep(
 /**
  * Collect*: the executor's result.json as the step's output, or JobFailed / NothingApplied /
  * JobLost. Given a Map state's `projects` (each iteration's outcome) instead of a `job`: those
- * gathered (CollectProjects), which fails nothing itself: the workflow's Choice decides.
+ * gathered (CollectProjects), which fails nothing itself: the workflow's Choice decides. Given
+ * `applying` (NextLayer): the layer just applied folded in, and the next one (apply-layers.ts).
  */
 export async function collectStep(
   input: unknown,
   artifacts: ArtifactPort,
-): Promise<CollectedResult | CollectedProjects> {
+): Promise<CollectedResult | CollectedProjects | ApplyProgress> {
+  if (typeof input === 'object' && input !== null && 'applying' in input) return nextLayer(input);
   if (typeof input === 'object' && input !== null && 'projects' in input) {
     const { projects, run } = parseInput(COLLECT_PROJECTS_INPUT, input, 'collect');
     return collectProjects(projects, runProjects(run));
@@ -343,23 +358,34 @@ export async function recordStep(
   );
   const { records, runs } = ports;
   const at = now.toISOString();
-  if (setsLastGood(outcome)) {
-    await records.setLastGood(run.environment, run.projectDir, {
-      commit: run.commit,
-      runId: run.runId,
-      at,
-    });
-  }
-  const status = environmentStatusAfter(outcome);
-  if (status) {
-    await records.setEnvironment({
-      environment: run.environment,
-      projectDir: run.projectDir,
-      status,
-      ttlExpiresAt: schedule?.fireAt ?? null,
-      lastRunId: run.runId,
-      updatedAt: at,
-    });
+  // Each project's record by how it ended: in a run of several, one may have applied while
+  // another rolled back, and a project of a later layer that never started keeps its own.
+  const ended =
+    projects === undefined
+      ? [{ dir: run.projectDir, outcome }]
+      : projects.projects.flatMap((project) => {
+          const own = projectOutcome(project.status, outcome);
+          return own === undefined ? [] : [{ dir: project.dir, outcome: own }];
+        });
+  for (const project of ended) {
+    if (setsLastGood(project.outcome)) {
+      await records.setLastGood(run.environment, project.dir, {
+        commit: run.commit,
+        runId: run.runId,
+        at,
+      });
+    }
+    const status = environmentStatusAfter(project.outcome);
+    if (status) {
+      await records.setEnvironment({
+        environment: run.environment,
+        projectDir: project.dir,
+        status,
+        ttlExpiresAt: schedule?.fireAt ?? null,
+        lastRunId: run.runId,
+        updatedAt: at,
+      });
+    }
   }
   await runs.addRunDetails(run.runId, {
     outcome,
@@ -376,6 +402,25 @@ export async function recordStep(
         : { covered: run.projects }),
   });
   return { recorded: outcome };
+}
+
+/**
+ * How a project's part of a run ended, as Record keeps it: its own status after an apply, the
+ * run's outcome otherwise (a plan's projects share it); nothing for one that never started.
+ */
+function projectOutcome(status: ProjectStatus, outcome: Outcome): Outcome | undefined {
+  switch (status) {
+    case 'applied':
+    case 'no_changes':
+    case 'rolled_back':
+    case 'rollback_failed':
+      return status;
+    case 'not_started':
+      return undefined;
+    case 'planned':
+    case 'failed':
+      return outcome;
+  }
 }
 
 /** DecideRollback: the last good commit's plan-apply job, or NoRollbackTarget. */

@@ -121,7 +121,8 @@ export async function requestApproval(
     {
       run,
       phase: 'awaiting_approval',
-      ...(plan === undefined ? {} : { result: plan }),
+      // A run of several projects is approved as one: the request lists each one's plan.
+      ...(plan === undefined ? {} : 'projects' in plan ? { projects: plan } : { result: plan }),
       ...(command === undefined ? {} : { command }),
       ...(links === undefined ? {} : { links }),
       approvalId: approval.id,

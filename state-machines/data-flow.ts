@@ -257,11 +257,23 @@ function routeKey(known: Facts): string {
 }
 
 function intersect(a: Facts, b: Facts): Facts {
+  // A path one route has and the other holds inside an object of unknown shape is set on both.
+  const underOpaque = (known: Facts, path: string) =>
+    [...known.opaque].some((root) => isUnder(path, root));
+  const covers = (known: Facts, path: string) =>
+    known.present.has(path) || underOpaque(known, path);
   return facts(
-    [...a.present].filter((p) => b.present.has(p)),
-    [...a.opaque].filter((p) => b.opaque.has(p)),
+    [...[...a.present].filter((p) => covers(b, p)), ...[...b.present].filter((p) => covers(a, p))],
+    [
+      ...[...a.opaque].filter((p) => underOpaque(b, p)),
+      ...[...b.opaque].filter((p) => underOpaque(a, p)),
+    ],
     a.constants,
   );
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((item) => b.has(item));
 }
 
 /** Adds `incoming` to `flow`; true when that changed what the state knows. */
@@ -272,8 +284,8 @@ function merge(flow: Flow, incoming: Flow): boolean {
     const after = before ? intersect(before, known) : known;
     if (
       !before ||
-      after.present.size !== before.present.size ||
-      after.opaque.size !== before.opaque.size
+      !sameSet(after.present, before.present) ||
+      !sameSet(after.opaque, before.opaque)
     ) {
       flow.set(key, after);
       changed = true;

@@ -656,31 +656,56 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
 });
 
 describe('plan-apply when its apply fails', () => {
-  it('rolls back only an apply that changed the state: NothingApplied fails the run, no rollback', () => {
-    const definition = raw('plan-apply');
-    const caught = catchers(stateOf(definition, 'CollectApply'));
+  /** ApplyLayer's iteration: one project's apply, and its rollback. */
+  const applyIteration = () => {
+    const iteration = mapIteration(stateOf(raw('plan-apply'), 'ApplyLayer'));
+    if (!iteration) throw new Error('ApplyLayer has no iteration');
+    return iteration;
+  };
+
+  it('rolls back only an apply that changed the state: NothingApplied fails the project, no rollback', () => {
+    const iteration = applyIteration();
+    const caught = catchers(stateOf(iteration, 'CollectApply'));
     // Catchers are tried in order: NothingApplied before the States.ALL that rolls back.
     expect(caught.map((c) => [c.ErrorEquals, c.Next])).toEqual([
-      [['NothingApplied'], 'OutcomeFailed'],
+      [['NothingApplied'], 'ProjectApplyFailed'],
       [['States.ALL'], 'DecideRollback'],
     ]);
-    const afterRefusal = reachable(definition, ['OutcomeFailed']);
+    const afterRefusal = reachable(iteration, ['ProjectApplyFailed']);
     for (const rollbackState of ['DecideRollback', 'NotifyRollingBack', 'RunRollbackJob']) {
       expect(afterRefusal.has(rollbackState)).toBe(false);
     }
+    expect(stateOf(iteration, 'ProjectApplyFailed').Parameters).toMatchObject({
+      status: 'failed',
+      'error.$': '$.error',
+    });
   });
 
   it('ends a rollback whose job failed as rollback_failed with the rollback job’s error', () => {
     const definition = raw('plan-apply');
-    const caught = catchers(stateOf(definition, 'CollectRollback'));
+    const iteration = applyIteration();
+    const caught = catchers(stateOf(iteration, 'CollectRollback'));
     expect(caught).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.rollbackError', Next: 'OutcomeRollbackFailed' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.rollbackError', Next: 'ProjectRollbackFailed' },
     ]);
+    expect(stateOf(iteration, 'ProjectRollbackFailed').Parameters).toMatchObject({
+      status: 'rollback_failed',
+      'error.$': '$.rollbackError',
+      rollback: { 'applyError.$': '$.error' },
+    });
+    // NextLayer hands the first unsettled project's error and rollback to the outcome.
+    const next = stateOf(definition, 'ApplyNext').Choices as {
+      StringEquals: string;
+      Next: string;
+    }[];
+    expect(next.find((c) => c.StringEquals === 'rollback_failed')?.Next).toBe(
+      'OutcomeRollbackFailed',
+    );
     expect(stateOf(definition, 'OutcomeRollbackFailed').Parameters).toMatchObject({
       outcome: 'rollback_failed',
       phase: 'rollback_failed',
-      'error.$': '$.rollbackError',
-      rollback: { 'applyError.$': '$.error' },
+      'error.$': '$.applying.error',
+      'rollback.$': '$.applying.rollback',
     });
     const end = stateOf(definition, 'EndForOutcome').Choices as {
       StringEquals: string;
@@ -692,6 +717,19 @@ describe('plan-apply when its apply fails', () => {
       Error: 'RollbackFailed',
       CausePath: '$.outcome.error.Cause',
     });
+  });
+
+  it('starts no layer after one that did not apply everywhere: ApplyLayer is entered only from ApplyNext’s "applying"', () => {
+    const definition = raw('plan-apply');
+    const next = stateOf(definition, 'ApplyNext').Choices as {
+      StringEquals: string;
+      Next: string;
+    }[];
+    expect(next.filter((c) => c.Next === 'ApplyLayer').map((c) => c.StringEquals)).toEqual([
+      'applying',
+    ]);
+    expect(stateOf(definition, 'ApplyNext').Default).toBe('OutcomeApplyFailed');
+    expect(stateOf(definition, 'ApplyLayer').Next).toBe('NextLayer');
   });
 });
 
@@ -809,13 +847,13 @@ describe('the checks themselves', () => {
 
   it('find a Catch without ResultPath, whose error replaces the whole state', () => {
     const definition = raw('plan-apply');
-    const onFailure = catchers(stateOf(definition, 'CollectPlan'))[0];
-    if (!onFailure) throw new Error('CollectPlan has no Catch');
+    const onFailure = catchers(stateOf(definition, 'NextLayer'))[0];
+    if (!onFailure) throw new Error('NextLayer has no Catch');
     delete onFailure.ResultPath;
     expect(unsetReads(definition, DATA_FLOW)).toEqual(
       expect.arrayContaining([
-        'OutcomeFailed reads $.run (Parameters.run.$), not set on the route from CollectPlan (Catch[0])',
-        'OutcomeFailed reads $.error (Parameters.error.$), not set on the route from CollectPlan (Catch[0])',
+        'OutcomeFailed reads $.run (Parameters.run.$), not set on the route from NextLayer (Catch[0])',
+        'OutcomeFailed reads $.error (Parameters.error.$), not set on the route from NextLayer (Catch[0])',
       ]),
     );
   });

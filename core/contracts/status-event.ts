@@ -78,7 +78,8 @@ export const STATUS_EVENT = z.strictObject({
   projects: z
     .array(
       z.strictObject({
-        name: z.string().min(1).max(63),
+        // Its name in stepform.yaml, or without one its folder (as long as a dir may be).
+        name: z.string().min(1).max(1024),
         dir: z.string().min(1).max(1024),
         status: z.string().min(1).max(32),
         summary: CHANGE_COUNTS,

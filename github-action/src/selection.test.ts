@@ -199,14 +199,25 @@ describe('the action refuses before starting anything', () => {
     [{ environment: 'staging' }, /^invalid input environment: "staging" is not an environment/],
     [{ project: 'infra' }, /^invalid input project: infra is the dir of no project/],
     [
-      { workflow: 'plan-apply' },
-      /^invalid input projects: plan-apply runs one project at a time \(network, app are selected\)/,
+      { workflow: 'ephemeral', ttl: '2h' },
+      /^invalid input projects: ephemeral runs one project at a time \(network, app are selected\)/,
     ],
   ])('%j', async (inputs, message) => {
     const core = await runAction(inputs, pullRequest(base, labels));
     expect(core.failures).toHaveLength(1);
     expect(core.failures[0]).toMatch(message);
     expect(SFN.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('plan-apply of every changed project starts one run of them, in their layers', async () => {
+    const core = await runAction({ workflow: 'plan-apply' }, pullRequest(base, labels));
+    expect(core.failures).toEqual([]);
+    const input = started() as { workflow: string; projects: { name: string; layer: number }[] };
+    expect(input.workflow).toBe('plan-apply');
+    expect(input.projects.map((p) => [p.name, p.layer])).toEqual([
+      ['network', 0],
+      ['app', 1],
+    ]);
   });
 
   it('plan-apply of one named project starts', async () => {

@@ -9,6 +9,7 @@ import {
   substitute,
 } from '../../state-machines/workflows.ts';
 import {
+  LOCAL_TIMEOUT_LIMIT_SECONDS,
   adaptForLocalEngine,
   loadLocalDefinition,
   localFunctionName,
@@ -184,6 +185,13 @@ describe('adaptForLocalEngine', () => {
       originalWait,
     );
     expect({ ...adapted, States: {} }).toEqual({ ...original, States: {} });
+  });
+
+  it('cuts a run timeout longer than a Node timer holds, which would end the run at once', () => {
+    const long = { ...definition(), TimeoutSeconds: 2_768_400 };
+    expect(adaptForLocalEngine(long).TimeoutSeconds).toBe(LOCAL_TIMEOUT_LIMIT_SECONDS);
+    expect(LOCAL_TIMEOUT_LIMIT_SECONDS * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect(adaptForLocalEngine(definition()).TimeoutSeconds).toBe(86400);
   });
 
   it('does not mutate its input', () => {

@@ -34,13 +34,21 @@ export async function loadLocalDefinition(workflow: Workflow): Promise<AslDefini
 }
 
 /**
- * The one difference between Step Functions and aws-local-stepfunctions 3.0.0 that the files
- * cannot express for both: Step Functions reads a Task's TimeoutSecondsPath from the state's
- * input, the local library from its input after Parameters. For the lambda:invoke form that
- * input sits under Payload, so the path is re-rooted there. Nothing else is changed.
+ * The most a Node timer waits (2^31 - 1 ms, about 24.8 days): the local library times a run
+ * and a Task with setTimeout, which fires at once for anything longer.
+ */
+export const LOCAL_TIMEOUT_LIMIT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * The two differences between Step Functions and aws-local-stepfunctions 3.0.0 that the files
+ * cannot express for both. Step Functions reads a Task's TimeoutSecondsPath from the state's
+ * input, the local library from its input after Parameters: for the lambda:invoke form that
+ * input sits under Payload, so the path is re-rooted there. And a run's TimeoutSeconds past
+ * what a Node timer holds (plan-apply's allows every job of 50 projects) would end the local
+ * run at once: it is cut to LOCAL_TIMEOUT_LIMIT_SECONDS. Nothing else is changed.
  */
 export function adaptForLocalEngine(definition: AslDefinition): AslDefinition {
-  return mapStates(definition, (state) => {
+  const adapted = mapStates(definition, (state) => {
     const path = state.TimeoutSecondsPath;
     if (
       state.Type !== 'Task' ||
@@ -50,6 +58,10 @@ export function adaptForLocalEngine(definition: AslDefinition): AslDefinition {
       return state;
     return { ...state, TimeoutSecondsPath: path.replace(/^\$\./, '$.Payload.') };
   });
+  const timeout = adapted.TimeoutSeconds;
+  return typeof timeout === 'number' && timeout > LOCAL_TIMEOUT_LIMIT_SECONDS
+    ? { ...adapted, TimeoutSeconds: LOCAL_TIMEOUT_LIMIT_SECONDS }
+    : adapted;
 }
 
 /** The local function name a Lambda ARN stands for (`Lock` for ...:function:stepform-local-Lock). */

@@ -5,7 +5,7 @@
 // The tests share one repository and its default home (<repo>/.git/stepform) and run in order;
 // the ephemeral environment `preview` is created while the `dev` tests run (it shares nothing
 // with dev but the home), to keep the suite short.
-import { appliedPlanApplyStates } from '../support/workflow-paths.ts';
+import { appliedPlanApplyStates, stateNamed } from '../support/workflow-paths.ts';
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -336,16 +336,17 @@ describe('history and audit', () => {
     expectOk(result);
     const logs = parseJson(result) as RunJson & { events: RunEventRow[]; outbox: unknown[] };
     expect(logs).toMatchObject({ runId: applyRunId, workflow: 'plan-apply', phase: 'applied' });
+    const entered = logs.events.filter((e) => e.type === 'entered');
+    expect(entered.map((e) => stateNamed(e.state))).toEqual(appliedPlanApplyStates(false));
     const exited = logs.events.filter((e) => e.type === 'exited');
-    expect(exited.map((e) => e.state)).toEqual(appliedPlanApplyStates(false));
     for (const event of exited) {
       expect(typeof event.durationMs).toBe('number');
       expect(event.durationMs).toBeGreaterThanOrEqual(0);
       expect(Number.isNaN(Date.parse(event.at))).toBe(false);
     }
     // The Terraform jobs are the long states.
-    const planJob = exited.find((e) => e.state === 'RunPlanJob')!;
-    const applyJob = exited.find((e) => e.state === 'RunApplyJob')!;
+    const planJob = exited.find((e) => stateNamed(e.state) === 'RunPlanJob')!;
+    const applyJob = exited.find((e) => stateNamed(e.state) === 'RunApplyJob')!;
     expect(planJob.durationMs).toBeGreaterThan(100);
     expect(applyJob.durationMs).toBeGreaterThan(100);
     expect(logs.events.filter((e) => e.type === 'failed')).toEqual([]);
@@ -361,7 +362,7 @@ describe('history and audit', () => {
     // The text form shows the same states with their timings.
     const text = await ws.cli(['logs', applyRunId]);
     expectOk(text);
-    expect(text.stdout).toMatch(/exited +RunPlanJob \d+ ms/);
+    expect(text.stdout).toMatch(/exited +RunPlanJob \[stack\] \d+ ms/);
     expect(text.stdout).toMatch(/status succeeded \(applied\)/);
   });
 

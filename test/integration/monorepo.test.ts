@@ -216,9 +216,6 @@ describe('apply of one project of the golden monorepo', () => {
       projects: ['network'],
       outputs: { network: { cidr: '10.0.0.0/16' } },
     });
-    const two = await cli(['apply', '--env', 'dev', '--all', '--auto-approve']);
-    expect(two.exitCode).toBe(2);
-    expect(two.stderr).toMatch(/--project: plan-apply runs one project at a time/);
   });
 
   it('runs a command in the project --project names (its dir and var files from stepform.yaml)', async () => {
@@ -240,6 +237,77 @@ describe('apply of one project of the golden monorepo', () => {
     const never = await command('app');
     expect(never.exitCode).toBe(2);
     expect(never.stderr).toMatch(/dev has no state of infra\/app/);
+  });
+
+  it('applies --all layer by layer: network and dns, then app, each with dev’s values', async () => {
+    const { exitCode, json, stderr } = await cli([
+      'apply',
+      '--env',
+      'dev',
+      '--all',
+      '--auto-approve',
+    ]);
+    expect({ exitCode, stderr: exitCode === 0 ? '' : stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect(json).toMatchObject({ workflow: 'plan-apply', status: 'succeeded', phase: 'applied' });
+    // network was applied by the first test: nothing to change there now.
+    expect(json?.projects.map((p) => [p.name, p.layer, p.status])).toEqual([
+      ['network', 0, 'no_changes'],
+      ['dns', 0, 'applied'],
+      ['app', 1, 'applied'],
+    ]);
+    const [, dns, app] = json?.projects ?? [];
+    expect(app?.outputs).toMatchObject({ replicas: { sensitive: false, value: 1 } });
+    // app's layer starts only once dns's has ended.
+    expect(Date.parse(app?.startedAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(dns?.finishedAt ?? ''),
+    );
+    expect(json?.dispatches).toEqual([
+      { repository: 'acme/app-deploy', eventType: 'infra-applied', status: 'sent' },
+    ]);
+  });
+
+  it('rolls back only the project whose apply failed, and starts no later layer', async () => {
+    const failing = [
+      'terraform {',
+      '  required_providers {',
+      '    time = { source = "hashicorp/time", version = "0.14.2" }',
+      '  }',
+      '}',
+      'resource "time_static" "fails" {',
+      '  lifecycle {',
+      '    postcondition {',
+      '      condition     = self.unix < 0',
+      '      error_message = "Deliberate apply failure (test fixture)."',
+      '    }',
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+    await onBranch(
+      'network-fails',
+      {
+        'infra/network/fails.tf': failing,
+        'infra/dns/envs/dev.tfvars': 'zone = "dev2.example.internal"\n',
+        'infra/app/envs/dev.tfvars': 'environment = "dev"\nreplicas    = 3\n',
+      },
+      async () => {
+        const { exitCode, json } = await cli(['apply', '--env', 'dev', '--all', '--auto-approve']);
+        expect(exitCode).toBe(1);
+        expect(json).toMatchObject({ status: 'failed', phase: 'rolled_back' });
+        expect(json?.projects.map((p) => [p.name, p.status])).toEqual([
+          ['network', 'rolled_back'],
+          ['dns', 'applied'],
+          ['app', 'not_started'],
+        ]);
+        expect(json?.projects[0]?.error?.message).toContain('Deliberate apply failure');
+        // app kept what the last apply gave it: nothing of this commit reached it.
+        const replicas = await startCli(
+          ['command', '--env', 'dev', '--project', 'app', '--', 'output', 'replicas'],
+          { cwd: repo.dir, env },
+        ).done;
+        expect(replicas.stdout).toMatch(/"value": 1\n/);
+      },
+    );
   });
 
   it('waits for an approval in a protected environment when the plan destroys, whatever --auto-approve says', async () => {

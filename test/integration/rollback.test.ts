@@ -22,6 +22,7 @@ import {
   waitFor,
 } from '../support/cli.ts';
 import { HELLO_EXAMPLE, REPO_ROOT, helloWithFailingRollback } from '../support/repo.ts';
+import { stateNamed } from '../support/workflow-paths.ts';
 
 const FAILING = join(REPO_ROOT, 'test', 'fixtures', 'failing-apply');
 
@@ -152,7 +153,9 @@ describe('rollback to the last good commit', () => {
     // The Terraform error is in the logs.
     const logs = await ws.cli(['logs', run.runId, '--json']);
     const events = (parseJson(logs) as { events: RunEventRow[] }).events;
-    expect(events.some((e) => e.state === 'RunRollbackJob' && e.type === 'exited')).toBe(true);
+    expect(
+      events.some((e) => stateNamed(e.state) === 'RunRollbackJob' && e.type === 'exited'),
+    ).toBe(true);
     expect(
       events.some(
         (e) => e.type === 'failed' && (e.detail ?? '').includes('Deliberate apply failure'),
@@ -195,9 +198,11 @@ describe('a failing apply with no last good commit', () => {
       events: RunEventRow[];
       outbox: { phase: string }[];
     };
-    const decide = events.find((e) => e.state === 'DecideRollback' && e.type === 'failed');
+    const decide = events.find(
+      (e) => stateNamed(e.state) === 'DecideRollback' && e.type === 'failed',
+    );
     expect(decide?.detail).toMatch(/^NoRollbackTarget: /);
-    expect(events.some((e) => e.state === 'RunRollbackJob')).toBe(false);
+    expect(events.some((e) => stateNamed(e.state) === 'RunRollbackJob')).toBe(false);
     expect(outbox.map((o) => o.phase)).toEqual(['started', 'planned', 'applying', 'failed']);
 
     const store = ws.store();
@@ -297,12 +302,14 @@ describe('an apply refused before it changed anything', () => {
     expect(store.locks.getLock('hotfix')).toBeUndefined();
 
     const { events, outbox } = await logsOf(runId);
-    expect(events.some((e) => e.state === 'DecideRollback' || e.state === 'RunRollbackJob')).toBe(
-      false,
-    );
-    expect(events.find((e) => e.state === 'CollectApply' && e.type === 'failed')?.detail).toMatch(
-      /^NothingApplied: apply failed: StalePlan: /,
-    );
+    expect(
+      events.some(
+        (e) => stateNamed(e.state) === 'DecideRollback' || stateNamed(e.state) === 'RunRollbackJob',
+      ),
+    ).toBe(false);
+    expect(
+      events.find((e) => stateNamed(e.state) === 'CollectApply' && e.type === 'failed')?.detail,
+    ).toMatch(/^NothingApplied: apply failed: StalePlan: /);
     expect(outbox.map((o) => o.phase)).toEqual([
       'started',
       'planned',
@@ -375,7 +382,7 @@ describe('a rollback that fails', () => {
     const said = `the rollback to the last good commit ${fragile} failed: JobFailed: plan-apply failed: TerraformFailed: `;
     expect(outbox.at(-1)?.message).toContain(said);
     expect(
-      events.find((e) => e.state === 'CollectRollback' && e.type === 'failed')?.detail,
+      events.find((e) => stateNamed(e.state) === 'CollectRollback' && e.type === 'failed')?.detail,
     ).toContain('deliberate-destroy-failure');
     const comment = await prCommentOf(run.runId);
     expect(comment).toContain('rollback\\_failed');

@@ -30,6 +30,7 @@ import {
   refusedPlanApplyStates,
   rollbackFailedPlanApplyStates,
   rolledBackPlanApplyStates,
+  stateNamed,
 } from '../support/workflow-paths.ts';
 
 const PROJECT = 'stack';
@@ -182,10 +183,14 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
     outcome,
     progress,
     phases: engine.stores.outbox.list(runId).map((o) => o.phase),
-    entered: events.filter((e) => e.type === 'entered').map((e) => e.state ?? ''),
-    count: (type, state) => events.filter((e) => e.type === type && e.state === state).length,
+    // A Map iteration's states by their name alone (the engine labels them with the project).
+    entered: events.filter((e) => e.type === 'entered').map((e) => stateNamed(e.state)),
+    count: (type, state) =>
+      events.filter((e) => e.type === type && stateNamed(e.state) === state).length,
     failures: (state) =>
-      events.filter((e) => e.type === 'failed' && e.state === state).map((e) => e.detail ?? ''),
+      events
+        .filter((e) => e.type === 'failed' && stateNamed(e.state) === state)
+        .map((e) => e.detail ?? ''),
   };
 }
 
@@ -647,8 +652,9 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(messages.at(-2)).toContain(
       `Deliberate apply failure (test fixture).; rolling back to the last good commit ${commitFragile}`,
     );
+    // The plan's counts, then the rollback's own failure.
     expect(messages.at(-1)).toContain(
-      `rollback_failed — the rollback to the last good commit ${commitFragile} failed: JobFailed: plan-apply failed: TerraformFailed: `,
+      `rollback_failed — +2 ~0 -1 — the rollback to the last good commit ${commitFragile} failed: JobFailed: plan-apply failed: TerraformFailed: `,
     );
     expect(messages.at(-1)).toContain('deliberate-destroy-failure');
     for (const message of messages) expect(message).not.toContain('rolled back');
@@ -1360,3 +1366,131 @@ describe('a plan of several projects (a Map state, issue 14)', () => {
     expect(ran.phases).toEqual(['started', 'failed']);
   });
 });
+
+describe('a plan-apply of several projects (layers, issue 14)', () => {
+  let engine: LocalEngine;
+  /** The golden monorepo at layers/: network and dns in layer 0, app in layer 1. */
+  let commitA: string;
+  /** The same with every project's dev values changed: each has a change to apply. */
+  let commitB: string;
+  const layersProject = (name: string, layer: number) => ({
+    name,
+    dir: `layers/infra/${name}`,
+    layer,
+    varFiles: [`layers/infra/${name}/envs/dev.tfvars`],
+  });
+  const projects = [layersProject('network', 0), layersProject('dns', 0), layersProject('app', 1)];
+  /** One at a time: the layer's projects apply in their order (network before dns). */
+  const extra = { projectDir: 'layers/infra', projects, maxParallel: 1 };
+  const environment = 'staging';
+  const startOf = (ran: Ran, label: string) =>
+    ran.progress.findIndex((p) => p.type === 'entered' && p.state === label);
+  const endOf = (ran: Ran, label: string) =>
+    ran.progress.findIndex((p) => p.type === 'exited' && p.state === label);
+  const detailsOf = (ran: Ran) =>
+    engine.stores.runs.get(ran.runId)?.details as {
+      outcome: string;
+      projects: { name: string; status: string; error?: { message: string } }[];
+    };
+
+  beforeAll(async () => {
+    engine = await newEngine();
+    commitA = await repo.commitDir(
+      join(REPO_ROOT, 'test', 'golden', 'monorepo'),
+      'layers',
+      'layers',
+    );
+    commitB = await repo.commitFiles(
+      {
+        'layers/infra/network/envs/dev.tfvars': 'environment = "dev"\ncidr = "10.9.0.0/16"\n',
+        'layers/infra/dns/envs/dev.tfvars': 'zone = "b.example.internal"\n',
+        'layers/infra/app/envs/dev.tfvars': 'environment = "dev"\nreplicas = 2\n',
+      },
+      'change every project',
+    );
+  });
+
+  it('applies layer by layer, retrying a Lambda error of NextLayer: app only after network and dns', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitA,
+      environment,
+      extra,
+      faults: { NextLayer: { times: 2, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'NextLayer')).toBe(2);
+    // NextLayer: before layer 0, before layer 1, and once more to find none left.
+    expect(ran.entered.filter((state) => state === 'NextLayer')).toHaveLength(3);
+    expect(ran.entered.filter((state) => state === 'ApplyLayer')).toHaveLength(2);
+    const appStarts = startOf(ran, 'RunApplyJob [app]');
+    expect(appStarts).toBeGreaterThan(endOf(ran, 'ProjectApplied [network]'));
+    expect(appStarts).toBeGreaterThan(endOf(ran, 'ProjectApplied [dns]'));
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
+    expect(detailsOf(ran).projects.map((p) => [p.name, p.status])).toEqual([
+      ['network', 'applied'],
+      ['dns', 'applied'],
+      ['app', 'applied'],
+    ]);
+    for (const project of projects) {
+      expect((await engine.stores.records.getLastGood(environment, project.dir))?.commit).toBe(
+        commitA,
+      );
+    }
+  });
+
+  it('a failed apply rolls back that project only; the rest of its layer applies; later layers never start', async () => {
+    const ran = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitB,
+      environment,
+      extra,
+      // The first CollectApply is network's (maxParallel 1, in order).
+      faults: { CollectApply: { times: 1, error: 'JobFailed' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    // The run's message is the rollback's, naming the project it rolled back.
+    expect(ran.outcome.error?.message).toMatch(
+      new RegExp(
+        `^network: apply of ${commitB} failed; rolled back to the last good commit ${commitA}`,
+      ),
+    );
+    expect(inProject(ran, 'caught', 'CollectApply')).toEqual(['CollectApply [network]']);
+    expect(inProject(ran, 'exited', 'RunRollbackJob')).toEqual(['RunRollbackJob [network]']);
+    expect(inProject(ran, 'entered', 'RunApplyJob')).toEqual([
+      'RunApplyJob [network]',
+      'RunApplyJob [dns]',
+    ]);
+    expect(ran.entered.slice(-6)).toEqual([
+      'OutcomeRolledBack',
+      'NotifyOutcome',
+      'RecordOutcome',
+      'UnlockEnvironment',
+      'EndForOutcome',
+      'RolledBack',
+    ]);
+    expect(ran.phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
+    expect(detailsOf(ran).projects.map((p) => [p.name, p.status])).toEqual([
+      ['network', 'rolled_back'],
+      ['dns', 'applied'],
+      ['app', 'not_started'],
+    ]);
+    // Each project's last good commit is its own: dns moved on, network and app did not.
+    const lastGood = async (name: string) =>
+      (await engine.stores.records.getLastGood(environment, `layers/infra/${name}`))?.commit;
+    expect([await lastGood('network'), await lastGood('dns'), await lastGood('app')]).toEqual([
+      commitA,
+      commitB,
+      commitA,
+    ]);
+    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+  });
+});
+
+/** The labels of a state's events in Map iterations (`RunApplyJob [network]`…), in order. */
+function inProject(ran: Ran, type: StateProgress['type'], state: string): string[] {
+  return ran.progress
+    .filter((p) => p.type === type && p.state.startsWith(`${state} [`))
+    .map((p) => p.state);
+}

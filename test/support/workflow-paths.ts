@@ -2,13 +2,20 @@
 // and the status events it sends. Asserted by the CLI, the emulated-AWS and the approval tests
 // alike, and used by the memory benchmark as a realistic run.
 
-/** Every plan-apply starts so: the lock, the plan job and whether it changes anything. */
+/**
+ * Every plan-apply starts so: the lock, the plans (a Map state of one iteration per project,
+ * here one) and whether they change anything.
+ */
 const PLANNED = [
   'PrepareRun',
   'LockEnvironment',
   'NotifyStarted',
+  'PlanProjects',
   'RunPlanJob',
   'CollectPlan',
+  'ProjectPlanned',
+  'CollectPlans',
+  'AnyPlanFailed',
   'HasChanges',
 ];
 
@@ -27,21 +34,33 @@ export function outcomeTail(outcome: string, terminal: string = outcome): string
 /** A plan with changes, up to the wait for its approval. */
 const AWAITING_APPROVAL = [...PLANNED, 'NotifyPlanned', 'NeedsApproval', 'RequestApproval'];
 
-/** From the approval (or straight from NeedsApproval) through the apply job's result. */
+/**
+ * From the approval (or straight from NeedsApproval) through the apply job's result: the
+ * first (here the only) layer, ApplyLayer's one iteration.
+ */
 function applied(approved: boolean): string[] {
   return [
     ...(approved
       ? [...AWAITING_APPROVAL, 'NotifyApproved']
       : [...PLANNED, 'NotifyPlanned', 'NeedsApproval']),
     'NotifyApplying',
+    'StartApplying',
+    'NextLayer',
+    'ApplyNext',
+    'ApplyLayer',
     'RunApplyJob',
     'CollectApply',
   ];
 }
 
+/** How an iteration ended, then NextLayer finding no layer left (or one not applied everywhere). */
+function layerEnded(projectOutcome: string): string[] {
+  return [projectOutcome, 'NextLayer', 'ApplyNext'];
+}
+
 /** The states of plan-apply, PrepareRun to Applied; `approved` adds the approval's wait. */
 export function appliedPlanApplyStates(approved: boolean): string[] {
-  return [...applied(approved), ...outcomeTail('Applied')];
+  return [...applied(approved), ...layerEnded('ProjectApplied'), ...outcomeTail('Applied')];
 }
 
 /** From the apply's failure through the rollback job's result. */
@@ -49,7 +68,12 @@ const ROLLING_BACK = ['DecideRollback', 'NotifyRollingBack', 'RunRollbackJob', '
 
 /** A plan-apply whose apply changed the state and failed, and whose last good commit was re-applied. */
 export function rolledBackPlanApplyStates(approved: boolean): string[] {
-  return [...applied(approved), ...ROLLING_BACK, ...outcomeTail('RolledBack')];
+  return [
+    ...applied(approved),
+    ...ROLLING_BACK,
+    ...layerEnded('ProjectRolledBack'),
+    ...outcomeTail('RolledBack'),
+  ];
 }
 
 /**
@@ -57,12 +81,21 @@ export function rolledBackPlanApplyStates(approved: boolean): string[] {
  * tampered): it fails at once, with no rollback.
  */
 export function refusedPlanApplyStates(approved: boolean): string[] {
-  return [...applied(approved), ...outcomeTail('Failed')];
+  return [
+    ...applied(approved),
+    ...layerEnded('ProjectApplyFailed'),
+    ...outcomeTail('ApplyFailed', 'Failed'),
+  ];
 }
 
 /** A plan-apply whose apply changed the state and failed, and whose rollback failed too. */
 export function rollbackFailedPlanApplyStates(approved: boolean): string[] {
-  return [...applied(approved), ...ROLLING_BACK, ...outcomeTail('RollbackFailed')];
+  return [
+    ...applied(approved),
+    ...ROLLING_BACK,
+    ...layerEnded('ProjectRollbackFailed'),
+    ...outcomeTail('RollbackFailed'),
+  ];
 }
 
 /** A plan-apply whose approval was not decided before its timeout. */
@@ -80,3 +113,11 @@ export const APPROVED_APPLY_PHASES = [
   'applying',
   'applied',
 ];
+
+/**
+ * The state a progress label names: the local engine labels a Map iteration's states with the
+ * project they work on (`RunApplyJob [network]`); moto's history names the state alone.
+ */
+export function stateNamed(label: string | null): string {
+  return (label ?? '').replace(/ \[[^\]]*\]$/, '');
+}
