@@ -218,6 +218,56 @@ describe('a plan of several projects on emulated AWS (issue 14)', () => {
   });
 });
 
+describe('a plan-apply of several projects on emulated AWS (issue 14)', () => {
+  it('plans all, waits for one approval covering every plan, then applies layer by layer', async () => {
+    const commit = await repo.commitDir(join(REPO_ROOT, 'test', 'golden', 'monorepo'), 'layers');
+    const projects = ['network', 'dns', 'app'].map((name, i) => ({
+      name,
+      dir: `layers/infra/${name}`,
+      layer: i === 2 ? 1 : 0,
+      varFiles: [`layers/infra/${name}/envs/dev.tfvars`],
+    }));
+    const runId = 'emulated-apply-projects-1';
+    const { arn, approval } = await scenario.startAwaitingApproval(runId, 'layers', {
+      commit,
+      projectDir: 'layers/infra',
+      projects,
+      maxParallel: 2,
+    });
+    // One approval for the run: its digest is over the three plans, none of them alone.
+    expect(approval).toMatchObject({ runId, projectDir: 'layers/infra' });
+    expect(approval.planSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(await scenario.s3Keys('StateBucket', 'stepform/state/')).toEqual([]);
+
+    await decide(runId, 'approve');
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'SUCCEEDED');
+    expect(execution.entered.filter((state) => state === 'RunPlanJob')).toHaveLength(3);
+    // Layer 0 (network, dns), then layer 1 (app), then NextLayer finds none left.
+    expect(execution.entered.filter((state) => state === 'ApplyLayer')).toHaveLength(2);
+    expect(execution.entered.filter((state) => state === 'NextLayer')).toHaveLength(3);
+    expect(execution.entered.filter((state) => state === 'RunApplyJob')).toHaveLength(3);
+    expect(execution.entered.slice(-6)).toEqual(outcomeTail('Applied'));
+    expect(await scenario.phasesOf(runId)).toEqual(APPROVED_APPLY_PHASES);
+    const resources = { network: 'network', dns: 'zone', app: 'app' } as const;
+    for (const project of projects) {
+      expect(await scenario.stateResources('layers', project.dir)).toEqual(
+        expect.arrayContaining([
+          `terraform_data.${resources[project.name as keyof typeof resources]}`,
+        ]),
+      );
+    }
+    expect(await scenario.s3Keys('ArtifactsBucket', '')).toEqual(
+      expect.arrayContaining(
+        projects.map(
+          (p) => `artifacts${BATCH_ARTIFACTS_ROOT}/${runId}/project-${p.name}/apply/result.json`,
+        ),
+      ),
+    );
+    expect(await scenario.itemsOfType('lock')).toEqual([]);
+  });
+});
+
 describe('plan-apply (push to main) on emulated AWS', () => {
   it('locks, plans, waits for approval, applies after the approve link is used, and unlocks', async () => {
     const runId = 'emulated-apply-1';
