@@ -438,6 +438,7 @@ export async function scheduleStep(
     commit: run.commit,
     fireAt,
     createdBy: run.runId,
+    ...(run.protectedEnvironment === true ? { protectedEnvironment: true } : {}),
   });
   return { fireAt };
 }
