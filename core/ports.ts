@@ -93,6 +93,11 @@ export interface DestroySchedule {
   readonly commit: string;
   readonly fireAt: string;
   readonly createdBy: string;
+  /**
+   * The environment was protected (stepform.yaml) when its run set the schedule: the destroy
+   * it starts then waits for an approval, as every destroy of a protected environment does.
+   */
+  readonly protectedEnvironment?: true;
 }
 
 /** One-time destroy schedules (EventBridge Scheduler `at()` on AWS, store rows locally). */

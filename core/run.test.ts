@@ -154,6 +154,24 @@ describe('prepareRun of a command run', () => {
   });
 });
 
+describe('prepareRun of a destroy', () => {
+  const destroy = { ...BASE, workflow: 'destroy' };
+  it('needs an approval unless auto-approved, whatever the deployment allows', () => {
+    expect(prepareRun(destroy, SETTINGS, true).needsApproval).toBe(true);
+    expect(prepareRun({ ...destroy, autoApprove: true }, SETTINGS, true).needsApproval).toBe(false);
+    // The unattended destroys (TTL, a closed pull request) run on AWS too, where applies wait.
+    expect(prepareRun({ ...destroy, autoApprove: true }, SETTINGS, false).needsApproval).toBe(
+      false,
+    );
+  });
+
+  it('always needs one in a protected environment', () => {
+    const guarded = { ...destroy, autoApprove: true, protectedEnvironment: true };
+    expect(prepareRun(guarded, SETTINGS, true).needsApproval).toBe(true);
+    expect(prepareRun(guarded, SETTINGS, true).protectedEnvironment).toBe(true);
+  });
+});
+
 describe('collectJobResult of a command job', () => {
   const job: JobInput = {
     ...BASE,

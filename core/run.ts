@@ -56,9 +56,10 @@ export interface PreparedRun {
   /** How many projects of a layer run at once: the Map states' MaxConcurrencyPath. */
   maxParallel: number;
   /**
-   * Whether the run waits for an approval before its change (the command workflow's Choice):
-   * a command that changes the state does, unless the run is auto-approved where the
-   * deployment allows it. False for a command that only reads.
+   * Whether the run waits for an approval before its change (the command and destroy
+   * workflows' Choice): a command that changes the state does, unless the run is auto-approved
+   * where the deployment allows it (false for a command that only reads); a destroy does
+   * unless the run is auto-approved; both always do in a protected environment.
    */
   needsApproval: boolean;
   /**
@@ -161,6 +162,11 @@ export function prepareRun(
   const only = several ? undefined : prepared[0];
   const changesState =
     run.workflow === 'command' && run.args !== undefined && resolveCommand(run.args).changesState;
+  // A destroy waits unless auto-approved, and always in a protected environment. Unlike an
+  // apply's, a destroy's autoApprove is not the deployment's to refuse: the unattended
+  // destroys (the TTL schedule's, a closed pull request's) have always run without one.
+  const destroyWaits =
+    run.workflow === 'destroy' && (run.protectedEnvironment === true || !run.autoApprove);
   return {
     run,
     ...(only === undefined
@@ -183,7 +189,9 @@ export function prepareRun(
     projects: prepared,
     maxParallel: run.maxParallel ?? DEFAULT_MAX_PARALLEL,
     needsApproval:
-      changesState && (run.protectedEnvironment === true || !(run.autoApprove && allowAutoApprove)),
+      destroyWaits ||
+      (changesState &&
+        (run.protectedEnvironment === true || !(run.autoApprove && allowAutoApprove))),
     protectedEnvironment: run.protectedEnvironment === true,
     approvalTaskTimeoutSeconds: run.approvalTimeoutSeconds + APPROVAL_TASK_GRACE_SECONDS,
   };

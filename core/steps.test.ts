@@ -399,5 +399,12 @@ describe('scheduleStep', () => {
     ]);
     expect(await scheduleStep({ action: 'delete', run }, port, NOW)).toEqual({ deleted: true });
     expect(removed).toEqual(['dev/stack']);
+    // In a protected environment the schedule says so: its destroy waits for an approval.
+    await scheduleStep(
+      { action: 'upsert', run: { ...run, protectedEnvironment: true } },
+      port,
+      NOW,
+    );
+    expect(upserts.at(-1)).toMatchObject({ protectedEnvironment: true });
   });
 });

@@ -101,8 +101,9 @@ export const APPROVED_COMMAND = z.strictObject({
 export type ApprovedCommand = z.output<typeof APPROVED_COMMAND>;
 
 /**
- * An approval is for a plan (plan-apply: its digest is what gets approved) or, in a command
- * run, for the command (its args, as the run input has them: the digest of those is kept).
+ * An approval is for a plan (plan-apply: its digest is what gets approved), in a command run
+ * for the command (its args, as the run input has them: the digest of those is kept), or in
+ * a destroy for the destroy job (what it destroys: see destroyDigest).
  */
 const APPROVAL_REQUEST_INPUT = z
   .looseObject({
@@ -114,11 +115,42 @@ const APPROVAL_REQUEST_INPUT = z
       .looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) })
       .optional(),
     command: z.strictObject({ args: z.array(z.string()).min(1) }).optional(),
+    destroy: z.strictObject({ job: JOB }).optional(),
   })
-  .refine((request) => (request.plan === undefined) !== (request.command === undefined), {
-    message: 'an approval is for exactly one of a plan and a command',
-    path: ['plan'],
-  });
+  .refine(
+    (request) =>
+      [request.plan, request.command, request.destroy].filter((x) => x !== undefined).length === 1,
+    {
+      message: 'an approval is for exactly one of a plan, a command and a destroy',
+      path: ['plan'],
+    },
+  );
+
+/** What a destroy's approval is for: the environment, project, workspace and commit it destroys. */
+export interface ApprovedDestroy {
+  readonly environment: string;
+  readonly projectDir: string;
+  readonly workspace?: string;
+  readonly commit: string;
+  readonly varFiles: readonly string[];
+}
+
+/**
+ * The digest an approval of a destroy keeps in place of a plan's: of what the destroy job
+ * destroys (environment, project folder, workspace, commit and var files), so an approval is
+ * never good for another environment, project or commit.
+ */
+export function destroyDigest(destroy: ApprovedDestroy): string {
+  const covered = {
+    kind: 'destroy',
+    environment: destroy.environment,
+    projectDir: destroy.projectDir,
+    workspace: destroy.workspace ?? null,
+    commit: destroy.commit,
+    varFiles: [...destroy.varFiles],
+  };
+  return createHash('sha256').update(JSON.stringify(covered), 'utf8').digest('hex');
+}
 
 /** The digest an approval of a command keeps in place of a plan's: of its exact arguments. */
 export function commandDigest(args: readonly string[]): string {
@@ -451,6 +483,7 @@ export async function scheduleStep(
     commit: run.commit,
     fireAt,
     createdBy: run.runId,
+    ...(run.protectedEnvironment === true ? { protectedEnvironment: true } : {}),
   });
   return { fireAt };
 }
@@ -476,6 +509,8 @@ export interface ApprovalRequestResult {
   readonly plan?: z.output<typeof APPROVAL_REQUEST_INPUT>['plan'];
   /** Or, in a command run, the command it is for. */
   readonly command?: ApprovedCommand;
+  /** Or, in a destroy, what it destroys. */
+  readonly destroy?: ApprovedDestroy;
 }
 
 /**
@@ -505,6 +540,26 @@ export async function requestApprovalStep(
     const resolved = resolveCommand(request.command.args);
     command = { name: resolved.name, args: [...resolved.userArgs] };
   }
+  let destroy: ApprovedDestroy | undefined;
+  if (request.destroy !== undefined) {
+    // Only the run's own destroy job may be approved in its name.
+    const { job } = request.destroy;
+    const mismatch = (['runId', 'environment', 'commit', 'projectDir'] as const).find(
+      (field) => job[field] !== run[field],
+    );
+    if (job.verb !== 'destroy' || mismatch !== undefined)
+      throw new InvalidInput(
+        `approval.destroy.job.${mismatch ?? 'verb'}`,
+        "is not the run's destroy job",
+      );
+    destroy = {
+      environment: job.environment,
+      projectDir: job.projectDir,
+      ...(job.workspace === undefined ? {} : { workspace: job.workspace }),
+      commit: job.commit,
+      varFiles: [...job.varFiles],
+    };
+  }
   const id = newApprovalId();
   const expiresAt = new Date(options.now.getTime() + run.approvalTimeoutSeconds * 1000);
   const approval: StoredApproval = {
@@ -515,7 +570,11 @@ export async function requestApprovalStep(
     environment: run.environment,
     projectDir: run.projectDir,
     commit: run.commit,
-    planSha256: plan ? plan.plan.sha256 : commandDigest(request.command?.args ?? []),
+    planSha256: plan
+      ? plan.plan.sha256
+      : destroy
+        ? destroyDigest(destroy)
+        : commandDigest(request.command?.args ?? []),
     status: 'pending',
     requestedAt: options.now.toISOString(),
     expiresAt: expiresAt.toISOString(),
@@ -546,6 +605,7 @@ export async function requestApprovalStep(
     approval,
     ...(plan === undefined ? {} : { plan }),
     ...(command === undefined ? {} : { command }),
+    ...(destroy === undefined ? {} : { destroy }),
     ...made,
   };
 }

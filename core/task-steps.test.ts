@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { DefaultBranchCheckFailed, InvalidInput, LockHeld } from './errors.ts';
 import { rejection } from '../test/support/caught.ts';
-import { commandDigest } from './steps.ts';
+import { commandDigest, destroyDigest } from './steps.ts';
 import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
@@ -275,6 +275,47 @@ describe('RequestApproval', () => {
     );
     expect((both as InvalidInput).field).toBe('approval.plan');
     expect(approvals).toEqual([]);
+  });
+
+  it('of a destroy: approves that destroy job, keeping the digest of what it destroys', async () => {
+    const { ports, approvals, chats } = memoryPorts();
+    const run = { ...RUN, workflow: 'destroy' as const };
+    const job = {
+      runId: 'run-1',
+      verb: 'destroy' as const,
+      repository: '/repo',
+      commit: RUN.commit,
+      projectDir: 'stack',
+      environment: 'dev',
+      backend: { type: 'local' as const, stateDir: '/state' },
+      artifactsDir: '/a/run-1/destroy',
+      varFiles: [],
+    };
+    const announced = await requestApproval({ taskToken: 't', run, destroy: { job } }, ports);
+    const digest = destroyDigest({
+      environment: 'dev',
+      projectDir: 'stack',
+      commit: RUN.commit,
+      varFiles: [],
+    });
+    expect(announced.destroy).toEqual({
+      environment: 'dev',
+      projectDir: 'stack',
+      commit: RUN.commit,
+      varFiles: [],
+    });
+    expect(approvals).toEqual([expect.objectContaining({ runId: 'run-1', planSha256: digest })]);
+    expect(digest).not.toBe(destroyDigest({ ...announced.destroy!, environment: 'prod' }));
+    expect(JSON.stringify(chats)).toContain('destroy stack in dev');
+
+    const other = await rejection(
+      requestApproval(
+        { taskToken: 't', run, destroy: { job: { ...job, environment: 'prod' } } },
+        ports,
+      ),
+    );
+    expect((other as InvalidInput).field).toBe('approval.destroy.job.environment');
+    expect(approvals).toHaveLength(1);
   });
 
   it('stores the approval with the input task token, then announces it with its links', async () => {

@@ -52,6 +52,14 @@ describe('scheduledDestroyRun', () => {
     });
   });
 
+  it('is marked protected when the environment was: that destroy then waits (PrepareRun)', () => {
+    expect(scheduledDestroyRun(SCHEDULE).protectedEnvironment).toBeUndefined();
+    expect(scheduledDestroyRun({ ...SCHEDULE, protectedEnvironment: true })).toMatchObject({
+      autoApprove: true,
+      protectedEnvironment: true,
+    });
+  });
+
   it('rounds the fire time up to the second and refuses a date that is not one', () => {
     expect(fireSecond('2026-03-01T14:00:00.001Z')).toBe('2026-03-01T14:00:01');
     expect(() => fireSecond('tomorrow')).toThrow(InvalidInput);

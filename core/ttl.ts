@@ -28,7 +28,8 @@ export function fireSecond(fireAt: string): string {
  * The destroy run a schedule starts: the schedule's repository, commit, project and
  * environment, and a run id made from them and the fire time (`ttl-<env>-<stamp>Z-<hash>`),
  * so a retried delivery of the same schedule carries the same run id. A TTL destroy has
- * nobody to ask: it is auto-approved.
+ * nobody to ask: it is auto-approved, except in a protected environment, where it waits for
+ * an approval (Slack, the approval page) as every destroy there does.
  */
 export function scheduledDestroyRun(schedule: DestroySchedule): RunContext {
   const stamp = fireSecond(schedule.fireAt).replace(/[-:]/g, '');
@@ -46,6 +47,7 @@ export function scheduledDestroyRun(schedule: DestroySchedule): RunContext {
       projectDir: schedule.projectDir,
       environment: schedule.environment,
       autoApprove: true,
+      ...(schedule.protectedEnvironment === true ? { protectedEnvironment: true } : {}),
     },
     'schedule',
   );

@@ -97,7 +97,7 @@ const LOCKING_WORKFLOWS: readonly Workflow[] = [
   'command',
 ];
 /** The workflows that wait for a decision before their change. */
-const APPROVING_WORKFLOWS: readonly Workflow[] = ['plan-apply', 'command'];
+const APPROVING_WORKFLOWS: readonly Workflow[] = ['plan-apply', 'command', 'destroy'];
 
 interface Catcher {
   ErrorEquals: string[];

@@ -3,6 +3,7 @@ import {
   ConflictException,
   CreateScheduleCommand,
   DeleteScheduleCommand,
+  GetScheduleCommand,
   ResourceNotFoundException,
   SchedulerClient,
   UpdateScheduleCommand,
@@ -79,6 +80,24 @@ describe('EventBridgeSchedulePort.upsert', () => {
       runId: expect.stringMatching(/^ttl-pr-42-20260301T140000Z-[0-9a-f]{8}$/),
     });
     expect(RUN_INPUT.safeParse(runInput).success).toBe(true);
+  });
+
+  it("marks a protected environment's destroy protected, and reads it back as pending", async () => {
+    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:s' });
+    const guarded: DestroySchedule = { ...SCHEDULE, protectedEnvironment: true };
+    await schedules.upsert(guarded);
+    const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
+    expect(JSON.parse(input.Target!.Input!)).toMatchObject({
+      autoApprove: true,
+      protectedEnvironment: true,
+    });
+    scheduler.on(GetScheduleCommand).resolves({
+      State: 'ENABLED',
+      ScheduleExpression: input.ScheduleExpression,
+      Description: input.Description,
+      Target: { Arn: TARGET.stateMachineArn, RoleArn: TARGET.roleArn, Input: input.Target!.Input! },
+    });
+    expect(await schedules.pending('pr-42', 'app')).toEqual(guarded);
   });
 
   it('updates the schedule on ConflictException', async () => {

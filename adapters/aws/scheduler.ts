@@ -126,6 +126,7 @@ export class EventBridgeSchedulePort implements SchedulePort {
       commit: run.commit,
       fireAt: new Date(`${at}Z`).toISOString(),
       createdBy: /set by run (\S+)$/.exec(found.Description ?? '')?.[1] ?? run.runId,
+      ...(run.protectedEnvironment === true ? { protectedEnvironment: true as const } : {}),
     };
   }
 

@@ -83,7 +83,11 @@ export function runInput(
       ...(selection.protectedEnvironment ? { protectedEnvironment: true } : {}),
       ...(selection.afterApply === undefined ? {} : { afterApply: selection.afterApply }),
       environment: inputs.environment,
-      autoApprove: false,
+      // A destroy from a workflow (a closed pull request's) is unattended, as the TTL
+      // schedule's: auto-approved, except in a protected environment, where PrepareRun makes
+      // it wait for an approval (Slack, the approval page) all the same. Applies and commands
+      // never skip theirs here.
+      autoApprove: inputs.workflow === 'destroy',
       ...(inputs.approvalTimeoutSeconds === undefined
         ? {}
         : { approvalTimeoutSeconds: inputs.approvalTimeoutSeconds }),

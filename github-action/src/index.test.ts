@@ -225,6 +225,19 @@ describe('run: main step', () => {
     expect(h.core.summaries[0]).toContain('<pre>"(sensitive value)"');
   });
 
+  it('starts a destroy unattended (auto-approved; PrepareRun still waits in a protected environment)', async () => {
+    const h = harness({ ...INPUTS, workflow: 'destroy', wait: 'false', 'approval-timeout': '30m' });
+    await run(h.deps);
+    expect(h.core.failures).toEqual([]);
+    const input = JSON.parse(startInput().input!) as Record<string, unknown>;
+    expect(input).toMatchObject({
+      workflow: 'destroy',
+      autoApprove: true,
+      approvalTimeoutSeconds: 1800,
+    });
+    expect(RUN_INPUT.parse(input)).toMatchObject({ autoApprove: true });
+  });
+
   it('starts a ttl run and reports when the destroy now fires', async () => {
     const h = harness({ ...INPUTS, workflow: 'ttl', ttl: '8h' });
     SFN.on(DescribeExecutionCommand).resolves({

@@ -115,7 +115,7 @@ describe('readInputs', () => {
     [{ workflow: 'ephemeral', ttl: '4 hours' }, 'ttl', /duration such as/],
     [{ workflow: 'ephemeral', ttl: '90d' }, 'ttl', /between 1m and 30d/],
     [{ ttl: '4h' }, 'ttl', /only for ephemeral and ttl/],
-    [{ 'approval-timeout': '1h' }, 'approval-timeout', /only for plan-apply and command/],
+    [{ 'approval-timeout': '1h' }, 'approval-timeout', /only for plan-apply, command and destroy/],
     [{ workflow: 'ttl' }, 'ttl', /a ttl or cancel-ttl/],
     [{ workflow: 'ttl', ttl: '4h', 'cancel-ttl': 'true' }, 'ttl', /one of them/],
     [{ workflow: 'ttl', ttl: '31d' }, 'ttl', /between 1m and 30d/],

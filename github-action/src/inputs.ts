@@ -61,7 +61,7 @@ export interface Inputs {
   readonly wait: boolean;
   /** How long to follow the execution before failing the step (the execution goes on). */
   readonly timeoutMs: number;
-  /** Plan-apply and command: how long the approval request stays open. */
+  /** Plan-apply, command and destroy: how long the approval request stays open. */
   readonly approvalTimeoutSeconds?: number;
 }
 
@@ -240,10 +240,13 @@ const RAW_INPUTS = z
       issue('command', 'is required by command (such as: state list)');
     if (raw.workflow !== 'command' && raw.command !== undefined)
       issue('command', 'is only for command');
-    if (!['plan-apply', 'command'].includes(raw.workflow) && raw['approval-timeout'] !== undefined)
+    if (
+      !['plan-apply', 'command', 'destroy'].includes(raw.workflow) &&
+      raw['approval-timeout'] !== undefined
+    )
       issue(
         'approval-timeout',
-        'is only for plan-apply and command (the workflows with an approval)',
+        'is only for plan-apply, command and destroy (the workflows with an approval)',
       );
     const given = [raw['state-machine-arn'] !== undefined, raw['stack-outputs'] !== ''];
     if (given.every(Boolean) || !given.some(Boolean)) {

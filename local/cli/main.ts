@@ -21,7 +21,9 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   plan       [SELECTION] [--env ENV] [--repo PATH] [--commit SHA]
   apply      [SELECTION] --env ENV [--auto-approve] [--approval-timeout 10m]
   ephemeral  [SELECTION] --env ENV --ttl 2h
-  destroy    [SELECTION] --env ENV [--yes]       asks first on a terminal
+  destroy    [SELECTION] --env ENV [--yes] [--auto-approve] [--approval-timeout 10m]
+             asks first on a terminal; waits for an approval unless --auto-approve
+             (always in a protected environment)
   ttl        ENV DURATION [--dir DIR]       set a new TTL, counted from now
   ttl        ENV --cancel [--dir DIR]       keep it until destroyed by hand
   command    --env ENV [--dir DIR | --project NAME] [--auto-approve] [--approval-timeout 10m] -- ARGS...
@@ -85,7 +87,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   plan: [...SELECTION, 'env', 'repo', 'commit'],
   apply: [...SELECTION, 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   ephemeral: [...SELECTION, 'env', 'repo', 'commit', 'ttl'],
-  destroy: [...SELECTION, 'env', 'repo', 'commit', 'yes'],
+  destroy: [...SELECTION, 'env', 'repo', 'commit', 'yes', 'auto-approve', 'approval-timeout'],
   ttl: ['dir', 'repo', 'cancel'],
   command: ['dir', 'project', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   approve: ['by', 'repo'],

@@ -278,11 +278,20 @@ export async function runInputFromFlags(
     return { nothing: selection.nothing, workflow, environment, commit, base: selection.base };
   }
   const { projectDir, projects, maxParallel, afterApply, environmentConfig: settings } = selection;
-  // stepform.yaml's `approval.required`: every apply there waits, whatever --auto-approve says.
+  // stepform.yaml's `approval.required`: every apply and destroy there waits, whatever
+  // --auto-approve says; so does every destroy of a protected environment (PrepareRun).
   const approvalRequired = settings?.approval?.required === true;
   if (approvalRequired && values['auto-approve'] === true) {
     io.err(
       `warning: ${environment} requires an approval (stepform.yaml): --auto-approve is ignored\n`,
+    );
+  } else if (
+    workflow === 'destroy' &&
+    selection.protectedEnvironment === true &&
+    values['auto-approve'] === true
+  ) {
+    io.err(
+      `warning: ${environment} is protected (stepform.yaml): its destroy waits for an approval, whatever --auto-approve says\n`,
     );
   }
   const timeoutFlag = values['approval-timeout'] ?? settings?.approval?.timeout;

@@ -698,6 +698,7 @@ describe('ephemeral environment on emulated AWS', () => {
     expect(destroy.entered).toEqual([
       'PrepareRun',
       'LockEnvironment',
+      'NeedsApproval',
       'NotifyDestroying',
       'RunDestroyJob',
       'CollectDestroy',

@@ -271,7 +271,7 @@ describe('the workflows, through the CLI', () => {
     expect(ws.resources('preview')).toEqual(HELLO_RESOURCES);
   });
 
-  it('destroy --env preview --yes: destroyed, schedule deleted, lock released', async () => {
+  it('destroy --env preview --yes --auto-approve: destroyed, schedule deleted, lock released', async () => {
     const { run } = await runOk([
       'destroy',
       '--dir',
@@ -279,6 +279,7 @@ describe('the workflows, through the CLI', () => {
       '--env',
       'preview',
       '--yes',
+      '--auto-approve',
       '--json',
     ]);
     runs.destroy = run;

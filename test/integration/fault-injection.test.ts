@@ -83,7 +83,16 @@ function args(verb: Verb, environment: string): string[] {
     case 'ephemeral':
       return ['ephemeral', '--dir', PROJECT, '--env', environment, '--ttl', '1h', '--json'];
     case 'destroy':
-      return ['destroy', '--dir', PROJECT, '--env', environment, '--yes', '--json'];
+      return [
+        'destroy',
+        '--dir',
+        PROJECT,
+        '--env',
+        environment,
+        '--yes',
+        '--auto-approve',
+        '--json',
+      ];
   }
 }
 

@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CliResult, cliEnv, parseJson, startCli } from '../support/cli.ts';
+import { stateKey } from '../../core/contracts/job-input.ts';
+import {
+  type CliResult,
+  type RunningCli,
+  cliEnv,
+  parseJson,
+  startCli,
+  waitFor,
+} from '../support/cli.ts';
 import { type GoldenRepo, goldenRepo } from '../support/golden.ts';
 import type { TestRepo } from '../support/repo.ts';
 
@@ -341,6 +349,106 @@ describe('apply of one project of the golden monorepo', () => {
         expect(prod.stderr).toMatch(/approval needed/);
       },
     );
+  });
+});
+
+describe('destroy on the golden monorepo (prod is protected)', () => {
+  const destroyArgs = (environment: string, ...more: string[]) => [
+    'destroy',
+    '--env',
+    environment,
+    '--project',
+    'dns',
+    '--yes',
+    '--auto-approve',
+    ...more,
+  ];
+  /** dns's managed resources in an environment, read from its local Terraform state. */
+  async function dnsState(environment: string): Promise<string[]> {
+    const path = join(repo.dir, '.git', 'stepform', 'state', stateKey(environment, 'infra/dns'));
+    const state = JSON.parse(await readFile(path, 'utf8')) as {
+      resources: { mode: string; type: string; name: string }[];
+    };
+    return state.resources.filter((r) => r.mode === 'managed').map((r) => `${r.type}.${r.name}`);
+  }
+  /** Starts a prod destroy and waits until it says how to approve it: its run id. */
+  async function waitingDestroy(): Promise<{ running: RunningCli; runId: string }> {
+    const running = startCli([...destroyArgs('prod', '--approval-timeout', '2m'), '--json'], {
+      cwd: repo.dir,
+      env,
+    });
+    const runId = await waitFor(
+      () => `a destroy awaiting its approval\n${running.stderr()}`,
+      () => /reject: {2}npx stepform reject (\S+)/.exec(running.stderr())?.[1],
+      120_000,
+    );
+    return { running, runId };
+  }
+  async function ended(running: RunningCli): Promise<CliResult & { json: RunJson }> {
+    const result = await running.done;
+    return { ...result, json: parseJson(result) as RunJson };
+  }
+
+  beforeAll(async () => {
+    for (const environment of ['dev', 'prod']) {
+      const applied = await cli([
+        'apply',
+        '--env',
+        environment,
+        '--project',
+        'dns',
+        '--auto-approve',
+      ]);
+      expect({ environment, exitCode: applied.exitCode }).toEqual({ environment, exitCode: 0 });
+    }
+  });
+
+  it('destroy --auto-approve in dev destroys at once, asking for no approval', async () => {
+    const dev = await cli(destroyArgs('dev'));
+    expect({ exitCode: dev.exitCode, stderr: dev.exitCode === 0 ? '' : dev.stderr }).toEqual({
+      exitCode: 0,
+      stderr: '',
+    });
+    expect(dev.json).toMatchObject({
+      workflow: 'destroy',
+      status: 'succeeded',
+      phase: 'destroyed',
+    });
+    expect(dev.stderr).not.toMatch(/approval needed/);
+    expect(await dnsState('dev')).toEqual([]);
+  });
+
+  it('in protected prod, --auto-approve still waits: a short --approval-timeout expires it (exit 1), nothing destroyed', async () => {
+    const prod = await cli(destroyArgs('prod', '--approval-timeout', '2s'));
+    expect(prod.exitCode).toBe(1);
+    expect(prod.json).toMatchObject({ status: 'failed', phase: 'expired' });
+    expect(prod.stderr).toMatch(/prod is protected \(stepform.yaml\): its destroy waits/);
+    expect(prod.stderr).toMatch(/approval needed/);
+    expect(await dnsState('prod')).toEqual(['terraform_data.zone']);
+  });
+
+  it('rejected, it destroys nothing (exit 1)', async () => {
+    const { running, runId } = await waitingDestroy();
+    const reject = await startCli(['reject', runId, '--by', 'bob'], { cwd: repo.dir, env }).done;
+    expect(reject.exitCode).toBe(0);
+    const result = await ended(running);
+    expect(result.exitCode).toBe(1);
+    expect(result.json).toMatchObject({ runId, status: 'failed', phase: 'rejected' });
+    expect(await dnsState('prod')).toEqual(['terraform_data.zone']);
+  });
+
+  it('approved with `stepform approve`, it destroys', async () => {
+    const { running, runId } = await waitingDestroy();
+    const approve = await startCli(['approve', runId, '--by', 'alice'], { cwd: repo.dir, env })
+      .done;
+    expect(approve.exitCode).toBe(0);
+    const result = await ended(running);
+    expect({
+      exitCode: result.exitCode,
+      stderr: result.exitCode === 0 ? '' : result.stderr,
+    }).toEqual({ exitCode: 0, stderr: '' });
+    expect(result.json).toMatchObject({ runId, status: 'succeeded', phase: 'destroyed' });
+    expect(await dnsState('prod')).toEqual([]);
   });
 });
 

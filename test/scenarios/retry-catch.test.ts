@@ -982,6 +982,114 @@ describe('a destroy that fails', () => {
   });
 });
 
+describe('a destroy that waits for its approval (issue 14)', () => {
+  let engine: LocalEngine;
+  const environment = 'guarded';
+  beforeAll(async () => {
+    engine = await newEngine();
+    const created = await run(engine, {
+      workflow: 'ephemeral',
+      commit: commitA,
+      environment,
+      ttlSeconds: 3600,
+    });
+    expect(created.outcome.status).toBe('succeeded');
+  });
+
+  /** Nothing was destroyed: the resources, the record, the schedule stay; the lock is free. */
+  async function expectUntouched(): Promise<void> {
+    expect(await resources(engine, environment)).toEqual(HELLO_RESOURCES);
+    expect(engine.stores.records.getEnvironment(environment, PROJECT)?.status).toBe('active');
+    expect(engine.stores.schedules.list(environment).map((s) => s.status)).toEqual(['pending']);
+    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+  }
+
+  it('rejected: ends Rejected (ApprovalRejected) and destroys nothing', async () => {
+    const ran = await run(engine, {
+      workflow: 'destroy',
+      commit: commitA,
+      environment,
+      whileAwaitingApproval: async () => Promise.resolve(),
+      decision: 'reject',
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('ApprovalRejected');
+    expect(ran.count('caught', 'RequestApproval')).toBe(1);
+    expect(ran.entered).toContain('OutcomeRejected');
+    expect(ran.entered).not.toContain('RunDestroyJob');
+    expect(ran.phases).toEqual(['started', 'awaiting_approval', 'rejected']);
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'rejected' });
+    await expectUntouched();
+  });
+
+  it('timed out: ends Expired (ApprovalExpired) and destroys nothing', async () => {
+    const ran = await run(engine, {
+      workflow: 'destroy',
+      commit: commitA,
+      environment,
+      extra: { autoApprove: false },
+      faults: { RequestApproval: { times: 1, error: 'States.Timeout' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('ApprovalExpired');
+    expect(ran.count('retried', 'RequestApproval')).toBe(0);
+    expect(ran.count('caught', 'RequestApproval')).toBe(1);
+    expect(ran.entered).toContain('OutcomeExpired');
+    expect(ran.entered).not.toContain('RunDestroyJob');
+    expect(ran.phases).toEqual(['started', 'expired']);
+    await expectUntouched();
+  });
+
+  it('whose approval cannot be requested: retried, then fails and destroys nothing', async () => {
+    const retries = await maxAttempts('destroy', 'RequestApproval', 'Lambda.ServiceException');
+    const ran = await run(engine, {
+      workflow: 'destroy',
+      commit: commitA,
+      environment,
+      extra: { autoApprove: false },
+      faults: { RequestApproval: { times: retries + 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.name).toBe('Lambda.ServiceException');
+    expect(ran.count('retried', 'RequestApproval')).toBe(retries);
+    expect(ran.count('caught', 'RequestApproval')).toBe(1);
+    expect(ran.entered).toContain('OutcomeApprovalFailed');
+    expect(ran.entered).not.toContain('RunDestroyJob');
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+    await expectUntouched();
+  });
+
+  it('in a protected environment even when auto-approved; approved, it destroys', async () => {
+    const ran = await run(engine, {
+      workflow: 'destroy',
+      commit: commitA,
+      environment,
+      whileAwaitingApproval: async () => {
+        // Still waiting: nothing destroyed yet, the lock held for this run.
+        expect(await resources(engine, environment)).toEqual(HELLO_RESOURCES);
+        expect(engine.stores.locks.getLock(environment)).toBeDefined();
+      },
+      extra: { autoApprove: true, protectedEnvironment: true },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.entered.slice(0, 7)).toEqual([
+      'PrepareRun',
+      'LockEnvironment',
+      'NeedsApproval',
+      'NotifyStarted',
+      'RequestApproval',
+      'NotifyDestroying',
+      'RunDestroyJob',
+    ]);
+    expect(ran.phases).toEqual(['started', 'awaiting_approval', 'destroying', 'destroyed']);
+    expect(await resources(engine, environment)).toEqual([]);
+    expect(engine.stores.records.getEnvironment(environment, PROJECT)?.status).toBe('destroyed');
+    expect(engine.stores.schedules.list(environment).map((s) => s.status)).toEqual(['deleted']);
+    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+  });
+});
+
 describe('ttl (issue 13)', () => {
   let engine: LocalEngine;
   beforeAll(async () => {

@@ -54,9 +54,10 @@ const POLL_MS = 1_000;
 const SETTLE_MS = 20_000;
 
 export async function stackRunVerb(workflow: Workflow, values: CliValues, io: Io): Promise<number> {
-  // The stack never skips an approval (its allowAutoApprove is off): refused before anything
-  // starts, rather than failing in PrepareRun.
-  if (values['auto-approve'] === true) {
+  // The stack never skips an apply's approval (its allowAutoApprove is off): refused before
+  // anything starts, rather than failing in PrepareRun. A destroy may skip its own, as the TTL
+  // schedule's and a closed pull request's do, except in a protected environment (PrepareRun).
+  if (values['auto-approve'] === true && workflow !== 'destroy') {
     throw new InvalidInput(
       '--auto-approve',
       'a deployed stack never skips its approval: approve the run (stepform approve RUN_ID --stack …)',

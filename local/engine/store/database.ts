@@ -47,7 +47,8 @@ CREATE INDEX IF NOT EXISTS approvals_run ON approvals (run_id);
 CREATE TABLE IF NOT EXISTS schedules (
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, repository TEXT NOT NULL,
   commit_sha TEXT NOT NULL, fire_at TEXT NOT NULL, status TEXT NOT NULL,
-  created_by TEXT NOT NULL, PRIMARY KEY (environment, project_dir));
+  created_by TEXT NOT NULL, protected INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (environment, project_dir));
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, phase TEXT NOT NULL,
   body TEXT NOT NULL, at TEXT NOT NULL, delivered_at TEXT);
@@ -82,7 +83,23 @@ export function openDatabase(path: string): DatabaseSync {
   }
   db.exec('PRAGMA foreign_keys = ON;');
   db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+  addMissingColumns(db);
   return db;
+}
+
+/** Columns added since a table was first made: a store of an older version gets them. */
+const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  { table: 'schedules', column: 'protected', definition: 'INTEGER NOT NULL DEFAULT 0' },
+];
+
+function addMissingColumns(db: DatabaseSync): void {
+  exclusive(db, () => {
+    for (const { table, column, definition } of ADDED_COLUMNS) {
+      const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!columns.some((c) => c.name === column))
+        db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
+  });
 }
 
 /**

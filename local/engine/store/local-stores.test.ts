@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
 import { statusEvent } from '../../../core/contracts/status-event.ts';
 import { runNodeChildren } from '../../../test/support/node-children.ts';
-import { localSchedule, storedApproval } from '../../../test/support/store-fixtures.ts';
+import {
+  destroySchedule,
+  localSchedule,
+  storedApproval,
+} from '../../../test/support/store-fixtures.ts';
 import { type LocalStores, openLocalStores } from './local-stores.ts';
 
 const STORE_URL = new URL('./local-stores.ts', import.meta.url).href;
@@ -382,6 +386,39 @@ describe('approvals', () => {
 });
 
 describe('TTL schedules', () => {
+  it('keeps whether the environment is protected, through a move too', async () => {
+    const { a, b } = await twoStores();
+    const row = destroySchedule({ protectedEnvironment: true });
+    await a.schedules.upsert(row);
+    expect(await b.schedules.pending(row.environment, row.projectDir)).toEqual(row);
+    const later = '2030-01-02T01:00:00.000Z';
+    await a.schedules.upsert({ ...row, fireAt: later });
+    expect(b.schedules.list()).toEqual([{ ...row, fireAt: later, status: 'pending' }]);
+    const plain = destroySchedule({ environment: 'pr-2' });
+    await a.schedules.upsert(plain);
+    expect(await b.schedules.pending('pr-2', plain.projectDir)).toEqual(plain);
+  });
+
+  it('opens a store made before schedules kept protected, adding the column', async () => {
+    const path = await databasePath();
+    const { DatabaseSync } = await import('node:sqlite');
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE schedules (
+      environment TEXT NOT NULL, project_dir TEXT NOT NULL, repository TEXT NOT NULL,
+      commit_sha TEXT NOT NULL, fire_at TEXT NOT NULL, status TEXT NOT NULL,
+      created_by TEXT NOT NULL, PRIMARY KEY (environment, project_dir))`);
+    const row = destroySchedule();
+    old
+      .prepare(`INSERT INTO schedules VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
+      .run(row.environment, row.projectDir, row.repository, row.commit, row.fireAt, row.createdBy);
+    old.close();
+    const store = openLocalStores(path);
+    opened.push(store);
+    expect(store.schedules.list()).toEqual([{ ...row, status: 'pending' }]);
+    await store.schedules.upsert({ ...row, protectedEnvironment: true });
+    expect(store.schedules.list()[0]?.protectedEnvironment).toBe(true);
+  });
+
   it('lets exactly one of two stores claim a due schedule', async () => {
     const { a, b } = await twoStores();
     const row = localSchedule();

@@ -17,11 +17,11 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
   async upsert(schedule: DestroySchedule): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO schedules (environment, project_dir, repository, commit_sha, fire_at, status, created_by)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?)
+        `INSERT INTO schedules (environment, project_dir, repository, commit_sha, fire_at, status, created_by, protected)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
          ON CONFLICT (environment, project_dir) DO UPDATE SET repository = excluded.repository,
            commit_sha = excluded.commit_sha, fire_at = excluded.fire_at, status = excluded.status,
-           created_by = excluded.created_by`,
+           created_by = excluded.created_by, protected = excluded.protected`,
       )
       .run(
         schedule.environment,
@@ -30,6 +30,7 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
         schedule.commit,
         schedule.fireAt,
         schedule.createdBy,
+        schedule.protectedEnvironment === true ? 1 : 0,
       );
   }
 
@@ -46,7 +47,15 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
     );
     if (found === undefined) return undefined;
     const { environment: env, repository, commit, fireAt, createdBy } = found;
-    return { environment: env, projectDir, repository, commit, fireAt, createdBy };
+    return {
+      environment: env,
+      projectDir,
+      repository,
+      commit,
+      fireAt,
+      createdBy,
+      ...(found.protectedEnvironment === true ? { protectedEnvironment: true } : {}),
+    };
   }
 
   /** Marks a due schedule fired; false when another process fired it first. */
@@ -76,6 +85,7 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
       fireAt: str(row, 'fire_at'),
       status: str(row, 'status') as ScheduleStatus,
       createdBy: str(row, 'created_by'),
+      ...(row.protected === 1 ? { protectedEnvironment: true as const } : {}),
     }));
   }
 
