@@ -82515,7 +82515,7 @@ var RUN_INPUT = external_exports.strictObject({
     if (problem !== void 0) issue3(`projects.${problem.index}`, problem.message);
   }
 });
-var MULTI_PROJECT_WORKFLOWS = ["plan"];
+var MULTI_PROJECT_WORKFLOWS = ["plan", "plan-apply"];
 function projectsProblem(projects) {
   const names = /* @__PURE__ */ new Set();
   const states = /* @__PURE__ */ new Set();
@@ -82567,7 +82567,11 @@ function runInput(runId, inputs, github, selection = {}) {
       ...selection.protectedEnvironment ? { protectedEnvironment: true } : {},
       ...selection.afterApply === void 0 ? {} : { afterApply: selection.afterApply },
       environment: inputs.environment,
-      autoApprove: false,
+      // A destroy from a workflow (a closed pull request's) is unattended, as the TTL
+      // schedule's: auto-approved, except in a protected environment, where PrepareRun makes
+      // it wait for an approval (Slack, the approval page) all the same. Applies and commands
+      // never skip theirs here.
+      autoApprove: inputs.workflow === "destroy",
       ...inputs.approvalTimeoutSeconds === void 0 ? {} : { approvalTimeoutSeconds: inputs.approvalTimeoutSeconds },
       ...inputs.ttlSeconds === void 0 ? {} : { ttlSeconds: inputs.ttlSeconds },
       ...inputs.cancelTtl ? { cancelTtl: true } : {},
@@ -82854,10 +82858,10 @@ var RAW_INPUTS = external_exports.object({
     issue3("command", "is required by command (such as: state list)");
   if (raw.workflow !== "command" && raw.command !== void 0)
     issue3("command", "is only for command");
-  if (!["plan-apply", "command"].includes(raw.workflow) && raw["approval-timeout"] !== void 0)
+  if (!["plan-apply", "command", "destroy"].includes(raw.workflow) && raw["approval-timeout"] !== void 0)
     issue3(
       "approval-timeout",
-      "is only for plan-apply and command (the workflows with an approval)"
+      "is only for plan-apply, command and destroy (the workflows with an approval)"
     );
   const given = [raw["state-machine-arn"] !== void 0, raw["stack-outputs"] !== ""];
   if (given.every(Boolean) || !given.some(Boolean)) {
