@@ -18,6 +18,9 @@ export const PROJECT_STATUSES = [
   'rolled_back',
   'rollback_failed',
   'not_started',
+  // After a destroy (core/destroy-layers.ts).
+  'destroyed',
+  'destroy_failed',
 ] as const;
 export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
 

@@ -49,6 +49,7 @@ import {
 } from './run.ts';
 import { RUN_INPUT, type RunContext, runProjects } from './contracts/workflow-input.ts';
 import { type ApplyProgress, nextLayer } from './apply-layers.ts';
+import { type DestroyProgress, nextDestroyLayer } from './destroy-layers.ts';
 import {
   type CollectedProjects,
   PROJECT_STATUSES,
@@ -115,7 +116,14 @@ const APPROVAL_REQUEST_INPUT = z
       .looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) })
       .optional(),
     command: z.strictObject({ args: z.array(z.string()).min(1) }).optional(),
-    destroy: z.strictObject({ job: JOB }).optional(),
+    /** A destroy: PrepareRun's projects, each with its destroy job. */
+    destroy: z
+      .strictObject({
+        projects: z
+          .array(z.looseObject({ dir: z.string(), jobs: z.looseObject({ destroy: JOB }) }))
+          .min(1),
+      })
+      .optional(),
   })
   .refine(
     (request) =>
@@ -126,28 +134,34 @@ const APPROVAL_REQUEST_INPUT = z
     },
   );
 
-/** What a destroy's approval is for: the environment, project, workspace and commit it destroys. */
+/** What a destroy's approval is for: the environment and commit, and each project it destroys. */
 export interface ApprovedDestroy {
   readonly environment: string;
-  readonly projectDir: string;
-  readonly workspace?: string;
   readonly commit: string;
-  readonly varFiles: readonly string[];
+  readonly projects: readonly {
+    readonly projectDir: string;
+    readonly workspace?: string;
+    readonly varFiles: readonly string[];
+  }[];
 }
 
 /**
- * The digest an approval of a destroy keeps in place of a plan's: of what the destroy job
- * destroys (environment, project folder, workspace, commit and var files), so an approval is
- * never good for another environment, project or commit.
+ * The digest an approval of a destroy keeps in place of a plan's: of what the destroy jobs
+ * destroy (environment, commit, and each project's folder, workspace and var files), so an
+ * approval is never good for another environment, project or commit.
  */
 export function destroyDigest(destroy: ApprovedDestroy): string {
   const covered = {
     kind: 'destroy',
     environment: destroy.environment,
-    projectDir: destroy.projectDir,
-    workspace: destroy.workspace ?? null,
     commit: destroy.commit,
-    varFiles: [...destroy.varFiles],
+    projects: [...destroy.projects]
+      .map((project) => ({
+        projectDir: project.projectDir,
+        workspace: project.workspace ?? null,
+        varFiles: [...project.varFiles],
+      }))
+      .sort((a, b) => (a.projectDir < b.projectDir ? -1 : a.projectDir > b.projectDir ? 1 : 0)),
   };
   return createHash('sha256').update(JSON.stringify(covered), 'utf8').digest('hex');
 }
@@ -362,13 +376,16 @@ export async function unlockStep(
  * Collect*: the executor's result.json as the step's output, or JobFailed / NothingApplied /
  * JobLost. Given a Map state's `projects` (each iteration's outcome) instead of a `job`: those
  * gathered (CollectProjects), which fails nothing itself: the workflow's Choice decides. Given
- * `applying` (NextLayer): the layer just applied folded in, and the next one (apply-layers.ts).
+ * `applying` (NextLayer): the layer just applied folded in, and the next one (apply-layers.ts);
+ * `destroying` (NextDestroyLayer): the same for a destroy, layers in reverse (destroy-layers.ts).
  */
 export async function collectStep(
   input: unknown,
   artifacts: ArtifactPort,
-): Promise<CollectedResult | CollectedProjects | ApplyProgress> {
+): Promise<CollectedResult | CollectedProjects | ApplyProgress | DestroyProgress> {
   if (typeof input === 'object' && input !== null && 'applying' in input) return nextLayer(input);
+  if (typeof input === 'object' && input !== null && 'destroying' in input)
+    return nextDestroyLayer(input);
   if (typeof input === 'object' && input !== null && 'projects' in input) {
     const { projects, run } = parseInput(COLLECT_PROJECTS_INPUT, input, 'collect');
     return collectProjects(projects, runProjects(run));
@@ -446,6 +463,8 @@ function projectOutcome(status: ProjectStatus, outcome: Outcome): Outcome | unde
     case 'no_changes':
     case 'rolled_back':
     case 'rollback_failed':
+    case 'destroyed':
+    case 'destroy_failed':
       return status;
     case 'not_started':
       return undefined;
@@ -542,23 +561,28 @@ export async function requestApprovalStep(
   }
   let destroy: ApprovedDestroy | undefined;
   if (request.destroy !== undefined) {
-    // Only the run's own destroy job may be approved in its name.
-    const { job } = request.destroy;
-    const mismatch = (['runId', 'environment', 'commit', 'projectDir'] as const).find(
-      (field) => job[field] !== run[field],
-    );
-    if (job.verb !== 'destroy' || mismatch !== undefined)
-      throw new InvalidInput(
-        `approval.destroy.job.${mismatch ?? 'verb'}`,
-        "is not the run's destroy job",
+    // Only the run's own destroy jobs may be approved in its name: one per project of the run.
+    const dirs = new Set(runProjects(run).map((project) => project.dir));
+    const projects = request.destroy.projects.map(({ dir, jobs: { destroy: job } }, index) => {
+      const mismatch = (['runId', 'environment', 'commit'] as const).find(
+        (field) => job[field] !== run[field],
       );
-    destroy = {
-      environment: job.environment,
-      projectDir: job.projectDir,
-      ...(job.workspace === undefined ? {} : { workspace: job.workspace }),
-      commit: job.commit,
-      varFiles: [...job.varFiles],
-    };
+      const field =
+        job.verb !== 'destroy'
+          ? 'verb'
+          : (mismatch ?? (job.projectDir !== dir || !dirs.has(dir) ? 'projectDir' : undefined));
+      if (field !== undefined)
+        throw new InvalidInput(
+          `approval.destroy.projects.${index}.jobs.destroy.${field}`,
+          "is not the run's destroy job",
+        );
+      return {
+        projectDir: job.projectDir,
+        ...(job.workspace === undefined ? {} : { workspace: job.workspace }),
+        varFiles: [...job.varFiles],
+      };
+    });
+    destroy = { environment: run.environment, commit: run.commit, projects };
   }
   const id = newApprovalId();
   const expiresAt = new Date(options.now.getTime() + run.approvalTimeoutSeconds * 1000);

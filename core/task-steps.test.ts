@@ -291,30 +291,42 @@ describe('RequestApproval', () => {
       artifactsDir: '/a/run-1/destroy',
       varFiles: [],
     };
-    const announced = await requestApproval({ taskToken: 't', run, destroy: { job } }, ports);
+    const project = (destroy: typeof job) => ({
+      destroy: { projects: [{ dir: 'stack', jobs: { destroy } }] },
+    });
+    const announced = await requestApproval({ taskToken: 't', run, ...project(job) }, ports);
     const digest = destroyDigest({
       environment: 'dev',
-      projectDir: 'stack',
       commit: RUN.commit,
-      varFiles: [],
+      projects: [{ projectDir: 'stack', varFiles: [] }],
     });
     expect(announced.destroy).toEqual({
       environment: 'dev',
-      projectDir: 'stack',
       commit: RUN.commit,
-      varFiles: [],
+      projects: [{ projectDir: 'stack', varFiles: [] }],
     });
     expect(approvals).toEqual([expect.objectContaining({ runId: 'run-1', planSha256: digest })]);
     expect(digest).not.toBe(destroyDigest({ ...announced.destroy!, environment: 'prod' }));
+    expect(digest).not.toBe(
+      destroyDigest({
+        ...announced.destroy!,
+        projects: [{ projectDir: 'stack', varFiles: ['x'] }],
+      }),
+    );
     expect(JSON.stringify(chats)).toContain('destroy stack in dev');
 
     const other = await rejection(
-      requestApproval(
-        { taskToken: 't', run, destroy: { job: { ...job, environment: 'prod' } } },
-        ports,
-      ),
+      requestApproval({ taskToken: 't', run, ...project({ ...job, environment: 'prod' }) }, ports),
     );
-    expect((other as InvalidInput).field).toBe('approval.destroy.job.environment');
+    expect((other as InvalidInput).field).toBe(
+      'approval.destroy.projects.0.jobs.destroy.environment',
+    );
+    const elsewhere = await rejection(
+      requestApproval({ taskToken: 't', run, ...project({ ...job, projectDir: 'other' }) }, ports),
+    );
+    expect((elsewhere as InvalidInput).field).toBe(
+      'approval.destroy.projects.0.jobs.destroy.projectDir',
+    );
     expect(approvals).toHaveLength(1);
   });
 

@@ -127,7 +127,7 @@ export type RunContext = z.output<typeof RUN_INPUT>;
 export type RunInput = z.input<typeof RUN_INPUT>;
 
 /** The workflows that run a list of projects (a Map state); the others run exactly one. */
-export const MULTI_PROJECT_WORKFLOWS: readonly Workflow[] = ['plan', 'plan-apply'];
+export const MULTI_PROJECT_WORKFLOWS: readonly Workflow[] = ['plan', 'plan-apply', 'destroy'];
 
 /**
  * What is wrong with a run's project list, if anything: names and (dir, workspace) pairs are

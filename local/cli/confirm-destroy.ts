@@ -28,7 +28,7 @@ export async function localStateResources(
 }
 
 export async function confirmDestroy(
-  run: Pick<RunContext, 'environment' | 'projectDir'>,
+  run: Pick<RunContext, 'environment' | 'projectDir' | 'projects'>,
   /** stateDir: the local state's folder; none for a stack (its state is in S3). */
   options: { yes: boolean; stateDir?: string },
   io: Io,
@@ -40,23 +40,33 @@ export async function confirmDestroy(
       `destroy asks for confirmation on a terminal; to destroy ${run.environment} without one, pass --yes`,
     );
   }
-  const where = `${run.environment} (${run.projectDir})`;
-  const resources =
-    options.stateDir === undefined ? undefined : await localStateResources(options.stateDir, run);
-  if (options.stateDir === undefined) {
-    io.err(`destroy will remove every resource of ${where} in the deployed stack.\n`);
-  } else if (resources === undefined || resources.length === 0) {
-    io.err(`${where} has no resources in its state: the destroy will find nothing to remove.\n`);
-  } else {
-    const more = resources.length - SHOWN;
-    io.err(
-      [
-        `destroy will remove ${resources.length} resource${resources.length === 1 ? '' : 's'} of ${where}:`,
-        ...resources.slice(0, SHOWN).map((address) => `  - ${address}`),
-        ...(more > 0 ? [`  … and ${more} more`] : []),
-        '',
-      ].join('\n'),
-    );
+  // Each project of the run, with what its state holds (the last layer is destroyed first).
+  const projects = run.projects ?? [{ dir: run.projectDir }];
+  for (const project of projects) {
+    const where = `${run.environment} (${project.dir})`;
+    const { stateDir } = options;
+    const resources =
+      stateDir === undefined
+        ? undefined
+        : await localStateResources(stateDir, {
+            environment: run.environment,
+            projectDir: project.dir,
+          });
+    if (stateDir === undefined) {
+      io.err(`destroy will remove every resource of ${where} in the deployed stack.\n`);
+    } else if (resources === undefined || resources.length === 0) {
+      io.err(`${where} has no resources in its state: the destroy will find nothing to remove.\n`);
+    } else {
+      const more = resources.length - SHOWN;
+      io.err(
+        [
+          `destroy will remove ${resources.length} resource${resources.length === 1 ? '' : 's'} of ${where}:`,
+          ...resources.slice(0, SHOWN).map((address) => `  - ${address}`),
+          ...(more > 0 ? [`  … and ${more} more`] : []),
+          '',
+        ].join('\n'),
+      );
+    }
   }
   const answer = await io.ask(`Type the environment's name (${run.environment}) to destroy it: `);
   if (answer.trim() !== run.environment) {

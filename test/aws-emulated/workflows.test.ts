@@ -700,9 +700,17 @@ describe('ephemeral environment on emulated AWS', () => {
       'LockEnvironment',
       'NeedsApproval',
       'NotifyDestroying',
+      'StartDestroying',
+      'NextDestroyLayer',
+      'DestroyNext',
+      // Its one project, in DestroyLayer's one iteration.
+      'DestroyLayer',
       'RunDestroyJob',
       'CollectDestroy',
       'DeleteSchedule',
+      'ProjectDestroyed',
+      'NextDestroyLayer',
+      'DestroyNext',
       ...outcomeTail('Destroyed'),
     ]);
     expect(await scenario.phasesOf(destroyRunId)).toEqual(['destroying', 'destroyed']);

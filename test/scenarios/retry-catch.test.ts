@@ -1594,6 +1594,53 @@ describe('a plan-apply of several projects (layers, issue 14)', () => {
     ]);
     expect(engine.stores.locks.getLock(environment)).toBeUndefined();
   });
+
+  it('destroys layer by layer in reverse; a failed destroy starts no lower layer, and a retry finishes', async () => {
+    const failed = await run(engine, {
+      workflow: 'destroy',
+      commit: commitB,
+      environment,
+      extra,
+      // app, alone in the last layer, is destroyed first: its destroy fails.
+      faults: { CollectDestroy: { times: 1, error: 'JobFailed' } },
+    });
+    expect(failed.outcome.status).toBe('failed');
+    expect(failed.outcome.error?.message).toMatch(/^app: /);
+    expect(inProject(failed, 'entered', 'RunDestroyJob')).toEqual(['RunDestroyJob [app]']);
+    expect(failed.entered).toContain('OutcomeProjectDestroyFailed');
+    expect(detailsOf(failed).projects.map((p) => [p.name, p.status])).toEqual([
+      ['network', 'not_started'],
+      ['dns', 'not_started'],
+      ['app', 'destroy_failed'],
+    ]);
+    const statusOf = async (name: string) =>
+      (await engine.stores.records.readEnvironment(environment, `layers/infra/${name}`))?.status;
+    expect(await statusOf('app')).toBe('failed-destroy');
+    expect(await statusOf('network')).not.toBe('destroyed');
+
+    const done = await run(engine, {
+      workflow: 'destroy',
+      commit: commitB,
+      environment,
+      extra,
+      faults: { NextDestroyLayer: { times: 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(done.outcome.status).toBe('succeeded');
+    expect(done.count('retried', 'NextDestroyLayer')).toBe(1);
+    expect(inProject(done, 'entered', 'RunDestroyJob')).toEqual([
+      'RunDestroyJob [app]',
+      'RunDestroyJob [network]',
+      'RunDestroyJob [dns]',
+    ]);
+    expect(detailsOf(done).projects.map((p) => [p.name, p.status])).toEqual([
+      ['network', 'destroyed'],
+      ['dns', 'destroyed'],
+      ['app', 'destroyed'],
+    ]);
+    for (const name of ['network', 'dns', 'app']) expect(await statusOf(name)).toBe('destroyed');
+    expect(done.phases).toEqual(['destroying', 'destroyed']);
+    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+  });
 });
 
 /** The labels of a state's events in Map iterations (`RunApplyJob [network]`…), in order. */

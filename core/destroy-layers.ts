@@ -1,0 +1,171 @@
+// The destroy of several projects, layers in reverse: what depends on a project goes before
+// it (app before network). The workflow loops NextDestroyLayer → DestroyLayer (a Map over the
+// layer's projects) → NextDestroyLayer…; a layer where a destroy failed is the last one
+// started, so nothing a failed project still depends on is destroyed under it. Pure.
+import { z } from 'zod';
+import { JOB } from './contracts/job-input.ts';
+import { RUN_INPUT, runProjects } from './contracts/workflow-input.ts';
+import { CAUGHT, COUNTS, type CollectedProjects, PROJECT_REF } from './project-results.ts';
+import type { ProjectReport } from './project-results.ts';
+import { parseInput } from './validation.ts';
+
+const PREPARED = z.looseObject({
+  name: PROJECT_REF,
+  dir: z.string().min(1),
+  layer: z.number().int().min(0),
+  run: RUN_INPUT,
+  jobs: z.looseObject({ destroy: JOB }),
+});
+
+const BASE = { name: PROJECT_REF, dir: z.string().min(1), layer: z.number().int().min(0) };
+
+/** One DestroyLayer iteration's output. */
+export const DESTROY_OUTCOME = z.discriminatedUnion('status', [
+  z.looseObject({
+    ...BASE,
+    status: z.literal('destroyed'),
+    result: z.looseObject({
+      summary: COUNTS,
+      resultLocation: z.string().min(1),
+      startedAt: z.string().optional(),
+      finishedAt: z.string().optional(),
+    }),
+  }),
+  z.looseObject({ ...BASE, status: z.literal('destroy_failed'), error: CAUGHT }),
+]);
+type DestroyOutcome = z.output<typeof DESTROY_OUTCOME>;
+
+export const NEXT_DESTROY_LAYER_INPUT = z.looseObject({
+  run: RUN_INPUT,
+  projects: z.array(PREPARED).min(1),
+  destroying: z.looseObject({
+    /** The layer last started; null before the first. */
+    layer: z.number().int().min(0).nullable(),
+    destroyed: z.array(DESTROY_OUTCOME),
+    /** The Map's output of the layer just destroyed (absent on the first turn). */
+    results: z.array(DESTROY_OUTCOME).optional(),
+  }),
+});
+
+export interface DestroyItem {
+  name: string;
+  dir: string;
+  layer: number;
+  run: z.output<typeof RUN_INPUT>;
+  jobs: { destroy: z.output<typeof JOB> };
+}
+
+export interface DestroyProgress {
+  /** The next step of the workflow's Choice. */
+  outcome: 'destroying' | 'destroyed' | 'destroy_failed';
+  layer: number | null;
+  destroyed: DestroyOutcome[];
+  next: DestroyItem[];
+  /** Every project of the run, in the run's order, as it stands. */
+  projects: CollectedProjects;
+  /** The first failure (in the order the layers ran): the run's error. */
+  error?: { Error: string; Cause?: string };
+}
+
+const ZERO = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
+
+/** NextDestroyLayer: folds in the layer just destroyed, then the next (lower) layer or the end. */
+export function nextDestroyLayer(input: unknown): DestroyProgress {
+  const { run, projects, destroying } = parseInput(
+    NEXT_DESTROY_LAYER_INPUT,
+    input,
+    'destroying',
+  );
+  const destroyed = [...destroying.destroyed, ...(destroying.results ?? [])];
+  const report = reportOf(run, projects, destroyed);
+  const failed = destroyed.find((outcome) => outcome.status === 'destroy_failed');
+  const last = destroying.layer;
+  const lower = [...new Set(projects.map((p) => p.layer))]
+    .sort((a, b) => b - a)
+    .filter((layer) => last === null || layer < last);
+  const layer = lower[0];
+  if (failed !== undefined || layer === undefined) {
+    return {
+      outcome: failed === undefined ? 'destroyed' : 'destroy_failed',
+      layer: last,
+      destroyed,
+      next: [],
+      projects: report,
+      ...(failed?.status === 'destroy_failed'
+        ? {
+            error: {
+              Error: failed.error.Error,
+              Cause:
+                projects.length > 1
+                  ? `${failed.name}: ${failed.error.Cause ?? failed.error.Error}`
+                  : failed.error.Cause,
+            },
+          }
+        : {}),
+    };
+  }
+  const next = projects
+    .filter((project) => project.layer === layer)
+    .map(
+      (project): DestroyItem => ({
+        name: project.name,
+        dir: project.dir,
+        layer: project.layer,
+        run: project.run,
+        jobs: { destroy: project.jobs.destroy },
+      }),
+    );
+  return { outcome: 'destroying', layer, destroyed, next, projects: report };
+}
+
+function reportOf(
+  run: z.output<typeof RUN_INPUT>,
+  projects: readonly z.output<typeof PREPARED>[],
+  destroyed: readonly DestroyOutcome[],
+): CollectedProjects {
+  const settings = new Map(runProjects(run).map((p) => [p.name, p]));
+  const outcomes = new Map(destroyed.map((outcome) => [outcome.name, outcome]));
+  const reports = projects.map((project): ProjectReport => {
+    const own = settings.get(project.name);
+    const outcome = outcomes.get(project.name);
+    const base = {
+      name: project.name,
+      dir: project.dir,
+      layer: project.layer,
+      workspace: own?.workspace ?? null,
+      varFiles: [...(own?.varFiles ?? [])],
+      hasChanges: false,
+      summary: { ...ZERO },
+      outputs: {},
+      startedAt: null,
+      finishedAt: null,
+    };
+    if (outcome === undefined) return { ...base, status: 'not_started' };
+    if (outcome.status === 'destroy_failed') {
+      const { Error: name, Cause: message } = outcome.error;
+      return { ...base, status: 'destroy_failed', error: { name, message: message ?? name } };
+    }
+    const { add, change, destroy, replace, import: imports } = outcome.result.summary;
+    return {
+      ...base,
+      status: 'destroyed',
+      hasChanges: destroy > 0,
+      summary: { add, change, destroy, replace, import: imports },
+      resultLocation: outcome.result.resultLocation,
+      startedAt: outcome.result.startedAt ?? null,
+      finishedAt: outcome.result.finishedAt ?? null,
+    };
+  });
+  const summary = { ...ZERO };
+  for (const project of reports) {
+    for (const key of Object.keys(summary) as (keyof typeof summary)[]) {
+      summary[key] += project.summary[key];
+    }
+  }
+  return {
+    failed: reports.some((p) => p.status === 'destroy_failed'),
+    hasChanges: reports.some((p) => p.hasChanges),
+    summary,
+    projects: reports,
+  };
+}
