@@ -71,11 +71,7 @@ const ZERO = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
 
 /** NextDestroyLayer: folds in the layer just destroyed, then the next (lower) layer or the end. */
 export function nextDestroyLayer(input: unknown): DestroyProgress {
-  const { run, projects, destroying } = parseInput(
-    NEXT_DESTROY_LAYER_INPUT,
-    input,
-    'destroying',
-  );
+  const { run, projects, destroying } = parseInput(NEXT_DESTROY_LAYER_INPUT, input, 'destroying');
   const destroyed = [...destroying.destroyed, ...(destroying.results ?? [])];
   const report = reportOf(run, projects, destroyed);
   const failed = destroyed.find((outcome) => outcome.status === 'destroy_failed');
@@ -106,15 +102,13 @@ export function nextDestroyLayer(input: unknown): DestroyProgress {
   }
   const next = projects
     .filter((project) => project.layer === layer)
-    .map(
-      (project): DestroyItem => ({
-        name: project.name,
-        dir: project.dir,
-        layer: project.layer,
-        run: project.run,
-        jobs: { destroy: project.jobs.destroy },
-      }),
-    );
+    .map((project): DestroyItem => ({
+      name: project.name,
+      dir: project.dir,
+      layer: project.layer,
+      run: project.run,
+      jobs: { destroy: project.jobs.destroy },
+    }));
   return { outcome: 'destroying', layer, destroyed, next, projects: report };
 }
 
