@@ -1080,8 +1080,9 @@ describe('a destroy that waits for its approval (issue 14)', () => {
       'NotifyStarted',
       'RequestApproval',
       'NotifyDestroying',
-      'RunDestroyJob',
+      'StartDestroying',
     ]);
+    expect(ran.entered).toContain('RunDestroyJob');
     expect(ran.phases).toEqual(['started', 'awaiting_approval', 'destroying', 'destroyed']);
     expect(await resources(engine, environment)).toEqual([]);
     expect(engine.stores.records.getEnvironment(environment, PROJECT)?.status).toBe('destroyed');
