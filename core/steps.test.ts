@@ -173,18 +173,22 @@ describe('recordStep', () => {
 });
 
 describe('releaseLeftoverLock', () => {
-  /** One lock, held by `holder` (or nobody): release as the stores do it. */
+  /** One lock, of project app, held by `holder` (or nobody): release as the stores do it. */
   function oneLock(holder: string | undefined): LockPort & { holder: () => string | undefined } {
     let current = holder;
     return {
       holder: () => current,
       acquire: async () => Promise.reject(new Error('not used')),
-      release: async (environment, owner) => {
+      release: async (environment, _project, owner) => {
         if (current === undefined) return false;
         if (current !== owner) throw new LockNotOwned(`${environment} is held by ${current}`);
         current = undefined;
         return true;
       },
+      environmentLocks: async (environment) =>
+        current === undefined
+          ? []
+          : [{ environment, project: 'app', owner: current, acquiredAt: '', expiresAt: '' }],
     };
   }
 
@@ -235,11 +239,15 @@ describe('settleEndedExecution', () => {
     const ports = {
       locks: {
         acquire: async () => Promise.reject(new Error('not used')),
-        release: async (_env: string, owner: string) => {
+        release: async (_env: string, _project: string, owner: string) => {
           if (holder !== owner) return false;
           holder = undefined;
           return true;
         },
+        environmentLocks: async (environment: string) =>
+          holder === undefined
+            ? []
+            : [{ environment, project: 'app', owner: holder, acquiredAt: '', expiresAt: '' }],
       },
       approvals,
       runs: {
