@@ -183,13 +183,19 @@ export async function acquireProjectLocks(
   },
 ): Promise<LockRecord[]> {
   const { environment, owner, now, ttlMs } = request;
+  const projects = lockProjectNames(request.projects);
+  // What the run held before this attempt (a renewal) is not given back on a failure.
+  const before = new Set(
+    (await locks.environmentLocks(environment))
+      .filter((lock) => lock.owner === owner)
+      .map((lock) => lock.project),
+  );
   const taken: string[] = [];
   const held: LockRecord[] = [];
   try {
-    for (const project of lockProjectNames(request.projects)) {
+    for (const project of projects) {
       const lock = await locks.acquire(environment, project, owner, now, ttlMs);
-      // A renewal keeps its acquiredAt: a lock acquired now was taken by this attempt.
-      if (lock.acquiredAt === now.toISOString()) taken.push(project);
+      if (!before.has(project)) taken.push(project);
       held.push(lock);
     }
   } catch (error) {
