@@ -134,8 +134,8 @@ export const concurrency: Benchmark = {
         Object.entries(histories).map(([e, holds]) => [e, overlappingPairs(holds).length]),
       );
       const allHolds = ENVIRONMENTS.flatMap((e) => histories[e] ?? []);
-      const stillLocked = [...ENVIRONMENTS, CONTENDED].filter((e) =>
-        engine.stores.locks.getLock(e),
+      const stillLocked = [...ENVIRONMENTS, CONTENDED].filter(
+        (e) => engine.stores.locks.locksOf(e).length > 0,
       );
       const peakAcross = (ids: readonly string[]) =>
         maxConcurrent(allHolds.filter((h) => ids.includes(h.owner)));

@@ -107,13 +107,17 @@ export class ArtifactsUnwritable extends StepformError {
   readonly kind = 'failure';
 }
 
-/** Another run holds the environment's lock. Workflows retry it with backoff, then fail. */
+/**
+ * Another run holds the lock of a project in the environment. Workflows retry it with
+ * backoff, then fail.
+ */
 export class LockHeld extends StepformError {
   override readonly name = 'LockHeld';
   readonly kind = 'failure';
   /** The lock as the store found it (a LockRecord), when it could read it. */
   readonly holder?: {
     readonly environment: string;
+    readonly project: string;
     readonly owner: string;
     readonly acquiredAt: string;
     readonly expiresAt: string;
@@ -124,10 +128,10 @@ export class LockHeld extends StepformError {
     if (holder !== undefined) this.holder = holder;
   }
 
-  /** The lock of `environment` is held by `holder`'s run; says whose and until when. */
-  static heldBy(environment: string, holder: NonNullable<LockHeld['holder']>): LockHeld {
+  /** The lock is held by `holder`'s run; says which project, whose and until when. */
+  static heldBy(holder: NonNullable<LockHeld['holder']>): LockHeld {
     return new LockHeld(
-      `environment ${environment} is locked by run ${holder.owner} until ${holder.expiresAt}`,
+      `project ${holder.project} in environment ${holder.environment} is locked by run ${holder.owner} until ${holder.expiresAt}`,
       holder,
     );
   }

@@ -8,6 +8,7 @@ import {
   assertCanRelease,
   decideLock,
   isLockExpired,
+  lockProjectNames,
 } from './locks.ts';
 
 const NOW = new Date('2030-01-01T12:00:00.000Z');
@@ -15,6 +16,7 @@ const HOUR = 3_600_000;
 
 const HELD: LockRecord = {
   environment: 'dev',
+  project: 'app',
   owner: 'run-1',
   acquiredAt: '2030-01-01T11:00:00.000Z',
   expiresAt: '2030-01-01T13:00:00.000Z',
@@ -33,6 +35,7 @@ describe('decideLock', () => {
     // Act
     const lock = decideLock(undefined, {
       environment: 'dev',
+      project: 'app',
       owner: 'run-2',
       now: NOW,
       ttlMs: HOUR,
@@ -41,6 +44,7 @@ describe('decideLock', () => {
     // Assess
     expect(lock).toEqual({
       environment: 'dev',
+      project: 'app',
       owner: 'run-2',
       acquiredAt: '2030-01-01T12:00:00.000Z',
       expiresAt: '2030-01-01T13:00:00.000Z',
@@ -52,11 +56,18 @@ describe('decideLock', () => {
     const later = new Date('2030-01-01T13:00:00.000Z');
 
     // Act
-    const lock = decideLock(HELD, { environment: 'dev', owner: 'run-2', now: later, ttlMs: HOUR });
+    const lock = decideLock(HELD, {
+      environment: 'dev',
+      project: 'app',
+      owner: 'run-2',
+      now: later,
+      ttlMs: HOUR,
+    });
 
     // Assess
     expect(lock).toEqual({
       environment: 'dev',
+      project: 'app',
       owner: 'run-2',
       acquiredAt: '2030-01-01T13:00:00.000Z',
       expiresAt: '2030-01-01T14:00:00.000Z',
@@ -67,6 +78,7 @@ describe('decideLock', () => {
     // Act
     const lock = decideLock(HELD, {
       environment: 'dev',
+      project: 'app',
       owner: 'run-1',
       now: NOW,
       ttlMs: 2 * HOUR,
@@ -75,6 +87,7 @@ describe('decideLock', () => {
     // Assess
     expect(lock).toEqual({
       environment: 'dev',
+      project: 'app',
       owner: 'run-1',
       acquiredAt: '2030-01-01T11:00:00.000Z',
       expiresAt: '2030-01-01T14:00:00.000Z',
@@ -84,13 +97,19 @@ describe('decideLock', () => {
   it('refuses while another run holds the lock, naming it and the expiry', () => {
     // Act
     const error = caught(() =>
-      decideLock(HELD, { environment: 'dev', owner: 'run-2', now: NOW, ttlMs: HOUR }),
+      decideLock(HELD, {
+        environment: 'dev',
+        project: 'app',
+        owner: 'run-2',
+        now: NOW,
+        ttlMs: HOUR,
+      }),
     );
 
     // Assess
     expect(error).toBeInstanceOf(LockHeld);
     expect((error as Error).message).toBe(
-      'environment dev is locked by run run-1 until 2030-01-01T13:00:00.000Z',
+      'project app in environment dev is locked by run run-1 until 2030-01-01T13:00:00.000Z',
     );
   });
 
@@ -100,10 +119,19 @@ describe('decideLock', () => {
     [{ ttlMs: 1.5 }, 'ttlMs'],
     [{ owner: '' }, 'owner'],
     [{ environment: 'prod' }, 'environment'],
+    [{ project: 'dns' }, 'project'],
+    [{ project: '' }, 'project'],
     [{ now: new Date(Number.NaN) }, 'now'],
   ])('refuses a bad request %j', (change, field) => {
     // Prepare
-    const request = { environment: 'dev', owner: 'run-2', now: NOW, ttlMs: HOUR, ...change };
+    const request = {
+      environment: 'dev',
+      project: 'app',
+      owner: 'run-2',
+      now: NOW,
+      ttlMs: HOUR,
+      ...change,
+    };
 
     // Act
     const error = caught(() => decideLock(HELD, request));
@@ -117,7 +145,7 @@ describe('decideLock', () => {
     const error = caught(() =>
       decideLock(
         { ...HELD, expiresAt: 'soon' },
-        { environment: 'dev', owner: 'run-2', now: NOW, ttlMs: HOUR },
+        { environment: 'dev', project: 'app', owner: 'run-2', now: NOW, ttlMs: HOUR },
       ),
     );
     expect((error as InvalidInput).field).toBe('lock.expiresAt');
@@ -147,7 +175,19 @@ describe('assertCanRelease', () => {
     // Assess
     expect(error).toBeInstanceOf(LockNotOwned);
     expect((error as Error).message).toBe(
-      'run run-2 cannot release the lock on dev: run run-1 holds it',
+      'run run-2 cannot release the lock on app in dev: run run-1 holds it',
     );
+  });
+});
+
+describe('lockProjectNames', () => {
+  it('sorts the names and keeps each once: the one order every run takes its locks in', () => {
+    expect(lockProjectNames(['network', 'app', 'dns', 'app'])).toEqual(['app', 'dns', 'network']);
+    expect(lockProjectNames(['infra/b', 'infra/A'])).toEqual(['infra/A', 'infra/b']);
+  });
+
+  it('refuses no project at all, or an empty name', () => {
+    expect((caught(() => lockProjectNames([])) as InvalidInput).field).toBe('projects');
+    expect((caught(() => lockProjectNames(['app', ''])) as InvalidInput).field).toBe('projects');
   });
 });

@@ -1,11 +1,14 @@
-// Environment locks. A lock is owned by one run and expires, so a crashed run cannot hold an
-// environment forever. These functions decide what to write; the store writes it with a
+// Locks per (environment, project). A lock is owned by one run and expires, so a crashed run
+// cannot hold a project of an environment forever. A run takes the locks of all its projects
+// (core/steps.ts acquireProjectLocks), all or none, in the order lockProjectNames gives. These functions decide what to write; the store writes it with a
 // condition (DynamoDB conditional write, SQLite transaction) that the lock is still as read.
 // Pure.
 import { InvalidInput, LockHeld, LockNotOwned } from './errors.ts';
 
 export interface LockRecord {
   readonly environment: string;
+  /** The project's name (stepform.yaml's, or its folder for a repository without one). */
+  readonly project: string;
   /** The run id that holds the lock. */
   readonly owner: string;
   /** ISO-8601. */
@@ -16,10 +19,18 @@ export interface LockRecord {
 
 export interface LockRequest {
   readonly environment: string;
+  readonly project: string;
   readonly owner: string;
   readonly now: Date;
   readonly ttlMs: number;
 }
+
+/**
+ * The project of an environment-wide lock an older version left in a store (its locks were per
+ * environment): listed, cleared by `stepform unlock ENV` once stale, and excluding every
+ * project of its environment while it lives.
+ */
+export const WHOLE_ENVIRONMENT_PROJECT = '*';
 
 /** The longest a Terraform job may run: every Batch task's TimeoutSeconds (a graph test checks). */
 export const LONGEST_JOB_MS = 4 * 60 * 60 * 1000;
@@ -48,8 +59,9 @@ export function isLockExpired(lock: LockRecord, now: Date): boolean {
  * asks again; LockHeld, naming the owner and the expiry, when another run holds it.
  */
 export function decideLock(existing: LockRecord | undefined, request: LockRequest): LockRecord {
-  const { environment, owner, now, ttlMs } = request;
+  const { environment, project, owner, now, ttlMs } = request;
   if (environment === '') throw new InvalidInput('environment', 'must not be empty');
+  if (project === '') throw new InvalidInput('project', 'must not be empty');
   if (owner === '') throw new InvalidInput('owner', 'must not be empty');
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
     throw new InvalidInput('ttlMs', 'must be a positive whole number of milliseconds');
@@ -58,12 +70,15 @@ export function decideLock(existing: LockRecord | undefined, request: LockReques
   if (existing !== undefined && existing.environment !== environment) {
     throw new InvalidInput('environment', `the lock read is for ${existing.environment}`);
   }
+  if (existing !== undefined && existing.project !== project) {
+    throw new InvalidInput('project', `the lock read is for ${existing.project}`);
+  }
   const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
   if (existing === undefined || isLockExpired(existing, now)) {
-    return { environment, owner, acquiredAt: now.toISOString(), expiresAt };
+    return { environment, project, owner, acquiredAt: now.toISOString(), expiresAt };
   }
   if (existing.owner === owner) return { ...existing, expiresAt };
-  throw LockHeld.heldBy(environment, existing);
+  throw LockHeld.heldBy(existing);
 }
 
 /**
@@ -73,6 +88,20 @@ export function decideLock(existing: LockRecord | undefined, request: LockReques
 export function assertCanRelease(existing: LockRecord | undefined, owner: string): void {
   if (existing === undefined || existing.owner === owner) return;
   throw new LockNotOwned(
-    `run ${owner} cannot release the lock on ${existing.environment}: run ${existing.owner} holds it`,
+    `run ${owner} cannot release the lock on ${existing.project} in ${existing.environment}: run ${existing.owner} holds it`,
   );
+}
+
+/**
+ * The projects whose locks a run takes, in the one order every run takes them (sorted, each
+ * once): two runs sharing projects queue on the first they share instead of each holding one
+ * the other waits for.
+ */
+export function lockProjectNames(names: readonly string[]): string[] {
+  const unique = [...new Set(names)];
+  if (unique.length === 0) throw new InvalidInput('projects', 'a run locks at least one project');
+  for (const name of unique) {
+    if (name === '') throw new InvalidInput('projects', 'a project name must not be empty');
+  }
+  return unique.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

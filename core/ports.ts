@@ -6,15 +6,26 @@ import type { ApprovalRecord, DecidedStatus } from './approval.ts';
 import type { LockRecord } from './locks.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
 
-/** Environment locks, owned by a run, with an expiry (conditional writes on AWS). */
+/**
+ * Locks per (environment, project), owned by a run, with an expiry (conditional writes on
+ * AWS). A run takes one per project (core/steps.ts acquireProjectLocks).
+ */
 export interface LockPort {
   /** Takes or renews the lock for `owner`; throws LockHeld when another run holds it. */
-  acquire(environment: string, owner: string, now: Date, ttlMs: number): Promise<LockRecord>;
+  acquire(
+    environment: string,
+    project: string,
+    owner: string,
+    now: Date,
+    ttlMs: number,
+  ): Promise<LockRecord>;
   /**
    * Releases `owner`'s lock: true when it held one, false when there was none (a release is
    * idempotent); throws LockNotOwned for another run's lock.
    */
-  release(environment: string, owner: string, now: Date): Promise<boolean>;
+  release(environment: string, project: string, owner: string, now: Date): Promise<boolean>;
+  /** The environment's locks as stored (expired ones too), by project. */
+  environmentLocks(environment: string): Promise<LockRecord[]>;
 }
 
 export interface LastGoodCommit {

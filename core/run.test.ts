@@ -144,6 +144,12 @@ describe('prepareRun of a command run', () => {
     expect(prepareRun({ ...BASE, workflow: 'plan' }, SETTINGS).jobs?.command).toBeUndefined();
   });
 
+  it('locks the one project of a run without stepform.yaml by its folder', () => {
+    expect(prepareRun({ ...BASE, workflow: 'plan-apply' }, SETTINGS).lockProjects).toEqual([
+      BASE.projectDir,
+    ]);
+  });
+
   it('needs an approval for a command that changes the state, unless auto-approved where allowed', () => {
     const rm = { ...BASE, workflow: 'command', args: ['state', 'rm', 'null_resource.a'] };
     expect(prepareRun(rm, SETTINGS, true).needsApproval).toBe(true);
@@ -226,6 +232,8 @@ describe('prepareRun of a run of several projects', () => {
     const prepared = prepareRun(run, SETTINGS);
     expect(prepared.jobs).toBeUndefined();
     expect(prepared.maxParallel).toBe(2);
+    // The locks Lock takes: every project's, in the sorted order every run takes them in.
+    expect(prepared.lockProjects).toEqual(['app', 'network', 'plan']);
     expect(prepared.projects.map((p) => [p.name, p.layer, p.jobs.plan.artifactsDir])).toEqual([
       ['network', 0, '/artifacts/run-9/project-network/plan'],
       // A project named plan: its apply folder is never a plan folder of the IAM boundary.
@@ -251,6 +259,7 @@ describe('prepareRun of a run of several projects', () => {
   it('keeps the layout of a run of one project, with its settings from stepform.yaml', () => {
     const one = [{ name: 'app', dir: 'infra/app', layer: 0, varFiles: ['envs/dev.tfvars'] }];
     const prepared = prepareRun({ ...run, workflow: 'plan-apply', projects: one }, SETTINGS);
+    expect(prepared.lockProjects).toEqual(['app']);
     expect(prepared.jobs?.planApply).toMatchObject({
       projectDir: 'infra/app',
       varFiles: ['envs/dev.tfvars'],

@@ -5,6 +5,7 @@ import type { Backend, JobInput } from './contracts/job-input.ts';
 import type { JobResult } from './contracts/job-result.ts';
 import { JobFailed, JobLost, NothingApplied } from './errors.ts';
 import { assertRollbackTarget } from './rollback.ts';
+import { lockProjectNames } from './locks.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { cutText } from './text.ts';
 import {
@@ -53,6 +54,11 @@ export interface PreparedRun {
   jobs?: ProjectJobs & { command?: JobInput };
   /** Every project of the run, in execution order (by layer), each with its jobs. */
   projects: PreparedProject[];
+  /**
+   * The projects whose locks the run takes (Lock and Unlock's `projects`): every project's
+   * name, sorted (lockProjectNames), so that runs sharing projects take them in one order.
+   */
+  lockProjects: string[];
   /** How many projects of a layer run at once: the Map states' MaxConcurrencyPath. */
   maxParallel: number;
   /**
@@ -187,6 +193,7 @@ export function prepareRun(
           },
         }),
     projects: prepared,
+    lockProjects: lockProjectNames(projects.map((project) => project.name)),
     maxParallel: run.maxParallel ?? DEFAULT_MAX_PARALLEL,
     needsApproval:
       destroyWaits ||

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidInput, LockNotOwned } from './errors.ts';
+import { InvalidInput, LockHeld, LockNotOwned } from './errors.ts';
+import { type LockRecord, assertCanRelease, decideLock } from './locks.ts';
 import type {
   ApprovalPort,
   StoredApproval,
@@ -14,6 +15,7 @@ import type {
 import type { RunContext } from './contracts/workflow-input.ts';
 import {
   assertOnDefaultBranch,
+  holdLockThroughApproval,
   recordStep,
   releaseLeftoverLock,
   rollbackStep,
@@ -173,18 +175,22 @@ describe('recordStep', () => {
 });
 
 describe('releaseLeftoverLock', () => {
-  /** One lock, held by `holder` (or nobody): release as the stores do it. */
+  /** One lock, of project app, held by `holder` (or nobody): release as the stores do it. */
   function oneLock(holder: string | undefined): LockPort & { holder: () => string | undefined } {
     let current = holder;
     return {
       holder: () => current,
       acquire: async () => Promise.reject(new Error('not used')),
-      release: async (environment, owner) => {
+      release: async (environment, _project, owner) => {
         if (current === undefined) return false;
         if (current !== owner) throw new LockNotOwned(`${environment} is held by ${current}`);
         current = undefined;
         return true;
       },
+      environmentLocks: async (environment) =>
+        current === undefined
+          ? []
+          : [{ environment, project: 'app', owner: current, acquiredAt: '', expiresAt: '' }],
     };
   }
 
@@ -235,11 +241,15 @@ describe('settleEndedExecution', () => {
     const ports = {
       locks: {
         acquire: async () => Promise.reject(new Error('not used')),
-        release: async (_env: string, owner: string) => {
+        release: async (_env: string, _project: string, owner: string) => {
           if (holder !== owner) return false;
           holder = undefined;
           return true;
         },
+        environmentLocks: async (environment: string) =>
+          holder === undefined
+            ? []
+            : [{ environment, project: 'app', owner: holder, acquiredAt: '', expiresAt: '' }],
       },
       approvals,
       runs: {
@@ -406,5 +416,69 @@ describe('scheduleStep', () => {
       NOW,
     );
     expect(upserts.at(-1)).toMatchObject({ protectedEnvironment: true });
+  });
+});
+
+describe('holdLockThroughApproval', () => {
+  /** Locks in memory, decided by the core as the stores do. */
+  function memoryLocks(): LockPort & { all: () => LockRecord[] } {
+    const held = new Map<string, LockRecord>();
+    const key = (environment: string, project: string) => `${environment}/${project}`;
+    return {
+      all: () => [...held.values()],
+      acquire: async (environment, project, owner, now, ttlMs) => {
+        const lock = decideLock(held.get(key(environment, project)), {
+          environment,
+          project,
+          owner,
+          now,
+          ttlMs,
+        });
+        held.set(key(environment, project), lock);
+        return lock;
+      },
+      release: async (environment, project, owner) => {
+        const lock = held.get(key(environment, project));
+        assertCanRelease(lock, owner);
+        return held.delete(key(environment, project));
+      },
+      environmentLocks: async (environment) =>
+        [...held.values()].filter((lock) => lock.environment === environment),
+    };
+  }
+  const run = {
+    ...RUN,
+    approvalTimeoutSeconds: 600,
+    projects: [
+      { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
+      { name: 'app', dir: 'infra/app', layer: 1, varFiles: [] },
+    ],
+  };
+
+  it('renews the lock of every project of the run, keeping when each was taken', async () => {
+    const locks = memoryLocks();
+    await locks.acquire(RUN.environment, 'app', RUN.runId, NOW, 60_000);
+    await locks.acquire(RUN.environment, 'network', RUN.runId, NOW, 60_000);
+    const later = new Date(NOW.getTime() + 30_000);
+
+    await holdLockThroughApproval({ run }, locks, later);
+
+    expect(locks.all().map((lock) => [lock.project, lock.acquiredAt])).toEqual([
+      ['app', NOW.toISOString()],
+      ['network', NOW.toISOString()],
+    ]);
+    for (const lock of locks.all()) expect(lock.expiresAt > later.toISOString()).toBe(true);
+  });
+
+  it('is LockHeld when another run took one of them meanwhile, leaving the run its others', async () => {
+    const locks = memoryLocks();
+    await locks.acquire(RUN.environment, 'app', RUN.runId, NOW, 60_000);
+    await locks.acquire(RUN.environment, 'network', 'run-other', NOW, 60_000);
+
+    await expect(holdLockThroughApproval({ run }, locks, NOW)).rejects.toThrow(LockHeld);
+    expect(locks.all().map((lock) => [lock.project, lock.owner])).toEqual([
+      ['app', RUN.runId],
+      ['network', 'run-other'],
+    ]);
   });
 });

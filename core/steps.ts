@@ -22,7 +22,7 @@ import {
   UnmergedCommit,
   describeError,
 } from './errors.ts';
-import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
+import { DEFAULT_LOCK_TTL_MS, type LockRecord, lockProjectNames } from './locks.ts';
 import type {
   ApprovalPort,
   ArtifactPort,
@@ -60,7 +60,12 @@ import type { NotifyInput } from './notify.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { parseInput } from './validation.ts';
 
-const LOCK_INPUT = z.strictObject({ runId: z.string().min(1), environment: z.string().min(1) });
+/** Lock* and Unlock*: the run, its environment and its projects (PrepareRun's lockProjects). */
+const LOCK_INPUT = z.strictObject({
+  runId: z.string().min(1),
+  environment: z.string().min(1),
+  projects: z.array(z.string().min(1)).min(1),
+});
 const COLLECT_INPUT = z.strictObject({ job: JOB });
 const COLLECT_PROJECTS_INPUT = z.strictObject({
   projects: z.array(z.unknown()),
@@ -207,15 +212,72 @@ export async function assertOnDefaultBranch(
   }
 }
 
-/** LockEnvironment: LockHeld when another run holds it (the workflow retries with backoff). */
+/**
+ * Takes (or renews) the locks of every project, all or none: in lockProjectNames' order, so
+ * two runs sharing projects cannot each hold one the other waits for. When one is held by
+ * another run, the locks taken in this attempt are released again (those it already held and
+ * only renewed stay held) and LockHeld, naming the project and its holder, is thrown.
+ */
+export async function acquireProjectLocks(
+  locks: LockPort,
+  request: {
+    readonly environment: string;
+    readonly projects: readonly string[];
+    readonly owner: string;
+    readonly now: Date;
+    readonly ttlMs: number;
+  },
+): Promise<LockRecord[]> {
+  const { environment, owner, now, ttlMs } = request;
+  const projects = lockProjectNames(request.projects);
+  // What the run held before this attempt (a renewal) is not given back on a failure.
+  const before = new Set(
+    (await locks.environmentLocks(environment))
+      .filter((lock) => lock.owner === owner)
+      .map((lock) => lock.project),
+  );
+  const taken: string[] = [];
+  const held: LockRecord[] = [];
+  try {
+    for (const project of projects) {
+      const lock = await locks.acquire(environment, project, owner, now, ttlMs);
+      if (!before.has(project)) taken.push(project);
+      held.push(lock);
+    }
+  } catch (error) {
+    for (const project of taken.reverse()) {
+      // Best effort: a lock left behind here expires, and the run's end releases it.
+      await locks.release(environment, project, owner, now).catch(() => false);
+    }
+    throw error;
+  }
+  return held;
+}
+
+/** What Lock and holdLockThroughApproval hand on: the owner and the first of the expiries. */
+function heldSummary(held: readonly LockRecord[], owner: string) {
+  const expiresAt = held.map((lock) => lock.expiresAt).sort()[0] ?? '';
+  return { owner, expiresAt };
+}
+
+/**
+ * LockEnvironment: the locks of all the run's projects in the environment; LockHeld when
+ * another run holds one (the workflow retries with backoff).
+ */
 export async function lockStep(
   input: unknown,
   locks: LockPort,
   now: Date,
 ): Promise<{ owner: string; expiresAt: string }> {
-  const { runId, environment } = parseInput(LOCK_INPUT, input, 'lock');
-  const lock = await locks.acquire(environment, runId, now, DEFAULT_LOCK_TTL_MS);
-  return { owner: lock.owner, expiresAt: lock.expiresAt };
+  const { runId, environment, projects } = parseInput(LOCK_INPUT, input, 'lock');
+  const held = await acquireProjectLocks(locks, {
+    environment,
+    projects,
+    owner: runId,
+    now,
+    ttlMs: DEFAULT_LOCK_TTL_MS,
+  });
+  return heldSummary(held, runId);
 }
 
 const APPROVAL_LOCK_INPUT = z.looseObject({
@@ -223,13 +285,15 @@ const APPROVAL_LOCK_INPUT = z.looseObject({
     runId: RUN_ID,
     environment: ENVIRONMENT_NAME,
     approvalTimeoutSeconds: z.number().int().positive(),
+    projectDir: z.string().min(1),
+    projects: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
   }),
 });
 
 /**
- * Before an approval is requested: the run's lock is renewed until the approval can no
- * longer be decided, and then for as long as the apply may take. LockHeld when another run
- * took the environment meanwhile: then nobody is asked to approve.
+ * Before an approval is requested: the run's locks (every project's) are renewed until the
+ * approval can no longer be decided, and then for as long as the apply may take. LockHeld
+ * when another run took one meanwhile: then nobody is asked to approve.
  */
 export async function holdLockThroughApproval(
   input: unknown,
@@ -237,9 +301,15 @@ export async function holdLockThroughApproval(
   now: Date,
 ): Promise<{ owner: string; expiresAt: string }> {
   const { run } = parseInput(APPROVAL_LOCK_INPUT, input, 'approval');
-  const ttlMs = run.approvalTimeoutSeconds * 1000 + DEFAULT_LOCK_TTL_MS;
-  const lock = await locks.acquire(run.environment, run.runId, now, ttlMs);
-  return { owner: lock.owner, expiresAt: lock.expiresAt };
+  const held = await acquireProjectLocks(locks, {
+    environment: run.environment,
+    // The projects PrepareRun's lockProjects named (runProjects: the list, or the one dir).
+    projects: run.projects?.map((project) => project.name) ?? [run.projectDir],
+    owner: run.runId,
+    now,
+    ttlMs: run.approvalTimeoutSeconds * 1000 + DEFAULT_LOCK_TTL_MS,
+  });
+  return heldSummary(held, run.runId);
 }
 
 const EXECUTION_ENDED = z.looseObject({
@@ -253,20 +323,25 @@ const EXECUTION_ENDED = z.looseObject({
 });
 
 /**
- * Releases the lock a run still holds after its execution ended without reaching its Unlock
- * state: true when it held one. A lock another run holds by now is left alone (false).
+ * Releases every lock (one per project) a run still holds in its environment after its
+ * execution ended without reaching its Unlock state: true when it held any. A lock another
+ * run holds by now is left alone.
  */
 export async function releaseLeftoverLock(
   locks: LockPort,
   run: { readonly environment: string; readonly runId: string },
   now: Date,
 ): Promise<boolean> {
-  try {
-    return await locks.release(run.environment, run.runId, now);
-  } catch (error) {
-    if (error instanceof LockNotOwned) return false;
-    throw error;
+  let released = false;
+  for (const lock of await locks.environmentLocks(run.environment)) {
+    if (lock.owner !== run.runId) continue;
+    try {
+      if (await locks.release(run.environment, lock.project, run.runId, now)) released = true;
+    } catch (error) {
+      if (!(error instanceof LockNotOwned)) throw error;
+    }
   }
+  return released;
 }
 
 /**
@@ -361,14 +436,16 @@ export async function settleEndedExecution(
   return { ...settled, outcome };
 }
 
-/** Unlock*. */
+/** Unlock*: releases the locks of all the run's projects. */
 export async function unlockStep(
   input: unknown,
   locks: LockPort,
   now: Date,
 ): Promise<{ released: true }> {
-  const { runId, environment } = parseInput(LOCK_INPUT, input, 'unlock');
-  await locks.release(environment, runId, now);
+  const { runId, environment, projects } = parseInput(LOCK_INPUT, input, 'unlock');
+  for (const project of lockProjectNames(projects)) {
+    await locks.release(environment, project, runId, now);
+  }
   return { released: true };
 }
 

@@ -45,19 +45,21 @@ function memoryPorts(overrides: Partial<TaskPorts> = {}) {
     now: () => NOW,
     jobSettings: { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/a' },
     locks: {
-      acquire: async (environment, owner, now, ttlMs) => {
-        lockCalls.push(`acquire ${environment} ${owner} ${now.toISOString()}`);
+      acquire: async (environment, project, owner, now, ttlMs) => {
+        lockCalls.push(`acquire ${environment} ${project} ${owner} ${now.toISOString()}`);
         return {
           environment,
+          project,
           owner,
           acquiredAt: now.toISOString(),
           expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
         };
       },
-      release: async (environment, owner) => {
-        lockCalls.push(`release ${environment} ${owner}`);
+      release: async (environment, project, owner) => {
+        lockCalls.push(`release ${environment} ${project} ${owner}`);
         return true;
       },
+      environmentLocks: async () => [],
     },
     records: {
       getLastGood: async () => undefined,
@@ -124,14 +126,20 @@ describe('TASK_STEPS', () => {
     }
   });
 
-  it('runs a step over the ports it is given: Lock takes the lock for the run at now', async () => {
+  it('runs a step over the ports it is given: Lock takes each project’s lock for the run at now, in sorted order', async () => {
     const { ports, lockCalls } = memoryPorts();
+    const input = { runId: 'run-1', environment: 'dev', projects: ['network', 'app'] };
 
-    const lock = await TASK_STEPS.Lock({ runId: 'run-1', environment: 'dev' }, ports);
-    await TASK_STEPS.Unlock({ runId: 'run-1', environment: 'dev' }, ports);
+    const lock = await TASK_STEPS.Lock(input, ports);
+    await TASK_STEPS.Unlock(input, ports);
 
     expect(lock).toMatchObject({ owner: 'run-1' });
-    expect(lockCalls).toEqual(['acquire dev run-1 2026-11-23T10:00:00.000Z', 'release dev run-1']);
+    expect(lockCalls).toEqual([
+      'acquire dev app run-1 2026-11-23T10:00:00.000Z',
+      'acquire dev network run-1 2026-11-23T10:00:00.000Z',
+      'release dev app run-1',
+      'release dev network run-1',
+    ]);
   });
 });
 
@@ -430,8 +438,14 @@ describe('RequestApproval', () => {
     const { ports } = memoryPorts();
     const locks = {
       ...ports.locks,
-      acquire: async (environment: string, owner: string, now: Date, ttlMs: number) => {
-        const lock = await ports.locks.acquire(environment, owner, now, ttlMs);
+      acquire: async (
+        environment: string,
+        project: string,
+        owner: string,
+        now: Date,
+        ttlMs: number,
+      ) => {
+        const lock = await ports.locks.acquire(environment, project, owner, now, ttlMs);
         expiries.push(`${owner} ${lock.expiresAt}`);
         return lock;
       },
@@ -447,8 +461,10 @@ describe('RequestApproval', () => {
   it('asks nobody to approve a run whose environment another run took meanwhile', async () => {
     const { ports, approvals, events, awaited } = memoryPorts({
       locks: {
-        acquire: async () => Promise.reject(new LockHeld('environment dev is locked by run run-2')),
+        acquire: async () =>
+          Promise.reject(new LockHeld('project app in environment dev is locked by run run-2')),
         release: async () => false,
+        environmentLocks: async () => [],
       },
     });
 

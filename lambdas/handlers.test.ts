@@ -60,41 +60,49 @@ describe('config', () => {
 describe('lock handler', () => {
   it('writes the lock with its condition and returns the owner', async () => {
     const { handler } = await import('./lock.ts');
-    dynamo.on(GetCommand).resolves({});
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    dynamo.on(QueryCommand).resolves({});
     dynamo.on(PutCommand).resolves({});
-    const result = await handler({ runId: 'run-1', environment: 'dev' }, CONTEXT);
+    const result = await handler(
+      { runId: 'run-1', environment: 'dev', projects: ['network', 'app'] },
+      CONTEXT,
+    );
     expect(result).toMatchObject({ owner: 'run-1' });
-    const put = dynamo.commandCalls(PutCommand)[0]?.args[0].input;
-    expect(put).toMatchObject({
+    // One lock per project, in sorted order.
+    const puts = dynamo.commandCalls(PutCommand).map((call) => call.args[0].input);
+    expect(puts.map((put) => put.Item?.sk as unknown)).toEqual(['LOCK#app', 'LOCK#network']);
+    expect(puts[0]).toMatchObject({
       TableName: 'stepform',
-      Item: { pk: 'LOCK#dev', sk: 'LOCK', owner: 'run-1' },
+      Item: { pk: 'LOCK#dev', sk: 'LOCK#app', project: 'app', owner: 'run-1' },
       ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAt <= :now',
     });
   });
 
   it('fails with LockHeld, by name, when another run won the write', async () => {
     const { handler } = await import('./lock.ts');
-    dynamo
-      .on(GetCommand)
-      .resolvesOnce({})
-      .resolves({
-        Item: {
-          pk: 'LOCK#dev',
-          sk: 'LOCK',
-          type: 'lock',
-          environment: 'dev',
-          owner: 'run-0',
-          acquiredAt: '2026-11-23T00:00:00.000Z',
-          expiresAt: '2099-01-01T00:00:00.000Z',
-          expiresAtEpoch: 4070908800,
-        },
-      });
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    dynamo.on(QueryCommand).resolves({});
+    dynamo.on(GetCommand).resolves({
+      Item: {
+        pk: 'LOCK#dev',
+        sk: 'LOCK#app',
+        type: 'lock',
+        environment: 'dev',
+        project: 'app',
+        owner: 'run-0',
+        acquiredAt: '2026-11-23T00:00:00.000Z',
+        expiresAt: '2099-01-01T00:00:00.000Z',
+        expiresAtEpoch: 4070908800,
+      },
+    });
     dynamo
       .on(PutCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
-    await expect(handler({ runId: 'run-1', environment: 'dev' }, CONTEXT)).rejects.toMatchObject({
+    await expect(
+      handler({ runId: 'run-1', environment: 'dev', projects: ['app'] }, CONTEXT),
+    ).rejects.toMatchObject({
       name: 'LockHeld',
-      message: expect.stringContaining('run-0'),
+      message: expect.stringContaining('project app in environment dev is locked by run run-0'),
     });
   });
 
@@ -302,24 +310,28 @@ describe('execution-ended handler', () => {
   it('settles an aborted run: lock released, approval expired, recorded and told cancelled', async () => {
     const { DeleteCommand, PutCommand: Put, QueryCommand } = await import('@aws-sdk/lib-dynamodb');
     const { handler } = await import('./execution-ended.ts');
-    dynamo.on(DeleteCommand).resolves({
-      Attributes: {
-        pk: 'LOCK#dev',
-        sk: 'LOCK',
-        type: 'lock',
-        environment: 'dev',
-        owner: 'run-1',
-        acquiredAt: '2026-11-23T00:00:00.000Z',
-        expiresAt: '2099-01-01T00:00:00.000Z',
-        expiresAtEpoch: 4070908800,
-      },
-    });
+    const lockItem = {
+      pk: 'LOCK#dev',
+      sk: 'LOCK#stack',
+      type: 'lock',
+      environment: 'dev',
+      project: 'stack',
+      owner: 'run-1',
+      acquiredAt: '2026-11-23T00:00:00.000Z',
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      expiresAtEpoch: 4070908800,
+    };
+    dynamo.on(DeleteCommand).resolves({ Attributes: lockItem });
     dynamo.on(Put).resolves({});
     dynamo.on(QueryCommand).resolves({
       Items: [
         { pk: 'RUN#run-1', sk: 'APPROVAL#t#a-1', type: 'run-approval', approvalId: 'appr-1' },
       ],
     });
+    // The run's locks in its environment (found by a Query, released one by one).
+    dynamo
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'LOCK#dev', ':lock': 'LOCK' } })
+      .resolves({ Items: [lockItem] });
     dynamo.on(GetCommand).resolves({ Item: approvalItem('pending') });
     dynamo.on(UpdateCommand).resolves({});
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
@@ -331,7 +343,7 @@ describe('execution-ended handler', () => {
     });
     expect(dynamo.commandCalls(DeleteCommand)[0]?.args[0].input.Key).toEqual({
       pk: 'LOCK#dev',
-      sk: 'LOCK',
+      sk: 'LOCK#stack',
     });
     const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
     expect(updates[0]).toMatchObject({
@@ -354,19 +366,22 @@ describe('execution-ended handler', () => {
     dynamo
       .on(DeleteCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
-    dynamo.on(GetCommand).resolves({
-      Item: {
-        pk: 'LOCK#dev',
-        sk: 'LOCK',
-        type: 'lock',
-        environment: 'dev',
-        owner: 'run-9',
-        acquiredAt: '2026-11-23T00:00:00.000Z',
-        expiresAt: '2099-01-01T00:00:00.000Z',
-        expiresAtEpoch: 4070908800,
-      },
-    });
+    const other = {
+      pk: 'LOCK#dev',
+      sk: 'LOCK#stack',
+      type: 'lock',
+      environment: 'dev',
+      project: 'stack',
+      owner: 'run-9',
+      acquiredAt: '2026-11-23T00:00:00.000Z',
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      expiresAtEpoch: 4070908800,
+    };
+    dynamo.on(GetCommand).resolves({ Item: other });
     dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'LOCK#dev', ':lock': 'LOCK' } })
+      .resolves({ Items: [other] });
     dynamo.on(UpdateCommand).resolves({});
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm-2' });
     expect(await handler(ended('TIMED_OUT'), CONTEXT)).toEqual({

@@ -32,9 +32,9 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   approve    RUN_ID [--by NAME]
   reject     RUN_ID [--by NAME]
   cancel     RUN_ID                         stop a run as Ctrl-C in its terminal would
-  envs                                      each environment: status, last good commit, TTL, lock
-  locks                                     what holds each environment, and if it still runs
-  unlock     ENV [--force]                  clear a lock whose run is gone (--force: any)
+  envs                                      each environment and project: status, last good commit, TTL, lock
+  locks                                     what holds each project of each environment, until when, if it still runs
+  unlock     ENV [--project NAME] [--force] clear ENV's locks (or NAME's) whose run is gone (--force: any)
   runs                                      history, newest first
   logs       RUN_ID                         every state of a run, with timings
   projects   [--env ENV] [--base REF]       stepform.yaml's projects, layers, what a change affects
@@ -95,7 +95,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   cancel: ['repo'],
   envs: ['repo'],
   locks: ['repo'],
-  unlock: ['force', 'repo'],
+  unlock: ['project', 'force', 'repo'],
   runs: ['repo'],
   logs: ['repo'],
   projects: ['env', 'base', 'commit', 'repo'],

@@ -89,13 +89,18 @@ export async function reapInterruptedRuns(ctx: ReaperContext): Promise<ReapedRun
   return reaped;
 }
 
-/** A lock whose run has ended is left over (its process died between the two writes). */
+/**
+ * A lock whose run has ended is left over (its process died between the two writes): every
+ * lock of that run in its environment is released.
+ */
 async function releaseLocksOfEndedRuns(ctx: ReaperContext): Promise<void> {
   for (const lock of ctx.stores.locks.list()) {
     const owner = ctx.stores.runs.get(lock.owner);
     if (owner === undefined || owner.status === 'running') continue;
     if (await releaseLeftoverLock(ctx.stores.locks, owner, ctx.now())) {
-      ctx.print(`released the lock on ${lock.environment} left by run ${owner.runId}, which ended`);
+      ctx.print(
+        `released the locks on ${lock.environment} left by run ${owner.runId}, which ended`,
+      );
     }
   }
 }

@@ -307,9 +307,10 @@ describe('stepform --stack', () => {
       new PutItemCommand({
         TableName: emulated().ref('AWS::DynamoDB::Table', 'Table'),
         Item: marshall({
-          ...keys.lock('stale'),
+          ...keys.lock('stale', PROJECT),
           type: 'lock',
           environment: 'stale',
+          project: PROJECT,
           owner: planRunId,
           acquiredAt: '2026-12-01T00:00:00.000Z',
           expiresAt: '2099-01-01T00:00:00.000Z',
@@ -318,12 +319,12 @@ describe('stepform --stack', () => {
     );
     const locks = await cli(['locks']);
     expect(locks.stdout).toMatch(
-      new RegExp(`^stale +stale +run ${planRunId} \\(execution arn:`, 'm'),
+      new RegExp(`^stale +${PROJECT} +stale +run ${planRunId} \\(execution arn:`, 'm'),
     );
     const unlocked = await cli(['unlock', 'stale']);
     expect(unlocked.exitCode).toBe(0);
     expect(unlocked.stdout).toBe(
-      `released the lock on stale held by run ${planRunId} (its run is gone), recorded as cleared by ops@cli\n`,
+      `released the lock on ${PROJECT} in stale held by run ${planRunId} (its run is gone), recorded as cleared by ops@cli\n`,
     );
     expect(await observer().locksOf('stale')).toEqual([]);
     const [item] = (await observer().itemsOfType('run')).filter((r) => r.runId === planRunId);

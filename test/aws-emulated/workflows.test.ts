@@ -775,13 +775,19 @@ describe('plan-apply while another run holds the lock on emulated AWS', () => {
     const runId = 'emulated-lock-held-1';
     const acquiredAt = new Date(Date.now() - 60_000).toISOString();
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-    const holder = { environment: 'prod', owner: 'another-run-1', acquiredAt, expiresAt };
+    const holder = {
+      environment: 'prod',
+      project: PROJECT,
+      owner: 'another-run-1',
+      acquiredAt,
+      expiresAt,
+    };
     // The lock item as DynamoLockPort.acquire writes it.
     await scenario.dynamo.send(
       new PutItemCommand({
         TableName: aws.ref('AWS::DynamoDB::Table', 'Table'),
         Item: marshall({
-          ...keys.lock('prod'),
+          ...keys.lock('prod', PROJECT),
           type: 'lock',
           ...holder,
           expiresAtEpoch: epochSeconds(expiresAt, 'expiresAt'),

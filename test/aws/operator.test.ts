@@ -121,10 +121,11 @@ describe('the listings of the table and the bucket', () => {
   it('lists every lock and every environment, and nothing else of the table', async () => {
     const locks = new DynamoLockPort(dynamo, TABLE);
     const records = new DynamoRecordPort(dynamo, TABLE);
-    await locks.acquire('prod', 'run-2', NOW, 60_000);
-    await locks.acquire('dev', 'run-1', NOW, 60_000);
-    await locks.acquire('qa', 'run-3', NOW, 60_000);
-    await locks.release('qa', 'run-3', NOW); // leaves a lock-history item behind
+    await locks.acquire('prod', 'app', 'run-2', NOW, 60_000);
+    await locks.acquire('dev', 'net', 'run-1', NOW, 60_000);
+    await locks.acquire('dev', 'app', 'run-4', NOW, 60_000);
+    await locks.acquire('qa', 'app', 'run-3', NOW, 60_000);
+    await locks.release('qa', 'app', 'run-3', NOW); // leaves a lock-history item behind
     for (const [environment, projectDir] of [
       ['prod', 'app'],
       ['dev', 'net'],
@@ -142,9 +143,10 @@ describe('the listings of the table and the bucket', () => {
     await records.setLastGood('dev', 'app', { commit: 'c'.repeat(40), runId: 'run-1', at: 'x' });
     await new DynamoApprovalPort(dynamo, TABLE).create(storedApproval());
 
-    expect((await locks.list()).map((l) => [l.environment, l.owner])).toEqual([
-      ['dev', 'run-1'],
-      ['prod', 'run-2'],
+    expect((await locks.list()).map((l) => [l.environment, l.project, l.owner])).toEqual([
+      ['dev', 'app', 'run-4'],
+      ['dev', 'net', 'run-1'],
+      ['prod', 'app', 'run-2'],
     ]);
     expect(
       (await records.listEnvironments()).map((e) => `${e.environment}/${e.projectDir}`),

@@ -71,7 +71,7 @@ describe('approve', () => {
     const store = ws.store();
     // Nothing is applied while the run waits.
     expect(ws.state('approved')).toBeUndefined();
-    expect(store.locks.getLock('approved')?.owner).toBe(runId);
+    expect(store.locks.locksOf('approved').map((lock) => lock.owner)).toEqual([runId]);
     expect(toApprove.stderr()).toContain(`approve: npx stepform approve ${runId}`);
 
     const approve = await ws.cli(['approve', runId, '--by', 'alice', '--json']);
@@ -102,7 +102,7 @@ describe('approve', () => {
       commit: ws.commit,
     });
     expect((await store.records.getLastGood('approved', PROJECT))?.commit).toBe(ws.commit);
-    expect(store.locks.getLock('approved')).toBeUndefined();
+    expect(store.locks.locksOf('approved')).toEqual([]);
   });
 
   it('a second approve of the same run exits 2 (ApprovalAlreadyDecided)', async () => {
@@ -162,7 +162,7 @@ describe('reject', () => {
     });
     const store = ws.store();
     expect(ws.state('rejected')).toBeUndefined();
-    expect(store.locks.getLock('rejected')).toBeUndefined();
+    expect(store.locks.locksOf('rejected')).toEqual([]);
     expect(store.locks.lockHistory('rejected').map((l) => l.owner)).toEqual([runId]);
     expect(await store.records.getLastGood('rejected', PROJECT)).toBeUndefined();
     expect(store.approvals.forRun(runId)).toMatchObject({ status: 'rejected', decidedBy: 'bob' });
@@ -192,7 +192,7 @@ describe('approval timeout', () => {
     expect(Date.parse(run.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(approval.expiresAt));
     const store = ws.store();
     expect(ws.state('expired')).toBeUndefined();
-    expect(store.locks.getLock('expired')).toBeUndefined();
+    expect(store.locks.locksOf('expired')).toEqual([]);
     expect(await store.records.getLastGood('expired', PROJECT)).toBeUndefined();
     const expired = store.approvals.forRun(run.runId);
     expect(expired).toMatchObject({ status: 'expired' });

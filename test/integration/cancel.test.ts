@@ -70,7 +70,7 @@ describe('Ctrl-C during an apply', () => {
 
   it('releases the lock, tells everyone, and rolls nothing back', () => {
     const store = ws.store();
-    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.locksOf('dev')).toEqual([]);
     const phases = store.outbox.list(run.runId).map((o) => STATUS_EVENT.parse(o.body).phase);
     expect(phases.at(-1)).toBe('cancelled');
     expect(phases).not.toContain('rolling_back');
@@ -108,7 +108,7 @@ describe('a CLI killed while its run waits for approval', () => {
     const closed = (parseJson(runs) as { runs: RunJson[] }).runs.find((r) => r.runId === runId);
     expect(closed).toMatchObject({ status: 'failed' });
     expect(JSON.stringify(closed?.error)).toContain('RunInterrupted');
-    expect(ws.store().locks.getLock('qa')).toBeUndefined();
+    expect(ws.store().locks.locksOf('qa')).toEqual([]);
     expect(ws.store().approvals.forRun(runId)?.status).toBe('expired');
   });
 

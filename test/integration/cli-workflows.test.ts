@@ -86,7 +86,7 @@ describe('the workflows, through the CLI', () => {
     expect(result.stderr).toContain(`(run ${run.runId})`);
     expect(ws.state('dev')).toBeUndefined();
     const store = ws.store();
-    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.locksOf('dev')).toEqual([]);
     expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual(['started', 'planned']);
   });
 
@@ -120,7 +120,7 @@ describe('the workflows, through the CLI', () => {
       status: 'active',
       lastRunId: run.runId,
     });
-    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.locksOf('dev')).toEqual([]);
     expect(store.locks.lockHistory('dev').map((l) => l.owner)).toEqual([run.runId]);
     expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual([
       'started',
@@ -152,7 +152,7 @@ describe('the workflows, through the CLI', () => {
     expect(store.outbox.list(run.runId).map((o) => o.phase)).toEqual(['started', 'no_changes']);
     expect(result.stderr).not.toContain('approval needed');
     expect(await store.records.getLastGood('dev', PROJECT)).toMatchObject({ commit: ws.commit });
-    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.locksOf('dev')).toEqual([]);
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
   });
 
@@ -195,7 +195,7 @@ describe('the workflows, through the CLI', () => {
       ttlExpiresAt: schedule!.fireAt,
     });
     expect(ws.resources('preview')).toEqual(HELLO_RESOURCES);
-    expect(ws.store().locks.getLock('preview')).toBeUndefined();
+    expect(ws.store().locks.locksOf('preview')).toEqual([]);
   });
 
   it('ttl preview 2h runs the ttl workflow: the scheduled destroy moves, its status event says so', async () => {
@@ -232,7 +232,7 @@ describe('the workflows, through the CLI', () => {
       environment: 'preview',
       workflow: 'ttl',
     });
-    expect(store.locks.getLock('preview')).toBeUndefined();
+    expect(store.locks.locksOf('preview')).toEqual([]);
   });
 
   it('ttl for an environment that is not ephemeral exits 2, naming ENV, and records no run', async () => {
@@ -296,7 +296,7 @@ describe('the workflows, through the CLI', () => {
       lastRunId: run.runId,
     });
     expect(store.schedules.list('preview')).toMatchObject([{ status: 'deleted' }]);
-    expect(store.locks.getLock('preview')).toBeUndefined();
+    expect(store.locks.locksOf('preview')).toEqual([]);
     expect(ws.resources('preview')).toEqual([]);
     // dev is untouched.
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);

@@ -80,7 +80,7 @@ describe('stepform command', () => {
       'started',
       'command_completed',
     ]);
-    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.locksOf('dev')).toEqual([]);
     // No approval for a command that only reads.
     expect(store.approvals.forRun(run.runId)).toBeUndefined();
 
@@ -119,7 +119,7 @@ describe('stepform command', () => {
     expect(done.exitCode).toBe(1);
     expect(parseJson(done)).toMatchObject({ runId, status: 'failed', phase: 'rejected' });
     expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
-    expect(ws.store().locks.getLock('dev')).toBeUndefined();
+    expect(ws.store().locks.locksOf('dev')).toEqual([]);
   });
 
   it('-- state rm ADDR: approved, removes it from the state (and only from the state)', async () => {

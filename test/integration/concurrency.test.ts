@@ -38,7 +38,7 @@ describe('two concurrent applies to one environment', () => {
     expect(runs.map((r) => r.phase).sort()).toEqual(['applied', 'no_changes']);
 
     const store = ws.store();
-    expect(store.locks.getLock('shared')).toBeUndefined();
+    expect(store.locks.locksOf('shared')).toEqual([]);
     const history = store.locks.lockHistory('shared');
     expect(history.map((h) => h.owner).sort()).toEqual(runs.map((r) => r.runId).sort());
     for (const [index, hold] of history.entries()) {

@@ -179,9 +179,7 @@ describe(`${KILLS} kills at random points of apply, ephemeral and destroy`, () =
       const runs = (parseJson(next) as { runs: { runId: string; status: string }[] }).runs;
       const store = ws.store();
       const stuck = runs.filter((r) => r.status === 'running');
-      const leaked = environments
-        .map((env) => store.locks.getLock(env))
-        .filter((lock) => lock !== undefined);
+      const leaked = environments.flatMap((env) => store.locks.locksOf(env));
       const work = existsSync(join(ws.home, 'work')) ? readdirSync(join(ws.home, 'work')) : [];
       const living = livingProcesses();
       figures.stuckRuns += stuck.length;

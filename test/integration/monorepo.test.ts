@@ -15,6 +15,7 @@ import {
   startCli,
   waitFor,
 } from '../support/cli.ts';
+import { openLocalStores } from '../../local/engine/store/local-stores.ts';
 import { type GoldenRepo, goldenRepo } from '../support/golden.ts';
 import type { TestRepo } from '../support/repo.ts';
 
@@ -505,4 +506,62 @@ describe('apply on the golden workspace-per-environment repository', () => {
       expect(json.projects.map((p) => [p.name, p.workspace])).toEqual([['platform', environment]]);
     }
   });
+});
+
+describe('locks per environment and project on the golden monorepo', () => {
+  it('lets a run of network proceed while a run of dns holds dns in the same environment', async () => {
+    // The first command makes the Stepform home (on its own, this test may run first).
+    expect((await cli(['locks'])).exitCode).toBe(0);
+    const store = openLocalStores(join(repo.dir, '.git', 'stepform', 'stepform.db'));
+    try {
+      // A run of dns waits for its approval, holding the lock of dns in dev.
+      const waiting = startCli(['apply', '--env', 'dev', '--project', 'dns', '--json'], {
+        cwd: repo.dir,
+        env,
+      });
+      const runId = await waitFor(
+        () => `dns to wait for its approval; stderr so far:\n${waiting.stderr()}`,
+        () => {
+          const held = store.runs.running().find((h) => h.run.environment === 'dev');
+          return held && store.approvals.forRun(held.run.runId)?.status === 'pending'
+            ? held.run.runId
+            : undefined;
+        },
+        120_000,
+      );
+      expect(store.locks.locksOf('dev').map((lock) => [lock.project, lock.owner])).toEqual([
+        ['dns', runId],
+      ]);
+
+      // Meanwhile a run of network in dev takes its own lock and goes through, never waiting.
+      const network = await cli([
+        'apply',
+        '--env',
+        'dev',
+        '--project',
+        'network',
+        '--auto-approve',
+      ]);
+      expect({ exitCode: network.exitCode, status: network.json?.status }).toEqual({
+        exitCode: 0,
+        status: 'succeeded',
+      });
+      const networkRun = network.json?.runId ?? '';
+      expect(store.runs.listEvents(networkRun).filter((e) => e.type === 'retried')).toEqual([]);
+      expect(store.locks.lockHistory('dev', 'network').map((h) => h.owner)).toContain(networkRun);
+
+      // `locks` shows the project and its holder; dns is still held by the waiting run.
+      const locks = await startCli(['locks'], { cwd: repo.dir, env }).done;
+      expect(locks.stdout).toMatch(new RegExp(`^dev +dns +held +run ${runId} .* until \\S+$`, 'm'));
+      expect(store.locks.locksOf('dev').map((lock) => [lock.project, lock.owner])).toEqual([
+        ['dns', runId],
+      ]);
+      const cancelled = await cli(['cancel', runId]);
+      expect(cancelled.exitCode).toBe(0);
+      expect((await waiting.done).exitCode).toBe(130);
+      expect(store.locks.locksOf('dev')).toEqual([]);
+    } finally {
+      store.close();
+    }
+  }, 300_000);
 });

@@ -44,6 +44,8 @@ describe('a live run', () => {
     expect(await locks()).toEqual([
       {
         environment: 'dev',
+        project: PROJECT,
+        dir: PROJECT,
         owner: runId,
         acquiredAt: expect.any(String),
         expiresAt: expect.any(String),
@@ -59,7 +61,7 @@ describe('a live run', () => {
     expect(parseJson(refused)).toMatchObject({
       error: { name: 'LockHeld', message: expect.stringContaining(`stepform cancel ${runId}`) },
     });
-    expect(ws.store().locks.getLock('dev')?.owner).toBe(runId);
+    expect(ws.store().locks.getLock('dev', PROJECT)?.owner).toBe(runId);
   });
 
   it('is cancelled from another terminal: its CLI exits 130 and the lock is free', async () => {
@@ -88,18 +90,23 @@ describe('a run whose CLI was killed', () => {
     expect(await locks()).toMatchObject([{ environment: 'qa', owner: runId, state: 'stale' }]);
     const unlocked = await ws.cli(['unlock', 'qa', '--json']);
     expect(unlocked.exitCode).toBe(0);
-    expect(parseJson(unlocked)).toMatchObject({
-      environment: 'qa',
-      owner: runId,
-      released: true,
-      forced: false,
-      by: expect.stringMatching(/@cli$/),
+    expect(parseJson(unlocked)).toEqual({
+      unlocked: [
+        {
+          environment: 'qa',
+          project: PROJECT,
+          owner: runId,
+          released: true,
+          forced: false,
+          by: expect.stringMatching(/@cli$/),
+        },
+      ],
     });
-    expect(ws.store().locks.getLock('qa')).toBeUndefined();
+    expect(ws.store().locks.locksOf('qa')).toEqual([]);
     const events = ws.store().runs.listEvents(runId);
     expect(events.at(-1)).toMatchObject({
       type: 'unlocked',
-      detail: expect.stringMatching(/^lock on qa cleared by .*@cli \(its run is gone\)$/),
+      detail: expect.stringMatching(/^lock on stack in qa cleared by .*@cli \(its run is gone\)$/),
     });
   });
 });
@@ -143,15 +150,18 @@ describe('envs', () => {
 describe('--force and bad input', () => {
   it('--force clears the lock of a live run, and says it was forced', async () => {
     const { cli, runId } = await startApplyAwaitingApproval(ws, 'stage');
-    const forced = await ws.cli(['unlock', 'stage', '--force', '--json']);
+    const forced = await ws.cli(['unlock', 'stage', '--project', PROJECT, '--force', '--json']);
     expect(forced.exitCode).toBe(0);
-    expect(parseJson(forced)).toMatchObject({ owner: runId, forced: true });
+    expect(parseJson(forced)).toMatchObject({
+      unlocked: [{ environment: 'stage', project: PROJECT, owner: runId, forced: true }],
+    });
     cli.child.kill('SIGINT');
     expect((await cli.done).exitCode).toBe(130);
   }, 180_000);
 
   it.each([
     [['unlock', 'nowhere'], 'NotFound: nowhere is not locked'],
+    [['unlock', 'nowhere', '--project', 'app'], 'NotFound: project app is not locked in nowhere'],
     [['unlock', 'Bad!'], 'ENV'],
     [['cancel', '20200101T000000Z-abcdef'], 'NotFound: no run 20200101T000000Z-abcdef'],
     [['cancel', '../x'], 'RUN_ID'],

@@ -144,7 +144,7 @@ describe('rollback to the last good commit', () => {
       status: 'rolled_back',
       lastRunId: run.runId,
     });
-    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.locksOf('dev')).toEqual([]);
     const phases = store.outbox.list(run.runId).map((o) => o.phase);
     expect(phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
     // The state is A's again: B's resources are gone, A's are as A left them.
@@ -171,7 +171,7 @@ describe('rollback to the last good commit', () => {
       `apply of ${commitB} failed; rolled back to the last good commit ${commitA}`,
     );
     expect((await ws.store().records.getLastGood('staging', PROJECT))?.commit).toBe(commitA);
-    expect(ws.store().locks.getLock('staging')).toBeUndefined();
+    expect(ws.store().locks.locksOf('staging')).toEqual([]);
     expect(ws.resources('staging')).toEqual(HELLO_RESOURCES);
   });
 });
@@ -206,7 +206,7 @@ describe('a failing apply with no last good commit', () => {
     expect(outbox.map((o) => o.phase)).toEqual(['started', 'planned', 'applying', 'failed']);
 
     const store = ws.store();
-    expect(store.locks.getLock('fresh')).toBeUndefined();
+    expect(store.locks.locksOf('fresh')).toEqual([]);
     expect(store.locks.lockHistory('fresh').map((l) => l.owner)).toEqual([run.runId]);
     expect(await store.records.getLastGood('fresh', PROJECT)).toBeUndefined();
     // What the failed apply created before failing stays, as Terraform left it.
@@ -299,7 +299,7 @@ describe('an apply refused before it changed anything', () => {
     // The hotfix stands, A is still the last good commit, and the lock is free.
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(hotfix);
     expect((await store.records.getLastGood('hotfix', PROJECT))?.commit).toBe(commitA);
-    expect(store.locks.getLock('hotfix')).toBeUndefined();
+    expect(store.locks.locksOf('hotfix')).toEqual([]);
 
     const { events, outbox } = await logsOf(runId);
     expect(
@@ -405,7 +405,7 @@ describe('a rollback that fails', () => {
       lastRunId: run.runId,
     });
     expect((await store.records.getLastGood('brittle', PROJECT))?.commit).toBe(fragile);
-    expect(store.locks.getLock('brittle')).toBeUndefined();
+    expect(store.locks.locksOf('brittle')).toEqual([]);
   });
 });
 

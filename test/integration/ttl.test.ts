@@ -85,7 +85,7 @@ function expectDestroyed(environment: string, destroyRunId: string): void {
     lastRunId: destroyRunId,
   });
   expect(store.schedules.list(environment)).toMatchObject([{ status: 'deleted' }]);
-  expect(store.locks.getLock(environment)).toBeUndefined();
+  expect(store.locks.locksOf(environment)).toEqual([]);
   expect(ws.resources(environment)).toEqual([]);
 }
 
@@ -203,7 +203,7 @@ describe('stepform ttl: the ttl workflow on a live ephemeral environment', () =>
     });
     const events = store.outbox.list(run.runId).map((o) => STATUS_EVENT.parse(o.body));
     expect(events).toMatchObject([{ phase: 'ttl_changed', workflow: 'ttl', environment: 'pr-9' }]);
-    expect(store.locks.getLock('pr-9')).toBeUndefined();
+    expect(store.locks.locksOf('pr-9')).toEqual([]);
   });
 
   it.each([

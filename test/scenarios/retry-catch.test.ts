@@ -268,7 +268,7 @@ describe('transient service errors are retried and the run succeeds', () => {
     ]);
     expect(ran.progress.filter((p) => p.type === 'caught')).toEqual([]);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
-    expect(engine.stores.locks.getLock('transient')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('transient')).toEqual([]);
     expect((await engine.stores.records.getLastGood('transient', PROJECT))?.commit).toBe(commitA);
     expect(await resources(engine, 'transient')).toEqual(HELLO_RESOURCES);
   });
@@ -289,7 +289,7 @@ describe('transient service errors are retried and the run succeeds', () => {
     expect(ran.count('exited', 'RunPlanJob')).toBe(1);
     expect(ran.count('exited', 'RunApplyJob')).toBe(1);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
-    expect(engine.stores.locks.getLock('transient')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('transient')).toEqual([]);
     expect((await engine.stores.records.getLastGood('transient', PROJECT))?.commit).toBe(commitB);
     expect((await tfState(engine, 'transient'))?.outputs.greeting?.value).toBe('bonjour, world');
   });
@@ -312,7 +312,7 @@ describe('a held environment lock', () => {
     expect(ran.count('retried', 'LockEnvironment')).toBe(3);
     expect(ran.count('caught', 'LockEnvironment')).toBe(0);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
-    expect(engine.stores.locks.getLock('contended')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('contended')).toEqual([]);
   });
 
   it('fails the run with LockHeld once the retries are spent, taking and leaving no lock', async () => {
@@ -330,11 +330,17 @@ describe('a held environment lock', () => {
     expect(ran.entered).not.toContain('RunPlanJob');
     expect(ran.entered.filter((s) => s.startsWith('Unlock'))).toEqual([]);
     expect(ran.phases).toEqual(['failed']);
-    expect(engine.stores.locks.getLock('contended')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('contended')).toEqual([]);
   });
 
   it('held for real by another run: fails with LockHeld and leaves the other run its lock', async () => {
-    const other = await engine.stores.locks.acquire('contended', 'other-run', new Date(), 600_000);
+    const other = await engine.stores.locks.acquire(
+      'contended',
+      PROJECT,
+      'other-run',
+      new Date(),
+      600_000,
+    );
     try {
       const ran = await run(engine, {
         workflow: 'destroy',
@@ -347,10 +353,10 @@ describe('a held environment lock', () => {
       expect(ran.outcome.error?.message).toContain('locked by run other-run');
       expect(ran.entered).not.toContain('RunDestroyJob');
       expect(ran.phases).toEqual(['failed']);
-      expect(engine.stores.locks.getLock('contended')).toEqual(other);
+      expect(engine.stores.locks.locksOf('contended')).toEqual([other]);
       expect(await resources(engine, 'contended')).toEqual(HELLO_RESOURCES);
     } finally {
-      await engine.stores.locks.release('contended', 'other-run', new Date());
+      await engine.stores.locks.release('contended', PROJECT, 'other-run', new Date());
     }
   });
 });
@@ -387,7 +393,7 @@ describe('notifications never fail a run', () => {
     expect(ran.entered).toContain('RunApplyJob');
     expect(ran.entered[ran.entered.length - 1]).toBe('Applied');
     expect((await engine.stores.records.getLastGood('quiet', PROJECT))?.commit).toBe(commitA);
-    expect(engine.stores.locks.getLock('quiet')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('quiet')).toEqual([]);
     expect(await resources(engine, 'quiet')).toEqual(HELLO_RESOURCES);
   });
 });
@@ -411,7 +417,7 @@ describe('bad input', () => {
     expect(ran.count('caught', 'PrepareRun')).toBe(1);
     expect(ran.entered).toEqual(['PrepareRun', 'InvalidInput']);
     expect(ran.phases).toEqual([]);
-    expect(engine.stores.locks.getLock('invalid')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('invalid')).toEqual([]);
   });
 
   it('ends on the InvalidInput path for a real invalid input: an ephemeral run without a TTL', async () => {
@@ -449,7 +455,7 @@ describe('a plan that fails', () => {
     expect(ran.failures('CollectPlan')).toEqual([expect.stringMatching(/^JobLost: /)]);
     expect(ran.entered).toContain('UnlockEnvironment');
     expect(ran.phases).toEqual(['started', 'failed']);
-    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('planfail')).toEqual([]);
     expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
   });
 
@@ -466,7 +472,7 @@ describe('a plan that fails', () => {
     expect(ran.failures('RunPlanJob')).toEqual([expect.stringMatching(/^States\.TaskFailed: /)]);
     expect(ran.count('retried', 'RunPlanJob')).toBe(0);
     expect(ran.phases).toEqual(['started', 'failed']);
-    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('planfail')).toEqual([]);
   });
 
   it('CollectPlan fails with JobFailed: not retried, the run fails, lock released', async () => {
@@ -483,7 +489,7 @@ describe('a plan that fails', () => {
     expect(ran.count('retried', 'CollectPlan')).toBe(0);
     expect(ran.phases).toEqual(['started', 'failed']);
     expect(ran.entered).not.toContain('RunApplyJob');
-    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('planfail')).toEqual([]);
     expect(await engine.stores.records.getLastGood('planfail', PROJECT)).toBeUndefined();
     expect(await resources(engine, 'planfail')).toEqual([]);
   });
@@ -506,7 +512,7 @@ describe('a plan that fails', () => {
     expect(ran.count('caught', 'NotifyOutcome')).toBe(1);
     expect(ran.phases).toEqual(['started']);
     expect(ran.entered.slice(-3)).toEqual(['UnlockEnvironment', 'EndForOutcome', 'Failed']);
-    expect(engine.stores.locks.getLock('planfail')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('planfail')).toEqual([]);
   });
 });
 
@@ -544,7 +550,7 @@ describe('a failed apply is rolled back to the last good commit', () => {
     });
     expect(await engine.stores.records.getLastGood('prod', PROJECT)).toEqual(lastGoodBefore);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
-    expect(engine.stores.locks.getLock('prod')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('prod')).toEqual([]);
     expect(engine.stores.records.getEnvironment('prod', PROJECT)?.status).toBe('rolled_back');
     // B's apply had gone through; the rollback put A's greeting back.
     expect((await tfState(engine, 'prod'))?.outputs.greeting?.value).toBe('hello, world');
@@ -569,7 +575,7 @@ describe('a failed apply is rolled back to the last good commit', () => {
     });
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'rolling_back', 'rolled_back']);
     expect((await engine.stores.records.getLastGood('prod', PROJECT))?.commit).toBe(commitA);
-    expect(engine.stores.locks.getLock('prod')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('prod')).toEqual([]);
     expect(await resources(engine, 'prod')).toEqual(HELLO_RESOURCES);
   });
 
@@ -614,7 +620,7 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(hotfix?.outputs.greeting?.value).toBe('hotfix');
     expect(await tfState(engine, 'prod')).toEqual(hotfix);
     expect((await engine.stores.records.getLastGood('prod', PROJECT))?.commit).toBe(commitA);
-    expect(engine.stores.locks.getLock('prod')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('prod')).toEqual([]);
   });
 
   it('a rollback that fails ends rollback_failed with its own error, not "rolled back"', async () => {
@@ -672,7 +678,7 @@ describe('a failed apply is rolled back to the last good commit', () => {
     });
     expect(engine.stores.records.getEnvironment('qa', PROJECT)?.status).toBe('rollback_failed');
     expect((await engine.stores.records.getLastGood('qa', PROJECT))?.commit).toBe(commitFragile);
-    expect(engine.stores.locks.getLock('qa')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('qa')).toEqual([]);
     // The resource whose destroy failed is still there.
     expect(await resources(engine, 'qa')).toContain('terraform_data.fragile');
   });
@@ -693,7 +699,7 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(ran.entered).not.toContain('RunRollbackJob');
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'failed']);
     expect(await engine.stores.records.getLastGood('fresh', PROJECT)).toBeUndefined();
-    expect(engine.stores.locks.getLock('fresh')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('fresh')).toEqual([]);
   });
 });
 
@@ -725,7 +731,7 @@ describe('an outcome that cannot be recorded', () => {
     ]);
     expect(ran.phases).toEqual(['started', 'planned', 'applying', 'applied']);
     expect(await engine.stores.records.getLastGood('unrecorded', PROJECT)).toBeUndefined();
-    expect(engine.stores.locks.getLock('unrecorded')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('unrecorded')).toEqual([]);
     expect(await resources(engine, 'unrecorded')).toEqual(HELLO_RESOURCES);
   });
 
@@ -761,7 +767,7 @@ describe('an outcome that cannot be recorded', () => {
     expect(ran.phases).toEqual(['started', 'no_changes', 'failed']);
     expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
     expect(await engine.stores.records.getLastGood('unrecorded', PROJECT)).toEqual(lastGood);
-    expect(engine.stores.locks.getLock('unrecorded')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('unrecorded')).toEqual([]);
   });
 
   it('a planned pull request run fails with the record error, recorded as failed', async () => {
@@ -798,7 +804,7 @@ describe('an unlock that fails for good', () => {
       seen,
       onProgress: (p: StateProgress) => {
         if (p.type === 'caught' && p.state === state)
-          seen.lock = engine.stores.locks.getLock(environment);
+          seen.lock = engine.stores.locks.getLock(environment, PROJECT);
       },
     };
   }
@@ -831,7 +837,7 @@ describe('an unlock that fails for good', () => {
     expect(ran.failures('Engine')).toEqual([
       expect.stringContaining('lock released by the engine'),
     ]);
-    expect(engine.stores.locks.getLock('stuck')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('stuck')).toEqual([]);
     expect(engine.stores.locks.lockHistory('stuck').map((h) => h.owner)).toContain(ran.runId);
   });
 
@@ -858,13 +864,14 @@ describe('an unlock that fails for good', () => {
     expect(watch.seen.lock?.owner).toBe(ran.runId);
     expect(Date.parse(watch.seen.lock?.expiresAt ?? '')).toBeGreaterThan(Date.now());
     expect(ran.failures('Engine')).toHaveLength(1);
-    expect(engine.stores.locks.getLock('stuck')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('stuck')).toEqual([]);
   });
 
   it('the expiry is the backstop: a lock left behind holds off runs until then, then is taken over', async () => {
     // As on AWS, where nothing releases the lock of a run whose unlock failed.
     const left = await engine.stores.locks.acquire(
       'stuck',
+      PROJECT,
       'run-whose-unlock-failed',
       new Date(),
       DEFAULT_LOCK_TTL_MS,
@@ -877,7 +884,7 @@ describe('an unlock that fails for good', () => {
     });
     expect(blocked.outcome.error?.name).toBe('LockHeld');
     expect(blocked.entered).not.toContain('RunPlanJob');
-    expect(engine.stores.locks.getLock('stuck')).toEqual(left);
+    expect(engine.stores.locks.locksOf('stuck')).toEqual([left]);
 
     const afterExpiry = new Date(Date.parse(left.expiresAt) + 1000);
     const later = await run(engine, {
@@ -890,7 +897,7 @@ describe('an unlock that fails for good', () => {
     expect(later.count('retried', 'LockEnvironment')).toBe(0);
     expect(later.phases).toEqual(['started', 'no_changes']);
     expect(later.failures('Engine')).toEqual([]);
-    expect(engine.stores.locks.getLock('stuck')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('stuck')).toEqual([]);
   });
 });
 
@@ -912,7 +919,7 @@ describe('an ephemeral environment whose destroy cannot be scheduled', () => {
     expect(ran.count('exited', 'CollectEphemeral')).toBe(1);
     expect(ran.count('exited', 'CollectCleanup')).toBe(1);
     expect(ran.phases).toEqual(['started', 'destroying', 'failed']);
-    expect(engine.stores.locks.getLock('preview')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('preview')).toEqual([]);
     expect(engine.stores.schedules.list('preview')).toEqual([]);
 
     // Ask Terraform itself, through the executor's command verb, what the state still holds.
@@ -959,7 +966,7 @@ describe('a destroy that fails', () => {
     expect(ran.phases).toEqual(['destroying', 'failed']);
     expect(engine.stores.records.getEnvironment('doomed', PROJECT)?.status).toBe('failed-destroy');
     expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'destroy_failed' });
-    expect(engine.stores.locks.getLock('doomed')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('doomed')).toEqual([]);
     // The TTL schedule stays, so the scheduled destroy still tries again.
     expect(engine.stores.schedules.list('doomed').map((s) => s.status)).toEqual(['pending']);
     expect(await resources(engine, 'doomed')).toEqual(HELLO_RESOURCES);
@@ -977,7 +984,7 @@ describe('a destroy that fails', () => {
     expect(ran.phases).toEqual(['destroying', 'destroyed']);
     expect(engine.stores.records.getEnvironment('doomed', PROJECT)?.status).toBe('destroyed');
     expect(engine.stores.schedules.list('doomed').map((s) => s.status)).toEqual(['deleted']);
-    expect(engine.stores.locks.getLock('doomed')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('doomed')).toEqual([]);
     expect(await resources(engine, 'doomed')).toEqual([]);
   });
 });
@@ -1001,7 +1008,7 @@ describe('a destroy that waits for its approval (issue 14)', () => {
     expect(await resources(engine, environment)).toEqual(HELLO_RESOURCES);
     expect(engine.stores.records.getEnvironment(environment, PROJECT)?.status).toBe('active');
     expect(engine.stores.schedules.list(environment).map((s) => s.status)).toEqual(['pending']);
-    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+    expect(engine.stores.locks.getLock(environment, PROJECT)).toBeUndefined();
   }
 
   it('rejected: ends Rejected (ApprovalRejected) and destroys nothing', async () => {
@@ -1068,7 +1075,7 @@ describe('a destroy that waits for its approval (issue 14)', () => {
       whileAwaitingApproval: async () => {
         // Still waiting: nothing destroyed yet, the lock held for this run.
         expect(await resources(engine, environment)).toEqual(HELLO_RESOURCES);
-        expect(engine.stores.locks.getLock(environment)).toBeDefined();
+        expect(engine.stores.locks.getLock(environment, PROJECT)).toBeDefined();
       },
       extra: { autoApprove: true, protectedEnvironment: true },
     });
@@ -1087,7 +1094,7 @@ describe('a destroy that waits for its approval (issue 14)', () => {
     expect(await resources(engine, environment)).toEqual([]);
     expect(engine.stores.records.getEnvironment(environment, PROJECT)?.status).toBe('destroyed');
     expect(engine.stores.schedules.list(environment).map((s) => s.status)).toEqual(['deleted']);
-    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+    expect(engine.stores.locks.getLock(environment, PROJECT)).toBeUndefined();
   });
 });
 
@@ -1138,7 +1145,7 @@ describe('ttl (issue 13)', () => {
     expect(after).toMatchObject({ status: 'pending', createdBy: ran.runId });
     expect(Date.parse(after.fireAt)).toBeGreaterThan(Date.parse(before.fireAt));
     expect(engine.stores.records.getEnvironment('short', PROJECT)?.ttlExpiresAt).toBe(after.fireAt);
-    expect(engine.stores.locks.getLock('short')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('short')).toEqual([]);
   });
 
   it('refuses an environment that is not ephemeral: fails with InvalidInput, changes nothing, unlocks', async () => {
@@ -1156,7 +1163,7 @@ describe('ttl (issue 13)', () => {
     expect(ran.phases).toEqual(['failed']);
     expect(engine.stores.records.getEnvironment('kept', PROJECT)).toEqual(recordBefore);
     expect(engine.stores.schedules.list('kept')).toEqual([]);
-    expect(engine.stores.locks.getLock('kept')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('kept')).toEqual([]);
   });
 
   it('refuses an environment with no record: NotFound', async () => {
@@ -1168,7 +1175,7 @@ describe('ttl (issue 13)', () => {
     });
     expect(ran.outcome.error?.name).toBe('NotFound');
     expect(ran.phases).toEqual(['failed']);
-    expect(engine.stores.locks.getLock('never')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('never')).toEqual([]);
   });
 
   it('fails with LockHeld once the lock retries are spent, changing nothing', async () => {
@@ -1255,7 +1262,7 @@ describe('command (issue 13)', () => {
     };
     expect(details.command?.name).toBe('state list');
     expect(details.command?.output.trim().split('\n').sort()).toEqual(HELLO_RESOURCES);
-    expect(engine.stores.locks.getLock('ops')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('ops')).toEqual([]);
   });
 
   it('a job that fails for good (States.TaskFailed): not retried, no rollback, the run fails, unlocked', async () => {
@@ -1272,7 +1279,7 @@ describe('command (issue 13)', () => {
     expect(ran.count('caught', 'RunCommandJob')).toBe(1);
     expect(ran.count('caught', 'CollectCommand')).toBe(1);
     expect(ran.phases).toEqual(['started', 'failed']);
-    expect(engine.stores.locks.getLock('ops')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('ops')).toEqual([]);
   });
 
   it('a command that fails in Terraform (show of no such address): JobFailed with its error', async () => {
@@ -1302,7 +1309,7 @@ describe('command (issue 13)', () => {
     expect(ran.entered).not.toContain('RunCommandJob');
     expect(ran.phases).toEqual(['started', 'awaiting_approval', 'rejected']);
     expect(await resources(engine, 'ops')).toEqual(HELLO_RESOURCES);
-    expect(engine.stores.locks.getLock('ops')).toBeUndefined();
+    expect(engine.stores.locks.locksOf('ops')).toEqual([]);
   });
 
   it('state rm, approved: removes the address from the state', async () => {
@@ -1593,7 +1600,7 @@ describe('a plan-apply of several projects (layers, issue 14)', () => {
       commitB,
       commitA,
     ]);
-    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+    expect(engine.stores.locks.locksOf(environment)).toEqual([]);
   });
 
   it('destroys layer by layer in reverse; a failed destroy starts no lower layer, and a retry finishes', async () => {
@@ -1640,7 +1647,7 @@ describe('a plan-apply of several projects (layers, issue 14)', () => {
     ]);
     for (const name of ['network', 'dns', 'app']) expect(await statusOf(name)).toBe('destroyed');
     expect(done.phases).toEqual(['destroying', 'destroyed']);
-    expect(engine.stores.locks.getLock(environment)).toBeUndefined();
+    expect(await engine.stores.locks.environmentLocks(environment)).toEqual([]);
   });
 });
 

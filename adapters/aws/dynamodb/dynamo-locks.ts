@@ -1,9 +1,15 @@
-// Environment locks in the DynamoDB table: the LockPort, plus the lock as stored and the
-// history of holds (tests and operators read them).
+// Locks per (environment, project) in the DynamoDB table: the LockPort, plus the locks as
+// stored and the history of holds (tests and operators read them).
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { LockHeld } from '../../../core/errors.ts';
-import { type LockRecord, assertCanRelease, decideLock } from '../../../core/locks.ts';
+import {
+  type LockRecord,
+  WHOLE_ENVIRONMENT_PROJECT,
+  assertCanRelease,
+  decideLock,
+  isLockExpired,
+} from '../../../core/locks.ts';
 import type { LockPort } from '../../../core/ports.ts';
 import {
   DEFAULT_LOCK_HISTORY_RETENTION_SECONDS,
@@ -13,25 +19,40 @@ import {
   parseItem,
 } from './table.ts';
 
-// z.object: the table's own attributes are dropped on reading.
+// z.object: the table's own attributes are dropped on reading. An environment-wide lock an
+// older version wrote has no project.
 const LOCK_ITEM = z.object({
   environment: z.string(),
+  project: z.string().default(WHOLE_ENVIRONMENT_PROJECT),
   owner: z.string(),
   acquiredAt: z.string(),
   expiresAt: z.string(),
 });
 
 const LOCK_HISTORY_ITEM = z.object({
+  project: z.string().default(WHOLE_ENVIRONMENT_PROJECT),
   owner: z.string(),
   acquiredAt: z.string(),
   releasedAt: z.string(),
 });
 
+const byProject = (a: LockRecord, b: LockRecord) =>
+  a.environment === b.environment
+    ? a.project < b.project
+      ? -1
+      : a.project > b.project
+        ? 1
+        : 0
+    : a.environment < b.environment
+      ? -1
+      : 1;
+
 /**
- * Environment locks. acquire reads the lock, lets the core decide (free, expired, or renewed
- * by its owner with the same acquiredAt; LockHeld otherwise), then writes it with a PutItem
- * conditional on the lock being free, ours or expired. Of two runs racing, exactly one write
- * succeeds; the other gets LockHeld naming the winner.
+ * Locks per (environment, project). acquire reads the environment's locks (one consistent
+ * Query), lets the core decide (free, expired, or renewed by its owner with the same
+ * acquiredAt; LockHeld otherwise), then writes the project's lock with a PutItem conditional
+ * on it being free, ours or expired. Of two runs racing, exactly one write succeeds; the other
+ * gets LockHeld naming the winner.
  */
 export class DynamoLockPort implements LockPort {
   readonly #table: DynamoTable;
@@ -48,17 +69,41 @@ export class DynamoLockPort implements LockPort {
   }
 
   /** The lock item as stored (strongly consistent), expired or not. */
-  async getLock(environment: string): Promise<LockRecord | undefined> {
-    return this.#table.read(keys.lock(environment), LOCK_ITEM, 'lock');
+  async getLock(environment: string, project: string): Promise<LockRecord | undefined> {
+    return this.#table.read(keys.lock(environment, project), LOCK_ITEM, 'lock');
   }
 
-  async acquire(environment: string, owner: string, now: Date, ttlMs: number): Promise<LockRecord> {
-    const lock = decideLock(await this.getLock(environment), { environment, owner, now, ttlMs });
+  /** The environment's lock items as stored (strongly consistent), expired or not, by project. */
+  async environmentLocks(environment: string): Promise<LockRecord[]> {
+    const items = await this.#table.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :lock)',
+      ExpressionAttributeValues: { ':pk': `LOCK#${environment}`, ':lock': 'LOCK' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => parseItem(LOCK_ITEM, item, 'lock')).sort(byProject);
+  }
+
+  async acquire(
+    environment: string,
+    project: string,
+    owner: string,
+    now: Date,
+    ttlMs: number,
+  ): Promise<LockRecord> {
+    const stored = await this.environmentLocks(environment);
+    // An environment-wide lock an older version wrote still excludes, while live.
+    const whole = stored.find((lock) => lock.project === WHOLE_ENVIRONMENT_PROJECT);
+    if (whole !== undefined && whole.owner !== owner && !isLockExpired(whole, now)) {
+      throw LockHeld.heldBy(whole);
+    }
+    const existing = stored.find((lock) => lock.project === project);
+    const lock = decideLock(existing, { environment, project, owner, now, ttlMs });
     const written = await this.#table.put({
       Item: {
-        ...keys.lock(environment),
+        ...keys.lock(environment, project),
         type: 'lock',
         environment: lock.environment,
+        project: lock.project,
         owner: lock.owner,
         acquiredAt: lock.acquiredAt,
         expiresAt: lock.expiresAt,
@@ -70,24 +115,26 @@ export class DynamoLockPort implements LockPort {
     });
     if (!written) {
       // Another run wrote the lock between our read and our write: name it.
-      const current = await this.getLock(environment);
+      const current = await this.getLock(environment, project);
       throw current
-        ? LockHeld.heldBy(environment, current)
-        : new LockHeld(`environment ${environment} was locked by another run meanwhile`);
+        ? LockHeld.heldBy(current)
+        : new LockHeld(
+            `project ${project} in environment ${environment} was locked by another run meanwhile`,
+          );
     }
     return lock;
   }
 
-  async release(environment: string, owner: string, now: Date): Promise<boolean> {
+  async release(environment: string, project: string, owner: string, now: Date): Promise<boolean> {
     const release = await this.#table.delete({
-      Key: keys.lock(environment),
+      Key: keys.lock(environment, project),
       ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
       ExpressionAttributeNames: { '#owner': 'owner' },
       ExpressionAttributeValues: { ':owner': owner },
     });
     if (!release.deleted) {
       // Another run holds it: LockNotOwned, naming it (or nothing, if it went meanwhile).
-      assertCanRelease(await this.getLock(environment), owner);
+      assertCanRelease(await this.getLock(environment, project), owner);
       return false;
     }
     if (release.old === undefined) return false; // there was no lock: a release is idempotent
@@ -95,9 +142,10 @@ export class DynamoLockPort implements LockPort {
     const releasedAt = now.toISOString();
     await this.#table.put({
       Item: {
-        ...keys.lockHistory(environment, lock.acquiredAt, lock.owner),
+        ...keys.lockHistory(environment, lock.acquiredAt, lock.owner, project),
         type: 'lock-history',
         environment,
+        project,
         owner: lock.owner,
         acquiredAt: lock.acquiredAt,
         releasedAt,
@@ -107,18 +155,19 @@ export class DynamoLockPort implements LockPort {
     return true;
   }
 
-  /** Every lock held now (expired ones too, until DynamoDB's TTL removes them), by environment. */
+  /**
+   * Every lock held now (expired ones too, until DynamoDB's TTL removes them), by environment
+   * and project.
+   */
   async list(): Promise<LockRecord[]> {
     const items = await this.#table.scanAll('LOCK#', ['lock']);
-    return items
-      .map((item) => parseItem(LOCK_ITEM, item, 'lock'))
-      .sort((a, b) => a.environment.localeCompare(b.environment));
+    return items.map((item) => parseItem(LOCK_ITEM, item, 'lock')).sort(byProject);
   }
 
   /** Every lock that was held and released, oldest first (proof that holds never overlapped). */
   async lockHistory(
     environment: string,
-  ): Promise<{ owner: string; acquiredAt: string; releasedAt: string }[]> {
+  ): Promise<{ project: string; owner: string; acquiredAt: string; releasedAt: string }[]> {
     const items = await this.#table.queryAll({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :history)',
       ExpressionAttributeValues: { ':pk': `LOCK#${environment}`, ':history': 'HISTORY#' },

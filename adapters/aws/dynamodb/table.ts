@@ -10,10 +10,14 @@
 //
 // | pk              | sk                             | type          | attributes
 // | --------------- | ------------------------------ | ------------- | ----------------------------------------------
-// | LOCK#<env>      | LOCK                           | lock          | environment, owner, acquiredAt, expiresAt (ISO-8601),
-// |                 |                                |               | expiresAtEpoch = expiresAt (an expired lock may vanish)
-// | LOCK#<env>      | HISTORY#<acquiredAt>#<owner>   | lock-history  | environment, owner, acquiredAt, releasedAt,
-// |                 |                                |               | expiresAtEpoch = releasedAt + history retention
+// | LOCK#<env>      | LOCK#<project>                 | lock          | environment, project, owner, acquiredAt, expiresAt
+// |                 |                                |               | (ISO-8601), expiresAtEpoch = expiresAt (an expired
+// |                 |                                |               | lock may vanish). One per (environment, project): a
+// |                 |                                |               | Query of pk, sk begins_with LOCK, lists an env's locks
+// | LOCK#<env>      | LOCK                           | lock          | an environment-wide lock an older version wrote (no
+// |                 |                                |               | project): read as project `*`, excludes while live
+// | LOCK#<env>      | HISTORY#<acquiredAt>#<owner>#  | lock-history  | environment, project, owner, acquiredAt, releasedAt,
+// |                 | <project>                      |               | expiresAtEpoch = releasedAt + history retention
 // | ENV#<env>       | LASTGOOD#<projectDir>          | last-good     | environment, projectDir, commit, runId, at
 // | ENV#<env>       | PROJECT#<projectDir>           | environment   | environment, projectDir, status, ttlExpiresAt
 // |                 |                                |               | (ISO-8601 or null), lastRunId, updatedAt
@@ -45,6 +49,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { InvalidInput } from '../../../core/errors.ts';
+import { WHOLE_ENVIRONMENT_PROJECT } from '../../../core/locks.ts';
 import { isAwsError } from '../aws-errors.ts';
 
 /** The table's key and TTL attributes, for whoever creates it (CDK, tests). */
@@ -64,10 +69,13 @@ export const DEFAULT_APPROVAL_RETENTION_SECONDS = 30 * DAY_SECONDS;
 
 /** The item keys, one function per kind of item. */
 export const keys = {
-  lock: (environment: string) => ({ pk: `LOCK#${environment}`, sk: 'LOCK' }),
-  lockHistory: (environment: string, acquiredAt: string, owner: string) => ({
+  lock: (environment: string, project: string) => ({
     pk: `LOCK#${environment}`,
-    sk: `HISTORY#${acquiredAt}#${owner}`,
+    sk: project === WHOLE_ENVIRONMENT_PROJECT ? 'LOCK' : `LOCK#${project}`,
+  }),
+  lockHistory: (environment: string, acquiredAt: string, owner: string, project: string) => ({
+    pk: `LOCK#${environment}`,
+    sk: `HISTORY#${acquiredAt}#${owner}#${project}`,
   }),
   lastGood: (environment: string, projectDir: string) => ({
     pk: `ENV#${environment}`,

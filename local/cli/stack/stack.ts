@@ -129,6 +129,8 @@ const EXECUTION_INPUT = z.looseObject({
   commit: z.string(),
   projectDir: z.string(),
   environment: z.string(),
+  /** A run of several projects (or of one named project): their names and folders. */
+  projects: z.array(z.looseObject({ name: z.string(), dir: z.string() })).optional(),
 });
 type ExecutionInput = z.output<typeof EXECUTION_INPUT>;
 
@@ -310,15 +312,22 @@ export class StackOperator {
     );
   }
 
-  /** Every lock; `held` while its run's execution is RUNNING, `stale` otherwise. */
+  /**
+   * Every lock (one per environment and project); `held` while its run's execution is
+   * RUNNING, `stale` otherwise. Its project's folder is the run input's.
+   */
   async locks(): Promise<LockView[]> {
     const locks = await this.aws.locks.list();
     return Promise.all(
       locks.map(async (lock) => {
         const owner = await this.find(lock.owner);
         const alive = owner?.execution.status === 'RUNNING';
+        const dir =
+          owner?.input.projects?.find((project) => project.name === lock.project)?.dir ??
+          lock.project;
         return {
           ...lock,
+          dir,
           holder: owner ? { executionArn: owner.execution.executionArn } : null,
           state: alive ? ('held' as const) : ('stale' as const),
         };

@@ -13,11 +13,12 @@ import type { Io } from '../io.ts';
 import type { CliValues } from '../main.ts';
 import {
   cliIdentity,
-  refuseLiveLock,
   renderCancelled,
   renderEnvironments,
   renderLocks,
   renderUnlock,
+  type Cleared,
+  locksToClear,
   unlockArguments,
   unlockDetail,
 } from '../operate.ts';
@@ -89,19 +90,20 @@ export async function stackEnvsVerb(values: CliValues, io: Io): Promise<number> 
 }
 
 /**
- * Clears a lock whose run's execution no longer runs (--force: any). Who cleared it is kept
- * in the lock's run item (`unlocked`), beside its details. An environment the stack never
- * ran is a usage error naming ENV.
+ * Clears locks whose run's execution no longer runs (--force: any): with --project, the named
+ * projects' locks in ENV; without, every stale lock of ENV (see locksToClear). Who cleared
+ * each is kept in the lock's run item (`unlocked`), beside its details. An environment the
+ * stack never ran is a usage error naming ENV.
  */
 export async function stackUnlockVerb(
   positionals: readonly string[],
   values: CliValues,
   io: Io,
 ): Promise<number> {
-  const { environment, by } = unlockArguments(positionals, io);
+  const { environment, projects, by } = unlockArguments(positionals, values, io);
   return withStack(values, io, async (stack) => {
-    const lock = (await stack.locks()).find((view) => view.environment === environment);
-    if (!lock) {
+    const locks = await stack.locks();
+    if (!locks.some((view) => view.environment === environment)) {
       const known = (await stack.aws.records.listEnvironments()).some(
         (record) => record.environment === environment,
       );
@@ -110,15 +112,18 @@ export async function stackUnlockVerb(
           'ENV',
           `the stack ${stack.config.name} has no environment ${environment}`,
         );
-      throw new NotFound(`${environment} is not locked`);
     }
-    refuseLiveLock(lock, values);
+    const chosen = locksToClear(locks, environment, projects, values);
     const now = new Date();
-    const released = await stack.aws.locks.release(environment, lock.owner, now);
-    await stack.aws.runs.addRunDetails(lock.owner, {
-      unlocked: { by, at: now.toISOString(), detail: unlockDetail(lock, by) },
-    });
-    renderUnlock(lock, released, by, values, io);
+    const cleared: Cleared[] = [];
+    for (const lock of chosen) {
+      const released = await stack.aws.locks.release(environment, lock.project, lock.owner, now);
+      await stack.aws.runs.addRunDetails(lock.owner, {
+        unlocked: { by, at: now.toISOString(), detail: unlockDetail(lock, by) },
+      });
+      cleared.push({ lock, released });
+    }
+    renderUnlock(cleared, by, values, io);
     return 0;
   });
 }

@@ -4,6 +4,7 @@
 // what EventBridge Scheduler and SQS hold there (TTL schedules, the status outbox).
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
+import { WHOLE_ENVIRONMENT_PROJECT } from '../../../core/locks.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -19,17 +20,18 @@ CREATE TABLE IF NOT EXISTS run_holders (
 CREATE TABLE IF NOT EXISTS run_events (
   run_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL,
   state TEXT, duration_ms INTEGER, detail TEXT, PRIMARY KEY (run_id, seq));
+-- One lock per (environment, project); older stores are moved to it by migrateLocks.
 CREATE TABLE IF NOT EXISTS locks (
-  environment TEXT PRIMARY KEY, owner TEXT NOT NULL, acquired_at TEXT NOT NULL,
-  expires_at TEXT NOT NULL);
+  environment TEXT NOT NULL, project TEXT NOT NULL, owner TEXT NOT NULL,
+  acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (environment, project));
 CREATE TABLE IF NOT EXISTS lock_history (
   environment TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL,
-  released_at TEXT NOT NULL);
+  released_at TEXT NOT NULL, project TEXT NOT NULL DEFAULT '');
 -- A lock taken over after its expiry ends the old hold: record it like a release.
-CREATE TRIGGER IF NOT EXISTS locks_hold_ended AFTER UPDATE ON locks
+CREATE TRIGGER IF NOT EXISTS locks_project_hold_ended AFTER UPDATE ON locks
 WHEN old.owner <> new.owner OR old.acquired_at <> new.acquired_at BEGIN
-  INSERT INTO lock_history (environment, owner, acquired_at, released_at)
-  VALUES (old.environment, old.owner, old.acquired_at, old.expires_at);
+  INSERT INTO lock_history (environment, project, owner, acquired_at, released_at)
+  VALUES (old.environment, old.project, old.owner, old.acquired_at, old.expires_at);
 END;
 CREATE TABLE IF NOT EXISTS last_good (
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, commit_sha TEXT NOT NULL,
@@ -82,7 +84,10 @@ export function openDatabase(path: string): DatabaseSync {
     }
   }
   db.exec('PRAGMA foreign_keys = ON;');
-  db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+  exclusive(db, () => {
+    migrateLocks(db);
+    db.exec(SCHEMA);
+  });
   addMissingColumns(db);
   return db;
 }
@@ -100,6 +105,34 @@ function addMissingColumns(db: DatabaseSync): void {
         db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
     }
   });
+}
+
+/**
+ * A store written before locks were per project has a locks table keyed by environment alone
+ * (and a lock_history without a project): the table is rebuilt keyed by (environment,
+ * project), each lock kept under WHOLE_ENVIRONMENT_PROJECT, and the history gains the column.
+ * Runs inside openDatabase's write transaction, before the schema; a no-op once done.
+ */
+function migrateLocks(db: DatabaseSync): void {
+  const columns = (table: string) =>
+    (db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).map((row) => str(row, 'name'));
+  const lockColumns = columns('locks');
+  if (lockColumns.length > 0 && !lockColumns.includes('project')) {
+    db.exec(`
+      DROP TRIGGER IF EXISTS locks_hold_ended;
+      ALTER TABLE locks RENAME TO locks_by_environment;
+      CREATE TABLE locks (
+        environment TEXT NOT NULL, project TEXT NOT NULL, owner TEXT NOT NULL,
+        acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (environment, project));
+      INSERT INTO locks (environment, project, owner, acquired_at, expires_at)
+        SELECT environment, '${WHOLE_ENVIRONMENT_PROJECT}', owner, acquired_at, expires_at
+        FROM locks_by_environment;
+      DROP TABLE locks_by_environment;`);
+  }
+  const historyColumns = columns('lock_history');
+  if (historyColumns.length > 0 && !historyColumns.includes('project')) {
+    db.exec(`ALTER TABLE lock_history ADD COLUMN project TEXT NOT NULL DEFAULT ''`);
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { LockHeld, LockNotOwned } from '../../../core/errors.ts';
 import { statusEvent } from '../../../core/contracts/status-event.ts';
 import { runNodeChildren } from '../../../test/support/node-children.ts';
@@ -87,15 +88,18 @@ async function raceInProcesses(path: string, count: number, body: string): Promi
   return outputs.map((out) => JSON.parse(out) as unknown);
 }
 
-describe('environment locks', () => {
+describe('locks per environment and project', () => {
   it('lets exactly one of two stores on the same file take a free lock; the other is told who holds it', async () => {
     const { a, b } = await twoStores();
 
-    const won = await a.locks.acquire('dev', 'run-a', T0, MINUTE);
-    const lost = await caught(async () => await b.locks.acquire('dev', 'run-b', at(1), MINUTE));
+    const won = await a.locks.acquire('dev', 'app', 'run-a', T0, MINUTE);
+    const lost = await caught(
+      async () => await b.locks.acquire('dev', 'app', 'run-b', at(1), MINUTE),
+    );
 
     expect(won).toEqual({
       environment: 'dev',
+      project: 'app',
       owner: 'run-a',
       acquiredAt: T0.toISOString(),
       expiresAt: at(60).toISOString(),
@@ -104,7 +108,7 @@ describe('environment locks', () => {
     expect(lost.name).toBe('LockHeld');
     expect(lost.message).toContain('run-a');
     expect(lost.message).toContain(at(60).toISOString());
-    expect(b.locks.getLock('dev')).toEqual(won);
+    expect(b.locks.getLock('dev', 'app')).toEqual(won);
   });
 
   it('lets exactly one of several processes win a race for the same lock', async () => {
@@ -116,7 +120,7 @@ describe('environment locks', () => {
       path,
       6,
       `try {
-         await store.locks.acquire('dev', 'run-' + who, new Date(), 600000);
+         await store.locks.acquire('dev', 'app', 'run-' + who, new Date(), 600000);
          return { who, won: true };
        } catch (error) {
          return { who, won: false, name: error.name, message: error.message };
@@ -130,81 +134,83 @@ describe('environment locks', () => {
       expect(loser.name).toBe('LockHeld');
       expect(loser.message).toContain(owner);
     }
-    expect(store.locks.getLock('dev')?.owner).toBe(owner);
+    expect(store.locks.getLock('dev', 'app')?.owner).toBe(owner);
   });
 
   it('renews the lock when its owner takes it again: acquiredAt stays, expiresAt moves on', async () => {
     const { a, b } = await twoStores();
-    await a.locks.acquire('dev', 'run-a', T0, MINUTE);
+    await a.locks.acquire('dev', 'app', 'run-a', T0, MINUTE);
 
     // The owner is the run, not the process: a second process acting for run-a renews too.
-    const renewed = await b.locks.acquire('dev', 'run-a', at(30), MINUTE);
+    const renewed = await b.locks.acquire('dev', 'app', 'run-a', at(30), MINUTE);
 
     expect(renewed.acquiredAt).toBe(T0.toISOString());
     expect(renewed.expiresAt).toBe(at(90).toISOString());
-    expect(a.locks.getLock('dev')).toEqual(renewed);
+    expect(a.locks.getLock('dev', 'app')).toEqual(renewed);
   });
 
   it('lets another run take over a lock only once it has expired', async () => {
     const { a, b } = await twoStores();
-    await a.locks.acquire('dev', 'run-a', T0, 10_000);
+    await a.locks.acquire('dev', 'app', 'run-a', T0, 10_000);
 
     const early = await caught(
-      async () => await b.locks.acquire('dev', 'run-b', new Date(at(10).getTime() - 1), MINUTE),
+      async () =>
+        await b.locks.acquire('dev', 'app', 'run-b', new Date(at(10).getTime() - 1), MINUTE),
     );
-    const taken = await b.locks.acquire('dev', 'run-b', at(10), MINUTE);
+    const taken = await b.locks.acquire('dev', 'app', 'run-b', at(10), MINUTE);
 
     expect(early).toBeInstanceOf(LockHeld);
     expect(taken).toEqual({
       environment: 'dev',
+      project: 'app',
       owner: 'run-b',
       acquiredAt: at(10).toISOString(),
       expiresAt: at(70).toISOString(),
     });
     // The run that lost its lock can neither release it nor take it back.
-    expect(await caught(async () => await a.locks.release('dev', 'run-a', at(11)))).toBeInstanceOf(
-      LockNotOwned,
-    );
     expect(
-      await caught(async () => await a.locks.acquire('dev', 'run-a', at(11), MINUTE)),
+      await caught(async () => await a.locks.release('dev', 'app', 'run-a', at(11))),
+    ).toBeInstanceOf(LockNotOwned);
+    expect(
+      await caught(async () => await a.locks.acquire('dev', 'app', 'run-a', at(11), MINUTE)),
     ).toBeInstanceOf(LockHeld);
-    expect(a.locks.getLock('dev')?.owner).toBe('run-b');
+    expect(a.locks.getLock('dev', 'app')?.owner).toBe('run-b');
   });
 
   it('refuses a release by a run that does not hold the lock, and changes nothing', async () => {
     const { a, b } = await twoStores();
-    const held = await a.locks.acquire('dev', 'run-a', T0, MINUTE);
+    const held = await a.locks.acquire('dev', 'app', 'run-a', T0, MINUTE);
 
-    const error = await caught(async () => await b.locks.release('dev', 'run-b', at(1)));
+    const error = await caught(async () => await b.locks.release('dev', 'app', 'run-b', at(1)));
 
     expect(error).toBeInstanceOf(LockNotOwned);
     expect(error.name).toBe('LockNotOwned');
     expect(error.message).toContain('run-a');
     expect(error.message).toContain('run-b');
-    expect(b.locks.getLock('dev')).toEqual(held);
+    expect(b.locks.getLock('dev', 'app')).toEqual(held);
     expect(b.locks.lockHistory('dev')).toEqual([]);
   });
 
   it('treats releasing a lock nobody holds as a no-op', async () => {
     const { a } = await twoStores();
 
-    await expect(a.locks.release('dev', 'run-a', T0)).resolves.toBe(false);
+    await expect(a.locks.release('dev', 'app', 'run-a', T0)).resolves.toBe(false);
 
-    await a.locks.acquire('dev', 'run-a', T0, MINUTE);
-    await a.locks.release('dev', 'run-a', at(1));
-    await expect(a.locks.release('dev', 'run-a', at(2))).resolves.toBe(false);
-    expect(a.locks.getLock('dev')).toBeUndefined();
+    await a.locks.acquire('dev', 'app', 'run-a', T0, MINUTE);
+    await a.locks.release('dev', 'app', 'run-a', at(1));
+    await expect(a.locks.release('dev', 'app', 'run-a', at(2))).resolves.toBe(false);
+    expect(a.locks.locksOf('dev')).toEqual([]);
     expect(a.locks.lockHistory('dev')).toHaveLength(1);
   });
 
   it('keeps locks per environment', async () => {
     const { a, b } = await twoStores();
 
-    await a.locks.acquire('dev', 'run-a', T0, MINUTE);
-    await b.locks.acquire('prod', 'run-b', T0, MINUTE);
+    await a.locks.acquire('dev', 'app', 'run-a', T0, MINUTE);
+    await b.locks.acquire('prod', 'app', 'run-b', T0, MINUTE);
 
-    expect(a.locks.getLock('dev')?.owner).toBe('run-a');
-    expect(a.locks.getLock('prod')?.owner).toBe('run-b');
+    expect(a.locks.getLock('dev', 'app')?.owner).toBe('run-a');
+    expect(a.locks.getLock('prod', 'app')?.owner).toBe('run-b');
   });
 
   it('records every hold in lock_history, oldest first, with intervals that never overlap', async () => {
@@ -216,21 +222,22 @@ describe('environment locks', () => {
       [b, 'run-1', 21, 22],
     ];
     for (const [store, owner, from, to] of holds) {
-      await store.locks.acquire('dev', owner, at(from), MINUTE);
+      await store.locks.acquire('dev', 'app', owner, at(from), MINUTE);
       // Held: the other store cannot take it meanwhile.
       const other = store === a ? b : a;
-      await expect(other.locks.acquire('dev', 'intruder', at(from), MINUTE)).rejects.toThrow(
+      await expect(other.locks.acquire('dev', 'app', 'intruder', at(from), MINUTE)).rejects.toThrow(
         LockHeld,
       );
-      await store.locks.release('dev', owner, at(to));
+      await store.locks.release('dev', 'app', owner, at(to));
     }
-    await a.locks.acquire('prod', 'run-9', T0, MINUTE);
-    await a.locks.release('prod', 'run-9', at(1));
+    await a.locks.acquire('prod', 'app', 'run-9', T0, MINUTE);
+    await a.locks.release('prod', 'app', 'run-9', at(1));
 
     const history = b.locks.lockHistory('dev');
 
     expect(history).toEqual(
       holds.map(([, owner, from, to]) => ({
+        project: 'app',
         owner,
         acquiredAt: at(from).toISOString(),
         releasedAt: at(to).toISOString(),
@@ -257,13 +264,13 @@ describe('environment locks', () => {
       `const { appendFileSync } = await import('node:fs');
        const owner = 'run-' + who;
        for (;;) {
-         try { await store.locks.acquire('dev', owner, new Date(), 600000); break; }
+         try { await store.locks.acquire('dev', 'app', owner, new Date(), 600000); break; }
          catch (error) { if (error.name !== 'LockHeld') throw error; await sleep(5); }
        }
        appendFileSync(${JSON.stringify(trace)}, 'enter ' + owner + '\\n');
        await sleep(30);
        appendFileSync(${JSON.stringify(trace)}, 'exit ' + owner + '\\n');
-       await store.locks.release('dev', owner, new Date());`,
+       await store.locks.release('dev', 'app', owner, new Date());`,
     );
 
     const marks = (await readFile(trace, 'utf8')).trim().split('\n');
@@ -275,20 +282,97 @@ describe('environment locks', () => {
     }
     const history = store.locks.lockHistory('dev');
     expect(history.map((h) => h.owner).sort()).toEqual(['run-0', 'run-1', 'run-2', 'run-3']);
-    expect(store.locks.getLock('dev')).toBeUndefined();
+    expect(store.locks.locksOf('dev')).toEqual([]);
   });
 
   // A hold that ended by expiry is in the history too, ending at its expiry.
   it('records a hold that ended by expiry when another run takes the lock over', async () => {
     const { a, b } = await twoStores();
-    await a.locks.acquire('dev', 'run-a', T0, 10_000);
-    await b.locks.acquire('dev', 'run-b', at(15), MINUTE);
-    await b.locks.release('dev', 'run-b', at(20));
+    await a.locks.acquire('dev', 'app', 'run-a', T0, 10_000);
+    await b.locks.acquire('dev', 'app', 'run-b', at(15), MINUTE);
+    await b.locks.release('dev', 'app', 'run-b', at(20));
 
     expect(a.locks.lockHistory('dev')).toEqual([
-      { owner: 'run-a', acquiredAt: T0.toISOString(), releasedAt: at(10).toISOString() },
-      { owner: 'run-b', acquiredAt: at(15).toISOString(), releasedAt: at(20).toISOString() },
+      {
+        project: 'app',
+        owner: 'run-a',
+        acquiredAt: T0.toISOString(),
+        releasedAt: at(10).toISOString(),
+      },
+      {
+        project: 'app',
+        owner: 'run-b',
+        acquiredAt: at(15).toISOString(),
+        releasedAt: at(20).toISOString(),
+      },
     ]);
+  });
+
+  it('keeps working on a store an older version wrote (locks per environment): its lock is kept as project *, excluding every project while it lives', async () => {
+    const path = await databasePath();
+    const old = new DatabaseSync(path);
+    old.exec(`
+      CREATE TABLE locks (
+        environment TEXT PRIMARY KEY, owner TEXT NOT NULL, acquired_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL);
+      CREATE TABLE lock_history (
+        environment TEXT NOT NULL, owner TEXT NOT NULL, acquired_at TEXT NOT NULL,
+        released_at TEXT NOT NULL);
+      CREATE TRIGGER locks_hold_ended AFTER UPDATE ON locks
+      WHEN old.owner <> new.owner OR old.acquired_at <> new.acquired_at BEGIN
+        INSERT INTO lock_history (environment, owner, acquired_at, released_at)
+        VALUES (old.environment, old.owner, old.acquired_at, old.expires_at);
+      END;
+      INSERT INTO locks VALUES ('dev', 'run-old', '${T0.toISOString()}', '${at(60).toISOString()}');
+      INSERT INTO lock_history VALUES ('qa', 'run-older', '${T0.toISOString()}', '${at(1).toISOString()}');`);
+    old.close();
+    const store = openLocalStores(path);
+    opened.push(store);
+
+    expect(store.locks.list()).toEqual([
+      {
+        environment: 'dev',
+        project: '*',
+        owner: 'run-old',
+        acquiredAt: T0.toISOString(),
+        expiresAt: at(60).toISOString(),
+      },
+    ]);
+    expect(store.locks.lockHistory('qa')).toEqual([
+      {
+        project: '',
+        owner: 'run-older',
+        acquiredAt: T0.toISOString(),
+        releasedAt: at(1).toISOString(),
+      },
+    ]);
+    await expect(store.locks.acquire('dev', 'app', 'run-new', at(1), MINUTE)).rejects.toThrow(
+      LockHeld,
+    );
+    // Once it has expired, projects are taken one by one; its run's end still releases it.
+    await store.locks.acquire('dev', 'app', 'run-new', at(60), MINUTE);
+    expect(await store.locks.release('dev', '*', 'run-old', at(61))).toBe(true);
+    expect(store.locks.list().map((lock) => [lock.project, lock.owner])).toEqual([
+      ['app', 'run-new'],
+    ]);
+    // Opening it again migrates nothing twice.
+    const again = openLocalStores(path);
+    opened.push(again);
+    expect(again.locks.locksOf('dev').map((lock) => lock.project)).toEqual(['app']);
+  });
+
+  it('keeps one lock per project: two runs on different projects of one environment hold theirs at once', async () => {
+    const { a, b } = await twoStores();
+    await a.locks.acquire('dev', 'network', 'run-a', T0, MINUTE);
+    await b.locks.acquire('dev', 'app', 'run-b', T0, MINUTE);
+    await a.locks.acquire('dev', 'network', 'run-a', at(1), MINUTE);
+    await b.locks.release('dev', 'app', 'run-b', at(2));
+
+    expect(a.locks.locksOf('dev').map((lock) => [lock.project, lock.owner])).toEqual([
+      ['network', 'run-a'],
+    ]);
+    expect(a.locks.lockHistory('dev', 'app').map((hold) => hold.owner)).toEqual(['run-b']);
+    expect(a.locks.lockHistory('dev', 'network')).toEqual([]);
   });
 });
 
