@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { nextLayer } from './apply-layers.ts';
-import { approvalPlanOf } from './project-results.ts';
+import { approvalPlanOf, collectProjects } from './project-results.ts';
+import { MAX_RUN_PROJECTS } from './contracts/workflow-input.ts';
 import { prepareRun } from './run.ts';
 
 const SETTINGS = {
@@ -186,5 +187,99 @@ describe('approvalPlanOf', () => {
       digest?.sha256,
     );
     expect(approvalPlanOf([], 2)).toBeUndefined();
+  });
+});
+
+describe('the state of a plan-apply of the most projects a run may have', () => {
+  /** Step Functions' limit on a state's data is 256 KB; this leaves room for outputs. */
+  const BUDGET_BYTES = 200 * 1024;
+
+  it(`stays under ${BUDGET_BYTES / 1024} KB at every turn with ${MAX_RUN_PROJECTS} projects`, () => {
+    const many = prepareRun(
+      {
+        runId: '20261203T072758Z-0a7c8c',
+        workflow: 'plan-apply',
+        repository: 'https://github.com/acme/infrastructure-monorepo',
+        commit: 'c'.repeat(40),
+        projectDir: 'infrastructure',
+        environment: 'production-eu-west-1',
+        afterApply: [{ dispatch: { repository: 'acme/app-deploy', event_type: 'infra-applied' } }],
+        projects: Array.from({ length: MAX_RUN_PROJECTS }, (_, i) => ({
+          name: `service-${String(i).padStart(2, '0')}-component`,
+          dir: `infrastructure/services/service-${String(i).padStart(2, '0')}-component`,
+          layer: Math.floor((i * 3) / MAX_RUN_PROJECTS),
+          workspace: 'production-eu-west-1',
+          varFiles: [
+            `infrastructure/services/service-${String(i).padStart(2, '0')}-component/envs/production-eu-west-1.tfvars`,
+          ],
+        })),
+      },
+      {
+        backend: {
+          type: 's3',
+          bucket: 'stepform-state-123456789012-eu-west-1',
+          region: 'eu-west-1',
+          keyPrefix: 'stepform/state',
+        },
+        artifactsRoot: '/artifacts',
+      },
+    );
+    const result = (dir: string, name: string) => ({
+      status: 'succeeded',
+      verb: 'plan',
+      hasChanges: true,
+      applied: false,
+      summary: { add: 3, change: 1, destroy: 1, replace: 1, import: 0 },
+      outputs: { endpoint: { sensitive: false, value: `https://${name}.example.internal` } },
+      resultLocation: dir,
+      startedAt: '2026-12-03T07:27:58.000Z',
+      finishedAt: '2026-12-03T07:28:58.000Z',
+    });
+    const plannedMany = many.projects.map((p) => {
+      const plan = { dir: p.jobs.plan.artifactsDir, sha256: sha(p.name) };
+      return {
+        name: p.name,
+        dir: p.dir,
+        layer: p.layer,
+        status: 'planned',
+        result: {
+          ...result(p.jobs.plan.artifactsDir, p.name),
+          plan,
+          applyJob: { ...p.jobs.plan, verb: 'apply', plan },
+        },
+      };
+    });
+    const plans = collectProjects(plannedMany, many.run.projects ?? []);
+    const sizes: number[] = [];
+    let applying: unknown = { layer: -1, applied: [] };
+    for (let turn = 0; turn < 5; turn += 1) {
+      const progress = nextLayer({
+        run: many.run,
+        projects: many.projects,
+        planned: plannedMany,
+        applying,
+      });
+      // The largest the state gets: the layer's Map output next to everything before it.
+      const results = progress.next.map((item) => ({
+        name: item.name,
+        dir: item.dir,
+        layer: item.layer,
+        status: 'applied',
+        result: { ...result(item.applyJob.artifactsDir, item.name), verb: 'apply' },
+      }));
+      const state = {
+        ...many,
+        lock: { acquired: true },
+        planned: plannedMany,
+        plans,
+        approval: { approved: true, by: 'someone' },
+        applying: { ...progress, results },
+      };
+      sizes.push(Buffer.byteLength(JSON.stringify(state)));
+      if (progress.outcome !== 'applying') break;
+      applying = { ...progress, results };
+    }
+    expect(sizes.length).toBe(4);
+    expect(Math.max(...sizes)).toBeLessThan(BUDGET_BYTES);
   });
 });

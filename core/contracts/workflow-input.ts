@@ -49,8 +49,12 @@ export const AFTER_APPLY = z.strictObject({
   }),
 });
 
-/** The most projects one run covers: each is a Map iteration and a few KB of workflow state. */
-export const MAX_RUN_PROJECTS = 50;
+/**
+ * The most projects one run covers. Each is a Map iteration and about 6 KB of workflow state
+ * (its jobs, its plan, its apply): at 50 a plan-apply's state passed Step Functions' 256 KB
+ * limit; at 25 it stays under 200 KB, leaving room for outputs (core/apply-layers.test.ts).
+ */
+export const MAX_RUN_PROJECTS = 25;
 export const MAX_PARALLEL_LIMIT = 32;
 export const DEFAULT_MAX_PARALLEL = 4;
 

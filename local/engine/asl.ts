@@ -44,7 +44,7 @@ export const LOCAL_TIMEOUT_LIMIT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
  * cannot express for both. Step Functions reads a Task's TimeoutSecondsPath from the state's
  * input, the local library from its input after Parameters: for the lambda:invoke form that
  * input sits under Payload, so the path is re-rooted there. And a run's TimeoutSeconds past
- * what a Node timer holds (plan-apply's allows every job of 50 projects) would end the local
+ * what a Node timer holds (a workflow allowing every job of many projects) would end the local
  * run at once: it is cut to LOCAL_TIMEOUT_LIMIT_SECONDS. Nothing else is changed.
  */
 export function adaptForLocalEngine(definition: AslDefinition): AslDefinition {
