@@ -82453,7 +82453,7 @@ var AFTER_APPLY = external_exports.strictObject({
     event_type: external_exports.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "must be a repository_dispatch event type")
   })
 });
-var MAX_RUN_PROJECTS = 50;
+var MAX_RUN_PROJECTS = 25;
 var MAX_PARALLEL_LIMIT = 32;
 var DEFAULT_MAX_PARALLEL = 4;
 var RUN_PROJECT = external_exports.strictObject({
