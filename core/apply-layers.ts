@@ -7,39 +7,20 @@ import { JOB } from './contracts/job-input.ts';
 import { RUN_INPUT, runProjects } from './contracts/workflow-input.ts';
 import { InvalidInput } from './errors.ts';
 import {
+  APPLIED_RESULT,
   CAUGHT,
-  COUNTS,
   type CollectedProjects,
+  ITERATION_BASE,
   PROJECT_OUTCOME,
-  PROJECT_REF,
   type ProjectReport,
   type ProjectStatus,
   collectProjects,
+  preparedProject,
 } from './project-results.ts';
 import { parseInput } from './validation.ts';
 
 /** A project of the run as PrepareRun gave it: what its apply and its rollback need. */
-const PREPARED = z.looseObject({
-  name: PROJECT_REF,
-  dir: z.string().min(1),
-  layer: z.number().int().min(0),
-  run: RUN_INPUT,
-  jobs: z.looseObject({ plan: JOB }),
-});
-
-const APPLIED_RESULT = z.looseObject({
-  summary: COUNTS,
-  resultLocation: z.string().min(1),
-  outputs: z.record(z.string(), z.unknown()).default({}),
-  startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
-});
-
-const ITERATION_BASE = {
-  name: PROJECT_REF,
-  dir: z.string().min(1),
-  layer: z.number().int().min(0),
-};
+const PREPARED = preparedProject({ plan: JOB });
 
 /** One ApplyLayer iteration's output (the Pass states at the end of each iteration build it). */
 export const APPLY_OUTCOME = z.discriminatedUnion('status', [

@@ -5,19 +5,21 @@
 import { z } from 'zod';
 import { JOB } from './contracts/job-input.ts';
 import { RUN_INPUT, runProjects } from './contracts/workflow-input.ts';
-import { CAUGHT, COUNTS, type CollectedProjects, PROJECT_REF } from './project-results.ts';
-import type { ProjectReport } from './project-results.ts';
+import {
+  CAUGHT,
+  COUNTS,
+  type CollectedProjects,
+  ITERATION_BASE,
+  PROJECT_REF,
+  type ProjectReport,
+  ZERO_COUNTS,
+  preparedProject,
+  totalOf,
+} from './project-results.ts';
 import { parseInput } from './validation.ts';
 
-const PREPARED = z.looseObject({
-  name: PROJECT_REF,
-  dir: z.string().min(1),
-  layer: z.number().int().min(0),
-  run: RUN_INPUT,
-  jobs: z.looseObject({ destroy: JOB }),
-});
-
-const BASE = { name: PROJECT_REF, dir: z.string().min(1), layer: z.number().int().min(0) };
+const PREPARED = preparedProject({ destroy: JOB });
+const BASE = ITERATION_BASE;
 
 /** One DestroyLayer iteration's output. */
 export const DESTROY_OUTCOME = z.discriminatedUnion('status', [
@@ -38,6 +40,8 @@ type DestroyOutcome = z.output<typeof DESTROY_OUTCOME>;
 export const NEXT_DESTROY_LAYER_INPUT = z.looseObject({
   run: RUN_INPUT,
   projects: z.array(PREPARED).min(1),
+  /** Only these projects, by name (an ephemeral run's cleanup: those whose apply started). */
+  only: z.array(PROJECT_REF).optional(),
   destroying: z.looseObject({
     /** The layer last started; null before the first. */
     layer: z.number().int().min(0).nullable(),
@@ -67,11 +71,12 @@ export interface DestroyProgress {
   error?: { Error: string; Cause?: string };
 }
 
-const ZERO = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
-
 /** NextDestroyLayer: folds in the layer just destroyed, then the next (lower) layer or the end. */
 export function nextDestroyLayer(input: unknown): DestroyProgress {
-  const { run, projects, destroying } = parseInput(NEXT_DESTROY_LAYER_INPUT, input, 'destroying');
+  const parsed = parseInput(NEXT_DESTROY_LAYER_INPUT, input, 'destroying');
+  const { run, destroying, only } = parsed;
+  const projects =
+    only === undefined ? parsed.projects : parsed.projects.filter((p) => only.includes(p.name));
   const destroyed = [...destroying.destroyed, ...(destroying.results ?? [])];
   const report = reportOf(run, projects, destroyed);
   const failed = destroyed.find((outcome) => outcome.status === 'destroy_failed');
@@ -129,7 +134,7 @@ function reportOf(
       workspace: own?.workspace ?? null,
       varFiles: [...(own?.varFiles ?? [])],
       hasChanges: false,
-      summary: { ...ZERO },
+      summary: { ...ZERO_COUNTS },
       outputs: {},
       startedAt: null,
       finishedAt: null,
@@ -150,16 +155,10 @@ function reportOf(
       finishedAt: outcome.result.finishedAt ?? null,
     };
   });
-  const summary = { ...ZERO };
-  for (const project of reports) {
-    for (const key of Object.keys(summary) as (keyof typeof summary)[]) {
-      summary[key] += project.summary[key];
-    }
-  }
   return {
     failed: reports.some((p) => p.status === 'destroy_failed'),
     hasChanges: reports.some((p) => p.hasChanges),
-    summary,
+    summary: totalOf(reports),
     projects: reports,
   };
 }

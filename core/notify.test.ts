@@ -75,8 +75,8 @@ describe('notifyStep', () => {
     const { ports, comments } = fakePorts();
     await notifyStep(
       {
-        run: { ...RUN, workflow: 'ephemeral', ttlSeconds: 3600 },
-        phase: 'applied',
+        run: { ...RUN, workflow: 'command', args: ['state', 'list'] },
+        phase: 'command_completed',
         result: { resultLocation: '/a' },
       },
       ports,

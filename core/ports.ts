@@ -5,6 +5,7 @@ import type { JobResult } from './contracts/job-result.ts';
 import type { ApprovalRecord, DecidedStatus } from './approval.ts';
 import type { LockRecord } from './locks.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
+import type { RunProject } from './contracts/workflow-input.ts';
 
 /**
  * Locks per (environment, project), owned by a run, with an expiry (conditional writes on
@@ -109,6 +110,12 @@ export interface DestroySchedule {
    * it starts then waits for an approval, as every destroy of a protected environment does.
    */
   readonly protectedEnvironment?: true;
+  /**
+   * The projects the destroy covers (the ephemeral run's, with their workspaces, var files
+   * and layers): absent, the one project at projectDir. A run of several keeps one schedule
+   * under the folder its projects share, so that they are destroyed together, in reverse layers.
+   */
+  readonly projects?: readonly RunProject[];
 }
 
 /** One-time destroy schedules (EventBridge Scheduler `at()` on AWS, store rows locally). */

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { JOB, PROJECT_DIR } from './contracts/job-input.ts';
-import type { RunProject } from './contracts/workflow-input.ts';
+import { RUN_INPUT, type RunProject } from './contracts/workflow-input.ts';
 import { parseInput } from './validation.ts';
 
 /** How a project's part of a run ended. */
@@ -46,6 +46,30 @@ export const CAUGHT = z.looseObject({
  * folder (runProjects), which may hold slashes.
  */
 export const PROJECT_REF = z.string().min(1).max(1024);
+
+/** What every loop iteration's output starts with: which project it was. */
+export const ITERATION_BASE = {
+  name: PROJECT_REF,
+  dir: z.string().min(1),
+  layer: z.number().int().min(0),
+};
+
+/**
+ * A project of the run as PrepareRun gave it (core/run.ts PreparedProject): its run view and
+ * the jobs a layer loop needs of it (NextLayer the plan, NextDestroyLayer the destroy…).
+ */
+export function preparedProject<Jobs extends z.core.$ZodLooseShape>(jobs: Jobs) {
+  return z.looseObject({ ...ITERATION_BASE, run: RUN_INPUT, jobs: z.looseObject(jobs) });
+}
+
+/** An applied job's collected result, as an iteration's `result` carries it. */
+export const APPLIED_RESULT = z.looseObject({
+  summary: COUNTS,
+  resultLocation: z.string().min(1),
+  outputs: z.record(z.string(), z.unknown()).default({}),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
 
 /** One Map iteration's output (the Pass states at the end of each iteration build it). */
 export const PROJECT_OUTCOME = z.discriminatedUnion('status', [
@@ -111,7 +135,24 @@ export interface CollectedProjects {
   plan?: { dir: string; sha256: string };
 }
 
-const ZERO = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
+export const ZERO_COUNTS: ProjectReport['summary'] = {
+  add: 0,
+  change: 0,
+  destroy: 0,
+  replace: 0,
+  import: 0,
+};
+
+/** The counts of every project, added up. */
+export function totalOf(projects: readonly ProjectReport[]): ProjectReport['summary'] {
+  const summary = { ...ZERO_COUNTS };
+  for (const project of projects) {
+    for (const key of Object.keys(summary) as (keyof typeof summary)[]) {
+      summary[key] += project.summary[key];
+    }
+  }
+  return summary;
+}
 
 /** Gathers the iterations' outputs: per project, totals, and whether the run failed. */
 export function collectProjects(
@@ -135,7 +176,7 @@ export function collectProjects(
         ...base,
         status: 'failed',
         hasChanges: false,
-        summary: { ...ZERO },
+        summary: { ...ZERO_COUNTS },
         outputs: {},
         startedAt: null,
         finishedAt: null,
@@ -154,12 +195,7 @@ export function collectProjects(
       finishedAt: outcome.result.finishedAt ?? null,
     };
   });
-  const summary = { ...ZERO };
-  for (const project of projects) {
-    for (const key of Object.keys(summary) as (keyof typeof summary)[]) {
-      summary[key] += project.summary[key];
-    }
-  }
+  const summary = totalOf(projects);
   const failures = projects.filter((p) => p.status === 'failed');
   const plans = parsed.flatMap((outcome) =>
     outcome.status === 'planned' && outcome.result.plan !== undefined

@@ -268,7 +268,8 @@ describe('prepareRun of a run of several projects', () => {
   });
 
   it('refuses several projects in a workflow that runs one, naming input.projects', () => {
-    expect(() => prepareRun({ ...run, workflow: 'ephemeral', ttlSeconds: 3600 }, SETTINGS)).toThrow(
+    const command = { ...run, workflow: 'command', args: ['state', 'list'] };
+    expect(() => prepareRun(command, SETTINGS)).toThrow(
       expect.objectContaining({ name: 'InvalidInput', field: 'input.projects' }),
     );
   });

@@ -47,9 +47,15 @@ import {
   prepareRun,
   setsLastGood,
 } from './run.ts';
-import { RUN_INPUT, type RunContext, runProjects } from './contracts/workflow-input.ts';
+import {
+  RUN_INPUT,
+  type RunContext,
+  type Workflow,
+  runProjects,
+} from './contracts/workflow-input.ts';
 import { type ApplyProgress, nextLayer } from './apply-layers.ts';
 import { type DestroyProgress, nextDestroyLayer } from './destroy-layers.ts';
+import { type CreateProgress, nextCreateLayer } from './ephemeral-layers.ts';
 import {
   type CollectedProjects,
   PROJECT_STATUSES,
@@ -454,15 +460,19 @@ export async function unlockStep(
  * JobLost. Given a Map state's `projects` (each iteration's outcome) instead of a `job`: those
  * gathered (CollectProjects), which fails nothing itself: the workflow's Choice decides. Given
  * `applying` (NextLayer): the layer just applied folded in, and the next one (apply-layers.ts);
- * `destroying` (NextDestroyLayer): the same for a destroy, layers in reverse (destroy-layers.ts).
+ * `destroying` (NextDestroyLayer): the same for a destroy, layers in reverse (destroy-layers.ts);
+ * `creating` (NextCreateLayer): an ephemeral environment's projects, layer by layer
+ * (ephemeral-layers.ts).
  */
 export async function collectStep(
   input: unknown,
   artifacts: ArtifactPort,
-): Promise<CollectedResult | CollectedProjects | ApplyProgress | DestroyProgress> {
+): Promise<CollectedResult | CollectedProjects | ApplyProgress | DestroyProgress | CreateProgress> {
   if (typeof input === 'object' && input !== null && 'applying' in input) return nextLayer(input);
   if (typeof input === 'object' && input !== null && 'destroying' in input)
     return nextDestroyLayer(input);
+  if (typeof input === 'object' && input !== null && 'creating' in input)
+    return nextCreateLayer(input);
   if (typeof input === 'object' && input !== null && 'projects' in input) {
     const { projects, run } = parseInput(COLLECT_PROJECTS_INPUT, input, 'collect');
     return collectProjects(projects, runProjects(run));
@@ -490,7 +500,7 @@ export async function recordStep(
     projects === undefined
       ? [{ dir: run.projectDir, outcome }]
       : projects.projects.flatMap((project) => {
-          const own = projectOutcome(project.status, outcome);
+          const own = projectOutcome(project.status, outcome, run.workflow);
           return own === undefined ? [] : [{ dir: project.dir, outcome: own }];
         });
   for (const project of ended) {
@@ -533,10 +543,18 @@ export async function recordStep(
 /**
  * How a project's part of a run ended, as Record keeps it: its own status after an apply, the
  * run's outcome otherwise (a plan's projects share it); nothing for one that never started.
+ * An ephemeral run's applied projects are live ephemeral environments (`active`, no last good
+ * commit, as a run of one project records them); a failed one reports the cleanup, where a
+ * project whose cleanup never started still holds what its apply created (failed-destroy).
  */
-function projectOutcome(status: ProjectStatus, outcome: Outcome): Outcome | undefined {
+function projectOutcome(
+  status: ProjectStatus,
+  outcome: Outcome,
+  workflow: Workflow,
+): Outcome | undefined {
   switch (status) {
     case 'applied':
+      return workflow === 'ephemeral' && outcome === 'active' ? 'active' : status;
     case 'no_changes':
     case 'rolled_back':
     case 'rollback_failed':
@@ -544,7 +562,9 @@ function projectOutcome(status: ProjectStatus, outcome: Outcome): Outcome | unde
     case 'destroy_failed':
       return status;
     case 'not_started':
-      return undefined;
+      return workflow === 'ephemeral' && outcome === 'destroy_failed'
+        ? 'destroy_failed'
+        : undefined;
     case 'planned':
     case 'failed':
       return outcome;
@@ -580,6 +600,8 @@ export async function scheduleStep(
     fireAt,
     createdBy: run.runId,
     ...(run.protectedEnvironment === true ? { protectedEnvironment: true } : {}),
+    // Their names, workspaces, var files and layers: the scheduled destroy covers exactly them.
+    ...(run.projects === undefined ? {} : { projects: run.projects }),
   });
   return { fireAt };
 }

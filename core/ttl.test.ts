@@ -60,6 +60,22 @@ describe('scheduledDestroyRun', () => {
     });
   });
 
+  it('covers the projects the ephemeral run created, with their workspaces, var files and layers', () => {
+    const projects = [
+      {
+        name: 'network',
+        dir: 'infra/network',
+        layer: 0,
+        varFiles: ['infra/network/envs/pr.tfvars'],
+      },
+      { name: 'app', dir: 'infra/app', layer: 1, workspace: 'pr-42', varFiles: [] },
+    ];
+    const run = scheduledDestroyRun({ ...SCHEDULE, projectDir: 'infra', projects });
+    expect(run).toMatchObject({ workflow: 'destroy', projectDir: 'infra', projects });
+    // Another folder is another schedule: its run id differs.
+    expect(run.runId).not.toBe(scheduledDestroyRun(SCHEDULE).runId);
+  });
+
   it('rounds the fire time up to the second and refuses a date that is not one', () => {
     expect(fireSecond('2026-03-01T14:00:00.001Z')).toBe('2026-03-01T14:00:01');
     expect(() => fireSecond('tomorrow')).toThrow(InvalidInput);
@@ -134,6 +150,26 @@ describe('changeTtlStep', () => {
     });
   });
 
+  it('moves the one schedule of a run of several projects and every live project’s expiry', async () => {
+    const projects = [
+      { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
+      { name: 'app', dir: 'infra/app', layer: 1, varFiles: [] },
+    ];
+    const schedule = { ...SCHEDULE, projectDir: 'infra', projects };
+    const network = { ...live, projectDir: 'infra/network' };
+    const app = { ...live, projectDir: 'infra/app' };
+    const { ports, schedules, records } = fakePorts([schedule], [network, app]);
+
+    await changeTtlStep(ttlRun({ ttlSeconds: 3600, projectDir: 'infra' }), ports, NOW);
+
+    expect([...schedules.values()]).toEqual([
+      { ...schedule, fireAt: '2026-03-01T13:00:00.000Z', createdBy: 'run-ttl-1' },
+    ]);
+    for (const dir of ['infra/network', 'infra/app']) {
+      expect(records.get(`pr-42/${dir}`)?.ttlExpiresAt).toBe('2026-03-01T13:00:00.000Z');
+    }
+  });
+
   it('cancels: removes the schedule, and the record keeps the environment with no expiry', async () => {
     const { ports, schedules, records } = fakePorts([SCHEDULE], [live]);
 
@@ -193,7 +229,7 @@ describe('assertLiveEphemeral', () => {
     };
     const error = (() => {
       try {
-        assertLiveEphemeral('pr-42', 'app', record, undefined, 'ENV');
+        assertLiveEphemeral('pr-42', 'app', [record], undefined, 'ENV');
       } catch (caught) {
         return caught;
       }
@@ -201,9 +237,32 @@ describe('assertLiveEphemeral', () => {
     })();
     expect(error).toBeInstanceOf(InvalidInput);
     expect((error as InvalidInput).field).toBe('ENV');
-    expect(assertLiveEphemeral('pr-42', 'app', record, SCHEDULE)).toEqual({
-      record,
+    expect(assertLiveEphemeral('pr-42', 'app', [record], SCHEDULE)).toEqual({
+      records: [record],
       schedule: SCHEDULE,
     });
+  });
+
+  it('is live while any project the schedule covers is active, and gives those records', () => {
+    const record = (projectDir: string, status: string) => ({
+      environment: 'pr-42',
+      projectDir,
+      status,
+      ttlExpiresAt: null,
+      lastRunId: 'r',
+      updatedAt: '',
+    });
+    const live = record('infra/app', 'active');
+    expect(
+      assertLiveEphemeral('pr-42', 'infra', [record('infra/network', 'destroyed'), live], SCHEDULE),
+    ).toEqual({ records: [live], schedule: SCHEDULE });
+    expect(() =>
+      assertLiveEphemeral(
+        'pr-42',
+        'infra',
+        [record('infra/network', 'destroyed'), undefined],
+        SCHEDULE,
+      ),
+    ).toThrow('no live environment pr-42 (infra): it is destroyed');
   });
 });

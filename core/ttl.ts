@@ -48,25 +48,34 @@ export function scheduledDestroyRun(schedule: DestroySchedule): RunContext {
       environment: schedule.environment,
       autoApprove: true,
       ...(schedule.protectedEnvironment === true ? { protectedEnvironment: true } : {}),
+      ...(schedule.projects === undefined ? {} : { projects: schedule.projects }),
     },
     'schedule',
   );
 }
 
+/** The folders a schedule's destroy covers: its projects', or its own. */
+export function scheduledDirs(schedule: DestroySchedule | undefined, projectDir: string): string[] {
+  return schedule?.projects?.map((project) => project.dir) ?? [projectDir];
+}
+
 /**
- * A TTL change applies only to a live ephemeral environment: one whose record says it is
- * active (NotFound otherwise: never applied, or destroyed) and whose destroy is still
- * scheduled (InvalidInput naming the environment otherwise: it is not ephemeral, or its TTL
- * was cancelled). The CLI checks the same before it starts a run, the ttl workflow again.
+ * A TTL change applies only to a live ephemeral environment: one whose records (one per
+ * project the schedule covers) say at least one is active (NotFound otherwise: never applied,
+ * or destroyed) and whose destroy is still scheduled (InvalidInput naming the environment
+ * otherwise: it is not ephemeral, or its TTL was cancelled). The CLI checks the same before it
+ * starts a run, the ttl workflow again. Gives the live records, whose expiry the change moves.
  */
 export function assertLiveEphemeral(
   environment: string,
   projectDir: string,
-  record: EnvironmentRecord | undefined,
+  records: readonly (EnvironmentRecord | undefined)[],
   schedule: DestroySchedule | undefined,
   field = 'environment',
-): { record: EnvironmentRecord; schedule: DestroySchedule } {
-  if (record?.status !== 'active') {
+): { records: EnvironmentRecord[]; schedule: DestroySchedule } {
+  const live = records.filter((record) => record?.status === 'active') as EnvironmentRecord[];
+  if (live.length === 0) {
+    const [record] = records;
     throw new NotFound(
       `no live environment ${environment} (${projectDir})${record ? `: it is ${record.status}` : ''}`,
     );
@@ -77,7 +86,7 @@ export function assertLiveEphemeral(
       `${environment} (${projectDir}) is not ephemeral: it has no scheduled destroy to move or cancel`,
     );
   }
-  return { record, schedule };
+  return { records: live, schedule };
 }
 
 /** Whole seconds within DEFAULT_TTL_BOUNDS (1 minute to 30 days), or InvalidInput naming `field`. */
@@ -125,11 +134,16 @@ export async function changeTtlStep(
     run.ttlSeconds === undefined
       ? undefined
       : assertTtlInBounds(run.ttlSeconds, 'changeTtl.run.ttlSeconds');
-  const { record, schedule } = assertLiveEphemeral(
+  const pending = await ports.schedules.pending(environment, projectDir);
+  const { records, schedule } = assertLiveEphemeral(
     environment,
     projectDir,
-    await ports.records.readEnvironment(environment, projectDir),
-    await ports.schedules.pending(environment, projectDir),
+    await Promise.all(
+      scheduledDirs(pending, projectDir).map((dir) =>
+        ports.records.readEnvironment(environment, dir),
+      ),
+    ),
+    pending,
     'changeTtl.run.environment',
   );
   let fireAt: string | null = null;
@@ -139,10 +153,12 @@ export async function changeTtlStep(
     fireAt = new Date(now.getTime() + ttlMs).toISOString();
     await ports.schedules.upsert({ ...schedule, fireAt, createdBy: run.runId });
   }
-  await ports.records.setEnvironment({
-    ...record,
-    ttlExpiresAt: fireAt,
-    updatedAt: now.toISOString(),
-  });
+  for (const record of records) {
+    await ports.records.setEnvironment({
+      ...record,
+      ttlExpiresAt: fireAt,
+      updatedAt: now.toISOString(),
+    });
+  }
   return { projectDir, previousFireAt: schedule.fireAt, schedule: { fireAt } };
 }

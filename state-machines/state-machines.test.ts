@@ -906,9 +906,11 @@ describe('the checks themselves', () => {
     const schedule = stateOf(definition, 'ScheduleDestroy');
     schedule.Parameters = { ...schedule.Parameters, 'ttlSeconds.$': '$.run.ttlSeconds' };
     expect(unsetReads(definition, DATA_FLOW)).toEqual([
-      'ScheduleDestroy reads $.run.ttlSeconds (Parameters.ttlSeconds.$), not set on the route from CollectEphemeral (Next)',
+      'ScheduleDestroy reads $.run.ttlSeconds (Parameters.ttlSeconds.$), not set on the route from CreateNext (Choices[1])',
     ]);
-    stateOf(definition, 'CollectEphemeral').Next = 'HasTtl';
+    const [, created] = stateOf(definition, 'CreateNext').Choices as { Next: string }[];
+    if (created === undefined) throw new Error('CreateNext has no second rule');
+    created.Next = 'HasTtl';
     definition.States.HasTtl = {
       Type: 'Choice',
       Choices: [{ Variable: '$.run.ttlSeconds', IsPresent: true, Next: 'ScheduleDestroy' }],

@@ -127,6 +127,7 @@ export class EventBridgeSchedulePort implements SchedulePort {
       fireAt: new Date(`${at}Z`).toISOString(),
       createdBy: /set by run (\S+)$/.exec(found.Description ?? '')?.[1] ?? run.runId,
       ...(run.protectedEnvironment === true ? { protectedEnvironment: true as const } : {}),
+      ...(run.projects === undefined ? {} : { projects: run.projects }),
     };
   }
 

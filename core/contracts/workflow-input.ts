@@ -131,7 +131,12 @@ export type RunContext = z.output<typeof RUN_INPUT>;
 export type RunInput = z.input<typeof RUN_INPUT>;
 
 /** The workflows that run a list of projects (a Map state); the others run exactly one. */
-export const MULTI_PROJECT_WORKFLOWS: readonly Workflow[] = ['plan', 'plan-apply', 'destroy'];
+export const MULTI_PROJECT_WORKFLOWS: readonly Workflow[] = [
+  'plan',
+  'plan-apply',
+  'ephemeral',
+  'destroy',
+];
 
 /**
  * What is wrong with a run's project list, if anything: names and (dir, workspace) pairs are

@@ -82515,7 +82515,12 @@ var RUN_INPUT = external_exports.strictObject({
     if (problem !== void 0) issue3(`projects.${problem.index}`, problem.message);
   }
 });
-var MULTI_PROJECT_WORKFLOWS = ["plan", "plan-apply", "destroy"];
+var MULTI_PROJECT_WORKFLOWS = [
+  "plan",
+  "plan-apply",
+  "ephemeral",
+  "destroy"
+];
 function projectsProblem(projects) {
   const names = /* @__PURE__ */ new Set();
   const states = /* @__PURE__ */ new Set();

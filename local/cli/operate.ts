@@ -1,6 +1,7 @@
 // envs, locks, unlock ENV [--project NAME] [--force], cancel RUN_ID: each environment's
 // state, what holds each lock (one per environment and project), clearing a lock whose run is
 // gone, and stopping a run from another terminal as Ctrl-C would.
+import { scheduledDirs } from '../../core/ttl.ts';
 import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ENVIRONMENT_NAME, RUN_ID } from '../../core/contracts/job-input.ts';
@@ -132,9 +133,13 @@ export async function envsVerb(values: CliValues, io: Io): Promise<number> {
     const envs: EnvironmentView[] = [];
     for (const record of records.listEnvironments()) {
       const lastGood = await records.getLastGood(record.environment, record.projectDir);
+      // Its own schedule, or the one of the ephemeral run of several projects it was part of.
       const schedule = schedules
         .list(record.environment)
-        .find((s) => s.projectDir === record.projectDir && s.status === 'pending');
+        .find(
+          (s) =>
+            s.status === 'pending' && scheduledDirs(s, s.projectDir).includes(record.projectDir),
+        );
       envs.push(environmentView(record, lastGood, schedule?.fireAt ?? null, locks));
     }
     renderEnvironments(envs, values, io);

@@ -3,7 +3,9 @@
 // checked before a run exists is checked here, so that bad input records no run (exit 2).
 import { DEFAULT_TTL_BOUNDS, parseTtl } from '../../core/duration.ts';
 import { InvalidInput, NotFound } from '../../core/errors.ts';
-import { assertLiveEphemeral } from '../../core/ttl.ts';
+import type { DestroySchedule } from '../../core/ports.ts';
+import { assertLiveEphemeral, scheduledDirs } from '../../core/ttl.ts';
+import { withoutStatus } from '../engine/store/sqlite-schedules.ts';
 import { ENVIRONMENT_NAME } from '../../core/contracts/job-input.ts';
 import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
@@ -15,27 +17,27 @@ import type { CliValues } from './main.ts';
 import { executeRun } from './run-verbs.ts';
 
 /**
- * The project whose TTL changes: --dir, else the one live ephemeral project of the
- * environment (several: say which with --dir). Its schedule must still be pending.
+ * The live ephemeral environment whose TTL changes: its one pending schedule (a run of several
+ * projects has one for all of them, under the folder they share) with a project still active.
+ * --dir picks one when there are several: the schedule's own folder or one of its projects'.
  */
-async function liveEphemeralProject(
+function liveEphemeralProject(
   stores: LocalStores,
   environment: string,
   projectDir: string | undefined,
-) {
-  const candidates =
-    projectDir === undefined
-      ? stores.records
-          .listEnvironments()
-          .filter((e) => e.environment === environment && e.status === 'active')
-          .map((e) => e.projectDir)
-      : [projectDir];
-  const live = [];
-  for (const dir of candidates) {
-    const schedule = await stores.schedules.pending(environment, dir);
-    if (schedule && stores.records.getEnvironment(environment, dir)?.status === 'active')
-      live.push(schedule);
-  }
+): DestroySchedule {
+  const active = (dir: string) =>
+    stores.records.getEnvironment(environment, dir)?.status === 'active';
+  const live = stores.schedules
+    .list(environment)
+    .filter((schedule) => schedule.status === 'pending')
+    .filter((schedule) => scheduledDirs(schedule, schedule.projectDir).some(active))
+    .filter(
+      (schedule) =>
+        projectDir === undefined ||
+        scheduledDirs(schedule, schedule.projectDir).includes(projectDir) ||
+        schedule.projectDir === projectDir,
+    );
   const [only, ...others] = live;
   if (others.length > 0) {
     throw new InvalidInput(
@@ -43,8 +45,12 @@ async function liveEphemeralProject(
       `${environment} has several live ephemeral projects (${live.map((s) => s.projectDir).join(', ')}): say which with --dir`,
     );
   }
-  if (only) return only;
-  const dir = projectDir ?? candidates[0];
+  if (only) return withoutStatus(only);
+  const dir =
+    projectDir ??
+    stores.records
+      .listEnvironments()
+      .find((e) => e.environment === environment && e.status === 'active')?.projectDir;
   if (dir === undefined)
     throw new InvalidInput('ENV', `no live ephemeral environment named ${environment}`);
   try {
@@ -52,7 +58,7 @@ async function liveEphemeralProject(
     return assertLiveEphemeral(
       environment,
       dir,
-      stores.records.getEnvironment(environment, dir),
+      [stores.records.getEnvironment(environment, dir)],
       undefined,
       'ENV',
     ).schedule;
@@ -92,7 +98,7 @@ export async function ttlVerb(
   const engine = await openEngine(repository, io);
   let run: RunContext;
   try {
-    const schedule = await liveEphemeralProject(engine.stores, environment, projectDir);
+    const schedule = liveEphemeralProject(engine.stores, environment, projectDir);
     run = parseInput(
       RUN_INPUT,
       {

@@ -30,6 +30,8 @@ export interface FaultInjection {
   readonly times: number;
   readonly error: string;
   readonly message?: string;
+  /** How many calls work before the faults start (0 by default): the third project's, say. */
+  readonly after?: number;
 }
 
 export interface EngineOptions extends Omit<
@@ -69,8 +71,10 @@ class InjectedFault extends Error {
 function withFault(handler: TaskHandler, fault: FaultInjection | undefined): TaskHandler {
   if (!fault) return handler;
   let failures = 0;
+  let calls = 0;
   return async (input) => {
-    if (failures < fault.times) {
+    calls += 1;
+    if (calls > (fault.after ?? 0) && failures < fault.times) {
       failures += 1;
       throw new InjectedFault(
         fault.error,

@@ -268,6 +268,73 @@ describe('a plan-apply of several projects on emulated AWS (issue 14)', () => {
   });
 });
 
+describe('an ephemeral environment of several projects on emulated AWS (issue 14)', () => {
+  it('creates layer by layer; its one schedule’s input destroys every project in reverse', async () => {
+    const commit = await repo.commitDir(join(REPO_ROOT, 'test', 'golden', 'monorepo'), 'eph');
+    const projects = ['network', 'dns', 'app'].map((name, i) => ({
+      name,
+      dir: `eph/infra/${name}`,
+      layer: i === 2 ? 1 : 0,
+      varFiles: [`eph/infra/${name}/envs/dev.tfvars`],
+    }));
+    const runId = 'emulated-ephemeral-projects-1';
+    const environment = 'pr-layers';
+    const execution = await scenario.waitFor(
+      await scenario.start('ephemeral', runId, environment, {
+        commit,
+        projectDir: 'eph/infra',
+        projects,
+        ttlSeconds: 3600,
+        maxParallel: 2,
+      }),
+    );
+    expectEnded(execution, 'SUCCEEDED');
+    // Layer 0 (network, dns), then layer 1 (app), then NextCreateLayer finds none left.
+    expect(execution.entered.filter((state) => state === 'CreateLayer')).toHaveLength(2);
+    expect(execution.entered.filter((state) => state === 'RunEphemeralJob')).toHaveLength(3);
+    expect(execution.entered.slice(-7)).toEqual([
+      'ScheduleDestroy',
+      ...outcomeTail('Active', 'Applied'),
+    ]);
+    expect(await scenario.phasesOf(runId)).toEqual(['started', 'applied']);
+    for (const project of projects) {
+      expect(await scenario.stateResources(environment, project.dir)).not.toEqual([]);
+    }
+    const records = (await scenario.itemsOfType('environment')).filter(
+      (i) => i.environment === environment,
+    );
+    expect(records.map((r) => [r.projectDir, r.status]).sort()).toEqual(
+      projects.map((p) => [p.dir, 'active']).sort(),
+    );
+
+    // One schedule on EventBridge Scheduler for the run, its input a destroy of every project.
+    const group = 'Stepform-ttl';
+    const name = scheduleName(environment, 'eph/infra');
+    const schedule = await scenario.scheduler.send(
+      new GetScheduleCommand({ GroupName: group, Name: name }),
+    );
+    const input = JSON.parse(schedule.Target!.Input!) as Record<string, unknown>;
+    expect(input).toMatchObject({ workflow: 'destroy', projectDir: 'eph/infra', projects });
+
+    // Named (moto names every unnamed execution "None": only one may exist per machine).
+    const destroy = await scenario.waitFor(
+      await scenario.startWith('destroy', input, { name: input.runId as string }),
+    );
+    expectEnded(destroy, 'SUCCEEDED');
+    // app (layer 1) first, then network and dns; then the run's own schedule is deleted.
+    expect(destroy.entered.filter((state) => state === 'DestroyLayer')).toHaveLength(2);
+    expect(destroy.entered.filter((state) => state === 'RunDestroyJob')).toHaveLength(3);
+    expect(destroy.entered.slice(-7)).toEqual(['DeleteRunSchedule', ...outcomeTail('Destroyed')]);
+    for (const project of projects) {
+      expect(await scenario.stateResources(environment, project.dir)).toEqual([]);
+    }
+    await expect(
+      scenario.scheduler.send(new GetScheduleCommand({ GroupName: group, Name: name })),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    expect(await scenario.itemsOfType('lock')).toEqual([]);
+  });
+});
+
 describe('plan-apply (push to main) on emulated AWS', () => {
   it('locks, plans, waits for approval, applies after the approve link is used, and unlocks', async () => {
     const runId = 'emulated-apply-1';
@@ -586,8 +653,16 @@ describe('ephemeral environment on emulated AWS', () => {
       'PrepareRun',
       'LockEnvironment',
       'NotifyStarted',
+      'StartCreating',
+      'NextCreateLayer',
+      'CreateNext',
+      // Its one project, in CreateLayer's one iteration.
+      'CreateLayer',
       'RunEphemeralJob',
       'CollectEphemeral',
+      'ProjectCreated',
+      'NextCreateLayer',
+      'CreateNext',
       'ScheduleDestroy',
       ...outcomeTail('Active', 'Applied'),
     ]);
@@ -711,6 +786,7 @@ describe('ephemeral environment on emulated AWS', () => {
       'ProjectDestroyed',
       'NextDestroyLayer',
       'DestroyNext',
+      'DeleteRunSchedule',
       ...outcomeTail('Destroyed'),
     ]);
     expect(await scenario.phasesOf(destroyRunId)).toEqual(['destroying', 'destroyed']);

@@ -180,4 +180,25 @@ describe.each(STORES)('SchedulePort on %s', (_name, open) => {
     await schedules.remove(app.environment, app.projectDir);
     expect(await schedules.pending(app.environment, app.projectDir)).toBeUndefined();
   });
+
+  it('keeps the projects of a run of several, with their workspaces, var files and layers', async () => {
+    const { schedules } = await open();
+    const projects = [
+      {
+        name: 'network',
+        dir: 'infra/network',
+        layer: 0,
+        varFiles: ['infra/network/envs/pr.tfvars'],
+      },
+      { name: 'app', dir: 'infra/app', layer: 1, workspace: 'pr-7', varFiles: [] },
+    ];
+    const run = destroySchedule({ projectDir: 'infra', projects, protectedEnvironment: true });
+    await schedules.upsert(run);
+    expect(await schedules.pending(run.environment, 'infra')).toEqual(run);
+
+    // A move keeps them.
+    const moved = { ...run, fireAt: '2030-01-03T00:00:00.000Z', createdBy: 'run-ttl-3' };
+    await schedules.upsert(moved);
+    expect(await schedules.pending(run.environment, 'infra')).toEqual(moved);
+  });
 });

@@ -485,6 +485,82 @@ describe('destroy on the golden monorepo (prod is protected)', () => {
   });
 });
 
+describe('ephemeral on the golden monorepo', () => {
+  it('creates every project layer by layer with one TTL that ttl moves and destroy removes', async () => {
+    const config = await readFile(join(repo.dir, 'stepform.yaml'), 'utf8');
+    await onBranch(
+      'preview-environment',
+      {
+        'stepform.yaml': config.replace('  dev: {}\n', '  dev: {}\n  pr-9: {}\n'),
+        'infra/network/envs/pr-9.tfvars': 'environment = "pr-9"\ncidr        = "10.9.0.0/16"\n',
+        'infra/dns/envs/pr-9.tfvars': 'zone = "pr-9.example.internal"\n',
+        'infra/app/envs/pr-9.tfvars': 'environment = "pr-9"\nreplicas    = 1\n',
+      },
+      async () => {
+        const created = await cli(['ephemeral', '--env', 'pr-9', '--all', '--ttl', '2h']);
+        expect({
+          exitCode: created.exitCode,
+          stderr: created.exitCode === 0 ? '' : created.stderr,
+        }).toEqual({
+          exitCode: 0,
+          stderr: '',
+        });
+        expect(created.json?.projects.map((p) => [p.name, p.layer, p.status])).toEqual([
+          ['network', 0, 'applied'],
+          ['dns', 0, 'applied'],
+          ['app', 1, 'applied'],
+        ]);
+        const destroyTimes = async () => {
+          const envs = parseJson(
+            await startCli(['envs', '--json'], { cwd: repo.dir, env }).done,
+          ) as {
+            environments: { environment: string; projectDir: string; destroyAt: string | null }[];
+          };
+          return envs.environments
+            .filter((e) => e.environment === 'pr-9')
+            .map((e) => [e.projectDir, e.destroyAt])
+            .sort();
+        };
+        // One schedule for the three: envs shows its time on each project.
+        const [[, first]] = (await destroyTimes()) as [[string, string]];
+        expect(Date.parse(first) - Date.now()).toBeGreaterThan(7_000_000);
+        expect(await destroyTimes()).toEqual(
+          ['infra/network', 'infra/dns', 'infra/app'].map((dir) => [dir, first]).sort(),
+        );
+
+        const moved = await cli(['ttl', 'pr-9', '4h']);
+        expect(moved.exitCode).toBe(0);
+        const [[, later]] = (await destroyTimes()) as [[string, string]];
+        expect(Date.parse(later) - Date.now()).toBeGreaterThan(14_000_000);
+        expect((await destroyTimes()).every(([, at]) => at === later)).toBe(true);
+
+        const destroyed = await cli([
+          'destroy',
+          '--env',
+          'pr-9',
+          '--all',
+          '--yes',
+          '--auto-approve',
+        ]);
+        expect(destroyed.exitCode).toBe(0);
+        expect(destroyed.json?.projects.map((p) => [p.name, p.status])).toEqual([
+          ['network', 'destroyed'],
+          ['dns', 'destroyed'],
+          ['app', 'destroyed'],
+        ]);
+        // The run's schedule went with it: nothing is left to fire.
+        expect((await destroyTimes()).every(([, at]) => at === null)).toBe(true);
+        const stores = openLocalStores(join(repo.dir, '.git', 'stepform', 'stepform.db'));
+        try {
+          expect(stores.schedules.list('pr-9').map((s) => s.status)).toEqual(['deleted']);
+        } finally {
+          stores.close();
+        }
+      },
+    );
+  });
+});
+
 describe('apply on the golden workspace-per-environment repository', () => {
   let workspaces: GoldenRepo;
   beforeAll(async () => {

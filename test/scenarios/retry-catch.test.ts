@@ -16,6 +16,7 @@ import { LocalEngine } from '../../local/engine/local-engine.ts';
 import type { ApprovalRequest } from '../../local/engine/handlers.ts';
 import { localPorts } from '../../local/engine/local-ports.ts';
 import { decideStep } from '../../core/steps.ts';
+import { scheduledDestroyRun } from '../../core/ttl.ts';
 import type { LockRecord } from '../../core/locks.ts';
 import { runExecutorProcess } from '../../local/executor-process.ts';
 import {
@@ -1648,6 +1649,169 @@ describe('a plan-apply of several projects (layers, issue 14)', () => {
     for (const name of ['network', 'dns', 'app']) expect(await statusOf(name)).toBe('destroyed');
     expect(done.phases).toEqual(['destroying', 'destroyed']);
     expect(await engine.stores.locks.environmentLocks(environment)).toEqual([]);
+  });
+});
+
+describe('an ephemeral environment of several projects (layers, issue 14)', () => {
+  let engine: LocalEngine;
+  let commit: string;
+  const names = ['network', 'dns', 'app'];
+  const projects = names.map((name) => ({
+    name,
+    dir: `ephemeral/infra/${name}`,
+    layer: name === 'app' ? 1 : 0,
+    varFiles: [`ephemeral/infra/${name}/envs/dev.tfvars`],
+  }));
+  const extra = { projectDir: 'ephemeral/infra', projects, maxParallel: 1 };
+  const detailsOf = (runId: string) =>
+    engine.stores.runs.get(runId)?.details as {
+      outcome: string;
+      projects: { name: string; status: string }[];
+    };
+  const statuses = (runId: string) => detailsOf(runId).projects.map((p) => [p.name, p.status]);
+  const recordOf = (environment: string, name: string) =>
+    engine.stores.records.getEnvironment(environment, `ephemeral/infra/${name}`);
+  /** The managed resources Terraform's state of a project holds ([] when it has no state). */
+  const stateOf = async (environment: string, name: string) => {
+    const path = join(engine.home.state, stateKey(environment, `ephemeral/infra/${name}`));
+    if (!existsSync(path)) return [];
+    const state = JSON.parse(await readFile(path, 'utf8')) as TfState;
+    return state.resources.filter((r) => r.mode === 'managed').map((r) => `${r.type}.${r.name}`);
+  };
+
+  beforeAll(async () => {
+    engine = await newEngine();
+    commit = await repo.commitDir(
+      join(REPO_ROOT, 'test', 'golden', 'monorepo'),
+      'ephemeral',
+      'the monorepo, for ephemeral environments',
+    );
+  });
+
+  it('creates layer by layer; its one schedule destroys every project, layers in reverse', async () => {
+    const environment = 'pr-layers';
+    const ran = await run(engine, {
+      workflow: 'ephemeral',
+      commit,
+      environment,
+      ttlSeconds: 3600,
+      extra,
+      faults: { NextCreateLayer: { times: 1, error: 'Lambda.ServiceException' } },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.count('retried', 'NextCreateLayer')).toBe(1);
+    const appStarts = ran.progress.findIndex(
+      (p) => p.type === 'entered' && p.state === 'RunEphemeralJob [app]',
+    );
+    for (const name of ['network', 'dns']) {
+      const created = ran.progress.findIndex(
+        (p) => p.type === 'exited' && p.state === `ProjectCreated [${name}]`,
+      );
+      expect(created).toBeGreaterThan(-1);
+      expect(appStarts).toBeGreaterThan(created);
+    }
+    expect(ran.phases).toEqual(['started', 'applied']);
+    expect(statuses(ran.runId)).toEqual(names.map((name) => [name, 'applied']));
+    // One schedule for the run, under the folder its projects share, covering each of them.
+    const schedules = engine.stores.schedules.list(environment);
+    expect(schedules).toEqual([
+      expect.objectContaining({ projectDir: 'ephemeral/infra', status: 'pending', projects }),
+    ]);
+    const [schedule] = schedules;
+    for (const name of names) {
+      expect(recordOf(environment, name)).toMatchObject({
+        status: 'active',
+        ttlExpiresAt: schedule?.fireAt,
+      });
+      // A live ephemeral environment is no rollback target (as for a run of one project).
+      expect(await engine.stores.records.getLastGood(environment, `ephemeral/infra/${name}`)).toBe(
+        undefined,
+      );
+      expect(await stateOf(environment, name)).not.toEqual([]);
+    }
+
+    // The TTL runs out: the schedule's own destroy run, as serve's scheduler starts it.
+    if (schedule === undefined) throw new Error('no schedule');
+    const destroy = scheduledDestroyRun(schedule);
+    const destroyed = await engine.run(destroy);
+    expect(destroyed.status).toBe('succeeded');
+    const started = engine.stores.runs
+      .listEvents(destroy.runId)
+      .filter((e) => e.type === 'entered' && e.state?.startsWith('RunDestroyJob ['))
+      .map((e) => e.state);
+    expect(started).toEqual([
+      'RunDestroyJob [app]',
+      'RunDestroyJob [network]',
+      'RunDestroyJob [dns]',
+    ]);
+    expect(statuses(destroy.runId)).toEqual(names.map((name) => [name, 'destroyed']));
+    for (const name of names) {
+      expect(recordOf(environment, name)?.status).toBe('destroyed');
+      expect(await stateOf(environment, name)).toEqual([]);
+    }
+    expect(engine.stores.schedules.list(environment).map((s) => s.status)).toEqual(['deleted']);
+    expect(engine.stores.locks.locksOf(environment)).toEqual([]);
+  });
+
+  it('a project that fails: every project whose apply started is destroyed again; none left', async () => {
+    const environment = 'pr-failing';
+    const ran = await run(engine, {
+      workflow: 'ephemeral',
+      commit,
+      environment,
+      ttlSeconds: 3600,
+      extra,
+      // network's apply works, but its result says it failed; dns applies; app never starts.
+      faults: { CollectEphemeral: { times: 1, error: 'JobFailed' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.message).toMatch(/^network: /);
+    expect(inProject(ran, 'entered', 'RunEphemeralJob')).toEqual([
+      'RunEphemeralJob [network]',
+      'RunEphemeralJob [dns]',
+    ]);
+    expect(inProject(ran, 'entered', 'RunCleanupJob')).toEqual([
+      'RunCleanupJob [network]',
+      'RunCleanupJob [dns]',
+    ]);
+    expect(ran.entered).toContain('CleanUpStarted');
+    expect(ran.phases).toEqual(['started', 'destroying', 'failed']);
+    expect(statuses(ran.runId)).toEqual([
+      ['network', 'destroyed'],
+      ['dns', 'destroyed'],
+    ]);
+    for (const name of names) expect(await stateOf(environment, name)).toEqual([]);
+    expect(recordOf(environment, 'network')?.status).toBe('destroyed');
+    expect(recordOf(environment, 'app')).toBeUndefined();
+    expect(engine.stores.schedules.list(environment)).toEqual([]);
+    expect(engine.stores.locks.locksOf(environment)).toEqual([]);
+  });
+
+  it('a cleanup that fails: that project and those below it stay marked failed-destroy', async () => {
+    const environment = 'pr-stuck';
+    const ran = await run(engine, {
+      workflow: 'ephemeral',
+      commit,
+      environment,
+      ttlSeconds: 3600,
+      extra,
+      faults: {
+        // app (the third) fails; its cleanup, the first, fails too.
+        CollectEphemeral: { times: 1, error: 'JobFailed', after: 2 },
+        CollectCleanup: { times: 1, error: 'JobFailed' },
+      },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.message).toMatch(/^app: /);
+    expect(inProject(ran, 'entered', 'RunCleanupJob')).toEqual(['RunCleanupJob [app]']);
+    expect(ran.entered).toContain('OutcomeCleanupFailed');
+    expect(detailsOf(ran.runId).outcome).toBe('destroy_failed');
+    for (const name of names) {
+      expect(recordOf(environment, name)?.status).toBe('failed-destroy');
+    }
+    // network and dns were never cleaned up: what they created is still there.
+    expect(await stateOf(environment, 'network')).not.toEqual([]);
+    expect(engine.stores.locks.locksOf(environment)).toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@
 // (of the stack's GitHub repository, at a commit of the local clone), started as an execution
 // named by its run id, then watched: the progress lines, the approval commands and the summary
 // the local verbs print, from the execution's history and the run's item.
+import { commonDir } from '../../../core/config/run-projects.ts';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Workflow } from '../../../core/contracts/workflow-input.ts';
@@ -164,11 +165,11 @@ async function projectsOf(stack: StackOperator, environment: string) {
 }
 
 /**
- * One project of the environment: --dir (which must be among them), else the only one; exit 2
- * naming the flag otherwise. `what` says which projects count, for the messages.
+ * One project of the environment: --dir (which must be among them, or among a candidate's
+ * `dirs`), else the only one; exit 2 naming the flag otherwise. `what` says which projects count, for the messages.
  */
 async function oneProject(
-  candidates: readonly { projectDir: string }[],
+  candidates: readonly { projectDir: string; dirs?: readonly string[] }[],
   environment: string,
   values: CliValues,
   io: Io,
@@ -177,9 +178,13 @@ async function oneProject(
   if (values.dir !== undefined) {
     const clone = await resolveRepository(values.repo, io.cwd);
     const projectDir = await resolveProjectDir(clone, values.dir, io.cwd);
-    if (!candidates.some((c) => c.projectDir === projectDir))
+    // A project of a run of several stands for the run (one schedule covers them all).
+    const found = candidates.find(
+      (c) => c.projectDir === projectDir || c.dirs?.includes(projectDir) === true,
+    );
+    if (found === undefined)
       throw new InvalidInput('--dir', `${environment} has no ${what} ${projectDir} on the stack`);
-    return projectDir;
+    return found.projectDir;
   }
   const [only, ...others] = candidates;
   if (only === undefined)
@@ -203,7 +208,16 @@ export async function stackTtlVerb(
     const live = (await projectsOf(stack, environment)).filter(
       (view) => view.status === 'active' && view.destroyAt !== null,
     );
-    const projectDir = await oneProject(live, environment, values, io, 'live ephemeral');
+    // The projects one ephemeral run created (their records name it) share its one schedule,
+    // kept under the folder they share: the run's projectDir.
+    const runs = new Map<string, string[]>();
+    for (const view of live)
+      runs.set(view.lastRunId, [...(runs.get(view.lastRunId) ?? []), view.projectDir]);
+    const candidates = [...runs.values()].map((dirs) => ({
+      projectDir: dirs.length === 1 && dirs[0] !== undefined ? dirs[0] : commonDir(dirs),
+      dirs,
+    }));
+    const projectDir = await oneProject(candidates, environment, values, io, 'live ephemeral');
     const clone = await resolveRepository(values.repo, io.cwd);
     const run = parseInput(
       RUN_INPUT,

@@ -49,7 +49,7 @@ CREATE INDEX IF NOT EXISTS approvals_run ON approvals (run_id);
 CREATE TABLE IF NOT EXISTS schedules (
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, repository TEXT NOT NULL,
   commit_sha TEXT NOT NULL, fire_at TEXT NOT NULL, status TEXT NOT NULL,
-  created_by TEXT NOT NULL, protected INTEGER NOT NULL DEFAULT 0,
+  created_by TEXT NOT NULL, protected INTEGER NOT NULL DEFAULT 0, projects TEXT,
   PRIMARY KEY (environment, project_dir));
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, phase TEXT NOT NULL,
@@ -95,6 +95,8 @@ export function openDatabase(path: string): DatabaseSync {
 /** Columns added since a table was first made: a store of an older version gets them. */
 const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
   { table: 'schedules', column: 'protected', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  // The projects the scheduled destroy covers (JSON; NULL: the one project at project_dir).
+  { table: 'schedules', column: 'projects', definition: 'TEXT' },
 ];
 
 function addMissingColumns(db: DatabaseSync): void {

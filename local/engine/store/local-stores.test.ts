@@ -501,6 +501,10 @@ describe('TTL schedules', () => {
     expect(store.schedules.list()).toEqual([{ ...row, status: 'pending' }]);
     await store.schedules.upsert({ ...row, protectedEnvironment: true });
     expect(store.schedules.list()[0]?.protectedEnvironment).toBe(true);
+    // …and the projects of a run of several, a later column.
+    const projects = [{ name: 'app', dir: 'infra/app', layer: 0, varFiles: [] }];
+    await store.schedules.upsert({ ...row, projects });
+    expect(store.schedules.list()[0]?.projects).toEqual(projects);
   });
 
   it('lets exactly one of two stores claim a due schedule', async () => {

@@ -3,6 +3,9 @@
 // fired schedule stays as a row with its status, so the CLI can show what happened.
 /* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
 import type { DestroySchedule, SchedulePort } from '../../../core/ports.ts';
+import { z } from 'zod';
+import { RUN_PROJECT } from '../../../core/contracts/workflow-input.ts';
+import { parseInput } from '../../../core/validation.ts';
 import { type Row, SqliteStore, str } from './database.ts';
 
 export type ScheduleStatus = 'pending' | 'fired' | 'deleted';
@@ -12,16 +15,24 @@ export interface LocalSchedule extends DestroySchedule {
   readonly status: ScheduleStatus;
 }
 
+/** The port's schedule of a local one: what it is, without where it stands. */
+export function withoutStatus(local: LocalSchedule): DestroySchedule {
+  const schedule: { -readonly [K in keyof LocalSchedule]?: LocalSchedule[K] } = { ...local };
+  delete schedule.status;
+  return schedule as DestroySchedule;
+}
+
 export class SqliteSchedules extends SqliteStore implements SchedulePort {
   /** One row per environment and project: an upsert moves it and makes it pending again. */
   async upsert(schedule: DestroySchedule): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO schedules (environment, project_dir, repository, commit_sha, fire_at, status, created_by, protected)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
+        `INSERT INTO schedules (environment, project_dir, repository, commit_sha, fire_at, status, created_by, protected, projects)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
          ON CONFLICT (environment, project_dir) DO UPDATE SET repository = excluded.repository,
            commit_sha = excluded.commit_sha, fire_at = excluded.fire_at, status = excluded.status,
-           created_by = excluded.created_by, protected = excluded.protected`,
+           created_by = excluded.created_by, protected = excluded.protected,
+           projects = excluded.projects`,
       )
       .run(
         schedule.environment,
@@ -31,6 +42,7 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
         schedule.fireAt,
         schedule.createdBy,
         schedule.protectedEnvironment === true ? 1 : 0,
+        schedule.projects === undefined ? null : JSON.stringify(schedule.projects),
       );
   }
 
@@ -46,16 +58,7 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
       (s) => s.projectDir === projectDir && s.status === 'pending',
     );
     if (found === undefined) return undefined;
-    const { environment: env, repository, commit, fireAt, createdBy } = found;
-    return {
-      environment: env,
-      projectDir,
-      repository,
-      commit,
-      fireAt,
-      createdBy,
-      ...(found.protectedEnvironment === true ? { protectedEnvironment: true } : {}),
-    };
+    return withoutStatus(found);
   }
 
   /** Marks a due schedule fired; false when another process fired it first. */
@@ -86,6 +89,15 @@ export class SqliteSchedules extends SqliteStore implements SchedulePort {
       status: str(row, 'status') as ScheduleStatus,
       createdBy: str(row, 'created_by'),
       ...(row.protected === 1 ? { protectedEnvironment: true as const } : {}),
+      ...(typeof row.projects === 'string'
+        ? {
+            projects: parseInput(
+              z.array(RUN_PROJECT),
+              JSON.parse(row.projects),
+              'schedule.projects',
+            ),
+          }
+        : {}),
     }));
   }
 

@@ -1,0 +1,248 @@
+import { describe, expect, it } from '@jest/globals';
+import { caught } from '../test/support/caught.ts';
+import { nextDestroyLayer } from './destroy-layers.ts';
+import { nextCreateLayer } from './ephemeral-layers.ts';
+import { MAX_RUN_PROJECTS } from './contracts/workflow-input.ts';
+import { InvalidInput } from './errors.ts';
+import { prepareRun } from './run.ts';
+
+const prepared = prepareRun(
+  {
+    runId: 'run-1',
+    workflow: 'ephemeral',
+    repository: '/repo',
+    commit: 'c'.repeat(40),
+    projectDir: 'infra',
+    environment: 'pr-7',
+    ttlSeconds: 3600,
+    projects: [
+      { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
+      { name: 'dns', dir: 'infra/dns', layer: 0, workspace: 'pr-7', varFiles: [] },
+      { name: 'app', dir: 'infra/app', layer: 1, varFiles: ['infra/app/envs/pr.tfvars'] },
+    ],
+  },
+  { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
+);
+const turn = (creating: unknown) =>
+  nextCreateLayer({ run: prepared.run, projects: prepared.projects, creating });
+const applied = (name: string, layer: number) => ({
+  name,
+  dir: `infra/${name}`,
+  layer,
+  status: 'applied',
+  result: {
+    summary: { add: 2, change: 0, destroy: 0 },
+    resultLocation: `/artifacts/run-1/project-${name}/apply`,
+    outputs: { id: { sensitive: false, value: name } },
+    startedAt: '2026-12-03T10:00:00Z',
+    finishedAt: '2026-12-03T10:01:00Z',
+  },
+});
+const failed = (name: string, layer: number) => ({
+  name,
+  dir: `infra/${name}`,
+  layer,
+  status: 'failed',
+  error: { Error: 'JobFailed', Cause: 'plan-apply failed: Error: boom' },
+});
+
+describe('nextCreateLayer', () => {
+  it('creates layer by layer, each project with its plan-apply job, then says it is created', () => {
+    const first = turn({ layer: -1, created: [] });
+    expect(first).toMatchObject({ outcome: 'creating', layer: 0, started: [] });
+    expect(first.next.map((item) => [item.name, item.jobs.planApply.verb])).toEqual([
+      ['network', 'plan-apply'],
+      ['dns', 'plan-apply'],
+    ]);
+    // Each item has its own run view and the job that would destroy it again.
+    expect(first.next[1]?.run.projects).toEqual([
+      { name: 'dns', dir: 'infra/dns', layer: 0, workspace: 'pr-7', varFiles: [] },
+    ]);
+    expect(first.next[1]?.jobs.destroy).toMatchObject({ verb: 'destroy', workspace: 'pr-7' });
+
+    const second = turn({
+      layer: 0,
+      created: [],
+      results: [applied('network', 0), applied('dns', 0)],
+    });
+    expect(second).toMatchObject({ outcome: 'creating', layer: 1 });
+    expect(second.next.map((item) => item.name)).toEqual(['app']);
+    expect(second.projects.projects.map((p) => [p.name, p.status])).toEqual([
+      ['network', 'applied'],
+      ['dns', 'applied'],
+      ['app', 'not_started'],
+    ]);
+
+    const done = turn({ layer: 1, created: second.created, results: [applied('app', 1)] });
+    expect(done.outcome).toBe('created');
+    expect(done.next).toEqual([]);
+    expect(done.error).toBeUndefined();
+    expect(done.started).toEqual(['network', 'dns', 'app']);
+    expect(done.projects.failed).toBe(false);
+    expect(done.projects.summary.add).toBe(6);
+    expect(done.projects.projects[2]).toMatchObject({
+      name: 'app',
+      status: 'applied',
+      varFiles: ['infra/app/envs/pr.tfvars'],
+      outputs: { id: { sensitive: false, value: 'app' } },
+      resultLocation: '/artifacts/run-1/project-app/apply',
+      startedAt: '2026-12-03T10:00:00Z',
+    });
+  });
+
+  it('starts no later layer once a project failed, and hands what started to the cleanup', () => {
+    const done = turn({
+      layer: 0,
+      created: [],
+      results: [applied('network', 0), failed('dns', 0)],
+    });
+    expect(done.outcome).toBe('failed');
+    expect(done.next).toEqual([]);
+    expect(done.error).toEqual({
+      Error: 'JobFailed',
+      Cause: 'dns: plan-apply failed: Error: boom',
+    });
+    expect(done.projects.projects.map((p) => [p.name, p.status])).toEqual([
+      ['network', 'applied'],
+      ['dns', 'failed'],
+      ['app', 'not_started'],
+    ]);
+    // Both started (a failed apply may have created part of its resources); app never did.
+    expect(done.started).toEqual(['network', 'dns']);
+
+    // The cleanup is a destroy of exactly those, in reverse layers.
+    const cleanup = nextDestroyLayer({
+      run: prepared.run,
+      projects: prepared.projects,
+      only: done.started,
+      destroying: { layer: null, destroyed: [] },
+    });
+    expect(cleanup.projects.projects.map((p) => p.name)).toEqual(['network', 'dns']);
+    expect(cleanup.next.map((item) => [item.name, item.jobs.destroy.projectDir])).toEqual([
+      ['network', 'infra/network'],
+      ['dns', 'infra/dns'],
+    ]);
+  });
+
+  it('names no project in the error of a run of one', () => {
+    const single = prepareRun(
+      {
+        runId: 'run-2',
+        workflow: 'ephemeral',
+        repository: '/repo',
+        commit: 'c'.repeat(40),
+        projectDir: 'stack',
+        environment: 'pr-7',
+        ttlSeconds: 3600,
+      },
+      { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
+    );
+    const done = nextCreateLayer({
+      run: single.run,
+      projects: single.projects,
+      creating: {
+        layer: 0,
+        created: [],
+        results: [{ ...failed('stack', 0), name: 'stack', dir: 'stack' }],
+      },
+    });
+    expect(done.error).toEqual({ Error: 'JobFailed', Cause: 'plan-apply failed: Error: boom' });
+  });
+
+  it('names the bad field of its input', () => {
+    const error = caught(() => turn({ layer: -2, created: [] }));
+    expect(error).toBeInstanceOf(InvalidInput);
+    expect((error as InvalidInput).field).toBe('creating.creating.layer');
+  });
+});
+
+describe('the state of an ephemeral run of the most projects a run may have', () => {
+  /** Step Functions' limit on a state's data is 256 KB; this leaves room for outputs. */
+  const BUDGET_BYTES = 200 * 1024;
+
+  it(`stays under ${BUDGET_BYTES / 1024} KB through its create and its cleanup`, () => {
+    const pad = (i: number) => String(i).padStart(2, '0');
+    const many = prepareRun(
+      {
+        runId: '20261203T072758Z-0a7c8c',
+        workflow: 'ephemeral',
+        repository: 'https://github.com/acme/infrastructure-monorepo',
+        commit: 'c'.repeat(40),
+        projectDir: 'infrastructure',
+        environment: 'pull-request-12345-preview',
+        ttlSeconds: 86_400,
+        projects: Array.from({ length: MAX_RUN_PROJECTS }, (_, i) => ({
+          name: `service-${pad(i)}-component`,
+          dir: `infrastructure/services/service-${pad(i)}-component`,
+          layer: Math.floor((i * 3) / MAX_RUN_PROJECTS),
+          workspace: 'pull-request-12345-preview',
+          varFiles: [`infrastructure/services/service-${pad(i)}-component/envs/preview.tfvars`],
+        })),
+      },
+      {
+        backend: {
+          type: 's3',
+          bucket: 'stepform-state-123456789012-eu-west-1',
+          region: 'eu-west-1',
+          keyPrefix: 'stepform/state',
+        },
+        artifactsRoot: '/artifacts',
+      },
+    );
+    const result = (dir: string, name: string) => ({
+      status: 'succeeded',
+      verb: 'plan-apply',
+      hasChanges: true,
+      applied: true,
+      summary: { add: 3, change: 1, destroy: 1, replace: 1, import: 0 },
+      outputs: { endpoint: { sensitive: false, value: `https://${name}.example.internal` } },
+      resultLocation: dir,
+      startedAt: '2026-12-03T07:27:58.000Z',
+      finishedAt: '2026-12-03T07:28:58.000Z',
+    });
+    const sizes: number[] = [];
+    let creating: unknown = { layer: -1, created: [] };
+    let last: ReturnType<typeof nextCreateLayer> | undefined;
+    for (let turn = 0; turn < 5; turn += 1) {
+      const progress = nextCreateLayer({ run: many.run, projects: many.projects, creating });
+      const results = progress.next.map((item) => ({
+        name: item.name,
+        dir: item.dir,
+        layer: item.layer,
+        status: 'applied',
+        result: result(item.jobs.planApply.artifactsDir, item.name),
+      }));
+      sizes.push(
+        Buffer.byteLength(JSON.stringify({ ...many, creating: { ...progress, results } })),
+      );
+      last = progress;
+      if (progress.outcome !== 'creating') break;
+      creating = { ...progress, results };
+    }
+    expect(last?.outcome).toBe('created');
+    // The largest: every project created (the schedule failed), then destroyed again.
+    const cleanup = { only: last?.started, error: { Error: 'States.TaskFailed', Cause: 'x' } };
+    let destroying: unknown = { layer: null, destroyed: [] };
+    for (let turn = 0; turn < 5; turn += 1) {
+      const progress = nextDestroyLayer({
+        run: many.run,
+        projects: many.projects,
+        only: cleanup.only,
+        destroying,
+      });
+      const results = progress.next.map((item) => ({
+        name: item.name,
+        dir: item.dir,
+        layer: item.layer,
+        status: 'destroyed',
+        result: { ...result(item.jobs.destroy.artifactsDir, item.name), verb: 'destroy' },
+      }));
+      const state = { ...many, creating: last, cleanup, destroying: { ...progress, results } };
+      sizes.push(Buffer.byteLength(JSON.stringify(state)));
+      if (progress.outcome !== 'destroying') break;
+      destroying = { ...progress, results };
+    }
+    expect(sizes.length).toBe(8);
+    expect(Math.max(...sizes)).toBeLessThan(BUDGET_BYTES);
+  });
+});
