@@ -352,6 +352,72 @@ describe('renderConfirmationPage', () => {
     expect(html).not.toMatch(/<script|<link|src=/);
   });
 
+  it('lists what is approved: each project of a plan with its counts, before the form', () => {
+    const record = {
+      ...RECORD,
+      projectDir: 'infra',
+      subject: {
+        kind: 'plan' as const,
+        projects: [
+          {
+            name: 'network',
+            dir: 'infra/network',
+            summary: { add: 1, change: 2, destroy: 0, replace: 0 },
+          },
+          { name: 'app', dir: 'infra/app', summary: { add: 0, change: 0, destroy: 3, replace: 1 } },
+          { name: 'dns', dir: 'infra/dns' },
+        ],
+      },
+    };
+    const html = renderConfirmationPage({ record, action: 'approve', link, postUrl: '/x' });
+    expect(html).toContain('<dt>Projects under</dt><dd>infra</dd>');
+    expect(html).toContain('<caption>Each project’s changes</caption>');
+    expect(html).toContain(
+      '<tr><th scope="row">network</th><td>infra/network</td><td>1</td><td>2</td><td>0</td><td>0</td></tr>',
+    );
+    expect(html).toContain(
+      '<tr><th scope="row">app</th><td>infra/app</td><td>0</td><td>0</td><td>3</td><td>1</td></tr>',
+    );
+    expect(html).toContain(
+      '<tr><th scope="row">dns</th><td>infra/dns</td><td colspan="4">no changes</td></tr>',
+    );
+    expect(html.indexOf('<table>')).toBeLessThan(html.indexOf('<form'));
+  });
+
+  it('says a destroy or a command is what is approved, and labels its digest so', () => {
+    const destroy = renderConfirmationPage({
+      record: {
+        ...RECORD,
+        subject: { kind: 'destroy', projects: [{ name: 'app', dir: 'infra/app' }] },
+      },
+      action: 'approve',
+      link,
+      postUrl: '/x',
+    });
+    expect(destroy).toContain('<h1>Approve the destroy of prod?</h1>');
+    expect(destroy).toContain(`<dt>Destroy SHA-256</dt><dd>${'b'.repeat(64)}</dd>`);
+    expect(destroy).toContain('Approving destroys every resource of these projects');
+    expect(destroy).toContain('<th scope="row">app</th><td>infra/app</td></tr>');
+    expect(destroy).not.toContain('Plan SHA-256');
+
+    const command = renderConfirmationPage({
+      record: {
+        ...RECORD,
+        subject: {
+          kind: 'command',
+          projects: [{ name: 'app', dir: 'infra/app' }],
+          command: 'state rm <aws_instance.web>',
+        },
+      },
+      action: 'reject',
+      link: { ...link, action: 'reject' },
+      postUrl: '/x',
+    });
+    expect(command).toContain('<h1>Reject the command in prod?</h1>');
+    expect(command).toContain(`<dt>Command SHA-256</dt>`);
+    expect(command).toContain('<code>state rm &lt;aws_instance.web&gt;</code>');
+  });
+
   it('labels the button Reject for a reject link', () => {
     const html = renderConfirmationPage({
       record: RECORD,

@@ -11,6 +11,7 @@ import {
   InvalidInput,
   NotAnApprover,
 } from './errors.ts';
+import { MAX_RUN_PROJECTS } from './contracts/workflow-input.ts';
 import { httpUrl } from './urls.ts';
 import { parseInput } from './validation.ts';
 
@@ -22,13 +23,43 @@ export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
 /** What a decision makes of a pending approval (ApprovalPort.decide). */
 export type DecidedStatus = Exclude<ApprovalStatus, 'pending'>;
 
+/** The counts of a project's plan, as an approval shows them. */
+const SUBJECT_COUNTS = z.strictObject({
+  add: z.number().int().min(0),
+  change: z.number().int().min(0),
+  destroy: z.number().int().min(0),
+  replace: z.number().int().min(0),
+});
+
+/**
+ * What an approval is for, as its page shows it: a plan (each project with its counts), a
+ * destroy (each project it destroys) or a command (what runs, in which project). Kept with
+ * the approval, since the page has nothing else to show it from; absent on older records.
+ */
+export const APPROVAL_SUBJECT = z.strictObject({
+  kind: z.enum(['plan', 'destroy', 'command']),
+  projects: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).max(1024),
+        dir: z.string().min(1).max(1024),
+        summary: SUBJECT_COUNTS.optional(),
+      }),
+    )
+    .max(MAX_RUN_PROJECTS),
+  command: z.string().max(2048).optional(),
+});
+export type ApprovalSubject = z.output<typeof APPROVAL_SUBJECT>;
+
 export interface ApprovalRecord {
   readonly id: string;
   readonly runId: string;
   readonly environment: string;
   readonly projectDir: string;
   readonly commit: string;
+  /** The digest of what is approved: the plan's, or the destroy's or command's (steps.ts). */
   readonly planSha256: string;
+  readonly subject?: ApprovalSubject;
   /** ISO-8601. */
   readonly requestedAt: string;
   /** ISO-8601. */
@@ -263,6 +294,10 @@ const PAGE_STYLE = [
   'dt{font-weight:600;margin-top:.5rem}dd{margin:0;font-family:ui-monospace,monospace;overflow-wrap:anywhere}',
   'button{font-size:1rem;padding:.5rem 1.5rem;margin-top:1.5rem;cursor:pointer}',
   '.ok{color:#1a7f37}.fail{color:#cf222e}',
+  'table{border-collapse:collapse;margin-top:1.5rem;width:100%;display:block;overflow-x:auto}',
+  'caption{text-align:left;font-weight:600;padding-bottom:.25rem}',
+  'th,td{border-bottom:1px solid #d0d7de;padding:.25rem .5rem;text-align:left}',
+  'td{font-family:ui-monospace,monospace;overflow-wrap:anywhere}',
 ].join('');
 
 function page(title: string, body: string): string {
@@ -300,13 +335,15 @@ export interface ConfirmationPageInput {
 export function renderConfirmationPage(input: ConfirmationPageInput): string {
   const { record, action, link, postUrl } = input;
   const verb = action === 'approve' ? 'Approve' : 'Reject';
+  const kind = record.subject?.kind ?? 'plan';
+  const several = (record.subject?.projects.length ?? 1) > 1;
   const rows: [string, string][] = [
     ...(link.approver === undefined ? [] : [['Deciding as', link.approver] as [string, string]]),
     ['Run', record.runId],
     ['Environment', record.environment],
-    ['Project', record.projectDir],
+    [several ? 'Projects under' : 'Project', record.projectDir],
     ['Commit', record.commit],
-    ['Plan SHA-256', record.planSha256],
+    [`${DIGEST_LABELS[kind]} SHA-256`, record.planSha256],
     ['Requested', record.requestedAt],
     ['Expires', record.expiresAt],
   ];
@@ -327,16 +364,69 @@ export function renderConfirmationPage(input: ConfirmationPageInput): string {
           '</form>',
         ].join('\n')
       : `<p class="fail">This approval is already ${escapeHtml(record.status)}; nothing more to decide.</p>`;
-  const title = `${verb} the plan for ${record.environment}?`;
+  const title = `${verb} ${TITLES[kind]} ${record.environment}?`;
   return page(
     title,
     [
       `<h1>${escapeHtml(title)}</h1>`,
-      `<p>${verb === 'Approve' ? 'Approving applies exactly this saved plan.' : 'Rejecting ends the run without applying the plan.'}</p>`,
+      `<p>${escapeHtml(CONSEQUENCES[kind][action])}</p>`,
       `<dl>\n${details}\n</dl>`,
+      ...(record.subject === undefined ? [] : [subjectSection(record.subject)]),
       form,
     ].join('\n'),
   );
+}
+
+const DIGEST_LABELS = { plan: 'Plan', destroy: 'Destroy', command: 'Command' } as const;
+const TITLES = {
+  plan: 'the plan for',
+  destroy: 'the destroy of',
+  command: 'the command in',
+} as const;
+const CONSEQUENCES = {
+  plan: {
+    approve: 'Approving applies exactly these saved plans, layer by layer.',
+    reject: 'Rejecting ends the run without applying anything.',
+  },
+  destroy: {
+    approve: 'Approving destroys every resource of these projects, layers in reverse.',
+    reject: 'Rejecting ends the run without destroying anything.',
+  },
+  command: {
+    approve: 'Approving runs exactly this command against the state.',
+    reject: 'Rejecting ends the run without running the command.',
+  },
+} as const;
+
+/** What is approved, project by project: a plan's counts, a destroy's projects, a command. */
+function subjectSection(subject: ApprovalSubject): string {
+  const cell = (value: string | number) => `<td>${escapeHtml(String(value))}</td>`;
+  const counts = subject.kind === 'plan';
+  const head = ['Project', 'Folder', ...(counts ? ['Add', 'Change', 'Destroy', 'Replace'] : [])]
+    .map((label) => `<th scope="col">${label}</th>`)
+    .join('');
+  const rows = subject.projects.map((project) => {
+    const s = project.summary;
+    const numbers = counts
+      ? s === undefined
+        ? '<td colspan="4">no changes</td>'
+        : [s.add, s.change, s.destroy, s.replace].map(cell).join('')
+      : '';
+    return `<tr><th scope="row">${escapeHtml(project.name)}</th>${cell(project.dir)}${numbers}</tr>`;
+  });
+  const caption = {
+    plan: 'Each project’s changes',
+    destroy: 'The projects destroyed',
+    command: 'The project the command runs in',
+  }[subject.kind];
+  return [
+    ...(subject.command === undefined
+      ? []
+      : [`<p>Command: <code>${escapeHtml(subject.command)}</code></p>`]),
+    `<table>\n<caption>${caption}</caption>`,
+    `<thead><tr>${head}</tr></thead>`,
+    `<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`,
+  ].join('\n');
 }
 
 /** The page after the POST: the decision taken, or why it was refused. */

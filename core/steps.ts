@@ -7,6 +7,7 @@ import { ENVIRONMENT_NAME, JOB, RUN_ID } from './contracts/job-input.ts';
 import {
   APPROVER_NAME,
   type ApprovalAction,
+  type ApprovalSubject,
   approvalLink,
   decideApproval,
   linkDecider,
@@ -57,6 +58,7 @@ import { type ApplyProgress, nextLayer } from './apply-layers.ts';
 import { type DestroyProgress, nextDestroyLayer } from './destroy-layers.ts';
 import { type CreateProgress, nextCreateLayer } from './ephemeral-layers.ts';
 import {
+  COUNTS,
   type CollectedProjects,
   PROJECT_STATUSES,
   type ProjectStatus,
@@ -124,14 +126,33 @@ const APPROVAL_REQUEST_INPUT = z
     executionArn: z.string().min(1).optional(),
     run: RUN_INPUT,
     plan: z
-      .looseObject({ plan: z.strictObject({ dir: z.string(), sha256: z.string() }) })
+      .looseObject({
+        plan: z.strictObject({ dir: z.string(), sha256: z.string() }),
+        /** CollectPlans' projects: what the approval page lists. */
+        projects: z
+          .array(
+            z.looseObject({
+              name: z.string(),
+              dir: z.string(),
+              hasChanges: z.boolean().optional(),
+              summary: COUNTS,
+            }),
+          )
+          .optional(),
+      })
       .optional(),
     command: z.strictObject({ args: z.array(z.string()).min(1) }).optional(),
     /** A destroy: PrepareRun's projects, each with its destroy job. */
     destroy: z
       .strictObject({
         projects: z
-          .array(z.looseObject({ dir: z.string(), jobs: z.looseObject({ destroy: JOB }) }))
+          .array(
+            z.looseObject({
+              name: z.string().optional(),
+              dir: z.string(),
+              jobs: z.looseObject({ destroy: JOB }),
+            }),
+          )
           .min(1),
       })
       .optional(),
@@ -683,6 +704,7 @@ export async function requestApprovalStep(
     });
     destroy = { environment: run.environment, commit: run.commit, projects };
   }
+  const subject = approvalSubject(request, command);
   const id = newApprovalId();
   const expiresAt = new Date(options.now.getTime() + run.approvalTimeoutSeconds * 1000);
   const approval: StoredApproval = {
@@ -698,6 +720,7 @@ export async function requestApprovalStep(
       : destroy
         ? destroyDigest(destroy)
         : commandDigest(request.command?.args ?? []),
+    subject,
     status: 'pending',
     requestedAt: options.now.toISOString(),
     expiresAt: expiresAt.toISOString(),
@@ -730,6 +753,53 @@ export async function requestApprovalStep(
     ...(command === undefined ? {} : { command }),
     ...(destroy === undefined ? {} : { destroy }),
     ...made,
+  };
+}
+
+/** What the approval page lists: each project's plan counts, the destroyed projects, the command. */
+function approvalSubject(
+  request: z.output<typeof APPROVAL_REQUEST_INPUT>,
+  command: ApprovedCommand | undefined,
+): ApprovalSubject {
+  const { run, plan, destroy } = request;
+  const names = new Map(runProjects(run).map((project) => [project.dir, project.name]));
+  if (plan !== undefined) {
+    const projects = plan.projects ?? [{ name: run.projectDir, dir: run.projectDir }];
+    return {
+      kind: 'plan',
+      projects: projects.map((project) => {
+        const counts = 'summary' in project ? project.summary : undefined;
+        const changes = counts !== undefined && !('hasChanges' in project && !project.hasChanges);
+        return {
+          name: project.name,
+          dir: project.dir,
+          ...(changes
+            ? {
+                summary: {
+                  add: counts.add,
+                  change: counts.change,
+                  destroy: counts.destroy,
+                  replace: counts.replace,
+                },
+              }
+            : {}),
+        };
+      }),
+    };
+  }
+  if (destroy !== undefined) {
+    return {
+      kind: 'destroy',
+      projects: destroy.projects.map(({ name, dir }) => ({
+        name: name ?? names.get(dir) ?? dir,
+        dir,
+      })),
+    };
+  }
+  return {
+    kind: 'command',
+    projects: [{ name: names.get(run.projectDir) ?? run.projectDir, dir: run.projectDir }],
+    ...(command === undefined ? {} : { command: [command.name, ...command.args].join(' ') }),
   };
 }
 

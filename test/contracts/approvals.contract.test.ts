@@ -37,6 +37,26 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
     expect(await approvals.get('no-such-approval')).toBeUndefined();
   });
 
+  it('keeps what the approval is for: each project of a plan with its counts', async () => {
+    const approvals = await open();
+    const subject = {
+      kind: 'plan' as const,
+      projects: [
+        {
+          name: 'network',
+          dir: 'infra/network',
+          summary: { add: 1, change: 0, destroy: 2, replace: 1 },
+        },
+        { name: 'dns', dir: 'infra/dns' },
+      ],
+    };
+    const pending = storedApproval({ id: 'with-subject', subject });
+
+    await approvals.create(pending);
+
+    expect(await approvals.get(pending.id)).toEqual(pending);
+  });
+
   it('stores it as pending, whatever status it is given', async () => {
     const approvals = await open();
     await approvals.create(storedApproval({ status: 'approved' }));

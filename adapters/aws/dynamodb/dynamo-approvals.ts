@@ -1,7 +1,7 @@
 // Approvals in the DynamoDB table: the ApprovalPort.
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
-import type { DecidedStatus } from '../../../core/approval.ts';
+import { APPROVAL_SUBJECT, type DecidedStatus } from '../../../core/approval.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
 import {
@@ -27,6 +27,7 @@ const APPROVAL_ITEM = z.object({
   expiresAt: z.string(),
   decidedBy: z.string().optional(),
   decidedAt: z.string().optional(),
+  subject: APPROVAL_SUBJECT.optional(),
 });
 
 const RUN_APPROVAL_ITEM = z.object({ approvalId: z.string() });
@@ -70,6 +71,7 @@ export class DynamoApprovalPort implements ApprovalPort {
         projectDir: approval.projectDir,
         commit: approval.commit,
         planSha256: approval.planSha256,
+        ...(approval.subject === undefined ? {} : { subject: approval.subject }),
         status: 'pending',
         requestedAt: approval.requestedAt,
         expiresAt: approval.expiresAt,

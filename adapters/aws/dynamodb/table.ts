@@ -28,7 +28,8 @@
 // |                 |                                |               | Query, never a Scan), expiresAtEpoch as the approval's
 // | APPROVAL#<id>   | APPROVAL                       | approval      | id, runId, taskToken, environment, projectDir,
 // |                 |                                |               | commit, planSha256, status, requestedAt, expiresAt,
-// |                 |                                |               | decidedBy?, decidedAt?,
+// |                 |                                |               | decidedBy?, decidedAt?, subject? (a map: what
+// |                 |                                |               | is approved, core/approval.ts APPROVAL_SUBJECT),
 // |                 |                                |               | expiresAtEpoch = expiresAt + approval retention
 //
 // Every ISO-8601 time is written by Date#toISOString (UTC, milliseconds), so comparing two of

@@ -2,7 +2,12 @@
 // CLI's approve/reject and the engine's clean-up find it by run). A decision is one
 // conditional UPDATE, so of two processes deciding at once exactly one wins.
 /* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
-import type { ApprovalStatus, DecidedStatus } from '../../../core/approval.ts';
+import {
+  APPROVAL_SUBJECT,
+  type ApprovalStatus,
+  type DecidedStatus,
+} from '../../../core/approval.ts';
+import { parseInput } from '../../../core/validation.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
 import { type Row, SqliteStore, isConstraintViolation, optStr, str } from './database.ts';
@@ -13,7 +18,7 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
       this.db
         .prepare(
           `INSERT INTO approvals (id, run_id, task_token, environment, project_dir, commit_sha, plan_sha256,
-             status, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+             status, requested_at, expires_at, subject) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
         )
         .run(
           approval.id,
@@ -25,6 +30,7 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
           approval.planSha256,
           approval.requestedAt,
           approval.expiresAt,
+          approval.subject === undefined ? null : JSON.stringify(approval.subject),
         );
     } catch (error) {
       if (!isConstraintViolation(error)) throw error;
@@ -78,5 +84,8 @@ function toApproval(row: Row): StoredApproval {
     expiresAt: str(row, 'expires_at'),
     ...(decidedBy === null ? {} : { decidedBy }),
     ...(decidedAt === null ? {} : { decidedAt }),
+    ...(typeof row.subject === 'string'
+      ? { subject: parseInput(APPROVAL_SUBJECT, JSON.parse(row.subject), 'approval.subject') }
+      : {}),
   };
 }
