@@ -136,7 +136,12 @@ describe('approve', () => {
     const times = events.map((e) => Date.parse(e.at));
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(events.find((e) => e.phase === 'awaiting_approval')?.projects).toEqual([
-      { name: PROJECT, dir: PROJECT, summary: { add: 3, change: 0, destroy: 0 } },
+      {
+        name: PROJECT,
+        dir: PROJECT,
+        status: 'planned',
+        summary: { add: 3, change: 0, destroy: 0 },
+      },
     ]);
   });
 });
