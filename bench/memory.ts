@@ -113,7 +113,7 @@ async function fillStore(path: string, repository: string, count: number): Promi
               runId,
               workflow: 'plan-apply',
               environment,
-              project: 'terraform/platform',
+              projects: [{ name: 'platform', dir: 'terraform/platform' }],
               commit: i.toString(16).padStart(40, 'a'),
               phase,
             },

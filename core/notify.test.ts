@@ -43,14 +43,14 @@ describe('notifyStep', () => {
     expect(report).toEqual({ delivered: ['status', 'chat', 'pr-comment (file)'], failed: [] });
     expect(events).toEqual([
       {
-        schemaVersion: 1,
+        schemaVersion: 2,
         runId: 'run-1',
         workflow: 'plan-apply',
         environment: 'dev',
-        project: 'stack',
+        // A run of one project, without stepform.yaml: named after its folder.
+        projects: [{ name: 'stack', dir: 'stack', summary: { add: 2, change: 1, destroy: 1 } }],
         commit: 'a'.repeat(40),
         phase: 'planned',
-        summary: { add: 2, change: 1, destroy: 1 },
         at: '2026-11-23T10:00:00.000Z',
       },
     ]);
@@ -253,6 +253,14 @@ describe('notifyStep of a run of projects', () => {
     outputs: {},
     ...(status === 'failed' ? { error: { name: 'JobFailed', message: 'plan failed: x' } } : {}),
   });
+  const run = {
+    ...RUN,
+    projectDir: 'infra',
+    projects: [
+      { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
+      { name: 'app', dir: 'infra/app', layer: 1, varFiles: [] },
+    ],
+  };
   const projects = {
     failed: true,
     hasChanges: true,
@@ -265,15 +273,23 @@ describe('notifyStep of a run of projects', () => {
     const { ports, events, details, comments } = fakePorts({
       artifacts: { readResult: async (location) => (read.push(location), RESULT) },
     });
-    await notifyStep({ run: RUN, phase: 'failed', projects }, ports, NOW);
+    await notifyStep({ run, phase: 'failed', projects }, ports, NOW);
     expect(read).toEqual(['/a/project-network/plan']);
-    expect(events[0]).toMatchObject({
-      summary: { add: 2, change: 0, destroy: 0 },
-      projects: [
-        { name: 'network', dir: 'infra/network', status: 'planned', summary: { add: 2 } },
-        { name: 'app', dir: 'infra/app', status: 'failed', summary: { add: 0 } },
-      ],
-    });
+    expect(events[0]?.projects).toEqual([
+      {
+        name: 'network',
+        dir: 'infra/network',
+        status: 'planned',
+        summary: { add: 2, change: 0, destroy: 0 },
+      },
+      {
+        name: 'app',
+        dir: 'infra/app',
+        status: 'failed',
+        summary: { add: 0, change: 0, destroy: 0 },
+      },
+    ]);
+    expect(events[0]).not.toHaveProperty('summary');
     expect(details[0]).toMatchObject({ projects: projects.projects });
     expect(comments).toHaveLength(1);
     const markdown = comments[0]?.markdown ?? '';
@@ -282,11 +298,37 @@ describe('notifyStep of a run of projects', () => {
     expect(markdown).toContain('JobFailed: plan failed: x');
   });
 
+  it('tells of each project the run covers before there are reports (started)', async () => {
+    const { ports, events } = fakePorts();
+    await notifyStep({ run, phase: 'started' }, ports, NOW);
+    expect(events[0]?.projects).toEqual([
+      { name: 'network', dir: 'infra/network' },
+      { name: 'app', dir: 'infra/app' },
+    ]);
+  });
+
   it('tells of a run of one project as of its job: its result.json', async () => {
-    const { ports, details } = fakePorts();
+    const { ports, details, events } = fakePorts();
     const one = { ...projects, failed: false, projects: [project('network', 0, 'planned')] };
-    await notifyStep({ run: RUN, phase: 'planned', projects: one }, ports, NOW);
+    await notifyStep(
+      {
+        run: { ...run, projectDir: 'infra/network', projects: run.projects.slice(0, 1) },
+        phase: 'planned',
+        projects: one,
+      },
+      ports,
+      NOW,
+    );
     expect(details[0]).toMatchObject({ outputs: RESULT.outputs, planSha256: 'b'.repeat(64) });
+    // Its name in stepform.yaml, its status, and the counts of its result.json.
+    expect(events[0]?.projects).toEqual([
+      {
+        name: 'network',
+        dir: 'infra/network',
+        status: 'planned',
+        summary: { add: 2, change: 1, destroy: 1 },
+      },
+    ]);
   });
 });
 

@@ -218,16 +218,32 @@ export async function notifyStep(
     });
   }
 
+  // The event's projects: a run of one project gives its one with the run's counts (its
+  // result.json's), a run of several each project's report, or, before there are reports,
+  // each project as the run covers it.
+  const covered = runProjects(run);
+  const onlyProject = covered.length === 1 && projects.length <= 1 ? covered[0] : undefined;
+  const eventProjects =
+    onlyProject !== undefined
+      ? [
+          {
+            name: onlyProject.name,
+            dir: onlyProject.dir,
+            ...(detail.summary ? { summary: detail.summary } : {}),
+            ...(projects[0] ? { status: projects[0].status } : {}),
+          },
+        ]
+      : projects.length > 0
+        ? projects.map((p) => ({ name: p.name, dir: p.dir, status: p.status, summary: p.summary }))
+        : covered.map((p) => ({ name: p.name, dir: p.dir }));
   const event = statusEvent(
     {
       runId: run.runId,
       workflow: run.workflow,
       environment: run.environment,
-      project: run.projectDir,
+      projects: eventProjects,
       commit: run.commit,
       phase,
-      ...(detail.summary ? { summary: detail.summary } : {}),
-      ...(notice.projects ? { projects: notice.projects.projects } : {}),
       ...(notice.error || notice.rollback ? { message: line } : {}),
     },
     now,

@@ -400,7 +400,7 @@ describe('execution-ended handler', () => {
 });
 
 describe('notify handler', () => {
-  it('sends the status event to the FIFO queue, grouped by environment, deduplicated by run and phase', async () => {
+  it('sends the status event to the FIFO queue, grouped by environment, deduplicated by run, phase and projects', async () => {
     const { handler } = await import('./notify.ts');
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
     dynamo.on(UpdateCommand).resolves({});
@@ -409,12 +409,14 @@ describe('notify handler', () => {
     expect(sent).toMatchObject({
       QueueUrl: ENV.STATUS_QUEUE_URL,
       MessageGroupId: 'dev',
-      MessageDeduplicationId: 'run-1:started',
+      MessageDeduplicationId: 'run-1:started:stack',
     });
     expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
+      schemaVersion: 2,
       runId: 'run-1',
       phase: 'started',
       environment: 'dev',
+      projects: [{ name: 'stack', dir: 'stack' }],
     });
   });
 });

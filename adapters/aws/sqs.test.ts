@@ -13,10 +13,9 @@ const FIELDS = {
   runId: 'run-1',
   workflow: 'plan-apply',
   environment: 'dev',
-  project: 'infra/app',
+  projects: [{ name: 'app', dir: 'infra/app', summary: { add: 2, change: 0, destroy: 1 } }],
   commit: 'a'.repeat(40),
   phase: 'awaiting_approval',
-  summary: { add: 2, change: 0, destroy: 1 },
 } as const;
 const event = statusEvent(FIELDS, new Date('2026-03-01T10:00:00.000Z'));
 
@@ -25,7 +24,7 @@ beforeEach(() => {
 });
 
 describe('SqsStatusPort', () => {
-  it('sends the event as JSON with group = environment and dedup id = run + phase', async () => {
+  it('sends the event as JSON with group = environment and dedup id = run + phase + projects', async () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
     await new SqsStatusPort(client, QUEUE).publish(event);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
@@ -33,10 +32,10 @@ describe('SqsStatusPort', () => {
       QueueUrl: QUEUE,
       MessageBody: JSON.stringify(event),
       MessageGroupId: 'dev',
-      MessageDeduplicationId: 'run-1:awaiting_approval',
+      MessageDeduplicationId: 'run-1:awaiting_approval:app',
     });
     expect(JSON.parse(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!)).toEqual(
-      { schemaVersion: 1, ...FIELDS, at: '2026-03-01T10:00:00.000Z' },
+      { schemaVersion: 2, ...FIELDS, at: '2026-03-01T10:00:00.000Z' },
     );
   });
 

@@ -1,7 +1,8 @@
 // The SQS adapter of the status port: one message per run and phase on a FIFO queue. The
 // message group is the environment, so one environment's events arrive in order while
-// environments do not wait on each other; the deduplication id is run + phase, so a retried
-// step never sends the same event twice (within SQS's five-minute deduplication window).
+// environments do not wait on each other; the deduplication id is run + phase + the event's
+// projects, so a retried step never sends the same event twice (within SQS's five-minute
+// deduplication window).
 import { type SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { InvalidInput } from '../../core/errors.ts';
 import type { StatusPort } from '../../core/ports.ts';
@@ -40,7 +41,7 @@ export class SqsStatusPort implements StatusPort {
         QueueUrl: this.queueUrl,
         MessageBody: JSON.stringify(checked),
         MessageGroupId: messageGroupId(checked.environment),
-        MessageDeduplicationId: deduplicationId(checked.runId, checked.phase),
+        MessageDeduplicationId: deduplicationId(checked),
       }),
     );
   }

@@ -1,6 +1,7 @@
 // The status event: one per phase of a run, sent to SQS (FIFO, one message group per
-// environment) and written to the local outbox. Consumers read `schemaVersion` first. Pure,
-// apart from node:crypto.
+// environment) and written to the local outbox. Consumers read `schemaVersion` first (2: the
+// run's projects in `projects`; schemas/status-event.schema.json describes it). Pure, apart
+// from node:crypto.
 import { CHANGE_COUNTS, type ChangeCounts } from './job-result.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -60,84 +61,93 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
 /** Longer messages are cut by statusEvent, so an event stays far below SQS's 256 KiB. */
 export const STATUS_MESSAGE_LIMIT = 4_000;
 
-export const STATUS_EVENT = z.strictObject({
-  schemaVersion: z.literal(1),
-  runId: RUN_ID,
-  workflow: z.enum(WORKFLOWS),
-  environment: ENVIRONMENT_NAME,
-  project: z
+/** The version consumers read first; 2 replaced version 1's `project` and `summary` by `projects`. */
+export const STATUS_EVENT_SCHEMA_VERSION = 2;
+
+/** A project of the run, as an event tells of it. */
+export const STATUS_EVENT_PROJECT = z.strictObject({
+  /** Its name in stepform.yaml; without one, its folder (as long as a dir may be). */
+  name: z.string().min(1).max(1024),
+  dir: z
     .string()
+    .max(1024)
     .regex(
       /^(\.|[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*)$/,
       'must be a relative path inside the repository',
     ),
+  /** Its counts, once planned. */
+  summary: CHANGE_COUNTS.optional().describe("Its plan's counts, when known."),
+  /** Its own status when known (planned, applied, rolled_back, not_started, destroyed…). */
+  status: z
+    .string()
+    .min(1)
+    .max(32)
+    .optional()
+    .describe(
+      'Its own status, when known: planned, no_changes, applied, failed, rolled_back, rollback_failed, not_started, destroyed, destroy_failed.',
+    ),
+});
+
+export const STATUS_EVENT = z.strictObject({
+  schemaVersion: z.literal(STATUS_EVENT_SCHEMA_VERSION),
+  runId: RUN_ID,
+  workflow: z.enum(WORKFLOWS),
+  environment: ENVIRONMENT_NAME,
+  /** The projects the event is about: the run's (a run of one project: its one). */
+  projects: z
+    .array(STATUS_EVENT_PROJECT)
+    .min(1)
+    .max(MAX_RUN_PROJECTS)
+    .describe(
+      "The projects the event is about: the run's (one, named after its folder, without stepform.yaml), or the one project a step of the run is about (rolling_back).",
+    ),
   commit: COMMIT_SHA,
   phase: z.enum(PHASES),
-  summary: CHANGE_COUNTS.optional(),
-  /** A run of projects: each one's name, folder, status and counts (`summary` adds them up). */
-  projects: z
-    .array(
-      z.strictObject({
-        // Its name in stepform.yaml, or without one its folder (as long as a dir may be).
-        name: z.string().min(1).max(1024),
-        dir: z.string().min(1).max(1024),
-        status: z.string().min(1).max(32),
-        summary: CHANGE_COUNTS,
-      }),
-    )
-    .max(MAX_RUN_PROJECTS)
-    .optional(),
   url: z.url({ protocol: /^https?$/ }).optional(),
   message: z.string().max(STATUS_MESSAGE_LIMIT).optional(),
   at: z.iso.datetime({ offset: true }),
 });
 export type StatusEvent = z.output<typeof STATUS_EVENT>;
 
+export interface StatusEventProjectFields {
+  readonly name: string;
+  readonly dir: string;
+  /** Only add, change and destroy are kept (a full plan summary may be passed). */
+  readonly summary?: ChangeCounts | undefined;
+  readonly status?: string | undefined;
+}
+
 export interface StatusEventFields {
   readonly runId: string;
   readonly workflow: Workflow;
   readonly environment: string;
-  readonly project: string;
+  readonly projects: readonly StatusEventProjectFields[];
   readonly commit: string;
   readonly phase: Phase;
-  /** Only add, change and destroy are kept (a full plan summary may be passed). */
-  readonly summary?: ChangeCounts;
-  readonly projects?: readonly {
-    readonly name: string;
-    readonly dir: string;
-    readonly status: string;
-    readonly summary: ChangeCounts;
-  }[];
   readonly url?: string;
   readonly message?: string;
 }
 
 /** Builds and validates an event (InvalidInput names the bad field under `event`). */
 export function statusEvent(fields: StatusEventFields, now: Date): StatusEvent {
-  const { summary, message, url, projects } = fields;
+  const { message, url } = fields;
   return parseInput(
     STATUS_EVENT,
     {
-      schemaVersion: 1,
+      schemaVersion: STATUS_EVENT_SCHEMA_VERSION,
       runId: fields.runId,
       workflow: fields.workflow,
       environment: fields.environment,
-      project: fields.project,
+      projects: fields.projects.map(({ name, dir, summary, status }) => ({
+        name,
+        dir,
+        ...(summary === undefined
+          ? {}
+          : { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }),
+        ...(status === undefined ? {} : { status }),
+      })),
       commit: fields.commit,
       phase: fields.phase,
-      ...(summary === undefined
-        ? {}
-        : { summary: { add: summary.add, change: summary.change, destroy: summary.destroy } }),
-      ...(projects === undefined
-        ? {}
-        : {
-            projects: projects.map((p) => ({
-              name: p.name,
-              dir: p.dir,
-              status: p.status,
-              summary: { add: p.summary.add, change: p.summary.change, destroy: p.summary.destroy },
-            })),
-          }),
       ...(url === undefined ? {} : { url }),
       ...(message === undefined
         ? {}
@@ -161,12 +171,25 @@ function sqsId(raw: string): string {
   return `${prefix}~${hash}`;
 }
 
-/** The FIFO deduplication id: one event per run and phase, however often it is retried. */
-export function deduplicationId(runId: string, phase: Phase): string {
-  return sqsId(`${runId}:${phase}`);
+/**
+ * The FIFO deduplication id: one event per run, phase and projects, however often it is
+ * retried. The projects count because a run of several projects tells of one of them on its
+ * own (rolling_back, from inside the apply's Map): two projects rolling back in one run are
+ * two events, where run and phase alone would have SQS drop the second.
+ */
+export function deduplicationId(
+  event: Pick<StatusEvent, 'runId' | 'phase'> & { readonly projects: readonly { name: string }[] },
+): string {
+  return sqsId(`${event.runId}:${event.phase}:${event.projects.map((p) => p.name).join(',')}`);
 }
 
-/** The FIFO message group: events of one environment are delivered in order. */
+/**
+ * The FIFO message group: events of one environment are delivered in order, and
+ * environments do not wait on each other. It stays the environment, not a project: an event
+ * names several projects (no one of them could be its group), a run holds its environment's
+ * projects together from start to end, and a consumer deciding on an environment (a
+ * dashboard, a promotion gate) needs its runs' phases in the order they happened.
+ */
 export function messageGroupId(environment: string): string {
   return sqsId(environment);
 }

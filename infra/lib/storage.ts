@@ -129,7 +129,7 @@ export class StepformStorage extends Construct {
     });
     this.statusQueue = new sqs.Queue(this, 'StatusQueue', {
       fifo: true,
-      // The sender sets the deduplication id (run and phase) and the group (environment).
+      // The sender sets the deduplication id (run, phase, projects) and the group (environment).
       contentBasedDeduplication: false,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -99,7 +99,7 @@ describe('SQS adapter on moto', () => {
           runId: 'run-7',
           workflow: 'plan-apply',
           environment: 'staging',
-          project: 'infra/app',
+          projects: [{ name: 'app', dir: 'infra/app' }],
           commit: COMMIT,
           phase,
         },
@@ -134,7 +134,7 @@ describe('SQS adapter on moto', () => {
     for (const message of received) {
       expect(message.Attributes?.MessageGroupId).toBe('staging');
     }
-    expect(received[2]!.Attributes?.MessageDeduplicationId).toBe('run-7:awaiting_approval');
+    expect(received[2]!.Attributes?.MessageDeduplicationId).toBe('run-7:awaiting_approval:app');
     expect(JSON.parse(received[0]!.Body!)).toEqual(event('started', 0));
   });
 });

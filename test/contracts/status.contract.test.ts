@@ -92,10 +92,9 @@ function event(runId: string, phase: Phase, second: number, environment = 'stagi
       runId,
       workflow: 'plan-apply',
       environment,
-      project: 'infra/app',
+      projects: [{ name: 'app', dir: 'infra/app', summary: { add: 2, change: 0, destroy: 1 } }],
       commit: 'c'.repeat(40),
       phase,
-      summary: { add: 2, change: 0, destroy: 1 },
       message: `${phase} at ${second}`,
     },
     new Date(T0.getTime() + second * 1000),
@@ -147,4 +146,59 @@ describe.each(STORES)('StatusPort on %s', (_name, open) => {
     await expect(publishing).rejects.toMatchObject({ field: 'event.phase' });
     expect(await delivered(0)).toEqual([]);
   });
+
+  it('refuses an event whose project is malformed, naming it, and sends nothing', async () => {
+    const { status, delivered } = await open();
+    const malformed = {
+      ...event('run-9', 'started', 0),
+      projects: [{ name: 'app', dir: '../elsewhere' }],
+    } as StatusEvent;
+
+    const publishing = status.publish(malformed);
+
+    await expect(publishing).rejects.toMatchObject({ field: 'event.projects.0.dir' });
+    expect(await delivered(0)).toEqual([]);
+  });
+
+  it('delivers the events of a run of several projects, and one per project of the same phase', async () => {
+    const { status, delivered } = await open();
+    const at = (second: number) => new Date(T0.getTime() + second * 1000);
+    const fields = {
+      runId: 'run-5',
+      workflow: 'plan-apply',
+      environment: 'staging',
+      commit: 'c'.repeat(40),
+    } as const;
+    const events = [
+      statusEvent(
+        {
+          ...fields,
+          phase: 'applying',
+          projects: [
+            { name: 'network', dir: 'infra/network', status: 'planned', summary: PLANNED },
+            { name: 'app', dir: 'infra/app', status: 'planned', summary: PLANNED },
+          ],
+        },
+        at(0),
+      ),
+      // Each project rolling back tells of itself, in the same run and phase: two events.
+      ...['network', 'app'].map((name, i) =>
+        statusEvent(
+          {
+            ...fields,
+            phase: 'rolling_back',
+            projects: [{ name, dir: `infra/${name}` }],
+            message: `${name} rolling back`,
+          },
+          at(1 + i),
+        ),
+      ),
+    ];
+
+    for (const e of events) await status.publish(e);
+
+    expect(await delivered(events.length)).toEqual(events);
+  });
 });
+
+const PLANNED = { add: 2, change: 0, destroy: 1 };

@@ -124,22 +124,25 @@ describe('approve', () => {
     const events = outbox.map((o) => STATUS_EVENT.parse(o.body));
     for (const event of events) {
       expect(event).toMatchObject({
-        schemaVersion: 1,
+        schemaVersion: 2,
         runId,
         workflow: 'plan-apply',
         environment: 'approved',
-        project: PROJECT,
+        projects: [{ name: PROJECT, dir: PROJECT }],
         commit: ws.commit,
       });
     }
     expect(events.map((e) => e.phase)).toEqual(outbox.map((o) => o.phase));
     const times = events.map((e) => Date.parse(e.at));
     expect(times).toEqual([...times].sort((a, b) => a - b));
-    expect(events.find((e) => e.phase === 'awaiting_approval')?.summary).toEqual({
-      add: 3,
-      change: 0,
-      destroy: 0,
-    });
+    expect(events.find((e) => e.phase === 'awaiting_approval')?.projects).toEqual([
+      {
+        name: PROJECT,
+        dir: PROJECT,
+        status: 'planned',
+        summary: { add: 3, change: 0, destroy: 0 },
+      },
+    ]);
   });
 });
 

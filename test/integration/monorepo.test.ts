@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stateKey } from '../../core/contracts/job-input.ts';
+import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
 import {
   type CliResult,
   type RunningCli,
@@ -93,6 +94,35 @@ describe('plan on the golden monorepo', () => {
     expect(network).toContain('10.0.0.0/16');
     const dns = await readFile(join(runDir, 'project-dns', 'plan', 'plan.txt'), 'utf8');
     expect(dns).toContain('dev.example.internal');
+    // The status events name the projects: each as the run covers it when it starts, then
+    // each with its plan's counts and status.
+    const store = openLocalStores(join(repo.dir, '.git', 'stepform', 'stepform.db'));
+    try {
+      const events = store.outbox
+        .list(json?.runId ?? '')
+        .map((row) => STATUS_EVENT.parse(row.body));
+      expect(events.map((e) => [e.phase, e.projects])).toEqual([
+        [
+          'started',
+          [
+            { name: 'network', dir: 'infra/network' },
+            { name: 'dns', dir: 'infra/dns' },
+            { name: 'app', dir: 'infra/app' },
+          ],
+        ],
+        [
+          'planned',
+          ['network', 'dns', 'app'].map((name) => ({
+            name,
+            dir: `infra/${name}`,
+            status: 'planned',
+            summary: { add: 1, change: 0, destroy: 0 },
+          })),
+        ],
+      ]);
+    } finally {
+      store.close();
+    }
   });
 
   it('plans exactly the projects that call the shared module when it changes', async () => {

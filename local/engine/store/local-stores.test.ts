@@ -700,7 +700,7 @@ describe('status outbox', () => {
           runId: index === 2 ? 'run-2' : 'run-1',
           workflow: 'plan-apply',
           environment: 'dev',
-          project: 'terraform/examples/hello',
+          projects: [{ name: 'terraform/examples/hello', dir: 'terraform/examples/hello' }],
           commit: 'e'.repeat(40),
           phase,
           message: `event ${index}`,
@@ -729,6 +729,47 @@ describe('status outbox', () => {
       'planned',
       'approved',
       'applied',
+    ]);
+  });
+  it('lists the rows an older version stored (status events of schema version 1) as they are', async () => {
+    // Prepare: a home written before version 2, then a new event after it.
+    const { path, a } = await twoStores();
+    const version1 = {
+      schemaVersion: 1,
+      runId: 'run-old',
+      workflow: 'plan-apply',
+      environment: 'dev',
+      project: 'terraform/examples/hello',
+      commit: 'e'.repeat(40),
+      phase: 'planned',
+      summary: { add: 1, change: 0, destroy: 0 },
+      at: at(0).toISOString(),
+    };
+    const old = new DatabaseSync(path);
+    old
+      .prepare('INSERT INTO outbox (run_id, phase, body, at) VALUES (?, ?, ?, ?)')
+      .run('run-old', 'planned', JSON.stringify(version1), version1.at);
+    old.close();
+    const version2 = statusEvent(
+      {
+        runId: 'run-old',
+        workflow: 'plan-apply',
+        environment: 'dev',
+        projects: [{ name: 'terraform/examples/hello', dir: 'terraform/examples/hello' }],
+        commit: 'e'.repeat(40),
+        phase: 'applied',
+      },
+      at(1),
+    );
+    await a.outbox.publish(version2);
+
+    // Act
+    const rows = a.outbox.list('run-old');
+
+    // Assess
+    expect(rows.map((row) => [row.phase, row.body])).toEqual([
+      ['planned', version1],
+      ['applied', version2],
     ]);
   });
 });
