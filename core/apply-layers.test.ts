@@ -3,31 +3,18 @@ import { createHash } from 'node:crypto';
 import { nextLayer } from './apply-layers.ts';
 import { approvalPlanOf, collectProjects } from './project-results.ts';
 import { MAX_RUN_PROJECTS } from './contracts/workflow-input.ts';
-import { prepareRun } from './run.ts';
+import { largestRun, layeredProject, layeredRun } from '../test/support/prepared-runs.ts';
 
-const SETTINGS = {
-  backend: { type: 'local' as const, stateDir: '/state' },
-  artifactsRoot: '/artifacts',
-};
-const project = (name: string, layer: number) => ({
-  name,
-  dir: `infra/${name}`,
-  layer,
-  varFiles: [],
-});
 /** network and dns in layer 0, app in 1, jobs in 2 (it has no changes in these tests). */
-const prepared = prepareRun(
-  {
-    runId: 'run-1',
-    workflow: 'plan-apply',
-    repository: '/repo',
-    commit: 'c'.repeat(40),
-    projectDir: 'infra',
-    environment: 'dev',
-    projects: [project('network', 0), project('dns', 0), project('app', 1), project('jobs', 2)],
-  },
-  SETTINGS,
-);
+const prepared = layeredRun({
+  workflow: 'plan-apply',
+  projects: [
+    layeredProject('network', 0),
+    layeredProject('dns', 0),
+    layeredProject('app', 1),
+    layeredProject('jobs', 2),
+  ],
+});
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const planned = prepared.projects.map((p) => {
   const hasChanges = p.name !== 'jobs';
@@ -195,35 +182,10 @@ describe('the state of a plan-apply of the most projects a run may have', () => 
   const BUDGET_BYTES = 200 * 1024;
 
   it(`stays under ${BUDGET_BYTES / 1024} KB at every turn with ${MAX_RUN_PROJECTS} projects`, () => {
-    const many = prepareRun(
-      {
-        runId: '20261203T072758Z-0a7c8c',
-        workflow: 'plan-apply',
-        repository: 'https://github.com/acme/infrastructure-monorepo',
-        commit: 'c'.repeat(40),
-        projectDir: 'infrastructure',
-        environment: 'production-eu-west-1',
-        afterApply: [{ dispatch: { repository: 'acme/app-deploy', event_type: 'infra-applied' } }],
-        projects: Array.from({ length: MAX_RUN_PROJECTS }, (_, i) => ({
-          name: `service-${String(i).padStart(2, '0')}-component`,
-          dir: `infrastructure/services/service-${String(i).padStart(2, '0')}-component`,
-          layer: Math.floor((i * 3) / MAX_RUN_PROJECTS),
-          workspace: 'production-eu-west-1',
-          varFiles: [
-            `infrastructure/services/service-${String(i).padStart(2, '0')}-component/envs/production-eu-west-1.tfvars`,
-          ],
-        })),
-      },
-      {
-        backend: {
-          type: 's3',
-          bucket: 'stepform-state-123456789012-eu-west-1',
-          region: 'eu-west-1',
-          keyPrefix: 'stepform/state',
-        },
-        artifactsRoot: '/artifacts',
-      },
-    );
+    const many = largestRun({
+      workflow: 'plan-apply',
+      afterApply: [{ dispatch: { repository: 'acme/app-deploy', event_type: 'infra-applied' } }],
+    });
     const result = (dir: string, name: string) => ({
       status: 'succeeded',
       verb: 'plan',

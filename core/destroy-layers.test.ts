@@ -1,23 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { nextDestroyLayer } from './destroy-layers.ts';
-import { prepareRun } from './run.ts';
+import { layeredProject, layeredRun } from '../test/support/prepared-runs.ts';
 
-const prepared = prepareRun(
-  {
-    runId: 'run-1',
-    workflow: 'plan',
-    repository: '/repo',
-    commit: 'c'.repeat(40),
-    projectDir: 'infra',
-    environment: 'dev',
-    projects: [
-      { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
-      { name: 'dns', dir: 'infra/dns', layer: 0, varFiles: [] },
-      { name: 'app', dir: 'infra/app', layer: 1, varFiles: [] },
-    ],
-  },
-  { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
-);
+const prepared = layeredRun({
+  workflow: 'plan',
+  projects: [layeredProject('network', 0), layeredProject('dns', 0), layeredProject('app', 1)],
+});
 const turn = (destroying: unknown) =>
   nextDestroyLayer({ run: prepared.run, projects: prepared.projects, destroying });
 const destroyed = (name: string, layer: number) => ({

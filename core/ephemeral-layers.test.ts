@@ -2,27 +2,20 @@ import { describe, expect, it } from '@jest/globals';
 import { caught } from '../test/support/caught.ts';
 import { nextDestroyLayer } from './destroy-layers.ts';
 import { nextCreateLayer } from './ephemeral-layers.ts';
-import { MAX_RUN_PROJECTS } from './contracts/workflow-input.ts';
 import { InvalidInput } from './errors.ts';
+import { largestRun, layeredProject, layeredRun } from '../test/support/prepared-runs.ts';
 import { prepareRun } from './run.ts';
 
-const prepared = prepareRun(
-  {
-    runId: 'run-1',
-    workflow: 'ephemeral',
-    repository: '/repo',
-    commit: 'c'.repeat(40),
-    projectDir: 'infra',
-    environment: 'pr-7',
-    ttlSeconds: 3600,
-    projects: [
-      { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
-      { name: 'dns', dir: 'infra/dns', layer: 0, workspace: 'pr-7', varFiles: [] },
-      { name: 'app', dir: 'infra/app', layer: 1, varFiles: ['infra/app/envs/pr.tfvars'] },
-    ],
-  },
-  { backend: { type: 'local', stateDir: '/state' }, artifactsRoot: '/artifacts' },
-);
+const prepared = layeredRun({
+  workflow: 'ephemeral',
+  environment: 'pr-7',
+  ttlSeconds: 3600,
+  projects: [
+    layeredProject('network', 0),
+    { ...layeredProject('dns', 0), workspace: 'pr-7' },
+    { ...layeredProject('app', 1), varFiles: ['infra/app/envs/pr.tfvars'] },
+  ],
+});
 const turn = (creating: unknown) =>
   nextCreateLayer({ run: prepared.run, projects: prepared.projects, creating });
 const applied = (name: string, layer: number) => ({
@@ -161,34 +154,11 @@ describe('the state of an ephemeral run of the most projects a run may have', ()
   const BUDGET_BYTES = 200 * 1024;
 
   it(`stays under ${BUDGET_BYTES / 1024} KB through its create and its cleanup`, () => {
-    const pad = (i: number) => String(i).padStart(2, '0');
-    const many = prepareRun(
-      {
-        runId: '20261203T072758Z-0a7c8c',
-        workflow: 'ephemeral',
-        repository: 'https://github.com/acme/infrastructure-monorepo',
-        commit: 'c'.repeat(40),
-        projectDir: 'infrastructure',
-        environment: 'pull-request-12345-preview',
-        ttlSeconds: 86_400,
-        projects: Array.from({ length: MAX_RUN_PROJECTS }, (_, i) => ({
-          name: `service-${pad(i)}-component`,
-          dir: `infrastructure/services/service-${pad(i)}-component`,
-          layer: Math.floor((i * 3) / MAX_RUN_PROJECTS),
-          workspace: 'pull-request-12345-preview',
-          varFiles: [`infrastructure/services/service-${pad(i)}-component/envs/preview.tfvars`],
-        })),
-      },
-      {
-        backend: {
-          type: 's3',
-          bucket: 'stepform-state-123456789012-eu-west-1',
-          region: 'eu-west-1',
-          keyPrefix: 'stepform/state',
-        },
-        artifactsRoot: '/artifacts',
-      },
-    );
+    const many = largestRun({
+      workflow: 'ephemeral',
+      environment: 'pull-request-12345-preview',
+      ttlSeconds: 86_400,
+    });
     const result = (dir: string, name: string) => ({
       status: 'succeeded',
       verb: 'plan-apply',

@@ -5,7 +5,9 @@ import {
   DEFAULT_LOCK_TTL_MS,
   LONGEST_JOB_MS,
   type LockRecord,
+  WHOLE_ENVIRONMENT_PROJECT,
   assertCanRelease,
+  assertNoWholeEnvironmentLock,
   decideLock,
   isLockExpired,
   lockProjectNames,
@@ -27,6 +29,23 @@ describe('DEFAULT_LOCK_TTL_MS', () => {
     // Two hours before: a plan or apply job may run for four (issue 11, defect 7).
     expect(DEFAULT_LOCK_TTL_MS).toBe(18_000_000);
     expect(DEFAULT_LOCK_TTL_MS - LONGEST_JOB_MS).toBe(3_600_000);
+  });
+});
+
+describe('assertNoWholeEnvironmentLock', () => {
+  const whole: LockRecord = { ...HELD, project: WHOLE_ENVIRONMENT_PROJECT };
+
+  it('lets a run by while there is none, it is its own, or it has expired', () => {
+    expect(() => assertNoWholeEnvironmentLock(undefined, 'run-2', NOW)).not.toThrow();
+    expect(() => assertNoWholeEnvironmentLock(whole, 'run-1', NOW)).not.toThrow();
+    const later = new Date(Date.parse(whole.expiresAt));
+    expect(() => assertNoWholeEnvironmentLock(whole, 'run-2', later)).not.toThrow();
+  });
+
+  it('holds off any other run while it lives, naming its holder', () => {
+    const error = caught(() => assertNoWholeEnvironmentLock(whole, 'run-2', NOW));
+    expect(error).toBeInstanceOf(LockHeld);
+    expect((error as LockHeld).message).toContain('run-1');
   });
 });
 

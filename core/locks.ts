@@ -54,6 +54,21 @@ export function isLockExpired(lock: LockRecord, now: Date): boolean {
 }
 
 /**
+ * An environment-wide lock an older version wrote (project WHOLE_ENVIRONMENT_PROJECT) still
+ * excludes every other run from every project of its environment while it lives: LockHeld,
+ * naming its holder. Both stores call this before they decide a project's lock.
+ */
+export function assertNoWholeEnvironmentLock(
+  whole: LockRecord | undefined,
+  owner: string,
+  now: Date,
+): void {
+  if (whole !== undefined && whole.owner !== owner && !isLockExpired(whole, now)) {
+    throw LockHeld.heldBy(whole);
+  }
+}
+
+/**
  * The lock record to write for a request: a new lock when the environment is free or its
  * lock has expired, the same lock renewed (same acquiredAt, later expiresAt) when its owner
  * asks again; LockHeld, naming the owner and the expiry, when another run holds it.

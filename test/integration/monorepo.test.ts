@@ -12,6 +12,7 @@ import {
   type CliResult,
   type RunningCli,
   cliEnv,
+  expectExitZero,
   parseJson,
   startCli,
   waitFor,
@@ -74,7 +75,7 @@ afterAll(async () => {
 describe('plan on the golden monorepo', () => {
   it('plans every project with --all, layer by layer, each with its environment’s var file', async () => {
     const { exitCode, json, stderr } = await cli(['plan', '--env', 'dev', '--all']);
-    expect({ exitCode, stderr: exitCode === 0 ? '' : stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expectExitZero({ exitCode, stderr });
     expect(json).toMatchObject({ workflow: 'plan', status: 'succeeded', environment: 'dev' });
     expect(json?.projects.map((p) => [p.name, p.dir, p.layer, p.status])).toEqual([
       ['network', 'infra/network', 0, 'planned'],
@@ -286,7 +287,7 @@ describe('apply of one project of the golden monorepo', () => {
       '--all',
       '--auto-approve',
     ]);
-    expect({ exitCode, stderr: exitCode === 0 ? '' : stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expectExitZero({ exitCode, stderr });
     expect(json).toMatchObject({ workflow: 'plan-apply', status: 'succeeded', phase: 'applied' });
     // network was applied by the first test: nothing to change there now.
     expect(json?.projects.map((p) => [p.name, p.layer, p.status])).toEqual([
@@ -436,10 +437,7 @@ describe('destroy on the golden monorepo (prod is protected)', () => {
 
   it('destroy --auto-approve in dev destroys at once, asking for no approval', async () => {
     const dev = await cli(destroyArgs('dev'));
-    expect({ exitCode: dev.exitCode, stderr: dev.exitCode === 0 ? '' : dev.stderr }).toEqual({
-      exitCode: 0,
-      stderr: '',
-    });
+    expectExitZero(dev);
     expect(dev.json).toMatchObject({
       workflow: 'destroy',
       status: 'succeeded',
@@ -474,20 +472,14 @@ describe('destroy on the golden monorepo (prod is protected)', () => {
       .done;
     expect(approve.exitCode).toBe(0);
     const result = await ended(running);
-    expect({
-      exitCode: result.exitCode,
-      stderr: result.exitCode === 0 ? '' : result.stderr,
-    }).toEqual({ exitCode: 0, stderr: '' });
+    expectExitZero(result);
     expect(result.json).toMatchObject({ runId, status: 'succeeded', phase: 'destroyed' });
     expect(await dnsState('prod')).toEqual([]);
   });
 
   it('destroy --all in dev destroys the layers in reverse: app before network and dns', async () => {
     const all = await cli(['destroy', '--env', 'dev', '--all', '--yes', '--auto-approve']);
-    expect({ exitCode: all.exitCode, stderr: all.exitCode === 0 ? '' : all.stderr }).toEqual({
-      exitCode: 0,
-      stderr: '',
-    });
+    expectExitZero(all);
     expect(all.json).toMatchObject({
       workflow: 'destroy',
       status: 'succeeded',
@@ -528,13 +520,7 @@ describe('ephemeral on the golden monorepo', () => {
       },
       async () => {
         const created = await cli(['ephemeral', '--env', 'pr-9', '--all', '--ttl', '2h']);
-        expect({
-          exitCode: created.exitCode,
-          stderr: created.exitCode === 0 ? '' : created.stderr,
-        }).toEqual({
-          exitCode: 0,
-          stderr: '',
-        });
+        expectExitZero(created);
         expect(created.json?.projects.map((p) => [p.name, p.layer, p.status])).toEqual([
           ['network', 0, 'applied'],
           ['dns', 0, 'applied'],

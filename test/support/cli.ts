@@ -1,5 +1,6 @@
 // Drives the real `stepform` CLI as a user does: `node bin/stepform.js VERB ...` in a child
 // process whose working directory is a throwaway git repository, with its own Stepform home.
+import { expect } from '@jest/globals';
 import { type ChangeCounts } from '../../core/contracts/job-result.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -62,6 +63,14 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Parses stdout that must be exactly one JSON object (JSON.parse refuses anything more). */
+/** Exit 0; otherwise the failure shows the CLI's stderr, which says why. */
+export function expectExitZero(result: Pick<CliResult, 'exitCode' | 'stderr'>): void {
+  expect({
+    exitCode: result.exitCode,
+    stderr: result.exitCode === 0 ? '' : result.stderr,
+  }).toEqual({ exitCode: 0, stderr: '' });
+}
+
 export function parseJson(result: CliResult): unknown {
   const text = result.stdout.trim();
   if (!text.startsWith('{')) {

@@ -7,8 +7,8 @@ import {
   type LockRecord,
   WHOLE_ENVIRONMENT_PROJECT,
   assertCanRelease,
+  assertNoWholeEnvironmentLock,
   decideLock,
-  isLockExpired,
 } from '../../../core/locks.ts';
 import type { LockPort } from '../../../core/ports.ts';
 import {
@@ -91,11 +91,11 @@ export class DynamoLockPort implements LockPort {
     ttlMs: number,
   ): Promise<LockRecord> {
     const stored = await this.environmentLocks(environment);
-    // An environment-wide lock an older version wrote still excludes, while live.
-    const whole = stored.find((lock) => lock.project === WHOLE_ENVIRONMENT_PROJECT);
-    if (whole !== undefined && whole.owner !== owner && !isLockExpired(whole, now)) {
-      throw LockHeld.heldBy(whole);
-    }
+    assertNoWholeEnvironmentLock(
+      stored.find((lock) => lock.project === WHOLE_ENVIRONMENT_PROJECT),
+      owner,
+      now,
+    );
     const existing = stored.find((lock) => lock.project === project);
     const lock = decideLock(existing, { environment, project, owner, now, ttlMs });
     const written = await this.#table.put({

@@ -3,13 +3,12 @@
 // (core/locks.ts); the row is read and written inside one write transaction, so two processes
 // can never both win.
 /* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
-import { LockHeld } from '../../../core/errors.ts';
 import {
   type LockRecord,
   WHOLE_ENVIRONMENT_PROJECT,
   assertCanRelease,
+  assertNoWholeEnvironmentLock,
   decideLock,
-  isLockExpired,
 } from '../../../core/locks.ts';
 import type { LockPort } from '../../../core/ports.ts';
 import { type Row, SqliteStore, exclusive, str } from './database.ts';
@@ -40,11 +39,11 @@ export class SqliteLocks extends SqliteStore implements LockPort {
     ttlMs: number,
   ): Promise<LockRecord> {
     return exclusive(this.db, () => {
-      // An environment-wide lock an older version left (migrated) still excludes, while live.
-      const whole = this.getLock(environment, WHOLE_ENVIRONMENT_PROJECT);
-      if (whole !== undefined && whole.owner !== owner && !isLockExpired(whole, now)) {
-        throw LockHeld.heldBy(whole);
-      }
+      assertNoWholeEnvironmentLock(
+        this.getLock(environment, WHOLE_ENVIRONMENT_PROJECT),
+        owner,
+        now,
+      );
       const lock = decideLock(this.getLock(environment, project), {
         environment,
         project,
