@@ -336,6 +336,32 @@ describe('planDiff', () => {
     expect(diff.resources[0]?.createBeforeDestroy).toBe(true);
   });
 
+  it('marks reads, forgets and create-before-destroy replaces as Terraform does', () => {
+    const diff = planDiff({
+      resource_changes: [
+        {
+          address: 'data.d.x',
+          mode: 'data',
+          type: 'd',
+          name: 'x',
+          change: { actions: ['read'], before: null, after: {}, after_unknown: { id: true } },
+        },
+        { address: 'f.x', change: { actions: ['forget'], before: { a: 1 }, after: null } },
+        {
+          address: 'r.x',
+          change: { actions: ['create', 'delete'], before: { a: 1 }, after: { a: 2 } },
+        },
+      ],
+    });
+    const text = renderPlanText(diff, { color: false });
+    expect(text).toContain('+/- r.x {');
+    expect(text).toContain('# data.d.x will be read during apply\n<= data "d" "x" {');
+    expect(text).toContain('+ id = (known after apply)');
+    expect(text).toContain(
+      '# f.x will no longer be managed by Terraform (not destroyed)\n. f.x {}',
+    );
+  });
+
   it('names forcing attributes by path', () => {
     const resource = onlyResource({
       actions: ['delete', 'create'],

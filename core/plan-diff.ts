@@ -912,18 +912,19 @@ function rowsOf(entries: readonly AttributeDiff[], path: Path): Row[] {
     }
     const empty = entry.nested.kind === 'list' ? '[]' : '{}';
     const collection = entry.nested.kind === 'list' ? '[…]' : '{…}';
-    const own: Row[] = [];
     if (entry.before || entry.after) {
-      own.push(
+      // A collection that becomes (or was) unknown or sensitive: one row, not every part.
+      return [
         row(
           entry.before ? showText(entry.before) : collection,
           entry.after ? showText(entry.after) : collection,
         ),
-      );
-    } else if (entry.nested.entries.length === 0) {
-      own.push(row(entry.change === 'add' ? '' : empty, entry.change === 'add' ? empty : ''));
+      ];
     }
-    return [...own, ...rowsOf(entry.nested.entries, here)];
+    if (entry.nested.entries.length === 0) {
+      return [row(entry.change === 'add' ? '' : empty, entry.change === 'add' ? empty : '')];
+    }
+    return rowsOf(entry.nested.entries, here);
   });
 }
 
