@@ -302,16 +302,29 @@ describe('planDiff', () => {
     const same = { actions: ['no-op'], before: { a: 1 }, after: { a: 1 } };
     const diff = planDiff({
       resource_changes: [
-        { address: 'x.new', previous_address: 'x.old', change: same },
+        { address: 'x.new', previous_address: 'x.older', change: same },
+        {
+          address: 'x.both',
+          previous_address: 'x.was',
+          change: { ...same, actions: ['update'], after: { a: 2 } },
+        },
         { address: 'x.imp', change: { ...same, importing: { id: 'i-1' } } },
       ],
     });
     expect(diff.resources.map((r) => [r.address, r.action, r.previousAddress, r.importId])).toEqual(
       [
+        ['x.both', 'update', 'x.was', undefined],
         ['x.imp', 'no-op', undefined, 'i-1'],
-        ['x.new', 'no-op', 'x.old', undefined],
+        ['x.new', 'no-op', 'x.older', undefined],
       ],
     );
+    const markdown = renderPlanMarkdown(diff, { maxChars: 10_000 });
+    expect(markdown).toContain('<summary><code>x.older</code> has moved to x.new</summary>');
+    expect(markdown).toContain('<summary><code>x.imp</code> will be imported</summary>');
+    expect(renderPlanText(diff, { color: false })).toContain(
+      '# x.both will be updated in-place\n# (moved from x.was)\n~ x.both {',
+    );
+    expect(renderPlanHtml(diff)).toContain('<p>(import id &quot;i-1&quot;)</p>');
     expect(planDiff(fixture('moved')).resources[0]?.previousAddress).toBe(
       'terraform_data.old_name',
     );

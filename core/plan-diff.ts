@@ -621,26 +621,49 @@ function entryLines(entry: AttributeDiff, depth: number, name: string | undefine
   ];
 }
 
-function headline(resource: ResourceDiff): string {
+/** What happens to a resource, as Terraform says it: the address it starts with, and the rest. */
+function headline(resource: ResourceDiff): { subject: string; predicate: string } {
   const { address } = resource;
-  const moved = resource.previousAddress;
+  const of = (predicate: string) => ({ subject: address, predicate });
   switch (resource.action) {
     case 'create':
-      return `# ${address} will be created`;
+      return of('will be created');
     case 'update':
-      return `# ${address} will be updated in-place`;
+      return of('will be updated in-place');
     case 'delete':
-      return `# ${address} will be destroyed`;
+      return of('will be destroyed');
     case 'replace':
-      return `# ${address} must be replaced`;
+      return of('must be replaced');
     case 'read':
-      return `# ${address} will be read during apply`;
+      return of('will be read during apply');
     case 'forget':
-      return `# ${address} will no longer be managed by Terraform (not destroyed)`;
+      return of('will no longer be managed by Terraform (not destroyed)');
     case 'no-op':
-      if (resource.importing) return `# ${address} will be imported`;
-      return `# ${moved ?? address} has moved to ${address}`;
+      if (resource.importing || resource.previousAddress === undefined) {
+        return of('will be imported');
+      }
+      return { subject: resource.previousAddress, predicate: `has moved to ${address}` };
   }
+}
+
+/** The headline as HTML, its address in `<code>`. */
+function headlineHtml(resource: ResourceDiff): string {
+  const { subject, predicate } = headline(resource);
+  return `<code>${escapeHtml(subject)}</code> ${escapeHtml(predicate)}`;
+}
+
+/** What the headline leaves out: a move or an import that comes with the change. */
+function resourceNotes(resource: ResourceDiff): string[] {
+  const notes: string[] = [];
+  const headlineSaysMoved = resource.action === 'no-op' && !resource.importing;
+  if (resource.previousAddress && !headlineSaysMoved) {
+    notes.push(`(moved from ${resource.previousAddress})`);
+  }
+  if (resource.importing && resource.action !== 'no-op') notes.push('(imported first)');
+  if (resource.importing && resource.importId !== undefined) {
+    notes.push(`(import id ${JSON.stringify(resource.importId)})`);
+  }
+  return notes;
 }
 
 function resourceMark(resource: ResourceDiff): Mark {
@@ -659,19 +682,10 @@ function resourceMark(resource: ResourceDiff): Mark {
 }
 
 function resourceLines(resource: ResourceDiff): Line[] {
-  const lines: Line[] = [{ depth: 0, mark: 'none', text: headline(resource) }];
-  const notes: string[] = [];
-  if (resource.previousAddress && resource.action !== 'no-op') {
-    notes.push(`# (moved from ${resource.previousAddress})`);
-  }
-  if (resource.importing && resource.action !== 'no-op') notes.push('# (imported first)');
-  if (resource.importing && resource.importId !== undefined) {
-    notes.push(`# (import id ${JSON.stringify(resource.importId)})`);
-  }
-  if (resource.importing && resource.action === 'no-op' && resource.previousAddress) {
-    notes.push(`# (moved from ${resource.previousAddress})`);
-  }
-  lines.push(...notes.map((text) => ({ depth: 0, mark: 'none' as const, text })));
+  const { subject, predicate } = headline(resource);
+  const lines: Line[] = [{ depth: 0, mark: 'none', text: `# ${subject} ${predicate}` }];
+  for (const note of resourceNotes(resource))
+    lines.push({ depth: 0, mark: 'none', text: `# ${note}` });
   const declaration = resource.declaration ?? resource.address;
   const inner = nestedLines(resource.attributes, 1);
   const mark = resourceMark(resource);
@@ -862,11 +876,9 @@ export function renderPlanMarkdown(diff: PlanDiff, options: MarkdownOptions): st
     return `${NO_CHANGES}\n`.slice(0, options.maxChars);
   }
   const blocks: Block[] = diff.resources.map((r) => {
-    const [first, ...rest] = resourceLines(r);
-    const title = (first?.text ?? r.address).replace(/^# /, '');
-    const body = rest.map(markdownLine).join('\n');
-    const summary = `<code>${escapeHtml(r.address)}</code>${escapeHtml(title.slice(r.address.length))}`;
-    return { text: details(summary, fenced('diff', body)), resource: true };
+    // The headline is the summary; the notes and the block go in the fence.
+    const body = resourceLines(r).slice(1).map(markdownLine).join('\n');
+    return { text: details(headlineHtml(r), fenced('diff', body)), resource: true };
   });
   if (diff.outputs.length > 0) {
     const body = outputLines(diff.outputs).map(markdownLine).join('\n');
@@ -949,15 +961,12 @@ function htmlTable(rows: readonly Row[], caption?: string, what = 'Attribute'): 
 }
 
 function htmlResource(resource: ResourceDiff): string {
-  const lines = resourceLines(resource).filter((l) => l.depth === 0 && l.text.startsWith('# '));
-  const [title, ...notes] = lines.map((l) => l.text.replace(/^# /, ''));
-  const heading = title ?? resource.address;
   const rows = rowsOf(resource.attributes.entries, []);
   const hidden = resource.attributes.unchanged;
   return [
     `<section class="plan-resource plan-${resource.action}">`,
-    `<h3><code>${escapeHtml(resource.address)}</code>${escapeHtml(heading.slice(resource.address.length))}</h3>`,
-    ...notes.map((note) => `<p>${escapeHtml(note)}</p>`),
+    `<h3>${headlineHtml(resource)}</h3>`,
+    ...resourceNotes(resource).map((note) => `<p>${escapeHtml(note)}</p>`),
     rows.length > 0 ? htmlTable(rows) : '<p>No attribute changes.</p>',
     ...(hidden > 0 ? [`<p>${counted(hidden, 'unchanged attribute')} not shown.</p>`] : []),
     '</section>',
