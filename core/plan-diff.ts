@@ -196,12 +196,16 @@ function markCopies(value: unknown, marker: unknown, secrets: readonly string[])
   }
   if (isObject(value)) {
     if (Object.keys(value).some(leaks)) return true;
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        markCopies(item, markerAt(marker, key), secrets),
-      ]),
-    );
+    // Keys of the marker that the value lacks (unknown ones) keep their marks.
+    return {
+      ...(isObject(marker) ? marker : {}),
+      ...Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [
+          key,
+          markCopies(item, markerAt(marker, key), secrets),
+        ]),
+      ),
+    };
   }
   if (typeof value === 'string' || typeof value === 'number') {
     return leaks(String(value)) ? true : marker;
@@ -209,7 +213,7 @@ function markCopies(value: unknown, marker: unknown, secrets: readonly string[])
   return marker;
 }
 
-/** Walks one attribute; says whether a path is one that forces replacement. */
+/** Whether the attribute at a path is one whose change forces replacement. */
 type ForcesAt = (path: Path) => boolean;
 
 /**
