@@ -11,7 +11,8 @@ import { MASK, leaves } from './masking.ts';
 
 export type { OutputChange, PlanSummary, ResourceAction, ResourceChange };
 
-const CHANGE = z.looseObject({
+/** One `change` of resource_changes, resource_drift or output_changes. */
+export const PLAN_CHANGE = z.looseObject({
   actions: z.array(z.string()),
   importing: z.unknown().optional(),
   before: z.unknown().optional(),
@@ -34,10 +35,10 @@ const VALUES = z.looseObject({
 });
 
 export const PLAN_JSON = z.looseObject({
-  resource_changes: z.array(z.looseObject({ address: z.string(), change: CHANGE })).optional(),
+  resource_changes: z.array(z.looseObject({ address: z.string(), change: PLAN_CHANGE })).optional(),
   /** Changes made outside Terraform since the last apply, shaped as resource_changes. */
-  resource_drift: z.array(z.looseObject({ change: CHANGE.partial() })).optional(),
-  output_changes: z.record(z.string(), CHANGE).optional(),
+  resource_drift: z.array(z.looseObject({ change: PLAN_CHANGE.partial() })).optional(),
+  output_changes: z.record(z.string(), PLAN_CHANGE).optional(),
   planned_values: VALUES.optional(),
   prior_state: z.looseObject({ values: VALUES.optional() }).optional(),
   variables: z.record(z.string(), z.looseObject({ value: z.unknown().optional() })).optional(),
