@@ -7,8 +7,8 @@ import {
   generatePlanJson,
   normalizePlanJson,
   planFixtureCases,
-  terraformBinary,
 } from './plan-fixtures.ts';
+import { resolveEngine } from './engine.ts';
 
 describe('normalizePlanJson', () => {
   it('replaces what changes from run to run, and nothing else', () => {
@@ -48,11 +48,13 @@ describe('plan fixtures', () => {
     expect(await planFixtureCases()).toContain('replace');
   });
 
-  // Proves the committed plans are still what real Terraform writes: one case made afresh
-  // (apply before.tf, plan after.tf, with the provider mirror) renders as its golden text.
-  it('match real Terraform: the replace case made afresh renders as its golden', async () => {
-    const terraform = await terraformBinary();
-    const fresh = await generatePlanJson(join(PLAN_FIXTURES, 'replace'), terraform);
+  // Proves the committed plans are still what the engine writes: one case made afresh (apply
+  // before.tf, plan after.tf, with the provider mirror) renders as its golden text. The engine
+  // is the one the project runs (Terraform on PATH here; the OpenTofu set-up builds elsewhere).
+  it('match the real engine: the replace case made afresh renders as its golden', async () => {
+    const resolved = await resolveEngine();
+    if (!resolved.found) throw new Error(`no engine: ${resolved.skipped.join('; ')}`);
+    const fresh = await generatePlanJson(join(PLAN_FIXTURES, 'replace'), resolved.engine.path);
     const golden = await readFile(join(PLAN_FIXTURES, 'replace', 'plan.txt'), 'utf8');
     expect(renderPlanText(planDiff(fresh), { color: false })).toBe(golden);
   });
