@@ -2,14 +2,17 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { caught } from '../test/support/caught.ts';
 import { InvalidInput } from './errors.ts';
 import {
+  PLAN_DIFF_MODEL,
   type PlanDiff,
   planDiff,
   renderPlanHtml,
   renderPlanMarkdown,
   renderPlanText,
 } from './plan-diff.ts';
+import { parseInput } from './validation.ts';
 
 /** Plans that real Terraform wrote (npm run plan-fixtures), each with its golden renderings. */
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/plans/', import.meta.url));
@@ -416,5 +419,19 @@ describe('planDiff', () => {
     expect(error).toBeInstanceOf(InvalidInput);
     expect((error as InvalidInput).field).toBe('plan.resource_changes.0.change.actions');
     expect((caught('not a plan') as InvalidInput).field).toBe('plan');
+  });
+});
+
+describe('PLAN_DIFF_MODEL', () => {
+  it('reads back every fixture’s model as written, and names a bad field', () => {
+    for (const name of CASES) {
+      const diff = planDiff(fixture(name));
+      expect(parseInput(PLAN_DIFF_MODEL, JSON.parse(JSON.stringify(diff)), 'diff')).toEqual(diff);
+    }
+    const error = caught(() =>
+      parseInput(PLAN_DIFF_MODEL, { resources: [{ address: 1 }], outputs: [] }, 'diff'),
+    );
+    expect(error).toBeInstanceOf(InvalidInput);
+    expect((error as InvalidInput).field).toBe('diff.resources.0.address');
   });
 });

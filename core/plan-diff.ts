@@ -78,6 +78,55 @@ export interface PlanDiff {
   readonly outputs: readonly OutputDiff[];
 }
 
+/**
+ * The model as it travels: the executor writes it next to the plan (PLAN_DIFF_FILE), and what
+ * shows it (the CLI, the approval page) reads it back through this.
+ */
+const SHOWN_VALUE = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('value'), json: z.string() }),
+  z.strictObject({ kind: z.literal('sensitive') }),
+  z.strictObject({ kind: z.literal('unknown') }),
+]);
+const ATTRIBUTE_DIFF: z.ZodType<AttributeDiff> = z.lazy(() =>
+  z.strictObject({
+    key: z.union([z.string(), z.number().int().min(0)]),
+    change: z.enum(['add', 'remove', 'update']),
+    forcesReplacement: z.boolean(),
+    before: SHOWN_VALUE.optional(),
+    after: SHOWN_VALUE.optional(),
+    nested: NESTED_DIFF.optional(),
+  }),
+);
+const NESTED_DIFF: z.ZodType<NestedDiff> = z.lazy(() =>
+  z.strictObject({
+    kind: z.enum(['object', 'list']),
+    entries: z.array(ATTRIBUTE_DIFF),
+    unchanged: z.number().int().min(0),
+  }),
+);
+export const PLAN_DIFF_MODEL: z.ZodType<PlanDiff> = z.strictObject({
+  resources: z.array(
+    z.strictObject({
+      address: z.string(),
+      declaration: z.string().optional(),
+      action: z.enum(['create', 'update', 'delete', 'replace', 'read', 'forget', 'no-op']),
+      createBeforeDestroy: z.boolean(),
+      replacePaths: z.array(z.string()),
+      previousAddress: z.string().optional(),
+      importing: z.boolean(),
+      importId: z.string().optional(),
+      attributes: NESTED_DIFF,
+    }),
+  ),
+  outputs: z.array(
+    z.strictObject({
+      name: z.string(),
+      action: z.enum(['create', 'update', 'delete']),
+      changes: z.array(ATTRIBUTE_DIFF),
+    }),
+  ),
+});
+
 // ---- reading the plan ----
 
 const PATH_STEP = z.union([z.string(), z.number()]);

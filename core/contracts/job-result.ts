@@ -9,6 +9,8 @@ import { VERBS } from './job-input.ts';
 export const RESULT_FILE = 'result.json';
 export const LOG_FILE = 'executor.log';
 export const PLAN_TEXT_FILE = 'plan.txt';
+/** The plan's attribute-level diff (core/plan-diff.ts PLAN_DIFF_MODEL), with no secret in it. */
+export const PLAN_DIFF_FILE = 'plan-diff.json';
 
 /** Terraform's own counts: a replace counts in both `add` and `destroy`. */
 export const CHANGE_COUNTS = z.strictObject({
@@ -107,6 +109,7 @@ export const JOB_RESULT = z.strictObject({
     log: z.string(),
     result: z.string(),
     planText: z.string().optional(),
+    planDiff: z.string().optional(),
   }),
   /** Milliseconds spent in each step, for benchmarks and for the run's timeline. */
   timings: z.record(z.string(), z.number()),

@@ -6,10 +6,12 @@ import { TerraformFailed, describeError } from '../../core/errors.ts';
 import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { resolveCommand } from '../../core/terraform-commands.ts';
+import { planDiff } from '../../core/plan-diff.ts';
 import {
   type JobResult,
   LOG_FILE,
   type StateIdentity,
+  PLAN_DIFF_FILE,
   PLAN_TEXT_FILE,
   RESULT_FILE,
 } from '../../core/contracts/job-result.ts';
@@ -237,11 +239,29 @@ class JobRun {
     await writeFile(planTextPath, ctx.masker.mask(planText.join('')), { mode: 0o600 });
     Object.assign(this.result, { summary, hasChanges, plan: stored });
     this.result.artifacts.planText = planTextPath;
+    await this.writePlanDiff(planJson);
     ctx.log.info(
       `plan: ${summary.add} to add, ${summary.change} to change, ${summary.destroy} to destroy` +
         ` (${summary.replace} replaced, ${summary.import} imported); sha256 ${stored.sha256}`,
     );
     return { path, hasChanges };
+  }
+
+  /**
+   * What approvers read: the plan's attribute-level diff, which planDiff builds with no
+   * sensitive value in it (masked once more all the same). A view of the plan, not the plan:
+   * one that cannot be built is logged and left out, and the job goes on.
+   */
+  async writePlanDiff(planJson: PlanJson): Promise<void> {
+    const { job, ctx } = this;
+    try {
+      const path = join(job.artifactsDir, PLAN_DIFF_FILE);
+      await writeFile(path, ctx.masker.mask(JSON.stringify(planDiff(planJson))), { mode: 0o600 });
+      this.result.artifacts.planDiff = path;
+    } catch (error) {
+      const { name, message } = describeError(error);
+      ctx.log.info(`plan diff left out: ${name}: ${ctx.masker.mask(message)}`);
+    }
   }
 
   /**

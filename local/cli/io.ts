@@ -8,6 +8,8 @@ export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Whether a person can answer a question: stdin and stderr are terminals. */
   readonly interactive: boolean;
+  /** Whether stdout is a terminal (colour is for terminals only). */
+  readonly outIsTerminal?: boolean;
   /** Asks on stderr and reads one line of stdin (only when interactive). */
   readonly ask: (question: string) => Promise<string>;
 }
@@ -19,6 +21,7 @@ export function processIo(): Io {
     cwd: process.cwd(),
     env: process.env,
     interactive: process.stdin.isTTY && process.stderr.isTTY,
+    outIsTerminal: process.stdout.isTTY,
     ask: async (question) => {
       const prompt = createInterface({ input: process.stdin, output: process.stderr });
       try {

@@ -12,6 +12,7 @@ import { cancelVerb, envsVerb, locksVerb, unlockVerb } from './operate.ts';
 import { commandVerb } from './command.ts';
 import { projectsVerb } from './projects.ts';
 import { serveVerb } from './serve.ts';
+import { showVerb } from './show.ts';
 import { ttlVerb } from './ttl.ts';
 import { LOCAL_ONLY_VERBS, stackVerb } from './stack/dispatch.ts';
 import { stackFile } from './stack/stack.ts';
@@ -37,6 +38,7 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   unlock     ENV [--project NAME] [--force] clear ENV's locks (or NAME's) whose run is gone (--force: any)
   runs                                      history, newest first
   logs       RUN_ID                         every state of a run, with timings
+  show       RUN_ID [--project NAME]        what its plans change, attribute by attribute
   projects   [--env ENV] [--base REF]       stepform.yaml's projects, layers, what a change affects
   serve      [--port 8787]                  approval links and TTL schedules
   doctor                                    is this machine ready?
@@ -98,6 +100,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   unlock: ['project', 'force', 'repo'],
   runs: ['repo'],
   logs: ['repo'],
+  show: ['project', 'repo'],
   projects: ['env', 'base', 'commit', 'repo'],
   serve: ['port', 'repo'],
   doctor: [],
@@ -115,7 +118,16 @@ function usageError(argv: readonly string[], io: Io, message: string): number {
 const REPEATABLE = new Set(['project']);
 
 /** The verbs that take positional arguments; every other verb takes none. */
-const VERB_ARGUMENTS = new Set(['ttl', 'approve', 'reject', 'logs', 'cancel', 'unlock', 'command']);
+const VERB_ARGUMENTS = new Set([
+  'ttl',
+  'approve',
+  'reject',
+  'logs',
+  'show',
+  'cancel',
+  'unlock',
+  'command',
+]);
 
 /**
  * What parseArgs lets through but a command line must not say: an option given twice (the
@@ -203,6 +215,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         return await runsVerb(values, io);
       case 'logs':
         return await logsVerb(positionals, values, io);
+      case 'show':
+        return await showVerb(positionals, values, io);
       case 'projects':
         return await projectsVerb(values, io);
       case 'serve':

@@ -1,0 +1,98 @@
+// show RUN_ID [--project NAME]: what a run's plans change, attribute by attribute, read from
+// the diff each plan job left next to its plan (no secret is in it). Colour on a terminal,
+// none when piped or with NO_COLOR.
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidInput, NotFound } from '../../core/errors.ts';
+import { PLAN_DIFF_FILE } from '../../core/contracts/job-result.ts';
+import { RUN_ID } from '../../core/contracts/job-input.ts';
+import { PLAN_DIFF_MODEL, type PlanDiff, renderPlanText } from '../../core/plan-diff.ts';
+import { PLAN_STEP, projectArtifactsFolder } from '../../core/run.ts';
+import { parseInput } from '../../core/validation.ts';
+import { openEngine, resolveRepository } from './context.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+import { projectNames } from './selection.ts';
+
+/** One project's plan diff, as a run's artifacts hold it. */
+export interface ShownPlan {
+  /** The project's name (its folder's, for a run of several), or null for a run of one. */
+  readonly project: string | null;
+  readonly diff: PlanDiff;
+}
+
+/** The job folders of a run whose plan may hold a diff: the plan job's, else a plan-apply's. */
+const STEPS = [PLAN_STEP, 'apply'];
+
+/**
+ * The plan diffs of a run's artifacts folder: its own (a run of one project) or each
+ * `project-<name>` folder's (a run of several), in name order.
+ */
+export async function planDiffsOf(runFolder: string): Promise<ShownPlan[]> {
+  if (!existsSync(runFolder)) return [];
+  const prefix = projectArtifactsFolder('');
+  const projects = (await readdir(runFolder, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix))
+    .map((entry) => entry.name.slice(prefix.length))
+    .sort();
+  const folders: { project: string | null; folder: string }[] =
+    projects.length > 0
+      ? projects.map((project) => ({
+          project,
+          folder: join(runFolder, projectArtifactsFolder(project)),
+        }))
+      : [{ project: null, folder: runFolder }];
+  const shown: ShownPlan[] = [];
+  for (const { project, folder } of folders) {
+    const path = STEPS.map((step) => join(folder, step, PLAN_DIFF_FILE)).find((p) => existsSync(p));
+    if (path === undefined) continue;
+    const diff = parseInput(PLAN_DIFF_MODEL, JSON.parse(await readFile(path, 'utf8')), path);
+    shown.push({ project, diff });
+  }
+  return shown;
+}
+
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export function wantsColour(io: Pick<Io, 'env' | 'outIsTerminal'>): boolean {
+  return io.outIsTerminal === true && (io.env.NO_COLOR ?? '') === '';
+}
+
+export async function showVerb(
+  positionals: readonly string[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  if (positionals.length !== 1) throw new InvalidInput('RUN_ID', 'show takes exactly one run id');
+  const runId = parseInput(RUN_ID, positionals[0], 'RUN_ID');
+  const repository = await resolveRepository(values.repo, io.cwd);
+  const engine = await openEngine(repository, io);
+  try {
+    if (engine.stores.runs.get(runId) === undefined) throw new NotFound(`no run ${runId}`);
+    const wanted = values.project === undefined ? undefined : projectNames(values);
+    const plans = (await planDiffsOf(join(engine.home.artifacts, runId))).filter(
+      (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
+    );
+    if (wanted !== undefined) {
+      const missing = wanted.filter((name) => !plans.some((plan) => plan.project === name));
+      if (missing.length > 0)
+        throw new InvalidInput('--project', `run ${runId} has no plan of ${missing.join(', ')}`);
+    }
+    if (values.json === true) {
+      io.out(`${JSON.stringify({ runId, plans }, null, 2)}\n`);
+      return 0;
+    }
+    if (plans.length === 0) {
+      io.out(`run ${runId} has no plan to show (a destroy, a command, or a plan that failed)\n`);
+      return 0;
+    }
+    const colour = wantsColour(io);
+    for (const plan of plans) {
+      if (plan.project !== null) io.out(`\n── ${plan.project} ──\n`);
+      io.out(renderPlanText(plan.diff, { color: colour }));
+    }
+    return 0;
+  } finally {
+    engine.close();
+  }
+}
