@@ -83459,7 +83459,17 @@ var STEP_RESULT = external_exports.object({
     import: COUNT.default(0)
   }).optional()
 });
+var PROJECTS_REPORT = external_exports.object({
+  hasChanges: external_exports.boolean(),
+  summary: STEP_RESULT.shape.summary.unwrap(),
+  projects: external_exports.array(external_exports.object({ name: external_exports.string(), status: external_exports.string() }))
+});
+var CHANGED_STATE = /* @__PURE__ */ new Set(["applied", "destroyed", "rolled_back", "rollback_failed"]);
 var EXECUTION_OUTPUT = external_exports.object({
+  outcome: external_exports.object({
+    projects: PROJECTS_REPORT.optional(),
+    schedule: external_exports.object({ fireAt: external_exports.string().nullable() }).optional()
+  }).optional(),
   plan: STEP_RESULT.optional(),
   apply: STEP_RESULT.optional(),
   destroy: STEP_RESULT.optional(),
@@ -83486,6 +83496,7 @@ function parseOutput(output2) {
 }
 function runSummary(facts) {
   const output2 = parseOutput(facts.output);
+  const report = output2.outcome?.projects;
   const result = output2.plan ?? output2.apply ?? output2.destroy;
   return {
     status: facts.status,
@@ -83496,10 +83507,11 @@ function runSummary(facts) {
     pullRequest: facts.pullRequest ?? null,
     executionArn: facts.executionArn,
     executionUrl: executionUrl(facts.executionArn),
-    hasChanges: result?.hasChanges ?? null,
-    changes: result?.summary ?? null,
-    applied: (output2.apply ?? output2.destroy)?.applied ?? null,
-    destroyAt: output2.ttl?.schedule.fireAt ?? null,
+    hasChanges: report?.hasChanges ?? result?.hasChanges ?? null,
+    changes: report?.summary ?? result?.summary ?? null,
+    applied: report ? report.projects.some((project) => CHANGED_STATE.has(project.status)) : (output2.apply ?? output2.destroy)?.applied ?? null,
+    projects: report?.projects.map(({ name, status }) => ({ name, status })) ?? null,
+    destroyAt: output2.ttl?.schedule.fireAt ?? output2.outcome?.schedule?.fireAt ?? null,
     command: output2.command?.command ?? null,
     error: facts.error ?? null,
     cause: facts.cause ?? null

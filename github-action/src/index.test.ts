@@ -262,12 +262,21 @@ describe('run: main step', () => {
       .resolvesOnce(running)
       .resolves({
         status: 'SUCCEEDED',
+        // As the plan workflow ends: the outcome with its projects' report.
         output: JSON.stringify({
           run: {},
-          plan: {
-            hasChanges: true,
-            applied: false,
-            summary: { add: 2, change: 1, destroy: 0, replace: 0, import: 0 },
+          outcome: {
+            outcome: 'planned',
+            phase: 'planned',
+            projects: {
+              failed: false,
+              hasChanges: true,
+              summary: { add: 2, change: 1, destroy: 0, replace: 0, import: 0 },
+              projects: [
+                { name: 'network', dir: 'infra/network', status: 'planned' },
+                { name: 'app', dir: 'infra/app', status: 'planned' },
+              ],
+            },
           },
         }),
       });
@@ -307,7 +316,11 @@ describe('run: main step', () => {
       executionUrl: `https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${encodeURIComponent(arn)}`,
       hasChanges: true,
       changes: { add: 2, change: 1, destroy: 0, replace: 0, import: 0 },
-      applied: null,
+      applied: false,
+      projects: [
+        { name: 'network', status: 'planned' },
+        { name: 'app', status: 'planned' },
+      ],
       destroyAt: null,
       command: null,
       error: null,

@@ -199,8 +199,8 @@ describe('the action refuses before starting anything', () => {
     [{ environment: 'staging' }, /^invalid input environment: "staging" is not an environment/],
     [{ project: 'infra' }, /^invalid input project: infra is the dir of no project/],
     [
-      { workflow: 'ephemeral', ttl: '2h' },
-      /^invalid input projects: ephemeral runs one project at a time \(network, app are selected\)/,
+      { workflow: 'ttl', ttl: '2h' },
+      /^invalid input projects: ttl runs one project at a time \(network, app are selected\)/,
     ],
   ])('%j', async (inputs, message) => {
     const core = await runAction(inputs, pullRequest(base, labels));
@@ -218,6 +218,19 @@ describe('the action refuses before starting anything', () => {
       ['network', 0],
       ['app', 1],
     ]);
+  });
+
+  it('an ephemeral environment of every changed project starts one run of them', async () => {
+    const core = await runAction({ workflow: 'ephemeral', ttl: '2h' }, pullRequest(base, labels));
+    expect(core.failures).toEqual([]);
+    expect(started()).toMatchObject({
+      workflow: 'ephemeral',
+      ttlSeconds: 7200,
+      projects: [
+        expect.objectContaining({ name: 'network' }),
+        expect.objectContaining({ name: 'app' }),
+      ],
+    });
   });
 
   it('plan-apply of one named project starts', async () => {

@@ -20,8 +20,28 @@ const STEP_RESULT = z.object({
     .optional(),
 });
 
-/** Where each workflow keeps its results in the execution's output ($.plan, $.apply…). */
+/** How the projects of a run ended (CollectedProjects, read loosely). */
+const PROJECTS_REPORT = z.object({
+  hasChanges: z.boolean(),
+  summary: STEP_RESULT.shape.summary.unwrap(),
+  projects: z.array(z.object({ name: z.string(), status: z.string() })),
+});
+
+/** Project statuses after which the run changed that project's state. */
+const CHANGED_STATE = new Set(['applied', 'destroyed', 'rolled_back', 'rollback_failed']);
+
+/**
+ * Where each workflow keeps its results in the execution's output: the outcome every
+ * workflow of projects ends with ($.outcome: its projects, an ephemeral run's schedule), and
+ * the single-job results of the others ($.plan, $.apply…).
+ */
 const EXECUTION_OUTPUT = z.object({
+  outcome: z
+    .object({
+      projects: PROJECTS_REPORT.optional(),
+      schedule: z.object({ fireAt: z.string().nullable() }).optional(),
+    })
+    .optional(),
   plan: STEP_RESULT.optional(),
   apply: STEP_RESULT.optional(),
   destroy: STEP_RESULT.optional(),
@@ -57,7 +77,9 @@ export interface RunSummary {
   readonly hasChanges: boolean | null;
   readonly changes: Changes | null;
   readonly applied: boolean | null;
-  /** ttl: when the scheduled destroy now fires (null: cancelled, or not a ttl run). */
+  /** Each project of the run and how it ended (planned, applied, not_started…); null: unknown. */
+  readonly projects: { name: string; status: string }[] | null;
+  /** ttl and ephemeral: when the scheduled destroy fires (null: cancelled, or none). */
   readonly destroyAt: string | null;
   /** command: the command run and its masked output. */
   readonly command: { name: string; args: string[]; output: string } | null;
@@ -103,8 +125,8 @@ function parseOutput(output: string | undefined): z.output<typeof EXECUTION_OUTP
 
 export function runSummary(facts: SummaryFacts): RunSummary {
   const output = parseOutput(facts.output);
-  // The plan tells what changes; ephemeral keeps its plan-and-apply under $.apply and destroy
-  // its job under $.destroy.
+  const report = output.outcome?.projects;
+  // A run of one job keeps it under $.plan, $.apply or $.destroy.
   const result = output.plan ?? output.apply ?? output.destroy;
   return {
     status: facts.status,
@@ -115,10 +137,13 @@ export function runSummary(facts: SummaryFacts): RunSummary {
     pullRequest: facts.pullRequest ?? null,
     executionArn: facts.executionArn,
     executionUrl: executionUrl(facts.executionArn),
-    hasChanges: result?.hasChanges ?? null,
-    changes: result?.summary ?? null,
-    applied: (output.apply ?? output.destroy)?.applied ?? null,
-    destroyAt: output.ttl?.schedule.fireAt ?? null,
+    hasChanges: report?.hasChanges ?? result?.hasChanges ?? null,
+    changes: report?.summary ?? result?.summary ?? null,
+    applied: report
+      ? report.projects.some((project) => CHANGED_STATE.has(project.status))
+      : ((output.apply ?? output.destroy)?.applied ?? null),
+    projects: report?.projects.map(({ name, status }) => ({ name, status })) ?? null,
+    destroyAt: output.ttl?.schedule.fireAt ?? output.outcome?.schedule?.fireAt ?? null,
     command: output.command?.command ?? null,
     error: facts.error ?? null,
     cause: facts.cause ?? null,

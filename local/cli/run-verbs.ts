@@ -1,5 +1,6 @@
 // plan, apply, ephemeral, destroy (and ttl, command: ttl.ts, command.ts): one workflow run
 // each, on the embedded engine, with a progress line per state as it happens.
+import { approvalDiffs } from './show.ts';
 import { z } from 'zod';
 import { CHANGE_COUNTS, formatCounts } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
@@ -425,6 +426,9 @@ export async function executeRun(run: RunContext, values: CliValues, io: Io): Pr
         if (line) say(`${line}\n`);
       },
       onApprovalRequested: (request: ApprovalRequest) => {
+        // What would be applied first, then how to decide (both on stderr with --json).
+        const colour = io.interactive && (io.env.NO_COLOR ?? '') === '';
+        say(approvalDiffs(engine.home.artifacts, request.runId, colour));
         say(approvalNeeded(request));
       },
     });

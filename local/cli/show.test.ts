@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInput } from '../../core/errors.ts';
 import type { PlanDiff } from '../../core/plan-diff.ts';
-import { rejection } from '../../test/support/caught.ts';
+import { caught } from '../../test/support/caught.ts';
 import { planDiffsOf, wantsColour } from './show.ts';
 
 const folders: string[] = [];
@@ -44,7 +44,7 @@ describe('planDiffsOf', () => {
       'project-app/plan/other.json': {},
       'project-dns/destroy/result.json': {},
     });
-    const plans = await planDiffsOf(root);
+    const plans = planDiffsOf(root);
     expect(plans.map((p) => [p.project, p.diff.resources[0]?.address])).toEqual([
       ['app', 'terraform_data.app'],
       ['network', 'terraform_data.network'],
@@ -53,13 +53,13 @@ describe('planDiffsOf', () => {
 
   it('reads a run of one project from its own plan folder; nothing when there is none', async () => {
     const root = await runFolder({ 'plan/plan-diff.json': diff('terraform_data.one') });
-    expect((await planDiffsOf(root)).map((p) => p.project)).toEqual([null]);
-    expect(await planDiffsOf(join(root, 'absent'))).toEqual([]);
+    expect(planDiffsOf(root).map((p) => p.project)).toEqual([null]);
+    expect(planDiffsOf(join(root, 'absent'))).toEqual([]);
   });
 
   it('refuses a diff that is not one, naming its file and field', async () => {
     const root = await runFolder({ 'plan/plan-diff.json': { resources: [{}], outputs: [] } });
-    const error = await rejection(planDiffsOf(root));
+    const error = caught(() => planDiffsOf(root));
     expect(error).toBeInstanceOf(InvalidInput);
     expect((error as InvalidInput).field).toMatch(/plan-diff\.json\.resources\.0\.address$/);
   });

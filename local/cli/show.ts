@@ -1,8 +1,7 @@
 // show RUN_ID [--project NAME]: what a run's plans change, attribute by attribute, read from
 // the diff each plan job left next to its plan (no secret is in it). Colour on a terminal,
 // none when piped or with NO_COLOR.
-import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInput, NotFound } from '../../core/errors.ts';
 import { PLAN_DIFF_FILE } from '../../core/contracts/job-result.ts';
@@ -29,10 +28,10 @@ const STEPS = [PLAN_STEP, 'apply'];
  * The plan diffs of a run's artifacts folder: its own (a run of one project) or each
  * `project-<name>` folder's (a run of several), in name order.
  */
-export async function planDiffsOf(runFolder: string): Promise<ShownPlan[]> {
+export function planDiffsOf(runFolder: string): ShownPlan[] {
   if (!existsSync(runFolder)) return [];
   const prefix = projectArtifactsFolder('');
-  const projects = (await readdir(runFolder, { withFileTypes: true }))
+  const projects = readdirSync(runFolder, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix))
     .map((entry) => entry.name.slice(prefix.length))
     .sort();
@@ -47,10 +46,41 @@ export async function planDiffsOf(runFolder: string): Promise<ShownPlan[]> {
   for (const { project, folder } of folders) {
     const path = STEPS.map((step) => join(folder, step, PLAN_DIFF_FILE)).find((p) => existsSync(p));
     if (path === undefined) continue;
-    const diff = parseInput(PLAN_DIFF_MODEL, JSON.parse(await readFile(path, 'utf8')), path);
+    const diff = parseInput(PLAN_DIFF_MODEL, JSON.parse(readFileSync(path, 'utf8')), path);
     shown.push({ project, diff });
   }
   return shown;
+}
+
+/** The most of a run's diffs a terminal is given: far more than anyone reads in one go. */
+const TERMINAL_BUDGET = 200_000;
+
+/** Each plan's diff as text, under its project's name in a run of several. */
+export function renderPlans(plans: readonly ShownPlan[], colour: boolean): string {
+  const budget = Math.floor(TERMINAL_BUDGET / Math.max(1, plans.length));
+  return plans
+    .map(
+      (plan) =>
+        `${plan.project === null ? '' : `\n── ${plan.project} ──\n`}${renderPlanText(plan.diff, {
+          color: colour,
+          maxChars: budget,
+        })}`,
+    )
+    .join('');
+}
+
+/**
+ * What a run waiting for its approval shows first: what it would apply, from the diffs its
+ * plan jobs wrote (none for a destroy or a command, which have no plan yet).
+ */
+export function approvalDiffs(artifactsRoot: string, runId: string, colour: boolean): string {
+  try {
+    const plans = planDiffsOf(join(artifactsRoot, runId));
+    return plans.length === 0 ? '' : `${renderPlans(plans, colour)}\n`;
+  } catch {
+    // A view, never a reason to stop: the approval itself is what matters here.
+    return '';
+  }
 }
 
 /** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
@@ -70,7 +100,7 @@ export async function showVerb(
   try {
     if (engine.stores.runs.get(runId) === undefined) throw new NotFound(`no run ${runId}`);
     const wanted = values.project === undefined ? undefined : projectNames(values);
-    const plans = (await planDiffsOf(join(engine.home.artifacts, runId))).filter(
+    const plans = planDiffsOf(join(engine.home.artifacts, runId)).filter(
       (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
     );
     if (wanted !== undefined) {
@@ -86,11 +116,7 @@ export async function showVerb(
       io.out(`run ${runId} has no plan to show (a destroy, a command, or a plan that failed)\n`);
       return 0;
     }
-    const colour = wantsColour(io);
-    for (const plan of plans) {
-      if (plan.project !== null) io.out(`\n── ${plan.project} ──\n`);
-      io.out(renderPlanText(plan.diff, { color: colour }));
-    }
+    io.out(renderPlans(plans, wantsColour(io)));
     return 0;
   } finally {
     engine.close();

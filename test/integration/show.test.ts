@@ -4,7 +4,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT, type Workspace, helloWorkspace, parseJson } from '../support/cli.ts';
+import {
+  PROJECT,
+  type Workspace,
+  helloWorkspace,
+  parseJson,
+  startApplyAwaitingApproval,
+  waitFor,
+} from '../support/cli.ts';
 
 /** The hello example's secret (terraform/examples/hello, variable "secret"). */
 const SECRET = 'example-secret-value';
@@ -60,6 +67,23 @@ describe('show', () => {
       ['time_static.greeted_at', 'create'],
     ]);
     expect(shown.stdout).not.toContain(SECRET);
+  });
+
+  it('is what an apply waiting for its approval prints before how to decide', async () => {
+    const { cli, runId: waiting } = await startApplyAwaitingApproval(ws, 'qa');
+    await waitFor(
+      () => `the approval request printed; stderr so far:\n${cli.stderr()}`,
+      () => (cli.stderr().includes('approval needed') ? true : undefined),
+      60_000,
+    );
+    const stderr = cli.stderr();
+    expect(stderr.indexOf('# terraform_data.greeting will be created')).toBeGreaterThan(-1);
+    expect(stderr.indexOf('# terraform_data.greeting will be created')).toBeLessThan(
+      stderr.indexOf('approval needed'),
+    );
+    expect(stderr).not.toContain(SECRET);
+    expect((await ws.cli(['reject', waiting])).exitCode).toBe(0);
+    expect((await cli.done).exitCode).toBe(1);
   });
 
   it('refuses a project the run has no plan of, and a run that does not exist (exit 2)', async () => {
