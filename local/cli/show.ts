@@ -16,7 +16,7 @@ import { projectNames } from './selection.ts';
 
 /** One project's plan diff, as a run's artifacts hold it. */
 export interface ShownPlan {
-  /** The project's name (its folder's, for a run of several), or null for a run of one. */
+  /** The project's name (its folder's, for a run of several); null in a run of one's folder. */
   readonly project: string | null;
   readonly diff: PlanDiff;
 }
@@ -98,11 +98,17 @@ export async function showVerb(
   const repository = await resolveRepository(values.repo, io.cwd);
   const engine = await openEngine(repository, io);
   try {
-    if (engine.stores.runs.get(runId) === undefined) throw new NotFound(`no run ${runId}`);
+    const run = engine.stores.runs.get(runId);
+    if (run === undefined) throw new NotFound(`no run ${runId}`);
     const wanted = values.project === undefined ? undefined : projectNames(values);
-    const plans = planDiffsOf(join(engine.home.artifacts, runId)).filter(
-      (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
-    );
+    // A run of one project keeps its plan in the run's own folder: name it as the run did.
+    const reported = (run.details as { projects?: { name?: unknown }[] }).projects?.[0]?.name;
+    const only = typeof reported === 'string' ? reported : run.projectDir;
+    const plans = planDiffsOf(join(engine.home.artifacts, runId))
+      .map((plan) => (plan.project === null ? { ...plan, project: only } : plan))
+      .filter(
+        (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
+      );
     if (wanted !== undefined) {
       const missing = wanted.filter((name) => !plans.some((plan) => plan.project === name));
       if (missing.length > 0)

@@ -60,7 +60,8 @@ describe('show', () => {
       }[];
     };
     expect(json.runId).toBe(runId);
-    expect(json.plans.map((p) => p.project)).toEqual([null]);
+    // A run of one project without stepform.yaml: named by its folder.
+    expect(json.plans.map((p) => p.project)).toEqual([PROJECT]);
     expect(json.plans[0]?.diff.resources.map((r) => [r.address, r.action])).toEqual([
       ['terraform_data.greeting', 'create'],
       ['terraform_data.secret_holder', 'create'],
