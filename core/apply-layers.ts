@@ -16,6 +16,7 @@ import {
   type ProjectStatus,
   collectProjects,
   preparedProject,
+  projectError,
 } from './project-results.ts';
 import { parseInput } from './validation.ts';
 
@@ -140,10 +141,8 @@ function failureOf(
   outcome: Exclude<ApplyOutcome, { status: 'applied' }>,
   projectCount: number,
 ): Pick<ApplyProgress, 'error' | 'rollback'> {
-  const named = (error: { Error: string; Cause?: string | undefined }) => ({
-    Error: error.Error,
-    Cause: projectCount > 1 ? `${outcome.name}: ${error.Cause ?? error.Error}` : error.Cause,
-  });
+  const named = (error: { Error: string; Cause?: string | undefined }) =>
+    projectError(outcome.name, error, projectCount);
   if (outcome.status === 'failed') return { error: named(outcome.error) };
   const { rollback } = outcome;
   const message = typeof rollback.message === 'string' ? rollback.message : undefined;

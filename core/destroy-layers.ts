@@ -14,6 +14,7 @@ import {
   type ProjectReport,
   ZERO_COUNTS,
   preparedProject,
+  projectError,
   totalOf,
 } from './project-results.ts';
 import { parseInput } from './validation.ts';
@@ -93,15 +94,7 @@ export function nextDestroyLayer(input: unknown): DestroyProgress {
       next: [],
       projects: report,
       ...(failed?.status === 'destroy_failed'
-        ? {
-            error: {
-              Error: failed.error.Error,
-              Cause:
-                projects.length > 1
-                  ? `${failed.name}: ${failed.error.Cause ?? failed.error.Error}`
-                  : failed.error.Cause,
-            },
-          }
+        ? { error: projectError(failed.name, failed.error, projects.length) }
         : {}),
     };
   }

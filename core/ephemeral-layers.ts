@@ -16,6 +16,7 @@ import {
   type ProjectReport,
   ZERO_COUNTS,
   preparedProject,
+  projectError,
   totalOf,
 } from './project-results.ts';
 import { parseInput } from './validation.ts';
@@ -82,15 +83,7 @@ export function nextCreateLayer(input: unknown): CreateProgress {
       projects: report,
       started,
       ...(failed?.status === 'failed'
-        ? {
-            error: {
-              Error: failed.error.Error,
-              Cause:
-                projects.length > 1
-                  ? `${failed.name}: ${failed.error.Cause ?? failed.error.Error}`
-                  : failed.error.Cause,
-            },
-          }
+        ? { error: projectError(failed.name, failed.error, projects.length) }
         : {}),
     };
   }

@@ -143,6 +143,18 @@ export const ZERO_COUNTS: ProjectReport['summary'] = {
   import: 0,
 };
 
+/** A project's error as the run's error: in a run of several, its Cause names the project. */
+export function projectError(
+  name: string,
+  error: { Error: string; Cause?: string | undefined },
+  projectCount: number,
+): { Error: string; Cause?: string } {
+  return {
+    Error: error.Error,
+    Cause: projectCount > 1 ? `${name}: ${error.Cause ?? error.Error}` : error.Cause,
+  };
+}
+
 /** The counts of every project, added up. */
 export function totalOf(projects: readonly ProjectReport[]): ProjectReport['summary'] {
   const summary = { ...ZERO_COUNTS };
