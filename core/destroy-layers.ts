@@ -12,10 +12,11 @@ import {
   ITERATION_BASE,
   PROJECT_REF,
   type ProjectReport,
-  ZERO_COUNTS,
   preparedProject,
   projectError,
+  reportedError,
   totalOf,
+  unstartedReport,
 } from './project-results.ts';
 import { parseInput } from './validation.ts';
 
@@ -118,25 +119,11 @@ function reportOf(
   const settings = new Map(runProjects(run).map((p) => [p.name, p]));
   const outcomes = new Map(destroyed.map((outcome) => [outcome.name, outcome]));
   const reports = projects.map((project): ProjectReport => {
-    const own = settings.get(project.name);
     const outcome = outcomes.get(project.name);
-    const base = {
-      name: project.name,
-      dir: project.dir,
-      layer: project.layer,
-      workspace: own?.workspace ?? null,
-      varFiles: [...(own?.varFiles ?? [])],
-      hasChanges: false,
-      summary: { ...ZERO_COUNTS },
-      outputs: {},
-      startedAt: null,
-      finishedAt: null,
-    };
-    if (outcome === undefined) return { ...base, status: 'not_started' };
-    if (outcome.status === 'destroy_failed') {
-      const { Error: name, Cause: message } = outcome.error;
-      return { ...base, status: 'destroy_failed', error: { name, message: message ?? name } };
-    }
+    const base = unstartedReport(project, settings.get(project.name));
+    if (outcome === undefined) return base;
+    if (outcome.status === 'destroy_failed')
+      return { ...base, status: 'destroy_failed', error: reportedError(outcome.error) };
     const { add, change, destroy, replace, import: imports } = outcome.result.summary;
     return {
       ...base,

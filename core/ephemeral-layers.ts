@@ -14,10 +14,11 @@ import {
   type CollectedProjects,
   ITERATION_BASE,
   type ProjectReport,
-  ZERO_COUNTS,
   preparedProject,
   projectError,
+  reportedError,
   totalOf,
+  unstartedReport,
 } from './project-results.ts';
 import { parseInput } from './validation.ts';
 
@@ -104,25 +105,11 @@ function reportOf(
 ): CollectedProjects {
   const settings = new Map(runProjects(run).map((p) => [p.name, p]));
   const reports = projects.map((project): ProjectReport => {
-    const own = settings.get(project.name);
     const outcome = outcomes.get(project.name);
-    const base = {
-      name: project.name,
-      dir: project.dir,
-      layer: project.layer,
-      workspace: own?.workspace ?? null,
-      varFiles: [...(own?.varFiles ?? [])],
-      hasChanges: false,
-      summary: { ...ZERO_COUNTS },
-      outputs: {},
-      startedAt: null,
-      finishedAt: null,
-    };
-    if (outcome === undefined) return { ...base, status: 'not_started' };
-    if (outcome.status === 'failed') {
-      const { Error: name, Cause: message } = outcome.error;
-      return { ...base, status: 'failed', error: { name, message: message ?? name } };
-    }
+    const base = unstartedReport(project, settings.get(project.name));
+    if (outcome === undefined) return base;
+    if (outcome.status === 'failed')
+      return { ...base, status: 'failed', error: reportedError(outcome.error) };
     const { result } = outcome;
     const { add, change, destroy, replace, import: imports } = result.summary;
     return {

@@ -143,6 +143,38 @@ export const ZERO_COUNTS: ProjectReport['summary'] = {
   import: 0,
 };
 
+/**
+ * A project's report before anything of it ran (status not_started): its place in the run and
+ * its settings (the run's RunProject of that name), no counts, no outputs, no times. The layer
+ * loops start from it and fill in what an outcome says.
+ */
+export function unstartedReport(
+  project: { name: string; dir: string; layer: number },
+  own: RunProject | undefined,
+): ProjectReport {
+  return {
+    name: project.name,
+    dir: project.dir,
+    layer: project.layer,
+    workspace: own?.workspace ?? null,
+    varFiles: [...(own?.varFiles ?? [])],
+    status: 'not_started',
+    hasChanges: false,
+    summary: { ...ZERO_COUNTS },
+    outputs: {},
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+/** A Catch's error as a report keeps it: its name, and its cause (else its name) as message. */
+export function reportedError(error: { Error: string; Cause?: string | undefined }): {
+  name: string;
+  message: string;
+} {
+  return { name: error.Error, message: error.Cause ?? error.Error };
+}
+
 /** A project's error as the run's error: in a run of several, its Cause names the project. */
 export function projectError(
   name: string,
