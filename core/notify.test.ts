@@ -21,7 +21,10 @@ function fakePorts(overrides: Partial<NotifyPortsLike> = {}) {
   const comments: { runId: string; markdown: string }[] = [];
   const ports: NotifyPortsLike = {
     status: { publish: async (event) => void events.push(event) },
-    artifacts: { readResult: async () => Promise.resolve(RESULT) },
+    artifacts: {
+      readResult: async () => Promise.resolve(RESULT),
+      readPlanDiff: async () => Promise.resolve(undefined),
+    },
     runs: { addRunDetails: async (_runId, d) => void details.push(d) },
     chat: { post: async (message) => void chats.push(message) },
     commentSink: async (runId, markdown) => void comments.push({ runId, markdown }),
@@ -271,7 +274,10 @@ describe('notifyStep of a run of projects', () => {
   it('writes the environment comment with a section per project, and tells of each in the event', async () => {
     const read: string[] = [];
     const { ports, events, details, comments } = fakePorts({
-      artifacts: { readResult: async (location) => (read.push(location), RESULT) },
+      artifacts: {
+        readResult: async (location) => (read.push(location), RESULT),
+        readPlanDiff: async () => Promise.resolve(undefined),
+      },
     });
     await notifyStep({ run, phase: 'failed', projects }, ports, NOW);
     expect(read).toEqual(['/a/project-network/plan']);

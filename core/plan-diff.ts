@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { escapeHtml } from './approval.ts';
 import { PLAN_CHANGE, PLAN_JSON, classifyActions, sensitiveValuesInPlan } from './plan-summary.ts';
+import { InvalidInput } from './errors.ts';
 import { parseInput } from './validation.ts';
 
 // ---- the model ----
@@ -126,6 +127,20 @@ export const PLAN_DIFF_MODEL: z.ZodType<PlanDiff> = z.strictObject({
     }),
   ),
 });
+
+/**
+ * A plan-diff.json's text as a PlanDiff, wherever it was read from (`where` names it): one
+ * that is not JSON or not the model is refused (InvalidInput), never shown half-read.
+ */
+export function parsePlanDiff(text: string, where: string): PlanDiff {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InvalidInput(where, 'is not JSON');
+  }
+  return parseInput(PLAN_DIFF_MODEL, json, where);
+}
 
 // ---- reading the plan ----
 

@@ -2,6 +2,7 @@
 // child processes: local/engine/) and an AWS adapter (DynamoDB, S3, SQS, Scheduler, Step
 // Functions: adapters/). Every method is async, whatever the adapter underneath.
 import type { JobResult } from './contracts/job-result.ts';
+import type { PlanDiff } from './plan-diff.ts';
 import type { ApprovalRecord, DecidedStatus } from './approval.ts';
 import type { LockRecord } from './locks.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
@@ -96,6 +97,11 @@ export interface TaskCallbackPort {
 /** Where executor results and plans are kept (S3 on AWS, .stepform/artifacts locally). */
 export interface ArtifactPort {
   readResult(location: string): Promise<JobResult | undefined>;
+  /**
+   * The plan diff a plan job left in its artifacts folder `location` (PLAN_DIFF_FILE);
+   * undefined when it left none (an older executor, or a plan that failed).
+   */
+  readPlanDiff(location: string): Promise<PlanDiff | undefined>;
 }
 
 export interface DestroySchedule {

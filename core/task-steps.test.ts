@@ -36,7 +36,7 @@ function memoryPorts(overrides: Partial<TaskPorts> = {}) {
   const lockCalls: string[] = [];
   const notifyPorts: NotifyPorts = {
     status: { publish: async (event) => void events.push(event) },
-    artifacts: { readResult: async () => RESULT },
+    artifacts: { readResult: async () => RESULT, readPlanDiff: async () => undefined },
     runs: { addRunDetails: async () => undefined },
     chat: { post: async (message) => void chats.push(message) },
     commentSink: async () => undefined,

@@ -3,7 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobInput } from '../core/contracts/job-input.ts';
-import { type JobResult, RESULT_FILE, parseJobResult } from '../core/contracts/job-result.ts';
+import {
+  type JobResult,
+  PLAN_DIFF_FILE,
+  RESULT_FILE,
+  parseJobResult,
+} from '../core/contracts/job-result.ts';
+import { type PlanDiff, parsePlanDiff } from '../core/plan-diff.ts';
 import { REPO_ROOT } from '../toolchain/paths.ts';
 import { run } from '../toolchain/process.ts';
 
@@ -21,6 +27,13 @@ export async function readResult(artifactsDir: string): Promise<JobResult | unde
   const path = join(artifactsDir, RESULT_FILE);
   const text = await readFile(path, 'utf8').catch(() => undefined);
   return text === undefined ? undefined : parseJobResult(text, path);
+}
+
+/** The plan diff in a job's artifacts folder (ArtifactPort.readPlanDiff, locally). */
+export async function readPlanDiff(artifactsDir: string): Promise<PlanDiff | undefined> {
+  const path = join(artifactsDir, PLAN_DIFF_FILE);
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parsePlanDiff(text, path);
 }
 
 export interface ExecutorProcessOptions {

@@ -12,7 +12,13 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { type JobResult, RESULT_FILE, parseJobResult } from '../../core/contracts/job-result.ts';
+import {
+  type JobResult,
+  PLAN_DIFF_FILE,
+  RESULT_FILE,
+  parseJobResult,
+} from '../../core/contracts/job-result.ts';
+import { type PlanDiff, parsePlanDiff } from '../../core/plan-diff.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import type { ArtifactPort } from '../../core/ports.ts';
 import { isAwsError } from './aws-errors.ts';
@@ -98,6 +104,15 @@ export class S3ArtifactPort implements ArtifactPort {
       throw error;
     }
     return parseJobResult(text, `s3://${bucket}/${key}`);
+  }
+
+  /** The plan diff a plan job uploaded to `location`; undefined when there is none. */
+  async readPlanDiff(location: string): Promise<PlanDiff | undefined> {
+    const { bucket, prefix } = this.parseLocation(location);
+    const bytes = await this.getArtifact(location, PLAN_DIFF_FILE);
+    if (bytes === undefined) return undefined;
+    const key = prefix === '' ? PLAN_DIFF_FILE : `${prefix}/${PLAN_DIFF_FILE}`;
+    return parsePlanDiff(Buffer.from(bytes).toString('utf8'), `s3://${bucket}/${key}`);
   }
 
   /** The names of every artifact under `location` (relative to it, "/"-separated), sorted. */

@@ -3,7 +3,7 @@
 import { RunNotWaiting } from '../../core/errors.ts';
 import type { StorePorts, StoredApproval, TaskCallbackPort } from '../../core/ports.ts';
 import { isRunHolderGone } from './processes.ts';
-import { readResult } from '../executor-process.ts';
+import { readPlanDiff, readResult } from '../executor-process.ts';
 import type { LocalStores } from './store/local-stores.ts';
 
 export interface LocalPorts extends StorePorts {
@@ -31,7 +31,7 @@ export function localPorts(stores: LocalStores): LocalPorts {
     records: stores.records,
     runs: stores.runs,
     approvals: stores.approvals,
-    artifacts: { readResult },
+    artifacts: { readResult, readPlanDiff },
     schedules: stores.schedules,
     // The local waiting task polls the store for its decision, so there is nothing to resume;
     // whether it still waits is whether its run is running and its process alive.

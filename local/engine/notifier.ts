@@ -9,7 +9,7 @@ import type { ChatPort, StatusPort } from '../../core/ports.ts';
 import { slackMessage } from '../../core/slack-message.ts';
 import { SlackWebhookChatPort } from '../../adapters/slack/webhook.ts';
 import type { StepformHome } from './home.ts';
-import { readResult } from '../executor-process.ts';
+import { readPlanDiff, readResult } from '../executor-process.ts';
 import type { LocalStores } from './store/local-stores.ts';
 
 export class LocalNotifier {
@@ -52,7 +52,7 @@ export class LocalNotifier {
   ports(): NotifyPorts {
     return {
       status: this.#status,
-      artifacts: { readResult },
+      artifacts: { readResult, readPlanDiff },
       runs: this.#stores.runs,
       chat: this.#chat,
       chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),

@@ -46,6 +46,12 @@ describe('the executor with S3 artifacts', () => {
     expect(plan.exitCode).toBe(0);
     const uploaded = await port.readResult(planJob.artifactsDir);
     expect(uploaded).toMatchObject({ status: 'succeeded', verb: 'plan' });
+    // The plan's diff went up beside it, for the approval page and the PR comment to read.
+    const diff = await port.readPlanDiff(planJob.artifactsDir);
+    expect(diff?.resources.length).toBeGreaterThan(0);
+    expect(diff?.resources.map((r) => r.action)).toEqual(
+      uploaded?.summary?.resources.map((r) => r.action),
+    );
 
     // A new container: nothing of the plan run is on disk.
     await rm(join(jobs.root, 'artifacts'), { recursive: true, force: true });
