@@ -2,14 +2,58 @@
 // `stepform serve` locally. A GET with a signed link only shows a confirmation page (chat
 // clients prefetch links); only the POST from that page decides. Pure over its ports.
 import {
+  type ApprovalSubject,
   linkDecider,
   renderConfirmationPage,
   renderDecisionPage,
   verifyApprovalLink,
 } from './approval.ts';
 import { InvalidInput, NotFound, StepformError, describeError } from './errors.ts';
-import type { ApprovalPort, TaskCallbackPort } from './ports.ts';
+import { renderPlanHtml } from './plan-diff.ts';
+import type { ApprovalPort, ArtifactPort, TaskCallbackPort } from './ports.ts';
 import { decideFromLink } from './steps.ts';
+
+/** What the endpoint reads and writes through: the approvals, the waiting task, the plans. */
+export interface EndpointPorts {
+  readonly approvals: ApprovalPort;
+  readonly callbacks: TaskCallbackPort;
+  /** Where the plans' diffs are read from; without it the page shows the counts alone. */
+  readonly artifacts?: Pick<ArtifactPort, 'readPlanDiff'>;
+}
+
+/**
+ * The most the diffs of one page may take, shared by its projects: far more than anyone reads,
+ * and well under the 6 MB a Lambda Function URL may answer.
+ */
+export const PAGE_DIFF_BUDGET = 1_000_000;
+
+/**
+ * Each project's plan diff as an HTML fragment, in the subject's order: what an approver reads
+ * before deciding. A diff that cannot be read says so on the page; it never hides the form,
+ * whose decision is bound to the plans' digest, not to what the page could show.
+ */
+export async function planDiffSections(
+  subject: ApprovalSubject | undefined,
+  artifacts: Pick<ArtifactPort, 'readPlanDiff'> | undefined,
+): Promise<{ name: string; html: string }[]> {
+  if (subject?.kind !== 'plan' || artifacts === undefined) return [];
+  const planned = subject.projects.filter((project) => project.planLocation !== undefined);
+  const budget = Math.floor(PAGE_DIFF_BUDGET / Math.max(1, planned.length));
+  return Promise.all(
+    planned.map(async (project) => {
+      const diff = await artifacts
+        .readPlanDiff(project.planLocation ?? '')
+        .catch(() => 'unreadable' as const);
+      const html =
+        diff === 'unreadable'
+          ? '<p class="fail">This plan’s diff could not be read; its counts above still hold.</p>'
+          : diff === undefined
+            ? '<p>This plan left no diff to show (it was made by an older executor).</p>'
+            : renderPlanHtml(diff, { maxChars: budget });
+      return { name: project.name, html };
+    }),
+  );
+}
 
 export interface EndpointRequest {
   readonly method: string;
@@ -94,7 +138,7 @@ export function errorPage(error: unknown): EndpointResponse {
 
 async function route(
   request: EndpointRequest,
-  ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
+  ports: EndpointPorts,
   options: EndpointOptions,
 ): Promise<EndpointResponse> {
   const match = /^\/approvals\/([^/]+)$/.exec(request.path);
@@ -126,6 +170,7 @@ async function route(
           ...(link.approver === undefined ? {} : { approver: link.approver }),
         },
         postUrl: `/approvals/${encodeURIComponent(link.id)}`,
+        plans: await planDiffSections(approval.subject, ports.artifacts),
       }),
     );
   }
@@ -156,7 +201,7 @@ async function route(
 /** Answers one request; never throws: every error becomes its page. */
 export async function handleApprovalRequest(
   request: EndpointRequest,
-  ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
+  ports: EndpointPorts,
   options: EndpointOptions,
 ): Promise<EndpointResponse> {
   try {

@@ -44,6 +44,8 @@ export const APPROVAL_SUBJECT = z.strictObject({
         name: z.string().min(1).max(1024),
         dir: z.string().min(1).max(1024),
         summary: SUBJECT_COUNTS.optional(),
+        /** The artifacts folder of the project's plan job: its diff is shown from there. */
+        planLocation: z.string().min(1).max(2048).optional(),
       }),
     )
     .max(MAX_RUN_PROJECTS),
@@ -290,7 +292,7 @@ export function escapeHtml(text: string): string {
 }
 
 const PAGE_STYLE = [
-  'body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1f2328}',
+  'body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#1f2328}',
   'dt{font-weight:600;margin-top:.5rem}dd{margin:0;font-family:ui-monospace,monospace;overflow-wrap:anywhere}',
   'button{font-size:1rem;padding:.5rem 1.5rem;margin-top:1.5rem;cursor:pointer}',
   '.ok{color:#1a7f37}.fail{color:#cf222e}',
@@ -298,6 +300,11 @@ const PAGE_STYLE = [
   'caption{text-align:left;font-weight:600;padding-bottom:.25rem}',
   'th,td{border-bottom:1px solid #d0d7de;padding:.25rem .5rem;text-align:left}',
   'td{font-family:ui-monospace,monospace;overflow-wrap:anywhere}',
+  // The plan diff (core/plan-diff.ts renderPlanHtml): rows tinted by what happens to them.
+  'h2{font-size:1.2rem;margin-top:2rem}h3{font-size:1rem;margin:1.25rem 0 0;font-weight:600}',
+  'tr.plan-add{background:#dafbe1}tr.plan-remove{background:#ffebe9}tr.plan-update{background:#fff8c5}',
+  'tr.plan-replace,tr.plan-replace-cbd{background:#ffebe9}',
+  'section.plan-delete h3,section.plan-replace h3{color:#cf222e}',
 ].join('');
 
 function page(title: string, body: string): string {
@@ -326,6 +333,8 @@ export interface ConfirmationPageInput {
   readonly link: ApprovalLinkFields;
   /** Where the form posts to (the same approval endpoint). */
   readonly postUrl: string;
+  /** Each project's plan diff, already rendered and escaped (core/plan-diff.ts). */
+  readonly plans?: readonly { readonly name: string; readonly html: string }[];
 }
 
 /**
@@ -372,6 +381,14 @@ export function renderConfirmationPage(input: ConfirmationPageInput): string {
       `<p>${escapeHtml(CONSEQUENCES[kind][action])}</p>`,
       `<dl>\n${details}\n</dl>`,
       ...(record.subject === undefined ? [] : [subjectSection(record.subject)]),
+      ...(input.plans ?? []).map((plan) =>
+        [
+          `<section class="plan" aria-label="${escapeHtml(`Plan of ${plan.name}`)}">`,
+          `<h2>What the plan of <code>${escapeHtml(plan.name)}</code> changes</h2>`,
+          plan.html,
+          '</section>',
+        ].join('\n'),
+      ),
       form,
     ].join('\n'),
   );

@@ -136,6 +136,7 @@ const APPROVAL_REQUEST_INPUT = z
               dir: z.string(),
               hasChanges: z.boolean().optional(),
               summary: COUNTS,
+              resultLocation: z.string().min(1).optional(),
             }),
           )
           .optional(),
@@ -770,9 +771,11 @@ function approvalSubject(
       projects: projects.map((project) => {
         const counts = 'summary' in project ? project.summary : undefined;
         const changes = counts !== undefined && !('hasChanges' in project && !project.hasChanges);
+        const location = 'resultLocation' in project ? project.resultLocation : undefined;
         return {
           name: project.name,
           dir: project.dir,
+          ...(location === undefined ? {} : { planLocation: location }),
           ...(changes
             ? {
                 summary: {

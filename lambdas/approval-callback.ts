@@ -22,7 +22,11 @@ export const handler = instrument(
   'ApprovalCallback',
   async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const runtime = awsRuntime();
-    const ports = { approvals: runtime.approvals, callbacks: runtime.callbacks };
+    const ports = {
+      approvals: runtime.approvals,
+      callbacks: runtime.callbacks,
+      artifacts: runtime.artifacts,
+    };
     const now = new Date();
     const allowed = approvers(runtime.config);
     const method = event.requestContext.http.method;

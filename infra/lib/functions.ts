@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { PLAN_DIFF_FILE } from '../../core/contracts/job-result.ts';
 import type { TaskFunction } from '../../core/task-steps.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
 import {
@@ -244,6 +245,26 @@ export class StepformFunctions extends Construct {
         [artifacts],
       );
     }
+    // The approval page shows each plan's diff, which holds no secret; the plans themselves
+    // (which may) stay out of the public endpoint's reach.
+    const planDiffs = storage.artifactsBucket.arnForObjects(
+      `${storage.artifactsPrefix}/*/${PLAN_DIFF_FILE}`,
+    );
+    f.ApprovalCallback.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [planDiffs] }),
+    );
+    f.ApprovalCallback.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [storage.artifactsBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': `${storage.artifactsPrefix}/*` } },
+      }),
+    );
+    acknowledgeWildcardResources(
+      f.ApprovalCallback,
+      'Reads only the plan diffs (no secrets) under the artifacts prefix, for the approval page.',
+      [planDiffs],
+    );
     // ExecutionEnded tells of a cancelled or failed run through the same Notify step.
     for (const fn of [f.Notify, f.RequestApproval, f.ExecutionEnded]) {
       storage.statusQueue.grantSendMessages(fn);

@@ -236,6 +236,27 @@ describe('the job roles in the buckets', () => {
   });
 });
 
+describe('the approval endpoint in the artifacts bucket', () => {
+  it('reads only the plan diffs (no secret in them), never a plan or a log', () => {
+    const built = synth({});
+    const { stack, pipeline, statementsOf } = built;
+    const role = pipeline.functions.ApprovalCallback.role as iam.Role;
+    const names = {
+      [stack.getLogicalId(pipeline.artifactsBucket.node.defaultChild as never)]: 'artifacts',
+    };
+    const s3 = statementsOf(role)
+      .filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')))
+      .map((s) => ({
+        Action: [s.Action].flat().sort(),
+        Resource: [s.Resource].flat().map((r) => arnText(r, names)),
+      }));
+    expect(s3).toEqual([
+      { Action: ['s3:GetObject'], Resource: ['<artifacts>/artifacts/*/plan-diff.json'] },
+      { Action: ['s3:ListBucket'], Resource: ['<artifacts>'] },
+    ]);
+  });
+});
+
 describe('the GitHub credentials secret', () => {
   const built = synth({ github: { repository: 'acme/infra' } });
   const { stack, pipeline, statementsOf, environmentOf } = built;

@@ -146,10 +146,12 @@ function expectEnded(execution: Execution, status: string, on: Scenario = scenar
 }
 
 /** Approves or rejects through the link from Slack: the page and its form both answer 200. */
-async function decide(runId: string, action: 'approve' | 'reject'): Promise<void> {
+/** Decides through the approval page as a person would; returns the page they read. */
+async function decide(runId: string, action: 'approve' | 'reject'): Promise<string> {
   const answer = await decideThroughPage(await scenario.approvalLink(runId, action));
   expect({ page: answer.pageStatus, post: answer.status }).toEqual({ page: 200, post: 200 });
   expect(answer.decided).toContain(runId);
+  return answer.page;
 }
 
 describe('plan (pull request) on emulated AWS', () => {
@@ -348,7 +350,15 @@ describe('plan-apply (push to main) on emulated AWS', () => {
       expect.objectContaining({ environment: 'dev', owner: runId }),
     ]);
 
-    await decide(runId, 'approve');
+    const page = await decide(runId, 'approve');
+    // The page showed what the plan does, read by the approval function from S3.
+    expect(page).toContain(`What the plan of <code>${PROJECT}</code> changes`);
+    for (const address of HELLO_RESOURCES) {
+      expect(page).toContain(`<code>${address}</code> will be created`);
+    }
+    // The example's sensitive variable (its default) is on the page as Terraform hides it.
+    expect(page).not.toContain('example-secret-value');
+    expect(page).toContain('(sensitive value)');
     const execution = await scenario.waitFor(arn);
     expectEnded(execution, 'SUCCEEDED');
     expect(execution.entered).toEqual(appliedPlanApplyStates(true));

@@ -37,7 +37,7 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
     expect(await approvals.get('no-such-approval')).toBeUndefined();
   });
 
-  it('keeps what the approval is for: each project of a plan with its counts', async () => {
+  it('keeps what the approval is for: each project of a plan with its counts and plan', async () => {
     const approvals = await open();
     const subject = {
       kind: 'plan' as const,
@@ -46,6 +46,7 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
           name: 'network',
           dir: 'infra/network',
           summary: { add: 1, change: 0, destroy: 2, replace: 1 },
+          planLocation: '/run-1/project-network/plan',
         },
         { name: 'dns', dir: 'infra/dns' },
       ],

@@ -3,6 +3,7 @@
 // variable must never be shown).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   PROJECT,
@@ -12,6 +13,7 @@ import {
   startApplyAwaitingApproval,
   waitFor,
 } from '../support/cli.ts';
+import { link, request, startApprovalServer, stopServers } from '../support/approval-server.ts';
 
 /** The hello example's secret (terraform/examples/hello, variable "secret"). */
 const SECRET = 'example-secret-value';
@@ -83,6 +85,37 @@ describe('show', () => {
       stderr.indexOf('approval needed'),
     );
     expect(stderr).not.toContain(SECRET);
+    expect((await ws.cli(['reject', waiting])).exitCode).toBe(0);
+    expect((await cli.done).exitCode).toBe(1);
+  });
+
+  it('is on the approval page: an attribute’s old and new value, and no secret', async () => {
+    const applied = await ws.cli(['apply', '--dir', PROJECT, '--env', 'page', '--auto-approve']);
+    expect(applied.exitCode).toBe(0);
+    // The next commit changes the greeting: one attribute updated, one resource replaced.
+    const main = join(ws.repo.dir, PROJECT, 'main.tf');
+    await writeFile(
+      main,
+      (await readFile(main, 'utf8')).replace('default     = "hello"', 'default     = "howdy"'),
+    );
+    await ws.git(['commit', '-qam', 'greet differently']);
+    const { cli, runId: waiting } = await startApplyAwaitingApproval(ws, 'page');
+    const approval = ws.store().approvals.forRun(waiting);
+    if (approval === undefined) throw new Error('the run asked for no approval');
+    const server = await startApprovalServer(undefined, ws.home);
+    try {
+      const page = await request(link(server, approval, 'approve'));
+      expect(page.status).toBe(200);
+      expect(page.body).toContain(`What the plan of <code>${PROJECT}</code> changes`);
+      expect(page.body).toContain(
+        '<tr class="plan-update"><td>~</td><td><code>input</code></td>' +
+          '<td><code>&quot;hello, world&quot;</code></td><td><code>&quot;howdy, world&quot;</code></td></tr>',
+      );
+      expect(page.body).toContain('<code>time_static.greeted_at</code> must be replaced');
+      expect(page.body).not.toContain(SECRET);
+    } finally {
+      await stopServers();
+    }
     expect((await ws.cli(['reject', waiting])).exitCode).toBe(0);
     expect((await cli.done).exitCode).toBe(1);
   });

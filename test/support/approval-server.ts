@@ -31,8 +31,12 @@ const running: Started[] = [];
 /** Every response body seen since the last stopServers(), to check none holds the task token. */
 const bodies: string[] = [];
 
-export async function startApprovalServer(options?: ApprovalServerOptions): Promise<Started> {
-  const home = await mkdtemp(join(tmpdir(), 'stepform-approval-server-'));
+/** A server over a new engine home, or over `home` (a workspace's, with its real runs). */
+export async function startApprovalServer(
+  options?: ApprovalServerOptions,
+  existingHome?: string,
+): Promise<Started> {
+  const home = existingHome ?? (await mkdtemp(join(tmpdir(), 'stepform-approval-server-')));
   const engine = new LocalEngine({ home, env: {} });
   const server = createApprovalServer(engine, options);
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,101 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { type ApprovalSubject, renderConfirmationPage } from './approval.ts';
+import { PAGE_DIFF_BUDGET, planDiffSections } from './approval-endpoint.ts';
+import { type PlanDiff, planDiff } from './plan-diff.ts';
+
+const fixture = (name: string): PlanDiff =>
+  planDiff(
+    JSON.parse(
+      readFileSync(new URL(`../test/fixtures/plans/${name}/plan.json`, import.meta.url), 'utf8'),
+    ),
+  );
+
+const SUBJECT: ApprovalSubject = {
+  kind: 'plan',
+  projects: [
+    { name: 'network', dir: 'infra/network', planLocation: '/run/project-network/plan' },
+    { name: 'app', dir: 'infra/app', planLocation: '/run/project-app/plan' },
+    { name: 'old', dir: 'infra/old', planLocation: '/run/project-old/plan' },
+    // A project without changes whose record predates plan locations: nothing to read.
+    { name: 'dns', dir: 'infra/dns' },
+  ],
+};
+
+describe('planDiffSections', () => {
+  it('renders each planned project’s diff in the subject’s order, and says when it cannot', async () => {
+    const read: string[] = [];
+    const sections = await planDiffSections(SUBJECT, {
+      readPlanDiff: async (location) => {
+        read.push(location);
+        if (location.includes('network')) return Promise.resolve(fixture('update-nested'));
+        if (location.includes('app')) return Promise.reject(new Error('AccessDenied'));
+        return Promise.resolve(undefined);
+      },
+    });
+    expect(read).toEqual([
+      '/run/project-network/plan',
+      '/run/project-app/plan',
+      '/run/project-old/plan',
+    ]);
+    expect(sections.map((s) => s.name)).toEqual(['network', 'app', 'old']);
+    expect(sections[0]?.html).toContain(
+      '<td><code>input.settings.image</code></td><td><code>&quot;app:1.0&quot;</code></td><td><code>&quot;app:1.1&quot;</code></td>',
+    );
+    // Why a read failed is ours to log, not the page's to show.
+    expect(sections[1]?.html).toContain('could not be read');
+    expect(sections[1]?.html).not.toContain('AccessDenied');
+    expect(sections[2]?.html).toContain('left no diff');
+  });
+
+  it('shows nothing for a destroy, a command, or without a store to read from', async () => {
+    const readPlanDiff = async () => Promise.resolve(fixture('create'));
+    expect(await planDiffSections({ ...SUBJECT, kind: 'destroy' }, { readPlanDiff })).toEqual([]);
+    expect(await planDiffSections(undefined, { readPlanDiff })).toEqual([]);
+    expect(await planDiffSections(SUBJECT, undefined)).toEqual([]);
+  });
+
+  it('shares the page’s budget between the projects, cutting between resources', async () => {
+    const big = fixture('create');
+    const many: PlanDiff = {
+      ...big,
+      resources: Array.from({ length: 4000 }, (_, i) =>
+        big.resources.map((r) => ({ ...r, address: `${r.address}_${i}` })),
+      ).flat(),
+    };
+    const sections = await planDiffSections(SUBJECT, {
+      readPlanDiff: async () => Promise.resolve(many),
+    });
+    const total = sections.reduce((sum, s) => sum + s.html.length, 0);
+    expect(total).toBeLessThanOrEqual(PAGE_DIFF_BUDGET);
+    expect(sections[0]?.html).toMatch(/not shown/);
+  });
+});
+
+describe('the confirmation page with the plans', () => {
+  it('shows each plan’s diff under its project’s name, before the form', () => {
+    const html = renderConfirmationPage({
+      record: {
+        id: 'a',
+        runId: 'r',
+        environment: 'prod',
+        projectDir: 'infra',
+        commit: 'c'.repeat(40),
+        planSha256: 'b'.repeat(64),
+        requestedAt: '2030-01-01T00:00:00.000Z',
+        expiresAt: '2030-01-01T01:00:00.000Z',
+        status: 'pending',
+        subject: SUBJECT,
+      },
+      action: 'approve',
+      link: { id: 'a', action: 'approve', expires: '1', sig: 's' },
+      postUrl: '/approvals/a',
+      plans: [{ name: 'net<work>', html: '<p class="plan-line">Plan: 1 to add</p>' }],
+    });
+    expect(html).toContain('<h2>What the plan of <code>net&lt;work&gt;</code> changes</h2>');
+    expect(html.indexOf('Plan: 1 to add')).toBeLessThan(html.indexOf('<form'));
+    expect(html.indexOf('<caption>Each project’s changes</caption>')).toBeLessThan(
+      html.indexOf('Plan: 1 to add'),
+    );
+  });
+});
