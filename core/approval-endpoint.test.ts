@@ -1,15 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
 import { type ApprovalSubject, renderConfirmationPage } from './approval.ts';
 import { PAGE_DIFF_BUDGET, planDiffSections } from './approval-endpoint.ts';
-import { type PlanDiff, planDiff } from './plan-diff.ts';
-
-const fixture = (name: string): PlanDiff =>
-  planDiff(
-    JSON.parse(
-      readFileSync(new URL(`../test/fixtures/plans/${name}/plan.json`, import.meta.url), 'utf8'),
-    ),
-  );
+import { fixtureDiff as fixture, manyResources } from '../test/support/plan-fixtures.ts';
 
 const SUBJECT: ApprovalSubject = {
   kind: 'plan',
@@ -56,13 +48,7 @@ describe('planDiffSections', () => {
   });
 
   it('shares the page’s budget between the projects, cutting between resources', async () => {
-    const big = fixture('create');
-    const many: PlanDiff = {
-      ...big,
-      resources: Array.from({ length: 4000 }, (_, i) =>
-        big.resources.map((r) => ({ ...r, address: `${r.address}_${i}` })),
-      ).flat(),
-    };
+    const many = manyResources('create', 4000);
     const sections = await planDiffSections(SUBJECT, {
       readPlanDiff: async () => Promise.resolve(many),
     });

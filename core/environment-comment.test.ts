@@ -8,6 +8,7 @@ import {
   renderEnvironmentComment,
 } from './environment-comment.ts';
 import { GITHUB_COMMENT_LIMIT, commentMarker } from './pr-comment.ts';
+import { fixtureDiff, manyResources } from '../test/support/plan-fixtures.ts';
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
@@ -217,7 +218,7 @@ describe('renderEnvironmentComment', () => {
     expect(comment).toContain('**4 projects**: +1000 to add, ~1000 to change, -3000 to destroy');
     expect(statusLines(comment)).toHaveLength(4);
     expect(statusLines(comment)[0]).toContain('`app`');
-    expect(comment).toContain('Some resource lists are cut');
+    expect(comment).toContain('Some projects’ changes are cut');
     expect(comment).toContain('<summary>Resource changes (20)</summary>');
     expect(comment).not.toContain('network/plan.json');
     for (const name of ['app', 'db', 'cache']) {
@@ -267,5 +268,47 @@ describe('renderEnvironmentComment', () => {
     expect(comment).toMatch(
       /more resources not shown\*\*; the full plan is in the run’s artifacts/,
     );
+  });
+});
+
+describe('renderEnvironmentComment with the plans’ diffs', () => {
+  it('shows each project’s diff under its status line, and its applied outputs', () => {
+    const comment = renderEnvironmentComment({
+      ...BASE,
+      status: 'applied',
+      projects: [
+        project('network', ['update'], {
+          status: 'applied',
+          diff: fixtureDiff('update-nested'),
+          appliedOutputs: { cidr: { sensitive: false, value: '10.0.0.0/16' } },
+        }),
+        project('db', ['replace'], { diff: fixtureDiff('replace') }),
+      ],
+    });
+    // The project that replaces something comes first.
+    expect(comment.indexOf('`db`')).toBeLessThan(comment.indexOf('`network`'));
+    expect(comment).toContain('<code>terraform_data.db</code> must be replaced');
+    expect(comment).toContain('"app:1.0" -> "app:1.1"');
+    expect(comment).toContain('##### Outputs (applied)');
+    expect(comment).toContain('- `cidr` = `"10.0.0.0/16"`');
+  });
+
+  it('cuts the largest diff to stay under GitHub’s limit, keeping the small ones whole', () => {
+    const comment = renderEnvironmentComment({
+      ...BASE,
+      projects: [
+        project('big', ['update'], {
+          diff: manyResources('update-nested', 3000),
+          artifactLocation: '/run-1/project-big/plan',
+        }),
+        project('small', ['replace'], { diff: fixtureDiff('replace') }),
+      ],
+    });
+    expect(comment.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(comment.length).toBeGreaterThan(GITHUB_COMMENT_LIMIT - 5000);
+    expect(comment).toContain('Some projects’ changes are cut');
+    expect(comment).toContain('`/run-1/project-big/plan`');
+    expect(comment).toContain('<code>time_static.rotated</code> must be replaced');
+    expect(comment.split('<details>').length).toBe(comment.split('</details>').length);
   });
 });

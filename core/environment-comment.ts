@@ -2,9 +2,13 @@
 // its marker and updated in place, with a section per project, those that destroy or replace
 // first. Built from the pieces of pr-comment.ts and, like it, always under GitHub's comment
 // limit: resource lists are cut, never the headline or a project's status line. Pure.
+import type { MaskedOutput } from './contracts/job-result.ts';
+import type { PlanDiff } from './plan-diff.ts';
 import type { PlanSummary } from './plan-summary.ts';
 import {
   ERROR_LIMIT,
+  appliedOutputsSection,
+  diffWithin,
   GITHUB_COMMENT_LIMIT,
   codeSpan,
   errorSection,
@@ -37,6 +41,10 @@ export interface ProjectCommentInput {
   readonly artifactLocation?: string;
   /** The error output of the project's failed job, already masked. */
   readonly error?: string;
+  /** The plan's attribute-level diff: shown resource by resource instead of the bare list. */
+  readonly diff?: PlanDiff;
+  /** After its apply, the project's outputs as applied (sensitive ones masked). */
+  readonly appliedOutputs?: Readonly<Record<string, MaskedOutput>>;
 }
 
 export interface EnvironmentCommentInput {
@@ -101,34 +109,61 @@ function statusLine(project: ProjectCommentInput): string {
 
 interface Section {
   readonly project: ProjectCommentInput;
-  /** Its resource changes, destroys and replaces first. */
-  readonly lines: readonly string[];
-  /** The status line and the error: always shown. */
+  /** The status line, the error and the outputs: always shown. */
   readonly head: string;
+  /** Its changes in full: the diff, or the resource list folded. */
+  readonly full: string;
+  /** Its changes within a budget (never over it), naming where the rest is when cut. */
+  readonly within: (budget: number) => string;
 }
 
 function section(project: ProjectCommentInput, errorLimit: number): Section {
   const resources = project.summary?.resources ?? [];
-  const lines = [
-    ...resources.filter(isDestroying),
-    ...resources.filter((resource) => !isDestroying(resource)),
-  ].map(resourceLine);
   const parts = [statusLine(project)];
   if (project.error !== undefined && project.error.trim() !== '') {
     parts.push(errorSection(project.error, errorLimit));
   }
-  if (project.summary !== undefined && resources.length === 0) parts.push('No resource changes.');
-  return { project, lines, head: parts.join('\n\n') };
+  const outputs = project.appliedOutputs && appliedOutputsSection(project.appliedOutputs);
+  if (outputs) parts.push(outputs.replace(/^####/, '#####'));
+  const head = parts.join('\n\n');
+  const { diff } = project;
+  if (diff !== undefined) {
+    const within = (budget: number) => diffWithin(diff, budget, project.artifactLocation);
+    return { project, head, full: within(Number.MAX_SAFE_INTEGER), within };
+  }
+  if (project.summary !== undefined && resources.length === 0) {
+    return { project, head, full: 'No resource changes.', within: () => 'No resource changes.' };
+  }
+  const lines = [
+    ...resources.filter(isDestroying),
+    ...resources.filter((resource) => !isDestroying(resource)),
+  ].map(resourceLine);
+  const fold = (taken: readonly string[]) =>
+    taken.length === 0 ? '' : foldedSection(lines.length, taken, FOLD_TITLE);
+  const within = (budget: number): string => {
+    const note = omittedNote(lines.length, project.artifactLocation);
+    const all = fold(lines);
+    if (all.length <= budget) return all;
+    const room = budget - note.length - 2;
+    const { taken } = linesWithin(lines, foldCost(lines.length), room);
+    const shown = [fold(taken), omittedNote(lines.length - taken.length, project.artifactLocation)];
+    const text = shown.filter((part) => part !== '').join('\n\n');
+    return text.length <= budget ? text : '';
+  };
+  return { project, head, full: fold(lines), within };
 }
 
 /** What showing `lines` of a section costs on top of its head: the fold and a separator. */
 const foldCost = (all: number) => foldedSection(all, [], FOLD_TITLE).length + 2;
 
+const CUT_NOTE =
+  '> Some projects’ changes are cut to fit GitHub’s comment limit; each cut one names where its full plan is.';
+
 /**
  * The environment's sticky comment: marker, headline with the totals, then per project its
- * status line (always visible), its error, and its resource changes folded. Never over
- * GITHUB_COMMENT_LIMIT: the longest lists are cut first, each cut one naming where its full
- * plan is.
+ * status line (always visible), its error, its applied outputs, and its changes (the diff,
+ * each resource folded, or the resource list folded). Never over GITHUB_COMMENT_LIMIT: the
+ * longest changes are cut first, each cut one naming where its full plan is.
  */
 export function renderEnvironmentComment(input: EnvironmentCommentInput): string {
   const failing = input.projects.filter((project) => (project.error ?? '').trim() !== '').length;
@@ -141,45 +176,36 @@ export function renderEnvironmentComment(input: EnvironmentCommentInput): string
     ...input.projects.filter((project) => !destroysAnything(project)),
   ].map((project) => section(project, errorLimit));
 
-  const assemble = (shown: readonly (readonly string[])[]): string => {
-    const cut = sections.some((entry, index) => (shown[index]?.length ?? 0) < entry.lines.length);
+  const assemble = (bodies: readonly string[]): string => {
+    const cut = sections.some((entry, index) => bodies[index] !== entry.full);
     const parts = [`${environmentCommentMarker(input.environment)}\n${headline(input)}`];
-    if (cut) {
-      parts.push(
-        '> Some resource lists are cut to fit GitHub’s comment limit; each cut one names where its full plan is.',
-      );
-    }
+    if (cut) parts.push(CUT_NOTE);
     sections.forEach((entry, index) => {
-      const lines = shown[index] ?? [];
-      const omitted = entry.lines.length - lines.length;
       parts.push(entry.head);
-      if (lines.length > 0) parts.push(foldedSection(entry.lines.length, lines, FOLD_TITLE));
-      if (omitted > 0) parts.push(omittedNote(omitted, entry.project.artifactLocation));
+      const body = bodies[index] ?? '';
+      if (body !== '') parts.push(body);
     });
     return `${parts.join('\n\n')}\n`;
   };
 
-  const full = assemble(sections.map((entry) => entry.lines));
+  const full = assemble(sections.map((entry) => entry.full));
   if (full.length <= GITHUB_COMMENT_LIMIT) return full;
 
-  // Everything but the lists, each note at its longest: what is left is shared out, smallest
-  // list first, none taking more than an equal share of what remains, so the longest are cut.
-  let budget = GITHUB_COMMENT_LIMIT - assemble(sections.map(() => [])).length;
-  const demand = (entry: Section) =>
-    entry.lines.length === 0
-      ? 0
-      : entry.lines.reduce((cost, line) => cost + line.length + 1, foldCost(entry.lines.length));
+  // Everything but the changes (with the cut note): what is left is shared out, smallest
+  // first, none taking more than an equal share of what remains, so the longest are cut.
+  let budget = GITHUB_COMMENT_LIMIT - assemble(sections.map(() => '')).length;
   const order = sections
-    .map((entry, index) => ({ entry, index, demand: demand(entry) }))
-    .filter((item) => item.demand > 0)
-    .sort((a, b) => a.demand - b.demand);
-  const shown: string[][] = sections.map(() => []);
+    .map((entry, index) => ({ entry, index }))
+    .filter((item) => item.entry.full !== '')
+    .sort((a, b) => a.entry.full.length - b.entry.full.length);
+  const bodies: string[] = sections.map(() => '');
   order.forEach(({ entry, index }, position) => {
-    const share = Math.floor(budget / (order.length - position));
-    const { taken, cost } = linesWithin(entry.lines, foldCost(entry.lines.length), share);
-    shown[index] = taken;
-    budget -= cost;
+    // Each shown body also costs its separator.
+    const share = Math.floor(budget / (order.length - position)) - 2;
+    const body = entry.within(share);
+    bodies[index] = body;
+    if (body !== '') budget -= body.length + 2;
   });
-  const comment = assemble(shown);
+  const comment = assemble(bodies);
   return comment.length <= GITHUB_COMMENT_LIMIT ? comment : hardCut(comment);
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
+import { fixtureDiff } from '../test/support/plan-fixtures.ts';
+import { MASK } from './masking.ts';
 import { NotificationFailed } from './errors.ts';
 import { notifyStep, rollbackMessage, statusLine } from './notify.ts';
 import type { NotifyPorts as NotifyPortsLike } from './notify.ts';
@@ -335,6 +337,68 @@ describe('notifyStep of a run of projects', () => {
         summary: { add: 2, change: 1, destroy: 1 },
       },
     ]);
+  });
+});
+
+describe('notifyStep with the plans’ diffs', () => {
+  it('puts the plan’s diff in the comment, read beside an apply’s result, with the applied outputs', async () => {
+    const read: string[] = [];
+    const { ports, comments } = fakePorts({
+      artifacts: {
+        readResult: async () =>
+          Promise.resolve({
+            ...RESULT,
+            outputs: {
+              greeting: { sensitive: false, value: 'hello, world' },
+              secret: { sensitive: true, value: MASK },
+            },
+          }),
+        readPlanDiff: async (location) => {
+          read.push(location);
+          return Promise.resolve(location === '/r/plan' ? fixtureDiff('update-nested') : undefined);
+        },
+      },
+    });
+    await notifyStep(
+      { run: RUN, phase: 'applied', result: { resultLocation: '/r/apply' } },
+      ports,
+      NOW,
+    );
+    // The apply's folder has none: the saved plan's folder beside it has.
+    expect(read).toEqual(['/r/apply', '/r/plan']);
+    const markdown = comments[0]?.markdown ?? '';
+    expect(markdown).toContain('"app:1.0" -> "app:1.1"');
+    expect(markdown).toContain('- `greeting` = `"hello, world"`');
+    expect(markdown).not.toContain('known after apply)`');
+  });
+
+  it('reads no diff when no comment is written, and writes the comment when a diff is unreadable', async () => {
+    let reads = 0;
+    const readPlanDiff = async () => {
+      reads += 1;
+      return Promise.reject(new Error('AccessDenied'));
+    };
+    const silent = fakePorts({
+      artifacts: { readResult: async () => Promise.resolve(RESULT), readPlanDiff },
+      commentSink: undefined,
+    });
+    await notifyStep(
+      { run: RUN, phase: 'planned', result: { resultLocation: '/a' } },
+      silent.ports,
+      NOW,
+    );
+    expect(reads).toBe(0);
+    const { ports, comments } = fakePorts({
+      artifacts: { readResult: async () => Promise.resolve(RESULT), readPlanDiff },
+    });
+    const report = await notifyStep(
+      { run: RUN, phase: 'planned', result: { resultLocation: '/a' } },
+      ports,
+      NOW,
+    );
+    expect(reads).toBe(1);
+    expect(report.failed).toEqual([]);
+    expect(comments[0]?.markdown).toContain('Stepform: planned');
   });
 });
 

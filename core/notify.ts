@@ -26,6 +26,8 @@ import type {
 import { commentMarker, renderPrComment } from './pr-comment.ts';
 import { environmentCommentMarker, renderEnvironmentComment } from './environment-comment.ts';
 import { PHASES, type Phase, statusEvent } from './contracts/status-event.ts';
+import type { PlanDiff } from './plan-diff.ts';
+import { PLAN_STEP } from './run.ts';
 import { parseInput } from './validation.ts';
 
 export const NOTIFY_INPUT = z.looseObject({
@@ -322,6 +324,13 @@ export async function notifyStep(
   // notices (started, a project rolling back) leave it as it is. Other workflows keep the
   // comment of the environment and project.
   const severalProjects = MULTI_PROJECT_WORKFLOWS.includes(run.workflow);
+  // The diffs are read only for a comment that is written.
+  const commenting = (codeHost !== undefined && run.pullRequest !== undefined) || !!commentSink;
+  const diffOf = async (location: string | undefined) =>
+    commenting && location !== undefined ? diffNear(ports.artifacts, location) : undefined;
+  // A notice without the projects' reports tells of one job: its diff, and outputs if applied.
+  const diff = notice.projects ? undefined : await diffOf(resultLocation);
+  const applied = phase === 'applied' && result?.outputs ? { appliedOutputs: result.outputs } : {};
   const sections = notice.projects
     ? await Promise.all(
         projects.map(async (project) => {
@@ -333,6 +342,7 @@ export async function notifyStep(
                 : await ports.artifacts.readResult(project.resultLocation);
           // A planned project shares the run's phase; after an apply each has its own.
           const failed = project.error !== undefined || project.status === 'failed';
+          const diff = await diffOf(project.resultLocation);
           return {
             name: project.name,
             dir: project.dir,
@@ -341,6 +351,10 @@ export async function notifyStep(
             ...(own?.summary ? { summary: own.summary } : {}),
             ...(project.resultLocation ? { artifactLocation: project.resultLocation } : {}),
             ...(failed ? errorOf(project.error) : {}),
+            ...(diff === undefined ? {} : { diff }),
+            ...(project.status === 'applied' && project.outputs
+              ? { appliedOutputs: project.outputs }
+              : {}),
           };
         }),
       )
@@ -353,6 +367,8 @@ export async function notifyStep(
           // A run of one project may still carry its job's result.
           ...(all.length === 1 && result?.summary ? { summary: result.summary } : {}),
           ...(all.length === 1 && resultLocation ? { artifactLocation: resultLocation } : {}),
+          ...(all.length === 1 && diff !== undefined ? { diff } : {}),
+          ...(all.length === 1 ? applied : {}),
           ...errorOf(undefined),
         }))
       : undefined;
@@ -386,6 +402,8 @@ export async function notifyStep(
                 ...(result?.summary ? { summary: result.summary } : {}),
                 ...(resultLocation ? { artifactLocation: resultLocation } : {}),
                 ...errorOf(undefined),
+                ...(diff === undefined ? {} : { diff }),
+                ...applied,
               }),
             },
           ];
@@ -427,4 +445,20 @@ function withLinks(line: string, detail: NotifyDetail): string {
   return detail.links
     ? `${line}\napprove: ${detail.links.approve}\nreject: ${detail.links.reject}`
     : line;
+}
+
+/**
+ * The plan diff to show with a job's result: in its own folder (a plan, or a job that planned
+ * and applied), else in the plan folder beside it (an apply of a saved plan). A view only:
+ * a diff that cannot be read leaves the comment without it, never fails the notice.
+ */
+async function diffNear(
+  artifacts: Pick<ArtifactPort, 'readPlanDiff'>,
+  location: string,
+): Promise<PlanDiff | undefined> {
+  const read = async (at: string) => artifacts.readPlanDiff(at).catch(() => undefined);
+  const own = await read(location);
+  if (own !== undefined) return own;
+  const beside = /^(.*)\/apply\/?$/.exec(location)?.[1];
+  return beside === undefined ? undefined : read(`${beside}/${PLAN_STEP}`);
 }

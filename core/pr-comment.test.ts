@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type ResourceAction, summaryOf } from './plan-summary.ts';
+import { fixtureDiff, manyResources } from '../test/support/plan-fixtures.ts';
 import {
   GITHUB_COMMENT_LIMIT,
   type PrCommentInput,
@@ -303,5 +304,57 @@ describe('renderPrComment', () => {
     expect(comment.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
     expect(comment).toContain('- 450 more outputs not shown');
     expect(comment).toContain('more resources not shown');
+  });
+});
+
+describe('renderPrComment with the plan’s diff', () => {
+  it('shows each resource in a <details> block with a diff fence, destroys first', () => {
+    const comment = renderPrComment({
+      ...BASE,
+      summary: summaryOf([resource('terraform_data.app', 'update')]),
+      diff: fixtureDiff('update-nested'),
+    });
+    expect(comment).toContain('#### Plan');
+    expect(comment).toContain(
+      '<details><summary><code>terraform_data.app</code> will be updated in-place</summary>',
+    );
+    expect(comment).toMatch(/```diff\n! resource "terraform_data" "app" \{/);
+    expect(comment).toContain('"app:1.0" -> "app:1.1"');
+    // The bare resource list is not repeated beside the diff.
+    expect(comment).not.toContain('Other changes');
+    const replaced = renderPrComment({ ...BASE, diff: fixtureDiff('replace') });
+    expect(replaced).toContain('<code>terraform_data.db</code> must be replaced');
+  });
+
+  it('stays under GitHub’s limit with a huge plan, naming where the whole plan is', () => {
+    const comment = renderPrComment({
+      ...BASE,
+      summary: summaryOf([resource('terraform_data.app', 'update')]),
+      diff: manyResources('update-nested', 2000),
+      artifactLocation: 's3://bucket/artifacts/run-1/plan',
+    });
+    expect(comment.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(comment.length).toBeGreaterThan(GITHUB_COMMENT_LIMIT - 5000);
+    expect(comment).toContain('resource changes not shown');
+    expect(comment).toContain('The plan is cut to fit GitHub’s comment limit');
+    expect(comment).toContain('`s3://bucket/artifacts/run-1/plan`');
+    // Cut between resources: every <details> that opens, closes.
+    expect(comment.split('<details>').length).toBe(comment.split('</details>').length);
+    expect(comment.endsWith('</sub>\n')).toBe(true);
+  });
+
+  it('shows the outputs as applied after an apply, a sensitive one masked', () => {
+    const comment = renderPrComment({
+      ...BASE,
+      status: 'applied',
+      appliedOutputs: {
+        greeting: { sensitive: false, value: 'hello, world' },
+        token: { sensitive: true, value: '(sensitive)' },
+      },
+    });
+    expect(comment).toContain('#### Outputs (applied)');
+    expect(comment).toContain('- `greeting` = `"hello, world"`');
+    expect(comment).toMatch(/- `token` = \\\(sensitive/);
+    expect(comment).not.toContain('known after apply');
   });
 });

@@ -5,6 +5,8 @@ import { stripVTControlCharacters } from 'node:util';
 import { MASK } from './masking.ts';
 import { cutText, cutTextHead } from './text.ts';
 import { PHASE_ICONS } from './contracts/status-event.ts';
+import type { MaskedOutput } from './contracts/job-result.ts';
+import { type PlanDiff, renderPlanMarkdown } from './plan-diff.ts';
 import type { OutputChange, PlanSummary, ResourceChange } from './plan-summary.ts';
 
 /** GitHub refuses a comment body over this many characters. */
@@ -34,6 +36,10 @@ export interface PrCommentInput {
   readonly error?: string;
   /** A link to the run (console, local UI). */
   readonly url?: string;
+  /** The plan's attribute-level diff: shown resource by resource instead of the bare list. */
+  readonly diff?: PlanDiff;
+  /** After an apply, the root module's outputs as applied (sensitive ones masked). */
+  readonly appliedOutputs?: Readonly<Record<string, MaskedOutput>>;
 }
 
 /** A marker value: URI-encoded but for "/", so it can neither end the comment nor hold a space. */
@@ -148,6 +154,44 @@ function outputsSection(outputs: readonly OutputChange[]): string | undefined {
   return `#### Outputs\n\n${lines.join('\n')}`;
 }
 
+/** The outputs an apply left: each value, or the mask for a sensitive one. */
+export function appliedOutputsSection(
+  outputs: Readonly<Record<string, MaskedOutput>>,
+): string | undefined {
+  const entries = Object.entries(outputs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length === 0) return undefined;
+  const lines = entries.slice(0, OUTPUT_COUNT_LIMIT).map(([name, output]) => {
+    if (output.sensitive) return `- ${codeSpan(name)} = ${markdownText(MASK)}`;
+    const json = JSON.stringify(output.value) as string | undefined;
+    return `- ${codeSpan(name)} = ${codeSpan(json ?? 'null', OUTPUT_VALUE_LIMIT)}`;
+  });
+  if (entries.length > OUTPUT_COUNT_LIMIT) {
+    lines.push(`- ${entries.length - OUTPUT_COUNT_LIMIT} more outputs not shown`);
+  }
+  return `#### Outputs (applied)\n\n${lines.join('\n')}`;
+}
+
+/**
+ * A plan's diff within `budget` characters, cut between resources; when cut, a note naming
+ * where the whole plan is follows. Empty when not even the note fits.
+ */
+export function diffWithin(
+  diff: PlanDiff,
+  budget: number,
+  artifactLocation: string | undefined,
+): string {
+  const whole = renderPlanMarkdown(diff, { maxChars: Number.MAX_SAFE_INTEGER });
+  if (whole.length <= budget) return whole;
+  const where =
+    artifactLocation === undefined
+      ? 'the whole plan is in the run’s artifacts (`stepform show RUN_ID`)'
+      : `the whole plan: ${codeSpan(artifactLocation, LOCATION_LIMIT)}`;
+  const note = `> **The plan is cut to fit GitHub’s comment limit**; ${where}`;
+  const room = budget - note.length - 2;
+  if (room <= 0) return budget >= note.length ? note : '';
+  return `${renderPlanMarkdown(diff, { maxChars: room }).trimEnd()}\n\n${note}`;
+}
+
 export function errorSection(error: string, limit = ERROR_LIMIT): string {
   // The end of Terraform's output is where the error is; its colour codes and other control
   // characters go.
@@ -254,12 +298,13 @@ export function renderPrComment(input: PrCommentInput): string {
       shown.destroys.length === 0 ? undefined : listSection(destroyTitle, shown.destroys),
       shown.others.length === 0 ? undefined : foldedSection(others.length, shown.others),
       shown.omitted === 0 ? undefined : omittedNote(shown.omitted, input.artifactLocation),
-      outputsSection(summary?.outputs ?? []),
+      outputsOf(input),
       footer(input),
     ];
     return `${sections.filter((section) => section !== undefined).join('\n\n')}\n`;
   };
 
+  if (input.diff !== undefined) return withDiff(input, input.diff);
   const full = assemble({ destroys: destroyLines, others: otherLines, omitted: 0 });
   if (full.length <= GITHUB_COMMENT_LIMIT) return full;
 
@@ -281,6 +326,37 @@ export function renderPrComment(input: PrCommentInput): string {
     others: folded,
     omitted: total - destroys.length - folded.length,
   });
+  return comment.length <= GITHUB_COMMENT_LIMIT ? comment : hardCut(comment);
+}
+
+/** The applied outputs after an apply, else the plan's planned ones. */
+function outputsOf(input: PrCommentInput): string | undefined {
+  return input.appliedOutputs === undefined
+    ? outputsSection(input.summary?.outputs ?? [])
+    : appliedOutputsSection(input.appliedOutputs);
+}
+
+/**
+ * The comment with the plan's diff: header, counts, error, then each resource in a
+ * `<details>` block (destroys and replaces first, their headlines visible), the outputs and
+ * the footer. The diff gets whatever room the rest leaves.
+ */
+function withDiff(input: PrCommentInput, diff: PlanDiff): string {
+  const assemble = (shown: string): string => {
+    const sections = [
+      `${commentMarker(input.environment, input.projectDir)}\n${header(input)}`,
+      input.summary === undefined ? undefined : summaryTable(input.summary),
+      input.error === undefined || input.error.trim() === ''
+        ? undefined
+        : errorSection(input.error),
+      shown === '' ? undefined : `#### Plan\n\n${shown.trimEnd()}`,
+      outputsOf(input),
+      footer(input),
+    ];
+    return `${sections.filter((section) => section !== undefined).join('\n\n')}\n`;
+  };
+  const room = GITHUB_COMMENT_LIMIT - assemble('').length - '#### Plan\n\n\n\n'.length;
+  const comment = assemble(diffWithin(diff, room, input.artifactLocation));
   return comment.length <= GITHUB_COMMENT_LIMIT ? comment : hardCut(comment);
 }
 

@@ -1,0 +1,22 @@
+// The plan diffs of the committed golden plans (test/fixtures/plans/<case>/plan.json, real
+// Terraform 1.11.4 `show -json`), and a plan of many resources made from one of them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type PlanDiff, planDiff } from '../../core/plan-diff.ts';
+import { REPO_ROOT } from '../../toolchain/paths.ts';
+
+export function fixtureDiff(name: string): PlanDiff {
+  const path = join(REPO_ROOT, 'test', 'fixtures', 'plans', name, 'plan.json');
+  return planDiff(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** `count` copies of a case's resources, each address made unique: a plan far past any limit. */
+export function manyResources(name: string, count: number): PlanDiff {
+  const one = fixtureDiff(name);
+  return {
+    ...one,
+    resources: Array.from({ length: count }, (_, i) =>
+      one.resources.map((r) => ({ ...r, address: `${r.address}_${i}` })),
+    ).flat(),
+  };
+}
