@@ -27,6 +27,7 @@ import { commentMarker, renderPrComment } from './pr-comment.ts';
 import { environmentCommentMarker, renderEnvironmentComment } from './environment-comment.ts';
 import { PHASES, type Phase, statusEvent } from './contracts/status-event.ts';
 import type { PlanDiff } from './plan-diff.ts';
+import type { SlackProject } from './slack-message.ts';
 import { PLAN_STEP } from './run.ts';
 import { parseInput } from './validation.ts';
 
@@ -86,6 +87,8 @@ export interface NotifyDetail {
   readonly command?: { name: string; args: readonly string[] };
   readonly links?: { approve: string; reject: string };
   readonly approvalId?: string;
+  /** Each project's counts and resource changes, for the chat message. */
+  readonly projects?: readonly SlackProject[];
 }
 
 export interface NotifyPorts {
@@ -305,11 +308,6 @@ export async function notifyStep(
     }
   };
   const { chat, codeHost, commentSink } = ports;
-  if (chat) {
-    await attempt('chat', () =>
-      chat.post(ports.chatMessage?.(run, phase, detail) ?? { text: withLinks(line, detail) }),
-    );
-  }
   const errorOf = (error: { name: string; message: string } | undefined) =>
     detail.rollback
       ? { error: detail.rollback.message }
@@ -372,6 +370,18 @@ export async function notifyStep(
           ...errorOf(undefined),
         }))
       : undefined;
+  if (chat) {
+    // The chat tells each project's counts and changes: the reports', or the one job's.
+    const told: SlackProject[] | undefined =
+      sections?.map((s) => ({ name: s.name, ...(s.summary ? { summary: s.summary } : {}) })) ??
+      (result?.summary && onlyProject
+        ? [{ name: onlyProject.name, summary: result.summary }]
+        : undefined);
+    const chatDetail = told === undefined ? detail : { ...detail, projects: told };
+    await attempt('chat', () =>
+      chat.post(ports.chatMessage?.(run, phase, chatDetail) ?? { text: withLinks(line, detail) }),
+    );
+  }
   const comments =
     sections !== undefined
       ? [

@@ -264,3 +264,84 @@ describe('slackMessage', () => {
     ).toBe('approvalId');
   });
 });
+
+describe('slackMessage of a run of projects', () => {
+  const resources = (prefix: string, action: string, n: number) =>
+    Array.from({ length: n }, (_, i) => ({ address: `${prefix}.r${i}`, action }));
+  const network = {
+    name: 'network',
+    summary: {
+      add: 7,
+      change: 1,
+      destroy: 12,
+      replace: 2,
+      resources: [
+        ...resources('aws_subnet', 'delete', 10),
+        ...resources('aws_route', 'replace', 2),
+        ...resources('aws_vpc', 'create', 7),
+        { address: 'aws_vpc.main', action: 'update' },
+      ],
+    },
+  };
+
+  it('tells each project’s counts, its destroys and replaces by address, then its first changes', () => {
+    const message = slackMessage({
+      run: RUN,
+      phase: 'awaiting_approval',
+      summary: { add: 7, change: 1, destroy: 12 },
+      links: { approve: APPROVE, reject: REJECT },
+      projects: [network, { name: 'dns' }],
+    });
+    const texts = strings(message.blocks).map(([, text]) => text);
+    const section = texts.find((text) => text.startsWith('*network*')) ?? '';
+    expect(section).toContain('`+7` `~1` `-12` · 2 to replace');
+    expect(section).toContain(':warning: *Destroys and replaces*');
+    // Ten destroys and replaces by address, the rest counted; then five changes.
+    expect(section).toContain('• `aws_subnet.r0` delete');
+    expect(section).toContain('• `aws_subnet.r9` delete');
+    expect(section).not.toContain('aws_route.r0');
+    expect(section).toContain('• … 2 more');
+    expect(section).toContain('• `aws_vpc.r4` create');
+    expect(section).not.toContain('aws_vpc.r5');
+    expect(section).toContain('• … 3 more');
+    expect(texts).toContain('*dns* · no plan');
+    // The per-project counts replace the run's one line; the page is linked.
+    expect(texts.some((text) => text.startsWith('*Plan:*'))).toBe(false);
+    expect(texts.some((text) => text.includes(`<${APPROVE}|the approval page>`))).toBe(true);
+  });
+
+  it('stays within Block Kit’s limits with the most projects a run has', () => {
+    const projects = Array.from({ length: 25 }, (_, i) => ({
+      ...network,
+      name: `project-${i}-${'x'.repeat(300)}`,
+    }));
+    const message = slackMessage({ run: RUN, phase: 'planned', projects });
+    const blocks = message.blocks as unknown[];
+    expect(blocks.length).toBeLessThanOrEqual(50);
+    for (const [, text] of strings(blocks))
+      expect(text.length).toBeLessThanOrEqual(SLACK_TEXT_LIMIT);
+    expect(strings(blocks).some(([, text]) => text === '… and 5 more projects')).toBe(true);
+  });
+
+  it('escapes a project’s name and its addresses', () => {
+    const message = slackMessage({
+      run: RUN,
+      phase: 'planned',
+      projects: [
+        {
+          name: '<!channel>',
+          summary: {
+            add: 0,
+            change: 0,
+            destroy: 1,
+            resources: [{ address: 'x.<@U1>', action: 'delete' }],
+          },
+        },
+      ],
+    });
+    const all = JSON.stringify(message.blocks);
+    expect(all).not.toContain('<!channel>');
+    expect(all).not.toContain('<@U1>');
+    expect(all).toContain('&lt;!channel&gt;');
+  });
+});

@@ -50,7 +50,24 @@ export interface SlackMessageInput {
    * `links` (an approver list), the buttons only send that payload: Slack says who clicked.
    */
   readonly approvalId?: string;
+  /** Each project's counts and changes (a plan's), destroys and replaces first. */
+  readonly projects?: readonly SlackProject[];
 }
+
+/** One project of a run as its message tells it: counts, and what it destroys or changes. */
+export interface SlackProject {
+  readonly name: string;
+  readonly summary?: ChangeCounts & {
+    readonly replace?: number;
+    readonly resources?: readonly { readonly address: string; readonly action: string }[];
+  };
+}
+
+/** Projects told one by one; the rest are counted (Block Kit allows 50 blocks a message). */
+const PROJECT_LIMIT = 20;
+/** Destroys and replaces listed by address per project, then the first other changes. */
+const DESTROY_LIMIT = 10;
+const CHANGE_LIMIT = 5;
 
 const MRKDWN_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
 
@@ -174,6 +191,64 @@ function count(value: number): number {
   return Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
 
+const DESTROYING = new Set(['delete', 'replace']);
+
+/** A project's section: its counts, its destroys and replaces by address, its first changes. */
+function projectText(project: SlackProject): string {
+  const { summary } = project;
+  const head = `*${escapeMrkdwn(clean(project.name, false))}*`;
+  if (summary === undefined) return `${head} · no plan`;
+  const replace = count(summary.replace ?? 0);
+  const counts = `\`+${count(summary.add)}\` \`~${count(summary.change)}\` \`-${count(summary.destroy)}\`${replace > 0 ? ` · ${replace} to replace` : ''}`;
+  const resources = summary.resources ?? [];
+  const destroying = resources.filter((r) => DESTROYING.has(r.action));
+  const others = resources.filter((r) => !DESTROYING.has(r.action) && r.action !== 'no-op');
+  const list = (items: readonly { address: string; action: string }[], limit: number) => [
+    ...items.slice(0, limit).map((r) => `• ${code(r.address)} ${r.action}`),
+    ...(items.length > limit ? [`• … ${items.length - limit} more`] : []),
+  ];
+  const lines = [
+    `${head} · ${counts}`,
+    ...(destroying.length > 0
+      ? [':warning: *Destroys and replaces*', ...list(destroying, DESTROY_LIMIT)]
+      : []),
+    ...(others.length > 0 ? ['*Changes*', ...list(others, CHANGE_LIMIT)] : []),
+  ];
+  const text = lines.join('\n');
+  // Each line is short; only hundreds of long addresses could pass the limit.
+  return text.length <= SLACK_TEXT_LIMIT ? text : `${text.slice(0, SLACK_TEXT_LIMIT - 1)}…`;
+}
+
+function projectBlocks(input: SlackMessageInput): unknown[] {
+  const projects = input.projects ?? [];
+  if (projects.length === 0) return [];
+  const shown = projects.slice(0, PROJECT_LIMIT).map((project) => ({
+    type: 'section',
+    text: { type: 'mrkdwn', text: projectText(project) },
+  }));
+  const more = projects.length - shown.length;
+  const page = input.links
+    ? [
+        {
+          type: 'context',
+          elements: [
+            {
+              type: 'mrkdwn',
+              text: `Every attribute’s change is on <${buttonUrl(input.links.approve, 'links.approve')}|the approval page>; opening it decides nothing.`,
+            },
+          ],
+        },
+      ]
+    : [];
+  return [
+    ...shown,
+    ...(more > 0
+      ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: `… and ${more} more projects` }] }]
+      : []),
+    ...page,
+  ];
+}
+
 /**
  * The Block Kit message of one phase of a run: a header, the run's fields, the plan counts,
  * the rollback or error in a code block, the destroy schedule, and the approve / reject link
@@ -203,7 +278,7 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
       ],
     },
   ];
-  if (summary) {
+  if (summary && (input.projects ?? []).length === 0) {
     blocks.push({
       type: 'section',
       text: {
@@ -212,6 +287,7 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
       },
     });
   }
+  blocks.push(...projectBlocks(input));
   if (input.rollback) {
     blocks.push({
       type: 'section',
