@@ -181,6 +181,11 @@ describe('plan on the golden monorepo', () => {
         );
         expect(markdown).toMatch(/^<!-- stepform:comment environment=dev -->/);
         for (const name of ['network', 'dns', 'app']) expect(markdown).toContain(name);
+        // The planned projects show their diff, with the values of their var files.
+        expect(markdown).toContain(
+          '<details><summary><code>terraform_data.network</code> will be created</summary>',
+        );
+        expect(markdown).toMatch(/\+\s+cidr = "10\.0\.0\.0\/16"/);
       },
     );
   });
