@@ -172,6 +172,17 @@ describe('plan (pull request) on emulated AWS', () => {
         `artifacts${BATCH_ARTIFACTS_ROOT}/${runId}/plan/plan.tfplan`,
       ]),
     );
+    // The pull request's comment, written by Notify through Octokit, shows the plan's diff
+    // (read from S3) and no secret.
+    const comment = aws.github
+      .filter((r) => r.body?.includes('stepform:comment'))
+      .map((r) => JSON.parse(r.body ?? '{}') as { body: string })
+      .at(-1)?.body;
+    expect(comment).toContain(
+      '<details><summary><code>terraform_data.greeting</code> will be created</summary>',
+    );
+    expect(comment).toMatch(/\+\s+input\s+= "hello, world"/);
+    expect(comment).not.toContain('example-secret-value');
     // A pull request's plan takes no lock and writes no state.
     expect(await scenario.itemsOfType('lock')).toEqual([]);
     expect(await scenario.s3Keys('StateBucket', 'stepform/state/')).toEqual([]);
@@ -359,6 +370,10 @@ describe('plan-apply (push to main) on emulated AWS', () => {
     // The example's sensitive variable (its default) is on the page as Terraform hides it.
     expect(page).not.toContain('example-secret-value');
     expect(page).toContain('(sensitive value)');
+    // Slack told the project's changes by address, and linked the page.
+    const asked = scenario.slackMessagesOf(runId).find((m) => m.includes('awaiting approval'));
+    expect(asked).toContain('• `terraform_data.greeting` create');
+    expect(asked).toContain('|the approval page>');
     const execution = await scenario.waitFor(arn);
     expectEnded(execution, 'SUCCEEDED');
     expect(execution.entered).toEqual(appliedPlanApplyStates(true));
