@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { type ApprovalRecord, escapeHtml } from '../../core/approval.ts';
 import { renderPlanHtml } from '../../core/plan-diff.ts';
+import { InvalidInput } from '../../core/errors.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { AslDefinition } from '../../state-machines/workflows.ts';
 import type { ShownPlan } from '../engine/plan-diffs.ts';
@@ -33,6 +34,10 @@ export type RunsFilter = z.output<typeof RUNS_QUERY>;
 
 /** The filters of a query; an empty field (the form's "any") filters nothing. */
 export function parseRunsFilter(query: Readonly<Record<string, string>>): RunsFilter {
+  const known = Object.keys(RUNS_QUERY.shape);
+  const unknown = Object.keys(query).find((name) => !known.includes(name));
+  if (unknown !== undefined)
+    throw new InvalidInput(`query.${unknown}`, `is not a filter (${known.join(', ')})`);
   const given = Object.fromEntries(Object.entries(query).filter(([, value]) => value !== ''));
   return parseInput(RUNS_QUERY, given, 'query');
 }

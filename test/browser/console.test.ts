@@ -181,8 +181,14 @@ describe('the run console', () => {
     expect(await page.locator('#approval').textContent()).toContain('Approval approved');
     await page.locator('pre[data-log="apply"]').waitFor();
     await keep('run-page');
-    if (process.env.STEPFORM_UPDATE_SCREENSHOTS === '1')
-      copyFileSync(join(SCREENSHOTS, 'run-page.png'), README_PICTURE);
+    // The README's picture: the top of the page (its summary and workflow graph).
+    const top = join(SCREENSHOTS, 'run-page-top.png');
+    await page.screenshot({
+      path: top,
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height: 1250 },
+    });
+    if (process.env.STEPFORM_UPDATE_SCREENSHOTS === '1') copyFileSync(top, README_PICTURE);
 
     const ended = await waiting.cli.done;
     expectExitZero(ended);
