@@ -6,15 +6,32 @@
 
 const streamUrl = document.body.dataset.events;
 
+/**
+ * The graph's layers are centred, its first state in the middle: show the middle of a graph
+ * wider than the screen, unless the reader scrolled it already (`scrolled`, kept across
+ * refreshes).
+ */
+function placeGraph(scrolled) {
+  const wrap = document.querySelector('.graph-wrap');
+  if (!wrap) return;
+  wrap.scrollLeft = scrolled ?? (wrap.scrollWidth - wrap.clientWidth) / 2;
+  wrap.addEventListener('scroll', () => {
+    wrap.dataset.scrolled = String(wrap.scrollLeft);
+  });
+}
+
 /** Swaps the live parts of the page with those of a fresh copy, leaving equal ones alone. */
 async function refresh() {
   const response = await fetch(window.location.href, { headers: { accept: 'text/html' } });
   if (!response.ok) return;
   const fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
+  const scrolled = document.querySelector('.graph-wrap')?.dataset.scrolled;
   for (const part of document.querySelectorAll('[data-live]')) {
     const next = part.id === '' ? null : fresh.getElementById(part.id);
-    if (next && next.innerHTML !== part.innerHTML)
+    if (next && next.innerHTML !== part.innerHTML) {
       part.replaceWith(document.importNode(next, true));
+      if (part.id === 'graph') placeGraph(scrolled === undefined ? undefined : Number(scrolled));
+    }
   }
 }
 
@@ -43,6 +60,8 @@ function showLog({ name, text, reset }) {
   else pre.append(text);
   if (atEnd) pre.scrollTop = pre.scrollHeight;
 }
+
+placeGraph(undefined);
 
 if (streamUrl) {
   let pending = Promise.resolve();

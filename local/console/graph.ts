@@ -1,7 +1,7 @@
 // A run's workflow drawn from its ASL file as an inline SVG: each state a box coloured by how
 // it ended in this run, from the events the engine recorded. The layout is deliberately
-// simple: layers top-down by breadth-first distance from StartAt, boxes left to right in
-// the order found. A Map state is one box listing its iterations (one per project).
+// simple: layers top-down by the longest path from StartAt, each box under those it comes
+// from. A Map state is one box listing its iterations (one per project).
 import { escapeHtml } from '../../core/approval.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { type AslDefinition, type AslState, mapIteration } from '../../state-machines/workflows.ts';
@@ -219,27 +219,44 @@ const MARGIN = 16;
 export const MAX_LISTED = 6;
 
 /**
- * Layers by breadth-first distance from StartAt (states it cannot reach go last), each layer
- * centred. `extraLines(name)` makes room in a box for lines under its name (a Map's items).
+ * Layers top-down: each state one below the lowest state that leads to it (the longest path
+ * from StartAt), leaving out the edges that close a loop, found depth-first; states StartAt
+ * cannot reach go last. Each layer is centred. `extraLines(name)` makes room in a box for
+ * lines under its name (a Map's items).
  */
 export function layoutGraph(
   definition: AslDefinition,
   extraLines: (name: string) => number = () => 0,
 ): GraphLayout {
   const edges = edgesOf(definition);
-  const layerOf = new Map<string, number>([[definition.StartAt, 0]]);
-  const queue = [definition.StartAt];
-  while (queue.length > 0) {
-    const name = queue.shift() ?? '';
+  const loops = new Set<GraphEdge>();
+  const seen = new Map<string, 'open' | 'done'>();
+  const finished: string[] = [];
+  const visit = (name: string) => {
+    seen.set(name, 'open');
     for (const edge of edges) {
-      if (edge.from !== name || layerOf.has(edge.to)) continue;
-      layerOf.set(edge.to, (layerOf.get(name) ?? 0) + 1);
-      queue.push(edge.to);
+      if (edge.from !== name) continue;
+      const state = seen.get(edge.to);
+      if (state === 'open') loops.add(edge);
+      else if (state === undefined) visit(edge.to);
+    }
+    seen.set(name, 'done');
+    finished.push(name);
+  };
+  visit(definition.StartAt);
+  // Reversed, the order states finished in is a topological order of the loop-free graph.
+  const order = finished.reverse();
+  const layerOf = new Map<string, number>([[definition.StartAt, 0]]);
+  for (const name of order) {
+    const here = layerOf.get(name) ?? 0;
+    for (const edge of edges) {
+      if (edge.from === name && !loops.has(edge))
+        layerOf.set(edge.to, Math.max(layerOf.get(edge.to) ?? 0, here + 1));
     }
   }
   const deepest = Math.max(...layerOf.values());
   const layers: string[][] = [];
-  for (const name of [...layerOf.keys(), ...Object.keys(definition.States)]) {
+  for (const name of [...order, ...Object.keys(definition.States)]) {
     const layer = layerOf.get(name) ?? deepest + 1;
     layerOf.set(name, layer);
     const row = (layers[layer] ??= []);

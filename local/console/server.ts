@@ -293,7 +293,7 @@ export function createConsole(source: ConsoleSource, options: ConsoleOptions): C
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (req.method !== 'GET') return false;
     // Browsers ask for it on every page: nothing, rather than a 404 in their console.
     if (path === '/favicon.ico') {
       res.writeHead(204, HEADERS).end();

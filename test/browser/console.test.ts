@@ -162,7 +162,17 @@ describe('the run console', () => {
   }, 60_000);
 
   it('approves through the signed confirmation page and watches the run finish', async () => {
-    await page.locator('#approval .button.approve').click();
+    // By keyboard: Tab to the Approve link (its focus ring shows), Enter follows it.
+    let focused = '';
+    for (let i = 0; i < 20 && focused !== 'Approve'; i += 1) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate<string>('document.activeElement?.textContent ?? ""');
+    }
+    expect(focused).toBe('Approve');
+    expect(
+      await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle'),
+    ).not.toBe('none');
+    await page.keyboard.press('Enter');
     await page.waitForURL(/\/approvals\/[A-Za-z0-9_-]+\?action=approve/);
     await page.getByRole('button', { name: 'Approve' }).waitFor();
     await keep('approval-page');
@@ -172,7 +182,9 @@ describe('the run console', () => {
 
     // Back on the run page, the live updates bring the end without a reload.
     await page.goto(`${base}/runs/${waiting.runId}`);
+    await page.evaluate('window.notReloaded = true');
     await page.locator('#summary .status-succeeded').waitFor({ timeout: 180_000 });
+    expect(await page.evaluate<boolean>('window.notReloaded === true')).toBe(true);
     expect(await page.locator('#summary .phase').textContent()).toBe('applied');
     await page.locator('g[data-state="OutcomeApplied"][data-outcome="succeeded"]').waitFor();
     expect(await page.locator('g[data-state="OutcomeRejected"]').getAttribute('data-outcome')).toBe(
@@ -186,7 +198,7 @@ describe('the run console', () => {
     await page.screenshot({
       path: top,
       fullPage: true,
-      clip: { x: 0, y: 0, width: 1280, height: 1250 },
+      clip: { x: 0, y: 0, width: 1280, height: 1700 },
     });
     if (process.env.STEPFORM_UPDATE_SCREENSHOTS === '1') copyFileSync(top, README_PICTURE);
 
@@ -209,6 +221,11 @@ describe('the run console', () => {
       390,
     );
     await keep('runs-list-phone');
+    await page.goto(`${base}/runs/${waiting.runId}`);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
+      390,
+    );
+    await keep('run-page-phone');
   }, 60_000);
 
   it('never shows the secret, and the browser refused nothing', () => {
