@@ -116,7 +116,7 @@ export function runStates(
   for (const [label, t] of tallies) {
     const outcome: Outcome = t.open ? (runIsRunning ? 'running' : 'failed') : t.last;
     states.set(label, {
-      outcome: t.entries === 0 && outcome === 'not-reached' ? 'not-reached' : outcome,
+      outcome,
       entries: t.entries,
       retries: t.retries,
       durationMs: t.durationMs,
