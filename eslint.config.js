@@ -43,4 +43,17 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
     },
   },
+  {
+    // The run console's script runs in the browser.
+    files: ['local/console/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        DOMParser: 'readonly',
+        EventSource: 'readonly',
+      },
+    },
+  },
 );

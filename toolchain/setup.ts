@@ -1,6 +1,8 @@
 // Set-up, run by `npm test`, `npm run demo` and `npm run setup` (through scripts/bootstrap.mjs,
 // which first installs the npm dependencies). Makes sure there is a Terraform engine and a
-// provider mirror, building them once into the cache when they are missing.
+// provider mirror, building them once into the cache when they are missing, and Chromium for
+// the browser tests, installed from the machine's packages.
+import { ensureChromium, spawnRunner } from './chromium.ts';
 import { resolveEngine } from './engine.ts';
 import { buildOpenTofu } from './opentofu-build.ts';
 import { providerMirrorDir } from './paths.ts';
@@ -32,6 +34,9 @@ async function main(): Promise<void> {
   log(`provider mirror: ${mirror} (${names.join(', ')})`);
   const venv = await ensurePythonTools(process.env, log);
   log(`python tools: ${venv} (hadolint: ${pythonToolPath(process.env, 'hadolint')})`);
+  const chromiumStarted = performance.now();
+  const chromium = ensureChromium({ run: spawnRunner, isRoot: process.getuid?.() === 0, log });
+  log(`chromium: ${chromium} (${((performance.now() - chromiumStarted) / 1000).toFixed(1)} s)`);
   log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 

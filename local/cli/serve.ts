@@ -1,4 +1,5 @@
-// serve: the approval endpoint on loopback and the TTL scheduler, until Ctrl-C.
+// serve: the run console and the approval endpoint on loopback, and the TTL scheduler, until
+// Ctrl-C.
 import { once } from 'node:events';
 import { InvalidInput } from '../../core/errors.ts';
 import { createApprovalServer } from '../engine/approval-server.ts';
@@ -34,7 +35,7 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   io.out(
-    `stepform serve: approvals on http://127.0.0.1:${bound}, TTL schedules checked every 5 s (Ctrl-C stops)\n`,
+    `stepform serve: run console and approvals on http://127.0.0.1:${bound}, TTL schedules checked every 5 s (Ctrl-C stops)\n`,
   );
   const controller = new AbortController();
   // Runs whose process died are closed as soon as they are found, not at the next command.
@@ -81,6 +82,8 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   controller.abort();
   clearInterval(reaper);
   server.close();
+  // The console's event streams stay open until closed.
+  server.closeAllConnections();
   if (started.size > 0) {
     io.out(`stopping ${started.size} destroy run(s) gracefully\n`);
     cancel.abort('cancelled: stepform serve stopped');

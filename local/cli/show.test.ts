@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { InvalidInput } from '../../core/errors.ts';
 import type { PlanDiff } from '../../core/plan-diff.ts';
 import { caught } from '../../test/support/caught.ts';
-import { planDiffsOf, wantsColour } from './show.ts';
+import { planDiffsOf } from '../engine/plan-diffs.ts';
+import { wantsColour } from './show.ts';
 
 const folders: string[] = [];
 afterAll(async () => {

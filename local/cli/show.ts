@@ -1,56 +1,16 @@
 // show RUN_ID [--project NAME]: what a run's plans change, attribute by attribute, read from
 // the diff each plan job left next to its plan (no secret is in it). Colour on a terminal,
 // none when piped or with NO_COLOR.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInput, NotFound } from '../../core/errors.ts';
-import { PLAN_DIFF_FILE } from '../../core/contracts/job-result.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
-import { PLAN_DIFF_MODEL, type PlanDiff, renderPlanText } from '../../core/plan-diff.ts';
-import { PLAN_STEP, projectArtifactsFolder } from '../../core/run.ts';
+import { renderPlanText } from '../../core/plan-diff.ts';
 import { parseInput } from '../../core/validation.ts';
+import { type ShownPlan, planDiffsOf, runPlanDiffs } from '../engine/plan-diffs.ts';
 import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { projectNames } from './selection.ts';
-
-/** One project's plan diff, as a run's artifacts hold it. */
-export interface ShownPlan {
-  /** The project's name (its folder's, for a run of several); null in a run of one's folder. */
-  readonly project: string | null;
-  readonly diff: PlanDiff;
-}
-
-/** The job folders of a run whose plan may hold a diff: the plan job's, else a plan-apply's. */
-const STEPS = [PLAN_STEP, 'apply'];
-
-/**
- * The plan diffs of a run's artifacts folder: its own (a run of one project) or each
- * `project-<name>` folder's (a run of several), in name order.
- */
-export function planDiffsOf(runFolder: string): ShownPlan[] {
-  if (!existsSync(runFolder)) return [];
-  const prefix = projectArtifactsFolder('');
-  const projects = readdirSync(runFolder, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix))
-    .map((entry) => entry.name.slice(prefix.length))
-    .sort();
-  const folders: { project: string | null; folder: string }[] =
-    projects.length > 0
-      ? projects.map((project) => ({
-          project,
-          folder: join(runFolder, projectArtifactsFolder(project)),
-        }))
-      : [{ project: null, folder: runFolder }];
-  const shown: ShownPlan[] = [];
-  for (const { project, folder } of folders) {
-    const path = STEPS.map((step) => join(folder, step, PLAN_DIFF_FILE)).find((p) => existsSync(p));
-    if (path === undefined) continue;
-    const diff = parseInput(PLAN_DIFF_MODEL, JSON.parse(readFileSync(path, 'utf8')), path);
-    shown.push({ project, diff });
-  }
-  return shown;
-}
 
 /** The most of a run's diffs a terminal is given: far more than anyone reads in one go. */
 const TERMINAL_BUDGET = 200_000;
@@ -101,14 +61,9 @@ export async function showVerb(
     const run = engine.stores.runs.get(runId);
     if (run === undefined) throw new NotFound(`no run ${runId}`);
     const wanted = values.project === undefined ? undefined : projectNames(values);
-    // A run of one project keeps its plan in the run's own folder: name it as the run did.
-    const reported = (run.details as { projects?: { name?: unknown }[] }).projects?.[0]?.name;
-    const only = typeof reported === 'string' ? reported : run.projectDir;
-    const plans = planDiffsOf(join(engine.home.artifacts, runId))
-      .map((plan) => (plan.project === null ? { ...plan, project: only } : plan))
-      .filter(
-        (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
-      );
+    const plans = runPlanDiffs(run, engine.home.artifacts).filter(
+      (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
+    );
     if (wanted !== undefined) {
       const missing = wanted.filter((name) => !plans.some((plan) => plan.project === name));
       if (missing.length > 0)

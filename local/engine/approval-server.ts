@@ -1,19 +1,18 @@
 // `stepform serve`'s HTTP side, on loopback: the approval endpoint (the same core handler as
-// the Lambda Function URL on AWS), a page listing recent runs, and a health check.
+// the Lambda Function URL on AWS), the run console (local/console/), and a health check.
 import { type IncomingMessage, type Server, createServer } from 'node:http';
-import { escapeHtml } from '../../core/approval.ts';
 import {
   type EndpointResponse,
   MAX_FORM_BYTES,
   errorPage,
   handleApprovalRequest,
-  page,
   singleValued,
 } from '../../core/approval-endpoint.ts';
 import { InvalidInput } from '../../core/errors.ts';
+import { createConsole } from '../console/server.ts';
+import { localSource } from '../console/source.ts';
 import type { LocalEngine } from './local-engine.ts';
 import { localPorts } from './local-ports.ts';
-import type { SqliteRuns } from './store/sqlite-runs.ts';
 
 /** Reads a body, refusing it as soon as it passes the form limit. */
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -27,27 +26,12 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function runsPage(runs: SqliteRuns): EndpointResponse {
-  const cells = (values: string[]) => values.map((v) => `<td>${escapeHtml(v)}</td>`).join('');
-  const rows = runs
-    .list(50)
-    .map(
-      (r) =>
-        `<tr>${cells([r.runId, r.workflow, r.environment, r.projectDir, r.commit.slice(0, 12), r.status, r.phase ?? ''])}</tr>`,
-    )
-    .join('');
-  return page(
-    200,
-    '<!doctype html><html><head><meta charset="utf-8"><title>Stepform runs</title></head><body>' +
-      '<h1>Stepform runs</h1><table><tr><th>run</th><th>workflow</th><th>environment</th><th>project</th>' +
-      `<th>commit</th><th>status</th><th>phase</th></tr>${rows}</table></body></html>`,
-  );
-}
-
 export interface ApprovalServerOptions {
   /** When set, only these names may decide (compared case-insensitively). */
   readonly approvers?: readonly string[];
   readonly now?: () => Date;
+  /** How often the console's event streams look for changes. @default 1000 */
+  readonly pollMs?: number;
 }
 
 export function createApprovalServer(
@@ -57,12 +41,17 @@ export function createApprovalServer(
   const now = options.now ?? (() => new Date());
   const { stores, signingKey } = engine;
   const ports = localPorts(stores);
+  const runConsole = createConsole(localSource(stores, engine.home.artifacts), {
+    signingKey,
+    now,
+    ...(options.approvers ? { approvers: options.approvers } : {}),
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+  });
 
   const respond = async (req: IncomingMessage): Promise<EndpointResponse> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz')
       return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok\n' };
-    if (url.pathname === '/' && req.method === 'GET') return runsPage(stores.runs);
     return handleApprovalRequest(
       {
         method: req.method ?? 'GET',
@@ -76,6 +65,7 @@ export function createApprovalServer(
   };
 
   return createServer((req, res) => {
+    if (runConsole(req, res)) return;
     respond(req)
       .catch(errorPage)
       .then((response) => res.writeHead(response.status, response.headers).end(response.body))

@@ -857,6 +857,38 @@ const APPROVAL_CASES: readonly ApprovalCase[] = [
     status: 409,
     says: 'it ended failed',
   },
+  // The run console, served beside it: its filters and run ids are input too.
+  ...(
+    [
+      ['a console filter of an unknown status', '/?status=exploded', 400, 'query.status:'],
+      [
+        'a console filter given twice',
+        '/?environment=dev&environment=prod',
+        400,
+        'query.environment: is given more than once',
+      ],
+      [
+        'a console filter that does not exist',
+        '/?colour=red',
+        400,
+        'query.colour: is not a filter',
+      ],
+      ['a console filter holding a control character', '/?project=a%07b', 400, 'query.project:'],
+      ['a run page of a malformed run id', '/runs/..%2Fetc', 400, 'runId:'],
+      [
+        'a run page of no run',
+        '/runs/20990101T000000Z-000000',
+        404,
+        'no run 20990101T000000Z-000000',
+      ],
+      ['a run event stream of a malformed run id', '/runs/a%00b/events', 400, 'runId:'],
+    ] as const
+  ).map(([name, target, status, says]) => ({
+    name,
+    send: (s: Started) => request(`${s.base}${target}`),
+    status,
+    says,
+  })),
   {
     name: 'a replayed decision',
     prepare: async (s, row) => {

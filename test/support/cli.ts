@@ -87,6 +87,7 @@ export interface RunningCli {
   readonly done: Promise<CliResult>;
   /** Output so far. */
   stderr(): string;
+  stdout(): string;
 }
 
 /** Drives a command on a pseudo-terminal: see the file. */
@@ -118,7 +119,12 @@ export function startCli(
       });
     });
   });
-  return { child, done, stderr: () => Buffer.concat(err).toString('utf8') };
+  return {
+    child,
+    done,
+    stderr: () => Buffer.concat(err).toString('utf8'),
+    stdout: () => Buffer.concat(out).toString('utf8'),
+  };
 }
 
 /** Polls until `probe` returns a value (not undefined), or fails after `timeoutMs`. */
@@ -182,13 +188,13 @@ export interface Workspace {
 }
 
 export async function helloWorkspace(
-  options: { home?: 'default' | 'separate' } = {},
+  options: { home?: 'default' | 'separate'; env?: Record<string, string> } = {},
 ): Promise<Workspace> {
   const repo = await makeRepo();
   const commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'add the hello example');
   const separate = options.home !== 'default';
   const home = separate ? await tempDir('home') : join(repo.dir, '.git', 'stepform');
-  const env = cliEnv(separate ? { STEPFORM_HOME: home } : {});
+  const env = cliEnv({ ...options.env, ...(separate ? { STEPFORM_HOME: home } : {}) });
   const running: ChildProcess[] = [];
   let store: LocalStores | undefined;
   const state = (environment: string): TfState | undefined => {

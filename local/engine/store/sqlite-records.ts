@@ -63,6 +63,19 @@ export class SqliteRecords extends SqliteStore implements RecordPort {
     return this.getEnvironment(environment, projectDir);
   }
 
+  /** The last good commit of every environment and project, by name. */
+  listLastGood(): (LastGoodCommit & { environment: string; projectDir: string })[] {
+    return (
+      this.db.prepare('SELECT * FROM last_good ORDER BY environment, project_dir').all() as Row[]
+    ).map((row) => ({
+      environment: str(row, 'environment'),
+      projectDir: str(row, 'project_dir'),
+      commit: str(row, 'commit_sha'),
+      runId: str(row, 'run_id'),
+      at: str(row, 'at'),
+    }));
+  }
+
   /** Every environment and project a run recorded, by name. */
   listEnvironments(): EnvironmentRecord[] {
     return (
