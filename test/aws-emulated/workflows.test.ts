@@ -175,8 +175,8 @@ describe('plan (pull request) on emulated AWS', () => {
     // The pull request's comment, written by Notify through Octokit, shows the plan's diff
     // (read from S3) and no secret.
     const comment = aws.github
-      .filter((r) => r.body?.includes('stepform:comment'))
-      .map((r) => JSON.parse(r.body ?? '{}') as { body: string })
+      .filter((r) => r.body.includes('stepform:comment'))
+      .map((r) => JSON.parse(r.body) as { body: string })
       .at(-1)?.body;
     expect(comment).toContain(
       '<details><summary><code>terraform_data.greeting</code> will be created</summary>',
