@@ -975,15 +975,17 @@ interface Row {
   readonly forcesReplacement: boolean;
 }
 
-function rowsOf(entries: readonly AttributeDiff[], path: Path): Row[] {
+/** A table's rows: one per changed leaf; a block that forces a replace marks each of its rows. */
+function rowsOf(entries: readonly AttributeDiff[], path: Path, forced = false): Row[] {
   return entries.flatMap((entry) => {
     const here = [...path, entry.key];
+    const forces = forced || entry.forcesReplacement;
     const row = (before: string, after: string): Row => ({
       mark: entry.change,
       path: formatPath(here),
       before,
       after,
-      forcesReplacement: entry.forcesReplacement,
+      forcesReplacement: forces,
     });
     if (!entry.nested) {
       const before = entry.before ? showText(entry.before) : '';
@@ -1004,7 +1006,7 @@ function rowsOf(entries: readonly AttributeDiff[], path: Path): Row[] {
     if (entry.nested.entries.length === 0) {
       return [row(entry.change === 'add' ? '' : empty, entry.change === 'add' ? empty : '')];
     }
-    return rowsOf(entry.nested.entries, here);
+    return rowsOf(entry.nested.entries, here, forces);
   });
 }
 
