@@ -1688,15 +1688,14 @@ describe('an ephemeral environment of several projects (layers, issue 14)', () =
     );
   });
 
+  /** An ephemeral run of the three projects (an hour's TTL) in `environment`, with faults. */
+  const createEphemeral = async (environment: string, faults: Record<string, FaultInjection>) =>
+    run(engine, { workflow: 'ephemeral', commit, environment, ttlSeconds: 3600, extra, faults });
+
   it('creates layer by layer; its one schedule destroys every project, layers in reverse', async () => {
     const environment = 'pr-layers';
-    const ran = await run(engine, {
-      workflow: 'ephemeral',
-      commit,
-      environment,
-      ttlSeconds: 3600,
-      extra,
-      faults: { NextCreateLayer: { times: 1, error: 'Lambda.ServiceException' } },
+    const ran = await createEphemeral(environment, {
+      NextCreateLayer: { times: 1, error: 'Lambda.ServiceException' },
     });
     expect(ran.outcome.status).toBe('succeeded');
     expect(ran.count('retried', 'NextCreateLayer')).toBe(1);
@@ -1755,14 +1754,9 @@ describe('an ephemeral environment of several projects (layers, issue 14)', () =
 
   it('a project that fails: every project whose apply started is destroyed again; none left', async () => {
     const environment = 'pr-failing';
-    const ran = await run(engine, {
-      workflow: 'ephemeral',
-      commit,
-      environment,
-      ttlSeconds: 3600,
-      extra,
-      // network's apply works, but its result says it failed; dns applies; app never starts.
-      faults: { CollectEphemeral: { times: 1, error: 'JobFailed' } },
+    // network's apply works, but its result says it failed; dns applies; app never starts.
+    const ran = await createEphemeral(environment, {
+      CollectEphemeral: { times: 1, error: 'JobFailed' },
     });
     expect(ran.outcome.status).toBe('failed');
     expect(ran.outcome.error?.message).toMatch(/^network: /);
@@ -1789,17 +1783,10 @@ describe('an ephemeral environment of several projects (layers, issue 14)', () =
 
   it('a cleanup that fails: that project and those below it stay marked failed-destroy', async () => {
     const environment = 'pr-stuck';
-    const ran = await run(engine, {
-      workflow: 'ephemeral',
-      commit,
-      environment,
-      ttlSeconds: 3600,
-      extra,
-      faults: {
-        // app (the third) fails; its cleanup, the first, fails too.
-        CollectEphemeral: { times: 1, error: 'JobFailed', after: 2 },
-        CollectCleanup: { times: 1, error: 'JobFailed' },
-      },
+    // app (the third) fails; its cleanup, the first, fails too.
+    const ran = await createEphemeral(environment, {
+      CollectEphemeral: { times: 1, error: 'JobFailed', after: 2 },
+      CollectCleanup: { times: 1, error: 'JobFailed' },
     });
     expect(ran.outcome.status).toBe('failed');
     expect(ran.outcome.error?.message).toMatch(/^app: /);
