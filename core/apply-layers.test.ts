@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { nextLayer } from './apply-layers.ts';
 import { approvalPlanOf, collectProjects } from './project-results.ts';
 import { MAX_RUN_PROJECTS } from './contracts/workflow-input.ts';
-import { largestRun, layeredProject, layeredRun } from '../test/support/prepared-runs.ts';
+import {
+  STATE_BUDGET_BYTES,
+  largeResult,
+  largestRun,
+  layeredProject,
+  layeredRun,
+  stateBytes,
+} from '../test/support/prepared-runs.ts';
 
 /** network and dns in layer 0, app in 1, jobs in 2 (it has no changes in these tests). */
 const prepared = layeredRun({
@@ -178,24 +185,10 @@ describe('approvalPlanOf', () => {
 });
 
 describe('the state of a plan-apply of the most projects a run may have', () => {
-  /** Step Functions' limit on a state's data is 256 KB; this leaves room for outputs. */
-  const BUDGET_BYTES = 200 * 1024;
-
-  it(`stays under ${BUDGET_BYTES / 1024} KB at every turn with ${MAX_RUN_PROJECTS} projects`, () => {
+  it(`stays under ${STATE_BUDGET_BYTES / 1024} KB at every turn with ${MAX_RUN_PROJECTS} projects`, () => {
     const many = largestRun({
       workflow: 'plan-apply',
       afterApply: [{ dispatch: { repository: 'acme/app-deploy', event_type: 'infra-applied' } }],
-    });
-    const result = (dir: string, name: string) => ({
-      status: 'succeeded',
-      verb: 'plan',
-      hasChanges: true,
-      applied: false,
-      summary: { add: 3, change: 1, destroy: 1, replace: 1, import: 0 },
-      outputs: { endpoint: { sensitive: false, value: `https://${name}.example.internal` } },
-      resultLocation: dir,
-      startedAt: '2026-12-03T07:27:58.000Z',
-      finishedAt: '2026-12-03T07:28:58.000Z',
     });
     const plannedMany = many.projects.map((p) => {
       const plan = { dir: p.jobs.plan.artifactsDir, sha256: sha(p.name) };
@@ -205,7 +198,7 @@ describe('the state of a plan-apply of the most projects a run may have', () => 
         layer: p.layer,
         status: 'planned',
         result: {
-          ...result(p.jobs.plan.artifactsDir, p.name),
+          ...largeResult(p.jobs.plan.artifactsDir, p.name, 'plan'),
           plan,
           applyJob: { ...p.jobs.plan, verb: 'apply', plan },
         },
@@ -227,7 +220,7 @@ describe('the state of a plan-apply of the most projects a run may have', () => 
         dir: item.dir,
         layer: item.layer,
         status: 'applied',
-        result: { ...result(item.applyJob.artifactsDir, item.name), verb: 'apply' },
+        result: largeResult(item.applyJob.artifactsDir, item.name, 'apply'),
       }));
       const state = {
         ...many,
@@ -237,11 +230,11 @@ describe('the state of a plan-apply of the most projects a run may have', () => 
         approval: { approved: true, by: 'someone' },
         applying: { ...progress, results },
       };
-      sizes.push(Buffer.byteLength(JSON.stringify(state)));
+      sizes.push(stateBytes(state));
       if (progress.outcome !== 'applying') break;
       applying = { ...progress, results };
     }
     expect(sizes.length).toBe(4);
-    expect(Math.max(...sizes)).toBeLessThan(BUDGET_BYTES);
+    expect(Math.max(...sizes)).toBeLessThan(STATE_BUDGET_BYTES);
   });
 });

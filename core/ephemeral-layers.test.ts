@@ -3,7 +3,14 @@ import { caught } from '../test/support/caught.ts';
 import { nextDestroyLayer } from './destroy-layers.ts';
 import { nextCreateLayer } from './ephemeral-layers.ts';
 import { InvalidInput } from './errors.ts';
-import { largestRun, layeredProject, layeredRun } from '../test/support/prepared-runs.ts';
+import {
+  STATE_BUDGET_BYTES,
+  largeResult,
+  largestRun,
+  layeredProject,
+  layeredRun,
+  stateBytes,
+} from '../test/support/prepared-runs.ts';
 import { prepareRun } from './run.ts';
 
 const prepared = layeredRun({
@@ -150,25 +157,11 @@ describe('nextCreateLayer', () => {
 });
 
 describe('the state of an ephemeral run of the most projects a run may have', () => {
-  /** Step Functions' limit on a state's data is 256 KB; this leaves room for outputs. */
-  const BUDGET_BYTES = 200 * 1024;
-
-  it(`stays under ${BUDGET_BYTES / 1024} KB through its create and its cleanup`, () => {
+  it(`stays under ${STATE_BUDGET_BYTES / 1024} KB through its create and its cleanup`, () => {
     const many = largestRun({
       workflow: 'ephemeral',
       environment: 'pull-request-12345-preview',
       ttlSeconds: 86_400,
-    });
-    const result = (dir: string, name: string) => ({
-      status: 'succeeded',
-      verb: 'plan-apply',
-      hasChanges: true,
-      applied: true,
-      summary: { add: 3, change: 1, destroy: 1, replace: 1, import: 0 },
-      outputs: { endpoint: { sensitive: false, value: `https://${name}.example.internal` } },
-      resultLocation: dir,
-      startedAt: '2026-12-03T07:27:58.000Z',
-      finishedAt: '2026-12-03T07:28:58.000Z',
     });
     const sizes: number[] = [];
     let creating: unknown = { layer: -1, created: [] };
@@ -180,11 +173,9 @@ describe('the state of an ephemeral run of the most projects a run may have', ()
         dir: item.dir,
         layer: item.layer,
         status: 'applied',
-        result: result(item.jobs.planApply.artifactsDir, item.name),
+        result: largeResult(item.jobs.planApply.artifactsDir, item.name, 'plan-apply'),
       }));
-      sizes.push(
-        Buffer.byteLength(JSON.stringify({ ...many, creating: { ...progress, results } })),
-      );
+      sizes.push(stateBytes({ ...many, creating: { ...progress, results } }));
       last = progress;
       if (progress.outcome !== 'creating') break;
       creating = { ...progress, results };
@@ -205,14 +196,14 @@ describe('the state of an ephemeral run of the most projects a run may have', ()
         dir: item.dir,
         layer: item.layer,
         status: 'destroyed',
-        result: { ...result(item.jobs.destroy.artifactsDir, item.name), verb: 'destroy' },
+        result: largeResult(item.jobs.destroy.artifactsDir, item.name, 'destroy'),
       }));
       const state = { ...many, creating: last, cleanup, destroying: { ...progress, results } };
-      sizes.push(Buffer.byteLength(JSON.stringify(state)));
+      sizes.push(stateBytes(state));
       if (progress.outcome !== 'destroying') break;
       destroying = { ...progress, results };
     }
     expect(sizes.length).toBe(8);
-    expect(Math.max(...sizes)).toBeLessThan(BUDGET_BYTES);
+    expect(Math.max(...sizes)).toBeLessThan(STATE_BUDGET_BYTES);
   });
 });

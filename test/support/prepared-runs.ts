@@ -62,3 +62,30 @@ export function largestRun(fields: Partial<RunInput> & Pick<RunInput, 'workflow'
     },
   );
 }
+
+/** Step Functions' limit on a state's data is 256 KB; this budget leaves room for outputs. */
+export const STATE_BUDGET_BYTES = 200 * 1024;
+
+/** A project job's result as a layer's Map output carries it, with an output and counts. */
+export function largeResult(
+  dir: string,
+  name: string,
+  verb: 'plan' | 'apply' | 'plan-apply' | 'destroy',
+) {
+  return {
+    status: 'succeeded',
+    verb,
+    hasChanges: true,
+    applied: verb === 'apply' || verb === 'plan-apply',
+    summary: { add: 3, change: 1, destroy: 1, replace: 1, import: 0 },
+    outputs: { endpoint: { sensitive: false, value: `https://${name}.example.internal` } },
+    resultLocation: dir,
+    startedAt: '2026-12-03T07:27:58.000Z',
+    finishedAt: '2026-12-03T07:28:58.000Z',
+  };
+}
+
+/** A workflow state's size as Step Functions counts it: its JSON's bytes. */
+export function stateBytes(state: unknown): number {
+  return Buffer.byteLength(JSON.stringify(state));
+}
