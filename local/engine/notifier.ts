@@ -17,6 +17,8 @@ export class LocalNotifier {
   readonly #stores: LocalStores;
   readonly #status: StatusPort;
   readonly #chat: ChatPort;
+  /** No webhook: the message is printed to the terminal, which shows the run's error itself. */
+  readonly #echo: boolean;
 
   constructor(
     home: StepformHome,
@@ -26,6 +28,7 @@ export class LocalNotifier {
   ) {
     this.#home = home;
     this.#stores = stores;
+    this.#echo = !slackWebhook;
     // The outbox keeps the event; the run shows its phase; events.jsonl is for other tools.
     this.#status = {
       publish: async (event) => {
@@ -55,7 +58,14 @@ export class LocalNotifier {
       artifacts: { readResult },
       runs: this.#stores.runs,
       chat: this.#chat,
-      chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      // Printed, the message names the error only: the run's end shows it whole, once.
+      chatMessage: (run, phase, detail) =>
+        slackMessage({
+          run,
+          phase,
+          ...detail,
+          ...(this.#echo && detail.error ? { error: { Error: detail.error.Error } } : {}),
+        }),
       // Locally a dispatch is recorded in the run's folder, never sent to GitHub.
       dispatcher: {
         dispatchRepositoryEvent: async (repository, eventType, payload) =>
