@@ -50,6 +50,8 @@ export interface EnvironmentCommentInput {
   readonly url?: string;
   /** In the run's order (by layer); the comment shows the destroying ones first. */
   readonly projects: readonly ProjectCommentInput[];
+  /** Who decided its approval: `Approved by alice via the CLI at …`. */
+  readonly decision?: string;
 }
 
 /**
@@ -144,6 +146,7 @@ export function renderEnvironmentComment(input: EnvironmentCommentInput): string
   const assemble = (shown: readonly (readonly string[])[]): string => {
     const cut = sections.some((entry, index) => (shown[index]?.length ?? 0) < entry.lines.length);
     const parts = [`${environmentCommentMarker(input.environment)}\n${headline(input)}`];
+    if (input.decision !== undefined) parts.push(markdownText(input.decision));
     if (cut) {
       parts.push(
         '> Some resource lists are cut to fit GitHub’s comment limit; each cut one names where its full plan is.',

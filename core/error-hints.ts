@@ -58,6 +58,12 @@ const RULES: readonly HintRule[] = [
   },
   {
     names: ['LockHeld'],
+    pattern: /is alive and holds ([^\s;,]+) in ([^\s;,]+)/,
+    hint: (m) =>
+      `see every lock: ${CLI} locks; clear this one anyway (its run may then fail): ${CLI} unlock ${m?.[2] ?? 'ENV'} --project ${m?.[1] ?? 'NAME'} --force`,
+  },
+  {
+    names: ['LockHeld'],
     hint: () =>
       `see who holds each lock: ${CLI} locks; a lock whose run is gone: ${CLI} unlock ENV [--project NAME]`,
   },
@@ -105,15 +111,25 @@ const RULES: readonly HintRule[] = [
   },
 ];
 
-/** The error names `error` carries: its own, then those its message names (`JobFailed: plan failed: TerraformFailed: …`). */
-function namesOf(error: DescribedError): string[] {
-  const inner = [...error.message.matchAll(/\b([A-Z][A-Za-z]+): /g)].map((m) => m[1] ?? '');
-  return [error.name, ...inner];
+/**
+ * The error names `error` carries: its own, then those the first line of its message names,
+ * as a wrapper names them (`JobFailed: plan failed: TerraformFailed: …`).
+ */
+export function errorNames(error: DescribedError): string[] {
+  const [first = ''] = error.message.split('\n');
+  const inner = [...first.matchAll(/\b([A-Z][A-Za-z]+): /g)].map((m) => m[1] ?? '');
+  return [...new Set([error.name, ...inner.filter((name) => name !== 'Error')])];
+}
+
+/** `JobFailed (TerraformFailed)`: an error by its names alone, for a line that only names it. */
+export function errorLabel(error: DescribedError): string {
+  const [own, ...inner] = errorNames(error);
+  return inner.length === 0 ? (own ?? error.name) : `${own ?? error.name} (${inner.join(', ')})`;
 }
 
 /** What to do next about `error`, or undefined when there is no obvious next step. */
 export function errorHint(error: DescribedError): string | undefined {
-  const names = namesOf(error);
+  const names = errorNames(error);
   for (const rule of RULES) {
     if (rule.names && !rule.names.some((name) => names.includes(name))) continue;
     if (!rule.pattern) return rule.hint(undefined);

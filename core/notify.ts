@@ -13,7 +13,9 @@ import {
   singleProject,
 } from './contracts/workflow-input.ts';
 import { NotificationFailed, describeError } from './errors.ts';
+import { type DecisionActor, decisionActor, decisionSentence } from './decision-actor.ts';
 import type {
+  ApprovalPort,
   ArtifactPort,
   ChatMessage,
   ChatPort,
@@ -84,6 +86,10 @@ export interface NotifyDetail {
   readonly command?: { name: string; args: readonly string[] };
   readonly links?: { approve: string; reject: string };
   readonly approvalId?: string;
+  /** Who decided the run's approval, on every notice after the decision. */
+  readonly actor?: DecisionActor;
+  /** The same as a sentence: `Approved by alice via the CLI at …`. */
+  readonly decision?: string;
 }
 
 export interface NotifyPorts {
@@ -102,6 +108,38 @@ export interface NotifyPorts {
   readonly dispatcher?: Pick<CodeHostPort, 'dispatchRepositoryEvent'>;
   /** Builds the chat message (Block Kit on Slack); plain text by default. */
   readonly chatMessage?: (run: RunContext, phase: Phase, detail: NotifyDetail) => ChatMessage;
+  /** The run's approval, for who decided it (none: no actor is shown). */
+  readonly approvals?: Pick<ApprovalPort, 'latestForRun'>;
+}
+
+/** Phases that come before any decision: no approval record is read for them. */
+const UNDECIDED_PHASES: ReadonlySet<Phase> = new Set([
+  'started',
+  'planned',
+  'no_changes',
+  'awaiting_approval',
+  'ttl_changed',
+]);
+
+/** The run's decided approval (who, when, where, and how), if it has one. */
+async function decisionOf(
+  runId: string,
+  phase: Phase,
+  ports: NotifyPorts,
+  report: NotifyReport,
+): Promise<Pick<NotifyDetail, 'actor' | 'decision'>> {
+  if (ports.approvals === undefined || UNDECIDED_PHASES.has(phase)) return {};
+  try {
+    const approval = await ports.approvals.latestForRun(runId);
+    const actor = decisionActor(approval);
+    if (actor === undefined || approval === undefined) return {};
+    const status = approval.status === 'approved' ? 'approved' : 'rejected';
+    return { actor, decision: decisionSentence(status, actor) };
+  } catch (error) {
+    // Best effort, as every channel: the notice goes out without its actor.
+    report.failed.push(`actor: ${describeError(error).message}`);
+    return {};
+  }
 }
 
 export interface NotifyReport {
@@ -207,6 +245,7 @@ export async function notifyStep(
       : {}),
     ...(notice.links ? { links: notice.links } : {}),
     ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
+    ...(await decisionOf(run.runId, phase, ports, report)),
   };
   const line = statusLine(run, phase, detail);
   if (result || notice.projects) {
@@ -245,6 +284,7 @@ export async function notifyStep(
       commit: run.commit,
       phase,
       ...(notice.error || notice.rollback ? { message: line } : {}),
+      ...(detail.actor ? { actor: detail.actor } : {}),
     },
     now,
   );
@@ -305,7 +345,11 @@ export async function notifyStep(
   const { chat, codeHost, commentSink } = ports;
   if (chat) {
     await attempt('chat', () =>
-      chat.post(ports.chatMessage?.(run, phase, detail) ?? { text: withLinks(line, detail) }),
+      chat.post(
+        ports.chatMessage?.(run, phase, detail) ?? {
+          text: withLinks(detail.decision ? `${line} — ${detail.decision}` : line, detail),
+        },
+      ),
     );
   }
   const errorOf = (error: { name: string; message: string } | undefined) =>
@@ -368,6 +412,7 @@ export async function notifyStep(
               runId: run.runId,
               status: phase,
               projects: sections,
+              ...(detail.decision ? { decision: detail.decision } : {}),
             }),
           },
         ]
@@ -386,6 +431,7 @@ export async function notifyStep(
                 ...(result?.summary ? { summary: result.summary } : {}),
                 ...(resultLocation ? { artifactLocation: resultLocation } : {}),
                 ...errorOf(undefined),
+                ...(detail.decision ? { decision: detail.decision } : {}),
               }),
             },
           ];

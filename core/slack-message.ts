@@ -50,6 +50,8 @@ export interface SlackMessageInput {
    * `links` (an approver list), the buttons only send that payload: Slack says who clicked.
    */
   readonly approvalId?: string;
+  /** Who decided the run's approval, on every message after it: `Approved by alice via …`. */
+  readonly decision?: string;
 }
 
 const MRKDWN_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
@@ -167,6 +169,7 @@ function fallback(input: SlackMessageInput): string {
   if (input.schedule) parts.push(scheduleText(input.schedule.fireAt));
   if (input.links || input.approvalId !== undefined)
     parts.push('approve or reject from the message buttons');
+  if (input.decision !== undefined) parts.push(input.decision);
   return escapedWithin(clean(parts.join(' — '), false), FALLBACK_LIMIT);
 }
 
@@ -210,6 +213,14 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
         type: 'mrkdwn',
         text: `*Plan:* \`+${count(summary.add)}\` to add · \`~${count(summary.change)}\` to change · \`-${count(summary.destroy)}\` to destroy`,
       },
+    });
+  }
+  if (input.decision !== undefined) {
+    blocks.push({
+      type: 'context',
+      elements: [
+        { type: 'mrkdwn', text: escapedWithin(clean(input.decision, false), VALUE_LIMIT) },
+      ],
     });
   }
   if (input.rollback) {

@@ -29,7 +29,7 @@ import { selectRun } from './selection.ts';
 import { confirmDestroy } from './confirm-destroy.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
-import type { DescribedError } from '../../core/error-hints.ts';
+import { type DescribedError, errorLabel } from '../../core/error-hints.ts';
 import { errorText, parseErrorString } from './error-text.ts';
 
 const DEFAULT_APPROVAL_TIMEOUT = '1h';
@@ -59,7 +59,12 @@ export function progressLine(progress: StateProgress): string | undefined {
     case 'exited':
       return `  ✓ ${progress.state}${seconds(progress.durationMs)}`;
     case 'failed':
-      return `  ✗ ${progress.state}${seconds(progress.durationMs)}: ${progress.errorName ?? progress.error ?? ''}`;
+      // A state's error by its names (the run's end shows it whole); anything else as it is.
+      return `  ✗ ${progress.state}${seconds(progress.durationMs)}: ${
+        progress.errorName === undefined
+          ? (progress.error ?? '')
+          : errorLabel(parseErrorString(progress.error ?? progress.errorName))
+      }`;
     case 'retried':
       return `  ↻ ${progress.state}: retrying`;
     case 'caught':

@@ -353,7 +353,8 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
   if (!row) throw new Error(`run ${run.runId} vanished from the store`);
   if (options.auditNotes !== false) {
     const phases = stores.outbox.list(run.runId).map((o) => o.phase);
-    await noteRunEnded(row, { status: outcome.status, phases, finishedAt }).catch(
+    const approval = stores.approvals.forRun(run.runId);
+    await noteRunEnded(row, { status: outcome.status, phases, finishedAt }, approval).catch(
       (error: unknown) => {
         options.onProgress?.({
           runId: run.runId,

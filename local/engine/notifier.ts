@@ -7,6 +7,7 @@ import { RunFolderCodeHost } from './run-folder-code-host.ts';
 import { type NotifyPorts, type NotifyReport, notifyStep } from '../../core/notify.ts';
 import type { ChatPort, StatusPort } from '../../core/ports.ts';
 import { slackMessage } from '../../core/slack-message.ts';
+import { errorLabel } from '../../core/error-hints.ts';
 import { SlackWebhookChatPort } from '../../adapters/slack/webhook.ts';
 import type { StepformHome } from './home.ts';
 import { readResult } from '../executor-process.ts';
@@ -64,7 +65,16 @@ export class LocalNotifier {
           run,
           phase,
           ...detail,
-          ...(this.#echo && detail.error ? { error: { Error: detail.error.Error } } : {}),
+          ...(this.#echo && detail.error
+            ? {
+                error: {
+                  Error: errorLabel({
+                    name: detail.error.Error,
+                    message: detail.error.Cause ?? '',
+                  }),
+                },
+              }
+            : {}),
         }),
       // Locally a dispatch is recorded in the run's folder, never sent to GitHub.
       dispatcher: {

@@ -359,7 +359,7 @@ describe('a rollback that fails', () => {
       error: {
         name: 'RollbackFailed',
         message: expect.stringMatching(
-          /^plan-apply failed: TerraformFailed: .*deliberate-destroy-failure/,
+          /^plan-apply failed: TerraformFailed: [\s\S]*deliberate-destroy-failure/,
         ),
       },
       rollback: {
