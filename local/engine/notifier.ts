@@ -58,6 +58,8 @@ export class LocalNotifier {
       status: this.#status,
       artifacts: { readResult },
       runs: this.#stores.runs,
+      // Who decided the run's approval, for the notices after it (a cancel too).
+      approvals: this.#stores.approvals,
       chat: this.#chat,
       // Printed, the message names the error only: the run's end shows it whole, once.
       chatMessage: (run, phase, detail) =>
