@@ -52,9 +52,7 @@ const RULES: readonly HintRule[] = [
     names: ['LockHeld'],
     pattern: /project (\S+) in environment (\S+) is locked by run (\S+)/,
     hint: (m) =>
-      m === undefined
-        ? `see who holds it: ${CLI} locks; a lock whose run is gone: ${CLI} unlock ENV`
-        : `see who holds it: ${CLI} locks; once run ${m[3]} is gone: ${CLI} unlock ${m[2]} --project ${m[1]} (--force clears a live one)`,
+      `see who holds it: ${CLI} locks; once run ${m?.[3] ?? 'RUN'} is gone: ${CLI} unlock ${m?.[2] ?? 'ENV'} --project ${m?.[1] ?? 'NAME'} (--force clears a live one)`,
   },
   {
     names: ['LockHeld'],
