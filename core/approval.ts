@@ -12,6 +12,7 @@ import {
   NotAnApprover,
 } from './errors.ts';
 import { MAX_RUN_PROJECTS } from './contracts/workflow-input.ts';
+import type { ApprovalChannel } from './decision-actor.ts';
 import { httpUrl } from './urls.ts';
 import { parseInput } from './validation.ts';
 
@@ -70,6 +71,8 @@ export interface ApprovalRecord {
   readonly decidedBy?: string;
   /** ISO-8601. */
   readonly decidedAt?: string;
+  /** Where it was decided (absent on records decided before this was kept). */
+  readonly decidedVia?: ApprovalChannel;
 }
 
 export interface ApprovalLinkParams {
@@ -247,6 +250,8 @@ export interface ApprovalDecision {
   /** Who decides (a user name or e-mail); compared with the allowlist case-insensitively. */
   readonly by: string;
   readonly now: Date;
+  /** Where the decision is made: kept with it, for the actor every channel shows. */
+  readonly via?: ApprovalChannel;
   /** When given, only these may decide; an empty list lets nobody decide. */
   readonly approvers?: readonly string[];
 }
@@ -275,6 +280,7 @@ export function decideApproval(record: ApprovalRecord, decision: ApprovalDecisio
     status: decision.action === 'approve' ? 'approved' : 'rejected',
     decidedBy: by,
     decidedAt: decision.now.toISOString(),
+    ...(decision.via === undefined ? {} : { decidedVia: decision.via }),
   };
 }
 

@@ -49,6 +49,20 @@ describe('renderAuditNote', () => {
     );
   });
 
+  it('says who decided the approval, when and where', () => {
+    const note = renderAuditNote({
+      ...RUN,
+      approvedBy: undefined,
+      rejectedBy: 'bob',
+      decidedAt: '2030-01-01T12:01:00.000Z',
+      decidedVia: 'slack',
+    });
+    expect(note).toContain(
+      'rejected-by: bob\ndecided-at: 2030-01-01T12:01:00.000Z\ndecided-via: slack\n',
+    );
+    expect(note).not.toContain('approved-by');
+  });
+
   it('leaves out what is not known', () => {
     // Prepare
     const run: AuditRun = {

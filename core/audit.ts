@@ -16,6 +16,10 @@ export interface AuditRun {
   readonly summary?: ChangeCounts;
   readonly planSha256?: string;
   readonly approvedBy?: string;
+  readonly rejectedBy?: string;
+  /** When and where the approval was decided (ISO-8601; web, cli or slack). */
+  readonly decidedAt?: string;
+  readonly decidedVia?: string;
   /** ISO-8601. */
   readonly startedAt: string;
   /** ISO-8601. */
@@ -52,6 +56,9 @@ export function renderAuditNote(run: AuditRun): string {
     ['summary', run.summary && formatCounts(run.summary)],
     ['plan-sha256', run.planSha256],
     ['approved-by', run.approvedBy],
+    ['rejected-by', run.rejectedBy],
+    ['decided-at', run.decidedAt],
+    ['decided-via', run.decidedVia],
     ['started-at', run.startedAt],
     ['finished-at', run.finishedAt],
   ];

@@ -58,6 +58,8 @@ export interface EnvironmentCommentInput {
   readonly url?: string;
   /** In the run's order (by layer); the comment shows the destroying ones first. */
   readonly projects: readonly ProjectCommentInput[];
+  /** Who decided its approval: `Approved by alice via the CLI at …`. */
+  readonly decision?: string;
 }
 
 /**
@@ -179,6 +181,7 @@ export function renderEnvironmentComment(input: EnvironmentCommentInput): string
   const assemble = (bodies: readonly string[]): string => {
     const cut = sections.some((entry, index) => bodies[index] !== entry.full);
     const parts = [`${environmentCommentMarker(input.environment)}\n${headline(input)}`];
+    if (input.decision !== undefined) parts.push(markdownText(input.decision));
     if (cut) parts.push(CUT_NOTE);
     sections.forEach((entry, index) => {
       parts.push(entry.head);

@@ -64,7 +64,8 @@ export class TerraformFailed extends StepformError {
 
   constructor(subcommand: string, exitCode: number | null, detail?: string) {
     super(
-      `terraform ${subcommand} failed (exit ${exitCode ?? 'signal'})${detail ? `: ${detail}` : ''}`,
+      // Terraform's own lines stay lines: a multi-line detail starts on a line of its own.
+      `terraform ${subcommand} failed (exit ${exitCode ?? 'signal'})${detail ? `:${detail.includes('\n') ? '\n' : ' '}${detail}` : ''}`,
     );
     this.subcommand = subcommand;
     this.exitCode = exitCode;

@@ -2,6 +2,19 @@ import { describe, expect, it } from '@jest/globals';
 import { MASK, SecretMasker, leaves } from './masking.ts';
 
 describe('SecretMasker', () => {
+  it('masks a secret with spaces that Terraform wrapped over lines, raw or JSON-escaped', () => {
+    const masker = new SecretMasker();
+    masker.add('correct horse battery staple');
+    expect(masker.mask("running 'correct horse\nbattery staple': exit 1")).toBe(
+      "running '(sensitive value)': exit 1",
+    );
+    expect(masker.mask(JSON.stringify({ m: 'correct horse battery\n  staple' }))).toBe(
+      '{"m":"(sensitive value)"}',
+    );
+    // Words of it alone stay.
+    expect(masker.mask('a horse')).toBe('a horse');
+  });
+
   it('masks every occurrence of every secret, the longest first', () => {
     const masker = new SecretMasker();
     masker.add(['hunter22', 'hunter22-extended']);

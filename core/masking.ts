@@ -25,12 +25,25 @@ export class SecretMasker {
   mask(text: string): string {
     let masked = text;
     for (const secret of this.#secrets) masked = masked.split(secret).join(MASK);
+    // Terraform wraps its messages at spaces, so a secret with spaces may reach an error split
+    // over lines (kept as lines, or JSON-escaped as \n): any run of white space between its
+    // words matches too.
+    for (const secret of this.#secrets) {
+      const words = secret.split(/\s+/).filter((word) => word !== '');
+      if (words.length < 2) continue;
+      const wrapped = new RegExp(words.map(escapeRegExp).join('(?:\\s|\\\\[nrt])+'), 'g');
+      masked = masked.replace(wrapped, MASK);
+    }
     return masked;
   }
 
   get size(): number {
     return this.#secrets.length;
   }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**

@@ -459,3 +459,87 @@ describe('notifyStep after an apply (after_apply)', () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe('notifyStep after a decision (the actor)', () => {
+  const decided = (status: 'approved' | 'rejected' | 'expired' | 'pending') => ({
+    id: 'appr-1',
+    runId: 'run-1',
+    taskToken: 't',
+    environment: 'dev',
+    projectDir: 'stack',
+    commit: 'a'.repeat(40),
+    planSha256: 'b'.repeat(64),
+    requestedAt: '2026-11-23T09:00:00.000Z',
+    expiresAt: '2026-11-23T11:00:00.000Z',
+    status,
+    ...(status === 'approved' || status === 'rejected'
+      ? { decidedBy: 'alice', decidedAt: '2026-11-23T09:30:00.000Z', decidedVia: 'cli' as const }
+      : {}),
+  });
+  const ACTOR = { name: 'alice', at: '2026-11-23T09:30:00.000Z', channel: 'cli' };
+
+  it('names who decided, when and where, in the event, the chat and the comment of every later phase', async () => {
+    for (const phase of ['approved', 'applying', 'applied'] as const) {
+      const { ports, events, chats, comments } = fakePorts({
+        approvals: { latestForRun: async () => Promise.resolve(decided('approved')) },
+      });
+      await notifyStep({ run: RUN, phase }, ports, NOW);
+      expect(events[0]?.actor).toEqual(ACTOR);
+      const sentence = 'Approved by alice via the CLI at 2026-11-23T09:30:00.000Z';
+      expect(chats[0]?.text).toContain(sentence);
+      // The environment's comment is written at the run's end (plan-apply runs projects).
+      // (Markdown-escaped: the time's punctuation is backslashed.)
+      if (phase === 'applied')
+        expect(comments[0]?.markdown).toContain(
+          'Approved by alice via the CLI at 2026\\-11\\-23T09',
+        );
+    }
+  });
+
+  it('names who rejected it', async () => {
+    const { ports, events, chats } = fakePorts({
+      approvals: { latestForRun: async () => Promise.resolve(decided('rejected')) },
+    });
+    await notifyStep(
+      {
+        run: RUN,
+        phase: 'rejected',
+        error: { Error: 'ApprovalRejected', Cause: 'rejected by alice' },
+      },
+      ports,
+      NOW,
+    );
+    expect(events[0]?.actor).toEqual(ACTOR);
+    expect(chats[0]?.text).toContain('Rejected by alice via the CLI');
+  });
+
+  it('has no actor before a decision, after an expiry, or when the approval cannot be read', async () => {
+    const reads: string[] = [];
+    const { ports, events } = fakePorts({
+      approvals: {
+        latestForRun: async (runId) => {
+          reads.push(runId);
+          return Promise.resolve(decided('approved'));
+        },
+      },
+    });
+    for (const phase of ['started', 'planned', 'awaiting_approval'] as const)
+      await notifyStep({ run: RUN, phase }, ports, NOW);
+    // Nothing is decided before: the approval is not even read.
+    expect(reads).toEqual([]);
+    expect(events.map((e) => e.actor)).toEqual([undefined, undefined, undefined]);
+
+    const expired = fakePorts({
+      approvals: { latestForRun: async () => Promise.resolve(decided('expired')) },
+    });
+    await notifyStep({ run: RUN, phase: 'expired' }, expired.ports, NOW);
+    expect(expired.events[0]).not.toHaveProperty('actor');
+
+    const broken = fakePorts({
+      approvals: { latestForRun: async () => Promise.reject(new Error('table unreachable')) },
+    });
+    const report = await notifyStep({ run: RUN, phase: 'applied' }, broken.ports, NOW);
+    expect(broken.events[0]).not.toHaveProperty('actor');
+    expect(report.failed).toEqual(['actor: table unreachable']);
+  });
+});

@@ -13,7 +13,9 @@ import {
   singleProject,
 } from './contracts/workflow-input.ts';
 import { NotificationFailed, describeError } from './errors.ts';
+import { type DecisionActor, decisionActor, decisionSentence } from './decision-actor.ts';
 import type {
+  ApprovalPort,
   ArtifactPort,
   ChatMessage,
   ChatPort,
@@ -89,6 +91,10 @@ export interface NotifyDetail {
   readonly approvalId?: string;
   /** Each project's counts and resource changes, for the chat message. */
   readonly projects?: readonly SlackProject[];
+  /** Who decided the run's approval, on every notice after the decision. */
+  readonly actor?: DecisionActor;
+  /** The same as a sentence: `Approved by alice via the CLI at …`. */
+  readonly decision?: string;
 }
 
 export interface NotifyPorts {
@@ -107,6 +113,38 @@ export interface NotifyPorts {
   readonly dispatcher?: Pick<CodeHostPort, 'dispatchRepositoryEvent'>;
   /** Builds the chat message (Block Kit on Slack); plain text by default. */
   readonly chatMessage?: (run: RunContext, phase: Phase, detail: NotifyDetail) => ChatMessage;
+  /** The run's approval, for who decided it (none: no actor is shown). */
+  readonly approvals?: Pick<ApprovalPort, 'latestForRun'>;
+}
+
+/** Phases that come before any decision: no approval record is read for them. */
+const UNDECIDED_PHASES: ReadonlySet<Phase> = new Set([
+  'started',
+  'planned',
+  'no_changes',
+  'awaiting_approval',
+  'ttl_changed',
+]);
+
+/** The run's decided approval (who, when, where, and how), if it has one. */
+async function decisionOf(
+  runId: string,
+  phase: Phase,
+  ports: NotifyPorts,
+  report: NotifyReport,
+): Promise<Pick<NotifyDetail, 'actor' | 'decision'>> {
+  if (ports.approvals === undefined || UNDECIDED_PHASES.has(phase)) return {};
+  try {
+    const approval = await ports.approvals.latestForRun(runId);
+    const actor = decisionActor(approval);
+    if (actor === undefined || approval === undefined) return {};
+    const status = approval.status === 'approved' ? 'approved' : 'rejected';
+    return { actor, decision: decisionSentence(status, actor) };
+  } catch (error) {
+    // Best effort, as every channel: the notice goes out without its actor.
+    report.failed.push(`actor: ${describeError(error).message}`);
+    return {};
+  }
 }
 
 export interface NotifyReport {
@@ -212,6 +250,7 @@ export async function notifyStep(
       : {}),
     ...(notice.links ? { links: notice.links } : {}),
     ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
+    ...(await decisionOf(run.runId, phase, ports, report)),
   };
   const line = statusLine(run, phase, detail);
   if (result || notice.projects) {
@@ -250,6 +289,7 @@ export async function notifyStep(
       commit: run.commit,
       phase,
       ...(notice.error || notice.rollback ? { message: line } : {}),
+      ...(detail.actor ? { actor: detail.actor } : {}),
     },
     now,
   );
@@ -379,7 +419,11 @@ export async function notifyStep(
         : undefined);
     const chatDetail = told === undefined ? detail : { ...detail, projects: told };
     await attempt('chat', () =>
-      chat.post(ports.chatMessage?.(run, phase, chatDetail) ?? { text: withLinks(line, detail) }),
+      chat.post(
+        ports.chatMessage?.(run, phase, chatDetail) ?? {
+          text: withLinks(detail.decision ? `${line} — ${detail.decision}` : line, detail),
+        },
+      ),
     );
   }
   const comments =
@@ -394,6 +438,7 @@ export async function notifyStep(
               runId: run.runId,
               status: phase,
               projects: sections,
+              ...(detail.decision ? { decision: detail.decision } : {}),
             }),
           },
         ]
@@ -414,6 +459,7 @@ export async function notifyStep(
                 ...errorOf(undefined),
                 ...(diff === undefined ? {} : { diff }),
                 ...applied,
+                ...(detail.decision ? { decision: detail.decision } : {}),
               }),
             },
           ];

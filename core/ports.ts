@@ -4,6 +4,7 @@
 import type { JobResult } from './contracts/job-result.ts';
 import type { PlanDiff } from './plan-diff.ts';
 import type { ApprovalRecord, DecidedStatus } from './approval.ts';
+import type { ApprovalChannel } from './decision-actor.ts';
 import type { LockRecord } from './locks.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
 import type { RunProject } from './contracts/workflow-input.ts';
@@ -77,9 +78,15 @@ export interface ApprovalPort {
   latestForRun(runId: string): Promise<StoredApproval | undefined>;
   /**
    * Single use: writes the decision only while the approval is pending, and an approval or
-   * rejection only up to its expiry (`at` <= expiresAt); false otherwise.
+   * rejection only up to its expiry (`at` <= expiresAt); false otherwise. `via`: where.
    */
-  decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean>;
+  decide(
+    id: string,
+    status: DecidedStatus,
+    by: string | null,
+    at: string,
+    via?: ApprovalChannel,
+  ): Promise<boolean>;
 }
 
 /** Resumes a workflow waiting on a task token (SendTaskSuccess / SendTaskFailure). */

@@ -69,6 +69,12 @@ describe('markdownText', () => {
 });
 
 describe('renderPrComment', () => {
+  it('says who decided the approval, under its header', () => {
+    const comment = renderPrComment({ ...BASE, decision: 'Approved by alice via the CLI' });
+    expect(comment).toContain(`${MARKER}\n### `);
+    expect(comment).toMatch(/\n\nApproved by alice via the CLI\n/);
+  });
+
   it('renders a plan: header, table, destroys visible, other changes folded, outputs', () => {
     // Prepare
     const summary = summaryOf(

@@ -34,6 +34,8 @@ export interface PrCommentInput {
   readonly artifactLocation?: string;
   /** The error output of a failed run, already masked. */
   readonly error?: string;
+  /** Who decided its approval: `Approved by alice via the CLI at …`. */
+  readonly decision?: string;
   /** A link to the run (console, local UI). */
   readonly url?: string;
   /** The plan's attribute-level diff: shown resource by resource instead of the bare list. */
@@ -291,6 +293,7 @@ export function renderPrComment(input: PrCommentInput): string {
   const assemble = (shown: Shown): string => {
     const sections = [
       `${commentMarker(input.environment, input.projectDir)}\n${header(input)}`,
+      input.decision === undefined ? undefined : markdownText(input.decision),
       summary === undefined ? undefined : summaryTable(summary),
       input.error === undefined || input.error.trim() === ''
         ? undefined

@@ -41,6 +41,14 @@ function keys(value: unknown): string[] {
 }
 
 describe('slackMessage', () => {
+  it('names who decided the approval, in a block and in the text', () => {
+    const decision = 'Approved by alice <@U1> via Slack at 2030-01-01T12:01:00.000Z';
+    const message = slackMessage({ run: RUN, phase: 'applied', decision });
+    const escaped = 'Approved by alice &lt;@U1&gt; via Slack at 2030-01-01T12:01:00.000Z';
+    expect(message.text).toContain(escaped);
+    expect(JSON.stringify(message.blocks)).toContain(escaped);
+  });
+
   it('builds the approval request: header, fields, counts and two link buttons', () => {
     // Act
     const message = slackMessage({

@@ -52,6 +52,8 @@ export interface SlackMessageInput {
   readonly approvalId?: string;
   /** Each project's counts and changes (a plan's), destroys and replaces first. */
   readonly projects?: readonly SlackProject[];
+  /** Who decided the run's approval, on every message after it: `Approved by alice via …`. */
+  readonly decision?: string;
 }
 
 /** One project of a run as its message tells it: counts, and what it destroys or changes. */
@@ -184,6 +186,7 @@ function fallback(input: SlackMessageInput): string {
   if (input.schedule) parts.push(scheduleText(input.schedule.fireAt));
   if (input.links || input.approvalId !== undefined)
     parts.push('approve or reject from the message buttons');
+  if (input.decision !== undefined) parts.push(input.decision);
   return escapedWithin(clean(parts.join(' — '), false), FALLBACK_LIMIT);
 }
 
@@ -288,6 +291,14 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
     });
   }
   blocks.push(...projectBlocks(input));
+  if (input.decision !== undefined) {
+    blocks.push({
+      type: 'context',
+      elements: [
+        { type: 'mrkdwn', text: escapedWithin(clean(input.decision, false), VALUE_LIMIT) },
+      ],
+    });
+  }
   if (input.rollback) {
     blocks.push({
       type: 'section',

@@ -23,6 +23,7 @@ import {
   UnmergedCommit,
   describeError,
 } from './errors.ts';
+import type { ApprovalChannel } from './decision-actor.ts';
 import { DEFAULT_LOCK_TTL_MS, type LockRecord, lockProjectNames } from './locks.ts';
 import type {
   ApprovalPort,
@@ -821,6 +822,8 @@ export async function decideStep(
     action: ApprovalAction;
     by: string;
     now: Date;
+    /** Where it is decided: the actor every later notice shows names it. */
+    via: ApprovalChannel;
     approvers?: readonly string[];
   },
   ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
@@ -832,18 +835,20 @@ export async function decideStep(
   if (stored.status === 'pending') await ports.callbacks.ensureWaiting(stored);
   const decided = decideApproval(stored, decision);
   const status = decided.status === 'approved' ? 'approved' : 'rejected';
-  if (!(await ports.approvals.decide(stored.id, status, decision.by, decision.now.toISOString()))) {
+  const at = decision.now.toISOString();
+  if (!(await ports.approvals.decide(stored.id, status, decision.by, at, decision.via))) {
     throw new ApprovalAlreadyDecided(`approval ${stored.id} was decided meanwhile`);
   }
   if (status === 'approved') {
     await ports.callbacks.succeed(stored.taskToken, {
       approvedBy: decision.by,
-      decidedAt: decision.now.toISOString(),
+      decidedAt: at,
+      via: decision.via,
     });
   } else {
     await ports.callbacks.fail(stored.taskToken, 'ApprovalRejected', `rejected by ${decision.by}`);
   }
-  return { ...stored, status, decidedBy: decision.by, decidedAt: decision.now.toISOString() };
+  return { ...stored, status, decidedBy: decision.by, decidedAt: at, decidedVia: decision.via };
 }
 
 /**
@@ -862,6 +867,7 @@ export async function decideFromLink(
       action: link.action,
       by: linkDecider(link, options.approvers),
       now: options.now,
+      via: 'web',
       ...(options.approvers ? { approvers: options.approvers } : {}),
     },
     ports,

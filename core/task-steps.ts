@@ -137,7 +137,12 @@ export async function requestApproval(
 
 /** Notify: status event, chat and code host, each channel failing alone (reported). */
 async function notifyTask(input: unknown, ports: TaskPorts): Promise<NotifyReport> {
-  const report = await notifyStep(input, await ports.notifyPorts(), ports.now());
+  // The approvals tell who decided the run's approval (the actor of every later notice).
+  const report = await notifyStep(
+    input,
+    { ...(await ports.notifyPorts()), approvals: ports.approvals },
+    ports.now(),
+  );
   if (report.failed.length > 0) ports.warn('some notifications failed', { failed: report.failed });
   return report;
 }

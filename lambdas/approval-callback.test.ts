@@ -95,6 +95,13 @@ function slackClick(user: Record<string, string>, secret = SLACK_SECRET) {
   });
 }
 
+/** Where each decision was made, as the table's conditional update wrote it. */
+function decidedVia(): unknown {
+  return dynamo
+    .commandCalls(UpdateCommand)
+    .map((call) => call.args[0].input.ExpressionAttributeValues?.[':via'] as unknown);
+}
+
 function decidedBy(): unknown {
   return sfn.commandCalls(SendTaskSuccessCommand).map((call) => {
     const output = JSON.parse(call.args[0].input.output ?? '{}') as { approvedBy?: string };
@@ -113,6 +120,7 @@ describe('approval callback with an approver list', () => {
       '"alice"',
     );
     expect(decidedBy()).toEqual(['alice']);
+    expect(decidedVia()).toEqual(['web']);
   });
 
   it('refuses a bare link, a tampered approver and an unlisted one, touching nothing', async () => {
@@ -138,6 +146,7 @@ describe('approval callback with an approver list', () => {
 
     expect([byName.statusCode, byId.statusCode]).toEqual([200, 200]);
     expect(decidedBy()).toEqual(['alice', 'U0BOB']);
+    expect(decidedVia()).toEqual(['slack', 'slack']);
   });
 
   it('refuses a Slack click by an unlisted user, or signed with another secret', async () => {

@@ -50,7 +50,7 @@ export const handler = instrument(
         );
         const decision = decisionFromSlackAction(slackPayloadFromBody(body), allowed);
         const decided = await decideStep(
-          { ...decision, now, ...(allowed ? { approvers: allowed } : {}) },
+          { ...decision, now, via: 'slack', ...(allowed ? { approvers: allowed } : {}) },
           ports,
         );
         return {

@@ -338,6 +338,8 @@ export class AwsRuntime implements TaskPorts {
       artifacts: this.artifacts,
       runs: this.runs,
       chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      // Who decided the run's approval, for the notices after it (ExecutionEnded's too).
+      approvals: this.approvals,
       ...(chat ? { chat } : {}),
       ...(codeHost ? { codeHost, dispatcher: codeHost } : {}),
     };

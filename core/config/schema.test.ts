@@ -90,6 +90,7 @@ describe('schemas/status-event.schema.json', () => {
         phase: 'planned',
         url: 'https://example.com/runs/1',
         message: 'm',
+        actor: { name: 'alice', at: '2030-01-01T00:00:00.000Z', channel: 'cli' },
       },
       new Date('2030-01-01T00:00:00.000Z'),
     );

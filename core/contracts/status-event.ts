@@ -9,6 +9,7 @@ import { parseInput } from '../validation.ts';
 import { cutText } from '../text.ts';
 import { COMMIT_SHA, ENVIRONMENT_NAME, RUN_ID } from './job-input.ts';
 import { MAX_RUN_PROJECTS, WORKFLOWS, type Workflow } from './workflow-input.ts';
+import { DECISION_ACTOR, type DecisionActor } from '../decision-actor.ts';
 
 export const PHASES = [
   'started',
@@ -105,6 +106,8 @@ export const STATUS_EVENT = z.strictObject({
   phase: z.enum(PHASES),
   url: z.url({ protocol: /^https?$/ }).optional(),
   message: z.string().max(STATUS_MESSAGE_LIMIT).optional(),
+  /** On every event after the run's approval was decided (additive: still version 2). */
+  actor: DECISION_ACTOR.optional(),
   at: z.iso.datetime({ offset: true }),
 });
 export type StatusEvent = z.output<typeof STATUS_EVENT>;
@@ -126,6 +129,7 @@ export interface StatusEventFields {
   readonly phase: Phase;
   readonly url?: string;
   readonly message?: string;
+  readonly actor?: DecisionActor;
 }
 
 /** Builds and validates an event (InvalidInput names the bad field under `event`). */
@@ -154,6 +158,7 @@ export function statusEvent(fields: StatusEventFields, now: Date): StatusEvent {
         : {
             message: cutText(message, STATUS_MESSAGE_LIMIT),
           }),
+      ...(fields.actor === undefined ? {} : { actor: fields.actor }),
       at: Number.isFinite(now.getTime()) ? now.toISOString() : 'invalid date',
     },
     'event',

@@ -1,7 +1,7 @@
 // One Terraform job, from checkout to result. Each verb is a short runner over the same
 // steps; the entrypoint (main.ts) parses input, reads the environment and writes the result.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { TerraformFailed, describeError } from '../../core/errors.ts';
 import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
@@ -147,12 +147,14 @@ class JobRun {
     if (job.backend.type === 'local') {
       await mkdir(join(job.backend.stateDir, job.environment), { recursive: true });
     }
+    const root = await realpath(checkout);
     const tf = new Terraform(
       ctx.engine,
       dir,
       terraformEnvironment(ctx.baseEnv, cliConfig),
       ctx.log,
       ctx.signal,
+      { root, projectDir: relative(root, dir) },
     );
     await this.timed('init', () =>
       tf.run(

@@ -5,6 +5,7 @@ import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { type RunResult, run } from '../../toolchain/process.ts';
 import { InvalidInput, JobInterrupted, TerraformFailed } from '../../core/errors.ts';
+import { type TerraformPaths, terraformErrorDetail } from '../../core/terraform-errors.ts';
 import {
   type Backend,
   WORKSPACES_FOLDER,
@@ -142,19 +143,23 @@ export class Terraform {
   readonly #env: NodeJS.ProcessEnv;
   readonly #log: JobLog;
   readonly #signal: AbortSignal;
+  readonly #paths: TerraformPaths | undefined;
 
+  /** `paths`: the checkout, so that an error names its files relative to the repository. */
   constructor(
     engine: Engine,
     cwd: string,
     env: NodeJS.ProcessEnv,
     log: JobLog,
     signal: AbortSignal,
+    paths?: TerraformPaths,
   ) {
     this.engine = engine;
     this.#cwd = cwd;
     this.#env = env;
     this.#log = log;
     this.#signal = signal;
+    this.#paths = paths;
   }
 
   async run(args: readonly string[], options: TerraformRunOptions = {}): Promise<RunResult> {
@@ -180,13 +185,7 @@ export class Terraform {
     if (stopped()) throw new JobInterrupted(`the job was stopped during ${binary} ${args[0]}`);
     const ok = options.okExitCodes ?? [0];
     if (result.exitCode === null || !ok.includes(result.exitCode)) {
-      const detail = result.stderr
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .slice(-5)
-        .join(' ')
-        .slice(0, 1000);
+      const detail = terraformErrorDetail(result.stderr, this.#paths);
       throw new TerraformFailed(args[0] ?? '', result.exitCode, detail);
     }
     return result;

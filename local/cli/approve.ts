@@ -29,7 +29,7 @@ export async function approveVerb(
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
     const now = new Date();
     const decided = await decideStep(
-      { approvalId: approval.id, action: verb, by, now },
+      { approvalId: approval.id, action: verb, by, now, via: 'cli' },
       localPorts(stores),
     );
     renderDecision({ runId, approvalId: approval.id, status: decided.status, by, now }, values, io);

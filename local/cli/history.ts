@@ -8,6 +8,8 @@ import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { commandOf, runJson } from './run-verbs.ts';
+import { type DecidedFields, actorText, decisionActor } from '../../core/decision-actor.ts';
+import { errorText, parseErrorString } from './error-text.ts';
 
 /** The store, after closing the runs whose process died: what is listed is what is true. */
 async function openStores(values: CliValues, io: Io): Promise<LocalStores> {
@@ -56,15 +58,25 @@ export interface RunLog {
   readonly statusEvents?: readonly { at: string; phase: string; body: unknown }[];
   /** The executor's log of each job (a stack: from the artifacts bucket). */
   readonly jobLogs?: readonly { name: string; text: string }[];
+  /** Its approval, when it asked for one: who decided it, when and where. */
+  readonly approval?: DecidedFields | undefined;
 }
 
 export function renderLog(log: RunLog, values: CliValues, io: Io): void {
   const { run, events, statusEvents, jobLogs } = log;
+  const actor = decisionActor(log.approval);
+  const decided =
+    actor && log.approval?.status === 'approved'
+      ? { decision: 'approved', actor }
+      : actor
+        ? { decision: 'rejected', actor }
+        : undefined;
   if (values.json === true) {
     io.out(
       `${JSON.stringify(
         {
           ...runJson(run),
+          ...decided,
           events,
           ...(statusEvents ? { outbox: statusEvents.map((o) => o.body) } : {}),
           ...(jobLogs ? { jobLogs } : {}),
@@ -81,7 +93,8 @@ export function renderLog(log: RunLog, values: CliValues, io: Io): void {
   io.out(
     `status ${run.status} (${run.phase ?? 'no phase'}), started ${run.startedAt}, finished ${run.finishedAt ?? '-'}\n`,
   );
-  if (run.error) io.out(`error: ${run.error}\n`);
+  if (decided) io.out(`${decided.decision} by ${actorText(decided.actor)}\n`);
+  if (run.error) io.out(errorText(parseErrorString(run.error), { prefix: 'error: ' }));
   io.out('\nstates:\n');
   for (const e of events) {
     if (e.type === 'entered') continue;
@@ -122,6 +135,7 @@ export async function logsVerb(
         run,
         events: stores.runs.listEvents(runId),
         statusEvents: outbox.map((o) => ({ at: o.at, phase: o.phase, body: o.body })),
+        approval: stores.approvals.forRun(runId),
       },
       values,
       io,

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidInput, StepformError, describeError } from '../../core/errors.ts';
 import { approveVerb } from './approve.ts';
+import { errorText } from './error-text.ts';
 import { doctor, renderChecks } from './doctor.ts';
 import { logsVerb, runsVerb } from './history.ts';
 import { type Io, processIo } from './io.ts';
@@ -229,9 +230,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       }
     }
   } catch (error) {
-    const { name, message } = describeError(error);
-    if (json) io.out(`${JSON.stringify({ error: { name, message } })}\n`);
-    io.err(`stepform ${verb}: ${name}: ${message}\n`);
+    const described = describeError(error);
+    if (json) io.out(`${JSON.stringify({ error: described })}\n`);
+    io.err(errorText(described, { prefix: `stepform ${verb}: ` }));
     if (error instanceof InvalidInput || (error instanceof StepformError && error.kind === 'usage'))
       return 2;
     return 1;

@@ -29,6 +29,8 @@ import { selectRun } from './selection.ts';
 import { confirmDestroy } from './confirm-destroy.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
+import { type DescribedError, errorLabel } from '../../core/error-hints.ts';
+import { errorText, parseErrorString } from './error-text.ts';
 
 const DEFAULT_APPROVAL_TIMEOUT = '1h';
 export const CANCEL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -57,7 +59,12 @@ export function progressLine(progress: StateProgress): string | undefined {
     case 'exited':
       return `  ✓ ${progress.state}${seconds(progress.durationMs)}`;
     case 'failed':
-      return `  ✗ ${progress.state}${seconds(progress.durationMs)}: ${progress.error ?? ''}`;
+      // A state's error by its names (the run's end shows it whole); anything else as it is.
+      return `  ✗ ${progress.state}${seconds(progress.durationMs)}: ${
+        progress.errorName === undefined
+          ? (progress.error ?? '')
+          : errorLabel(parseErrorString(progress.error ?? progress.errorName))
+      }`;
     case 'retried':
       return `  ↻ ${progress.state}: retrying`;
     case 'caught':
@@ -150,6 +157,23 @@ export function dispatchesOf(row: RunRow): z.output<typeof DISPATCH_REPORT>[] {
   return parsed.success ? parsed.data : [];
 }
 
+/**
+ * The errors a run's end shows, each once: the run's own, then a project's whose message the
+ * run's does not already carry (the run names its first failed project's error).
+ */
+export function runErrors(
+  row: RunRow,
+  outcome: Pick<RunOutcome, 'error'> | undefined,
+): DescribedError[] {
+  const own = outcome?.error ?? (row.error ? parseErrorString(row.error) : undefined);
+  const shown: DescribedError[] = own ? [own] : [];
+  for (const project of projectsOf(row)) {
+    const error = project.error;
+    if (error && !shown.some((e) => e.message.includes(error.message))) shown.push(error);
+  }
+  return shown;
+}
+
 /** The one JSON object a run verb prints with --json. */
 export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Record<string, unknown> {
   return {
@@ -215,31 +239,37 @@ export function renderRunEnd(
   io: Io,
   stackFlag = '',
 ): void {
+  const errors = runErrors(row, outcome);
+  const rollback = row.details.rollback as { message?: string } | undefined;
+  // The error goes to stderr, once and whole (the progress lines named it only); a rollback's
+  // message says what failed and what became of it instead.
+  const showErrors = () => {
+    if (rollback?.message) return;
+    for (const error of errors)
+      io.err(errorText(error, { prefix: 'error: ', repository: row.repository }));
+  };
   if (values.json === true) {
     io.out(`${JSON.stringify(runJson(row, outcome), null, 2)}\n`);
+    showErrors();
     return;
   }
   const summary = CHANGE_COUNTS.safeParse(row.details.summary);
   const counts = summary.success ? ` ${formatCounts(summary.data)}` : '';
-  const rollback = row.details.rollback as { message?: string } | undefined;
   io.out(`run ${row.runId}: ${row.status} (${row.phase ?? 'no phase'})${counts}\n`);
   const projects = projectsOf(row);
   if (projects.length > 1) {
     const width = Math.max(...projects.map((p) => p.name.length));
     for (const project of projects) {
       const own = project.summary;
-      const what = project.error
-        ? `${project.error.name}: ${project.error.message}`
-        : own
-          ? formatCounts(own)
-          : '';
+      // Its error's name: the message is shown once, below.
+      const what = project.error ? project.error.name : own ? formatCounts(own) : '';
       io.out(
         `  layer ${project.layer}  ${project.name.padEnd(width)}  ${project.status.padEnd(8)} ${what}\n`,
       );
     }
   }
-  if (rollback?.message) io.out(`  ${rollback.message}\n`);
-  else if (outcome?.error) io.out(`  ${outcome.error.name}: ${outcome.error.message}\n`);
+  if (rollback?.message) io.out(`  ${rollback.message.split('\n').join('\n    ')}\n`);
+  showErrors();
   const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
   if (schedule?.fireAt === null) io.out(`  no scheduled destroy: kept until destroyed by hand\n`);
   else if (schedule?.fireAt) io.out(`  destroy scheduled at ${schedule.fireAt}\n`);
@@ -416,6 +446,7 @@ export async function executeRun(run: RunContext, values: CliValues, io: Io): Pr
     }
   };
   for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
+  let lockShown = false;
   try {
     say(runHeader(run));
     const outcome = await engine.run(run, {
@@ -424,6 +455,11 @@ export async function executeRun(run: RunContext, values: CliValues, io: Io): Pr
       onProgress: (progress) => {
         const line = progressLine(progress);
         if (line) say(`${line}\n`);
+        // A held lock is retried for a long while: say once whose it is and what can be done.
+        if (progress.errorName === 'LockHeld' && progress.error !== undefined && !lockShown) {
+          lockShown = true;
+          say(errorText(parseErrorString(progress.error), { prefix: 'waiting: ', indent: '    ' }));
+        }
       },
       onApprovalRequested: (request: ApprovalRequest) => {
         // What would be applied first, then how to decide (both on stderr with --json).

@@ -86,7 +86,11 @@ describe('the approval server', () => {
     expect(decision.body).toContain('Decision recorded');
     expect(decision.body).toContain(`Run ${row.runId} approved.`);
     const stored = await s.engine.stores.approvals.get(row.id);
-    expect(stored).toMatchObject({ status: 'approved', decidedBy: 'approval link' });
+    expect(stored).toMatchObject({
+      status: 'approved',
+      decidedBy: 'approval link',
+      decidedVia: 'web',
+    });
     expect(Date.parse(stored?.decidedAt ?? '')).not.toBeNaN();
   });
 

@@ -2,6 +2,7 @@
 // so `git log --notes=stepform` shows what Stepform did with every commit.
 import { isAbsolute } from 'node:path';
 import { AUDIT_NOTES_REF, renderAuditNote } from '../../core/audit.ts';
+import { type DecidedFields, decisionActor } from '../../core/decision-actor.ts';
 import { run } from '../../toolchain/process.ts';
 
 /** Who Stepform's own commits and notes are by. */
@@ -60,7 +61,11 @@ export async function noteRunEnded(
     readonly startedAt: string;
   },
   ending: { status: string; phases: string[]; finishedAt: string },
+  /** The run's approval, when it had one: who decided it, when and where go in the note. */
+  approval?: DecidedFields,
 ): Promise<void> {
+  const status = approval?.status;
+  const actor = decisionActor(approval);
   await appendAuditNote(
     row.repository,
     row.commit,
@@ -72,6 +77,13 @@ export async function noteRunEnded(
       commit: row.commit,
       startedAt: row.startedAt,
       ...ending,
+      ...(actor === undefined
+        ? {}
+        : {
+            ...(status === 'approved' ? { approvedBy: actor.name } : { rejectedBy: actor.name }),
+            decidedAt: actor.at,
+            ...(actor.channel === undefined ? {} : { decidedVia: actor.channel }),
+          }),
     }),
   );
 }

@@ -23,6 +23,11 @@ export interface StateProgress {
   readonly state: string;
   readonly durationMs?: number;
   readonly error?: string;
+  /**
+   * A failed state's error name alone: the progress line shows it, since the run's end shows
+   * its error once, whole (the store keeps `error` for `stepform logs`).
+   */
+  readonly errorName?: string;
 }
 
 /** Makes a state's adapter fail a given number of times before it works (scenario tests). */
@@ -288,6 +293,7 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
             state,
             durationMs: e.timestamp - (entered.get(state) ?? e.timestamp),
             error: `${e.Error ?? 'Error'}: ${typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause ?? '')}`,
+            errorName: e.Error ?? 'Error',
           };
           break;
         case 'StateRetried':
@@ -347,7 +353,8 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
   if (!row) throw new Error(`run ${run.runId} vanished from the store`);
   if (options.auditNotes !== false) {
     const phases = stores.outbox.list(run.runId).map((o) => o.phase);
-    await noteRunEnded(row, { status: outcome.status, phases, finishedAt }).catch(
+    const approval = stores.approvals.forRun(run.runId);
+    await noteRunEnded(row, { status: outcome.status, phases, finishedAt }, approval).catch(
       (error: unknown) => {
         options.onProgress?.({
           runId: run.runId,

@@ -7,6 +7,7 @@ import { RunFolderCodeHost } from './run-folder-code-host.ts';
 import { type NotifyPorts, type NotifyReport, notifyStep } from '../../core/notify.ts';
 import type { ChatPort, StatusPort } from '../../core/ports.ts';
 import { slackMessage } from '../../core/slack-message.ts';
+import { errorLabel } from '../../core/error-hints.ts';
 import { SlackWebhookChatPort } from '../../adapters/slack/webhook.ts';
 import type { StepformHome } from './home.ts';
 import { readPlanDiff, readResult } from '../executor-process.ts';
@@ -17,6 +18,8 @@ export class LocalNotifier {
   readonly #stores: LocalStores;
   readonly #status: StatusPort;
   readonly #chat: ChatPort;
+  /** No webhook: the message is printed to the terminal, which shows the run's error itself. */
+  readonly #echo: boolean;
 
   constructor(
     home: StepformHome,
@@ -26,6 +29,7 @@ export class LocalNotifier {
   ) {
     this.#home = home;
     this.#stores = stores;
+    this.#echo = !slackWebhook;
     // The outbox keeps the event; the run shows its phase; events.jsonl is for other tools.
     this.#status = {
       publish: async (event) => {
@@ -54,8 +58,26 @@ export class LocalNotifier {
       status: this.#status,
       artifacts: { readResult, readPlanDiff },
       runs: this.#stores.runs,
+      // Who decided the run's approval, for the notices after it (a cancel too).
+      approvals: this.#stores.approvals,
       chat: this.#chat,
-      chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      // Printed, the message names the error only: the run's end shows it whole, once.
+      chatMessage: (run, phase, detail) =>
+        slackMessage({
+          run,
+          phase,
+          ...detail,
+          ...(this.#echo && detail.error
+            ? {
+                error: {
+                  Error: errorLabel({
+                    name: detail.error.Error,
+                    message: detail.error.Cause ?? '',
+                  }),
+                },
+              }
+            : {}),
+        }),
       // Locally a dispatch is recorded in the run's folder, never sent to GitHub.
       dispatcher: {
         dispatchRepositoryEvent: async (repository, eventType, payload) =>

@@ -36,6 +36,7 @@ export interface StatusEvent {
   environment: string;
   phase: string;
   commit: string;
+  actor?: { name: string; at: string; channel?: string };
 }
 
 /** A Terraform state file, as much of it as the scenarios read. */

@@ -377,7 +377,18 @@ describe('plan-apply (push to main) on emulated AWS', () => {
     const execution = await scenario.waitFor(arn);
     expectEnded(execution, 'SUCCEEDED');
     expect(execution.entered).toEqual(appliedPlanApplyStates(true));
-    expect(await scenario.phasesOf(runId)).toEqual(APPROVED_APPLY_PHASES);
+    const events = (await scenario.drainStatusEvents()).filter((e) => e.runId === runId);
+    expect(events.map((e) => e.phase)).toEqual(APPROVED_APPLY_PHASES);
+    // Who decided: the bare link's decider, on the approval page, on every event after it.
+    const actor = { name: 'approval link', at: expect.any(String), channel: 'web' };
+    expect(events.map((e) => e.actor)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      actor,
+      actor,
+      actor,
+    ]);
     expect(await scenario.itemsOfType('lock')).toEqual([]);
     // Terraform's state is in the state bucket (the S3 backend on moto).
     expect(await scenario.stateResources('dev', PROJECT)).toEqual(HELLO_RESOURCES);

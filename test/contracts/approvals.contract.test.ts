@@ -94,6 +94,20 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
     });
   });
 
+  it('keeps where a decision was made', async () => {
+    const approvals = await open();
+    const row = storedApproval({ id: 'via-slack' });
+    await approvals.create(row);
+    expect(await approvals.decide(row.id, 'approved', 'carol', at(30), 'slack')).toBe(true);
+    expect(await approvals.get(row.id)).toEqual({
+      ...row,
+      status: 'approved',
+      decidedBy: 'carol',
+      decidedAt: at(30),
+      decidedVia: 'slack',
+    });
+  });
+
   it('lets exactly one of two racing decisions win', async () => {
     const approvals = await open();
     for (let round = 0; round < 10; round += 1) {

@@ -4,6 +4,7 @@
 import { APPROVED_APPLY_PHASES } from '../support/workflow-paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
+import { parseAuditNote } from '../../core/audit.ts';
 import type { RunEventRow } from '../../local/engine/store/sqlite-runs.ts';
 import {
   HELLO_RESOURCES,
@@ -144,6 +145,36 @@ describe('approve', () => {
       },
     ]);
   });
+
+  it('names who decided, when and where: every event after the decision, logs and the git note', async () => {
+    const decided = ws.store().approvals.forRun(runId)!;
+    expect(decided).toMatchObject({ decidedBy: 'alice', decidedVia: 'cli' });
+    const actor = { name: 'alice', at: decided.decidedAt, channel: 'cli' };
+    const events = ws
+      .store()
+      .outbox.list(runId)
+      .map((o) => STATUS_EVENT.parse(o.body));
+    expect(events.map((e) => [e.phase, e.actor])).toEqual([
+      ['started', undefined],
+      ['planned', undefined],
+      ['awaiting_approval', undefined],
+      ['approved', actor],
+      ['applying', actor],
+      ['applied', actor],
+    ]);
+
+    const logs = await ws.cli(['logs', runId]);
+    expect(logs.stdout).toContain(`\napproved by alice via the CLI at ${decided.decidedAt}\n`);
+    const logsJson = parseJson(await ws.cli(['logs', runId, '--json'])) as Record<string, unknown>;
+    expect(logsJson).toMatchObject({ decision: 'approved', actor });
+
+    const note = await ws.git(['notes', '--ref=refs/notes/stepform', 'show', ws.commit]);
+    expect(parseAuditNote(note).find((block) => block['stepform-run'] === runId)).toMatchObject({
+      'approved-by': 'alice',
+      'decided-at': decided.decidedAt,
+      'decided-via': 'cli',
+    });
+  });
 });
 
 describe('reject', () => {
@@ -172,6 +203,11 @@ describe('reject', () => {
     const phases = store.outbox.list(runId).map((o) => o.phase);
     expect(phases).toEqual(['started', 'planned', 'awaiting_approval', 'rejected']);
     expect(phases).not.toContain('applying');
+    // The rejection names who rejected it, and where.
+    expect(STATUS_EVENT.parse(store.outbox.list(runId).at(-1)?.body).actor).toMatchObject({
+      name: 'bob',
+      channel: 'cli',
+    });
     // Approving after the rejection is refused.
     const late = await ws.cli(['approve', runId]);
     expect(late.exitCode).toBe(2);

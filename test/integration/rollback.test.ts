@@ -359,7 +359,7 @@ describe('a rollback that fails', () => {
       error: {
         name: 'RollbackFailed',
         message: expect.stringMatching(
-          /^plan-apply failed: TerraformFailed: .*deliberate-destroy-failure/,
+          /^plan-apply failed: TerraformFailed: [\s\S]*deliberate-destroy-failure/,
         ),
       },
       rollback: {
@@ -443,8 +443,8 @@ describe('secrets on a first apply', () => {
       '--auto-approve',
     ]);
     exited(result, 1);
-    // The provisioner did print them, masked.
-    expect(result.stdout).toContain("Error running command '(sensitive value) (sensitive value)");
+    // The provisioner did print them, masked (in the run's error, on stderr).
+    expect(result.stderr).toContain("Error running command '(sensitive value) (sensitive value)");
     const runId = /^run (\S+): failed/m.exec(result.stdout)?.[1] ?? '';
     expect(runId).not.toBe('');
     const logs = await ws.cli(['logs', runId, '--json']);

@@ -161,6 +161,7 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
             action: scenario.decision ?? 'approve',
             by: 'scenario',
             now: new Date(),
+            via: 'cli',
           },
           localPorts(engine.stores),
         ),
@@ -569,7 +570,7 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(ran.entered).toEqual(rolledBackPlanApplyStates(false));
     expect(ran.count('retried', 'RunApplyJob')).toBe(0);
     expect(ran.failures('CollectApply')).toEqual([
-      expect.stringMatching(/^JobFailed: .*Deliberate apply failure/),
+      expect.stringMatching(/^JobFailed: [\s\S]*Deliberate apply failure/),
     ]);
     expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({
       rollback: { commit: commitA, failedCommit: commitFailing },
@@ -639,13 +640,13 @@ describe('a failed apply is rolled back to the last good commit', () => {
     expect(ran.outcome.status).toBe('failed');
     expect(ran.outcome.error?.name).toBe('RollbackFailed');
     expect(ran.outcome.error?.message).toMatch(
-      /^plan-apply failed: TerraformFailed: .*deliberate-destroy-failure/,
+      /^plan-apply failed: TerraformFailed: [\s\S]*deliberate-destroy-failure/,
     );
     expect(ran.failures('CollectApply')).toEqual([
-      expect.stringMatching(/^JobFailed: .*Deliberate apply failure/),
+      expect.stringMatching(/^JobFailed: [\s\S]*Deliberate apply failure/),
     ]);
     expect(ran.failures('CollectRollback')).toEqual([
-      expect.stringMatching(/^JobFailed: .*deliberate-destroy-failure/),
+      expect.stringMatching(/^JobFailed: [\s\S]*deliberate-destroy-failure/),
     ]);
     expect(ran.entered).toEqual(rollbackFailedPlanApplyStates(false));
     expect(ran.phases).toEqual([

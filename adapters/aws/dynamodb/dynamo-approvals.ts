@@ -3,6 +3,7 @@ import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { APPROVAL_SUBJECT, type DecidedStatus } from '../../../core/approval.ts';
 import { InvalidInput } from '../../../core/errors.ts';
+import { APPROVAL_CHANNELS, type ApprovalChannel } from '../../../core/decision-actor.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
 import {
   DEFAULT_APPROVAL_RETENTION_SECONDS,
@@ -27,6 +28,7 @@ const APPROVAL_ITEM = z.object({
   expiresAt: z.string(),
   decidedBy: z.string().optional(),
   decidedAt: z.string().optional(),
+  decidedVia: z.enum(APPROVAL_CHANNELS).optional(),
   subject: APPROVAL_SUBJECT.optional(),
 });
 
@@ -111,14 +113,21 @@ export class DynamoApprovalPort implements ApprovalPort {
   }
 
   /** Single use, and an approval past its expiry can only be marked expired. */
-  async decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean> {
+  async decide(
+    id: string,
+    status: DecidedStatus,
+    by: string | null,
+    at: string,
+    via?: ApprovalChannel,
+  ): Promise<boolean> {
     // False when decided already, expired, or no such approval.
     return this.#table.update({
       Key: keys.approval(id),
-      UpdateExpression:
-        by === null
-          ? 'SET #status = :status, decidedAt = :at'
-          : 'SET #status = :status, decidedAt = :at, decidedBy = :by',
+      UpdateExpression: [
+        'SET #status = :status, decidedAt = :at',
+        ...(by === null ? [] : ['decidedBy = :by']),
+        ...(via === undefined ? [] : ['decidedVia = :via']),
+      ].join(', '),
       ConditionExpression:
         status === 'expired' ? '#status = :pending' : '#status = :pending AND :at <= expiresAt',
       ExpressionAttributeNames: { '#status': 'status' },
@@ -127,6 +136,7 @@ export class DynamoApprovalPort implements ApprovalPort {
         ':at': at,
         ':pending': 'pending',
         ...(by === null ? {} : { ':by': by }),
+        ...(via === undefined ? {} : { ':via': via }),
       },
     });
   }

@@ -122,7 +122,12 @@ export async function startAndWatch(
       const execution = await executions.describe(executionArn);
       const steps = stateEvents(await executions.history(executionArn));
       for (const step of steps.filter((s) => s.id > shown)) {
-        const line = progressLine({ runId: run.runId, ...step });
+        const line = progressLine({
+          runId: run.runId,
+          ...step,
+          // The name only: the run's end shows the error whole, once.
+          ...(step.error === undefined ? {} : { errorName: step.error.split(': ')[0] ?? '' }),
+        });
         if (line) say(`${line}\n`);
         shown = step.id;
       }

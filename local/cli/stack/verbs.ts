@@ -69,6 +69,7 @@ export async function stackLogsVerb(
         detail: e.error ?? null,
       })),
       jobLogs: await jobLogs(stack, runId),
+      approval: await stack.aws.approvals.latestForRun(runId),
     };
     renderLog(log, values, io);
     return 0;
@@ -199,7 +200,14 @@ export async function stackDecideVerb(
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
     const now = new Date();
     const decided = await decideStep(
-      { approvalId: approval.id, action: verb, by, now, ...(approvers ? { approvers } : {}) },
+      {
+        approvalId: approval.id,
+        action: verb,
+        by,
+        now,
+        via: 'cli',
+        ...(approvers ? { approvers } : {}),
+      },
       { approvals: stack.aws.approvals, callbacks: stack.aws.callbacks },
     );
     renderDecision({ runId, approvalId: approval.id, status: decided.status, by, now }, values, io);

@@ -8,6 +8,7 @@ import {
   type DecidedStatus,
 } from '../../../core/approval.ts';
 import { parseInput } from '../../../core/validation.ts';
+import { APPROVAL_CHANNELS, type ApprovalChannel } from '../../../core/decision-actor.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import type { ApprovalPort, StoredApproval } from '../../../core/ports.ts';
 import { type Row, SqliteStore, isConstraintViolation, optStr, str } from './database.ts';
@@ -44,13 +45,19 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
   }
 
   /** Single use, and an approval past its expiry can only be marked expired. */
-  async decide(id: string, status: DecidedStatus, by: string | null, at: string): Promise<boolean> {
+  async decide(
+    id: string,
+    status: DecidedStatus,
+    by: string | null,
+    at: string,
+    via?: ApprovalChannel,
+  ): Promise<boolean> {
     const result = this.db
       .prepare(
-        `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?
+        `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, decided_via = ?
          WHERE id = ? AND status = 'pending' AND (? = 'expired' OR ? <= expires_at)`,
       )
-      .run(status, by, at, id, status, at);
+      .run(status, by, at, via ?? null, id, status, at);
     return Number(result.changes) === 1;
   }
 
@@ -71,6 +78,7 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
 function toApproval(row: Row): StoredApproval {
   const decidedBy = optStr(row, 'decided_by');
   const decidedAt = optStr(row, 'decided_at');
+  const decidedVia = APPROVAL_CHANNELS.find((channel) => channel === row.decided_via);
   return {
     id: str(row, 'id'),
     runId: str(row, 'run_id'),
@@ -84,6 +92,7 @@ function toApproval(row: Row): StoredApproval {
     expiresAt: str(row, 'expires_at'),
     ...(decidedBy === null ? {} : { decidedBy }),
     ...(decidedAt === null ? {} : { decidedAt }),
+    ...(decidedVia === undefined ? {} : { decidedVia }),
     ...(typeof row.subject === 'string'
       ? { subject: parseInput(APPROVAL_SUBJECT, JSON.parse(row.subject), 'approval.subject') }
       : {}),
