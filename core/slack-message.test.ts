@@ -49,6 +49,25 @@ describe('slackMessage', () => {
     expect(JSON.stringify(message.blocks)).toContain(escaped);
   });
 
+  it('says a rejection once: the decision line, not the error that repeats it', () => {
+    const message = slackMessage({
+      run: RUN,
+      phase: 'rejected',
+      error: { Error: 'ApprovalRejected', Cause: 'rejected by alice' },
+      decision: 'Rejected by alice via the CLI at 2030-01-01T12:01:00.000Z',
+    });
+    const all = `${message.text} ${JSON.stringify(message.blocks)}`;
+    expect(all.match(/rejected by alice/gi)).toHaveLength(2); // the text and the block
+    expect(all).not.toContain('ApprovalRejected');
+    // Without a decision line (an older notice), the error still says who.
+    const bare = slackMessage({
+      run: RUN,
+      phase: 'rejected',
+      error: { Error: 'ApprovalRejected', Cause: 'rejected by alice' },
+    });
+    expect(JSON.stringify(bare.blocks)).toContain('ApprovalRejected: rejected by alice');
+  });
+
   it('builds the approval request: header, fields, counts and two link buttons', () => {
     // Act
     const message = slackMessage({

@@ -174,14 +174,24 @@ function scheduleText(fireAt: string | null): string {
     : `destroy scheduled at ${fireAt}`;
 }
 
+/**
+ * The error the message shows: none for a rejection that names who decided, whose decision
+ * line already says it ("rejected by alice" twice reads as two events).
+ */
+function shownError(input: SlackMessageInput): SlackMessageInput['error'] {
+  const rejection = input.error?.Error === 'ApprovalRejected' && input.decision !== undefined;
+  return rejection ? undefined : input.error;
+}
+
 function fallback(input: SlackMessageInput): string {
   const { run, phase, summary } = input;
   const parts = [
     `${run.workflow} ${run.projectDir} in ${run.environment} @ ${run.commit.slice(0, 7)}: ${phaseLabel(phase)}`,
   ];
   if (summary) parts.push(formatCounts(summary));
+  const error = shownError(input);
   if (input.rollback) parts.push(input.rollback.message);
-  else if (input.error) parts.push(errorText(input.error));
+  else if (error) parts.push(errorText(error));
   if (input.command) parts.push(`terraform ${commandText(input.command)}`);
   if (input.schedule) parts.push(scheduleText(input.schedule.fireAt));
   if (input.links || input.approvalId !== undefined)
@@ -291,6 +301,7 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
     });
   }
   blocks.push(...projectBlocks(input));
+  const error = shownError(input);
   if (input.decision !== undefined) {
     blocks.push({
       type: 'context',
@@ -304,10 +315,10 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
       type: 'section',
       text: { type: 'mrkdwn', text: codeBlock('Rollback', input.rollback.message, 'head') },
     });
-  } else if (input.error) {
+  } else if (error) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: codeBlock('Error', errorText(input.error), 'tail') },
+      text: { type: 'mrkdwn', text: codeBlock('Error', errorText(error), 'tail') },
     });
   }
   if (input.command) {

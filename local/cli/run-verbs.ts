@@ -29,7 +29,7 @@ import { selectRun } from './selection.ts';
 import { confirmDestroy } from './confirm-destroy.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
-import { type DescribedError, errorLabel } from '../../core/error-hints.ts';
+import { type DescribedError, errorHint, errorLabel } from '../../core/error-hints.ts';
 import { errorText, parseErrorString } from './error-text.ts';
 
 const DEFAULT_APPROVAL_TIMEOUT = '1h';
@@ -176,6 +176,10 @@ export function runErrors(
 
 /** The one JSON object a run verb prints with --json. */
 export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Record<string, unknown> {
+  const failure: DescribedError | undefined =
+    outcome?.error ?? (row.error === null ? undefined : parseErrorString(row.error));
+  // What to do next, as the terminal prints it under the error.
+  const hint = failure === undefined ? undefined : errorHint(failure);
   return {
     runId: row.runId,
     workflow: row.workflow,
@@ -191,6 +195,7 @@ export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Recor
     ...(row.details.schedule ? { schedule: row.details.schedule } : {}),
     ...(row.details.dispatches ? { dispatches: dispatchesOf(row) } : {}),
     ...(outcome?.error ? { error: outcome.error } : row.error ? { error: row.error } : {}),
+    ...(hint === undefined ? {} : { hint }),
     projects: projectsOf(row),
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,

@@ -79,10 +79,13 @@ describe('a plan that fails in Terraform', () => {
     const both = result.stdout + result.stderr;
     // Once for people on stderr; the JSON result on stdout has it as its error.
     expect(occurrences(result.stderr, 'Invalid block definition')).toBe(1);
-    expect((parseJson(result) as RunJson).error).toMatchObject({
+    const json = parseJson(result) as RunJson & { hint?: string };
+    expect(json.error).toMatchObject({
       name: 'JobFailed',
       message: expect.stringContaining('Error: Invalid block definition\n'),
     });
+    // The JSON carries the same hint as the terminal.
+    expect(json.hint).toMatch(/^Stepform runs the commit, not your working tree: .*commit/);
     expect(result.stderr).toContain(`on infra/app/main.tf line ${lineAfterHello(3)}`);
     expect(result.stderr).toMatch(
       /^hint: Stepform runs the commit, not your working tree: .*commit/m,
