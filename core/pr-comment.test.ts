@@ -73,6 +73,13 @@ describe('renderPrComment', () => {
     const comment = renderPrComment({ ...BASE, decision: 'Approved by alice via the CLI' });
     expect(comment).toContain(`${MARKER}\n### `);
     expect(comment).toMatch(/\n\nApproved by alice via the CLI\n/);
+    // With the plan's diff too, before it.
+    const withDiff = renderPrComment({
+      ...BASE,
+      decision: 'Approved by alice via the CLI',
+      diff: fixtureDiff('update-nested'),
+    });
+    expect(withDiff).toMatch(/\n\nApproved by alice via the CLI\n[\s\S]*#### Plan/);
   });
 
   it('renders a plan: header, table, destroys visible, other changes folded, outputs', () => {

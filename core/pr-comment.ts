@@ -290,22 +290,12 @@ export function renderPrComment(input: PrCommentInput): string {
   const otherLines = others.map(resourceLine);
   const destroyTitle = `Destroy and replace (${destroying.length})`;
 
-  const assemble = (shown: Shown): string => {
-    const sections = [
-      `${commentMarker(input.environment, input.projectDir)}\n${header(input)}`,
-      input.decision === undefined ? undefined : markdownText(input.decision),
-      summary === undefined ? undefined : summaryTable(summary),
-      input.error === undefined || input.error.trim() === ''
-        ? undefined
-        : errorSection(input.error),
+  const assemble = (shown: Shown): string =>
+    around(input, [
       shown.destroys.length === 0 ? undefined : listSection(destroyTitle, shown.destroys),
       shown.others.length === 0 ? undefined : foldedSection(others.length, shown.others),
       shown.omitted === 0 ? undefined : omittedNote(shown.omitted, input.artifactLocation),
-      outputsOf(input),
-      footer(input),
-    ];
-    return `${sections.filter((section) => section !== undefined).join('\n\n')}\n`;
-  };
+    ]);
 
   if (input.diff !== undefined) return withDiff(input, input.diff);
   const full = assemble({ destroys: destroyLines, others: otherLines, omitted: 0 });
@@ -332,6 +322,23 @@ export function renderPrComment(input: PrCommentInput): string {
   return comment.length <= GITHUB_COMMENT_LIMIT ? comment : hardCut(comment);
 }
 
+/**
+ * The comment around its changes: marker and header, who decided, the counts, the error of a
+ * failed run, then `changes`, the outputs and the footer (empty sections left out).
+ */
+function around(input: PrCommentInput, changes: readonly (string | undefined)[]): string {
+  const sections = [
+    `${commentMarker(input.environment, input.projectDir)}\n${header(input)}`,
+    input.decision === undefined ? undefined : markdownText(input.decision),
+    input.summary === undefined ? undefined : summaryTable(input.summary),
+    input.error === undefined || input.error.trim() === '' ? undefined : errorSection(input.error),
+    ...changes,
+    outputsOf(input),
+    footer(input),
+  ];
+  return `${sections.filter((section) => section !== undefined).join('\n\n')}\n`;
+}
+
 /** The applied outputs after an apply, else the plan's planned ones. */
 function outputsOf(input: PrCommentInput): string | undefined {
   return input.appliedOutputs === undefined
@@ -340,24 +347,13 @@ function outputsOf(input: PrCommentInput): string | undefined {
 }
 
 /**
- * The comment with the plan's diff: header, counts, error, then each resource in a
+ * The comment with the plan's diff: header, who decided, counts, error, then each resource in a
  * `<details>` block (destroys and replaces first, their headlines visible), the outputs and
  * the footer. The diff gets whatever room the rest leaves.
  */
 function withDiff(input: PrCommentInput, diff: PlanDiff): string {
-  const assemble = (shown: string): string => {
-    const sections = [
-      `${commentMarker(input.environment, input.projectDir)}\n${header(input)}`,
-      input.summary === undefined ? undefined : summaryTable(input.summary),
-      input.error === undefined || input.error.trim() === ''
-        ? undefined
-        : errorSection(input.error),
-      shown === '' ? undefined : `#### Plan\n\n${shown.trimEnd()}`,
-      outputsOf(input),
-      footer(input),
-    ];
-    return `${sections.filter((section) => section !== undefined).join('\n\n')}\n`;
-  };
+  const assemble = (shown: string): string =>
+    around(input, [shown === '' ? undefined : `#### Plan\n\n${shown.trimEnd()}`]);
   const room = GITHUB_COMMENT_LIMIT - assemble('').length - '#### Plan\n\n\n\n'.length;
   const comment = assemble(diffWithin(diff, room, input.artifactLocation));
   return comment.length <= GITHUB_COMMENT_LIMIT ? comment : hardCut(comment);
