@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { caught } from '../test/support/caught.ts';
+import { PLAN_FIXTURES, fixtureDiff } from '../test/support/plan-fixtures.ts';
 import { InvalidInput } from './errors.ts';
 import {
   PLAN_DIFF_MODEL,
@@ -14,15 +14,12 @@ import {
 } from './plan-diff.ts';
 import { parseInput } from './validation.ts';
 
-/** Plans that real Terraform wrote (npm run plan-fixtures), each with its golden renderings. */
-const FIXTURES = fileURLToPath(new URL('../test/fixtures/plans/', import.meta.url));
-const CASES = readdirSync(FIXTURES).filter((name) => existsSync(join(FIXTURES, name, 'plan.json')));
+const CASES = readdirSync(PLAN_FIXTURES).filter((name) =>
+  existsSync(join(PLAN_FIXTURES, name, 'plan.json')),
+);
 /** UPDATE_GOLDEN=1 writes the renderings instead of comparing them. */
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const MARKDOWN_BUDGET = 60_000;
-
-const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(join(FIXTURES, name, 'plan.json'), 'utf8'));
 
 const renderings = (diff: PlanDiff) => ({
   'plan.txt': renderPlanText(diff, { color: false }),
@@ -47,8 +44,8 @@ describe('golden renderings of real plans', () => {
   });
 
   it.each(CASES)('%s renders as its golden files', (name) => {
-    for (const [file, text] of Object.entries(renderings(planDiff(fixture(name))))) {
-      const golden = join(FIXTURES, name, file);
+    for (const [file, text] of Object.entries(renderings(fixtureDiff(name)))) {
+      const golden = join(PLAN_FIXTURES, name, file);
       if (UPDATE) writeFileSync(golden, text);
       expect(text).toBe(readFileSync(golden, 'utf8'));
     }
@@ -59,7 +56,7 @@ describe('sensitive values', () => {
   const CANARIES = ['CANARY-s3cr3t-1234', 'CANARY-before-5678'];
 
   it('never reach any rendering nor the model, though the plan holds them', () => {
-    const raw = readFileSync(join(FIXTURES, 'sensitive', 'plan.json'), 'utf8');
+    const raw = readFileSync(join(PLAN_FIXTURES, 'sensitive', 'plan.json'), 'utf8');
     for (const canary of CANARIES) expect(raw).toContain(canary);
     const diff = planDiff(JSON.parse(raw));
     const outputs = [
@@ -74,7 +71,7 @@ describe('sensitive values', () => {
   });
 
   it('hides an unmarked copy of a sensitive value, as terraform_data.output is', () => {
-    const diff = planDiff(fixture('sensitive'));
+    const diff = fixtureDiff('sensitive');
     expect(renderPlanText(diff, { color: false })).toContain(
       '- password = (sensitive value) -> null',
     );
@@ -104,7 +101,7 @@ describe('sensitive values', () => {
 
 describe('renderPlanText', () => {
   it('colours only when asked', () => {
-    const diff = planDiff(fixture('replace'));
+    const diff = fixtureDiff('replace');
     expect(renderPlanText(diff, { color: false })).not.toContain('\x1b[');
     const colored = renderPlanText(diff, { color: true });
     expect(colored).toContain('\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m resource');
@@ -116,7 +113,7 @@ describe('renderPlanText', () => {
   });
 
   it('cuts at a resource boundary when given a budget', () => {
-    const diff = planDiff(fixture('create'));
+    const diff = fixtureDiff('create');
     const full = renderPlanText(diff, { color: false });
     const cut = renderPlanText(diff, { color: false, maxChars: 600 });
     expect(cut.length).toBeLessThanOrEqual(600);
@@ -129,7 +126,7 @@ describe('renderPlanText', () => {
 });
 
 describe('renderPlanMarkdown', () => {
-  const diff = planDiff(fixture('create'));
+  const diff = fixtureDiff('create');
   const full = renderPlanMarkdown(diff, { maxChars: MARKDOWN_BUDGET });
 
   it('cuts at a resource boundary and says how many were left out', () => {
@@ -328,9 +325,7 @@ describe('planDiff', () => {
       '# x.both will be updated in-place\n# (moved from x.was)\n~ x.both {',
     );
     expect(renderPlanHtml(diff)).toContain('<p>(import id &quot;i-1&quot;)</p>');
-    expect(planDiff(fixture('moved')).resources[0]?.previousAddress).toBe(
-      'terraform_data.old_name',
-    );
+    expect(fixtureDiff('moved').resources[0]?.previousAddress).toBe('terraform_data.old_name');
   });
 
   it('orders destroys and replaces first, then the rest, each by address', () => {
@@ -425,7 +420,7 @@ describe('planDiff', () => {
 describe('PLAN_DIFF_MODEL', () => {
   it('reads back every fixture’s model as written, and names a bad field', () => {
     for (const name of CASES) {
-      const diff = planDiff(fixture(name));
+      const diff = fixtureDiff(name);
       expect(parseInput(PLAN_DIFF_MODEL, JSON.parse(JSON.stringify(diff)), 'diff')).toEqual(diff);
     }
     const error = caught(() =>

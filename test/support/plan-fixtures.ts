@@ -5,9 +5,16 @@ import { join } from 'node:path';
 import { type PlanDiff, planDiff } from '../../core/plan-diff.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
 
+/** The folder of the cases: each `<case>/plan.json` with its golden renderings beside it. */
+export const PLAN_FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'plans');
+
+/** A case's plan as Terraform wrote it. */
+export function fixturePlan(name: string): unknown {
+  return JSON.parse(readFileSync(join(PLAN_FIXTURES, name, 'plan.json'), 'utf8'));
+}
+
 export function fixtureDiff(name: string): PlanDiff {
-  const path = join(REPO_ROOT, 'test', 'fixtures', 'plans', name, 'plan.json');
-  return planDiff(JSON.parse(readFileSync(path, 'utf8')));
+  return planDiff(fixturePlan(name));
 }
 
 /** `count` copies of a case's resources, each address made unique: a plan far past any limit. */
