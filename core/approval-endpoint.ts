@@ -7,6 +7,7 @@ import {
   renderConfirmationPage,
   renderDecisionPage,
   verifyApprovalLink,
+  withoutSecrets,
 } from './approval.ts';
 import { InvalidInput, NotFound, StepformError, describeError } from './errors.ts';
 import { renderPlanHtml } from './plan-diff.ts';
@@ -155,8 +156,7 @@ async function route(
     linkDecider(link, options.approvers);
     const approval = await ports.approvals.get(link.id);
     if (!approval) throw new NotFound('no such approval');
-    // The page gets the record without its task token.
-    const record = { ...approval, taskToken: undefined };
+    const record = withoutSecrets(approval);
     return page(
       200,
       renderConfirmationPage({

@@ -13,6 +13,7 @@ import {
   renderDecisionPage,
   signApproval,
   verifyApprovalLink,
+  withoutSecrets,
 } from './approval.ts';
 import {
   ApprovalAlreadyDecided,
@@ -563,5 +564,28 @@ describe('renderConfirmationPage with a per-approver link', () => {
     // Assess
     expect(html).toContain('<dt>Deciding as</dt><dd>alice</dd>');
     expect(html).toContain('<input type="hidden" name="approver" value="alice">');
+  });
+});
+
+describe('withoutSecrets', () => {
+  it('keeps the record and drops the task token and the waiting execution', () => {
+    const record = {
+      id: 'a-1',
+      runId: 'cli-1',
+      environment: 'prod',
+      projectDir: 'infra',
+      commit: 'c'.repeat(40),
+      planSha256: 'f'.repeat(64),
+      requestedAt: '2026-12-03T10:00:00.000Z',
+      expiresAt: '2026-12-03T12:00:00.000Z',
+      status: 'pending' as const,
+    };
+    const shown = withoutSecrets({
+      ...record,
+      taskToken: 'AQCEAAAA+secret',
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:x:cli-1',
+    });
+    expect(shown).toEqual(record);
+    expect(JSON.stringify(shown)).not.toContain('secret');
   });
 });

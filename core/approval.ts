@@ -75,6 +75,19 @@ export interface ApprovalRecord {
   readonly decidedVia?: ApprovalChannel;
 }
 
+/**
+ * The record as pages and views show it: without the task token that resumes the waiting
+ * execution (whoever holds it can decide) or that execution's ARN.
+ */
+export function withoutSecrets(
+  stored: ApprovalRecord & { readonly taskToken?: string; readonly executionArn?: string },
+): ApprovalRecord {
+  const record: { -readonly [K in keyof typeof stored]?: (typeof stored)[K] } = { ...stored };
+  delete record.taskToken;
+  delete record.executionArn;
+  return record as ApprovalRecord;
+}
+
 export interface ApprovalLinkParams {
   readonly id: string;
   readonly action: ApprovalAction;
@@ -313,7 +326,11 @@ const PAGE_STYLE = [
   'section.plan-delete h3,section.plan-replace h3{color:#cf222e}',
 ].join('');
 
-function page(title: string, body: string): string {
+/**
+ * An HTML page's head: UTF-8, phone width, no referrer (a link's signature never leaves in a
+ * Referer header), never indexed. `extra` adds its title and styles or scripts.
+ */
+export function htmlHead(extra: readonly string[]): string[] {
   return [
     '<!doctype html>',
     '<html lang="en">',
@@ -322,9 +339,14 @@ function page(title: string, body: string): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="referrer" content="no-referrer">',
     '<meta name="robots" content="noindex, nofollow">',
-    `<title>${escapeHtml(title)}</title>`,
-    `<style>${PAGE_STYLE}</style>`,
+    ...extra,
     '</head>',
+  ];
+}
+
+function page(title: string, body: string): string {
+  return [
+    ...htmlHead([`<title>${escapeHtml(title)}</title>`, `<style>${PAGE_STYLE}</style>`]),
     '<body>',
     body,
     '</body>',

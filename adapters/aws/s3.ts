@@ -8,6 +8,7 @@
 // default bucket, an absolute path `/a/b` is the location `s3://<bucket>/<keyPrefix>/a/b`.
 import {
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -144,6 +145,36 @@ export class S3ArtifactPort implements ArtifactPort {
     try {
       const object = await this.#s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return object.Body === undefined ? undefined : await object.Body.transformToByteArray();
+    } catch (error) {
+      if (isAwsError(error, 'NoSuchKey', 'NotFound')) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * `<location>/<name>` from byte `start(size)` on, where `start` is given the object's size
+   * (a log's tail): undefined when it does not exist.
+   */
+  async readArtifactFrom(
+    location: string,
+    name: string,
+    start: (size: number) => number,
+  ): Promise<
+    { readonly bytes: Uint8Array; readonly from: number; readonly size: number } | undefined
+  > {
+    const { bucket, prefix } = this.parseLocation(location);
+    const key = prefix === '' ? checkedKey(name, 'name') : `${prefix}/${checkedKey(name, 'name')}`;
+    try {
+      const head = await this.#s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const size = head.ContentLength ?? 0;
+      const from = start(size);
+      if (from >= size) return { bytes: new Uint8Array(0), from, size };
+      const object = await this.#s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${String(from)}-` }),
+      );
+      const bytes =
+        object.Body === undefined ? new Uint8Array(0) : await object.Body.transformToByteArray();
+      return { bytes, from, size };
     } catch (error) {
       if (isAwsError(error, 'NoSuchKey', 'NotFound')) return undefined;
       throw error;

@@ -96,39 +96,9 @@ export class EventBridgeSchedulePort implements SchedulePort {
     }
   }
 
-  /**
-   * The schedule as it will fire, read back from GetSchedule: the destroy run in its target,
-   * the time in its at() expression, who set it from its description. A fired schedule
-   * deletes itself, so one that is there is pending; a disabled one never fires.
-   */
+  /** The schedule that will still fire (see pendingSchedule). */
   async pending(environment: string, projectDir: string): Promise<DestroySchedule | undefined> {
-    let found;
-    try {
-      found = await this.#scheduler.send(
-        new GetScheduleCommand({
-          Name: scheduleName(environment, projectDir),
-          GroupName: this.#target.groupName,
-        }),
-      );
-    } catch (error) {
-      if (isAwsError(error, 'ResourceNotFoundException')) return undefined;
-      throw error;
-    }
-    if (found.State === 'DISABLED') return undefined;
-    const run = parseInput(RUN_INPUT, JSON.parse(found.Target?.Input ?? 'null'), 'schedule.input');
-    const at = /^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$/.exec(found.ScheduleExpression ?? '')?.[1];
-    if (at === undefined)
-      throw new InvalidInput('schedule.expression', 'is not an at() expression');
-    return {
-      environment: run.environment,
-      projectDir: run.projectDir,
-      repository: run.repository,
-      commit: run.commit,
-      fireAt: new Date(`${at}Z`).toISOString(),
-      createdBy: /set by run (\S+)$/.exec(found.Description ?? '')?.[1] ?? run.runId,
-      ...(run.protectedEnvironment === true ? { protectedEnvironment: true as const } : {}),
-      ...(run.projects === undefined ? {} : { projects: run.projects }),
-    };
+    return pendingSchedule(this.#scheduler, this.#target.groupName, environment, projectDir);
   }
 
   /** Deletes the schedule; one that is gone (fired, or never made) is fine. */
@@ -144,4 +114,41 @@ export class EventBridgeSchedulePort implements SchedulePort {
       if (!isAwsError(error, 'ResourceNotFoundException')) throw error;
     }
   }
+}
+
+/**
+ * The schedule as it will fire, read back from GetSchedule: the destroy run in its target,
+ * the time in its at() expression, who set it from its description. A fired schedule
+ * deletes itself, so one that is there is pending; a disabled one never fires. Reading needs
+ * only the group (the operator's console has no target role).
+ */
+export async function pendingSchedule(
+  scheduler: SchedulerClient,
+  groupName: string,
+  environment: string,
+  projectDir: string,
+): Promise<DestroySchedule | undefined> {
+  let found;
+  try {
+    found = await scheduler.send(
+      new GetScheduleCommand({ Name: scheduleName(environment, projectDir), GroupName: groupName }),
+    );
+  } catch (error) {
+    if (isAwsError(error, 'ResourceNotFoundException')) return undefined;
+    throw error;
+  }
+  if (found.State === 'DISABLED') return undefined;
+  const run = parseInput(RUN_INPUT, JSON.parse(found.Target?.Input ?? 'null'), 'schedule.input');
+  const at = /^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$/.exec(found.ScheduleExpression ?? '')?.[1];
+  if (at === undefined) throw new InvalidInput('schedule.expression', 'is not an at() expression');
+  return {
+    environment: run.environment,
+    projectDir: run.projectDir,
+    repository: run.repository,
+    commit: run.commit,
+    fireAt: new Date(`${at}Z`).toISOString(),
+    createdBy: /set by run (\S+)$/.exec(found.Description ?? '')?.[1] ?? run.runId,
+    ...(run.protectedEnvironment === true ? { protectedEnvironment: true as const } : {}),
+    ...(run.projects === undefined ? {} : { projects: run.projects }),
+  };
 }

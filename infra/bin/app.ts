@@ -128,6 +128,11 @@ export function buildApp(
     pipeline.artifactsBucket.bucketName,
     'Executor artifacts (plans, logs) under artifacts/',
   );
+  output(
+    'ScheduleGroupName',
+    pipeline.scheduleGroup.scheduleGroupName,
+    "The TTL schedules' group (read by stepform serve --stack)",
+  );
   if (repository)
     output('GitHubRepository', repository, 'The repository this stack runs (owner/name)');
   for (const [name, role] of Object.entries(pipeline.githubRoles)) {

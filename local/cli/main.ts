@@ -41,7 +41,7 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   logs       RUN_ID                         every state of a run, with timings
   show       RUN_ID [--project NAME]        what its plans change, attribute by attribute
   projects   [--env ENV] [--base REF]       stepform.yaml's projects, layers, what a change affects
-  serve      [--port 8787]                  approval links and TTL schedules
+  serve      [--port 8787]                  run console, approval links and TTL schedules
   doctor                                    is this machine ready?
 
 SELECTION: --dir DIR, --project NAME (repeatable), --all, or by default the projects of
@@ -50,7 +50,8 @@ branch) affect. Without stepform.yaml a run is the one folder --dir names.
 
 --stack OUTPUTS.json (or STEPFORM_STACK): plan, apply, ephemeral, destroy, runs, logs,
 approve, reject, cancel, unlock, envs and locks act on that deployed stack (the file
-\`cdk deploy --outputs-file\` writes) with your AWS credentials, instead of this machine.
+\`cdk deploy --outputs-file\` writes) with your AWS credentials, instead of this machine;
+serve --stack (only with the flag) is a read-only run console of it.
 
 --repo defaults to the git repository around the current directory, --commit to its HEAD,
 and plan's --env to dev (every verb that changes an environment needs --env). State and

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { InvalidInput } from '../../core/errors.ts';
 import type { PlanDiff } from '../../core/plan-diff.ts';
 import { caught } from '../../test/support/caught.ts';
-import { planDiffsOf } from '../engine/plan-diffs.ts';
+import { planDiffFiles, planDiffsOf } from '../engine/plan-diffs.ts';
 import { wantsColour } from './show.ts';
 
 const folders: string[] = [];
@@ -73,5 +73,26 @@ describe('wantsColour', () => {
     expect(wantsColour({ env: { NO_COLOR: '' }, outIsTerminal: true })).toBe(true);
     expect(wantsColour({ env: {}, outIsTerminal: false })).toBe(false);
     expect(wantsColour({ env: {} })).toBe(false);
+  });
+});
+
+describe('planDiffFiles', () => {
+  it('chooses the same files from a bucket listing as from a folder', () => {
+    expect(
+      planDiffFiles([
+        'project-network/plan/plan-diff.json',
+        'project-network/plan/executor.log',
+        'project-app/apply/plan-diff.json',
+        'project-app/plan/other.json',
+        'project-dns/destroy/result.json',
+      ]),
+    ).toEqual([
+      { project: 'app', name: 'project-app/apply/plan-diff.json' },
+      { project: 'network', name: 'project-network/plan/plan-diff.json' },
+    ]);
+    expect(planDiffFiles(['plan/plan-diff.json', 'apply/plan-diff.json'])).toEqual([
+      { project: null, name: 'plan/plan-diff.json' },
+    ]);
+    expect(planDiffFiles(['plan/executor.log'])).toEqual([]);
   });
 });

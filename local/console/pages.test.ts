@@ -10,6 +10,7 @@ import {
   filterRuns,
   parseRunsFilter,
   renderEnvironmentsPage,
+  renderMessagePage,
   renderRunPage,
   renderRunsPage,
 } from './pages.ts';
@@ -224,6 +225,62 @@ describe('renderRunPage', () => {
     expect(html).toContain('No workflow file for mystery.');
     expect(html).toContain('No plan diff (yet)');
     expect(html).toContain('<p class="empty" data-no-logs>No job has written a log yet.</p>');
+  });
+});
+
+describe('a read-only console (serve --stack)', () => {
+  const readOnly = {
+    label: 'the stack Stepform',
+    decideCommands: (runId: string) => ({
+      approve: `npx stepform approve ${runId} --stack out.json`,
+      reject: `npx stepform reject ${runId} --stack ${EVIL}`,
+    }),
+  };
+
+  it('says on every page what it shows, and how to decide a waiting run from a terminal', () => {
+    const run = runRow();
+    const html = renderRunPage({
+      run,
+      events: [],
+      approval: APPROVAL,
+      approvalLinks: [],
+      plans: [],
+      logs: [],
+      now: NOW,
+      readOnly,
+    });
+    expect(html).toContain(
+      '<p class="read-only" role="note">Read-only view of the stack Stepform: nothing is decided or changed from these pages.</p>',
+    );
+    expect(html).toContain('<h2 id="approval-title">Waiting for approval</h2>');
+    expect(html).toContain(`npx stepform approve ${run.runId} --stack out.json\n`);
+    expect(html).not.toContain(EVIL);
+    expect(html).not.toMatch(/<form|class="button/);
+    expect(html).toContain('a job’s log reaches the artifacts bucket when the job ends');
+
+    const ended = renderRunPage({
+      run: runRow({ status: 'failed', phase: 'failed' }),
+      events: [],
+      approval: APPROVAL,
+      approvalLinks: [],
+      plans: [],
+      logs: [],
+      now: NOW,
+      readOnly,
+    });
+    expect(ended).toContain('this run no longer waits for it');
+    expect(ended).not.toContain('npx stepform approve');
+
+    for (const other of [
+      renderRunsPage({ runs: [], filter: {}, environments: [], projects: [], now: NOW, readOnly }),
+      renderEnvironmentsPage(
+        { locks: [], schedules: [], lastGood: [], environments: [] },
+        readOnly,
+      ),
+      renderMessagePage('Not found', 'no run x', readOnly),
+    ])
+      expect(other).toContain('Read-only view of the stack Stepform');
+    expect(renderMessagePage('Not found', 'no run x')).not.toContain('Read-only');
   });
 });
 

@@ -4,7 +4,7 @@
 // the live-update script are served files (console.css, console.js), so the pages' CSP
 // allows nothing but this server.
 import { z } from 'zod';
-import { type ApprovalRecord, escapeHtml } from '../../core/approval.ts';
+import { type ApprovalRecord, escapeHtml, htmlHead } from '../../core/approval.ts';
 import { renderPlanHtml } from '../../core/plan-diff.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import { parseInput } from '../../core/validation.ts';
@@ -57,30 +57,37 @@ type Section = 'runs' | 'environments';
  * The page around a body. `events` is the stream console.js listens to: on each change it
  * fetches the page again and swaps each changed `data-live` element.
  */
+/** A console over a deployed stack (`serve --stack`): what it shows, and how to decide there. */
+export interface ReadOnlyFrame {
+  /** What the pages are of, e.g. `the stack Stepform`. */
+  readonly label: string;
+  /** The commands that decide a waiting run: the console holds no signing key. */
+  readonly decideCommands: (runId: string) => { readonly approve: string; readonly reject: string };
+}
+
 export function layout(
   title: string,
   body: string,
-  options: { section?: Section; events?: string } = {},
+  options: { section?: Section; events?: string; readOnly?: ReadOnlyFrame } = {},
 ): string {
   const link = (href: string, label: string, section: Section) =>
     `<a href="${href}"${options.section === section ? ' aria-current="page"' : ''}>${label}</a>`;
   return [
-    '<!doctype html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    '<meta name="referrer" content="no-referrer">',
-    '<meta name="robots" content="noindex, nofollow">',
-    `<title>${e(title)} · Stepform</title>`,
-    '<link rel="stylesheet" href="/console.css">',
-    '<script src="/console.js" defer></script>',
-    '</head>',
+    ...htmlHead([
+      `<title>${e(title)} · Stepform</title>`,
+      '<link rel="stylesheet" href="/console.css">',
+      '<script src="/console.js" defer></script>',
+    ]),
     `<body${options.events === undefined ? '' : ` data-events="${e(options.events)}"`}>`,
     '<a class="skip" href="#main">Skip to content</a>',
     '<header class="top"><span class="brand">Stepform</span>',
     `<nav aria-label="Console">${link('/', 'Runs', 'runs')} ${link('/environments', 'Environments', 'environments')}</nav>`,
     '</header>',
+    ...(options.readOnly === undefined
+      ? []
+      : [
+          `<p class="read-only" role="note">Read-only view of ${e(options.readOnly.label)}: nothing is decided or changed from these pages.</p>`,
+        ]),
     '<main id="main" tabindex="-1">',
     body,
     '</main>',
@@ -142,6 +149,7 @@ export interface RunsPageInput {
   readonly environments: readonly string[];
   readonly projects: readonly string[];
   readonly now: Date;
+  readonly readOnly?: ReadOnlyFrame;
 }
 
 export function renderRunsPage(input: RunsPageInput): string {
@@ -188,7 +196,11 @@ export function renderRunsPage(input: RunsPageInput): string {
       ),
       '</div>',
     ].join('\n'),
-    { section: 'runs', events: '/events' },
+    {
+      section: 'runs',
+      events: '/events',
+      ...(input.readOnly === undefined ? {} : { readOnly: input.readOnly }),
+    },
   );
 }
 
@@ -211,6 +223,7 @@ export interface RunPageInput {
   readonly plans: readonly ShownPlan[];
   readonly logs: readonly { name: string; text: string }[];
   readonly now: Date;
+  readonly readOnly?: ReadOnlyFrame;
 }
 
 function approvalSection(input: RunPageInput): string {
@@ -220,6 +233,17 @@ function approvalSection(input: RunPageInput): string {
     const by = approval.decidedBy === undefined ? '' : ` by ${approval.decidedBy}`;
     const at = approval.decidedAt === undefined ? '' : ` at ${approval.decidedAt}`;
     return `<p class="decided">Approval ${e(approval.status)}${e(by)}${e(at)}.</p>`;
+  }
+  const { readOnly } = input;
+  if (readOnly !== undefined && input.run.status === 'running') {
+    const commands = readOnly.decideCommands(input.run.runId);
+    return [
+      '<section class="approval" aria-labelledby="approval-title">',
+      '<h2 id="approval-title">Waiting for approval</h2>',
+      `<p>Requested ${e(approval.requestedAt)}; expires ${e(approval.expiresAt)}. This console is read-only: decide through the signed links the approvers were sent, or from a terminal with the stack's AWS credentials:</p>`,
+      `<pre class="commands">${e(commands.approve)}\n${e(commands.reject)}</pre>`,
+      '</section>',
+    ].join('\n');
   }
   if (approvalLinks.length === 0) {
     return `<p class="decided">An approval was requested; this run no longer waits for it.</p>`;
@@ -311,13 +335,16 @@ export function renderRunPage(input: RunPageInput): string {
       '<h2>Plan</h2>',
       `<div id="plans" data-live>${plans.length > 0 ? plans.join('\n') : '<p class="empty">No plan diff (yet): a destroy, a command, or a plan still running.</p>'}</div>`,
       '<h2>Job logs</h2>',
-      `<div id="logs">${logs.length > 0 ? logs.join('\n') : ''}<p class="empty" data-no-logs${logs.length > 0 ? ' hidden' : ''}>No job has written a log yet.</p></div>`,
+      `<div id="logs">${logs.length > 0 ? logs.join('\n') : ''}<p class="empty" data-no-logs${logs.length > 0 ? ' hidden' : ''}>${input.readOnly === undefined ? 'No job has written a log yet.' : 'No job log yet: on AWS a job’s log reaches the artifacts bucket when the job ends.'}</p></div>`,
     ].join('\n'),
-    { events: `${runHref(run.runId)}/events` },
+    {
+      events: `${runHref(run.runId)}/events`,
+      ...(input.readOnly === undefined ? {} : { readOnly: input.readOnly }),
+    },
   );
 }
 
-export function renderEnvironmentsPage(view: EnvironmentsView): string {
+export function renderEnvironmentsPage(view: EnvironmentsView, readOnly?: ReadOnlyFrame): string {
   const runLink = (runId: string) => `<td><a href="${runHref(runId)}">${e(runId)}</a></td>`;
   const locks = view.locks.map(
     (l) =>
@@ -370,14 +397,19 @@ export function renderEnvironmentsPage(view: EnvironmentsView): string {
       ),
       '</div>',
     ].join('\n'),
-    { section: 'environments', events: '/events' },
+    { section: 'environments', events: '/events', ...(readOnly === undefined ? {} : { readOnly }) },
   );
 }
 
 /** A page for what the console cannot show (an unknown run, a bad filter). */
-export function renderMessagePage(title: string, message: string): string {
+export function renderMessagePage(
+  title: string,
+  message: string,
+  readOnly?: ReadOnlyFrame,
+): string {
   return layout(
     title,
     `<h1>${e(title)}</h1>\n<p>${e(message)}</p>\n<p><a href="/">All runs</a></p>`,
+    readOnly === undefined ? {} : { readOnly },
   );
 }

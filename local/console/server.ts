@@ -14,6 +14,7 @@ import { type AslDefinition, type Workflow, readAslText } from '../../state-mach
 import type { RunRow } from '../engine/store/sqlite-runs.ts';
 import {
   type ApprovalLinks,
+  type ReadOnlyFrame,
   filterRuns,
   parseRunsFilter,
   renderEnvironmentsPage,
@@ -57,15 +58,28 @@ const ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
 /** How many runs the list and its filters look at. */
 const RUNS_LIMIT = 500;
 
-export interface ConsoleOptions {
+interface ConsoleCommon {
+  readonly now?: () => Date;
+  /** How often a stream looks for changes. @default 1000 */
+  readonly pollMs?: number;
+  /** Told what went wrong behind a page that only says "Something went wrong." */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** The local engine's console: approve and reject through its signed links. */
+export interface SigningConsoleOptions extends ConsoleCommon {
   /** The key the engine signs approval links with: the console's links are the same links. */
   readonly signingKey: string | Buffer;
   /** When set, one pair of links per approver, as Slack gets them. */
   readonly approvers?: readonly string[];
-  readonly now?: () => Date;
-  /** How often a stream looks for changes. @default 1000 */
-  readonly pollMs?: number;
 }
+
+/** A deployed stack's console (`serve --stack`): it shows, and decides nothing. */
+export interface ReadOnlyConsoleOptions extends ConsoleCommon {
+  readonly readOnly: ReadOnlyFrame;
+}
+
+export type ConsoleOptions = SigningConsoleOptions | ReadOnlyConsoleOptions;
 
 /** The console's handler: true when the request was the console's (answered or answering). */
 export type ConsoleHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -77,7 +91,7 @@ export type ConsoleHandler = (req: IncomingMessage, res: ServerResponse) => bool
 export function consoleApprovalLinks(
   run: RunRow,
   approval: ApprovalRecord | undefined,
-  options: Pick<ConsoleOptions, 'signingKey' | 'approvers'>,
+  options: Pick<SigningConsoleOptions, 'signingKey' | 'approvers'>,
   now: Date,
 ): ApprovalLinks[] {
   if (approval?.status !== 'pending' || run.status !== 'running') return [];
@@ -178,6 +192,8 @@ function stream(
 export function createConsole(source: ConsoleSource, options: ConsoleOptions): ConsoleHandler {
   const now = options.now ?? (() => new Date());
   const pollMs = options.pollMs ?? 1000;
+  const readOnly = 'readOnly' in options ? options.readOnly : undefined;
+  const frame = readOnly === undefined ? {} : { readOnly };
 
   const runsPage = async (query: Record<string, string>) => {
     const filter = parseRunsFilter(query);
@@ -189,6 +205,7 @@ export function createConsole(source: ConsoleSource, options: ConsoleOptions): C
       environments: distinct(runs.map((r) => r.environment)),
       projects: distinct(runs.map((r) => r.projectDir)),
       now: now(),
+      ...frame,
     });
   };
 
@@ -216,10 +233,12 @@ export function createConsole(source: ConsoleSource, options: ConsoleOptions): C
       ...(definition === undefined ? {} : { definition }),
       events,
       ...(approval === undefined ? {} : { approval }),
-      approvalLinks: consoleApprovalLinks(run, approval, options, now()),
+      approvalLinks:
+        'signingKey' in options ? consoleApprovalLinks(run, approval, options, now()) : [],
       plans,
       logs,
       now: now(),
+      ...frame,
     });
   };
 
@@ -273,7 +292,7 @@ export function createConsole(source: ConsoleSource, options: ConsoleOptions): C
     if (path === '/') {
       sendPage(res, 200, await runsPage(singleValued(url.searchParams, 'query')));
     } else if (path === '/environments') {
-      sendPage(res, 200, renderEnvironmentsPage(await source.environments()));
+      sendPage(res, 200, renderEnvironmentsPage(await source.environments(), readOnly));
     } else if (path === '/events') {
       listsStream(req, res);
     } else {
@@ -309,6 +328,7 @@ export function createConsole(source: ConsoleSource, options: ConsoleOptions): C
     if (!ours) return false;
     answer(req, res, url).catch((error: unknown) => {
       const status = errorStatus(error);
+      if (status === 500) options.onError?.(error);
       const message = status === 500 ? 'Something went wrong.' : describeError(error).message;
       if (res.headersSent) {
         res.end();
@@ -320,6 +340,7 @@ export function createConsole(source: ConsoleSource, options: ConsoleOptions): C
         renderMessagePage(
           status === 404 ? 'Not found' : status === 400 ? 'Bad request' : 'Error',
           message,
+          readOnly,
         ),
       );
     });

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { ApprovalRecord } from '../../core/approval.ts';
+import { type ApprovalRecord, withoutSecrets } from '../../core/approval.ts';
 import { LOG_FILE } from '../../core/contracts/job-result.ts';
 import type { LockRecord } from '../../core/locks.ts';
 import type { EnvironmentRecord, LastGoodCommit } from '../../core/ports.ts';
@@ -60,6 +60,20 @@ export function wholeCharacters(bytes: Uint8Array): number {
   return size === continuation + 1 ? bytes.length : end - 1;
 }
 
+/** Where a read of a log of `size` bytes from `from` starts: a tail when there is more than one read's worth, never before `from`. */
+export function tailStart(size: number, from: number): number {
+  return Math.max(from, size - LOG_READ_LIMIT);
+}
+
+/** The text of `bytes` read from `start` (asked from `from`): whole characters only. */
+export function logChunk(bytes: Uint8Array, start: number, from: number): LogChunk {
+  // A tail may start inside a character: from the next whole one.
+  let skip = 0;
+  while (start > from && skip < bytes.length && ((bytes[skip] ?? 0) & 0xc0) === 0x80) skip += 1;
+  const whole = wholeCharacters(bytes);
+  return { text: Buffer.from(bytes.subarray(skip, whole)).toString('utf8'), next: start + whole };
+}
+
 /** The folders under a run's artifacts that hold an executor log, two levels deep at most. */
 function logFolders(runFolder: string): string[] {
   const found: string[] = [];
@@ -88,11 +102,7 @@ export function localSource(stores: LocalStores, artifactsRoot: string): Console
     events: async (runId) => stores.runs.listEvents(runId),
     approval: async (runId) => {
       const stored = stores.approvals.forRun(runId);
-      if (stored === undefined) return undefined;
-      // The task token stays in the store.
-      return Object.fromEntries(
-        Object.entries(stored).filter(([key]) => key !== 'taskToken' && key !== 'executionArn'),
-      ) as unknown as ApprovalRecord;
+      return stored === undefined ? undefined : withoutSecrets(stored);
     },
     planDiffs: async (run) => runPlanDiffs(run, artifactsRoot),
     logNames: async (runId) => logFolders(join(artifactsRoot, runId)),
@@ -102,16 +112,11 @@ export function localSource(stores: LocalStores, artifactsRoot: string): Console
       const file = await open(path, 'r');
       try {
         const { size } = await file.stat();
-        // A tail when there is more than one read's worth; never before `from`.
-        const start = Math.max(from, size - LOG_READ_LIMIT);
+        const start = tailStart(size, from);
         if (start >= size) return { text: '', next: Math.min(from, size) };
         const buffer = Buffer.alloc(size - start);
         const { bytesRead } = await file.read(buffer, 0, buffer.length, start);
-        // A tail may start inside a character: from the next whole one.
-        let skip = 0;
-        while (start > from && skip < bytesRead && ((buffer[skip] ?? 0) & 0xc0) === 0x80) skip += 1;
-        const whole = wholeCharacters(buffer.subarray(0, bytesRead));
-        return { text: buffer.subarray(skip, whole).toString('utf8'), next: start + whole };
+        return logChunk(buffer.subarray(0, bytesRead), start, from);
       } finally {
         await file.close();
       }

@@ -1,5 +1,6 @@
-// The plan diffs a run's plan jobs left in its artifacts folder (plan-diff.json, no secret in
-// it), read back for `stepform show` and the run console alike.
+// The plan diffs a run's plan jobs left in its artifacts (plan-diff.json, no secret in it),
+// read back for `stepform show` and the run console alike: from the local artifacts folder,
+// or (serve --stack) from the stack's bucket, chosen by the same rule over the files' names.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PLAN_DIFF_FILE } from '../../core/contracts/job-result.ts';
@@ -18,45 +19,84 @@ export interface ShownPlan {
 /** The job folders of a run whose plan may hold a diff: the plan job's, else a plan-apply's. */
 const STEPS = [PLAN_STEP, 'apply'];
 
-/**
- * The plan diffs of a run's artifacts folder: its own (a run of one project) or each
- * `project-<name>` folder's (a run of several), in name order.
- */
-export function planDiffsOf(runFolder: string): ShownPlan[] {
-  if (!existsSync(runFolder)) return [];
-  const prefix = projectArtifactsFolder('');
-  const projects = readdirSync(runFolder, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix))
-    .map((entry) => entry.name.slice(prefix.length))
-    .sort();
-  const folders: { project: string | null; folder: string }[] =
-    projects.length > 0
-      ? projects.map((project) => ({
-          project,
-          folder: join(runFolder, projectArtifactsFolder(project)),
-        }))
-      : [{ project: null, folder: runFolder }];
-  const shown: ShownPlan[] = [];
-  for (const { project, folder } of folders) {
-    const path = STEPS.map((step) => join(folder, step, PLAN_DIFF_FILE)).find((p) => existsSync(p));
-    if (path === undefined) continue;
-    const diff = parseInput(PLAN_DIFF_MODEL, JSON.parse(readFileSync(path, 'utf8')), path);
-    shown.push({ project, diff });
-  }
-  return shown;
+/** Where one project's diff is: its name in the run's artifacts ("/"-separated). */
+export interface PlanDiffFile {
+  readonly project: string | null;
+  readonly name: string;
 }
 
 /**
- * A run's plan diffs, each named by its project: a run of one project keeps its plan in the
- * run's own folder, named here as the run did (its stepform.yaml name, else its folder).
+ * Which of a run's artifacts (their names, relative to the run's folder) are its plan diffs:
+ * each `project-<name>` folder's (a run of several), in name order, else the run's own; in
+ * each, the plan job's before an apply's.
  */
+export function planDiffFiles(names: readonly string[]): PlanDiffFile[] {
+  const present = new Set(names);
+  const prefix = projectArtifactsFolder('');
+  const projects = [
+    ...new Set(
+      names
+        .filter((name) => name.startsWith(prefix) && name.includes('/'))
+        .map((name) => name.slice(prefix.length, name.indexOf('/'))),
+    ),
+  ].sort();
+  const folders: { project: string | null; folder: string }[] =
+    projects.length > 0
+      ? projects.map((project) => ({ project, folder: `${projectArtifactsFolder(project)}/` }))
+      : [{ project: null, folder: '' }];
+  const files: PlanDiffFile[] = [];
+  for (const { project, folder } of folders) {
+    const name = STEPS.map((step) => `${folder}${step}/${PLAN_DIFF_FILE}`).find((n) =>
+      present.has(n),
+    );
+    if (name !== undefined) files.push({ project, name });
+  }
+  return files;
+}
+
+/** The files under `folder`, relative to it, "/"-separated, two folders deep at most. */
+function filesUnder(folder: string): string[] {
+  const names: string[] = [];
+  const walk = (dir: string, prefix: string, depth: number) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isFile()) names.push(`${prefix}${entry.name}`);
+      else if (entry.isDirectory() && depth > 0)
+        walk(join(dir, entry.name), `${prefix}${entry.name}/`, depth - 1);
+    }
+  };
+  walk(folder, '', 2);
+  return names;
+}
+
+/** The plan diffs of a run's local artifacts folder (see planDiffFiles). */
+export function planDiffsOf(runFolder: string): ShownPlan[] {
+  if (!existsSync(runFolder)) return [];
+  return planDiffFiles(filesUnder(runFolder)).map(({ project, name }) => {
+    const path = join(runFolder, ...name.split('/'));
+    return {
+      project,
+      diff: parseInput(PLAN_DIFF_MODEL, JSON.parse(readFileSync(path, 'utf8')), path),
+    };
+  });
+}
+
+/**
+ * A run of one project keeps its plan in the run's own folder: its diff is named here as the
+ * run did (its stepform.yaml name, else its folder).
+ */
+export function namedPlans(
+  run: Pick<RunRow, 'projectDir' | 'details'>,
+  plans: readonly ShownPlan[],
+): ShownPlan[] {
+  const reported = (run.details as { projects?: { name?: unknown }[] }).projects?.[0]?.name;
+  const only = typeof reported === 'string' ? reported : run.projectDir;
+  return plans.map((plan) => (plan.project === null ? { ...plan, project: only } : plan));
+}
+
+/** A run's local plan diffs, each named by its project. */
 export function runPlanDiffs(
   run: Pick<RunRow, 'runId' | 'projectDir' | 'details'>,
   artifactsRoot: string,
 ): ShownPlan[] {
-  const reported = (run.details as { projects?: { name?: unknown }[] }).projects?.[0]?.name;
-  const only = typeof reported === 'string' ? reported : run.projectDir;
-  return planDiffsOf(join(artifactsRoot, run.runId)).map((plan) =>
-    plan.project === null ? { ...plan, project: only } : plan,
-  );
+  return namedPlans(run, planDiffsOf(join(artifactsRoot, run.runId)));
 }

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
 import { WORKFLOWS } from '../../core/contracts/workflow-input.ts';
+import { fireSecond } from '../../core/ttl.ts';
 import { keys } from '../../adapters/aws/dynamodb/table.ts';
 import { executionArnOf } from '../../adapters/aws/sfn.ts';
 import {
@@ -46,6 +47,8 @@ let commit: string;
 let outputsFile: string;
 let env: NodeJS.ProcessEnv;
 const transcript: string[] = [];
+// `serve --stack`, started by the first test that reads the console (afterAll stops it).
+let served: { process: RunningCli; base: string } | undefined;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'stepform-stack-cli-'));
@@ -65,6 +68,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (served) {
+    served.process.child.kill('SIGINT');
+    await served.process.done;
+  }
   scenario?.destroy();
   await aws?.settled();
   await aws?.stop();
@@ -126,6 +133,50 @@ async function awaitingApproval(running: RunningCli, stdout: () => string): Prom
   if (!runId) throw new Error(`no run id in ${stdout()}`);
   observer().runIds.push(runId);
   return runId;
+}
+
+/** The read-only console of the stack (`serve --stack`): its base URL, started once. */
+async function stackConsole(): Promise<string> {
+  if (served) return served.base;
+  const process = start(['serve', '--port', '0']);
+  const port = await waitFor(
+    () => `serve --stack listening; stderr so far:\n${process.stderr()}`,
+    () =>
+      /read-only console of the stack \S+ on http:\/\/127\.0\.0\.1:(\d+)/.exec(
+        process.stdout(),
+      )?.[1],
+    60_000,
+    100,
+  );
+  served = { process, base: `http://127.0.0.1:${port}` };
+  return served.base;
+}
+
+/** A console page's status and text. */
+async function page(path: string, init?: RequestInit): Promise<{ status: number; html: string }> {
+  const response = await fetch(`${await stackConsole()}${path}`, init);
+  return { status: response.status, html: await response.text() };
+}
+
+/** The first events of a console stream, read until `until` holds of them (or 20 s pass). */
+async function streamed(path: string, until: (text: string) => boolean): Promise<string> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 20_000);
+  let text = '';
+  try {
+    const response = await fetch(`${await stackConsole()}${path}`, { signal: controller.signal });
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      if (until(text)) break;
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return text;
 }
 
 function collect(running: RunningCli): () => string {
@@ -237,6 +288,62 @@ describe('stepform --stack', () => {
     expect(locks.stdout).toBe('no environment is locked\n');
   }, 60_000);
 
+  it('serves a read-only console of the stack: runs, a run with its graph, diff and logs, environments', async () => {
+    const runs = await page('/');
+    expect(runs.status).toBe(200);
+    expect(runs.html).toContain('Read-only view of the stack Stepform');
+    expect(runs.html).toContain(`href="/runs/${appliedRunId}"`);
+    expect(runs.html).toContain(`href="/runs/${planRunId}"`);
+
+    const run = await page(`/runs/${appliedRunId}`);
+    expect(run.status).toBe(200);
+    // The workflow graph from the ASL file, its states coloured by the execution's history.
+    expect(run.html).toMatch(/<svg[^>]*>/);
+    expect(run.html).toMatch(/RunApplyJob[\s\S]*succeeded/);
+    // The plan's diff, read from the bucket, as Terraform shows each value.
+    expect(run.html).toContain('terraform_data.greeting');
+    expect(run.html).toContain('&quot;hello, world&quot;');
+    expect(run.html).toContain('(sensitive value)');
+    expect(run.html).not.toContain('example-secret-value');
+    // Each job's log, from the bucket.
+    expect(run.html).toContain('data-log="plan"');
+    expect(run.html).toContain('data-log="apply"');
+    expect(run.html).toContain('Apply complete!');
+    // Approval decided, shown; nothing on these pages decides anything.
+    expect(run.html).toContain('Approval approved by ops@cli');
+    expect(run.html).not.toMatch(/<form|\/approve\?/);
+
+    // The run's stream: a change, then each log from its start.
+    const events = await streamed(
+      `/runs/${appliedRunId}/events`,
+      (text) => text.includes('"name":"plan"') && text.includes('"name":"apply"'),
+    );
+    expect(events).toMatch(/^event: change\n/);
+    const logs = new Map(
+      events
+        .split('\n\n')
+        .filter((event) => event.startsWith('event: log\n'))
+        .map(
+          (event) =>
+            JSON.parse(event.slice('event: log\ndata: '.length)) as { name: string; text: string },
+        )
+        .map((log) => [log.name, log.text]),
+    );
+    expect(logs.get('plan')).toContain('Plan: 3 to add, 0 to change, 0 to destroy.');
+    expect(logs.get('apply')).toContain('Apply complete! Resources: 3 added');
+
+    const environments = await page('/environments');
+    expect(environments.html).toMatch(
+      new RegExp(
+        `<td>dev</td><td>${PROJECT}</td><td><code>${commit.slice(0, 12)}</code></td><td><a href="/runs/${appliedRunId}">`,
+      ),
+    );
+
+    expect((await page('/runs/cli-20260101T000000Z-000000')).status).toBe(404);
+    const posted = await page('/', { method: 'POST', body: '' });
+    expect(posted.status).toBe(405);
+  }, 120_000);
+
   it('cancels a run waiting for its approval: released, expired, recorded and told cancelled', async () => {
     const args = ['apply', '--dir', PROJECT, '--env', 'qa'];
     const applying = start(args);
@@ -246,6 +353,14 @@ describe('stepform --stack', () => {
     expect(parseJson(held)).toMatchObject({
       locks: [{ environment: 'qa', owner: runId, state: 'held' }],
     });
+    // The console shows it waiting, and how to decide from a terminal: it has no links.
+    const waitingPage = await page(`/runs/${runId}`);
+    expect(waitingPage.html).toContain('Waiting for approval');
+    expect(waitingPage.html).toContain(`npx stepform approve ${runId} --stack ${outputsFile}`);
+    expect(waitingPage.html).not.toMatch(/<form|\/approve\?/);
+    expect((await page('/environments')).html).toMatch(
+      new RegExp(`<td>qa</td><td>${PROJECT}</td><td><a href="/runs/${runId}">`),
+    );
 
     const cancelling = start(['cancel', runId]);
     // moto's interpreter holds a StopExecution of an execution that waits in a
@@ -412,6 +527,10 @@ describe('stepform --stack', () => {
     expect(result).toMatchObject({ status: 'succeeded', phase: 'ttl_changed' });
     const fireAt = Date.parse(result.schedule?.fireAt ?? '');
     expect(Math.abs(fireAt - (Date.now() + 3 * 3600_000))).toBeLessThan(120_000);
+    // The console reads the schedule back from Scheduler.
+    expect((await page('/environments')).html).toContain(
+      `<td>preview</td><td>${PROJECT}</td><td>pending</td><td>${fireSecond(result.schedule?.fireAt ?? '')}.000Z</td>`,
+    );
 
     const kept = await cli(['ttl', 'preview', '--cancel']);
     expect(kept.exitCode).toBe(0);

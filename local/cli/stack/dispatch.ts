@@ -7,6 +7,7 @@ import type { Io } from '../io.ts';
 import type { CliValues } from '../main.ts';
 import type { CommandLineToken } from '../command.ts';
 import { stackCommandVerb, stackRunVerb, stackTtlVerb } from './run.ts';
+import { stackServeVerb } from './serve.ts';
 import {
   stackCancelVerb,
   stackDecideVerb,
@@ -25,7 +26,7 @@ const RUN_VERBS: Readonly<Record<string, Workflow>> = {
   destroy: 'destroy',
 };
 
-/** Verbs that only make sense on this machine: they ignore STEPFORM_STACK. */
+/** Verbs that act on this machine unless --stack names a stack: they ignore STEPFORM_STACK. */
 export const LOCAL_ONLY_VERBS: ReadonlySet<string> = new Set(['serve', 'doctor', 'projects']);
 
 /** The verb run against the stack; undefined when the verb has no stack form (yet). */
@@ -58,6 +59,8 @@ export function stackVerb(
     case 'approve':
     case 'reject':
       return stackDecideVerb(verb, positionals, values, io);
+    case 'serve':
+      return stackServeVerb(values, io);
     default:
       return undefined;
   }

@@ -14,8 +14,9 @@ import {
   type ExecutionDetail,
   type ExecutionSummary,
   executionArnOf,
+  stateEvents,
 } from '../../../adapters/aws/sfn.ts';
-import type { RunRow, RunStatus } from '../../engine/store/sqlite-runs.ts';
+import type { RunEventRow, RunRow, RunStatus } from '../../engine/store/sqlite-runs.ts';
 import type { Io } from '../io.ts';
 import type { CliValues } from '../main.ts';
 import { type EnvironmentView, type LockView, environmentView } from '../operate.ts';
@@ -40,6 +41,8 @@ export interface StackConfig {
   readonly stateMachines: ReadonlyMap<string, string>;
   /** With an approver list, only these may decide (APPROVERS of the stack). */
   readonly approvers?: readonly string[];
+  /** The TTL schedules' group; absent in the outputs of a stack deployed before it was one. */
+  readonly scheduleGroup?: string;
 }
 
 /** `PlanApply` → `plan-apply`. */
@@ -113,6 +116,7 @@ export async function loadStack(file: string, cwd: string): Promise<StackConfig>
     repository,
     stateMachines,
     ...(approvers && approvers.length > 0 ? { approvers } : {}),
+    ...(outputs.ScheduleGroupName ? { scheduleGroup: outputs.ScheduleGroupName } : {}),
   };
 }
 
@@ -158,6 +162,11 @@ export class StackOperator {
   readonly aws: OperatorAdapters;
   /** What the commands the CLI prints add: ` --stack FILE` (nothing when STEPFORM_STACK says it). */
   readonly flag: string;
+  /**
+   * Executions that had ended when described, by ARN: described again only when a listing
+   * shows them otherwise (a redrive runs a failed one again).
+   */
+  readonly #ended = new Map<string, ExecutionDetail>();
 
   constructor(config: StackConfig, aws: OperatorAdapters, flag: string) {
     this.config = config;
@@ -173,6 +182,7 @@ export class StackOperator {
       region: config.region,
       tableName: config.tableName,
       artifactsBucket: config.artifactsBucket,
+      ...(config.scheduleGroup === undefined ? {} : { scheduleGroup: config.scheduleGroup }),
       // What the executor honours too, for an S3 emulator on loopback.
       s3ForcePathStyle: io.env.STEPFORM_S3_FORCE_PATH_STYLE === 'true',
     });
@@ -305,11 +315,32 @@ export class StackOperator {
       .slice(0, limit);
     return Promise.all(
       newest.map(async (summary) => {
-        const execution = await this.aws.executions.describe(summary.executionArn);
-        if (!execution) throw new Error(`execution ${summary.executionArn} vanished`);
+        const execution = await this.#describe(summary);
         return this.row({ execution, input: this.#inputOf(execution) });
       }),
     );
+  }
+
+  async #describe(summary: ExecutionSummary): Promise<ExecutionDetail> {
+    const known = this.#ended.get(summary.executionArn);
+    if (known?.status === summary.status && known.stopDate === summary.stopDate) return known;
+    const execution = await this.aws.executions.describe(summary.executionArn);
+    if (!execution) throw new Error(`execution ${summary.executionArn} vanished`);
+    if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE')
+      this.#ended.set(execution.executionArn, execution);
+    return execution;
+  }
+
+  /** The state steps of the run's execution, as the local engine records its own. */
+  async events(executionArn: string): Promise<Omit<RunEventRow, 'runId' | 'seq'>[]> {
+    const history = await this.aws.executions.history(executionArn);
+    return stateEvents(history).map((e) => ({
+      at: e.at,
+      type: e.type,
+      state: e.state,
+      durationMs: e.durationMs ?? null,
+      detail: e.error ?? null,
+    }));
   }
 
   /**

@@ -6,7 +6,6 @@ import { LOG_FILE } from '../../../core/contracts/job-result.ts';
 import { InvalidInput, NotFound, RunNotWaiting } from '../../../core/errors.ts';
 import { decideStep } from '../../../core/steps.ts';
 import { parseInput } from '../../../core/validation.ts';
-import { stateEvents } from '../../../adapters/aws/sfn.ts';
 import { renderDecision } from '../approve.ts';
 import { type RunLog, renderLog, renderRuns } from '../history.ts';
 import type { Io } from '../io.ts';
@@ -58,16 +57,9 @@ export async function stackLogsVerb(
   const runId = oneRunId('logs', positionals);
   return withStack(values, io, async (stack) => {
     const found = await stack.run(runId);
-    const history = await stack.aws.executions.history(found.execution.executionArn);
     const log: RunLog = {
       run: await stack.row(found),
-      events: stateEvents(history).map((e) => ({
-        at: e.at,
-        type: e.type,
-        state: e.state,
-        durationMs: e.durationMs ?? null,
-        detail: e.error ?? null,
-      })),
+      events: await stack.events(found.execution.executionArn),
       jobLogs: await jobLogs(stack, runId),
       approval: await stack.aws.approvals.latestForRun(runId),
     };
