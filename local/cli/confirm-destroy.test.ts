@@ -9,9 +9,9 @@ import type { Io } from './io.ts';
 
 const RUN = { environment: 'preview', projectDir: 'infra/app' };
 
-function stateDirWith(addresses: number): string {
+function stateDirWith(addresses: number, workspace?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'stepform-confirm-'));
-  const path = join(dir, stateKey(RUN.environment, RUN.projectDir));
+  const path = join(dir, stateKey(RUN.environment, RUN.projectDir, workspace));
   mkdirSync(dirname(path), { recursive: true });
   const instances = Array.from({ length: addresses }, (_v, index) => ({ index_key: index }));
   writeFileSync(
@@ -91,5 +91,26 @@ describe('confirmDestroy', () => {
     await confirmDestroy(RUN, { yes: true, stateDir: '/nonexistent' }, io);
     expect(io.said).toEqual([]);
     expect(io.asked).toEqual([]);
+  });
+
+  it('reads each project’s own workspace state, not the default one', async () => {
+    // Prepare: the default workspace's state is empty; the project's workspace holds three.
+    const stateDir = stateDirWith(3, 'preview-blue');
+    const io = terminal('preview');
+    // Act
+    await confirmDestroy(
+      {
+        ...RUN,
+        projects: [
+          { name: 'app', dir: RUN.projectDir, layer: 0, workspace: 'preview-blue', varFiles: [] },
+        ],
+      },
+      { yes: false, stateDir },
+      io,
+    );
+    // Assert
+    expect(io.said.join('')).toContain(
+      'destroy will remove 3 resources of preview (infra/app, workspace preview-blue):',
+    );
   });
 });

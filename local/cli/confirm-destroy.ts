@@ -11,12 +11,16 @@ import type { Io } from './io.ts';
 /** Resources shown before the question; the rest are counted. */
 const SHOWN = 50;
 
-/** The managed resources of the run's local state; undefined when it has none yet. */
+/** The managed resources of a project's local state (its workspace's); undefined when it has none yet. */
 export async function localStateResources(
   stateDir: string,
-  run: Pick<RunContext, 'environment' | 'projectDir'>,
+  project: {
+    readonly environment: string;
+    readonly projectDir: string;
+    readonly workspace?: string;
+  },
 ): Promise<string[] | undefined> {
-  const path = join(stateDir, stateKey(run.environment, run.projectDir));
+  const path = join(stateDir, stateKey(project.environment, project.projectDir, project.workspace));
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -41,9 +45,12 @@ export async function confirmDestroy(
     );
   }
   // Each project of the run, with what its state holds (the last layer is destroyed first).
-  const projects = run.projects ?? [{ dir: run.projectDir }];
+  const projects: readonly { dir: string; workspace?: string }[] = run.projects ?? [
+    { dir: run.projectDir },
+  ];
   for (const project of projects) {
-    const where = `${run.environment} (${project.dir})`;
+    const workspace = project.workspace === undefined ? '' : `, workspace ${project.workspace}`;
+    const where = `${run.environment} (${project.dir}${workspace})`;
     const { stateDir } = options;
     const resources =
       stateDir === undefined
@@ -51,6 +58,7 @@ export async function confirmDestroy(
         : await localStateResources(stateDir, {
             environment: run.environment,
             projectDir: project.dir,
+            ...(project.workspace === undefined ? {} : { workspace: project.workspace }),
           });
     if (stateDir === undefined) {
       io.err(`destroy will remove every resource of ${where} in the deployed stack.\n`);
