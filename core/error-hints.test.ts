@@ -29,6 +29,18 @@ describe('errorHint', () => {
     expect(hint).toContain('var_files');
   });
 
+  it('sends a policy OPA refused to opa check', () => {
+    const refused = {
+      name: 'PolicyInvalid',
+      message:
+        'policy guard: OPA refused it:\npolicy/a.rego:4: rego_unsafe_var_error: var x is unsafe',
+    };
+    expect(errorHint(refused)).toContain('opa check');
+    expect(
+      errorHint({ name: 'PolicyInvalid', message: 'policy guard: p holds no .rego file' }),
+    ).toBe(undefined);
+  });
+
   it('says a syntax error is fixed by a commit: Stepform runs the commit', () => {
     expect(
       errorHint(planFailed('Error: Invalid block definition\n\n  on infra/app/main.tf line 5')),

@@ -84,6 +84,12 @@ const RULES: readonly HintRule[] = [
     hint: () => 'nothing was applied: run the apply again to make and approve a fresh plan',
   },
   {
+    names: ['PolicyInvalid'],
+    pattern: /OPA refused it/,
+    hint: () =>
+      'fix the Rego at the file and line named above and commit it: `opa check <policy folder>` lists every error',
+  },
+  {
     names: ['ToolchainMissing'],
     hint: () => `${CLI} doctor says what this machine is missing`,
   },

@@ -268,6 +268,33 @@ export class RunNotWaiting extends StepformError {
   readonly kind = 'failure';
 }
 
+/**
+ * A policy set cannot be evaluated as written: OPA refused a Rego file (the message names the
+ * file, relative to the repository, and the line), the folder holds no Rego file or is not in
+ * the repository, or a deny/warn rule yields something that is not a message.
+ */
+export class PolicyInvalid extends StepformError {
+  override readonly name = 'PolicyInvalid';
+  readonly kind = 'failure';
+  /** The Rego file OPA named first, relative to the repository, and its line. */
+  readonly file?: string;
+  readonly line?: number;
+
+  constructor(message: string, location?: { file: string; line?: number }) {
+    super(message);
+    if (location !== undefined) {
+      this.file = location.file;
+      if (location.line !== undefined) this.line = location.line;
+    }
+  }
+}
+
+/** OPA did not finish in time, crashed, or printed something that is not its JSON result. */
+export class PolicyEvaluationFailed extends StepformError {
+  override readonly name = 'PolicyEvaluationFailed';
+  readonly kind = 'failure';
+}
+
 /** Every error class by name, for checks that ASL error names exist. */
 export const ERROR_CLASSES = {
   InvalidInput,
@@ -303,6 +330,8 @@ export const ERROR_CLASSES = {
   DestroyNotConfirmed,
   RunNotWaiting,
   ImageBuildFailed,
+  PolicyInvalid,
+  PolicyEvaluationFailed,
 } as const;
 
 /** Turns anything thrown into `{ name, message }` without leaking a stack. */

@@ -152,6 +152,7 @@ export const STEPFORM_CONFIG = z.strictObject({
 export type StepformConfig = z.output<typeof STEPFORM_CONFIG>;
 export type ProjectConfig = StepformConfig['projects'][number];
 export type EnvironmentConfig = z.output<typeof ENVIRONMENT>;
+export type PolicyConfig = StepformConfig['policies'][number];
 
 /** InvalidInput naming a key of the file. */
 function invalid(path: readonly (string | number)[], message: string): never {
