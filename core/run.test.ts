@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { jobResult } from '../test/support/run-fixtures.ts';
-import type { JobInput } from './contracts/job-input.ts';
+import { JOB, type JobInput } from './contracts/job-input.ts';
 import { parseJobResult } from './contracts/job-result.ts';
 import { RUN_INPUT } from './contracts/workflow-input.ts';
 import { InvalidInput } from './errors.ts';
@@ -157,6 +157,101 @@ describe('prepareRun of a command run', () => {
     expect(prepareRun({ ...rm, autoApprove: true }, SETTINGS, true).needsApproval).toBe(false);
     const importing = { ...rm, args: ['import', 'null_resource.a', 'id-1'] };
     expect(prepareRun(importing, SETTINGS, true).needsApproval).toBe(true);
+  });
+});
+
+describe('prepareRun of a run with policies', () => {
+  const POLICIES = [
+    { name: 'guardrails', path: 'policy', on_failure: 'block', owners: ['alice'] },
+  ] as const;
+  const projects = [
+    { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
+    { name: 'app', dir: 'infra/app', layer: 1, varFiles: [] },
+  ];
+
+  it('gives each plan job of a plan or plan-apply the checks, with its project and the environment’s protection', () => {
+    for (const workflow of ['plan', 'plan-apply'] as const) {
+      const prepared = prepareRun(
+        { ...BASE, workflow, projects, policies: POLICIES, protectedEnvironment: true },
+        SETTINGS,
+      );
+      expect(prepared.projects.map((p) => p.jobs.plan)).toEqual([
+        expect.objectContaining({
+          verb: 'plan',
+          policyChecks: { sets: POLICIES, project: 'network', protected: true },
+        }),
+        expect.objectContaining({
+          policyChecks: { sets: POLICIES, project: 'app', protected: true },
+        }),
+      ]);
+      // Every job still passes the executor's contract.
+      for (const project of prepared.projects) parseInput(JOB, project.jobs.plan, 'job');
+    }
+  });
+
+  it('collects the plan’s policy outcome as counts, and applies the checked plan without checking again', () => {
+    const [network] = prepareRun(
+      { ...BASE, workflow: 'plan-apply', projects, policies: POLICIES },
+      SETTINGS,
+    ).projects;
+    const job = network!.jobs.plan;
+    const collected = collectJobResult(
+      job,
+      jobResult({
+        hasChanges: true,
+        plan: { path: '/p', metadataPath: '/m', sha256: 'f'.repeat(64) },
+        policy: [
+          {
+            policy: 'guardrails',
+            project: 'network',
+            onFailure: 'block',
+            passed: false,
+            violations: [
+              {
+                policy: 'guardrails',
+                rule: 'deny',
+                message: 'no public bucket',
+                resource: 'aws_s3_bucket.a',
+              },
+              { policy: 'guardrails', rule: 'warn', message: 'no owner tag' },
+            ],
+          },
+          {
+            policy: 'style',
+            project: 'network',
+            onFailure: 'warn',
+            passed: false,
+            violations: [{ policy: 'style', rule: 'deny', message: 'name too long' }],
+          },
+        ],
+      }),
+    );
+    expect(collected.policy).toEqual({
+      outcome: 'blocked',
+      blockedBy: ['guardrails'],
+      deny: 2,
+      warn: 1,
+    });
+    expect(collected.applyJob).not.toHaveProperty('policyChecks');
+    expect(parseInput(JOB, collected.applyJob, 'job')).toMatchObject({ verb: 'apply' });
+    expect(collectJobResult(job, jobResult()).policy).toBeUndefined();
+  });
+
+  it('checks no other job, and nothing without policies', () => {
+    const ephemeral = prepareRun(
+      { ...BASE, workflow: 'ephemeral', ttlSeconds: 3600, policies: POLICIES },
+      SETTINGS,
+    );
+    expect(ephemeral.jobs?.planApply).not.toHaveProperty('policyChecks');
+    const command = prepareRun(
+      { ...BASE, workflow: 'command', args: ['state', 'list'], policies: POLICIES },
+      SETTINGS,
+    );
+    expect(command.jobs?.command).not.toHaveProperty('policyChecks');
+    parseInput(JOB, command.jobs?.command, 'job');
+    expect(prepareRun({ ...BASE, workflow: 'plan' }, SETTINGS).jobs?.plan).not.toHaveProperty(
+      'policyChecks',
+    );
   });
 });
 

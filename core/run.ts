@@ -6,6 +6,7 @@ import type { JobResult } from './contracts/job-result.ts';
 import { JobFailed, JobLost, NothingApplied } from './errors.ts';
 import { assertRollbackTarget } from './rollback.ts';
 import { lockProjectNames } from './locks.ts';
+import { type PolicyOutcome, policyOutcome } from './policy.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { cutText } from './text.ts';
 import {
@@ -134,6 +135,19 @@ export function prepareRun(
       `a ${run.workflow} run covers one project; this deployment runs several only in ${MULTI_PROJECT_WORKFLOWS.join(', ')}`,
     );
   }
+  // The plans a decision is made on (a pull request's, an apply's) are checked against the
+  // policies; an ephemeral environment's plan-apply and a destroy are not (yet).
+  const checked = run.workflow === 'plan' || run.workflow === 'plan-apply';
+  const policyChecksOf = (project: RunProject) =>
+    checked && run.policies !== undefined
+      ? {
+          policyChecks: {
+            sets: run.policies,
+            project: project.name,
+            protected: run.protectedEnvironment === true,
+          },
+        }
+      : {};
   const jobsOf = (project: RunProject, folder: string) => {
     const job = (verb: 'plan' | 'plan-apply' | 'destroy', step: string) => ({
       runId: run.runId,
@@ -148,7 +162,7 @@ export function prepareRun(
       varFiles: [...project.varFiles],
     });
     return {
-      plan: job('plan', PLAN_STEP),
+      plan: { ...job('plan', PLAN_STEP), ...policyChecksOf(project) },
       planApply: job('plan-apply', 'apply'),
       destroy: job('destroy', 'destroy'),
     };
@@ -183,7 +197,9 @@ export function prepareRun(
             ...(run.workflow === 'command' && run.args !== undefined
               ? {
                   command: {
-                    ...only.jobs.plan,
+                    // The plan job's checkout, backend and workspace (no policy checks: a
+                    // command run has no plan).
+                    ...only.jobs.destroy,
                     verb: 'command' as const,
                     artifactsDir: join(runFolder, COMMAND_STEP),
                     args: run.args,
@@ -222,6 +238,11 @@ export interface CollectedResult {
   applyJob?: JobInput;
   /** A command job: what ran and its masked output (cut: see COMMAND_OUTPUT_LIMIT). */
   command?: { name: string; args: string[]; output: string; cut: boolean };
+  /**
+   * A checked plan's policy outcome, counted (the violations stay in result.json):
+   * `blockedBy` names the sets with `on_failure: block` that failed.
+   */
+  policy?: { outcome: PolicyOutcome['outcome']; blockedBy: string[]; deny: number; warn: number };
 }
 
 /**
@@ -261,11 +282,22 @@ export function collectJobResult(job: JobInput, result: JobResult | undefined): 
     const shown = commandOutput(output, result.artifacts.log);
     collected.command = { name, args: [...args], output: shown, cut: shown !== output };
   }
+  if (result.policy !== undefined) {
+    const outcome = policyOutcome(result.policy);
+    const violations = result.policy.flatMap((checked) => checked.violations);
+    collected.policy = {
+      outcome: outcome.outcome,
+      blockedBy: outcome.outcome === 'blocked' ? [...outcome.blockedBy] : [],
+      deny: violations.filter((v) => v.rule === 'deny').length,
+      warn: violations.filter((v) => v.rule === 'warn').length,
+    };
+  }
   if (result.plan) {
     collected.plan = { dir: job.artifactsDir, sha256: result.plan.sha256 };
     if (job.verb === 'plan' && collected.hasChanges) {
+      // The apply checks nothing again: it applies the very plan that was checked.
       collected.applyJob = {
-        ...job,
+        ...withoutPolicyChecks(job),
         verb: 'apply',
         plan: collected.plan,
         artifactsDir: join(dirname(job.artifactsDir), 'apply'),
@@ -273,6 +305,14 @@ export function collectJobResult(job: JobInput, result: JobResult | undefined): 
     }
   }
   return collected;
+}
+
+/** A job without its policy checks. */
+function withoutPolicyChecks<T extends object>(job: T): Omit<T, 'policyChecks'> {
+  return Object.fromEntries(Object.entries(job).filter(([key]) => key !== 'policyChecks')) as Omit<
+    T,
+    'policyChecks'
+  >;
 }
 
 export interface RollbackPlan {

@@ -21,6 +21,8 @@ export interface RunProjects {
   readonly protectedEnvironment?: true;
   /** stepform.yaml's after_apply dispatches (absent when it has none). */
   readonly afterApply?: StepformConfig['after_apply'];
+  /** stepform.yaml's policies (absent when it has none). */
+  readonly policies?: StepformConfig['policies'];
 }
 
 /** The deepest folder that holds every dir ("." when they share none). */
@@ -69,5 +71,6 @@ export function runProjectsFor(
     maxParallel: config.max_parallel,
     ...(environmentConfig(config, environment).protected ? { protectedEnvironment: true } : {}),
     ...(config.after_apply.length > 0 ? { afterApply: config.after_apply } : {}),
+    ...(config.policies.length > 0 ? { policies: config.policies } : {}),
   };
 }

@@ -68,7 +68,8 @@ describe('parseConfig', () => {
     expect(config.environments?.preview?.ephemeral).toEqual({ default_ttl: '4h', max_ttl: '2d' });
     expect(config.policies[0]).toEqual({
       name: 'guardrails',
-      path: 'policy/',
+      // A folder of the repository, written without its trailing slash.
+      path: 'policy',
       on_failure: 'block',
       owners: ['alice'],
     });
@@ -165,6 +166,18 @@ describe('parseConfig', () => {
       `${minimal('  - { name: a, dir: a }')}\nafter_apply:\n  - dispatch: { repository: app, event_type: x }`,
       'stepform.yaml.after_apply.0.dispatch.repository',
       /owner\/name/,
+    ],
+    [
+      'a policy folder outside the repository',
+      `${minimal('  - { name: a, dir: a }')}\npolicies:\n  - { name: p, path: ../policy }`,
+      'stepform.yaml.policies.0.path',
+      /inside the repository/,
+    ],
+    [
+      'a policy namespace that is no Rego package',
+      `${minimal('  - { name: a, dir: a }')}\npolicies:\n  - { name: p, path: policy, namespaces: [1bad] }`,
+      'stepform.yaml.policies.0.namespaces.0',
+      /Rego package/,
     ],
     [
       'max_parallel 0',

@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ENVIRONMENT_NAME, PROJECT_DIR } from '../contracts/job-input.ts';
+import { ENVIRONMENT_NAME, POLICY_SET, PROJECT_DIR, USER_NAME } from '../contracts/job-input.ts';
 import {
   AFTER_APPLY,
   DEFAULT_MAX_PARALLEL,
@@ -72,7 +72,7 @@ const DURATION = z.string().refine((value) => {
   }
 }, 'must be a duration such as 90s, 30m, 4h, 2d or 1h30m');
 
-const APPROVER = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$/, 'must be a user name');
+const APPROVER = USER_NAME;
 
 const ENVIRONMENT = z.strictObject({
   approval: z
@@ -102,14 +102,8 @@ const PROJECT = z.strictObject({
   var_files: z.array(RELATIVE_PATH).optional(),
 });
 
-const POLICY = z.strictObject({
-  name: PROJECT_NAME,
-  /** A folder of Rego files, relative to the repository root. */
-  path: RELATIVE_PATH,
-  on_failure: z.enum(['block', 'warn']).default('block'),
-  owners: z.array(APPROVER).default([]),
-  namespaces: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)).optional(),
-});
+/** Checked the same way again where a run carries it to its plan jobs. */
+const POLICY = POLICY_SET;
 
 // Defined with the run input, which carries them from the file to the apply.
 export { AFTER_APPLY, GITHUB_REPOSITORY };

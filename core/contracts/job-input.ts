@@ -137,6 +137,46 @@ export type Backend = z.output<typeof BACKEND>;
  */
 export const BATCH_ARTIFACTS_ROOT = '/artifacts';
 
+/** A project's name in stepform.yaml (and in lock keys, run records and PR comments). */
+export const PROJECT_NAME = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+    'must be 1-63 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
+  );
+
+/** A person's name as approvers and policy owners are listed. */
+export const USER_NAME = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$/, 'must be a user name');
+
+/** stepform.yaml's policy set: a folder of Rego checked against each plan (core/policy.ts). */
+export const POLICY_SET = z.strictObject({
+  name: PROJECT_NAME,
+  /** A folder of Rego files inside the repository, relative to its root. */
+  path: PROJECT_DIR,
+  /** block: a failed check stops the run before its approval, unless an owner overrides it. */
+  on_failure: z.enum(['block', 'warn']).default('block'),
+  owners: z.array(USER_NAME).max(50).default([]),
+  /** The Rego packages whose deny and warn rules count (conftest's default: main). */
+  namespaces: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'must be a Rego package name'))
+    .min(1)
+    .max(16)
+    .optional(),
+});
+export type PolicySet = z.output<typeof POLICY_SET>;
+
+/** The policy checks a plan job runs on its plan, and what the policies may read besides it. */
+export const POLICY_CHECKS = z.strictObject({
+  sets: z.array(POLICY_SET).min(1).max(16),
+  /** The project's name (its folder's when stepform.yaml names none). */
+  project: z.string().min(1).max(200),
+  /** The environment is `protected: true` in stepform.yaml. */
+  protected: z.boolean(),
+});
+export type PolicyChecks = z.output<typeof POLICY_CHECKS>;
+
 const COMMON = {
   runId: RUN_ID,
   repository: REPOSITORY,
@@ -161,9 +201,13 @@ export const PLAN_REF = z.strictObject({
 export type PlanRef = z.output<typeof PLAN_REF>;
 
 export const JOB = z.discriminatedUnion('verb', [
-  z.strictObject({ ...COMMON, verb: z.literal('plan') }),
+  z.strictObject({ ...COMMON, verb: z.literal('plan'), policyChecks: POLICY_CHECKS.optional() }),
   z.strictObject({ ...COMMON, verb: z.literal('apply'), plan: PLAN_REF }),
-  z.strictObject({ ...COMMON, verb: z.literal('plan-apply') }),
+  z.strictObject({
+    ...COMMON,
+    verb: z.literal('plan-apply'),
+    policyChecks: POLICY_CHECKS.optional(),
+  }),
   z.strictObject({ ...COMMON, verb: z.literal('destroy') }),
   z.strictObject({
     ...COMMON,

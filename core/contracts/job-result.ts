@@ -4,6 +4,7 @@
 // named error instead of a wrong field read later.
 import { z } from 'zod';
 import { JobLost } from '../errors.ts';
+import { POLICY_RESULT } from '../policy.ts';
 import { VERBS } from './job-input.ts';
 
 export const RESULT_FILE = 'result.json';
@@ -86,6 +87,8 @@ export const JOB_RESULT = z.strictObject({
   /** Whether a plan was applied by this job. */
   applied: z.boolean().optional(),
   summary: PLAN_SUMMARY.optional(),
+  /** A plan's policy checks, one per policy set (absent: the job checked none). */
+  policy: z.array(POLICY_RESULT).max(16).optional(),
   /** After an apply, the root module's outputs; sensitive values masked. */
   outputs: z.record(z.string(), MASKED_OUTPUT).optional(),
   plan: z

@@ -6,7 +6,9 @@ import { commandProblem } from '../terraform-commands.ts';
 import {
   COMMIT_SHA,
   ENVIRONMENT_NAME,
+  POLICY_SET,
   PROJECT_DIR,
+  PROJECT_NAME,
   REPOSITORY,
   REPOSITORY_FILE,
   RUN_ID,
@@ -26,13 +28,7 @@ export const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
  */
 export const MAX_TTL_SECONDS = DEFAULT_TTL_BOUNDS.maxMs / 1000;
 
-/** A project's name in stepform.yaml (and in lock keys, run records and PR comments). */
-export const PROJECT_NAME = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
-    'must be 1-63 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
-  );
+export { PROJECT_NAME, POLICY_SET };
 
 /** A GitHub repository as owner/name (an after_apply dispatch's target). */
 export const GITHUB_REPOSITORY = z
@@ -103,6 +99,8 @@ export const RUN_INPUT = z
     protectedEnvironment: z.boolean().optional(),
     /** stepform.yaml's after_apply: sent by Notify once the run applied (best effort). */
     afterApply: z.array(AFTER_APPLY).max(10).optional(),
+    /** stepform.yaml's policies: checked on every plan of a plan or plan-apply run. */
+    policies: z.array(POLICY_SET).min(1).max(16).optional(),
     /** How many projects of one layer run at once (stepform.yaml's max_parallel; default 4). */
     maxParallel: z.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional(),
   })

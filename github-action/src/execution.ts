@@ -82,6 +82,7 @@ export function runInput(
       ...(selection.maxParallel === undefined ? {} : { maxParallel: selection.maxParallel }),
       ...(selection.protectedEnvironment ? { protectedEnvironment: true } : {}),
       ...(selection.afterApply === undefined ? {} : { afterApply: selection.afterApply }),
+      ...(selection.policies === undefined ? {} : { policies: selection.policies }),
       environment: inputs.environment,
       // A destroy from a workflow (a closed pull request's) is unattended, as the TTL
       // schedule's: auto-approved, except in a protected environment, where PrepareRun makes

@@ -313,7 +313,14 @@ export async function runInputFromFlags(
   if (selection.nothing !== undefined) {
     return { nothing: selection.nothing, workflow, environment, commit, base: selection.base };
   }
-  const { projectDir, projects, maxParallel, afterApply, environmentConfig: settings } = selection;
+  const {
+    projectDir,
+    projects,
+    maxParallel,
+    afterApply,
+    policies,
+    environmentConfig: settings,
+  } = selection;
   // stepform.yaml's `approval.required`: every apply and destroy there waits, whatever
   // --auto-approve says; so does every destroy of a protected environment (PrepareRun).
   const approvalRequired = settings?.approval?.required === true;
@@ -360,6 +367,7 @@ export async function runInputFromFlags(
         }),
         ...(selection.protectedEnvironment ? { protectedEnvironment: true } : {}),
         ...(afterApply === undefined ? {} : { afterApply }),
+        ...(policies === undefined ? {} : { policies }),
         ...(ttlMs === undefined ? {} : { ttlSeconds: Math.round(ttlMs / 1000) }),
         ...(projects === undefined ? {} : { projects }),
         ...(maxParallel === undefined ? {} : { maxParallel }),
