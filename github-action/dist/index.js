@@ -82157,6 +82157,28 @@ var BACKEND = external_exports.discriminatedUnion("type", [
     kmsKeyId: external_exports.string().regex(/^[A-Za-z0-9:/_-]{1,2048}$/, "must be a KMS key id, alias or ARN").optional()
   })
 ]);
+var PROJECT_NAME = external_exports.string().regex(
+  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+  'must be 1-63 characters of letters, digits, "_", "." and "-", starting with a letter or digit'
+);
+var USER_NAME = external_exports.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$/, "must be a user name");
+var POLICY_SET = external_exports.strictObject({
+  name: PROJECT_NAME,
+  /** A folder of Rego files inside the repository, relative to its root. */
+  path: PROJECT_DIR,
+  /** block: a failed check stops the run before its approval, unless an owner overrides it. */
+  on_failure: external_exports.enum(["block", "warn"]).default("block"),
+  owners: external_exports.array(USER_NAME).max(50).default([]),
+  /** The Rego packages whose deny and warn rules count (conftest's default: main). */
+  namespaces: external_exports.array(external_exports.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, "must be a Rego package name")).min(1).max(16).optional()
+});
+var POLICY_CHECKS = external_exports.strictObject({
+  sets: external_exports.array(POLICY_SET).min(1).max(16),
+  /** The project's name (its folder's when stepform.yaml names none). */
+  project: external_exports.string().min(1).max(200),
+  /** The environment is `protected: true` in stepform.yaml. */
+  protected: external_exports.boolean()
+});
 var COMMON = {
   runId: RUN_ID,
   repository: REPOSITORY,
@@ -82178,9 +82200,13 @@ var PLAN_REF = external_exports.strictObject({
   sha256: SHA256_HEX
 });
 var JOB = external_exports.discriminatedUnion("verb", [
-  external_exports.strictObject({ ...COMMON, verb: external_exports.literal("plan") }),
+  external_exports.strictObject({ ...COMMON, verb: external_exports.literal("plan"), policyChecks: POLICY_CHECKS.optional() }),
   external_exports.strictObject({ ...COMMON, verb: external_exports.literal("apply"), plan: PLAN_REF }),
-  external_exports.strictObject({ ...COMMON, verb: external_exports.literal("plan-apply") }),
+  external_exports.strictObject({
+    ...COMMON,
+    verb: external_exports.literal("plan-apply"),
+    policyChecks: POLICY_CHECKS.optional()
+  }),
   external_exports.strictObject({ ...COMMON, verb: external_exports.literal("destroy") }),
   external_exports.strictObject({
     ...COMMON,
@@ -82442,10 +82468,6 @@ function commandProblem(args) {
 var WORKFLOWS = ["plan", "plan-apply", "ephemeral", "destroy", "ttl", "command"];
 var MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
 var MAX_TTL_SECONDS = DEFAULT_TTL_BOUNDS.maxMs / 1e3;
-var PROJECT_NAME = external_exports.string().regex(
-  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
-  'must be 1-63 characters of letters, digits, "_", "." and "-", starting with a letter or digit'
-);
 var GITHUB_REPOSITORY = external_exports.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be owner/name of a GitHub repository");
 var AFTER_APPLY = external_exports.strictObject({
   dispatch: external_exports.strictObject({
@@ -82493,6 +82515,8 @@ var RUN_INPUT = external_exports.strictObject({
   protectedEnvironment: external_exports.boolean().optional(),
   /** stepform.yaml's after_apply: sent by Notify once the run applied (best effort). */
   afterApply: external_exports.array(AFTER_APPLY).max(10).optional(),
+  /** stepform.yaml's policies: checked on every plan of a plan or plan-apply run. */
+  policies: external_exports.array(POLICY_SET).min(1).max(16).optional(),
   /** How many projects of one layer run at once (stepform.yaml's max_parallel; default 4). */
   maxParallel: external_exports.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional()
 }).superRefine((run2, ctx) => {
@@ -82571,6 +82595,7 @@ function runInput(runId, inputs, github, selection = {}) {
       ...selection.maxParallel === void 0 ? {} : { maxParallel: selection.maxParallel },
       ...selection.protectedEnvironment ? { protectedEnvironment: true } : {},
       ...selection.afterApply === void 0 ? {} : { afterApply: selection.afterApply },
+      ...selection.policies === void 0 ? {} : { policies: selection.policies },
       environment: inputs.environment,
       // A destroy from a workflow (a closed pull request's) is unattended, as the TTL
       // schedule's: auto-approved, except in a protected environment, where PrepareRun makes
@@ -83034,7 +83059,7 @@ var DURATION = external_exports.string().refine((value) => {
     return false;
   }
 }, "must be a duration such as 90s, 30m, 4h, 2d or 1h30m");
-var APPROVER = external_exports.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$/, "must be a user name");
+var APPROVER = USER_NAME;
 var ENVIRONMENT = external_exports.strictObject({
   approval: external_exports.strictObject({
     /** Every apply here waits for an approval, whatever --auto-approve says. */
@@ -83057,14 +83082,7 @@ var PROJECT = external_exports.strictObject({
   workspace: WORKSPACE.optional(),
   var_files: external_exports.array(RELATIVE_PATH).optional()
 });
-var POLICY = external_exports.strictObject({
-  name: PROJECT_NAME,
-  /** A folder of Rego files, relative to the repository root. */
-  path: RELATIVE_PATH,
-  on_failure: external_exports.enum(["block", "warn"]).default("block"),
-  owners: external_exports.array(APPROVER).default([]),
-  namespaces: external_exports.array(external_exports.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)).optional()
-});
+var POLICY = POLICY_SET;
 var STEPFORM_CONFIG = external_exports.strictObject({
   $schema: external_exports.string().optional(),
   version: external_exports.literal(1, "must be 1"),
@@ -83375,7 +83393,8 @@ function runProjectsFor(config2, environment, selected, files) {
     projectDir: commonDir(projects.map((p3) => p3.dir)),
     maxParallel: config2.max_parallel,
     ...environmentConfig(config2, environment).protected ? { protectedEnvironment: true } : {},
-    ...config2.after_apply.length > 0 ? { afterApply: config2.after_apply } : {}
+    ...config2.after_apply.length > 0 ? { afterApply: config2.after_apply } : {},
+    ...config2.policies.length > 0 ? { policies: config2.policies } : {}
   };
 }
 
