@@ -17,6 +17,7 @@ import {
 import { type PolicyData, policyOutcome } from '../../core/policy.ts';
 import { type Opa, resolveOpa } from '../../toolchain/opa.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
+import { run } from '../../toolchain/process.ts';
 import { rejection } from '../../test/support/caught.ts';
 import { type PolicyCheck, evaluatePolicies, opaEvalArgs } from './policy.ts';
 
@@ -72,6 +73,22 @@ async function repository(files: Record<string, string>): Promise<string> {
   }
   return root;
 }
+
+describe('the example policies (terraform/policies) as OPA reads them', () => {
+  it('compile in strict mode and are formatted as opa fmt formats them', async () => {
+    const folder = join(REPO_ROOT, 'terraform', 'policies');
+    const strict = await run(opa.path, ['check', '--strict', folder]);
+    expect({ exitCode: strict.exitCode, output: strict.stdout + strict.stderr }).toEqual({
+      exitCode: 0,
+      output: '',
+    });
+    const format = await run(opa.path, ['fmt', '--list', folder]);
+    expect({ exitCode: format.exitCode, unformatted: format.stdout }).toEqual({
+      exitCode: 0,
+      unformatted: '',
+    });
+  });
+});
 
 describe('the example policies (terraform/policies) on real plans', () => {
   it('pass a plan that only creates', async () => {
