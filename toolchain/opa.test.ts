@@ -1,6 +1,6 @@
 // The OPA set-up builds: the pinned version, the recorded build, found the way jobs find it.
-import { describe, expect, it } from '@jest/globals';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolchainMissing } from '../core/errors.ts';
@@ -18,6 +18,16 @@ import { builtOpaPath } from './paths.ts';
 import { OPA_VERSION } from './pins.ts';
 
 describe('OPA', () => {
+  const made: string[] = [];
+  const scratch = async (prefix: string): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), `stepform-${prefix}-`));
+    made.push(dir);
+    return dir;
+  };
+  afterAll(async () => {
+    for (const dir of made) await rm(dir, { recursive: true, force: true });
+  });
+
   it('is built by set-up into the cache, as the recorded build', async () => {
     const opa = await resolveOpa({ ...process.env, STEPFORM_OPA: undefined });
     expect(opa).toEqual({
@@ -47,7 +57,7 @@ describe('OPA', () => {
   });
 
   it('refuses a program that is not OPA, and an OPA older than 1.0 (Rego v0)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'stepform-fake-opa-'));
+    const dir = await scratch('fake-opa');
     const fake = async (name: string, output: string) => {
       const path = join(dir, name);
       await writeFile(path, `#!/bin/sh\necho '${output}'\n`, { mode: 0o755 });
@@ -64,7 +74,7 @@ describe('OPA', () => {
   });
 
   it('says what to do when there is none', async () => {
-    const cache = await mkdtemp(join(tmpdir(), 'stepform-no-opa-'));
+    const cache = await scratch('no-opa');
     const error = await rejection(resolveOpa({ PATH: '', STEPFORM_CACHE_DIR: cache }));
     expect((error as Error).message).toMatch(
       /no OPA 1\.22\.4 built yet .*; no opa on PATH\): run `npm run setup`/,

@@ -3,8 +3,8 @@
 // (test/fixtures/plans/), and on hand-written AWS plans (test/fixtures/policy-plans/).
 // There is no AWS provider here, so those are written by hand in the exact shape of
 // `terraform show -json` (format 1.2: resource_changes with change.actions/before/after).
-import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PolicyConfig, parseConfig } from '../../core/config/stepform-config.ts';
@@ -46,10 +46,21 @@ const EXAMPLES = policies(`
 
 let opa: Opa;
 let workDir: string;
+/** Every folder the tests make, removed at the end. */
+const made: string[] = [];
+const scratch = async (prefix: string): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), `stepform-${prefix}-`));
+  made.push(dir);
+  return dir;
+};
 
 beforeAll(async () => {
   opa = await resolveOpa(process.env);
-  workDir = await mkdtemp(join(tmpdir(), 'stepform-policy-'));
+  workDir = await scratch('policy');
+});
+
+afterAll(async () => {
+  for (const dir of made) await rm(dir, { recursive: true, force: true });
 });
 
 function check(overrides: Partial<PolicyCheck>): PolicyCheck {
@@ -66,7 +77,7 @@ function check(overrides: Partial<PolicyCheck>): PolicyCheck {
 
 /** A throwaway repository holding `files` (path → text). */
 async function repository(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'stepform-policy-repo-'));
+  const root = await scratch('policy-repo');
   for (const [path, text] of Object.entries(files)) {
     await mkdir(join(root, path, '..'), { recursive: true });
     await writeFile(join(root, path), text);
