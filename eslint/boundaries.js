@@ -41,8 +41,9 @@ export const ZONES = [
       // The artifacts adapter, for results and plans on Batch.
       'adapters/aws/s3.ts',
       'adapters/aws/aws-errors.ts',
-      // The engine and mirror lookup the image carries (its Dockerfile copies toolchain/*.ts).
+      // The engine, OPA and mirror lookup the image carries (its Dockerfile copies toolchain/*.ts).
       'toolchain/engine.ts',
+      'toolchain/opa.ts',
       'toolchain/paths.ts',
       'toolchain/process.ts',
       'toolchain/provider-mirror.ts',

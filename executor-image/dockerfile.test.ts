@@ -10,6 +10,8 @@ import { LOCKED_MODULES } from '../toolchain/lock-providers.ts';
 import { REPO_ROOT } from '../toolchain/paths.ts';
 import {
   MIRROR_HOSTNAMES,
+  OPA_PACKAGE,
+  OPA_VERSION,
   OPENTOFU_PACKAGE,
   OPENTOFU_VERSION,
   PROVIDER_GO_TOOLCHAIN,
@@ -120,6 +122,22 @@ describe('executor-image/Dockerfile', () => {
       expect(text).toContain(` ${pin.goPackage}`);
       expect(text).toContain(`/${pin.namespace}/${pin.type}/\${${version}}/`);
     }
+  });
+
+  it('builds the pinned OPA with the pinned toolchain and checks its committed SHA-256', () => {
+    const argument = instructions.find(
+      (i) => i.keyword === 'ARG' && i.args.startsWith('OPA_VERSION='),
+    );
+    expect(argument?.args).toBe(`OPA_VERSION=${OPA_VERSION}`);
+    const build = all('RUN').find(({ args }) => args.includes(` ${OPA_PACKAGE}`));
+    expect(build?.args).toContain(`GOTOOLCHAIN=${PROVIDER_GO_TOOLCHAIN} `);
+    expect(build?.args).toContain("-trimpath -buildvcs=false -ldflags='-s -w'");
+    // The checksum file of toolchain/opa-build.ts, for the target platform, or the build fails.
+    expect(build?.args).toContain('${TARGETOS}_${TARGETARCH}/opa');
+    expect(build?.args).toMatch(/test -s \/tmp\/opa\.sha256 && sha256sum -c \/tmp\/opa\.sha256$/);
+    expect(text).toMatch(/^COPY toolchain\/go\/opa\/ \.\/$/m);
+    expect(text).toMatch(/^COPY --from=opa .* \/usr\/local\/bin\/opa$/m);
+    expect(text).toContain('STEPFORM_OPA=/usr/local/bin/opa');
   });
 
   it('builds the providers with the pinned Go toolchain, as toolchain/go-build.ts does', () => {

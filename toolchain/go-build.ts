@@ -9,8 +9,8 @@ import { run } from './process.ts';
 export const GO_MODULES_DIR = join(REPO_ROOT, 'toolchain', 'go');
 
 export interface GoBuild {
-  /** Wrapper module folder under toolchain/go/ (`opentofu` or `providers`). */
-  readonly module: 'opentofu' | 'providers';
+  /** Wrapper module folder under toolchain/go/. */
+  readonly module: 'opentofu' | 'opa' | 'providers';
   readonly goPackage: string;
   readonly output: string;
   readonly os: string;
@@ -30,7 +30,7 @@ export async function goBuild(build: GoBuild, env: NodeJS.ProcessEnv = process.e
   const go = await whichOnPath('go', env);
   if (!go) {
     throw new ToolchainMissing(
-      'Go is not on PATH: it is needed to compile OpenTofu and the providers. Install Go 1.26 ' +
+      'Go is not on PATH: it is needed to compile OpenTofu, OPA and the providers. Install Go 1.26 ' +
         '(https://go.dev/dl/ or your package manager), or put tofu/terraform on PATH.',
     );
   }

@@ -31,6 +31,11 @@ export function builtTofuPath(env: Env, version: string): string {
   return join(cacheRoot(env), 'opentofu', version, `${os}_${arch}`, 'tofu');
 }
 
+/** Where the pinned OPA is compiled to, keyed by version and platform (this one by default). */
+export function builtOpaPath(env: Env, version: string, platform = goPlatform()): string {
+  return join(cacheRoot(env), 'opa', version, `${platform.os}_${platform.arch}`, 'opa');
+}
+
 /** The read-only provider mirror: $STEPFORM_PROVIDER_MIRROR (the image sets it), else the cache. */
 export function providerMirrorDir(env: Env): string {
   return env.STEPFORM_PROVIDER_MIRROR ?? join(cacheRoot(env), 'providers', 'mirror');

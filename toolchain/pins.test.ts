@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GO_MODULES_DIR } from './go-build.ts';
 import { LOCKED_MODULES } from './lock-providers.ts';
 import { REPO_ROOT } from './paths.ts';
-import { MIRROR_HOSTNAMES, OPENTOFU_VERSION, PROVIDERS } from './pins.ts';
+import { MIRROR_HOSTNAMES, OPA_VERSION, OPENTOFU_VERSION, PROVIDERS } from './pins.ts';
 
 const goMod = (module: string) => readFile(join(GO_MODULES_DIR, module, 'go.mod'), 'utf8');
 
@@ -13,6 +13,12 @@ describe('pins', () => {
   it('builds the OpenTofu version that pins.ts names', async () => {
     expect(await goMod('opentofu')).toMatch(
       new RegExp(`^require github.com/opentofu/opentofu v${OPENTOFU_VERSION}$`, 'm'),
+    );
+  });
+
+  it('builds the OPA version that pins.ts names', async () => {
+    expect(await goMod('opa')).toMatch(
+      new RegExp(`^require github.com/open-policy-agent/opa v${OPA_VERSION}$`, 'm'),
     );
   });
 

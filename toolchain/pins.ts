@@ -9,8 +9,16 @@ export const OPENTOFU_VERSION = '1.12.6';
 export const OPENTOFU_PACKAGE = 'github.com/opentofu/opentofu/cmd/tofu';
 
 /**
- * Providers are built with exactly this Go toolchain (GOTOOLCHAIN), -trimpath and CGO off,
- * so the binary, and the h1: hash in the committed lock files, is the same on every machine.
+ * OPA 1.22.4, the policy engine (README: why OPA and not conftest). Built by set-up with the
+ * provider toolchain below, so its SHA-256 is the same on every machine (go/opa/opa.sha256).
+ */
+export const OPA_VERSION = '1.22.4';
+export const OPA_PACKAGE = 'github.com/open-policy-agent/opa';
+
+/**
+ * Providers and OPA are built with exactly this Go toolchain (GOTOOLCHAIN), -trimpath and CGO
+ * off, so each binary, and the hash committed for it (the h1: in the lock files, OPA's
+ * go/opa/opa.sha256), is the same on every machine.
  */
 export const PROVIDER_GO_TOOLCHAIN = 'go1.26.8';
 

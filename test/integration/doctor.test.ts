@@ -15,6 +15,7 @@ describe('stepform doctor', () => {
     expect(ran.stdout).toMatch(
       /^ok +provider hashicorp\/time 0\.14\.2 +in mirror .*hash matches the example lock file/m,
     );
+    expect(ran.stdout).toMatch(/^ok +opa +OPA \d+\.\d+\.\d+ at /m);
     expect(ran.stdout.trimEnd().endsWith('all ready')).toBe(true);
   });
 
@@ -29,6 +30,7 @@ describe('stepform doctor', () => {
       'node',
       'engine',
       'provider hashicorp/time 0.14.2',
+      'opa',
       'git',
     ]);
   });
@@ -44,7 +46,9 @@ describe('stepform doctor', () => {
     expect(ran.stdout).toMatch(
       /^MISSING +provider hashicorp\/time 0\.14\.2 +missing from the mirror/m,
     );
-    expect(ran.stdout).toContain('not ready: 2 problem(s) above');
+    expect(ran.stdout).toMatch(/^MISSING +opa +no usable OPA to check policies with/m);
+    expect(ran.stdout).toContain('fix: run `npm run setup` to compile the pinned OPA');
+    expect(ran.stdout).toContain('not ready: 3 problem(s) above');
   });
 
   it('exits 2 on an unknown verb', async () => {
