@@ -4,9 +4,10 @@
 // infrastructure that no commit made. Once applied, `stepform drift` plans what was applied:
 // no drift (exit 0); the file changed, drift (exit 3) with one issue opened in the local code
 // host, the same issue updated while the drift lasts, closed once the file is back
-// (drift_cleared); and a project whose lock a live run holds is skipped, saying so.
+// (drift_cleared); a check that fails fails the run (exit 1); and a project whose lock a
+// live run holds is skipped, saying so.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
 import { DRIFT_LABEL, driftIssueTitle } from '../../core/drift.ts';
@@ -177,6 +178,22 @@ describe('stepform drift', () => {
     expect(phases(again.json.runId ?? '')).toEqual(['no_changes']);
     expect((await issues()).map((i) => [i.number, i.state])).toEqual([[1, 'closed']]);
   }, 240_000);
+
+  it('fails with exit 1 when a check fails, reporting the projects it did check', async () => {
+    // The file gone: file() fails, and so does outside's plan.
+    await rm(outsideFile);
+    try {
+      const { exitCode, json, stderr } = await drift();
+      expect(exitCode).toBe(1);
+      expect(json.status).toBe('failed');
+      expect(project(json, 'outside')).toMatchObject({ status: 'failed' });
+      expect(project(json, 'hello')).toMatchObject({ status: 'no_drift' });
+      expect(phases(json.runId ?? '')).toEqual(['failed']);
+      expect(stderr).toContain('outside');
+    } finally {
+      await writeFile(outsideFile, 'as applied\n');
+    }
+  }, 180_000);
 
   it('skips a project whose lock a live run holds, and says whose', async () => {
     // A change to hello, so that its apply waits for an approval, holding hello's lock.
