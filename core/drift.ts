@@ -3,7 +3,7 @@
 // (drifted, no drift, drift cleared), and the one code-host issue per environment and project
 // that tells of it. Pure, but for the ports it is handed.
 import { z } from 'zod';
-import { COMMIT_SHA } from './contracts/job-input.ts';
+import { COMMIT_SHA, PROJECT_DIR } from './contracts/job-input.ts';
 import { RUN_INPUT, type RunContext } from './contracts/workflow-input.ts';
 import type { PlanDiff } from './plan-diff.ts';
 import type { PlanSummary } from './plan-summary.ts';
@@ -17,7 +17,6 @@ import {
   ZERO_COUNTS,
   totalOf,
 } from './project-results.ts';
-import { PROJECT_DIR } from './contracts/job-input.ts';
 import type { PreparedRun } from './run.ts';
 import { parseInput } from './validation.ts';
 

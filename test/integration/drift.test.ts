@@ -173,9 +173,13 @@ describe('stepform drift', () => {
     expect(all[0]?.comments).toEqual([expect.stringContaining('No drift any more')]);
 
     // Nothing left to clear: the next check is plain no drift, and the closed issue stays so.
-    const again = await drift();
+    // Without --env it covers every environment with an applied commit: here dev alone.
+    const again = await ws.cli(['drift', '--json']);
     expect(again.exitCode).toBe(0);
-    expect(phases(again.json.runId ?? '')).toEqual(['no_changes']);
+    const everywhere = parseJson(again) as DriftJson;
+    expect(everywhere.runs.map((run) => run.phase)).toEqual(['no_changes']);
+    expect(everywhere.projects.map((p) => p.status)).toEqual(['no_drift', 'no_drift']);
+    expect(phases(everywhere.runId ?? '')).toEqual(['no_changes']);
     expect((await issues()).map((i) => [i.number, i.state])).toEqual([[1, 'closed']]);
   }, 240_000);
 
