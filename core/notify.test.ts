@@ -37,6 +37,17 @@ function fakePorts(overrides: Partial<NotifyPortsLike> = {}) {
 
 const NOW = new Date('2026-11-23T10:00:00.000Z');
 
+/** A code host that these notices never ask about issues (only drift runs do). */
+const NO_ISSUES: Pick<
+  CodeHostPort,
+  'findOpenIssue' | 'createIssue' | 'updateIssue' | 'commentOnIssue'
+> = {
+  findOpenIssue: async () => Promise.reject(new Error('no issue expected')),
+  createIssue: async () => Promise.reject(new Error('no issue expected')),
+  updateIssue: async () => Promise.reject(new Error('no issue expected')),
+  commentOnIssue: async () => Promise.reject(new Error('no issue expected')),
+};
+
 describe('notifyStep', () => {
   it('publishes the status event, posts to chat, records the summary and writes the comment', async () => {
     const { ports, events, chats, details, comments } = fakePorts();
@@ -150,6 +161,7 @@ describe('notifyStep', () => {
         void calls.push(`deployment ${d.environment} ${d.state}`),
       isOnDefaultBranch: async () => Promise.resolve(true),
       dispatchRepositoryEvent: async () => void calls.push('dispatch'),
+      ...NO_ISSUES,
     };
     const { ports } = fakePorts({ codeHost });
     await notifyStep(
@@ -214,6 +226,7 @@ describe('a rollback, as each phase tells it', () => {
       recordDeployment: async (_commit, d) => void calls.push(`deployment ${d.state}`),
       isOnDefaultBranch: async () => Promise.resolve(true),
       dispatchRepositoryEvent: async () => void calls.push('dispatch'),
+      ...NO_ISSUES,
     };
     const { ports, events, chats, comments } = fakePorts();
     const rollback = { commit: ROLLBACK.commit, failedCommit: ROLLBACK.failedCommit };
@@ -541,5 +554,99 @@ describe('notifyStep after a decision (the actor)', () => {
     const report = await notifyStep({ run: RUN, phase: 'applied' }, broken.ports, NOW);
     expect(broken.events[0]).not.toHaveProperty('actor');
     expect(report.failed).toEqual(['actor: table unreachable']);
+  });
+});
+
+describe('notifyStep of a drift run', () => {
+  const DRIFT_RUN = { ...RUN, workflow: 'drift' as const, pullRequest: 7 };
+  const report = (name: string, status: string, cleared = false) => ({
+    name,
+    dir: `infra/${name}`,
+    layer: 0,
+    status,
+    commit: status === 'skipped' ? null : 'c'.repeat(40),
+    cleared,
+    hasChanges: status === 'drifted',
+    summary: { add: 0, change: status === 'drifted' ? 1 : 0, destroy: 0, replace: 0, import: 0 },
+    ...(status === 'skipped'
+      ? { note: 'locked by run r-1 until 2026-11-23T11:00:00.000Z' }
+      : { resultLocation: `/artifacts/${name}/plan` }),
+  });
+  const DRIFT = {
+    failed: false,
+    drifted: true,
+    cleared: false,
+    summary: { add: 0, change: 1, destroy: 0, replace: 0, import: 0 },
+    projects: [report('app', 'drifted'), report('db', 'no_drift'), report('dns', 'skipped')],
+  };
+
+  it('tells each project’s status in the event, names the drifted in chat, and opens its issue', async () => {
+    // Prepare: a code host with no open issue; its PR comment and statuses must stay unused
+    const calls: string[] = [];
+    const codeHost: CodeHostPort = {
+      upsertPullRequestComment: async () => void calls.push('comment'),
+      setCommitStatus: async () => void calls.push('status'),
+      recordDeployment: async () => void calls.push('deployment'),
+      isOnDefaultBranch: async () => Promise.resolve(true),
+      dispatchRepositoryEvent: async () => void calls.push('dispatch'),
+      findOpenIssue: async (label, title) => {
+        calls.push(`find ${label} ${title}`);
+        return Promise.resolve(undefined);
+      },
+      createIssue: async ({ title, labels }) => {
+        calls.push(`create ${title} ${labels.join(',')}`);
+        return Promise.resolve({ number: 3, title, state: 'open' as const });
+      },
+      updateIssue: async () => void calls.push('update'),
+      commentOnIssue: async () => void calls.push('issue comment'),
+    };
+    const { ports, events, chats, details, comments } = fakePorts({ codeHost });
+
+    // Act
+    const notified = await notifyStep(
+      { run: DRIFT_RUN, phase: 'drifted', drift: DRIFT },
+      ports,
+      NOW,
+    );
+
+    // Assess
+    expect(notified).toEqual({
+      delivered: ['status', 'chat', 'issue app', 'issue db'],
+      failed: [],
+    });
+    expect(events[0]).toMatchObject({
+      workflow: 'drift',
+      phase: 'drifted',
+      projects: [
+        { name: 'app', status: 'drifted', summary: { add: 0, change: 1, destroy: 0 } },
+        { name: 'db', status: 'no_drift' },
+        { name: 'dns', status: 'skipped' },
+      ],
+    });
+    expect(chats[0]?.text).toContain('drifted: app (+0 ~1 -0)');
+    expect(calls).toEqual([
+      'find stepform-drift Drift: app in dev',
+      'create Drift: app in dev stepform-drift',
+      'find stepform-drift Drift: db in dev',
+    ]);
+    expect(details).toEqual([{ issues: [{ project: 'app', issue: 3, action: 'opened' }] }]);
+    expect(comments).toEqual([]);
+  });
+
+  it('keeps its issues locally through the issues port, and reports a failed one without failing', async () => {
+    const { ports } = fakePorts({
+      issues: {
+        findOpenIssue: async () => Promise.reject(new Error('disk full')),
+        createIssue: async () => Promise.reject(new Error('unused')),
+        updateIssue: async () => Promise.reject(new Error('unused')),
+        commentOnIssue: async () => Promise.reject(new Error('unused')),
+      },
+    });
+    const notified = await notifyStep(
+      { run: DRIFT_RUN, phase: 'drifted', drift: DRIFT },
+      ports,
+      NOW,
+    );
+    expect(notified.failed).toEqual(['issue app: disk full', 'issue db: disk full']);
   });
 });

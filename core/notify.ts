@@ -29,9 +29,15 @@ import { commentMarker, renderPrComment } from './pr-comment.ts';
 import { environmentCommentMarker, renderEnvironmentComment } from './environment-comment.ts';
 import { PHASES, type Phase, statusEvent } from './contracts/status-event.ts';
 import type { PlanDiff } from './plan-diff.ts';
-import type { SlackProject } from './slack-message.ts';
+import type { SlackDrift, SlackProject } from './slack-message.ts';
 import { PLAN_STEP } from './run.ts';
 import { parseInput } from './validation.ts';
+import {
+  COLLECTED_DRIFT,
+  type DriftIssueAction,
+  type DriftIssueHost,
+  reportDriftIssue,
+} from './drift.ts';
 
 export const NOTIFY_INPUT = z.looseObject({
   run: RUN_INPUT,
@@ -75,6 +81,8 @@ export const NOTIFY_INPUT = z.looseObject({
   /** A command run: the command that will run (awaiting approval) or ran. */
   command: z.looseObject({ name: z.string(), args: z.array(z.string()) }).optional(),
   approval: z.unknown().optional(),
+  /** A drift run (CollectDrift's output): each project's check. */
+  drift: COLLECTED_DRIFT.optional(),
   links: z.strictObject({ approve: z.string(), reject: z.string() }).optional(),
   /** With the links: lets Slack's interactive buttons name the approval they decide. */
   approvalId: z.string().optional(),
@@ -93,6 +101,8 @@ export interface NotifyDetail {
   readonly projects?: readonly SlackProject[];
   /** Who decided the run's approval, on every notice after the decision. */
   readonly actor?: DecisionActor;
+  /** A drift run: what each project's check found. */
+  readonly drift?: SlackDrift;
   /** The same as a sentence: `Approved by alice via the CLI at …`. */
   readonly decision?: string;
 }
@@ -115,6 +125,11 @@ export interface NotifyPorts {
   readonly chatMessage?: (run: RunContext, phase: Phase, detail: NotifyDetail) => ChatMessage;
   /** The run's approval, for who decided it (none: no actor is shown). */
   readonly approvals?: Pick<ApprovalPort, 'latestForRun'>;
+  /**
+   * Where a drift run's issues are kept: the code host's by default; locally without GitHub,
+   * files in the Stepform home that outlive the run.
+   */
+  readonly issues?: DriftIssueHost;
 }
 
 /** Phases that come before any decision: no approval record is read for them. */
@@ -229,6 +244,7 @@ export async function notifyStep(
   const notice = parseInput(NOTIFY_INPUT, input, 'notify');
   const { run, phase } = notice;
   const report: NotifyReport = { delivered: [], failed: [] };
+  if (run.workflow === 'drift') return notifyDrift(notice, ports, now, report);
   // A run of one project tells of it as of any single job: its result.json.
   const projects = notice.projects?.projects ?? [];
   const resultLocation =
@@ -517,4 +533,131 @@ async function diffNear(
   if (own !== undefined) return own;
   const beside = /^(.*)\/apply\/?$/.exec(location)?.[1];
   return beside === undefined ? undefined : read(`${beside}/${PLAN_STEP}`);
+}
+
+/** The drift the chat tells of: drifted projects with their counts, cleared, skipped. */
+function slackDrift(drift: z.output<typeof COLLECTED_DRIFT>): SlackDrift {
+  const named = (status: string) => drift.projects.filter((p) => p.status === status);
+  return {
+    drifted: named('drifted').map((p) => ({ name: p.name, summary: p.summary })),
+    cleared: drift.projects.filter((p) => p.cleared).map((p) => p.name),
+    skipped: named('skipped').map((p) => ({ name: p.name, reason: p.note ?? 'skipped' })),
+    failed: named('failed').map((p) => p.name),
+  };
+}
+
+/**
+ * A drift run's notice: the status event (each project with its own status), the chat
+ * message naming the drifted projects, and per project its issue on the code host (opened,
+ * updated or closed: core/drift.ts). Pull-request comments, commit statuses and deployments
+ * are for runs of a change; a drift check is of what is already applied.
+ */
+async function notifyDrift(
+  notice: z.output<typeof NOTIFY_INPUT>,
+  ports: NotifyPorts,
+  now: Date,
+  report: NotifyReport,
+): Promise<NotifyReport> {
+  const { run, phase, drift } = notice;
+  const projects = drift?.projects ?? [];
+  const detail: NotifyDetail = {
+    ...(drift
+      ? { summary: drift.projects.reduce(addCounts, { add: 0, change: 0, destroy: 0 }) }
+      : {}),
+    ...(notice.error ? { error: notice.error } : {}),
+    ...(drift ? { drift: slackDrift(drift) } : {}),
+  };
+  const event = statusEvent(
+    {
+      runId: run.runId,
+      workflow: run.workflow,
+      environment: run.environment,
+      projects:
+        projects.length > 0
+          ? projects.map((p) => ({
+              name: p.name,
+              dir: p.dir,
+              status: p.status,
+              summary: p.summary,
+            }))
+          : runProjects(run).map((p) => ({ name: p.name, dir: p.dir })),
+      commit: run.commit,
+      phase,
+      ...(notice.error ? { message: statusLine(run, phase, detail) } : {}),
+    },
+    now,
+  );
+  try {
+    await ports.status.publish(event);
+    report.delivered.push('status');
+  } catch (error) {
+    throw new NotificationFailed(
+      `status event ${phase} not published: ${describeError(error).message}`,
+      { cause: error },
+    );
+  }
+  const attempt = async <T>(channel: string, send: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      const sent = await send();
+      report.delivered.push(channel);
+      return sent;
+    } catch (error) {
+      report.failed.push(`${channel}: ${describeError(error).message}`);
+      return undefined;
+    }
+  };
+  const { chat } = ports;
+  if (chat) {
+    await attempt('chat', () =>
+      chat.post(
+        ports.chatMessage?.(run, phase, detail) ?? {
+          text: driftText(statusLine(run, phase, detail), detail),
+        },
+      ),
+    );
+  }
+  const host = ports.issues ?? ports.codeHost;
+  if (host === undefined) return report;
+  const actions: DriftIssueAction[] = [];
+  // A skipped or failed check says nothing of drift: its issue stays as it is.
+  const checked = projects.filter((p) => p.status === 'drifted' || p.status === 'no_drift');
+  for (const project of checked) {
+    const location = project.resultLocation;
+    const planned = project.status === 'drifted' && location !== undefined;
+    const result = planned
+      ? await ports.artifacts.readResult(location).catch(() => undefined)
+      : undefined;
+    const diff = planned ? await diffNear(ports.artifacts, location) : undefined;
+    const action = await attempt(`issue ${project.name}`, () =>
+      reportDriftIssue(host, run, project, {
+        ...(result?.summary ? { summary: result.summary } : {}),
+        ...(diff === undefined ? {} : { diff }),
+      }),
+    );
+    if (action !== undefined) actions.push(action);
+  }
+  if (actions.length > 0) {
+    await ports.runs.addRunDetails(run.runId, { issues: actions }).catch((error: unknown) => {
+      report.failed.push(`issues record: ${describeError(error).message}`);
+    });
+  }
+  return report;
+}
+
+function addCounts(
+  total: { add: number; change: number; destroy: number },
+  project: { summary: { add: number; change: number; destroy: number } },
+): { add: number; change: number; destroy: number } {
+  return {
+    add: total.add + project.summary.add,
+    change: total.change + project.summary.change,
+    destroy: total.destroy + project.summary.destroy,
+  };
+}
+
+/** The plain-text chat line of a drift run: the status line, then who drifted. */
+function driftText(line: string, detail: NotifyDetail): string {
+  const drifted = detail.drift?.drifted ?? [];
+  if (drifted.length === 0) return line;
+  return `${line}\ndrifted: ${drifted.map((p) => `${p.name} (${formatCounts(p.summary)})`).join(', ')}`;
 }

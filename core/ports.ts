@@ -46,7 +46,20 @@ export interface EnvironmentRecord {
   readonly updatedAt: string;
 }
 
-/** What runs leave behind: the last good commit per environment and project, environments. */
+/** The last drift check of an environment and project: what made drift_cleared true. */
+export interface DriftState {
+  /** Whether the plan of the last applied commit had changes. */
+  readonly drifted: boolean;
+  /** The commit that was planned (the last applied one at the time). */
+  readonly commit: string;
+  readonly runId: string;
+  readonly at: string;
+}
+
+/**
+ * What runs leave behind: the last good commit per environment and project, environments,
+ * and each one's last drift check.
+ */
 export interface RecordPort {
   getLastGood(environment: string, projectDir: string): Promise<LastGoodCommit | undefined>;
   /** Only moves forward: a commit older (by `at`) than the stored one leaves it in place. */
@@ -55,6 +68,10 @@ export interface RecordPort {
   setEnvironment(record: EnvironmentRecord): Promise<void>;
   /** The record of the environment and project, if a run left one. */
   readEnvironment(environment: string, projectDir: string): Promise<EnvironmentRecord | undefined>;
+  /** The last drift check of the environment and project, if one was recorded. */
+  getDrift(environment: string, projectDir: string): Promise<DriftState | undefined>;
+  /** Only moves forward, as setLastGood: an older check (by `at`) leaves the stored one. */
+  setDrift(environment: string, projectDir: string, state: DriftState): Promise<void>;
 }
 
 /** A run's own record (the run item on AWS, the runs table locally), as the steps write it. */
@@ -160,6 +177,13 @@ export interface ChatPort {
 export type CommitState = 'pending' | 'success' | 'failure' | 'error';
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 
+/** An issue as the code host keeps it (the drift workflow's one per environment and project). */
+export interface CodeHostIssue {
+  readonly number: number;
+  readonly title: string;
+  readonly state: 'open' | 'closed';
+}
+
 /** GitHub (Octokit) on AWS and locally with a token; files in the run's folder otherwise. */
 export interface CodeHostPort {
   /** One sticky comment per marker (environment and project), updated in place. */
@@ -181,6 +205,12 @@ export interface CodeHostPort {
     eventType: string,
     clientPayload: Record<string, unknown>,
   ): Promise<void>;
+  /** The open issue with exactly this title and label (the oldest, if ever several). */
+  findOpenIssue(label: string, title: string): Promise<CodeHostIssue | undefined>;
+  createIssue(issue: { title: string; body: string; labels: string[] }): Promise<CodeHostIssue>;
+  /** Replaces the body, or opens or closes the issue. */
+  updateIssue(number: number, change: { body?: string; state?: 'open' | 'closed' }): Promise<void>;
+  commentOnIssue(number: number, body: string): Promise<void>;
 }
 
 /** Secrets (Secrets Manager, cached, on AWS; environment variables or a 0600 file locally). */

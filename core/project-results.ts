@@ -188,7 +188,9 @@ export function projectError(
 }
 
 /** The counts of every project, added up. */
-export function totalOf(projects: readonly ProjectReport[]): ProjectReport['summary'] {
+export function totalOf(
+  projects: readonly Pick<ProjectReport, 'summary'>[],
+): ProjectReport['summary'] {
   const summary = { ...ZERO_COUNTS };
   for (const project of projects) {
     for (const key of Object.keys(summary) as (keyof typeof summary)[]) {

@@ -3,6 +3,7 @@
 import { dirname, join } from 'node:path';
 import type { Backend, JobInput } from './contracts/job-input.ts';
 import type { JobResult } from './contracts/job-result.ts';
+import type { DriftCheck } from './drift.ts';
 import { JobFailed, JobLost, NothingApplied } from './errors.ts';
 import { assertRollbackTarget } from './rollback.ts';
 import { lockProjectNames } from './locks.ts';
@@ -41,6 +42,8 @@ export interface PreparedProject {
   /** The run as this project sees it (its folder, its one project): what its steps record. */
   run: RunContext;
   jobs: ProjectJobs;
+  /** A drift run's check of the project (core/drift.ts prepareDrift fills in the commit). */
+  drift?: DriftCheck;
 }
 
 // Where the CLI and the action check a selection before starting anything.
@@ -178,6 +181,8 @@ export function prepareRun(
       project,
       several ? join(runFolder, projectArtifactsFolder(project.name)) : runFolder,
     ),
+    // Planned at the run's commit until PrepareRun finds the last applied one (prepareDrift).
+    ...(run.workflow === 'drift' ? { drift: { check: 'plan' as const, commit: run.commit } } : {}),
   }));
   const only = several ? undefined : prepared[0];
   const changesState =
@@ -365,6 +370,10 @@ export const OUTCOMES = [
   // through Record (a TTL change writes the record itself, in ChangeTtl).
   'ttl_changed',
   'command_completed',
+  // The drift workflow: neither changes the environment's record (Record keeps each
+  // project's drift state apart, core/drift.ts).
+  'drifted',
+  'no_drift',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 

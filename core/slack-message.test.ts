@@ -372,3 +372,35 @@ describe('slackMessage of a run of projects', () => {
     expect(all).toContain('&lt;!channel&gt;');
   });
 });
+
+describe('slackMessage of a drift run', () => {
+  it('names the drifted projects with their counts, then the cleared and the skipped', () => {
+    const message = slackMessage({
+      run: { ...RUN, workflow: 'drift' },
+      phase: 'drifted',
+      summary: { add: 1, change: 2, destroy: 0 },
+      drift: {
+        drifted: [
+          { name: 'app', summary: { add: 1, change: 0, destroy: 0 } },
+          { name: 'db<x>', summary: { add: 0, change: 2, destroy: 0 } },
+        ],
+        cleared: ['dns'],
+        skipped: [{ name: 'net', reason: 'locked by run r-1' }],
+        failed: [],
+      },
+    });
+    expect(message.text).toContain('2 drifted: app (+1 ~0 -0), db&lt;x&gt; (+0 ~2 -0)');
+    expect(message.text).toContain('drift cleared: dns');
+    expect(message.text).toContain('skipped: net (locked by run r-1)');
+    const sections = strings(message.blocks)
+      .filter(([key]) => key === 'text')
+      .map(([, text]) => text);
+    expect(sections).toContain(
+      '*:ocean: Drifted (2)*\n• *app* `+1` `~0` `-0`\n• *db&lt;x&gt;* `+0` `~2` `-0`',
+    );
+    expect(sections).toContain('*Drift cleared (1)*\n• *dns*');
+    expect(sections).toContain('*Skipped (1)*\n• *net*: locked by run r-1');
+    // The drift sections replace the run's one plan line.
+    expect(sections.some((text) => text.startsWith('*Plan:*'))).toBe(false);
+  });
+});

@@ -54,6 +54,16 @@ export interface SlackMessageInput {
   readonly projects?: readonly SlackProject[];
   /** Who decided the run's approval, on every message after it: `Approved by alice via …`. */
   readonly decision?: string;
+  /** A drift run: the drifted projects with their counts, the cleared, the skipped. */
+  readonly drift?: SlackDrift;
+}
+
+/** What a drift run found, project by project. */
+export interface SlackDrift {
+  readonly drifted: readonly { readonly name: string; readonly summary: ChangeCounts }[];
+  readonly cleared: readonly string[];
+  readonly skipped: readonly { readonly name: string; readonly reason: string }[];
+  readonly failed: readonly string[];
 }
 
 /** One project of a run as its message tells it: counts, and what it destroys or changes. */
@@ -197,7 +207,86 @@ function fallback(input: SlackMessageInput): string {
   if (input.links || input.approvalId !== undefined)
     parts.push('approve or reject from the message buttons');
   if (input.decision !== undefined) parts.push(input.decision);
+  if (input.drift) parts.push(...driftParts(input.drift));
   return escapedWithin(clean(parts.join(' — '), false), FALLBACK_LIMIT);
+}
+
+/** The fallback's drift: `2 drifted: app (+1 ~0 -0), db (+0 ~1 -0)`, cleared, skipped. */
+function driftParts(drift: SlackDrift): string[] {
+  const countsOf = (summary: ChangeCounts) =>
+    `+${count(summary.add)} ~${count(summary.change)} -${count(summary.destroy)}`;
+  return [
+    ...(drift.drifted.length > 0
+      ? [
+          `${drift.drifted.length} drifted: ${drift.drifted.map((p) => `${p.name} (${countsOf(p.summary)})`).join(', ')}`,
+        ]
+      : []),
+    ...(drift.cleared.length > 0 ? [`drift cleared: ${drift.cleared.join(', ')}`] : []),
+    ...(drift.failed.length > 0 ? [`check failed: ${drift.failed.join(', ')}`] : []),
+    ...(drift.skipped.length > 0
+      ? [`skipped: ${drift.skipped.map((p) => `${p.name} (${p.reason})`).join(', ')}`]
+      : []),
+  ];
+}
+
+/** A drift run's sections: the drifted projects with counts, then cleared, failed, skipped. */
+function driftBlocks(drift: SlackDrift): unknown[] {
+  const name = (text: string) => `*${escapeMrkdwn(clean(text, false))}*`;
+  const list = (title: string, lines: readonly string[]) => {
+    const shown = lines.slice(0, PROJECT_LIMIT);
+    const more = lines.length - shown.length;
+    const text = [
+      `*${title} (${lines.length})*`,
+      ...shown,
+      ...(more > 0 ? [`• … ${more} more`] : []),
+    ].join('\n');
+    return {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: text.length <= SLACK_TEXT_LIMIT ? text : `${text.slice(0, SLACK_TEXT_LIMIT - 1)}…`,
+      },
+    };
+  };
+  return [
+    ...(drift.drifted.length > 0
+      ? [
+          list(
+            ':ocean: Drifted',
+            drift.drifted.map(
+              (p) =>
+                `• ${name(p.name)} \`+${count(p.summary.add)}\` \`~${count(p.summary.change)}\` \`-${count(p.summary.destroy)}\``,
+            ),
+          ),
+        ]
+      : []),
+    ...(drift.cleared.length > 0
+      ? [
+          list(
+            'Drift cleared',
+            drift.cleared.map((p) => `• ${name(p)}`),
+          ),
+        ]
+      : []),
+    ...(drift.failed.length > 0
+      ? [
+          list(
+            'Check failed',
+            drift.failed.map((p) => `• ${name(p)}`),
+          ),
+        ]
+      : []),
+    ...(drift.skipped.length > 0
+      ? [
+          list(
+            'Skipped',
+            drift.skipped.map(
+              (p) => `• ${name(p.name)}: ${escapedWithin(clean(p.reason, false), VALUE_LIMIT)}`,
+            ),
+          ),
+        ]
+      : []),
+  ];
 }
 
 function count(value: number): number {
@@ -291,7 +380,8 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
       ],
     },
   ];
-  if (summary && (input.projects ?? []).length === 0) {
+  if (input.drift) blocks.push(...driftBlocks(input.drift));
+  else if (summary && (input.projects ?? []).length === 0) {
     blocks.push({
       type: 'section',
       text: {

@@ -10,6 +10,7 @@ import type {
   SchedulePort,
   DestroySchedule,
   EnvironmentRecord,
+  DriftState,
   LastGoodCommit,
 } from './ports.ts';
 import type { RunContext } from './contracts/workflow-input.ts';
@@ -37,6 +38,7 @@ const NOW = new Date('2026-11-23T10:00:00.000Z');
 
 function memoryRecords() {
   const lastGood = new Map<string, LastGoodCommit>();
+  const drift = new Map<string, DriftState>();
   const environments: EnvironmentRecord[] = [];
   const details: Record<string, unknown>[] = [];
   const port: RecordPort = {
@@ -45,9 +47,11 @@ function memoryRecords() {
     setEnvironment: async (record) => void environments.push(record),
     readEnvironment: async (env, project) =>
       environments.findLast((e) => e.environment === env && e.projectDir === project),
+    getDrift: async (env, project) => drift.get(`${env}/${project}`),
+    setDrift: async (env, project, state) => void drift.set(`${env}/${project}`, state),
   };
   const runs: RunPort = { addRunDetails: async (_runId, d) => void details.push(d) };
-  return { port, ports: { records: port, runs }, lastGood, environments, details };
+  return { port, ports: { records: port, runs }, lastGood, environments, details, drift };
 }
 
 describe('assertOnDefaultBranch', () => {

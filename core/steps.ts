@@ -66,6 +66,7 @@ import {
   collectProjects,
 } from './project-results.ts';
 import type { NotifyInput } from './notify.ts';
+import { COLLECTED_DRIFT, recordDrift } from './drift.ts';
 import { resolveCommand } from './terraform-commands.ts';
 import { parseInput } from './validation.ts';
 
@@ -97,6 +98,8 @@ const RECORD_INPUT = z.looseObject({
     .optional(),
   rollback: z.unknown().optional(),
   error: z.unknown().optional(),
+  /** A drift run (CollectDrift's output): each project's check, and its drift state. */
+  drift: COLLECTED_DRIFT.optional(),
   /** A run of projects (CollectProjects' output): each project's report is kept with the run. */
   projects: z
     .looseObject({
@@ -510,13 +513,23 @@ export async function recordStep(
   ports: { readonly records: RecordPort; readonly runs: RunPort },
   now: Date,
 ): Promise<{ recorded: string }> {
-  const { run, outcome, schedule, apply, command, rollback, error, projects } = parseInput(
+  const { run, outcome, schedule, apply, command, rollback, error, projects, drift } = parseInput(
     RECORD_INPUT,
     input,
     'record',
   );
   const { records, runs } = ports;
   const at = now.toISOString();
+  // A drift check changes no environment: it keeps each project's drift state, and its report.
+  if (drift !== undefined) {
+    await recordDrift(run, drift.projects, records, at);
+    await runs.addRunDetails(run.runId, {
+      outcome,
+      projects: drift.projects,
+      ...(error === undefined ? {} : { error }),
+    });
+    return { recorded: outcome };
+  }
   // Each project's record by how it ended: in a run of several, one may have applied while
   // another rolled back, and a project of a later layer that never started keeps its own.
   const ended =

@@ -66,6 +66,8 @@ function memoryPorts(overrides: Partial<TaskPorts> = {}) {
       setLastGood: async () => undefined,
       setEnvironment: async () => undefined,
       readEnvironment: async () => undefined,
+      getDrift: async () => undefined,
+      setDrift: async () => undefined,
     },
     runs: notifyPorts.runs,
     artifacts: notifyPorts.artifacts,

@@ -3,6 +3,7 @@
 // (local/engine/handlers.ts) both run a Task through this table; each side injects its own
 // ports (DynamoDB, S3, Secrets Manager… or SQLite, files, child processes).
 import { InvalidInput } from './errors.ts';
+import { collectDrift, prepareDrift } from './drift.ts';
 import { type NotifyPorts, type NotifyReport, notifyStep } from './notify.ts';
 import type { CodeHostPort, StorePorts } from './ports.ts';
 import { type RepositoryPin, assertPinnedRepository } from './repository-pin.ts';
@@ -88,6 +89,7 @@ export async function prepareTask(input: unknown, ports: TaskPorts): Promise<Pre
     const check = await ports.defaultBranchCheck();
     if (check !== 'not-required') await assertOnDefaultBranch(run, check);
   }
+  if (run.workflow === 'drift') return prepareDrift(prepared, ports, ports.now());
   return prepared;
 }
 
@@ -152,7 +154,11 @@ export const TASK_STEPS = {
   PrepareRun: prepareTask,
   Lock: async (input, ports) => lockStep(input, ports.locks, ports.now()),
   Unlock: async (input, ports) => unlockStep(input, ports.locks, ports.now()),
-  CollectJobResult: async (input, ports) => collectStep(input, ports.artifacts),
+  // A drift run's collector reads the previous drift checks; every other reads job results.
+  CollectJobResult: async (input, ports) =>
+    typeof input === 'object' && input !== null && 'drift' in input
+      ? collectDrift(input, ports.records)
+      : collectStep(input, ports.artifacts),
   Notify: notifyTask,
   RequestApproval: async (input, ports) => {
     await holdLockThroughApproval(input, ports.locks, ports.now());

@@ -101,6 +101,8 @@ function fakePorts(pending: DestroySchedule[], environments: EnvironmentRecord[]
         void records.set(`${record.environment}/${record.projectDir}`, record),
       readEnvironment: async (environment, projectDir) =>
         records.get(`${environment}/${projectDir}`),
+      getDrift: async () => undefined,
+      setDrift: async () => undefined,
     },
   };
   return { ports, schedules, records };

@@ -378,6 +378,7 @@ const WORKFLOW_FIELDS: Readonly<Record<Workflow, Record<string, unknown>>> = {
   destroy: {},
   ttl: { ttlSeconds: 3600 },
   command: { args: ['state', 'list'] },
+  drift: {},
 };
 
 /**

@@ -225,6 +225,95 @@ describe('GitHubCodeHost', () => {
     expect(JSON.stringify(error)).not.toContain(TOKEN);
   });
 
+  describe('drift issues', () => {
+    const issuesPath = `${repoPath}/issues`;
+    const TITLE = 'Drift: app in dev';
+
+    it('finds the open issue by label (asked of GitHub) and exact title, never a pull request', async () => {
+      // Prepare: the label's open issues, a pull request and another title among them
+      server.route('GET', issuesPath, {
+        status: 200,
+        body: [
+          { number: 9, title: TITLE, pull_request: { url: 'https://x/pulls/9' } },
+          { number: 8, title: 'Drift: app in prod' },
+          { number: 6, title: TITLE },
+          { number: 4, title: TITLE },
+        ],
+      });
+
+      // Act
+      const found = await host.findOpenIssue('stepform-drift', TITLE);
+
+      // Assess: the oldest match; one listing, filtered by label and state
+      expect(found).toEqual({ number: 4, title: TITLE, state: 'open' });
+      expect(server.requests).toHaveLength(1);
+      const query = server.requests[0]!.query;
+      expect([query.get('labels'), query.get('state'), query.get('per_page')]).toEqual([
+        'stepform-drift',
+        'open',
+        '100',
+      ]);
+    });
+
+    it('answers undefined when no open issue has the title', async () => {
+      server.route('GET', issuesPath, { status: 200, body: [{ number: 3, title: 'other' }] });
+      await expect(host.findOpenIssue('stepform-drift', TITLE)).resolves.toBeUndefined();
+    });
+
+    it('creates an issue with its labels, replaces its body, closes it and comments on it', async () => {
+      // Prepare
+      server.route('POST', issuesPath, { status: 201, body: { number: 12, title: TITLE } });
+      server.route('PATCH', `${issuesPath}/12`, { status: 200, body: { number: 12 } });
+      server.route('POST', `${issuesPath}/12/comments`, { status: 201, body: { id: 1 } });
+
+      // Act
+      const created = await host.createIssue({
+        title: TITLE,
+        body: 'the plan',
+        labels: ['stepform-drift'],
+      });
+      await host.updateIssue(12, { body: 'the newer plan' });
+      await host.commentOnIssue(12, 'no drift any more');
+      await host.updateIssue(12, { state: 'closed' });
+
+      // Assess
+      expect(created).toEqual({ number: 12, title: TITLE, state: 'open' });
+      expect(server.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+        ['POST', issuesPath, { title: TITLE, body: 'the plan', labels: ['stepform-drift'] }],
+        ['PATCH', `${issuesPath}/12`, { body: 'the newer plan' }],
+        ['POST', `${issuesPath}/12/comments`, { body: 'no drift any more' }],
+        ['PATCH', `${issuesPath}/12`, { state: 'closed' }],
+      ]);
+    });
+
+    it('refuses a bad issue number and an empty label or title before any request', async () => {
+      await expect(host.updateIssue(0, { state: 'closed' })).rejects.toBeInstanceOf(InvalidInput);
+      await expect(host.commentOnIssue(1.5, 'x')).rejects.toBeInstanceOf(InvalidInput);
+      await expect(host.findOpenIssue(' ', TITLE)).rejects.toBeInstanceOf(InvalidInput);
+      await expect(host.createIssue({ title: '', body: 'x', labels: [] })).rejects.toBeInstanceOf(
+        InvalidInput,
+      );
+      expect(server.requests).toEqual([]);
+    });
+
+    it('retries a 502 on create, and reports a refusal as NotificationFailed', async () => {
+      let calls = 0;
+      server.route('POST', issuesPath, () =>
+        ++calls === 1
+          ? { status: 502, body: { message: 'Bad Gateway' } }
+          : { status: 201, body: { number: 2, title: TITLE } },
+      );
+      await expect(
+        host.createIssue({ title: TITLE, body: 'b', labels: ['stepform-drift'] }),
+      ).resolves.toMatchObject({ number: 2 });
+      server.route('POST', `${issuesPath}/2/comments`, {
+        status: 403,
+        body: { message: 'Resource not accessible by integration' },
+      });
+      await expect(host.commentOnIssue(2, 'x')).rejects.toBeInstanceOf(NotificationFailed);
+    });
+  });
+
   describe('setCommitStatus', () => {
     it('posts the state, context, description cut to 140 characters and target URL', async () => {
       // Prepare

@@ -14,7 +14,12 @@ import {
 } from '../../core/errors.ts';
 
 export { DefaultBranchCheckFailed };
-import type { CodeHostPort, CommitState, DeploymentState } from '../../core/ports.ts';
+import type {
+  CodeHostIssue,
+  CodeHostPort,
+  CommitState,
+  DeploymentState,
+} from '../../core/ports.ts';
 import { httpUrl } from '../../core/urls.ts';
 import { dispatchTarget } from '../../core/dispatch.ts';
 import type { GitHubCredentials } from './app-auth.ts';
@@ -372,4 +377,71 @@ export class GitHubCodeHost implements CodeHostPort {
       }),
     );
   }
+
+  /**
+   * The open issue titled `title` among those labelled `label` (GitHub filters by label; the
+   * title is compared here), oldest first. Pull requests, which the issues API lists too, are
+   * never taken for one.
+   */
+  async findOpenIssue(label: string, title: string): Promise<CodeHostIssue | undefined> {
+    if (label.trim() === '') throw new InvalidInput('label', 'is empty');
+    return this.#notify(`issue search (label ${label})`, async () => {
+      const found: CodeHostIssue[] = [];
+      for (let page = 1; page <= MAX_COMMENT_PAGES; page++) {
+        const { data } = await this.#octokit.rest.issues.listForRepo({
+          ...this.#repoParams,
+          labels: label,
+          state: 'open',
+          per_page: PER_PAGE,
+          page,
+        });
+        for (const issue of data) {
+          if (issue.pull_request === undefined && issue.title === title)
+            found.push({ number: issue.number, title: issue.title, state: 'open' });
+        }
+        if (data.length < PER_PAGE) break;
+      }
+      return found.sort((a, b) => a.number - b.number)[0];
+    });
+  }
+
+  async createIssue(issue: { title: string; body: string; labels: string[] }) {
+    if (issue.title.trim() === '') throw new InvalidInput('title', 'is empty');
+    const { data } = await this.#notify(`issue "${cutText(issue.title, 100)}"`, () =>
+      this.#octokit.rest.issues.create({
+        ...this.#repoParams,
+        title: issue.title,
+        body: issue.body,
+        labels: issue.labels,
+      }),
+    );
+    return { number: data.number, title: data.title, state: 'open' as const };
+  }
+
+  async updateIssue(number: number, change: { body?: string; state?: 'open' | 'closed' }) {
+    await this.#notify(`issue ${issueNumber(number)} update`, () =>
+      this.#octokit.rest.issues.update({
+        ...this.#repoParams,
+        issue_number: issueNumber(number),
+        ...(change.body === undefined ? {} : { body: change.body }),
+        ...(change.state === undefined ? {} : { state: change.state }),
+      }),
+    );
+  }
+
+  async commentOnIssue(number: number, body: string) {
+    await this.#notify(`comment on issue ${issueNumber(number)}`, () =>
+      this.#octokit.rest.issues.createComment({
+        ...this.#repoParams,
+        issue_number: issueNumber(number),
+        body,
+      }),
+    );
+  }
+}
+
+function issueNumber(number: number): number {
+  if (!Number.isSafeInteger(number) || number < 1)
+    throw new InvalidInput('issue', 'must be an issue number');
+  return number;
 }

@@ -48,8 +48,18 @@ describe('PHASES and WORKFLOWS', () => {
       'ttl_changed',
       'command_completed',
       'cancelled',
+      'drifted',
+      'drift_cleared',
     ]);
-    expect(WORKFLOWS).toEqual(['plan', 'plan-apply', 'ephemeral', 'destroy', 'ttl', 'command']);
+    expect(WORKFLOWS).toEqual([
+      'plan',
+      'plan-apply',
+      'ephemeral',
+      'destroy',
+      'ttl',
+      'command',
+      'drift',
+    ]);
   });
 });
 

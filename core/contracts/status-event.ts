@@ -34,6 +34,10 @@ export const PHASES = [
   // Stopped on purpose (Ctrl-C, SIGTERM, `stepform cancel`): lock released, approval expired.
   // (A run whose process died is closed by the next command as `failed`, RunInterrupted.)
   'cancelled',
+  // A drift run: a project's plan of its last applied commit has changes (drifted), or had
+  // them at the previous check and has none now (drift_cleared).
+  'drifted',
+  'drift_cleared',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -57,6 +61,8 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
   ttl_changed: '⏱️',
   command_completed: '🔧',
   cancelled: '🛑',
+  drifted: '🌊',
+  drift_cleared: '✅',
 };
 
 /** Longer messages are cut by statusEvent, so an event stays far below SQS's 256 KiB. */

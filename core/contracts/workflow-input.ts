@@ -15,7 +15,15 @@ import {
   WORKSPACE_NAME,
 } from './job-input.ts';
 
-export const WORKFLOWS = ['plan', 'plan-apply', 'ephemeral', 'destroy', 'ttl', 'command'] as const;
+export const WORKFLOWS = [
+  'plan',
+  'plan-apply',
+  'ephemeral',
+  'destroy',
+  'ttl',
+  'command',
+  'drift',
+] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
 
 /** The longest an approval may wait: the workflows' execution timeouts are sized for it. */
@@ -134,6 +142,7 @@ export const MULTI_PROJECT_WORKFLOWS: readonly Workflow[] = [
   'plan-apply',
   'ephemeral',
   'destroy',
+  'drift',
 ];
 
 /**

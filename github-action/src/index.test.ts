@@ -402,7 +402,7 @@ describe('run: main step', () => {
     const h = harness({ ...INPUTS, workflow: 'apply' });
     await run(h.deps);
     expect(h.core.failures).toEqual([
-      'invalid input workflow: must be one of plan, plan-apply, ephemeral, destroy, ttl, command',
+      'invalid input workflow: must be one of plan, plan-apply, ephemeral, destroy, ttl, command, drift',
     ]);
     expect(SFN.calls()).toHaveLength(0);
   });

@@ -36,6 +36,7 @@ export const STACK_OUTPUT_NAMES: Readonly<Record<Workflow, string>> = {
   destroy: 'DestroyStateMachineArn',
   ttl: 'TtlStateMachineArn',
   command: 'CommandStateMachineArn',
+  drift: 'DriftStateMachineArn',
 };
 
 /** A Standard state machine's ARN: arn:<partition>:states:<region>:<account>:stateMachine:<name>. */

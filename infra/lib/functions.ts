@@ -226,6 +226,9 @@ export class StepformFunctions extends Construct {
     ]) {
       storage.table.grantReadWriteData(fn);
     }
+    // A drift run's PrepareRun reads each project's last applied commit and the live locks,
+    // and its CollectJobResult each project's previous drift check.
+    for (const fn of [f.PrepareRun, f.CollectJobResult]) storage.table.grantReadData(fn);
     const artifacts = storage.artifactsBucket.arnForObjects(`${storage.artifactsPrefix}/*`);
     for (const fn of [f.CollectJobResult, f.Notify, f.RequestApproval]) {
       fn.addToRolePolicy(

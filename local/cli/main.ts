@@ -1,6 +1,6 @@
 // The `stepform` CLI (see DESIGN.md, "Local mode and the CLI"). Every verb accepts --json and
 // then prints one JSON object. Exit codes: 0 success, 1 the workflow failed, 2 usage or input
-// error (nothing recorded).
+// error (nothing recorded), 3 drift found (`drift` only).
 import { parseArgs } from 'node:util';
 import { InvalidInput, StepformError, describeError } from '../../core/errors.ts';
 import { approveVerb } from './approve.ts';
@@ -11,6 +11,7 @@ import { type Io, processIo } from './io.ts';
 import { runVerb } from './run-verbs.ts';
 import { cancelVerb, envsVerb, locksVerb, unlockVerb } from './operate.ts';
 import { commandVerb } from './command.ts';
+import { driftVerb } from './drift.ts';
 import { projectsVerb } from './projects.ts';
 import { serveVerb } from './serve.ts';
 import { showVerb } from './show.ts';
@@ -31,6 +32,9 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   command    --env ENV [--dir DIR | --project NAME] [--auto-approve] [--approval-timeout 10m] -- ARGS...
              one of: state list, state show ADDR, state rm ADDR, output [NAME],
              import ADDR ID, force-unlock ID, providers (state rm and import need an approval)
+  drift      [--env ENV] [--all | --project NAME | --dir DIR]
+             plan what each environment last applied: exit 0 no drift, 3 drift found, 1 failed
+             (every environment with an applied commit unless --env; every project unless named)
   approve    RUN_ID [--by NAME]
   reject     RUN_ID [--by NAME]
   cancel     RUN_ID                         stop a run as Ctrl-C in its terminal would
@@ -94,6 +98,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   destroy: [...SELECTION, 'env', 'repo', 'commit', 'yes', 'auto-approve', 'approval-timeout'],
   ttl: ['dir', 'repo', 'cancel'],
   command: ['dir', 'project', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
+  drift: ['dir', 'project', 'all', 'env', 'repo'],
   approve: ['by', 'repo'],
   reject: ['by', 'repo'],
   cancel: ['repo'],
@@ -202,6 +207,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         return await ttlVerb(positionals, values, io);
       case 'command':
         return await commandVerb(parsed.tokens, values, io);
+      case 'drift':
+        return await driftVerb(values, io);
       case 'approve':
       case 'reject':
         return await approveVerb(verb, positionals, values, io);

@@ -13,6 +13,11 @@ import type { StepformHome } from './home.ts';
 import { readPlanDiff, readResult } from '../executor-process.ts';
 import type { LocalStores } from './store/local-stores.ts';
 
+/** Where the local engine keeps the drift issues it would have opened on GitHub. */
+export function driftIssuesDir(home: StepformHome): string {
+  return join(home.root, 'issues');
+}
+
 export class LocalNotifier {
   readonly #home: StepformHome;
   readonly #stores: LocalStores;
@@ -85,6 +90,8 @@ export class LocalNotifier {
             join(this.#home.runs, String(payload.runId)),
           ).dispatchRepositoryEvent(repository, eventType, payload),
       },
+      // A drift issue outlives its run (later runs update and close it): kept in the home.
+      issues: new RunFolderCodeHost(this.#home.runs, { issuesDir: driftIssuesDir(this.#home) }),
       commentSink: async (runId, markdown) => {
         const dir = join(this.#home.runs, runId);
         await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -102,4 +102,65 @@ describe('RunFolderCodeHost', () => {
   it('fails closed on the default-branch check', async () => {
     await expect(host.isOnDefaultBranch(COMMIT)).rejects.toBeInstanceOf(DefaultBranchCheckFailed);
   });
+
+  describe('issues', () => {
+    const TITLE = 'Drift: app in dev';
+
+    it('keeps issues where later runs find them: opened, found by label and title, updated, closed', async () => {
+      // Prepare: two runs' hosts sharing the home's issues folder
+      const issuesDir = join(root, 'issues');
+      const first = new RunFolderCodeHost(join(root, 'runs', 'run-1'), { issuesDir });
+      const second = new RunFolderCodeHost(join(root, 'runs', 'run-2'), { issuesDir });
+
+      // Act
+      const opened = await first.createIssue({ title: TITLE, body: 'v1', labels: ['drift'] });
+      const found = await second.findOpenIssue('drift', TITLE);
+      await second.updateIssue(opened.number, { body: 'v2' });
+      await second.commentOnIssue(opened.number, 'gone');
+      await second.updateIssue(opened.number, { state: 'closed' });
+
+      // Assess
+      expect(opened).toEqual({ number: 1, title: TITLE, state: 'open' });
+      expect(found).toEqual(opened);
+      expect(await first.findOpenIssue('drift', TITLE)).toBeUndefined();
+      expect(await first.issues()).toEqual([
+        {
+          number: 1,
+          title: TITLE,
+          labels: ['drift'],
+          state: 'closed',
+          body: 'v2',
+          comments: ['gone'],
+          updates: 2,
+        },
+      ]);
+      expect((await stat(join(issuesDir, 'issue-1.json'))).mode & 0o777).toBe(0o600);
+    });
+
+    it('numbers issues one after another, and finds only an open one of that label and title', async () => {
+      await host.createIssue({ title: TITLE, body: 'a', labels: ['other'] });
+      const second = await host.createIssue({ title: TITLE, body: 'b', labels: ['drift'] });
+      await host.createIssue({ title: 'Drift: app in prod', body: 'c', labels: ['drift'] });
+
+      expect(second.number).toBe(2);
+      expect(await host.findOpenIssue('drift', TITLE)).toEqual(second);
+      expect((await host.issues()).map((issue) => issue.number)).toEqual([1, 2, 3]);
+      // Without an issues folder of its own, a host keeps them in its run's folder.
+      expect((await readdir(join(runDir, 'issues'))).sort()).toEqual([
+        'issue-1.json',
+        'issue-2.json',
+        'issue-3.json',
+      ]);
+    });
+
+    it('refuses an issue that does not exist and an empty title', async () => {
+      expect(await rejection(host.updateIssue(4, { state: 'closed' }))).toBeInstanceOf(
+        InvalidInput,
+      );
+      expect(await rejection(host.commentOnIssue(0, 'x'))).toBeInstanceOf(InvalidInput);
+      expect(
+        await rejection(host.createIssue({ title: ' ', body: 'x', labels: [] })),
+      ).toBeInstanceOf(InvalidInput);
+    });
+  });
 });

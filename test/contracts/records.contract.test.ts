@@ -4,7 +4,12 @@
 // replaced whole.
 import { describe, expect, it } from '@jest/globals';
 import { DynamoRecordPort } from '../../adapters/aws/dynamodb/dynamo-records.ts';
-import type { EnvironmentRecord, LastGoodCommit, RecordPort } from '../../core/ports.ts';
+import type {
+  DriftState,
+  EnvironmentRecord,
+  LastGoodCommit,
+  RecordPort,
+} from '../../core/ports.ts';
 import { contractBackends } from './backends.ts';
 
 const backends = contractBackends();
@@ -103,6 +108,39 @@ describe.each(STORES)('RecordPort on %s', (_name, open) => {
       });
       expect(await environment('pr-8', 'p')).toBeUndefined();
       expect(await environment('pr-7', 'q')).toBeUndefined();
+    });
+  });
+
+  describe('drift state', () => {
+    const check = (drifted: boolean, runId: string, when: string): DriftState => ({
+      drifted,
+      commit: 'a'.repeat(40),
+      runId,
+      at: when,
+    });
+
+    it('has none until a check is recorded, then the latest check per environment and project', async () => {
+      const { records } = await open();
+      expect(await records.getDrift('dev', 'infra/app')).toBeUndefined();
+
+      await records.setDrift('dev', 'infra/app', check(true, 'run-1', at(0)));
+      await records.setDrift('dev', 'infra/app', check(false, 'run-2', at(10)));
+      await records.setDrift('dev', 'other', check(true, 'run-3', at(20)));
+
+      expect(await records.getDrift('dev', 'infra/app')).toEqual(check(false, 'run-2', at(10)));
+      expect(await records.getDrift('dev', 'other')).toEqual(check(true, 'run-3', at(20)));
+      expect(await records.getDrift('prod', 'infra/app')).toBeUndefined();
+    });
+
+    it('only moves forward, and lives apart from the last good commit and the environment', async () => {
+      const { records, environment } = await open();
+      await records.setDrift('dev', 'p', check(true, 'run-2', at(60)));
+
+      await records.setDrift('dev', 'p', check(false, 'run-1', at(0)));
+
+      expect(await records.getDrift('dev', 'p')).toEqual(check(true, 'run-2', at(60)));
+      expect(await records.getLastGood('dev', 'p')).toBeUndefined();
+      expect(await environment('dev', 'p')).toBeUndefined();
     });
   });
 });

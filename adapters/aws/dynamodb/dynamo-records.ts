@@ -2,11 +2,23 @@
 // environment and project, environments), plus the environment as stored.
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
-import type { EnvironmentRecord, LastGoodCommit, RecordPort } from '../../../core/ports.ts';
+import type {
+  DriftState,
+  EnvironmentRecord,
+  LastGoodCommit,
+  RecordPort,
+} from '../../../core/ports.ts';
 import { DynamoTable, keys, parseItem } from './table.ts';
 
 // z.object: the table's own attributes are dropped on reading.
 const LAST_GOOD_ITEM = z.object({ commit: z.string(), runId: z.string(), at: z.string() });
+
+const DRIFT_ITEM = z.object({
+  drifted: z.boolean(),
+  commit: z.string(),
+  runId: z.string(),
+  at: z.string(),
+});
 
 const ENVIRONMENT_ITEM = z.object({
   environment: z.string(),
@@ -47,6 +59,29 @@ export class DynamoRecordPort implements RecordPort {
       ConditionExpression: 'attribute_not_exists(pk) OR #at <= :at',
       ExpressionAttributeNames: { '#at': 'at' },
       ExpressionAttributeValues: { ':at': good.at },
+    });
+  }
+
+  async getDrift(environment: string, projectDir: string): Promise<DriftState | undefined> {
+    return this.#table.read(keys.drift(environment, projectDir), DRIFT_ITEM, 'drift');
+  }
+
+  /** Only moves forward in time, as setLastGood. */
+  async setDrift(environment: string, projectDir: string, state: DriftState): Promise<void> {
+    await this.#table.put({
+      Item: {
+        ...keys.drift(environment, projectDir),
+        type: 'drift',
+        environment,
+        projectDir,
+        drifted: state.drifted,
+        commit: state.commit,
+        runId: state.runId,
+        at: state.at,
+      },
+      ConditionExpression: 'attribute_not_exists(pk) OR #at <= :at',
+      ExpressionAttributeNames: { '#at': 'at' },
+      ExpressionAttributeValues: { ':at': state.at },
     });
   }
 

@@ -86,6 +86,10 @@ export const keys = {
     pk: `ENV#${environment}`,
     sk: `PROJECT#${projectDir}`,
   }),
+  drift: (environment: string, projectDir: string) => ({
+    pk: `ENV#${environment}`,
+    sk: `DRIFT#${projectDir}`,
+  }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   approval: (id: string) => ({ pk: `APPROVAL#${id}`, sk: 'APPROVAL' }),
   runApproval: (runId: string, requestedAt: string, id: string) => ({

@@ -36,6 +36,10 @@ END;
 CREATE TABLE IF NOT EXISTS last_good (
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, commit_sha TEXT NOT NULL,
   run_id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (environment, project_dir));
+CREATE TABLE IF NOT EXISTS drift_state (
+  environment TEXT NOT NULL, project_dir TEXT NOT NULL, drifted INTEGER NOT NULL,
+  commit_sha TEXT NOT NULL, run_id TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (environment, project_dir));
 CREATE TABLE IF NOT EXISTS environments (
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, status TEXT NOT NULL,
   ttl_expires_at TEXT, last_run_id TEXT NOT NULL, updated_at TEXT NOT NULL,

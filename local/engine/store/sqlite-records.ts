@@ -1,7 +1,12 @@
 // What runs leave behind, in the local SQLite file: the RecordPort (last good commit per
 // environment and project, environments), plus the environment as stored for the CLI.
 /* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous (SqliteStore) */
-import type { EnvironmentRecord, LastGoodCommit, RecordPort } from '../../../core/ports.ts';
+import type {
+  DriftState,
+  EnvironmentRecord,
+  LastGoodCommit,
+  RecordPort,
+} from '../../../core/ports.ts';
 import { type Row, SqliteStore, optStr, str } from './database.ts';
 
 export class SqliteRecords extends SqliteStore implements RecordPort {
@@ -61,6 +66,33 @@ export class SqliteRecords extends SqliteStore implements RecordPort {
     projectDir: string,
   ): Promise<EnvironmentRecord | undefined> {
     return this.getEnvironment(environment, projectDir);
+  }
+
+  async getDrift(environment: string, projectDir: string): Promise<DriftState | undefined> {
+    const row = this.db
+      .prepare('SELECT * FROM drift_state WHERE environment = ? AND project_dir = ?')
+      .get(environment, projectDir) as Row | undefined;
+    return row
+      ? {
+          drifted: row.drifted === 1,
+          commit: str(row, 'commit_sha'),
+          runId: str(row, 'run_id'),
+          at: str(row, 'at'),
+        }
+      : undefined;
+  }
+
+  /** Only moves forward in time, as setLastGood. */
+  async setDrift(environment: string, projectDir: string, state: DriftState): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO drift_state (environment, project_dir, drifted, commit_sha, run_id, at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (environment, project_dir) DO UPDATE SET drifted = excluded.drifted,
+           commit_sha = excluded.commit_sha, run_id = excluded.run_id, at = excluded.at
+         WHERE drift_state.at <= excluded.at`,
+      )
+      .run(environment, projectDir, state.drifted ? 1 : 0, state.commit, state.runId, state.at);
   }
 
   /** The last good commit of every environment and project, by name. */
