@@ -82465,7 +82465,15 @@ function commandProblem(args) {
 }
 
 // core/contracts/workflow-input.ts
-var WORKFLOWS = ["plan", "plan-apply", "ephemeral", "destroy", "ttl", "command"];
+var WORKFLOWS = [
+  "plan",
+  "plan-apply",
+  "ephemeral",
+  "destroy",
+  "ttl",
+  "command",
+  "drift"
+];
 var MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
 var MAX_TTL_SECONDS = DEFAULT_TTL_BOUNDS.maxMs / 1e3;
 var GITHUB_REPOSITORY = external_exports.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be owner/name of a GitHub repository");
@@ -82543,7 +82551,8 @@ var MULTI_PROJECT_WORKFLOWS = [
   "plan",
   "plan-apply",
   "ephemeral",
-  "destroy"
+  "destroy",
+  "drift"
 ];
 function projectsProblem(projects) {
   const names = /* @__PURE__ */ new Set();
@@ -82764,7 +82773,8 @@ var STACK_OUTPUT_NAMES = {
   ephemeral: "EphemeralStateMachineArn",
   destroy: "DestroyStateMachineArn",
   ttl: "TtlStateMachineArn",
-  command: "CommandStateMachineArn"
+  command: "CommandStateMachineArn",
+  drift: "DriftStateMachineArn"
 };
 var STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
 var PROJECTS = external_exports.string().transform((text, ctx) => {
