@@ -17,6 +17,7 @@ import {
 } from '../../core/errors.ts';
 import { parseInput } from '../../core/validation.ts';
 import { resolveEngine } from '../../toolchain/engine.ts';
+import { resolveOpa } from '../../toolchain/opa.ts';
 import { pluginCacheDir, providerMirrorDir } from '../../toolchain/paths.ts';
 import { readMirror } from '../../toolchain/provider-mirror.ts';
 import { type ArtifactStore, pullPlan, pushArtifacts } from './artifact-sync.ts';
@@ -206,9 +207,19 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
             (error: unknown) => error,
           )
         : undefined;
+    // OPA only for a job with policies to check: no other job needs it on the machine.
+    const checksPolicies = 'policyChecks' in job && job.policyChecks !== undefined;
+    const opa = checksPolicies
+      ? await resolveOpa(env).then(
+          (found) => found,
+          (error: unknown) => ({ error }),
+        )
+      : undefined;
     let result: JobResult;
     if (pullError !== undefined) {
       result = failedBeforeStart(pullError);
+    } else if (opa !== undefined && 'error' in opa) {
+      result = failedBeforeStart(opa.error);
     } else if (!resolution.found) {
       result = failedBeforeStart(
         new ToolchainMissing(
@@ -223,6 +234,7 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
       result = await runJob(job, {
         ...credentials,
         engine: resolution.engine,
+        ...(opa === undefined ? {} : { opa: opa.path }),
         mirrorDir,
         mirrored: await readMirror(mirrorDir),
         pluginCacheDir: pluginCache,

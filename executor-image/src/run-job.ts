@@ -2,7 +2,7 @@
 // steps; the entrypoint (main.ts) parses input, reads the environment and writes the result.
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { TerraformFailed, describeError } from '../../core/errors.ts';
+import { TerraformFailed, ToolchainMissing, describeError } from '../../core/errors.ts';
 import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { resolveCommand } from '../../core/terraform-commands.ts';
@@ -40,9 +40,12 @@ import {
   terraformEnvironment,
 } from './terraform.ts';
 import { checkoutCommit, resolveProjectDir, resolveVarFiles } from './workspace.ts';
+import { evaluatePolicies } from './policy.ts';
 
 export interface ExecutorContext {
   readonly engine: Engine;
+  /** The OPA binary, for a job with policy checks (toolchain/opa.ts resolveOpa). */
+  readonly opa?: string;
   readonly mirrorDir: string;
   readonly mirrored: readonly MirroredProvider[];
   readonly pluginCacheDir?: string;
@@ -64,6 +67,8 @@ export interface ExecutorContext {
 }
 
 interface Workspace {
+  /** The repository's checkout (policy folders are relative to it). */
+  readonly checkout: string;
   readonly dir: string;
   readonly tf: Terraform;
   /** `-var-file=<absolute path>` for each of the job's var files, in order. */
@@ -175,7 +180,7 @@ class JobRun {
       );
     }
     const varFiles = await resolveVarFiles(checkout, job.varFiles);
-    return { dir, tf, varFileArgs: varFiles.map((file) => `-var-file=${file}`) };
+    return { checkout, dir, tf, varFileArgs: varFiles.map((file) => `-var-file=${file}`) };
   }
 
   /** The state's identity now; its sensitive outputs are masked from here on. */
@@ -193,12 +198,52 @@ class JobRun {
    * attributes, variables; planned and prior) is masked from here on.
    */
   async showPlan(ws: Workspace, path: string): Promise<PlanJson> {
+    return (await this.showPlanText(ws, path)).planJson;
+  }
+
+  /** showPlan, with the JSON as Terraform printed it (what policies read). */
+  async showPlanText(ws: Workspace, path: string): Promise<{ planJson: PlanJson; text: string }> {
     const shown = await this.timed('show', () =>
       ws.tf.run(['show', '-json', path], { quiet: true }),
     );
     const planJson = PLAN_JSON.parse(JSON.parse(shown.stdout));
     this.ctx.masker.add(sensitiveValuesInPlan(planJson));
-    return planJson;
+    return { planJson, text: shown.stdout };
+  }
+
+  /**
+   * The job's policy checks on its plan (stepform.yaml's policies), into the result: a check
+   * that fails is a result, not an error (the workflow decides what it stops); a policy that
+   * cannot be evaluated (PolicyInvalid, no OPA) fails the job. The plan JSON holds every
+   * secret of the plan: it stays in the work folder (mode 0600), removed with it.
+   */
+  async checkPolicies(ws: Workspace, planText: string): Promise<void> {
+    const { job, ctx } = this;
+    const checks = 'policyChecks' in job ? job.policyChecks : undefined;
+    if (checks === undefined) return;
+    if (ctx.opa === undefined) throw new ToolchainMissing('no OPA to check the policies with');
+    const planJsonFile = join(this.workDir, 'plan.json');
+    await writeFile(planJsonFile, planText, { mode: 0o600 });
+    const opa = ctx.opa;
+    this.result.policy = await this.timed('policy', () =>
+      evaluatePolicies({
+        opa,
+        checkout: ws.checkout,
+        policies: checks.sets,
+        planJsonFile,
+        data: {
+          environment: job.environment,
+          project: checks.project,
+          commit: job.commit,
+          protected: checks.protected,
+        },
+        workDir: this.workDir,
+        signal: ctx.signal,
+        mask: (text) => ctx.masker.mask(text),
+        log: (line) => ctx.log.info(line),
+        env: ctx.baseEnv,
+      }),
+    );
   }
 
   async plan(ws: Workspace, destroy: boolean): Promise<{ path: string; hasChanges: boolean }> {
@@ -222,7 +267,7 @@ class JobRun {
       ),
     );
     planText.push(planned.stdout);
-    const planJson = await this.showPlan(ws, path);
+    const { planJson, text: planJsonText } = await this.showPlanText(ws, path);
     const summary = summarizePlan(planJson);
     const hasChanges = planned.exitCode === 2;
     const stored = await storePlan(path, job.artifactsDir, {
@@ -242,6 +287,7 @@ class JobRun {
     Object.assign(this.result, { summary, hasChanges, plan: stored });
     this.result.artifacts.planText = planTextPath;
     await this.writePlanDiff(planJson);
+    await this.checkPolicies(ws, planJsonText);
     ctx.log.info(
       `plan: ${summary.add} to add, ${summary.change} to change, ${summary.destroy} to destroy` +
         ` (${summary.replace} replaced, ${summary.import} imported); sha256 ${stored.sha256}`,

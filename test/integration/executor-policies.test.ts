@@ -1,0 +1,132 @@
+// Policy checks in the executor, with real OPA (built by set-up) on real plans of the hello
+// example: a plan job with stepform.yaml's policies evaluates them after `show -json` and
+// puts each set's result in result.json. A failed check is a result (the workflow decides
+// what it stops); a policy that does not compile fails the job, naming its file and line.
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { jobFactory, runExecutor } from '../support/executor.ts';
+import { HELLO_EXAMPLE, type TestRepo, makeRepo } from '../support/repo.ts';
+
+const PROJECT = 'stack';
+
+/** Denies creating terraform_data in a protected environment; warns about time_static. */
+const GUARDRAILS = `package main
+
+import rego.v1
+
+deny contains msg if {
+	data.stepform.protected
+	some rc in input.resource_changes
+	rc.type == "terraform_data"
+	"create" in rc.change.actions
+	msg := {"msg": sprintf("%s may not be created in %s", [rc.address, data.stepform.environment]), "resource": rc.address}
+}
+
+warn contains msg if {
+	some rc in input.resource_changes
+	rc.type == "time_static"
+	msg := sprintf("%s: prefer terraform_data", [rc.address])
+}
+`;
+
+/** A careless policy that prints a value the plan marks sensitive. */
+const CARELESS = `package careless
+
+import rego.v1
+
+warn contains msg if {
+	some rc in input.resource_changes
+	rc.address == "terraform_data.secret_holder"
+	msg := sprintf("holds %v", [rc.change.after.input])
+}
+`;
+
+const SETS = [
+  { name: 'guardrails', path: 'policy', on_failure: 'block', owners: ['alice'] },
+  { name: 'careless', path: 'careless', on_failure: 'warn', owners: [], namespaces: ['careless'] },
+];
+
+let repo: TestRepo;
+let commit: string;
+
+beforeAll(async () => {
+  repo = await makeRepo();
+  await repo.commitDir(HELLO_EXAMPLE, PROJECT);
+  commit = await repo.commitFiles(
+    { 'policy/guardrails.rego': GUARDRAILS, 'careless/careless.rego': CARELESS },
+    'policies',
+  );
+}, 60_000);
+
+function checks(project: string, isProtected: boolean) {
+  return { policyChecks: { sets: SETS, project, protected: isProtected } };
+}
+
+describe('policy checks in a plan job', () => {
+  it('fails a blocking set in a protected environment, with each violation and its resource; the job still succeeds', async () => {
+    const jobs = await jobFactory(repo.dir, PROJECT, 'prod');
+    const ran = await runExecutor(jobs.job('plan', commit, checks('stack', true)));
+    expect(ran.result?.error).toBeUndefined();
+    expect(ran.exitCode).toBe(0);
+    const [guardrails, careless] = ran.result?.policy ?? [];
+    expect(guardrails).toEqual({
+      policy: 'guardrails',
+      project: 'stack',
+      onFailure: 'block',
+      passed: false,
+      violations: expect.arrayContaining([
+        {
+          policy: 'guardrails',
+          rule: 'deny',
+          message: 'terraform_data.greeting may not be created in prod',
+          resource: 'terraform_data.greeting',
+        },
+        {
+          policy: 'guardrails',
+          rule: 'warn',
+          message: 'time_static.greeted_at: prefer terraform_data',
+        },
+      ]),
+    });
+    // A message that repeats a sensitive value shows it masked, like every other output.
+    expect(careless?.passed).toBe(true);
+    expect(careless?.violations).toHaveLength(1);
+    expect(JSON.stringify(ran.result)).not.toContain('example-secret-value');
+    const log = readFileSync(ran.result?.artifacts.log ?? '', 'utf8');
+    expect(log).not.toContain('example-secret-value');
+    expect(log).toContain('policy guardrails: failed');
+  }, 120_000);
+
+  it('passes the same plan where the environment is not protected, warnings kept', async () => {
+    const jobs = await jobFactory(repo.dir, PROJECT, 'dev');
+    const ran = await runExecutor(jobs.job('plan', commit, checks('stack', false)));
+    expect(ran.exitCode).toBe(0);
+    const [guardrails] = ran.result?.policy ?? [];
+    expect(guardrails?.passed).toBe(true);
+    expect(guardrails?.violations.map((v) => v.rule)).toEqual(['warn']);
+  }, 120_000);
+
+  it('fails the job on a policy that does not compile, naming its file and line', async () => {
+    const broken = await repo.commitFiles(
+      {
+        'policy/broken.rego':
+          'package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tmsg := \n}\n',
+      },
+      'a broken policy',
+    );
+    const jobs = await jobFactory(repo.dir, PROJECT, 'dev');
+    const ran = await runExecutor(jobs.job('plan', broken, checks('stack', false)));
+    expect(ran.exitCode).toBe(1);
+    expect(ran.result?.error).toMatchObject({
+      name: 'PolicyInvalid',
+      message: expect.stringMatching(/policy\/broken\.rego:\d+/),
+    });
+  }, 120_000);
+
+  it('checks nothing in a job without policies', async () => {
+    const jobs = await jobFactory(repo.dir, PROJECT, 'dev');
+    const ran = await runExecutor(jobs.job('plan', commit));
+    expect(ran.exitCode).toBe(0);
+    expect(ran.result?.policy).toBeUndefined();
+  }, 120_000);
+});
