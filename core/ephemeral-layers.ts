@@ -128,5 +128,7 @@ function reportOf(
     hasChanges: reports.some((p) => p.hasChanges),
     summary: totalOf(reports),
     projects: reports,
+    // Neither a destroy nor an ephemeral environment's plan is checked against policies.
+    policyBlocked: false,
   };
 }

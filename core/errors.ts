@@ -295,9 +295,16 @@ export class PolicyEvaluationFailed extends StepformError {
   readonly kind = 'failure';
 }
 
+/** A policy set with `on_failure: block` failed on a plan: the run stopped before its approval. */
+export class PolicyBlocked extends StepformError {
+  override readonly name = 'PolicyBlocked';
+  readonly kind = 'failure';
+}
+
 /** Every error class by name, for checks that ASL error names exist. */
 export const ERROR_CLASSES = {
   InvalidInput,
+  PolicyBlocked,
   CommandNotAllowed,
   ToolchainMissing,
   ArtifactsUnwritable,

@@ -55,6 +55,38 @@ describe('collectProjects', () => {
     });
   });
 
+  it('blocks the run when a blocking policy set failed on a project, naming each such project', () => {
+    const checked = (name: string, policy: Record<string, unknown>) => {
+      const project = planned(name, 0, { add: 1 });
+      return { ...project, result: { ...project.result, policy } };
+    };
+    const collected = collectProjects(
+      [
+        checked('network', { outcome: 'blocked', blockedBy: ['guardrails'], deny: 2, warn: 1 }),
+        checked('app', { outcome: 'warned', blockedBy: [], deny: 1, warn: 0 }),
+        planned('dns', 0, { add: 1 }),
+      ],
+      [],
+    );
+    expect(collected.policyBlocked).toBe(true);
+    expect(collected.policyError).toEqual({
+      Error: 'PolicyBlocked',
+      Cause:
+        'policy checks failed, nothing was applied: network: blocked by guardrails (2 deny, 1 warn)',
+    });
+    expect(collected.projects.map((p) => p.policy?.outcome)).toEqual([
+      'blocked',
+      'warned',
+      undefined,
+    ]);
+    const clear = collectProjects(
+      [checked('app', { outcome: 'passed', blockedBy: [], deny: 0, warn: 0 })],
+      [],
+    );
+    expect(clear.policyBlocked).toBe(false);
+    expect(clear.policyError).toBeUndefined();
+  });
+
   it('says no changes only when no project has any', () => {
     expect(collectProjects([planned('a', 0), planned('b', 0)], []).hasChanges).toBe(false);
   });

@@ -71,6 +71,15 @@ export const APPLIED_RESULT = z.looseObject({
   finishedAt: z.string().optional(),
 });
 
+/** A project's policy checks as the workflow carries them: counts, and the sets that block. */
+export const PROJECT_POLICY = z.strictObject({
+  outcome: z.enum(['passed', 'warned', 'blocked']),
+  blockedBy: z.array(z.string()),
+  deny: z.number().int().min(0),
+  warn: z.number().int().min(0),
+});
+export type ProjectPolicy = z.output<typeof PROJECT_POLICY>;
+
 /** One Map iteration's output (the Pass states at the end of each iteration build it). */
 export const PROJECT_OUTCOME = z.discriminatedUnion('status', [
   z.looseObject({
@@ -88,6 +97,8 @@ export const PROJECT_OUTCOME = z.discriminatedUnion('status', [
       plan: z.strictObject({ dir: z.string(), sha256: z.string() }).optional(),
       /** The job that applies exactly this plan (a plan with changes). */
       applyJob: JOB.optional(),
+      /** The plan's policy checks, counted (core/run.ts CollectedResult). */
+      policy: PROJECT_POLICY.optional(),
     }),
   }),
   z.looseObject({
@@ -117,6 +128,8 @@ export interface ProjectReport {
   startedAt: string | null;
   finishedAt: string | null;
   error?: { name: string; message: string };
+  /** Its plan's policy checks (absent: none ran). */
+  policy?: ProjectPolicy;
 }
 
 export interface CollectedProjects {
@@ -128,6 +141,12 @@ export interface CollectedProjects {
   projects: ProjectReport[];
   /** The first failure, in execution order, as the Fail state and the outcome carry it. */
   error?: { Error: string; Cause: string };
+  /**
+   * Whether a policy set with `on_failure: block` failed on a project's plan: the run stops
+   * before its approval (the Choice after HasChanges / AnyPlanFailed), with `policyError`.
+   */
+  policyBlocked: boolean;
+  policyError?: { Error: 'PolicyBlocked'; Cause: string };
   /**
    * What an approval of the run approves (RequestApproval's `plan`): a project's own plan, or
    * for several one digest over theirs. Absent when no project has a plan.
@@ -239,8 +258,10 @@ export function collectProjects(
       outputs: outcome.result.outputs,
       startedAt: outcome.result.startedAt ?? null,
       finishedAt: outcome.result.finishedAt ?? null,
+      ...(outcome.result.policy === undefined ? {} : { policy: outcome.result.policy }),
     };
   });
+  const blocked = projects.filter((p) => p.policy?.outcome === 'blocked');
   const summary = totalOf(projects);
   const failures = projects.filter((p) => p.status === 'failed');
   const plans = parsed.flatMap((outcome) =>
@@ -256,6 +277,21 @@ export function collectProjects(
     projects,
     ...(failures.length === 0 ? {} : { error: firstFailure(failures, projects.length) }),
     ...(plan === undefined ? {} : { plan }),
+    policyBlocked: blocked.length > 0,
+    ...(blocked.length === 0 ? {} : { policyError: policyError(blocked) }),
+  };
+}
+
+/** Why the run stops: each blocked project, the sets that block it and its counts. */
+function policyError(blocked: readonly ProjectReport[]): { Error: 'PolicyBlocked'; Cause: string } {
+  const lines = blocked.map((project) => {
+    const policy = project.policy;
+    const sets = policy?.blockedBy.join(', ') ?? '';
+    return `${project.name}: blocked by ${sets} (${policy?.deny ?? 0} deny, ${policy?.warn ?? 0} warn)`;
+  });
+  return {
+    Error: 'PolicyBlocked',
+    Cause: `policy checks failed, nothing was applied: ${lines.join('; ')}`,
   };
 }
 

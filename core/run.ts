@@ -374,6 +374,8 @@ export const OUTCOMES = [
   // project's drift state apart, core/drift.ts).
   'drifted',
   'no_drift',
+  // A blocking policy failed on a plan: nothing applied, the environment left as it was.
+  'policy_failed',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 

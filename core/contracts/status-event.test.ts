@@ -33,6 +33,7 @@ describe('PHASES and WORKFLOWS', () => {
       'started',
       'planned',
       'no_changes',
+      'policy_failed',
       'awaiting_approval',
       'approved',
       'rejected',

@@ -15,6 +15,8 @@ export const PHASES = [
   'started',
   'planned',
   'no_changes',
+  // A policy set with `on_failure: block` failed on a plan: stopped before the approval.
+  'policy_failed',
   'awaiting_approval',
   'approved',
   'rejected',
@@ -63,6 +65,7 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
   cancelled: '🛑',
   drifted: '🌊',
   drift_cleared: '✅',
+  policy_failed: '🚫',
 };
 
 /** Longer messages are cut by statusEvent, so an event stays far below SQS's 256 KiB. */

@@ -1,6 +1,7 @@
 // plan, apply, ephemeral, destroy (and ttl, command: ttl.ts, command.ts): one workflow run
 // each, on the embedded engine, with a progress line per state as it happens.
 import { approvalDiffs } from './show.ts';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CHANGE_COUNTS, formatCounts } from '../../core/contracts/job-result.ts';
 import { InvalidInput } from '../../core/errors.ts';
@@ -25,6 +26,8 @@ import {
   resolveRepository,
 } from './context.ts';
 import { MULTI_PROJECT_WORKFLOWS } from '../../core/run.ts';
+import { type PolicyResult, summarizePolicies } from '../../core/policy.ts';
+import { runPolicyResults } from '../engine/policy-results.ts';
 import { selectRun } from './selection.ts';
 import { confirmDestroy } from './confirm-destroy.ts';
 import type { Io } from './io.ts';
@@ -175,7 +178,11 @@ export function runErrors(
 }
 
 /** The one JSON object a run verb prints with --json. */
-export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Record<string, unknown> {
+export function runJson(
+  row: RunRow,
+  outcome?: Pick<RunOutcome, 'error'>,
+  policy: readonly PolicyResult[] = [],
+): Record<string, unknown> {
   const failure: DescribedError | undefined =
     outcome?.error ?? (row.error === null ? undefined : parseErrorString(row.error));
   // What to do next, as the terminal prints it under the error.
@@ -196,6 +203,7 @@ export function runJson(row: RunRow, outcome?: Pick<RunOutcome, 'error'>): Recor
     ...(row.details.dispatches ? { dispatches: dispatchesOf(row) } : {}),
     ...(outcome?.error ? { error: outcome.error } : row.error ? { error: row.error } : {}),
     ...(hint === undefined ? {} : { hint }),
+    ...(policy.length === 0 ? {} : { policy: summarizePolicies(policy) }),
     projects: projectsOf(row),
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
@@ -236,6 +244,33 @@ export function approvalNeeded(
   ].join('\n');
 }
 
+/**
+ * Each policy set's result on each project, and its violations (at most 20 a set): what
+ * stopped the run, or what it warns of.
+ */
+export function policyLines(policy: readonly PolicyResult[]): string[] {
+  const shown = 20;
+  return policy.flatMap((result) => {
+    const verdict = result.passed
+      ? result.violations.length === 0
+        ? 'passed'
+        : 'passed with warnings'
+      : result.onFailure === 'block'
+        ? 'failed (blocks the run)'
+        : 'failed (on_failure: warn)';
+    const lines = result.violations.slice(0, shown).map((v) => {
+      const where = v.resource === undefined ? '' : `${v.resource}: `;
+      return `    ${v.rule === 'deny' ? '✗ deny' : '! warn'}  ${where}${v.message}`;
+    });
+    const more = result.violations.length - shown;
+    return [
+      `  policy ${result.policy} on ${result.project}: ${verdict}`,
+      ...lines,
+      ...(more > 0 ? [`    … and ${more} more (in the plan job's result.json)`] : []),
+    ];
+  });
+}
+
 /** The end of a run verb: the JSON result, or the status line, rollback or error, logs hint. */
 export function renderRunEnd(
   row: RunRow,
@@ -243,6 +278,7 @@ export function renderRunEnd(
   values: CliValues,
   io: Io,
   stackFlag = '',
+  policy: readonly PolicyResult[] = [],
 ): void {
   const errors = runErrors(row, outcome);
   const rollback = row.details.rollback as { message?: string } | undefined;
@@ -254,7 +290,7 @@ export function renderRunEnd(
       io.err(errorText(error, { prefix: 'error: ', repository: row.repository }));
   };
   if (values.json === true) {
-    io.out(`${JSON.stringify(runJson(row, outcome), null, 2)}\n`);
+    io.out(`${JSON.stringify(runJson(row, outcome, policy), null, 2)}\n`);
     showErrors();
     return;
   }
@@ -274,6 +310,7 @@ export function renderRunEnd(
     }
   }
   if (rollback?.message) io.out(`  ${rollback.message.split('\n').join('\n    ')}\n`);
+  for (const line of policyLines(policy)) io.out(`${line}\n`);
   showErrors();
   const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
   if (schedule?.fireAt === null) io.out(`  no scheduled destroy: kept until destroyed by hand\n`);
@@ -481,7 +518,8 @@ export async function executeRun(run: RunContext, values: CliValues, io: Io): Pr
         say(approvalNeeded(request));
       },
     });
-    renderRunEnd(outcome.run, outcome, values, io);
+    const policy = runPolicyResults(join(engine.home.artifacts, outcome.run.runId));
+    renderRunEnd(outcome.run, outcome, values, io, '', policy);
     return EXIT_CODES[outcome.status];
   } finally {
     for (const signal of CANCEL_SIGNALS) process.off(signal, onSignal);

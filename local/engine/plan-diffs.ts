@@ -55,7 +55,7 @@ export function planDiffFiles(names: readonly string[]): PlanDiffFile[] {
 }
 
 /** The files under `folder`, relative to it, "/"-separated, two folders deep at most. */
-function filesUnder(folder: string): string[] {
+export function filesUnder(folder: string): string[] {
   const names: string[] = [];
   const walk = (dir: string, prefix: string, depth: number) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {

@@ -31,8 +31,11 @@ export function outcomeTail(outcome: string, terminal: string = outcome): string
   ];
 }
 
+/** A plan with changes that no blocking policy stops, up to whether it needs an approval. */
+const CHANGES_PLANNED = [...PLANNED, 'PolicyBlocked', 'NotifyPlanned', 'NeedsApproval'];
+
 /** A plan with changes, up to the wait for its approval. */
-const AWAITING_APPROVAL = [...PLANNED, 'NotifyPlanned', 'NeedsApproval', 'RequestApproval'];
+const AWAITING_APPROVAL = [...CHANGES_PLANNED, 'RequestApproval'];
 
 /**
  * From the approval (or straight from NeedsApproval) through the apply job's result: the
@@ -40,9 +43,7 @@ const AWAITING_APPROVAL = [...PLANNED, 'NotifyPlanned', 'NeedsApproval', 'Reques
  */
 function applied(approved: boolean): string[] {
   return [
-    ...(approved
-      ? [...AWAITING_APPROVAL, 'NotifyApproved']
-      : [...PLANNED, 'NotifyPlanned', 'NeedsApproval']),
+    ...(approved ? [...AWAITING_APPROVAL, 'NotifyApproved'] : CHANGES_PLANNED),
     'NotifyApplying',
     'StartApplying',
     'NextLayer',
