@@ -3,7 +3,6 @@
 // approvals, locks, records), plan diffs and job logs from the artifacts bucket, TTLs from
 // Scheduler. The same pages as over the local engine, from the same ConsoleSource interface.
 import { withoutSecrets } from '../../../core/approval.ts';
-import { commonDir } from '../../../core/config/run-projects.ts';
 import { LOG_FILE } from '../../../core/contracts/job-result.ts';
 import { parsePlanDiff } from '../../../core/plan-diff.ts';
 import type { EnvironmentRecord } from '../../../core/ports.ts';
@@ -16,7 +15,7 @@ import {
 } from '../../console/source.ts';
 import { type ShownPlan, namedPlans, planDiffFiles } from '../../engine/plan-diffs.ts';
 import type { LocalSchedule } from '../../engine/store/sqlite-schedules.ts';
-import type { StackOperator } from './stack.ts';
+import { type StackOperator, scheduleFolders } from './stack.ts';
 
 /**
  * How many runs the console lists from a stack: each is a DescribeExecution (once, when it
@@ -41,22 +40,8 @@ async function schedulesOf(
   records: readonly EnvironmentRecord[],
 ): Promise<LocalSchedule[]> {
   const live = records.filter((r) => r.status === 'active' && r.ttlExpiresAt !== null);
-  const byRun = new Map<string, EnvironmentRecord[]>();
-  for (const record of live)
-    byRun.set(record.lastRunId, [...(byRun.get(record.lastRunId) ?? []), record]);
-  const wanted = new Map<string, { environment: string; projectDir: string }>();
-  for (const group of byRun.values()) {
-    const [first] = group;
-    if (first === undefined) continue;
-    const dirs = group.map((r) => r.projectDir);
-    const projectDir = dirs.length === 1 ? first.projectDir : commonDir(dirs);
-    wanted.set(`${first.environment}\u0000${projectDir}`, {
-      environment: first.environment,
-      projectDir,
-    });
-  }
   const found = await Promise.all(
-    [...wanted.values()].map(async ({ environment, projectDir }) =>
+    scheduleFolders(live).map(async ({ environment, projectDir }) =>
       stack.aws.pendingSchedule(environment, projectDir),
     ),
   );

@@ -2,7 +2,6 @@
 // (of the stack's GitHub repository, at a commit of the local clone), started as an execution
 // named by its run id, then watched: the progress lines, the approval commands and the summary
 // the local verbs print, from the execution's history and the run's item.
-import { commonDir } from '../../../core/config/run-projects.ts';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Workflow } from '../../../core/contracts/workflow-input.ts';
@@ -32,7 +31,7 @@ import {
   runHeader,
   runInputFromFlags,
 } from '../run-verbs.ts';
-import { type StackOperator, withStack } from './stack.ts';
+import { type StackOperator, scheduleFolders, withStack } from './stack.ts';
 
 /**
  * The prefix of the run ids (= execution names) the CLI starts on a stack: `cli-` and the
@@ -213,15 +212,7 @@ export async function stackTtlVerb(
     const live = (await projectsOf(stack, environment)).filter(
       (view) => view.status === 'active' && view.destroyAt !== null,
     );
-    // The projects one ephemeral run created (their records name it) share its one schedule,
-    // kept under the folder they share: the run's projectDir.
-    const runs = new Map<string, string[]>();
-    for (const view of live)
-      runs.set(view.lastRunId, [...(runs.get(view.lastRunId) ?? []), view.projectDir]);
-    const candidates = [...runs.values()].map((dirs) => ({
-      projectDir: dirs.length === 1 && dirs[0] !== undefined ? dirs[0] : commonDir(dirs),
-      dirs,
-    }));
+    const candidates = scheduleFolders(live);
     const projectDir = await oneProject(candidates, environment, values, io, 'live ephemeral');
     const clone = await resolveRepository(values.repo, io.cwd);
     const run = parseInput(

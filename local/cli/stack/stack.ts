@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { commonDir } from '../../../core/config/run-projects.ts';
 import { InvalidInput } from '../../../core/errors.ts';
 import { assertPinnedRepository } from '../../../core/repository-pin.ts';
 import { parseInput } from '../../../core/validation.ts';
@@ -378,6 +379,27 @@ export class StackOperator {
       }),
     );
   }
+}
+
+/**
+ * Where the TTL schedules of live ephemeral projects are: one per ephemeral run (the records
+ * name it), kept under its one project's folder or under the folder its projects share;
+ * `dirs` are the projects it covers.
+ */
+export function scheduleFolders(
+  live: readonly { environment: string; projectDir: string; lastRunId: string }[],
+): { environment: string; projectDir: string; dirs: string[] }[] {
+  const runs = new Map<string, { environment: string; dirs: string[] }>();
+  for (const project of live) {
+    const run = runs.get(project.lastRunId) ?? { environment: project.environment, dirs: [] };
+    run.dirs.push(project.projectDir);
+    runs.set(project.lastRunId, run);
+  }
+  return [...runs.values()].map(({ environment, dirs }) => ({
+    environment,
+    projectDir: dirs.length === 1 && dirs[0] !== undefined ? dirs[0] : commonDir(dirs),
+    dirs,
+  }));
 }
 
 /** Runs `work` with the stack's operator, closed after. */
