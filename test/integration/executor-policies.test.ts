@@ -4,30 +4,17 @@
 // what it stops); a policy that does not compile fails the job, naming its file and line.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { jobFactory, runExecutor } from '../support/executor.ts';
-import { HELLO_EXAMPLE, type TestRepo, makeRepo } from '../support/repo.ts';
+import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
 
 const PROJECT = 'stack';
 
 /** Denies creating terraform_data in a protected environment; warns about time_static. */
-const GUARDRAILS = `package main
-
-import rego.v1
-
-deny contains msg if {
-	data.stepform.protected
-	some rc in input.resource_changes
-	rc.type == "terraform_data"
-	"create" in rc.change.actions
-	msg := {"msg": sprintf("%s may not be created in %s", [rc.address, data.stepform.environment]), "resource": rc.address}
-}
-
-warn contains msg if {
-	some rc in input.resource_changes
-	rc.type == "time_static"
-	msg := sprintf("%s: prefer terraform_data", [rc.address])
-}
-`;
+const GUARDRAILS = readFileSync(
+  join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
+  'utf8',
+);
 
 /** A careless policy that prints a value the plan marks sensitive. */
 const CARELESS = `package careless

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULT_FILE, parseJobResult } from '../../core/contracts/job-result.ts';
 import { type Workspace, helloWorkspace, parseJson } from '../support/cli.ts';
+import { REPO_ROOT } from '../support/repo.ts';
 
 const STEPFORM_YAML = `version: 1
 environments:
@@ -25,24 +26,11 @@ policies:
     owners: [alice]
 `;
 
-const GUARDRAILS = `package main
-
-import rego.v1
-
-deny contains msg if {
-	data.stepform.protected
-	some rc in input.resource_changes
-	rc.type == "terraform_data"
-	"create" in rc.change.actions
-	msg := {"msg": sprintf("%s may not be created in %s", [rc.address, data.stepform.environment]), "resource": rc.address}
-}
-
-warn contains msg if {
-	some rc in input.resource_changes
-	rc.type == "time_static"
-	msg := sprintf("%s: prefer terraform_data", [rc.address])
-}
-`;
+/** The same policy as the executor's tests (test/fixtures/policies/guardrails.rego). */
+const GUARDRAILS = readFileSync(
+  join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
+  'utf8',
+);
 
 let ws: Workspace;
 
