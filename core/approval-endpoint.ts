@@ -3,6 +3,7 @@
 // clients prefetch links); only the POST from that page decides. Pure over its ports.
 import {
   type ApprovalSubject,
+  decidersOf,
   linkDecider,
   renderConfirmationPage,
   renderDecisionPage,
@@ -37,7 +38,8 @@ export async function planDiffSections(
   subject: ApprovalSubject | undefined,
   artifacts: Pick<ArtifactPort, 'readPlanDiff'> | undefined,
 ): Promise<{ name: string; html: string }[]> {
-  if (subject?.kind !== 'plan' || artifacts === undefined) return [];
+  const plans = subject?.kind === 'plan' || subject?.kind === 'policy_override';
+  if (subject === undefined || !plans || artifacts === undefined) return [];
   const planned = subject.projects.filter((project) => project.planLocation !== undefined);
   const budget = Math.floor(PAGE_DIFF_BUDGET / Math.max(1, planned.length));
   return Promise.all(
@@ -81,8 +83,8 @@ export interface EndpointOptions {
   readonly approvers?: readonly string[];
 }
 
-/** A form larger than this is refused before it is parsed. */
-export const MAX_FORM_BYTES = 8 * 1024;
+/** A form larger than this is refused before it is parsed (a reason's 1,000 characters fit, encoded). */
+export const MAX_FORM_BYTES = 16 * 1024;
 
 export const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -152,10 +154,10 @@ async function route(
   }
   if (request.method === 'GET') {
     const link = verifyApprovalLink({ ...request.query, id }, options.signingKey, options.now);
-    // Refused here already, so nobody is shown a form that cannot decide.
-    linkDecider(link, options.approvers);
     const approval = await ports.approvals.get(link.id);
     if (!approval) throw new NotFound('no such approval');
+    // Refused here already, so nobody is shown a form that cannot decide.
+    linkDecider(link, decidersOf(approval, options.approvers));
     const record = withoutSecrets(approval);
     return page(
       200,
@@ -185,6 +187,7 @@ async function route(
         expires: form.expires,
         sig: form.sig,
         ...(form.approver === undefined ? {} : { approver: form.approver }),
+        ...(form.reason === undefined ? {} : { reason: form.reason }),
       },
       ports,
       {

@@ -6,6 +6,8 @@ import {
   BARE_LINK_DECIDER,
   approvalLink,
   decideApproval,
+  decidersOf,
+  MAX_REASON_LENGTH,
   escapeHtml,
   linkDecider,
   newApprovalId,
@@ -587,5 +589,111 @@ describe('withoutSecrets', () => {
     });
     expect(shown).toEqual(record);
     expect(JSON.stringify(shown)).not.toContain('secret');
+  });
+});
+
+describe('a policy override (issue 16)', () => {
+  const OVERRIDE: ApprovalRecord = {
+    ...RECORD,
+    subject: {
+      kind: 'policy_override',
+      projects: [
+        {
+          name: 'stack',
+          dir: 'stack',
+          summary: { add: 2, change: 0, destroy: 0, replace: 0 },
+        },
+      ],
+      policy: { blockedBy: ['guardrails'], owners: ['alice', 'bob'] },
+    },
+  };
+
+  it('is decided by the blocking policies’ owners alone, whatever the approver list says', () => {
+    expect(decidersOf(OVERRIDE, ['carol'])).toEqual(['alice', 'bob']);
+    expect(decidersOf(RECORD, ['carol'])).toEqual(['carol']);
+    expect(decidersOf(RECORD, undefined)).toBeUndefined();
+    const error = caught(() =>
+      decideApproval(OVERRIDE, {
+        action: 'approve',
+        by: 'carol',
+        now: BEFORE,
+        approvers: ['carol'],
+        reason: 'I am an approver',
+      }),
+    );
+    expect(error).toBeInstanceOf(NotAnApprover);
+    expect((error as Error).message).toBe(
+      'carol may not override guardrails: only alice, bob may (the owners of every blocking policy)',
+    );
+  });
+
+  it('needs a reason to override, kept trimmed with the decision; a refusal may give none', () => {
+    const bare = caught(() =>
+      decideApproval(OVERRIDE, { action: 'approve', by: 'Alice', now: BEFORE, reason: '  ' }),
+    );
+    expect(bare).toBeInstanceOf(InvalidInput);
+    expect((bare as InvalidInput).field).toBe('reason');
+
+    const decided = decideApproval(OVERRIDE, {
+      action: 'approve',
+      by: 'Alice',
+      now: BEFORE,
+      via: 'web',
+      reason: '  incident 42: the bucket is replaced by hand\n  afterwards ',
+    });
+    expect(decided).toMatchObject({
+      status: 'approved',
+      decidedBy: 'Alice',
+      decidedVia: 'web',
+      reason: 'incident 42: the bucket is replaced by hand\n  afterwards',
+    });
+    expect(
+      decideApproval(OVERRIDE, { action: 'reject', by: 'bob', now: BEFORE }),
+    ).not.toHaveProperty('reason');
+  });
+
+  it.each([
+    ['x'.repeat(MAX_REASON_LENGTH + 1), 'must be at most 1000 characters'],
+    ['why\u0007 not', 'must hold no control characters but newlines'],
+  ])('refuses a reason that is too long or holds control characters (%#)', (reason, message) => {
+    const error = caught(() =>
+      decideApproval(OVERRIDE, { action: 'approve', by: 'alice', now: BEFORE, reason }),
+    );
+    expect(error).toBeInstanceOf(InvalidInput);
+    expect((error as InvalidInput).field).toBe('reason');
+    expect((error as Error).message).toContain(message);
+  });
+
+  it('shows what blocks the plan, who may override, and asks why in the approve form only', () => {
+    const link = {
+      id: ID,
+      action: 'approve' as const,
+      expires: EXPIRES,
+      sig: 's',
+      approver: 'alice',
+    };
+    const approve = renderConfirmationPage({
+      record: OVERRIDE,
+      action: 'approve',
+      link,
+      postUrl: '/x',
+    });
+    expect(approve).toContain('<title>Approve overriding the policy on the plan for prod?</title>');
+    expect(approve).toContain(
+      '<p class="fail">Blocked by the policies guardrails. Only alice, bob may override them.</p>',
+    );
+    expect(approve).toContain('they still need their own approval before anything is applied');
+    expect(approve).toContain('<textarea id="reason" name="reason" required maxlength="1000"');
+    // Inside the form, so that the POST carries it.
+    expect(approve.indexOf('<textarea')).toBeGreaterThan(approve.indexOf('<form'));
+    expect(approve.indexOf('<textarea')).toBeLessThan(approve.indexOf('</form>'));
+    const reject = renderConfirmationPage({
+      record: OVERRIDE,
+      action: 'reject',
+      link: { ...link, action: 'reject' },
+      postUrl: '/x',
+    });
+    expect(reject).not.toContain('<textarea');
+    expect(reject).toContain('Refusing the override ends the run as blocked by its policies');
   });
 });

@@ -38,7 +38,8 @@ const SUBJECT_COUNTS = z.strictObject({
  * the approval, since the page has nothing else to show it from; absent on older records.
  */
 export const APPROVAL_SUBJECT = z.strictObject({
-  kind: z.enum(['plan', 'destroy', 'command']),
+  /** policy_override: an owner lets a plan a blocking policy stopped go on to its approval. */
+  kind: z.enum(['plan', 'destroy', 'command', 'policy_override']),
   projects: z
     .array(
       z.strictObject({
@@ -51,6 +52,17 @@ export const APPROVAL_SUBJECT = z.strictObject({
     )
     .max(MAX_RUN_PROJECTS),
   command: z.string().max(2048).optional(),
+  /**
+   * A policy override: the blocking sets that failed, and who may override them (the owners
+   * of every one of them). The approval's own decider list: the deployment's approvers do not
+   * decide an override, and no one else may.
+   */
+  policy: z
+    .strictObject({
+      blockedBy: z.array(z.string().min(1).max(128)).min(1).max(16),
+      owners: z.array(z.string().min(1).max(256)).min(1).max(50),
+    })
+    .optional(),
 });
 export type ApprovalSubject = z.output<typeof APPROVAL_SUBJECT>;
 
@@ -73,6 +85,8 @@ export interface ApprovalRecord {
   readonly decidedAt?: string;
   /** Where it was decided (absent on records decided before this was kept). */
   readonly decidedVia?: ApprovalChannel;
+  /** Why, in the decider's words: required to override a policy. */
+  readonly reason?: string;
 }
 
 /**
@@ -267,6 +281,32 @@ export interface ApprovalDecision {
   readonly via?: ApprovalChannel;
   /** When given, only these may decide; an empty list lets nobody decide. */
   readonly approvers?: readonly string[];
+  /** Why (POLICY_OVERRIDE_REASON): required to approve a policy override. */
+  readonly reason?: string;
+}
+
+/** The longest reason a decision keeps. */
+export const MAX_REASON_LENGTH = 1000;
+
+/** A decision's reason: trimmed, one to MAX_REASON_LENGTH characters, no control characters but newlines. */
+export const DECISION_REASON = z
+  .string()
+  .trim()
+  .min(1, 'must say why')
+  .max(MAX_REASON_LENGTH, `must be at most ${MAX_REASON_LENGTH} characters`)
+  .regex(/^[^\p{Cc}]*(?:\n[^\p{Cc}]*)*$/u, 'must hold no control characters but newlines');
+
+/**
+ * Who may decide an approval: a policy override's owners, whatever the deployment's list;
+ * else the deployment's approver list (undefined: anyone holding a valid link).
+ */
+export function decidersOf(
+  record: Pick<ApprovalRecord, 'subject'>,
+  approvers: readonly string[] | undefined,
+): readonly string[] | undefined {
+  return record.subject?.kind === 'policy_override'
+    ? (record.subject.policy?.owners ?? [])
+    : approvers;
 }
 
 /**
@@ -277,8 +317,21 @@ export interface ApprovalDecision {
 export function decideApproval(record: ApprovalRecord, decision: ApprovalDecision): ApprovalRecord {
   const by = decision.by.trim();
   if (by === '') throw new InvalidInput('by', 'must name who decides');
-  if (decision.approvers !== undefined && !isListed(by, decision.approvers)) {
-    throw new NotAnApprover(`${by} is not on the approver list`);
+  const deciders = decidersOf(record, decision.approvers);
+  const override = record.subject?.kind === 'policy_override';
+  if (deciders !== undefined && !isListed(by, deciders)) {
+    throw new NotAnApprover(
+      override
+        ? `${by} may not override ${record.subject?.policy?.blockedBy.join(', ') ?? 'this policy'}: only ${deciders.join(', ') || 'nobody'} may (the owners of every blocking policy)`
+        : `${by} is not on the approver list`,
+    );
+  }
+  const reason =
+    decision.reason === undefined || decision.reason.trim() === ''
+      ? undefined
+      : parseInput(DECISION_REASON, decision.reason, 'reason');
+  if (override && decision.action === 'approve' && reason === undefined) {
+    throw new InvalidInput('reason', 'must say why the policy is overridden');
   }
   if (record.status !== 'pending') {
     throw new ApprovalAlreadyDecided(`approval ${record.id} is already ${record.status}`);
@@ -294,6 +347,7 @@ export function decideApproval(record: ApprovalRecord, decision: ApprovalDecisio
     decidedBy: by,
     decidedAt: decision.now.toISOString(),
     ...(decision.via === undefined ? {} : { decidedVia: decision.via }),
+    ...(reason === undefined ? {} : { reason }),
   };
 }
 
@@ -397,6 +451,13 @@ export function renderConfirmationPage(input: ConfirmationPageInput): string {
               ? []
               : [`<input type="hidden" name="${name}" value="${escapeHtml(value)}">`];
           }),
+          // An override says why: the reason goes with the decision into every record of it.
+          ...(kind === 'policy_override' && action === 'approve'
+            ? [
+                '<label for="reason">Why is overriding the policy right here? (recorded with your name)</label>',
+                `<textarea id="reason" name="reason" required maxlength="${MAX_REASON_LENGTH}" rows="4" style="display:block;width:100%"></textarea>`,
+              ]
+            : []),
           `<button type="submit">${verb}</button>`,
           '</form>',
         ].join('\n')
@@ -422,11 +483,17 @@ export function renderConfirmationPage(input: ConfirmationPageInput): string {
   );
 }
 
-const DIGEST_LABELS = { plan: 'Plan', destroy: 'Destroy', command: 'Command' } as const;
+const DIGEST_LABELS = {
+  plan: 'Plan',
+  destroy: 'Destroy',
+  command: 'Command',
+  policy_override: 'Plan',
+} as const;
 const TITLES = {
   plan: 'the plan for',
   destroy: 'the destroy of',
   command: 'the command in',
+  policy_override: 'overriding the policy on the plan for',
 } as const;
 const CONSEQUENCES = {
   plan: {
@@ -441,12 +508,17 @@ const CONSEQUENCES = {
     approve: 'Approving runs exactly this command against the state.',
     reject: 'Rejecting ends the run without running the command.',
   },
+  policy_override: {
+    approve:
+      'Overriding lets these plans go on despite the failed blocking policies: they still need their own approval before anything is applied. Your name and reason are recorded with the run.',
+    reject: 'Refusing the override ends the run as blocked by its policies; nothing is applied.',
+  },
 } as const;
 
 /** What is approved, project by project: a plan's counts, a destroy's projects, a command. */
 function subjectSection(subject: ApprovalSubject): string {
   const cell = (value: string | number) => `<td>${escapeHtml(String(value))}</td>`;
-  const counts = subject.kind === 'plan';
+  const counts = subject.kind === 'plan' || subject.kind === 'policy_override';
   const head = ['Project', 'Folder', ...(counts ? ['Add', 'Change', 'Destroy', 'Replace'] : [])]
     .map((label) => `<th scope="col">${label}</th>`)
     .join('');
@@ -461,6 +533,7 @@ function subjectSection(subject: ApprovalSubject): string {
   });
   const caption = {
     plan: 'Each project’s changes',
+    policy_override: 'Each project’s changes',
     destroy: 'The projects destroyed',
     command: 'The project the command runs in',
   }[subject.kind];
@@ -468,6 +541,12 @@ function subjectSection(subject: ApprovalSubject): string {
     ...(subject.command === undefined
       ? []
       : [`<p>Command: <code>${escapeHtml(subject.command)}</code></p>`]),
+    ...(subject.policy === undefined
+      ? []
+      : [
+          `<p class="fail">Blocked by the policies ${escapeHtml(subject.policy.blockedBy.join(', '))}. ` +
+            `Only ${escapeHtml(subject.policy.owners.join(', '))} may override them.</p>`,
+        ]),
     `<table>\n<caption>${caption}</caption>`,
     `<thead><tr>${head}</tr></thead>`,
     `<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`,

@@ -20,6 +20,14 @@ export interface AuditRun {
   /** When and where the approval was decided (ISO-8601; web, cli or slack). */
   readonly decidedAt?: string;
   readonly decidedVia?: string;
+  /** An owner's decision on a blocking policy: overridden or refused, by whom, when, where, why. */
+  readonly policyOverride?: {
+    readonly status: 'overridden' | 'refused';
+    readonly by: string;
+    readonly at: string;
+    readonly via?: string;
+    readonly reason?: string;
+  };
   /** ISO-8601. */
   readonly startedAt: string;
   /** ISO-8601. */
@@ -59,6 +67,11 @@ export function renderAuditNote(run: AuditRun): string {
     ['rejected-by', run.rejectedBy],
     ['decided-at', run.decidedAt],
     ['decided-via', run.decidedVia],
+    ['policy-override', run.policyOverride?.status],
+    ['override-by', run.policyOverride?.by],
+    ['override-at', run.policyOverride?.at],
+    ['override-via', run.policyOverride?.via],
+    ['override-reason', run.policyOverride?.reason],
     ['started-at', run.startedAt],
     ['finished-at', run.finishedAt],
   ];

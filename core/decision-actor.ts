@@ -17,6 +17,12 @@ export const DECISION_ACTOR = z
       .describe(
         'Where: web (the approval page of a link), cli (stepform approve / reject), slack (its buttons). Absent for a decision recorded before channels were.',
       ),
+    reason: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe("Why, in the decider's words: always given for a policy override."),
   })
   .describe("Who decided the run's approval, once it is decided (approved or rejected).");
 export type DecisionActor = z.output<typeof DECISION_ACTOR>;
@@ -27,6 +33,7 @@ export interface DecidedFields {
   readonly decidedBy?: string | undefined;
   readonly decidedAt?: string | undefined;
   readonly decidedVia?: ApprovalChannel | undefined;
+  readonly reason?: string | undefined;
 }
 
 /** The actor of an approved or rejected record; undefined while pending, or when it expired. */
@@ -37,6 +44,7 @@ export function decisionActor(record: DecidedFields | undefined): DecisionActor 
     name: record.decidedBy,
     at: record.decidedAt,
     ...(record.decidedVia === undefined ? {} : { channel: record.decidedVia }),
+    ...(record.reason === undefined ? {} : { reason: record.reason }),
   });
   return parsed.success ? parsed.data : undefined;
 }
@@ -56,4 +64,28 @@ export function actorText(actor: DecisionActor): string {
 /** `Approved by alice via the CLI at …` / `Rejected by …`, from the decided status. */
 export function decisionSentence(status: 'approved' | 'rejected', actor: DecisionActor): string {
   return `${status === 'approved' ? 'Approved' : 'Rejected'} by ${actorText(actor)}`;
+}
+
+/**
+ * `Policy overridden by alice via the CLI at …: “reason”` / `Policy override refused by …`:
+ * an owner's decision on a blocking policy, in a sentence.
+ */
+export function overrideSentence(status: 'approved' | 'rejected', actor: DecisionActor): string {
+  const why = actor.reason === undefined ? '' : `: “${actor.reason}”`;
+  return `${status === 'approved' ? 'Policy overridden' : 'Policy override refused'} by ${actorText(actor)}${why}`;
+}
+
+/** The actor of a run's policy override, as the workflow carries it in the run. */
+export function overrideActor(override: {
+  readonly approvedBy: string;
+  readonly decidedAt: string;
+  readonly via?: ApprovalChannel | undefined;
+  readonly reason: string;
+}): DecisionActor {
+  return {
+    name: override.approvedBy,
+    at: override.decidedAt,
+    ...(override.via === undefined ? {} : { channel: override.via }),
+    reason: override.reason,
+  };
 }

@@ -13,7 +13,13 @@ import {
   singleProject,
 } from './contracts/workflow-input.ts';
 import { NotificationFailed, describeError } from './errors.ts';
-import { type DecisionActor, decisionActor, decisionSentence } from './decision-actor.ts';
+import {
+  type DecisionActor,
+  decisionActor,
+  decisionSentence,
+  overrideActor,
+  overrideSentence,
+} from './decision-actor.ts';
 import type {
   ApprovalPort,
   ArtifactPort,
@@ -86,6 +92,10 @@ export const NOTIFY_INPUT = z.looseObject({
   links: z.strictObject({ approve: z.string(), reject: z.string() }).optional(),
   /** With the links: lets Slack's interactive buttons name the approval they decide. */
   approvalId: z.string().optional(),
+  /** awaiting_policy_override: the blocking sets, and the owners who may override them. */
+  policyOverride: z
+    .looseObject({ blockedBy: z.array(z.string()), owners: z.array(z.string()) })
+    .optional(),
 });
 export type NotifyInput = z.input<typeof NOTIFY_INPUT>;
 
@@ -137,28 +147,41 @@ const UNDECIDED_PHASES: ReadonlySet<Phase> = new Set([
   'started',
   'planned',
   'no_changes',
+  'awaiting_policy_override',
   'awaiting_approval',
   'ttl_changed',
 ]);
 
-/** The run's decided approval (who, when, where, and how), if it has one. */
+/**
+ * The run's decisions (who, when, where, and how): its decided approval, if it has one, and
+ * the owner's override of a blocking policy that came before it, on every notice after it.
+ */
 async function decisionOf(
-  runId: string,
+  run: RunContext,
   phase: Phase,
   ports: NotifyPorts,
   report: NotifyReport,
 ): Promise<Pick<NotifyDetail, 'actor' | 'decision'>> {
-  if (ports.approvals === undefined || UNDECIDED_PHASES.has(phase)) return {};
+  const override =
+    run.policyOverride === undefined
+      ? undefined
+      : overrideSentence('approved', overrideActor(run.policyOverride));
+  const overrideOnly = override === undefined ? {} : { decision: override };
+  if (ports.approvals === undefined || UNDECIDED_PHASES.has(phase)) return overrideOnly;
   try {
-    const approval = await ports.approvals.latestForRun(runId);
+    const approval = await ports.approvals.latestForRun(run.runId);
     const actor = decisionActor(approval);
-    if (actor === undefined || approval === undefined) return {};
+    if (actor === undefined || approval === undefined) return overrideOnly;
     const status = approval.status === 'approved' ? 'approved' : 'rejected';
-    return { actor, decision: decisionSentence(status, actor) };
+    // The override's own record: its sentence, once (the run carries the same decision).
+    if (approval.subject?.kind === 'policy_override')
+      return { actor, decision: overrideSentence(status, actor) };
+    const decided = decisionSentence(status, actor);
+    return { actor, decision: override === undefined ? decided : `${override}. ${decided}` };
   } catch (error) {
     // Best effort, as every channel: the notice goes out without its actor.
     report.failed.push(`actor: ${describeError(error).message}`);
-    return {};
+    return overrideOnly;
   }
 }
 
@@ -190,6 +213,17 @@ export function rollbackMessage(
     default:
       return rollback.message ?? `rollback to ${target}`;
   }
+}
+
+/** What a run waiting for a policy override asks, and of whom. */
+export function overrideRequest(
+  runId: string,
+  override: { readonly blockedBy: readonly string[]; readonly owners: readonly string[] },
+): string {
+  return (
+    `Blocked by ${override.blockedBy.join(', ')}: waiting for an override by ${override.owners.join(' or ')}, ` +
+    `with a reason (their own link, or \`stepform approve ${runId} --by NAME --reason "…"\`)`
+  );
 }
 
 /** One status line, as chat and the CLI show it. */
@@ -266,7 +300,10 @@ export async function notifyStep(
       : {}),
     ...(notice.links ? { links: notice.links } : {}),
     ...(notice.approvalId ? { approvalId: notice.approvalId } : {}),
-    ...(await decisionOf(run.runId, phase, ports, report)),
+    ...(await decisionOf(run, phase, ports, report)),
+    ...(notice.policyOverride === undefined
+      ? {}
+      : { decision: overrideRequest(run.runId, notice.policyOverride) }),
   };
   const line = statusLine(run, phase, detail);
   if (result || notice.projects) {
@@ -304,7 +341,13 @@ export async function notifyStep(
       projects: eventProjects,
       commit: run.commit,
       phase,
-      ...(notice.error || notice.rollback ? { message: line } : {}),
+      // An override's event says why in its own words (its actor carries the reason too).
+      ...(notice.error || notice.rollback
+        ? { message: line }
+        : (phase === 'policy_overridden' || phase === 'awaiting_policy_override') &&
+            detail.decision !== undefined
+          ? { message: detail.decision }
+          : {}),
       ...(detail.actor ? { actor: detail.actor } : {}),
     },
     now,

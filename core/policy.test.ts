@@ -10,6 +10,7 @@ import {
   type PolicyQuery,
   type PolicyResult,
   mayOverride,
+  overrideOwners,
   parseOpaEval,
   policyDataDocument,
   policyOutcome,
@@ -187,6 +188,10 @@ describe('results and outcome', () => {
     expect(mayOverride(policies, ['guardrails', 'tags'], 'alice')).toBe(true);
     expect(mayOverride(policies, ['unowned'], 'alice')).toBe(false);
     expect(mayOverride(policies, ['missing'], 'alice')).toBe(false);
+    expect(overrideOwners(policies, ['guardrails'])).toEqual(['alice', 'bob']);
+    expect(overrideOwners(policies, ['guardrails', 'tags'])).toEqual(['alice']);
+    expect(overrideOwners(policies, ['tags', 'unowned'])).toEqual([]);
+    expect(overrideOwners(policies, [])).toEqual([]);
   });
 
   it('summarizes for --json in the shape the schema accepts', () => {

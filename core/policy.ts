@@ -259,15 +259,26 @@ export function policyOutcome(results: readonly PolicyResult[]): PolicyOutcome {
 }
 
 /**
- * Whether `actor` may override a block: an owner of every blocking set. A set that lists no
- * owners cannot be overridden.
+ * Who may override a block: the owners of every blocking set (a set that lists no owners, or
+ * is not configured, leaves nobody). Each name once, in the first set's order.
  */
+export function overrideOwners(
+  policies: readonly Pick<PolicyConfig, 'name' | 'owners'>[],
+  blockedBy: readonly string[],
+): string[] {
+  if (blockedBy.length === 0) return [];
+  const ownersOf = (name: string) => policies.find((policy) => policy.name === name)?.owners ?? [];
+  const [first = '', ...rest] = blockedBy;
+  return [...new Set(ownersOf(first))].filter((owner) =>
+    rest.every((name) => ownersOf(name).includes(owner)),
+  );
+}
+
+/** Whether `actor` may override a block: an owner of every blocking set. */
 export function mayOverride(
   policies: readonly Pick<PolicyConfig, 'name' | 'owners'>[],
   blockedBy: readonly string[],
   actor: string,
 ): boolean {
-  return blockedBy.every(
-    (name) => policies.find((policy) => policy.name === name)?.owners.includes(actor) ?? false,
-  );
+  return overrideOwners(policies, blockedBy).includes(actor);
 }

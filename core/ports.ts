@@ -91,11 +91,15 @@ export interface ApprovalPort {
   /** Stores it as pending; InvalidInput when an approval with its id exists. */
   create(approval: StoredApproval): Promise<void>;
   get(id: string): Promise<StoredApproval | undefined>;
-  /** The run's newest approval (a run asks for one at most once per apply); undefined if none. */
+  /**
+   * The run's newest approval (a run asks for one at most once per apply, after at most one
+   * policy override); undefined if none.
+   */
   latestForRun(runId: string): Promise<StoredApproval | undefined>;
   /**
    * Single use: writes the decision only while the approval is pending, and an approval or
-   * rejection only up to its expiry (`at` <= expiresAt); false otherwise. `via`: where.
+   * rejection only up to its expiry (`at` <= expiresAt); false otherwise. `via`: where;
+   * `reason`: why, in the decider's words (a policy override's).
    */
   decide(
     id: string,
@@ -103,6 +107,7 @@ export interface ApprovalPort {
     by: string | null,
     at: string,
     via?: ApprovalChannel,
+    reason?: string,
   ): Promise<boolean>;
 }
 

@@ -85,6 +85,17 @@ describe('collectProjects', () => {
     );
     expect(clear.policyBlocked).toBe(false);
     expect(clear.policyError).toBeUndefined();
+    // Nobody may override here (no policies with owners): the run ends blocked.
+    expect(collected.policyOverride).toBeUndefined();
+    const owned = collectProjects(
+      [checked('network', { outcome: 'blocked', blockedBy: ['guardrails'], deny: 1, warn: 0 })],
+      [],
+      [
+        { name: 'guardrails', owners: ['alice', 'bob'] },
+        { name: 'tags', owners: ['bob'] },
+      ],
+    );
+    expect(owned.policyOverride).toEqual({ blockedBy: ['guardrails'], owners: ['alice', 'bob'] });
   });
 
   it('says no changes only when no project has any', () => {

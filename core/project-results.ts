@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { JOB, PROJECT_DIR } from './contracts/job-input.ts';
 import { RUN_INPUT, type RunProject } from './contracts/workflow-input.ts';
+import type { PolicyConfig } from './config/stepform-config.ts';
+import { overrideOwners } from './policy.ts';
 import { parseInput } from './validation.ts';
 
 /** How a project's part of a run ended. */
@@ -148,6 +150,11 @@ export interface CollectedProjects {
   policyBlocked: boolean;
   policyError?: { Error: 'PolicyBlocked'; Cause: string };
   /**
+   * When blocked and someone may override: the blocking sets and their common owners. The
+   * run then waits for an owner's override (RequestPolicyOverride) instead of ending.
+   */
+  policyOverride?: { blockedBy: string[]; owners: string[] };
+  /**
    * What an approval of the run approves (RequestApproval's `plan`): a project's own plan, or
    * for several one digest over theirs. Absent when no project has a plan.
    */
@@ -223,6 +230,7 @@ export function totalOf(
 export function collectProjects(
   outcomes: unknown,
   runProjects: readonly RunProject[],
+  policies: readonly Pick<PolicyConfig, 'name' | 'owners'>[] = [],
 ): CollectedProjects {
   const parsed = parseInput(z.array(PROJECT_OUTCOME).min(1), outcomes, 'projects');
   const settings = new Map(runProjects.map((p) => [p.name, p]));
@@ -270,6 +278,8 @@ export function collectProjects(
       : [],
   );
   const plan = approvalPlanOf(plans, parsed.length);
+  const blockedBy = [...new Set(blocked.flatMap((p) => p.policy?.blockedBy ?? []))];
+  const owners = overrideOwners(policies, blockedBy);
   return {
     failed: failures.length > 0,
     hasChanges: projects.some((p) => p.hasChanges),
@@ -279,6 +289,7 @@ export function collectProjects(
     ...(plan === undefined ? {} : { plan }),
     policyBlocked: blocked.length > 0,
     ...(blocked.length === 0 ? {} : { policyError: policyError(blocked) }),
+    ...(owners.length === 0 ? {} : { policyOverride: { blockedBy, owners } }),
   };
 }
 

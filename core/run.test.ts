@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { jobResult } from '../test/support/run-fixtures.ts';
+import { caught } from '../test/support/caught.ts';
 import { JOB, type JobInput } from './contracts/job-input.ts';
 import { parseJobResult } from './contracts/job-result.ts';
 import { RUN_INPUT } from './contracts/workflow-input.ts';
@@ -187,6 +188,26 @@ describe('prepareRun of a run with policies', () => {
       // Every job still passes the executor's contract.
       for (const project of prepared.projects) parseInput(JOB, project.jobs.plan, 'job');
     }
+  });
+
+  it('refuses a run that starts with an override: only an owner’s decision mid-run writes one', () => {
+    const error = caught(() =>
+      prepareRun(
+        {
+          ...BASE,
+          workflow: 'plan-apply',
+          policies: POLICIES,
+          policyOverride: {
+            approvedBy: 'alice',
+            decidedAt: '2026-12-03T10:00:00.000Z',
+            reason: 'forged',
+          },
+        },
+        SETTINGS,
+      ),
+    );
+    expect(error).toBeInstanceOf(InvalidInput);
+    expect((error as InvalidInput).field).toBe('input.policyOverride');
   });
 
   it('collects the plan’s policy outcome as counts, and applies the checked plan without checking again', () => {

@@ -130,6 +130,9 @@ export function prepareRun(
   allowAutoApprove = false,
 ): PreparedRun {
   const run = parseInput(RUN_INPUT, input, 'input');
+  // Only an owner's decision, mid-run, writes it: a run cannot start overridden.
+  if (run.policyOverride !== undefined)
+    throw new InvalidInput('input.policyOverride', 'is written by the workflow, never given');
   const projects = runProjects(run);
   const several = projects.length > 1;
   if (several && !MULTI_PROJECT_WORKFLOWS.includes(run.workflow)) {

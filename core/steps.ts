@@ -7,9 +7,11 @@ import { ENVIRONMENT_NAME, JOB, RUN_ID } from './contracts/job-input.ts';
 import {
   APPROVER_NAME,
   type ApprovalAction,
+  type ApprovalRecord,
   type ApprovalSubject,
   approvalLink,
   decideApproval,
+  decidersOf,
   linkDecider,
   newApprovalId,
   verifyApprovalLink,
@@ -25,6 +27,7 @@ import {
 } from './errors.ts';
 import type { ApprovalChannel } from './decision-actor.ts';
 import { DEFAULT_LOCK_TTL_MS, type LockRecord, lockProjectNames } from './locks.ts';
+import { overrideOwners } from './policy.ts';
 import type {
   ApprovalPort,
   ArtifactPort,
@@ -161,6 +164,11 @@ const APPROVAL_REQUEST_INPUT = z
           .min(1),
       })
       .optional(),
+    /**
+     * A policy override of the plan (CollectPlans' policyOverride): who may give it is
+     * worked out again from the run's policies, not taken from here.
+     */
+    policyOverride: z.looseObject({ blockedBy: z.array(z.string().min(1)).min(1).max(16) }).optional(),
   })
   .refine(
     (request) =>
@@ -169,7 +177,11 @@ const APPROVAL_REQUEST_INPUT = z
       message: 'an approval is for exactly one of a plan, a command and a destroy',
       path: ['plan'],
     },
-  );
+  )
+  .refine((request) => request.policyOverride === undefined || request.plan !== undefined, {
+    message: 'a policy override is of a plan',
+    path: ['policyOverride'],
+  });
 
 /** What a destroy's approval is for: the environment and commit, and each project it destroys. */
 export interface ApprovedDestroy {
@@ -501,7 +513,7 @@ export async function collectStep(
     return nextCreateLayer(input);
   if (typeof input === 'object' && input !== null && 'projects' in input) {
     const { projects, run } = parseInput(COLLECT_PROJECTS_INPUT, input, 'collect');
-    return collectProjects(projects, runProjects(run));
+    return collectProjects(projects, runProjects(run), run.policies);
   }
   const { job } = parseInput(COLLECT_INPUT, input, 'collect');
   return collectJobResult(job, await artifacts.readResult(job.artifactsDir));
@@ -561,6 +573,8 @@ export async function recordStep(
   }
   await runs.addRunDetails(run.runId, {
     outcome,
+    // Who overrode a blocking policy, when, where and why: kept with the run it let through.
+    ...(run.policyOverride === undefined ? {} : { policyOverride: run.policyOverride }),
     ...(apply === undefined ? {} : { outputs: apply.outputs }),
     ...(command === undefined ? {} : { command }),
     ...(schedule === undefined ? {} : { schedule }),
@@ -659,6 +673,8 @@ export interface ApprovalRequestResult {
    * Private to each approver: never put them where the others can read them.
    */
   readonly approverLinks?: readonly ApproverLinks[];
+  /** A policy override: the blocking sets, and the owners who were sent links. */
+  readonly policyOverride?: { readonly blockedBy: string[]; readonly owners: string[] };
   /** The collected plan the approval is for (its result location, for the notification). */
   readonly plan?: z.output<typeof APPROVAL_REQUEST_INPUT>['plan'];
   /** Or, in a command run, the command it is for. */
@@ -719,7 +735,8 @@ export async function requestApprovalStep(
     });
     destroy = { environment: run.environment, commit: run.commit, projects };
   }
-  const subject = approvalSubject(request, command);
+  const override = policyOverrideOf(request);
+  const subject = approvalSubject(request, command, override);
   const id = newApprovalId();
   const expiresAt = new Date(options.now.getTime() + run.approvalTimeoutSeconds * 1000);
   const approval: StoredApproval = {
@@ -740,7 +757,8 @@ export async function requestApprovalStep(
     requestedAt: options.now.toISOString(),
     expiresAt: expiresAt.toISOString(),
   };
-  const approvers = options.approvers?.map((name, index) =>
+  // An override is decided by the blocking policies' owners, each with links of their own.
+  const approvers = (override?.owners ?? options.approvers)?.map((name, index) =>
     parseInput(APPROVER_NAME, name.trim(), `approvers.${index}`),
   );
   const link = (action: ApprovalAction, approver?: string) =>
@@ -764,6 +782,7 @@ export async function requestApprovalStep(
   return {
     run,
     approval,
+    ...(override === undefined ? {} : { policyOverride: override }),
     ...(plan === undefined ? {} : { plan }),
     ...(command === undefined ? {} : { command }),
     ...(destroy === undefined ? {} : { destroy }),
@@ -771,17 +790,39 @@ export async function requestApprovalStep(
   };
 }
 
+/**
+ * The blocking sets a policy override is asked for, and who may give it: the owners, in the
+ * run's policies, of every one of them. PolicyNotOverridable when nobody may (the workflow
+ * asks only when someone may).
+ */
+function policyOverrideOf(
+  request: z.output<typeof APPROVAL_REQUEST_INPUT>,
+): { blockedBy: string[]; owners: string[] } | undefined {
+  if (request.policyOverride === undefined) return undefined;
+  const blockedBy = [...new Set(request.policyOverride.blockedBy)];
+  const owners = overrideOwners(request.run.policies ?? [], blockedBy);
+  if (owners.length === 0) {
+    throw new InvalidInput(
+      'approval.policyOverride.blockedBy',
+      `names policies no one may override (${blockedBy.join(', ')}): none of the run's policies lists owners for all of them`,
+    );
+  }
+  return { blockedBy, owners };
+}
+
 /** What the approval page lists: each project's plan counts, the destroyed projects, the command. */
 function approvalSubject(
   request: z.output<typeof APPROVAL_REQUEST_INPUT>,
   command: ApprovedCommand | undefined,
+  override: { blockedBy: string[]; owners: string[] } | undefined,
 ): ApprovalSubject {
   const { run, plan, destroy } = request;
   const names = new Map(runProjects(run).map((project) => [project.dir, project.name]));
   if (plan !== undefined) {
     const projects = plan.projects ?? [{ name: run.projectDir, dir: run.projectDir }];
     return {
-      kind: 'plan',
+      kind: override === undefined ? 'plan' : 'policy_override',
+      ...(override === undefined ? {} : { policy: override }),
       projects: projects.map((project) => {
         const counts = 'summary' in project ? project.summary : undefined;
         const changes = counts !== undefined && !('hasChanges' in project && !project.hasChanges);
@@ -838,6 +879,8 @@ export async function decideStep(
     /** Where it is decided: the actor every later notice shows names it. */
     via: ApprovalChannel;
     approvers?: readonly string[];
+    /** Why: required to approve a policy override (kept with the decision). */
+    reason?: string;
   },
   ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
 ): Promise<StoredApproval> {
@@ -848,20 +891,44 @@ export async function decideStep(
   if (stored.status === 'pending') await ports.callbacks.ensureWaiting(stored);
   const decided = decideApproval(stored, decision);
   const status = decided.status === 'approved' ? 'approved' : 'rejected';
+  const { reason } = decided;
   const at = decision.now.toISOString();
-  if (!(await ports.approvals.decide(stored.id, status, decision.by, at, decision.via))) {
+  if (!(await ports.approvals.decide(stored.id, status, decision.by, at, decision.via, reason))) {
     throw new ApprovalAlreadyDecided(`approval ${stored.id} was decided meanwhile`);
   }
-  if (status === 'approved') {
-    await ports.callbacks.succeed(stored.taskToken, {
-      approvedBy: decision.by,
-      decidedAt: at,
-      via: decision.via,
-    });
-  } else {
-    await ports.callbacks.fail(stored.taskToken, 'ApprovalRejected', `rejected by ${decision.by}`);
-  }
-  return { ...stored, status, decidedBy: decision.by, decidedAt: at, decidedVia: decision.via };
+  const result: StoredApproval = {
+    ...stored,
+    status,
+    decidedBy: decision.by,
+    decidedAt: at,
+    decidedVia: decision.via,
+    ...(reason === undefined ? {} : { reason }),
+  };
+  if (status === 'approved') await ports.callbacks.succeed(stored.taskToken, approvedOutput(result));
+  else await ports.callbacks.fail(stored.taskToken, 'ApprovalRejected', rejectedCause(result));
+  return result;
+}
+
+/** What the waiting task returns once approved (its ResultPath: $.approval, $.policyOverride). */
+export function approvedOutput(decided: ApprovalRecord): {
+  approvedBy: string;
+  decidedAt: string;
+  via?: ApprovalChannel;
+  reason?: string;
+} {
+  return {
+    approvedBy: decided.decidedBy ?? 'someone',
+    decidedAt: decided.decidedAt ?? '',
+    ...(decided.decidedVia === undefined ? {} : { via: decided.decidedVia }),
+    ...(decided.reason === undefined ? {} : { reason: decided.reason }),
+  };
+}
+
+/** The Cause of the waiting task's ApprovalRejected: who, and why when they said. */
+export function rejectedCause(decided: ApprovalRecord): string {
+  const refused = decided.subject?.kind === 'policy_override' ? 'override refused' : 'rejected';
+  const why = decided.reason === undefined ? '' : `: ${decided.reason}`;
+  return `${refused} by ${decided.decidedBy ?? 'someone'} at ${decided.decidedAt ?? '?'}${why}`;
 }
 
 /**
@@ -874,14 +941,19 @@ export async function decideFromLink(
   options: { signingKey: string | Buffer; now: Date; approvers?: readonly string[] },
 ): Promise<StoredApproval> {
   const link = verifyApprovalLink(fields, options.signingKey, options.now);
+  // Checked as text here, and as a reason by decideApproval.
+  const { reason } = parseInput(z.looseObject({ reason: z.string().optional() }), fields, 'form');
+  const stored = await ports.approvals.get(link.id);
+  if (!stored) throw new NotFound(`no approval ${link.id}`);
   return decideStep(
     {
       approvalId: link.id,
       action: link.action,
-      by: linkDecider(link, options.approvers),
+      by: linkDecider(link, decidersOf(stored, options.approvers)),
       now: options.now,
       via: 'web',
       ...(options.approvers ? { approvers: options.approvers } : {}),
+      ...(reason === undefined ? {} : { reason }),
     },
     ports,
   );

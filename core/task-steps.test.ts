@@ -492,6 +492,73 @@ describe('RequestApproval', () => {
   });
 });
 
+describe('RequestApproval of a policy override (issue 16)', () => {
+  const policies = [
+    { name: 'guardrails', path: 'policy', on_failure: 'block' as const, owners: ['alice', 'bob'] },
+    { name: 'tags', path: 'tags', on_failure: 'block' as const, owners: ['bob'] },
+  ];
+  const run = { ...RUN, policies };
+  const blocked = (blockedBy: string[]) => ({
+    taskToken: 't',
+    run,
+    plan: PLAN,
+    policyOverride: { blockedBy, owners: ['mallory'] },
+  });
+
+  it('is decided by the owners of every blocking set, each with links of their own, never shared', async () => {
+    // Prepare: the deployment's own approver list does not decide an override
+    const { ports, approvals, events, chats } = memoryPorts({
+      approvalSigning: async () => ({
+        signingKey: KEY,
+        baseUrl: 'https://approve.test',
+        approvers: ['carol'],
+      }),
+    });
+
+    // Act: the owners the input names are ignored; the run's policies say who
+    const announced = await requestApproval(blocked(['guardrails']), ports);
+
+    // Assess
+    expect(announced.policyOverride).toEqual({
+      blockedBy: ['guardrails'],
+      owners: ['alice', 'bob'],
+    });
+    expect(announced.approverLinks?.map((links) => links.approver)).toEqual(['alice', 'bob']);
+    expect(approvals[0]?.subject).toMatchObject({
+      kind: 'policy_override',
+      policy: { blockedBy: ['guardrails'], owners: ['alice', 'bob'] },
+    });
+    expect(events.map((e) => [e.phase, e.message])).toEqual([
+      [
+        'awaiting_policy_override',
+        `Blocked by guardrails: waiting for an override by alice or bob, with a reason (their own link, or \`stepform approve ${RUN.runId} --by NAME --reason "…"\`)`,
+      ],
+    ]);
+    const shared = JSON.stringify([events, chats]);
+    expect(shared).not.toContain('sig=');
+    // No Slack buttons: a click cannot say why.
+    expect(shared).not.toContain(`${announced.approval.id}.approve`);
+
+    const both = await requestApproval(blocked(['guardrails', 'tags']), ports);
+    expect(both.policyOverride?.owners).toEqual(['bob']);
+  });
+
+  it('is refused when nobody owns every blocking set', async () => {
+    const { ports, approvals } = memoryPorts();
+    const error = await rejection(
+      requestApproval(
+        {
+          ...blocked(['guardrails', 'tags']),
+          run: { ...RUN, policies: [policies[0]!, { ...policies[1]!, owners: ['carol'] }] },
+        },
+        ports,
+      ),
+    );
+    expect((error as InvalidInput).field).toBe('approval.policyOverride.blockedBy');
+    expect(approvals).toEqual([]);
+  });
+});
+
 describe('Notify', () => {
   it('reports what was delivered, and warns of what failed', async () => {
     const { ports, events, warnings } = memoryPorts();

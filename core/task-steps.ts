@@ -118,16 +118,18 @@ export async function requestApproval(
     ...(await ports.approvalSigning()),
     ...(ports.taskToken ? { taskToken: ports.taskToken() } : {}),
   });
-  const { run, approval, links, plan, command } = request;
+  const { run, approval, links, plan, command, policyOverride } = request;
   const notified = await notifyStep(
     {
       run,
-      phase: 'awaiting_approval',
+      phase: policyOverride === undefined ? 'awaiting_approval' : 'awaiting_policy_override',
+      ...(policyOverride === undefined ? {} : { policyOverride }),
       // A run of several projects is approved as one: the request lists each one's plan.
       ...(plan === undefined ? {} : 'projects' in plan ? { projects: plan } : { result: plan }),
       ...(command === undefined ? {} : { command }),
       ...(links === undefined ? {} : { links }),
-      approvalId: approval.id,
+      // Slack's buttons cannot say why: an override is given on its owner's page or the CLI.
+      ...(policyOverride === undefined ? { approvalId: approval.id } : {}),
     },
     await ports.notifyPorts(),
     now,

@@ -561,7 +561,10 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
     const definition = raw(workflow);
     for (const [name, state] of Object.entries(definition.States)) {
       if (state.Resource !== LAMBDA_WAIT) continue;
-      expect(name).toBe('RequestApproval');
+      // plan-apply also waits for a policy override (checked below), before its approval.
+      expect(name).toMatch(
+        workflow === 'plan-apply' ? /^Request(Approval|PolicyOverride)$/ : /^RequestApproval$/,
+      );
     }
     const approval = definition.States.RequestApproval;
     if (!APPROVING_WORKFLOWS.includes(workflow)) {
@@ -597,6 +600,39 @@ describe.each(WORKFLOWS)('%s.asl.json', (workflow) => {
       Error: 'ApprovalExpired',
     });
   });
+
+  if (workflow === 'plan-apply') {
+    it('waits for a policy override like an approval; refused or timed out, the run ends PolicyBlocked', () => {
+      const definition = raw(workflow);
+      const override = stateOf(definition, 'RequestPolicyOverride');
+      const approval = stateOf(definition, 'RequestApproval');
+      expect(override.Resource).toBe(LAMBDA_WAIT);
+      expect(override.TimeoutSecondsPath).toBe('$.approvalTaskTimeoutSeconds');
+      expect(override.Retry).toEqual(approval.Retry);
+      expect((override.Parameters as { Payload: object }).Payload).toEqual({
+        ...(approval.Parameters as { Payload: object }).Payload,
+        'policyOverride.$': '$.plans.policyOverride',
+      });
+      // The override goes into the run, so every later Notify and Record tells of it.
+      expect(override.ResultPath).toBe('$.run.policyOverride');
+      const next = (error: string) =>
+        catchers(override).find((c) => c.ErrorEquals.includes(error))?.Next;
+      expect(next('ApprovalRejected')).toBe('OutcomePolicyFailed');
+      expect(next('States.Timeout')).toBe('OutcomePolicyFailed');
+      expect(next('ApprovalExpired')).toBe('OutcomePolicyFailed');
+      expect(next('States.ALL')).toBe('OutcomeFailed');
+      expect(stateOf(definition, 'CanOverridePolicy')).toMatchObject({
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.plans.policyOverride', IsPresent: true, Next: 'RequestPolicyOverride' },
+        ],
+        Default: 'OutcomePolicyFailed',
+      });
+      // Overridden, the plans still go to their own approval.
+      expect(override.Next).toBe('NotifyPolicyOverridden');
+      expect(stateOf(definition, 'NotifyPolicyOverridden').Next).toBe('NotifyPlanned');
+    });
+  }
 
   if (LOCKING_WORKFLOWS.includes(workflow)) {
     it('takes the environment lock once, right after PrepareRun, and names Unlock states so', () => {

@@ -34,6 +34,9 @@ describe('PHASES and WORKFLOWS', () => {
       'planned',
       'no_changes',
       'policy_failed',
+      // Beyond the design's list: an owner's override of a blocking policy (issue 16).
+      'awaiting_policy_override',
+      'policy_overridden',
       'awaiting_approval',
       'approved',
       'rejected',

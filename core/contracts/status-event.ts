@@ -15,8 +15,13 @@ export const PHASES = [
   'started',
   'planned',
   'no_changes',
-  // A policy set with `on_failure: block` failed on a plan: stopped before the approval.
+  // A policy set with `on_failure: block` failed on a plan: stopped before the approval
+  // (when no owner may override it, or the override was refused or never came).
   'policy_failed',
+  // A blocking policy failed, and the policies' owners are asked whether to override it.
+  'awaiting_policy_override',
+  // An owner overrode it (actor: who, when, where, why); the plan goes on to its approval.
+  'policy_overridden',
   'awaiting_approval',
   'approved',
   'rejected',
@@ -66,6 +71,8 @@ export const PHASE_ICONS: Readonly<Record<Phase, string>> = {
   drifted: '🌊',
   drift_cleared: '✅',
   policy_failed: '🚫',
+  awaiting_policy_override: '🛡️',
+  policy_overridden: '⚠️',
 };
 
 /** Longer messages are cut by statusEvent, so an event stays far below SQS's 256 KiB. */

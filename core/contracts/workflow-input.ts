@@ -1,6 +1,7 @@
 // The input of every workflow execution: what the action, the CLI and a schedule start a run
 // with, validated once by PrepareRun (and by each caller before it starts one).
 import { z } from 'zod';
+import { APPROVAL_CHANNELS } from '../decision-actor.ts';
 import { DEFAULT_TTL_BOUNDS } from '../duration.ts';
 import { commandProblem } from '../terraform-commands.ts';
 import {
@@ -76,6 +77,18 @@ export const RUN_PROJECT = z.strictObject({
 });
 export type RunProject = z.output<typeof RUN_PROJECT>;
 
+/**
+ * An owner's override of a blocking policy, as RequestPolicyOverride returns it into the run
+ * (`$.run.policyOverride`), so that every later step tells of it: who, when, where and why.
+ */
+export const POLICY_OVERRIDE = z.strictObject({
+  approvedBy: z.string().min(1).max(256),
+  decidedAt: z.iso.datetime({ offset: true }),
+  via: z.enum(APPROVAL_CHANNELS).optional(),
+  reason: z.string().min(1).max(1000),
+});
+export type PolicyOverride = z.output<typeof POLICY_OVERRIDE>;
+
 export const RUN_INPUT = z
   .strictObject({
     runId: RUN_ID,
@@ -111,6 +124,8 @@ export const RUN_INPUT = z
     policies: z.array(POLICY_SET).min(1).max(16).optional(),
     /** How many projects of one layer run at once (stepform.yaml's max_parallel; default 4). */
     maxParallel: z.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional(),
+    /** Written by the workflow once an owner overrode a blocking policy; refused at the start. */
+    policyOverride: POLICY_OVERRIDE.optional(),
   })
   .superRefine((run, ctx) => {
     const issue = (path: string, message: string) =>

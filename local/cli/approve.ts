@@ -29,7 +29,14 @@ export async function approveVerb(
     if (!approval) throw new NotFound(`run ${runId} has no approval request`);
     const now = new Date();
     const decided = await decideStep(
-      { approvalId: approval.id, action: verb, by, now, via: 'cli' },
+      {
+        approvalId: approval.id,
+        action: verb,
+        by,
+        now,
+        via: 'cli',
+        ...(values.reason === undefined ? {} : { reason: values.reason }),
+      },
       localPorts(stores),
     );
     renderDecision({ runId, approvalId: approval.id, status: decided.status, by, now }, values, io);

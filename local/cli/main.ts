@@ -35,8 +35,9 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   drift      [--env ENV] [--all | --project NAME | --dir DIR]
              plan what each environment last applied: exit 0 no drift, 3 drift found, 1 failed
              (every environment with an applied commit unless --env; every project unless named)
-  approve    RUN_ID [--by NAME]
-  reject     RUN_ID [--by NAME]
+  approve    RUN_ID [--by NAME] [--reason TEXT]
+             a policy override (a blocking policy failed) is decided by its owners, with --reason
+  reject     RUN_ID [--by NAME] [--reason TEXT]
   cancel     RUN_ID                         stop a run as Ctrl-C in its terminal would
   envs                                      each environment and project: status, last good commit, TTL, lock
   locks                                     what holds each project of each environment, until when, if it still runs
@@ -75,6 +76,7 @@ const OPTIONS = {
   'auto-approve': { type: 'boolean' },
   'approval-timeout': { type: 'string' },
   by: { type: 'string' },
+  reason: { type: 'string' },
   port: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
   force: { type: 'boolean' },
@@ -99,8 +101,8 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   ttl: ['dir', 'repo', 'cancel'],
   command: ['dir', 'project', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
   drift: ['dir', 'project', 'all', 'env', 'repo'],
-  approve: ['by', 'repo'],
-  reject: ['by', 'repo'],
+  approve: ['by', 'repo', 'reason'],
+  reject: ['by', 'repo', 'reason'],
   cancel: ['repo'],
   envs: ['repo'],
   locks: ['repo'],

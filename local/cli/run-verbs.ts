@@ -11,6 +11,8 @@ import {
   RUN_INPUT,
   type RunContext,
   type Workflow,
+  POLICY_OVERRIDE,
+  type PolicyOverride,
 } from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { RunOutcome, StateProgress } from '../engine/engine.ts';
@@ -27,6 +29,7 @@ import {
 } from './context.ts';
 import { MULTI_PROJECT_WORKFLOWS } from '../../core/run.ts';
 import { type PolicyResult, summarizePolicies } from '../../core/policy.ts';
+import { overrideActor, overrideSentence } from '../../core/decision-actor.ts';
 import { runPolicyResults } from '../engine/policy-results.ts';
 import { selectRun } from './selection.ts';
 import { confirmDestroy } from './confirm-destroy.ts';
@@ -187,6 +190,7 @@ export function runJson(
     outcome?.error ?? (row.error === null ? undefined : parseErrorString(row.error));
   // What to do next, as the terminal prints it under the error.
   const hint = failure === undefined ? undefined : errorHint(failure);
+  const override = policyOverrideOf(row);
   return {
     runId: row.runId,
     workflow: row.workflow,
@@ -203,7 +207,14 @@ export function runJson(
     ...(row.details.dispatches ? { dispatches: dispatchesOf(row) } : {}),
     ...(outcome?.error ? { error: outcome.error } : row.error ? { error: row.error } : {}),
     ...(hint === undefined ? {} : { hint }),
-    ...(policy.length === 0 ? {} : { policy: summarizePolicies(policy) }),
+    ...(policy.length === 0 && override === undefined
+      ? {}
+      : {
+          policy: {
+            ...summarizePolicies(policy),
+            ...(override === undefined ? {} : { override }),
+          },
+        }),
     projects: projectsOf(row),
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
@@ -226,9 +237,28 @@ export function approvalTimeoutSeconds(values: CliValues): number {
  * when it runs on a stack), and locally the links `stepform serve` answers.
  */
 export function approvalNeeded(
-  request: Pick<ApprovalRequest, 'runId' | 'expiresAt' | 'approveUrl' | 'approverLinks'>,
+  request: Pick<
+    ApprovalRequest,
+    'runId' | 'expiresAt' | 'approveUrl' | 'approverLinks' | 'policyOverride'
+  >,
   stackFlag = '',
 ): string {
+  const override = request.policyOverride;
+  if (override !== undefined) {
+    const [owner = 'OWNER'] = override.owners;
+    return [
+      `  blocked by ${override.blockedBy.join(', ')}: an owner may override (expires ${request.expiresAt}):`,
+      `    owners: ${override.owners.join(', ')}`,
+      `    override: npx stepform approve ${request.runId} --by ${owner} --reason "why"${stackFlag}`,
+      `    refuse:   npx stepform reject ${request.runId} --by ${owner}${stackFlag}`,
+      ...(request.approverLinks ?? []).flatMap((links) => [
+        `    as ${links.approver}: override ${links.approve}`,
+        `    as ${links.approver}: refuse   ${links.reject}`,
+      ]),
+      ...(stackFlag === '' ? ['    (links are answered by `npx stepform serve`)'] : []),
+      '',
+    ].join('\n');
+  }
   return [
     `  approval needed (expires ${request.expiresAt}):`,
     `    approve: npx stepform approve ${request.runId}${stackFlag}`,
@@ -242,6 +272,12 @@ export function approvalNeeded(
     ...(stackFlag === '' ? ['    (links are answered by `npx stepform serve`)'] : []),
     '',
   ].join('\n');
+}
+
+/** The owner's override of a blocking policy the run recorded, if any. */
+function policyOverrideOf(row: RunRow): PolicyOverride | undefined {
+  const parsed = POLICY_OVERRIDE.safeParse(row.details.policyOverride);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /**
@@ -311,6 +347,9 @@ export function renderRunEnd(
   }
   if (rollback?.message) io.out(`  ${rollback.message.split('\n').join('\n    ')}\n`);
   for (const line of policyLines(policy)) io.out(`${line}\n`);
+  const override = policyOverrideOf(row);
+  if (override !== undefined)
+    io.out(`  ${overrideSentence('approved', overrideActor(override))}\n`);
   showErrors();
   const schedule = row.details.schedule as { fireAt?: string | null } | undefined;
   if (schedule?.fireAt === null) io.out(`  no scheduled destroy: kept until destroyed by hand\n`);

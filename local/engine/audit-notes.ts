@@ -2,6 +2,7 @@
 // so `git log --notes=stepform` shows what Stepform did with every commit.
 import { isAbsolute } from 'node:path';
 import { AUDIT_NOTES_REF, renderAuditNote } from '../../core/audit.ts';
+import type { ApprovalSubject } from '../../core/approval.ts';
 import { type DecidedFields, decisionActor } from '../../core/decision-actor.ts';
 import { run } from '../../toolchain/process.ts';
 
@@ -61,11 +62,19 @@ export async function noteRunEnded(
     readonly startedAt: string;
   },
   ending: { status: string; phases: string[]; finishedAt: string },
-  /** The run's approval, when it had one: who decided it, when and where go in the note. */
-  approval?: DecidedFields,
+  /**
+   * The run's approvals, oldest first: who decided its approval, when and where, and an
+   * owner's override of a blocking policy before it, go in the note.
+   */
+  approvals: readonly (DecidedFields & { readonly subject?: ApprovalSubject })[] = [],
 ): Promise<void> {
+  const isOverride = (record: (typeof approvals)[number]) =>
+    record.subject?.kind === 'policy_override';
+  const approval = approvals.findLast((record) => !isOverride(record));
   const status = approval?.status;
   const actor = decisionActor(approval);
+  const overrideRecord = approvals.find(isOverride);
+  const override = decisionActor(overrideRecord);
   await appendAuditNote(
     row.repository,
     row.commit,
@@ -83,6 +92,17 @@ export async function noteRunEnded(
             ...(status === 'approved' ? { approvedBy: actor.name } : { rejectedBy: actor.name }),
             decidedAt: actor.at,
             ...(actor.channel === undefined ? {} : { decidedVia: actor.channel }),
+          }),
+      ...(override === undefined
+        ? {}
+        : {
+            policyOverride: {
+              status: overrideRecord?.status === 'approved' ? 'overridden' : 'refused',
+              by: override.name,
+              at: override.at,
+              ...(override.channel === undefined ? {} : { via: override.channel }),
+              ...(override.reason === undefined ? {} : { reason: override.reason }),
+            },
           }),
     }),
   );

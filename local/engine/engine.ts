@@ -353,8 +353,8 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
   if (!row) throw new Error(`run ${run.runId} vanished from the store`);
   if (options.auditNotes !== false) {
     const phases = stores.outbox.list(run.runId).map((o) => o.phase);
-    const approval = stores.approvals.forRun(run.runId);
-    await noteRunEnded(row, { status: outcome.status, phases, finishedAt }, approval).catch(
+    const approvals = stores.approvals.listForRun(run.runId);
+    await noteRunEnded(row, { status: outcome.status, phases, finishedAt }, approvals).catch(
       (error: unknown) => {
         options.onProgress?.({
           runId: run.runId,

@@ -8,7 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ApprovalExpired, ApprovalRejected, InvalidInput } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/run.ts';
-import { type ApproverLinks, newTaskToken } from '../../core/steps.ts';
+import {
+  type ApproverLinks,
+  approvedOutput,
+  newTaskToken,
+  rejectedCause,
+} from '../../core/steps.ts';
 import { type AnnouncedApproval, TASK_STEPS, type TaskPorts } from '../../core/task-steps.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { JobInput } from '../../core/contracts/job-input.ts';
@@ -27,6 +32,8 @@ export interface ApprovalRequest {
   /** With an approver list: each approver's own links, for the terminal that ran the run. */
   approverLinks?: readonly ApproverLinks[];
   expiresAt: string;
+  /** A policy override: the blocking sets, and the owners who alone may decide it. */
+  policyOverride?: { readonly blockedBy: readonly string[]; readonly owners: readonly string[] };
 }
 
 export interface HandlerContext {
@@ -118,13 +125,14 @@ export function localFunctions(ctx: HandlerContext): Record<string, TaskHandler>
  * callback, so the task itself waits until the approval is decided in the store, or expires.
  */
 async function awaitDecision(ctx: HandlerContext, request: AnnouncedApproval): Promise<unknown> {
-  const { run, approval, links, approverLinks } = request;
+  const { run, approval, links, approverLinks, policyOverride } = request;
   const { approvals } = ctx.stores;
   ctx.onApprovalRequested?.({
     runId: run.runId,
     approvalId: approval.id,
     ...(links ? { approveUrl: links.approve, rejectUrl: links.reject } : {}),
     ...(approverLinks ? { approverLinks } : {}),
+    ...(policyOverride ? { policyOverride } : {}),
     expiresAt: approval.expiresAt,
   });
   const expiresAt = new Date(approval.expiresAt);
@@ -132,12 +140,9 @@ async function awaitDecision(ctx: HandlerContext, request: AnnouncedApproval): P
     // The execution is over (timed out or stopped): leave without touching the store.
     if (ctx.signal.aborted) throw new ApprovalExpired('the run stopped waiting for a decision');
     const current = await approvals.get(approval.id);
-    if (current?.status === 'approved')
-      return { approvedBy: current.decidedBy, decidedAt: current.decidedAt };
+    if (current?.status === 'approved') return approvedOutput(current);
     if (current?.status === 'rejected') {
-      throw new ApprovalRejected(
-        `rejected by ${current.decidedBy ?? 'someone'} at ${current.decidedAt ?? '?'}`,
-      );
+      throw new ApprovalRejected(rejectedCause(current));
     }
     if (ctx.now() > expiresAt) {
       // Marking it expired can lose to a decision made at the last moment: then read that.

@@ -108,6 +108,22 @@ describe.each(STORES)('ApprovalPort on %s', (_name, open) => {
     });
   });
 
+  it('keeps why a decision was made (a policy override’s reason)', async () => {
+    const approvals = await open();
+    const row = storedApproval({ id: 'with-reason' });
+    await approvals.create(row);
+    const reason = 'incident 42: “replace” approved by the owners\nsee the postmortem';
+    expect(await approvals.decide(row.id, 'approved', 'alice', at(30), 'web', reason)).toBe(true);
+    expect(await approvals.get(row.id)).toEqual({
+      ...row,
+      status: 'approved',
+      decidedBy: 'alice',
+      decidedAt: at(30),
+      decidedVia: 'web',
+      reason,
+    });
+  });
+
   it('lets exactly one of two racing decisions win', async () => {
     const approvals = await open();
     for (let round = 0; round < 10; round += 1) {

@@ -8,13 +8,26 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULT_FILE, parseJobResult } from '../../core/contracts/job-result.ts';
-import { type Workspace, helloWorkspace, parseJson } from '../support/cli.ts';
+import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
+import { parseAuditNote } from '../../core/audit.ts';
+import {
+  HELLO_RESOURCES,
+  type RunningCli,
+  type Workspace,
+  helloWorkspace,
+  parseJson,
+  waitFor,
+} from '../support/cli.ts';
+import { type Started, startApprovalServer, stopServers } from '../support/approval-server.ts';
 import { REPO_ROOT } from '../support/repo.ts';
 
-const STEPFORM_YAML = `version: 1
+/** stepform.yaml with the blocking set, owned by `owners` (none: nobody may override). */
+const stepformYaml = (owners: string) => `version: 1
 environments:
   dev: {}
   prod:
+    protected: true
+  staging:
     protected: true
 projects:
   - name: stack
@@ -23,7 +36,7 @@ policies:
   - name: guardrails
     path: policy
     on_failure: block
-    owners: [alice]
+    owners: [${owners}]
 `;
 
 /** The same policy as the executor's tests (test/fixtures/policies/guardrails.rego). */
@@ -37,8 +50,8 @@ let ws: Workspace;
 beforeAll(async () => {
   ws = await helloWorkspace();
   await ws.repo.commitFiles(
-    { 'stepform.yaml': STEPFORM_YAML, 'policy/guardrails.rego': GUARDRAILS },
-    'stepform.yaml with a blocking policy',
+    { 'stepform.yaml': stepformYaml(''), 'policy/guardrails.rego': GUARDRAILS },
+    'stepform.yaml with a blocking policy nobody may override',
   );
 }, 60_000);
 
@@ -117,4 +130,215 @@ describe('a blocking policy', () => {
     expect(guardrails).toMatchObject({ passed: true });
     expect(guardrails?.violations.map((v) => v.rule)).toEqual(['warn']);
   }, 180_000);
+});
+
+/** Waits until the run in `environment` waits for a decision of `kind`; its run id and record. */
+async function waitingFor(ws: Workspace, running: RunningCli, environment: string, kind: string) {
+  return waitFor(
+    () => `a pending ${kind} in ${environment}\n${running.stderr()}`,
+    () => {
+      const store = ws.store();
+      const run = store.runs.list(1000).find((r) => r.environment === environment);
+      const approval = run && store.approvals.forRun(run.runId);
+      // And the run has said how to decide it.
+      const said = running
+        .stderr()
+        .includes(kind === 'plan' ? 'reject:  npx stepform' : 'refuse:   npx stepform');
+      return run !== undefined &&
+        approval?.status === 'pending' &&
+        approval.subject?.kind === kind &&
+        said
+        ? { runId: run.runId, approval }
+        : undefined;
+    },
+    120_000,
+  );
+}
+
+describe('an owner’s override of a blocking policy', () => {
+  let server: Started;
+  beforeAll(async () => {
+    await ws.repo.commitFiles(
+      { 'stepform.yaml': stepformYaml('alice, bob') },
+      'alice and bob own the guardrails',
+    );
+    server = await startApprovalServer({}, ws.home);
+  }, 60_000);
+  afterAll(async () => {
+    await stopServers();
+  });
+
+  /** The path and query of an owner's link, as the run printed it to its terminal. */
+  function ownLink(running: RunningCli, owner: string, action: 'override' | 'refuse'): string {
+    const pattern = new RegExp(`as ${owner}: ${action} +(http://\\S+)`);
+    const url = new URL(pattern.exec(running.stderr())?.[1] ?? 'http://missing/');
+    return `${url.pathname}${url.search}`;
+  }
+
+  it('waits for an owner, who overrides with a reason on their page; the plans then need their own approval and apply', async () => {
+    const running = ws.start([
+      'apply',
+      '--all',
+      '--env',
+      'prod',
+      '--approval-timeout',
+      '2m',
+      '--json',
+    ]);
+    const { runId, approval } = await waitingFor(ws, running, 'prod', 'policy_override');
+    expect(approval.subject?.policy).toEqual({
+      blockedBy: ['guardrails'],
+      owners: ['alice', 'bob'],
+    });
+    expect(running.stderr()).toContain('  blocked by guardrails: an owner may override');
+    expect(running.stderr()).toContain(
+      `    override: npx stepform approve ${runId} --by alice --reason "why"`,
+    );
+    expect(ws.resources('prod')).toBeUndefined();
+
+    // Not an owner: refused, nothing recorded.
+    const mallory = await ws.cli(['approve', runId, '--by', 'mallory', '--reason', 'trust me']);
+    expect(mallory.exitCode).toBe(2);
+    expect(mallory.stderr).toContain(
+      'mallory may not override guardrails: only alice, bob may (the owners of every blocking policy)',
+    );
+    // An owner without a reason: refused too.
+    const bare = await ws.cli(['approve', runId, '--by', 'alice']);
+    expect(bare.exitCode).toBe(2);
+    expect(bare.stderr).toContain('reason');
+    expect(await ws.store().approvals.get(approval.id)).toMatchObject({ status: 'pending' });
+
+    // Alice's own link: the page shows the plan and asks why; the POST without one is refused.
+    const link = ownLink(running, 'alice', 'override');
+    const page = await fetch(`${server.base}${link}`);
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(html).toContain('Approve overriding the policy on the plan for prod?');
+    expect(html).toContain('<dt>Deciding as</dt><dd>alice</dd>');
+    expect(html).toContain('What the plan of <code>stack</code> changes');
+    expect(html).toContain('<textarea id="reason" name="reason" required');
+    const query = new URL(link, server.base).searchParams;
+    const form = (extra: Record<string, string>) =>
+      fetch(`${server.base}/approvals/${approval.id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ id: approval.id, ...Object.fromEntries(query), ...extra }),
+      });
+    const refused = await form({ reason: '' });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('must say why the policy is overridden');
+    const reason = 'incident 4711: the greeting must ship tonight';
+    const overridden = await form({ reason });
+    expect(overridden.status).toBe(200);
+    expect(await overridden.text()).toContain(`Run ${runId} approved.`);
+
+    // Overridden, the plans wait for their own approval: still nothing applied.
+    const plan = await waitingFor(ws, running, 'prod', 'plan');
+    expect(plan.runId).toBe(runId);
+    expect(ws.resources('prod')).toBeUndefined();
+    const approve = await ws.cli(['approve', runId, '--by', 'bob']);
+    expect(approve.exitCode).toBe(0);
+
+    const result = await running.done;
+    if (result.exitCode !== 0)
+      throw new Error(`apply exited ${result.exitCode}:\n${result.stderr}`);
+    const decided = (await ws.store().approvals.get(approval.id))!;
+    const override = { approvedBy: 'alice', decidedAt: decided.decidedAt, via: 'web', reason };
+    expect(parseJson(result)).toMatchObject({
+      runId,
+      status: 'succeeded',
+      phase: 'applied',
+      policy: { passed: false, override },
+    });
+    expect(ws.resources('prod')).toEqual(HELLO_RESOURCES);
+    expect(ws.store().locks.list()).toEqual([]);
+
+    // Who overrode, when, where and why: in the events, the note and the terminal.
+    const events = ws
+      .store()
+      .outbox.list(runId)
+      .map((o) => STATUS_EVENT.parse(o.body));
+    expect(events.map((e) => e.phase)).toEqual([
+      'started',
+      'awaiting_policy_override',
+      'policy_overridden',
+      'planned',
+      'awaiting_approval',
+      'approved',
+      'applying',
+      'applied',
+    ]);
+    const overriddenEvent = events.find((e) => e.phase === 'policy_overridden');
+    expect(overriddenEvent?.actor).toEqual({
+      name: 'alice',
+      at: decided.decidedAt,
+      channel: 'web',
+      reason,
+    });
+    expect(overriddenEvent?.message).toBe(
+      `Policy overridden by alice via the approval page at ${decided.decidedAt}: “${reason}”`,
+    );
+    expect(events.find((e) => e.phase === 'applied')?.actor).toMatchObject({ name: 'bob' });
+    const note = await ws.git(['notes', '--ref=refs/notes/stepform', 'show', 'HEAD']);
+    expect(parseAuditNote(note).find((block) => block['stepform-run'] === runId)).toMatchObject({
+      'approved-by': 'bob',
+      'policy-override': 'overridden',
+      'override-by': 'alice',
+      'override-via': 'web',
+      'override-reason': reason,
+    });
+    const text = await ws.cli(['logs', runId]);
+    expect(text.stdout).toContain('policy_overridden');
+  }, 300_000);
+});
+
+describe('an owner’s refusal of an override', () => {
+  // A workspace of its own: the run waits alone for its decision.
+  let own: Workspace;
+  beforeAll(async () => {
+    own = await helloWorkspace();
+    await own.repo.commitFiles(
+      { 'stepform.yaml': stepformYaml('alice, bob'), 'policy/guardrails.rego': GUARDRAILS },
+      'alice and bob own the guardrails',
+    );
+  }, 60_000);
+  afterAll(() => own.close());
+
+  it('refused by an owner, the run ends blocked: policy_failed, exit 1, nothing applied, lock released', async () => {
+    const running = own.start([
+      'apply',
+      '--all',
+      '--env',
+      'staging',
+      '--approval-timeout',
+      '2m',
+      '--json',
+    ]);
+    const { runId } = await waitingFor(own, running, 'staging', 'policy_override');
+    const refuse = await own.cli(['reject', runId, '--by', 'bob', '--reason', 'not in staging']);
+    expect(refuse.exitCode).toBe(0);
+    const result = await running.done;
+    expect(result.exitCode).toBe(1);
+    const run = parseJson(result) as RunJson;
+    expect(run).toMatchObject({ status: 'failed', phase: 'policy_failed' });
+    expect(JSON.stringify(run.error)).toContain('PolicyBlocked');
+    expect(own.resources('staging')).toBeUndefined();
+    expect(own.store().locks.list()).toEqual([]);
+    const phases = own
+      .store()
+      .outbox.list(runId)
+      .map((o) => STATUS_EVENT.parse(o.body));
+    expect(phases.map((e) => e.phase)).toEqual([
+      'started',
+      'awaiting_policy_override',
+      'policy_failed',
+    ]);
+    expect(phases.at(-1)?.actor).toMatchObject({ name: 'bob', reason: 'not in staging' });
+    const note = await own.git(['notes', '--ref=refs/notes/stepform', 'show', 'HEAD']);
+    expect(parseAuditNote(note).find((block) => block['stepform-run'] === runId)).toMatchObject({
+      'policy-override': 'refused',
+      'override-by': 'bob',
+      'override-reason': 'not in staging',
+    });
+  }, 300_000);
 });

@@ -29,6 +29,7 @@ const APPROVAL_ITEM = z.object({
   decidedBy: z.string().optional(),
   decidedAt: z.string().optional(),
   decidedVia: z.enum(APPROVAL_CHANNELS).optional(),
+  reason: z.string().optional(),
   subject: APPROVAL_SUBJECT.optional(),
 });
 
@@ -119,6 +120,7 @@ export class DynamoApprovalPort implements ApprovalPort {
     by: string | null,
     at: string,
     via?: ApprovalChannel,
+    reason?: string,
   ): Promise<boolean> {
     // False when decided already, expired, or no such approval.
     return this.#table.update({
@@ -127,6 +129,7 @@ export class DynamoApprovalPort implements ApprovalPort {
         'SET #status = :status, decidedAt = :at',
         ...(by === null ? [] : ['decidedBy = :by']),
         ...(via === undefined ? [] : ['decidedVia = :via']),
+        ...(reason === undefined ? [] : ['reason = :reason']),
       ].join(', '),
       ConditionExpression:
         status === 'expired' ? '#status = :pending' : '#status = :pending AND :at <= expiresAt',
@@ -137,6 +140,7 @@ export class DynamoApprovalPort implements ApprovalPort {
         ':pending': 'pending',
         ...(by === null ? {} : { ':by': by }),
         ...(via === undefined ? {} : { ':via': via }),
+        ...(reason === undefined ? {} : { ':reason': reason }),
       },
     });
   }

@@ -116,7 +116,8 @@ export async function startAndWatch(
   for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   try {
     let shown = 0;
-    let askedForApproval = false;
+    // Each approval once: a policy override, then the plans' approval.
+    const asked = new Set<string>();
     for (;;) {
       const execution = await executions.describe(executionArn);
       const steps = stateEvents(await executions.history(executionArn));
@@ -131,11 +132,24 @@ export async function startAndWatch(
         shown = step.id;
       }
       const waiting = steps.at(-1);
-      if (!askedForApproval && waiting?.type === 'entered' && waiting.state === 'RequestApproval') {
+      if (
+        waiting?.type === 'entered' &&
+        (waiting.state === 'RequestApproval' || waiting.state === 'RequestPolicyOverride')
+      ) {
         const approval = await stack.aws.approvals.latestForRun(run.runId);
-        if (approval?.status === 'pending') {
-          askedForApproval = true;
-          say(approvalNeeded({ runId: run.runId, expiresAt: approval.expiresAt }, stack.flag));
+        if (approval?.status === 'pending' && !asked.has(approval.id)) {
+          asked.add(approval.id);
+          const override = approval.subject?.policy;
+          say(
+            approvalNeeded(
+              {
+                runId: run.runId,
+                expiresAt: approval.expiresAt,
+                ...(override === undefined ? {} : { policyOverride: override }),
+              },
+              stack.flag,
+            ),
+          );
         }
       }
       if (execution && execution.status !== 'RUNNING') {

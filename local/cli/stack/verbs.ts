@@ -199,6 +199,7 @@ export async function stackDecideVerb(
         now,
         via: 'cli',
         ...(approvers ? { approvers } : {}),
+        ...(values.reason === undefined ? {} : { reason: values.reason }),
       },
       { approvals: stack.aws.approvals, callbacks: stack.aws.callbacks },
     );

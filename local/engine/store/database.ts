@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS approvals (
   id TEXT PRIMARY KEY, run_id TEXT NOT NULL, task_token TEXT NOT NULL,
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, commit_sha TEXT NOT NULL,
   plan_sha256 TEXT NOT NULL, status TEXT NOT NULL, requested_at TEXT NOT NULL,
-  expires_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT, subject TEXT, decided_via TEXT);
+  expires_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT, subject TEXT, decided_via TEXT,
+  reason TEXT);
 CREATE INDEX IF NOT EXISTS approvals_run ON approvals (run_id);
 CREATE TABLE IF NOT EXISTS schedules (
   environment TEXT NOT NULL, project_dir TEXT NOT NULL, repository TEXT NOT NULL,
@@ -105,6 +106,8 @@ const ADDED_COLUMNS: readonly { table: string; column: string; definition: strin
   { table: 'approvals', column: 'subject', definition: 'TEXT' },
   // Where it was decided (core/decision-actor.ts APPROVAL_CHANNELS; NULL on older rows).
   { table: 'approvals', column: 'decided_via', definition: 'TEXT' },
+  // Why it was decided so (a policy override's reason; NULL otherwise and on older rows).
+  { table: 'approvals', column: 'reason', definition: 'TEXT' },
 ];
 
 function addMissingColumns(db: DatabaseSync): void {

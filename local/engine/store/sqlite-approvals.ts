@@ -51,13 +51,14 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
     by: string | null,
     at: string,
     via?: ApprovalChannel,
+    reason?: string,
   ): Promise<boolean> {
     const result = this.db
       .prepare(
-        `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, decided_via = ?
+        `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, decided_via = ?, reason = ?
          WHERE id = ? AND status = 'pending' AND (? = 'expired' OR ? <= expires_at)`,
       )
-      .run(status, by, at, via ?? null, id, status, at);
+      .run(status, by, at, via ?? null, reason ?? null, id, status, at);
     return Number(result.changes) === 1;
   }
 
@@ -65,10 +66,18 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
     return this.forRun(runId);
   }
 
+  /** Every approval of a run, oldest first (a policy override, then the plan's approval). */
+  listForRun(runId: string): StoredApproval[] {
+    const rows = this.db
+      .prepare('SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at, rowid')
+      .all(runId) as Row[];
+    return rows.map(toApproval);
+  }
+
   /** The newest approval of a run. */
   forRun(runId: string): StoredApproval | undefined {
     const row = this.db
-      .prepare('SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at DESC LIMIT 1')
+      .prepare('SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at DESC, rowid DESC LIMIT 1')
       .get(runId) as Row | undefined;
     return row ? toApproval(row) : undefined;
   }
@@ -79,6 +88,7 @@ function toApproval(row: Row): StoredApproval {
   const decidedBy = optStr(row, 'decided_by');
   const decidedAt = optStr(row, 'decided_at');
   const decidedVia = APPROVAL_CHANNELS.find((channel) => channel === row.decided_via);
+  const reason = optStr(row, 'reason');
   return {
     id: str(row, 'id'),
     runId: str(row, 'run_id'),
@@ -93,6 +103,7 @@ function toApproval(row: Row): StoredApproval {
     ...(decidedBy === null ? {} : { decidedBy }),
     ...(decidedAt === null ? {} : { decidedAt }),
     ...(decidedVia === undefined ? {} : { decidedVia }),
+    ...(reason === null ? {} : { reason }),
     ...(typeof row.subject === 'string'
       ? { subject: parseInput(APPROVAL_SUBJECT, JSON.parse(row.subject), 'approval.subject') }
       : {}),
