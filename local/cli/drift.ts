@@ -117,6 +117,19 @@ async function driftInput(
   }
 }
 
+/**
+ * The drift run of one environment that `stepform serve` starts when drift.schedule comes
+ * due: every project of stepform.yaml at the commit, as `stepform drift --env ENV` checks.
+ */
+export async function scheduledDriftInput(
+  io: Io,
+  repository: string,
+  commit: string,
+  environment: string,
+): Promise<RunContext | undefined> {
+  return driftInput({}, io, repository, commit, environment);
+}
+
 function projectLine(project: DriftProjectView, width: number): string {
   const name = project.name.padEnd(width);
   const issue =
