@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { caught } from '../test/support/caught.ts';
-import { nextFireTime, parseDriftSchedule } from './drift-schedule.ts';
+import {
+  nextFireTime,
+  parseDriftSchedule,
+  scheduledDriftRunId,
+  scheduledRunInput,
+} from './drift-schedule.ts';
 import { InvalidInput } from './errors.ts';
 
 const at = (iso: string) => new Date(iso);
@@ -112,5 +117,36 @@ describe('nextFireTime', () => {
     expect(first?.toISOString()).toBe('2026-03-10T06:00:00.000Z');
     expect(later?.toISOString()).toBe('2026-03-10T18:00:00.000Z');
     expect(onTheDot?.toISOString()).toBe('2026-03-10T18:00:00.000Z');
+  });
+});
+
+describe('scheduledRunInput', () => {
+  it('gives each fire its own run id: Scheduler’s invocation id in place of the slot', () => {
+    // Prepare
+    const runId = scheduledDriftRunId('prod', 80);
+
+    // Act
+    const input = JSON.parse(scheduledRunInput({ runId, workflow: 'drift' })) as unknown;
+
+    // Assess
+    expect(runId).toMatch(/^drift-prod-[A-Z]+$/);
+    expect(input).toEqual({ runId: 'drift-prod-<aws.scheduler.execution-id>', workflow: 'drift' });
+  });
+
+  it('shortens a long environment name so the run id fits the limit', () => {
+    // Act
+    const runId = scheduledDriftRunId('e'.repeat(63), 80);
+
+    // Assess
+    expect(runId.length).toBeLessThanOrEqual(80);
+    expect(runId.startsWith('drift-eee')).toBe(true);
+  });
+
+  it('refuses a run that is not a scheduled one', () => {
+    // Act
+    const error = caught(() => scheduledRunInput({ runId: 'cli-20260101T000000Z-abcdef' }));
+
+    // Assess
+    expect(error).toBeInstanceOf(InvalidInput);
   });
 });

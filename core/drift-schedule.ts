@@ -86,7 +86,8 @@ function parseRate(text: string, inner: string, field: string): DriftScheduleExp
 /** One value of a field: a number or (months, days) a name; InvalidInput naming the field. */
 function fieldValue(spec: FieldSpec, token: string, field: string, text: string): number {
   const named = spec.names?.indexOf(token.toUpperCase()) ?? -1;
-  const value = named >= 0 ? spec.min + named : /^\d{1,4}$/.test(token) ? Number(token) : NaN;
+  const number = /^\d{1,4}$/.test(token) ? Number(token) : Number.NaN;
+  const value = named >= 0 ? spec.min + named : number;
   if (!(value >= spec.min && value <= spec.max)) {
     const names = spec.names ? ` or ${spec.names[0]}-${spec.names.at(-1)}` : '';
     throw new InvalidInput(
@@ -232,4 +233,28 @@ export function nextFireTime(
   const elapsed = after.getTime() - since.getTime();
   const intervals = elapsed < 0 ? 0 : Math.floor(elapsed / schedule.everyMs) + 1;
   return new Date(since.getTime() + intervals * schedule.everyMs);
+}
+
+/** EventBridge Scheduler writes a new id for each invocation where its input says this. */
+export const SCHEDULER_EXECUTION_ID = '<aws.scheduler.execution-id>';
+/** Stands for it while the run input is checked: a run id allows no "<". */
+const EXECUTION_ID_SLOT = 'SCHEDULEREXECUTIONID';
+
+/**
+ * The run id of a scheduled drift run, `drift-<env>-<invocation id>`: each fire of the one
+ * schedule is a run of its own. Holds the slot that scheduledRunInput fills.
+ */
+export function scheduledDriftRunId(environment: string, limit: number): string {
+  const room = limit - `drift--${EXECUTION_ID_SLOT}`.length;
+  return `drift-${environment.slice(0, room).replace(/[-_]+$/, '')}-${EXECUTION_ID_SLOT}`;
+}
+
+/** The schedule's target input: the checked run, its run id taking Scheduler's invocation id. */
+export function scheduledRunInput(run: { readonly runId: string }): string {
+  if (!run.runId.endsWith(EXECUTION_ID_SLOT))
+    throw new InvalidInput('runId', 'is not the run id of a scheduled run');
+  return JSON.stringify({
+    ...run,
+    runId: run.runId.replace(EXECUTION_ID_SLOT, SCHEDULER_EXECUTION_ID),
+  });
 }
