@@ -89,7 +89,7 @@ function fieldValue(spec: FieldSpec, token: string, field: string, text: string)
   const number = /^\d{1,4}$/.test(token) ? Number(token) : Number.NaN;
   const value = named >= 0 ? spec.min + named : number;
   if (!(value >= spec.min && value <= spec.max)) {
-    const names = spec.names ? ` or ${spec.names[0]}-${spec.names.at(-1)}` : '';
+    const names = spec.names ? ` or ${spec.names.join(', ')}` : '';
     throw new InvalidInput(
       field,
       `${text}: ${spec.name} must be from ${spec.min} to ${spec.max}${names}, not "${token}"`,

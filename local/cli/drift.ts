@@ -126,7 +126,7 @@ export async function driftInput(
  * The drift run of one environment that `stepform serve` starts when drift.schedule comes
  * due: every project of stepform.yaml at the commit, as `stepform drift --env ENV` checks.
  */
-export async function scheduledDriftInput(
+export function scheduledDriftInput(
   io: Io,
   repository: string,
   commit: string,

@@ -17,8 +17,8 @@ import type { CliValues } from '../main.ts';
 import { newStackRunId, startAndFollow } from './run.ts';
 import { type StackOperator, withStack } from './stack.ts';
 
-export async function stackDriftVerb(values: CliValues, io: Io): Promise<number> {
-  return withStack(values, io, async (stack) =>
+export function stackDriftVerb(values: CliValues, io: Io): Promise<number> {
+  return withStack(values, io, (stack) =>
     values.schedule === true
       ? writeDriftSchedule(stack, values, io)
       : checkDrift(stack, values, io),
