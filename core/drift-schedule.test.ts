@@ -125,9 +125,10 @@ describe('scheduledRunInput', () => {
   it('gives each fire its own run id: Scheduler’s invocation id in place of the slot', () => {
     // Prepare
     const runId = scheduledDriftRunId('prod', 80);
+    const run = { runId, workflow: 'drift' };
 
     // Act
-    const input = JSON.parse(scheduledRunInput({ runId, workflow: 'drift' })) as unknown;
+    const input = JSON.parse(scheduledRunInput(run)) as unknown;
 
     // Assess
     expect(runId).toMatch(/^drift-prod-[A-Z]+$/);
