@@ -536,7 +536,13 @@ export class EmulatedAws {
       return;
     }
     if (url.pathname.startsWith('/github/')) {
-      this.#fakeGitHub(method, url.pathname.slice('/github'.length), body, response);
+      this.#fakeGitHub(
+        method,
+        url.pathname.slice('/github'.length),
+        url.searchParams,
+        body,
+        response,
+      );
       return;
     }
     if (method === 'POST' && url.pathname === '/slack') {
@@ -729,7 +735,13 @@ export class EmulatedAws {
    * What the functions ask of GitHub: the repository, compare (merged?), the issues (kept, so
    * that a later run finds the one an earlier run opened), and the writes.
    */
-  #fakeGitHub(method: string, path: string, body: string, response: ServerResponse): void {
+  #fakeGitHub(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: string,
+    response: ServerResponse,
+  ): void {
     this.github.push({ method, path, body });
     const repository = `/repos/${GITHUB_REPOSITORY}`;
     const issue = new RegExp(`^${repository}/issues/(\\d+)$`).exec(path);
@@ -742,8 +754,15 @@ export class EmulatedAws {
       html_url: `https://github.com/${GITHUB_REPOSITORY}/issues/${String(i.number)}`,
     });
     if (method === 'GET' && path === `${repository}/issues`) {
-      // Every drift issue is labelled stepform-drift: the open ones are the listing.
-      send(response, 200, this.issues.filter((i) => i.state === 'open').map(shown));
+      // As GitHub filters: by state (open unless asked) and by every label asked for.
+      const state = query.get('state') ?? 'open';
+      const labels = (query.get('labels') ?? '').split(',').filter((label) => label !== '');
+      const listed = this.issues.filter(
+        (i) =>
+          (state === 'all' || i.state === state) &&
+          labels.every((label) => i.labels.includes(label)),
+      );
+      send(response, 200, listed.map(shown));
     } else if (method === 'POST' && path === `${repository}/issues`) {
       const sent = JSON.parse(body) as { title: string; body?: string; labels?: string[] };
       const created: FakeIssue = {

@@ -479,7 +479,7 @@ describe('drift on emulated AWS', () => {
   });
   const title = driftIssueTitle(PROJECT, environment);
 
-  it('opens an issue labelled stepform-drift on drift, closes it with a comment once it is gone', async () => {
+  it('opens an issue labelled stepform-drift on drift, updates it while the drift lasts, closes it with a comment once it is gone', async () => {
     // Prepare: applied, then the greeting changed behind Terraform's back.
     const applyId = 'emulated-drift-apply-1';
     const { arn: applyArn } = await scenario.startAwaitingApproval(applyId, environment);
@@ -519,6 +519,25 @@ describe('drift on emulated AWS', () => {
     const [issue] = aws.issues;
     expect(issue).toMatchObject({ number: 1, title, state: 'open' });
     expect(issue?.body).toContain('terraform_data.greeting');
+    expect(issue?.body).toContain(driftedId);
+
+    // Act: a second check while the drift lasts.
+    const stillId = 'emulated-drift-still';
+    const still = await scenario.waitFor(await scenario.start('drift', stillId, environment));
+
+    // Assess: the one open issue's body replaced with the latest plan, no second issue.
+    expectEnded(still, 'SUCCEEDED');
+    expect(still.entered).toContain('OutcomeDrifted');
+    const issuePath = `/repos/${GITHUB_REPOSITORY}/issues/1`;
+    const updates = aws.github.filter((r) => r.method === 'PATCH' && r.path === issuePath);
+    expect(updates).toHaveLength(1);
+    expect(JSON.parse(updates[0]?.body ?? '{}')).toEqual({
+      body: expect.stringContaining(stillId),
+    });
+    expect(aws.issues).toEqual([
+      expect.objectContaining({ number: 1, title, labels: [DRIFT_LABEL], state: 'open' }),
+    ]);
+    expect(aws.issues[0]?.body).toContain('terraform_data.greeting');
 
     // Act: the state back as applied, and a second check.
     await scenario.s3.send(
@@ -531,7 +550,6 @@ describe('drift on emulated AWS', () => {
     expectEnded(cleared, 'SUCCEEDED');
     expect(cleared.entered).toContain('OutcomeDriftCleared');
     expect(await scenario.phasesOf(clearedId)).toContain('drift_cleared');
-    const issuePath = `/repos/${GITHUB_REPOSITORY}/issues/1`;
     const comments = aws.github.filter(
       (r) => r.method === 'POST' && r.path === `${issuePath}/comments`,
     );
@@ -539,8 +557,14 @@ describe('drift on emulated AWS', () => {
     expect(JSON.parse(comments[0]?.body ?? '{}')).toMatchObject({
       body: expect.stringContaining(`No drift any more: run \`${clearedId}\``),
     });
-    const closing = aws.github.filter((r) => r.method === 'PATCH' && r.path === issuePath);
-    expect(closing.map((r) => JSON.parse(r.body) as unknown)).toContainEqual({ state: 'closed' });
+    const patches = aws.github.filter((r) => r.method === 'PATCH' && r.path === issuePath);
+    expect(patches.slice(1).map((r) => JSON.parse(r.body) as unknown)).toEqual([
+      { state: 'closed' },
+    ]);
+    const posted = aws.github.filter(
+      (r) => r.method === 'POST' && r.path === `/repos/${GITHUB_REPOSITORY}/issues`,
+    );
+    expect(posted).toHaveLength(1);
     expect(aws.issues).toEqual([expect.objectContaining({ number: 1, state: 'closed' })]);
   }, 400_000);
 });
