@@ -12,7 +12,8 @@ import { DynamoLockPort } from './dynamodb/dynamo-locks.ts';
 import { DynamoRecordPort } from './dynamodb/dynamo-records.ts';
 import { DynamoRunPort } from './dynamodb/dynamo-runs.ts';
 import { S3ArtifactPort } from './s3.ts';
-import { pendingSchedule } from './scheduler.ts';
+import { EventBridgeDriftSchedules } from './drift-schedules.ts';
+import { type SchedulerTarget, pendingSchedule } from './scheduler.ts';
 import { StepFunctionsExecutions, StepFunctionsTaskCallbackPort } from './sfn.ts';
 
 export interface OperatorAdapters {
@@ -26,6 +27,8 @@ export interface OperatorAdapters {
   readonly artifacts: S3ArtifactPort;
   /** The TTL destroy that will still fire for an environment and project (none without a group). */
   pendingSchedule(environment: string, projectDir: string): Promise<DestroySchedule | undefined>;
+  /** The drift schedules of the stack's drift group (`drift --schedule`). */
+  driftSchedules(target: SchedulerTarget): EventBridgeDriftSchedules;
   close(): void;
 }
 
@@ -56,6 +59,7 @@ export function operatorAdapters(options: {
       scheduleGroup === undefined
         ? undefined
         : pendingSchedule(scheduler, scheduleGroup, environment, projectDir),
+    driftSchedules: (target) => new EventBridgeDriftSchedules(scheduler, target),
     close: () => {
       for (const client of [dynamo, sfn, s3, scheduler]) client.destroy();
     },

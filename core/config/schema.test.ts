@@ -34,6 +34,7 @@ describe('schemas/stepform.schema.json', () => {
         '$schema',
         'after_apply',
         'defaults',
+        'drift',
         'environments',
         'max_parallel',
         'policies',

@@ -20,7 +20,7 @@ export function stepformJsonSchema(): Record<string, unknown> {
     ...z.toJSONSchema(STEPFORM_CONFIG, { io: 'input', target: 'draft-2020-12' }),
     title: 'stepform.yaml',
     description:
-      'The Stepform configuration of a repository: its projects, environments, policies and after-apply dispatches.',
+      'The Stepform configuration of a repository: its projects, environments, policies, after-apply dispatches and drift schedule.',
   };
 }
 

@@ -4,6 +4,7 @@ import {
   DEFAULT_MAX_PARALLEL,
   DEFAULT_WHEN_MODIFIED,
   checkProjectAtCommit,
+  driftEnvironments,
   environmentConfig,
   findCycle,
   parseConfig,
@@ -180,6 +181,36 @@ describe('parseConfig', () => {
       /Rego package/,
     ],
     [
+      'a drift schedule that is not recurring',
+      `${minimal('  - { name: a, dir: a }')}\nenvironments: { dev: {} }\ndrift: { schedule: "at(2026-01-01T00:00:00)" }`,
+      'stepform.yaml.drift.schedule',
+      /not a recurring schedule/,
+    ],
+    [
+      'a drift cron using L',
+      `${minimal('  - { name: a, dir: a }')}\nenvironments: { dev: {} }\ndrift: { schedule: "cron(0 6 L * ? *)" }`,
+      'stepform.yaml.drift.schedule',
+      /L, W or #/,
+    ],
+    [
+      'a drift environment the file does not declare',
+      `${minimal('  - { name: a, dir: a }')}\nenvironments: { dev: {} }\ndrift: { schedule: rate(6 hours), environments: [dev, prod] }`,
+      'stepform.yaml.drift.environments.1',
+      /"prod" is not an environment/,
+    ],
+    [
+      'a drift schedule with no environments to check',
+      `${minimal('  - { name: a, dir: a }')}\ndrift: { schedule: rate(6 hours) }`,
+      'stepform.yaml.drift.environments',
+      /must list the environments/,
+    ],
+    [
+      'an unknown drift key',
+      `${minimal('  - { name: a, dir: a }')}\nenvironments: { dev: {} }\ndrift: { schedule: rate(6 hours), every: 6h }`,
+      'stepform.yaml.drift',
+      /every/,
+    ],
+    [
       'max_parallel 0',
       `${minimal('  - { name: a, dir: a }')}\nmax_parallel: 0`,
       'stepform.yaml.max_parallel',
@@ -189,6 +220,19 @@ describe('parseConfig', () => {
     const error = refusal(text);
     expect(error.field).toBe(field);
     expect(error.message).toMatch(message);
+  });
+
+  it('reads a drift schedule, checking every declared environment unless it names some', () => {
+    const base = `${minimal('  - { name: a, dir: a }')}\nenvironments: { dev: {}, prod: {} }`;
+
+    const every = parseConfig(`${base}\ndrift: { schedule: "cron(0 6 * * ? *)" }`);
+    const some = parseConfig(`${base}\ndrift: { schedule: rate(6 hours), environments: [prod] }`);
+    const none = parseConfig(base);
+
+    expect(every.drift).toEqual({ schedule: 'cron(0 6 * * ? *)' });
+    expect(driftEnvironments(every)).toEqual(['dev', 'prod']);
+    expect(driftEnvironments(some)).toEqual(['prod']);
+    expect(none.drift).toBeUndefined();
   });
 
   it('refuses a dependency cycle, naming its projects in order', () => {

@@ -13,6 +13,7 @@ import {
   MAX_PARALLEL_LIMIT,
   PROJECT_NAME,
 } from '../contracts/workflow-input.ts';
+import { parseDriftSchedule } from '../drift-schedule.ts';
 import { parseDuration } from '../duration.ts';
 import { InvalidInput } from '../errors.ts';
 
@@ -102,6 +103,26 @@ const PROJECT = z.strictObject({
   var_files: z.array(RELATIVE_PATH).optional(),
 });
 
+/** EventBridge Scheduler's recurring syntax, read by core/drift-schedule.ts. */
+const DRIFT_SCHEDULE = z.string().superRefine((value, ctx) => {
+  try {
+    parseDriftSchedule(value, 'schedule');
+  } catch (error) {
+    if (!(error instanceof InvalidInput)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.message.slice('schedule: '.length) });
+  }
+});
+
+/**
+ * The scheduled drift check: when (UTC) and which environments (default: every environment
+ * of `environments`). `stepform drift --stack … --schedule` writes it to EventBridge Scheduler;
+ * `stepform serve` fires it on this machine.
+ */
+const DRIFT = z.strictObject({
+  schedule: DRIFT_SCHEDULE,
+  environments: z.array(ENVIRONMENT_NAME).min(1).optional(),
+});
+
 /** Checked the same way again where a run carries it to its plan jobs. */
 const POLICY = POLICY_SET;
 
@@ -142,6 +163,7 @@ export const STEPFORM_CONFIG = z.strictObject({
   max_parallel: z.number().int().min(1).max(MAX_PARALLEL_LIMIT).default(DEFAULT_MAX_PARALLEL),
   policies: z.array(POLICY).default([]),
   after_apply: z.array(AFTER_APPLY).default([]),
+  drift: DRIFT.optional(),
 });
 export type StepformConfig = z.output<typeof STEPFORM_CONFIG>;
 export type ProjectConfig = StepformConfig['projects'][number];
@@ -177,6 +199,33 @@ function checkProjects(config: StepformConfig): void {
     const at = index.get(cycle[0] ?? '') ?? 0;
     invalid(['projects', at, 'depends_on'], `form a cycle: ${cycle.join(' → ')}`);
   }
+}
+
+/**
+ * A drift schedule names environments the file declares; without `environments`, it must name
+ * them itself (there is no other list of them to check).
+ */
+function checkDrift(config: StepformConfig): void {
+  const { drift, environments } = config;
+  if (drift === undefined) return;
+  if (drift.environments === undefined) {
+    if (environments === undefined)
+      invalid(
+        ['drift', 'environments'],
+        `must list the environments to check: ${CONFIG_FILE} declares none under environments`,
+      );
+    return;
+  }
+  if (environments === undefined) return;
+  drift.environments.forEach((name, i) => {
+    if (environments[name] === undefined)
+      invalid(['drift', 'environments', i], `"${name}" is not an environment of ${CONFIG_FILE}`);
+  });
+}
+
+/** The environments the drift schedule checks: those it names, else every declared one. */
+export function driftEnvironments(config: StepformConfig): string[] {
+  return config.drift?.environments ?? Object.keys(config.environments ?? {});
 }
 
 /** A dependency cycle as its names (the first repeated at the end), or undefined. */
@@ -229,6 +278,7 @@ export function parseConfig(text: string): StepformConfig {
   }
   const config = parsed.data;
   checkProjects(config);
+  checkDrift(config);
   return config;
 }
 

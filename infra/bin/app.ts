@@ -133,6 +133,16 @@ export function buildApp(
     pipeline.scheduleGroup.scheduleGroupName,
     "The TTL schedules' group (read by stepform serve --stack)",
   );
+  output(
+    'DriftScheduleGroupName',
+    pipeline.driftScheduleGroup.scheduleGroupName,
+    "The drift schedules' group (written by stepform drift --stack --schedule)",
+  );
+  output(
+    'DriftSchedulerRoleArn',
+    pipeline.driftSchedulerRole.roleArn,
+    'The role the drift schedules start the drift workflow as',
+  );
   if (repository)
     output('GitHubRepository', repository, 'The repository this stack runs (owner/name)');
   for (const [name, role] of Object.entries(pipeline.githubRoles)) {

@@ -28,6 +28,7 @@ import { keepLogicalIds } from './logical-ids.ts';
 import { StepformSecrets, type StepformSecretsProps } from './secrets.ts';
 import { StateMachineNames } from './state-machine-names.ts';
 import { StepformStorage, type StepformStorageProps } from './storage.ts';
+import { DriftSchedules } from './drift-schedules.ts';
 import { TtlSchedules } from './ttl-schedules.ts';
 import { StepformWorkflows, type StepformWorkflowsOptions } from './workflows.ts';
 
@@ -83,6 +84,9 @@ export class StepformPipeline extends Construct {
   readonly stateMachines: Readonly<Record<Workflow, sfn.StateMachine>>;
   readonly scheduleGroup: scheduler.ScheduleGroup;
   readonly schedulerRole: iam.Role;
+  /** Where `stepform drift --stack … --schedule` writes the drift schedules, and their role. */
+  readonly driftScheduleGroup: scheduler.ScheduleGroup;
+  readonly driftSchedulerRole: iam.Role;
   readonly githubRoles: Partial<Record<GitHubRoleName, iam.Role>>;
   readonly alarms: cloudwatch.Alarm[];
 
@@ -104,6 +108,9 @@ export class StepformPipeline extends Construct {
     const storage = part(new StepformStorage(this, 'Storage', props));
     const secrets = part(new StepformSecrets(this, 'Secrets', props));
     const schedules = part(new TtlSchedules(this, 'TtlSchedules', { stateMachines: names }));
+    const driftSchedules = part(
+      new DriftSchedules(this, 'DriftSchedules', { stateMachines: names }),
+    );
     const functions = part(
       new StepformFunctions(this, 'Functions', {
         ...props,
@@ -173,6 +180,8 @@ export class StepformPipeline extends Construct {
     this.stateMachines = workflows.stateMachines;
     this.scheduleGroup = schedules.scheduleGroup;
     this.schedulerRole = schedules.schedulerRole;
+    this.driftScheduleGroup = driftSchedules.scheduleGroup;
+    this.driftSchedulerRole = driftSchedules.schedulerRole;
     this.githubRoles = github ? { ...github.roles } : {};
   }
 }

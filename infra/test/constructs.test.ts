@@ -14,6 +14,7 @@ import { GitHubOidcRoles, type GitHubOidcProps } from '../lib/github-oidc.ts';
 import { StepformSecrets, type StepformSecretsProps } from '../lib/secrets.ts';
 import { StateMachineNames } from '../lib/state-machine-names.ts';
 import { StepformStorage, type StepformStorageProps } from '../lib/storage.ts';
+import { DriftSchedules } from '../lib/drift-schedules.ts';
 import { TtlSchedules } from '../lib/ttl-schedules.ts';
 import { StepformWorkflows, fillingEvery } from '../lib/workflows.ts';
 
@@ -293,6 +294,36 @@ describe('StepformFunctions', () => {
           },
         }),
       },
+    });
+  });
+});
+
+describe('DriftSchedules', () => {
+  it('names its own group by the prefix; its role may start the drift machine and nothing else', () => {
+    const stack = newStack();
+    new DriftSchedules(stack, 'Drift', { stateMachines: new StateMachineNames(stack, 'Sf') });
+    const t = Template.fromStack(stack);
+
+    t.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    t.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'Sf-drift' });
+    t.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })],
+      }),
+      Policies: [
+        {
+          PolicyName: 'StartDriftOnly',
+          PolicyDocument: Match.objectLike({
+            Statement: [
+              {
+                Action: 'states:StartExecution',
+                Effect: 'Allow',
+                Resource: { 'Fn::Join': ['', Match.arrayWith([':stateMachine:Sf-drift'])] },
+              },
+            ],
+          }),
+        },
+      ],
     });
   });
 });

@@ -121,7 +121,7 @@ describe('StepformPipeline', () => {
     );
     // The one ID that names a part: CDK names the rule's invoke permission after the
     // function's full path. A Lambda permission is replaced without a gap.
-    const parts = /Storage|Secrets|ExecutorCompute|TtlSchedules|Functions|Workflows/;
+    const parts = /Storage|Secrets|ExecutorCompute|TtlSchedules|DriftSchedules|Functions|Workflows/;
     expect(ids.filter((id) => parts.test(id))).toEqual([
       expect.stringMatching(
         /^PipelineReleaseLocksOfEndedExecutionsAllowEventRuleStepformPipelineFunctionsExecutionEndedFunction/,

@@ -73,13 +73,18 @@ function environmentsOf(values: CliValues, engine: LocalEngine): string[] {
   return [...new Set(engine.stores.records.listLastGood().map((good) => good.environment))];
 }
 
-/** The drift run of one environment, its input checked; a bad value names its flag. */
-async function driftInput(
+/**
+ * The drift run of one environment, its input checked; a bad value names its flag. `run`
+ * gives the run id and the repository the run is of (a stack's GitHub URL) when they are not
+ * the local engine's.
+ */
+export async function driftInput(
   values: CliValues,
   io: Io,
   repository: string,
   commit: string,
   environment: string,
+  run: { readonly runId?: string; readonly repository?: string } = {},
 ): Promise<RunContext | undefined> {
   // Every project by default, where stepform.yaml lists them; else the folder --dir names.
   const everything =
@@ -99,9 +104,9 @@ async function driftInput(
     return parseInput(
       RUN_INPUT,
       {
-        runId: LocalEngine.newRunId(),
+        runId: run.runId ?? LocalEngine.newRunId(),
         workflow: 'drift',
-        repository,
+        repository: run.repository ?? repository,
         commit,
         projectDir,
         environment,
@@ -115,6 +120,19 @@ async function driftInput(
       throw new InvalidInput(flagFor(error.field), error.message.slice(error.field.length + 2));
     throw error;
   }
+}
+
+/**
+ * The drift run of one environment that `stepform serve` starts when drift.schedule comes
+ * due: every project of stepform.yaml at the commit, as `stepform drift --env ENV` checks.
+ */
+export function scheduledDriftInput(
+  io: Io,
+  repository: string,
+  commit: string,
+  environment: string,
+): Promise<RunContext | undefined> {
+  return driftInput({}, io, repository, commit, environment);
 }
 
 function projectLine(project: DriftProjectView, width: number): string {
@@ -134,6 +152,12 @@ function projectLine(project: DriftProjectView, width: number): string {
 }
 
 export async function driftVerb(values: CliValues, io: Io): Promise<number> {
+  if (values.schedule === true) {
+    throw new InvalidInput(
+      '--schedule',
+      'writes the drift schedule of a deployed stack: give --stack OUTPUTS.json (stepform serve fires it on this machine)',
+    );
+  }
   const json = values.json === true;
   const say = json ? io.err : io.out;
   const repository = await resolveRepository(values.repo, io.cwd);
@@ -148,7 +172,7 @@ export async function driftVerb(values: CliValues, io: Io): Promise<number> {
   for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   try {
     const environments = environmentsOf(values, engine);
-    const runs: { row: RunRow; status: string; error?: { name: string; message: string } }[] = [];
+    const runs: EndedDriftRun[] = [];
     for (const environment of environments) {
       const input = await driftInput(values, io, repository, commit, environment);
       if (input === undefined) continue;
@@ -168,51 +192,72 @@ export async function driftVerb(values: CliValues, io: Io): Promise<number> {
       });
       if (outcome.status === 'cancelled') break;
     }
-    const projects = runs.flatMap(({ row }) => driftProjectsOf(row));
-    const failed = runs.some((run) => run.status !== 'succeeded');
-    const drifted = projects.some((project) => project.status === 'drifted');
-    const status = failed ? 'failed' : drifted ? 'drifted' : 'no_drift';
-    const only = runs.length === 1 ? runs[0] : undefined;
-    if (json) {
-      io.out(
-        `${JSON.stringify(
-          {
-            runId: only?.row.runId ?? null,
-            workflow: 'drift',
-            status,
-            environment: values.env ?? only?.row.environment ?? null,
-            commit,
-            projects,
-            runs: runs.map(({ row, status: ended, error }) => ({
-              runId: row.runId,
-              environment: row.environment,
-              status: ended,
-              phase: row.phase,
-              ...(error === undefined ? {} : { error }),
-            })),
-          },
-          null,
-          2,
-        )}\n`,
-      );
-    } else if (runs.length === 0) {
-      io.out('nothing to check: no environment has an applied commit (name one with --env)\n');
-    } else {
-      const width = Math.max(...projects.map((project) => project.name.length), 1);
-      for (const { row } of runs) {
-        io.out(`drift in ${row.environment} (run ${row.runId}): ${row.phase ?? row.status}\n`);
-        for (const project of driftProjectsOf(row)) io.out(`${projectLine(project, width)}\n`);
-      }
-    }
-    for (const { row, error } of runs) {
-      const shown = error ?? (row.error === null ? undefined : parseErrorString(row.error));
-      if (shown !== undefined)
-        io.err(errorText(shown, { prefix: 'error: ', repository: row.repository }));
-    }
-    if (runs.some((run) => run.status === 'cancelled')) return 130;
-    return DRIFT_EXIT_CODES[status];
+    return renderDriftRuns(runs, commit, values, io);
   } finally {
     for (const signal of CANCEL_SIGNALS) process.off(signal, onSignal);
     engine.close();
   }
+}
+
+/** One environment's drift run as it ended: its row (Record's details) and how it ended. */
+export interface EndedDriftRun {
+  readonly row: RunRow;
+  readonly status: string;
+  readonly error?: { name: string; message: string };
+}
+
+/**
+ * Prints the drift runs' projects (or --json) and gives the exit code: 0 no drift, 3 drift, 1
+ * a run failed, 130 one was cancelled. The local verb and the stack's (`--stack`) both.
+ */
+export function renderDriftRuns(
+  runs: readonly EndedDriftRun[],
+  commit: string,
+  values: CliValues,
+  io: Io,
+): number {
+  const json = values.json === true;
+  const projects = runs.flatMap(({ row }) => driftProjectsOf(row));
+  const failed = runs.some((run) => run.status !== 'succeeded');
+  const drifted = projects.some((project) => project.status === 'drifted');
+  const status = failed ? 'failed' : drifted ? 'drifted' : 'no_drift';
+  const only = runs.length === 1 ? runs[0] : undefined;
+  if (json) {
+    io.out(
+      `${JSON.stringify(
+        {
+          runId: only?.row.runId ?? null,
+          workflow: 'drift',
+          status,
+          environment: values.env ?? only?.row.environment ?? null,
+          commit,
+          projects,
+          runs: runs.map(({ row, status: ended, error }) => ({
+            runId: row.runId,
+            environment: row.environment,
+            status: ended,
+            phase: row.phase,
+            ...(error === undefined ? {} : { error }),
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else if (runs.length === 0) {
+    io.out('nothing to check: no environment has an applied commit (name one with --env)\n');
+  } else {
+    const width = Math.max(...projects.map((project) => project.name.length), 1);
+    for (const { row } of runs) {
+      io.out(`drift in ${row.environment} (run ${row.runId}): ${row.phase ?? row.status}\n`);
+      for (const project of driftProjectsOf(row)) io.out(`${projectLine(project, width)}\n`);
+    }
+  }
+  for (const { row, error } of runs) {
+    const shown = error ?? (row.error === null ? undefined : parseErrorString(row.error));
+    if (shown !== undefined)
+      io.err(errorText(shown, { prefix: 'error: ', repository: row.repository }));
+  }
+  if (runs.some((run) => run.status === 'cancelled')) return 130;
+  return DRIFT_EXIT_CODES[status];
 }

@@ -35,6 +35,8 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   drift      [--env ENV] [--all | --project NAME | --dir DIR]
              plan what each environment last applied: exit 0 no drift, 3 drift found, 1 failed
              (every environment with an applied commit unless --env; every project unless named)
+  drift      --stack OUTPUTS.json --schedule
+             write stepform.yaml's drift.schedule to the stack's EventBridge Scheduler
   approve    RUN_ID [--by NAME] [--reason TEXT]
              a policy override (a blocking policy failed) is decided by its owners, with --reason
   reject     RUN_ID [--by NAME] [--reason TEXT]
@@ -46,14 +48,14 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   logs       RUN_ID                         every state of a run, with timings
   show       RUN_ID [--project NAME]        what its plans change, attribute by attribute
   projects   [--env ENV] [--base REF]       stepform.yaml's projects, layers, what a change affects
-  serve      [--port 8787]                  run console, approval links and TTL schedules
+  serve      [--port 8787]                  run console, approval links, TTL and drift schedules
   doctor                                    is this machine ready?
 
 SELECTION: --dir DIR, --project NAME (repeatable), --all, or by default the projects of
 stepform.yaml that the changes since --base REF (default: the merge base with the default
 branch) affect. Without stepform.yaml a run is the one folder --dir names.
 
---stack OUTPUTS.json (or STEPFORM_STACK): plan, apply, ephemeral, destroy, runs, logs,
+--stack OUTPUTS.json (or STEPFORM_STACK): plan, apply, ephemeral, destroy, drift, runs, logs,
 approve, reject, cancel, unlock, envs and locks act on that deployed stack (the file
 \`cdk deploy --outputs-file\` writes) with your AWS credentials, instead of this machine;
 serve --stack (only with the flag) is a read-only run console of it.
@@ -81,6 +83,7 @@ const OPTIONS = {
   yes: { type: 'boolean', short: 'y' },
   force: { type: 'boolean' },
   cancel: { type: 'boolean' },
+  schedule: { type: 'boolean' },
   stack: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -100,7 +103,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   destroy: [...SELECTION, 'env', 'repo', 'commit', 'yes', 'auto-approve', 'approval-timeout'],
   ttl: ['dir', 'repo', 'cancel'],
   command: ['dir', 'project', 'env', 'repo', 'commit', 'auto-approve', 'approval-timeout'],
-  drift: ['dir', 'project', 'all', 'env', 'repo'],
+  drift: ['dir', 'project', 'all', 'env', 'repo', 'schedule'],
   approve: ['by', 'repo', 'reason'],
   reject: ['by', 'repo', 'reason'],
   cancel: ['repo'],

@@ -1,11 +1,17 @@
-// serve: the run console and the approval endpoint on loopback, and the TTL scheduler, until
-// Ctrl-C.
+// serve: the run console and the approval endpoint on loopback, the TTL scheduler and
+// stepform.yaml's drift schedule, until Ctrl-C.
 import { once } from 'node:events';
+import { type StepformConfig, driftEnvironments } from '../../core/config/stepform-config.ts';
+import { parseDriftSchedule } from '../../core/drift-schedule.ts';
 import { InvalidInput } from '../../core/errors.ts';
+import { configAtCommit } from '../../adapters/git/repository-at-commit.ts';
 import { createApprovalServer } from '../engine/approval-server.ts';
-import { DEFAULT_APPROVAL_PORT } from '../engine/local-engine.ts';
+import { DriftSchedule, startDriftScheduler } from '../engine/drift-scheduler.ts';
+import type { StateProgress } from '../engine/engine.ts';
+import { DEFAULT_APPROVAL_PORT, type LocalEngine } from '../engine/local-engine.ts';
 import { startScheduler } from '../engine/scheduler.ts';
-import { openEngine, resolveRepository } from './context.ts';
+import { openEngine, resolveCommit, resolveRepository } from './context.ts';
+import { scheduledDriftInput } from './drift.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import { progressLine } from './run-verbs.ts';
@@ -22,6 +28,59 @@ export function parsePort(text: string): number {
 }
 
 const REAP_INTERVAL_MS = 30_000;
+/** How often serve looks whether its schedules (TTL, drift) are due. */
+const SCHEDULE_INTERVAL_MS = 5000;
+
+/**
+ * stepform.yaml's drift.schedule at HEAD, fired by this serve: each time it comes due, one
+ * drift run per environment it names, one after the other, of the commit HEAD is then. A
+ * changed schedule is read when serve starts again. Gives the line serve prints about it.
+ */
+async function startDriftSchedule(
+  engine: LocalEngine,
+  repository: string,
+  io: Io,
+  options: { signal: AbortSignal; runOptions: Parameters<LocalEngine['run']>[1] },
+  track: (running: Promise<unknown>) => void,
+): Promise<string> {
+  let config: StepformConfig | undefined;
+  try {
+    config = await configAtCommit(repository, await resolveCommit(repository, undefined));
+  } catch (error) {
+    // A bad stepform.yaml (or no commit yet) stops the drift schedule, not the console.
+    return `drift schedule not started: ${(error as Error).message}`;
+  }
+  if (config?.drift === undefined) return 'no drift schedule in stepform.yaml';
+  const schedule = new DriftSchedule(parseDriftSchedule(config.drift.schedule), new Date());
+  const environments = driftEnvironments(config);
+  const fire = async (due: readonly string[]) => {
+    const commit = await resolveCommit(repository, undefined);
+    for (const environment of due) {
+      if (options.signal.aborted) return;
+      const input = await scheduledDriftInput(io, repository, commit, environment);
+      if (input === undefined) continue;
+      io.out(`drift schedule: drift run ${input.runId} of ${environment}\n`);
+      const outcome = await engine.run(input, options.runOptions);
+      io.out(`drift run ${input.runId}: ${outcome.run.phase ?? outcome.status}\n`);
+    }
+  };
+  startDriftScheduler({
+    schedule,
+    environments,
+    fire: (due) => {
+      const running = fire(due).catch((error: unknown) => {
+        io.err(`drift schedule: ${String(error)}\n`);
+      });
+      track(running);
+      return running;
+    },
+    intervalMs: SCHEDULE_INTERVAL_MS,
+    signal: options.signal,
+    onSkipped: () => io.out('drift schedule: the last drift check still runs; this one skipped\n'),
+  });
+  const next = schedule.next?.toISOString() ?? 'never';
+  return `drift schedule ${config.drift.schedule} (${environments.join(', ')}), next at ${next}`;
+}
 
 export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   const port = values.port === undefined ? DEFAULT_APPROVAL_PORT : parsePort(values.port);
@@ -50,8 +109,15 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   // Ctrl-C stops the destroy runs this server started as it would stop a CLI run.
   const cancel = new AbortController();
   const started = new Set<Promise<unknown>>();
+  const runOptions = {
+    cancel: cancel.signal,
+    onProgress: (progress: StateProgress) => {
+      const line = progressLine(progress);
+      if (line) io.out(`[${progress.runId}] ${line.trim()}\n`);
+    },
+  };
   startScheduler(engine, {
-    intervalMs: 5000,
+    intervalMs: SCHEDULE_INTERVAL_MS,
     signal: controller.signal,
     onFired: (fired) => {
       const ending = fired.outcome.catch(() => undefined);
@@ -66,14 +132,20 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
           io.err(`destroy run ${fired.run.runId} failed to start: ${String(error)}\n`),
       );
     },
-    runOptions: {
-      cancel: cancel.signal,
-      onProgress: (progress) => {
-        const line = progressLine(progress);
-        if (line) io.out(`[${progress.runId}] ${line.trim()}\n`);
-      },
-    },
+    runOptions,
   });
+  const track = (running: Promise<unknown>) => {
+    started.add(running);
+    void running.then(() => started.delete(running));
+  };
+  const driftLine = await startDriftSchedule(
+    engine,
+    repository,
+    io,
+    { signal: controller.signal, runOptions },
+    track,
+  );
+  io.out(`${driftLine}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -85,7 +157,7 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   // The console's event streams stay open until closed.
   server.closeAllConnections();
   if (started.size > 0) {
-    io.out(`stopping ${started.size} destroy run(s) gracefully\n`);
+    io.out(`stopping ${started.size} scheduled run(s) gracefully\n`);
     cancel.abort('cancelled: stepform serve stopped');
     await Promise.all(started);
   }

@@ -92,6 +92,14 @@ export interface RecordedRequest {
   readonly body: string;
 }
 
+export interface FakeIssue {
+  readonly number: number;
+  readonly title: string;
+  body: string;
+  readonly labels: readonly string[];
+  state: 'open' | 'closed';
+}
+
 interface Outcome {
   result?: unknown;
   errorType?: string;
@@ -160,6 +168,8 @@ export class EmulatedAws {
   readonly invocations: LambdaInvocation[] = [];
   readonly jobs = new Map<string, BatchJob>();
   readonly github: RecordedRequest[] = [];
+  /** The issues the fake GitHub holds (the drift issues the Notify function opens and closes). */
+  readonly issues: FakeIssue[] = [];
   readonly slack: unknown[] = [];
   /**
    * Faults a scenario injects: an invoke of a function whose logical id contains a key does not
@@ -526,7 +536,13 @@ export class EmulatedAws {
       return;
     }
     if (url.pathname.startsWith('/github/')) {
-      this.#fakeGitHub(method, url.pathname.slice('/github'.length), body, response);
+      this.#fakeGitHub(
+        method,
+        url.pathname.slice('/github'.length),
+        url.searchParams,
+        body,
+        response,
+      );
       return;
     }
     if (method === 'POST' && url.pathname === '/slack') {
@@ -715,11 +731,60 @@ export class EmulatedAws {
     response.end(result.body ?? '');
   }
 
-  /** What the functions ask of GitHub: the repository, compare (merged?), and the writes. */
-  #fakeGitHub(method: string, path: string, body: string, response: ServerResponse): void {
+  /**
+   * What the functions ask of GitHub: the repository, compare (merged?), the issues (kept, so
+   * that a later run finds the one an earlier run opened), and the writes.
+   */
+  #fakeGitHub(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: string,
+    response: ServerResponse,
+  ): void {
     this.github.push({ method, path, body });
     const repository = `/repos/${GITHUB_REPOSITORY}`;
-    if (method === 'GET' && path === repository) {
+    const issue = new RegExp(`^${repository}/issues/(\\d+)$`).exec(path);
+    const shown = (i: FakeIssue) => ({
+      number: i.number,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      labels: i.labels.map((name) => ({ name })),
+      html_url: `https://github.com/${GITHUB_REPOSITORY}/issues/${String(i.number)}`,
+    });
+    if (method === 'GET' && path === `${repository}/issues`) {
+      // As GitHub filters: by state (open unless asked) and by every label asked for.
+      const state = query.get('state') ?? 'open';
+      const labels = (query.get('labels') ?? '').split(',').filter((label) => label !== '');
+      const listed = this.issues.filter(
+        (i) =>
+          (state === 'all' || i.state === state) &&
+          labels.every((label) => i.labels.includes(label)),
+      );
+      send(response, 200, listed.map(shown));
+    } else if (method === 'POST' && path === `${repository}/issues`) {
+      const sent = JSON.parse(body) as { title: string; body?: string; labels?: string[] };
+      const created: FakeIssue = {
+        number: this.issues.length + 1,
+        title: sent.title,
+        body: sent.body ?? '',
+        labels: sent.labels ?? [],
+        state: 'open',
+      };
+      this.issues.push(created);
+      send(response, 201, shown(created));
+    } else if (method === 'PATCH' && issue) {
+      const found = this.issues.find((i) => i.number === Number(issue[1]));
+      if (!found) {
+        send(response, 404, { message: 'Not Found' });
+        return;
+      }
+      const change = JSON.parse(body) as { body?: string; state?: 'open' | 'closed' };
+      if (change.body !== undefined) found.body = change.body;
+      if (change.state !== undefined) found.state = change.state;
+      send(response, 200, shown(found));
+    } else if (method === 'GET' && path === repository) {
       send(response, 200, { full_name: GITHUB_REPOSITORY, default_branch: 'main' });
     } else if (method === 'GET' && path.startsWith(`${repository}/compare/`)) {
       // Every commit of the scratch repository is "on main".

@@ -16,11 +16,13 @@ import {
   ListExecutionsCommand,
   SendTaskSuccessCommand,
 } from '@aws-sdk/client-sfn';
+import { GetScheduleCommand, ListSchedulesCommand } from '@aws-sdk/client-scheduler';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
 import { WORKFLOWS } from '../../core/contracts/workflow-input.ts';
+import { SCHEDULER_EXECUTION_ID } from '../../core/drift-schedule.ts';
 import { fireSecond } from '../../core/ttl.ts';
 import { keys } from '../../adapters/aws/dynamodb/table.ts';
 import { executionArnOf } from '../../adapters/aws/sfn.ts';
@@ -539,6 +541,121 @@ describe('stepform --stack', () => {
       environments: { environment: string; destroyAt: string | null }[];
     };
     expect(envs.environments.find((e) => e.environment === 'preview')?.destroyAt).toBeNull();
+  }, 300_000);
+
+  it('checks drift on the stack: the local verb’s report, --json and exit code', async () => {
+    const checked = await cli(['drift', '--env', 'dev', '--dir', PROJECT]);
+    expect(checked.exitCode).toBe(0);
+    const runId = runIdOf(checked.stdout);
+    if (runId) observer().runIds.push(runId);
+    expect(checked.stdout).toMatch(/^drift in dev \(run cli-\S+\): no_changes$/m);
+    expect(checked.stdout).toMatch(new RegExp(`^ {2}${PROJECT} +no drift$`, 'm'));
+
+    const json = await cli(['drift', '--env', 'dev', '--dir', PROJECT, '--json']);
+    expect(json.exitCode).toBe(0);
+    const result = parseJson(json) as { runId: string };
+    observer().runIds.push(result.runId);
+    expect(result).toMatchObject({
+      workflow: 'drift',
+      status: 'no_drift',
+      environment: 'dev',
+      commit,
+      projects: [{ environment: 'dev', name: PROJECT, status: 'no_drift', commit }],
+      runs: [{ runId: result.runId, environment: 'dev', status: 'succeeded' }],
+    });
+    // Started on the stack's drift workflow, named by its run id.
+    const execution = await observer().sfn.send(
+      new DescribeExecutionCommand({
+        executionArn: executionArnOf(emulated().stateMachineArn('drift'), result.runId),
+      }),
+    );
+    expect(JSON.parse(execution.input!)).toMatchObject({
+      workflow: 'drift',
+      repository: GITHUB_URL,
+    });
+  }, 240_000);
+
+  it('writes stepform.yaml’s drift schedule to Scheduler, one per environment, removing those it drops', async () => {
+    const outputs = emulated().stackOutputs().Stepform!;
+    const group = outputs.DriftScheduleGroupName!;
+    const driftConfig = (schedule: string, environments: string) =>
+      [
+        'version: 1',
+        'environments: { dev: {}, preview: {} }',
+        'projects:',
+        `  - { name: hello, dir: ${PROJECT} }`,
+        `drift: { schedule: "${schedule}", environments: ${environments} }`,
+        '',
+      ].join('\n');
+    const refused = await cli(['drift', '--schedule', '--env', 'dev']);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('--env: is not for --schedule');
+
+    const configured = await repo.commitFiles(
+      { 'stepform.yaml': driftConfig('rate(6 hours)', '[dev, preview]') },
+      'check drift every 6 hours',
+    );
+    const written = await cli(['drift', '--schedule', '--json']);
+    expect(written.exitCode).toBe(0);
+    expect(parseJson(written)).toEqual({
+      schedule: 'rate(6 hours)',
+      group,
+      commit: configured,
+      written: [
+        { name: 'drift-dev', expression: 'rate(6 hours)', environment: 'dev' },
+        { name: 'drift-preview', expression: 'rate(6 hours)', environment: 'preview' },
+      ],
+      removed: [],
+    });
+    const schedule = await observer().scheduler.send(
+      new GetScheduleCommand({ Name: 'drift-dev', GroupName: group }),
+    );
+    expect(schedule).toMatchObject({
+      ScheduleExpression: 'rate(6 hours)',
+      ScheduleExpressionTimezone: 'UTC',
+      State: 'ENABLED',
+      Target: {
+        Arn: emulated().stateMachineArn('drift'),
+        RoleArn: outputs.DriftSchedulerRoleArn,
+      },
+    });
+    const input = schedule.Target?.Input ?? '';
+    expect(JSON.parse(input)).toMatchObject({
+      runId: 'drift-dev-<aws.scheduler.execution-id>',
+      workflow: 'drift',
+      repository: GITHUB_URL,
+      commit: configured,
+      environment: 'dev',
+      projects: [{ name: 'hello', dir: PROJECT, layer: 0 }],
+    });
+
+    // A fire, as Scheduler makes it (moto does not fire schedules): its invocation id in the
+    // run id, the input started on the drift workflow.
+    const firedInput = input.replace(SCHEDULER_EXECUTION_ID, 'd32c5kddcf5bb8c3');
+    const fired = JSON.parse(firedInput) as { runId: string };
+    const execution = await observer().waitFor(await observer().startWith('drift', fired));
+    expect({ status: execution.status, failure: observer().failureOf(execution) }).toEqual({
+      status: 'SUCCEEDED',
+      failure: '[]',
+    });
+    expect(fired.runId).toBe('drift-dev-d32c5kddcf5bb8c3');
+    expect(execution.entered).toContain('OutcomeNoDrift');
+
+    await repo.commitFiles(
+      { 'stepform.yaml': driftConfig('cron(0 6 * * ? *)', '[dev]') },
+      'check drift at 06:00 in dev only',
+    );
+    const moved = await cli(['drift', '--schedule']);
+    expect(moved.exitCode).toBe(0);
+    expect(moved.stdout).toBe(
+      'drift schedule drift-dev: cron(0 6 * * ? *) (UTC) checks dev\ndrift schedule drift-preview: removed\n',
+    );
+    const dev = await observer().scheduler.send(
+      new GetScheduleCommand({ Name: 'drift-dev', GroupName: group }),
+    );
+    expect(dev.ScheduleExpression).toBe('cron(0 6 * * ? *)');
+    const listed = await observer().scheduler.send(new ListSchedulesCommand({ GroupName: group }));
+    expect(listed.Schedules?.map((s) => s.Name)).toEqual(['drift-dev']);
   }, 300_000);
 });
 

@@ -46,6 +46,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
+import { DRIFT_LABEL, driftIssueTitle } from '../../core/drift.ts';
 import { APPROVE_ACTION_ID } from '../../core/slack-message.ts';
 import { scheduledDestroyRun } from '../../core/ttl.ts';
 import { epochSeconds, keys } from '../../adapters/aws/dynamodb/table.ts';
@@ -59,7 +60,13 @@ import {
   helloWithFailingRollback,
   makeRepo,
 } from '../support/repo.ts';
-import { EmulatedAws, GITHUB_URL, type Template, synthesize } from './harness.ts';
+import {
+  EmulatedAws,
+  GITHUB_REPOSITORY,
+  GITHUB_URL,
+  type Template,
+  synthesize,
+} from './harness.ts';
 import { type Execution, Scenario, decideThroughPage, sleep } from './scenario.ts';
 
 const PROJECT = 'stack';
@@ -459,6 +466,107 @@ describe('plan-apply with no changes on emulated AWS', () => {
     );
     expect(await scenario.stateResources('dev', PROJECT)).toEqual(HELLO_RESOURCES);
   });
+});
+
+describe('drift on emulated AWS', () => {
+  // A change to the state that no commit made stands for a change to the real
+  // infrastructure: the plan of the applied commit wants it back, which is drift. The issue
+  // is the fake GitHub's (harness.ts), opened and closed by the Notify function through Octokit.
+  const environment = 'drifty';
+  const stateObject = () => ({
+    Bucket: aws.ref('AWS::S3::Bucket', 'StateBucket'),
+    Key: `stepform/state/${stateKey(environment, PROJECT)}`,
+  });
+  const title = driftIssueTitle(PROJECT, environment);
+
+  it('opens an issue labelled stepform-drift on drift, updates it while the drift lasts, closes it with a comment once it is gone', async () => {
+    // Prepare: applied, then the greeting changed behind Terraform's back.
+    const applyId = 'emulated-drift-apply-1';
+    const { arn: applyArn } = await scenario.startAwaitingApproval(applyId, environment);
+    await decide(applyId, 'approve');
+    expectEnded(await scenario.waitFor(applyArn), 'SUCCEEDED');
+    const applied = await scenario.terraformState(environment, PROJECT);
+    const tampered = JSON.parse(JSON.stringify(applied)) as {
+      resources: { type: string; name: string; instances: { attributes: { input: unknown } }[] }[];
+    };
+    const greeting = tampered.resources.find(
+      (r) => r.type === 'terraform_data' && r.name === 'greeting',
+    );
+    const instance = greeting?.instances[0];
+    if (!instance) throw new Error('no terraform_data.greeting in the state');
+    instance.attributes.input = { value: 'changed by hand', type: 'string' };
+    await scenario.s3.send(
+      new PutObjectCommand({ ...stateObject(), Body: JSON.stringify(tampered) }),
+    );
+
+    // Act: a drift check.
+    const driftedId = 'emulated-drift-1';
+    const drifted = await scenario.waitFor(await scenario.start('drift', driftedId, environment));
+
+    // Assess: drift found, one issue opened naming the environment and the project.
+    expectEnded(drifted, 'SUCCEEDED');
+    expect(drifted.entered).toContain('OutcomeDrifted');
+    expect(await scenario.phasesOf(driftedId)).toContain('drifted');
+    const opened = aws.github.filter(
+      (r) => r.method === 'POST' && r.path === `/repos/${GITHUB_REPOSITORY}/issues`,
+    );
+    expect(opened).toHaveLength(1);
+    expect(JSON.parse(opened[0]?.body ?? '{}')).toMatchObject({
+      title,
+      labels: [DRIFT_LABEL],
+    });
+    expect(title).toBe(`Drift: ${PROJECT} in ${environment}`);
+    const [issue] = aws.issues;
+    expect(issue).toMatchObject({ number: 1, title, state: 'open' });
+    expect(issue?.body).toContain('terraform_data.greeting');
+    expect(issue?.body).toContain(driftedId);
+
+    // Act: a second check while the drift lasts.
+    const stillId = 'emulated-drift-still';
+    const still = await scenario.waitFor(await scenario.start('drift', stillId, environment));
+
+    // Assess: the one open issue's body replaced with the latest plan, no second issue.
+    expectEnded(still, 'SUCCEEDED');
+    expect(still.entered).toContain('OutcomeDrifted');
+    const issuePath = `/repos/${GITHUB_REPOSITORY}/issues/1`;
+    const updates = aws.github.filter((r) => r.method === 'PATCH' && r.path === issuePath);
+    expect(updates).toHaveLength(1);
+    expect(JSON.parse(updates[0]?.body ?? '{}')).toEqual({
+      body: expect.stringContaining(stillId),
+    });
+    expect(aws.issues).toEqual([
+      expect.objectContaining({ number: 1, title, labels: [DRIFT_LABEL], state: 'open' }),
+    ]);
+    expect(aws.issues[0]?.body).toContain('terraform_data.greeting');
+
+    // Act: the state back as applied, and a second check.
+    await scenario.s3.send(
+      new PutObjectCommand({ ...stateObject(), Body: JSON.stringify(applied) }),
+    );
+    const clearedId = 'emulated-drift-2';
+    const cleared = await scenario.waitFor(await scenario.start('drift', clearedId, environment));
+
+    // Assess: drift_cleared, the same issue commented on and closed, none opened.
+    expectEnded(cleared, 'SUCCEEDED');
+    expect(cleared.entered).toContain('OutcomeDriftCleared');
+    expect(await scenario.phasesOf(clearedId)).toContain('drift_cleared');
+    const comments = aws.github.filter(
+      (r) => r.method === 'POST' && r.path === `${issuePath}/comments`,
+    );
+    expect(comments).toHaveLength(1);
+    expect(JSON.parse(comments[0]?.body ?? '{}')).toMatchObject({
+      body: expect.stringContaining(`No drift any more: run \`${clearedId}\``),
+    });
+    const patches = aws.github.filter((r) => r.method === 'PATCH' && r.path === issuePath);
+    expect(patches.slice(1).map((r) => JSON.parse(r.body) as unknown)).toEqual([
+      { state: 'closed' },
+    ]);
+    const posted = aws.github.filter(
+      (r) => r.method === 'POST' && r.path === `/repos/${GITHUB_REPOSITORY}/issues`,
+    );
+    expect(posted).toHaveLength(1);
+    expect(aws.issues).toEqual([expect.objectContaining({ number: 1, state: 'closed' })]);
+  }, 400_000);
 });
 
 describe('plan-apply whose apply fails on emulated AWS', () => {

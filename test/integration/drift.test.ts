@@ -18,6 +18,7 @@ import {
   helloWorkspace,
   parseJson,
   startApplyAwaitingApproval,
+  waitFor,
 } from '../support/cli.ts';
 import { tempDir } from '../support/repo.ts';
 
@@ -234,4 +235,57 @@ describe('stepform drift', () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('--ttl is not an option of drift');
   });
+});
+
+describe('stepform serve', () => {
+  // Every minute: the first fire comes at the next whole minute, a minute at most after serve
+  // starts (drift.schedule's shortest; rate(1 minute) would count it from serve's start).
+  const EVERY_MINUTE = 'cron(* * * * ? *)';
+
+  it('fires stepform.yaml’s drift.schedule: a drift run of each environment when it comes due', async () => {
+    await ws.repo.commitFiles(
+      { 'stepform.yaml': `${CONFIG}drift:\n  schedule: "${EVERY_MINUTE}"\n` },
+      'check drift every minute',
+    );
+    const before = (await issues()).length;
+    await writeFile(outsideFile, 'changed while serve looks\n');
+    const serve = ws.start(['serve', '--port', '0']);
+    try {
+      const announced = await waitFor(
+        () => `serve's drift schedule line; stdout so far:\n${serve.stdout()}${serve.stderr()}`,
+        () => /^drift schedule (.+) \((.+)\), next at (\S+)$/m.exec(serve.stdout()) ?? undefined,
+        30_000,
+      );
+      expect(announced.slice(1, 3)).toEqual([EVERY_MINUTE, 'dev']);
+      const nextAt = new Date(announced[3] ?? '');
+      expect(nextAt.getUTCSeconds()).toBe(0);
+      expect(nextAt.getTime() - Date.now()).toBeLessThanOrEqual(60_000);
+
+      const [, runId, phase] = await waitFor(
+        () => `a scheduled drift run's end; stdout so far:\n${serve.stdout()}${serve.stderr()}`,
+        () => /^drift run (\S+): (\S+)$/m.exec(serve.stdout()) ?? undefined,
+        120_000,
+        500,
+      );
+      expect(serve.stdout()).toContain(`drift schedule: drift run ${runId} of dev\n`);
+      expect(phase).toBe('drifted');
+      expect(phases(runId ?? '')).toEqual(['drifted']);
+      const row = ws.store().runs.get(runId ?? '');
+      expect(row).toMatchObject({ workflow: 'drift', environment: 'dev', status: 'succeeded' });
+      // Started when the schedule came due, not before.
+      expect(new Date(row?.startedAt ?? 0).getTime()).toBeGreaterThanOrEqual(nextAt.getTime());
+      const opened = await issues();
+      expect(opened).toHaveLength(before + 1);
+      expect(opened.at(-1)).toMatchObject({
+        title: driftIssueTitle('outside', 'dev'),
+        labels: [DRIFT_LABEL],
+        state: 'open',
+      });
+      expect(opened.at(-1)?.body).toContain('changed while serve looks');
+    } finally {
+      serve.child.kill('SIGINT');
+      await serve.done;
+      await writeFile(outsideFile, 'as applied\n');
+    }
+  }, 240_000);
 });

@@ -7,6 +7,7 @@ import type { Io } from '../io.ts';
 import type { CliValues } from '../main.ts';
 import type { CommandLineToken } from '../command.ts';
 import { stackCommandVerb, stackRunVerb, stackTtlVerb } from './run.ts';
+import { stackDriftVerb } from './drift.ts';
 import { stackServeVerb } from './serve.ts';
 import {
   stackCancelVerb,
@@ -44,6 +45,8 @@ export function stackVerb(
       return stackTtlVerb(positionals, values, io);
     case 'command':
       return stackCommandVerb(tokens, values, io);
+    case 'drift':
+      return stackDriftVerb(values, io);
     case 'runs':
       return stackRunsVerb(values, io);
     case 'logs':

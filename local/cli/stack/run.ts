@@ -31,6 +31,7 @@ import {
   runHeader,
   runInputFromFlags,
 } from '../run-verbs.ts';
+import type { RunRow } from '../../engine/store/sqlite-runs.ts';
 import { type StackOperator, scheduleFolders, withStack } from './stack.ts';
 
 /**
@@ -81,6 +82,15 @@ export async function stackRunVerb(workflow: Workflow, values: CliValues, io: Io
   });
 }
 
+/** What a run started on the stack needs to be watched. */
+interface StackRunInput {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly projectDir: string;
+  readonly environment: string;
+  readonly commit: string;
+}
+
 /**
  * Starts the run input on the stack (any workflow: the caller built and checked the input)
  * and watches it to its end; Ctrl-C stops the execution and exits 130.
@@ -88,16 +98,29 @@ export async function stackRunVerb(workflow: Workflow, values: CliValues, io: Io
 export async function startAndWatch(
   stack: StackOperator,
   stateMachineArn: string,
-  run: {
-    readonly runId: string;
-    readonly workflow: string;
-    readonly projectDir: string;
-    readonly environment: string;
-    readonly commit: string;
-  },
+  run: StackRunInput,
   values: CliValues,
   io: Io,
 ): Promise<number> {
+  const { row, error, cancelled } = await startAndFollow(stack, stateMachineArn, run, values, io);
+  renderRunEnd(row, error ? { error } : undefined, values, io, stack.flag);
+  // Stopped here (Ctrl-C) or by `stepform cancel` elsewhere: 130, as locally.
+  if (cancelled) return EXIT_CODES.cancelled;
+  return EXIT_CODES[row.status === 'running' ? 'failed' : row.status];
+}
+
+/**
+ * Starts the run on the stack and follows it to its end, printing its progress lines (and
+ * the approve / reject commands when it waits): its row as the run's item records it, and
+ * its execution's error. Ctrl-C stops the execution (`cancelled`).
+ */
+export async function startAndFollow(
+  stack: StackOperator,
+  stateMachineArn: string,
+  run: StackRunInput,
+  values: CliValues,
+  io: Io,
+): Promise<{ row: RunRow; error?: { name: string; message: string }; cancelled: boolean }> {
   const json = values.json === true;
   const say = json ? io.err : io.out;
   const { executions } = stack.aws;
@@ -161,14 +184,9 @@ export async function startAndWatch(
           execution,
           input: { ...run, repository: stack.repositoryUrl },
         });
-        const error =
-          execution.error === undefined
-            ? undefined
-            : { name: execution.error, message: execution.cause ?? '' };
-        renderRunEnd(row, error ? { error } : undefined, values, io, stack.flag);
-        // Stopped here (Ctrl-C) or by `stepform cancel` elsewhere: 130, as locally.
-        if (cancelling) return EXIT_CODES.cancelled;
-        return EXIT_CODES[row.status === 'running' ? 'failed' : row.status];
+        const cancelled = cancelling !== undefined;
+        if (execution.error === undefined) return { row, cancelled };
+        return { row, error: { name: execution.error, message: execution.cause ?? '' }, cancelled };
       }
       await sleep(POLL_MS);
     }

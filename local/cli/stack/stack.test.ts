@@ -47,6 +47,22 @@ describe('loadStack', () => {
     expect(listed.approvers).toEqual(['alice', 'bob']);
   });
 
+  it('reads the drift schedules’ group and role when the stack has both', async () => {
+    const drift = {
+      DriftScheduleGroupName: 'Stepform-drift',
+      DriftSchedulerRoleArn: 'arn:aws:iam::123456789012:role/drift-scheduler',
+    };
+    const file = await outputsFile({ Stepform: { ...OUTPUTS, ...drift } });
+    const deployed = await loadStack(file, '/');
+    const older = await loadStack(await outputsFile({ Stepform: OUTPUTS }), '/');
+
+    expect(deployed.driftSchedules).toEqual({
+      groupName: 'Stepform-drift',
+      roleArn: 'arn:aws:iam::123456789012:role/drift-scheduler',
+    });
+    expect(older.driftSchedules).toBeUndefined();
+  });
+
   it.each([
     ['no file', undefined, /cannot read/],
     ['not JSON', '{', /is not JSON/],

@@ -44,6 +44,8 @@ export interface StackConfig {
   readonly approvers?: readonly string[];
   /** The TTL schedules' group; absent in the outputs of a stack deployed before it was one. */
   readonly scheduleGroup?: string;
+  /** The drift schedules' group and role; absent in a stack deployed before they were. */
+  readonly driftSchedules?: { readonly groupName: string; readonly roleArn: string };
 }
 
 /** `PlanApply` → `plan-apply`. */
@@ -118,6 +120,14 @@ export async function loadStack(file: string, cwd: string): Promise<StackConfig>
     stateMachines,
     ...(approvers && approvers.length > 0 ? { approvers } : {}),
     ...(outputs.ScheduleGroupName ? { scheduleGroup: outputs.ScheduleGroupName } : {}),
+    ...(outputs.DriftScheduleGroupName && outputs.DriftSchedulerRoleArn
+      ? {
+          driftSchedules: {
+            groupName: outputs.DriftScheduleGroupName,
+            roleArn: outputs.DriftSchedulerRoleArn,
+          },
+        }
+      : {}),
   };
 }
 
