@@ -16,7 +16,15 @@ import { cutText } from './text.ts';
  */
 export type PolicyChecks =
   | { readonly kind: 'sets'; readonly results: readonly PolicyResult[] }
-  | { readonly kind: 'counts'; readonly counts: ProjectPolicy };
+  | { readonly kind: 'counts'; readonly counts: PolicyCounts };
+
+/** The collector's counts (ProjectPolicy), as the views read them. */
+export interface PolicyCounts {
+  readonly outcome: ProjectPolicy['outcome'];
+  readonly blockedBy: readonly string[];
+  readonly deny: number;
+  readonly warn: number;
+}
 
 /** The phases whose notices show the checks: before anything is applied, and a policy stop. */
 export const POLICY_PHASES: ReadonlySet<Phase> = new Set<Phase>([
@@ -28,7 +36,7 @@ export const POLICY_PHASES: ReadonlySet<Phase> = new Set<Phase>([
 /** The checks to show: the sets' results when read, else the counts; undefined when none ran. */
 export function policyChecks(
   results: readonly PolicyResult[] | undefined,
-  counts: ProjectPolicy | undefined,
+  counts: PolicyCounts | undefined,
 ): PolicyChecks | undefined {
   if (results !== undefined && results.length > 0) return { kind: 'sets', results };
   return counts === undefined ? undefined : { kind: 'counts', counts };
@@ -233,7 +241,7 @@ export function policyHtml(projects: readonly PagePolicy[]): string {
 export function policyField(
   phase: Phase,
   results: readonly PolicyResult[] | undefined,
-  counts: ProjectPolicy | undefined,
+  counts: PolicyCounts | undefined,
 ): { policy?: PolicyChecks } {
   const checks = POLICY_PHASES.has(phase) ? policyChecks(results, counts) : undefined;
   return checks === undefined ? {} : { policy: checks };
