@@ -31,6 +31,7 @@ import {
   runHeader,
   runInputFromFlags,
 } from '../run-verbs.ts';
+import { stackPolicyResults } from './policy-results.ts';
 import { type StackOperator, scheduleFolders, withStack } from './stack.ts';
 
 /**
@@ -151,7 +152,14 @@ export async function startAndWatch(
           execution.error === undefined
             ? undefined
             : { name: execution.error, message: execution.cause ?? '' };
-        renderRunEnd(row, error ? { error } : undefined, values, io, stack.flag);
+        // Each set's verdict, as locally: a result that cannot be read leaves them out, said so.
+        const policy = await stackPolicyResults(stack.aws.artifacts, run.runId).catch(
+          (failure: unknown) => {
+            io.err(`warning: policy results not read: ${(failure as Error).message}\n`);
+            return [];
+          },
+        );
+        renderRunEnd(row, error ? { error } : undefined, values, io, stack.flag, policy);
         // Stopped here (Ctrl-C) or by `stepform cancel` elsewhere: 130, as locally.
         if (cancelling) return EXIT_CODES.cancelled;
         return EXIT_CODES[row.status === 'running' ? 'failed' : row.status];

@@ -21,6 +21,7 @@ import {
   unlockArguments,
   unlockDetail,
 } from '../operate.ts';
+import { stackPolicyResults } from './policy-results.ts';
 import { type StackOperator, withStack } from './stack.ts';
 
 /** The one run id a verb takes, checked. */
@@ -62,6 +63,7 @@ export async function stackLogsVerb(
       events: await stack.events(found.execution.executionArn),
       jobLogs: await jobLogs(stack, runId),
       approval: await stack.aws.approvals.latestForRun(runId),
+      policy: await stackPolicyResults(stack.aws.artifacts, runId),
     };
     renderLog(log, values, io);
     return 0;
