@@ -8,7 +8,8 @@ import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
 import type { PolicyResult } from '../../core/policy.ts';
-import { commandOf, policyLines, runJson } from './run-verbs.ts';
+import { policyLines } from './policy-lines.ts';
+import { commandOf, runJson } from './run-verbs.ts';
 import { type DecidedFields, actorText, decisionActor } from '../../core/decision-actor.ts';
 import { errorText, parseErrorString } from './error-text.ts';
 

@@ -122,6 +122,13 @@ describe('a blocking policy', () => {
     expect(comment).toContain(
       '  - **warn** time\\_static\\.greeted\\_at\\: prefer terraform\\_data',
     );
+    // `show`: the plan's diff, then each set's verdict, as the run's end printed them.
+    const shown = await ws.cli(['show', run.runId]);
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toContain(
+      '\npolicy checks:\n  policy guardrails on stack: failed (blocks the run)\n' +
+        '    ✗ deny  terraform_data.greeting: terraform_data.greeting may not be created in prod\n',
+    );
     // Slack: the set and its counts on the project's line, and what blocked the run.
     const message = slackOf('policy failed');
     expect(message).toContain(':no_entry: *Policy* `guardrails` failed, blocking (2 deny, 1 warn)');

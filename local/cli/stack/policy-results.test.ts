@@ -11,7 +11,7 @@ import { jobResult } from '../../../test/support/run-fixtures.ts';
 import { renderLog } from '../history.ts';
 import type { RunRow } from '../../engine/store/sqlite-runs.ts';
 import type { Io } from '../io.ts';
-import { policyLines } from '../run-verbs.ts';
+import { policyLines } from '../policy-lines.ts';
 import { stackPolicyResults } from './policy-results.ts';
 
 let moto: MotoServer;

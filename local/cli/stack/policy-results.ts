@@ -1,5 +1,5 @@
 // The policy checks of a stack's run, read from its plan jobs' result.json in the artifacts
-// bucket, for the same lines the local CLI prints (run-verbs.ts policyLines).
+// bucket, for the same lines the local CLI prints (policy-lines.ts).
 import { RESULT_FILE } from '../../../core/contracts/job-result.ts';
 import type { ArtifactPort } from '../../../core/ports.ts';
 import type { PolicyResult } from '../../../core/policy.ts';
