@@ -1,6 +1,7 @@
 // The policy checks of a run as the CLI prints them, for every verb that shows them (a run's
 // end, show, logs --stack), locally and for a stack alike.
 import type { PolicyResult } from '../../core/policy.ts';
+import { VERDICT_LABELS, setVerdict } from '../../core/policy-view.ts';
 
 /**
  * Each policy set's result on each project, and its violations (at most 20 a set): what
@@ -9,13 +10,7 @@ import type { PolicyResult } from '../../core/policy.ts';
 export function policyLines(policy: readonly PolicyResult[]): string[] {
   const shown = 20;
   return policy.flatMap((result) => {
-    const verdict = result.passed
-      ? result.violations.length === 0
-        ? 'passed'
-        : 'passed with warnings'
-      : result.onFailure === 'block'
-        ? 'failed (blocks the run)'
-        : 'failed (on_failure: warn)';
+    const verdict = VERDICT_LABELS[setVerdict(result)];
     const lines = result.violations.slice(0, shown).map((v) => {
       const where = v.resource === undefined ? '' : `${v.resource}: `;
       return `    ${v.rule === 'deny' ? '✗ deny' : '! warn'}  ${where}${v.message}`;
