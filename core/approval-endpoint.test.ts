@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { type ApprovalSubject, renderConfirmationPage } from './approval.ts';
-import { PAGE_DIFF_BUDGET, planDiffSections } from './approval-endpoint.ts';
+import { PAGE_DIFF_BUDGET, planDiffSections, planPolicySection } from './approval-endpoint.ts';
+import type { PolicyResult } from './policy.ts';
 import { fixtureDiff as fixture, manyResources } from '../test/support/plan-fixtures.ts';
+import { jobResult } from '../test/support/run-fixtures.ts';
 
 const SUBJECT: ApprovalSubject = {
   kind: 'plan',
@@ -83,5 +85,81 @@ describe('the confirmation page with the plans', () => {
     expect(html.indexOf('<caption>Each project’s changes</caption>')).toBeLessThan(
       html.indexOf('Plan: 1 to add'),
     );
+  });
+});
+
+describe('planPolicySection', () => {
+  const tags: PolicyResult = {
+    policy: 'tags',
+    project: 'network',
+    onFailure: 'warn',
+    passed: true,
+    violations: [
+      {
+        policy: 'tags',
+        rule: 'warn',
+        message: '<img src=x onerror=alert(1)> no owner',
+        resource: 'aws_s3_bucket.logs',
+      },
+    ],
+  };
+
+  it('lists each plan’s warnings from its result.json, escaped, and says when one cannot be read', async () => {
+    const read: string[] = [];
+    const html = await planPolicySection(SUBJECT, {
+      readResult: async (location) => {
+        read.push(location);
+        if (location.includes('network')) return Promise.resolve(jobResult({ policy: [tags] }));
+        if (location.includes('app')) return Promise.reject(new Error('AccessDenied'));
+        return Promise.resolve(jobResult());
+      },
+    });
+    expect(read).toEqual([
+      '/run/project-network/plan',
+      '/run/project-app/plan',
+      '/run/project-old/plan',
+    ]);
+    expect(html).toContain('<h3>Policies on <code>network</code></h3>');
+    expect(html).toContain(
+      '<li><strong>warn</strong> <code>aws_s3_bucket.logs</code>: &lt;img src=x onerror=alert(1)&gt; no owner</li>',
+    );
+    expect(html).not.toContain('<img');
+    expect(html).toContain('<h3>Policies on <code>app</code></h3>');
+    expect(html).not.toContain('AccessDenied');
+    // `old` checked nothing: nothing to say of it.
+    expect(html).not.toContain('<code>old</code>');
+  });
+
+  it('shows nothing for a destroy, or without a store to read from', async () => {
+    const readResult = async () => Promise.resolve(jobResult({ policy: [tags] }));
+    expect(await planPolicySection({ ...SUBJECT, kind: 'destroy' }, { readResult })).toBe('');
+    expect(await planPolicySection(SUBJECT, undefined)).toBe('');
+  });
+
+  it('puts the section on the confirmation page after the counts and before the form', async () => {
+    const policies = await planPolicySection(SUBJECT, {
+      readResult: async () => Promise.resolve(jobResult({ policy: [tags] })),
+    });
+    const html = renderConfirmationPage({
+      record: {
+        id: 'a',
+        runId: 'r',
+        environment: 'prod',
+        projectDir: 'infra',
+        commit: 'c'.repeat(40),
+        planSha256: 'b'.repeat(64),
+        requestedAt: '2030-01-01T00:00:00.000Z',
+        expiresAt: '2030-01-01T01:00:00.000Z',
+        status: 'pending',
+        subject: SUBJECT,
+      },
+      action: 'approve',
+      link: { id: 'a', action: 'approve', expires: '1', sig: 's' },
+      postUrl: '/approvals/a',
+      policies,
+    });
+    const section = html.indexOf('<h2>Policy checks</h2>');
+    expect(section).toBeGreaterThan(html.indexOf('<caption>Each project’s changes</caption>'));
+    expect(section).toBeLessThan(html.indexOf('<form'));
   });
 });

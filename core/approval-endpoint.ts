@@ -12,6 +12,7 @@ import {
 } from './approval.ts';
 import { InvalidInput, NotFound, StepformError, describeError } from './errors.ts';
 import { renderPlanHtml } from './plan-diff.ts';
+import { type PagePolicy, policyChecks, policyHtml } from './policy-view.ts';
 import type { ApprovalPort, ArtifactPort, TaskCallbackPort } from './ports.ts';
 import { decideFromLink } from './steps.ts';
 
@@ -19,8 +20,11 @@ import { decideFromLink } from './steps.ts';
 export interface EndpointPorts {
   readonly approvals: ApprovalPort;
   readonly callbacks: TaskCallbackPort;
-  /** Where the plans' diffs are read from; without it the page shows the counts alone. */
-  readonly artifacts?: Pick<ArtifactPort, 'readPlanDiff'>;
+  /**
+   * Where the plans' diffs and results (their policy checks) are read from; without it the
+   * page shows the counts alone.
+   */
+  readonly artifacts?: Pick<ArtifactPort, 'readPlanDiff' | 'readResult'>;
 }
 
 /**
@@ -56,6 +60,31 @@ export async function planDiffSections(
       return { name: project.name, html };
     }),
   );
+}
+
+/**
+ * The page's "Policy checks" section (HTML, escaped): each planned project's warnings and
+ * failures, from its plan job's result.json. A result that cannot be read says so; like a
+ * diff, it never hides the form.
+ */
+export async function planPolicySection(
+  subject: ApprovalSubject | undefined,
+  artifacts: Pick<ArtifactPort, 'readResult'> | undefined,
+): Promise<string> {
+  if (subject?.kind !== 'plan' || artifacts === undefined) return '';
+  const planned = subject.projects.filter((project) => project.planLocation !== undefined);
+  const projects = await Promise.all(
+    planned.map(async (project): Promise<PagePolicy> => {
+      const result = await artifacts
+        .readResult(project.planLocation ?? '')
+        .catch(() => 'unreadable' as const);
+      return {
+        name: project.name,
+        checks: result === 'unreadable' ? result : policyChecks(result?.policy, undefined),
+      };
+    }),
+  );
+  return policyHtml(projects);
 }
 
 export interface EndpointRequest {
@@ -173,6 +202,7 @@ async function route(
         },
         postUrl: `/approvals/${encodeURIComponent(link.id)}`,
         plans: await planDiffSections(approval.subject, ports.artifacts),
+        policies: await planPolicySection(approval.subject, ports.artifacts),
       }),
     );
   }

@@ -417,6 +417,8 @@ export interface ConfirmationPageInput {
   readonly postUrl: string;
   /** Each project's plan diff, already rendered and escaped (core/plan-diff.ts). */
   readonly plans?: readonly { readonly name: string; readonly html: string }[];
+  /** The plans' policy checks, already rendered and escaped (core/policy-view.ts). */
+  readonly policies?: string;
 }
 
 /**
@@ -470,6 +472,7 @@ export function renderConfirmationPage(input: ConfirmationPageInput): string {
       `<p>${escapeHtml(CONSEQUENCES[kind][action])}</p>`,
       `<dl>\n${details}\n</dl>`,
       ...(record.subject === undefined ? [] : [subjectSection(record.subject)]),
+      ...(input.policies ? [input.policies] : []),
       ...(input.plans ?? []).map((plan) =>
         [
           `<section class="plan" aria-label="${escapeHtml(`Plan of ${plan.name}`)}">`,

@@ -312,3 +312,55 @@ describe('renderEnvironmentComment with the plans’ diffs', () => {
     expect(comment.split('<details>').length).toBe(comment.split('</details>').length);
   });
 });
+
+describe('the environment comment with policy checks', () => {
+  const warned = (name: string, count: number, length: number): ProjectCommentInput['policy'] => ({
+    kind: 'sets',
+    results: [
+      {
+        policy: 'tags',
+        project: name,
+        onFailure: 'warn',
+        passed: true,
+        violations: Array.from({ length: count }, (_, i) => ({
+          policy: 'tags',
+          rule: 'warn' as const,
+          message: `${'m'.repeat(length)} ${i}`,
+          resource: `aws_s3_bucket.b${i}`,
+        })),
+      },
+    ],
+  });
+
+  it('shows a project’s checks under its status line, before its changes', () => {
+    const comment = renderEnvironmentComment({
+      ...BASE,
+      projects: [project('app', ['create'], { policy: warned('app', 1, 5) })],
+    });
+    const status = comment.indexOf('#### 📋 `app`');
+    const policy = comment.indexOf(
+      '##### Policy checks\n\n- ⚠️ `tags`: passed with warnings\n  - **warn** `aws_s3_bucket.b0`: mmmmm 0',
+    );
+    expect(status).toBeGreaterThan(0);
+    expect(policy).toBeGreaterThan(status);
+    expect(comment.indexOf('<details><summary>Resource changes')).toBeGreaterThan(policy);
+  });
+
+  it('keeps every project’s verdicts within GitHub’s limit, however many violations', () => {
+    const projects = Array.from({ length: 25 }, (_, i) =>
+      project(
+        `p${i}`,
+        manyResources('create', 200).resources.map(() => 'create' as const),
+        {
+          policy: warned(`p${i}`, 10, 300),
+        },
+      ),
+    );
+    const comment = renderEnvironmentComment({ ...BASE, projects });
+    expect(comment.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(comment.match(/- ⚠️ `tags`: passed with warnings/g)).toHaveLength(25);
+    expect(comment).toContain(
+      'policy lines not shown; every violation is in the plan job’s result.json',
+    );
+  });
+});

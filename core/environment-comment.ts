@@ -5,6 +5,7 @@
 import type { MaskedOutput } from './contracts/job-result.ts';
 import type { PlanDiff } from './plan-diff.ts';
 import type { PlanSummary } from './plan-summary.ts';
+import { type PolicyChecks, policyMarkdown } from './policy-view.ts';
 import {
   ERROR_LIMIT,
   appliedOutputsSection,
@@ -27,6 +28,9 @@ import {
 /** What all the projects' errors may take together, so they leave room for the plans. */
 const ERRORS_BUDGET = 20_000;
 const MIN_ERROR_LIMIT = 500;
+/** The same for the projects' policy checks, which are always shown, never folded. */
+const POLICIES_BUDGET = 15_000;
+const MIN_POLICY_LIMIT = 600;
 const FOLD_TITLE = 'Resource changes';
 
 export interface ProjectCommentInput {
@@ -45,6 +49,8 @@ export interface ProjectCommentInput {
   readonly diff?: PlanDiff;
   /** After its apply, the project's outputs as applied (sensitive ones masked). */
   readonly appliedOutputs?: Readonly<Record<string, MaskedOutput>>;
+  /** Its plan's policy checks, shown before approval and when a policy stops the run. */
+  readonly policy?: PolicyChecks;
 }
 
 export interface EnvironmentCommentInput {
@@ -119,12 +125,13 @@ interface Section {
   readonly within: (budget: number) => string;
 }
 
-function section(project: ProjectCommentInput, errorLimit: number): Section {
+function section(project: ProjectCommentInput, errorLimit: number, policyLimit: number): Section {
   const resources = project.summary?.resources ?? [];
   const parts = [statusLine(project)];
   if (project.error !== undefined && project.error.trim() !== '') {
     parts.push(errorSection(project.error, errorLimit));
   }
+  if (project.policy !== undefined) parts.push(policyMarkdown(project.policy, policyLimit));
   const outputs = project.appliedOutputs && appliedOutputsSection(project.appliedOutputs);
   if (outputs) parts.push(outputs.replace(/^####/, '#####'));
   const head = parts.join('\n\n');
@@ -173,10 +180,15 @@ export function renderEnvironmentComment(input: EnvironmentCommentInput): string
     ERROR_LIMIT,
     Math.max(MIN_ERROR_LIMIT, Math.floor(ERRORS_BUDGET / Math.max(1, failing))),
   );
+  const checked = input.projects.filter((project) => project.policy !== undefined).length;
+  const policyLimit = Math.max(
+    MIN_POLICY_LIMIT,
+    Math.floor(POLICIES_BUDGET / Math.max(1, checked)),
+  );
   const sections = [
     ...input.projects.filter(destroysAnything),
     ...input.projects.filter((project) => !destroysAnything(project)),
-  ].map((project) => section(project, errorLimit));
+  ].map((project) => section(project, errorLimit, policyLimit));
 
   const assemble = (bodies: readonly string[]): string => {
     const cut = sections.some((entry, index) => bodies[index] !== entry.full);

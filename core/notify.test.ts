@@ -3,7 +3,9 @@ import { jobResult, planSummary, runContext } from '../test/support/run-fixtures
 import { fixtureDiff } from '../test/support/plan-fixtures.ts';
 import { MASK } from './masking.ts';
 import { NotificationFailed } from './errors.ts';
-import { notifyStep, rollbackMessage, statusLine } from './notify.ts';
+import { type NotifyDetail, notifyStep, rollbackMessage, statusLine } from './notify.ts';
+import type { PolicyResult } from './policy.ts';
+import { slackMessage } from './slack-message.ts';
 import type { NotifyPorts as NotifyPortsLike } from './notify.ts';
 import type { ChatMessage, CodeHostPort } from './ports.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
@@ -648,5 +650,109 @@ describe('notifyStep of a drift run', () => {
       NOW,
     );
     expect(notified.failed).toEqual(['issue app: disk full', 'issue db: disk full']);
+  });
+});
+
+describe('notifyStep with policy checks', () => {
+  const guardrails: PolicyResult = {
+    policy: 'guardrails',
+    project: 'network',
+    onFailure: 'block',
+    passed: false,
+    violations: [
+      {
+        policy: 'guardrails',
+        rule: 'deny',
+        message: 'no <script>alert(1)</script> in prod',
+        resource: 'terraform_data.greeting',
+      },
+    ],
+  };
+  const planned = (name: string, policy: Record<string, unknown>) => ({
+    name,
+    dir: `infra/${name}`,
+    layer: 0,
+    status: 'planned',
+    hasChanges: true,
+    summary: { add: 1, change: 0, destroy: 0, replace: 0, import: 0 },
+    resultLocation: `/a/project-${name}/plan`,
+    outputs: {},
+    policy,
+  });
+  const run = {
+    ...RUN,
+    workflow: 'plan-apply' as const,
+    projectDir: 'infra',
+    projects: [
+      { name: 'network', dir: 'infra/network', layer: 0, varFiles: [] },
+      { name: 'app', dir: 'infra/app', layer: 0, varFiles: [] },
+    ],
+  };
+  const projects = {
+    failed: false,
+    hasChanges: true,
+    summary: { add: 2, change: 0, destroy: 0, replace: 0, import: 0 },
+    projects: [
+      planned('network', { outcome: 'blocked', blockedBy: ['guardrails'], deny: 1, warn: 0 }),
+      planned('app', { outcome: 'warned', blockedBy: [], deny: 0, warn: 3 }),
+    ],
+  };
+  // network's result.json has the sets; app's cannot be read (its counts stand in).
+  const artifacts: NotifyPortsLike['artifacts'] = {
+    readResult: async (location) =>
+      location.includes('network')
+        ? jobResult({ summary: planSummary({ add: 1 }), policy: [guardrails] })
+        : Promise.reject(new Error('AccessDenied')),
+    readPlanDiff: async () => Promise.resolve(undefined),
+  };
+
+  it('shows each set’s verdict and violations in the comment and the blocking sets in Slack when a policy stops the run', async () => {
+    const told: NotifyDetail[] = [];
+    const { ports, comments, chats } = fakePorts({
+      artifacts,
+      chatMessage: (r, phase, detail) => (
+        told.push(detail),
+        slackMessage({ run: r, phase, ...detail })
+      ),
+    });
+    const report = await notifyStep(
+      {
+        run,
+        phase: 'policy_failed',
+        projects,
+        error: { Error: 'PolicyBlocked', Cause: 'policy checks failed, nothing was applied' },
+      },
+      ports,
+      NOW,
+    );
+    expect(report.failed).toEqual([]);
+    const markdown = comments[0]?.markdown ?? '';
+    expect(markdown).toContain(
+      [
+        '##### Policy checks',
+        '',
+        '- ⛔ `guardrails`: failed \\(blocks the run\\)',
+        '  - **deny** `terraform_data.greeting`: no \\<script\\>alert\\(1\\)\\<\\/script\\> in prod',
+      ].join('\n'),
+    );
+    expect(markdown).toContain(
+      '- ⚠️ warned · 0 deny, 3 warn \\(the sets’ details could not be read\\)',
+    );
+    expect(markdown).not.toContain('<script>');
+    expect(told[0]?.projects?.map((p) => p.policy?.kind)).toEqual(['sets', 'counts']);
+    const slack = JSON.stringify(chats[0]?.blocks);
+    expect(slack).toContain(
+      '*Blocked by policy*: nothing was applied\\n• `guardrails` blocks *network*',
+    );
+    expect(slack).toContain(':no_entry: *Policy* `guardrails` failed, blocking (1 deny, 0 warn)');
+    expect(slack).toContain(':warning: *Policy* 0 deny · 3 warn');
+    // Slack gets the sets and counts, never a violation's message.
+    expect(slack).not.toContain('alert(1)');
+  });
+
+  it('shows no policy checks once the plans are applied', async () => {
+    const { ports, comments } = fakePorts({ artifacts });
+    await notifyStep({ run, phase: 'applied', projects }, ports, NOW);
+    expect(comments[0]?.markdown).not.toContain('Policy checks');
   });
 });

@@ -35,6 +35,8 @@ import { commentMarker, renderPrComment } from './pr-comment.ts';
 import { environmentCommentMarker, renderEnvironmentComment } from './environment-comment.ts';
 import { PHASES, type Phase, statusEvent } from './contracts/status-event.ts';
 import type { PlanDiff } from './plan-diff.ts';
+import { policyField } from './policy-view.ts';
+import { PROJECT_POLICY } from './project-results.ts';
 import type { SlackDrift, SlackProject } from './slack-message.ts';
 import { PLAN_STEP } from './run.ts';
 import { parseInput } from './validation.ts';
@@ -65,6 +67,7 @@ export const NOTIFY_INPUT = z.looseObject({
           resultLocation: z.string().optional(),
           outputs: z.record(z.string(), MASKED_OUTPUT).optional(),
           error: z.looseObject({ name: z.string(), message: z.string() }).optional(),
+          policy: PROJECT_POLICY.optional(),
         }),
       ),
     })
@@ -431,12 +434,13 @@ export async function notifyStep(
   const sections = notice.projects
     ? await Promise.all(
         projects.map(async (project) => {
+          // A view: an unreadable result leaves the section with the workflow's counts.
           const own =
             project.resultLocation === undefined
               ? undefined
               : project.resultLocation === resultLocation
                 ? result
-                : await ports.artifacts.readResult(project.resultLocation);
+                : await ports.artifacts.readResult(project.resultLocation).catch(() => undefined);
           // A planned project shares the run's phase; after an apply each has its own.
           const failed = project.error !== undefined || project.status === 'failed';
           const diff = await diffOf(project.resultLocation);
@@ -452,6 +456,7 @@ export async function notifyStep(
             ...(project.status === 'applied' && project.outputs
               ? { appliedOutputs: project.outputs }
               : {}),
+            ...policyField(phase, own?.policy, project.policy),
           };
         }),
       )
@@ -472,7 +477,11 @@ export async function notifyStep(
   if (chat) {
     // The chat tells each project's counts and changes: the reports', or the one job's.
     const told: SlackProject[] | undefined =
-      sections?.map((s) => ({ name: s.name, ...(s.summary ? { summary: s.summary } : {}) })) ??
+      sections?.map((s) => ({
+        name: s.name,
+        ...(s.summary ? { summary: s.summary } : {}),
+        ...('policy' in s && s.policy !== undefined ? { policy: s.policy } : {}),
+      })) ??
       (result?.summary && onlyProject
         ? [{ name: onlyProject.name, summary: result.summary }]
         : undefined);

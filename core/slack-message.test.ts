@@ -3,6 +3,7 @@ import { caught } from '../test/support/caught.ts';
 import { InvalidInput } from './errors.ts';
 import {
   escapeMrkdwn,
+  policyLine,
   SLACK_TEXT_LIMIT,
   slackMessage,
   type SlackMessageInput,
@@ -402,5 +403,77 @@ describe('slackMessage of a drift run', () => {
     expect(sections).toContain('*Skipped (1)*\n• *net*: locked by run r-1');
     // The drift sections replace the run's one plan line.
     expect(sections.some((text) => text.startsWith('*Plan:*'))).toBe(false);
+  });
+});
+
+describe('slackMessage with policy checks', () => {
+  const set = (policy: string, onFailure: 'block' | 'warn', rules: ('deny' | 'warn')[]) => ({
+    policy,
+    project: 'app',
+    onFailure,
+    passed: !rules.includes('deny'),
+    violations: rules.map((rule) => ({ policy, rule, message: `<@U123> ${rule} \`x\`` })),
+  });
+  const summary = { add: 1, change: 0, destroy: 0 };
+
+  it('gives a project one compact line: each set that failed or warned with its counts, escaped', () => {
+    const line = policyLine({
+      kind: 'sets',
+      results: [
+        set('guard<!here>`rails`', 'block', ['deny', 'deny', 'warn']),
+        set('tags', 'warn', ['warn']),
+        set('naming', 'block', []),
+      ],
+    });
+    expect(line).toBe(
+      ':no_entry: *Policy* `guard&lt;!here&gt;ˋrailsˋ` failed, blocking (2 deny, 1 warn) · `tags` warned (0 deny, 1 warn)',
+    );
+    expect(policyLine({ kind: 'sets', results: [set('naming', 'block', [])] })).toBeUndefined();
+  });
+
+  it('names at most five sets and counts the rest', () => {
+    const results = Array.from({ length: 8 }, (_, i) => set(`set${i}`, 'warn', ['warn']));
+    const line = policyLine({ kind: 'sets', results }) ?? '';
+    expect(line).toContain('`set4` warned');
+    expect(line).not.toContain('set5');
+    expect(line).toMatch(/ · … 3 more$/);
+  });
+
+  it('falls back to the counts and the blocking sets', () => {
+    expect(
+      policyLine({
+        kind: 'counts',
+        counts: { outcome: 'blocked', blockedBy: ['guardrails'], deny: 2, warn: 1 },
+      }),
+    ).toBe(':no_entry: *Policy* blocked by `guardrails` · 2 deny · 1 warn');
+  });
+
+  it('names the blocking sets and the projects they block when a policy stops the run, and only then', () => {
+    const projects = [
+      {
+        name: 'network',
+        summary,
+        policy: { kind: 'sets', results: [set('guardrails', 'block', ['deny'])] } as const,
+      },
+      {
+        name: '<app>',
+        summary,
+        policy: {
+          kind: 'counts',
+          counts: { outcome: 'blocked', blockedBy: ['guardrails'], deny: 1, warn: 0 },
+        } as const,
+      },
+    ];
+    const stopped = JSON.stringify(
+      slackMessage({ run: RUN, phase: 'policy_failed', projects }).blocks,
+    );
+    expect(stopped).toContain(
+      ':no_entry: *Blocked by policy*: nothing was applied\\n• `guardrails` blocks *network*, *&lt;app&gt;*',
+    );
+    // No violation's message goes to Slack: it is on the PR comment and the approval page.
+    expect(stopped).not.toContain('U123');
+    const planned = JSON.stringify(slackMessage({ run: RUN, phase: 'planned', projects }).blocks);
+    expect(planned).not.toContain('Blocked by policy');
+    expect(planned).toContain(':no_entry: *Policy* `guardrails` failed, blocking (1 deny, 0 warn)');
   });
 });

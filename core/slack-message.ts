@@ -8,6 +8,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { InvalidInput } from './errors.ts';
 import type { ChatMessage } from './ports.ts';
 import { PHASE_ICONS, type Phase } from './contracts/status-event.ts';
+import { type PolicyChecks, policyCounts, setVerdict } from './policy-view.ts';
 import { httpUrl } from './urls.ts';
 
 /** Slack refuses a section's text over this many characters. */
@@ -73,6 +74,8 @@ export interface SlackProject {
     readonly replace?: number;
     readonly resources?: readonly { readonly address: string; readonly action: string }[];
   };
+  /** Its plan's policy checks (in the phases that show them). */
+  readonly policy?: PolicyChecks;
 }
 
 /** Projects told one by one; the rest are counted (Block Kit allows 50 blocks a message). */
@@ -295,11 +298,41 @@ function count(value: number): number {
 
 const DESTROYING = new Set(['delete', 'replace']);
 
+/** Policy sets named on a project's line; the rest are counted. */
+const POLICY_SETS_SHOWN = 5;
+
+/**
+ * A project's compact policy line: the sets that failed or warned with their counts, or the
+ * blocking sets and counts when only those were kept. None when every set passed cleanly.
+ */
+export function policyLine(checks: PolicyChecks): string | undefined {
+  const counts = policyCounts(checks);
+  if (counts.deny + counts.warn === 0) return undefined;
+  const totals = `${count(counts.deny)} deny · ${count(counts.warn)} warn`;
+  const icon = counts.blockedBy.length > 0 ? ':no_entry:' : ':warning:';
+  if (checks.kind === 'counts') {
+    const blocked = counts.blockedBy.slice(0, POLICY_SETS_SHOWN).map((name) => code(name));
+    return `${icon} *Policy* ${blocked.length > 0 ? `blocked by ${blocked.join(', ')} · ` : ''}${totals}`;
+  }
+  const fired = checks.results.filter((result) => result.violations.length > 0);
+  const sets = fired.slice(0, POLICY_SETS_SHOWN).map((result) => {
+    const verdict = setVerdict(result);
+    const deny = result.violations.filter((v) => v.rule === 'deny').length;
+    const warn = result.violations.length - deny;
+    const what =
+      verdict === 'blocking' ? 'failed, blocking' : verdict === 'failed' ? 'failed' : 'warned';
+    return `${code(result.policy)} ${what} (${deny} deny, ${warn} warn)`;
+  });
+  const more = fired.length - sets.length;
+  return `${icon} *Policy* ${sets.join(' · ')}${more > 0 ? ` · … ${more} more` : ''}`;
+}
+
 /** A project's section: its counts, its destroys and replaces by address, its first changes. */
 function projectText(project: SlackProject): string {
   const { summary } = project;
   const head = `*${escapeMrkdwn(clean(project.name, false))}*`;
-  if (summary === undefined) return `${head} · no plan`;
+  const policy = project.policy && policyLine(project.policy);
+  if (summary === undefined) return [`${head} · no plan`, ...(policy ? [policy] : [])].join('\n');
   const replace = count(summary.replace ?? 0);
   const counts = `\`+${count(summary.add)}\` \`~${count(summary.change)}\` \`-${count(summary.destroy)}\`${replace > 0 ? ` · ${replace} to replace` : ''}`;
   const resources = summary.resources ?? [];
@@ -311,6 +344,7 @@ function projectText(project: SlackProject): string {
   ];
   const lines = [
     `${head} · ${counts}`,
+    ...(policy === undefined ? [] : [policy]),
     ...(destroying.length > 0
       ? [':warning: *Destroys and replaces*', ...list(destroying, DESTROY_LIMIT)]
       : []),
@@ -318,6 +352,32 @@ function projectText(project: SlackProject): string {
   ];
   const text = lines.join('\n');
   // Each line is short; only hundreds of long addresses could pass the limit.
+  return text.length <= SLACK_TEXT_LIMIT ? text : `${text.slice(0, SLACK_TEXT_LIMIT - 1)}…`;
+}
+
+/** A policy stop's section: each blocking set and the projects it blocked. */
+function blockingText(projects: readonly SlackProject[]): string | undefined {
+  const blocked = new Map<string, string[]>();
+  for (const project of projects) {
+    if (project.policy === undefined) continue;
+    for (const set of policyCounts(project.policy).blockedBy) {
+      blocked.set(set, [...(blocked.get(set) ?? []), project.name]);
+    }
+  }
+  if (blocked.size === 0) return undefined;
+  const lines = [...blocked].slice(0, POLICY_SETS_SHOWN).map(([set, names]) => {
+    const shown = names
+      .slice(0, PROJECT_LIMIT)
+      .map((name) => `*${escapeMrkdwn(clean(name, false))}*`);
+    const more = names.length - shown.length;
+    return `• ${code(set)} blocks ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  });
+  const more = blocked.size - lines.length;
+  const text = [
+    ':no_entry: *Blocked by policy*: nothing was applied',
+    ...lines,
+    ...(more > 0 ? [`• … ${more} more sets`] : []),
+  ].join('\n');
   return text.length <= SLACK_TEXT_LIMIT ? text : `${text.slice(0, SLACK_TEXT_LIMIT - 1)}…`;
 }
 
@@ -391,6 +451,9 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
     });
   }
   blocks.push(...projectBlocks(input));
+  const blocking = input.phase === 'policy_failed' ? blockingText(input.projects ?? []) : undefined;
+  if (blocking !== undefined)
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: blocking } });
   const error = shownError(input);
   if (input.decision !== undefined) {
     blocks.push({

@@ -7,6 +7,8 @@ import type { RunEventRow, RunRow } from '../engine/store/sqlite-runs.ts';
 import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
+import type { PolicyResult } from '../../core/policy.ts';
+import { policyLines } from './policy-lines.ts';
 import { commandOf, runJson } from './run-verbs.ts';
 import { type DecidedFields, actorText, decisionActor } from '../../core/decision-actor.ts';
 import { errorText, parseErrorString } from './error-text.ts';
@@ -60,6 +62,8 @@ export interface RunLog {
   readonly jobLogs?: readonly { name: string; text: string }[];
   /** Its approval, when it asked for one: who decided it, when and where. */
   readonly approval?: DecidedFields | undefined;
+  /** Its plans' policy checks (a stack: from the plan jobs' result.json in the bucket). */
+  readonly policy?: readonly PolicyResult[];
 }
 
 export function renderLog(log: RunLog, values: CliValues, io: Io): void {
@@ -80,6 +84,7 @@ export function renderLog(log: RunLog, values: CliValues, io: Io): void {
           events,
           ...(statusEvents ? { outbox: statusEvents.map((o) => o.body) } : {}),
           ...(jobLogs ? { jobLogs } : {}),
+          ...(log.policy ? { policy: log.policy } : {}),
         },
         null,
         2,
@@ -95,6 +100,7 @@ export function renderLog(log: RunLog, values: CliValues, io: Io): void {
   );
   if (decided) io.out(`${decided.decision} by ${actorText(decided.actor)}\n`);
   if (run.error) io.out(errorText(parseErrorString(run.error), { prefix: 'error: ' }));
+  for (const line of policyLines(log.policy ?? [])) io.out(`${line}\n`);
   io.out('\nstates:\n');
   for (const e of events) {
     if (e.type === 'entered') continue;

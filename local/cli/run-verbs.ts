@@ -31,6 +31,7 @@ import { MULTI_PROJECT_WORKFLOWS } from '../../core/run.ts';
 import { type PolicyResult, summarizePolicies } from '../../core/policy.ts';
 import { overrideActor, overrideSentence } from '../../core/decision-actor.ts';
 import { runPolicyResults } from '../engine/policy-results.ts';
+import { policyLines } from './policy-lines.ts';
 import { selectRun } from './selection.ts';
 import { confirmDestroy } from './confirm-destroy.ts';
 import type { Io } from './io.ts';
@@ -278,33 +279,6 @@ export function approvalNeeded(
 function policyOverrideOf(row: RunRow): PolicyOverride | undefined {
   const parsed = POLICY_OVERRIDE.safeParse(row.details.policyOverride);
   return parsed.success ? parsed.data : undefined;
-}
-
-/**
- * Each policy set's result on each project, and its violations (at most 20 a set): what
- * stopped the run, or what it warns of.
- */
-export function policyLines(policy: readonly PolicyResult[]): string[] {
-  const shown = 20;
-  return policy.flatMap((result) => {
-    const verdict = result.passed
-      ? result.violations.length === 0
-        ? 'passed'
-        : 'passed with warnings'
-      : result.onFailure === 'block'
-        ? 'failed (blocks the run)'
-        : 'failed (on_failure: warn)';
-    const lines = result.violations.slice(0, shown).map((v) => {
-      const where = v.resource === undefined ? '' : `${v.resource}: `;
-      return `    ${v.rule === 'deny' ? '✗ deny' : '! warn'}  ${where}${v.message}`;
-    });
-    const more = result.violations.length - shown;
-    return [
-      `  policy ${result.policy} on ${result.project}: ${verdict}`,
-      ...lines,
-      ...(more > 0 ? [`    … and ${more} more (in the plan job's result.json)`] : []),
-    ];
-  });
 }
 
 /** The end of a run verb: the JSON result, or the status line, rollback or error, logs hint. */

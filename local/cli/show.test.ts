@@ -6,7 +6,10 @@ import { InvalidInput } from '../../core/errors.ts';
 import type { PlanDiff } from '../../core/plan-diff.ts';
 import { caught } from '../../test/support/caught.ts';
 import { planDiffFiles, planDiffsOf } from '../engine/plan-diffs.ts';
-import { wantsColour } from './show.ts';
+import type { PolicyResult } from '../../core/policy.ts';
+import type { Io } from './io.ts';
+import type { CliValues } from './main.ts';
+import { renderShow, wantsColour } from './show.ts';
 
 const folders: string[] = [];
 afterAll(async () => {
@@ -94,5 +97,58 @@ describe('planDiffFiles', () => {
       { project: null, name: 'plan/plan-diff.json' },
     ]);
     expect(planDiffFiles(['plan/executor.log'])).toEqual([]);
+  });
+});
+
+describe('renderShow', () => {
+  const io = (values: CliValues) => {
+    const out: string[] = [];
+    const sink: Io = {
+      out: (text) => void out.push(text),
+      err: () => undefined,
+      cwd: '/',
+      env: { NO_COLOR: '1' },
+      interactive: false,
+      ask: async () => Promise.resolve(''),
+    };
+    return {
+      out,
+      show: (policy: readonly PolicyResult[]) => renderShow('run-1', PLANS, policy, values, sink),
+    };
+  };
+  const PLANS = [
+    { project: 'app', diff: diff('terraform_data.app') },
+    { project: 'network', diff: diff('terraform_data.network') },
+  ];
+  const set = (project: string): PolicyResult => ({
+    policy: 'guardrails',
+    project,
+    onFailure: 'block',
+    passed: false,
+    violations: [{ policy: 'guardrails', rule: 'deny', message: `no ${project}` }],
+  });
+
+  it('prints each set’s verdict after the plans, of the --project names only', () => {
+    const { out, show } = io({ project: ['network'] });
+    show([set('app'), set('network')]);
+    const text = out.join('');
+    expect(text).toContain('terraform_data.network');
+    expect(text).not.toContain('terraform_data.app');
+    expect(text).toMatch(
+      /\npolicy checks:\n {2}policy guardrails on network: failed \(blocks the run\)\n {4}✗ deny {2}no network\n$/,
+    );
+    expect(text).not.toContain('on app');
+  });
+
+  it('gives the results under `policy` with --json, and leaves it out when none ran', () => {
+    const checked = io({ json: true });
+    checked.show([set('app')]);
+    expect(JSON.parse(checked.out.join(''))).toMatchObject({
+      runId: 'run-1',
+      policy: [set('app')],
+    });
+    const unchecked = io({ json: true });
+    unchecked.show([]);
+    expect(JSON.parse(unchecked.out.join(''))).not.toHaveProperty('policy');
   });
 });

@@ -1,15 +1,18 @@
 // show RUN_ID [--project NAME]: what a run's plans change, attribute by attribute, read from
-// the diff each plan job left next to its plan (no secret is in it). Colour on a terminal,
-// none when piped or with NO_COLOR.
+// the diff each plan job left next to its plan (no secret is in it), and each policy set's
+// verdict on them. Colour on a terminal, none when piped or with NO_COLOR.
 import { join } from 'node:path';
 import { InvalidInput, NotFound } from '../../core/errors.ts';
 import { RUN_ID } from '../../core/contracts/job-input.ts';
 import { renderPlanText } from '../../core/plan-diff.ts';
+import type { PolicyResult } from '../../core/policy.ts';
 import { parseInput } from '../../core/validation.ts';
 import { type ShownPlan, planDiffsOf, runPlanDiffs } from '../engine/plan-diffs.ts';
+import { runPolicyResults } from '../engine/policy-results.ts';
 import { openEngine, resolveRepository } from './context.ts';
 import type { Io } from './io.ts';
 import type { CliValues } from './main.ts';
+import { policyLines } from './policy-lines.ts';
 import { projectNames } from './selection.ts';
 
 /** The most of a run's diffs a terminal is given: far more than anyone reads in one go. */
@@ -48,6 +51,44 @@ export function wantsColour(io: Pick<Io, 'env' | 'outIsTerminal'>): boolean {
   return io.outIsTerminal === true && (io.env.NO_COLOR ?? '') === '';
 }
 
+/**
+ * What `show` prints of a run, locally and for a stack alike: its plans' diffs (those of the
+ * --project names), then each policy set's verdict on them; --json gives both.
+ */
+export function renderShow(
+  runId: string,
+  allPlans: readonly ShownPlan[],
+  allPolicy: readonly PolicyResult[],
+  values: CliValues,
+  io: Io,
+): void {
+  const wanted = values.project === undefined ? undefined : projectNames(values);
+  const plans = allPlans.filter(
+    (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
+  );
+  if (wanted !== undefined) {
+    const missing = wanted.filter((name) => !plans.some((plan) => plan.project === name));
+    if (missing.length > 0)
+      throw new InvalidInput('--project', `run ${runId} has no plan of ${missing.join(', ')}`);
+  }
+  const policy = allPolicy.filter(
+    (result) => wanted === undefined || wanted.includes(result.project),
+  );
+  if (values.json === true) {
+    io.out(
+      `${JSON.stringify({ runId, plans, ...(policy.length > 0 ? { policy } : {}) }, null, 2)}\n`,
+    );
+    return;
+  }
+  if (plans.length === 0) {
+    io.out(`run ${runId} has no plan to show (a destroy, a command, or a plan that failed)\n`);
+  } else {
+    io.out(renderPlans(plans, wantsColour(io)));
+  }
+  const lines = policyLines(policy);
+  if (lines.length > 0) io.out(`\npolicy checks:\n${lines.join('\n')}\n`);
+}
+
 export async function showVerb(
   positionals: readonly string[],
   values: CliValues,
@@ -60,24 +101,13 @@ export async function showVerb(
   try {
     const run = engine.stores.runs.get(runId);
     if (run === undefined) throw new NotFound(`no run ${runId}`);
-    const wanted = values.project === undefined ? undefined : projectNames(values);
-    const plans = runPlanDiffs(run, engine.home.artifacts).filter(
-      (plan) => wanted === undefined || (plan.project !== null && wanted.includes(plan.project)),
+    renderShow(
+      runId,
+      runPlanDiffs(run, engine.home.artifacts),
+      runPolicyResults(join(engine.home.artifacts, runId)),
+      values,
+      io,
     );
-    if (wanted !== undefined) {
-      const missing = wanted.filter((name) => !plans.some((plan) => plan.project === name));
-      if (missing.length > 0)
-        throw new InvalidInput('--project', `run ${runId} has no plan of ${missing.join(', ')}`);
-    }
-    if (values.json === true) {
-      io.out(`${JSON.stringify({ runId, plans }, null, 2)}\n`);
-      return 0;
-    }
-    if (plans.length === 0) {
-      io.out(`run ${runId} has no plan to show (a destroy, a command, or a plan that failed)\n`);
-      return 0;
-    }
-    io.out(renderPlans(plans, wantsColour(io)));
     return 0;
   } finally {
     engine.close();

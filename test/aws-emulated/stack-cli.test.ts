@@ -269,6 +269,14 @@ describe('stepform --stack', () => {
     expect(logs.stdout).toMatch(/exited +RunApplyJob \d+ ms/);
     expect(logs.stdout).toContain('job log plan/executor.log:');
     expect(logs.stdout).toContain('job log apply/executor.log:');
+
+    // show: the plan's diff from the artifacts bucket (this repository checks no policy).
+    const shown = await cli(['show', planRunId, '--json']);
+    expect(shown.exitCode).toBe(0);
+    const plans = (parseJson(shown) as { plans: { project: string; diff: unknown }[] }).plans;
+    expect(plans.map((plan) => plan.project)).toEqual([PROJECT]);
+    expect(JSON.stringify(plans[0]?.diff)).toContain('terraform_data.greeting');
+    expect(parseJson(shown)).not.toHaveProperty('policy');
   }, 120_000);
 
   it('shows the environments and their locks', async () => {

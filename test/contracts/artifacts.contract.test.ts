@@ -103,6 +103,35 @@ describe.each(SUBJECTS)('ArtifactPort contract: %s', (_name, open) => {
     });
   });
 
+  it('reads back a plan job’s policy checks whole: every set, violation, rule and resource', async () => {
+    const store = await open();
+    const location = await store.folder();
+    const result = jobResult({
+      hasChanges: true,
+      policy: [
+        {
+          policy: 'guardrails',
+          project: 'app',
+          onFailure: 'block',
+          passed: false,
+          violations: [
+            {
+              policy: 'guardrails',
+              rule: 'deny',
+              message: 'terraform_data.greeting may not be created in prod <script>`x`</script>',
+              resource: 'terraform_data.greeting',
+            },
+            { policy: 'guardrails', rule: 'warn', message: 'time_static is deprecated' },
+          ],
+        },
+        { policy: 'tags', project: 'app', onFailure: 'warn', passed: true, violations: [] },
+      ],
+    });
+    await store.write(location, RESULT_FILE, JSON.stringify(result));
+    const read = await store.artifacts.readResult(location);
+    expect(read?.policy).toEqual(result.policy);
+  });
+
   it('reads back a result, and names a torn one as lost', async () => {
     const store = await open();
     const location = await store.folder();

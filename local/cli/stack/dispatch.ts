@@ -16,6 +16,7 @@ import {
   stackLocksVerb,
   stackLogsVerb,
   stackRunsVerb,
+  stackShowVerb,
   stackUnlockVerb,
 } from './verbs.ts';
 
@@ -51,6 +52,8 @@ export function stackVerb(
       return stackRunsVerb(values, io);
     case 'logs':
       return stackLogsVerb(positionals, values, io);
+    case 'show':
+      return stackShowVerb(positionals, values, io);
     case 'envs':
       return stackEnvsVerb(values, io);
     case 'locks':

@@ -32,6 +32,7 @@ import {
   runInputFromFlags,
 } from '../run-verbs.ts';
 import type { RunRow } from '../../engine/store/sqlite-runs.ts';
+import { stackPolicyResults } from './policy-results.ts';
 import { type StackOperator, scheduleFolders, withStack } from './stack.ts';
 
 /**
@@ -103,7 +104,14 @@ export async function startAndWatch(
   io: Io,
 ): Promise<number> {
   const { row, error, cancelled } = await startAndFollow(stack, stateMachineArn, run, values, io);
-  renderRunEnd(row, error ? { error } : undefined, values, io, stack.flag);
+  // Each set's verdict, as locally: a result that cannot be read leaves them out, said so.
+  const policy = await stackPolicyResults(stack.aws.artifacts, run.runId).catch(
+    (failure: unknown) => {
+      io.err(`warning: policy results not read: ${(failure as Error).message}\n`);
+      return [];
+    },
+  );
+  renderRunEnd(row, error ? { error } : undefined, values, io, stack.flag, policy);
   // Stopped here (Ctrl-C) or by `stepform cancel` elsewhere: 130, as locally.
   if (cancelled) return EXIT_CODES.cancelled;
   return EXIT_CODES[row.status === 'running' ? 'failed' : row.status];

@@ -21,6 +21,9 @@ import {
   unlockArguments,
   unlockDetail,
 } from '../operate.ts';
+import { renderShow } from '../show.ts';
+import { stackConsoleSource } from './console-source.ts';
+import { stackPolicyResults } from './policy-results.ts';
 import { type StackOperator, withStack } from './stack.ts';
 
 /** The one run id a verb takes, checked. */
@@ -62,8 +65,29 @@ export async function stackLogsVerb(
       events: await stack.events(found.execution.executionArn),
       jobLogs: await jobLogs(stack, runId),
       approval: await stack.aws.approvals.latestForRun(runId),
+      policy: await stackPolicyResults(stack.aws.artifacts, runId),
     };
     renderLog(log, values, io);
+    return 0;
+  });
+}
+
+/** `show --stack`: the run's plan diffs and policy verdicts, from the artifacts bucket. */
+export async function stackShowVerb(
+  positionals: readonly string[],
+  values: CliValues,
+  io: Io,
+): Promise<number> {
+  const runId = oneRunId('show', positionals);
+  return withStack(values, io, async (stack) => {
+    const row = await stack.row(await stack.run(runId));
+    renderShow(
+      runId,
+      await stackConsoleSource(stack).planDiffs(row),
+      await stackPolicyResults(stack.aws.artifacts, runId),
+      values,
+      io,
+    );
     return 0;
   });
 }
