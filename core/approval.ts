@@ -322,7 +322,7 @@ export function decideApproval(record: ApprovalRecord, decision: ApprovalDecisio
   if (deciders !== undefined && !isListed(by, deciders)) {
     throw new NotAnApprover(
       override
-        ? `${by} may not override ${record.subject?.policy?.blockedBy.join(', ') ?? 'this policy'}: only ${deciders.join(', ') || 'nobody'} may (the owners of every blocking policy)`
+        ? `${by} may not override ${record.subject.policy?.blockedBy.join(', ') ?? 'this policy'}: only ${deciders.join(', ') || 'nobody'} may (the owners of every blocking policy)`
         : `${by} is not on the approver list`,
     );
   }

@@ -168,7 +168,9 @@ const APPROVAL_REQUEST_INPUT = z
      * A policy override of the plan (CollectPlans' policyOverride): who may give it is
      * worked out again from the run's policies, not taken from here.
      */
-    policyOverride: z.looseObject({ blockedBy: z.array(z.string().min(1)).min(1).max(16) }).optional(),
+    policyOverride: z
+      .looseObject({ blockedBy: z.array(z.string().min(1)).min(1).max(16) })
+      .optional(),
   })
   .refine(
     (request) =>
@@ -904,7 +906,8 @@ export async function decideStep(
     decidedVia: decision.via,
     ...(reason === undefined ? {} : { reason }),
   };
-  if (status === 'approved') await ports.callbacks.succeed(stored.taskToken, approvedOutput(result));
+  if (status === 'approved')
+    await ports.callbacks.succeed(stored.taskToken, approvedOutput(result));
   else await ports.callbacks.fail(stored.taskToken, 'ApprovalRejected', rejectedCause(result));
   return result;
 }

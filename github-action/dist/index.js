@@ -15541,8 +15541,8 @@ var require_cache = __commonJS({
                 }));
               } else if (response.headersList.contains("vary")) {
                 const fieldValues = getFieldValues(response.headersList.get("vary"));
-                for (const fieldValue of fieldValues) {
-                  if (fieldValue === "*") {
+                for (const fieldValue2 of fieldValues) {
+                  if (fieldValue2 === "*") {
                     responsePromise.reject(webidl.errors.exception({
                       header: "Cache.addAll",
                       message: "invalid vary field value"
@@ -15624,8 +15624,8 @@ var require_cache = __commonJS({
         }
         if (innerResponse.headersList.contains("vary")) {
           const fieldValues = getFieldValues(innerResponse.headersList.get("vary"));
-          for (const fieldValue of fieldValues) {
-            if (fieldValue === "*") {
+          for (const fieldValue2 of fieldValues) {
+            if (fieldValue2 === "*") {
               throw webidl.errors.exception({
                 header: prefix,
                 message: "Got * vary field value"
@@ -15888,12 +15888,12 @@ var require_cache = __commonJS({
           return true;
         }
         const fieldValues = getFieldValues(response.headersList.get("vary"));
-        for (const fieldValue of fieldValues) {
-          if (fieldValue === "*") {
+        for (const fieldValue2 of fieldValues) {
+          if (fieldValue2 === "*") {
             return false;
           }
-          const requestValue = request.headersList.get(fieldValue);
-          const queryValue = requestQuery.headersList.get(fieldValue);
+          const requestValue = request.headersList.get(fieldValue2);
+          const queryValue = requestQuery.headersList.get(fieldValue2);
           if (requestValue !== queryValue) {
             return false;
           }
@@ -82312,6 +82312,17 @@ function awsErrorName(error64) {
   return typeof name === "string" ? name : void 0;
 }
 
+// core/decision-actor.ts
+var APPROVAL_CHANNELS = ["web", "cli", "slack"];
+var DECISION_ACTOR = external_exports.strictObject({
+  name: external_exports.string().min(1).max(256).describe("Who decided (an approver name or e-mail)."),
+  at: external_exports.iso.datetime({ offset: true }).describe("When the decision was made (ISO-8601)."),
+  channel: external_exports.enum(APPROVAL_CHANNELS).optional().describe(
+    "Where: web (the approval page of a link), cli (stepform approve / reject), slack (its buttons). Absent for a decision recorded before channels were."
+  ),
+  reason: external_exports.string().min(1).max(1e3).optional().describe("Why, in the decider's words: always given for a policy override.")
+}).describe("Who decided the run's approval, once it is decided (approved or rejected).");
+
 // core/duration.ts
 var SECOND = 1e3;
 var MINUTE = 60 * SECOND;
@@ -82493,6 +82504,12 @@ var RUN_PROJECT = external_exports.strictObject({
   workspace: WORKSPACE_NAME.optional(),
   varFiles: external_exports.array(REPOSITORY_FILE).max(32).default([])
 });
+var POLICY_OVERRIDE = external_exports.strictObject({
+  approvedBy: external_exports.string().min(1).max(256),
+  decidedAt: external_exports.iso.datetime({ offset: true }),
+  via: external_exports.enum(APPROVAL_CHANNELS).optional(),
+  reason: external_exports.string().min(1).max(1e3)
+});
 var RUN_INPUT = external_exports.strictObject({
   runId: RUN_ID,
   workflow: external_exports.enum(WORKFLOWS),
@@ -82526,7 +82543,9 @@ var RUN_INPUT = external_exports.strictObject({
   /** stepform.yaml's policies: checked on every plan of a plan or plan-apply run. */
   policies: external_exports.array(POLICY_SET).min(1).max(16).optional(),
   /** How many projects of one layer run at once (stepform.yaml's max_parallel; default 4). */
-  maxParallel: external_exports.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional()
+  maxParallel: external_exports.number().int().min(1).max(MAX_PARALLEL_LIMIT).optional(),
+  /** Written by the workflow once an owner overrode a blocking policy; refused at the start. */
+  policyOverride: POLICY_OVERRIDE.optional()
 }).superRefine((run2, ctx) => {
   const issue3 = (path6, message) => ctx.addIssue({ code: "custom", path: [path6], message });
   if (run2.workflow === "ephemeral" && run2.ttlSeconds === void 0)
@@ -83041,6 +83060,142 @@ function affectedProjects(projects, changedFiles2, tfFiles) {
 // core/config/stepform-config.ts
 var import_yaml = __toESM(require_dist(), 1);
 import { posix as posix3 } from "node:path";
+
+// core/drift-schedule.ts
+var RATE_UNITS_MS = {
+  minute: 6e4,
+  hour: 36e5,
+  day: 864e5
+};
+var MONTH_NAMES = [
+  "JAN",
+  "FEB",
+  "MAR",
+  "APR",
+  "MAY",
+  "JUN",
+  "JUL",
+  "AUG",
+  "SEP",
+  "OCT",
+  "NOV",
+  "DEC"
+];
+var DAY_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+var FIELDS = [
+  { name: "minutes", min: 0, max: 59 },
+  { name: "hours", min: 0, max: 23 },
+  { name: "day-of-month", min: 1, max: 31 },
+  { name: "month", min: 1, max: 12, names: MONTH_NAMES },
+  { name: "day-of-week", min: 1, max: 7, names: DAY_NAMES },
+  { name: "year", min: 1970, max: 2199 }
+];
+function parseRate(text, inner, field) {
+  const match = /^(\d{1,6}) (minute|hour|day)(s?)$/.exec(inner);
+  if (!match) {
+    throw new InvalidInput(
+      field,
+      `${text} is not a rate: write rate(N minutes|hours|days), such as rate(6 hours)`
+    );
+  }
+  const value = Number(match[1]);
+  const unit = match[2] ?? "";
+  if (value < 1) throw new InvalidInput(field, `${text}: the rate must be at least 1`);
+  if (value === 1 !== (match[3] === "")) {
+    throw new InvalidInput(
+      field,
+      `${text}: the unit is singular for 1 and plural otherwise (rate(1 ${unit}), rate(2 ${unit}s))`
+    );
+  }
+  return { kind: "rate", text, everyMs: value * (RATE_UNITS_MS[unit] ?? 0) };
+}
+function fieldValue(spec, token, field, text) {
+  const named = spec.names?.indexOf(token.toUpperCase()) ?? -1;
+  const number4 = /^\d{1,4}$/.test(token) ? Number(token) : Number.NaN;
+  const value = named >= 0 ? spec.min + named : number4;
+  if (!(value >= spec.min && value <= spec.max)) {
+    const names = spec.names ? ` or ${spec.names.join(", ")}` : "";
+    throw new InvalidInput(
+      field,
+      `${text}: ${spec.name} must be from ${spec.min} to ${spec.max}${names}, not "${token}"`
+    );
+  }
+  return value;
+}
+function parseField(spec, source, field, text) {
+  const withoutNames = spec.names ? source.replace(/[A-Z]{3}/gi, "") : source;
+  if (/[LW#]/i.test(withoutNames)) {
+    throw new InvalidInput(
+      field,
+      `${text}: ${spec.name} "${source}" uses L, W or #, which Stepform does not support: list the days instead`
+    );
+  }
+  const values = /* @__PURE__ */ new Set();
+  for (const part of source.split(",")) {
+    const [range2 = "", stepText, extra] = part.split("/");
+    if (extra !== void 0 || range2 === "")
+      throw new InvalidInput(field, `${text}: ${spec.name} "${source}" is not a cron field`);
+    const step = stepText === void 0 ? 1 : Number(stepText);
+    if (!(Number.isInteger(step) && step >= 1) || stepText === "") {
+      const shown = stepText ?? "";
+      throw new InvalidInput(field, `${text}: ${spec.name} step "${shown}" must be at least 1`);
+    }
+    let from;
+    let to;
+    if (range2 === "*") {
+      from = spec.min;
+      to = spec.max;
+    } else {
+      const [low = "", high] = range2.split("-");
+      from = fieldValue(spec, low, field, text);
+      const end2 = stepText === void 0 ? from : spec.max;
+      to = high === void 0 ? end2 : fieldValue(spec, high, field, text);
+      if (to < from)
+        throw new InvalidInput(field, `${text}: ${spec.name} range "${range2}" runs backwards`);
+    }
+    for (let value = from; value <= to; value += step) values.add(value);
+  }
+  return values;
+}
+function parseCron(text, inner, field) {
+  const parts = inner.split(" ").filter((part) => part !== "");
+  if (parts.length !== 6) {
+    throw new InvalidInput(
+      field,
+      `${text}: a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), not ${parts.length}`
+    );
+  }
+  const [minutes, hours, dayOfMonth, month, dayOfWeek, year2] = parts;
+  if (dayOfMonth === "?" === (dayOfWeek === "?"))
+    throw new InvalidInput(
+      field,
+      `${text}: exactly one of day-of-month and day-of-week must be "?"`
+    );
+  const [m3, h5, dom, mon, dow, y] = FIELDS;
+  const read = (spec, source) => parseField(spec, source, field, text);
+  const fields = {
+    minutes: read(m3, minutes),
+    hours: read(h5, hours),
+    ...dayOfMonth === "?" ? {} : { dayOfMonth: read(dom, dayOfMonth) },
+    months: read(mon, month),
+    ...dayOfWeek === "?" ? {} : { dayOfWeek: read(dow, dayOfWeek) },
+    years: read(y, year2)
+  };
+  return { kind: "cron", text, fields };
+}
+function parseDriftSchedule(text, field = "drift.schedule") {
+  const match = /^(rate|cron)\((.*)\)$/.exec(text);
+  if (!match) {
+    throw new InvalidInput(
+      field,
+      `"${text}" is not a recurring schedule: write rate(6 hours) or cron(0 6 * * ? *)`
+    );
+  }
+  const [, kind, inner = ""] = match;
+  return kind === "rate" ? parseRate(text, inner, field) : parseCron(text, inner, field);
+}
+
+// core/config/stepform-config.ts
 var CONFIG_FILE = "stepform.yaml";
 var DEFAULT_WHEN_MODIFIED = [
   "**/*.tf",
@@ -83092,6 +83247,18 @@ var PROJECT = external_exports.strictObject({
   workspace: WORKSPACE.optional(),
   var_files: external_exports.array(RELATIVE_PATH).optional()
 });
+var DRIFT_SCHEDULE = external_exports.string().superRefine((value, ctx) => {
+  try {
+    parseDriftSchedule(value, "schedule");
+  } catch (error64) {
+    if (!(error64 instanceof InvalidInput)) throw error64;
+    ctx.addIssue({ code: "custom", message: error64.message.slice("schedule: ".length) });
+  }
+});
+var DRIFT = external_exports.strictObject({
+  schedule: DRIFT_SCHEDULE,
+  environments: external_exports.array(ENVIRONMENT_NAME).min(1).optional()
+});
 var POLICY = POLICY_SET;
 var STEPFORM_CONFIG = external_exports.strictObject({
   $schema: external_exports.string().optional(),
@@ -83118,7 +83285,8 @@ var STEPFORM_CONFIG = external_exports.strictObject({
   /** How many projects of one layer run at once. */
   max_parallel: external_exports.number().int().min(1).max(MAX_PARALLEL_LIMIT).default(DEFAULT_MAX_PARALLEL),
   policies: external_exports.array(POLICY).default([]),
-  after_apply: external_exports.array(AFTER_APPLY).default([])
+  after_apply: external_exports.array(AFTER_APPLY).default([]),
+  drift: DRIFT.optional()
 });
 function invalid(path6, message) {
   throw new InvalidInput([CONFIG_FILE, ...path6.map(String)].join("."), message);
@@ -83143,6 +83311,23 @@ function checkProjects(config2) {
     const at = index.get(cycle[0] ?? "") ?? 0;
     invalid(["projects", at, "depends_on"], `form a cycle: ${cycle.join(" → ")}`);
   }
+}
+function checkDrift(config2) {
+  const { drift, environments } = config2;
+  if (drift === void 0) return;
+  if (drift.environments === void 0) {
+    if (environments === void 0)
+      invalid(
+        ["drift", "environments"],
+        `must list the environments to check: ${CONFIG_FILE} declares none under environments`
+      );
+    return;
+  }
+  if (environments === void 0) return;
+  drift.environments.forEach((name, i5) => {
+    if (environments[name] === void 0)
+      invalid(["drift", "environments", i5], `"${name}" is not an environment of ${CONFIG_FILE}`);
+  });
 }
 function findCycle(projects) {
   const byName = new Map(projects.map((p3) => [p3.name, p3]));
@@ -83185,6 +83370,7 @@ function parseConfig(text) {
   }
   const config2 = parsed.data;
   checkProjects(config2);
+  checkDrift(config2);
   return config2;
 }
 function fill(value, environment) {

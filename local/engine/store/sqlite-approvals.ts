@@ -77,7 +77,9 @@ export class SqliteApprovals extends SqliteStore implements ApprovalPort {
   /** The newest approval of a run. */
   forRun(runId: string): StoredApproval | undefined {
     const row = this.db
-      .prepare('SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at DESC, rowid DESC LIMIT 1')
+      .prepare(
+        'SELECT * FROM approvals WHERE run_id = ? ORDER BY requested_at DESC, rowid DESC LIMIT 1',
+      )
       .get(runId) as Row | undefined;
     return row ? toApproval(row) : undefined;
   }
