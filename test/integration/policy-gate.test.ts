@@ -264,16 +264,20 @@ async function waitingFor(ws: Workspace, running: RunningCli, environment: strin
 }
 
 describe('an owner’s override of a blocking policy', () => {
+  // A workspace of its own, whose approval server is the only other opener of its store.
+  let ws: Workspace;
   let server: Started;
   beforeAll(async () => {
+    ws = await helloWorkspace();
     await ws.repo.commitFiles(
-      { 'stepform.yaml': stepformYaml('alice, bob') },
+      { 'stepform.yaml': stepformYaml('alice, bob'), 'policy/guardrails.rego': GUARDRAILS },
       'alice and bob own the guardrails',
     );
     server = await startApprovalServer({}, ws.home);
   }, 60_000);
   afterAll(async () => {
     await stopServers();
+    ws.close();
   });
 
   /** The path and query of an owner's link, as the run printed it to its terminal. */
