@@ -4,6 +4,7 @@
 // 4xx the endpoint defines), say which field was wrong, and leave nothing behind: no run, no
 // status event, no lock, no schedule, no git note, no state, no work folder, no decision.
 // The figures (refused/total per surface) are printed at the end.
+import { MAX_FORM_BYTES } from '../../core/approval-endpoint.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
@@ -811,9 +812,12 @@ const APPROVAL_CASES: readonly ApprovalCase[] = [
     says: 'id: is not a valid approval id',
   },
   {
-    name: 'a body over 8 KB',
+    name: 'a body over the form limit (16 KB)',
     send: (s, row) =>
-      post(path(s, row), { ...linkFields(approveLink(s, row)), padding: 'x'.repeat(8 * 1024) }),
+      post(path(s, row), {
+        ...linkFields(approveLink(s, row)),
+        padding: 'x'.repeat(MAX_FORM_BYTES),
+      }),
     status: 400,
     says: 'body: is too large',
   },
