@@ -794,8 +794,8 @@ export async function requestApprovalStep(
 
 /**
  * The blocking sets a policy override is asked for, and who may give it: the owners, in the
- * run's policies, of every one of them. PolicyNotOverridable when nobody may (the workflow
- * asks only when someone may).
+ * run's policies, of every one of them. InvalidInput on `approval.policyOverride.blockedBy`
+ * when nobody may (the workflow asks only when someone may).
  */
 function policyOverrideOf(
   request: z.output<typeof APPROVAL_REQUEST_INPUT>,
