@@ -28,6 +28,9 @@ import {
   tempDir,
 } from '../support/repo.ts';
 import {
+  OVERRIDDEN_PLAN_APPLY_STATES,
+  OVERRIDE_FAILED_PLAN_APPLY_STATES,
+  POLICY_REFUSED_PLAN_APPLY_STATES,
   refusedPlanApplyStates,
   rollbackFailedPlanApplyStates,
   rolledBackPlanApplyStates,
@@ -39,6 +42,8 @@ const PROJECT = 'stack';
 let repo: TestRepo;
 /** The hello example. */
 let commitA: string;
+/** A with the blocking policy (test/fixtures/policies/guardrails.rego) under policy/. */
+let commitGuarded: string;
 /** The same with another greeting: one update and one replace on top of A. */
 let commitB: string;
 /** A module whose plan succeeds and whose apply really fails (test/fixtures/failing-apply). */
@@ -53,10 +58,26 @@ let commitUnrollable: string;
 
 const engines: LocalEngine[] = [];
 
+/** The integration tests' blocking set: alice and bob may override it. */
+const POLICY_SET = {
+  name: 'guardrails',
+  path: 'policy',
+  on_failure: 'block',
+  owners: ['alice', 'bob'],
+} as const;
+const GUARDRAILS = readFileSync(
+  join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
+  'utf8',
+);
+
 beforeAll(async () => {
   repo = await makeRepo();
   commitA = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'add hello');
   const main = readFileSync(join(HELLO_EXAMPLE, 'main.tf'), 'utf8');
+  commitGuarded = await repo.commitFiles(
+    { [`${POLICY_SET.path}/guardrails.rego`]: GUARDRAILS },
+    'a policy that denies creating terraform_data in a protected environment',
+  );
   commitB = await repo.commitFiles(
     { [`${PROJECT}/main.tf`]: main.replace('default     = "hello"', 'default     = "bonjour"') },
     'say bonjour',
@@ -113,8 +134,20 @@ interface Scenario {
   readonly whileAwaitingApproval?: () => Promise<void>;
   /** What is decided once whileAwaitingApproval is done (approve unless said). */
   readonly decision?: 'approve' | 'reject';
+  /**
+   * Who decides each request, an owner's override as well as an approval, and how: given, the
+   * run waits for every approval and this decides each as soon as it is asked.
+   */
+  readonly decide?: (request: ApprovalRequest) => Decision;
   /** More of the run input (a ttl run's cancelTtl, a command run's args). */
   readonly extra?: Partial<RunContext>;
+}
+
+interface Decision {
+  readonly action: 'approve' | 'reject';
+  readonly by: string;
+  /** Required to override a blocking policy. */
+  readonly reason?: string;
 }
 
 interface Ran {
@@ -143,7 +176,7 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
     commit: scenario.commit,
     projectDir: scenario.projectDir ?? PROJECT,
     environment: scenario.environment,
-    autoApprove: scenario.whileAwaitingApproval === undefined,
+    autoApprove: scenario.whileAwaitingApproval === undefined && scenario.decide === undefined,
     approvalTimeoutSeconds: 60,
     ...(scenario.ttlSeconds === undefined ? {} : { ttlSeconds: scenario.ttlSeconds }),
     ...scenario.extra,
@@ -151,17 +184,19 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
   const progress: StateProgress[] = [];
   const decisions: Promise<unknown>[] = [];
   const onApprovalRequested = (request: ApprovalRequest) => {
-    const hook = scenario.whileAwaitingApproval;
-    if (!hook) return;
+    const { whileAwaitingApproval, decide } = scenario;
+    if (!whileAwaitingApproval && !decide) return;
+    const decision = decide?.(request) ?? { action: scenario.decision ?? 'approve', by: 'scenario' };
     decisions.push(
-      hook().then(() =>
+      (whileAwaitingApproval?.() ?? Promise.resolve()).then(() =>
         decideStep(
           {
             approvalId: request.approvalId,
-            action: scenario.decision ?? 'approve',
-            by: 'scenario',
+            action: decision.action,
+            by: decision.by,
             now: new Date(),
             via: 'cli',
+            ...(decision.reason === undefined ? {} : { reason: decision.reason }),
           },
           localPorts(engine.stores),
         ),
@@ -1097,6 +1132,122 @@ describe('a destroy that waits for its approval (issue 14)', () => {
     expect(engine.stores.records.getEnvironment(environment, PROJECT)?.status).toBe('destroyed');
     expect(engine.stores.schedules.list(environment).map((s) => s.status)).toEqual(['deleted']);
     expect(engine.stores.locks.getLock(environment, PROJECT)).toBeUndefined();
+  });
+});
+
+describe('a blocking policy and its owners’ override (issue 16)', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+
+  /** A protected environment, where the policy denies the hello example's creates. */
+  const guarded = (environment: string) =>
+    ({
+      workflow: 'plan-apply',
+      commit: commitGuarded,
+      environment,
+      extra: { policies: [POLICY_SET], protectedEnvironment: true, autoApprove: false },
+    }) as const;
+
+  /** Nothing applied, nothing recorded, the lock released. */
+  async function expectNothingApplied(environment: string): Promise<void> {
+    expect(await resources(engine, environment)).toEqual([]);
+    expect(await engine.stores.records.getLastGood(environment, PROJECT)).toBeUndefined();
+    expect(engine.stores.locks.locksOf(environment)).toEqual([]);
+  }
+
+  it('overridden by an owner with a reason: told, then the plans wait for their own approval and apply', async () => {
+    const asked: ApprovalRequest[] = [];
+    const reason = 'the greeting is allowed in this environment';
+    const ran = await run(engine, {
+      ...guarded('override'),
+      decide: (request) => {
+        asked.push(request);
+        return request.policyOverride
+          ? { action: 'approve', by: 'alice', reason }
+          : { action: 'approve', by: 'carol' };
+      },
+    });
+    expect(ran.outcome.status).toBe('succeeded');
+    expect(ran.entered).toEqual(OVERRIDDEN_PLAN_APPLY_STATES);
+    // First the override, which only the set's owners may decide; then the plans' approval.
+    expect(asked.map((r) => r.policyOverride)).toEqual([
+      { blockedBy: ['guardrails'], owners: ['alice', 'bob'] },
+      undefined,
+    ]);
+    expect(ran.phases).toEqual([
+      'started',
+      'awaiting_policy_override',
+      'policy_overridden',
+      'planned',
+      'awaiting_approval',
+      'approved',
+      'applying',
+      'applied',
+    ]);
+    expect(messagesOf(engine, ran.runId)[2]).toContain(`Policy overridden by alice`);
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({
+      outcome: 'applied',
+      policyOverride: { approvedBy: 'alice', via: 'cli', reason },
+    });
+    expect(await resources(engine, 'override')).toEqual(HELLO_RESOURCES);
+    expect(engine.stores.locks.locksOf('override')).toEqual([]);
+  });
+
+  it('refused by an owner: ends PolicyFailed (phase policy_failed) and applies nothing', async () => {
+    const ran = await run(engine, {
+      ...guarded('refused'),
+      decide: () => ({ action: 'reject', by: 'bob', reason: 'not in this environment' }),
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.count('caught', 'RequestPolicyOverride')).toBe(1);
+    expect(ran.failures('RequestPolicyOverride')).toEqual([
+      expect.stringMatching(/^ApprovalRejected: /),
+    ]);
+    expect(ran.entered).toEqual(POLICY_REFUSED_PLAN_APPLY_STATES);
+    expect(ran.phases).toEqual(['started', 'awaiting_policy_override', 'policy_failed']);
+    await expectNothingApplied('refused');
+  });
+
+  it('timed out: States.Timeout is caught into PolicyFailed, not Expired, and nothing applies', async () => {
+    const ran = await run(engine, {
+      ...guarded('overtime'),
+      faults: { RequestPolicyOverride: { times: 1, error: 'States.Timeout' } },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.count('retried', 'RequestPolicyOverride')).toBe(0);
+    expect(ran.count('caught', 'RequestPolicyOverride')).toBe(1);
+    expect(ran.entered).toEqual(POLICY_REFUSED_PLAN_APPLY_STATES);
+    expect(ran.phases).toEqual(['started', 'policy_failed']);
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({
+      outcome: 'policy_failed',
+    });
+    await expectNothingApplied('overtime');
+  });
+
+  it('whose request fails past its Lambda retries: ends Failed with that error and applies nothing', async () => {
+    const retries = await maxAttempts(
+      'plan-apply',
+      'RequestPolicyOverride',
+      'Lambda.ServiceException',
+    );
+    const ran = await run(engine, {
+      ...guarded('overfail'),
+      faults: {
+        RequestPolicyOverride: { times: retries + 1, error: 'Lambda.ServiceException' },
+      },
+    });
+    expect(ran.outcome.status).toBe('failed');
+    // plan-apply's Failed end names JobFailed and keeps the cause (as a CollectPlan's would).
+    expect(ran.outcome.error?.name).toBe('JobFailed');
+    expect(ran.outcome.error?.message).toContain(`injected failure ${retries + 1} of ${retries + 1}`);
+    expect(ran.count('retried', 'RequestPolicyOverride')).toBe(retries);
+    expect(ran.count('caught', 'RequestPolicyOverride')).toBe(1);
+    expect(ran.entered).toEqual(OVERRIDE_FAILED_PLAN_APPLY_STATES);
+    expect(ran.phases).toEqual(['started', 'failed']);
+    expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
+    await expectNothingApplied('overfail');
   });
 });
 

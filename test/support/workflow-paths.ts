@@ -105,6 +105,28 @@ export const EXPIRED_PLAN_APPLY_STATES = [...AWAITING_APPROVAL, ...outcomeTail('
 /** The states of a plan-apply whose plan has nothing to change. */
 export const NO_CHANGES_PLAN_APPLY_STATES = [...PLANNED, ...outcomeTail('NoChanges')];
 
+/** A plan with changes that a blocking policy stopped, up to the owners' override request. */
+const POLICY_BLOCKED = [...PLANNED, 'PolicyBlocked', 'CanOverridePolicy', 'RequestPolicyOverride'];
+
+/**
+ * A plan-apply stopped by a blocking policy whose owner overrode it: the override is told,
+ * then the plans wait for their own approval and apply.
+ */
+export const OVERRIDDEN_PLAN_APPLY_STATES = [
+  ...POLICY_BLOCKED,
+  'NotifyPolicyOverridden',
+  ...appliedPlanApplyStates(true).slice(PLANNED.length + 1),
+];
+
+/** A plan-apply stopped by a blocking policy whose override was refused or timed out. */
+export const POLICY_REFUSED_PLAN_APPLY_STATES = [
+  ...POLICY_BLOCKED,
+  ...outcomeTail('PolicyFailed'),
+];
+
+/** A plan-apply whose override could not be requested (the function failed past its retries). */
+export const OVERRIDE_FAILED_PLAN_APPLY_STATES = [...POLICY_BLOCKED, ...outcomeTail('Failed')];
+
 /** The status event phases of a plan-apply approved by someone and applied. */
 export const APPROVED_APPLY_PHASES = [
   'started',
