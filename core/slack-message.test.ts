@@ -2,7 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { caught } from '../test/support/caught.ts';
 import { InvalidInput } from './errors.ts';
 import {
+  OVERRIDE_LINKS_ACTION_ID,
   escapeMrkdwn,
+  ownerLinksMessage,
   policyLine,
   SLACK_TEXT_LIMIT,
   slackMessage,
@@ -475,5 +477,61 @@ describe('slackMessage with policy checks', () => {
     const planned = JSON.stringify(slackMessage({ run: RUN, phase: 'planned', projects }).blocks);
     expect(planned).not.toContain('Blocked by policy');
     expect(planned).toContain(':no_entry: *Policy* `guardrails` failed, blocking (1 deny, 0 warn)');
+  });
+});
+
+describe('a policy override in Slack (issue 16)', () => {
+  it('asks with one button that sends an owner their links, never approve or reject', () => {
+    const message = slackMessage({
+      run: RUN,
+      phase: 'awaiting_policy_override',
+      approvalId: 'AAECAwQFBgcICQoLDA0ODw',
+    });
+
+    const actions = (message.blocks ?? []).filter(
+      (block) => (block as { type: string }).type === 'actions',
+    );
+    expect(actions).toEqual([
+      {
+        type: 'actions',
+        block_id: 'stepform_override',
+        elements: [
+          {
+            type: 'button',
+            action_id: OVERRIDE_LINKS_ACTION_ID,
+            text: { type: 'plain_text', text: 'Override or refuse…' },
+            value: 'AAECAwQFBgcICQoLDA0ODw',
+          },
+        ],
+      },
+    ]);
+    expect(message.text).toContain('an owner overrides or refuses from the message button');
+  });
+
+  it('sends an owner their own links as URL buttons, named and escaped', () => {
+    const message = ownerLinksMessage({
+      runId: 'run-42',
+      environment: 'prod',
+      owner: '<!channel> alice',
+      blockedBy: ['guardrails', 'tags'],
+      approve: APPROVE,
+      reject: REJECT,
+      expiresAt: '2030-01-01T00:00:00.000Z',
+    });
+
+    const text = JSON.stringify(message.blocks);
+    expect(text).toContain('to override or refuse `guardrails`, `tags` for run `run-42` in `prod`');
+    expect(text).not.toContain('<!channel>');
+    expect(strings(message.blocks).filter(([key]) => key === 'url')).toEqual([
+      ['url', APPROVE],
+      ['url', REJECT],
+    ]);
+    expect(strings(message.blocks).filter(([key]) => key === 'action_id')).toEqual([
+      ['action_id', 'stepform_open_page_override'],
+      ['action_id', 'stepform_open_page_refuse'],
+    ]);
+    expect(message.text).toBe(
+      'Your own links to override or refuse guardrails, tags for run run-42',
+    );
   });
 });

@@ -25,6 +25,14 @@ const VALUE_LIMIT = 200;
 /** The action ids of the two buttons (and of a block_actions payload, with interactivity). */
 export const APPROVE_ACTION_ID = 'stepform_approve';
 export const REJECT_ACTION_ID = 'stepform_reject';
+/**
+ * A policy override request's one button (its value the approval id): with interactivity, an
+ * owner's click sends them their own links, in a message only they see. Slack's buttons cannot
+ * take the reason an override needs; the page does.
+ */
+export const OVERRIDE_LINKS_ACTION_ID = 'stepform_override_links';
+/** The URL buttons of an owner's own links: a click opens the page, and decides nothing. */
+export const OPEN_PAGE_ACTION_ID = 'stepform_open_page';
 
 export interface SlackMessageInput {
   readonly run: {
@@ -207,7 +215,9 @@ function fallback(input: SlackMessageInput): string {
   else if (error) parts.push(errorText(error));
   if (input.command) parts.push(`terraform ${commandText(input.command)}`);
   if (input.schedule) parts.push(scheduleText(input.schedule.fireAt));
-  if (input.links || input.approvalId !== undefined)
+  if (input.phase === 'awaiting_policy_override' && input.approvalId !== undefined)
+    parts.push('an owner overrides or refuses from the message button');
+  else if (input.links || input.approvalId !== undefined)
     parts.push('approve or reject from the message buttons');
   if (input.decision !== undefined) parts.push(input.decision);
   if (input.drift) parts.push(...driftParts(input.drift));
@@ -496,7 +506,31 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
       },
     });
   }
-  if (input.links || input.approvalId !== undefined) {
+  if (input.phase === 'awaiting_policy_override' && input.approvalId !== undefined) {
+    blocks.push(
+      {
+        type: 'actions',
+        block_id: 'stepform_override',
+        elements: [
+          {
+            type: 'button',
+            action_id: OVERRIDE_LINKS_ACTION_ID,
+            text: { type: 'plain_text', text: 'Override or refuse…' },
+            value: input.approvalId,
+          },
+        ],
+      },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: 'Only an owner of every blocking policy may. A click sends them their own links; overriding asks for a reason on the page.',
+          },
+        ],
+      },
+    );
+  } else if (input.links || input.approvalId !== undefined) {
     const { links } = input;
     blocks.push({
       type: 'actions',
@@ -512,4 +546,56 @@ export function slackMessage(input: SlackMessageInput): ChatMessage {
     elements: [{ type: 'mrkdwn', text: `Stepform · run ${code(run.runId)}` }],
   });
   return { text: fallback(input), blocks };
+}
+
+export interface OwnerLinksMessageInput {
+  readonly runId: string;
+  readonly environment: string;
+  readonly owner: string;
+  readonly blockedBy: readonly string[];
+  readonly approve: string;
+  readonly reject: string;
+  readonly expiresAt: string;
+}
+
+/**
+ * The message only the owner who asked sees (an ephemeral response): their own override and
+ * refuse links, which decide as them alone.
+ */
+export function ownerLinksMessage(input: OwnerLinksMessageInput): ChatMessage {
+  const sets = input.blockedBy.map((name) => code(name)).join(', ');
+  const text = `Your own links, ${code(input.owner)}, to override or refuse ${sets} for run ${code(input.runId)} in ${code(input.environment)}, until ${code(input.expiresAt)}. They decide as you: do not share them.`;
+  const linkButton = (label: string, url: string, field: string, style: string) => ({
+    type: 'button',
+    action_id: `${OPEN_PAGE_ACTION_ID}_${style === 'primary' ? 'override' : 'refuse'}`,
+    text: { type: 'plain_text', text: label },
+    style,
+    url: buttonUrl(url, field),
+  });
+  return {
+    text: escapedWithin(
+      clean(
+        `Your own links to override or refuse ${input.blockedBy.join(', ')} for run ${input.runId}`,
+        false,
+      ),
+      FALLBACK_LIMIT,
+    ),
+    blocks: [
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: text.length <= SLACK_TEXT_LIMIT ? text : `${text.slice(0, SLACK_TEXT_LIMIT - 1)}…`,
+        },
+      },
+      {
+        type: 'actions',
+        block_id: 'stepform_owner_links',
+        elements: [
+          linkButton('Override…', input.approve, 'approve', 'primary'),
+          linkButton('Refuse…', input.reject, 'reject', 'danger'),
+        ],
+      },
+    ],
+  };
 }

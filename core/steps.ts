@@ -18,9 +18,11 @@ import {
 } from './approval.ts';
 import {
   ApprovalAlreadyDecided,
+  ApprovalExpired,
   DefaultBranchCheckFailed,
   InvalidInput,
   LockNotOwned,
+  NotAnApprover,
   NotFound,
   UnmergedCommit,
   describeError,
@@ -960,4 +962,69 @@ export async function decideFromLink(
     },
     ports,
   );
+}
+
+/** An owner's own links to a policy override, and the request they are for. */
+export interface OwnerOverrideLinks {
+  readonly approval: StoredApproval;
+  /** The owners' list entry the links decide as. */
+  readonly owner: string;
+  readonly blockedBy: readonly string[];
+  readonly approve: string;
+  readonly reject: string;
+}
+
+/**
+ * An owner asks for their own links to a pending policy override, through a channel that
+ * vouches for who they are (Slack signs who clicked): `owner` picks their entry from the
+ * owners, or undefined (NotAnApprover). Refused once decided (ApprovalAlreadyDecided) or
+ * past its expiry (ApprovalExpired). Links, not a decision: the override needs a reason,
+ * given on the page.
+ */
+export async function ownerLinksStep(
+  request: {
+    approvalId: string;
+    /** Who asks, for the messages. */
+    who: string;
+    owner: (owners: readonly string[]) => string | undefined;
+    now: Date;
+  },
+  approvals: ApprovalPort,
+  signing: { baseUrl: string; signingKey: string | Buffer },
+): Promise<OwnerOverrideLinks> {
+  const approval = await approvals.get(request.approvalId);
+  const policy = approval?.subject?.policy;
+  if (!approval || approval.subject?.kind !== 'policy_override' || policy === undefined) {
+    throw new NotFound(`no policy override ${request.approvalId}`);
+  }
+  const owner = request.owner(policy.owners);
+  if (owner === undefined) {
+    throw new NotAnApprover(
+      `${request.who} may not override ${policy.blockedBy.join(', ')}: only ${policy.owners.join(', ') || 'nobody'} may (the owners of every blocking policy)`,
+    );
+  }
+  if (approval.status !== 'pending') {
+    throw new ApprovalAlreadyDecided(
+      `the override of run ${approval.runId} was already ${approval.status}`,
+    );
+  }
+  const expiresAt = new Date(approval.expiresAt);
+  if (request.now.getTime() > expiresAt.getTime()) {
+    throw new ApprovalExpired(
+      `the override of run ${approval.runId} expired at ${approval.expiresAt}`,
+    );
+  }
+  const link = (action: ApprovalAction) =>
+    approvalLink(
+      signing.baseUrl,
+      { id: approval.id, action, expiresAt, approver: owner },
+      signing.signingKey,
+    );
+  return {
+    approval,
+    owner,
+    blockedBy: policy.blockedBy,
+    approve: link('approve'),
+    reject: link('reject'),
+  };
 }

@@ -4,13 +4,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { DefaultBranchCheckFailed, InvalidInput, LockHeld } from './errors.ts';
 import { rejection } from '../test/support/caught.ts';
-import { commandDigest, destroyDigest } from './steps.ts';
+import { commandDigest, destroyDigest, ownerLinksStep } from './steps.ts';
 import { DEFAULT_LOCK_TTL_MS } from './locks.ts';
 import { jobResult, planSummary, runContext } from '../test/support/run-fixtures.ts';
 import type { StatusEvent } from './contracts/status-event.ts';
 import { verifyApprovalLink } from './approval.ts';
 import type { NotifyPorts } from './notify.ts';
-import { slackMessage } from './slack-message.ts';
+import { OVERRIDE_LINKS_ACTION_ID, slackMessage } from './slack-message.ts';
 import type { ChatMessage, StoredApproval } from './ports.ts';
 import {
   type AnnouncedApproval,
@@ -516,7 +516,13 @@ describe('RequestApproval of a policy override (issue 16)', () => {
     });
 
     // Act: the owners the input names are ignored; the run's policies say who
-    const announced = await requestApproval(blocked(['guardrails']), ports);
+    const announced = await requestApproval(blocked(['guardrails']), {
+      ...ports,
+      notifyPorts: async () => ({
+        ...(await ports.notifyPorts()),
+        chatMessage: (run, phase, detail) => slackMessage({ run, phase, ...detail }),
+      }),
+    });
 
     // Assess
     expect(announced.policyOverride).toEqual({
@@ -536,8 +542,22 @@ describe('RequestApproval of a policy override (issue 16)', () => {
     ]);
     const shared = JSON.stringify([events, chats]);
     expect(shared).not.toContain('sig=');
-    // No Slack buttons: a click cannot say why.
+    // No approve or reject button, which cannot say why: one that asks for an owner's links.
     expect(shared).not.toContain(`${announced.approval.id}.approve`);
+    const actions = (chats[0]?.blocks ?? []).filter(
+      (block) => (block as { type: string }).type === 'actions',
+    );
+    expect(actions).toEqual([
+      expect.objectContaining({
+        elements: [
+          expect.objectContaining({
+            action_id: OVERRIDE_LINKS_ACTION_ID,
+            value: announced.approval.id,
+          }),
+        ],
+      }),
+    ]);
+    expect(JSON.stringify(actions)).not.toContain('"url"');
 
     const both = await requestApproval(blocked(['guardrails', 'tags']), ports);
     expect(both.policyOverride?.owners).toEqual(['bob']);
@@ -558,6 +578,79 @@ describe('RequestApproval of a policy override (issue 16)', () => {
     expect(approvals).toEqual([]);
   });
 });
+
+describe('an owner asks for their own override links (ownerLinksStep, issue 16)', () => {
+  const SIGNING = { baseUrl: 'https://approve.test', signingKey: KEY };
+  const override = (changes: Partial<StoredApproval> = {}): StoredApproval => ({
+    id: 'ovr-1',
+    runId: RUN.runId,
+    taskToken: 'token',
+    environment: 'prod',
+    projectDir: 'stack',
+    commit: RUN.commit,
+    planSha256: 'b'.repeat(64),
+    subject: {
+      kind: 'policy_override',
+      projects: [],
+      policy: { blockedBy: ['guardrails'], owners: ['alice', 'U0BOB'] },
+    },
+    status: 'pending',
+    requestedAt: NOW.toISOString(),
+    expiresAt: new Date(NOW.getTime() + 3_600_000).toISOString(),
+    ...changes,
+  });
+  const store = (approval: StoredApproval) => ({
+    create: async () => undefined,
+    get: async (id: string) => (id === approval.id ? approval : undefined),
+    latestForRun: async () => approval,
+    decide: async () => true,
+  });
+  /** Who asks: alice by handle, or anyone else. */
+  const asking = (who: string) => ({
+    approvalId: 'ovr-1',
+    who,
+    owner: (owners: readonly string[]) => owners.find((owner) => owner === who),
+    now: NOW,
+  });
+
+  it('gives an owner links that decide as them, and as nobody else', async () => {
+    const given = await ownerLinksStep(asking('alice'), store(override()), SIGNING);
+
+    expect(given).toMatchObject({ owner: 'alice', blockedBy: ['guardrails'] });
+    for (const [link, action] of [
+      [given.approve, 'approve'],
+      [given.reject, 'reject'],
+    ] as const) {
+      const url = new URL(link);
+      expect(url.origin).toBe('https://approve.test');
+      const fields = { ...Object.fromEntries(url.searchParams), id: 'ovr-1' };
+      expect(verifyApprovalLink(fields, KEY, NOW)).toMatchObject({ action, approver: 'alice' });
+    }
+  });
+
+  it('refuses anyone not an owner, an override decided or expired, and any other approval', async () => {
+    const refusal = async (who: string, approval: StoredApproval) =>
+      describeRefusal(await rejection(ownerLinksStep(asking(who), store(approval), SIGNING)));
+
+    expect(await refusal('mallory', override())).toBe(
+      'NotAnApprover: mallory may not override guardrails: only alice, U0BOB may (the owners of every blocking policy)',
+    );
+    expect(await refusal('alice', override({ status: 'rejected' }))).toMatch(
+      /^ApprovalAlreadyDecided: /,
+    );
+    expect(
+      await refusal('alice', override({ expiresAt: new Date(NOW.getTime() - 1).toISOString() })),
+    ).toMatch(/^ApprovalExpired: /);
+    expect(await refusal('alice', override({ subject: { kind: 'plan', projects: [] } }))).toBe(
+      'NotFound: no policy override ovr-1',
+    );
+  });
+});
+
+/** `Name: message` of a refusal. */
+function describeRefusal(error: unknown): string {
+  return `${(error as Error).name}: ${(error as Error).message}`;
+}
 
 describe('Notify', () => {
   it('reports what was delivered, and warns of what failed', async () => {

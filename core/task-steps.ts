@@ -128,8 +128,9 @@ export async function requestApproval(
       ...(plan === undefined ? {} : 'projects' in plan ? { projects: plan } : { result: plan }),
       ...(command === undefined ? {} : { command }),
       ...(links === undefined ? {} : { links }),
-      // Slack's buttons cannot say why: an override is given on its owner's page or the CLI.
-      ...(policyOverride === undefined ? { approvalId: approval.id } : {}),
+      // The buttons name the approval. An override's one button sends the owner who clicks
+      // their own links: Slack's buttons cannot say why, the page asks.
+      approvalId: approval.id,
     },
     await ports.notifyPorts(),
     now,

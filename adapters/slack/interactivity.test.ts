@@ -10,6 +10,8 @@ import {
 } from '../../core/errors.ts';
 import {
   decisionFromSlackAction,
+  isPageOpened,
+  ownerLinksRequest,
   slackPayloadFromBody,
   slackSignature,
   verifySlackRequest,
@@ -223,5 +225,58 @@ describe('decisionFromSlackAction', () => {
     const error = caught(() => decisionFromSlackAction(payload(change), undefined));
     expect(error).toBeInstanceOf(InvalidInput);
     expect((error as InvalidInput).field).toBe(field);
+  });
+});
+
+describe('ownerLinksRequest (a policy override button)', () => {
+  const RESPONSE_URL = 'https://hooks.slack.com/actions/T0001/1/abc';
+  const click = (overrides: Record<string, unknown> = {}) =>
+    payload({
+      actions: [{ action_id: 'stepform_override_links', value: APPROVAL_ID }],
+      response_url: RESPONSE_URL,
+      ...overrides,
+    });
+
+  it('names the approval, where to answer, and which owner clicked: by id, or by username', () => {
+    const asked = ownerLinksRequest(click());
+
+    expect(asked).toMatchObject({
+      approvalId: APPROVAL_ID,
+      who: 'alice',
+      responseUrl: RESPONSE_URL,
+    });
+    expect(asked?.ownerAmong(['bob', 'U0123ABCD'])).toBe('U0123ABCD');
+    expect(asked?.ownerAmong(['bob', ' Alice '])).toBe('Alice');
+    expect(asked?.ownerAmong(['bob'])).toBeUndefined();
+  });
+
+  it('is undefined for any other button, which decisionFromSlackAction reads', () => {
+    expect(ownerLinksRequest(payload())).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'a malformed approval id',
+      { actions: [{ action_id: 'stepform_override_links', value: 'a.b' }] },
+      'payload.actions.0.value',
+    ],
+    ['no response_url', { response_url: undefined }, 'payload.response_url'],
+    [
+      'a response_url that is not a URL',
+      { response_url: 'javascript:alert(1)' },
+      'payload.response_url',
+    ],
+  ])('refuses %s', (_name, change, field) => {
+    const error = caught(() => ownerLinksRequest(click(change)));
+    expect(error).toBeInstanceOf(InvalidInput);
+    expect((error as InvalidInput).field).toBe(field);
+  });
+
+  it('tells a click on an owner’s own link button (it opened the page) from a decision', () => {
+    expect(isPageOpened(payload({ actions: [{ action_id: 'stepform_open_page_override' }] }))).toBe(
+      true,
+    );
+    expect(isPageOpened(payload())).toBe(false);
+    expect(isPageOpened({ type: 'view_submission' })).toBe(false);
   });
 });

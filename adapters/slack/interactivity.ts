@@ -13,7 +13,12 @@ import {
   InvalidInput,
   NotAnApprover,
 } from '../../core/errors.ts';
-import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from '../../core/slack-message.ts';
+import {
+  APPROVE_ACTION_ID,
+  OPEN_PAGE_ACTION_ID,
+  OVERRIDE_LINKS_ACTION_ID,
+  REJECT_ACTION_ID,
+} from '../../core/slack-message.ts';
 import { parseInput } from '../../core/validation.ts';
 
 /** How far a request's timestamp may be from now, either way (Slack's recommendation). */
@@ -78,6 +83,11 @@ const NAME = z.string().trim().min(1).max(256);
 export const SLACK_BLOCK_ACTIONS = z.looseObject({
   type: z.literal('block_actions'),
   user: z.looseObject({ id: SLACK_ID, username: NAME.optional(), name: NAME.optional() }),
+  /** Where to answer the click: a message only the user who clicked sees. */
+  response_url: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional(),
   actions: z
     .array(
       z.looseObject({ action_id: z.string().max(255), value: z.string().max(2000).optional() }),
@@ -122,15 +132,70 @@ export function decisionFromSlackAction(
   if (approvalId === undefined || action !== expected) {
     throw new InvalidInput(`payload.actions.${index}.value`, 'must be an approval id and action');
   }
-  const { id, username, name } = parsed.user;
-  const display = username ?? name ?? id;
+  const { id } = parsed.user;
+  const display = displayName(parsed.user);
   if (approvers === undefined) return { approvalId, action, by: display, slackUserId: id };
-  const handle = username?.toLowerCase();
-  const entry = approvers
-    .map((approver) => approver.trim())
-    .find(
-      (approver) => approver === id || (handle !== undefined && approver.toLowerCase() === handle),
-    );
+  const entry = listedAs(parsed.user, approvers);
   if (entry === undefined) throw new NotAnApprover(`${display} is not on the approver list`);
   return { approvalId, action, by: entry, slackUserId: id };
+}
+
+type SlackUser = z.output<typeof SLACK_BLOCK_ACTIONS>['user'];
+
+function displayName(user: SlackUser): string {
+  return user.username ?? user.name ?? user.id;
+}
+
+/**
+ * The entry of `list` that is this Slack user: their id (exact; ids cannot be changed by their
+ * users, so prefer them) or their username (case-insensitive).
+ */
+function listedAs(user: SlackUser, list: readonly string[]): string | undefined {
+  const handle = user.username?.toLowerCase();
+  return list
+    .map((entry) => entry.trim())
+    .find((entry) => entry === user.id || (handle !== undefined && entry.toLowerCase() === handle));
+}
+
+export interface SlackOwnerLinksRequest {
+  readonly approvalId: string;
+  /** Who clicked, for the messages. */
+  readonly who: string;
+  /** The owners' entry that is the user who clicked, if any. */
+  readonly ownerAmong: (owners: readonly string[]) => string | undefined;
+  /** Where the links go: a message only that user sees. */
+  readonly responseUrl: string;
+}
+
+/**
+ * A click on a policy override's button (OVERRIDE_LINKS_ACTION_ID, its value the approval
+ * id), from a verified block_actions payload; undefined for any other button.
+ */
+export function ownerLinksRequest(payload: unknown): SlackOwnerLinksRequest | undefined {
+  const parsed = parseInput(SLACK_BLOCK_ACTIONS, payload, 'payload');
+  const index = parsed.actions.findIndex((action) => action.action_id === OVERRIDE_LINKS_ACTION_ID);
+  const button = parsed.actions[index];
+  if (button === undefined) return undefined;
+  const approvalId = button.value ?? '';
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(approvalId)) {
+    throw new InvalidInput(`payload.actions.${index}.value`, 'must be an approval id');
+  }
+  if (parsed.response_url === undefined) {
+    throw new InvalidInput('payload.response_url', 'is missing: the links go only there');
+  }
+  return {
+    approvalId,
+    who: displayName(parsed.user),
+    ownerAmong: (owners) => listedAs(parsed.user, owners),
+    responseUrl: parsed.response_url,
+  };
+}
+
+/** A click on an owner's own link button: it opened the page, and asks nothing here. */
+export function isPageOpened(payload: unknown): boolean {
+  const parsed = SLACK_BLOCK_ACTIONS.safeParse(payload);
+  return (
+    parsed.success &&
+    parsed.data.actions.every((action) => action.action_id.startsWith(OPEN_PAGE_ACTION_ID))
+  );
 }

@@ -3,7 +3,7 @@ import { rejection } from '../../test/support/caught.ts';
 import { NotificationFailed } from '../../core/errors.ts';
 import type { SecretPort } from '../../core/ports.ts';
 import { RecordingServer } from '../../test/support/recording-server.ts';
-import { SlackWebhookChatPort } from './webhook.ts';
+import { SlackWebhookChatPort, postEphemeral } from './webhook.ts';
 
 const SECRET_NAME = 'stepform/slack-webhook';
 const HOOK_PATH = '/services/T0001/B0002/s3cr3tW3bh00kT0k3n';
@@ -188,5 +188,48 @@ describe('SlackWebhookChatPort', () => {
     // Assess
     expect(error).toBeInstanceOf(NotificationFailed);
     expect((error as Error).message).toBe('Slack: the webhook secret "missing" could not be read');
+  });
+});
+
+describe('postEphemeral (an answer to a Slack click)', () => {
+  let server: RecordingServer;
+
+  beforeEach(async () => {
+    server = await RecordingServer.start();
+  });
+
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('posts the message to the response_url as one only the user who clicked sees', async () => {
+    server.route('POST', '/actions/T0001/1/abc', { status: 200, body: 'ok' });
+
+    await postEphemeral(`${server.baseUrl}/actions/T0001/1/abc`, MESSAGE, { retry: FAST_RETRY });
+
+    expect(server.requests.map((r) => r.body)).toEqual([
+      { response_type: 'ephemeral', replace_original: false, ...MESSAGE },
+    ]);
+  });
+
+  it('refuses a response_url that is not https (or http on loopback), sending nothing', async () => {
+    const error = await rejection(
+      postEphemeral('http://slack.example/actions/1', MESSAGE, { retry: FAST_RETRY }),
+    );
+
+    expect(error).toBeInstanceOf(NotificationFailed);
+    expect((error as Error).message).toBe('the Slack response_url is not an https URL');
+  });
+
+  it('says which URL failed, after its retries', async () => {
+    server.route('POST', '/actions/gone', { status: 404, body: 'expired_url' });
+
+    const error = await rejection(
+      postEphemeral(`${server.baseUrl}/actions/gone`, MESSAGE, { retry: FAST_RETRY }),
+    );
+
+    expect((error as Error).message).toBe(
+      'Slack response_url failed after 1 attempt: HTTP 404 expired_url',
+    );
   });
 });

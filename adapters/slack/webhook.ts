@@ -27,20 +27,25 @@ export interface SlackWebhookOptions {
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-/** Parses the secret as a webhook URL: https, or http on loopback only (local tests). */
-function webhookUrl(secret: string): URL {
+/** Parses `text` as a Slack URL: https, or http on loopback only (local tests). */
+function slackUrl(text: string, what: string): URL {
   let url: URL;
   try {
-    url = new URL(secret.trim());
+    url = new URL(text.trim());
   } catch {
-    throw new NotificationFailed('the Slack webhook secret is not a URL');
+    throw new NotificationFailed(`${what} is not a URL`);
   }
   const allowed =
     url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
   if (!allowed || url.username !== '' || url.password !== '') {
-    throw new NotificationFailed('the Slack webhook secret is not an https URL');
+    throw new NotificationFailed(`${what} is not an https URL`);
   }
   return url;
+}
+
+/** The webhook secret as a URL. */
+function webhookUrl(secret: string): URL {
+  return slackUrl(secret, 'the Slack webhook secret');
 }
 
 /** Slack answers errors with short codes (`invalid_blocks`, `no_service`); nothing else is kept. */
@@ -76,16 +81,16 @@ function networkCode(error: unknown): string | undefined {
 export class SlackWebhookChatPort implements ChatPort {
   readonly #secrets: SecretPort;
   readonly #secretName: string;
-  readonly #retry: RetryOptions;
-  readonly #timeoutMs: number;
-  readonly #fetch: typeof globalThis.fetch;
+  readonly #options: PostOptions;
 
   constructor(options: SlackWebhookOptions) {
     this.#secrets = options.secrets;
     this.#secretName = options.secretName;
-    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#options = {
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      timeoutMs: options.timeoutMs ?? 10_000,
+      fetch: options.fetch ?? globalThis.fetch,
+    };
   }
 
   async post(message: ChatMessage): Promise<void> {
@@ -97,49 +102,81 @@ export class SlackWebhookChatPort implements ChatPort {
         `Slack: the webhook secret ${JSON.stringify(this.#secretName)} could not be read`,
       );
     }
-    const url = webhookUrl(secret);
-    const body = JSON.stringify({
-      text: message.text,
-      ...(message.blocks === undefined ? {} : { blocks: message.blocks }),
-    });
-    let tries = 0;
-    try {
-      await withRetries(async () => {
-        tries += 1;
-        await this.#send(url, body);
-      }, this.#retry);
-    } catch (error) {
-      throw new NotificationFailed(
-        `Slack webhook failed after ${tries} ${tries === 1 ? 'attempt' : 'attempts'}: ${describeFailure(error)}`,
-      );
-    }
+    await postWithRetries(webhookUrl(secret), message, this.#options, 'Slack webhook');
   }
+}
 
-  async #send(url: URL, body: string): Promise<void> {
-    let response: Response;
-    try {
-      response = await this.#fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8' },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-    } catch (error) {
-      throw new NetworkError('the Slack webhook could not be reached', networkCode(error));
-    }
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (error) {
-      throw new NetworkError('the Slack webhook response was cut off', networkCode(error));
-    }
-    if (response.ok) return;
-    const code = slackErrorCode(text);
-    throw new HttpStatusError(
-      response.status,
-      `HTTP ${response.status}${code === undefined ? '' : ` ${code}`}`,
-      parseRetryAfter(response.headers.get('retry-after')),
+interface PostOptions {
+  readonly retry: RetryOptions;
+  readonly timeoutMs: number;
+  readonly fetch: typeof globalThis.fetch;
+}
+
+/** Posts the message as Slack takes it, retried; NotificationFailed naming `what` after the last try. */
+async function postWithRetries(
+  url: URL,
+  message: ChatMessage,
+  options: PostOptions,
+  what: string,
+  fields: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
+  const { text, blocks } = message;
+  const body = JSON.stringify({ ...fields, text, ...(blocks === undefined ? {} : { blocks }) });
+  let tries = 0;
+  try {
+    await withRetries(async () => {
+      tries += 1;
+      await send(url, body, options, what);
+    }, options.retry);
+  } catch (error) {
+    throw new NotificationFailed(
+      `${what} failed after ${tries} ${tries === 1 ? 'attempt' : 'attempts'}: ${describeFailure(error)}`,
     );
   }
+}
+
+async function send(url: URL, body: string, options: PostOptions, what: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await options.fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+  } catch (error) {
+    throw new NetworkError(`the ${what} could not be reached`, networkCode(error));
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    throw new NetworkError(`the ${what} response was cut off`, networkCode(error));
+  }
+  if (response.ok) return;
+  const code = slackErrorCode(text);
+  throw new HttpStatusError(
+    response.status,
+    `HTTP ${response.status}${code === undefined ? '' : ` ${code}`}`,
+    parseRetryAfter(response.headers.get('retry-after')),
+  );
+}
+
+/**
+ * Answers a Slack interaction at its response_url with a message only the user who clicked
+ * sees. The URL comes from a payload Slack signed: https, or http on loopback (tests).
+ */
+export async function postEphemeral(
+  responseUrl: string,
+  message: ChatMessage,
+  options: Partial<PostOptions> = {},
+): Promise<void> {
+  await postWithRetries(
+    slackUrl(responseUrl, 'the Slack response_url'),
+    message,
+    { retry: DEFAULT_RETRY, timeoutMs: 10_000, fetch: globalThis.fetch, ...options },
+    'Slack response_url',
+    { response_type: 'ephemeral', replace_original: false },
+  );
 }

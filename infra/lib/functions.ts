@@ -178,9 +178,9 @@ export class StepformFunctions extends Construct {
       );
       return fn;
     };
-    // The approval endpoint never builds links (it answers them), but the shared config
-    // requires APPROVAL_URL; its own URL cannot be in its environment (a cycle), so it gets a
-    // placeholder on the reserved .invalid domain.
+    // The shared config requires APPROVAL_URL, but the endpoint's own URL cannot be in its
+    // environment (a cycle): it gets a placeholder on the reserved .invalid domain, and the
+    // links it makes (an override owner's, on a Slack click) use the URL the request reached.
     const callback = newFunction('ApprovalCallback', {
       ...baseEnvironment,
       APPROVAL_URL: 'https://approval-endpoint.invalid/',

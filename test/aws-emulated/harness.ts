@@ -707,9 +707,11 @@ export class EmulatedAws {
       routeKey: '$default',
       rawPath: url.pathname,
       rawQueryString: url.search.slice(1),
-      headers,
+      // As a Function URL forwards it: here over http, on loopback.
+      headers: { ...headers, 'x-forwarded-proto': 'http' },
       queryStringParameters: Object.fromEntries(url.searchParams),
       requestContext: {
+        domainName: url.host,
         http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1' },
         requestId: randomUUID(),
         timeEpoch: Date.now(),

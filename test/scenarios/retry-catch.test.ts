@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stateKey } from '../../core/contracts/job-input.ts';
+import { type PolicySet, stateKey } from '../../core/contracts/job-input.ts';
 import { DEFAULT_LOCK_TTL_MS } from '../../core/locks.ts';
 import type { RunContext, Workflow } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, allStates, readAslText } from '../../state-machines/workflows.ts';
@@ -59,12 +59,12 @@ let commitUnrollable: string;
 const engines: LocalEngine[] = [];
 
 /** The integration tests' blocking set: alice and bob may override it. */
-const POLICY_SET = {
+const POLICY_SET: PolicySet = {
   name: 'guardrails',
   path: 'policy',
   on_failure: 'block',
   owners: ['alice', 'bob'],
-} as const;
+};
 const GUARDRAILS = readFileSync(
   join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
   'utf8',
@@ -186,7 +186,10 @@ async function run(engine: LocalEngine, scenario: Scenario): Promise<Ran> {
   const onApprovalRequested = (request: ApprovalRequest) => {
     const { whileAwaitingApproval, decide } = scenario;
     if (!whileAwaitingApproval && !decide) return;
-    const decision = decide?.(request) ?? { action: scenario.decision ?? 'approve', by: 'scenario' };
+    const decision = decide?.(request) ?? {
+      action: scenario.decision ?? 'approve',
+      by: 'scenario',
+    };
     decisions.push(
       (whileAwaitingApproval?.() ?? Promise.resolve()).then(() =>
         decideStep(
@@ -1142,13 +1145,12 @@ describe('a blocking policy and its owners’ override (issue 16)', () => {
   });
 
   /** A protected environment, where the policy denies the hello example's creates. */
-  const guarded = (environment: string) =>
-    ({
-      workflow: 'plan-apply',
-      commit: commitGuarded,
-      environment,
-      extra: { policies: [POLICY_SET], protectedEnvironment: true, autoApprove: false },
-    }) as const;
+  const guarded = (environment: string): Scenario => ({
+    workflow: 'plan-apply',
+    commit: commitGuarded,
+    environment,
+    extra: { policies: [POLICY_SET], protectedEnvironment: true, autoApprove: false },
+  });
 
   /** Nothing applied, nothing recorded, the lock released. */
   async function expectNothingApplied(environment: string): Promise<void> {
@@ -1241,7 +1243,9 @@ describe('a blocking policy and its owners’ override (issue 16)', () => {
     expect(ran.outcome.status).toBe('failed');
     // plan-apply's Failed end names JobFailed and keeps the cause (as a CollectPlan's would).
     expect(ran.outcome.error?.name).toBe('JobFailed');
-    expect(ran.outcome.error?.message).toContain(`injected failure ${retries + 1} of ${retries + 1}`);
+    expect(ran.outcome.error?.message).toContain(
+      `injected failure ${retries + 1} of ${retries + 1}`,
+    );
     expect(ran.count('retried', 'RequestPolicyOverride')).toBe(retries);
     expect(ran.count('caught', 'RequestPolicyOverride')).toBe(1);
     expect(ran.entered).toEqual(OVERRIDE_FAILED_PLAN_APPLY_STATES);

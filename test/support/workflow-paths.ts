@@ -119,10 +119,7 @@ export const OVERRIDDEN_PLAN_APPLY_STATES = [
 ];
 
 /** A plan-apply stopped by a blocking policy whose override was refused or timed out. */
-export const POLICY_REFUSED_PLAN_APPLY_STATES = [
-  ...POLICY_BLOCKED,
-  ...outcomeTail('PolicyFailed'),
-];
+export const POLICY_REFUSED_PLAN_APPLY_STATES = [...POLICY_BLOCKED, ...outcomeTail('PolicyFailed')];
 
 /** A plan-apply whose override could not be requested (the function failed past its retries). */
 export const OVERRIDE_FAILED_PLAN_APPLY_STATES = [...POLICY_BLOCKED, ...outcomeTail('Failed')];
