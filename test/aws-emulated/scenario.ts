@@ -247,11 +247,20 @@ export class Scenario {
     return (await this.itemsOfType('lock')).filter((l) => l.environment === environment);
   }
 
-  /** The run's items of a type, once there is one (RequestApproval writes before it waits). */
-  async waitForItems(type: string, runId: string): Promise<Record<string, unknown>[]> {
+  /**
+   * The run's items of a type that match, once there is one (RequestApproval writes before it
+   * waits).
+   */
+  async waitForItems(
+    type: string,
+    runId: string,
+    matches: (item: Record<string, unknown>) => boolean = () => true,
+  ): Promise<Record<string, unknown>[]> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const items = (await this.itemsOfType(type)).filter((item) => item.runId === runId);
+      const items = (await this.itemsOfType(type)).filter(
+        (item) => item.runId === runId && matches(item),
+      );
       if (items.length > 0 || Date.now() > deadline) return items;
       await sleep(250);
     }
@@ -299,9 +308,13 @@ export class Scenario {
   }
 }
 
-/** What a person does with a link: GET the confirmation page, then POST its form. */
+/**
+ * What a person does with a link: GET the confirmation page, then POST its form, with what
+ * they typed in it (`typed`: an override's reason).
+ */
 export async function decideThroughPage(
   link: string,
+  typed: Record<string, string> = {},
 ): Promise<{ pageStatus: number; page: string; status: number; decided: string }> {
   const page = await fetch(link);
   const html = await page.text();
@@ -315,11 +328,15 @@ export async function decideThroughPage(
   const posted = await fetch(new URL(action, link), {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(
-      Object.fromEntries(
-        ['action', 'expires', 'sig'].map((name) => [name, field(name) ?? query.get(name) ?? '']),
+    body: new URLSearchParams({
+      ...Object.fromEntries(
+        ['action', 'expires', 'sig', 'approver'].flatMap((name) => {
+          const value = field(name) ?? query.get(name);
+          return value === null ? [] : [[name, value]];
+        }),
       ),
-    ).toString(),
+      ...typed,
+    }).toString(),
   });
   return {
     pageStatus: page.status,

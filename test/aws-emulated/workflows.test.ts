@@ -27,6 +27,9 @@
 //   honours as TimeoutSecondsPath on the waitForTaskToken task (States.Timeout).
 import {
   APPROVED_APPLY_PHASES,
+  OVERRIDDEN_PLAN_APPLY_STATES,
+  OVERRIDE_FAILED_PLAN_APPLY_STATES,
+  POLICY_REFUSED_PLAN_APPLY_STATES,
   EXPIRED_PLAN_APPLY_STATES,
   NO_CHANGES_PLAN_APPLY_STATES,
   appliedPlanApplyStates,
@@ -47,7 +50,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
 import { DRIFT_LABEL, driftIssueTitle } from '../../core/drift.ts';
-import { APPROVE_ACTION_ID } from '../../core/slack-message.ts';
+import { APPROVE_ACTION_ID, OVERRIDE_LINKS_ACTION_ID } from '../../core/slack-message.ts';
 import { scheduledDestroyRun } from '../../core/ttl.ts';
 import { epochSeconds, keys } from '../../adapters/aws/dynamodb/table.ts';
 import { atExpression, scheduleName } from '../../adapters/aws/scheduler.ts';
@@ -93,6 +96,29 @@ function shortenLockHeldRetry(name: string, definition: string): string {
   if (!lockHeld) throw new Error('LockEnvironment no longer retries LockHeld');
   Object.assign(lockHeld, LOCK_HELD_RETRY);
   return JSON.stringify(asl);
+}
+
+/** The blocking set of test/fixtures/policies/guardrails.rego, owned by `owners`. */
+const guardrails = (owners: string[]) => ({
+  name: 'guardrails',
+  path: 'policy',
+  on_failure: 'block',
+  owners,
+});
+
+/** The hello example with the blocking policy under policy/ (made once, by guardedCommit). */
+let guarded: string | undefined;
+async function guardedCommit(): Promise<string> {
+  guarded ??= await repo.commitFiles(
+    {
+      'policy/guardrails.rego': await readFile(
+        join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
+        'utf8',
+      ),
+    },
+    'a policy that denies creating terraform_data in a protected environment',
+  );
+  return guarded;
 }
 
 let scratch: string;
@@ -1041,6 +1067,69 @@ describe('plan-apply while another run holds the lock on emulated AWS', () => {
   });
 });
 
+describe('a blocking policy on emulated AWS (issue 16)', () => {
+  /** A plan-apply of the guarded commit in a protected environment, where the policy denies. */
+  async function startBlocked(runId: string, environment: string, extra = {}) {
+    const arn = await scenario.start('plan-apply', runId, environment, {
+      commit: await guardedCommit(),
+      protectedEnvironment: true,
+      policies: [guardrails(['alice'])],
+      ...extra,
+    });
+    const waiting = await scenario.waitFor(arn, (e) => e.entered.includes('RequestPolicyOverride'));
+    expect(waiting.entered).toContain('RequestPolicyOverride');
+    return arn;
+  }
+
+  it('ends PolicyFailed when no owner overrides in time: nothing applied, the lock released', async () => {
+    const runId = 'emulated-override-expired-1';
+    const arn = await startBlocked(runId, 'guarded', { approvalTimeoutSeconds: 4 });
+    const [approval] = await scenario.waitForItems('approval', runId);
+    expect(approval).toMatchObject({
+      subject: {
+        kind: 'policy_override',
+        policy: { blockedBy: ['guardrails'], owners: ['alice'] },
+      },
+    });
+    const execution = await scenario.waitFor(arn);
+    expectEnded(execution, 'FAILED');
+    expect(execution.entered).toEqual(POLICY_REFUSED_PLAN_APPLY_STATES);
+    expect(Scenario.failures(execution)).toEqual([
+      'TaskTimedOut States.Timeout',
+      'ExecutionFailed PolicyBlocked',
+    ]);
+    expect(await scenario.phasesOf(runId)).toEqual([
+      'started',
+      'awaiting_policy_override',
+      'policy_failed',
+    ]);
+    expect(await scenario.locksOf('guarded')).toEqual([]);
+    expect(await scenario.s3Keys('StateBucket', 'stepform/state/guarded')).toEqual([]);
+  });
+
+  it('ends Failed when the override cannot be requested: retried, then caught; nothing applied', async () => {
+    const runId = 'emulated-override-fails-1';
+    aws.failingFunctions.set('RequestApproval', 'Lambda.ServiceException');
+    try {
+      const arn = await startBlocked(runId, 'guarded');
+      const execution = await scenario.waitFor(arn);
+      expectEnded(execution, 'FAILED');
+      expect(execution.entered).toEqual(OVERRIDE_FAILED_PLAN_APPLY_STATES);
+      // Three retries (the file's Retry), then the Catch: four failed invokes in all.
+      const failed = Scenario.failures(execution);
+      expect(failed.filter((f) => f.endsWith('Lambda.ServiceException'))).toHaveLength(4);
+      expect(failed.at(-1)).toBe('ExecutionFailed JobFailed');
+      expect(await scenario.phasesOf(runId)).toEqual(['started', 'failed']);
+      expect(await scenario.locksOf('guarded')).toEqual([]);
+      expect(await scenario.itemsOfType('approval')).not.toContainEqual(
+        expect.objectContaining({ runId }),
+      );
+    } finally {
+      aws.failingFunctions.delete('RequestApproval');
+    }
+  });
+});
+
 describe('plan-apply with approvers and Slack interactivity on emulated AWS', () => {
   // The stack as deployed with `-c approvers=… -c slackInteractivity=true`: its own template
   // (synthesized without bundling, 2 s instead of 8: the functions' sources are the default
@@ -1071,12 +1160,20 @@ describe('plan-apply with approvers and Slack interactivity on emulated AWS', ()
     await stopStack(approversAws, slack);
   });
 
-  /** A click on the message's approve button, as Slack POSTs it (form-encoded, v0-signed). */
-  async function click(user: { id: string; username: string }, value: string) {
+  /**
+   * A click on a message's button, as Slack POSTs it (form-encoded, v0-signed): the approve
+   * button unless said; its answers go to response_url (here the fake Slack).
+   */
+  async function click(
+    user: { id: string; username: string },
+    value: string,
+    actionId = APPROVE_ACTION_ID,
+  ) {
     const payload = {
       type: 'block_actions',
       user,
-      actions: [{ action_id: APPROVE_ACTION_ID, value }],
+      actions: [{ action_id: actionId, value }],
+      response_url: `${approversAws.harnessUrl}/slack`,
     };
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
     const timestamp = String(Math.floor(Date.now() / 1000));
@@ -1133,5 +1230,114 @@ describe('plan-apply with approvers and Slack interactivity on emulated AWS', ()
     });
     expect(await slack.locksOf('live')).toEqual([]);
     expect(await slack.stateResources('live', PROJECT)).toEqual(HELLO_RESOURCES);
+  });
+
+  it('a blocking policy: an owner’s click sends them their own links; they override with a reason on the page, then the plans are approved and apply', async () => {
+    const runId = 'emulated-override-1';
+    const OWNER = { id: 'UOWNER0001', username: 'olivia' };
+    const reason = 'the greeting is allowed here';
+    const arn = await slack.start('plan-apply', runId, 'sealed', {
+      commit: await guardedCommit(),
+      protectedEnvironment: true,
+      policies: [guardrails([OWNER.id])],
+    });
+    const [override] = await slack.waitForItems('approval', runId);
+    if (!override) throw new Error(`${runId} stored no override request`);
+    // The channel gets one button that asks for links, never a link, approve or reject.
+    const overrideId = override.id as string;
+    const asked = await slack.waitForSlack(runId, (text) =>
+      text.includes(OVERRIDE_LINKS_ACTION_ID),
+    );
+    expect(asked.filter((text) => text.includes('/approvals/'))).toEqual([]);
+    expect(asked.filter((text) => text.includes(`${overrideId}.approve`))).toEqual([]);
+
+    /** The messages only the user who clicked sees (ephemeral, at the click's response_url). */
+    const ephemeral = () =>
+      approversAws.slack
+        .filter((m) => (m as { response_type?: string }).response_type === 'ephemeral')
+        .map((m) => JSON.stringify(m).replaceAll('&amp;', '&'));
+
+    // Neither the deployment's approver nor anyone else may ask: told so, only them.
+    const refused = await click(
+      { id: APPROVER, username: 'alice' },
+      overrideId,
+      OVERRIDE_LINKS_ACTION_ID,
+    );
+    expect(refused.status).toBe(403);
+    expect(ephemeral()).toEqual([
+      expect.stringContaining(
+        `Stepform: alice may not override guardrails: only ${OWNER.id} may (the owners of every blocking policy)`,
+      ),
+    ]);
+
+    // The owner's click: their own links, in a message only they see.
+    const sent = await click(OWNER, overrideId, OVERRIDE_LINKS_ACTION_ID);
+    expect(sent).toEqual({
+      status: 200,
+      body: JSON.stringify({ text: `Links sent to ${OWNER.id}.` }),
+    });
+    const links = [
+      ...(ephemeral().at(-1) ?? '').matchAll(/http:\/\/127\.0\.0\.1:\d+\/approvals\/[^"\s]+/g),
+    ].map((m) => new URL(m[0]));
+    expect(
+      links.map((l) => [l.pathname, l.searchParams.get('action'), l.searchParams.get('approver')]),
+    ).toEqual([
+      [`/approvals/${overrideId}`, 'approve', OWNER.id],
+      [`/approvals/${overrideId}`, 'reject', OWNER.id],
+    ]);
+
+    // On the page: what blocks it, and a reason required to override.
+    const withoutReason = await decideThroughPage(links[0]!.toString());
+    expect(withoutReason.page).toContain('name="reason"');
+    expect(withoutReason.status).toBe(400);
+    const overridden = await decideThroughPage(links[0]!.toString(), { reason });
+    expect({ page: overridden.pageStatus, post: overridden.status }).toEqual({
+      page: 200,
+      post: 200,
+    });
+
+    // Then the plans' own approval, by the deployment's approver.
+    const awaiting = await slack.waitFor(arn, (e) => e.entered.includes('RequestApproval'));
+    expect(awaiting.entered).toContain('NotifyPolicyOverridden');
+    const [approval] = await slack.waitForItems(
+      'approval',
+      runId,
+      (item) => item.id !== overrideId,
+    );
+    expect(approval).toMatchObject({ status: 'pending', subject: { kind: 'plan' } });
+    const approved = await click(
+      { id: APPROVER, username: 'alice' },
+      `${approval?.id as string}.approve`,
+    );
+    expect(approved.status).toBe(200);
+
+    const execution = await slack.waitFor(arn);
+    expectEnded(execution, 'SUCCEEDED', slack);
+    expect(execution.entered).toEqual(OVERRIDDEN_PLAN_APPLY_STATES);
+    const events = (await slack.drainStatusEvents()).filter((e) => e.runId === runId);
+    expect(events.map((e) => e.phase)).toEqual([
+      'started',
+      'awaiting_policy_override',
+      'policy_overridden',
+      'planned',
+      'awaiting_approval',
+      'approved',
+      'applying',
+      'applied',
+    ]);
+    // Who overrode, where and why, on the override's event.
+    expect(events[2]?.actor).toEqual({
+      name: OWNER.id,
+      at: expect.any(String),
+      channel: 'web',
+      reason,
+    });
+    expect((await slack.itemsOfType('approval')).find((i) => i.id === overrideId)).toMatchObject({
+      status: 'approved',
+      decidedBy: OWNER.id,
+      reason,
+    });
+    expect(await slack.locksOf('sealed')).toEqual([]);
+    expect(await slack.stateResources('sealed', PROJECT)).toEqual(HELLO_RESOURCES);
   });
 });
