@@ -190,6 +190,42 @@ describe('prepareRun of a run with policies', () => {
     }
   });
 
+  it('gives the jobs that plan and apply at once the checks: an ephemeral create, a destroy; never a cleanup or a plan-apply’s rollback', () => {
+    const run = (workflow: 'ephemeral' | 'destroy' | 'plan-apply') =>
+      prepareRun(
+        {
+          ...BASE,
+          workflow,
+          projects,
+          policies: POLICIES,
+          protectedEnvironment: false,
+          ...(workflow === 'ephemeral' ? { ttlSeconds: 3600 } : {}),
+        },
+        SETTINGS,
+      ).projects.map((p) => p.jobs);
+    const checksOf = (job: object) => ('policyChecks' in job ? job.policyChecks : undefined);
+
+    const ephemeral = run('ephemeral');
+    expect(ephemeral.map((jobs) => checksOf(jobs.planApply))).toEqual([
+      { sets: POLICIES, project: 'network', protected: false },
+      { sets: POLICIES, project: 'app', protected: false },
+    ]);
+    // Its cleanup undoes what it created: unchecked.
+    expect(ephemeral.map((jobs) => checksOf(jobs.destroy))).toEqual([undefined, undefined]);
+    expect(run('destroy').map((jobs) => checksOf(jobs.destroy))).toEqual([
+      { sets: POLICIES, project: 'network', protected: false },
+      { sets: POLICIES, project: 'app', protected: false },
+    ]);
+    expect(run('plan-apply').map((jobs) => checksOf(jobs.planApply))).toEqual([
+      undefined,
+      undefined,
+    ]);
+    for (const jobs of [...ephemeral, ...run('destroy')]) {
+      parseInput(JOB, jobs.planApply, 'job');
+      parseInput(JOB, jobs.destroy, 'job');
+    }
+  });
+
   it('refuses a run that starts with an override: only an owner’s decision mid-run writes one', () => {
     const error = caught(() =>
       prepareRun(
@@ -259,10 +295,7 @@ describe('prepareRun of a run with policies', () => {
   });
 
   it('checks no other job, and nothing without policies', () => {
-    const ephemeral = prepareRun(
-      { ...BASE, workflow: 'ephemeral', ttlSeconds: 3600, policies: POLICIES },
-      SETTINGS,
-    );
+    const ephemeral = prepareRun({ ...BASE, workflow: 'ephemeral', ttlSeconds: 3600 }, SETTINGS);
     expect(ephemeral.jobs?.planApply).not.toHaveProperty('policyChecks');
     const command = prepareRun(
       { ...BASE, workflow: 'command', args: ['state', 'list'], policies: POLICIES },

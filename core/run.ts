@@ -141,10 +141,11 @@ export function prepareRun(
       `a ${run.workflow} run covers one project; this deployment runs several only in ${MULTI_PROJECT_WORKFLOWS.join(', ')}`,
     );
   }
-  // The plans a decision is made on (a pull request's, an apply's) are checked against the
-  // policies; an ephemeral environment's plan-apply and a destroy are not (yet).
-  const checked = run.workflow === 'plan' || run.workflow === 'plan-apply';
-  const policyChecksOf = (project: RunProject) =>
+  // Every plan a run stands on is checked against the policies: a plan or plan-apply run's
+  // plan job (the workflow stops on a block, or an owner overrides it), and the jobs that plan
+  // and apply at once, an ephemeral environment's and a destroy's (the job stops on a block).
+  // Not a rollback's or a cleanup's: they put back what was, or undo what this run did.
+  const policyChecksOf = (project: RunProject, checked: boolean) =>
     checked && run.policies !== undefined
       ? {
           policyChecks: {
@@ -168,9 +169,18 @@ export function prepareRun(
       varFiles: [...project.varFiles],
     });
     return {
-      plan: { ...job('plan', PLAN_STEP), ...policyChecksOf(project) },
-      planApply: job('plan-apply', 'apply'),
-      destroy: job('destroy', 'destroy'),
+      plan: {
+        ...job('plan', PLAN_STEP),
+        ...policyChecksOf(project, run.workflow === 'plan' || run.workflow === 'plan-apply'),
+      },
+      planApply: {
+        ...job('plan-apply', 'apply'),
+        ...policyChecksOf(project, run.workflow === 'ephemeral'),
+      },
+      destroy: {
+        ...job('destroy', 'destroy'),
+        ...policyChecksOf(project, run.workflow === 'destroy'),
+      },
     };
   };
   const runFolder = join(settings.artifactsRoot, run.runId);

@@ -208,7 +208,7 @@ export const JOB = z.discriminatedUnion('verb', [
     verb: z.literal('plan-apply'),
     policyChecks: POLICY_CHECKS.optional(),
   }),
-  z.strictObject({ ...COMMON, verb: z.literal('destroy') }),
+  z.strictObject({ ...COMMON, verb: z.literal('destroy'), policyChecks: POLICY_CHECKS.optional() }),
   z.strictObject({
     ...COMMON,
     verb: z.literal('command'),

@@ -2,7 +2,13 @@
 // steps; the entrypoint (main.ts) parses input, reads the environment and writes the result.
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { TerraformFailed, ToolchainMissing, describeError } from '../../core/errors.ts';
+import {
+  PolicyBlocked,
+  TerraformFailed,
+  ToolchainMissing,
+  describeError,
+} from '../../core/errors.ts';
+import { policyOutcome } from '../../core/policy.ts';
 import type { Engine } from '../../toolchain/engine.ts';
 import type { MirroredProvider } from '../../toolchain/provider-mirror.ts';
 import { resolveCommand } from '../../core/terraform-commands.ts';
@@ -246,6 +252,19 @@ class JobRun {
     );
   }
 
+  /**
+   * A job that plans and applies at once (an ephemeral environment's, a destroy) has no
+   * approval to stop at: a blocking set that failed on its plan stops it here, before the
+   * apply (PolicyBlocked; no override, which only a plan-apply run's approval flow gives).
+   */
+  stopIfBlocked(): void {
+    const outcome = policyOutcome(this.result.policy ?? []);
+    if (outcome.outcome !== 'blocked') return;
+    throw new PolicyBlocked(
+      `policy checks failed, nothing was applied: blocked by ${outcome.blockedBy.join(', ')}`,
+    );
+  }
+
   async plan(ws: Workspace, destroy: boolean): Promise<{ path: string; hasChanges: boolean }> {
     const { job, ctx } = this;
     const stateAtPlan = await this.pullState(ws);
@@ -386,15 +405,17 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
   'plan-apply': async (run) => {
     const ws = await run.prepare();
     const planned = await run.plan(ws, false);
-    if (planned.hasChanges) await run.apply(ws, planned.path);
-    else run.ctx.log.info('no changes: nothing to apply');
+    if (!planned.hasChanges) return run.ctx.log.info('no changes: nothing to apply');
+    run.stopIfBlocked();
+    await run.apply(ws, planned.path);
   },
 
   destroy: async (run) => {
     const ws = await run.prepare();
     const planned = await run.plan(ws, true);
-    if (planned.hasChanges) await run.apply(ws, planned.path);
-    else run.ctx.log.info('nothing to destroy');
+    if (!planned.hasChanges) return run.ctx.log.info('nothing to destroy');
+    run.stopIfBlocked();
+    await run.apply(ws, planned.path);
   },
 
   command: async (run) => {

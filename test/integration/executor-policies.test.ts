@@ -2,10 +2,13 @@
 // example: a plan job with stepform.yaml's policies evaluates them after `show -json` and
 // puts each set's result in result.json. A failed check is a result (the workflow decides
 // what it stops); a policy that does not compile fails the job, naming its file and line.
+// A job that plans and applies at once (an ephemeral environment's, a destroy) has no
+// approval to stop at: a blocking set that fails stops it before its apply.
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jobFactory, runExecutor } from '../support/executor.ts';
+import { stateKey } from '../../core/contracts/job-input.ts';
 import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
 
 const PROJECT = 'stack';
@@ -28,6 +31,20 @@ warn contains msg if {
 }
 `;
 
+/** Denies destroying terraform_data in a protected environment. */
+const KEEP = `package main
+
+import rego.v1
+
+deny contains msg if {
+	data.stepform.protected
+	some rc in input.resource_changes
+	rc.type == "terraform_data"
+	"delete" in rc.change.actions
+	msg := sprintf("%s may not be destroyed in %s", [rc.address, data.stepform.environment])
+}
+`;
+
 const SETS = [
   { name: 'guardrails', path: 'policy', on_failure: 'block', owners: ['alice'] },
   { name: 'careless', path: 'careless', on_failure: 'warn', owners: [], namespaces: ['careless'] },
@@ -40,7 +57,11 @@ beforeAll(async () => {
   repo = await makeRepo();
   await repo.commitDir(HELLO_EXAMPLE, PROJECT);
   commit = await repo.commitFiles(
-    { 'policy/guardrails.rego': GUARDRAILS, 'careless/careless.rego': CARELESS },
+    {
+      'policy/guardrails.rego': GUARDRAILS,
+      'careless/careless.rego': CARELESS,
+      'keep/keep.rego': KEEP,
+    },
     'policies',
   );
 }, 60_000);
@@ -116,4 +137,65 @@ describe('policy checks in a plan job', () => {
     expect(ran.exitCode).toBe(0);
     expect(ran.result?.policy).toBeUndefined();
   }, 120_000);
+});
+
+describe('policy checks in a job that plans and applies at once', () => {
+  /** The managed resources of the environment's state, or undefined before any apply. */
+  function resources(stateDir: string, environment: string): string[] | undefined {
+    const path = join(stateDir, stateKey(environment, PROJECT));
+    if (!existsSync(path)) return undefined;
+    const state = JSON.parse(readFileSync(path, 'utf8')) as {
+      resources: { mode: string; type: string; name: string }[];
+    };
+    return state.resources
+      .filter((r) => r.mode === 'managed')
+      .map((r) => `${r.type}.${r.name}`)
+      .sort();
+  }
+
+  it('an ephemeral environment’s plan-apply: a blocking set stops it before the apply, nothing created', async () => {
+    const jobs = await jobFactory(repo.dir, PROJECT, 'preview');
+    const ran = await runExecutor(jobs.job('plan-apply', commit, checks('stack', true)));
+    expect(ran.exitCode).toBe(1);
+    expect(ran.result?.error).toEqual({
+      name: 'PolicyBlocked',
+      message: 'policy checks failed, nothing was applied: blocked by guardrails',
+    });
+    expect(ran.result?.policy?.map((r) => [r.policy, r.passed])).toEqual([
+      ['guardrails', false],
+      ['careless', true],
+    ]);
+    expect(ran.result?.summary).toMatchObject({ add: 3 });
+    expect(resources(jobs.stateDir, 'preview')).toEqual(undefined);
+
+    // Where nothing blocks, the same job applies, its warnings kept.
+    const open = await runExecutor(jobs.job('plan-apply', commit, checks('stack', false)));
+    expect(open.exitCode).toBe(0);
+    expect(open.result?.policy?.every((r) => r.passed)).toBe(true);
+    expect(resources(jobs.stateDir, 'preview')).toHaveLength(3);
+  }, 180_000);
+
+  it('a destroy: a set that denies the destroy stops it before the apply, nothing destroyed', async () => {
+    const keep = { name: 'keep', path: 'keep', on_failure: 'block', owners: [] };
+    const jobs = await jobFactory(repo.dir, PROJECT, 'prod');
+    expect((await runExecutor(jobs.job('plan-apply', commit))).exitCode).toBe(0);
+    const created = resources(jobs.stateDir, 'prod');
+    expect(created).toHaveLength(3);
+
+    const policyChecks = (isProtected: boolean) => ({
+      policyChecks: { sets: [keep], project: PROJECT, protected: isProtected },
+    });
+    const refused = await runExecutor(jobs.job('destroy', commit, policyChecks(true)));
+    expect(refused.exitCode).toBe(1);
+    expect(refused.result?.error?.name).toBe('PolicyBlocked');
+    expect(refused.result?.policy?.[0]?.violations.map((v) => v.message).sort()).toEqual([
+      'terraform_data.greeting may not be destroyed in prod',
+      'terraform_data.secret_holder may not be destroyed in prod',
+    ]);
+    expect(resources(jobs.stateDir, 'prod')).toEqual(created);
+
+    const destroyed = await runExecutor(jobs.job('destroy', commit, policyChecks(false)));
+    expect(destroyed.exitCode).toBe(0);
+    expect(resources(jobs.stateDir, 'prod')).toEqual([]);
+  }, 180_000);
 });

@@ -42,7 +42,10 @@ const PROJECT = 'stack';
 let repo: TestRepo;
 /** The hello example. */
 let commitA: string;
-/** A with the blocking policy (test/fixtures/policies/guardrails.rego) under policy/. */
+/**
+ * A with the blocking policies under policy/: test/fixtures/policies/guardrails.rego (no
+ * terraform_data created in a protected environment) and KEEP (none destroyed there).
+ */
 let commitGuarded: string;
 /** The same with another greeting: one update and one replace on top of A. */
 let commitB: string;
@@ -69,14 +72,26 @@ const GUARDRAILS = readFileSync(
   join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
   'utf8',
 );
+const KEEP = `package main
+
+import rego.v1
+
+deny contains msg if {
+	data.stepform.protected
+	some rc in input.resource_changes
+	rc.type == "terraform_data"
+	"delete" in rc.change.actions
+	msg := sprintf("%s may not be destroyed in %s", [rc.address, data.stepform.environment])
+}
+`;
 
 beforeAll(async () => {
   repo = await makeRepo();
   commitA = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'add hello');
   const main = readFileSync(join(HELLO_EXAMPLE, 'main.tf'), 'utf8');
   commitGuarded = await repo.commitFiles(
-    { [`${POLICY_SET.path}/guardrails.rego`]: GUARDRAILS },
-    'a policy that denies creating terraform_data in a protected environment',
+    { [`${POLICY_SET.path}/guardrails.rego`]: GUARDRAILS, [`${POLICY_SET.path}/keep.rego`]: KEEP },
+    'policies that deny creating or destroying terraform_data in a protected environment',
   );
   commitB = await repo.commitFiles(
     { [`${PROJECT}/main.tf`]: main.replace('default     = "hello"', 'default     = "bonjour"') },
@@ -1252,6 +1267,63 @@ describe('a blocking policy and its owners’ override (issue 16)', () => {
     expect(ran.phases).toEqual(['started', 'failed']);
     expect(engine.stores.runs.get(ran.runId)?.details).toMatchObject({ outcome: 'failed' });
     await expectNothingApplied('overfail');
+  });
+});
+
+describe('a blocking policy in a job that plans and applies at once (issue 16)', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    engine = await newEngine();
+  });
+  const policies = { policies: [POLICY_SET], protectedEnvironment: true };
+
+  it('an ephemeral environment: its create job stops before the apply; nothing created or scheduled', async () => {
+    const ran = await run(engine, {
+      workflow: 'ephemeral',
+      commit: commitGuarded,
+      environment: 'preview',
+      ttlSeconds: 3600,
+      extra: policies,
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.outcome.error?.message).toContain(
+      'PolicyBlocked: policy checks failed, nothing was applied: blocked by guardrails',
+    );
+    // The state is as it was: NothingApplied, so nothing is cleaned up either.
+    expect(ran.failures('CollectEphemeral')).toEqual([
+      'NothingApplied: plan-apply failed: PolicyBlocked: policy checks failed, nothing was applied: blocked by guardrails',
+    ]);
+    expect(ran.entered).not.toContain('ScheduleDestroy');
+    expect(ran.phases.at(-1)).toBe('failed');
+    expect(await resources(engine, 'preview')).toEqual([]);
+    expect(engine.stores.schedules.list('preview')).toEqual([]);
+    expect(engine.stores.locks.locksOf('preview')).toEqual([]);
+  });
+
+  it('a destroy: approved, its job still stops before destroying what a policy keeps', async () => {
+    // Created without policies, then destroyed with them in the same protected environment.
+    const created = await run(engine, {
+      workflow: 'plan-apply',
+      commit: commitGuarded,
+      environment: 'kept',
+    });
+    expect(created.outcome.status).toBe('succeeded');
+    const ran = await run(engine, {
+      workflow: 'destroy',
+      commit: commitGuarded,
+      environment: 'kept',
+      extra: policies,
+      decide: () => ({ action: 'approve', by: 'carol' }),
+    });
+    expect(ran.outcome.status).toBe('failed');
+    expect(ran.failures('CollectDestroy')).toEqual([
+      'NothingApplied: destroy failed: PolicyBlocked: policy checks failed, nothing was applied: blocked by guardrails',
+    ]);
+    // Nothing was destroyed: failed, not destroy_failed (which says a destroy broke midway).
+    expect(ran.phases).toEqual(['started', 'awaiting_approval', 'destroying', 'failed']);
+    expect(ran.outcome.error?.message).toContain('PolicyBlocked: policy checks failed');
+    expect(await resources(engine, 'kept')).toEqual(HELLO_RESOURCES);
+    expect(engine.stores.locks.locksOf('kept')).toEqual([]);
   });
 });
 
