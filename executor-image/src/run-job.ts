@@ -405,7 +405,10 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
   'plan-apply': async (run) => {
     const ws = await run.prepare();
     const planned = await run.plan(ws, false);
-    if (!planned.hasChanges) return run.ctx.log.info('no changes: nothing to apply');
+    if (!planned.hasChanges) {
+      run.ctx.log.info('no changes: nothing to apply');
+      return;
+    }
     run.stopIfBlocked();
     await run.apply(ws, planned.path);
   },
@@ -413,7 +416,10 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
   destroy: async (run) => {
     const ws = await run.prepare();
     const planned = await run.plan(ws, true);
-    if (!planned.hasChanges) return run.ctx.log.info('nothing to destroy');
+    if (!planned.hasChanges) {
+      run.ctx.log.info('nothing to destroy');
+      return;
+    }
     run.stopIfBlocked();
     await run.apply(ws, planned.path);
   },
