@@ -3,7 +3,7 @@
 //
 //   BENCH_QUICK=1           fewer repetitions: a smoke run of every benchmark
 //   BENCH_ONLY=init,memory  only these benchmarks (ids: overhead, concurrency, init, pr-comment,
-//                           memory, cost)
+//                           memory, cost, projects)
 //   BENCH_KEEP=1            keep the temporary repositories and Stepform homes
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,8 +27,17 @@ import { memory } from './memory.ts';
 import { makeRepo } from '../local/scratch-repo.ts';
 import { overhead } from './overhead.ts';
 import { prComment } from './pr-comment.ts';
+import { projects } from './projects.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [overhead, concurrency, init, prComment, memory, cost];
+const BENCHMARKS: readonly Benchmark[] = [
+  overhead,
+  concurrency,
+  init,
+  prComment,
+  memory,
+  cost,
+  projects,
+];
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 
 interface Load {

@@ -237,6 +237,11 @@ export function nextFireTime(
 
 /** EventBridge Scheduler writes a new id for each invocation where its input says this. */
 export const SCHEDULER_EXECUTION_ID = '<aws.scheduler.execution-id>';
+/**
+ * Room left for the invocation id in a run id, which is also the execution's name (at most 80
+ * characters): Scheduler's documented example is 16 hex digits; a UUID's 36 fit too.
+ */
+const EXECUTION_ID_ROOM = 40;
 /** Stands for it while the run input is checked: a run id allows no "<". */
 const EXECUTION_ID_SLOT = 'SCHEDULEREXECUTIONID';
 
@@ -245,16 +250,18 @@ const EXECUTION_ID_SLOT = 'SCHEDULEREXECUTIONID';
  * schedule is a run of its own. Holds the slot that scheduledRunInput fills.
  */
 export function scheduledDriftRunId(environment: string, limit: number): string {
-  const room = limit - `drift--${EXECUTION_ID_SLOT}`.length;
+  const room = limit - 'drift--'.length - EXECUTION_ID_ROOM;
   return `drift-${environment.slice(0, room).replace(/[-_]+$/, '')}-${EXECUTION_ID_SLOT}`;
+}
+
+/** The run id as the schedule holds it: Scheduler puts its invocation id in on each fire. */
+export function scheduledRunId(run: { readonly runId: string }): string {
+  if (!run.runId.endsWith(EXECUTION_ID_SLOT))
+    throw new InvalidInput('runId', 'is not the run id of a scheduled run');
+  return run.runId.replace(EXECUTION_ID_SLOT, SCHEDULER_EXECUTION_ID);
 }
 
 /** The schedule's target input: the checked run, its run id taking Scheduler's invocation id. */
 export function scheduledRunInput(run: { readonly runId: string }): string {
-  if (!run.runId.endsWith(EXECUTION_ID_SLOT))
-    throw new InvalidInput('runId', 'is not the run id of a scheduled run');
-  return JSON.stringify({
-    ...run,
-    runId: run.runId.replace(EXECUTION_ID_SLOT, SCHEDULER_EXECUTION_ID),
-  });
+  return JSON.stringify({ ...run, runId: scheduledRunId(run) });
 }

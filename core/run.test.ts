@@ -369,6 +369,21 @@ describe('the outcomes of ttl and command runs', () => {
   });
 });
 
+describe('prepareRun of a run of one folder', () => {
+  it('gives its project a view that is a valid run, whatever the folder (a "/" is no name)', () => {
+    for (const workflow of ['plan', 'plan-apply', 'destroy', 'ephemeral'] as const) {
+      const prepared = prepareRun(
+        { ...BASE, workflow, projectDir: 'infra/app', ttlSeconds: 3600 },
+        SETTINGS,
+      );
+      const [project] = prepared.projects;
+      expect(project).toMatchObject({ name: 'infra/app', dir: 'infra/app' });
+      // Every later step reads the view back through the run's contract.
+      expect(parseInput(RUN_INPUT, project?.run, 'view')).not.toHaveProperty('projects');
+    }
+  });
+});
+
 describe('prepareRun of a run of several projects', () => {
   const projects = [
     { name: 'network', dir: 'infra/network', layer: 0, varFiles: ['envs/dev.tfvars'] },

@@ -188,8 +188,14 @@ export function prepareRun(
     name: project.name,
     dir: project.dir,
     layer: project.layer,
-    // Alone in its view, the project is its first layer (a run's layers start at 0).
-    run: { ...run, projectDir: project.dir, projects: [{ ...project, layer: 0 }] },
+    // Alone in its view, the project is its first layer (a run's layers start at 0). A run of
+    // its one folder names no project (runProjects names it by the folder, which may hold a
+    // "/" that a project name may not): its view names none either.
+    run: {
+      ...run,
+      projectDir: project.dir,
+      ...(run.projects === undefined ? {} : { projects: [{ ...project, layer: 0 }] }),
+    },
     jobs: jobsOf(
       project,
       several ? join(runFolder, projectArtifactsFolder(project.name)) : runFolder,

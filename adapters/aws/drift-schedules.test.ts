@@ -11,6 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { RUN_INPUT, type RunContext } from '../../core/contracts/workflow-input.ts';
 import { scheduledDriftRunId } from '../../core/drift-schedule.ts';
 import { EventBridgeDriftSchedules, driftScheduleName } from './drift-schedules.ts';
+import { START_EXECUTION_TARGET, scheduledExecution } from './scheduler.ts';
 
 const scheduler = mockClient(SchedulerClient);
 const client = new SchedulerClient({ region: 'us-east-1' });
@@ -83,15 +84,20 @@ describe('EventBridgeDriftSchedules.reconcile', () => {
       ScheduleExpressionTimezone: 'UTC',
       FlexibleTimeWindow: { Mode: 'OFF' },
       State: 'ENABLED',
-      Target: { Arn: TARGET.stateMachineArn, RoleArn: TARGET.roleArn },
+      Target: { Arn: START_EXECUTION_TARGET, RoleArn: TARGET.roleArn },
     });
     // A recurring schedule stays: no ActionAfterCompletion DELETE as the TTL ones have.
     expect(updated?.ActionAfterCompletion).toBeUndefined();
-    expect(JSON.parse(updated?.Target?.Input ?? '{}')).toMatchObject({
-      runId: 'drift-prod-<aws.scheduler.execution-id>',
-      workflow: 'drift',
-      environment: 'prod',
-      commit: COMMIT,
+    // Each fire is an execution named by its own run id, Scheduler's invocation id in it.
+    expect(scheduledExecution(updated?.Target)).toEqual({
+      stateMachineArn: TARGET.stateMachineArn,
+      name: 'drift-prod-<aws.scheduler.execution-id>',
+      input: expect.objectContaining({
+        runId: 'drift-prod-<aws.scheduler.execution-id>',
+        workflow: 'drift',
+        environment: 'prod',
+        commit: COMMIT,
+      }),
     });
     expect(scheduler.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input)).toEqual([
       { Name: 'drift-old', GroupName: 'stepform-drift' },

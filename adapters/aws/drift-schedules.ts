@@ -14,10 +14,10 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import type { RunContext } from '../../core/contracts/workflow-input.ts';
-import { scheduledRunInput } from '../../core/drift-schedule.ts';
+import { scheduledRunId, scheduledRunInput } from '../../core/drift-schedule.ts';
 import { InvalidInput } from '../../core/errors.ts';
 import { isAwsError } from './aws-errors.ts';
-import type { SchedulerTarget } from './scheduler.ts';
+import { type SchedulerTarget, startExecutionTarget } from './scheduler.ts';
 
 const NAME_LIMIT = 64;
 
@@ -63,11 +63,7 @@ export class EventBridgeDriftSchedules {
       ScheduleExpressionTimezone: 'UTC',
       FlexibleTimeWindow: { Mode: 'OFF' },
       State: 'ENABLED',
-      Target: {
-        Arn: this.#target.stateMachineArn,
-        RoleArn: this.#target.roleArn,
-        Input: scheduledRunInput(run),
-      },
+      Target: startExecutionTarget(this.#target, scheduledRunId(run), scheduledRunInput(run)),
     };
   }
 

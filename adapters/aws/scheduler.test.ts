@@ -12,7 +12,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { InvalidInput } from '../../core/errors.ts';
 import type { DestroySchedule } from '../../core/ports.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
-import { EventBridgeSchedulePort, atExpression, scheduleName } from './scheduler.ts';
+import {
+  EventBridgeSchedulePort,
+  START_EXECUTION_TARGET,
+  atExpression,
+  scheduleName,
+  scheduledExecution,
+} from './scheduler.ts';
 
 const scheduler = mockClient(SchedulerClient);
 const client = new SchedulerClient({ region: 'us-east-1' });
@@ -55,8 +61,9 @@ function expectedInput(fireAt: string) {
     FlexibleTimeWindow: { Mode: 'OFF' },
     ActionAfterCompletion: 'DELETE',
     State: 'ENABLED',
+    // Scheduler's universal target: StartExecution, the execution named by the run id.
     Target: {
-      Arn: TARGET.stateMachineArn,
+      Arn: START_EXECUTION_TARGET,
       RoleArn: TARGET.roleArn,
       Input: expect.any(String) as unknown,
     },
@@ -74,12 +81,13 @@ describe('EventBridgeSchedulePort.upsert', () => {
     const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
     expect(input).toEqual(expectedInput(SCHEDULE.fireAt));
     expect(input.ScheduleExpression).toBe('at(2026-03-01T14:00:00)');
-    const runInput = JSON.parse(input.Target!.Input!) as Record<string, unknown>;
-    expect(runInput).toEqual({
-      ...INPUT,
-      runId: expect.stringMatching(/^ttl-pr-42-20260301T140000Z-[0-9a-f]{8}$/),
+    const started = scheduledExecution(input.Target);
+    expect(started).toEqual({
+      stateMachineArn: TARGET.stateMachineArn,
+      name: expect.stringMatching(/^ttl-pr-42-20260301T140000Z-[0-9a-f]{8}$/),
+      input: { ...INPUT, runId: expect.any(String) },
     });
-    expect(RUN_INPUT.safeParse(runInput).success).toBe(true);
+    expect(RUN_INPUT.parse(started.input).runId).toBe(started.name);
   });
 
   it("marks a protected environment's destroy protected, and reads it back as pending", async () => {
@@ -87,7 +95,7 @@ describe('EventBridgeSchedulePort.upsert', () => {
     const guarded: DestroySchedule = { ...SCHEDULE, protectedEnvironment: true };
     await schedules.upsert(guarded);
     const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
-    expect(JSON.parse(input.Target!.Input!)).toMatchObject({
+    expect(scheduledExecution(input.Target).input).toMatchObject({
       autoApprove: true,
       protectedEnvironment: true,
     });
@@ -95,7 +103,7 @@ describe('EventBridgeSchedulePort.upsert', () => {
       State: 'ENABLED',
       ScheduleExpression: input.ScheduleExpression,
       Description: input.Description,
-      Target: { Arn: TARGET.stateMachineArn, RoleArn: TARGET.roleArn, Input: input.Target!.Input! },
+      Target: input.Target,
     });
     expect(await schedules.pending('pr-42', 'app')).toEqual(guarded);
   });

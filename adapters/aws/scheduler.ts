@@ -1,6 +1,7 @@
 // The EventBridge Scheduler adapter of the schedule port: one one-time `at()` schedule per
 // environment and project, in the deployment's schedule group, that starts the destroy state
-// machine when the TTL runs out and then deletes itself (ActionAfterCompletion: DELETE).
+// machine when the TTL runs out (as an execution named by the run id, see
+// startExecutionTarget) and then deletes itself (ActionAfterCompletion: DELETE).
 // Changing the TTL updates the same schedule; the run it starts is core's (core/ttl.ts).
 import {
   CreateScheduleCommand,
@@ -8,8 +9,10 @@ import {
   DeleteScheduleCommand,
   GetScheduleCommand,
   type SchedulerClient,
+  type Target,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
+import { z } from 'zod';
 import { InvalidInput } from '../../core/errors.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
@@ -24,6 +27,57 @@ export interface SchedulerTarget {
   readonly stateMachineArn: string;
   /** The role Scheduler assumes to call states:StartExecution on it. */
   readonly roleArn: string;
+}
+
+/**
+ * Scheduler's universal target for Step Functions' StartExecution. Unlike the state machine
+ * as a templated target, it names the execution: the run id, so that `logs RUN_ID` and
+ * every lookup by run id find a scheduled run, and a retried invocation starts no second run
+ * (StartExecution with the same name and input is idempotent).
+ */
+export const START_EXECUTION_TARGET = 'arn:aws:scheduler:::aws-sdk:sfn:startExecution';
+
+/** A target that starts the state machine as execution `runId` (Scheduler fills its keywords). */
+export function startExecutionTarget(
+  target: Pick<SchedulerTarget, 'stateMachineArn' | 'roleArn'>,
+  runId: string,
+  input: string,
+): Target {
+  return {
+    Arn: START_EXECUTION_TARGET,
+    RoleArn: target.roleArn,
+    Input: JSON.stringify({ StateMachineArn: target.stateMachineArn, Name: runId, Input: input }),
+  };
+}
+
+const START_EXECUTION = z.strictObject({
+  StateMachineArn: z.string().min(1),
+  Name: z.string().min(1),
+  Input: z.string(),
+});
+
+/** What a schedule's target will start: the state machine, the execution's name and input. */
+export function scheduledExecution(target: Target | undefined): {
+  stateMachineArn: string;
+  name: string;
+  input: unknown;
+} {
+  if (target?.Arn !== START_EXECUTION_TARGET)
+    throw new InvalidInput('schedule.target', `is not ${START_EXECUTION_TARGET}`);
+  let params: unknown;
+  try {
+    params = JSON.parse(target.Input ?? 'null');
+  } catch {
+    throw new InvalidInput('schedule.target.input', 'is not JSON');
+  }
+  const started = parseInput(START_EXECUTION, params, 'schedule.target.input');
+  let input: unknown;
+  try {
+    input = JSON.parse(started.Input);
+  } catch {
+    throw new InvalidInput('schedule.target.input.Input', 'is not JSON');
+  }
+  return { stateMachineArn: started.StateMachineArn, name: started.Name, input };
 }
 
 const NAME_LIMIT = 64;
@@ -78,11 +132,7 @@ export class EventBridgeSchedulePort implements SchedulePort {
       FlexibleTimeWindow: { Mode: 'OFF' },
       ActionAfterCompletion: 'DELETE',
       State: 'ENABLED',
-      Target: {
-        Arn: this.#target.stateMachineArn,
-        RoleArn: this.#target.roleArn,
-        Input: JSON.stringify(input),
-      },
+      Target: startExecutionTarget(this.#target, input.runId, JSON.stringify(input)),
     };
   }
 
@@ -138,7 +188,7 @@ export async function pendingSchedule(
     throw error;
   }
   if (found.State === 'DISABLED') return undefined;
-  const run = parseInput(RUN_INPUT, JSON.parse(found.Target?.Input ?? 'null'), 'schedule.input');
+  const run = parseInput(RUN_INPUT, scheduledExecution(found.Target).input, 'schedule.input');
   const at = /^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$/.exec(found.ScheduleExpression ?? '')?.[1];
   if (at === undefined) throw new InvalidInput('schedule.expression', 'is not an at() expression');
   return {

@@ -13,8 +13,12 @@ import {
   adaptForLocalEngine,
   loadLocalDefinition,
   localFunctionName,
+  localStateMachine,
   localSubstitution,
 } from './asl.ts';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
@@ -260,5 +264,36 @@ describe('the real workflows, loaded for the local engine', () => {
     expect(definition.States.RequestApproval?.Parameters?.Payload).toMatchObject({
       'approvalTaskTimeoutSeconds.$': '$.approvalTaskTimeoutSeconds',
     });
+  });
+});
+
+describe('localStateMachine: each definition validated once', () => {
+  const PASS: AslDefinition = {
+    StartAt: 'Done',
+    States: { Done: { Type: 'Pass', End: true } },
+  } as unknown as AslDefinition;
+
+  it('validates a definition on its first run, marks it in the cache, and trusts the mark after', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'stepform-asl-'));
+    try {
+      const env = { STEPFORM_CACHE_DIR: cache };
+      await localStateMachine(PASS, env);
+      const marks = await readdir(join(cache, 'asl-validated'));
+      expect(marks).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+      // Another definition is validated for itself: a bad one is refused, and never marked.
+      const broken = { ...PASS, StartAt: 'Missing' } as AslDefinition;
+      await expect(localStateMachine(broken, env)).rejects.toThrow();
+      expect(await readdir(join(cache, 'asl-validated'))).toEqual(marks);
+      // The marked one still runs.
+      const machine = await localStateMachine(PASS, env);
+      expect(await machine.run({ ok: true }).result).toEqual({ ok: true });
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('runs without a cache it cannot write', async () => {
+    const machine = await localStateMachine(PASS, { STEPFORM_CACHE_DIR: '/proc/no-such-cache' });
+    expect(await machine.run({ n: 1 }).result).toEqual({ n: 1 });
   });
 });

@@ -1,6 +1,13 @@
 // The workflows' ASL files, as CDK deploys them, made runnable locally: the same file with
 // its ${Placeholders} substituted by local ARNs, and each Task state mapped to a handler. Which
 // files there are, and what a placeholder stands for, is state-machines/workflows.ts's.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { cacheRoot } from '../../toolchain/paths.ts';
+import stepformPackage from '../../package.json' with { type: 'json' };
 import {
   type AslDefinition,
   type Workflow,
@@ -10,6 +17,12 @@ import {
   readAslText,
   substitute,
 } from '../../state-machines/workflows.ts';
+
+/**
+ * The local library's version, as package.json pins it (exactly): a validation holds for the
+ * version that made it. Read from the manifest, which bundles carry too.
+ */
+const LIBRARY_VERSION = stepformPackage.dependencies['aws-local-stepfunctions'];
 
 const LOCAL_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:stepform-local-';
 
@@ -26,6 +39,42 @@ export function localSubstitution(name: string): string {
     case undefined:
       throw new Error(`no local value for placeholder \${${name}}`);
   }
+}
+
+/**
+ * The definitions validated so far (their SHA-256 and the library's version), in this process:
+ * each is validated (JSONPaths too) by its first run only.
+ */
+const validated = new Set<string>();
+
+/**
+ * The local library's state machine of a definition. Validating plan-apply takes 110–180 ms,
+ * on every run until now; a definition is the same until Stepform or the library changes, so
+ * the first run of it validates, and leaves a mark in the cache (`asl-validated/<key>`, keyed by
+ * the definition's SHA-256 and the library's version) that every later run, in any process,
+ * trusts. A cache that cannot be written costs the next run its validation, nothing more. The
+ * files themselves are checked by the tests, on both interpreters.
+ */
+export async function localStateMachine(
+  definition: AslDefinition,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<StateMachine> {
+  const key = createHash('sha256')
+    .update(`aws-local-stepfunctions@${LIBRARY_VERSION}\n${JSON.stringify(definition)}`)
+    .digest('hex');
+  const mark = join(cacheRoot(env), 'asl-validated', key);
+  if (validated.has(key) || existsSync(mark)) {
+    validated.add(key);
+    return new StateMachine(definition as never, { validationOptions: { noValidate: true } });
+  }
+  const machine = new StateMachine(definition as never, {
+    validationOptions: { checkPaths: true },
+  });
+  validated.add(key);
+  await mkdir(dirname(mark), { recursive: true })
+    .then(async () => writeFile(mark, ''))
+    .catch(() => undefined);
+  return machine;
 }
 
 export async function loadLocalDefinition(workflow: Workflow): Promise<AslDefinition> {

@@ -4,11 +4,10 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { describeError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, allStates } from '../../state-machines/workflows.ts';
-import { loadLocalDefinition, localFunctionName } from './asl.ts';
+import { loadLocalDefinition, localFunctionName, localStateMachine } from './asl.ts';
 import { noteRunEnded } from './audit-notes.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';
 import { releaseRunLeftovers } from '../../core/steps.ts';
@@ -228,9 +227,7 @@ export async function runWorkflow(run: RunContext, options: EngineOptions): Prom
     workRoot: options.workRoot ?? join(tmpdir(), 'stepform-work', run.runId),
   };
   const overrides = taskOverrides(definition, localFunctions(ctx), localBatch(ctx), options.faults);
-  const machine = new StateMachine(definition as never, {
-    validationOptions: { checkPaths: true },
-  });
+  const machine = await localStateMachine(definition, options.executorEnv);
   const execution = machine.run(run, {
     overrides: {
       taskResourceLocalHandlers: overrides as never,

@@ -5,7 +5,7 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SchedulerClient, type Target } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DescribeExecutionCommand,
@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { stateKey } from '../../executor-image/src/terraform.ts';
+import { scheduledExecution } from '../../adapters/aws/scheduler.ts';
 import type { EmulatedAws } from './harness.ts';
 
 export const sleep = async (ms: number) =>
@@ -149,6 +150,30 @@ export class Scenario {
       }),
     );
     return started.executionArn!;
+  }
+
+  /**
+   * What Scheduler does when a schedule fires (moto stores schedules but never fires them):
+   * puts the invocation id in for its keyword anywhere in the target's payload, then, for the
+   * universal StartExecution target, starts that state machine with that name and input.
+   */
+  async fire(
+    target: Target | undefined,
+    invocationId = 'd32c5kddcf5bb8c3',
+  ): Promise<{ arn: string; name: string; input: Record<string, unknown> }> {
+    if (!target) throw new Error('the schedule has no target');
+    const payload = (target.Input ?? '').replaceAll('<aws.scheduler.execution-id>', invocationId);
+    const started = scheduledExecution({ ...target, Input: payload });
+    const input = started.input as Record<string, unknown>;
+    this.runIds.push(input.runId as string);
+    const { executionArn } = await this.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: started.stateMachineArn,
+        name: started.name,
+        input: JSON.stringify(input),
+      }),
+    );
+    return { arn: executionArn!, name: started.name, input };
   }
 
   /** Every status event of the queue so far (received and deleted), in the queue's order. */

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../../core/contracts/job-input.ts';
 import { WORKFLOWS } from '../../core/contracts/workflow-input.ts';
 import { SCHEDULER_EXECUTION_ID } from '../../core/drift-schedule.ts';
+import { START_EXECUTION_TARGET, scheduledExecution } from '../../adapters/aws/scheduler.ts';
 import { fireSecond } from '../../core/ttl.ts';
 import { keys } from '../../adapters/aws/dynamodb/table.ts';
 import { executionArnOf } from '../../adapters/aws/sfn.ts';
@@ -622,32 +623,38 @@ describe('stepform --stack', () => {
       ScheduleExpression: 'rate(6 hours)',
       ScheduleExpressionTimezone: 'UTC',
       State: 'ENABLED',
-      Target: {
-        Arn: emulated().stateMachineArn('drift'),
-        RoleArn: outputs.DriftSchedulerRoleArn,
-      },
+      Target: { Arn: START_EXECUTION_TARGET, RoleArn: outputs.DriftSchedulerRoleArn },
     });
-    const input = schedule.Target?.Input ?? '';
-    expect(JSON.parse(input)).toMatchObject({
-      runId: 'drift-dev-<aws.scheduler.execution-id>',
-      workflow: 'drift',
-      repository: GITHUB_URL,
-      commit: configured,
-      environment: 'dev',
-      projects: [{ name: 'hello', dir: PROJECT, layer: 0 }],
+    expect(scheduledExecution(schedule.Target)).toEqual({
+      stateMachineArn: emulated().stateMachineArn('drift'),
+      name: `drift-dev-${SCHEDULER_EXECUTION_ID}`,
+      input: expect.objectContaining({
+        runId: `drift-dev-${SCHEDULER_EXECUTION_ID}`,
+        workflow: 'drift',
+        repository: GITHUB_URL,
+        commit: configured,
+        environment: 'dev',
+        projects: [{ name: 'hello', dir: PROJECT, layer: 0, varFiles: [] }],
+      }),
     });
 
     // A fire, as Scheduler makes it (moto does not fire schedules): its invocation id in the
-    // run id, the input started on the drift workflow.
-    const firedInput = input.replace(SCHEDULER_EXECUTION_ID, 'd32c5kddcf5bb8c3');
-    const fired = JSON.parse(firedInput) as { runId: string };
-    const execution = await observer().waitFor(await observer().startWith('drift', fired));
+    // run id, an execution of the drift workflow named by it.
+    const fired = await observer().fire(schedule.Target, 'd32c5kddcf5bb8c3');
+    const execution = await observer().waitFor(fired.arn);
     expect({ status: execution.status, failure: observer().failureOf(execution) }).toEqual({
       status: 'SUCCEEDED',
       failure: '[]',
     });
-    expect(fired.runId).toBe('drift-dev-d32c5kddcf5bb8c3');
+    expect(fired).toMatchObject({
+      name: 'drift-dev-d32c5kddcf5bb8c3',
+      input: { runId: 'drift-dev-d32c5kddcf5bb8c3' },
+    });
     expect(execution.entered).toContain('OutcomeNoDrift');
+    // Named by its run id, the scheduled run is found by it, as every other run is.
+    const logs = await cli(['logs', fired.name]);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout).toContain('run drift-dev-d32c5kddcf5bb8c3: drift');
 
     await repo.commitFiles(
       { 'stepform.yaml': driftConfig('cron(0 6 * * ? *)', '[dev]') },

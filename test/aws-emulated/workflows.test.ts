@@ -53,8 +53,13 @@ import { DRIFT_LABEL, driftIssueTitle } from '../../core/drift.ts';
 import { APPROVE_ACTION_ID, OVERRIDE_LINKS_ACTION_ID } from '../../core/slack-message.ts';
 import { scheduledDestroyRun } from '../../core/ttl.ts';
 import { epochSeconds, keys } from '../../adapters/aws/dynamodb/table.ts';
-import { atExpression, scheduleName } from '../../adapters/aws/scheduler.ts';
-import { StepFunctionsTaskCallbackPort } from '../../adapters/aws/sfn.ts';
+import {
+  START_EXECUTION_TARGET,
+  atExpression,
+  scheduleName,
+  scheduledExecution,
+} from '../../adapters/aws/scheduler.ts';
+import { StepFunctionsTaskCallbackPort, executionArnOf } from '../../adapters/aws/sfn.ts';
 import { slackSignature } from '../../adapters/slack/interactivity.ts';
 import {
   HELLO_EXAMPLE,
@@ -359,13 +364,13 @@ describe('an ephemeral environment of several projects on emulated AWS (issue 14
     const schedule = await scenario.scheduler.send(
       new GetScheduleCommand({ GroupName: group, Name: name }),
     );
-    const input = JSON.parse(schedule.Target!.Input!) as Record<string, unknown>;
+    const input = scheduledExecution(schedule.Target).input as Record<string, unknown>;
     expect(input).toMatchObject({ workflow: 'destroy', projectDir: 'eph/infra', projects });
 
-    // Named (moto names every unnamed execution "None": only one may exist per machine).
-    const destroy = await scenario.waitFor(
-      await scenario.startWith('destroy', input, { name: input.runId as string }),
-    );
+    // Fired as Scheduler would: an execution of the destroy workflow named by its run id.
+    const fired = await scenario.fire(schedule.Target);
+    expect(fired.arn).toBe(executionArnOf(aws.stateMachineArn('destroy'), input.runId as string));
+    const destroy = await scenario.waitFor(fired.arn);
     expectEnded(destroy, 'SUCCEEDED');
     // app (layer 1) first, then network and dns; then the run's own schedule is deleted.
     expect(destroy.entered.filter((state) => state === 'DestroyLayer')).toHaveLength(2);
@@ -858,11 +863,14 @@ describe('ephemeral environment on emulated AWS', () => {
       ActionAfterCompletion: 'DELETE',
       State: 'ENABLED',
       Target: {
-        Arn: aws.stateMachineArn('destroy'),
+        Arn: START_EXECUTION_TARGET,
         RoleArn: expect.stringContaining('SchedulerRole'),
       },
     });
-    expect(JSON.parse(schedule.Target!.Input!)).toEqual(
+    expect(scheduledExecution(schedule.Target)).toMatchObject({
+      stateMachineArn: aws.stateMachineArn('destroy'),
+    });
+    expect(scheduledExecution(schedule.Target).input).toEqual(
       scheduledDestroyRun({
         environment,
         projectDir: PROJECT,
@@ -897,7 +905,7 @@ describe('ephemeral environment on emulated AWS', () => {
       new GetScheduleCommand({ GroupName: group, Name: name }),
     );
     expect(rescheduled.ScheduleExpression).toBe(atExpression(movedAt));
-    const input = JSON.parse(rescheduled.Target!.Input!) as Record<string, unknown>;
+    const input = scheduledExecution(rescheduled.Target).input as Record<string, unknown>;
     expect(input).toEqual(
       scheduledDestroyRun({
         environment,
@@ -935,10 +943,11 @@ describe('ephemeral environment on emulated AWS', () => {
     expect(ran?.name).toBe('state list');
     expect(ran?.output.trim().split('\n').sort()).toEqual(HELLO_RESOURCES);
 
-    // The TTL runs out: Scheduler starts the target with exactly its input (and no name).
+    // The TTL runs out: Scheduler starts the target, an execution named by its run id.
     const destroyRunId = input.runId as string;
-    const destroyArn = await scenario.startWith('destroy', input);
-    const destroy = await scenario.waitFor(destroyArn);
+    const fired = await scenario.fire(rescheduled.Target);
+    expect(fired.name).toBe(destroyRunId);
+    const destroy = await scenario.waitFor(fired.arn);
     expectEnded(destroy, 'SUCCEEDED');
     expect(destroy.entered).toEqual([
       'PrepareRun',

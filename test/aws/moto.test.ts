@@ -23,7 +23,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { S3ArtifactPort } from '../../adapters/aws/s3.ts';
-import { EventBridgeSchedulePort, scheduleName } from '../../adapters/aws/scheduler.ts';
+import {
+  EventBridgeSchedulePort,
+  START_EXECUTION_TARGET,
+  scheduleName,
+  scheduledExecution,
+} from '../../adapters/aws/scheduler.ts';
 import { SecretsManagerSecretPort } from '../../adapters/aws/secrets.ts';
 import { SqsStatusPort } from '../../adapters/aws/sqs.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
@@ -207,15 +212,17 @@ describe('Scheduler adapter on moto', () => {
       ScheduleExpressionTimezone: 'UTC',
       FlexibleTimeWindow: { Mode: 'OFF' },
       ActionAfterCompletion: 'DELETE',
-      Target: { Arn: target.stateMachineArn, RoleArn: target.roleArn },
+      Target: { Arn: START_EXECUTION_TARGET, RoleArn: target.roleArn },
     });
-    const input = RUN_INPUT.parse(JSON.parse(created.Target!.Input!));
+    const started = scheduledExecution(created.Target);
+    const input = RUN_INPUT.parse(started.input);
     expect(input).toMatchObject({ workflow: 'destroy', environment: 'pr-9', commit: COMMIT });
+    expect(started).toMatchObject({ stateMachineArn: target.stateMachineArn, name: input.runId });
 
     await schedules.upsert({ ...schedule, fireAt: '2030-01-01T08:30:00.000Z' }); // conflict → update
     const updated = await get();
     expect(updated.ScheduleExpression).toBe('at(2030-01-01T08:30:00)');
-    expect(RUN_INPUT.parse(JSON.parse(updated.Target!.Input!)).runId).not.toBe(input.runId);
+    expect(RUN_INPUT.parse(scheduledExecution(updated.Target).input).runId).not.toBe(input.runId);
 
     await schedules.remove('pr-9', 'infra/app');
     await expect(get()).rejects.toMatchObject({ name: 'ResourceNotFoundException' });

@@ -9,7 +9,7 @@ import {
   ListSchedulesCommand,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { EventBridgeSchedulePort } from '../../adapters/aws/scheduler.ts';
+import { EventBridgeSchedulePort, scheduledExecution } from '../../adapters/aws/scheduler.ts';
 import type { DestroySchedule, SchedulePort } from '../../core/ports.ts';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { destroySchedule } from '../support/store-fixtures.ts';
@@ -33,7 +33,7 @@ function byKey(a: Pending, b: Pending): number {
 /** The destroy a Scheduler schedule will start, read back from its target and expression. */
 async function readSchedule(client: SchedulerClient, group: string, name: string) {
   const schedule = await client.send(new GetScheduleCommand({ Name: name, GroupName: group }));
-  const run = RUN_INPUT.parse(JSON.parse(schedule.Target?.Input ?? 'null'));
+  const run = RUN_INPUT.parse(scheduledExecution(schedule.Target).input);
   const at = /^at\((.+)\)$/.exec(schedule.ScheduleExpression ?? '')?.[1];
   if (at === undefined) throw new Error(`schedule ${name} has no at() expression`);
   return {
