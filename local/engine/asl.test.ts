@@ -271,7 +271,7 @@ describe('localStateMachine: each definition validated once', () => {
   const PASS: AslDefinition = {
     StartAt: 'Done',
     States: { Done: { Type: 'Pass', End: true } },
-  } as unknown as AslDefinition;
+  };
 
   it('validates a definition on its first run, marks it in the cache, and trusts the mark after', async () => {
     const cache = await mkdtemp(join(tmpdir(), 'stepform-asl-'));
