@@ -3,12 +3,13 @@
 //
 //   BENCH_QUICK=1           fewer repetitions: a smoke run of every benchmark
 //   BENCH_ONLY=init,memory  only these benchmarks (ids: overhead, concurrency, init, pr-comment,
-//                           memory, cost, projects)
+//                           memory, cost, projects, cli-start)
 //   BENCH_KEEP=1            keep the temporary repositories and Stepform homes
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import { cliStart } from './cli-start.ts';
 import { concurrency } from './concurrency.ts';
 import { cost } from './cost.ts';
 import { init } from './init.ts';
@@ -37,6 +38,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   memory,
   cost,
   projects,
+  cliStart,
 ];
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 

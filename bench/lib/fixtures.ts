@@ -71,14 +71,17 @@ export interface Timed {
   readonly endedAt: number;
 }
 
-/** Runs `node bin/stepform.js ARGS` and times it from spawn to exit. */
+/** Runs `node bin/stepform.js ARGS` (or another `bin`) and times it from spawn to exit. */
 export async function runStepform(
   args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
+  options: { cwd: string; env: NodeJS.ProcessEnv; bin?: string },
 ): Promise<Timed> {
   const startedAt = Date.now();
   const started = performance.now();
-  const result = await run(process.execPath, [STEPFORM_BIN, ...args], options);
+  const result = await run(process.execPath, [options.bin ?? STEPFORM_BIN, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+  });
   return {
     exitCode: result.exitCode,
     stdout: result.stdout,
