@@ -10,6 +10,7 @@ import {
   monthlyCost,
   priceUsage,
   stateKinds,
+  stateOfLabel,
   usageFromEvents,
 } from './lib/cost-model.ts';
 import { maxConcurrent, overlappingPairs } from './lib/intervals.ts';
@@ -108,6 +109,18 @@ describe('cost model', () => {
       executorSeconds: [4.5],
       schedulerInvocations: 0,
     });
+  });
+
+  it('counts a Map iteration’s states, which the engine labels with their project', () => {
+    const events = [
+      { type: 'entered', state: 'RunPlanJob [network]', durationMs: null },
+      { type: 'exited', state: 'RunPlanJob [network]', durationMs: 2000 },
+      { type: 'entered', state: 'RunPlanJob [app]', durationMs: null },
+      { type: 'exited', state: 'RunPlanJob [app]', durationMs: 3000 },
+    ];
+    expect(usageFromEvents(events, kinds).executorSeconds).toEqual([2, 3]);
+    expect(stateOfLabel('RunPlanJob [network]')).toBe('RunPlanJob');
+    expect(stateOfLabel('PrepareRun')).toBe('PrepareRun');
   });
 
   it('bills Fargate at least a minute, startup included', () => {

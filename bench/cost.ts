@@ -26,6 +26,13 @@ import { dollars } from './lib/stats.ts';
 import { workflowKinds } from './lib/runs.ts';
 
 const PROJECT = 'hello';
+/** A repository's several projects, one layer: what a multi-project run is priced on. */
+const MANY = Array.from({ length: 4 }, (_, i) => ({
+  name: `p${i + 1}`,
+  dir: `many/p${i + 1}`,
+  layer: 0,
+  varFiles: [],
+}));
 const VOLUME = { plansPerDay: 100, appliesPerDay: 20 };
 /** The smallest Fargate size, which is what the comparison gives Atlantis (favouring it). */
 const ATLANTIS_SMALLEST = { vcpu: 0.25, memoryGb: 0.5 };
@@ -51,6 +58,7 @@ export const cost: Benchmark = {
   title: 'AWS cost model per run',
   async run(ctx) {
     const repo = await ctx.scratchRepo();
+    for (const project of MANY) await repo.commitDir(HELLO_EXAMPLE, project.dir, project.name);
     const commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT, 'hello');
     const home = ctx.temp(await benchTemp('cost-home'));
     const engine = new LocalEngine({ home, env: engineEnv() });
@@ -113,6 +121,9 @@ export const cost: Benchmark = {
         context('destroy', 'cost-preview', { autoApprove: true }),
         'destroyed',
       );
+      const several = { projects: MANY, projectDir: 'many' };
+      const planMany = await measure(context('plan', 'cost-many', several), 'planned');
+      const applyMany = await measure(context('plan-apply', 'cost-many', several), 'applied');
 
       const price = (usage: Usage): Cost => priceUsage(usage, RATES_US_EAST_1, ASSUMPTIONS);
       const rows: { label: string; usage: Usage; note: string }[] = [
@@ -136,6 +147,16 @@ export const cost: Benchmark = {
           label: '**ephemeral environment (create + destroy)**',
           usage: addUsage(ephemeral.usage, destroy.usage, ONE_SCHEDULE),
           note: 'both of the above',
+        },
+        {
+          label: `plan of ${MANY.length} projects`,
+          usage: planMany.usage,
+          note: 'plan workflow, one Map iteration (and executor job) per project',
+        },
+        {
+          label: `approved apply of ${MANY.length} projects`,
+          usage: addUsage(applyMany.usage, ONE_LAMBDA),
+          note: 'plan-apply: a plan and an apply job per project, one approval for all',
         },
       ];
       const priced = rows.map((row) => ({ ...row, cost: price(row.usage) }));
@@ -203,7 +224,7 @@ export const cost: Benchmark = {
           ),
         ],
         notes: [
-          `Usage comes from the local engine's event log of one happy-path run of each workflow on terraform/examples/hello: a state transition per StateEntered event, a Lambda invocation per Task state that is not a Batch job, an executor job per Batch state with its local duration. The approved apply waits for a real approval (given through the store 0.1 s after it is asked for); the wait is not billed by Lambda or Step Functions Standard.`,
+          `Usage comes from the local engine's event log of one happy-path run of each workflow on terraform/examples/hello (the multi-project rows: ${MANY.length} copies of it in one repository, one layer): a state transition per StateEntered event, a Lambda invocation per Task state that is not a Batch job, an executor job per Batch state with its local duration. The approved apply waits for a real approval (given through the store 0.1 s after it is asked for); the wait is not billed by Lambda or Step Functions Standard.`,
           `Assumptions: every Lambda on Arm with ${ASSUMPTIONS.lambdaMemoryGb * 1024} MB, each invocation billed at least ${ASSUMPTIONS.lambdaMinBilledMs} ms (locally a Lambda step is a SQLite write of a few ms; on AWS it calls DynamoDB, S3, Slack or GitHub); the executor on Fargate ARM with ${ASSUMPTIONS.executorVcpu} vCPU / ${ASSUMPTIONS.executorMemoryGb} GB, billed for ${ASSUMPTIONS.fargateStartupSeconds} s of image pull and start plus its run time, at least ${ASSUMPTIONS.fargateMinimumSeconds} s (Fargate's one-minute minimum, which decides every job here). AWS Batch adds no charge of its own.`,
           `A month is ${HOURS_PER_MONTH} hours (${DAYS_PER_MONTH.toFixed(2)} days), AWS's convention. Free tiers are left out (Step Functions' 4,000 transitions and Lambda's 1M requests a month would cover much of Stepform's bill). Not priced on either side: DynamoDB, S3, SQS and CloudWatch Logs requests (cents at this volume), Stepform's Secrets Manager secrets ($0.40 per secret-month each), and the load balancer or public endpoint Atlantis needs to receive webhooks.`,
           `At these rates Stepform's plans alone cost as much as the smallest always-on Atlantis task at about ${Math.round(breakEvenPlansPerDay)} plans a day.`,
@@ -214,7 +235,7 @@ export const cost: Benchmark = {
           rateSources: RATE_SOURCES,
           assumptions: ASSUMPTIONS,
           volume: VOLUME,
-          runs: { plan, apply, ephemeral, destroy },
+          runs: { plan, apply, ephemeral, destroy, planMany, applyMany },
           perRun: priced.map(({ label, usage, cost: c }) => ({ label, usage, cost: c })),
           monthly: {
             stepform: month,

@@ -140,6 +140,14 @@ export function stateKinds(
   );
 }
 
+/**
+ * The state an event names: the local engine labels a Map iteration's states with the project
+ * they work on (`RunPlanJob [network]`).
+ */
+export function stateOfLabel(label: string | null): string {
+  return (label ?? '').replace(/ \[[^\]]*\]$/, '');
+}
+
 /** One event of the local engine's log (a row of run_events). */
 export interface EngineEvent {
   readonly type: string;
@@ -172,7 +180,7 @@ export function usageFromEvents(
   const lambdaMs: number[] = [];
   const executorSeconds: number[] = [];
   for (const event of events) {
-    const state = event.state ?? '';
+    const state = stateOfLabel(event.state);
     if (event.type === 'entered') {
       transitions += 1;
       continue;

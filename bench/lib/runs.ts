@@ -3,15 +3,16 @@
 import { join } from 'node:path';
 import type { JobResult } from '../../core/contracts/job-result.ts';
 import type { Workflow } from '../../core/contracts/workflow-input.ts';
-import { type AslDefinition, readAslText } from '../../state-machines/workflows.ts';
+import { type AslDefinition, allStates, readAslText } from '../../state-machines/workflows.ts';
 import type { RunEventRow, RunRow } from '../../local/engine/store/sqlite-runs.ts';
 import { readResult } from '../../local/executor-process.ts';
-import { type StateKind, stateKinds } from './cost-model.ts';
+import { type StateKind, stateKinds, stateOfLabel } from './cost-model.ts';
 
 /** How each state of a workflow is billed / run: Batch job, Lambda, callback or nothing. */
 export async function workflowKinds(workflow: Workflow): Promise<Record<string, StateKind>> {
   const definition = JSON.parse(await readAslText(workflow)) as AslDefinition;
-  return stateKinds(definition.States);
+  // A Map's iteration states too: a run of projects runs its jobs there.
+  return stateKinds(Object.fromEntries(allStates(definition)));
 }
 
 /** The result.json of each executor job of a run (plan/, apply/, ...), in that order. */
@@ -58,7 +59,7 @@ export function attributeRun(
   let other = 0;
   for (const event of events) {
     if (event.type !== 'exited' && event.type !== 'failed') continue;
-    if (kinds[event.state ?? ''] === 'batch') batch += event.durationMs ?? 0;
+    if (kinds[stateOfLabel(event.state)] === 'batch') batch += event.durationMs ?? 0;
     else other += event.durationMs ?? 0;
   }
   const jobSpan = results.reduce(
