@@ -111,20 +111,8 @@ const guardrails = (owners: string[]) => ({
   owners,
 });
 
-/** The hello example with the blocking policy under policy/ (made once, by guardedCommit). */
-let guarded: string | undefined;
-async function guardedCommit(): Promise<string> {
-  guarded ??= await repo.commitFiles(
-    {
-      'policy/guardrails.rego': await readFile(
-        join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
-        'utf8',
-      ),
-    },
-    'a policy that denies creating terraform_data in a protected environment',
-  );
-  return guarded;
-}
+/** The hello example with the blocking policy under policy/ (made in beforeAll, after it). */
+let guarded: string;
 
 let scratch: string;
 let aws: EmulatedAws;
@@ -159,6 +147,15 @@ beforeAll(async () => {
   bundles = { template: synthesize(outdir), outdir };
   repo = await makeRepo();
   commit = await repo.commitDir(HELLO_EXAMPLE, PROJECT);
+  guarded = await repo.commitFiles(
+    {
+      'policy/guardrails.rego': await readFile(
+        join(REPO_ROOT, 'test', 'fixtures', 'policies', 'guardrails.rego'),
+        'utf8',
+      ),
+    },
+    'a policy that denies creating terraform_data in a protected environment',
+  );
   aws = new EmulatedAws(bundles.template, outdir, scratch, {
     editDefinition: shortenLockHeldRetry,
   });
@@ -1080,7 +1077,7 @@ describe('a blocking policy on emulated AWS (issue 16)', () => {
   /** A plan-apply of the guarded commit in a protected environment, where the policy denies. */
   async function startBlocked(runId: string, environment: string, extra = {}) {
     const arn = await scenario.start('plan-apply', runId, environment, {
-      commit: await guardedCommit(),
+      commit: guarded,
       protectedEnvironment: true,
       policies: [guardrails(['alice'])],
       ...extra,
@@ -1246,7 +1243,7 @@ describe('plan-apply with approvers and Slack interactivity on emulated AWS', ()
     const OWNER = { id: 'UOWNER0001', username: 'olivia' };
     const reason = 'the greeting is allowed here';
     const arn = await slack.start('plan-apply', runId, 'sealed', {
-      commit: await guardedCommit(),
+      commit: guarded,
       protectedEnvironment: true,
       policies: [guardrails([OWNER.id])],
     });
