@@ -5,7 +5,7 @@
 // override's, which sends an owner of the blocking policies their own links.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorPage, handleApprovalRequest } from '../core/approval-endpoint.ts';
-import { decideStep } from '../core/steps.ts';
+import { decideStep, ownerLinksStep } from '../core/steps.ts';
 import {
   type SlackOwnerLinksRequest,
   decisionFromSlackAction,
@@ -17,7 +17,6 @@ import {
 import { postEphemeral } from '../adapters/slack/webhook.ts';
 import { StepformError } from '../core/errors.ts';
 import { ownerLinksMessage } from '../core/slack-message.ts';
-import { ownerLinksStep } from '../core/steps.ts';
 import { approvers } from './config.ts';
 import { type AwsRuntime, awsRuntime, instrument } from './runtime.ts';
 
