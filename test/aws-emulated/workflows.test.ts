@@ -27,6 +27,7 @@
 //   honours as TimeoutSecondsPath on the waitForTaskToken task (States.Timeout).
 import {
   APPROVED_APPLY_PHASES,
+  OVERRIDDEN_APPLY_PHASES,
   OVERRIDDEN_PLAN_APPLY_STATES,
   OVERRIDE_FAILED_PLAN_APPLY_STATES,
   POLICY_REFUSED_PLAN_APPLY_STATES,
@@ -1321,16 +1322,7 @@ describe('plan-apply with approvers and Slack interactivity on emulated AWS', ()
     expectEnded(execution, 'SUCCEEDED', slack);
     expect(execution.entered).toEqual(OVERRIDDEN_PLAN_APPLY_STATES);
     const events = (await slack.drainStatusEvents()).filter((e) => e.runId === runId);
-    expect(events.map((e) => e.phase)).toEqual([
-      'started',
-      'awaiting_policy_override',
-      'policy_overridden',
-      'planned',
-      'awaiting_approval',
-      'approved',
-      'applying',
-      'applied',
-    ]);
+    expect(events.map((e) => e.phase)).toEqual(OVERRIDDEN_APPLY_PHASES);
     // Who overrode, where and why, on the override's event.
     expect(events[2]?.actor).toEqual({
       name: OWNER.id,

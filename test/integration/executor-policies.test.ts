@@ -32,18 +32,7 @@ warn contains msg if {
 `;
 
 /** Denies destroying terraform_data in a protected environment. */
-const KEEP = `package main
-
-import rego.v1
-
-deny contains msg if {
-	data.stepform.protected
-	some rc in input.resource_changes
-	rc.type == "terraform_data"
-	"delete" in rc.change.actions
-	msg := sprintf("%s may not be destroyed in %s", [rc.address, data.stepform.environment])
-}
-`;
+const KEEP = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'policies', 'keep.rego'), 'utf8');
 
 const SETS = [
   { name: 'guardrails', path: 'policy', on_failure: 'block', owners: ['alice'] },

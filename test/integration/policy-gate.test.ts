@@ -30,6 +30,7 @@ import {
   stopServers,
 } from '../support/approval-server.ts';
 import { REPO_ROOT } from '../support/repo.ts';
+import { OVERRIDDEN_APPLY_PHASES } from '../support/workflow-paths.ts';
 
 /** stepform.yaml with the blocking set, owned by `owners` (none: nobody may override). */
 const stepformYaml = (owners: string) => `version: 1
@@ -370,16 +371,7 @@ describe('an owner’s override of a blocking policy', () => {
       .store()
       .outbox.list(runId)
       .map((o) => STATUS_EVENT.parse(o.body));
-    expect(events.map((e) => e.phase)).toEqual([
-      'started',
-      'awaiting_policy_override',
-      'policy_overridden',
-      'planned',
-      'awaiting_approval',
-      'approved',
-      'applying',
-      'applied',
-    ]);
+    expect(events.map((e) => e.phase)).toEqual(OVERRIDDEN_APPLY_PHASES);
     const overriddenEvent = events.find((e) => e.phase === 'policy_overridden');
     expect(overriddenEvent?.actor).toEqual({
       name: 'alice',

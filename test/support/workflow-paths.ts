@@ -124,6 +124,18 @@ export const POLICY_REFUSED_PLAN_APPLY_STATES = [...POLICY_BLOCKED, ...outcomeTa
 /** A plan-apply whose override could not be requested (the function failed past its retries). */
 export const OVERRIDE_FAILED_PLAN_APPLY_STATES = [...POLICY_BLOCKED, ...outcomeTail('Failed')];
 
+/** The status event phases of a plan-apply whose blocking policy an owner overrode. */
+export const OVERRIDDEN_APPLY_PHASES = [
+  'started',
+  'awaiting_policy_override',
+  'policy_overridden',
+  'planned',
+  'awaiting_approval',
+  'approved',
+  'applying',
+  'applied',
+];
+
 /** The status event phases of a plan-apply approved by someone and applied. */
 export const APPROVED_APPLY_PHASES = [
   'started',
