@@ -5,7 +5,15 @@ import tseslint from 'typescript-eslint';
 import stepform from './eslint/boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'infra/cdk.out/**', 'github-action/dist/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'coverage/**',
+      'infra/cdk.out/**',
+      'github-action/dist/**',
+      'dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -10,7 +10,8 @@ export default {
   testMatch: ['<rootDir>/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/'],
   // cdk.out holds staged copies of the sources (and a package.json) for the image asset.
-  modulePathIgnorePatterns: ['<rootDir>/infra/cdk.out/'],
+  // dist/ is the built package (npm run build:package), with a package.json of its own.
+  modulePathIgnorePatterns: ['<rootDir>/infra/cdk.out/', '<rootDir>/dist/'],
   testTimeout: 180_000,
   // Under --experimental-vm-modules a worker keeps every test file's module graph (the CDK
   // app, the AWS SDK) alive; after ~100 files a worker ran out of heap. A worker above this

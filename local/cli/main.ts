@@ -3,21 +3,12 @@
 // error (nothing recorded), 3 drift found (`drift` only).
 import { parseArgs } from 'node:util';
 import { InvalidInput, StepformError, describeError } from '../../core/errors.ts';
-import { approveVerb } from './approve.ts';
 import { errorText } from './error-text.ts';
-import { doctor, renderChecks } from './doctor.ts';
-import { logsVerb, runsVerb } from './history.ts';
 import { type Io, processIo } from './io.ts';
-import { runVerb } from './run-verbs.ts';
-import { cancelVerb, envsVerb, locksVerb, unlockVerb } from './operate.ts';
-import { commandVerb } from './command.ts';
-import { driftVerb } from './drift.ts';
-import { projectsVerb } from './projects.ts';
-import { serveVerb } from './serve.ts';
-import { showVerb } from './show.ts';
-import { ttlVerb } from './ttl.ts';
-import { LOCAL_ONLY_VERBS, stackVerb } from './stack/dispatch.ts';
-import { stackFile } from './stack/stack.ts';
+import { LOCAL_ONLY_VERBS, stackFile } from './stack/stack-file.ts';
+
+// Each verb's module is imported when the verb runs: `--help`, `runs` or `show` then never
+// load the workflow engine or the AWS SDK (the package's bundle splits along these imports).
 
 export const USAGE = `usage: stepform <verb> [options] [--json]
 
@@ -50,6 +41,7 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   projects   [--env ENV] [--base REF]       stepform.yaml's projects, layers, what a change affects
   serve      [--port 8787]                  run console, approval links, TTL and drift schedules
   doctor                                    is this machine ready?
+  --version                                 the version and the commit it was built from
 
 SELECTION: --dir DIR, --project NAME (repeatable), --all, or by default the projects of
 stepform.yaml that the changes since --base REF (default: the merge base with the default
@@ -86,6 +78,7 @@ const OPTIONS = {
   schedule: { type: 'boolean' },
   stack: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 const PARSE = { options: OPTIONS, allowPositionals: true, strict: true, tokens: true } as const;
@@ -178,6 +171,16 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.out(USAGE);
     return 0;
   }
+  if (values.version === true) {
+    const { stepformVersion } = await import('./version.ts');
+    const version = await stepformVersion();
+    io.out(
+      values.json === true
+        ? `${JSON.stringify(version)}\n`
+        : `stepform ${version.version} (commit ${version.commit})\n`,
+    );
+    return 0;
+  }
   if (verb === undefined) return usageError(argv, io, 'no verb given');
   const allowed = VERB_OPTIONS[verb];
   if (!allowed) return usageError(argv, io, `unknown verb "${verb}"`);
@@ -194,6 +197,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     (values.stack !== undefined || !LOCAL_ONLY_VERBS.has(verb)) && stackFile(values, io.env);
   try {
     if (onStack) {
+      const { stackVerb } = await import('./stack/dispatch.ts');
       const running = stackVerb(verb, positionals, parsed.tokens, values, io);
       if (!running)
         return usageError(argv, io, `${verb} does not act on a deployed stack (--stack)`);
@@ -201,41 +205,42 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     }
     switch (verb) {
       case 'plan':
-        return await runVerb('plan', values, io);
+        return await (await import('./run-verbs.ts')).runVerb('plan', values, io);
       case 'apply':
-        return await runVerb('plan-apply', values, io);
+        return await (await import('./run-verbs.ts')).runVerb('plan-apply', values, io);
       case 'ephemeral':
-        return await runVerb('ephemeral', values, io);
+        return await (await import('./run-verbs.ts')).runVerb('ephemeral', values, io);
       case 'destroy':
-        return await runVerb('destroy', values, io);
+        return await (await import('./run-verbs.ts')).runVerb('destroy', values, io);
       case 'ttl':
-        return await ttlVerb(positionals, values, io);
+        return await (await import('./ttl.ts')).ttlVerb(positionals, values, io);
       case 'command':
-        return await commandVerb(parsed.tokens, values, io);
+        return await (await import('./command.ts')).commandVerb(parsed.tokens, values, io);
       case 'drift':
-        return await driftVerb(values, io);
+        return await (await import('./drift.ts')).driftVerb(values, io);
       case 'approve':
       case 'reject':
-        return await approveVerb(verb, positionals, values, io);
+        return await (await import('./approve.ts')).approveVerb(verb, positionals, values, io);
       case 'cancel':
-        return await cancelVerb(positionals, values, io);
+        return await (await import('./operate.ts')).cancelVerb(positionals, values, io);
       case 'envs':
-        return await envsVerb(values, io);
+        return await (await import('./operate.ts')).envsVerb(values, io);
       case 'locks':
-        return await locksVerb(values, io);
+        return await (await import('./operate.ts')).locksVerb(values, io);
       case 'unlock':
-        return await unlockVerb(positionals, values, io);
+        return await (await import('./operate.ts')).unlockVerb(positionals, values, io);
       case 'runs':
-        return await runsVerb(values, io);
+        return await (await import('./history.ts')).runsVerb(values, io);
       case 'logs':
-        return await logsVerb(positionals, values, io);
+        return await (await import('./history.ts')).logsVerb(positionals, values, io);
       case 'show':
-        return await showVerb(positionals, values, io);
+        return await (await import('./show.ts')).showVerb(positionals, values, io);
       case 'projects':
-        return await projectsVerb(values, io);
+        return await (await import('./projects.ts')).projectsVerb(values, io);
       case 'serve':
-        return await serveVerb(values, io);
+        return await (await import('./serve.ts')).serveVerb(values, io);
       default: {
+        const { doctor, renderChecks } = await import('./doctor.ts');
         const checks = await doctor(io.env);
         const ready = checks.every((c) => c.ok);
         io.out(json ? `${JSON.stringify({ ready, checks }, null, 2)}\n` : renderChecks(checks));

@@ -9,10 +9,10 @@ import type { RunContext } from '../../core/contracts/workflow-input.ts';
 import { type AslDefinition, allStates } from '../../state-machines/workflows.ts';
 import { loadLocalDefinition, localFunctionName, localStateMachine } from './asl.ts';
 import { noteRunEnded } from './audit-notes.ts';
+import { notifyEnded } from './notifier.ts';
 import { type HandlerContext, type TaskHandler, localBatch, localFunctions } from './handlers.ts';
 import { releaseRunLeftovers } from '../../core/steps.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../../core/liveness.ts';
-import type { Phase } from '../../core/contracts/status-event.ts';
 import { thisProcess } from './processes.ts';
 import type { RunRow } from './store/sqlite-runs.ts';
 
@@ -151,31 +151,6 @@ async function releaseLeftovers(
 function cancelReason(options: EngineOptions): string {
   const reason: unknown = options.cancel?.reason;
   return typeof reason === 'string' ? reason : 'the run was cancelled';
-}
-
-/**
- * Tells everyone how a run ended that its state machine could not tell about (cancelled,
- * interrupted): status event, chat, PR comment. Best effort, like every Notify.
- */
-export async function notifyEnded(
-  run: RunContext,
-  phase: Extract<Phase, 'cancelled' | 'failed'>,
-  error: { name: string; message: string } | undefined,
-  options: Pick<EngineOptions, 'notifier' | 'now' | 'onProgress'>,
-): Promise<void> {
-  await options.notifier
-    .notify(
-      { run, phase, ...(error ? { error: { Error: error.name, Cause: error.message } } : {}) },
-      options.now(),
-    )
-    .catch((failure: unknown) => {
-      options.onProgress?.({
-        runId: run.runId,
-        type: 'failed',
-        state: 'Notify',
-        error: describeError(failure).message,
-      });
-    });
 }
 
 /**

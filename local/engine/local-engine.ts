@@ -9,7 +9,7 @@ import {
   type Workflow,
 } from '../../core/contracts/workflow-input.ts';
 import { parseInput } from '../../core/validation.ts';
-import { type EngineOptions, type RunOutcome, runWorkflow } from './engine.ts';
+import type { EngineOptions, RunOutcome } from './engine.ts';
 import { type StepformHome, approvalSigningKey, stepformHome } from './home.ts';
 import { LocalNotifier } from './notifier.ts';
 import { type ReapedRun, type ReaperContext, reapInterruptedRuns } from './reaper.ts';
@@ -97,6 +97,8 @@ export class LocalEngine {
     extra: Partial<Omit<EngineOptions, 'stores' | 'settings' | 'notifier' | 'signingKey'>> = {},
   ): Promise<RunOutcome> {
     await this.reap(extra.stopTimings ? { stopTimings: extra.stopTimings } : {});
+    // Loaded only to run: the verbs that read the store never load the interpreter.
+    const { runWorkflow } = await import('./engine.ts');
     return runWorkflow(run, {
       stores: this.stores,
       settings: {

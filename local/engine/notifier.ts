@@ -12,6 +12,10 @@ import { SlackWebhookChatPort } from '../../adapters/slack/webhook.ts';
 import type { StepformHome } from './home.ts';
 import { readPlanDiff, readResult } from '../executor-process.ts';
 import type { LocalStores } from './store/local-stores.ts';
+import type { EngineOptions } from './engine.ts';
+import type { RunContext } from '../../core/contracts/workflow-input.ts';
+import type { Phase } from '../../core/contracts/status-event.ts';
+import { describeError } from '../../core/errors.ts';
 
 /** Where the local engine keeps the drift issues it would have opened on GitHub. */
 export function driftIssuesDir(home: StepformHome): string {
@@ -103,4 +107,29 @@ export class LocalNotifier {
   async notify(input: unknown, now: Date): Promise<NotifyReport> {
     return notifyStep(input, this.ports(), now);
   }
+}
+
+/**
+ * Tells everyone how a run ended that its state machine could not tell about (cancelled,
+ * interrupted): status event, chat, PR comment. Best effort, like every Notify.
+ */
+export async function notifyEnded(
+  run: RunContext,
+  phase: Extract<Phase, 'cancelled' | 'failed'>,
+  error: { name: string; message: string } | undefined,
+  options: Pick<EngineOptions, 'notifier' | 'now' | 'onProgress'>,
+): Promise<void> {
+  await options.notifier
+    .notify(
+      { run, phase, ...(error ? { error: { Error: error.name, Cause: error.message } } : {}) },
+      options.now(),
+    )
+    .catch((failure: unknown) => {
+      options.onProgress?.({
+        runId: run.runId,
+        type: 'failed',
+        state: 'Notify',
+        error: describeError(failure).message,
+      });
+    });
 }

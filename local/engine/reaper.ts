@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { releaseLeftoverLock, releaseRunLeftovers } from '../../core/steps.ts';
 import { noteRunEnded } from './audit-notes.ts';
-import { notifyEnded } from './engine.ts';
+import { notifyEnded } from './notifier.ts';
 import type { StepformHome } from './home.ts';
 import type { LocalNotifier } from './notifier.ts';
 import { type StopTimings, groupAlive, isRunHolderGone, stopGroup } from './processes.ts';

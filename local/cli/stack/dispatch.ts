@@ -28,9 +28,6 @@ const RUN_VERBS: Readonly<Record<string, Workflow>> = {
   destroy: 'destroy',
 };
 
-/** Verbs that act on this machine unless --stack names a stack: they ignore STEPFORM_STACK. */
-export const LOCAL_ONLY_VERBS: ReadonlySet<string> = new Set(['serve', 'doctor', 'projects']);
-
 /** The verb run against the stack; undefined when the verb has no stack form (yet). */
 export function stackVerb(
   verb: string,

@@ -4,7 +4,8 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadStack, stackFile } from './stack.ts';
+import { loadStack } from './stack.ts';
+import { stackFile } from './stack-file.ts';
 
 const ARN = (workflow: string) =>
   `arn:aws:states:eu-west-1:123456789012:stateMachine:Stepform-${workflow}`;

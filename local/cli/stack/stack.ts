@@ -21,6 +21,7 @@ import type { RunEventRow, RunRow, RunStatus } from '../../engine/store/sqlite-r
 import type { Io } from '../io.ts';
 import type { CliValues } from '../main.ts';
 import { type EnvironmentView, type LockView, environmentView } from '../operate.ts';
+import { stackFile } from './stack-file.ts';
 
 /** `cdk deploy --outputs-file`: `{ "<StackName>": { "<OutputKey>": "value", ... } }`. */
 const OUTPUTS_FILE = z.record(z.string(), z.record(z.string(), z.string()));
@@ -129,11 +130,6 @@ export async function loadStack(file: string, cwd: string): Promise<StackConfig>
         }
       : {}),
   };
-}
-
-/** The outputs file a verb addresses: --stack, else STEPFORM_STACK; undefined: local. */
-export function stackFile(values: CliValues, env: Io['env']): string | undefined {
-  return values.stack ?? (env.STEPFORM_STACK === '' ? undefined : env.STEPFORM_STACK);
 }
 
 /** The loose run input every execution of a Stepform workflow has (any workflow). */
