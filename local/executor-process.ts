@@ -2,6 +2,7 @@
 // what the container runs on Batch. The job's result is read back from result.json.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { JobInput } from '../core/contracts/job-input.ts';
 import {
   type JobResult,
@@ -11,9 +12,13 @@ import {
 } from '../core/contracts/job-result.ts';
 import { type PlanDiff, parsePlanDiff } from '../core/plan-diff.ts';
 import { REPO_ROOT } from '../toolchain/paths.ts';
+import { PACKAGE_BUILD } from './package-build.ts';
 import { run } from '../toolchain/process.ts';
 
-export const EXECUTOR_MAIN = join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
+/** The executor's entry: in the package, its bundle beside this module's (lib/executor.js). */
+export const EXECUTOR_MAIN = PACKAGE_BUILD
+  ? fileURLToPath(new URL('./executor.js', import.meta.url))
+  : join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
 
 export interface ExecutorRun {
   readonly exitCode: number | null;

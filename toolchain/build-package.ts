@@ -1,16 +1,17 @@
-// Builds the installable npm package into dist/ (`npm run build:package`; `npm pack ./dist`):
-// the CLI and the executor bundled with every runtime dependency (installing it fetches
-// nothing), split so that a verb loads only its own code, with the files they read at run time.
-// The clone's package.json is not the package's: it lists the dependencies the bundle inlines.
+// Builds the installable npm package (`npm run build:package [-- DIR]`, default dist/; then
+// `npm pack ./dist`): the CLI and the executor bundled with every runtime dependency, so that
+// installing it fetches nothing, split so that a verb loads only its own code, and the files
+// they read at run time. Its package.json is generated: the clone's lists the dependencies
+// that the bundle inlines.
 //
-//   dist/package.json       generated: no dependencies, engines, bin, files
-//   dist/bin/stepform.js    checks the Node version in syntax any Node parses, then loads lib/
-//   dist/lib/               cli.js, executor.js, their chunks and source maps; beside them the
+//   package.json            no dependencies; engines, bin, files
+//   bin/stepform.js         checks the Node version in syntax any Node parses, then loads lib/
+//   lib/                    cli.js, executor.js, their chunks and source maps; beside them the
 //                           files modules read next to themselves (ASL, console script and style)
-//   dist/terraform/examples/hello/   the example (doctor reads its provider lock file)
-//   dist/toolchain/go/      the Go modules `stepform setup` builds OpenTofu, OPA and providers from
+//   terraform/examples/hello/   the example (doctor reads its provider lock file)
+//   toolchain/go/           the Go modules OpenTofu, OPA and the provider mirror are built from
 import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
 import { z } from 'zod';
 import { NODE_ENGINES, NODE_MINIMUMS } from '../local/package-build.ts';
@@ -18,8 +19,8 @@ import { REPO_ROOT } from './paths.ts';
 import { run } from './process.ts';
 
 export const DIST = join(REPO_ROOT, 'dist');
-/** esbuild's record of which sources went into which output file (not packed). */
-export const METAFILE = join(DIST, 'meta.json');
+/** esbuild's record of which sources went into which output file, in dist/ (not packed). */
+export const METAFILE_NAME = 'meta.json';
 
 const MANIFEST = z.looseObject({
   name: z.string(),
@@ -81,14 +82,14 @@ import('../lib/cli.js')
 `;
 }
 
-export function buildOptions(commit: string, version: string) {
+export function buildOptions(dist: string, commit: string, version: string) {
   return {
     absWorkingDir: REPO_ROOT,
     entryPoints: {
       cli: join(REPO_ROOT, 'local', 'cli', 'main.ts'),
       executor: join(REPO_ROOT, 'executor-image', 'src', 'main.ts'),
     },
-    outdir: join(DIST, 'lib'),
+    outdir: join(dist, 'lib'),
     bundle: true,
     splitting: true,
     platform: 'node',
@@ -110,8 +111,8 @@ export function buildOptions(commit: string, version: string) {
 }
 
 /** Files that modules read beside themselves (`new URL('./x', import.meta.url)`), into lib/. */
-async function copyModuleNeighbours(): Promise<void> {
-  const lib = join(DIST, 'lib');
+async function copyModuleNeighbours(dist: string): Promise<void> {
+  const lib = join(dist, 'lib');
   for (const file of ['console.js', 'console.css'])
     await cp(join(REPO_ROOT, 'local', 'console', file), join(lib, file));
   const machines = join(REPO_ROOT, 'state-machines');
@@ -119,22 +120,24 @@ async function copyModuleNeighbours(): Promise<void> {
     if (file.endsWith('.asl.json')) await cp(join(machines, file), join(lib, file));
 }
 
-export async function buildPackage(): Promise<{ version: string; commit: string }> {
+export async function buildPackage(
+  dist: string = DIST,
+): Promise<{ version: string; commit: string }> {
   const manifest = MANIFEST.parse(
     JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')),
   );
   const commit = await headCommit();
-  await rm(DIST, { recursive: true, force: true });
-  const result = await build(buildOptions(commit, manifest.version));
-  await writeFile(METAFILE, JSON.stringify(result.metafile));
-  await copyModuleNeighbours();
-  await mkdir(join(DIST, 'bin'), { recursive: true });
-  await writeFile(join(DIST, 'bin', 'stepform.js'), binText(), { mode: 0o755 });
+  await rm(dist, { recursive: true, force: true });
+  const result = await build(buildOptions(dist, commit, manifest.version));
+  await writeFile(join(dist, METAFILE_NAME), JSON.stringify(result.metafile));
+  await copyModuleNeighbours(dist);
+  await mkdir(join(dist, 'bin'), { recursive: true });
+  await writeFile(join(dist, 'bin', 'stepform.js'), binText(), { mode: 0o755 });
   const hello = join('terraform', 'examples', 'hello');
-  await cp(join(REPO_ROOT, hello), join(DIST, hello), { recursive: true });
+  await cp(join(REPO_ROOT, hello), join(dist, hello), { recursive: true });
   const goModules = join('toolchain', 'go');
-  await cp(join(REPO_ROOT, goModules), join(DIST, goModules), { recursive: true });
-  await cp(join(REPO_ROOT, 'README.md'), join(DIST, 'README.md'));
+  await cp(join(REPO_ROOT, goModules), join(dist, goModules), { recursive: true });
+  await cp(join(REPO_ROOT, 'README.md'), join(dist, 'README.md'));
   const packageJson = {
     name: manifest.name,
     version: manifest.version,
@@ -146,13 +149,14 @@ export async function buildPackage(): Promise<{ version: string; commit: string 
     files: ['bin/', 'lib/', 'terraform/', 'toolchain/'],
     stepform: { commit },
   };
-  await writeFile(join(DIST, 'package.json'), `${JSON.stringify(packageJson, null, 2)}\n`);
+  await writeFile(join(dist, 'package.json'), `${JSON.stringify(packageJson, null, 2)}\n`);
   return { version: manifest.version, commit };
 }
 
 if (import.meta.main) {
   const started = performance.now();
-  const { version, commit } = await buildPackage();
+  const dist = resolve(process.argv[2] ?? DIST);
+  const { version, commit } = await buildPackage(dist);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`built stepform ${version} (${commit}) into ${DIST} in ${seconds} s\n`);
+  process.stdout.write(`built stepform ${version} (${commit}) into ${dist} in ${seconds} s\n`);
 }

@@ -1,0 +1,268 @@
+// The installable package, as a user gets it: `npm run build:package` into a temporary
+// folder, `npm pack`, `npm install --offline` of the tarball into a git repository outside the
+// clone, then the installed `stepform` there: --version, doctor, plan, apply, show, runs.
+// Every module those load is recorded (a module hook): none is TypeScript or outside the
+// package, and the read-only verbs load neither the workflow engine nor the AWS SDK.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { run } from '../../toolchain/process.ts';
+import { REPO_ROOT, tempDir } from '../support/repo.ts';
+import {
+  HELLO_RESOURCES,
+  PROJECT,
+  type Workspace,
+  expectExitZero,
+  helloWorkspace,
+} from '../support/cli.ts';
+
+const NPM_PACK = z.array(
+  z.looseObject({
+    filename: z.string(),
+    size: z.number(),
+    unpackedSize: z.number(),
+    files: z.array(z.object({ path: z.string() })),
+  }),
+);
+
+const METAFILE = z.object({
+  outputs: z.record(z.string(), z.object({ inputs: z.record(z.string(), z.unknown()) })),
+});
+
+/** What only a workflow run needs: the ASL interpreter, the engine, the AWS SDK. */
+const RUN_ONLY = /aws-local-stepfunctions|@aws-sdk\/|local\/engine\/engine\.ts$/;
+
+/** Records every module a Node process loads, one URL a line, into $STEPFORM_TEST_LOADED. */
+const LOAD_HOOK = `import { registerHooks } from 'node:module';
+import { appendFileSync } from 'node:fs';
+registerHooks({
+  load(url, context, nextLoad) {
+    appendFileSync(process.env.STEPFORM_TEST_LOADED, url + '\\n');
+    return nextLoad(url, context);
+  },
+});
+`;
+
+let scratch: string;
+let dist: string;
+let ws: Workspace;
+let installed: string;
+let hook: string;
+/** The package's output files (lib/…) holding code that only a workflow run needs. */
+let runOnlyFiles: Set<string>;
+let expectedVersion: string;
+
+interface Ran {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The files of modules the CLI (and the executors it started) loaded. */
+  readonly loaded: string[];
+  readonly ms: number;
+}
+
+/** The installed `stepform` (its bin link), the pinned Node first on PATH, as npx would. */
+async function stepform(args: readonly string[]): Promise<Ran> {
+  const loadedLog = join(scratch, `loaded-${Math.random().toString(16).slice(2)}.txt`);
+  await writeFile(loadedLog, '');
+  const started = performance.now();
+  const result = await run(join(ws.repo.dir, 'node_modules', '.bin', 'stepform'), args, {
+    cwd: ws.repo.dir,
+    env: {
+      ...ws.env,
+      PATH: `${dirname(process.execPath)}${delimiter}${ws.env.PATH ?? ''}`,
+      NODE_OPTIONS: `--import=${pathToFileURL(hook).href}`,
+      STEPFORM_TEST_LOADED: loadedLog,
+    },
+  });
+  const ms = performance.now() - started;
+  const loaded = (await readFile(loadedLog, 'utf8'))
+    .split('\n')
+    .filter((url) => url.startsWith('file:'))
+    .map((url) => fileURLToPath(url));
+  return { ...result, loaded, ms };
+}
+
+async function checked(command: string, args: readonly string[], cwd: string): Promise<string> {
+  const result = await run(command, args, { cwd });
+  if (result.exitCode !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited ${result.exitCode}: ${result.stderr}`);
+  return result.stdout;
+}
+
+beforeAll(async () => {
+  scratch = await tempDir('package');
+  dist = join(scratch, 'dist');
+  hook = join(scratch, 'load-hook.mjs');
+  await writeFile(hook, LOAD_HOOK);
+  const manifest = z
+    .looseObject({ version: z.string() })
+    .parse(JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')));
+  const commit = (await checked('git', ['rev-parse', 'HEAD'], REPO_ROOT)).trim();
+  expectedVersion = `stepform ${manifest.version} (commit ${commit})`;
+
+  await checked(
+    process.execPath,
+    [join(REPO_ROOT, 'toolchain', 'build-package.ts'), dist],
+    REPO_ROOT,
+  );
+  const meta = METAFILE.parse(JSON.parse(await readFile(join(dist, 'meta.json'), 'utf8')));
+  runOnlyFiles = new Set(
+    Object.entries(meta.outputs)
+      .filter(([, output]) => Object.keys(output.inputs).some((input) => RUN_ONLY.test(input)))
+      .map(([file]) => basename(file)),
+  );
+
+  const packed = NPM_PACK.parse(
+    JSON.parse(
+      await checked('npm', ['pack', dist, '--json', '--pack-destination', scratch], scratch),
+    ),
+  );
+  const [tarball] = packed;
+  if (!tarball) throw new Error('npm pack made no tarball');
+  process.stdout.write(
+    `package: ${(tarball.size / 1e6).toFixed(2)} MB packed, ${(tarball.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${tarball.files.length} files\n`,
+  );
+  expect(tarball.files.map((f) => f.path).filter((path) => path.endsWith('.ts'))).toEqual([]);
+  expect(tarball.files.map((f) => f.path)).not.toContain('meta.json');
+
+  ws = await helloWorkspace();
+  // A cache of its own: nothing from the registry, nothing left in the user's cache.
+  await checked(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--offline',
+      '--cache',
+      join(scratch, 'npm-cache'),
+      join(scratch, tarball.filename),
+    ],
+    ws.repo.dir,
+  );
+  installed = join(ws.repo.dir, 'node_modules', 'stepform');
+}, 120_000);
+
+afterAll(async () => {
+  ws.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe('the installed package', () => {
+  it('installs alone: the bundle has no dependency to fetch', async () => {
+    expect((await readdir(join(ws.repo.dir, 'node_modules'))).sort()).toEqual([
+      '.bin',
+      '.package-lock.json',
+      'stepform',
+    ]);
+    const manifest = z
+      .looseObject({
+        bin: z.record(z.string(), z.string()),
+        engines: z.object({ node: z.string() }),
+      })
+      .parse(JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')));
+    expect(manifest.bin).toEqual({ stepform: 'bin/stepform.js' });
+    expect(manifest.engines.node).toBe('^22.18.0 || >=24.2.0');
+  });
+
+  it('--version prints the version and the commit it was built from, as the clone does', async () => {
+    const result = await stepform(['--version']);
+    expect({ exitCode: result.exitCode, stdout: result.stdout }).toEqual({
+      exitCode: 0,
+      stdout: `${expectedVersion}\n`,
+    });
+    const clone = await run(process.execPath, [join(REPO_ROOT, 'bin', 'stepform.js'), '--version']);
+    expect(clone.stdout).toBe(result.stdout);
+  });
+
+  it('doctor finds this machine ready', async () => {
+    const result = await stepform(['doctor']);
+    expectExitZero(result);
+    expect(result.stdout).toMatch(/^all ready$/m);
+  });
+
+  it('plans and applies the hello example, loading nothing but the package', async () => {
+    const plan = await stepform(['plan', '--dir', PROJECT, '--env', 'dev', '--json']);
+    expectExitZero(plan);
+    expect(JSON.parse(plan.stdout)).toMatchObject({
+      status: 'succeeded',
+      workflow: 'plan',
+      commit: ws.commit,
+      summary: { add: 3, change: 0, destroy: 0 },
+    });
+    expect(ws.resources('dev')).toBeUndefined();
+
+    const apply = await stepform([
+      'apply',
+      '--dir',
+      PROJECT,
+      '--env',
+      'dev',
+      '--auto-approve',
+      '--json',
+    ]);
+    expectExitZero(apply);
+    expect(JSON.parse(apply.stdout)).toMatchObject({
+      status: 'succeeded',
+      workflow: 'plan-apply',
+      phase: 'applied',
+      outputs: { greeting: { sensitive: false, value: 'hello, world' } },
+    });
+    expect(ws.resources('dev')).toEqual(HELLO_RESOURCES);
+
+    // The CLI and both executor jobs ran the bundle: no TypeScript, nothing from the clone.
+    const executor = join(installed, 'lib', 'executor.js');
+    expect(apply.loaded.filter((file) => file === executor)).toHaveLength(2);
+    expect(apply.loaded.filter((file) => !file.startsWith(installed) && file !== hook)).toEqual([]);
+    expect(apply.loaded.filter((file) => file.endsWith('.ts'))).toEqual([]);
+    expect(apply.loaded.some((file) => runOnlyFiles.has(basename(file)))).toBe(true);
+  });
+
+  it('--help, --version, runs and show load neither the engine nor the AWS SDK', async () => {
+    const runs = await stepform(['runs', '--json']);
+    expect(runs.exitCode).toBe(0);
+    const { runs: listed } = z
+      .object({ runs: z.array(z.object({ runId: z.string(), workflow: z.string() })) })
+      .parse(JSON.parse(runs.stdout));
+    const applied = listed.find((r) => r.workflow === 'plan-apply');
+    if (!applied) throw new Error(`no plan-apply run in ${runs.stdout}`);
+    const show = await stepform(['show', applied.runId]);
+    expect(show.exitCode).toBe(0);
+    expect(show.stdout).toContain('terraform_data.greeting');
+    const help = await stepform(['--help']);
+    expect(help.exitCode).toBe(0);
+    const version = await stepform(['--version']);
+    const loadedRunOnly = (ran: Ran) =>
+      ran.loaded.filter((file) => runOnlyFiles.has(basename(file)));
+    expect({
+      runs: loadedRunOnly(runs),
+      show: loadedRunOnly(show),
+      help: loadedRunOnly(help),
+      version: loadedRunOnly(version),
+    }).toEqual({ runs: [], show: [], help: [], version: [] });
+    process.stdout.write(
+      `start: --help ${help.ms.toFixed(0)} ms, --version ${version.ms.toFixed(0)} ms, runs ${runs.ms.toFixed(0)} ms, show ${show.ms.toFixed(0)} ms (one run each, with the module hook)\n`,
+    );
+  });
+
+  it('refuses a Node outside its range in one line, before loading the bundle', async () => {
+    const bin = join(installed, 'bin', 'stepform.js');
+    const onNode = async (version: string) => {
+      // Stands in for an older Node: the bin reads process.versions.node, nothing else.
+      const pretend = `data:text/javascript,Object.defineProperty(process,'versions',{value:{...process.versions,node:'${version}'}})`;
+      const result = await run(process.execPath, [`--import=${pretend}`, bin, '--version']);
+      return { exitCode: result.exitCode, stderr: result.stderr.replace(/\(.*\)/, '(NODE)') };
+    };
+    const refused = (version: string) => ({
+      exitCode: 1,
+      stderr: `stepform: needs Node ^22.18.0 || >=24.2.0; this is Node ${version} (NODE)\n`,
+    });
+    for (const version of ['20.19.0', '22.17.1', '23.11.0', '24.1.0'])
+      expect(await onNode(version)).toEqual(refused(version));
+    for (const version of ['22.18.0', '24.2.0', '26.0.0'])
+      expect(await onNode(version)).toEqual({ exitCode: 0, stderr: '' });
+  });
+});
