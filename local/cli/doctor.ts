@@ -11,6 +11,7 @@ import { mirrorPackageDir, providerBinaryName } from '../../toolchain/provider-m
 import { providerPackageHash } from '../../toolchain/provider-hash.ts';
 import { run } from '../../toolchain/process.ts';
 import { compareVersions } from '../../toolchain/semver.ts';
+import { PACKAGE_BUILD } from '../package-build.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -22,10 +23,14 @@ export interface Check {
   readonly fix?: string;
 }
 
+/** What builds a missing tool: the package's own verb; a clone's set-up, which does more. */
+const SETUP = PACKAGE_BUILD ? '`stepform setup`' : '`npm run setup`';
+
 const EXAMPLE_LOCK = join(REPO_ROOT, 'terraform', 'examples', 'hello', '.terraform.lock.hcl');
 
 function checkNode(): Check {
-  const ok = compareVersions(process.versions.node, '24.0.0') >= 0;
+  // The package's bin has refused any Node outside its range (NODE_MINIMUMS) before this.
+  const ok = PACKAGE_BUILD !== undefined || compareVersions(process.versions.node, '24.0.0') >= 0;
   return {
     name: 'node',
     ok,
@@ -53,7 +58,7 @@ async function checkEngine(env: Env): Promise<Check> {
     name: 'engine',
     ok: false,
     detail: `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}`,
-    fix: `run \`npm run setup\` to compile OpenTofu ${OPENTOFU_VERSION} (needs Go 1.26), or put tofu/terraform on PATH`,
+    fix: `run ${SETUP} to compile OpenTofu ${OPENTOFU_VERSION} (needs Go 1.26), or put tofu/terraform on PATH`,
   };
 }
 
@@ -71,7 +76,7 @@ async function checkOpa(env: Env): Promise<Check> {
       name: 'opa',
       ok: false,
       detail: (error as Error).message.replace(/: run `npm run setup`.*$/, ''),
-      fix: 'run `npm run setup` to compile the pinned OPA (needs Go 1.26), or set STEPFORM_OPA',
+      fix: `run ${SETUP} to compile the pinned OPA (needs Go 1.26), or set STEPFORM_OPA`,
     };
   }
 }
@@ -108,7 +113,7 @@ async function checkProviders(env: Env): Promise<Check[]> {
             name,
             ok: false,
             detail: [...new Set(problems)].join('; '),
-            fix: 'run `npm run setup` to build it into the mirror (or `npm run providers:lock` after changing a pin)',
+            fix: `run ${SETUP} to build it into the mirror${PACKAGE_BUILD ? '' : ' (or `npm run providers:lock` after changing a pin)'}`,
           },
     );
   }

@@ -41,6 +41,7 @@ export const USAGE = `usage: stepform <verb> [options] [--json]
   projects   [--env ENV] [--base REF]       stepform.yaml's projects, layers, what a change affects
   serve      [--port 8787]                  run console, approval links, TTL and drift schedules
   doctor                                    is this machine ready?
+  setup                                     build what doctor finds missing (OpenTofu, providers, OPA: needs Go)
   --version                                 the version and the commit it was built from
 
 SELECTION: --dir DIR, --project NAME (repeatable), --all, or by default the projects of
@@ -109,6 +110,7 @@ const VERB_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   projects: ['env', 'base', 'commit', 'repo'],
   serve: ['port', 'repo'],
   doctor: [],
+  setup: [],
 };
 
 /** A usage error: on stderr, and with --json also as one JSON object on stdout. */
@@ -156,6 +158,15 @@ function ambiguity(
   if (stray !== undefined && !VERB_ARGUMENTS.has(verb))
     return `unexpected argument "${stray}": ${verb} takes no arguments`;
   return undefined;
+}
+
+/** One line per requirement of this machine; exit 0 when all are met. */
+async function doctorVerb(json: boolean, io: Io): Promise<number> {
+  const { doctor, renderChecks } = await import('./doctor.ts');
+  const checks = await doctor(io.env);
+  const ready = checks.every((c) => c.ok);
+  io.out(json ? `${JSON.stringify({ ready, checks }, null, 2)}\n` : renderChecks(checks));
+  return ready ? 0 : 1;
 }
 
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
@@ -239,13 +250,13 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         return await (await import('./projects.ts')).projectsVerb(values, io);
       case 'serve':
         return await (await import('./serve.ts')).serveVerb(values, io);
-      default: {
-        const { doctor, renderChecks } = await import('./doctor.ts');
-        const checks = await doctor(io.env);
-        const ready = checks.every((c) => c.ok);
-        io.out(json ? `${JSON.stringify({ ready, checks }, null, 2)}\n` : renderChecks(checks));
-        return ready ? 0 : 1;
+      case 'setup': {
+        const { ensureToolchain } = await import('../../toolchain/ensure-toolchain.ts');
+        await ensureToolchain(io.env, (line) => io.err(`[setup] ${line}\n`));
+        return await doctorVerb(json, io);
       }
+      default:
+        return await doctorVerb(json, io);
     }
   } catch (error) {
     const described = describeError(error);

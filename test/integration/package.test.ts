@@ -1,6 +1,6 @@
 // The installable package, as a user gets it: `npm run build:package` into a temporary
 // folder, `npm pack`, `npm install --offline` of the tarball into a git repository outside the
-// clone, then the installed `stepform` there: --version, doctor, plan, apply, show, runs.
+// clone, then the installed `stepform` there: --version, setup, doctor, plan, apply, show, runs.
 // Every module those load is recorded (a module hook): none is TypeScript or outside the
 // package, and the read-only verbs load neither the workflow engine nor the AWS SDK.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -64,7 +64,7 @@ interface Ran {
 }
 
 /** The installed `stepform` (its bin link), the pinned Node first on PATH, as npx would. */
-async function stepform(args: readonly string[]): Promise<Ran> {
+async function stepform(args: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
   const loadedLog = join(scratch, `loaded-${Math.random().toString(16).slice(2)}.txt`);
   await writeFile(loadedLog, '');
   const started = performance.now();
@@ -75,6 +75,7 @@ async function stepform(args: readonly string[]): Promise<Ran> {
       PATH: `${dirname(process.execPath)}${delimiter}${ws.env.PATH ?? ''}`,
       NODE_OPTIONS: `--import=${pathToFileURL(hook).href}`,
       STEPFORM_TEST_LOADED: loadedLog,
+      ...env,
     },
   });
   const ms = performance.now() - started;
@@ -176,6 +177,22 @@ describe('the installed package', () => {
     });
     const clone = await run(process.execPath, [join(REPO_ROOT, 'bin', 'stepform.js'), '--version']);
     expect(clone.stdout).toBe(result.stdout);
+  });
+
+  it('setup finds what it would build already built, then says the machine is ready', async () => {
+    const result = await stepform(['setup']);
+    expectExitZero(result);
+    expect(result.stderr).toMatch(/^\[setup\] engine: /m);
+    expect(result.stderr).toMatch(/^\[setup\] OPA: .* \(cached\)$/m);
+    expect(result.stdout).toMatch(/^all ready$/m);
+  });
+
+  it('doctor names `stepform setup` as the fix, not a script of the clone', async () => {
+    const result = await stepform(['doctor'], { STEPFORM_TERRAFORM_BIN: join(scratch, 'no-tofu') });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(
+      /^MISSING +engine .*\n +fix: run `stepform setup` to compile OpenTofu/m,
+    );
   });
 
   it('doctor finds this machine ready', async () => {
