@@ -4,6 +4,8 @@
 // Every module those load is recorded (a module hook): none is TypeScript or outside the
 // package, and the read-only verbs load neither the workflow engine nor the AWS SDK.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -53,6 +55,7 @@ let hook: string;
 /** The package's output files (lib/…) holding code that only a workflow run needs. */
 let runOnlyFiles: Set<string>;
 let expectedVersion: string;
+let appliedRunId: string;
 
 interface Ran {
   readonly exitCode: number | null;
@@ -222,6 +225,8 @@ describe('the installed package', () => {
       '--json',
     ]);
     expectExitZero(apply);
+    const applied = z.object({ runId: z.string() }).parse(JSON.parse(apply.stdout));
+    appliedRunId = applied.runId;
     expect(JSON.parse(apply.stdout)).toMatchObject({
       status: 'succeeded',
       workflow: 'plan-apply',
@@ -263,6 +268,43 @@ describe('the installed package', () => {
     process.stdout.write(
       `start: --help ${help.ms.toFixed(0)} ms, --version ${version.ms.toFixed(0)} ms, runs ${runs.ms.toFixed(0)} ms, show ${show.ms.toFixed(0)} ms (one run each, with the module hook)\n`,
     );
+  });
+
+  it('serve draws a run from its ASL file and serves the console script, from the package', async () => {
+    const child = spawn(
+      join(ws.repo.dir, 'node_modules', '.bin', 'stepform'),
+      ['serve', '--port', '0'],
+      {
+        cwd: ws.repo.dir,
+        env: { ...ws.env, PATH: `${dirname(process.execPath)}${delimiter}${ws.env.PATH ?? ''}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      let output = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const [found] = /http:\/\/127\.0\.0\.1:\d+/.exec(output) ?? [];
+          if (found) resolve(found);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${output}`)));
+      });
+      const page = await fetch(`${url}/runs/${appliedRunId}`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('<svg');
+      expect(html).toContain('RunApplyJob');
+      const script = await fetch(`${url}/console.js`);
+      expect(script.status).toBe(200);
+      expect(await script.text()).toBe(
+        await readFile(join(REPO_ROOT, 'local', 'console', 'console.js'), 'utf8'),
+      );
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGINT');
+      await exited;
+    }
   });
 
   it('refuses a Node outside its range in one line, before loading the bundle', async () => {
