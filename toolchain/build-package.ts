@@ -147,7 +147,6 @@ export async function buildPackage(
     bin: { stepform: 'bin/stepform.js' },
     engines: { node: NODE_ENGINES },
     files: ['bin/', 'lib/', 'terraform/', 'toolchain/'],
-    stepform: { commit },
   };
   await writeFile(join(dist, 'package.json'), `${JSON.stringify(packageJson, null, 2)}\n`);
   return { version: manifest.version, commit };
