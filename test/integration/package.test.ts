@@ -133,6 +133,7 @@ beforeAll(async () => {
   expect(tarball.files.map((f) => f.path)).not.toContain('meta.json');
 
   ws = await helloWorkspace();
+  const installStarted = performance.now();
   // A cache of its own: nothing from the registry, nothing left in the user's cache.
   await checked(
     'npm',
@@ -146,6 +147,9 @@ beforeAll(async () => {
       join(scratch, tarball.filename),
     ],
     ws.repo.dir,
+  );
+  process.stdout.write(
+    `npm install --offline of the tarball: ${(performance.now() - installStarted).toFixed(0)} ms\n`,
   );
   installed = join(ws.repo.dir, 'node_modules', 'stepform');
 }, 120_000);
