@@ -1,10 +1,10 @@
 // The executor image's Dockerfile, without a Docker engine: hadolint finds nothing in it, and
 // it builds the versions toolchain/pins.ts names, as a non-root user, from paths that exist.
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../core/contracts/job-input.ts';
 import { LOCKED_MODULES } from '../toolchain/lock-providers.ts';
 import { REPO_ROOT } from '../toolchain/paths.ts';
@@ -19,6 +19,10 @@ import {
 } from '../toolchain/pins.ts';
 import { run } from '../toolchain/process.ts';
 import { ensurePythonTools, pythonToolPath } from '../toolchain/python-tools.ts';
+import { readResult } from '../local/executor-process.ts';
+import { jobFactory } from '../test/support/executor.ts';
+import { HELLO_EXAMPLE, makeRepo } from '../test/support/repo.ts';
+import { IMAGE_ENTRYPOINT } from './entrypoint.ts';
 
 const DOCKERFILE = join(REPO_ROOT, 'executor-image', 'Dockerfile');
 
@@ -194,8 +198,80 @@ describe('executor-image/Dockerfile', () => {
     const entrypoints = all('ENTRYPOINT');
     expect(entrypoints).toHaveLength(1);
     const command = JSON.parse(entrypoints[0]!.args) as unknown;
-    expect(command).toEqual(['node', 'executor-image/src/main.ts']);
-    expect(existsSync(join(REPO_ROOT, 'executor-image', 'src', 'main.ts'))).toBe(true);
+    // The bundle the bundle stage builds (below, that stage runs here).
+    expect(command).toEqual(IMAGE_ENTRYPOINT);
+    expect(text).toMatch(/^COPY --from=bundle \/out\/ \.\/lib\/$/m);
+  });
+
+  describe('the bundle stage, run here', () => {
+    let stageDir: string;
+    let app: string;
+    beforeAll(async () => {
+      stageDir = await mkdtemp(join(tmpdir(), 'stepform-bundle-stage-'));
+      app = await mkdtemp(join(tmpdir(), 'stepform-image-app-'));
+    });
+    afterAll(async () => {
+      for (const dir of [stageDir, app]) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('builds the executor from only what the stage copies, and the bundle runs a job with no node_modules', async () => {
+      // The stage's instructions, from its FROM to the next.
+      const from = instructions.findIndex(
+        (i) => i.keyword === 'FROM' && i.args.endsWith(' AS bundle'),
+      );
+      const next = instructions.findIndex((i, index) => index > from && i.keyword === 'FROM');
+      const stage = instructions.slice(from + 1, next);
+      // COPY: the build context's paths, as the .dockerignore leaves them (no tests).
+      for (const { operands } of stage
+        .filter((i) => i.keyword === 'COPY')
+        .map(({ args }) => splitArgs(args))) {
+        const destination = join(stageDir, operands.at(-1)!);
+        for (const source of operands.slice(0, -1)) {
+          const target = source.endsWith('/') ? destination : join(destination, basename(source));
+          await cp(join(REPO_ROOT, source), target, {
+            recursive: true,
+            filter: (path) => !/(\.test\.ts|node_modules|\.terraform)$/.test(path),
+          });
+        }
+      }
+      // `npm ci` from the same lock file: this clone's node_modules.
+      await symlink(join(REPO_ROOT, 'node_modules'), join(stageDir, 'node_modules'));
+      const build = stage.filter((i) => i.keyword === 'RUN').at(-1)?.args ?? '';
+      expect(build).toBe('node toolchain/build-executor.ts /out');
+      const out = join(stageDir, 'out');
+      const built = await run(process.execPath, ['toolchain/build-executor.ts', out], {
+        cwd: stageDir,
+      });
+      expect({ exitCode: built.exitCode, stderr: built.stderr }).toEqual({
+        exitCode: 0,
+        stderr: '',
+      });
+
+      // The final stage's /app: package.json and the bundle, nothing else. A plan job of the
+      // hello example, run as the ENTRYPOINT runs it, where no node_modules can be found.
+      await cp(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
+      await cp(out, join(app, 'lib'), { recursive: true });
+      const repo = await makeRepo();
+      try {
+        const commit = await repo.commitDir(HELLO_EXAMPLE, 'stack');
+        const jobs = await jobFactory(repo.dir, 'stack', 'dev');
+        const job = jobs.job('plan', commit);
+        const [node, ...args] = IMAGE_ENTRYPOINT;
+        expect(node).toBe('node');
+        const ran = await run(process.execPath, [...args, '--job', JSON.stringify(job)], {
+          cwd: app,
+          env: { ...process.env, NODE_PATH: '' },
+        });
+        expect({ exitCode: ran.exitCode, stderr: ran.stderr }).toEqual({
+          exitCode: 0,
+          stderr: '',
+        });
+        const result = await readResult(job.artifactsDir);
+        expect(result).toMatchObject({ status: 'succeeded', summary: { add: 3 } });
+      } finally {
+        await rm(repo.dir, { recursive: true, force: true });
+      }
+    }, 180_000);
   });
 
   it('copies from the build context only paths that exist', async () => {

@@ -82,31 +82,51 @@ import('../lib/cli.js')
 `;
 }
 
+const EXECUTOR_ENTRY = join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
+
+/** What both bundles share. */
+const BUNDLE_OPTIONS = {
+  absWorkingDir: REPO_ROOT,
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  sourcemap: true,
+  // Stack traces need the mappings only; the sources themselves would double the package.
+  sourcesContent: false,
+  metafile: true,
+  legalComments: 'linked',
+  charset: 'utf8',
+  logLevel: 'warning',
+  // The SDK's CommonJS parts call require(); an ES module has none unless it makes one.
+  banner: {
+    js: "import { createRequire as __stepformCreateRequire } from 'node:module';\nconst require = __stepformCreateRequire(import.meta.url);",
+  },
+} satisfies BuildOptions;
+
 export function buildOptions(dist: string, commit: string, version: string) {
   return {
-    absWorkingDir: REPO_ROOT,
+    ...BUNDLE_OPTIONS,
     entryPoints: {
       cli: join(REPO_ROOT, 'local', 'cli', 'main.ts'),
-      executor: join(REPO_ROOT, 'executor-image', 'src', 'main.ts'),
+      executor: EXECUTOR_ENTRY,
     },
     outdir: join(dist, 'lib'),
-    bundle: true,
     splitting: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    sourcemap: true,
-    // Stack traces need the mappings only; the sources themselves would double the package.
-    sourcesContent: false,
-    metafile: true,
-    legalComments: 'linked',
-    charset: 'utf8',
-    logLevel: 'warning',
     define: { STEPFORM_BUILD: JSON.stringify({ version, commit }) },
-    // The SDK's CommonJS parts call require(); an ES module has none unless it makes one.
-    banner: {
-      js: "import { createRequire as __stepformCreateRequire } from 'node:module';\nconst require = __stepformCreateRequire(import.meta.url);",
-    },
+  } satisfies BuildOptions;
+}
+
+/**
+ * The executor image's bundle: the executor alone, in one file (`<outdir>/executor.js` and its
+ * source map), which the image runs instead of the TypeScript sources and node_modules.
+ */
+export function executorImageBuildOptions(outdir: string) {
+  return {
+    ...BUNDLE_OPTIONS,
+    entryPoints: { executor: EXECUTOR_ENTRY },
+    outdir,
+    splitting: false,
   } satisfies BuildOptions;
 }
 

@@ -12,6 +12,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -23,6 +25,8 @@ import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from '../../infra/bin/app.ts';
 import { REPO_ROOT } from '../../toolchain/paths.ts';
+import { buildExecutorBundle } from '../../toolchain/build-executor.ts';
+import { IMAGE_ENTRYPOINT } from '../../executor-image/entrypoint.ts';
 import { type MotoServer, startMotoServer } from '../aws/moto-server.ts';
 
 export const ACCOUNT = '123456789012';
@@ -32,7 +36,21 @@ export const GITHUB_REPOSITORY = 'acme/infra';
 export const GITHUB_URL = `https://github.com/${GITHUB_REPOSITORY}`;
 const LAUNCHER = new URL('./moto_launcher.py', import.meta.url).pathname;
 const LAMBDA_RUNNER = new URL('./lambda-runner.ts', import.meta.url).pathname;
-const EXECUTOR_MAIN = join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
+/**
+ * The image's /app: its package.json and the executor bundle the Dockerfile's bundle stage
+ * builds (toolchain/build-executor.ts), made once per test process. Jobs run what the image
+ * runs, not the TypeScript sources.
+ */
+let imageApp: Promise<string> | undefined;
+async function executorImageApp(): Promise<string> {
+  imageApp ??= (async () => {
+    const app = await mkdtemp(join(tmpdir(), 'stepform-image-app-'));
+    await copyFile(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
+    await buildExecutorBundle(join(app, 'lib'));
+    return app;
+  })();
+  return imageApp;
+}
 
 interface Resource {
   Type: string;
@@ -196,6 +214,8 @@ export class EmulatedAws {
    * the same app (the same sources bundled the same way; only the templates differ).
    */
   readonly bundles: { readonly template: Template; readonly outdir: string };
+  /** The image's /app (executorImageApp), once started. */
+  #imageApp = '';
   /** A scratch folder for the executor's work tree. */
   readonly scratch: string;
   /**
@@ -284,6 +304,7 @@ export class EmulatedAws {
       env: { STEPFORM_HARNESS_URL: this.#harnessUrl },
     });
     await this.#createResources();
+    this.#imageApp = await executorImageApp();
   }
 
   async stop(): Promise<void> {
@@ -646,10 +667,9 @@ export class EmulatedAws {
       output: '',
     };
     this.jobs.set(job.jobId, job);
-    // The image's ENTRYPOINT is `node executor-image/src/main.ts`; a job definition's Command
-    // would be its arguments.
-    const child = spawn(process.execPath, [EXECUTOR_MAIN, ...container.Command], {
-      cwd: REPO_ROOT,
+    // The image's ENTRYPOINT, in its WORKDIR; a job definition's Command would be its arguments.
+    const child = spawn(process.execPath, [...IMAGE_ENTRYPOINT.slice(1), ...container.Command], {
+      cwd: this.#imageApp,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       env: {

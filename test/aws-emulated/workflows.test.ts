@@ -8,10 +8,11 @@
 // - Lambda and Batch themselves: moto runs neither a Node bundle nor a container without
 //   Docker. A Lambda is one fresh `node` process per invoke (lambda-runner.ts: the bundle's
 //   handler, the function's environment, errorType as Lambda's Unhandled error); a job is
-//   `node executor-image/src/main.ts` (the image's ENTRYPOINT) with the job definition's and
-//   the overrides' environment, on this machine's Terraform and provider mirror instead of
-//   the image's OpenTofu, its artifacts folder the job's /artifacts/<run> (the tests run as
-//   the job's user would need: a writable /artifacts; they remove what they wrote).
+//   the image's ENTRYPOINT (the executor bundle, built as the image's bundle stage builds it)
+//   with the job definition's and the overrides' environment, on this machine's Terraform and
+//   provider mirror instead of the image's OpenTofu, its artifacts folder the job's
+//   /artifacts/<run> (the tests run as the job's user would need: a writable /artifacts; they
+//   remove what they wrote).
 // - IAM: moto does not enforce the roles' policies, so a missing permission is not caught
 //   here (cdk-nag and infra/test/job-roles.test.ts look at the policies).
 // - GitHub and Slack are outside AWS: a fake GitHub API and a fake Slack webhook in the
