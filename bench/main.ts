@@ -3,7 +3,7 @@
 //
 //   BENCH_QUICK=1           fewer repetitions: a smoke run of every benchmark
 //   BENCH_ONLY=init,memory  only these benchmarks (ids: overhead, concurrency, init, pr-comment,
-//                           memory, cost, projects, cli-start)
+//                           memory, cost, projects, cli-start, image)
 //   BENCH_KEEP=1            keep the temporary repositories and Stepform homes
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import { format, resolveConfig } from 'prettier';
 import { cliStart } from './cli-start.ts';
 import { concurrency } from './concurrency.ts';
 import { cost } from './cost.ts';
+import { image } from './image.ts';
 import { init } from './init.ts';
 import { BENCH_DIR } from './lib/fixtures.ts';
 import { type Machine, describeMachine } from './lib/machine.ts';
@@ -39,6 +40,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   cost,
   projects,
   cliStart,
+  image,
 ];
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 
