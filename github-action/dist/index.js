@@ -82207,7 +82207,7 @@ var JOB = external_exports.discriminatedUnion("verb", [
     verb: external_exports.literal("plan-apply"),
     policyChecks: POLICY_CHECKS.optional()
   }),
-  external_exports.strictObject({ ...COMMON, verb: external_exports.literal("destroy") }),
+  external_exports.strictObject({ ...COMMON, verb: external_exports.literal("destroy"), policyChecks: POLICY_CHECKS.optional() }),
   external_exports.strictObject({
     ...COMMON,
     verb: external_exports.literal("command"),
