@@ -108,6 +108,25 @@ describe('EventBridgeSchedulePort.upsert', () => {
     expect(await schedules.pending('pr-42', 'app')).toEqual(guarded);
   });
 
+  it('reads back a schedule written before the universal target (the state machine as target)', async () => {
+    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:s' });
+    await schedules.upsert(SCHEDULE);
+    const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
+    const started = scheduledExecution(input.Target);
+    // As the adapter wrote them until now: the run as the state machine's input, no name.
+    scheduler.on(GetScheduleCommand).resolves({
+      State: 'ENABLED',
+      ScheduleExpression: input.ScheduleExpression,
+      Description: input.Description,
+      Target: {
+        Arn: TARGET.stateMachineArn,
+        RoleArn: TARGET.roleArn,
+        Input: JSON.stringify(started.input),
+      },
+    });
+    expect(await schedules.pending('pr-42', 'app')).toEqual(SCHEDULE);
+  });
+
   it('updates the schedule on ConflictException', async () => {
     scheduler
       .on(CreateScheduleCommand)

@@ -56,28 +56,43 @@ const START_EXECUTION = z.strictObject({
   Input: z.string(),
 });
 
-/** What a schedule's target will start: the state machine, the execution's name and input. */
+function parsedJson(text: string | undefined, field: string): unknown {
+  try {
+    return JSON.parse(text ?? 'null');
+  } catch {
+    throw new InvalidInput(field, 'is not JSON');
+  }
+}
+
+/**
+ * What a schedule's target will start: the state machine, the execution's name and input. A
+ * schedule written before the universal target (the state machine itself as the target, its
+ * input the run) is read too: it fires as it was written, its execution named by Scheduler.
+ */
 export function scheduledExecution(target: Target | undefined): {
   stateMachineArn: string;
-  name: string;
+  name: string | undefined;
   input: unknown;
 } {
+  if (target?.Arn?.startsWith('arn:aws:states:') === true) {
+    return {
+      stateMachineArn: target.Arn,
+      name: undefined,
+      input: parsedJson(target.Input, 'schedule.target.input'),
+    };
+  }
   if (target?.Arn !== START_EXECUTION_TARGET)
     throw new InvalidInput('schedule.target', `is not ${START_EXECUTION_TARGET}`);
-  let params: unknown;
-  try {
-    params = JSON.parse(target.Input ?? 'null');
-  } catch {
-    throw new InvalidInput('schedule.target.input', 'is not JSON');
-  }
-  const started = parseInput(START_EXECUTION, params, 'schedule.target.input');
-  let input: unknown;
-  try {
-    input = JSON.parse(started.Input);
-  } catch {
-    throw new InvalidInput('schedule.target.input.Input', 'is not JSON');
-  }
-  return { stateMachineArn: started.StateMachineArn, name: started.Name, input };
+  const started = parseInput(
+    START_EXECUTION,
+    parsedJson(target.Input, 'schedule.target.input'),
+    'schedule.target.input',
+  );
+  return {
+    stateMachineArn: started.StateMachineArn,
+    name: started.Name,
+    input: parsedJson(started.Input, 'schedule.target.input.Input'),
+  };
 }
 
 const NAME_LIMIT = 64;

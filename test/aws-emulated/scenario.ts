@@ -164,6 +164,7 @@ export class Scenario {
     if (!target) throw new Error('the schedule has no target');
     const payload = (target.Input ?? '').replaceAll('<aws.scheduler.execution-id>', invocationId);
     const started = scheduledExecution({ ...target, Input: payload });
+    if (started.name === undefined) throw new Error('the schedule does not name its execution');
     const input = started.input as Record<string, unknown>;
     this.runIds.push(input.runId as string);
     const { executionArn } = await this.sfn.send(
