@@ -1,9 +1,8 @@
 // 8. CLI start (issue 17): how long `stepform --help` and `stepform runs` take from spawn to
 // exit, the time every command pays before it does anything. `runs` reads a store that holds
 // runs (made by a real plan first), in a repository, as a user's would be.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../toolchain/paths.ts';
+import { buildPackage } from '../toolchain/build-package.ts';
 import { HELLO_EXAMPLE } from '../local/scratch-repo.ts';
 import { benchTemp, cliEnv, runStepform } from './lib/fixtures.ts';
 import { type Benchmark, type Target, table } from './lib/report.ts';
@@ -12,10 +11,7 @@ import { millis, spread, summarize } from './lib/stats.ts';
 /** Issue 17's target for a read-only verb's start. */
 const TARGET_MS = 150;
 
-/** The bin of the package `npm run build:package` builds (toolchain/build-package.ts). */
-const PACKAGE_BIN = join(REPO_ROOT, 'dist', 'bin', 'stepform.js');
-
-/** The commands timed, and the bins: the clone's, and the packaged bundle once built. */
+/** The commands timed, with the clone's bin and the package's. */
 const COMMANDS: readonly (readonly string[])[] = [['--help'], ['runs']];
 
 export const cliStart: Benchmark = {
@@ -35,11 +31,12 @@ export const cliStart: Benchmark = {
       });
       if (planned.exitCode !== 0) throw new Error(`stepform plan failed:\n${planned.stderr}`);
     }
+    // The package as `npm run build:package` builds it, what users install.
+    const packaged = ctx.temp(await benchTemp('cli-start-package'));
+    await buildPackage(packaged);
     const bins = [
-      { label: 'clone (bin/stepform.js)', path: undefined },
-      ...(existsSync(PACKAGE_BIN)
-        ? [{ label: 'package (dist/bin/stepform.js)', path: PACKAGE_BIN }]
-        : []),
+      { label: 'package (bin/stepform.js)', path: join(packaged, 'bin', 'stepform.js') },
+      { label: 'clone (bin/stepform.js, TypeScript sources)', path: undefined },
     ];
     const rows: (string | number)[][] = [];
     const targets: Target[] = [];
@@ -62,18 +59,21 @@ export const cliStart: Benchmark = {
         const command = `stepform ${args.join(' ')}`;
         rows.push([bin.label, command, repetitions, spread(summary, 3)]);
         figures.push({ bin: bin.label, command, summary });
-        targets.push({
-          name: `${command} starts in ≤ ${TARGET_MS} ms (${bin.label})`,
-          met: summary.median <= TARGET_MS,
-          detail: millis(summary.median),
-        });
+        // The target is what users run; the clone's start is shown for comparison.
+        if (bin.path !== undefined) {
+          targets.push({
+            name: `${command} starts in ≤ ${TARGET_MS} ms (${bin.label})`,
+            met: summary.median <= TARGET_MS,
+            detail: millis(summary.median),
+          });
+        }
         ctx.log(`  ${bin.label} ${command}: ${millis(summary.median)}`);
       }
     }
     return {
       tables: [table(['bin', 'command', 'runs', 'wall time, median (min–max)'], rows, [2, 3])],
       notes: [
-        `Each command is spawned ${repetitions} times after one untimed start, with this machine's Node, in a repository whose Stepform home holds 3 runs; timed from spawn to exit. The clone's bin loads the TypeScript sources (type stripping at run time); the package's (\`npm run build:package\`), when built, is bundled JavaScript.`,
+        `Each command is spawned ${repetitions} times after one untimed start, with this machine's Node, in a repository whose Stepform home holds 3 runs; timed from spawn to exit. The package's bin (\`npm run build:package\`, what users install) loads bundled JavaScript, each verb its own chunks; the clone's loads the TypeScript sources (type stripping at run time). The target is the package's.`,
       ],
       targets,
       data: { repetitions, figures },

@@ -161,7 +161,8 @@ async function measureServe(home: string, repository: string, runs: number): Pro
       const body = await response.text();
       requestMs.push(performance.now() - started);
       if (response.status !== 200) throw new Error(`GET / answered ${response.status}`);
-      rowsShown = (body.match(/<tr>/g) ?? []).length - 1;
+      // One row per run (pages.ts: `<tr data-run="…">`).
+      rowsShown = (body.match(/<tr data-run=/g) ?? []).length;
     }
     const memory = await procMemory(serve.pid);
     if (!memory) throw new Error(`no /proc/${serve.pid}/status`);

@@ -17,6 +17,7 @@ import {
   runStepform,
 } from './lib/fixtures.ts';
 import { type Benchmark, type Cell, type Target, table } from './lib/report.ts';
+import { buildPackage } from '../toolchain/build-package.ts';
 import { PART_LABELS, attributeRun, jobResults, workflowKinds } from './lib/runs.ts';
 import { medianByKey, ratio, seconds, spread, summarize, times } from './lib/stats.ts';
 
@@ -95,6 +96,10 @@ export const overhead: Benchmark = {
     const bare: BareEngine = await bareEngine(bareDir);
     await mkdir(join(bareDir, 'state'), { recursive: true });
     const env = cliEnv(home);
+    // What users install and run: the package's bundled CLI and executor.
+    const packaged = ctx.temp(await benchTemp('overhead-package'));
+    await buildPackage(packaged);
+    const bin = join(packaged, 'bin', 'stepform.js');
     for (const config of CONFIGS) {
       if (config.resources === undefined) continue;
       await repo.commitFiles(
@@ -122,7 +127,7 @@ export const overhead: Benchmark = {
       const args = [verb, '--dir', config.project, '--env', ENVIRONMENT, '--json'];
       if (verb === 'apply') args.push('--auto-approve');
       const cpuBefore = await cpuSeconds();
-      const timed = await runStepform(args, { cwd: repo.dir, env });
+      const timed = await runStepform(args, { cwd: repo.dir, env, bin });
       const cpu = (await cpuSeconds()) - cpuBefore;
       if (timed.exitCode !== 0) {
         throw new Error(`stepform ${args.join(' ')} exited ${timed.exitCode}:\n${timed.stderr}`);
@@ -301,7 +306,7 @@ export const overhead: Benchmark = {
       tables: [timingTable, breakdownTable],
       notes: [
         `${rounds} measured rounds after one warm-up round that creates everything; each round commits a new value of one variable, so every plan has changes (every generated resource updated in place; in hello one updated and one replaced), and each apply applies them. The 2,000-resource config is only planned (its target is the plan's). Within a round Stepform and the bare engine alternate who runs first.`,
-        'Stepform: `node bin/stepform.js plan|apply --auto-approve --json` as a child process in the repository, with STEPFORM_HOME in a temporary folder; timed from spawn to exit. `apply` is the plan-apply workflow: a plan job and an apply job, each a fresh git checkout and `init`.',
+        'Stepform: the installable package as users run it (built by `npm run build:package`: bundled JavaScript, its executor bundled too), `node <package>/bin/stepform.js plan|apply --auto-approve --json` as a child process in the repository, with STEPFORM_HOME in a temporary folder; timed from spawn to exit. `apply` is the plan-apply workflow: a plan job and an apply job, each a fresh git checkout and `init`.',
         'Bare: the same files copied (untimed) into a fresh folder, then `init -input=false`, `plan -input=false -out=…` and, for apply, `apply` of that plan, with the executor’s CLI configuration (filesystem mirror and plugin cache, from renderCliConfig) and a local state file outside the folder.',
         'CPU time: user + system seconds of every process the job started (the CLI, its executor processes, git and the engine, or the bare engine), from /proc/self/stat of this process around each job.',
         'Breakdown: the parts add up to the wall time. CLI start/end and the engine come from the run’s row and state events in the store, the Lambda-side states from their event durations, the executor steps from each job’s result.json `timings`, summed over the run’s jobs. An apply job pulls the state twice and `timings` keeps the last pull: the other falls in "rest".',

@@ -59,8 +59,10 @@ export function attributeRun(
   let other = 0;
   for (const event of events) {
     if (event.type !== 'exited' && event.type !== 'failed') continue;
-    if (kinds[stateOfLabel(event.state)] === 'batch') batch += event.durationMs ?? 0;
-    else other += event.durationMs ?? 0;
+    const kind = kinds[stateOfLabel(event.state)];
+    if (kind === 'batch') batch += event.durationMs ?? 0;
+    // A Map state's span holds its iterations' states, counted on their own.
+    else if (kind === 'lambda' || kind === 'callback') other += event.durationMs ?? 0;
   }
   const jobSpan = results.reduce(
     (sum, r) => sum + Date.parse(r.finishedAt) - Date.parse(r.startedAt),
