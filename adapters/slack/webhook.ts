@@ -2,7 +2,7 @@
 // can post to the channel): it is read from the SecretPort by name at the first post, and
 // never logged nor put into an error message. 429, 5xx and network failures are retried
 // with backoff; what still fails is a NotificationFailed, which callers report and never let
-// fail a run.
+// fail a run. postEphemeral answers an interaction at its response_url the same way.
 import { NotificationFailed } from '../../core/errors.ts';
 import type { ChatMessage, ChatPort, SecretPort } from '../../core/ports.ts';
 import {
