@@ -47,6 +47,7 @@ export const ZONES = [
       'toolchain/paths.ts',
       'toolchain/process.ts',
       'toolchain/provider-mirror.ts',
+      'toolchain/setup-command.ts',
     ],
     why: 'the executor image carries core/, the S3 artifacts adapter and the engine lookup only',
   },

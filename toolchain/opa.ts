@@ -8,6 +8,7 @@ import { whichOnPath } from './engine.ts';
 import { builtOpaPath } from './paths.ts';
 import { OPA_VERSION } from './pins.ts';
 import { run } from './process.ts';
+import { SETUP_COMMAND } from './setup-command.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -74,7 +75,7 @@ export async function resolveOpa(env: Env = process.env): Promise<Opa> {
     else return probed;
   }
   throw new ToolchainMissing(
-    `no usable OPA to check policies with (${skipped.join('; ')}): run \`npm run setup\` ` +
+    `no usable OPA to check policies with (${skipped.join('; ')}): run \`${SETUP_COMMAND}\` ` +
       'to build it, or set STEPFORM_OPA to an OPA 1.x binary',
   );
 }

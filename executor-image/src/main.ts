@@ -28,6 +28,7 @@ import { SecretMasker } from '../../core/masking.ts';
 import { type JobResult, LOG_FILE, RESULT_FILE } from '../../core/contracts/job-result.ts';
 import { newResult, runJob } from './run-job.ts';
 import { gitAuth, requestCloneToken, wantsCloneToken } from './git-credentials.ts';
+import { SETUP_COMMAND } from '../../toolchain/setup-command.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -223,7 +224,7 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
     } else if (!resolution.found) {
       result = failedBeforeStart(
         new ToolchainMissing(
-          `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}. Run \`npm run setup\` to build the pinned OpenTofu`,
+          `no usable OpenTofu or Terraform: ${resolution.skipped.join('; ')}. Run \`${SETUP_COMMAND}\` to build the pinned OpenTofu`,
         ),
       );
     } else {

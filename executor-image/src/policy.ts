@@ -25,6 +25,7 @@ import {
 } from '../../core/policy.ts';
 import { parseInput } from '../../core/validation.ts';
 import { type RunResult, run } from '../../toolchain/process.ts';
+import { SETUP_COMMAND } from '../../toolchain/setup-command.ts';
 
 /** Each `opa eval` may take this long: policies over one plan take well under a second. */
 export const DEFAULT_POLICY_TIMEOUT_MS = 60_000;
@@ -126,7 +127,7 @@ async function evalQuery(
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES')
       throw new ToolchainMissing(
-        `OPA cannot be run at ${check.opa} (${code}): run \`npm run setup\` to build it, or set STEPFORM_OPA`,
+        `OPA cannot be run at ${check.opa} (${code}): run \`${SETUP_COMMAND}\` to build it, or set STEPFORM_OPA`,
       );
     throw error;
   }

@@ -12,6 +12,7 @@ import { providerPackageHash } from '../../toolchain/provider-hash.ts';
 import { run } from '../../toolchain/process.ts';
 import { compareVersions } from '../../toolchain/semver.ts';
 import { PACKAGE_BUILD } from '../package-build.ts';
+import { SETUP_COMMAND } from '../../toolchain/setup-command.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -24,7 +25,7 @@ export interface Check {
 }
 
 /** What builds a missing tool: the package's own verb; a clone's set-up, which does more. */
-const SETUP = PACKAGE_BUILD ? '`stepform setup`' : '`npm run setup`';
+const SETUP = `\`${SETUP_COMMAND}\``;
 
 const EXAMPLE_LOCK = join(REPO_ROOT, 'terraform', 'examples', 'hello', '.terraform.lock.hcl');
 
@@ -75,7 +76,7 @@ async function checkOpa(env: Env): Promise<Check> {
     return {
       name: 'opa',
       ok: false,
-      detail: (error as Error).message.replace(/: run `npm run setup`.*$/, ''),
+      detail: (error as Error).message.replace(/: run `[^`]*setup`.*$/, ''),
       fix: `run ${SETUP} to compile the pinned OPA (needs Go 1.26), or set STEPFORM_OPA`,
     };
   }

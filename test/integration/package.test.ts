@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -309,6 +309,21 @@ describe('the installed package', () => {
       child.kill('SIGINT');
       await exited;
     }
+  });
+
+  it('a job that finds no engine names `stepform setup`, not a script of the clone', async () => {
+    // No Terraform on PATH (only Node's folder and the system's), none built in the cache.
+    const emptyCache = join(scratch, 'empty-cache');
+    await mkdir(emptyCache, { recursive: true });
+    const result = await stepform(['plan', '--dir', PROJECT, '--env', 'engineless'], {
+      STEPFORM_TERRAFORM_BIN: join(scratch, 'no-tofu'),
+      STEPFORM_CACHE_DIR: emptyCache,
+      PATH: [dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter),
+    });
+    expect(result.exitCode).toBe(1);
+    const said = result.stdout + result.stderr;
+    expect(said).toContain('Run `stepform setup` to build the pinned OpenTofu');
+    expect(said).not.toContain('npm run setup');
   });
 
   it('refuses a Node outside its range in one line, before loading the bundle', async () => {
