@@ -310,6 +310,25 @@ export function decidersOf(
 }
 
 /**
+ * That the approval may still be decided: pending (ApprovalAlreadyDecided), and not past its
+ * expiry (ApprovalExpired). Returns the expiry.
+ */
+export function assertStillOpen(
+  record: Pick<ApprovalRecord, 'id' | 'status' | 'expiresAt'>,
+  now: Date,
+): Date {
+  if (record.status !== 'pending') {
+    throw new ApprovalAlreadyDecided(`approval ${record.id} is already ${record.status}`);
+  }
+  const expiresAt = Date.parse(record.expiresAt);
+  if (Number.isNaN(expiresAt)) throw new InvalidInput('record.expiresAt', 'is not an ISO date');
+  if (now.getTime() > expiresAt) {
+    throw new ApprovalExpired(`approval ${record.id} expired at ${record.expiresAt}`);
+  }
+  return new Date(expiresAt);
+}
+
+/**
  * The decided record, to be written with a condition that it is still pending. Checks, in
  * this order: the approver allowlist (NotAnApprover), that it is undecided
  * (ApprovalAlreadyDecided), and the expiry (ApprovalExpired).
@@ -333,14 +352,7 @@ export function decideApproval(record: ApprovalRecord, decision: ApprovalDecisio
   if (override && decision.action === 'approve' && reason === undefined) {
     throw new InvalidInput('reason', 'must say why the policy is overridden');
   }
-  if (record.status !== 'pending') {
-    throw new ApprovalAlreadyDecided(`approval ${record.id} is already ${record.status}`);
-  }
-  const expiresAt = Date.parse(record.expiresAt);
-  if (Number.isNaN(expiresAt)) throw new InvalidInput('record.expiresAt', 'is not an ISO date');
-  if (decision.now.getTime() > expiresAt) {
-    throw new ApprovalExpired(`approval ${record.id} expired at ${record.expiresAt}`);
-  }
+  assertStillOpen(record, decision.now);
   return {
     ...record,
     status: decision.action === 'approve' ? 'approved' : 'rejected',

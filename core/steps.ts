@@ -10,6 +10,7 @@ import {
   type ApprovalRecord,
   type ApprovalSubject,
   approvalLink,
+  assertStillOpen,
   decideApproval,
   decidersOf,
   linkDecider,
@@ -18,7 +19,6 @@ import {
 } from './approval.ts';
 import {
   ApprovalAlreadyDecided,
-  ApprovalExpired,
   DefaultBranchCheckFailed,
   InvalidInput,
   LockNotOwned,
@@ -1003,17 +1003,7 @@ export async function ownerLinksStep(
       `${request.who} may not override ${policy.blockedBy.join(', ')}: only ${policy.owners.join(', ') || 'nobody'} may (the owners of every blocking policy)`,
     );
   }
-  if (approval.status !== 'pending') {
-    throw new ApprovalAlreadyDecided(
-      `the override of run ${approval.runId} was already ${approval.status}`,
-    );
-  }
-  const expiresAt = new Date(approval.expiresAt);
-  if (request.now.getTime() > expiresAt.getTime()) {
-    throw new ApprovalExpired(
-      `the override of run ${approval.runId} expired at ${approval.expiresAt}`,
-    );
-  }
+  const expiresAt = assertStillOpen(approval, request.now);
   const link = (action: ApprovalAction) =>
     approvalLink(
       signing.baseUrl,
