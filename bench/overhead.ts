@@ -309,7 +309,7 @@ export const overhead: Benchmark = {
         'Stepform: the installable package as users run it (built by `npm run build:package`: bundled JavaScript, its executor bundled too), `node <package>/bin/stepform.js plan|apply --auto-approve --json` as a child process in the repository, with STEPFORM_HOME in a temporary folder; timed from spawn to exit. `apply` is the plan-apply workflow: a plan job and an apply job, each a fresh git checkout and `init`.',
         'Bare: the same files copied (untimed) into a fresh folder, then `init -input=false`, `plan -input=false -out=…` and, for apply, `apply` of that plan, with the executor’s CLI configuration (filesystem mirror and plugin cache, from renderCliConfig) and a local state file outside the folder.',
         'CPU time: user + system seconds of every process the job started (the CLI, its executor processes, git and the engine, or the bare engine), from /proc/self/stat of this process around each job.',
-        'Breakdown: the parts add up to the wall time. CLI start/end and the engine come from the run’s row and state events in the store, the Lambda-side states from their event durations, the executor steps from each job’s result.json `timings`, summed over the run’s jobs. An apply job pulls the state twice and `timings` keeps the last pull: the other falls in "rest".',
+        'Breakdown: the parts add up to the wall time. CLI start/end and the engine come from the run’s row and state events in the store, the Lambda-side states from their event durations, the executor steps from each job’s result.json `timings`, summed over the run’s jobs. A step a job takes twice (an apply reads the state before and after) is summed.',
       ],
       targets,
       data: { rounds, figures, samples },

@@ -26,15 +26,7 @@ export async function jobResults(artifactsRoot: string, runId: string): Promise<
 }
 
 /** The executor's step timings, in the order a job takes them. */
-export const EXECUTOR_STEPS = [
-  'checkout',
-  'init',
-  'statePull',
-  'plan',
-  'show',
-  'apply',
-  'output',
-] as const;
+export const EXECUTOR_STEPS = ['checkout', 'init', 'stateRead', 'plan', 'show', 'apply'] as const;
 
 /**
  * Splits a CLI run's wall time into parts that add up to it:
@@ -91,11 +83,10 @@ export const PART_LABELS: Readonly<Record<string, string>> = {
   executorStart: 'executor process start: Node, engine probe',
   checkout: 'executor: git checkout',
   init: 'executor: init',
-  statePull: 'executor: state pull',
+  stateRead: 'executor: state read (the file, or `state pull`)',
   plan: 'executor: plan',
   show: 'executor: show -json',
   apply: 'executor: apply',
-  output: 'executor: output -json',
   jobRest: 'executor: rest (plan storage, files)',
   cliEnd: 'CLI end: git note, exit',
 };

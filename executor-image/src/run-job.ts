@@ -21,7 +21,7 @@ import {
   PLAN_TEXT_FILE,
   RESULT_FILE,
 } from '../../core/contracts/job-result.ts';
-import { type Job, namedWorkspace } from '../../core/contracts/job-input.ts';
+import { type Job, namedWorkspace, stateKey } from '../../core/contracts/job-input.ts';
 import type { JobLog } from './job-log.ts';
 import type { SecretMasker } from '../../core/masking.ts';
 import {
@@ -36,7 +36,14 @@ import {
   storePlan,
   takeApprovedPlan,
 } from './plan-store.ts';
-import { describeState, parseOutputs, parseStatePull, sameState } from './state.ts';
+import {
+  type PulledState,
+  describeState,
+  parseOutputs,
+  parseStatePull,
+  readLocalState,
+  sameState,
+} from './state.ts';
 import {
   BACKEND_OVERRIDE_FILE,
   Terraform,
@@ -189,14 +196,29 @@ class JobRun {
     return { checkout, dir, tf, varFileArgs: varFiles.map((file) => `-var-file=${file}`) };
   }
 
-  /** The state's identity now; its sensitive outputs are masked from here on. */
-  async pullState(ws: Workspace): Promise<StateIdentity | null> {
-    const pulled = await this.timed('statePull', () =>
-      ws.tf.run(['state', 'pull'], { quiet: true }),
-    );
-    const state = parseStatePull(pulled.stdout);
+  /**
+   * The state now: its identity, and its outputs. Its sensitive values are masked from here on.
+   * A local backend's file is read directly (the job holds the environment's lock, so nothing
+   * writes it meanwhile); any other backend, or a state only the engine can read, is pulled.
+   */
+  async readState(ws: Workspace): Promise<PulledState> {
+    const { job } = this;
+    const state = await this.timed('stateRead', async () => {
+      const local =
+        job.backend.type === 'local'
+          ? await readLocalState(
+              join(job.backend.stateDir, stateKey(job.environment, job.projectDir, job.workspace)),
+            )
+          : undefined;
+      return local ?? parseStatePull((await ws.tf.run(['state', 'pull'], { quiet: true })).stdout);
+    });
     this.ctx.masker.add(state.sensitiveValues);
-    return state.identity;
+    return state;
+  }
+
+  /** The state's identity now (readState). */
+  async stateIdentity(ws: Workspace): Promise<StateIdentity | null> {
+    return (await this.readState(ws)).identity;
   }
 
   /**
@@ -267,7 +289,7 @@ class JobRun {
 
   async plan(ws: Workspace, destroy: boolean): Promise<{ path: string; hasChanges: boolean }> {
     const { job, ctx } = this;
-    const stateAtPlan = await this.pullState(ws);
+    const stateAtPlan = await this.stateIdentity(ws);
     this.result.stateBefore = stateAtPlan;
     const path = join(this.workDir, 'plan.tfplan');
     const planText: string[] = [];
@@ -344,13 +366,10 @@ class JobRun {
       throw error;
     }
     this.result.applied = true;
-    const outputs = await this.timed('output', () =>
-      ws.tf.run(['output', '-json'], { quiet: true }),
-    );
-    const parsed = parseOutputs(outputs.stdout);
-    this.ctx.masker.add(parsed.sensitiveValues);
-    this.result.outputs = parsed.outputs;
-    this.recordStateAfter(await this.pullState(ws));
+    // The state after the apply holds its outputs: no `output -json` is needed.
+    const after = await this.readState(ws);
+    this.result.outputs = after.outputs;
+    this.recordStateAfter(after.identity);
   }
 
   recordStateAfter(after: StateIdentity | null): void {
@@ -364,7 +383,7 @@ class JobRun {
    */
   async compareStateAfterFailure(ws: Workspace): Promise<void> {
     try {
-      this.recordStateAfter(await this.pullState(ws));
+      this.recordStateAfter(await this.stateIdentity(ws));
       this.ctx.log.info(
         this.result.stateChanged
           ? `the failed apply changed the state (now ${describeState(this.result.stateAfter ?? null)})`
@@ -396,7 +415,7 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
     const ws = await run.prepare();
     // The approved plan knows the sensitive values this apply may print, before any state does.
     await run.showPlan(ws, approved);
-    const current = await run.pullState(ws);
+    const current = await run.stateIdentity(ws);
     run.result.stateBefore = current;
     assertStateUnchanged(metadata, current);
     await run.apply(ws, approved);
@@ -429,7 +448,7 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
     const command = resolveCommand(job.args);
     const ws = await run.prepare();
     // Learn the state's sensitive values first: `state show` prints some of them unmarked.
-    await run.pullState(ws);
+    await run.readState(ws);
     // import evaluates the configuration: it needs the variables that plan gets (options
     // go before its address and id).
     const args =

@@ -7,15 +7,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stateKey } from '../../core/contracts/job-input.ts';
-import { jobFactory, runExecutor } from '../support/executor.ts';
+import { engineCalls, jobFactory, runExecutor } from '../support/executor.ts';
 import { REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
 
 const GOLDEN = join(REPO_ROOT, 'test', 'golden');
 
-function stateOf(stateDir: string, key: string): { outputs: Record<string, { value: unknown }> } {
-  return JSON.parse(readFileSync(join(stateDir, key), 'utf8')) as {
-    outputs: Record<string, { value: unknown }>;
-  };
+interface StateFile {
+  readonly lineage: string;
+  readonly serial: number;
+  readonly outputs: Record<string, { value: unknown }>;
+}
+
+function stateOf(stateDir: string, key: string): StateFile {
+  return JSON.parse(readFileSync(join(stateDir, key), 'utf8')) as StateFile;
 }
 
 describe('var files (the golden monorepo)', () => {
@@ -110,6 +114,11 @@ describe('workspaces (the workspace-per-environment repository)', () => {
       const key = stateKey(environment, '.', environment);
       expect(key).toBe(`${environment}/%2E/workspaces/${environment}/terraform.tfstate`);
       expect(stateOf(jobs.stateDir, key).outputs.instance_count?.value).toBe(count);
+      // Read after the apply from the workspace's own file, where the engine wrote it: the
+      // engine was asked only before, when there was no file yet.
+      const { lineage, serial } = stateOf(jobs.stateDir, key);
+      expect(applied.result?.stateAfter).toEqual({ lineage, serial });
+      expect(await engineCalls(applied, 'state pull')).toBe(1);
     }
     // The default workspace was never used.
     expect(existsSync(join(jobs.stateDir, stateKey('dev', '.')))).toBe(false);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HELLO_EXAMPLE, REPO_ROOT, type TestRepo, makeRepo } from '../support/repo.ts';
-import { jobFactory, runExecutor } from '../support/executor.ts';
+import { engineCalls, jobFactory, runExecutor } from '../support/executor.ts';
 
 const PROJECT = 'stacks/hello';
 
@@ -86,6 +86,37 @@ describe('plan and apply', () => {
     expect(again.result).toMatchObject({ status: 'succeeded', hasChanges: false });
     expect(planned.stateChanged).toBeUndefined();
     expect(again.result!.summary).toMatchObject({ add: 0, change: 0, destroy: 0, resources: [] });
+  });
+
+  it('reads a local state from its file once there is one: no `state pull`, no `output -json`', async () => {
+    const local = await helloRepo();
+    const jobs = await jobFactory(local.repo.dir, PROJECT);
+    const first = await runExecutor(jobs.job('plan-apply', local.commit));
+    expect(first.result).toMatchObject({ status: 'succeeded', stateBefore: null });
+    // No file yet: the engine is asked once, before the plan; after the apply the file is read.
+    expect(await engineCalls(first, 'state pull')).toBe(1);
+    expect(first.result!.stateAfter).toEqual(await readState(jobs.stateDir));
+
+    const main = await readFile(join(local.repo.dir, PROJECT, 'main.tf'), 'utf8');
+    const changed = await local.repo.commitFiles({
+      [`${PROJECT}/main.tf`]: main.replace('default     = "hello"', 'default     = "hola"'),
+    });
+    const second = await runExecutor(jobs.job('plan-apply', changed));
+    expect(second.result).toMatchObject({
+      status: 'succeeded',
+      stateBefore: first.result!.stateAfter,
+      stateChanged: true,
+    });
+    expect(second.result!.stateAfter).toEqual(await readState(jobs.stateDir));
+    expect(second.result!.stateAfter!.serial).toBeGreaterThan(first.result!.stateAfter!.serial);
+    // The outputs come from the state the apply wrote, sensitive ones masked.
+    expect(second.result!.outputs).toMatchObject({
+      greeting: { sensitive: false, value: 'hola, world' },
+      secret: { sensitive: true, value: '(sensitive value)' },
+    });
+    for (const ran of [first, second]) expect(await engineCalls(ran, 'output')).toBe(0);
+    expect(await engineCalls(second, 'state pull')).toBe(0);
+    expect(second.result!.timings.stateRead).toEqual(expect.any(Number));
   });
 
   it('reports an update and a replace when the configuration changes, and destroys everything', async () => {

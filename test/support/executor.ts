@@ -1,4 +1,5 @@
 // Runs the executor entrypoint as a real child process, as the local engine does.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobInput } from '../../core/contracts/job-input.ts';
 import { type ExecutorRun, runExecutorProcess } from '../../local/executor-process.ts';
@@ -36,4 +37,11 @@ export async function jobFactory(repository: string, projectDir: string, environ
       };
     },
   };
+}
+
+/** How many times a job ran the engine with these first arguments (`state pull`), from its log. */
+export async function engineCalls(ran: ExecutorRun, call: string): Promise<number> {
+  const log = await readFile(ran.result!.artifacts.log, 'utf8');
+  const started = new RegExp(`^\\[stepform\\] \\$ (tofu|terraform) ${call}( |$)`);
+  return log.split('\n').filter((line) => started.test(line)).length;
 }
