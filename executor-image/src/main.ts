@@ -22,7 +22,7 @@ import { pluginCacheDir, providerMirrorDir } from '../../toolchain/paths.ts';
 import { readMirror } from '../../toolchain/provider-mirror.ts';
 import { type ArtifactStore, pullPlan, pushArtifacts } from './artifact-sync.ts';
 import { resolveCommand } from '../../core/terraform-commands.ts';
-import { JOB, type Job } from '../../core/contracts/job-input.ts';
+import { ABSOLUTE_PATH, JOB, type Job } from '../../core/contracts/job-input.ts';
 import { JobLog } from './job-log.ts';
 import { SecretMasker } from '../../core/masking.ts';
 import { type JobResult, LOG_FILE, RESULT_FILE } from '../../core/contracts/job-result.ts';
@@ -169,8 +169,13 @@ async function reportUnwritableArtifacts(job: Job, error: unknown, env: Env): Pr
 
 export async function main(argv: readonly string[], env: Env): Promise<number> {
   let job: Job;
+  let preparedRoot: string | undefined;
   try {
     job = await validateJob(argv, env);
+    preparedRoot =
+      env.STEPFORM_PREPARED_ROOT === undefined
+        ? undefined
+        : parseInput(ABSOLUTE_PATH, env.STEPFORM_PREPARED_ROOT, 'STEPFORM_PREPARED_ROOT');
   } catch (error) {
     const { name, message } = describeError(error);
     process.stderr.write(`stepform executor: ${name}: ${message}\n`);
@@ -240,6 +245,7 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
         mirrored: await readMirror(mirrorDir),
         pluginCacheDir: pluginCache,
         workRoot: env.STEPFORM_WORK_ROOT ?? join(tmpdir(), 'stepform-work'),
+        ...(preparedRoot === undefined ? {} : { preparedRoot }),
         baseEnv: env,
         log,
         masker,

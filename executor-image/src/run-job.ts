@@ -54,6 +54,7 @@ import {
 } from './terraform.ts';
 import { checkoutCommit, resolveProjectDir, resolveVarFiles } from './workspace.ts';
 import { evaluatePolicies } from './policy.ts';
+import { keepPrepared, preparedKey, takePrepared } from './prepared-workspace.ts';
 
 export interface ExecutorContext {
   readonly engine: Engine;
@@ -77,6 +78,11 @@ export interface ExecutorContext {
   readonly gitAuth?: Readonly<Record<string, string>>;
   /** Why the clone has no credentials, when it was meant to have some (for its error). */
   readonly gitAuthProblem?: string;
+  /**
+   * Where a local run's plan job leaves its initialised checkout for the run's apply job
+   * (prepared-workspace.ts); unset on Batch.
+   */
+  readonly preparedRoot?: string;
 }
 
 interface Workspace {
@@ -144,17 +150,39 @@ class JobRun {
     }
   }
 
-  /** Checkout, backend, CLI configuration and `init`. */
+  /** This job's checkout and `init`, keyed for a later job of the same run. */
+  preparedKey(): string {
+    const { job, ctx } = this;
+    return preparedKey({
+      job,
+      engine: ctx.engine,
+      mirrorDir: ctx.mirrorDir,
+      ...(ctx.pluginCacheDir === undefined ? {} : { pluginCacheDir: ctx.pluginCacheDir }),
+    });
+  }
+
+  /**
+   * Checkout, backend, CLI configuration and `init`; an apply job in a local run takes the
+   * checkout its plan job left, initialised, instead (prepared-workspace.ts).
+   */
   async prepare(): Promise<Workspace> {
     const { job, ctx } = this;
     const checkout = join(this.workDir, 'checkout');
-    ctx.log.info(`checking out ${job.commit} of ${job.repository}`);
-    await this.timed('checkout', () =>
-      checkoutCommit(job.repository, job.commit, checkout, ctx.baseEnv, {
-        ...(ctx.gitAuth ? { cloneEnv: ctx.gitAuth } : {}),
-        ...(ctx.gitAuthProblem ? { hint: ctx.gitAuthProblem } : {}),
-      }),
-    );
+    const reused =
+      job.verb === 'apply' &&
+      ctx.preparedRoot !== undefined &&
+      (await takePrepared(ctx.preparedRoot, this.preparedKey(), checkout));
+    if (reused) {
+      ctx.log.info(`reusing the plan job's checkout of ${job.commit} and its init`);
+    } else {
+      ctx.log.info(`checking out ${job.commit} of ${job.repository}`);
+      await this.timed('checkout', () =>
+        checkoutCommit(job.repository, job.commit, checkout, ctx.baseEnv, {
+          ...(ctx.gitAuth ? { cloneEnv: ctx.gitAuth } : {}),
+          ...(ctx.gitAuthProblem ? { hint: ctx.gitAuthProblem } : {}),
+        }),
+      );
+    }
     const dir = await resolveProjectDir(checkout, job.projectDir);
     await writeFile(
       join(dir, BACKEND_OVERRIDE_FILE),
@@ -174,6 +202,26 @@ class JobRun {
       ctx.signal,
       { root, projectDir: relative(root, dir) },
     );
+    if (!reused) await this.init(tf);
+    const varFiles = await resolveVarFiles(checkout, job.varFiles);
+    return { checkout, dir, tf, varFileArgs: varFiles.map((file) => `-var-file=${file}`) };
+  }
+
+  /**
+   * A local run's plan job with changes leaves its checkout, initialised, for the run's apply
+   * job; anything else is removed with the work folder.
+   */
+  async handOn(): Promise<void> {
+    const { job, ctx } = this;
+    if (job.verb !== 'plan' || !this.result.hasChanges || ctx.preparedRoot === undefined) return;
+    const checkout = join(this.workDir, 'checkout');
+    if (await keepPrepared(ctx.preparedRoot, this.preparedKey(), checkout))
+      ctx.log.info('left the checkout, initialised, for the apply job of this run');
+  }
+
+  /** `init` with the job's backend, and its workspace selected (created if need be). */
+  async init(tf: Terraform): Promise<void> {
+    const { job, ctx } = this;
     await this.timed('init', () =>
       tf.run(
         [
@@ -192,8 +240,6 @@ class JobRun {
         tf.run(['workspace', 'select', '-or-create', '-no-color', workspace]),
       );
     }
-    const varFiles = await resolveVarFiles(checkout, job.varFiles);
-    return { checkout, dir, tf, varFileArgs: varFiles.map((file) => `-var-file=${file}`) };
   }
 
   /**
@@ -488,6 +534,7 @@ export async function runJob(job: Job, ctx: ExecutorContext): Promise<JobResult>
   try {
     await RUNNERS[job.verb](run);
     run.result.status = 'succeeded';
+    await run.handOn();
   } catch (error) {
     run.result.error = describeError(error);
     ctx.log.info(`failed: ${run.result.error.name}: ${run.result.error.message}`);

@@ -207,7 +207,12 @@ async function runJob(ctx: HandlerContext, job: JobInput): Promise<ExecutorRun> 
   const workRoot = join(ctx.workRoot, randomUUID());
   try {
     return await runExecutorProcess(job, {
-      env: { ...ctx.executorEnv, STEPFORM_WORK_ROOT: workRoot },
+      env: {
+        ...ctx.executorEnv,
+        STEPFORM_WORK_ROOT: workRoot,
+        // A plan job's checkout, initialised, for the run's apply job; removed with the run.
+        STEPFORM_PREPARED_ROOT: join(ctx.workRoot, 'prepared'),
+      },
       signal: ctx.cancel,
       onSpawn: (pid) => {
         group = pid;

@@ -6,7 +6,9 @@
 // the ephemeral environment `preview` is created while the `dev` tests run (it shares nothing
 // with dev but the home), to keep the suite short.
 import { appliedPlanApplyStates, stateNamed } from '../support/workflow-paths.ts';
-import { lstatSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { LOG_FILE } from '../../core/contracts/job-result.ts';
+import { readResult } from '../../local/executor-process.ts';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { STATUS_EVENT } from '../../core/contracts/status-event.ts';
@@ -128,6 +130,21 @@ describe('the workflows, through the CLI', () => {
       'applying',
       'applied',
     ]);
+    // The apply job took the plan job's checkout, initialised: no checkout or init of its own.
+    const artifacts = join(ws.home, 'artifacts', run.runId);
+    const planJob = await readResult(join(artifacts, 'plan'));
+    const applyJob = await readResult(join(artifacts, 'apply'));
+    expect(Object.keys(planJob?.timings ?? {})).toEqual(
+      expect.arrayContaining(['checkout', 'init']),
+    );
+    expect(applyJob?.timings).toMatchObject({ apply: expect.any(Number) });
+    expect(applyJob?.timings).not.toHaveProperty('checkout');
+    expect(applyJob?.timings).not.toHaveProperty('init');
+    expect(readFileSync(join(artifacts, 'apply', LOG_FILE), 'utf8')).toContain(
+      "reusing the plan job's checkout",
+    );
+    // Nothing of the run's work folder is left, the handed-on checkout included.
+    expect(existsSync(join(ws.home, 'work', run.runId))).toBe(false);
   });
 
   // Outputs come from the apply's result, kept with the run by RecordOutcome.
