@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -113,11 +114,14 @@ beforeAll(async () => {
     REPO_ROOT,
   );
   const meta = METAFILE.parse(JSON.parse(await readFile(join(dist, 'meta.json'), 'utf8')));
-  runOnlyFiles = new Set(
-    Object.entries(meta.outputs)
-      .filter(([, output]) => Object.keys(output.inputs).some((input) => RUN_ONLY.test(input)))
-      .map(([file]) => basename(file)),
-  );
+  const outputsWith = (pattern: RegExp) =>
+    new Set(
+      Object.entries(meta.outputs)
+        .filter(([file]) => file.endsWith('.js'))
+        .filter(([, output]) => Object.keys(output.inputs).some((input) => pattern.test(input)))
+        .map(([file]) => basename(file)),
+    );
+  runOnlyFiles = outputsWith(RUN_ONLY);
 
   const packed = NPM_PACK.parse(
     JSON.parse(
@@ -184,6 +188,45 @@ describe('the installed package', () => {
     });
     const clone = await run(process.execPath, [join(REPO_ROOT, 'bin', 'stepform.js'), '--version']);
     expect(clone.stdout).toBe(result.stdout);
+  });
+
+  it("keeps Node's compile cache in Stepform's cache, unless the user has one or none", async () => {
+    const bin = join(installed, 'bin', 'stepform.js');
+    const { NODE_COMPILE_CACHE: testCache, ...userEnv } = ws.env;
+    expect(testCache).toBeDefined();
+    const version = async (env: NodeJS.ProcessEnv) => {
+      const result = await run(process.execPath, [bin, '--version'], { cwd: ws.repo.dir, env });
+      return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+    };
+    const versionOk = { exitCode: 0, stdout: `${expectedVersion}\n`, stderr: '' };
+    const cache = join(scratch, 'user-cache');
+    expect(await version({ ...userEnv, STEPFORM_CACHE_DIR: cache })).toEqual(versionOk);
+    const compileCache = join(cache, 'node-compile-cache');
+    expect((await stat(compileCache)).mode & 0o777).toBe(0o700);
+    expect(await readdir(compileCache)).toEqual([expect.stringMatching(/^v\d+\./)]);
+
+    // The user's own setting wins; a cache that cannot be made is done without, silently.
+    const own = join(scratch, 'own-cache');
+    expect(
+      await version({
+        ...userEnv,
+        STEPFORM_CACHE_DIR: join(scratch, 'c1'),
+        NODE_COMPILE_CACHE: own,
+      }),
+    ).toEqual(versionOk);
+    expect(existsSync(join(scratch, 'c1'))).toBe(false);
+    expect(existsSync(own)).toBe(true);
+    expect(
+      await version({
+        ...userEnv,
+        STEPFORM_CACHE_DIR: join(scratch, 'c2'),
+        NODE_DISABLE_COMPILE_CACHE: '1',
+      }),
+    ).toEqual(versionOk);
+    expect(existsSync(join(scratch, 'c2'))).toBe(false);
+    const notAFolder = join(scratch, 'not-a-folder');
+    await writeFile(notAFolder, '');
+    expect(await version({ ...userEnv, STEPFORM_CACHE_DIR: notAFolder })).toEqual(versionOk);
   });
 
   it('setup finds what it would build already built, then says the machine is ready', async () => {
