@@ -13,7 +13,7 @@
 //   toolchain/go/           the Go modules OpenTofu, OPA and the provider mirror are built from
 import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type BuildOptions, build } from 'esbuild';
+import { type BuildOptions, type Plugin, build } from 'esbuild';
 import { z } from 'zod';
 import { NODE_ENGINES, NODE_MINIMUMS } from '../local/package-build.ts';
 import { COMPILE_CACHE_NAME, REPO_ROOT } from './paths.ts';
@@ -113,6 +113,33 @@ import('../lib/cli.js')
 `;
 }
 
+/** The module aws-local-stepfunctions gets for the AWS SDK in the package (see the stub). */
+export const LOCAL_LAMBDA_STUB = join(
+  REPO_ROOT,
+  'toolchain',
+  'package-stubs',
+  'local-lambda-stub.ts',
+);
+
+/** The packages aws-local-stepfunctions imports only to invoke a Task's Lambda in AWS. */
+const LOCAL_LAMBDA_SDK = /^@aws-sdk\/(?:client-lambda|credential-providers)$/;
+
+/**
+ * Resolves the AWS SDK packages that aws-local-stepfunctions imports to LOCAL_LAMBDA_STUB:
+ * the local engine overrides every Task state, so the library never needs them, and a run
+ * neither loads them nor can call AWS Lambda. Any other importer gets the real SDK.
+ */
+export const localLambdaStubPlugin: Plugin = {
+  name: 'stepform-local-lambda-stub',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: LOCAL_LAMBDA_SDK }, (args) =>
+      /[\\/]node_modules[\\/]aws-local-stepfunctions[\\/]/.test(args.importer)
+        ? { path: LOCAL_LAMBDA_STUB }
+        : undefined,
+    );
+  },
+};
+
 const EXECUTOR_ENTRY = join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
 
 /** What both bundles share. */
@@ -144,6 +171,7 @@ export function buildOptions(dist: string, commit: string, version: string) {
     },
     outdir: join(dist, 'lib'),
     splitting: true,
+    plugins: [localLambdaStubPlugin],
     define: { STEPFORM_BUILD: JSON.stringify({ version, commit }) },
   } satisfies BuildOptions;
 }

@@ -2,7 +2,8 @@
 // folder, `npm pack`, `npm install --offline` of the tarball into a git repository outside the
 // clone, then the installed `stepform` there: --version, setup, doctor, plan, apply, show, runs.
 // Every module those load is recorded (a module hook): none is TypeScript or outside the
-// package, and the read-only verbs load neither the workflow engine nor the AWS SDK.
+// package, the read-only verbs load neither the workflow engine nor the AWS SDK, and plan and
+// apply load no AWS Lambda client (aws-local-stepfunctions gets the stub instead).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,6 +38,12 @@ const METAFILE = z.object({
 /** What only a workflow run needs: the ASL interpreter, the engine, the AWS SDK. */
 const RUN_ONLY = /aws-local-stepfunctions|@aws-sdk\/|local\/engine\/engine\.ts$/;
 
+/** The SDK that only the executor's own clone-token request may load, never the local engine. */
+const LAMBDA_SDK = /node_modules\/@aws-sdk\/(?:client-lambda|credential-providers)\//;
+
+/** What aws-local-stepfunctions gets instead (toolchain/build-package.ts). */
+const LAMBDA_STUB = /toolchain\/package-stubs\/local-lambda-stub\.ts$/;
+
 /** Records every module a Node process loads, one URL a line, into $STEPFORM_TEST_LOADED. */
 const LOAD_HOOK = `import { registerHooks } from 'node:module';
 import { appendFileSync } from 'node:fs';
@@ -55,6 +62,9 @@ let installed: string;
 let hook: string;
 /** The package's output files (lib/…) holding code that only a workflow run needs. */
 let runOnlyFiles: Set<string>;
+/** The package's output files holding AWS Lambda SDK code, and those holding the stub. */
+let lambdaFiles: Set<string>;
+let stubFiles: Set<string>;
 let expectedVersion: string;
 let appliedRunId: string;
 
@@ -122,6 +132,8 @@ beforeAll(async () => {
         .map(([file]) => basename(file)),
     );
   runOnlyFiles = outputsWith(RUN_ONLY);
+  lambdaFiles = outputsWith(LAMBDA_SDK);
+  stubFiles = outputsWith(LAMBDA_STUB);
 
   const packed = NPM_PACK.parse(
     JSON.parse(
@@ -288,6 +300,16 @@ describe('the installed package', () => {
     expect(apply.loaded.filter((file) => !file.startsWith(installed) && file !== hook)).toEqual([]);
     expect(apply.loaded.filter((file) => file.endsWith('.ts'))).toEqual([]);
     expect(apply.loaded.some((file) => runOnlyFiles.has(basename(file)))).toBe(true);
+
+    // The engine's library got the stub, not the AWS Lambda client: the executor's own (its
+    // clone-token request on AWS) is in the package, and neither run loaded it.
+    expect(lambdaFiles.size).toBeGreaterThan(0);
+    const loadedLambda = (ran: Ran) => ran.loaded.filter((file) => lambdaFiles.has(basename(file)));
+    expect({ plan: loadedLambda(plan), apply: loadedLambda(apply) }).toEqual({
+      plan: [],
+      apply: [],
+    });
+    expect(apply.loaded.some((file) => stubFiles.has(basename(file)))).toBe(true);
   });
 
   it('--help, --version, runs and show load neither the engine nor the AWS SDK', async () => {
