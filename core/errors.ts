@@ -301,6 +301,15 @@ export class PolicyBlocked extends StepformError {
   readonly kind = 'failure';
 }
 
+/**
+ * The local engine reached a Task state that has no local handler: it would have invoked AWS
+ * Lambda, which the local engine never does (not with whatever credentials lie around).
+ */
+export class LocalTaskUnhandled extends StepformError {
+  override readonly name = 'LocalTaskUnhandled';
+  readonly kind = 'failure';
+}
+
 /** Every error class by name, for checks that ASL error names exist. */
 export const ERROR_CLASSES = {
   InvalidInput,
@@ -339,6 +348,7 @@ export const ERROR_CLASSES = {
   ImageBuildFailed,
   PolicyInvalid,
   PolicyEvaluationFailed,
+  LocalTaskUnhandled,
 } as const;
 
 /** Turns anything thrown into `{ name, message }` without leaking a stack. */

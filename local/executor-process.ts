@@ -11,7 +11,7 @@ import {
   parseJobResult,
 } from '../core/contracts/job-result.ts';
 import { type PlanDiff, parsePlanDiff } from '../core/plan-diff.ts';
-import { REPO_ROOT } from '../toolchain/paths.ts';
+import { REPO_ROOT, compileCacheDir } from '../toolchain/paths.ts';
 import { PACKAGE_BUILD } from './package-build.ts';
 import { run } from '../toolchain/process.ts';
 
@@ -19,6 +19,26 @@ import { run } from '../toolchain/process.ts';
 export const EXECUTOR_MAIN = PACKAGE_BUILD
   ? fileURLToPath(new URL('./executor.js', import.meta.url))
   : join(REPO_ROOT, 'executor-image', 'src', 'main.ts');
+
+/**
+ * The executor child's environment. The package's executor shares the CLI's compile cache
+ * (Node's NODE_COMPILE_CACHE, in Stepform's per-user cache: see the bin in
+ * toolchain/build-package.ts), unless the user set NODE_COMPILE_CACHE or
+ * NODE_DISABLE_COMPILE_CACHE. A clone's executor runs the TypeScript sources without one, so
+ * that its tests share no cache.
+ */
+export function executorEnv(
+  env: NodeJS.ProcessEnv,
+  packageBuild: boolean = PACKAGE_BUILD !== undefined,
+): NodeJS.ProcessEnv {
+  if (
+    !packageBuild ||
+    env.NODE_COMPILE_CACHE !== undefined ||
+    env.NODE_DISABLE_COMPILE_CACHE !== undefined
+  )
+    return env;
+  return { ...env, NODE_COMPILE_CACHE: compileCacheDir(env) };
+}
 
 export interface ExecutorRun {
   readonly exitCode: number | null;
@@ -60,7 +80,7 @@ export async function runExecutorProcess(
   options: ExecutorProcessOptions = {},
 ): Promise<ExecutorRun> {
   const ran = await run(process.execPath, [EXECUTOR_MAIN, '--job', JSON.stringify(job)], {
-    env: { ...process.env, ...options.env },
+    env: executorEnv({ ...process.env, ...options.env }),
     detached: true,
     killSignal: 'SIGINT',
     ...(options.signal ? { signal: options.signal } : {}),

@@ -1,6 +1,11 @@
-// Engine resolution against the real binaries of this machine (set-up has run before tests).
-import { describe, expect, it } from '@jest/globals';
+// Engine resolution against the real binaries of this machine (set-up has run before tests),
+// and the probe cache against a fake engine that counts its runs.
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { probeEngine, resolveEngine, whichOnPath } from './engine.ts';
+import { OPENTOFU_VERSION } from './pins.ts';
 
 describe('resolveEngine', () => {
   it('finds an acceptable engine after set-up', async () => {
@@ -39,5 +44,105 @@ describe('probeEngine', () => {
     expect(await probeEngine(git ?? 'git', 'PATH')).toEqual({
       problem: expect.stringMatching(/version exited|neither/),
     });
+  });
+});
+
+describe('the probe cache', () => {
+  let dir: string;
+  let engine: string;
+  let runs: string;
+  let env: Record<string, string>;
+
+  /** A fake OpenTofu that appends a line to `runs` each time it runs. */
+  async function writeEngine(version: string): Promise<void> {
+    await writeFile(engine, `#!/bin/sh\necho run >> '${runs}'\necho 'OpenTofu v${version}'\n`);
+    await chmod(engine, 0o755);
+  }
+  const runCount = async () =>
+    (await readFile(runs, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+  const probeFiles = async () => readdir(join(dir, 'cache', 'engine-probes'));
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'stepform-engine-'));
+    engine = join(dir, 'tofu');
+    runs = join(dir, 'runs.txt');
+    env = {
+      PATH: process.env.PATH ?? '',
+      STEPFORM_CACHE_DIR: join(dir, 'cache'),
+      STEPFORM_TERRAFORM_BIN: engine,
+    };
+    await writeEngine(OPENTOFU_VERSION);
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('does not run an engine probed before, and says the same of it', async () => {
+    const first = await resolveEngine(env);
+    const second = await resolveEngine(env);
+    expect(first).toEqual({
+      found: true,
+      engine: {
+        name: 'opentofu',
+        path: engine,
+        version: OPENTOFU_VERSION,
+        source: 'STEPFORM_TERRAFORM_BIN',
+      },
+      skipped: [],
+    });
+    expect(second).toEqual(first);
+    expect(await runCount()).toBe(1);
+    const [file, ...others] = await probeFiles();
+    expect(others).toEqual([]);
+    expect(file).toMatch(/^[0-9a-f]{64}\.json$/);
+    expect((await stat(join(dir, 'cache', 'engine-probes'))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, 'cache', 'engine-probes', file!))).mode & 0o777).toBe(0o600);
+  });
+
+  it('probes a replaced or touched binary again', async () => {
+    await resolveEngine(env);
+    await writeEngine('1.11.0');
+    const replaced = await resolveEngine(env);
+    expect(replaced.found && replaced.engine.version).toBe('1.11.0');
+    expect(await runCount()).toBe(2);
+    const later = new Date(Date.now() + 5_000);
+    await utimes(engine, later, later);
+    await resolveEngine(env);
+    expect(await runCount()).toBe(3);
+    await resolveEngine(env);
+    expect(await runCount()).toBe(3);
+  });
+
+  it('ignores a corrupt or foreign record and probes again', async () => {
+    await resolveEngine(env);
+    const [file] = await probeFiles();
+    const path = join(dir, 'cache', 'engine-probes', file!);
+    for (const text of [
+      '{not json',
+      JSON.stringify({ key: 'other', name: 'opentofu', version: '9.9.9' }),
+    ]) {
+      await writeFile(path, text);
+      const resolution = await resolveEngine(env);
+      expect(resolution.found && resolution.engine.version).toBe(OPENTOFU_VERSION);
+    }
+    expect(await runCount()).toBe(3);
+    await resolveEngine(env);
+    expect(await runCount()).toBe(3);
+  });
+
+  it('does not record a failed probe', async () => {
+    await writeFile(engine, `#!/bin/sh\necho run >> '${runs}'\nexit 3\n`);
+    expect((await resolveEngine(env)).found).toBe(false);
+    expect((await resolveEngine(env)).found).toBe(false);
+    expect(await runCount()).toBe(2);
+    await expect(probeFiles()).rejects.toThrow(/ENOENT/);
+  });
+
+  it('works without a writable cache', async () => {
+    await writeFile(join(dir, 'cache'), 'a file where the folder would be');
+    expect((await resolveEngine(env)).found).toBe(true);
+    expect((await resolveEngine(env)).found).toBe(true);
+    expect(await runCount()).toBe(2);
   });
 });

@@ -1,7 +1,9 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { builtTofuPath } from './paths.ts';
+import { z } from 'zod';
+import { builtTofuPath, engineProbeCacheDir } from './paths.ts';
 import { MINIMUM_VERSIONS, OPENTOFU_VERSION } from './pins.ts';
 import { run } from './process.ts';
 import { compareVersions } from './semver.ts';
@@ -50,6 +52,84 @@ export async function probeEngine(
   return { name, path, version, source };
 }
 
+/**
+ * What a successful probe of one binary found, kept in engineProbeCacheDir so that the next
+ * resolveEngine (the executor's, once per job) need not run `<path> version` again. The file
+ * is named by the hash of the binary's real path and its stat identity: a binary replaced,
+ * rebuilt or touched has another key, and is probed again.
+ */
+const PROBE_RECORD = z.object({
+  key: z.string(),
+  name: z.enum(['opentofu', 'terraform']),
+  version: z.string().regex(/^\d+\.\d+\.\d+\S*$/),
+});
+
+/** The binary's real path and stat identity, or undefined when it cannot be read. */
+async function probeKey(path: string): Promise<string | undefined> {
+  try {
+    const real = await realpath(path);
+    const { dev, ino, size, mtimeMs, ctimeMs } = await stat(real);
+    return JSON.stringify({ real, dev, ino, size, mtimeMs, ctimeMs });
+  } catch {
+    return undefined;
+  }
+}
+
+function probeFile(env: Env, key: string): string {
+  return join(engineProbeCacheDir(env), `${createHash('sha256').update(key).digest('hex')}.json`);
+}
+
+/** The recorded probe for `key`; a missing, unreadable or malformed record is none. */
+async function readProbe(env: Env, key: string): Promise<z.infer<typeof PROBE_RECORD> | undefined> {
+  try {
+    const parsed = PROBE_RECORD.safeParse(JSON.parse(await readFile(probeFile(env, key), 'utf8')));
+    return parsed.success && parsed.data.key === key ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records a successful probe: temp file and rename, 0600 in a 0700 folder; best effort. */
+async function writeProbe(env: Env, key: string, engine: Engine): Promise<void> {
+  const file = probeFile(env, key);
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await mkdir(engineProbeCacheDir(env), { recursive: true, mode: 0o700 });
+    const record: z.infer<typeof PROBE_RECORD> = {
+      key,
+      name: engine.name,
+      version: engine.version,
+    };
+    await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o600, flag: 'wx' });
+    await rename(temp, file);
+  } catch {
+    // An unwritable cache (read-only home, the image's root file system) only costs a probe.
+    await rm(temp, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * probeEngine, remembered: a binary whose real path and stat identity were probed with success
+ * before is not run again. The minimum version is checked on every call; a failed probe is
+ * not recorded.
+ */
+export async function probeEngineCached(
+  path: string,
+  source: Engine['source'],
+  env: Env = process.env,
+): Promise<Engine | { problem: string }> {
+  const key = await probeKey(path);
+  const recorded = key === undefined ? undefined : await readProbe(env, key);
+  if (recorded && compareVersions(recorded.version, MINIMUM_VERSIONS[recorded.name]) >= 0)
+    return { name: recorded.name, path, version: recorded.version, source };
+  const probed = await probeEngine(path, source, env);
+  if (key !== undefined && !('problem' in probed)) {
+    // Recorded only if the binary is still the one probed.
+    if ((await probeKey(path)) === key) await writeProbe(env, key, probed);
+  }
+  return probed;
+}
+
 async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
@@ -72,7 +152,8 @@ export async function whichOnPath(program: string, env: Env): Promise<string | u
 /**
  * Finds the engine to run, in this order: $STEPFORM_TERRAFORM_BIN (and nothing else when it
  * is set), `tofu` on PATH, `terraform` on PATH, then the pinned OpenTofu built into the cache.
- * Each candidate passed over is listed in `skipped` with the reason.
+ * Each candidate passed over is listed in `skipped` with the reason. A candidate probed with
+ * success before, unchanged since, is not run again (probeEngineCached).
  */
 export async function resolveEngine(env: Env = process.env): Promise<EngineResolution> {
   const skipped: string[] = [];
@@ -90,7 +171,7 @@ export async function resolveEngine(env: Env = process.env): Promise<EngineResol
     else skipped.push(`no OpenTofu ${OPENTOFU_VERSION} built yet at ${built}`);
   }
   for (const candidate of candidates) {
-    const probed = await probeEngine(candidate.path, candidate.source, env);
+    const probed = await probeEngineCached(candidate.path, candidate.source, env);
     if ('problem' in probed) skipped.push(probed.problem);
     else return { found: true, engine: probed, skipped };
   }

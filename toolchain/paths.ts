@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The root of this repository (toolchain/ sits right below it). */
@@ -18,11 +18,32 @@ export function goPlatform(
 
 /**
  * The cache outside any clone, shared by every clone on the machine:
- * $STEPFORM_CACHE_DIR, else $XDG_CACHE_HOME/stepform, else ~/.cache/stepform.
+ * $STEPFORM_CACHE_DIR, else $XDG_CACHE_HOME/stepform, else ~/.cache/stepform. An empty or
+ * relative XDG_CACHE_HOME is ignored, as the XDG spec says (it would be a folder below
+ * wherever the command runs). The package's bin has this in ES5 (build-package.ts).
  */
 export function cacheRoot(env: Env): string {
   if (env.STEPFORM_CACHE_DIR) return env.STEPFORM_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'stepform');
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'stepform');
+}
+
+/**
+ * Node's module compile cache (V8 code cache) for the package's CLI and executor, per user.
+ * The package's bin computes the same path in ES5 (toolchain/build-package.ts, BIN_CACHE_ROOT;
+ * toolchain/build-package.test.ts pins that they agree). Never a shared temp folder, where
+ * another user could plant entries.
+ */
+export function compileCacheDir(env: Env): string {
+  return join(cacheRoot(env), COMPILE_CACHE_NAME);
+}
+
+/** The compile cache's folder name below cacheRoot. */
+export const COMPILE_CACHE_NAME = 'node-compile-cache';
+
+/** Where toolchain/engine.ts keeps what each engine binary said to `version`. */
+export function engineProbeCacheDir(env: Env): string {
+  return join(cacheRoot(env), 'engine-probes');
 }
 
 /** Where the pinned OpenTofu is compiled to, keyed by version and platform. */

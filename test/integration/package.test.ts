@@ -2,11 +2,13 @@
 // folder, `npm pack`, `npm install --offline` of the tarball into a git repository outside the
 // clone, then the installed `stepform` there: --version, setup, doctor, plan, apply, show, runs.
 // Every module those load is recorded (a module hook): none is TypeScript or outside the
-// package, and the read-only verbs load neither the workflow engine nor the AWS SDK.
+// package, the read-only verbs load neither the workflow engine nor the AWS SDK, and plan and
+// apply load no AWS Lambda client (aws-local-stepfunctions gets the stub instead).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -36,6 +38,12 @@ const METAFILE = z.object({
 /** What only a workflow run needs: the ASL interpreter, the engine, the AWS SDK. */
 const RUN_ONLY = /aws-local-stepfunctions|@aws-sdk\/|local\/engine\/engine\.ts$/;
 
+/** The SDK that only the executor's own clone-token request may load, never the local engine. */
+const LAMBDA_SDK = /node_modules\/@aws-sdk\/(?:client-lambda|credential-providers)\//;
+
+/** What aws-local-stepfunctions gets instead (toolchain/build-package.ts). */
+const LAMBDA_STUB = /toolchain\/package-stubs\/local-lambda-stub\.ts$/;
+
 /** Records every module a Node process loads, one URL a line, into $STEPFORM_TEST_LOADED. */
 const LOAD_HOOK = `import { registerHooks } from 'node:module';
 import { appendFileSync } from 'node:fs';
@@ -54,6 +62,9 @@ let installed: string;
 let hook: string;
 /** The package's output files (lib/…) holding code that only a workflow run needs. */
 let runOnlyFiles: Set<string>;
+/** The package's output files holding AWS Lambda SDK code, and those holding the stub. */
+let lambdaFiles: Set<string>;
+let stubFiles: Set<string>;
 let expectedVersion: string;
 let appliedRunId: string;
 
@@ -113,11 +124,16 @@ beforeAll(async () => {
     REPO_ROOT,
   );
   const meta = METAFILE.parse(JSON.parse(await readFile(join(dist, 'meta.json'), 'utf8')));
-  runOnlyFiles = new Set(
-    Object.entries(meta.outputs)
-      .filter(([, output]) => Object.keys(output.inputs).some((input) => RUN_ONLY.test(input)))
-      .map(([file]) => basename(file)),
-  );
+  const outputsWith = (pattern: RegExp) =>
+    new Set(
+      Object.entries(meta.outputs)
+        .filter(([file]) => file.endsWith('.js'))
+        .filter(([, output]) => Object.keys(output.inputs).some((input) => pattern.test(input)))
+        .map(([file]) => basename(file)),
+    );
+  runOnlyFiles = outputsWith(RUN_ONLY);
+  lambdaFiles = outputsWith(LAMBDA_SDK);
+  stubFiles = outputsWith(LAMBDA_STUB);
 
   const packed = NPM_PACK.parse(
     JSON.parse(
@@ -186,6 +202,45 @@ describe('the installed package', () => {
     expect(clone.stdout).toBe(result.stdout);
   });
 
+  it("keeps Node's compile cache in Stepform's cache, unless the user has one or none", async () => {
+    const bin = join(installed, 'bin', 'stepform.js');
+    const { NODE_COMPILE_CACHE: testCache, ...userEnv } = ws.env;
+    expect(testCache).toBeDefined();
+    const version = async (env: NodeJS.ProcessEnv) => {
+      const result = await run(process.execPath, [bin, '--version'], { cwd: ws.repo.dir, env });
+      return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+    };
+    const versionOk = { exitCode: 0, stdout: `${expectedVersion}\n`, stderr: '' };
+    const cache = join(scratch, 'user-cache');
+    expect(await version({ ...userEnv, STEPFORM_CACHE_DIR: cache })).toEqual(versionOk);
+    const compileCache = join(cache, 'node-compile-cache');
+    expect((await stat(compileCache)).mode & 0o777).toBe(0o700);
+    expect(await readdir(compileCache)).toEqual([expect.stringMatching(/^v\d+\./)]);
+
+    // The user's own setting wins; a cache that cannot be made is done without, silently.
+    const own = join(scratch, 'own-cache');
+    expect(
+      await version({
+        ...userEnv,
+        STEPFORM_CACHE_DIR: join(scratch, 'c1'),
+        NODE_COMPILE_CACHE: own,
+      }),
+    ).toEqual(versionOk);
+    expect(existsSync(join(scratch, 'c1'))).toBe(false);
+    expect(existsSync(own)).toBe(true);
+    expect(
+      await version({
+        ...userEnv,
+        STEPFORM_CACHE_DIR: join(scratch, 'c2'),
+        NODE_DISABLE_COMPILE_CACHE: '1',
+      }),
+    ).toEqual(versionOk);
+    expect(existsSync(join(scratch, 'c2'))).toBe(false);
+    const notAFolder = join(scratch, 'not-a-folder');
+    await writeFile(notAFolder, '');
+    expect(await version({ ...userEnv, STEPFORM_CACHE_DIR: notAFolder })).toEqual(versionOk);
+  });
+
   it('setup finds what it would build already built, then says the machine is ready', async () => {
     const result = await stepform(['setup']);
     expectExitZero(result);
@@ -245,6 +300,16 @@ describe('the installed package', () => {
     expect(apply.loaded.filter((file) => !file.startsWith(installed) && file !== hook)).toEqual([]);
     expect(apply.loaded.filter((file) => file.endsWith('.ts'))).toEqual([]);
     expect(apply.loaded.some((file) => runOnlyFiles.has(basename(file)))).toBe(true);
+
+    // The engine's library got the stub, not the AWS Lambda client: the executor's own (its
+    // clone-token request on AWS) is in the package, and neither run loaded it.
+    expect(lambdaFiles.size).toBeGreaterThan(0);
+    const loadedLambda = (ran: Ran) => ran.loaded.filter((file) => lambdaFiles.has(basename(file)));
+    expect({ plan: loadedLambda(plan), apply: loadedLambda(apply) }).toEqual({
+      plan: [],
+      apply: [],
+    });
+    expect(apply.loaded.some((file) => stubFiles.has(basename(file)))).toBe(true);
   });
 
   it('--help, --version, runs and show load neither the engine nor the AWS SDK', async () => {
