@@ -1,11 +1,27 @@
 // Engine resolution against the real binaries of this machine (set-up has run before tests),
-// and the probe cache against a fake engine that counts its runs.
+// and the probe cache against a fake engine that counts its runs. The fake is a copy of
+// /usr/bin/env named tofu (a program, not a script: scripts are never recorded, as a version
+// manager's shims are scripts), so `tofu version` runs the `version` script on its PATH.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { chmod, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeEngine, resolveEngine, whichOnPath } from './engine.ts';
 import { OPENTOFU_VERSION } from './pins.ts';
+
+const ENV_PROGRAM = '/usr/bin/env';
 
 describe('resolveEngine', () => {
   it('finds an acceptable engine after set-up', async () => {
@@ -53,9 +69,14 @@ describe('the probe cache', () => {
   let runs: string;
   let env: Record<string, string>;
 
-  /** A fake OpenTofu that appends a line to `runs` each time it runs. */
+  /** A fake OpenTofu, a new file each time, that appends a line to `runs` each time it runs. */
   async function writeEngine(version: string): Promise<void> {
-    await writeFile(engine, `#!/bin/sh\necho run >> '${runs}'\necho 'OpenTofu v${version}'\n`);
+    const script = join(dir, 'bin', 'version');
+    await mkdir(join(dir, 'bin'), { recursive: true });
+    await writeFile(script, `#!/bin/sh\necho run >> '${runs}'\necho 'OpenTofu v${version}'\n`);
+    await chmod(script, 0o755);
+    await rm(engine, { force: true });
+    await copyFile(ENV_PROGRAM, engine);
     await chmod(engine, 0o755);
   }
   const runCount = async () =>
@@ -67,7 +88,7 @@ describe('the probe cache', () => {
     engine = join(dir, 'tofu');
     runs = join(dir, 'runs.txt');
     env = {
-      PATH: process.env.PATH ?? '',
+      PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`,
       STEPFORM_CACHE_DIR: join(dir, 'cache'),
       STEPFORM_TERRAFORM_BIN: engine,
     };
@@ -131,8 +152,26 @@ describe('the probe cache', () => {
     expect(await runCount()).toBe(3);
   });
 
+  it('never records a script: a version manager’s shim may run another version next time', async () => {
+    await writeFile(
+      engine,
+      `#!/bin/sh\necho run >> '${runs}'\necho 'OpenTofu v${OPENTOFU_VERSION}'\n`,
+    );
+    for (let i = 0; i < 2; i += 1) expect((await resolveEngine(env)).found).toBe(true);
+    expect(await runCount()).toBe(2);
+    // Nor a link to a program named otherwise (mise's shims are links to mise itself).
+    const manager = join(dir, 'manager');
+    await rm(engine);
+    await copyFile(ENV_PROGRAM, manager);
+    await chmod(manager, 0o755);
+    await symlink(manager, engine);
+    for (let i = 0; i < 2; i += 1) expect((await resolveEngine(env)).found).toBe(true);
+    expect(await runCount()).toBe(4);
+    await expect(probeFiles()).rejects.toThrow(/ENOENT/);
+  });
+
   it('does not record a failed probe', async () => {
-    await writeFile(engine, `#!/bin/sh\necho run >> '${runs}'\nexit 3\n`);
+    await writeFile(join(dir, 'bin', 'version'), `#!/bin/sh\necho run >> '${runs}'\nexit 3\n`);
     expect((await resolveEngine(env)).found).toBe(false);
     expect((await resolveEngine(env)).found).toBe(false);
     expect(await runCount()).toBe(2);

@@ -1,7 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import {
+  access,
+  mkdir,
+  open,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { basename, delimiter, join } from 'node:path';
 import { z } from 'zod';
 import { builtTofuPath, engineProbeCacheDir } from './paths.ts';
 import { MINIMUM_VERSIONS, OPENTOFU_VERSION } from './pins.ts';
@@ -64,10 +74,31 @@ const PROBE_RECORD = z.object({
   version: z.string().regex(/^\d+\.\d+\.\d+\S*$/),
 });
 
-/** The binary's real path and stat identity, or undefined when it cannot be read. */
+/**
+ * A version manager's shim picks the engine it runs by folder or environment (tfenv and asdf
+ * install scripts, mise a link to itself): what it said once says nothing of its next run. Only
+ * a program named tofu or terraform that is not a script is taken to be the engine itself.
+ */
+async function isShim(real: string): Promise<boolean> {
+  if (!/^(tofu|terraform)/.test(basename(real))) return true;
+  const file = await open(real, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    await file.read(head, 0, 2, 0);
+    return head.toString('latin1') === '#!';
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The binary's real path and stat identity; undefined when it cannot be read, or is a shim
+ * (never recorded).
+ */
 async function probeKey(path: string): Promise<string | undefined> {
   try {
     const real = await realpath(path);
+    if (await isShim(real)) return undefined;
     const { dev, ino, size, mtimeMs, ctimeMs } = await stat(real);
     return JSON.stringify({ real, dev, ino, size, mtimeMs, ctimeMs });
   } catch {
