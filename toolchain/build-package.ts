@@ -121,22 +121,47 @@ export const LOCAL_LAMBDA_STUB = join(
   'local-lambda-stub.ts',
 );
 
+/** What aws-local-stepfunctions gets for asl-validator: the same, loaded on first use. */
+export const LAZY_ASL_VALIDATOR = join(
+  REPO_ROOT,
+  'toolchain',
+  'package-stubs',
+  'lazy-asl-validator.ts',
+);
+
 /** The packages aws-local-stepfunctions imports only to invoke a Task's Lambda in AWS. */
 const LOCAL_LAMBDA_SDK = /^@aws-sdk\/(?:client-lambda|credential-providers)$/;
 
+const FROM_LOCAL_STEPFUNCTIONS = /[\\/]node_modules[\\/]aws-local-stepfunctions[\\/]/;
+
 /**
- * Resolves the AWS SDK packages that aws-local-stepfunctions imports to LOCAL_LAMBDA_STUB:
- * the local engine overrides every Task state, so the library never needs them, and a run
- * neither loads them nor can call AWS Lambda. Any other importer gets the real SDK.
+ * What aws-local-stepfunctions imports at its top level and a local run should not pay for:
+ * - the AWS SDK packages it needs only to invoke a Task's Lambda in AWS resolve to
+ *   LOCAL_LAMBDA_STUB: the local engine overrides every Task state, so a run neither loads
+ *   them nor can call AWS Lambda;
+ * - asl-validator resolves to LAZY_ASL_VALIDATOR, which loads the library's own copy (resolved
+ *   from the library's folder) when a definition is first validated.
+ * Any other importer gets the real packages.
  */
-export const localLambdaStubPlugin: Plugin = {
-  name: 'stepform-local-lambda-stub',
+export const localEngineStubsPlugin: Plugin = {
+  name: 'stepform-local-engine-stubs',
   setup(pluginBuild) {
+    let libraryDir: string | undefined;
     pluginBuild.onResolve({ filter: LOCAL_LAMBDA_SDK }, (args) =>
-      /[\\/]node_modules[\\/]aws-local-stepfunctions[\\/]/.test(args.importer)
-        ? { path: LOCAL_LAMBDA_STUB }
-        : undefined,
+      FROM_LOCAL_STEPFUNCTIONS.test(args.importer) ? { path: LOCAL_LAMBDA_STUB } : undefined,
     );
+    pluginBuild.onResolve({ filter: /^asl-validator$/ }, async (args) => {
+      if (FROM_LOCAL_STEPFUNCTIONS.test(args.importer)) {
+        libraryDir = args.resolveDir;
+        return { path: LAZY_ASL_VALIDATOR };
+      }
+      if (args.importer !== LAZY_ASL_VALIDATOR || libraryDir === undefined) return undefined;
+      const real = await pluginBuild.resolve('asl-validator', {
+        kind: args.kind,
+        resolveDir: libraryDir,
+      });
+      return real.errors.length > 0 ? { errors: real.errors } : { path: real.path };
+    });
   },
 };
 
@@ -171,7 +196,7 @@ export function buildOptions(dist: string, commit: string, version: string) {
     },
     outdir: join(dist, 'lib'),
     splitting: true,
-    plugins: [localLambdaStubPlugin],
+    plugins: [localEngineStubsPlugin],
     define: { STEPFORM_BUILD: JSON.stringify({ version, commit }) },
   } satisfies BuildOptions;
 }

@@ -1,5 +1,5 @@
 // What the package's bundle gives aws-local-stepfunctions for `@aws-sdk/client-lambda` and
-// `@aws-sdk/credential-providers` (toolchain/build-package.ts, localLambdaStubPlugin). The
+// `@aws-sdk/credential-providers` (toolchain/build-package.ts, localEngineStubsPlugin). The
 // library imports them at its top level for one purpose: to invoke a Task state's Lambda in AWS
 // when the state has no local override. The local engine (local/engine/) overrides every Task,
 // so the real SDK would only cost its load on every run (~20 ms) and, were a Task ever left
