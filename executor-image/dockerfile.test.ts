@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { BATCH_ARTIFACTS_ROOT } from '../core/contracts/job-input.ts';
 import { LOCKED_MODULES } from '../toolchain/lock-providers.ts';
 import { REPO_ROOT } from '../toolchain/paths.ts';
@@ -124,7 +124,7 @@ describe('executor-image/Dockerfile', () => {
       const version = `PROVIDER_${pin.type.toUpperCase()}_VERSION`;
       expect(defaults.get(version)).toBe(pin.version);
       expect(text).toContain(` ${pin.goPackage}`);
-      expect(text).toContain(`/${pin.namespace}/${pin.type}/\${${version}}/`);
+      expect(text).toContain(`"${pin.namespace}/${pin.type}/\${${version}}/`);
     }
   });
 
@@ -170,6 +170,15 @@ describe('executor-image/Dockerfile', () => {
   it('mirrors every provider under both registry hostnames, checked against a lock file', () => {
     const build = all('RUN').find(({ args }) => args.includes('/opt/stepform/providers/'));
     for (const hostname of MIRROR_HOSTNAMES) expect(build?.args).toContain(hostname);
+    // The binary once, and a relative link to it under the other hostname that resolves to it.
+    const packageDir = /package="([^"]+)"/.exec(build?.args ?? '')?.[1] ?? '?';
+    const args = (build?.args ?? '').replaceAll('${package}', packageDir);
+    expect(packageDir.split('/')).toHaveLength(4);
+    const installed = /install -D -m 0755 "[^"]+" "([^"]+)"/.exec(args)?.[1];
+    const [, target, link] = /ln -s "([^"]+)"\s+"([^"]+)"/.exec(args) ?? [];
+    expect(installed).toContain(`/${MIRROR_HOSTNAMES[0]}/`);
+    expect(link).toContain(`/${MIRROR_HOSTNAMES[1]}/`);
+    expect(posix.resolve(posix.dirname(link ?? '/'), target ?? '')).toBe(installed);
     const verify = all('RUN').find(({ args }) => args.includes('toolchain/verify-mirror.ts'));
     expect(LOCKED_MODULES.some((module) => verify?.args.includes(module))).toBe(true);
     expect(text).toMatch(

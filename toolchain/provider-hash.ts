@@ -1,13 +1,21 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
+/**
+ * Every file below `dir`, a link to a file included (Go's filepath.Walk, which dirhash uses,
+ * hands one on as a file, and reading it reads its target): the mirror links one hostname's
+ * package to the other's.
+ */
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .sort();
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(entry.parentPath, entry.name);
+    if (entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile()))
+      files.push(relative(dir, path).split(sep).join('/'));
+  }
+  return files.sort();
 }
 
 /**

@@ -1,5 +1,5 @@
-import { copyFile, chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, chmod, mkdir, readdir, rename, stat, symlink } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { goBuild } from './go-build.ts';
 import { cacheRoot, goPlatform } from './paths.ts';
 import { MIRROR_HOSTNAMES, PROVIDER_GO_TOOLCHAIN, PROVIDERS, type ProviderPin } from './pins.ts';
@@ -74,7 +74,9 @@ export async function buildProvider(
 
 /**
  * Makes sure the mirror holds every pinned provider for this platform under both registry
- * hostnames, building what is missing. Returns each package with its h1: hash.
+ * hostnames, building what is missing. The first hostname's package holds the binary; the
+ * others link to it (a relative link, which Terraform and OpenTofu follow and the image's COPY
+ * keeps), so the mirror holds each build once. Returns each package with its h1: hash.
  */
 export async function ensureProviderMirror(
   env: Env,
@@ -86,14 +88,20 @@ export async function ensureProviderMirror(
   const installed: { provider: MirroredProvider; hash: string }[] = [];
   for (const pin of PROVIDERS) {
     const buildDir = await buildProvider(env, pin, os, arch, log);
+    const [first] = MIRROR_HOSTNAMES;
+    const original = join(mirrorPackageDir(mirror, first, pin, platform), providerBinaryName(pin));
     for (const hostname of MIRROR_HOSTNAMES) {
       const target = mirrorPackageDir(mirror, hostname, pin, platform);
       const binary = join(target, providerBinaryName(pin));
       if (!(await exists(binary))) {
         await mkdir(target, { recursive: true });
         const partial = `${binary}.partial-${process.pid}`;
-        await copyFile(join(buildDir, providerBinaryName(pin)), partial);
-        await chmod(partial, 0o755);
+        if (hostname === first) {
+          await copyFile(join(buildDir, providerBinaryName(pin)), partial);
+          await chmod(partial, 0o755);
+        } else {
+          await symlink(relative(target, original), partial);
+        }
         await rename(partial, binary);
       }
       installed.push({
