@@ -252,11 +252,7 @@ export function approvalNeeded(
       `    owners: ${override.owners.join(', ')}`,
       `    override: npx stepform approve ${request.runId} --by ${owner} --reason "why"${stackFlag}`,
       `    refuse:   npx stepform reject ${request.runId} --by ${owner}${stackFlag}`,
-      ...(request.approverLinks ?? []).flatMap((links) => [
-        `    as ${links.approver}: override ${links.approve}`,
-        `    as ${links.approver}: refuse   ${links.reject}`,
-      ]),
-      ...(stackFlag === '' ? ['    (links are answered by `npx stepform serve`)'] : []),
+      ...linkLines(request, ['override', 'refuse'], stackFlag),
       '',
     ].join('\n');
   }
@@ -266,13 +262,25 @@ export function approvalNeeded(
     `    reject:  npx stepform reject ${request.runId}${stackFlag}`,
     // Printed to the terminal that ran the run, never to a shared channel.
     ...(request.approveUrl === undefined ? [] : [`    or open ${request.approveUrl}`]),
-    ...(request.approverLinks ?? []).flatMap((links) => [
-      `    as ${links.approver}: approve ${links.approve}`,
-      `    as ${links.approver}: reject  ${links.reject}`,
-    ]),
-    ...(stackFlag === '' ? ['    (links are answered by `npx stepform serve`)'] : []),
+    ...linkLines(request, ['approve', 'reject'], stackFlag),
     '',
   ].join('\n');
+}
+
+/** Each approver's own pair of links, and locally who answers them. */
+function linkLines(
+  request: Pick<ApprovalRequest, 'approverLinks'>,
+  [yes, no]: readonly [string, string],
+  stackFlag: string,
+): string[] {
+  const width = Math.max(yes.length, no.length);
+  return [
+    ...(request.approverLinks ?? []).flatMap((links) => [
+      `    as ${links.approver}: ${yes.padEnd(width)} ${links.approve}`,
+      `    as ${links.approver}: ${no.padEnd(width)} ${links.reject}`,
+    ]),
+    ...(stackFlag === '' ? ['    (links are answered by `npx stepform serve`)'] : []),
+  ];
 }
 
 /** The owner's override of a blocking policy the run recorded, if any. */
