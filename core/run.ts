@@ -89,6 +89,11 @@ export interface PreparedRun {
 /** Far longer than a RequestApproval Lambda takes to start (cold) and store the approval. */
 export const APPROVAL_TASK_GRACE_SECONDS = 30;
 
+/** A run's folder in its artifacts, `<artifactsRoot>/<runId>`: every job's folder is below it. */
+export function runArtifactsFolder(artifactsRoot: string, runId: string): string {
+  return join(artifactsRoot, runId);
+}
+
 /**
  * The folder of a run's plan job in its artifacts (`<artifactsRoot>/<runId>/plan`): on AWS the
  * only artifacts the plan job role may write (infra/lib/executor-compute.ts).
@@ -183,7 +188,7 @@ export function prepareRun(
       },
     };
   };
-  const runFolder = join(settings.artifactsRoot, run.runId);
+  const runFolder = runArtifactsFolder(settings.artifactsRoot, run.runId);
   const prepared = projects.map((project): PreparedProject => ({
     name: project.name,
     dir: project.dir,

@@ -16,6 +16,8 @@ import {
 import { type ShownPlan, namedPlans, planDiffFiles } from '../../engine/plan-diffs.ts';
 import type { LocalSchedule } from '../../engine/store/sqlite-schedules.ts';
 import { type StackOperator, scheduleFolders } from './stack.ts';
+import { runArtifactsFolder } from '../../../core/run.ts';
+import { BATCH_ARTIFACTS_ROOT } from '../../../core/contracts/job-input.ts';
 
 /**
  * How many runs the console lists from a stack: each is a DescribeExecution (once, when it
@@ -28,7 +30,7 @@ export const STACK_POLL_MS = 5000;
 
 /** The run's folder in the bucket (an absolute artifacts path is under `artifacts/`). */
 function runFolder(runId: string): string {
-  return `/artifacts/${runId}`;
+  return runArtifactsFolder(BATCH_ARTIFACTS_ROOT, runId);
 }
 
 /**

@@ -4,6 +4,8 @@ import { RESULT_FILE } from '../../../core/contracts/job-result.ts';
 import type { ArtifactPort } from '../../../core/ports.ts';
 import type { PolicyResult } from '../../../core/policy.ts';
 import { planResultNames } from '../../engine/policy-results.ts';
+import { runArtifactsFolder } from '../../../core/run.ts';
+import { BATCH_ARTIFACTS_ROOT } from '../../../core/contracts/job-input.ts';
 
 /** The bucket's side of it: what S3ArtifactPort offers. */
 export interface RunArtifacts extends Pick<ArtifactPort, 'readResult'> {
@@ -15,7 +17,7 @@ export async function stackPolicyResults(
   artifacts: RunArtifacts,
   runId: string,
 ): Promise<PolicyResult[]> {
-  const folder = `/artifacts/${runId}`;
+  const folder = runArtifactsFolder(BATCH_ARTIFACTS_ROOT, runId);
   const names = planResultNames(await artifacts.listArtifacts(folder));
   const results = await Promise.all(
     names.map(async (name) =>

@@ -1,7 +1,7 @@
 // The verbs against a deployed stack (`--stack OUTPUTS.json`): what they read and change is on
 // AWS (Step Functions, the table, the artifacts bucket), and what they print is rendered by
 // the very functions the local verbs use.
-import { RUN_ID } from '../../../core/contracts/job-input.ts';
+import { BATCH_ARTIFACTS_ROOT, RUN_ID } from '../../../core/contracts/job-input.ts';
 import { LOG_FILE } from '../../../core/contracts/job-result.ts';
 import { InvalidInput, NotFound, RunNotWaiting } from '../../../core/errors.ts';
 import { decideStep } from '../../../core/steps.ts';
@@ -25,6 +25,7 @@ import { renderShow } from '../show.ts';
 import { stackConsoleSource } from './console-source.ts';
 import { stackPolicyResults } from './policy-results.ts';
 import { type StackOperator, withStack } from './stack.ts';
+import { runArtifactsFolder } from '../../../core/run.ts';
 
 /** The one run id a verb takes, checked. */
 function oneRunId(verb: string, positionals: readonly string[]): string {
@@ -42,7 +43,7 @@ export async function stackRunsVerb(values: CliValues, io: Io): Promise<number> 
 
 /** The executor's log of each job of the run, from the artifacts bucket. */
 async function jobLogs(stack: StackOperator, runId: string) {
-  const folder = `/artifacts/${runId}`;
+  const folder = runArtifactsFolder(BATCH_ARTIFACTS_ROOT, runId);
   const names = await stack.aws.artifacts.listArtifacts(folder);
   const logs: { name: string; text: string }[] = [];
   for (const name of names.filter((n) => n === LOG_FILE || n.endsWith(`/${LOG_FILE}`))) {
