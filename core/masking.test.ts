@@ -44,4 +44,28 @@ describe('SecretMasker', () => {
   it('leaves text alone when it knows no secret', () => {
     expect(new SecretMasker().mask('nothing to hide')).toBe('nothing to hide');
   });
+
+  it('masks each line of a multi-line secret on its own, as a log masks a line at a time', () => {
+    const masker = new SecretMasker();
+    const key = [
+      '-----BEGIN PRIVATE KEY-----',
+      'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC',
+      'bTm9x2L0qwerty/+ABCDEFGHIJKLMNOP',
+      '-----END PRIVATE KEY-----',
+      '',
+    ].join('\n');
+    masker.add({ content: key });
+    const printed = key.split('\n').map((line) => `      ${line}`);
+    expect(printed.map((line) => masker.mask(line))).toEqual([
+      `      ${MASK}`,
+      `      ${MASK}`,
+      `      ${MASK}`,
+      `      ${MASK}`,
+      '      ',
+    ]);
+    expect(masker.mask(key)).toBe(MASK);
+    // A short line of it is no secret of its own.
+    masker.add('line one here\nok\nline two here');
+    expect(masker.mask('ok, done')).toBe('ok, done');
+  });
 });

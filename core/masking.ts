@@ -7,6 +7,13 @@ export const MASK = '(sensitive value)';
 /** Values shorter than this are not masked: "true" or "1" would blank out whole logs. */
 const MIN_SECRET_LENGTH = 4;
 
+/**
+ * A line of a multi-line secret this long or longer is masked on its own: a log is masked a
+ * line at a time, and Terraform prints such a value (a key, a certificate, a config file) over
+ * lines, indented. Shorter lines ("-----", "}") say nothing and would blank out others.
+ */
+const MIN_SECRET_LINE_LENGTH = 8;
+
 export class SecretMasker {
   #secrets: string[] = [];
 
@@ -14,7 +21,13 @@ export class SecretMasker {
     for (const leaf of leaves(value)) {
       if (leaf.length < MIN_SECRET_LENGTH) continue;
       // The JSON-escaped form too, for secrets holding quotes or newlines inside JSON text.
-      for (const form of [leaf, JSON.stringify(leaf).slice(1, -1)]) {
+      const lines = leaf.includes('\n')
+        ? leaf
+            .split(/\r?\n/)
+            .map((line) => line.trim())
+            .filter((line) => line.length >= MIN_SECRET_LINE_LENGTH)
+        : [];
+      for (const form of [leaf, JSON.stringify(leaf).slice(1, -1), ...lines]) {
         if (!this.#secrets.includes(form)) this.#secrets.push(form);
       }
     }
