@@ -29,6 +29,17 @@ export class JobLog {
     this.#echo(masked);
   }
 
+  /**
+   * Lines that belong together (Terraform's diagnostics), masked as one text: Terraform wraps
+   * a message at spaces, so a secret holding spaces may be split over two of these lines.
+   */
+  writeBlock(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    const masked = `${this.#masker.mask(lines.join('\n'))}\n`;
+    writeSync(this.#fd, masked);
+    this.#echo(masked);
+  }
+
   /** A line of the executor's own. */
   info(message: string): void {
     this.write(`[stepform] ${message}`);

@@ -169,19 +169,28 @@ export class Terraform {
     );
     const stopped = (): boolean => this.#signal.aborted;
     if (stopped()) throw new JobInterrupted('the job was stopped before it finished');
-    const result = await run(this.engine.path, args, {
-      cwd: this.#cwd,
-      env: { ...this.#env, ...options.env },
-      signal: this.#signal,
-      // SIGINT is Terraform's graceful stop: it finishes the current operation and unlocks state.
-      killSignal: 'SIGINT',
-      // A second interrupt stops Terraform at once: before Batch's SIGKILL (30 s after SIGTERM)
-      // it still exits and releases the state lock.
-      repeatKillAfterMs: 15_000,
-      onLine: (line, stream) => {
-        if (stream === 'stderr' || !options.quiet) this.#log.write(line);
-      },
-    });
+    // Diagnostics (stderr) are logged when Terraform exits, masked as one text (writeBlock);
+    // its output (stdout) line by line as it comes, unless the executor reads it itself.
+    const diagnostics: string[] = [];
+    let result: RunResult;
+    try {
+      result = await run(this.engine.path, args, {
+        cwd: this.#cwd,
+        env: { ...this.#env, ...options.env },
+        signal: this.#signal,
+        // SIGINT is Terraform's graceful stop: it finishes the current operation and unlocks state.
+        killSignal: 'SIGINT',
+        // A second interrupt stops Terraform at once: before Batch's SIGKILL (30 s after SIGTERM)
+        // it still exits and releases the state lock.
+        repeatKillAfterMs: 15_000,
+        onLine: (line, stream) => {
+          if (stream === 'stderr') diagnostics.push(line);
+          else if (!options.quiet) this.#log.write(line);
+        },
+      });
+    } finally {
+      this.#log.writeBlock(diagnostics);
+    }
     if (stopped()) throw new JobInterrupted(`the job was stopped during ${binary} ${args[0]}`);
     const ok = options.okExitCodes ?? [0];
     if (result.exitCode === null || !ok.includes(result.exitCode)) {
