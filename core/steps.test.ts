@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidInput, LockHeld, LockNotOwned } from './errors.ts';
+import { ApprovalAlreadyDecided, InvalidInput, LockHeld, LockNotOwned } from './errors.ts';
+import { approvalLink } from './approval.ts';
 import { type LockRecord, assertCanRelease, decideLock } from './locks.ts';
 import type {
   ApprovalPort,
@@ -16,6 +17,7 @@ import type {
 import type { RunContext } from './contracts/workflow-input.ts';
 import {
   assertOnDefaultBranch,
+  decideFromLink,
   holdLockThroughApproval,
   recordStep,
   releaseLeftoverLock,
@@ -484,5 +486,91 @@ describe('holdLockThroughApproval', () => {
       ['app', RUN.runId],
       ['network', 'run-other'],
     ]);
+  });
+});
+
+describe('decideFromLink', () => {
+  const KEY = 'link-signing-key';
+  function pending(): { approval: StoredApproval; approvals: ApprovalPort; reads: () => number } {
+    let reads = 0;
+    const approval: StoredApproval = {
+      id: 'approval-link-1',
+      runId: RUN.runId,
+      taskToken: 'token',
+      environment: RUN.environment,
+      projectDir: RUN.projectDir,
+      commit: RUN.commit,
+      planSha256: 'a'.repeat(64),
+      status: 'pending',
+      requestedAt: NOW.toISOString(),
+      expiresAt: '2026-11-23T11:00:00.000Z',
+    };
+    const approvals: ApprovalPort = {
+      create: async () => undefined,
+      get: async () => {
+        reads += 1;
+        return { ...approval };
+      },
+      latestForRun: async () => approval,
+      decide: async (_id, status, by) => {
+        if (approval.status !== 'pending') return false;
+        Object.assign(approval, { status, decidedBy: by });
+        return true;
+      },
+    };
+    return { approval, approvals, reads: () => reads };
+  }
+  // What the page posts: the link's query, with the id from its path.
+  const fields = (action: 'approve' | 'reject', approver?: string) => ({
+    id: 'approval-link-1',
+    ...Object.fromEntries(
+      new URL(
+        approvalLink(
+          'https://approve.example',
+          {
+            id: 'approval-link-1',
+            action,
+            expiresAt: new Date('2026-11-23T11:00:00.000Z'),
+            ...(approver === undefined ? {} : { approver }),
+          },
+          KEY,
+        ),
+      ).searchParams,
+    ),
+  });
+
+  it('reads the approval once, decides as the link’s approver and answers the waiting task', async () => {
+    const { approval, approvals, reads } = pending();
+    const succeeded: unknown[] = [];
+    const callbacks = {
+      ensureWaiting: async () => undefined,
+      succeed: async (token: string, output: unknown) => void succeeded.push({ token, output }),
+      fail: async () => Promise.reject(new Error('not rejected')),
+    };
+    const decided = await decideFromLink(
+      fields('approve', 'alice'),
+      { approvals, callbacks },
+      { signingKey: KEY, now: NOW, approvers: ['alice', 'bob'] },
+    );
+    expect(reads()).toBe(1);
+    expect(decided).toMatchObject({ status: 'approved', decidedBy: 'alice', decidedVia: 'web' });
+    expect(approval.status).toBe('approved');
+    expect(succeeded).toEqual([
+      { token: 'token', output: expect.objectContaining({ approvedBy: 'alice' }) },
+    ]);
+  });
+
+  it('loses to a decision made between its read and its write', async () => {
+    const { approval, approvals } = pending();
+    const callbacks = {
+      ensureWaiting: async () => {
+        Object.assign(approval, { status: 'rejected' }); // decided elsewhere meanwhile
+      },
+      succeed: async () => Promise.reject(new Error('must not answer')),
+      fail: async () => Promise.reject(new Error('must not answer')),
+    };
+    await expect(
+      decideFromLink(fields('approve'), { approvals, callbacks }, { signingKey: KEY, now: NOW }),
+    ).rejects.toThrow(ApprovalAlreadyDecided);
   });
 });

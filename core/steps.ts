@@ -890,6 +890,18 @@ export async function decideStep(
 ): Promise<StoredApproval> {
   const stored = await ports.approvals.get(decision.approvalId);
   if (!stored) throw new NotFound(`no approval ${decision.approvalId}`);
+  return decideStored(stored, decision, ports);
+}
+
+/**
+ * decideStep on the approval as just read. Another decision between that read and this one's
+ * write loses at the write: it is conditional on the approval still pending.
+ */
+async function decideStored(
+  stored: StoredApproval,
+  decision: Omit<Parameters<typeof decideStep>[0], 'approvalId'>,
+  ports: { approvals: ApprovalPort; callbacks: TaskCallbackPort },
+): Promise<StoredApproval> {
   // A pending approval of a run that waits for nothing (it ended, its process died) gets
   // nothing recorded; one already decided or expired says so below.
   if (stored.status === 'pending') await ports.callbacks.ensureWaiting(stored);
@@ -950,9 +962,10 @@ export async function decideFromLink(
   const { reason } = parseInput(z.looseObject({ reason: z.string().optional() }), fields, 'form');
   const stored = await ports.approvals.get(link.id);
   if (!stored) throw new NotFound(`no approval ${link.id}`);
-  return decideStep(
+  // Read once: who the link decides as depends on it, and so does the decision.
+  return decideStored(
+    stored,
     {
-      approvalId: link.id,
       action: link.action,
       by: linkDecider(link, decidersOf(stored, options.approvers)),
       now: options.now,
