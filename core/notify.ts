@@ -33,7 +33,7 @@ import type {
 } from './ports.ts';
 import { commentMarker, renderPrComment } from './pr-comment.ts';
 import { environmentCommentMarker, renderEnvironmentComment } from './environment-comment.ts';
-import { PHASES, type Phase, statusEvent } from './contracts/status-event.ts';
+import { PHASES, type Phase, type StatusEvent, statusEvent } from './contracts/status-event.ts';
 import type { PlanDiff } from './plan-diff.ts';
 import { policyField } from './policy-view.ts';
 import { PROJECT_POLICY } from './project-results.ts';
@@ -355,15 +355,7 @@ export async function notifyStep(
     },
     now,
   );
-  try {
-    await ports.status.publish(event);
-    report.delivered.push('status');
-  } catch (error) {
-    throw new NotificationFailed(
-      `status event ${phase} not published: ${describeError(error).message}`,
-      { cause: error },
-    );
-  }
+  await publishStatus(ports, event, phase, report);
 
   // After a successful apply, each after_apply dispatch: reported, never failing the run.
   const entries = phase === 'applied' ? (run.afterApply ?? []) : [];
@@ -401,14 +393,7 @@ export async function notifyStep(
     });
   }
 
-  const attempt = async (channel: string, send: () => Promise<void>) => {
-    try {
-      await send();
-      report.delivered.push(channel);
-    } catch (error) {
-      report.failed.push(`${channel}: ${describeError(error).message}`);
-    }
-  };
+  const attempt = attemptInto(report);
   const { chat, codeHost, commentSink } = ports;
   const errorOf = (error: { name: string; message: string } | undefined) =>
     detail.rollback
@@ -565,6 +550,44 @@ export async function notifyStep(
   return report;
 }
 
+/**
+ * The status event is the notice's one must: it feeds the pull request and the queue, so a
+ * failure to publish it fails the step (NotificationFailed, retried by the workflow).
+ */
+async function publishStatus(
+  ports: Pick<NotifyPorts, 'status'>,
+  event: StatusEvent,
+  phase: string,
+  report: NotifyReport,
+): Promise<void> {
+  try {
+    await ports.status.publish(event);
+    report.delivered.push('status');
+  } catch (error) {
+    throw new NotificationFailed(
+      `status event ${phase} not published: ${describeError(error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Every other channel is best effort: `attempt(channel, send)` records it delivered or failed
+ * in the report, and gives what it sent back (undefined when it failed).
+ */
+function attemptInto(report: NotifyReport) {
+  return async <T>(channel: string, send: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      const sent = await send();
+      report.delivered.push(channel);
+      return sent;
+    } catch (error) {
+      report.failed.push(`${channel}: ${describeError(error).message}`);
+      return undefined;
+    }
+  };
+}
+
 function withLinks(line: string, detail: NotifyDetail): string {
   return detail.links
     ? `${line}\napprove: ${detail.links.approve}\nreject: ${detail.links.reject}`
@@ -639,25 +662,8 @@ async function notifyDrift(
     },
     now,
   );
-  try {
-    await ports.status.publish(event);
-    report.delivered.push('status');
-  } catch (error) {
-    throw new NotificationFailed(
-      `status event ${phase} not published: ${describeError(error).message}`,
-      { cause: error },
-    );
-  }
-  const attempt = async <T>(channel: string, send: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      const sent = await send();
-      report.delivered.push(channel);
-      return sent;
-    } catch (error) {
-      report.failed.push(`${channel}: ${describeError(error).message}`);
-      return undefined;
-    }
-  };
+  await publishStatus(ports, event, phase, report);
+  const attempt = attemptInto(report);
   const { chat } = ports;
   if (chat) {
     await attempt('chat', () =>

@@ -38,6 +38,22 @@ const RUN: RunContext = {
 };
 const NOW = new Date('2026-11-23T10:00:00.000Z');
 
+/** A pending approval of RUN's plan, asked for at NOW, expiring an hour later. */
+function pendingApproval(id: string): StoredApproval {
+  return {
+    id,
+    runId: RUN.runId,
+    taskToken: 'token',
+    environment: RUN.environment,
+    projectDir: RUN.projectDir,
+    commit: RUN.commit,
+    planSha256: 'a'.repeat(64),
+    status: 'pending',
+    requestedAt: NOW.toISOString(),
+    expiresAt: '2026-11-23T11:00:00.000Z',
+  };
+}
+
 function memoryRecords() {
   const lastGood = new Map<string, LastGoodCommit>();
   const drift = new Map<string, DriftState>();
@@ -221,18 +237,7 @@ describe('settleEndedExecution', () => {
   /** The run's lock, its pending approval, its details and what was told, in memory. */
   function endedRun(details: Record<string, unknown> = {}) {
     let holder: string | undefined = RUN.runId;
-    const approval: StoredApproval = {
-      id: 'approval-1',
-      runId: RUN.runId,
-      taskToken: 'token',
-      environment: RUN.environment,
-      projectDir: RUN.projectDir,
-      commit: RUN.commit,
-      planSha256: 'a'.repeat(64),
-      status: 'pending',
-      requestedAt: NOW.toISOString(),
-      expiresAt: '2026-11-23T11:00:00.000Z',
-    };
+    const approval = pendingApproval('approval-1');
     const approvals: ApprovalPort = {
       create: async () => undefined,
       get: async () => approval,
@@ -493,18 +498,7 @@ describe('decideFromLink', () => {
   const KEY = 'link-signing-key';
   function pending(): { approval: StoredApproval; approvals: ApprovalPort; reads: () => number } {
     let reads = 0;
-    const approval: StoredApproval = {
-      id: 'approval-link-1',
-      runId: RUN.runId,
-      taskToken: 'token',
-      environment: RUN.environment,
-      projectDir: RUN.projectDir,
-      commit: RUN.commit,
-      planSha256: 'a'.repeat(64),
-      status: 'pending',
-      requestedAt: NOW.toISOString(),
-      expiresAt: '2026-11-23T11:00:00.000Z',
-    };
+    const approval = pendingApproval('approval-link-1');
     const approvals: ApprovalPort = {
       create: async () => undefined,
       get: async () => {
