@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JOB, type Job } from '../../core/contracts/job-input.ts';
@@ -59,28 +59,56 @@ describe('keepPrepared and takePrepared', () => {
   async function checkout(root: string, name: string): Promise<string> {
     const dir = join(root, name, 'checkout');
     await mkdir(join(dir, '.terraform'), { recursive: true });
-    await writeFile(join(dir, 'main.tf'), '# kept\n');
+    await writeFile(join(dir, 'main.tf'), `# ${name}\n`);
     return dir;
   }
+  const SHOWN = { sha256: 'b'.repeat(64), json: '{"format_version":"1.2"}' };
 
-  it('hands one checkout to one job, once', async () => {
+  async function take(work: string, root: string, key: string, job: string) {
+    await mkdir(join(work, job));
+    const taken = await takePrepared(
+      root,
+      key,
+      join(work, job, 'checkout'),
+      join(work, job, 'prepared'),
+    );
+    return { taken, checkout: join(work, job, 'checkout') };
+  }
+
+  it('hands one checkout and its plan JSON to one job, once', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'stepform-prepared-'));
+    const root = join(work, 'prepared');
+    expect(await keepPrepared(root, 'k1', await checkout(work, 'plan-job'), SHOWN)).toBe(true);
+    expect(await readdir(root)).toEqual(['k1']);
+    const first = await take(work, root, 'k1', 'apply-job');
+    expect(await readdir(first.checkout)).toEqual(
+      expect.arrayContaining(['.terraform', 'main.tf']),
+    );
+    expect(await readFile(join(first.checkout, 'main.tf'), 'utf8')).toBe('# plan-job\n');
+    expect(await first.taken?.shownPlan(SHOWN.sha256)).toBe(SHOWN.json);
+    // The JSON of another plan is never given: the apply shows its own plan instead.
+    expect(await first.taken?.shownPlan('c'.repeat(64))).toBeUndefined();
+    expect((await take(work, root, 'k1', 'second')).taken).toBeUndefined();
+    expect((await take(work, root, 'other', 'third')).taken).toBeUndefined();
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('hands on a checkout without a plan JSON, whose plan is then shown again', async () => {
     const work = await mkdtemp(join(tmpdir(), 'stepform-prepared-'));
     const root = join(work, 'prepared');
     expect(await keepPrepared(root, 'k1', await checkout(work, 'plan-job'))).toBe(true);
-    const first = join(work, 'apply-job', 'checkout');
-    await mkdir(join(work, 'apply-job'));
-    expect(await takePrepared(root, 'k1', first)).toBe(true);
-    expect(await readdir(first)).toEqual(expect.arrayContaining(['.terraform', 'main.tf']));
-    await mkdir(join(work, 'second'));
-    expect(await takePrepared(root, 'k1', join(work, 'second', 'checkout'))).toBe(false);
-    expect(await takePrepared(root, 'other', join(work, 'second', 'checkout'))).toBe(false);
+    const { taken } = await take(work, root, 'k1', 'apply-job');
+    expect(taken).toBeDefined();
+    expect(await taken?.shownPlan(SHOWN.sha256)).toBeUndefined();
   });
 
-  it('keeps nothing over a checkout already kept under the key', async () => {
+  it('keeps nothing over what is already kept under the key, and leaves nothing half-made', async () => {
     const work = await mkdtemp(join(tmpdir(), 'stepform-prepared-'));
     const root = join(work, 'prepared');
-    expect(await keepPrepared(root, 'k1', await checkout(work, 'one'))).toBe(true);
+    expect(await keepPrepared(root, 'k1', await checkout(work, 'one'), SHOWN)).toBe(true);
     expect(await keepPrepared(root, 'k1', await checkout(work, 'two'))).toBe(false);
-    expect(await readdir(join(work, 'two'))).toEqual(['checkout']);
+    expect(await readdir(root)).toEqual(['k1']);
+    const { checkout: taken } = await take(work, root, 'k1', 'apply-job');
+    expect(await readFile(join(taken, 'main.tf'), 'utf8')).toBe('# one\n');
   });
 });

@@ -54,7 +54,13 @@ import {
 } from './terraform.ts';
 import { checkoutCommit, resolveProjectDir, resolveVarFiles } from './workspace.ts';
 import { evaluatePolicies } from './policy.ts';
-import { keepPrepared, preparedKey, takePrepared } from './prepared-workspace.ts';
+import {
+  type ShownPlan,
+  type TakenPrepared,
+  keepPrepared,
+  preparedKey,
+  takePrepared,
+} from './prepared-workspace.ts';
 
 export interface ExecutorContext {
   readonly engine: Engine;
@@ -128,6 +134,10 @@ class JobRun {
   readonly ctx: ExecutorContext;
   readonly result: JobResult;
   readonly workDir: string;
+  /** What this job took from its plan job (a local run's apply job), if anything. */
+  taken: TakenPrepared | undefined;
+  /** The plan this job made, as `show -json` printed it: handed on with the checkout. */
+  shown: ShownPlan | undefined;
 
   constructor(job: Job, ctx: ExecutorContext, workDir: string, startedAt: Date) {
     this.job = job;
@@ -168,10 +178,16 @@ class JobRun {
   async prepare(): Promise<Workspace> {
     const { job, ctx } = this;
     const checkout = join(this.workDir, 'checkout');
-    const reused =
-      job.verb === 'apply' &&
-      ctx.preparedRoot !== undefined &&
-      (await takePrepared(ctx.preparedRoot, this.preparedKey(), checkout));
+    this.taken =
+      job.verb === 'apply' && ctx.preparedRoot !== undefined
+        ? await takePrepared(
+            ctx.preparedRoot,
+            this.preparedKey(),
+            checkout,
+            join(this.workDir, 'prepared'),
+          )
+        : undefined;
+    const reused = this.taken !== undefined;
     if (reused) {
       ctx.log.info(`reusing the plan job's checkout of ${job.commit} and its init`);
     } else {
@@ -208,14 +224,14 @@ class JobRun {
   }
 
   /**
-   * A local run's plan job with changes leaves its checkout, initialised, for the run's apply
-   * job; anything else is removed with the work folder.
+   * A local run's plan job with changes leaves its checkout, initialised, and its plan's JSON
+   * for the run's apply job; anything else is removed with the work folder.
    */
   async handOn(): Promise<void> {
     const { job, ctx } = this;
     if (job.verb !== 'plan' || !this.result.hasChanges || ctx.preparedRoot === undefined) return;
     const checkout = join(this.workDir, 'checkout');
-    if (await keepPrepared(ctx.preparedRoot, this.preparedKey(), checkout))
+    if (await keepPrepared(ctx.preparedRoot, this.preparedKey(), checkout, this.shown))
       ctx.log.info('left the checkout, initialised, for the apply job of this run');
   }
 
@@ -268,14 +284,28 @@ class JobRun {
   }
 
   /**
-   * `show -json` of a saved plan: every value it marks sensitive (outputs, resource
-   * attributes, variables; planned and prior) is masked from here on.
+   * The approved plan's sensitive values (outputs, resource attributes, variables; planned
+   * and prior), masked from here on. They come from the JSON its plan job handed on when that
+   * shows this very plan (the digest takeApprovedPlan checked), or else from `show -json`.
    */
-  async showPlan(ws: Workspace, path: string): Promise<PlanJson> {
-    return (await this.showPlanText(ws, path)).planJson;
+  async learnApprovedPlan(ws: Workspace, path: string, sha256: string): Promise<void> {
+    const handedOn = await this.taken?.shownPlan(sha256);
+    if (handedOn !== undefined) {
+      try {
+        this.ctx.masker.add(sensitiveValuesInPlan(PLAN_JSON.parse(JSON.parse(handedOn))));
+        this.ctx.log.info(`reusing the plan job's show -json of plan ${sha256}`);
+        return;
+      } catch {
+        // Not a plan's JSON after all: show the plan again.
+      }
+    }
+    await this.showPlanText(ws, path);
   }
 
-  /** showPlan, with the JSON as Terraform printed it (what policies read). */
+  /**
+   * `show -json` of a saved plan, parsed and as Terraform printed it (what policies read):
+   * every value it marks sensitive is masked from here on.
+   */
   async showPlanText(ws: Workspace, path: string): Promise<{ planJson: PlanJson; text: string }> {
     const shown = await this.timed('show', () =>
       ws.tf.run(['show', '-json', path], { quiet: true }),
@@ -372,6 +402,7 @@ class JobRun {
     const planTextPath = join(job.artifactsDir, PLAN_TEXT_FILE);
     await writeFile(planTextPath, ctx.masker.mask(planText.join('')), { mode: 0o600 });
     Object.assign(this.result, { summary, hasChanges, plan: stored });
+    this.shown = { sha256: stored.sha256, json: planJsonText };
     this.result.artifacts.planText = planTextPath;
     await this.writePlanDiff(planJson);
     await this.checkPolicies(ws, planJsonText);
@@ -460,7 +491,7 @@ const RUNNERS: { [V in Job['verb']]: VerbRunner } = {
     );
     const ws = await run.prepare();
     // The approved plan knows the sensitive values this apply may print, before any state does.
-    await run.showPlan(ws, approved);
+    await run.learnApprovedPlan(ws, approved, job.plan.sha256);
     const current = await run.stateIdentity(ws);
     run.result.stateBefore = current;
     assertStateUnchanged(metadata, current);

@@ -130,18 +130,21 @@ describe('the workflows, through the CLI', () => {
       'applying',
       'applied',
     ]);
-    // The apply job took the plan job's checkout, initialised: no checkout or init of its own.
+    // The apply job took the plan job's checkout, initialised, and its plan's JSON: no
+    // checkout, init or show -json of its own.
     const artifacts = join(ws.home, 'artifacts', run.runId);
     const planJob = await readResult(join(artifacts, 'plan'));
     const applyJob = await readResult(join(artifacts, 'apply'));
     expect(Object.keys(planJob?.timings ?? {})).toEqual(
-      expect.arrayContaining(['checkout', 'init']),
+      expect.arrayContaining(['checkout', 'init', 'show']),
     );
     expect(applyJob?.timings).toMatchObject({ apply: expect.any(Number) });
-    expect(applyJob?.timings).not.toHaveProperty('checkout');
-    expect(applyJob?.timings).not.toHaveProperty('init');
-    expect(readFileSync(join(artifacts, 'apply', LOG_FILE), 'utf8')).toContain(
-      "reusing the plan job's checkout",
+    for (const step of ['checkout', 'init', 'show'])
+      expect(applyJob?.timings).not.toHaveProperty(step);
+    const applyLog = readFileSync(join(artifacts, 'apply', LOG_FILE), 'utf8');
+    expect(applyLog).toContain("reusing the plan job's checkout");
+    expect(applyLog).toContain(
+      `reusing the plan job's show -json of plan ${planJob?.plan?.sha256}`,
     );
     // Nothing of the run's work folder is left, the handed-on checkout included.
     expect(existsSync(join(ws.home, 'work', run.runId))).toBe(false);

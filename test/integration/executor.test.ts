@@ -284,40 +284,58 @@ describe('secrets on a first apply', () => {
     'canary-variable-5e1b0c77',
   ];
 
-  it('masks every value the approved plan marks sensitive in the error, the log and stdout', async () => {
-    const repo = await makeRepo();
-    const commit = await repo.commitDir(
-      join(REPO_ROOT, 'test', 'fixtures', 'sensitive-failing-apply'),
-      'stack',
-    );
-    const jobs = await jobFactory(repo.dir, 'stack');
-    const planJob = jobs.job('plan', commit);
-    const plan = await runExecutor(planJob);
-    expect(plan.exitCode).toBe(0);
-    const apply = await runExecutor(
-      jobs.job('apply', commit, {
-        plan: { dir: planJob.artifactsDir, sha256: plan.result!.plan!.sha256 },
-      }),
-    );
-    expect(apply.exitCode).toBe(1);
-    expect(apply.result!.error!.name).toBe('TerraformFailed');
-    // The provisioner did print them: each is in the error, masked (Terraform's lines kept,
-    // as Terraform wrapped them).
-    expect(apply.result!.error!.message.replace(/\s+/g, ' ')).toContain(
-      "Error running command '(sensitive value) (sensitive value) (sensitive value)'",
-    );
-    for (const ran of [plan, apply]) {
-      for (const canary of CANARIES) expect(ran.stdout + ran.stderr).not.toContain(canary);
-    }
-    const artifacts = join(jobs.root, 'artifacts');
-    for (const run of await readdir(artifacts)) {
-      for (const file of await readdir(join(artifacts, run))) {
-        if (file.endsWith('.tfplan')) continue;
-        const text = await readFile(join(artifacts, run, file), 'utf8');
-        for (const canary of CANARIES) expect(text).not.toContain(canary);
+  // As on Batch (the apply job shows the approved plan itself), and as in a local run, where
+  // it takes its plan job's checkout and that plan's JSON instead (prepared-workspace.ts).
+  it.each([
+    ['a fresh checkout', false],
+    ["the plan job's checkout and plan JSON", true],
+  ])(
+    'masks every value the approved plan marks sensitive in the error, the log and stdout (%s)',
+    async (_, handedOn) => {
+      const repo = await makeRepo();
+      const commit = await repo.commitDir(
+        join(REPO_ROOT, 'test', 'fixtures', 'sensitive-failing-apply'),
+        'stack',
+      );
+      const jobs = await jobFactory(repo.dir, 'stack');
+      const env = handedOn ? { STEPFORM_PREPARED_ROOT: join(jobs.root, 'prepared') } : {};
+      const planJob = jobs.job('plan', commit);
+      const plan = await runExecutor(planJob, env);
+      expect(plan.exitCode).toBe(0);
+      const apply = await runExecutor(
+        jobs.job('apply', commit, {
+          plan: { dir: planJob.artifactsDir, sha256: plan.result!.plan!.sha256 },
+        }),
+        env,
+      );
+      expect(apply.exitCode).toBe(1);
+      // Handed on, the apply job neither checks out, nor inits, nor shows the plan again.
+      expect(await engineCalls(apply, 'show')).toBe(handedOn ? 0 : 1);
+      expect(await engineCalls(apply, 'init')).toBe(handedOn ? 0 : 1);
+      expect(apply.result!.timings).toEqual(
+        handedOn
+          ? expect.not.objectContaining({ show: expect.anything() })
+          : expect.objectContaining({ show: expect.any(Number) }),
+      );
+      expect(apply.result!.error!.name).toBe('TerraformFailed');
+      // The provisioner did print them: each is in the error, masked (Terraform's lines kept,
+      // as Terraform wrapped them).
+      expect(apply.result!.error!.message.replace(/\s+/g, ' ')).toContain(
+        "Error running command '(sensitive value) (sensitive value) (sensitive value)'",
+      );
+      for (const ran of [plan, apply]) {
+        for (const canary of CANARIES) expect(ran.stdout + ran.stderr).not.toContain(canary);
       }
-    }
-  });
+      const artifacts = join(jobs.root, 'artifacts');
+      for (const run of await readdir(artifacts)) {
+        for (const file of await readdir(join(artifacts, run))) {
+          if (file.endsWith('.tfplan')) continue;
+          const text = await readFile(join(artifacts, run, file), 'utf8');
+          for (const canary of CANARIES) expect(text).not.toContain(canary);
+        }
+      }
+    },
+  );
 });
 
 describe('the command verb', () => {
