@@ -1,6 +1,5 @@
 // serve: the run console and the approval endpoint on loopback, the TTL scheduler and
 // stepform.yaml's drift schedule, until Ctrl-C.
-import { once } from 'node:events';
 import { type StepformConfig, driftEnvironments } from '../../core/config/stepform-config.ts';
 import { parseDriftSchedule } from '../../core/drift-schedule.ts';
 import { InvalidInput } from '../../core/errors.ts';
@@ -13,6 +12,7 @@ import { startScheduler } from '../engine/scheduler.ts';
 import { openEngine, resolveCommit, resolveRepository } from './context.ts';
 import { scheduledDriftInput } from './drift.ts';
 import type { Io } from './io.ts';
+import { closeServer, listenOnLoopback, untilStopped } from './loopback-server.ts';
 import type { CliValues } from './main.ts';
 import { progressLine } from './run-verbs.ts';
 
@@ -89,10 +89,7 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
   // The same list the runs made their per-approver links for.
   const { approvers } = engine;
   const server = createApprovalServer(engine, approvers ? { approvers } : {});
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const bound = typeof address === 'object' && address ? address.port : port;
+  const bound = await listenOnLoopback(server, port);
   io.out(
     `stepform serve: run console and approvals on http://127.0.0.1:${bound}, TTL schedules checked every 5 s (Ctrl-C stops)\n`,
   );
@@ -146,16 +143,10 @@ export async function serveVerb(values: CliValues, io: Io): Promise<number> {
     track,
   );
   io.out(`${driftLine}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilStopped();
   controller.abort();
   clearInterval(reaper);
-  server.close();
-  // The console's event streams stay open until closed.
-  server.closeAllConnections();
+  closeServer(server);
   if (started.size > 0) {
     io.out(`stopping ${started.size} scheduled run(s) gracefully\n`);
     cancel.abort('cancelled: stepform serve stopped');

@@ -53,11 +53,29 @@ async function schedulesOf(
     .sort((a, b) => a.fireAt.localeCompare(b.fireAt));
 }
 
+/** How many runs' log names the console remembers (the pages list at most STACK_CONSOLE_RUNS). */
+const REMEMBERED_LOG_LISTS = 2 * STACK_CONSOLE_RUNS;
+
 export function stackConsoleSource(stack: StackOperator): ConsoleSource {
-  const logNames = async (runId: string): Promise<string[]> =>
-    (await stack.aws.artifacts.listArtifacts(runFolder(runId)))
+  // The job logs each run was last seen with. A log, once uploaded, stays: a name listed once
+  // is read without listing the bucket again, so a look at a run costs one listing, not one
+  // per log. A name not seen yet is looked for in a new listing.
+  const listed = new Map<string, ReadonlySet<string>>();
+  const logNames = async (runId: string): Promise<string[]> => {
+    const names = (await stack.aws.artifacts.listArtifacts(runFolder(runId)))
       .filter((name) => name.endsWith(`/${LOG_FILE}`))
       .map((name) => name.slice(0, -LOG_FILE.length - 1));
+    listed.delete(runId);
+    listed.set(runId, new Set(names));
+    // The least recently listed run is forgotten first.
+    for (const oldest of listed.keys()) {
+      if (listed.size <= REMEMBERED_LOG_LISTS) break;
+      listed.delete(oldest);
+    }
+    return names;
+  };
+  const isLog = async (runId: string, name: string): Promise<boolean> =>
+    listed.get(runId)?.has(name) === true || (await logNames(runId)).includes(name);
 
   return {
     runs: async (limit) => stack.runs(Math.min(limit, STACK_CONSOLE_RUNS)),
@@ -88,7 +106,7 @@ export function stackConsoleSource(stack: StackOperator): ConsoleSource {
     logNames,
     readLog: async (runId, name, from): Promise<LogChunk> => {
       // Only a name this source listed: never a key a request made up.
-      if (!(await logNames(runId)).includes(name)) return { text: '', next: from };
+      if (!(await isLog(runId, name))) return { text: '', next: from };
       const read = await stack.aws.artifacts.readArtifactFrom(
         runFolder(runId),
         `${name}/${LOG_FILE}`,

@@ -1,13 +1,13 @@
 // serve --stack: the run console over a deployed stack, read-only, on loopback, with the
 // operator's AWS credentials. It schedules nothing and decides nothing: the stack's own
 // Scheduler and approval endpoint do that, and the pages say how to decide from a terminal.
-import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { describeError } from '../../../core/errors.ts';
 import { createConsole } from '../../console/server.ts';
 import { renderMessagePage } from '../../console/pages.ts';
 import { DEFAULT_APPROVAL_PORT } from '../../engine/local-engine.ts';
 import type { Io } from '../io.ts';
+import { closeServer, listenOnLoopback, untilStopped } from '../loopback-server.ts';
 import type { CliValues } from '../main.ts';
 import { parsePort } from '../serve.ts';
 import { STACK_POLL_MS, stackConsoleSource } from './console-source.ts';
@@ -43,21 +43,12 @@ export async function stackServeVerb(values: CliValues, io: Io): Promise<number>
             : renderMessagePage('Read-only', 'This console changes nothing.', readOnly),
         );
     });
-    server.listen(port, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    const bound = typeof address === 'object' && address ? address.port : port;
+    const bound = await listenOnLoopback(server, port);
     io.out(
       `stepform serve: read-only console of the stack ${stack.config.name} on http://127.0.0.1:${bound} (Ctrl-C stops)\n`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
-    server.close();
-    // The console's event streams stay open until closed.
-    server.closeAllConnections();
+    await untilStopped();
+    closeServer(server);
     return 0;
   });
 }

@@ -174,6 +174,11 @@ export class StackOperator {
    * shows them otherwise (a redrive runs a failed one again).
    */
   readonly #ended = new Map<string, ExecutionDetail>();
+  /**
+   * The state machine each run was found in (a run's is fixed at its start): a run is looked
+   * for among all of them once, then described there alone.
+   */
+  readonly #machineOf = new Map<string, string>();
 
   constructor(config: StackConfig, aws: OperatorAdapters, flag: string) {
     this.config = config;
@@ -218,9 +223,15 @@ export class StackOperator {
 
   /** The run's execution, found among the stack's state machines; undefined when none. */
   async find(runId: string): Promise<StackRun | undefined> {
-    for (const stateMachineArn of this.config.stateMachines.values()) {
+    const known = this.#machineOf.get(runId);
+    for (const stateMachineArn of known === undefined
+      ? this.config.stateMachines.values()
+      : [known]) {
       const execution = await this.aws.executions.describe(executionArnOf(stateMachineArn, runId));
-      if (execution) return { execution, input: this.#inputOf(execution) };
+      if (execution) {
+        this.#machineOf.set(runId, stateMachineArn);
+        return { execution, input: this.#inputOf(execution) };
+      }
     }
     return undefined;
   }
@@ -320,6 +331,7 @@ export class StackOperator {
       .flat()
       .sort((a, b) => b.startDate.localeCompare(a.startDate))
       .slice(0, limit);
+    for (const summary of newest) this.#machineOf.set(summary.name, summary.stateMachineArn);
     return Promise.all(
       newest.map(async (summary) => {
         const execution = await this.#describe(summary);
