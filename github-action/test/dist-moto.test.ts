@@ -1,12 +1,10 @@
-// The bundled action, run the way the Actions runner runs it: `node dist/index.js` with the
-// GITHUB_* variables, an event payload file, INPUT_* variables named as the runner names them
-// (INPUT_STATE-MACHINE-ARN) with action.yml's defaults, and the GITHUB_OUTPUT, GITHUB_STATE and
-// GITHUB_STEP_SUMMARY files; AWS is moto server's Step Functions API on loopback, reached
-// through AWS_ENDPOINT_URL. moto runs the state machines (execute_state_machine), so an
-// execution really passes through its states and ends, or waits until it is stopped.
+// The bundled action, run the way the Actions runner runs it (runner.ts), against stand-in
+// state machines on moto server's Step Functions API on loopback, reached through
+// AWS_ENDPOINT_URL. moto runs the state machines (execute_state_machine), so an execution
+// really passes through its states and ends, or waits until it is stopped. The emulated
+// stack's workflows test runs the same dist against the real state machines.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,15 +13,14 @@ import {
   ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import { parse } from 'yaml';
 import { RUN_INPUT } from '../../core/contracts/workflow-input.ts';
 import { type MotoServer, startMotoServer } from '../../test/aws/moto-server.ts';
 import { REPO_ROOT, makeRepo } from '../../test/support/repo.ts';
 import { executionName } from '../src/execution.ts';
+import { type ActionStep, fileCommands, startActionStep } from './runner.ts';
 
 const MONOREPO = join(REPO_ROOT, 'test', 'golden', 'monorepo');
 
-const DIST = new URL('../dist/index.js', import.meta.url).pathname;
 const HEAD = 'e'.repeat(40);
 const ROLE = 'arn:aws:iam::123456789012:role/stepform-test';
 
@@ -85,41 +82,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** action.yml's defaults, as the runner passes them: INPUT_<NAME> (upper case, dashes kept). */
-async function defaultInputs(): Promise<Record<string, string>> {
-  const action = parse(await readFile(new URL('../action.yml', import.meta.url), 'utf8')) as {
-    inputs: Record<string, { default?: string }>;
-  };
-  return Object.fromEntries(
-    Object.entries(action.inputs).flatMap(([name, input]) =>
-      input.default === undefined ? [] : [[`INPUT_${name.toUpperCase()}`, input.default]],
-    ),
-  );
-}
-
-/** What `name<<delimiter` file commands (GITHUB_OUTPUT, GITHUB_STATE) hold. */
-function fileCommands(text: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i += 1) {
-    const match = /^([^<=]+)<<(.+)$/.exec(lines[i]!);
-    if (!match) continue;
-    const [, name, delimiter] = match;
-    const value: string[] = [];
-    for (i += 1; i < lines.length && lines[i] !== delimiter; i += 1) value.push(lines[i]!);
-    values[name!] = value.join('\n');
-  }
-  return values;
-}
-
-interface Step {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; stdout: string }>;
-  readonly files: { output: string; state: string; summary: string };
-}
-
-let steps = 0;
-
 /** A pull request of a checkout at GITHUB_WORKSPACE (default: none, and a made-up head). */
 interface Checkout {
   readonly workspace: string;
@@ -133,61 +95,16 @@ async function startStep(
   inputs: Record<string, string>,
   state: Record<string, string> = {},
   checkout?: Checkout,
-): Promise<Step> {
-  steps += 1;
-  const files = {
-    output: join(dir, `output-${steps}`),
-    state: join(dir, `state-${steps}`),
-    summary: join(dir, `summary-${steps}`),
-  };
-  const event = join(dir, `event-${steps}.json`);
-  await writeFile(
-    event,
-    JSON.stringify({
-      action: 'synchronize',
-      number: 7,
-      pull_request: {
-        number: 7,
-        head: { sha: checkout?.head ?? HEAD },
-        base: { sha: checkout?.base ?? 'f'.repeat(40) },
-      },
-    }),
-  );
-  await Promise.all(Object.values(files).map(async (file) => writeFile(file, '')));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'pull_request',
-    GITHUB_EVENT_PATH: event,
-    GITHUB_REPOSITORY: 'acme/infra',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_SHA: 'f'.repeat(40),
-    GITHUB_RUN_ID: runId,
-    GITHUB_RUN_ATTEMPT: '1',
-    GITHUB_OUTPUT: files.output,
-    GITHUB_STATE: files.state,
-    GITHUB_STEP_SUMMARY: files.summary,
-    RUNNER_TEMP: dir,
-    ...(checkout === undefined ? {} : { GITHUB_WORKSPACE: checkout.workspace }),
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    ...(await defaultInputs()),
-    ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
-    ...Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v])),
-  };
-  const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; stdout: string }>((resolve) => {
-    child.on('exit', (code) => {
-      resolve({ code, stdout });
-    });
+): Promise<ActionStep> {
+  return startActionStep({
+    dir,
+    runId,
+    inputs,
+    state,
+    endpoint: moto.endpoint,
+    pullRequest: { head: checkout?.head ?? HEAD, base: checkout?.base ?? 'f'.repeat(40) },
+    ...(checkout === undefined ? {} : { workspace: checkout.workspace }),
   });
-  return { child, exited, files };
 }
 
 const read = async (file: string) => readFile(file, 'utf8');

@@ -78,6 +78,7 @@ import {
   synthesize,
 } from './harness.ts';
 import { type Execution, Scenario, decideThroughPage, sleep } from './scenario.ts';
+import { startActionStep } from '../../github-action/test/runner.ts';
 
 const PROJECT = 'stack';
 /** The hello example's resources, as `type.name`, sorted. */
@@ -223,6 +224,52 @@ describe('plan (pull request) on emulated AWS', () => {
     // A pull request's plan takes no lock and writes no state.
     expect(await scenario.itemsOfType('lock')).toEqual([]);
     expect(await scenario.s3Keys('StateBucket', 'stepform/state/')).toEqual([]);
+  });
+});
+
+describe('the GitHub Action’s dist on emulated AWS', () => {
+  // What a repository's workflow runs: the bundled action, as the runner runs it, starting the
+  // stack's own plan state machine (named through stack-outputs) and following it to its end.
+  it('starts a pull request’s plan from the event, follows the real workflow to SUCCEEDED and reports it', async () => {
+    const step = await startActionStep({
+      dir: scratch,
+      runId: '2001',
+      inputs: {
+        workflow: 'plan',
+        environment: 'dev',
+        project: PROJECT,
+        'stack-outputs': JSON.stringify(aws.stackOutputs()),
+      },
+      pullRequest: { head: commit, base: 'f'.repeat(40) },
+      endpoint: aws.moto.endpoint,
+    });
+    const { code, stdout } = await step.exited;
+    const outputs = await step.outputs();
+    const runId = outputs['run-id'] ?? '';
+    scenario.runIds.push(runId);
+    expect({ code, stdout: code === 0 ? '' : stdout }).toEqual({ code: 0, stdout: '' });
+    expect(runId).toMatch(/^gh-2001-1-plan-dev-[0-9a-f]{10}$/);
+    expect(outputs['execution-arn']).toBe(executionArnOf(aws.stateMachineArn('plan'), runId));
+    // The states it printed while following are the real definition's.
+    for (const state of ['PrepareRun', 'RunPlanJob', 'CollectPlan'])
+      expect(stdout).toContain(`→ ${state} `);
+    expect(outputs).toMatchObject({
+      status: 'SUCCEEDED',
+      'has-changes': 'true',
+      add: '3',
+      change: '0',
+      destroy: '0',
+    });
+    expect(JSON.parse(outputs.summary!)).toMatchObject({ status: 'SUCCEEDED', pullRequest: 7 });
+    expect(await readFile(step.files.summary, 'utf8')).toContain('Stepform plan: SUCCEEDED');
+    // The run the action started is a run like any other: its events, and the comment on #7.
+    expect(await scenario.phasesOf(runId)).toEqual(['started', 'planned']);
+    const comment = aws.github
+      .filter((r) => r.path.includes('/issues/7/comments') && r.body.includes('stepform:comment'))
+      .map((r) => JSON.parse(r.body) as { body: string })
+      .at(-1)?.body;
+    expect(comment).toMatch(/\+\s+input\s+= "hello, world"/);
+    expect(comment).not.toContain('example-secret-value');
   });
 });
 
