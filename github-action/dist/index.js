@@ -82966,6 +82966,7 @@ function regionOf(arn) {
 
 // github-action/src/selection.ts
 import { existsSync as existsSync2 } from "node:fs";
+import { readdir as readdir2 } from "node:fs/promises";
 import { join as join7 } from "node:path";
 
 // adapters/git/repository-at-commit.ts
@@ -83596,17 +83597,40 @@ function runProjectsFor(config2, environment, selected, files) {
 
 // github-action/src/selection.ts
 var FETCH_DEPTH = "use fetch-depth: 0 on actions/checkout";
-async function configOf(github) {
+async function checkoutOf(workspace, commit, note) {
+  if (await hasCommit(workspace, "HEAD")) return workspace;
+  const folders = (await readdir2(workspace, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory() && existsSync2(join7(workspace, entry.name, ".git"))).map((entry) => join7(workspace, entry.name)).sort();
+  let found;
+  for (const folder of folders) {
+    if (await hasCommit(folder, commit)) {
+      found = folder;
+      break;
+    }
+  }
+  found ??= folders.find((folder) => existsSync2(join7(folder, CONFIG_FILE)));
+  if (found !== void 0)
+    note(`reading ${CONFIG_FILE} from the checkout at ${found} (actions/checkout path:)`);
+  return found;
+}
+async function configOf(github, note) {
   const { workspace, commit } = github;
-  if (workspace === void 0 || !await hasCommit(workspace, "HEAD")) return void 0;
-  if (!await hasCommit(workspace, commit)) {
-    if (!existsSync2(join7(workspace, CONFIG_FILE))) return void 0;
+  if (workspace === void 0) return void 0;
+  const checkout = await checkoutOf(workspace, commit, note);
+  if (checkout === void 0) {
+    note(
+      `no checkout of ${commit.slice(0, 12)} at ${workspace} or in a folder below it: ${CONFIG_FILE} is not read, and the run is the folder the project input names (for stepform.yaml, check the repository out first, with fetch-depth: 0)`
+    );
+    return void 0;
+  }
+  if (!await hasCommit(checkout, commit)) {
+    if (!existsSync2(join7(checkout, CONFIG_FILE))) return void 0;
     throw new InvalidInput(
       "projects",
-      `the checkout at ${workspace} lacks the commit ${commit.slice(0, 12)}: ${FETCH_DEPTH}`
+      `the checkout at ${checkout} lacks the commit ${commit.slice(0, 12)}: ${FETCH_DEPTH}`
     );
   }
-  return configAtCommit(workspace, commit);
+  const config2 = await configAtCommit(checkout, commit);
+  return config2 === void 0 ? void 0 : { config: config2, checkout };
 }
 async function changedSelection(config2, inputs, github, files, note) {
   const { change, workspace, commit } = github;
@@ -83632,9 +83656,8 @@ async function changedSelection(config2, inputs, github, files, note) {
   };
 }
 async function selectForAction(inputs, github, note) {
-  const config2 = await configOf(github);
-  const { workspace } = github;
-  if (config2 === void 0 || workspace === void 0) {
+  const found = await configOf(github, note);
+  if (found === void 0) {
     if (inputs.projects.kind !== "changed") {
       throw new InvalidInput(
         "projects",
@@ -83643,6 +83666,7 @@ async function selectForAction(inputs, github, note) {
     }
     return { projectDir: inputs.projectDir };
   }
+  const { config: config2, checkout: workspace } = found;
   environmentConfig(config2, inputs.environment, "environment");
   const files = await filesAtCommit(workspace, github.commit);
   const selection = inputs.projectGiven ? { kind: "dir", dir: inputs.projectDir, field: "project" } : inputs.projects.kind === "names" ? { kind: "projects", names: inputs.projects.names, field: "projects" } : inputs.projects.kind === "all" ? { kind: "all" } : await changedSelection(config2, inputs, { ...github, workspace }, files, note);

@@ -291,6 +291,55 @@ describe('the action refuses before starting anything', () => {
   });
 });
 
+describe('the checkout in a folder below GITHUB_WORKSPACE (actions/checkout path:)', () => {
+  /** A workspace holding clones of `sources` under their names: [name, repository, depth]. */
+  async function workspaceOf(...sources: [string, string, number?][]): Promise<string> {
+    const workspace = await tempDir('workspace');
+    for (const [name, source, depth] of sources) {
+      const args = ['clone', '--quiet', ...(depth ? ['--depth', String(depth)] : [])];
+      const cloned = await runProcess('git', [...args, `file://${source}`, join(workspace, name)]);
+      expect(cloned.exitCode).toBe(0);
+    }
+    return workspace;
+  }
+
+  it('is found: the same selection as at the root, and the log says where it was read', async () => {
+    // A second repository checked out beside it, first by name, holds no such commit.
+    const other = await makeRepo();
+    await other.commitFiles({ 'modules/shared/main.tf': '' });
+    const workspace = await workspaceOf(['a-modules', other.dir], ['infra-repo', repo.dir]);
+    const core = await runAction({}, pullRequest(base, labels), workspace);
+    expect(core.failures).toEqual([]);
+    expect(layers(started())).toEqual([
+      ['network', 0],
+      ['app', 1],
+    ]);
+    expect(core.lines).toContain(
+      `reading stepform.yaml from the checkout at ${join(workspace, 'infra-repo')} (actions/checkout path:)`,
+    );
+  });
+
+  it('a shallow one lacking the commit is refused as at the root: use fetch-depth: 0', async () => {
+    const workspace = await workspaceOf(['infra-repo', repo.dir, 1]);
+    const core = await runAction({}, pullRequest(base, labels), workspace);
+    expect(core.failures[0]).toMatch(
+      /^invalid input projects: the checkout at .*infra-repo lacks the commit .*fetch-depth: 0/,
+    );
+    expect(SFN.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('none at all: the run is the project folder, and the log says stepform.yaml was not read', async () => {
+    const workspace = await tempDir('workspace');
+    const core = await runAction({ project: 'infra/dns' }, pullRequest(base, labels), workspace);
+    expect(core.failures).toEqual([]);
+    expect(started()).toMatchObject({ projectDir: 'infra/dns', commit: labels });
+    expect(started().projects).toBeUndefined();
+    expect(core.lines.join('\n')).toContain(
+      `no checkout of ${labels.slice(0, 12)} at ${workspace} or in a folder below it: stepform.yaml is not read`,
+    );
+  });
+});
+
 describe('without stepform.yaml', () => {
   let plain: TestRepo;
   let head: string;

@@ -1,9 +1,11 @@
 // Which projects the action runs. With stepform.yaml at the commit (read from the checkout at
-// GITHUB_WORKSPACE, never its working tree): the `projects` input (what the event's change
-// affects, all, or names), or the projects at the folder `project` names; each resolved for
-// the environment and checked at the commit, in layers. Without the file, the one folder
-// `project` names, as before stepform.yaml existed.
+// GITHUB_WORKSPACE, or one folder below it for actions/checkout with `path:`, never its
+// working tree): the `projects` input (what the event's change affects, all, or names), or the
+// projects at the folder `project` names; each resolved for the environment and checked at the
+// commit, in layers. Without the file, the one folder `project` names, as before stepform.yaml
+// existed.
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   affectedAtCommit,
@@ -33,21 +35,64 @@ export type ActionSelection =
 const FETCH_DEPTH = 'use fetch-depth: 0 on actions/checkout';
 
 /**
+ * The repository's checkout: GITHUB_WORKSPACE itself, or else the folder below it that
+ * actions/checkout's `path:` put it in: the first git checkout there (by name) that holds the
+ * commit (a second repository checked out beside it does not), else the first with a
+ * stepform.yaml (a shallow one, which configOf then refuses). Undefined when there is none.
+ */
+async function checkoutOf(
+  workspace: string,
+  commit: string,
+  note: (line: string) => void,
+): Promise<string | undefined> {
+  if (await hasCommit(workspace, 'HEAD')) return workspace;
+  const folders = (await readdir(workspace, { withFileTypes: true }).catch(() => []))
+    .filter((entry) => entry.isDirectory() && existsSync(join(workspace, entry.name, '.git')))
+    .map((entry) => join(workspace, entry.name))
+    .sort();
+  let found: string | undefined;
+  for (const folder of folders) {
+    if (await hasCommit(folder, commit)) {
+      found = folder;
+      break;
+    }
+  }
+  found ??= folders.find((folder) => existsSync(join(folder, CONFIG_FILE)));
+  if (found !== undefined)
+    note(`reading ${CONFIG_FILE} from the checkout at ${found} (actions/checkout path:)`);
+  return found;
+}
+
+/**
  * stepform.yaml at the commit, from the checkout. Undefined when the repository has none, or
  * when there is no checkout at all and the action runs as it did before the file (the executor
- * clones the repository itself); a checkout that has the file but not the commit is an error.
+ * clones the repository itself), which the log says; a checkout that has the file but not
+ * the commit is an error.
  */
-async function configOf(github: GitHubRun): Promise<StepformConfig | undefined> {
+async function configOf(
+  github: GitHubRun,
+  note: (line: string) => void,
+): Promise<{ config: StepformConfig; checkout: string } | undefined> {
   const { workspace, commit } = github;
-  if (workspace === undefined || !(await hasCommit(workspace, 'HEAD'))) return undefined;
-  if (!(await hasCommit(workspace, commit))) {
-    if (!existsSync(join(workspace, CONFIG_FILE))) return undefined;
+  if (workspace === undefined) return undefined;
+  const checkout = await checkoutOf(workspace, commit, note);
+  if (checkout === undefined) {
+    note(
+      `no checkout of ${commit.slice(0, 12)} at ${workspace} or in a folder below it: ` +
+        `${CONFIG_FILE} is not read, and the run is the folder the project input names ` +
+        `(for stepform.yaml, check the repository out first, with fetch-depth: 0)`,
+    );
+    return undefined;
+  }
+  if (!(await hasCommit(checkout, commit))) {
+    if (!existsSync(join(checkout, CONFIG_FILE))) return undefined;
     throw new InvalidInput(
       'projects',
-      `the checkout at ${workspace} lacks the commit ${commit.slice(0, 12)}: ${FETCH_DEPTH}`,
+      `the checkout at ${checkout} lacks the commit ${commit.slice(0, 12)}: ${FETCH_DEPTH}`,
     );
   }
-  return configAtCommit(workspace, commit);
+  const config = await configAtCommit(checkout, commit);
+  return config === undefined ? undefined : { config, checkout };
 }
 
 /**
@@ -92,9 +137,8 @@ export async function selectForAction(
   github: GitHubRun,
   note: (line: string) => void,
 ): Promise<ActionSelection> {
-  const config = await configOf(github);
-  const { workspace } = github;
-  if (config === undefined || workspace === undefined) {
+  const found = await configOf(github, note);
+  if (found === undefined) {
     if (inputs.projects.kind !== 'changed') {
       throw new InvalidInput(
         'projects',
@@ -103,6 +147,7 @@ export async function selectForAction(
     }
     return { projectDir: inputs.projectDir };
   }
+  const { config, checkout: workspace } = found;
   environmentConfig(config, inputs.environment, 'environment');
   const files = await filesAtCommit(workspace, github.commit);
   const selection: Selection = inputs.projectGiven
