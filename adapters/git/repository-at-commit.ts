@@ -164,6 +164,11 @@ export async function changedFiles(
   return diff.split('\0').filter((path) => path !== '');
 }
 
+/** Whether the clone is shallow (fetched with a depth): what it lacks may just not be fetched. */
+export async function isShallow(repository: string): Promise<boolean> {
+  return (await git(repository, ['rev-parse', '--is-shallow-repository']))?.trim() === 'true';
+}
+
 /** Whether the clone has this commit (a shallow clone may lack a pull request's base). */
 export async function hasCommit(repository: string, commit: string): Promise<boolean> {
   if (commit.startsWith('-')) return false;

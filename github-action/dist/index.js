@@ -83487,6 +83487,9 @@ async function changedFiles(repository, base, commit) {
   if (diff === void 0) throw new InvalidInput("--base", `cannot compare ${base} with ${commit}`);
   return diff.split("\0").filter((path6) => path6 !== "");
 }
+async function isShallow(repository) {
+  return (await git(repository, ["rev-parse", "--is-shallow-repository"]))?.trim() === "true";
+}
 async function hasCommit(repository, commit) {
   if (commit.startsWith("-")) return false;
   return await git(repository, ["cat-file", "-e", `${commit}^{commit}`]) !== void 0;
@@ -83643,10 +83646,16 @@ async function changedSelection(config2, inputs, github, files, note) {
     return { kind: "all" };
   }
   if (!await hasCommit(workspace, change.base)) {
-    throw new InvalidInput(
-      "projects",
-      `changed needs the base commit ${change.base.slice(0, 12)}, which the checkout lacks: ${FETCH_DEPTH}`
+    if (await isShallow(workspace)) {
+      throw new InvalidInput(
+        "projects",
+        `changed needs the base commit ${change.base.slice(0, 12)}, which the checkout lacks: ${FETCH_DEPTH}`
+      );
+    }
+    note(
+      `the base commit ${change.base.slice(0, 12)} is in no branch of the repository (a force push?): nothing to compare with, every project is affected`
     );
+    return { kind: "all" };
   }
   const from = await mergeBase(workspace, change.base, commit) ?? change.base;
   const resolved = config2.projects.map((p3) => resolveProject(config2, p3, inputs.environment));

@@ -187,6 +187,24 @@ describe('the action selects projects with stepform.yaml', () => {
     expect(core.lines.join('\n')).toMatch(/created its branch.*every project/);
   });
 
+  it('a force push: `before` is in no branch of a whole clone, so every project, and the log says why', async () => {
+    const full = join(await tempDir('full'), 'clone');
+    expect(
+      (await runProcess('git', ['clone', '--quiet', `file://${repo.dir}`, full])).exitCode,
+    ).toBe(0);
+    const rewritten = 'b'.repeat(40);
+    const core = await runAction(
+      {},
+      { name: 'push', payload: { before: rewritten }, sha: labels },
+      full,
+    );
+    expect(core.failures).toEqual([]);
+    expect(started().projects).toHaveLength(3);
+    expect(core.lines.join('\n')).toContain(
+      `the base commit ${rewritten.slice(0, 12)} is in no branch of the repository (a force push?)`,
+    );
+  });
+
   it('workflow_dispatch has no change: changed means all', async () => {
     await runAction({}, { name: 'workflow_dispatch', payload: {}, sha: readme });
     expect(started().projects).toHaveLength(3);

@@ -12,6 +12,7 @@ import {
   configAtCommit,
   filesAtCommit,
   hasCommit,
+  isShallow,
   mergeBase,
 } from '../../adapters/git/repository-at-commit.ts';
 import { type Selection, selectProjects } from '../../core/config/layers.ts';
@@ -116,10 +117,17 @@ async function changedSelection(
     return { kind: 'all' };
   }
   if (!(await hasCommit(workspace, change.base))) {
-    throw new InvalidInput(
-      'projects',
-      `changed needs the base commit ${change.base.slice(0, 12)}, which the checkout lacks: ${FETCH_DEPTH}`,
+    if (await isShallow(workspace)) {
+      throw new InvalidInput(
+        'projects',
+        `changed needs the base commit ${change.base.slice(0, 12)}, which the checkout lacks: ${FETCH_DEPTH}`,
+      );
+    }
+    // A whole history without it: a force push left `before` on no branch, and no fetch gets it.
+    note(
+      `the base commit ${change.base.slice(0, 12)} is in no branch of the repository (a force push?): nothing to compare with, every project is affected`,
     );
+    return { kind: 'all' };
   }
   // From where the commit's history left the base's (what a pull request's "Files changed"
   // shows): changes the base branch made since are not the pull request's.
