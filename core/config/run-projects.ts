@@ -1,7 +1,8 @@
 // From stepform.yaml and a selection to what a run covers: each selected project resolved for
 // the environment (workspace, var files), checked against the commit's files, in layers. The
 // CLI and the action build a run's `projects` with it. Pure.
-import type { RunProject } from '../contracts/workflow-input.ts';
+import { MAX_RUN_PROJECTS, type RunProject } from '../contracts/workflow-input.ts';
+import { InvalidInput } from '../errors.ts';
 import { layersOf } from './layers.ts';
 import {
   type ProjectConfig,
@@ -40,14 +41,24 @@ export function commonDir(dirs: readonly string[]): string {
 
 /**
  * The run's projects for the environment: InvalidInput naming the key of stepform.yaml when a
- * selected project's dir or var file is missing at the commit (`files`: every file of it).
+ * selected project's dir or var file is missing at the commit (`files`: every file of it), or
+ * naming `field` (what selected them) when they are more than one run covers.
  */
 export function runProjectsFor(
   config: StepformConfig,
   environment: string,
   selected: readonly ProjectConfig[],
   files: ReadonlySet<string>,
+  field = 'projects',
 ): RunProjects {
+  if (selected.length > MAX_RUN_PROJECTS) {
+    throw new InvalidInput(
+      field,
+      `selects ${selected.length} projects, and one run covers at most ${MAX_RUN_PROJECTS} (their ` +
+        `workflow state must fit Step Functions' 256 KB): name at most ${MAX_RUN_PROJECTS}, and ` +
+        `the others in another run`,
+    );
+  }
   const resolved = new Map(
     selected.map((project) => [project.name, resolveProject(config, project, environment)]),
   );

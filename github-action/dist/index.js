@@ -83572,7 +83572,13 @@ function commonDir(dirs) {
   }
   return length === 0 ? "." : first.slice(0, length).join("/");
 }
-function runProjectsFor(config2, environment, selected, files) {
+function runProjectsFor(config2, environment, selected, files, field = "projects") {
+  if (selected.length > MAX_RUN_PROJECTS) {
+    throw new InvalidInput(
+      field,
+      `selects ${selected.length} projects, and one run covers at most ${MAX_RUN_PROJECTS} (their workflow state must fit Step Functions' 256 KB): name at most ${MAX_RUN_PROJECTS}, and the others in another run`
+    );
+  }
   const resolved = new Map(
     selected.map((project) => [project.name, resolveProject(config2, project, environment)])
   );
@@ -83684,7 +83690,13 @@ async function selectForAction(inputs, github, note) {
     const base = github.change.kind === "diff" ? ` since ${github.change.base.slice(0, 12)}` : "";
     return { nothing: `no project of ${CONFIG_FILE} is affected by the changes${base}` };
   }
-  const run2 = runProjectsFor(config2, inputs.environment, selected, new Set(files));
+  const run2 = runProjectsFor(
+    config2,
+    inputs.environment,
+    selected,
+    new Set(files),
+    inputs.projectGiven ? "project" : "projects"
+  );
   if (run2.projects.length > 1 && !MULTI_PROJECT_WORKFLOWS.includes(inputs.workflow)) {
     throw new InvalidInput(
       inputs.projectGiven ? "project" : "projects",

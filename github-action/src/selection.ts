@@ -170,7 +170,13 @@ export async function selectForAction(
     const base = github.change.kind === 'diff' ? ` since ${github.change.base.slice(0, 12)}` : '';
     return { nothing: `no project of ${CONFIG_FILE} is affected by the changes${base}` };
   }
-  const run = runProjectsFor(config, inputs.environment, selected, new Set(files));
+  const run = runProjectsFor(
+    config,
+    inputs.environment,
+    selected,
+    new Set(files),
+    inputs.projectGiven ? 'project' : 'projects',
+  );
   if (run.projects.length > 1 && !MULTI_PROJECT_WORKFLOWS.includes(inputs.workflow)) {
     throw new InvalidInput(
       inputs.projectGiven ? 'project' : 'projects',

@@ -93,8 +93,17 @@ export async function selectRun(
       base: base ?? '',
     };
   }
+  // What selected them, for an error that names it.
+  const field =
+    values.all === true
+      ? '--all'
+      : names.length > 0
+        ? '--project'
+        : values.dir !== undefined
+          ? '--dir'
+          : '--base';
   return {
-    ...runProjectsFor(config, environment, selected, new Set(files)),
+    ...runProjectsFor(config, environment, selected, new Set(files), field),
     environmentConfig: settings,
   };
 }
