@@ -3,7 +3,7 @@
 //
 //   BENCH_QUICK=1           fewer repetitions: a smoke run of every benchmark
 //   BENCH_ONLY=init,memory  only these benchmarks (ids: overhead, concurrency, init, pr-comment,
-//                           memory, cost, projects, cli-start, image)
+//                           plan-diff, memory, cost, projects, cli-start, image)
 //   BENCH_KEEP=1            keep the temporary repositories and Stepform homes
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,6 +28,7 @@ import { mebibytes, seconds } from './lib/stats.ts';
 import { memory } from './memory.ts';
 import { makeRepo } from '../local/scratch-repo.ts';
 import { overhead } from './overhead.ts';
+import { planDiffRendering } from './plan-diff.ts';
 import { prComment } from './pr-comment.ts';
 import { projects } from './projects.ts';
 
@@ -36,6 +37,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   concurrency,
   init,
   prComment,
+  planDiffRendering,
   memory,
   cost,
   projects,

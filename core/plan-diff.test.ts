@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caught } from '../test/support/caught.ts';
-import { PLAN_FIXTURES, fixtureDiff } from '../test/support/plan-fixtures.ts';
+import { PLAN_FIXTURES, fixtureDiff, manyResources } from '../test/support/plan-fixtures.ts';
 import { InvalidInput } from './errors.ts';
 import {
   PLAN_DIFF_MODEL,
@@ -156,6 +156,53 @@ describe('renderPlanMarkdown', () => {
       { maxChars: MARKDOWN_BUDGET },
     );
     expect(text).toContain('````diff');
+  });
+});
+
+describe('a plan larger than its budget', () => {
+  /**
+   * The plan of `count` resources, and which of them a rendering rendered: read their attribute
+   * changes (the plan's line only counts their actions).
+   */
+  function counted(count: number) {
+    const read = new Set<number>();
+    const one = fixtureDiff('update-nested');
+    const resources = manyResources('update-nested', count).resources.map(
+      (resource, i) =>
+        new Proxy(resource, {
+          get(target, key, receiver) {
+            if (key === 'attributes') read.add(i);
+            return Reflect.get(target, key, receiver) as unknown;
+          },
+        }),
+    );
+    return { diff: { ...one, resources }, read };
+  }
+
+  it.each([
+    ['markdown', (diff: PlanDiff) => renderPlanMarkdown(diff, { maxChars: 20_000 })],
+    ['HTML', (diff: PlanDiff) => renderPlanHtml(diff, { maxChars: 20_000 })],
+    ['text', (diff: PlanDiff) => renderPlanText(diff, { color: false, maxChars: 20_000 })],
+  ])('renders in %s only the resources it shows, and one more', (_, render) => {
+    const { diff, read } = counted(5000);
+    const text = render(diff);
+    expect(text.length).toBeLessThanOrEqual(20_000);
+    const left = Number(
+      /(\d+) resource changes? (and the output changes )?not shown/.exec(text)?.[1],
+    );
+    const shown = 5000 - left;
+    expect(shown).toBeGreaterThan(0);
+    expect(read.size).toBe(shown + 1);
+    expect(text).toMatch(/\d+ resource changes? (and the output changes )?not shown/);
+  });
+
+  it('renders the same text as when every resource is rendered first', () => {
+    const { diff } = counted(300);
+    const whole = renderPlanMarkdown(diff, { maxChars: Number.MAX_SAFE_INTEGER });
+    const cut = renderPlanMarkdown(diff, { maxChars: 20_000 });
+    // What was shown is the whole rendering's start, cut at a resource, then the note.
+    const [shownPart] = cut.split('\n_');
+    expect(whole.startsWith(shownPart!.trimEnd())).toBe(true);
   });
 });
 

@@ -793,14 +793,16 @@ export function planLine(diff: PlanDiff): string {
 
 export const NO_CHANGES = 'No changes. Your infrastructure matches the configuration.';
 
+/** A resource's (or the outputs') rendering, made only when it may be shown. */
 interface Block {
-  readonly text: string;
+  readonly render: () => string;
   readonly resource: boolean;
 }
 
 /**
  * The blocks that fit in `maxChars` with `fixed` characters already spent, cut at a block
- * boundary, and the note that says what was left out (reserved for up front).
+ * boundary, and the note that says what was left out (reserved for up front). A block past
+ * the budget is never rendered: a plan of thousands of resources costs what is shown.
  */
 function withinBudget(
   blocks: readonly Block[],
@@ -809,17 +811,24 @@ function withinBudget(
   maxChars: number | undefined,
   note: (resourcesLeft: number, outputsLeft: boolean) => string,
 ): { kept: string[]; note: string | undefined } {
-  const all = blocks.map((b) => b.text);
-  const total = fixed + all.reduce((sum, text) => sum + text.length + separator.length, 0);
-  if (maxChars === undefined || total <= maxChars) return { kept: all, note: undefined };
+  const rendered: string[] = [];
+  let total = fixed;
+  for (const block of blocks) {
+    const text = block.render();
+    rendered.push(text);
+    total += text.length + separator.length;
+    if (maxChars !== undefined && total > maxChars) break;
+  }
+  if (maxChars === undefined || total <= maxChars) return { kept: rendered, note: undefined };
+  // Cut: what fits with the note's room taken first, a prefix of what was rendered.
   const resources = blocks.filter((b) => b.resource).length;
   const reserve = note(resources, true).length + separator.length;
   const kept: string[] = [];
   let used = fixed + reserve;
-  for (const block of blocks) {
-    if (used + block.text.length + separator.length > maxChars) break;
-    kept.push(block.text);
-    used += block.text.length + separator.length;
+  for (const text of rendered) {
+    if (used + text.length + separator.length > maxChars) break;
+    kept.push(text);
+    used += text.length + separator.length;
   }
   const left = blocks.slice(kept.length);
   return {
@@ -889,12 +898,12 @@ export function renderPlanText(diff: PlanDiff, options: TextOptions): string {
   const render = (lines: readonly Line[]) =>
     lines.map((line) => textLine(line, options.color)).join('\n');
   const blocks: Block[] = diff.resources.map((r) => ({
-    text: `${render(resourceLines(r))}\n`,
+    render: () => `${render(resourceLines(r))}\n`,
     resource: true,
   }));
   if (diff.outputs.length > 0) {
     blocks.push({
-      text: `Changes to Outputs:\n${render(outputLines(diff.outputs))}\n`,
+      render: () => `Changes to Outputs:\n${render(outputLines(diff.outputs))}\n`,
       resource: false,
     });
   }
@@ -940,17 +949,34 @@ export interface MarkdownOptions {
 
 /** The diff for a PR comment: each resource a `<details>` block holding a ```diff fence. */
 export function renderPlanMarkdown(diff: PlanDiff, options: MarkdownOptions): string {
+  return planMarkdown(diff, options).text;
+}
+
+/** renderPlanMarkdown, and whether it had to leave anything out to fit. */
+export function planMarkdown(
+  diff: PlanDiff,
+  options: MarkdownOptions,
+): { text: string; cut: boolean } {
   if (diff.resources.length === 0 && diff.outputs.length === 0) {
-    return `${NO_CHANGES}\n`.slice(0, options.maxChars);
+    const text = `${NO_CHANGES}\n`;
+    return { text: text.slice(0, options.maxChars), cut: text.length > options.maxChars };
   }
-  const blocks: Block[] = diff.resources.map((r) => {
-    // The headline is the summary; the notes and the block go in the fence.
-    const body = resourceLines(r).slice(1).map(markdownLine).join('\n');
-    return { text: details(headlineHtml(r), fenced('diff', body)), resource: true };
-  });
+  const blocks: Block[] = diff.resources.map((r) => ({
+    render: () => {
+      // The headline is the summary; the notes and the block go in the fence.
+      const body = resourceLines(r).slice(1).map(markdownLine).join('\n');
+      return details(headlineHtml(r), fenced('diff', body));
+    },
+    resource: true,
+  }));
   if (diff.outputs.length > 0) {
-    const body = outputLines(diff.outputs).map(markdownLine).join('\n');
-    blocks.push({ text: details('Changes to outputs', fenced('diff', body)), resource: false });
+    blocks.push({
+      render: () => {
+        const body = outputLines(diff.outputs).map(markdownLine).join('\n');
+        return details('Changes to outputs', fenced('diff', body));
+      },
+      resource: false,
+    });
   }
   const plan = `**${planLine(diff)}**\n`;
   const { kept, note } = withinBudget(
@@ -962,7 +988,9 @@ export function renderPlanMarkdown(diff: PlanDiff, options: MarkdownOptions): st
   );
   const text = [plan, ...kept, ...(note ? [note] : [])].join('\n');
   // Only a budget too small for even the summary gets here cut mid-text.
-  return text.length <= options.maxChars ? text : text.slice(0, options.maxChars);
+  return text.length <= options.maxChars
+    ? { text, cut: note !== undefined }
+    : { text: text.slice(0, options.maxChars), cut: true };
 }
 
 // ---- rendering: HTML (the approval page) ----
@@ -1053,15 +1081,20 @@ export function renderPlanHtml(diff: PlanDiff, options: HtmlOptions = {}): strin
   if (diff.resources.length === 0 && diff.outputs.length === 0) {
     return `<p>${escapeHtml(NO_CHANGES)}</p>\n`;
   }
-  const blocks: Block[] = diff.resources.map((r) => ({ text: htmlResource(r), resource: true }));
+  const blocks: Block[] = diff.resources.map((r) => ({
+    render: () => htmlResource(r),
+    resource: true,
+  }));
   if (diff.outputs.length > 0) {
-    const rows = diff.outputs.flatMap((o) => rowsOf(o.changes, []));
     blocks.push({
-      text: [
-        '<section class="plan-outputs">',
-        htmlTable(rows, 'Changes to outputs', 'Output'),
-        '</section>',
-      ].join('\n'),
+      render: () => {
+        const rows = diff.outputs.flatMap((o) => rowsOf(o.changes, []));
+        return [
+          '<section class="plan-outputs">',
+          htmlTable(rows, 'Changes to outputs', 'Output'),
+          '</section>',
+        ].join('\n');
+      },
       resource: false,
     });
   }

@@ -6,7 +6,7 @@ import { MASK } from './masking.ts';
 import { cutText, cutTextHead } from './text.ts';
 import { PHASE_ICONS } from './contracts/status-event.ts';
 import type { MaskedOutput } from './contracts/job-result.ts';
-import { type PlanDiff, renderPlanMarkdown } from './plan-diff.ts';
+import { type PlanDiff, planMarkdown, renderPlanMarkdown } from './plan-diff.ts';
 import type { OutputChange, PlanSummary, ResourceChange } from './plan-summary.ts';
 
 /** GitHub refuses a comment body over this many characters. */
@@ -182,8 +182,10 @@ export function diffWithin(
   budget: number,
   artifactLocation: string | undefined,
 ): string {
-  const whole = renderPlanMarkdown(diff, { maxChars: Number.MAX_SAFE_INTEGER });
-  if (whole.length <= budget) return whole;
+  // Rendered within the budget, it is whole when nothing had to be left out; only a plan
+  // too large is rendered twice (the second time leaving room for the note).
+  const first = planMarkdown(diff, { maxChars: Math.max(0, budget) });
+  if (!first.cut) return first.text;
   const where =
     artifactLocation === undefined
       ? 'the whole plan is in the run’s artifacts (`stepform show RUN_ID`)'
