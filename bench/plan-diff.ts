@@ -10,6 +10,7 @@ import { PLAN_JSON, summarizePlan } from '../core/plan-summary.ts';
 import { GITHUB_COMMENT_LIMIT, renderPrComment } from '../core/pr-comment.ts';
 import { fixturePlan, PLAN_FIXTURE_CASES } from '../test/support/plan-fixtures.ts';
 import { type Benchmark, table } from './lib/report.ts';
+import { COMMENT_RUN } from './pr-comment.ts';
 import { type Summary, percentile, summarize } from './lib/stats.ts';
 
 const RESOURCES = 5000;
@@ -76,19 +77,7 @@ export const planDiffRendering: Benchmark = {
     const build = timed(n, warmUp, () => planDiff(planJson));
     const diff = build.last;
     const summary = summarizePlan(PLAN_JSON.parse(planJson));
-    const comment = timed(n, warmUp, () =>
-      renderPrComment({
-        workflow: 'plan',
-        environment: 'production',
-        projectDir: 'terraform/platform',
-        commit: '0123456789abcdef0123456789abcdef01234567',
-        runId: '20261101T120000Z-abcdef',
-        status: 'planned',
-        summary,
-        diff,
-        artifactLocation: 's3://stepform-artifacts/artifacts/20261101T120000Z-abcdef/plan',
-      }),
-    );
+    const comment = timed(n, warmUp, () => renderPrComment({ ...COMMENT_RUN, summary, diff }));
     const page = timed(n, warmUp, () => renderPlanHtml(diff, { maxChars: PAGE_DIFF_BUDGET }));
     const text = timed(n, warmUp, () => renderPlanText(diff, { color: false }));
     const kinds = new Map<string, number>();

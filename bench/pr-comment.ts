@@ -62,23 +62,25 @@ export function syntheticPlan(count: number): PlanSummary {
   );
 }
 
+/** The run a benchmarked comment is of: a plan in production, its artifacts on S3. */
+export const COMMENT_RUN = {
+  workflow: 'plan',
+  environment: 'production',
+  projectDir: 'terraform/platform',
+  commit: '0123456789abcdef0123456789abcdef01234567',
+  runId: '20261101T120000Z-abcdef',
+  status: 'planned',
+  artifactLocation: 's3://stepform-artifacts/artifacts/20261101T120000Z-abcdef/plan/plan.txt',
+  url: 'https://console.aws.amazon.com/states/home#/executions/details/example',
+} as const;
+
 export const prComment: Benchmark = {
   id: 'pr-comment',
   title: 'PR comment for a 5,000-resource plan',
   run(ctx) {
     const iterations = ctx.reps(300, 30);
     const summary = syntheticPlan(RESOURCES);
-    const input = {
-      workflow: 'plan',
-      environment: 'production',
-      projectDir: 'terraform/platform',
-      commit: '0123456789abcdef0123456789abcdef01234567',
-      runId: '20261101T120000Z-abcdef',
-      status: 'planned',
-      summary,
-      artifactLocation: 's3://stepform-artifacts/artifacts/20261101T120000Z-abcdef/plan/plan.txt',
-      url: 'https://console.aws.amazon.com/states/home#/executions/details/example',
-    };
+    const input = { ...COMMENT_RUN, summary };
     // Warm-up (JIT), then the measured renders.
     for (let i = 0; i < WARM_UP; i += 1) renderPrComment(input);
     const samples: number[] = [];
