@@ -83690,16 +83690,11 @@ async function selectForAction(inputs, github, note) {
     const base = github.change.kind === "diff" ? ` since ${github.change.base.slice(0, 12)}` : "";
     return { nothing: `no project of ${CONFIG_FILE} is affected by the changes${base}` };
   }
-  const run2 = runProjectsFor(
-    config2,
-    inputs.environment,
-    selected,
-    new Set(files),
-    inputs.projectGiven ? "project" : "projects"
-  );
+  const field = inputs.projectGiven ? "project" : "projects";
+  const run2 = runProjectsFor(config2, inputs.environment, selected, new Set(files), field);
   if (run2.projects.length > 1 && !MULTI_PROJECT_WORKFLOWS.includes(inputs.workflow)) {
     throw new InvalidInput(
-      inputs.projectGiven ? "project" : "projects",
+      field,
       `${inputs.workflow} runs one project at a time (${run2.projects.map((p3) => p3.name).join(", ")} are selected): name one with projects`
     );
   }

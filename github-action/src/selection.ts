@@ -170,16 +170,12 @@ export async function selectForAction(
     const base = github.change.kind === 'diff' ? ` since ${github.change.base.slice(0, 12)}` : '';
     return { nothing: `no project of ${CONFIG_FILE} is affected by the changes${base}` };
   }
-  const run = runProjectsFor(
-    config,
-    inputs.environment,
-    selected,
-    new Set(files),
-    inputs.projectGiven ? 'project' : 'projects',
-  );
+  // The input that selected them, for an error that names it.
+  const field = inputs.projectGiven ? 'project' : 'projects';
+  const run = runProjectsFor(config, inputs.environment, selected, new Set(files), field);
   if (run.projects.length > 1 && !MULTI_PROJECT_WORKFLOWS.includes(inputs.workflow)) {
     throw new InvalidInput(
-      inputs.projectGiven ? 'project' : 'projects',
+      field,
       `${inputs.workflow} runs one project at a time (${run.projects.map((p) => p.name).join(', ')} are selected): name one with projects`,
     );
   }

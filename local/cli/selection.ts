@@ -74,11 +74,19 @@ export async function selectRun(
   const files = await filesAtCommit(repository, commit);
   let selection: Selection;
   let base: string | undefined;
-  if (values.all === true) selection = { kind: 'all' };
-  else if (names.length > 0) selection = { kind: 'projects', names };
-  else if (values.dir !== undefined) {
+  // What selected them, for an error that names it.
+  let field: string;
+  if (values.all === true) {
+    selection = { kind: 'all' };
+    field = '--all';
+  } else if (names.length > 0) {
+    selection = { kind: 'projects', names };
+    field = '--project';
+  } else if (values.dir !== undefined) {
     selection = { kind: 'dir', dir: await resolveProjectDir(repository, values.dir, cwd) };
+    field = '--dir';
   } else {
+    field = '--base';
     base = await resolveBase(repository, commit, values.base);
     const resolved = config.projects.map((project) => resolveProject(config, project, environment));
     selection = {
@@ -93,15 +101,6 @@ export async function selectRun(
       base: base ?? '',
     };
   }
-  // What selected them, for an error that names it.
-  const field =
-    values.all === true
-      ? '--all'
-      : names.length > 0
-        ? '--project'
-        : values.dir !== undefined
-          ? '--dir'
-          : '--base';
   return {
     ...runProjectsFor(config, environment, selected, new Set(files), field),
     environmentConfig: settings,
